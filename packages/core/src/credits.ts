@@ -1,0 +1,258 @@
+import { randomUUID } from "node:crypto";
+import { type Clock, systemClock } from "./clock.ts";
+import { decodeCursor, encodeCursor } from "./cursor.ts";
+import {
+  IdempotencyConflictError,
+  InsufficientCreditsError,
+  InvalidInputError,
+  InvalidStateError,
+  NotFoundError,
+} from "./errors.ts";
+import type { Hold, InvariantViolation, LedgerEntry, LedgerKind, LedgerStore, Posting } from "./ledger.ts";
+import { clientKey, systemKey } from "./ledger-keys.ts";
+import { DEFAULT_PAGE_SIZE, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
+import { withRetry } from "./retry.ts";
+import { assertCredits, assertIdempotencyKey, assertReason } from "./validate.ts";
+
+export interface CreditChange {
+  userId: string;
+  amount: number;
+  idempotencyKey: string;
+  reason?: string | null;
+}
+
+export interface CreditResult {
+  transactionId: string;
+  balance: number;
+}
+
+export interface HoldResult {
+  hold: Hold;
+  balance: number;
+}
+
+export interface HistoryOptions {
+  limit?: number;
+  cursor?: string;
+  kinds?: LedgerKind[];
+  from?: Date;
+  to?: Date;
+  order?: "asc" | "desc";
+}
+
+export interface History {
+  balance: number;
+  transactions: LedgerEntry[];
+  nextCursor: string | null;
+}
+
+export type CreditService = ReturnType<typeof createCreditService>;
+
+export function createCreditService({ store, clock = systemClock }: { store: LedgerStore; clock?: Clock }) {
+  const inTransaction = <T>(work: (tx: LedgerStore) => Promise<T>) => withRetry(() => store.transaction(work));
+
+  const balance = (userId: string) => balanceIn(store, userId);
+
+  async function change(kind: "spend" | "grant", input: CreditChange): Promise<CreditResult> {
+    assertCredits(input.amount);
+    assertIdempotencyKey(input.idempotencyKey);
+    assertReason(input.reason);
+    const entry = await withRetry(() =>
+      postOnce(store, {
+        userId: input.userId,
+        amount: kind === "spend" ? -input.amount : input.amount,
+        kind,
+        idempotencyKey: clientKey(input.idempotencyKey),
+        reason: input.reason ?? null,
+      }),
+    );
+    return { transactionId: entry.id, balance: entry.balanceAfter };
+  }
+
+  async function history(userId: string, options: HistoryOptions = {}): Promise<History> {
+    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    if (options.from && options.to && options.from > options.to) {
+      throw new InvalidInputError("from must not be after to");
+    }
+    const current = await balance(userId);
+    const rows = await store.listEntries({
+      userId,
+      limit: limit + 1,
+      order: options.order ?? "desc",
+      ...(options.cursor ? { after: decodeCursor(options.cursor) } : {}),
+      ...(options.kinds?.length ? { kinds: options.kinds } : {}),
+      ...(options.from ? { from: options.from } : {}),
+      ...(options.to ? { to: options.to } : {}),
+    });
+    const transactions = rows.slice(0, limit);
+    const last = transactions.at(-1);
+    const nextCursor = rows.length > limit && last ? encodeCursor(last) : null;
+    return { balance: current, transactions, nextCursor };
+  }
+
+  async function hold(input: {
+    userId: string;
+    amount: number;
+    idempotencyKey: string;
+    ttlSeconds?: number;
+  }): Promise<HoldResult> {
+    assertCredits(input.amount);
+    assertIdempotencyKey(input.idempotencyKey);
+    const ttlSeconds = input.ttlSeconds ?? HOLD_TTL_SECONDS.default;
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds < HOLD_TTL_SECONDS.min || ttlSeconds > HOLD_TTL_SECONDS.max) {
+      throw new InvalidInputError(`ttlSeconds must be from ${HOLD_TTL_SECONDS.min} to ${HOLD_TTL_SECONDS.max}`);
+    }
+    const key = clientKey(input.idempotencyKey);
+    return inTransaction(async (tx) => {
+      if ((await tx.getBalance(input.userId)) === null) throw new NotFoundError("user");
+      const id = randomUUID();
+      const created = await tx.insertHold({
+        id,
+        userId: input.userId,
+        amount: input.amount,
+        idempotencyKey: key,
+        expiresAt: new Date(clock.now().getTime() + ttlSeconds * 1000),
+      });
+      if (!created) {
+        const existing = await tx.findHoldByKey(key);
+        if (!existing || existing.userId !== input.userId || existing.amount !== input.amount) {
+          throw new IdempotencyConflictError();
+        }
+        const reserved = await tx.findEntryByKey(systemKey.holdReserve(existing.id));
+        return { hold: existing, balance: reserved?.balanceAfter ?? (await balanceIn(tx, input.userId)) };
+      }
+      const entry = await tx.post({
+        userId: input.userId,
+        amount: -input.amount,
+        kind: "hold",
+        idempotencyKey: systemKey.holdReserve(id),
+        holdId: id,
+      });
+      if (!entry) throw await refusal(tx, input.userId, input.amount);
+      return { hold: created, balance: entry.balanceAfter };
+    });
+  }
+
+  // Captures `amount` of an open hold (0 to the held amount) and returns the rest to the balance.
+  // Capturing again with the same amount answers as the first time did.
+  async function capture(holdId: string, amount: number): Promise<HoldResult> {
+    assertCredits(amount, "amount", { allowZero: true });
+    return settle(holdId, "captured", amount);
+  }
+
+  async function release(holdId: string): Promise<HoldResult> {
+    return settle(holdId, "released", null);
+  }
+
+  async function settle(holdId: string, status: "captured" | "released", capturedAmount: number | null) {
+    return inTransaction(async (tx) => {
+      const found = await tx.findHold(holdId);
+      if (!found) throw new NotFoundError("hold");
+      if (capturedAmount !== null && capturedAmount > found.amount) {
+        throw new InvalidInputError(`cannot capture ${capturedAmount}: the hold is for ${found.amount}`);
+      }
+      const settled = await tx.settleHold(holdId, { status, capturedAmount, now: clock.now() });
+      if (!settled) {
+        const current = (await tx.findHold(holdId)) ?? found;
+        if (current.status === status && current.capturedAmount === capturedAmount) {
+          return { hold: current, balance: await balanceIn(tx, current.userId) };
+        }
+        const state = current.status === "open" ? "expired" : current.status;
+        throw new InvalidStateError(`hold is ${state}`);
+      }
+      return { hold: settled, balance: await returnRest(tx, settled) };
+    });
+  }
+
+  async function returnRest(tx: LedgerStore, settled: Hold): Promise<number> {
+    const rest = settled.amount - (settled.capturedAmount ?? 0);
+    if (rest === 0) return balanceIn(tx, settled.userId);
+    const entry = await tx.post({
+      userId: settled.userId,
+      amount: rest,
+      kind: "hold_release",
+      idempotencyKey: systemKey.holdSettle(settled.id),
+      holdId: settled.id,
+      reason: settled.status === "expired" ? "hold expired" : null,
+    });
+    if (!entry) throw new Error(`hold ${settled.id}: returning ${rest} credits failed`);
+    return entry.balanceAfter;
+  }
+
+  // Returns the credits of holds past their expiry. Safe to run from several processes at once:
+  // each batch locks its holds and skips those another sweeper holds.
+  async function expireHolds(): Promise<number> {
+    let expired = 0;
+    for (;;) {
+      const count = await inTransaction(async (tx) => {
+        const now = clock.now();
+        const due = await tx.lockExpiredHolds(now, HOLD_EXPIRY_BATCH);
+        for (const due1 of due) {
+          const settled = await tx.settleHold(due1.id, { status: "expired", capturedAmount: null, now });
+          if (settled) await returnRest(tx, settled);
+        }
+        return due.length;
+      });
+      expired += count;
+      if (count < HOLD_EXPIRY_BATCH) return expired;
+    }
+  }
+
+  async function checkInvariants(limit = 100): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
+    return store.findInvariantViolations(limit);
+  }
+
+  return {
+    balance,
+    history,
+    spend: (input: CreditChange) => change("spend", input),
+    grant: (input: CreditChange) => change("grant", input),
+    hold,
+    capture,
+    release,
+    expireHolds,
+    checkInvariants,
+  };
+}
+
+// Applies a posting exactly once per idempotency key. The unique key decides (never a prior
+// read): if the post did not happen, the key's existing row is either this same request, answered
+// again, or a different one, which is a conflict.
+export async function postOnce(store: LedgerStore, posting: Posting): Promise<LedgerEntry> {
+  try {
+    const entry = await store.post(posting);
+    if (entry) return entry;
+  } catch (error) {
+    if (!store.isKeyConflict(error)) throw error;
+  }
+  const existing = await store.findEntryByKey(posting.idempotencyKey);
+  if (existing) {
+    if (!samePosting(existing, posting)) throw new IdempotencyConflictError();
+    return existing;
+  }
+  throw await refusal(store, posting.userId, -posting.amount);
+}
+
+async function balanceIn(store: LedgerStore, userId: string): Promise<number> {
+  const current = await store.getBalance(userId);
+  if (current === null) throw new NotFoundError("user");
+  return current;
+}
+
+async function refusal(store: LedgerStore, userId: string, requested: number): Promise<Error> {
+  const current = await store.getBalance(userId);
+  if (current === null) return new NotFoundError("user");
+  return new InsufficientCreditsError(current, requested);
+}
+
+function samePosting(entry: LedgerEntry, posting: Posting): boolean {
+  return (
+    entry.userId === posting.userId &&
+    entry.amount === posting.amount &&
+    entry.kind === posting.kind &&
+    (entry.reason ?? null) === (posting.reason ?? null)
+  );
+}

@@ -1,0 +1,61 @@
+// Typed domain errors. The API layer maps `code` to a transport status in exactly one place
+// (packages/api/src/trpc.ts); nothing here knows about HTTP or tRPC.
+export type DomainErrorCode =
+  | "INVALID_INPUT"
+  | "NOT_FOUND"
+  | "INSUFFICIENT_CREDITS"
+  | "IDEMPOTENCY_CONFLICT"
+  | "INVALID_STATE"
+  | "FORBIDDEN"
+  | "UNAUTHENTICATED";
+
+export class DomainError extends Error {
+  readonly code: DomainErrorCode;
+  constructor(code: DomainErrorCode, message: string) {
+    super(message);
+    this.name = "DomainError";
+    this.code = code;
+  }
+}
+
+export class InvalidInputError extends DomainError {
+  constructor(message: string) {
+    super("INVALID_INPUT", message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string) {
+    super("NOT_FOUND", `${what} not found`);
+  }
+}
+
+export class InsufficientCreditsError extends DomainError {
+  readonly balance: number;
+  readonly requested: number;
+  constructor(balance: number, requested: number) {
+    super("INSUFFICIENT_CREDITS", `insufficient credits: balance ${balance}, requested ${requested}`);
+    this.balance = balance;
+    this.requested = requested;
+  }
+}
+
+export class IdempotencyConflictError extends DomainError {
+  constructor() {
+    super("IDEMPOTENCY_CONFLICT", "this idempotency key was already used with different parameters");
+  }
+}
+
+export class InvalidStateError extends DomainError {
+  constructor(message: string) {
+    super("INVALID_STATE", message);
+  }
+}
+
+// Thrown by a store for a serialization failure or deadlock: the whole transaction may be retried.
+export class RetryableStoreError extends Error {
+  constructor(cause: unknown) {
+    super("transient database conflict", { cause });
+    this.name = "RetryableStoreError";
+  }
+}

@@ -1,0 +1,109 @@
+import type { Cursor } from "./cursor.ts";
+
+export const ledgerKinds = [
+  "purchase",
+  "spend",
+  "grant",
+  "hold",
+  "hold_release",
+  "admin_adjustment",
+  "refund_clawback",
+  "dispute_clawback",
+  "dispute_reversal",
+  "expiry",
+] as const;
+export type LedgerKind = (typeof ledgerKinds)[number];
+
+export interface LedgerEntry {
+  id: string;
+  seq: number;
+  userId: string;
+  amount: number;
+  balanceAfter: number;
+  kind: LedgerKind;
+  idempotencyKey: string;
+  reason: string | null;
+  paymentId: string | null;
+  holdId: string | null;
+  adminActionId: string | null;
+  createdAt: Date;
+}
+
+// One balance change: the store applies it to the cached balance and appends its ledger row
+// atomically, or does neither.
+export interface Posting {
+  userId: string;
+  amount: number;
+  kind: LedgerKind;
+  idempotencyKey: string;
+  reason?: string | null;
+  paymentId?: string | null;
+  holdId?: string | null;
+  adminActionId?: string | null;
+  // Only a dispute clawback may take a balance below zero (and it flags the user).
+  allowNegative?: boolean;
+}
+
+export type HoldStatus = "open" | "captured" | "released" | "expired";
+
+export interface Hold {
+  id: string;
+  userId: string;
+  amount: number;
+  capturedAmount: number | null;
+  status: HoldStatus;
+  idempotencyKey: string;
+  expiresAt: Date;
+  createdAt: Date;
+  settledAt: Date | null;
+}
+
+export interface LedgerQuery {
+  userId: string;
+  limit: number;
+  after?: Cursor;
+  kinds?: LedgerKind[];
+  from?: Date;
+  to?: Date;
+  order: "asc" | "desc";
+}
+
+export interface InvariantViolation {
+  userId: string;
+  balance: number;
+  ledgerSum: number;
+  // Set when the balance is below zero without the dispute flag that allows it.
+  negativeWithoutDispute: boolean;
+}
+
+// The port the credit service needs from storage. Implemented in packages/db.
+export interface LedgerStore {
+  // Runs `work` in one database transaction; a store method called on the given store joins it.
+  transaction<T>(work: (tx: LedgerStore) => Promise<T>): Promise<T>;
+  // Applies a posting in one atomic step; null when the user does not exist or the balance would
+  // go below zero. Throws when the idempotency key is taken (see findEntryByKey).
+  post(posting: Posting): Promise<LedgerEntry | null>;
+  findEntryByKey(idempotencyKey: string): Promise<LedgerEntry | null>;
+  isKeyConflict(error: unknown): boolean;
+  getBalance(userId: string): Promise<number | null>;
+  listEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
+  // Inserts an open hold; null when the idempotency key is already taken.
+  insertHold(hold: {
+    id: string;
+    userId: string;
+    amount: number;
+    idempotencyKey: string;
+    expiresAt: Date;
+  }): Promise<Hold | null>;
+  findHold(id: string): Promise<Hold | null>;
+  findHoldByKey(idempotencyKey: string): Promise<Hold | null>;
+  // Moves an open hold to its final status in one conditional statement; null when it was not open
+  // (or, for a capture, had expired by `now`).
+  settleHold(
+    id: string,
+    settlement: { status: Exclude<HoldStatus, "open">; capturedAmount: number | null; now: Date },
+  ): Promise<Hold | null>;
+  // Open holds past their expiry, locked for this transaction and skipped by concurrent sweepers.
+  lockExpiredHolds(now: Date, limit: number): Promise<Hold[]>;
+  findInvariantViolations(limit: number): Promise<{ usersChecked: number; violations: InvariantViolation[] }>;
+}

@@ -1,0 +1,27 @@
+import { InvalidInputError } from "./errors.ts";
+import { MAX_CREDITS_PER_OPERATION, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_REASON_LENGTH } from "./limits.ts";
+
+// The core checks its own inputs even though the API validates them too: the core is also called
+// by the CLI, jobs and tests, and a wrong amount here is a wrong balance.
+export function assertCredits(amount: number, field = "amount", { allowZero = false } = {}): void {
+  const min = allowZero ? 0 : 1;
+  if (!Number.isSafeInteger(amount) || amount < min || amount > MAX_CREDITS_PER_OPERATION) {
+    throw new InvalidInputError(`${field} must be an integer from ${min} to ${MAX_CREDITS_PER_OPERATION}`);
+  }
+}
+
+export function assertIdempotencyKey(key: string): void {
+  if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw new InvalidInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
+  }
+}
+
+export function assertReason(reason: string | null | undefined, { required = false } = {}): void {
+  if (reason == null || reason.trim() === "") {
+    if (required) throw new InvalidInputError("a reason is required");
+    return;
+  }
+  if (reason.length > MAX_REASON_LENGTH) {
+    throw new InvalidInputError(`reason must be at most ${MAX_REASON_LENGTH} characters`);
+  }
+}

@@ -1,0 +1,179 @@
+import type {
+  Hold,
+  InvariantViolation,
+  LedgerEntry,
+  LedgerKind,
+  LedgerQuery,
+  LedgerStore,
+  Posting,
+} from "@credits/core";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
+import { isUniqueViolation, translated } from "./errors.ts";
+import { creditTransactions, holds, users } from "./schema.ts";
+
+interface PostedRow {
+  id: string;
+  seq: string | number;
+  user_id: string;
+  amount: string | number;
+  balance_after: string | number;
+  kind: LedgerKind;
+  idempotency_key: string;
+  reason: string | null;
+  payment_id: string | null;
+  hold_id: string | null;
+  admin_action_id: string | null;
+  created_at: Date | string;
+}
+
+export function createLedgerStore(db: Database, inTransaction = false): LedgerStore {
+  const store: LedgerStore = {
+    transaction: (work) =>
+      inTransaction ? work(store) : translated(() => db.transaction((tx) => work(createLedgerStore(tx, true)))),
+
+    // The balance change and its ledger row in one statement: atomic without an explicit
+    // transaction, one round trip, and the conditional UPDATE is the overdraft guard. The NOT EXISTS
+    // answers a late retry without an error; two racing first attempts are still decided by the
+    // unique key (the loser's statement fails and changes nothing).
+    post: (posting: Posting) =>
+      translated(async () => {
+        const allowNegative = posting.allowNegative ?? false;
+        const result = await db.execute(sql`
+          WITH changed AS (
+            UPDATE users
+               SET credits_balance = credits_balance + ${posting.amount}::bigint,
+                   disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
+             WHERE id = ${posting.userId}::uuid
+               AND (${allowNegative}::boolean OR credits_balance + ${posting.amount}::bigint >= 0)
+               AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = ${posting.idempotencyKey})
+            RETURNING credits_balance
+          )
+          INSERT INTO credit_transactions
+            (user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id, admin_action_id)
+          SELECT ${posting.userId}::uuid, ${posting.amount}::bigint, credits_balance,
+                 ${posting.kind}::credit_transaction_kind, ${posting.idempotencyKey}, ${posting.reason ?? null}::text,
+                 ${posting.paymentId ?? null}::uuid, ${posting.holdId ?? null}::uuid, ${posting.adminActionId ?? null}::uuid
+            FROM changed
+          RETURNING id, seq, user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id,
+                    admin_action_id, created_at`);
+        const [row] = rowsOf<PostedRow>(result);
+        return row ? fromPostedRow(row) : null;
+      }),
+
+    findEntryByKey: async (key) => {
+      const [row] = await db.select().from(creditTransactions).where(eq(creditTransactions.idempotencyKey, key));
+      return row ?? null;
+    },
+
+    isKeyConflict: (error) => isUniqueViolation(error, "credit_transactions_idempotency_key_unique"),
+
+    getBalance: async (userId) => {
+      const [row] = await db.select({ balance: users.creditsBalance }).from(users).where(eq(users.id, userId));
+      return row?.balance ?? null;
+    },
+
+    listEntries: (query: LedgerQuery) => {
+      const t = creditTransactions;
+      const conditions: (SQL | undefined)[] = [
+        eq(t.userId, query.userId),
+        query.kinds ? inArray(t.kind, query.kinds) : undefined,
+        query.from ? gte(t.createdAt, query.from) : undefined,
+        query.to ? lt(t.createdAt, query.to) : undefined,
+      ];
+      if (query.after) {
+        conditions.push(query.order === "desc" ? lt(t.seq, query.after.seq) : gt(t.seq, query.after.seq));
+      }
+      return db
+        .select()
+        .from(t)
+        .where(and(...conditions))
+        .orderBy(query.order === "desc" ? desc(t.seq) : asc(t.seq))
+        .limit(query.limit);
+    },
+
+    insertHold: async (hold) => {
+      const [row] = await db
+        .insert(holds)
+        .values(hold)
+        .onConflictDoNothing({ target: holds.idempotencyKey })
+        .returning();
+      return row ?? null;
+    },
+
+    findHold: async (id) => {
+      const [row] = await db.select().from(holds).where(eq(holds.id, id));
+      return row ?? null;
+    },
+
+    findHoldByKey: async (key) => {
+      const [row] = await db.select().from(holds).where(eq(holds.idempotencyKey, key));
+      return row ?? null;
+    },
+
+    settleHold: async (id, { status, capturedAmount, now }) => {
+      // A capture needs a live hold; a release or an expiry returns the credits either way.
+      const timing = status === "captured" ? sql`${holds.expiresAt} > ${now.toISOString()}::timestamptz` : undefined;
+      const expiryDue = status === "expired" ? lte(holds.expiresAt, now) : undefined;
+      const [row] = await db
+        .update(holds)
+        .set({ status, capturedAmount, settledAt: now })
+        .where(and(eq(holds.id, id), eq(holds.status, "open"), timing, expiryDue))
+        .returning();
+      return (row as Hold | undefined) ?? null;
+    },
+
+    lockExpiredHolds: (now, limit) =>
+      db
+        .select()
+        .from(holds)
+        .where(and(eq(holds.status, "open"), lte(holds.expiresAt, now)))
+        .orderBy(asc(holds.expiresAt))
+        .limit(limit)
+        .for("update", { skipLocked: true }),
+
+    findInvariantViolations: async (limit) => {
+      const [counted] = await db.select({ count: sql<number>`count(*)::int` }).from(users);
+      const result = await db.execute(sql`
+        SELECT u.id AS user_id, u.credits_balance AS balance, coalesce(l.total, 0) AS ledger_sum,
+               (u.credits_balance < 0 AND u.disputed_at IS NULL) AS negative_without_dispute
+          FROM users u
+          LEFT JOIN (SELECT user_id, sum(amount) AS total FROM credit_transactions GROUP BY user_id) l
+            ON l.user_id = u.id
+         WHERE u.credits_balance <> coalesce(l.total, 0) OR (u.credits_balance < 0 AND u.disputed_at IS NULL)
+         LIMIT ${limit}`);
+      const violations = rowsOf<{
+        user_id: string;
+        balance: string | number;
+        ledger_sum: string | number;
+        negative_without_dispute: boolean;
+      }>(result).map(
+        (row): InvariantViolation => ({
+          userId: row.user_id,
+          balance: Number(row.balance),
+          ledgerSum: Number(row.ledger_sum),
+          negativeWithoutDispute: row.negative_without_dispute,
+        }),
+      );
+      return { usersChecked: counted?.count ?? 0, violations };
+    },
+  };
+  return store;
+}
+
+function fromPostedRow(row: PostedRow): LedgerEntry {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    userId: row.user_id,
+    amount: Number(row.amount),
+    balanceAfter: Number(row.balance_after),
+    kind: row.kind,
+    idempotencyKey: row.idempotency_key,
+    reason: row.reason,
+    paymentId: row.payment_id,
+    holdId: row.hold_id,
+    adminActionId: row.admin_action_id,
+    createdAt: new Date(row.created_at),
+  };
+}
