@@ -6,8 +6,10 @@ export type DomainErrorCode =
   | "INSUFFICIENT_CREDITS"
   | "IDEMPOTENCY_CONFLICT"
   | "INVALID_STATE"
+  | "ALREADY_EXISTS"
   | "FORBIDDEN"
-  | "UNAUTHENTICATED";
+  | "UNAUTHENTICATED"
+  | "RATE_LIMITED";
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;
@@ -49,6 +51,32 @@ export class IdempotencyConflictError extends DomainError {
 export class InvalidStateError extends DomainError {
   constructor(message: string) {
     super("INVALID_STATE", message);
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  constructor(message: string) {
+    super("ALREADY_EXISTS", message);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(message = "authentication required") {
+    super("UNAUTHENTICATED", message);
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message = "not allowed") {
+    super("FORBIDDEN", message);
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  readonly retryAfterSeconds: number;
+  constructor(retryAfterSeconds: number) {
+    super("RATE_LIMITED", "too many attempts, try again later");
+    this.retryAfterSeconds = retryAfterSeconds;
   }
 }
 
