@@ -1,3 +1,4 @@
+export * from "./catalog.ts";
 export * from "./clock.ts";
 export * from "./credits.ts";
 export * from "./cursor.ts";

@@ -1,3 +1,4 @@
+export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./ledger-store.ts";

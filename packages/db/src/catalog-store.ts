@@ -1,0 +1,31 @@
+import type { CatalogStore } from "@credits/core";
+import { asc, eq } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { creditPackages } from "./schema.ts";
+
+const publicColumns = {
+  id: creditPackages.id,
+  slug: creditPackages.slug,
+  name: creditPackages.name,
+  credits: creditPackages.credits,
+  priceMinor: creditPackages.priceMinor,
+  currency: creditPackages.currency,
+};
+
+export function createCatalogStore(db: Database): CatalogStore {
+  return {
+    listActivePackages: () =>
+      db
+        .select(publicColumns)
+        .from(creditPackages)
+        .where(eq(creditPackages.active, true))
+        .orderBy(asc(creditPackages.credits)),
+    findPackage: async (id) => {
+      const [row] = await db
+        .select({ ...publicColumns, active: creditPackages.active })
+        .from(creditPackages)
+        .where(eq(creditPackages.id, id));
+      return row ?? null;
+    },
+  };
+}
