@@ -1,3 +1,4 @@
+export * from "./auth/index.ts";
 export * from "./catalog.ts";
 export * from "./clock.ts";
 export * from "./credits.ts";

@@ -1,3 +1,4 @@
+export * from "./auth-stores.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./errors.ts";

@@ -1,0 +1,155 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { sha256 } from "@oslojs/crypto/sha2";
+import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { type Clock, systemClock } from "../clock.ts";
+import { ForbiddenError, InvalidInputError, NotFoundError } from "../errors.ts";
+import { MAX_PAGE_SIZE } from "../limits.ts";
+import type { ApiKeyRecord, ApiKeyStore } from "./ports.ts";
+
+export const apiKeyScopes = ["credits:read", "credits:spend", "credits:grant"] as const;
+export type ApiKeyScope = (typeof apiKeyScopes)[number];
+
+const KEY_PREFIX = "ck_";
+// 24 random bytes (192 bits) in base32 without padding: 39 characters of [a-z2-7].
+const KEY_PATTERN = /^ck_[a-z2-7]{39}$/;
+// What lists show: enough to tell keys apart, far too little to guess the rest from.
+const SHOWN_PREFIX_LENGTH = KEY_PREFIX.length + 8;
+export const MAX_API_KEY_NAME_LENGTH = 100;
+// lastUsedAt is informational: a minute's precision is enough, and it keeps the authentication hot
+// path free of writes.
+export const LAST_USED_PRECISION_MS = 60_000;
+
+export interface ApiKeyInfo {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  ownerUserId: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+// The only time the key itself exists outside the caller's hands: it is shown once, never stored.
+export interface CreatedApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: ApiKeyScope[];
+  key: string;
+}
+
+export interface ApiKeyPrincipal {
+  id: string;
+  name: string;
+  scopes: ApiKeyScope[];
+  ownerUserId: string | null;
+}
+
+export type ApiKeyService = ReturnType<typeof createApiKeyService>;
+
+export function createApiKeyService({ store, clock = systemClock }: { store: ApiKeyStore; clock?: Clock }) {
+  async function create(input: {
+    name: string;
+    scopes: readonly string[];
+    ownerUserId?: string | null;
+  }): Promise<CreatedApiKey> {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > MAX_API_KEY_NAME_LENGTH) {
+      throw new InvalidInputError(`name must be 1 to ${MAX_API_KEY_NAME_LENGTH} characters`);
+    }
+    const scopes = parseScopes(input.scopes);
+    const ownerUserId = input.ownerUserId ?? null;
+    if (ownerUserId !== null && !isUuid(ownerUserId)) throw new NotFoundError("user");
+    const key = KEY_PREFIX + encodeBase32LowerCaseNoPadding(randomBytes(24));
+    const created = await store.insertApiKey({
+      id: randomUUID(),
+      name,
+      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+      keyHash: hashApiKey(key),
+      scopes,
+      ownerUserId,
+      createdAt: clock.now(),
+    });
+    if (!created) throw new NotFoundError("user");
+    return { id: created.id, name: created.name, prefix: created.prefix, scopes, key };
+  }
+
+  // Null for anything that is not a live key: malformed, unknown, revoked, or its owner erased.
+  async function authenticate(key: string): Promise<ApiKeyPrincipal | null> {
+    if (!KEY_PATTERN.test(key)) return null;
+    const found = await store.findApiKeyByHash(hashApiKey(key));
+    if (!found || found.revokedAt !== null || found.ownerErased) return null;
+    const now = clock.now();
+    const staleBefore = new Date(now.getTime() - LAST_USED_PRECISION_MS);
+    // The read decides whether to write at all; the conditional UPDATE settles concurrent requests.
+    if (found.lastUsedAt === null || found.lastUsedAt < staleBefore) {
+      await store.touchApiKey(found.id, now, staleBefore);
+    }
+    return { id: found.id, name: found.name, scopes: knownScopes(found.scopes), ownerUserId: found.ownerUserId };
+  }
+
+  // Revoking twice is fine and keeps the first revocation time.
+  async function revoke(id: string): Promise<ApiKeyInfo> {
+    const revoked = isUuid(id) ? await store.revokeApiKey(id, clock.now()) : null;
+    if (!revoked) throw new NotFoundError("api key");
+    return toInfo(revoked);
+  }
+
+  async function list(query: { ownerUserId?: string; limit?: number } = {}): Promise<ApiKeyInfo[]> {
+    const limit = query.limit ?? MAX_PAGE_SIZE;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    if (query.ownerUserId !== undefined && !isUuid(query.ownerUserId)) return [];
+    const rows = await store.listApiKeys({
+      limit,
+      ...(query.ownerUserId !== undefined ? { ownerUserId: query.ownerUserId } : {}),
+    });
+    return rows.map(toInfo);
+  }
+
+  return { create, authenticate, revoke, list };
+}
+
+export function isApiKeyScope(value: string): value is ApiKeyScope {
+  return (apiKeyScopes as readonly string[]).includes(value);
+}
+
+export function hasScope(principal: { scopes: readonly string[] }, scope: ApiKeyScope): boolean {
+  return principal.scopes.includes(scope);
+}
+
+export function assertScope(principal: { scopes: readonly string[] }, scope: ApiKeyScope): void {
+  if (!hasScope(principal, scope)) throw new ForbiddenError(`this API key lacks the ${scope} scope`);
+}
+
+export function hashApiKey(key: string): string {
+  return encodeHexLowerCase(sha256(new TextEncoder().encode(key)));
+}
+
+function parseScopes(raw: readonly string[]): ApiKeyScope[] {
+  if (raw.length === 0) throw new InvalidInputError("an API key needs at least one scope");
+  const unknown = raw.filter((scope) => !isApiKeyScope(scope));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(`unknown scope ${unknown[0]}; scopes are ${apiKeyScopes.join(", ")}`);
+  }
+  // Stored in the canonical order, each once.
+  return apiKeyScopes.filter((scope) => raw.includes(scope));
+}
+
+// A scope this code no longer knows (from an older version) grants nothing.
+function knownScopes(stored: readonly string[]): ApiKeyScope[] {
+  return apiKeyScopes.filter((scope) => stored.includes(scope));
+}
+
+// Explicit fields: whatever else a store returns does not leak through.
+function toInfo(key: ApiKeyRecord): ApiKeyInfo {
+  const { id, name, prefix, ownerUserId, createdAt, lastUsedAt, revokedAt } = key;
+  return { id, name, prefix, scopes: knownScopes(key.scopes), ownerUserId, createdAt, lastUsedAt, revokedAt };
+}
+
+// Ids are UUIDs in the database; anything else would be a driver error rather than "not found".
+function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}

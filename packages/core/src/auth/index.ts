@@ -1,0 +1,5 @@
+export * from "./accounts.ts";
+export * from "./api-keys.ts";
+export * from "./passwords.ts";
+export * from "./ports.ts";
+export * from "./rate-limit.ts";

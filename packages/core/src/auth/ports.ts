@@ -1,0 +1,95 @@
+// The storage the auth services need. Implemented in packages/db; plain domain shapes only, so no
+// driver or ORM row type reaches the core.
+
+export const userRoles = ["user", "admin"] as const;
+export type UserRole = (typeof userRoles)[number];
+
+// A user as the auth code needs it. Holds the password hash: never returned past the services.
+export interface UserRecord {
+  id: string;
+  // NULL once the user is erased.
+  email: string | null;
+  name: string | null;
+  role: UserRole;
+  passwordHash: string | null;
+  erasedAt: Date | null;
+  createdAt: Date;
+}
+
+export interface NewUser {
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  role: UserRole;
+}
+
+export interface AccountStore {
+  // Inserts the user, or returns null when the email is taken. The unique constraint decides, so
+  // two racing sign-ups with one email cannot both succeed.
+  insertUser(user: NewUser): Promise<UserRecord | null>;
+  findUserByEmail(email: string): Promise<UserRecord | null>;
+  findUserById(id: string): Promise<UserRecord | null>;
+}
+
+export interface SessionRecord {
+  // SHA-256 (hex) of the token; the token itself is never stored.
+  id: string;
+  userId: string;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export interface SessionStore {
+  insertSession(session: SessionRecord): Promise<void>;
+  // The session with its user in one round trip: validating runs on every request.
+  findSession(id: string): Promise<{ session: SessionRecord; user: UserRecord } | null>;
+  updateSessionExpiry(id: string, expiresAt: Date): Promise<void>;
+  deleteSession(id: string): Promise<void>;
+  // Returns how many sessions were deleted.
+  deleteUserSessions(userId: string): Promise<number>;
+  // Sessions still valid at `now`, newest first.
+  listUserSessions(userId: string, now: Date, limit: number): Promise<SessionRecord[]>;
+}
+
+// An API key without its hash: the only shape that leaves the store.
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  prefix: string;
+  scopes: string[];
+  ownerUserId: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export interface NewApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  keyHash: string;
+  scopes: string[];
+  ownerUserId: string | null;
+  createdAt: Date;
+}
+
+export interface ApiKeyStore {
+  // Returns null when ownerUserId names no user.
+  insertApiKey(key: NewApiKey): Promise<ApiKeyRecord | null>;
+  // ownerErased: the key belongs to an erased user (such a key must not work).
+  findApiKeyByHash(keyHash: string): Promise<(ApiKeyRecord & { ownerErased: boolean }) | null>;
+  // Sets last_used_at = now only when it is NULL or before staleBefore, in one conditional
+  // statement; true when it wrote.
+  touchApiKey(id: string, now: Date, staleBefore: Date): Promise<boolean>;
+  // Sets revoked_at unless already set; null when the id names no key.
+  revokeApiKey(id: string, now: Date): Promise<ApiKeyRecord | null>;
+  // Newest first.
+  listApiKeys(query: { ownerUserId?: string; limit: number }): Promise<ApiKeyRecord[]>;
+}
+
+export interface RateLimitStore {
+  // Counts one hit on `key` in one atomic statement: starts a new window at `now` (count 1) when
+  // there is none or the current one started at or before `resetBefore`, otherwise adds one.
+  // Returns the count and start of the window the hit landed in.
+  hit(key: string, now: Date, resetBefore: Date): Promise<{ count: number; windowStart: Date }>;
+}

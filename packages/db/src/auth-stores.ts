@@ -1,0 +1,161 @@
+import type { AccountStore, ApiKeyStore, RateLimitStore, SessionStore } from "@credits/core";
+import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
+import { pgError } from "./errors.ts";
+import { apiKeys, rateLimits, sessions, users } from "./schema.ts";
+
+// Explicit selects: a column added to these tables later does not leak into the domain.
+const userColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+  passwordHash: users.passwordHash,
+  erasedAt: users.erasedAt,
+  createdAt: users.createdAt,
+};
+
+const sessionColumns = {
+  id: sessions.id,
+  userId: sessions.userId,
+  expiresAt: sessions.expiresAt,
+  createdAt: sessions.createdAt,
+};
+
+// Everything but the hash.
+const apiKeyColumns = {
+  id: apiKeys.id,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  scopes: apiKeys.scopes,
+  ownerUserId: apiKeys.ownerUserId,
+  createdAt: apiKeys.createdAt,
+  lastUsedAt: apiKeys.lastUsedAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+const timestamp = (value: Date) => sql`${value.toISOString()}::timestamptz`;
+
+export function createAccountStore(db: Database): AccountStore {
+  return {
+    // ON CONFLICT rather than a prior read: the unique index decides between racing sign-ups.
+    insertUser: async (user) => {
+      const [row] = await db
+        .insert(users)
+        .values(user)
+        .onConflictDoNothing({ target: users.email })
+        .returning(userColumns);
+      return row ?? null;
+    },
+    findUserByEmail: async (email) => {
+      const [row] = await db.select(userColumns).from(users).where(eq(users.email, email));
+      return row ?? null;
+    },
+    findUserById: async (id) => {
+      const [row] = await db.select(userColumns).from(users).where(eq(users.id, id));
+      return row ?? null;
+    },
+  };
+}
+
+export function createSessionStore(db: Database): SessionStore {
+  return {
+    insertSession: async (session) => {
+      await db.insert(sessions).values(session);
+    },
+    findSession: async (id) => {
+      const [row] = await db
+        .select({ session: sessionColumns, user: userColumns })
+        .from(sessions)
+        .innerJoin(users, eq(users.id, sessions.userId))
+        .where(eq(sessions.id, id));
+      return row ?? null;
+    },
+    updateSessionExpiry: async (id, expiresAt) => {
+      await db.update(sessions).set({ expiresAt }).where(eq(sessions.id, id));
+    },
+    deleteSession: async (id) => {
+      await db.delete(sessions).where(eq(sessions.id, id));
+    },
+    deleteUserSessions: async (userId) => {
+      const deleted = await db.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id });
+      return deleted.length;
+    },
+    listUserSessions: (userId, now, limit) =>
+      db
+        .select(sessionColumns)
+        .from(sessions)
+        .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, now)))
+        .orderBy(desc(sessions.createdAt))
+        .limit(limit),
+  };
+}
+
+export function createApiKeyStore(db: Database): ApiKeyStore {
+  return {
+    insertApiKey: async (key) => {
+      try {
+        const [row] = await db.insert(apiKeys).values(key).returning(apiKeyColumns);
+        return row ?? null;
+      } catch (error) {
+        // The only foreign key: the owner does not exist.
+        if (pgError(error)?.code === "23503") return null;
+        throw error;
+      }
+    },
+    findApiKeyByHash: async (keyHash) => {
+      const [row] = await db
+        .select({ ...apiKeyColumns, ownerErasedAt: users.erasedAt })
+        .from(apiKeys)
+        .leftJoin(users, eq(users.id, apiKeys.ownerUserId))
+        .where(eq(apiKeys.keyHash, keyHash));
+      if (!row) return null;
+      const { ownerErasedAt, ...key } = row;
+      return { ...key, ownerErased: ownerErasedAt !== null };
+    },
+    touchApiKey: async (id, now, staleBefore) => {
+      const touched = await db
+        .update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))))
+        .returning({ id: apiKeys.id });
+      return touched.length > 0;
+    },
+    revokeApiKey: async (id, now) => {
+      const [row] = await db
+        .update(apiKeys)
+        .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${timestamp(now)})` })
+        .where(eq(apiKeys.id, id))
+        .returning(apiKeyColumns);
+      return row ?? null;
+    },
+    listApiKeys: ({ ownerUserId, limit }) =>
+      db
+        .select(apiKeyColumns)
+        .from(apiKeys)
+        .where(ownerUserId === undefined ? undefined : eq(apiKeys.ownerUserId, ownerUserId))
+        .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
+        .limit(limit),
+  };
+}
+
+export function createRateLimitStore(db: Database): RateLimitStore {
+  return {
+    // One statement, so concurrent hits from any number of instances serialize on the row lock and
+    // each sees the count the previous one left. LEAST keeps a flood from overflowing the integer.
+    hit: async (key, now, resetBefore) => {
+      const result = await db.execute(sql`
+        INSERT INTO ${rateLimits} (key, window_start, count)
+        VALUES (${key}, ${timestamp(now)}, 1)
+        ON CONFLICT (key) DO UPDATE SET
+          window_start = CASE WHEN ${rateLimits.windowStart} <= ${timestamp(resetBefore)}
+                              THEN excluded.window_start ELSE ${rateLimits.windowStart} END,
+          count = CASE WHEN ${rateLimits.windowStart} <= ${timestamp(resetBefore)}
+                       THEN 1 ELSE least(${rateLimits.count}, 2147483646) + 1 END
+        RETURNING count, window_start`);
+      const [row] = rowsOf<{ count: number | string; window_start: Date | string }>(result);
+      if (!row) throw new Error("rate limit upsert returned no row");
+      return { count: Number(row.count), windowStart: new Date(row.window_start) };
+    },
+  };
+}
