@@ -16,6 +16,8 @@ export interface DatabaseHandle {
   driver: "postgres" | "pglite";
   // Runs pending migrations. On PostgreSQL an advisory lock serializes instances starting together.
   migrate(): Promise<void>;
+  // Resolves when the database answers a trivial query.
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,6 +53,9 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
         await lockClient.end();
       }
     },
+    ping: async () => {
+      await client`SELECT 1`;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -64,6 +69,9 @@ function pgliteHandle(dataDir: string): DatabaseHandle {
     driver: "pglite",
     // PGlite is one process's embedded database: there is no second instance to race with.
     migrate: () => migratePglite(db, { migrationsFolder }),
+    ping: async () => {
+      await client.query("SELECT 1");
+    },
     close: () => client.close(),
   };
 }

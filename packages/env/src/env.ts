@@ -9,6 +9,31 @@ const schema = z.object({
   // Tests only: the server that per-file test databases are created on.
   TEST_DATABASE_URL: z.url().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  HOST: z.string().default("0.0.0.0"),
+  // Where people reach the app: checkout return URLs, the CSRF origin check and the cookie name.
+  PUBLIC_URL: z.url().default("http://localhost:3000"),
+  // Extra origins allowed to call the API from a browser (comma-separated); default same-origin only.
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((origin) => origin.trim())
+        .filter(Boolean),
+    ),
+  BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1_024)
+    .max(10 * 1_048_576)
+    .default(102_400),
+  // Log-in and sign-up attempts per client address per minute.
+  AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
+  // Take the client address from X-Forwarded-For (only behind a proxy that sets it).
+  TRUST_PROXY: z.stringbool().default(false),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
 export type Env = z.infer<typeof schema>;

@@ -1,0 +1,133 @@
+import { appRouter, createContext, openApiDocument, type Services } from "@credits/api";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { cors } from "hono/cors";
+import { createOpenApiFetchHandler } from "trpc-to-openapi";
+import { apiDocsPage } from "./api-docs.ts";
+import { readCookie, sessionCookieJar, sessionCookieName } from "./cookies.ts";
+import { errorResponse, toRestError } from "./http-errors.ts";
+import { csrfGuard, requestIdOf } from "./security.ts";
+
+export interface AppOptions {
+  services: Services;
+  publicUrl: string;
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  trustProxy: boolean;
+  production: boolean;
+  // Readiness: the database answers (within its own timeout) and we are not shutting down.
+  ready: () => Promise<boolean>;
+}
+
+type Env = { Variables: { requestId: string } };
+
+export function createApp(options: AppOptions) {
+  const { services } = options;
+  const cookieName = sessionCookieName(options.production);
+  const allowedOrigins = new Set([new URL(options.publicUrl).origin, ...options.corsOrigins]);
+  const app = new Hono<Env>();
+
+  app.use(async (c, next) => {
+    const requestId = requestIdOf(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    await next();
+    c.res.headers.set("X-Request-Id", requestId);
+  });
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.get("/readyz", async (c) =>
+    (await options.ready()) ? c.json({ status: "ready" }) : c.json({ status: "unavailable" }, 503),
+  );
+
+  const api = ["/trpc/*", "/api/v1/*"];
+  for (const path of api) {
+    app.use(
+      path,
+      cors({
+        origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
+        credentials: true,
+        exposeHeaders: ["X-Request-Id", "Retry-After"],
+      }),
+      bodyLimit({
+        maxSize: options.bodyLimitBytes,
+        onError: () => errorResponse(413, "PAYLOAD_TOO_LARGE", `request body over ${options.bodyLimitBytes} bytes`),
+      }),
+      csrfGuard({ allowedOrigins, cookieName }),
+    );
+  }
+
+  // Builds the tRPC context of one request and sends its cookie changes with the response.
+  async function withContext(c: Context<Env>, handle: (ctx: ReturnType<typeof createContext>) => Promise<Response>) {
+    const jar = sessionCookieJar(cookieName);
+    const authorization = c.req.header("authorization");
+    const ctx = createContext({
+      services,
+      requestId: c.get("requestId"),
+      clientAddress: clientAddress(c),
+      sessionToken: readCookie(c.req.header("cookie"), cookieName),
+      apiKey: authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : null,
+      cookies: jar,
+    });
+    const response = await handle(ctx);
+    const headers = new Headers(response.headers);
+    for (const cookie of jar.headers()) headers.append("Set-Cookie", cookie);
+    return new Response(response.body, { status: response.status, headers });
+  }
+
+  function clientAddress(c: Context<Env>): string {
+    const forwarded = options.trustProxy ? c.req.header("x-forwarded-for")?.split(",")[0]?.trim() : undefined;
+    return forwarded || getConnInfo(c).remote.address || "unknown";
+  }
+
+  app.all("/trpc/*", (c) =>
+    withContext(c, (ctx) =>
+      fetchRequestHandler({
+        endpoint: "/trpc",
+        req: c.req.raw,
+        router: appRouter,
+        createContext: () => ctx,
+        onError: ({ error, path }) => {
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(ctx.requestId, path, error);
+        },
+      }),
+    ),
+  );
+
+  app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
+  app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));
+
+  app.all("/api/v1/*", (c) =>
+    withContext(c, async (ctx) => {
+      const response = await createOpenApiFetchHandler({
+        endpoint: "/api/v1",
+        req: c.req.raw,
+        router: appRouter,
+        createContext: () => ctx,
+        responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
+        onError: ({ error, path }) => {
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(ctx.requestId, path, error);
+        },
+      });
+      return toRestError(response, ctx.requestId);
+    }),
+  );
+
+  app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
+  app.onError((error, c) => {
+    logInternal(c.get("requestId"), c.req.path, error);
+    return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
+  });
+  return app;
+}
+
+const createdStatus: Record<string, number> = { "auth.signUp": 201, "auth.logOut": 204, "auth.logOutEverywhere": 204 };
+const successStatus = (path: string | undefined) => (path ? (createdStatus[path] ?? 200) : 200);
+
+function logInternal(requestId: string, where: string | undefined, error: unknown) {
+  // Only the error's own message and stack: never the request, which may carry credentials.
+  console.error(
+    JSON.stringify({ level: "error", requestId, where, error: String(error), stack: (error as Error)?.stack }),
+  );
+}

@@ -1,0 +1,92 @@
+import type { AddressInfo } from "node:net";
+import { createServices } from "@credits/api";
+import { createDatabase, hasAdmin, seedDefaults } from "@credits/db";
+import { type Env, env as processEnv } from "@credits/env";
+import { serve } from "@hono/node-server";
+import { createApp } from "./app.ts";
+
+const HOLD_SWEEP_INTERVAL_MS = 30_000;
+const READY_TIMEOUT_MS = 1_000;
+
+export interface RunningServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+// Starts the whole process: database (migrated and seeded), services, HTTP server, background
+// sweeps. Tests start it too, on port 0, and talk to it over real HTTP.
+export async function startServer(env: Env, log: (line: string) => void = console.log): Promise<RunningServer> {
+  const database = createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
+  await database.migrate();
+  await seedDefaults(database.db);
+  const services = createServices(database.db, { authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE });
+  let shuttingDown = false;
+
+  const app = createApp({
+    services,
+    publicUrl: env.PUBLIC_URL,
+    corsOrigins: env.CORS_ORIGINS,
+    bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    trustProxy: env.TRUST_PROXY,
+    production: env.NODE_ENV === "production",
+    ready: async () => {
+      if (shuttingDown) return false;
+      const timeout = new Promise<false>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
+      const ping = database.ping().then(
+        () => true,
+        () => false,
+      );
+      return Promise.race([ping, timeout]);
+    },
+  });
+
+  const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST });
+  await new Promise<void>((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  log(`credits server listening on ${url} (database: ${database.driver})`);
+  if (!(await hasAdmin(database.db))) {
+    log("no admin yet: create one with  pnpm cli users:create --email you@example.com --password '…' --role admin");
+  }
+
+  const sweep = setInterval(() => {
+    services.credits
+      .expireHolds()
+      .catch((error) => console.error(JSON.stringify({ level: "error", job: "hold-expiry", error: String(error) })));
+  }, HOLD_SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  return {
+    url,
+    // Graceful: readiness turns 503, no new connections, in-flight requests finish (up to the
+    // timeout), then the database closes.
+    async close() {
+      shuttingDown = true;
+      clearInterval(sweep);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
+      const forced = setTimeout(() => {
+        if ("closeAllConnections" in server) server.closeAllConnections();
+      }, env.SHUTDOWN_TIMEOUT_MS);
+      await closed;
+      clearTimeout(forced);
+      await database.close();
+    },
+  };
+}
+
+if (import.meta.main) {
+  const running = await startServer(processEnv);
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    process.once(signal, () => {
+      console.log(`${signal}: shutting down`);
+      running.close().then(
+        () => process.exit(0),
+        (error) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,34 @@
+import type { MiddlewareHandler } from "hono";
+import { errorResponse } from "./http-errors.ts";
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+// CSRF: a request that changes state on the strength of a session cookie must come from our own
+// pages (or an allowed origin). Requests without the cookie, or authenticated by an API key, carry
+// no ambient authority and pass. Browsers send Origin on every cross-origin POST, and modern ones
+// Sec-Fetch-Site too; a request with neither comes from a non-browser client.
+export function csrfGuard({
+  allowedOrigins,
+  cookieName,
+}: {
+  allowedOrigins: ReadonlySet<string>;
+  cookieName: string;
+}): MiddlewareHandler {
+  return async (c, next) => {
+    const cookie = c.req.header("cookie") ?? "";
+    const usesSession = cookie.includes(`${cookieName}=`) && !c.req.header("authorization");
+    if (SAFE_METHODS.has(c.req.method) || !usesSession) return next();
+    const origin = c.req.header("origin");
+    const fetchSite = c.req.header("sec-fetch-site");
+    const allowed = origin
+      ? allowedOrigins.has(origin) || origin === new URL(c.req.url).origin
+      : fetchSite === undefined || fetchSite === "same-origin" || fetchSite === "none";
+    if (!allowed) return errorResponse(403, "CSRF", "cross-site request refused");
+    return next();
+  };
+}
+
+// X-Request-Id from the caller when it is a sane token, otherwise a new one; echoed back.
+export function requestIdOf(header: string | undefined): string {
+  return header && /^[\w.-]{1,100}$/.test(header) ? header : crypto.randomUUID();
+}

@@ -1,0 +1,5 @@
+export * from "./context.ts";
+export * from "./openapi.ts";
+export * from "./root.ts";
+export * from "./services.ts";
+export type { Access, ErrorData } from "./trpc.ts";

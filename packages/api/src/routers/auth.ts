@@ -1,0 +1,79 @@
+import { PASSWORD_LENGTH } from "@credits/core";
+import { z } from "zod";
+import { toUser, userOutput } from "../schemas.ts";
+import { authedProcedure, publicProcedure, router } from "../trpc.ts";
+
+const credentials = z.strictObject({
+  email: z.email().max(254),
+  password: z.string().min(PASSWORD_LENGTH.min).max(PASSWORD_LENGTH.max),
+});
+const sessionOutput = z.object({ user: userOutput });
+const sessionInfo = z.object({ id: z.string(), createdAt: z.iso.datetime(), expiresAt: z.iso.datetime() });
+
+export const authRouter = router({
+  signUp: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/auth/signup", tags: ["auth"], summary: "Create an account" } })
+    .input(credentials.extend({ name: z.string().trim().min(1).max(100).optional() }))
+    .output(sessionOutput)
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.authRateLimiter.consume(`auth:${ctx.clientAddress}`);
+      const session = await ctx.services.auth.signUp(input);
+      ctx.cookies.set(session.token, session.expiresAt);
+      return { user: toUser(session.user) };
+    }),
+
+  logIn: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/auth/login", tags: ["auth"], summary: "Log in" } })
+    .input(credentials.extend({ password: z.string().min(1).max(PASSWORD_LENGTH.max) }))
+    .output(sessionOutput)
+    .mutation(async ({ ctx, input }) => {
+      // Per address against spraying, per account against guessing one password from many addresses.
+      await ctx.services.authRateLimiter.consume(`auth:${ctx.clientAddress}`);
+      await ctx.services.authRateLimiter.consume(`login:${input.email.trim().toLowerCase()}`);
+      const session = await ctx.services.auth.logIn(input);
+      ctx.cookies.set(session.token, session.expiresAt);
+      return { user: toUser(session.user) };
+    }),
+
+  logOut: publicProcedure
+    .meta({ openapi: { method: "POST", path: "/auth/logout", tags: ["auth"], summary: "End this session" } })
+    .input(z.void())
+    .output(z.void())
+    .mutation(async ({ ctx }) => {
+      if (ctx.sessionToken) await ctx.services.auth.logOut(ctx.sessionToken);
+      ctx.cookies.clear();
+    }),
+
+  logOutEverywhere: authedProcedure
+    .meta({
+      openapi: { method: "POST", path: "/auth/logout-everywhere", tags: ["auth"], summary: "End every session" },
+    })
+    .input(z.void())
+    .output(z.void())
+    .mutation(async ({ ctx }) => {
+      await ctx.services.auth.logOutEverywhere(ctx.user.id);
+      ctx.cookies.clear();
+    }),
+
+  me: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/me", tags: ["auth"], summary: "The signed-in user" } })
+    .input(z.void())
+    .output(userOutput)
+    .query(({ ctx }) => toUser(ctx.user)),
+
+  sessions: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/me/sessions", tags: ["auth"], summary: "Active sessions" } })
+    .input(z.void())
+    .output(z.object({ sessions: z.array(sessionInfo.extend({ current: z.boolean() })) }))
+    .query(async ({ ctx }) => {
+      const sessions = await ctx.services.auth.listSessions(ctx.user.id);
+      return {
+        sessions: sessions.map((s) => ({
+          id: s.id,
+          createdAt: s.createdAt.toISOString(),
+          expiresAt: s.expiresAt.toISOString(),
+          current: s.id === ctx.sessionId,
+        })),
+      };
+    }),
+});

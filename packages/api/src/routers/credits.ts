@@ -1,0 +1,135 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import {
+  creditResultOutput,
+  credits,
+  historyOptions,
+  historyOutput,
+  historyQuery,
+  holdOutput,
+  idempotencyKey,
+  reason,
+  toHold,
+  toTransaction,
+  ttlSeconds,
+  uuid,
+} from "../schemas.ts";
+import { authedProcedure, router, serviceProcedure } from "../trpc.ts";
+
+const change = z.strictObject({ userId: uuid, amount: credits, idempotencyKey, reason: reason.optional() });
+
+export const creditsRouter = router({
+  mine: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/me/credits", tags: ["credits"], summary: "My balance and history" } })
+    .input(historyQuery)
+    .output(historyOutput)
+    .query(async ({ ctx, input }) => {
+      const history = await ctx.services.credits.history(ctx.user.id, historyOptions(input));
+      return { ...history, transactions: history.transactions.map(toTransaction) };
+    }),
+
+  ofUser: serviceProcedure("credits:read", { orAdmin: true })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/users/{userId}/credits",
+        tags: ["credits"],
+        summary: "A user's balance and history",
+        protect: true,
+      },
+    })
+    .input(historyQuery.extend({ userId: uuid }))
+    .output(historyOutput)
+    .query(async ({ ctx, input: { userId, ...query } }) => {
+      const history = await ctx.services.credits.history(userId, historyOptions(query));
+      return { ...history, transactions: history.transactions.map(toTransaction) };
+    }),
+
+  // One procedure for internal tools (API key, any user) and for people spending their own
+  // credits (session: the user is always the session's, never the input's).
+  spend: serviceProcedure("credits:spend", { orUser: true })
+    .meta({
+      openapi: { method: "POST", path: "/credits/spend", tags: ["credits"], summary: "Spend credits", protect: true },
+    })
+    .input(change.extend({ userId: uuid.optional() }))
+    .output(creditResultOutput)
+    .mutation(({ ctx, input }) => {
+      let userId = input.userId;
+      if (ctx.caller.kind === "user") {
+        if (userId !== undefined && userId !== ctx.caller.userId) {
+          throw new TRPCError({ code: "FORBIDDEN", message: "you can only spend your own credits" });
+        }
+        userId = ctx.caller.userId;
+      }
+      if (!userId) throw new TRPCError({ code: "BAD_REQUEST", message: "userId is required with an API key" });
+      return ctx.services.credits.spend({ ...input, userId });
+    }),
+
+  grant: serviceProcedure("credits:grant")
+    .meta({
+      openapi: { method: "POST", path: "/credits/grant", tags: ["credits"], summary: "Grant credits", protect: true },
+    })
+    .input(change)
+    .output(creditResultOutput)
+    .mutation(({ ctx, input }) => ctx.services.credits.grant(input)),
+
+  hold: serviceProcedure("credits:spend")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/credits/holds",
+        tags: ["holds"],
+        summary: "Reserve credits for a long job",
+        protect: true,
+      },
+    })
+    .input(z.strictObject({ userId: uuid, amount: credits, idempotencyKey, ttlSeconds: ttlSeconds.optional() }))
+    .output(holdOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { hold, balance } = await ctx.services.credits.hold(input);
+      return toHold(hold, balance);
+    }),
+
+  capture: serviceProcedure("credits:spend")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/credits/holds/{holdId}/capture",
+        tags: ["holds"],
+        summary: "Capture up to the held amount and return the rest",
+        protect: true,
+      },
+    })
+    .input(
+      z.strictObject({
+        holdId: uuid,
+        amount: z
+          .number()
+          .int()
+          .min(0)
+          .max(credits.maxValue ?? 0),
+      }),
+    )
+    .output(holdOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { hold, balance } = await ctx.services.credits.capture(input.holdId, input.amount);
+      return toHold(hold, balance);
+    }),
+
+  release: serviceProcedure("credits:spend")
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/credits/holds/{holdId}/release",
+        tags: ["holds"],
+        summary: "Release a hold in full",
+        protect: true,
+      },
+    })
+    .input(z.strictObject({ holdId: uuid }))
+    .output(holdOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { hold, balance } = await ctx.services.credits.release(input.holdId);
+      return toHold(hold, balance);
+    }),
+});

@@ -1,0 +1,11 @@
+import { z } from "zod";
+import { packageOutput, toPackage } from "../schemas.ts";
+import { publicProcedure, router } from "../trpc.ts";
+
+export const packagesRouter = router({
+  list: publicProcedure
+    .meta({ openapi: { method: "GET", path: "/packages", tags: ["packages"], summary: "Credit packs on sale" } })
+    .input(z.void())
+    .output(z.object({ packages: z.array(packageOutput) }))
+    .query(async ({ ctx }) => ({ packages: (await ctx.services.catalog.listActivePackages()).map(toPackage) })),
+});

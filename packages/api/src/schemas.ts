@@ -1,0 +1,126 @@
+import {
+  apiKeyScopes,
+  type CreditPackage,
+  HOLD_TTL_SECONDS,
+  type Hold,
+  type LedgerEntry,
+  ledgerKinds,
+  MAX_CREDITS_PER_OPERATION,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_PAGE_SIZE,
+  MAX_REASON_LENGTH,
+  type PublicUser,
+} from "@credits/core";
+import { z } from "zod";
+
+// Inputs are strict objects: an unknown field (a balance, a role, a user id) is a 400, never ignored.
+export const credits = z.number().int().min(1).max(MAX_CREDITS_PER_OPERATION);
+export const idempotencyKey = z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH);
+export const reason = z.string().trim().min(1).max(MAX_REASON_LENGTH);
+export const uuid = z.uuid();
+export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
+
+export const historyQuery = z.strictObject({
+  limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+  cursor: z.string().max(200).optional(),
+  kind: z.array(z.enum(ledgerKinds)).max(ledgerKinds.length).optional(),
+  from: z.iso.datetime({ offset: true }).optional(),
+  to: z.iso.datetime({ offset: true }).optional(),
+  order: z.enum(["asc", "desc"]).optional(),
+});
+
+export const transactionOutput = z.object({
+  id: z.uuid(),
+  kind: z.enum(ledgerKinds),
+  amount: z.number().int(),
+  balanceAfter: z.number().int(),
+  reason: z.string().nullable(),
+  paymentId: z.uuid().nullable(),
+  holdId: z.uuid().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+export const historyOutput = z.object({
+  balance: z.number().int(),
+  transactions: z.array(transactionOutput),
+  nextCursor: z.string().nullable(),
+});
+
+export const creditResultOutput = z.object({ transactionId: z.uuid(), balance: z.number().int() });
+
+export const holdOutput = z.object({
+  holdId: z.uuid(),
+  userId: z.uuid(),
+  amount: z.number().int(),
+  status: z.enum(["open", "captured", "released", "expired"]),
+  capturedAmount: z.number().int().nullable(),
+  expiresAt: z.iso.datetime(),
+  balance: z.number().int(),
+});
+
+export const userOutput = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+  role: z.enum(["user", "admin"]),
+  createdAt: z.iso.datetime(),
+});
+
+export const packageOutput = z.object({
+  id: z.uuid(),
+  slug: z.string(),
+  name: z.string(),
+  credits: z.number().int(),
+  priceMinor: z.number().int(),
+  currency: z.string(),
+});
+
+export const apiKeyScope = z.enum(apiKeyScopes);
+
+// Explicit mappings: a stored row's other columns never reach a response.
+export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOutput> => ({
+  id: entry.id,
+  kind: entry.kind,
+  amount: entry.amount,
+  balanceAfter: entry.balanceAfter,
+  reason: entry.reason,
+  paymentId: entry.paymentId,
+  holdId: entry.holdId,
+  createdAt: entry.createdAt.toISOString(),
+});
+
+export const toHold = (hold: Hold, balance: number): z.infer<typeof holdOutput> => ({
+  holdId: hold.id,
+  userId: hold.userId,
+  amount: hold.amount,
+  status: hold.status,
+  capturedAmount: hold.capturedAmount,
+  expiresAt: hold.expiresAt.toISOString(),
+  balance,
+});
+
+export const toUser = (user: PublicUser): z.infer<typeof userOutput> => ({
+  id: user.id,
+  email: user.email,
+  name: user.name,
+  role: user.role,
+  createdAt: user.createdAt.toISOString(),
+});
+
+export const toPackage = (p: CreditPackage): z.infer<typeof packageOutput> => ({
+  id: p.id,
+  slug: p.slug,
+  name: p.name,
+  credits: p.credits,
+  priceMinor: p.priceMinor,
+  currency: p.currency,
+});
+
+export const historyOptions = (query: z.infer<typeof historyQuery>) => ({
+  ...(query.limit !== undefined ? { limit: query.limit } : {}),
+  ...(query.cursor ? { cursor: query.cursor } : {}),
+  ...(query.kind ? { kinds: query.kind } : {}),
+  ...(query.from ? { from: new Date(query.from) } : {}),
+  ...(query.to ? { to: new Date(query.to) } : {}),
+  ...(query.order ? { order: query.order } : {}),
+});
