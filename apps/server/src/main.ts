@@ -1,6 +1,6 @@
 import type { AddressInfo } from "node:net";
 import { createServices } from "@credits/api";
-import { createDatabase, hasAdmin, seedDefaults } from "@credits/db";
+import { createDatabase, type DatabaseHandle, hasAdmin, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
@@ -15,8 +15,13 @@ export interface RunningServer {
 
 // Starts the whole process: database (migrated and seeded), services, HTTP server, background
 // sweeps. Tests start it too, on port 0, and talk to it over real HTTP.
-export async function startServer(env: Env, log: (line: string) => void = console.log): Promise<RunningServer> {
-  const database = createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
+export async function startServer(
+  env: Env,
+  // A database the caller owns (tests pass their own); otherwise one from env, closed on close().
+  { database: given, log = console.log }: { database?: DatabaseHandle; log?: (line: string) => void } = {},
+): Promise<RunningServer> {
+  const database =
+    given ?? createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
   await database.migrate();
   await seedDefaults(database.db);
   const services = createServices(database.db, { authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE });
@@ -70,7 +75,7 @@ export async function startServer(env: Env, log: (line: string) => void = consol
       }, env.SHUTDOWN_TIMEOUT_MS);
       await closed;
       clearTimeout(forced);
-      await database.close();
+      if (!given) await database.close();
     },
   };
 }
