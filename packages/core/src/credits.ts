@@ -137,7 +137,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   }
 
   // Captures `amount` of an open hold (0 to the held amount) and returns the rest to the balance.
-  // Capturing again with the same amount answers as the first time did.
+  // Capturing again with the same amount answers with the same hold (and today's balance).
   async function capture(holdId: string, amount: number): Promise<HoldResult> {
     assertCredits(amount, "amount", { allowZero: true });
     return settle(holdId, "captured", amount);
