@@ -1,0 +1,51 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { promisify } from "node:util";
+import { createServices } from "@credits/api";
+import { describe, expect, it } from "vitest";
+import { startTestServer, testDb } from "../../apps/server/test/harness.ts";
+
+const run = promisify(execFile);
+const server = await startTestServer();
+const services = createServices(testDb.db, { authAttemptsPerMinute: 100 });
+
+describe("the typed client example", () => {
+  it("reads and spends through a live server, once per key", async () => {
+    const { user } = await services.auth.signUp({
+      email: `tool-${randomUUID()}@example.test`,
+      password: "password123",
+    });
+    await services.credits.grant({ userId: user.id, amount: 5, idempotencyKey: randomUUID() });
+    const { key } = await services.apiKeys.create({ name: "example", scopes: ["credits:read", "credits:spend"] });
+    const args = ["scripts/src/example-client.ts", "--url", server.url, "--api-key", key, "--user-id", user.id];
+    const idempotencyKey = randomUUID();
+
+    const first = await run(process.execPath, [...args, "--key", idempotencyKey]);
+    expect(first.stdout).toContain("balance before: 5");
+    expect(first.stdout).toMatch(/balance now 4\n/);
+    const again = await run(process.execPath, [...args, "--key", idempotencyKey]);
+    expect(again.stdout).toContain("balance before: 4");
+    expect(again.stdout).toMatch(/balance now 4\n/);
+    expect(await services.credits.balance(user.id)).toBe(4);
+  });
+
+  it("fails clearly, spending nothing, with a key that lacks the scope", async () => {
+    const { user } = await services.auth.signUp({
+      email: `tool-${randomUUID()}@example.test`,
+      password: "password123",
+    });
+    await services.credits.grant({ userId: user.id, amount: 5, idempotencyKey: randomUUID() });
+    const { key } = await services.apiKeys.create({ name: "read-only", scopes: ["credits:read"] });
+    const failing = run(process.execPath, [
+      "scripts/src/example-client.ts",
+      "--url",
+      server.url,
+      "--api-key",
+      key,
+      "--user-id",
+      user.id,
+    ]);
+    await expect(failing).rejects.toMatchObject({ stderr: expect.stringContaining("lacks the credits:spend scope") });
+    expect(await services.credits.balance(user.id)).toBe(5);
+  });
+});
