@@ -1,0 +1,25 @@
+# The server image. Docker does not run on the development machines of this project, so this file
+# is kept plain; see README "Docker".
+FROM node:24-bookworm-slim AS deps
+WORKDIR /app
+RUN npm install --global pnpm@10
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY apps/server/package.json apps/server/
+COPY packages/api/package.json packages/api/
+COPY packages/client/package.json packages/client/
+COPY packages/core/package.json packages/core/
+COPY packages/db/package.json packages/db/
+COPY packages/env/package.json packages/env/
+COPY scripts/package.json scripts/
+RUN pnpm install --frozen-lockfile --prod
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production PORT=3000
+WORKDIR /app
+COPY --from=deps /app /app
+COPY . .
+USER node
+EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
+CMD ["node", "apps/server/src/main.ts"]
