@@ -102,7 +102,7 @@ export function createApp(options: AppOptions) {
     withContext(c, async (ctx) => {
       const response = await createOpenApiFetchHandler({
         endpoint: "/api/v1",
-        req: c.req.raw,
+        req: withJsonBody(c.req.raw),
         router: appRouter,
         createContext: () => ctx,
         responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
@@ -120,6 +120,18 @@ export function createApp(options: AppOptions) {
     return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
   });
   return app;
+}
+
+// A POST whose input is all in its path (release, revoke, log-out) may come without a body or a
+// content type; trpc-to-openapi would answer 415 (or 400 for an empty JSON body). Read it as {}.
+function withJsonBody(req: Request): Request {
+  const type = req.headers.get("content-type");
+  const empty = (req.headers.get("content-length") ?? "0") === "0" && !req.headers.has("transfer-encoding");
+  if (req.method !== "POST" || !empty || (type && !type.startsWith("application/json"))) return req;
+  const headers = new Headers(req.headers);
+  headers.set("content-type", "application/json");
+  headers.set("content-length", "2");
+  return new Request(req.url, { method: "POST", headers, body: "{}", signal: req.signal });
 }
 
 const createdStatus: Record<string, number> = { "auth.signUp": 201, "auth.logOut": 204, "auth.logOutEverywhere": 204 };
