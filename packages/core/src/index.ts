@@ -7,5 +7,6 @@ export * from "./errors.ts";
 export * from "./ledger.ts";
 export * from "./ledger-keys.ts";
 export * from "./limits.ts";
+export * from "./payments/provider.ts";
 export * from "./retry.ts";
 export * from "./validate.ts";

@@ -1,0 +1,97 @@
+// The payment provider port: what the payment rules need from Stripe (or the local test-mode
+// provider), in our own shapes. No provider SDK type crosses it.
+
+export interface CheckoutRequest {
+  paymentId: string;
+  userId: string;
+  productName: string;
+  credits: number;
+  amountMinor: number;
+  currency: string;
+  // The provider customer to reuse; null when the user has none yet.
+  customerId: string | null;
+  customerEmail: string | null;
+  successUrl: string;
+  cancelUrl: string;
+  // Derived from our payment id, so a retried create (even after a restart) makes one session.
+  idempotencyKey: string;
+}
+
+export interface CheckoutSessionInfo {
+  id: string;
+  // Our payment id, from client_reference_id (metadata as a fallback).
+  paymentId: string | null;
+  status: "open" | "complete" | "expired";
+  paymentStatus: "paid" | "unpaid" | "no_payment_required";
+  amountTotalMinor: number | null;
+  currency: string | null;
+  paymentIntentId: string | null;
+  customerId: string | null;
+  url: string | null;
+}
+
+export interface ChargeInfo {
+  id: string;
+  paymentIntentId: string | null;
+  amountMinor: number;
+  // Cumulative, as the provider reports it.
+  amountRefundedMinor: number;
+  currency: string;
+}
+
+export interface DisputeInfo {
+  id: string;
+  chargeId: string | null;
+  paymentIntentId: string | null;
+  amountMinor: number;
+  status: string;
+  // Set once the dispute is closed.
+  outcome: "won" | "lost" | null;
+}
+
+export type ProviderEvent =
+  | { id: string; type: "checkout.completed"; session: CheckoutSessionInfo }
+  | { id: string; type: "checkout.async_succeeded"; session: CheckoutSessionInfo }
+  | { id: string; type: "checkout.async_failed"; session: CheckoutSessionInfo }
+  | { id: string; type: "checkout.expired"; session: CheckoutSessionInfo }
+  | { id: string; type: "charge.refunded"; charge: ChargeInfo }
+  | { id: string; type: "dispute.created"; dispute: DisputeInfo }
+  | { id: string; type: "dispute.closed"; dispute: DisputeInfo }
+  // Any other event type: recorded and acknowledged, never acted on.
+  | { id: string; type: "ignored"; providerType: string };
+
+export interface ListWindow {
+  createdFrom: Date;
+  createdTo: Date;
+}
+
+export interface PaymentProvider {
+  readonly name: "stripe" | "local";
+  // Creates (or, with the same idempotency key, returns) a customer for the user.
+  createCustomer(input: { userId: string; email: string | null; idempotencyKey: string }): Promise<string>;
+  createCheckoutSession(request: CheckoutRequest): Promise<{ sessionId: string; url: string }>;
+  retrieveCheckoutSession(sessionId: string): Promise<CheckoutSessionInfo>;
+  // Verifies the signature over the exact raw body and maps the event; throws
+  // WebhookSignatureError when the signature, or its timestamp, is not acceptable.
+  parseWebhook(rawBody: string, signatureHeader: string | null): ProviderEvent;
+  // For reconciliation: every page, bounded by the window.
+  listCheckoutSessions(window: ListWindow): AsyncIterable<CheckoutSessionInfo>;
+  listCharges(window: ListWindow): AsyncIterable<ChargeInfo>;
+  // GDPR erasure: removes the customer and the personal data the provider holds for it.
+  deleteCustomer(customerId: string): Promise<void>;
+}
+
+export class WebhookSignatureError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WebhookSignatureError";
+  }
+}
+
+// The provider could not be reached or answered with an error (5xx, timeout): nothing was created.
+export class ProviderUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProviderUnavailableError";
+  }
+}
