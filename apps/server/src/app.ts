@@ -1,4 +1,4 @@
-import { appRouter, createContext, openApiDocument, type Services } from "@credits/api";
+import { appRouter, createContext, openApiDocument, restSuccessStatus, type Services } from "@credits/api";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
@@ -134,8 +134,7 @@ function withJsonBody(req: Request): Request {
   return new Request(req.url, { method: "POST", headers, body: "{}", signal: req.signal });
 }
 
-const createdStatus: Record<string, number> = { "auth.signUp": 201, "auth.logOut": 204, "auth.logOutEverywhere": 204 };
-const successStatus = (path: string | undefined) => (path ? (createdStatus[path] ?? 200) : 200);
+const successStatus = (path: string | undefined) => (path ? (restSuccessStatus[path] ?? 200) : 200);
 
 function logInternal(requestId: string, where: string | undefined, error: unknown) {
   // Only the error's own message and stack: never the request, which may carry credentials.

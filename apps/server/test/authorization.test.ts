@@ -1,0 +1,378 @@
+// The authorization matrix: every procedure of appRouter, called over real HTTP (its REST route
+// and /trpc) by every kind of caller that must be refused, is refused with 401/403 and writes
+// nothing. The table below names every procedure: a procedure added to the router without a row
+// here, or a row whose procedure is gone, fails the first test.
+import { randomUUID } from "node:crypto";
+import { type Access, appRouter } from "@credits/api";
+import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
+import { createAccountStore, createSessionStore } from "@credits/db";
+import { apiKeys, creditTransactions, holds, sessions, users } from "@credits/db/schema";
+import type { OpenApiMeta } from "trpc-to-openapi";
+import { beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, testDb } from "./harness.ts";
+
+const { db } = testDb;
+const server = await startTestServer();
+const PASSWORD = "correct horse battery";
+
+interface Fixtures {
+  victim: { id: string };
+  newHold(): Promise<string>;
+  newKey(): Promise<string>;
+}
+
+type Input = Record<string, unknown> | undefined;
+interface Row {
+  access: Access;
+  // A valid input: if the caller were let through, the call would succeed (and write, if it writes).
+  input?: (fx: Fixtures) => Input | Promise<Input>;
+}
+
+// Every procedure of appRouter, with who may call it. Keep in step with the router on purpose.
+const table: Record<string, Row> = {
+  "auth.signUp": { access: "public" },
+  "auth.logIn": { access: "public" },
+  "auth.logOut": { access: "public" },
+  "auth.logOutEverywhere": { access: "user" },
+  "auth.me": { access: "user" },
+  "auth.sessions": { access: "user" },
+  "credits.mine": { access: "user", input: () => ({}) },
+  "credits.ofUser": {
+    access: { scope: "credits:read", orAdmin: true },
+    input: (fx) => ({ userId: fx.victim.id }),
+  },
+  "credits.spend": {
+    access: { scope: "credits:spend", orUser: true },
+    input: (fx) => ({ userId: fx.victim.id, amount: 1, idempotencyKey: randomUUID(), reason: "matrix" }),
+  },
+  "credits.grant": {
+    access: { scope: "credits:grant" },
+    input: (fx) => ({ userId: fx.victim.id, amount: 1, idempotencyKey: randomUUID(), reason: "matrix" }),
+  },
+  "credits.hold": {
+    access: { scope: "credits:spend" },
+    input: (fx) => ({ userId: fx.victim.id, amount: 1, idempotencyKey: randomUUID() }),
+  },
+  "credits.capture": {
+    access: { scope: "credits:spend" },
+    input: async (fx) => ({ holdId: await fx.newHold(), amount: 1 }),
+  },
+  "credits.release": { access: { scope: "credits:spend" }, input: async (fx) => ({ holdId: await fx.newHold() }) },
+  "packages.list": { access: "public" },
+  "admin.createApiKey": { access: "admin", input: () => ({ name: "matrix", scopes: ["credits:grant"] }) },
+  "admin.listApiKeys": { access: "admin" },
+  "admin.revokeApiKey": { access: "admin", input: async (fx) => ({ id: await fx.newKey() }) },
+};
+
+interface ProcedureDef {
+  type: "query" | "mutation" | "subscription";
+  meta?: { access?: Access; openapi?: NonNullable<OpenApiMeta["openapi"]> };
+}
+const procedures = Object.fromEntries(
+  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: ProcedureDef }>).map(([path, p]) => [
+    path,
+    p._def,
+  ]),
+);
+
+// --- callers -------------------------------------------------------------------------------------
+
+type CallerKind =
+  | "anonymous"
+  | "plain user"
+  | "admin session"
+  | "API key lacking the scope"
+  | "API key with every scope"
+  | "revoked API key with every scope"
+  | "malformed API key";
+
+interface Credentials {
+  cookie?: string;
+  key?: string;
+}
+
+interface Refusal {
+  caller: CallerKind;
+  status: 401 | 403;
+  code: "UNAUTHENTICATED" | "FORBIDDEN";
+}
+
+const unauthenticated = (caller: CallerKind): Refusal => ({ caller, status: 401, code: "UNAUTHENTICATED" });
+const forbidden = (caller: CallerKind): Refusal => ({ caller, status: 403, code: "FORBIDDEN" });
+
+// Who must be refused, and how, for each kind of access.
+function refusalsFor(access: Access): Refusal[] {
+  if (access === "public") return [];
+  const common = [
+    unauthenticated("anonymous"),
+    unauthenticated("revoked API key with every scope"),
+    unauthenticated("malformed API key"),
+  ];
+  if (access === "user") return [...common, unauthenticated("API key with every scope")];
+  if (access === "admin") return [...common, forbidden("plain user"), unauthenticated("API key with every scope")];
+  return [
+    ...common,
+    forbidden("API key lacking the scope"),
+    // With orUser the plain user still may not act on someone else's account (the input names the victim).
+    forbidden("plain user"),
+    ...(access.orAdmin ? [] : [forbidden("admin session")]),
+  ];
+}
+
+// --- HTTP ----------------------------------------------------------------------------------------
+
+interface Reply {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field
+  body: any;
+}
+
+async function send(
+  method: string,
+  path: string,
+  credentials: Credentials,
+  body?: unknown,
+  { json = body !== undefined } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = {};
+  if (json) headers["content-type"] = "application/json";
+  if (credentials.cookie) headers.cookie = credentials.cookie;
+  if (credentials.key) headers.authorization = `Bearer ${credentials.key}`;
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text === "" ? null : JSON.parse(text) };
+}
+
+type Transport = "REST" | "tRPC";
+
+function callOver(transport: Transport, path: string, input: Input, credentials: Credentials): Promise<Reply> {
+  const def = procedures[path];
+  if (!def) throw new Error(`no procedure ${path}`);
+  if (transport === "tRPC") {
+    if (def.type === "query") {
+      const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
+      return send("GET", `/trpc/${path}${query}`, credentials);
+    }
+    // tRPC clients always label a mutation as JSON, even one without input.
+    return send("POST", `/trpc/${path}`, credentials, input, { json: true });
+  }
+  const openapi = def.meta?.openapi;
+  if (!openapi) throw new Error(`${path} has no REST route`);
+  const rest: Record<string, unknown> = { ...input };
+  const route = openapi.path.replace(/\{(\w+)\}/g, (_, name: string) => {
+    const value = rest[name];
+    delete rest[name];
+    return encodeURIComponent(String(value));
+  });
+  if (openapi.method === "GET") {
+    const query = new URLSearchParams(
+      Object.entries(rest).map(([k, v]): [string, string] => [k, String(v)]),
+    ).toString();
+    return send("GET", `/api/v1${route}${query ? `?${query}` : ""}`, credentials);
+  }
+  return send(openapi.method, `/api/v1${route}`, credentials, input === undefined ? undefined : rest);
+}
+
+function transportsOf(path: string): Transport[] {
+  return procedures[path]?.meta?.openapi ? ["REST", "tRPC"] : ["tRPC"];
+}
+
+function expectRefused(transport: Transport, reply: Reply, refusal: Refusal): void {
+  expect(reply.status).toBe(refusal.status);
+  if (transport === "REST") {
+    expect(reply.body).toEqual({ error: { code: refusal.code, message: expect.any(String) } });
+  } else {
+    expect(reply.body.error.data).toMatchObject({ appCode: refusal.code, httpStatus: refusal.status });
+  }
+}
+
+// Everything an authorization slip could change: the ledger, balances and roles, holds, API keys
+// and sessions.
+async function snapshot() {
+  const [ledger, people, holdRows, keys, sessionRows] = await Promise.all([
+    db.$count(creditTransactions),
+    db.select({ id: users.id, role: users.role, balance: users.creditsBalance }).from(users),
+    db.select({ id: holds.id, status: holds.status, captured: holds.capturedAmount }).from(holds),
+    db.select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt, scopes: apiKeys.scopes }).from(apiKeys),
+    db.select({ id: sessions.id, userId: sessions.userId }).from(sessions),
+  ]);
+  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
+  return {
+    ledger,
+    users: people.sort(byId),
+    holds: holdRows.sort(byId),
+    apiKeys: keys.sort(byId),
+    sessions: sessionRows.sort(byId),
+  };
+}
+
+// --- fixtures ------------------------------------------------------------------------------------
+
+const callers = {} as Record<Exclude<CallerKind, "API key lacking the scope">, Credentials>;
+const keyWith = {} as Record<ApiKeyScope, string>;
+const keyWithout = {} as Record<ApiKeyScope, string>;
+let fixtures: Fixtures;
+
+function sessionCookie(response: Response): string {
+  const pair = response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+  expect(pair).toMatch(/^session=[a-z2-7]{32}$/);
+  return pair;
+}
+
+async function signUp(): Promise<{ id: string; cookie: string }> {
+  const response = await fetch(`${server.url}/api/v1/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: `matrix-${randomUUID()}@example.test`, password: PASSWORD }),
+  });
+  expect(response.status).toBe(201);
+  const body = (await response.json()) as { user: { id: string } };
+  return { id: body.user.id, cookie: sessionCookie(response) };
+}
+
+async function createKey(scopes: readonly ApiKeyScope[]): Promise<{ id: string; key: string }> {
+  const reply = await send("POST", "/api/v1/admin/api-keys", callers["admin session"], {
+    name: `matrix ${scopes.join(" ")}`,
+    scopes,
+  });
+  expect(reply.status).toBe(200);
+  return { id: reply.body.id, key: reply.body.key };
+}
+
+beforeAll(async () => {
+  const auth = createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db) });
+  const adminEmail = `admin-${randomUUID()}@example.test`;
+  await auth.createUser({ email: adminEmail, password: PASSWORD, role: "admin" });
+  const login = await fetch(`${server.url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email: adminEmail, password: PASSWORD }),
+  });
+  expect(login.status).toBe(200);
+  callers["admin session"] = { cookie: sessionCookie(login) };
+  callers.anonymous = {};
+  callers["plain user"] = { cookie: (await signUp()).cookie };
+  callers["API key with every scope"] = { key: (await createKey(apiKeyScopes)).key };
+  const revoked = await createKey(apiKeyScopes);
+  expect((await send("POST", `/api/v1/admin/api-keys/${revoked.id}/revoke`, callers["admin session"])).status).toBe(
+    200,
+  );
+  callers["revoked API key with every scope"] = { key: revoked.key };
+  callers["malformed API key"] = { key: "ck_not-a-real-key" };
+  for (const scope of apiKeyScopes) {
+    keyWith[scope] = (await createKey([scope])).key;
+    keyWithout[scope] = (await createKey(apiKeyScopes.filter((s) => s !== scope))).key;
+  }
+
+  const victim = await signUp();
+  const funded = await send("POST", "/api/v1/credits/grant", callers["API key with every scope"], {
+    userId: victim.id,
+    amount: 1_000_000,
+    idempotencyKey: randomUUID(),
+  });
+  expect(funded.status).toBe(200);
+  fixtures = {
+    victim,
+    async newHold() {
+      const reply = await send("POST", "/api/v1/credits/holds", callers["API key with every scope"], {
+        userId: victim.id,
+        amount: 1,
+        idempotencyKey: randomUUID(),
+      });
+      expect(reply.status).toBe(200);
+      return reply.body.holdId;
+    },
+    newKey: async () => (await createKey(["credits:read"])).id,
+  };
+});
+
+function credentialsOf(caller: CallerKind, access: Access): Credentials {
+  if (caller !== "API key lacking the scope") return callers[caller];
+  if (typeof access !== "object") throw new Error("only scoped procedures have a scope to lack");
+  return { key: keyWithout[access.scope] };
+}
+
+// --- tests ---------------------------------------------------------------------------------------
+
+describe("the table", () => {
+  it("names exactly the procedures of appRouter", () => {
+    expect(Object.keys(procedures).sort()).toEqual(Object.keys(table).sort());
+  });
+
+  it.each(Object.entries(table))("%s: access in the table matches the procedure's meta", (path, row) => {
+    expect(procedures[path]?.meta?.access).toEqual(row.access);
+  });
+});
+
+const guarded = Object.entries(table).filter(([, row]) => row.access !== "public");
+
+describe.each(guarded)("%s", (path, row) => {
+  const cases = refusalsFor(row.access).flatMap((refusal) =>
+    transportsOf(path).map(
+      (transport) => [`${transport}: ${refusal.caller} → ${refusal.status}`, transport, refusal] as const,
+    ),
+  );
+
+  it.each(cases)("%s, and no write", async (_, transport, refusal) => {
+    const input = await row.input?.(fixtures);
+    const before = await snapshot();
+    const reply = await callOver(transport, path, input, credentialsOf(refusal.caller, row.access));
+    expectRefused(transport, reply, refusal);
+    expect(await snapshot()).toEqual(before);
+  });
+
+  // The same input from an allowed caller succeeds: the refusals above are about who, not what.
+  it.each(transportsOf(path))("%s: an allowed caller succeeds with the same input", async (transport) => {
+    const access = row.access;
+    const allowed: Credentials[] =
+      access === "user"
+        ? [{ cookie: (await signUp()).cookie }]
+        : access === "admin"
+          ? [callers["admin session"]]
+          : typeof access === "object"
+            ? [{ key: keyWith[access.scope] }, ...(access.orAdmin ? [callers["admin session"]] : [])]
+            : [];
+    expect(allowed.length).toBeGreaterThan(0);
+    for (const credentials of allowed) {
+      const input = await row.input?.(fixtures);
+      const reply = await callOver(transport, path, input, credentials);
+      const expected = transport === "REST" && path === "auth.logOutEverywhere" ? 204 : 200;
+      expect(reply.status, JSON.stringify(reply.body)).toBe(expected);
+    }
+  });
+});
+
+describe("a signed-in user on an orUser procedure", () => {
+  it("acts only on their own account", async () => {
+    const spender = await signUp();
+    const grant = await send(
+      "POST",
+      "/api/v1/credits/grant",
+      { key: keyWith["credits:grant"] },
+      {
+        userId: spender.id,
+        amount: 5,
+        idempotencyKey: randomUUID(),
+      },
+    );
+    expect(grant.status).toBe(200);
+    const before = await snapshot();
+    for (const transport of ["REST", "tRPC"] as const) {
+      const reply = await callOver(
+        transport,
+        "credits.spend",
+        { userId: fixtures.victim.id, amount: 1, idempotencyKey: randomUUID() },
+        { cookie: spender.cookie },
+      );
+      expectRefused(transport, reply, forbidden("plain user"));
+    }
+    expect(await snapshot()).toEqual(before);
+    const own = await callOver("tRPC", "credits.spend", { amount: 1, idempotencyKey: randomUUID() }, spender);
+    expect(own.status).toBe(200);
+    expect(own.body.result.data).toEqual({ transactionId: expect.any(String), balance: 4 });
+  });
+});
