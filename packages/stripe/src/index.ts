@@ -1,0 +1,16 @@
+export {
+  createLocalProvider,
+  type LocalCompletion,
+  type LocalOutcome,
+  type LocalProvider,
+  MAX_LOCAL_SESSIONS,
+} from "./local-provider.ts";
+export {
+  createStripeProvider,
+  DEFAULT_STRIPE_API_BASE,
+  DEFAULT_STRIPE_TIMEOUT_MS,
+  MAX_LISTED_OBJECTS,
+  STRIPE_MAX_NETWORK_RETRIES,
+  type StripeProviderOptions,
+} from "./stripe-provider.ts";
+export { WEBHOOK_TOLERANCE_SECONDS, WebhookPayloadError } from "./stripe-webhook.ts";

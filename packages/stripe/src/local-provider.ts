@@ -1,0 +1,185 @@
+import { randomBytes } from "node:crypto";
+import {
+  type CheckoutRequest,
+  type CheckoutSessionInfo,
+  type Clock,
+  type ListWindow,
+  type PaymentProvider,
+  type ProviderEvent,
+  systemClock,
+  WebhookSignatureError,
+} from "@credits/core";
+
+// A payment provider for zero-config runs (no Stripe key): checkout sessions live in memory and
+// a local page "pays" them by calling complete(), which returns the events Stripe would have
+// sent, for the caller to feed through the same handlers as real webhooks.
+
+export type LocalOutcome = "pay" | "fail" | "cancel";
+
+export interface LocalCompletion {
+  // The events Stripe sends for this outcome, in order.
+  events: ProviderEvent[];
+  // Where Stripe would send the customer next: success_url (with {CHECKOUT_SESSION_ID} filled
+  // in) once the session completed, cancel_url when they abandoned it.
+  redirectUrl: string;
+}
+
+export type LocalProvider = PaymentProvider & {
+  // null when the session is unknown or no longer open: Stripe sends nothing for a session that
+  // already completed or expired.
+  complete(sessionId: string, outcome: LocalOutcome): LocalCompletion | null;
+};
+
+// A dev process is not meant to hold sessions forever; past this the oldest are forgotten.
+export const MAX_LOCAL_SESSIONS = 10_000;
+
+interface LocalSession {
+  info: CheckoutSessionInfo;
+  request: CheckoutRequest;
+  // Kept apart from info.url, which (as on Stripe) is null once the session is no longer open,
+  // while an idempotent replay of the create still answers the original url.
+  checkoutUrl: string;
+  createdAt: Date;
+}
+
+const randomId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
+
+// What Stripe compares when an idempotency key is reused: a different request under the same key
+// is an error there, so it is one here.
+function sameRequest(a: CheckoutRequest, b: CheckoutRequest): boolean {
+  return (
+    a.paymentId === b.paymentId &&
+    a.userId === b.userId &&
+    a.amountMinor === b.amountMinor &&
+    a.currency === b.currency &&
+    a.productName === b.productName &&
+    a.customerId === b.customerId
+  );
+}
+
+export function createLocalProvider({
+  publicUrl,
+  clock = systemClock,
+}: {
+  publicUrl: string;
+  clock?: Clock;
+}): LocalProvider {
+  const base = publicUrl.replace(/\/+$/, "");
+  // Map iteration order is insertion order: the first key is the oldest session.
+  const sessions = new Map<string, LocalSession>();
+  const sessionByKey = new Map<string, string>();
+
+  function find(sessionId: string): LocalSession {
+    const session = sessions.get(sessionId);
+    // Stripe's wording for an unknown id, so callers see the same failure either way.
+    if (!session) throw new Error(`No such checkout.session: '${sessionId}'`);
+    return session;
+  }
+
+  function remember(session: LocalSession) {
+    sessions.set(session.info.id, session);
+    sessionByKey.set(session.request.idempotencyKey, session.info.id);
+    for (const [oldest, old] of sessions) {
+      if (sessions.size <= MAX_LOCAL_SESSIONS) break;
+      sessions.delete(oldest);
+      sessionByKey.delete(old.request.idempotencyKey);
+    }
+  }
+
+  const provider: LocalProvider = {
+    name: "local",
+
+    createCustomer: async ({ userId }) => `cus_local_${userId}`,
+
+    createCheckoutSession: async (request) => {
+      const existingId = sessionByKey.get(request.idempotencyKey);
+      const existing = existingId ? sessions.get(existingId) : undefined;
+      if (existing) {
+        if (!sameRequest(existing.request, request)) {
+          throw new Error(
+            "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+          );
+        }
+        return { sessionId: existing.info.id, url: existing.checkoutUrl };
+      }
+      const id = randomId("cs_local");
+      const url = `${base}/checkout/local/${id}`;
+      remember({
+        request: { ...request },
+        checkoutUrl: url,
+        createdAt: clock.now(),
+        info: {
+          id,
+          paymentId: request.paymentId,
+          status: "open",
+          paymentStatus: "unpaid",
+          amountTotalMinor: request.amountMinor,
+          currency: request.currency,
+          paymentIntentId: null,
+          // Like Stripe, a customer exists once the session completes (customer_creation: always).
+          customerId: request.customerId,
+          url,
+        },
+      });
+      return { sessionId: id, url };
+    },
+
+    retrieveCheckoutSession: async (sessionId) => ({ ...find(sessionId).info }),
+
+    parseWebhook: () => {
+      throw new WebhookSignatureError("the local payment provider receives no webhooks");
+    },
+
+    listCheckoutSessions: (window: ListWindow): AsyncIterable<CheckoutSessionInfo> => ({
+      async *[Symbol.asyncIterator]() {
+        // A snapshot, so sessions created while the caller iterates do not disturb it.
+        for (const session of [...sessions.values()]) {
+          if (session.createdAt >= window.createdFrom && session.createdAt <= window.createdTo) {
+            yield { ...session.info };
+          }
+        }
+      },
+    }),
+
+    listCharges: () => ({
+      async *[Symbol.asyncIterator]() {
+        // No money moves locally, so there are no charges to reconcile.
+      },
+    }),
+
+    deleteCustomer: async () => {},
+
+    complete(sessionId, outcome) {
+      const session = sessions.get(sessionId);
+      if (session?.info.status !== "open") return null;
+      const { request } = session;
+      const customerId = request.customerId ?? `cus_local_${request.userId}`;
+      const event = (type: "checkout.completed" | "checkout.async_failed" | "checkout.expired"): ProviderEvent => ({
+        id: randomId("evt_local"),
+        type,
+        session: { ...session.info },
+      });
+      const successUrl = request.successUrl.replaceAll("{CHECKOUT_SESSION_ID}", encodeURIComponent(sessionId));
+      if (outcome === "cancel") {
+        session.info = { ...session.info, status: "expired", paymentStatus: "unpaid", url: null };
+        return { events: [event("checkout.expired")], redirectUrl: request.cancelUrl };
+      }
+      const paid = outcome === "pay";
+      session.info = {
+        ...session.info,
+        status: "complete",
+        paymentStatus: paid ? "paid" : "unpaid",
+        paymentIntentId: randomId("pi_local"),
+        customerId,
+        url: null,
+      };
+      // A failure is a delayed payment method that later fails: Stripe first completes the
+      // session unpaid (and sends the customer to success_url), then reports the failure.
+      const events = paid
+        ? [event("checkout.completed")]
+        : [event("checkout.completed"), event("checkout.async_failed")];
+      return { events, redirectUrl: successUrl };
+    },
+  };
+  return provider;
+}

@@ -1,0 +1,150 @@
+import type { ChargeInfo, CheckoutSessionInfo, DisputeInfo, ProviderEvent } from "@credits/core";
+
+// Maps Stripe objects (from an API response or a verified webhook body) to the port's shapes.
+// Everything is read from `unknown`, field by field: webhook bodies are plain JSON while SDK
+// responses carry Decimal/BigInt objects, fields may be null, and references such as
+// `payment_intent` or `customer` may arrive as an id or as an expanded object. Reading only the
+// fields we need means neither shape can leak past this package.
+
+type Fields = Record<string, unknown>;
+
+// A verified body that is not the Stripe object we expect. Thrown here and turned into a
+// WebhookPayloadError (or a plain Error for API responses) by the caller.
+export class StripeShapeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StripeShapeError";
+  }
+}
+
+export function isFields(value: unknown): value is Fields {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function text(object: Fields, key: string): string | null {
+  const value = object[key];
+  return typeof value === "string" && value.length > 0 ? value : null;
+}
+
+function requiredText(object: Fields, key: string): string {
+  const value = text(object, key);
+  if (value === null) throw new StripeShapeError(`${String(object.object)}.${key} is missing`);
+  return value;
+}
+
+// Amounts are integer minor units; anything else (a float, a string, a BigInt) is refused rather
+// than coerced, so a surprising shape can never turn into a wrong credit amount.
+function amount(object: Fields, key: string): number | null {
+  const value = object[key];
+  if (value === null || value === undefined) return null;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
+    throw new StripeShapeError(`${String(object.object)}.${key} is not a non-negative integer`);
+  }
+  return value;
+}
+
+function requiredAmount(object: Fields, key: string): number {
+  const value = amount(object, key);
+  if (value === null) throw new StripeShapeError(`${String(object.object)}.${key} is missing`);
+  return value;
+}
+
+// An id, or an expanded object holding one.
+function reference(object: Fields, key: string): string | null {
+  const value = object[key];
+  if (typeof value === "string") return value.length > 0 ? value : null;
+  if (isFields(value)) return text(value, "id");
+  return null;
+}
+
+function expectObject(value: unknown, objectType: string): Fields {
+  if (!isFields(value) || value.object !== objectType) {
+    throw new StripeShapeError(`expected a ${objectType} object`);
+  }
+  return value;
+}
+
+const SESSION_STATUSES = ["open", "complete", "expired"] as const;
+const PAYMENT_STATUSES = ["paid", "unpaid", "no_payment_required"] as const;
+
+function oneOf<T extends string>(allowed: readonly T[], value: unknown, fallback: T): T {
+  return allowed.find((candidate) => candidate === value) ?? fallback;
+}
+
+export function toCheckoutSession(value: unknown): CheckoutSessionInfo {
+  const session = expectObject(value, "checkout.session");
+  const metadata = isFields(session.metadata) ? session.metadata : {};
+  return {
+    id: requiredText(session, "id"),
+    paymentId: text(session, "client_reference_id") ?? text(metadata, "paymentId"),
+    // Stripe documents `status` as nullable; an unknown or missing one is treated as still open,
+    // which never fulfils anything (fulfilment keys off paymentStatus "paid").
+    status: oneOf(SESSION_STATUSES, session.status, "open"),
+    // Likewise an unknown payment status is "unpaid": credits are only granted for "paid".
+    paymentStatus: oneOf(PAYMENT_STATUSES, session.payment_status, "unpaid"),
+    amountTotalMinor: amount(session, "amount_total"),
+    currency: text(session, "currency"),
+    paymentIntentId: reference(session, "payment_intent"),
+    customerId: reference(session, "customer"),
+    url: text(session, "url"),
+  };
+}
+
+export function toCharge(value: unknown): ChargeInfo {
+  const charge = expectObject(value, "charge");
+  return {
+    id: requiredText(charge, "id"),
+    paymentIntentId: reference(charge, "payment_intent"),
+    amountMinor: requiredAmount(charge, "amount"),
+    amountRefundedMinor: requiredAmount(charge, "amount_refunded"),
+    currency: requiredText(charge, "currency"),
+  };
+}
+
+export function toDispute(value: unknown): DisputeInfo {
+  const dispute = expectObject(value, "dispute");
+  const status = requiredText(dispute, "status");
+  return {
+    id: requiredText(dispute, "id"),
+    chargeId: reference(dispute, "charge"),
+    paymentIntentId: reference(dispute, "payment_intent"),
+    amountMinor: requiredAmount(dispute, "amount"),
+    status,
+    // Only a closed dispute has an outcome; "warning_closed" (an inquiry that never became a
+    // chargeback) and anything new are neither won nor lost.
+    outcome: status === "won" ? "won" : status === "lost" ? "lost" : null,
+  };
+}
+
+// The typed map from Stripe event type to our event: one entry each, everything else ignored.
+const EVENT_MAP: Record<string, (id: string, object: unknown) => ProviderEvent> = {
+  "checkout.session.completed": (id, object) => ({
+    id,
+    type: "checkout.completed",
+    session: toCheckoutSession(object),
+  }),
+  "checkout.session.async_payment_succeeded": (id, object) => ({
+    id,
+    type: "checkout.async_succeeded",
+    session: toCheckoutSession(object),
+  }),
+  "checkout.session.async_payment_failed": (id, object) => ({
+    id,
+    type: "checkout.async_failed",
+    session: toCheckoutSession(object),
+  }),
+  "checkout.session.expired": (id, object) => ({ id, type: "checkout.expired", session: toCheckoutSession(object) }),
+  "charge.refunded": (id, object) => ({ id, type: "charge.refunded", charge: toCharge(object) }),
+  "charge.dispute.created": (id, object) => ({ id, type: "dispute.created", dispute: toDispute(object) }),
+  "charge.dispute.closed": (id, object) => ({ id, type: "dispute.closed", dispute: toDispute(object) }),
+};
+
+export function toProviderEvent(value: unknown): ProviderEvent {
+  const event = expectObject(value, "event");
+  const id = requiredText(event, "id");
+  const type = requiredText(event, "type");
+  const map = Object.hasOwn(EVENT_MAP, type) ? EVENT_MAP[type] : undefined;
+  if (!map) return { id, type: "ignored", providerType: type };
+  if (!isFields(event.data)) throw new StripeShapeError("event.data is missing");
+  return map(id, event.data.object);
+}

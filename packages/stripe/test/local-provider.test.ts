@@ -1,0 +1,174 @@
+import { type CheckoutRequest, WebhookSignatureError } from "@credits/core";
+import { describe, expect, it } from "vitest";
+import { createLocalProvider } from "../src/index.ts";
+
+let nowMs = Date.parse("2026-11-01T12:00:00Z");
+const clock = { now: () => new Date(nowMs) };
+const local = () => createLocalProvider({ publicUrl: "http://localhost:3000/", clock });
+
+const checkoutRequest = (overrides: Partial<CheckoutRequest> = {}): CheckoutRequest => ({
+  paymentId: "pay-1",
+  userId: "user-1",
+  productName: "500 credits",
+  credits: 500,
+  amountMinor: 499,
+  currency: "eur",
+  customerId: null,
+  customerEmail: "ada@example.com",
+  successUrl: "http://localhost:3000/checkout/success?session_id={CHECKOUT_SESSION_ID}",
+  cancelUrl: "http://localhost:3000/checkout/cancel",
+  idempotencyKey: "checkout:pay-1",
+  ...overrides,
+});
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+describe("local provider", () => {
+  it("creates an open session with a local checkout url", async () => {
+    const provider = local();
+    const { sessionId, url } = await provider.createCheckoutSession(checkoutRequest());
+    expect(provider.name).toBe("local");
+    expect(sessionId).toMatch(/^cs_local_[0-9a-f]{24}$/);
+    expect(url).toBe(`http://localhost:3000/checkout/local/${sessionId}`);
+    expect(await provider.retrieveCheckoutSession(sessionId)).toEqual({
+      id: sessionId,
+      paymentId: "pay-1",
+      status: "open",
+      paymentStatus: "unpaid",
+      amountTotalMinor: 499,
+      currency: "eur",
+      paymentIntentId: null,
+      customerId: null,
+      url,
+    });
+  });
+
+  it("returns the same session for the same idempotency key, and refuses other parameters under it", async () => {
+    const provider = local();
+    const first = await provider.createCheckoutSession(checkoutRequest());
+    expect(await provider.createCheckoutSession(checkoutRequest())).toEqual(first);
+    await expect(provider.createCheckoutSession(checkoutRequest({ amountMinor: 1 }))).rejects.toThrow(
+      /same parameters/,
+    );
+    const other = await provider.createCheckoutSession(
+      checkoutRequest({ idempotencyKey: "checkout:pay-2", paymentId: "pay-2" }),
+    );
+    expect(other.sessionId).not.toBe(first.sessionId);
+  });
+
+  it("pay: one checkout.completed, paid, and the session reflects it", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    const completion = provider.complete(sessionId, "pay");
+    const events = completion?.events ?? [];
+
+    // Stripe fills in the session id placeholder of success_url.
+    expect(completion?.redirectUrl).toBe(`http://localhost:3000/checkout/success?session_id=${sessionId}`);
+    expect(events).toHaveLength(1);
+    const [event] = events;
+    expect(event?.id).toMatch(/^evt_local_[0-9a-f]{24}$/);
+    expect(event).toMatchObject({
+      type: "checkout.completed",
+      session: {
+        id: sessionId,
+        paymentId: "pay-1",
+        status: "complete",
+        paymentStatus: "paid",
+        amountTotalMinor: 499,
+        currency: "eur",
+        customerId: "cus_local_user-1",
+      },
+    });
+    const session = await provider.retrieveCheckoutSession(sessionId);
+    expect(session).toMatchObject({ status: "complete", paymentStatus: "paid" });
+    expect(session.paymentIntentId).toMatch(/^pi_local_/);
+  });
+
+  it("fail: the session completes unpaid, then checkout.async_failed, as Stripe sends a delayed failure", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    const completion = provider.complete(sessionId, "fail");
+    const events = completion?.events ?? [];
+
+    expect(completion?.redirectUrl).toBe(`http://localhost:3000/checkout/success?session_id=${sessionId}`);
+    expect(events.map((event) => event.type)).toEqual(["checkout.completed", "checkout.async_failed"]);
+    for (const event of events) {
+      expect(event).toMatchObject({ session: { id: sessionId, status: "complete", paymentStatus: "unpaid" } });
+    }
+    expect(new Set(events.map((event) => event.id)).size).toBe(2);
+    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({
+      status: "complete",
+      paymentStatus: "unpaid",
+    });
+  });
+
+  it("cancel: checkout.expired, and the session is expired", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    expect(provider.complete(sessionId, "cancel")).toMatchObject({
+      events: [{ type: "checkout.expired", session: { id: sessionId, status: "expired", paymentStatus: "unpaid" } }],
+      redirectUrl: "http://localhost:3000/checkout/cancel",
+    });
+    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({ status: "expired" });
+  });
+
+  it("completes nothing (null) for a session that is no longer open", async () => {
+    const provider = local();
+    const { sessionId, url } = await provider.createCheckoutSession(checkoutRequest());
+    provider.complete(sessionId, "pay");
+    expect(provider.complete(sessionId, "pay")).toBeNull();
+    expect(provider.complete(sessionId, "cancel")).toBeNull();
+    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+    });
+    // As on Stripe, a finished session has no url, but a replayed create still answers the original.
+    expect((await provider.retrieveCheckoutSession(sessionId)).url).toBeNull();
+    expect(await provider.createCheckoutSession(checkoutRequest())).toEqual({ sessionId, url });
+  });
+
+  it("refuses unknown sessions (retrieve in Stripe's words; complete with null)", async () => {
+    const provider = local();
+    await expect(provider.retrieveCheckoutSession("cs_local_nope")).rejects.toThrow(
+      "No such checkout.session: 'cs_local_nope'",
+    );
+    expect(provider.complete("cs_local_nope", "pay")).toBeNull();
+  });
+
+  it("receives no webhooks", () => {
+    expect(() => local().parseWebhook("{}", "t=1,v1=abc")).toThrow(WebhookSignatureError);
+    expect(() => local().parseWebhook("{}", null)).toThrow(WebhookSignatureError);
+  });
+
+  it("lists the sessions created in the window, and no charges", async () => {
+    const provider = local();
+    nowMs = Date.parse("2026-11-01T12:00:00Z");
+    const { sessionId: inside } = await provider.createCheckoutSession(checkoutRequest());
+    nowMs = Date.parse("2026-11-03T12:00:00Z");
+    await provider.createCheckoutSession(checkoutRequest({ idempotencyKey: "checkout:pay-2", paymentId: "pay-2" }));
+
+    const window = { createdFrom: new Date("2026-11-01T00:00:00Z"), createdTo: new Date("2026-11-01T23:59:59Z") };
+    expect((await collect(provider.listCheckoutSessions(window))).map((s) => s.id)).toEqual([inside]);
+    expect(await collect(provider.listCharges(window))).toEqual([]);
+  });
+
+  it("names customers after the user and deletes them as a no-op", async () => {
+    const provider = local();
+    expect(await provider.createCustomer({ userId: "user-7", email: null, idempotencyKey: "k" })).toBe(
+      "cus_local_user-7",
+    );
+    await expect(provider.deleteCustomer("cus_local_user-7")).resolves.toBeUndefined();
+  });
+
+  it("reuses the given customer on completion", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest({ customerId: "cus_local_known" }));
+    expect(provider.complete(sessionId, "pay")?.events[0]).toMatchObject({
+      session: { customerId: "cus_local_known" },
+    });
+  });
+});

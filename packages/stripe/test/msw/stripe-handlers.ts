@@ -1,0 +1,213 @@
+import { randomBytes } from "node:crypto";
+import { delay, HttpResponse, http } from "msw";
+import { checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
+
+// The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
+// stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
+// e.g. "metadata[paymentId]", plus the Idempotency-Key header) so tests can assert on the wire
+// format. Use with `setupServer(...mock.handlers)` from "msw/node" and
+// `server.listen({ onUnhandledFrame: "error" })`.
+
+// A host that cannot reach Stripe even if interception were off.
+export const STRIPE_TEST_API_BASE = "http://stripe.test";
+
+export interface RecordedStripeRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  params: Record<string, string>;
+  idempotencyKey: string | null;
+}
+
+// "500": every request answers a Stripe api_error; "hang": no request is ever answered.
+export type StripeFailureMode = "500" | "hang" | null;
+
+export type StripeApiMock = ReturnType<typeof createStripeApiMock>;
+
+const requestId = () => `req_${randomBytes(7).toString("hex")}`;
+
+function stripeError(status: number, error: StripeJson) {
+  return HttpResponse.json({ error }, { status, headers: { "Request-Id": requestId() } });
+}
+
+function ok(body: StripeJson, headers: Record<string, string> = {}) {
+  return HttpResponse.json(body, { headers: { "Request-Id": requestId(), ...headers } });
+}
+
+const noSuch = (what: string, id: string, param: string) =>
+  stripeError(404, {
+    type: "invalid_request_error",
+    code: "resource_missing",
+    message: `No such ${what}: '${id}'`,
+    param,
+  });
+
+// Stripe lists newest first and pages with starting_after (the last id of the previous page).
+function listPage(objects: StripeJson[], query: Record<string, string>, url: string): StripeJson {
+  const gte = query["created[gte]"] === undefined ? -Infinity : Number(query["created[gte]"]);
+  const lte = query["created[lte]"] === undefined ? Infinity : Number(query["created[lte]"]);
+  const limit = Math.min(Math.max(Number(query.limit ?? 10), 1), 100);
+  const matching = objects
+    .filter((object) => Number(object.created) >= gte && Number(object.created) <= lte)
+    .sort((a, b) => Number(b.created) - Number(a.created));
+  const after = query.starting_after;
+  const start = after === undefined ? 0 : matching.findIndex((object) => object.id === after) + 1;
+  const data = matching.slice(start, start + limit);
+  return { object: "list", data, has_more: start + limit < matching.length, url };
+}
+
+export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
+  const requests: RecordedStripeRequest[] = [];
+  const customers = new Map<string, StripeJson>();
+  const customerByKey = new Map<string, string>();
+  const deletedCustomers = new Set<string>();
+  const sessions = new Map<string, StripeJson>();
+  const sessionByKey = new Map<string, string>();
+  let listedSessions: StripeJson[] = [];
+  let listedCharges: StripeJson[] = [];
+  let failure: StripeFailureMode = null;
+
+  async function record(request: Request): Promise<RecordedStripeRequest> {
+    const url = new URL(request.url);
+    const body = request.method === "GET" || request.method === "DELETE" ? "" : await request.text();
+    const recorded = {
+      method: request.method,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      params: Object.fromEntries(new URLSearchParams(body)),
+      idempotencyKey: request.headers.get("idempotency-key"),
+    };
+    requests.push(recorded);
+    return recorded;
+  }
+
+  // Records the request, then applies the failure switch before the real answer.
+  const route =
+    (answer: (recorded: RecordedStripeRequest, params: Record<string, string>) => Response) =>
+    async ({
+      request,
+      params,
+    }: {
+      request: Request;
+      params: Record<string, string | readonly string[] | undefined>;
+    }) => {
+      const recorded = await record(request);
+      if (failure === "hang") await delay("infinite");
+      if (failure === "500") return stripeError(500, { type: "api_error", message: "An unknown error occurred" });
+      return answer(recorded, { id: String(params.id ?? "") });
+    };
+
+  function createCustomer({ params, idempotencyKey }: RecordedStripeRequest) {
+    const replayed = idempotencyKey ? customerByKey.get(idempotencyKey) : undefined;
+    const existing = replayed ? customers.get(replayed) : undefined;
+    if (existing) return ok(existing, { "Idempotent-Replayed": "true" });
+    const customer = stripeFixture("customer", {
+      id: randomStripeId("cus"),
+      email: params.email ?? null,
+      metadata: { userId: params["metadata[userId]"] ?? "" },
+      created: Math.floor(Date.now() / 1000),
+    });
+    customers.set(String(customer.id), customer);
+    if (idempotencyKey) customerByKey.set(idempotencyKey, String(customer.id));
+    return ok(customer);
+  }
+
+  function createSession({ params, idempotencyKey }: RecordedStripeRequest) {
+    const replayed = idempotencyKey ? sessionByKey.get(idempotencyKey) : undefined;
+    const existing = replayed ? sessions.get(replayed) : undefined;
+    if (existing) return ok(existing, { "Idempotent-Replayed": "true" });
+    const amount = Number(params["line_items[0][price_data][unit_amount]"]) * Number(params["line_items[0][quantity]"]);
+    const id = `cs_test_${randomBytes(16).toString("hex")}`;
+    const session = checkoutSession({
+      id,
+      amount_subtotal: amount,
+      amount_total: amount,
+      currency: params["line_items[0][price_data][currency]"] ?? null,
+      client_reference_id: params.client_reference_id ?? null,
+      customer: params.customer ?? null,
+      customer_email: params.customer_email ?? null,
+      customer_creation: params.customer_creation ?? null,
+      metadata: Object.fromEntries(
+        Object.entries(params)
+          .filter(([key]) => key.startsWith("metadata["))
+          .map(([key, value]) => [key.slice("metadata[".length, -1), value]),
+      ),
+      // Current API versions create the PaymentIntent only when the customer pays.
+      payment_intent: null,
+      payment_status: "unpaid",
+      status: "open",
+      success_url: params.success_url ?? null,
+      cancel_url: params.cancel_url ?? null,
+      url: `https://checkout.stripe.com/c/pay/${id}`,
+      created: Math.floor(Date.now() / 1000),
+    });
+    sessions.set(id, session);
+    if (idempotencyKey) sessionByKey.set(idempotencyKey, id);
+    return ok(session);
+  }
+
+  const handlers = [
+    http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
+    http.delete(
+      `${baseUrl}/v1/customers/:id`,
+      route((_, { id = "" }) => {
+        if (deletedCustomers.has(id) || !(customers.has(id) || id.startsWith("cus_"))) {
+          return noSuch("customer", id, "id");
+        }
+        deletedCustomers.add(id);
+        customers.delete(id);
+        return ok(stripeFixture("deleted_customer", { id }));
+      }),
+    ),
+    http.post(`${baseUrl}/v1/checkout/sessions`, route(createSession)),
+    http.get(
+      `${baseUrl}/v1/checkout/sessions`,
+      route(({ query }) => ok(listPage(listedSessions, query, "/v1/checkout/sessions"))),
+    ),
+    http.get(
+      `${baseUrl}/v1/checkout/sessions/:id`,
+      route((_, { id = "" }) => {
+        const session = sessions.get(id) ?? listedSessions.find((candidate) => candidate.id === id);
+        return session ? ok(session) : noSuch("checkout.session", id, "session");
+      }),
+    ),
+    http.get(
+      `${baseUrl}/v1/charges`,
+      route(({ query }) => ok(listPage(listedCharges, query, "/v1/charges"))),
+    ),
+  ];
+
+  return {
+    baseUrl,
+    handlers,
+    requests,
+    sessions,
+    // Requests to one endpoint, e.g. requestsTo("POST", "/v1/checkout/sessions").
+    requestsTo: (method: string, path: string) =>
+      requests.filter((request) => request.method === method && request.path === path),
+    // Objects served by the list endpoints (and, for sessions, by retrieve).
+    seedCheckoutSessions(objects: StripeJson[]) {
+      listedSessions = [...listedSessions, ...objects];
+    },
+    seedCharges(objects: StripeJson[]) {
+      listedCharges = [...listedCharges, ...objects];
+    },
+    // Stored sessions can be edited to simulate a payment, e.g. { status: "complete", payment_status: "paid" }.
+    updateSession(id: string, fields: StripeJson) {
+      const session = sessions.get(id);
+      if (!session) throw new Error(`unknown session ${id}`);
+      sessions.set(id, { ...session, ...fields });
+    },
+    failWith(mode: StripeFailureMode) {
+      failure = mode;
+    },
+    reset() {
+      requests.length = 0;
+      for (const map of [customers, customerByKey, sessions, sessionByKey]) map.clear();
+      deletedCustomers.clear();
+      listedSessions = [];
+      listedCharges = [];
+      failure = null;
+    },
+  };
+}
