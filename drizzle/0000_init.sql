@@ -1,8 +1,9 @@
 CREATE TYPE "public"."adjustment_status" AS ENUM('pending', 'approved', 'rejected', 'expired');--> statement-breakpoint
 CREATE TYPE "public"."credit_transaction_kind" AS ENUM('purchase', 'spend', 'grant', 'hold', 'hold_release', 'admin_adjustment', 'refund_clawback', 'dispute_clawback', 'dispute_reversal', 'expiry');--> statement-breakpoint
+CREATE TYPE "public"."dispute_status" AS ENUM('open', 'won', 'lost');--> statement-breakpoint
 CREATE TYPE "public"."hold_status" AS ENUM('open', 'captured', 'released', 'expired');--> statement-breakpoint
 CREATE TYPE "public"."payment_status" AS ENUM('created', 'pending', 'paid', 'partially_refunded', 'refunded', 'disputed', 'dispute_won', 'dispute_lost', 'failed', 'expired', 'canceled');--> statement-breakpoint
-CREATE TYPE "public"."processed_event_status" AS ENUM('processed', 'ignored', 'failed');--> statement-breakpoint
+CREATE TYPE "public"."processed_event_status" AS ENUM('processed', 'ignored');--> statement-breakpoint
 CREATE TYPE "public"."user_role" AS ENUM('user', 'admin');--> statement-breakpoint
 CREATE TABLE "adjustment_requests" (
 	"id" uuid PRIMARY KEY DEFAULT gen_random_uuid() NOT NULL,
@@ -120,16 +121,19 @@ CREATE TABLE "payments" (
 	"provider_payment_intent_id" text,
 	"provider_charge_id" text,
 	"amount_refunded_minor" bigint DEFAULT 0 NOT NULL,
-	"credits_clawed_back" bigint DEFAULT 0 NOT NULL,
+	"dispute_status" "dispute_status",
+	"credits_refunded" bigint DEFAULT 0 NOT NULL,
+	"credits_disputed" bigint DEFAULT 0 NOT NULL,
 	"review_reason" text,
 	"credited_at" timestamp (3) with time zone,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "payments_provider_session_id_unique" UNIQUE("provider_session_id"),
+	CONSTRAINT "payments_provider_payment_intent_id_unique" UNIQUE("provider_payment_intent_id"),
 	CONSTRAINT "payments_provider_charge_id_unique" UNIQUE("provider_charge_id"),
 	CONSTRAINT "payments_amount_positive" CHECK ("payments"."amount_minor" > 0 AND "payments"."credits" > 0),
 	CONSTRAINT "payments_refund_bounded" CHECK ("payments"."amount_refunded_minor" >= 0 AND "payments"."amount_refunded_minor" <= "payments"."amount_minor"),
-	CONSTRAINT "payments_clawback_bounded" CHECK ("payments"."credits_clawed_back" >= 0 AND "payments"."credits_clawed_back" <= "payments"."credits"),
+	CONSTRAINT "payments_clawback_bounded" CHECK ("payments"."credits_refunded" >= 0 AND "payments"."credits_disputed" >= 0 AND "payments"."credits_refunded" + "payments"."credits_disputed" <= "payments"."credits"),
 	CONSTRAINT "payments_currency_iso" CHECK ("payments"."currency" ~ '^[a-z]{3}$')
 );
 --> statement-breakpoint

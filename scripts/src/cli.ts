@@ -4,6 +4,7 @@ import { createServices } from "@credits/api";
 import { apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
 import { createAccountStore, type DatabaseHandle } from "@credits/db";
 import { env } from "@credits/env";
+import { paymentProviderFromEnv } from "@credits/stripe";
 import { openDatabase } from "./database.ts";
 
 type Flags = Record<string, string | undefined>;
@@ -66,7 +67,11 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
 };
 
 function services(database: DatabaseHandle) {
-  return createServices(database.db, { authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE });
+  return createServices(database.db, {
+    authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
+    provider: paymentProviderFromEnv(env).provider,
+    publicUrl: env.PUBLIC_URL,
+  });
 }
 
 function required(flags: Flags, name: string): string {

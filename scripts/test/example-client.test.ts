@@ -1,13 +1,12 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
-import { createServices } from "@credits/api";
 import { describe, expect, it } from "vitest";
-import { startTestServer, testDb } from "../../apps/server/test/harness.ts";
+import { startTestServer } from "../../apps/server/test/harness.ts";
 
 const run = promisify(execFile);
 const server = await startTestServer();
-const services = createServices(testDb.db, { authAttemptsPerMinute: 100 });
+const { services } = server;
 
 describe("the typed client example", () => {
   it("reads and spends through a live server, once per key", async () => {

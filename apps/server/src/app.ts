@@ -1,4 +1,5 @@
 import { appRouter, createContext, openApiDocument, restSuccessStatus, type Services } from "@credits/api";
+import type { LocalProvider } from "@credits/stripe";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
@@ -8,10 +9,14 @@ import { createOpenApiFetchHandler } from "trpc-to-openapi";
 import { apiDocsPage } from "./api-docs.ts";
 import { readCookie, sessionCookieJar, sessionCookieName } from "./cookies.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
+import { mountLocalCheckout } from "./local-checkout.ts";
 import { csrfGuard, requestIdOf } from "./security.ts";
+import { mountWebhooks } from "./webhooks.ts";
 
 export interface AppOptions {
   services: Services;
+  // Set when payments run on the local test-mode provider: serves its checkout page.
+  localProvider: LocalProvider | null;
   publicUrl: string;
   corsOrigins: string[];
   bodyLimitBytes: number;
@@ -94,6 +99,9 @@ export function createApp(options: AppOptions) {
       }),
     ),
   );
+
+  mountWebhooks(app, { provider: services.provider, payments: services.payments });
+  if (options.localProvider) mountLocalCheckout(app, { provider: options.localProvider, payments: services.payments });
 
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));

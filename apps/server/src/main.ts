@@ -1,7 +1,8 @@
 import type { AddressInfo } from "node:net";
-import { createServices } from "@credits/api";
+import { createServices, type Services } from "@credits/api";
 import { createDatabase, type DatabaseHandle, hasAdmin, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
+import { paymentProviderFromEnv } from "@credits/stripe";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 
@@ -10,6 +11,8 @@ const READY_TIMEOUT_MS = 1_000;
 
 export interface RunningServer {
   url: string;
+  // The process's own services: tests use them to arrange and check state beside the HTTP calls.
+  services: Services;
   close(): Promise<void>;
 }
 
@@ -24,11 +27,17 @@ export async function startServer(
     given ?? createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
   await database.migrate();
   await seedDefaults(database.db);
-  const services = createServices(database.db, { authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE });
+  const { provider, local } = paymentProviderFromEnv(env);
+  const services = createServices(database.db, {
+    authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
+    provider,
+    publicUrl: env.PUBLIC_URL,
+  });
   let shuttingDown = false;
 
   const app = createApp({
     services,
+    localProvider: local,
     publicUrl: env.PUBLIC_URL,
     corsOrigins: env.CORS_ORIGINS,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
@@ -49,7 +58,7 @@ export async function startServer(
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  log(`credits server listening on ${url} (database: ${database.driver})`);
+  log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name})`);
   if (!(await hasAdmin(database.db))) {
     log("no admin yet: create one with  pnpm cli users:create --email you@example.com --password '…' --role admin");
   }
@@ -63,6 +72,7 @@ export async function startServer(
 
   return {
     url,
+    services,
     // Graceful: readiness turns 503, no new connections, in-flight requests finish (up to the
     // timeout), then the database closes.
     async close() {

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import { type Access, appRouter } from "@credits/api";
 import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
 import { createAccountStore, createSessionStore } from "@credits/db";
-import { apiKeys, creditTransactions, holds, sessions, users } from "@credits/db/schema";
+import { apiKeys, creditPackages, creditTransactions, holds, payments, sessions, users } from "@credits/db/schema";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
@@ -25,7 +25,8 @@ type Input = Record<string, unknown> | undefined;
 interface Row {
   access: Access;
   // A valid input: if the caller were let through, the call would succeed (and write, if it writes).
-  input?: (fx: Fixtures) => Input | Promise<Input>;
+  // `self` is the allowed caller when the procedure acts on the caller's own records.
+  input?: (fx: Fixtures, self?: { id: string }) => Input | Promise<Input>;
 }
 
 // Every procedure of appRouter, with who may call it. Keep in step with the router on purpose.
@@ -59,6 +60,22 @@ const table: Record<string, Row> = {
   },
   "credits.release": { access: { scope: "credits:spend" }, input: async (fx) => ({ holdId: await fx.newHold() }) },
   "packages.list": { access: "public" },
+  "checkout.create": {
+    access: "user",
+    input: async () => {
+      const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
+      return { packageId: pack?.id };
+    },
+  },
+  "checkout.confirm": {
+    access: "user",
+    input: async (_fx, self) => ({ sessionId: self ? (await checkoutFor(self.id)).sessionId : "cs_local_matrix" }),
+  },
+  "checkout.payment": {
+    access: "user",
+    input: async (_fx, self) => ({ paymentId: self ? (await checkoutFor(self.id)).paymentId : randomUUID() }),
+  },
+  "checkout.payments": { access: "user" },
   "admin.createApiKey": { access: "admin", input: () => ({ name: "matrix", scopes: ["credits:grant"] }) },
   "admin.listApiKeys": { access: "admin" },
   "admin.revokeApiKey": { access: "admin", input: async (fx) => ({ id: await fx.newKey() }) },
@@ -193,8 +210,9 @@ function expectRefused(transport: Transport, reply: Reply, refusal: Refusal): vo
 // Everything an authorization slip could change: the ledger, balances and roles, holds, API keys
 // and sessions.
 async function snapshot() {
-  const [ledger, people, holdRows, keys, sessionRows] = await Promise.all([
+  const [ledger, paymentRows, people, holdRows, keys, sessionRows] = await Promise.all([
     db.$count(creditTransactions),
+    db.$count(payments),
     db.select({ id: users.id, role: users.role, balance: users.creditsBalance }).from(users),
     db.select({ id: holds.id, status: holds.status, captured: holds.capturedAmount }).from(holds),
     db.select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt, scopes: apiKeys.scopes }).from(apiKeys),
@@ -203,6 +221,7 @@ async function snapshot() {
   const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
   return {
     ledger,
+    payments: paymentRows,
     users: people.sort(byId),
     holds: holdRows.sort(byId),
     apiKeys: keys.sort(byId),
@@ -221,6 +240,13 @@ function sessionCookie(response: Response): string {
   const pair = response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
   expect(pair).toMatch(/^session=[a-z2-7]{32}$/);
   return pair;
+}
+
+// A checkout of the caller's own, through the server's services (local provider).
+async function checkoutFor(userId: string): Promise<{ paymentId: string; sessionId: string }> {
+  const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
+  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, pack?.id ?? "");
+  return { paymentId, sessionId: checkoutUrl.split("/").at(-1) ?? "" };
 }
 
 async function signUp(): Promise<{ id: string; cookie: string }> {
@@ -328,17 +354,17 @@ describe.each(guarded)("%s", (path, row) => {
   // The same input from an allowed caller succeeds: the refusals above are about who, not what.
   it.each(transportsOf(path))("%s: an allowed caller succeeds with the same input", async (transport) => {
     const access = row.access;
-    const allowed: Credentials[] =
-      access === "user"
-        ? [{ cookie: (await signUp()).cookie }]
-        : access === "admin"
-          ? [callers["admin session"]]
-          : typeof access === "object"
-            ? [{ key: keyWith[access.scope] }, ...(access.orAdmin ? [callers["admin session"]] : [])]
-            : [];
+    const self = access === "user" ? await signUp() : undefined;
+    const allowed: Credentials[] = self
+      ? [{ cookie: self.cookie }]
+      : access === "admin"
+        ? [callers["admin session"]]
+        : typeof access === "object"
+          ? [{ key: keyWith[access.scope] }, ...(access.orAdmin ? [callers["admin session"]] : [])]
+          : [];
     expect(allowed.length).toBeGreaterThan(0);
     for (const credentials of allowed) {
-      const input = await row.input?.(fixtures);
+      const input = await row.input?.(fixtures, self);
       const reply = await callOver(transport, path, input, credentials);
       const expected = transport === "REST" && path === "auth.logOutEverywhere" ? 204 : 200;
       expect(reply.status, JSON.stringify(reply.body)).toBe(expected);

@@ -1,6 +1,7 @@
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { adminRouter } from "./routers/admin.ts";
 import { authRouter } from "./routers/auth.ts";
+import { checkoutRouter } from "./routers/checkout.ts";
 import { creditsRouter } from "./routers/credits.ts";
 import { packagesRouter } from "./routers/packages.ts";
 import { createCallerFactory, router } from "./trpc.ts";
@@ -8,6 +9,7 @@ import { createCallerFactory, router } from "./trpc.ts";
 export const appRouter = router({
   auth: authRouter,
   credits: creditsRouter,
+  checkout: checkoutRouter,
   packages: packagesRouter,
   admin: adminRouter,
 });

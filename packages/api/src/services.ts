@@ -7,7 +7,10 @@ import {
   createApiKeyService,
   createAuthService,
   createCreditService,
+  createPaymentService,
   createRateLimiter,
+  type PaymentProvider,
+  type PaymentService,
   type RateLimiter,
   systemClock,
 } from "@credits/core";
@@ -16,6 +19,7 @@ import {
   createApiKeyStore,
   createCatalogStore,
   createLedgerStore,
+  createPaymentStore,
   createRateLimitStore,
   createSessionStore,
   type Database,
@@ -28,23 +32,37 @@ export interface Services {
   apiKeys: ApiKeyService;
   catalog: CatalogStore;
   authRateLimiter: RateLimiter;
+  payments: PaymentService;
+  provider: PaymentProvider;
 }
 
 export interface ServiceOptions {
   clock?: Clock;
   authAttemptsPerMinute: number;
+  provider: PaymentProvider;
+  publicUrl: string;
 }
 
-export function createServices(db: Database, { clock = systemClock, authAttemptsPerMinute }: ServiceOptions): Services {
+export function createServices(db: Database, options: ServiceOptions): Services {
+  const { clock = systemClock, provider } = options;
+  const catalog = createCatalogStore(db);
   return {
     credits: createCreditService({ store: createLedgerStore(db), clock }),
     auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
     apiKeys: createApiKeyService({ store: createApiKeyStore(db), clock }),
-    catalog: createCatalogStore(db),
+    catalog,
+    provider,
+    payments: createPaymentService({
+      store: createPaymentStore(db),
+      catalog,
+      provider,
+      publicUrl: options.publicUrl,
+      clock,
+    }),
     authRateLimiter: createRateLimiter({
       store: createRateLimitStore(db),
       clock,
-      limit: authAttemptsPerMinute,
+      limit: options.authAttemptsPerMinute,
       windowMs: 60_000,
     }),
   };

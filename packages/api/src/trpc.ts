@@ -20,6 +20,7 @@ const trpcCodeOf: Record<DomainErrorCode, TRPC_ERROR_CODE_KEY> = {
   FORBIDDEN: "FORBIDDEN",
   UNAUTHENTICATED: "UNAUTHORIZED",
   RATE_LIMITED: "TOO_MANY_REQUESTS",
+  PROVIDER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 };
 
 // The stable error codes clients see, for errors that did not start as domain errors.

@@ -9,7 +9,8 @@ export type DomainErrorCode =
   | "ALREADY_EXISTS"
   | "FORBIDDEN"
   | "UNAUTHENTICATED"
-  | "RATE_LIMITED";
+  | "RATE_LIMITED"
+  | "PROVIDER_UNAVAILABLE";
 
 export class DomainError extends Error {
   readonly code: DomainErrorCode;
@@ -77,6 +78,12 @@ export class RateLimitedError extends DomainError {
   constructor(retryAfterSeconds: number) {
     super("RATE_LIMITED", "too many attempts, try again later");
     this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+export class ProviderUnavailableDomainError extends DomainError {
+  constructor(message = "the payment provider is unavailable, try again shortly") {
+    super("PROVIDER_UNAVAILABLE", message);
   }
 }
 

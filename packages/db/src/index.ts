@@ -3,4 +3,5 @@ export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./ledger-store.ts";
+export * from "./payment-store.ts";
 export * from "./seed.ts";

@@ -114,6 +114,8 @@ export const paymentStatus = pgEnum("payment_status", [
   "canceled",
 ]);
 
+export const disputeStatus = pgEnum("dispute_status", ["open", "won", "lost"]);
+
 export const payments = pgTable(
   "payments",
   {
@@ -132,11 +134,17 @@ export const payments = pgTable(
     status: paymentStatus("status").notNull().default("created"),
     provider: text("provider").notNull(),
     providerSessionId: text("provider_session_id").unique(),
-    providerPaymentIntentId: text("provider_payment_intent_id"),
+    providerPaymentIntentId: text("provider_payment_intent_id").unique(),
     providerChargeId: text("provider_charge_id").unique(),
+    // Facts reported by the provider; each only moves forward. The status is derived from them,
+    // so events applied in any order end in the same state.
     amountRefundedMinor: bigint("amount_refunded_minor", { mode: "number" }).notNull().default(0),
-    creditsClawedBack: credits("credits_clawed_back").notNull().default(0),
-    // Why the payment needs a person (amount or currency mismatch); never credited while set.
+    disputeStatus: disputeStatus("dispute_status"),
+    // Credits taken back so far, per cause (the ledger rows say the same, row by row).
+    creditsRefunded: credits("credits_refunded").notNull().default(0),
+    creditsDisputed: credits("credits_disputed").notNull().default(0),
+    // Why the payment needs a person (amount or currency mismatch, a clawback short of
+    // credits); a mismatched payment is never credited.
     reviewReason: text("review_reason"),
     creditedAt: tsz("credited_at"),
     createdAt: createdAt(),
@@ -150,7 +158,10 @@ export const payments = pgTable(
       "payments_refund_bounded",
       sql`${t.amountRefundedMinor} >= 0 AND ${t.amountRefundedMinor} <= ${t.amountMinor}`,
     ),
-    check("payments_clawback_bounded", sql`${t.creditsClawedBack} >= 0 AND ${t.creditsClawedBack} <= ${t.credits}`),
+    check(
+      "payments_clawback_bounded",
+      sql`${t.creditsRefunded} >= 0 AND ${t.creditsDisputed} >= 0 AND ${t.creditsRefunded} + ${t.creditsDisputed} <= ${t.credits}`,
+    ),
     check("payments_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
   ],
 );
@@ -301,9 +312,10 @@ export const creditTransactions = pgTable(
   ],
 );
 
-export const processedEventStatus = pgEnum("processed_event_status", ["processed", "ignored", "failed"]);
+export const processedEventStatus = pgEnum("processed_event_status", ["processed", "ignored"]);
 
-// The webhook inbox: one row per provider event id, recorded in the transaction that applies it.
+// The webhook inbox: one row per provider event id, written in the transaction that applies the
+// event, so a failed event leaves no row and the provider's retry is processed afresh.
 export const processedEvents = pgTable("processed_events", {
   id: text("id").primaryKey(),
   provider: text("provider").notNull(),

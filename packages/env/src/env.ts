@@ -34,13 +34,23 @@ const schema = z.object({
   // Take the client address from X-Forwarded-For (only behind a proxy that sets it).
   TRUST_PROXY: z.stringbool().default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // Unset: the built-in local provider (test mode, no Stripe account needed).
+  STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),
+  // A Stripe-compatible server (e.g. stripe-mock) instead of api.stripe.com.
+  STRIPE_API_BASE: z.url().optional(),
 });
 
 export type Env = z.infer<typeof schema>;
 
+const checked = schema.refine((env) => !env.STRIPE_SECRET_KEY || env.STRIPE_WEBHOOK_SECRET, {
+  message: "STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY",
+  path: ["STRIPE_WEBHOOK_SECRET"],
+});
+
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));
-  const parsed = schema.safeParse(blanksRemoved);
+  const parsed = checked.safeParse(blanksRemoved);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
     throw new Error(`invalid environment:\n  ${problems.join("\n  ")}`);

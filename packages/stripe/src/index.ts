@@ -1,3 +1,4 @@
+export * from "./from-env.ts";
 export {
   createLocalProvider,
   type LocalCompletion,

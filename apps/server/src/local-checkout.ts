@@ -1,0 +1,45 @@
+import type { PaymentService } from "@credits/core";
+import type { LocalProvider } from "@credits/stripe";
+import type { Hono } from "hono";
+import { errorResponse } from "./http-errors.ts";
+
+const outcomes = ["pay", "fail", "cancel"] as const;
+
+// The checkout page of the local provider (no Stripe key configured): its buttons produce the
+// same provider events Stripe would send, fed through the same event handler as webhooks.
+export function mountLocalCheckout(
+  app: Hono<{ Variables: { requestId: string } }>,
+  deps: { provider: LocalProvider; payments: PaymentService },
+) {
+  app.get("/checkout/local/:sessionId", async (c) => {
+    const session = await deps.provider.retrieveCheckoutSession(c.req.param("sessionId")).catch(() => null);
+    if (!session) return errorResponse(404, "NOT_FOUND", "checkout session not found");
+    return c.html(page(session.id, session.amountTotalMinor ?? 0, session.currency ?? "usd", session.status));
+  });
+
+  app.post("/checkout/local/:sessionId/:outcome", async (c) => {
+    const outcome = outcomes.find((o) => o === c.req.param("outcome"));
+    if (!outcome) return errorResponse(404, "NOT_FOUND", "unknown outcome");
+    const result = deps.provider.complete(c.req.param("sessionId"), outcome);
+    if (!result) return errorResponse(404, "NOT_FOUND", "checkout session not found or already completed");
+    for (const event of result.events) await deps.payments.handleEvent(event, JSON.stringify(event));
+    return c.redirect(result.redirectUrl, 303);
+  });
+}
+
+function page(sessionId: string, amountMinor: number, currency: string, status: string): string {
+  const price = new Intl.NumberFormat("en", { style: "currency", currency }).format(amountMinor / 100);
+  const open = status === "open";
+  const button = (outcome: string, label: string, color: string) =>
+    `<form method="post" action="/checkout/local/${encodeURIComponent(sessionId)}/${outcome}"><button style="background:${color}">${label}</button></form>`;
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Test checkout</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1f2933}
+.banner{background:#fff3c4;border:2px dashed #f0b429;padding:.75rem;border-radius:8px;font-weight:600}
+button{width:100%;padding:.8rem;margin:.4rem 0;border:0;border-radius:8px;color:#fff;font-size:1rem;cursor:pointer}
+button:focus-visible{outline:3px solid #1f2933;outline-offset:2px}</style></head><body>
+<p class="banner" role="note">TEST MODE: local checkout. No card is charged; no Stripe account is involved.</p>
+<h1>Pay ${price}</h1>
+${open ? button("pay", "Pay (test)", "#27ab83") + button("fail", "Fail the payment", "#cf1124") + button("cancel", "Cancel", "#616e7c") : `<p>This checkout is ${status}.</p>`}
+</body></html>`;
+}

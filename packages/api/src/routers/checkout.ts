@@ -1,0 +1,80 @@
+import type { Payment } from "@credits/core";
+import { z } from "zod";
+import { uuid } from "../schemas.ts";
+import { authedProcedure, router } from "../trpc.ts";
+
+const paymentOutput = z.object({
+  id: z.uuid(),
+  status: z.enum([
+    "created",
+    "pending",
+    "paid",
+    "partially_refunded",
+    "refunded",
+    "disputed",
+    "dispute_won",
+    "dispute_lost",
+    "failed",
+    "expired",
+    "canceled",
+  ]),
+  credits: z.number().int(),
+  amountMinor: z.number().int(),
+  currency: z.string(),
+  credited: z.boolean(),
+  // Set when a person has to look at the payment (it is then not credited).
+  underReview: z.boolean(),
+  createdAt: z.iso.datetime(),
+});
+
+const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
+  id: p.id,
+  status: p.status,
+  credits: p.credits,
+  amountMinor: p.amountMinor,
+  currency: p.currency,
+  credited: p.creditedAt !== null,
+  underReview: p.reviewReason !== null,
+  createdAt: p.createdAt.toISOString(),
+});
+
+export const checkoutRouter = router({
+  create: authedProcedure
+    .meta({
+      openapi: { method: "POST", path: "/checkout", tags: ["payments"], summary: "Start buying a credit pack" },
+    })
+    .input(z.strictObject({ packageId: uuid }))
+    .output(z.object({ paymentId: z.uuid(), checkoutUrl: z.string() }))
+    .mutation(({ ctx, input }) => ctx.services.payments.createCheckout(ctx.user.id, input.packageId)),
+
+  // The success page: credits the payment if the provider says it is paid, even before the webhook.
+  confirm: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/checkout/confirm",
+        tags: ["payments"],
+        summary: "Confirm a returning checkout",
+      },
+    })
+    .input(z.strictObject({ sessionId: z.string().min(1).max(255) }))
+    .output(z.object({ payment: paymentOutput, balance: z.number().int() }))
+    .mutation(async ({ ctx, input }) => {
+      const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId);
+      return { payment: toPayment(payment), balance: await ctx.services.credits.balance(ctx.user.id) };
+    }),
+
+  payment: authedProcedure
+    .meta({
+      openapi: { method: "GET", path: "/payments/{paymentId}", tags: ["payments"], summary: "One of my payments" },
+    })
+    .input(z.strictObject({ paymentId: uuid }))
+    .output(paymentOutput)
+    .query(async ({ ctx, input }) => toPayment(await ctx.services.payments.getPayment(ctx.user.id, input.paymentId))),
+
+  payments: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/me/payments", tags: ["payments"], summary: "My recent payments" } })
+    .input(z.void())
+    .output(z.object({ payments: z.array(paymentOutput) }))
+    .query(async ({ ctx }) => ({ payments: (await ctx.services.payments.listPayments(ctx.user.id)).map(toPayment) })),
+});

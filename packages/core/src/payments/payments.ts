@@ -1,0 +1,326 @@
+import type { CatalogStore } from "../catalog.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import type { LedgerStore } from "../ledger.ts";
+import { systemKey } from "../ledger-keys.ts";
+import { withRetry } from "../retry.ts";
+import {
+  type CheckoutSessionInfo,
+  type PaymentProvider,
+  type ProviderEvent,
+  ProviderUnavailableError,
+} from "./provider.ts";
+import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
+import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
+
+export type EventOutcome = "processed" | "duplicate" | "ignored";
+
+// A charge or dispute event for a payment whose provider ids we have not learned yet (its
+// checkout event is still on its way). Answered with a 5xx so the provider delivers it again.
+export class PaymentNotYetKnownError extends Error {
+  constructor(ref: string) {
+    super(`no payment known for ${ref} yet`);
+    this.name = "PaymentNotYetKnownError";
+  }
+}
+
+interface Tx {
+  payments: PaymentStore;
+  ledger: LedgerStore;
+}
+
+export type PaymentService = ReturnType<typeof createPaymentService>;
+
+export function createPaymentService(deps: {
+  store: PaymentStore;
+  catalog: CatalogStore;
+  provider: PaymentProvider;
+  publicUrl: string;
+  clock?: Clock;
+}) {
+  const { store, catalog, provider } = deps;
+  const clock = deps.clock ?? systemClock;
+  const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
+
+  // Our payment row first, then the provider's session carrying its id: whatever fails later,
+  // the payment can be found from either side.
+  async function createCheckout(
+    userId: string,
+    packageId: string,
+  ): Promise<{ paymentId: string; checkoutUrl: string }> {
+    const pack = await catalog.findPackage(packageId);
+    if (!pack?.active) throw new NotFoundError("package");
+    const profile = await store.getBillingProfile(userId);
+    if (!profile) throw new NotFoundError("user");
+    const payment = await store.insertPayment({
+      userId,
+      packageId: pack.id,
+      credits: pack.credits,
+      amountMinor: pack.priceMinor,
+      currency: pack.currency,
+      provider: provider.name,
+    });
+    try {
+      const customerId = profile.providerCustomerId ?? (await createCustomer(userId, profile.email));
+      const session = await provider.createCheckoutSession({
+        paymentId: payment.id,
+        userId,
+        productName: `${pack.name}: ${pack.credits} credits`,
+        credits: pack.credits,
+        amountMinor: pack.priceMinor,
+        currency: pack.currency,
+        customerId,
+        customerEmail: profile.email,
+        successUrl: `${deps.publicUrl}/credits/success?session_id={CHECKOUT_SESSION_ID}`,
+        cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
+        idempotencyKey: `checkout:${payment.id}`,
+      });
+      await store.updatePayment(payment.id, { providerSessionId: session.sessionId });
+      return { paymentId: payment.id, checkoutUrl: session.url };
+    } catch (error) {
+      // No orphan: the payment is closed as failed, so it can never be credited or shown as open.
+      await inTransaction(({ payments }) => transition(payments, payment, { status: "failed" }, "provider_error"));
+      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
+      throw error;
+    }
+  }
+
+  async function createCustomer(userId: string, email: string | null): Promise<string> {
+    const created = await provider.createCustomer({ userId, email, idempotencyKey: `customer:${userId}` });
+    // Two checkouts racing for a new user keep the first stored customer: one customer per user.
+    return store.setProviderCustomer(userId, created);
+  }
+
+  // Applies one provider event exactly once: the inbox row and the event's effects commit
+  // together, under a lock on the event id, so a duplicate delivery finds the row and does nothing.
+  async function handleEvent(event: ProviderEvent, rawBody: string): Promise<EventOutcome> {
+    return inTransaction(async (tx) => {
+      await tx.payments.lockEvent(event.id);
+      const acted = await apply(tx, event);
+      const recorded = await tx.payments.recordEvent({
+        id: event.id,
+        provider: provider.name,
+        type: event.type === "ignored" ? event.providerType : event.type,
+        status: acted ? "processed" : "ignored",
+        payload: rawBody,
+      });
+      if (!recorded) throw new DuplicateEvent();
+      return acted ? "processed" : "ignored";
+    }).catch((error: unknown) => {
+      if (error instanceof DuplicateEvent) return "duplicate" as const;
+      throw error;
+    });
+  }
+
+  async function apply(tx: Tx, event: ProviderEvent): Promise<boolean> {
+    switch (event.type) {
+      case "checkout.completed":
+      case "checkout.async_succeeded":
+        return onCheckoutPaidOrPending(tx, event.session, event.id);
+      case "checkout.async_failed":
+        return closeUnpaid(tx, event.session, "failed", event.id);
+      case "checkout.expired":
+        return closeUnpaid(tx, event.session, "expired", event.id);
+      case "charge.refunded": {
+        const payment = await lockByRef(tx, {
+          paymentIntentId: event.charge.paymentIntentId,
+          chargeId: event.charge.id,
+        });
+        const amountRefundedMinor = Math.max(payment.amountRefundedMinor, event.charge.amountRefundedMinor);
+        await settle(tx, payment, { amountRefundedMinor, providerChargeId: event.charge.id }, event.id);
+        return true;
+      }
+      case "dispute.created":
+      case "dispute.closed": {
+        const { dispute } = event;
+        const payment = await lockByRef(tx, { paymentIntentId: dispute.paymentIntentId, chargeId: dispute.chargeId });
+        // A closed dispute that was not lost (won, or an inquiry closed with a warning) returns the credits.
+        const reported = event.type === "dispute.created" ? "open" : dispute.outcome === "lost" ? "lost" : "won";
+        await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
+        return true;
+      }
+      case "ignored":
+        return false;
+    }
+  }
+
+  async function lockByRef(tx: Tx, ref: { paymentIntentId: string | null; chargeId: string | null }) {
+    const payment = await tx.payments.lockPaymentByProviderRef(ref);
+    if (!payment) throw new PaymentNotYetKnownError(ref.paymentIntentId ?? ref.chargeId ?? "an unnamed charge");
+    return payment;
+  }
+
+  async function onCheckoutPaidOrPending(tx: Tx, session: CheckoutSessionInfo, source: string): Promise<boolean> {
+    const payment = session.paymentId ? await tx.payments.lockPayment(session.paymentId) : null;
+    if (!payment) return false;
+    if (session.paymentStatus === "paid") return fulfilLocked(tx, payment, session, source);
+    const patch: PaymentPatch = { providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId };
+    if (payment.status === "created") patch.status = "pending";
+    await transition(tx.payments, payment, patch, source);
+    return true;
+  }
+
+  async function closeUnpaid(tx: Tx, session: CheckoutSessionInfo, status: PaymentStatus, source: string) {
+    const payment = session.paymentId ? await tx.payments.lockPayment(session.paymentId) : null;
+    if (!payment) return false;
+    // Monotonic: only an unpaid, open payment can fail or expire.
+    if (OPEN_STATUSES.includes(payment.status) && !payment.creditedAt) {
+      await transition(tx.payments, payment, { status }, source);
+    }
+    return true;
+  }
+
+  // The one fulfil function (webhook, success page, reconciliation): credits at most once per
+  // payment, and only when the provider's session matches our payment row.
+  async function fulfilLocked(tx: Tx, payment: Payment, session: CheckoutSessionInfo, source: string) {
+    if (payment.creditedAt) return true;
+    const mismatch = sessionMismatch(payment, session);
+    if (mismatch) {
+      if (!payment.reviewReason) await tx.payments.updatePayment(payment.id, { reviewReason: mismatch });
+      return true;
+    }
+    const entry = await tx.ledger.post({
+      userId: payment.userId,
+      amount: payment.credits,
+      kind: "purchase",
+      idempotencyKey: systemKey.purchase(payment.id),
+      paymentId: payment.id,
+    });
+    if (!entry) throw new Error(`payment ${payment.id}: crediting user failed`);
+    const paid = await tx.payments.updatePayment(payment.id, {
+      creditedAt: clock.now(),
+      providerSessionId: session.id,
+      providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
+    });
+    await settle(tx, { ...paid, status: payment.status }, {}, source);
+    return true;
+  }
+
+  // Applies new facts, posts the clawback deltas they imply, and records the status change.
+  async function settle(tx: Tx, payment: Payment, facts: PaymentPatch, source: string): Promise<void> {
+    const next = { ...payment, ...facts };
+    const patch: PaymentPatch = { ...facts };
+    if (next.creditedAt) {
+      const target = clawbackTargets(next);
+      // A dispute's share shrinks when a refund covers part of it: give that back first, so the
+      // refund's clawback finds the credits.
+      const disputeDelta = target.disputed - next.creditsDisputed;
+      if (disputeDelta < 0)
+        patch.creditsDisputed =
+          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", -disputeDelta, source));
+      const refundDelta = target.refunded - next.creditsRefunded;
+      if (refundDelta > 0) {
+        const taken = await clawBackRefund(tx, next, refundDelta, source);
+        patch.creditsRefunded = next.creditsRefunded + taken;
+        if (taken < refundDelta) {
+          patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
+        }
+      }
+      if (disputeDelta > 0)
+        patch.creditsDisputed =
+          next.creditsDisputed + (await postDelta(tx, next, "dispute_clawback", -disputeDelta, source));
+    }
+    await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
+  }
+
+  async function postDelta(
+    tx: Tx,
+    payment: Payment,
+    kind: "dispute_clawback" | "dispute_reversal",
+    amount: number,
+    source: string,
+  ): Promise<number> {
+    const entry = await tx.ledger.post({
+      userId: payment.userId,
+      amount,
+      kind,
+      idempotencyKey: `s:${kind}:${payment.id}:${source}`,
+      paymentId: payment.id,
+      // A dispute is the one case allowed to take a balance below zero; it flags the user.
+      allowNegative: kind === "dispute_clawback",
+    });
+    if (!entry) throw new Error(`payment ${payment.id}: ${kind} of ${amount} failed`);
+    return Math.abs(amount);
+  }
+
+  // A refund takes back what the user still has, never more: credits already spent are flagged
+  // for review rather than driving the balance below zero.
+  async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string): Promise<number> {
+    const balance = (await tx.ledger.getBalance(payment.userId)) ?? 0;
+    const amount = Math.min(wanted, Math.max(balance, 0));
+    if (amount === 0) return 0;
+    const entry = await tx.ledger.post({
+      userId: payment.userId,
+      amount: -amount,
+      kind: "refund_clawback",
+      idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
+      paymentId: payment.id,
+    });
+    return entry ? amount : 0;
+  }
+
+  async function transition(payments: PaymentStore, payment: Payment, patch: PaymentPatch, source: string) {
+    await payments.updatePayment(payment.id, patch);
+    if (patch.status && patch.status !== payment.status) {
+      await payments.recordTransition({ paymentId: payment.id, from: payment.status, to: patch.status, source });
+    }
+  }
+
+  // The success page: asks the provider about the session (the user may be back before the
+  // webhook) and fulfils through the same function.
+  async function confirmCheckout(userId: string, sessionId: string): Promise<Payment> {
+    const session = await provider.retrieveCheckoutSession(sessionId).catch((error: unknown) => {
+      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
+      throw new NotFoundError("checkout session");
+    });
+    const owned = session.paymentId ? await store.findPayment(session.paymentId) : null;
+    if (!owned || owned.userId !== userId) throw new NotFoundError("checkout session");
+    if (session.paymentStatus === "paid") {
+      await inTransaction(async (tx) => {
+        const payment = await tx.payments.lockPayment(owned.id);
+        if (payment) await fulfilLocked(tx, payment, session, "success_page");
+      });
+    }
+    return (await store.findPayment(owned.id)) ?? owned;
+  }
+
+  async function getPayment(userId: string, paymentId: string): Promise<Payment> {
+    const payment = await store.findPayment(paymentId);
+    if (!payment || payment.userId !== userId) throw new NotFoundError("payment");
+    return payment;
+  }
+
+  // For reconciliation: fulfil a session the provider says is paid, through the same function.
+  async function fulfilFromProvider(session: CheckoutSessionInfo, source: string): Promise<boolean> {
+    if (!session.paymentId || session.paymentStatus !== "paid") return false;
+    const paymentId = session.paymentId;
+    return inTransaction(async (tx) => {
+      const payment = await tx.payments.lockPayment(paymentId);
+      if (!payment || payment.creditedAt) return false;
+      await fulfilLocked(tx, payment, session, source);
+      return (await tx.payments.findPayment(paymentId))?.creditedAt != null;
+    });
+  }
+
+  return {
+    createCheckout,
+    handleEvent,
+    confirmCheckout,
+    getPayment,
+    fulfilFromProvider,
+    listPayments: (userId: string) => store.listUserPayments(userId, 50),
+  };
+}
+
+class DuplicateEvent extends Error {}
+
+function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
+  if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;
+  if (payment.providerSessionId && session.id !== payment.providerSessionId) {
+    return `session ${session.id} is not this payment's session`;
+  }
+  if (session.amountTotalMinor !== payment.amountMinor || session.currency?.toLowerCase() !== payment.currency) {
+    return `amount mismatch: paid ${session.amountTotalMinor} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
+  }
+  return null;
+}

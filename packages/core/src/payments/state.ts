@@ -1,0 +1,63 @@
+// The payment state machine. The provider reports facts (paid, cumulative refunded amount,
+// dispute status) that only move forward; the status is a function of those facts. Events that
+// arrive late, twice or out of order therefore end in the same state, and no event can move a
+// payment backwards.
+
+export const paymentStatuses = [
+  "created",
+  "pending",
+  "paid",
+  "partially_refunded",
+  "refunded",
+  "disputed",
+  "dispute_won",
+  "dispute_lost",
+  "failed",
+  "expired",
+  "canceled",
+] as const;
+export type PaymentStatus = (typeof paymentStatuses)[number];
+export type DisputeStatus = "open" | "won" | "lost";
+
+export interface PaymentFacts {
+  status: PaymentStatus;
+  creditedAt: Date | null;
+  amountMinor: number;
+  amountRefundedMinor: number;
+  disputeStatus: DisputeStatus | null;
+}
+
+// Statuses an unpaid payment may leave for a closing one (failed, expired, canceled).
+export const OPEN_STATUSES: readonly PaymentStatus[] = ["created", "pending"];
+
+export function deriveStatus(facts: PaymentFacts): PaymentStatus {
+  if (!facts.creditedAt) return facts.status;
+  if (facts.disputeStatus === "open") return "disputed";
+  if (facts.disputeStatus === "lost") return "dispute_lost";
+  if (facts.amountRefundedMinor >= facts.amountMinor) return "refunded";
+  if (facts.amountRefundedMinor > 0) return "partially_refunded";
+  if (facts.disputeStatus === "won") return "dispute_won";
+  return "paid";
+}
+
+// A dispute only moves open → won | lost; a late "created" never reopens a closed one.
+export function nextDisputeStatus(current: DisputeStatus | null, reported: DisputeStatus): DisputeStatus {
+  if (current === "won" || current === "lost") return current;
+  return reported;
+}
+
+// How many of the payment's credits each cause should hold back, given the facts.
+// Refunds claw back in proportion (rounded down, in the user's favour); an open or lost dispute
+// takes back whatever the refunds left.
+export function clawbackTargets(input: {
+  credits: number;
+  amountMinor: number;
+  amountRefundedMinor: number;
+  disputeStatus: DisputeStatus | null;
+}): { refunded: number; disputed: number } {
+  const refunded = Math.floor(
+    (input.credits * Math.min(input.amountRefundedMinor, input.amountMinor)) / input.amountMinor,
+  );
+  const disputed = input.disputeStatus === "open" || input.disputeStatus === "lost" ? input.credits - refunded : 0;
+  return { refunded, disputed };
+}

@@ -1,0 +1,78 @@
+import type { LedgerStore } from "../ledger.ts";
+import type { DisputeStatus, PaymentStatus } from "./state.ts";
+
+export interface Payment {
+  id: string;
+  userId: string;
+  packageId: string;
+  credits: number;
+  amountMinor: number;
+  currency: string;
+  status: PaymentStatus;
+  provider: string;
+  providerSessionId: string | null;
+  providerPaymentIntentId: string | null;
+  providerChargeId: string | null;
+  amountRefundedMinor: number;
+  disputeStatus: DisputeStatus | null;
+  creditsRefunded: number;
+  creditsDisputed: number;
+  reviewReason: string | null;
+  creditedAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type PaymentPatch = Partial<
+  Pick<
+    Payment,
+    | "status"
+    | "providerSessionId"
+    | "providerPaymentIntentId"
+    | "providerChargeId"
+    | "amountRefundedMinor"
+    | "disputeStatus"
+    | "creditsRefunded"
+    | "creditsDisputed"
+    | "reviewReason"
+    | "creditedAt"
+  >
+>;
+
+export interface PaymentStore {
+  // One database transaction with the payments and the ledger side by side.
+  transaction<T>(work: (tx: { payments: PaymentStore; ledger: LedgerStore }) => Promise<T>): Promise<T>;
+  insertPayment(payment: {
+    userId: string;
+    packageId: string;
+    credits: number;
+    amountMinor: number;
+    currency: string;
+    provider: string;
+  }): Promise<Payment>;
+  findPayment(id: string): Promise<Payment | null>;
+  listUserPayments(userId: string, limit: number): Promise<Payment[]>;
+  // Row-locked for the rest of the transaction: one event at a time applies to a payment.
+  lockPayment(id: string): Promise<Payment | null>;
+  lockPaymentByProviderRef(ref: { paymentIntentId: string | null; chargeId: string | null }): Promise<Payment | null>;
+  updatePayment(id: string, patch: PaymentPatch): Promise<Payment>;
+  recordTransition(transition: {
+    paymentId: string;
+    from: PaymentStatus;
+    to: PaymentStatus;
+    source: string;
+  }): Promise<void>;
+  // Serializes deliveries of one event id for the rest of the transaction.
+  lockEvent(eventId: string): Promise<void>;
+  // Records the event in the inbox; false when it was recorded before (a duplicate delivery).
+  recordEvent(event: {
+    id: string;
+    provider: string;
+    type: string;
+    status: "processed" | "ignored";
+    payload: string;
+  }): Promise<boolean>;
+  getBillingProfile(userId: string): Promise<{ email: string | null; providerCustomerId: string | null } | null>;
+  // Stores the customer id unless one is already stored; returns the one that is stored.
+  setProviderCustomer(userId: string, customerId: string): Promise<string>;
+}

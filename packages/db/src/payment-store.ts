@@ -1,0 +1,97 @@
+import type { Payment, PaymentStore } from "@credits/core";
+import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { translated } from "./errors.ts";
+import { createLedgerStore } from "./ledger-store.ts";
+import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
+
+export function createPaymentStore(db: Database): PaymentStore {
+  const byRef = (ref: { paymentIntentId: string | null; chargeId: string | null }) =>
+    or(
+      ref.paymentIntentId ? eq(payments.providerPaymentIntentId, ref.paymentIntentId) : undefined,
+      ref.chargeId ? eq(payments.providerChargeId, ref.chargeId) : undefined,
+    );
+
+  const store: PaymentStore = {
+    transaction: (work) =>
+      translated(() =>
+        db.transaction((tx) => work({ payments: createPaymentStore(tx), ledger: createLedgerStore(tx, true) })),
+      ),
+
+    insertPayment: async (payment) => {
+      const [row] = await db.insert(payments).values(payment).returning();
+      if (!row) throw new Error("payment not inserted");
+      return row;
+    },
+
+    findPayment: async (id) => {
+      const [row] = await db.select().from(payments).where(eq(payments.id, id));
+      return row ?? null;
+    },
+
+    listUserPayments: (userId, limit) =>
+      db.select().from(payments).where(eq(payments.userId, userId)).orderBy(desc(payments.createdAt)).limit(limit),
+
+    lockPayment: async (id) => {
+      const [row] = await db.select().from(payments).where(eq(payments.id, id)).for("update");
+      return row ?? null;
+    },
+
+    lockPaymentByProviderRef: async (ref) => {
+      const condition = byRef(ref);
+      if (!condition) return null;
+      const [row] = await db.select().from(payments).where(condition).limit(1).for("update");
+      return row ?? null;
+    },
+
+    updatePayment: async (id, patch) => {
+      const [row] = await db
+        .update(payments)
+        .set({ ...patch, updatedAt: sql`now()` })
+        .where(eq(payments.id, id))
+        .returning();
+      if (!row) throw new Error(`payment ${id} not found`);
+      return row;
+    },
+
+    recordTransition: async (transition) => {
+      await db.insert(paymentTransitions).values({
+        paymentId: transition.paymentId,
+        fromStatus: transition.from,
+        toStatus: transition.to,
+        source: transition.source,
+      });
+    },
+
+    lockEvent: async (eventId) => {
+      await db.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`event:${eventId}`}, 0))`);
+    },
+
+    recordEvent: async (event) => {
+      const rows = await db
+        .insert(processedEvents)
+        .values(event)
+        .onConflictDoNothing({ target: processedEvents.id })
+        .returning({ id: processedEvents.id });
+      return rows.length === 1;
+    },
+
+    getBillingProfile: async (userId) => {
+      const [row] = await db
+        .select({ email: users.email, providerCustomerId: users.stripeCustomerId })
+        .from(users)
+        .where(and(eq(users.id, userId), isNull(users.erasedAt)));
+      return row ?? null;
+    },
+
+    setProviderCustomer: async (userId, customerId) => {
+      await db
+        .update(users)
+        .set({ stripeCustomerId: customerId })
+        .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
+      const [row] = await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
+      return row?.id ?? customerId;
+    },
+  };
+  return store;
+}
