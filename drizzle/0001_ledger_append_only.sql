@@ -24,3 +24,8 @@ CREATE TRIGGER payment_transitions_append_only BEFORE UPDATE OR DELETE ON paymen
 --> statement-breakpoint
 CREATE TRIGGER payment_transitions_no_truncate BEFORE TRUNCATE ON payment_transitions
   FOR EACH STATEMENT EXECUTE FUNCTION forbid_change();
+--> statement-breakpoint
+-- An admin adjustment writes its ledger row (which names the audit row) and its audit row (which
+-- records the balance after the ledger row) in one transaction: the link is checked at commit.
+ALTER TABLE credit_transactions ALTER CONSTRAINT credit_transactions_admin_action_id_admin_actions_id_fk
+  DEFERRABLE INITIALLY DEFERRED;

@@ -32,6 +32,8 @@ export async function startServer(
     authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
     provider,
     publicUrl: env.PUBLIC_URL,
+    approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
+    approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
   });
   let shuttingDown = false;
 

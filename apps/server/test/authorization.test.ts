@@ -6,7 +6,17 @@ import { randomUUID } from "node:crypto";
 import { type Access, appRouter } from "@credits/api";
 import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
 import { createAccountStore, createSessionStore } from "@credits/db";
-import { apiKeys, creditPackages, creditTransactions, holds, payments, sessions, users } from "@credits/db/schema";
+import {
+  adjustmentRequests,
+  adminActions,
+  apiKeys,
+  creditPackages,
+  creditTransactions,
+  holds,
+  payments,
+  sessions,
+  users,
+} from "@credits/db/schema";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
@@ -19,6 +29,8 @@ interface Fixtures {
   victim: { id: string };
   newHold(): Promise<string>;
   newKey(): Promise<string>;
+  // A large adjustment requested by another admin, waiting for approval.
+  newAdjustmentRequest(): Promise<string>;
 }
 
 type Input = Record<string, unknown> | undefined;
@@ -79,6 +91,17 @@ const table: Record<string, Row> = {
   "admin.createApiKey": { access: "admin", input: () => ({ name: "matrix", scopes: ["credits:grant"] }) },
   "admin.listApiKeys": { access: "admin" },
   "admin.revokeApiKey": { access: "admin", input: async (fx) => ({ id: await fx.newKey() }) },
+  "admin.adjust": {
+    access: "admin",
+    input: (fx) => ({ userId: fx.victim.id, amount: 5, reason: "matrix", idempotencyKey: randomUUID() }),
+  },
+  "admin.approvals": { access: "admin" },
+  "admin.approve": { access: "admin", input: async (fx) => ({ id: await fx.newAdjustmentRequest() }) },
+  "admin.reject": { access: "admin", input: async (fx) => ({ id: await fx.newAdjustmentRequest() }) },
+  "admin.audit": { access: "admin", input: () => ({}) },
+  "admin.users": { access: "admin", input: () => ({ query: "matrix" }) },
+  "admin.user": { access: "admin", input: (fx) => ({ userId: fx.victim.id }) },
+  "admin.dailyStats": { access: "admin", input: () => ({ from: "2026-11-01", to: "2026-11-30" }) },
 };
 
 interface ProcedureDef {
@@ -210,9 +233,11 @@ function expectRefused(transport: Transport, reply: Reply, refusal: Refusal): vo
 // Everything an authorization slip could change: the ledger, balances and roles, holds, API keys
 // and sessions.
 async function snapshot() {
-  const [ledger, paymentRows, people, holdRows, keys, sessionRows] = await Promise.all([
+  const [ledger, paymentRows, audit, requests, people, holdRows, keys, sessionRows] = await Promise.all([
     db.$count(creditTransactions),
     db.$count(payments),
+    db.$count(adminActions),
+    db.select({ id: adjustmentRequests.id, status: adjustmentRequests.status }).from(adjustmentRequests),
     db.select({ id: users.id, role: users.role, balance: users.creditsBalance }).from(users),
     db.select({ id: holds.id, status: holds.status, captured: holds.capturedAmount }).from(holds),
     db.select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt, scopes: apiKeys.scopes }).from(apiKeys),
@@ -222,6 +247,8 @@ async function snapshot() {
   return {
     ledger,
     payments: paymentRows,
+    audit,
+    adjustmentRequests: requests.sort(byId),
     users: people.sort(byId),
     holds: holdRows.sort(byId),
     apiKeys: keys.sort(byId),
@@ -280,6 +307,11 @@ beforeAll(async () => {
   });
   expect(login.status).toBe(200);
   callers["admin session"] = { cookie: sessionCookie(login) };
+  const otherAdmin = await auth.createUser({
+    email: `admin-${randomUUID()}@example.test`,
+    password: PASSWORD,
+    role: "admin",
+  });
   callers.anonymous = {};
   callers["plain user"] = { cookie: (await signUp()).cookie };
   callers["API key with every scope"] = { key: (await createKey(apiKeyScopes)).key };
@@ -313,6 +345,17 @@ beforeAll(async () => {
       return reply.body.holdId;
     },
     newKey: async () => (await createKey(["credits:read"])).id,
+    async newAdjustmentRequest() {
+      const result = await server.services.admin.adjust({
+        actorId: otherAdmin.id,
+        userId: victim.id,
+        amount: 1_000_000,
+        reason: "matrix approval",
+        idempotencyKey: randomUUID(),
+      });
+      if (result.status !== "pending") throw new Error("expected a pending adjustment request");
+      return result.adjustmentRequest.id;
+    },
   };
 });
 

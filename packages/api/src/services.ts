@@ -1,9 +1,11 @@
 import {
+  type AdminService,
   type ApiKeyService,
   type AuthService,
   type CatalogStore,
   type Clock,
   type CreditService,
+  createAdminService,
   createApiKeyService,
   createAuthService,
   createCreditService,
@@ -16,6 +18,7 @@ import {
 } from "@credits/core";
 import {
   createAccountStore,
+  createAdminStore,
   createApiKeyStore,
   createCatalogStore,
   createLedgerStore,
@@ -27,6 +30,7 @@ import {
 
 // Everything the procedures call, wired once per process from one database and one clock.
 export interface Services {
+  admin: AdminService;
   credits: CreditService;
   auth: AuthService;
   apiKeys: ApiKeyService;
@@ -41,12 +45,20 @@ export interface ServiceOptions {
   authAttemptsPerMinute: number;
   provider: PaymentProvider;
   publicUrl: string;
+  approvalThreshold?: number;
+  approvalTtlMs?: number;
 }
 
 export function createServices(db: Database, options: ServiceOptions): Services {
   const { clock = systemClock, provider } = options;
   const catalog = createCatalogStore(db);
   return {
+    admin: createAdminService({
+      store: createAdminStore(db),
+      clock,
+      approvalThreshold: options.approvalThreshold ?? 10_000,
+      approvalTtlMs: options.approvalTtlMs ?? 72 * 3_600_000,
+    }),
     credits: createCreditService({ store: createLedgerStore(db), clock }),
     auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
     apiKeys: createApiKeyService({ store: createApiKeyStore(db), clock }),

@@ -215,6 +215,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     release,
     expireHolds,
     checkInvariants,
+    listHolds: (userId: string) => store.listHolds(userId, MAX_PAGE_SIZE),
   };
 }
 

@@ -97,6 +97,8 @@ export interface LedgerStore {
   }): Promise<Hold | null>;
   findHold(id: string): Promise<Hold | null>;
   findHoldByKey(idempotencyKey: string): Promise<Hold | null>;
+  // A user's holds, newest first.
+  listHolds(userId: string, limit: number): Promise<Hold[]>;
   // Moves an open hold to its final status in one conditional statement; null when it was not open
   // (or, for a capture, had expired by `now`).
   settleHold(

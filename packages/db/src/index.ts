@@ -1,3 +1,4 @@
+export * from "./admin-store.ts";
 export * from "./auth-stores.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";

@@ -1,16 +1,19 @@
-import type {
-  Hold,
-  InvariantViolation,
-  LedgerEntry,
-  LedgerKind,
-  LedgerQuery,
-  LedgerStore,
-  Posting,
+import {
+  type Hold,
+  type InvariantViolation,
+  type LedgerEntry,
+  type LedgerKind,
+  type LedgerQuery,
+  type LedgerStore,
+  type Posting,
+  RetryableStoreError,
 } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated } from "./errors.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
+
+const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 
 interface PostedRow {
   id: string;
@@ -28,6 +31,19 @@ interface PostedRow {
 }
 
 export function createLedgerStore(db: Database, inTransaction = false): LedgerStore {
+  // Outside a transaction the caller answers a lost key race from the winner's row. Inside one,
+  // the failed statement has aborted the transaction: it must run again from the start, and will
+  // then find the winner's row.
+  const keyConflictsRetried = <T>(run: () => Promise<T>) =>
+    translated(async () => {
+      try {
+        return await run();
+      } catch (error) {
+        if (inTransaction && isUniqueViolation(error, KEY_CONSTRAINT)) throw new RetryableStoreError(error);
+        throw error;
+      }
+    });
+
   const store: LedgerStore = {
     transaction: (work) =>
       inTransaction ? work(store) : translated(() => db.transaction((tx) => work(createLedgerStore(tx, true)))),
@@ -37,7 +53,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     // answers a late retry without an error; two racing first attempts are still decided by the
     // unique key (the loser's statement fails and changes nothing).
     post: (posting: Posting) =>
-      translated(async () => {
+      keyConflictsRetried(async () => {
         const allowNegative = posting.allowNegative ?? false;
         const result = await db.execute(sql`
           WITH changed AS (
@@ -66,7 +82,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       return row ?? null;
     },
 
-    isKeyConflict: (error) => isUniqueViolation(error, "credit_transactions_idempotency_key_unique"),
+    isKeyConflict: (error) => isUniqueViolation(error, KEY_CONSTRAINT),
 
     getBalance: async (userId) => {
       const [row] = await db.select({ balance: users.creditsBalance }).from(users).where(eq(users.id, userId));
@@ -110,6 +126,9 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       const [row] = await db.select().from(holds).where(eq(holds.idempotencyKey, key));
       return row ?? null;
     },
+
+    listHolds: (userId, limit) =>
+      db.select().from(holds).where(eq(holds.userId, userId)).orderBy(desc(holds.createdAt)).limit(limit),
 
     settleHold: async (id, { status, capturedAmount, now }) => {
       // A capture needs a live hold; a release or an expiry returns the credits either way.

@@ -34,6 +34,9 @@ const schema = z.object({
   // Take the client address from X-Forwarded-For (only behind a proxy that sets it).
   TRUST_PROXY: z.stringbool().default(false),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // Adjustments larger than this (absolute credits) need a second admin's approval.
+  ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
+  ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),
   // Unset: the built-in local provider (test mode, no Stripe account needed).
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),

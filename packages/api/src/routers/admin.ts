@@ -1,5 +1,8 @@
+import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core";
+import { MAX_CREDITS_PER_OPERATION } from "@credits/core";
+import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { apiKeyScope, uuid } from "../schemas.ts";
+import { apiKeyScope, idempotencyKey, reason, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
 const apiKeyInfo = z.object({
@@ -14,7 +17,300 @@ const apiKeyInfo = z.object({
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
+const adjustmentRequestOutput = z.object({
+  id: z.uuid(),
+  requestedBy: z.uuid(),
+  targetUserId: z.uuid(),
+  amount: z.number().int(),
+  reason: z.string(),
+  status: z.enum(["pending", "approved", "rejected", "expired"]),
+  decidedBy: z.uuid().nullable(),
+  decidedAt: z.iso.datetime().nullable(),
+  expiresAt: z.iso.datetime(),
+  createdAt: z.iso.datetime(),
+});
+const toRequest = (r: AdjustmentRequest): z.infer<typeof adjustmentRequestOutput> => ({
+  id: r.id,
+  requestedBy: r.requestedBy,
+  targetUserId: r.targetUserId,
+  amount: r.amount,
+  reason: r.reason,
+  status: r.status,
+  decidedBy: r.decidedBy,
+  decidedAt: iso(r.decidedAt),
+  expiresAt: r.expiresAt.toISOString(),
+  createdAt: r.createdAt.toISOString(),
+});
+
+const adjustOutput = z.object({
+  status: z.enum(["applied", "pending"]),
+  transactionId: z.uuid().nullable(),
+  balance: z.number().int().nullable(),
+  adjustmentRequest: adjustmentRequestOutput.nullable(),
+});
+
+const auditOutput = z.object({
+  id: z.uuid(),
+  actorId: z.uuid().nullable(),
+  targetUserId: z.uuid().nullable(),
+  action: z.string(),
+  amount: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  requestId: z.string().nullable(),
+  balanceBefore: z.number().int().nullable(),
+  balanceAfter: z.number().int().nullable(),
+  adjustmentRequestId: z.uuid().nullable(),
+  createdAt: z.iso.datetime(),
+});
+const toAudit = (a: AdminAction): z.infer<typeof auditOutput> => ({ ...a, createdAt: a.createdAt.toISOString() });
+
+const userSummaryOutput = z.object({
+  id: z.uuid(),
+  email: z.string().nullable(),
+  name: z.string().nullable(),
+  role: z.enum(["user", "admin"]),
+  balance: z.number().int(),
+  disputed: z.boolean(),
+  erased: z.boolean(),
+  createdAt: z.iso.datetime(),
+});
+const toSummary = (u: UserSummary): z.infer<typeof userSummaryOutput> => ({
+  id: u.id,
+  email: u.email,
+  name: u.name,
+  role: u.role,
+  balance: u.balance,
+  disputed: u.disputedAt !== null,
+  erased: u.erasedAt !== null,
+  createdAt: u.createdAt.toISOString(),
+});
+
+// Audit cursor: the (createdAt, id) of the last row seen, opaque to clients.
+const encodeAuditCursor = (a: AdminAction) => Buffer.from(`${a.createdAt.toISOString()}|${a.id}`).toString("base64url");
+function decodeAuditCursor(raw: string) {
+  const [at, id] = Buffer.from(raw, "base64url").toString("utf8").split("|");
+  const createdAt = new Date(at ?? "");
+  if (!id || Number.isNaN(createdAt.getTime()) || !z.uuid().safeParse(id).success) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "invalid cursor" });
+  }
+  return { createdAt, id };
+}
+
 export const adminRouter = router({
+  adjust: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/adjust",
+        tags: ["admin"],
+        summary: "Adjust a balance (above the threshold: an approval request)",
+      },
+    })
+    .input(
+      z.strictObject({
+        userId: uuid,
+        amount: z
+          .number()
+          .int()
+          .min(-MAX_CREDITS_PER_OPERATION)
+          .max(MAX_CREDITS_PER_OPERATION)
+          .refine((n) => n !== 0, "amount must not be zero"),
+        reason,
+        idempotencyKey,
+      }),
+    )
+    .output(adjustOutput)
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.services.admin.adjust({ ...input, actorId: ctx.user.id, requestId: ctx.requestId });
+      return result.status === "applied"
+        ? {
+            status: "applied" as const,
+            transactionId: result.transactionId,
+            balance: result.balance,
+            adjustmentRequest: null,
+          }
+        : {
+            status: "pending" as const,
+            transactionId: null,
+            balance: null,
+            adjustmentRequest: toRequest(result.adjustmentRequest),
+          };
+    }),
+
+  approvals: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/adjustments", tags: ["admin"], summary: "Pending approvals" } })
+    .input(z.void())
+    .output(z.object({ adjustments: z.array(adjustmentRequestOutput) }))
+    .query(async ({ ctx }) => ({ adjustments: (await ctx.services.admin.pendingApprovals()).map(toRequest) })),
+
+  approve: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/adjustments/{id}/approve",
+        tags: ["admin"],
+        summary: "Approve another admin's adjustment",
+      },
+    })
+    .input(z.strictObject({ id: uuid }))
+    .output(adjustOutput)
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.services.admin.approve({
+        adjustmentRequestId: input.id,
+        actorId: ctx.user.id,
+        requestId: ctx.requestId,
+      });
+      if (result.status !== "applied") throw new TRPCError({ code: "INTERNAL_SERVER_ERROR" });
+      return {
+        status: "applied" as const,
+        transactionId: result.transactionId,
+        balance: result.balance,
+        adjustmentRequest: null,
+      };
+    }),
+
+  reject: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/adjustments/{id}/reject",
+        tags: ["admin"],
+        summary: "Reject another admin's adjustment",
+      },
+    })
+    .input(z.strictObject({ id: uuid }))
+    .output(adjustmentRequestOutput)
+    .mutation(async ({ ctx, input }) =>
+      toRequest(
+        await ctx.services.admin.reject({
+          adjustmentRequestId: input.id,
+          actorId: ctx.user.id,
+          requestId: ctx.requestId,
+        }),
+      ),
+    ),
+
+  audit: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/audit", tags: ["admin"], summary: "The audit log" } })
+    .input(
+      z.strictObject({
+        actorId: uuid.optional(),
+        targetUserId: uuid.optional(),
+        action: z.string().max(64).optional(),
+        from: z.iso.datetime({ offset: true }).optional(),
+        to: z.iso.datetime({ offset: true }).optional(),
+        cursor: z.string().max(200).optional(),
+        limit: z.number().int().min(1).max(100).optional(),
+      }),
+    )
+    .output(z.object({ actions: z.array(auditOutput), nextCursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const limit = input.limit ?? 50;
+      const rows = await ctx.services.admin.auditLog({
+        ...(input.actorId ? { actorId: input.actorId } : {}),
+        ...(input.targetUserId ? { targetUserId: input.targetUserId } : {}),
+        ...(input.action ? { action: input.action } : {}),
+        ...(input.from ? { from: new Date(input.from) } : {}),
+        ...(input.to ? { to: new Date(input.to) } : {}),
+        ...(input.cursor ? { before: decodeAuditCursor(input.cursor) } : {}),
+        limit: limit + 1,
+      });
+      const page = rows.slice(0, limit);
+      const last = page.at(-1);
+      return { actions: page.map(toAudit), nextCursor: rows.length > limit && last ? encodeAuditCursor(last) : null };
+    }),
+
+  users: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/users", tags: ["admin"], summary: "Find users by email or id" } })
+    .input(z.strictObject({ query: z.string().max(254).optional() }))
+    .output(z.object({ users: z.array(userSummaryOutput) }))
+    .query(async ({ ctx, input }) => ({
+      users: (await ctx.services.admin.searchUsers(input.query ?? "")).map(toSummary),
+    })),
+
+  user: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/users/{userId}", tags: ["admin"], summary: "A user's account" } })
+    .input(z.strictObject({ userId: uuid }))
+    .output(
+      z.object({
+        user: userSummaryOutput,
+        holds: z.array(
+          z.object({
+            id: z.uuid(),
+            amount: z.number().int(),
+            capturedAmount: z.number().int().nullable(),
+            status: z.string(),
+            expiresAt: z.iso.datetime(),
+            createdAt: z.iso.datetime(),
+          }),
+        ),
+        payments: z.array(
+          z.object({
+            id: z.uuid(),
+            status: z.string(),
+            credits: z.number().int(),
+            amountMinor: z.number().int(),
+            currency: z.string(),
+            reviewReason: z.string().nullable(),
+            createdAt: z.iso.datetime(),
+          }),
+        ),
+      }),
+    )
+    .query(async ({ ctx, input }) => {
+      const user = await ctx.services.admin.userSummary(input.userId);
+      const [holds, payments] = await Promise.all([
+        ctx.services.credits.listHolds(input.userId),
+        ctx.services.payments.listPayments(input.userId),
+      ]);
+      return {
+        user: toSummary(user),
+        holds: holds.map((h) => ({
+          id: h.id,
+          amount: h.amount,
+          capturedAmount: h.capturedAmount,
+          status: h.status,
+          expiresAt: h.expiresAt.toISOString(),
+          createdAt: h.createdAt.toISOString(),
+        })),
+        payments: payments.map((p) => ({
+          id: p.id,
+          status: p.status,
+          credits: p.credits,
+          amountMinor: p.amountMinor,
+          currency: p.currency,
+          reviewReason: p.reviewReason,
+          createdAt: p.createdAt.toISOString(),
+        })),
+      };
+    }),
+
+  dailyStats: adminProcedure
+    .meta({
+      openapi: { method: "GET", path: "/admin/stats/daily", tags: ["admin"], summary: "Daily totals for charts" },
+    })
+    .input(z.strictObject({ from: z.iso.date(), to: z.iso.date() }))
+    .output(
+      z.object({
+        days: z.array(
+          z.object({
+            day: z.string(),
+            purchased: z.number().int(),
+            spent: z.number().int(),
+            adjusted: z.number().int(),
+            clawedBack: z.number().int(),
+            revenueMinor: z.record(z.string(), z.number().int()),
+          }),
+        ),
+      }),
+    )
+    .query(async ({ ctx, input }) => ({
+      days: await ctx.services.admin.dailyTotals(
+        new Date(`${input.from}T00:00:00Z`),
+        new Date(`${input.to}T00:00:00Z`),
+      ),
+    })),
+
   createApiKey: adminProcedure
     .meta({
       openapi: {

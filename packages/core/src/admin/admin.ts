@@ -1,0 +1,253 @@
+import { randomUUID } from "node:crypto";
+import { type Clock, systemClock } from "../clock.ts";
+import {
+  ForbiddenError,
+  IdempotencyConflictError,
+  InsufficientCreditsError,
+  InvalidInputError,
+  InvalidStateError,
+  NotFoundError,
+} from "../errors.ts";
+import type { LedgerEntry, LedgerStore } from "../ledger.ts";
+import { clientKey } from "../ledger-keys.ts";
+import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
+import { withRetry } from "../retry.ts";
+import { assertIdempotencyKey, assertReason } from "../validate.ts";
+import type { AdjustmentRequest, AdminAction, AdminStore, AuditQuery } from "./store.ts";
+
+export interface AdjustInput {
+  actorId: string;
+  userId: string;
+  // Signed: a credit or a debit. A debit never takes a balance below zero.
+  amount: number;
+  reason: string;
+  idempotencyKey: string;
+  requestId?: string | null;
+}
+
+export type AdjustResult =
+  | { status: "applied"; transactionId: string; balance: number }
+  | { status: "pending"; adjustmentRequest: AdjustmentRequest };
+
+export type AdminService = ReturnType<typeof createAdminService>;
+
+// Admin adjustments under audit, with a two-person rule above the approval threshold.
+export function createAdminService(deps: {
+  store: AdminStore;
+  clock?: Clock;
+  approvalThreshold: number;
+  approvalTtlMs: number;
+}) {
+  const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const inTransaction = <T>(work: (tx: { admin: AdminStore; ledger: LedgerStore }) => Promise<T>) =>
+    withRetry(() => store.transaction(work));
+
+  async function adjust(input: AdjustInput): Promise<AdjustResult> {
+    if (
+      !Number.isSafeInteger(input.amount) ||
+      input.amount === 0 ||
+      Math.abs(input.amount) > MAX_CREDITS_PER_OPERATION
+    ) {
+      throw new InvalidInputError(`amount must be a non-zero integer within ±${MAX_CREDITS_PER_OPERATION}`);
+    }
+    assertReason(input.reason, { required: true });
+    assertIdempotencyKey(input.idempotencyKey);
+    const key = clientKey(input.idempotencyKey);
+    if (Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
+    return inTransaction((tx) =>
+      apply(tx, { ...input, ledgerKey: key, action: "adjust", adjustmentRequestId: null, reason: input.reason.trim() }),
+    );
+  }
+
+  async function requestApproval(input: AdjustInput, key: string): Promise<AdjustResult> {
+    return inTransaction(async (tx) => {
+      if ((await tx.admin.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+      const created = await tx.admin.insertAdjustmentRequest({
+        requestedBy: input.actorId,
+        targetUserId: input.userId,
+        amount: input.amount,
+        reason: input.reason.trim(),
+        idempotencyKey: key,
+        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+      });
+      if (!created) {
+        const existing = await tx.admin.findAdjustmentRequestByKey(key);
+        const same =
+          existing?.requestedBy === input.actorId &&
+          existing.targetUserId === input.userId &&
+          existing.amount === input.amount &&
+          existing.reason === input.reason.trim();
+        if (!same || !existing) throw new IdempotencyConflictError();
+        return { status: "pending", adjustmentRequest: existing };
+      }
+      await tx.admin.insertAction({
+        actorId: input.actorId,
+        targetUserId: input.userId,
+        action: "adjustment_requested",
+        amount: input.amount,
+        reason: created.reason,
+        requestId: input.requestId ?? null,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: created.id,
+      });
+      return { status: "pending", adjustmentRequest: created };
+    });
+  }
+
+  // The balance change, its ledger row and its audit row in one transaction, with the balance
+  // row locked so the audit's before/after are exact. A retry finds the ledger row by its key and
+  // answers it again without a second audit row.
+  async function apply(
+    tx: { admin: AdminStore; ledger: LedgerStore },
+    input: Omit<AdjustInput, "idempotencyKey"> & {
+      ledgerKey: string;
+      action: string;
+      adjustmentRequestId: string | null;
+    },
+  ): Promise<AdjustResult> {
+    const before = await tx.admin.lockBalance(input.userId);
+    if (before === null) throw new NotFoundError("user");
+    const replay = await tx.ledger.findEntryByKey(input.ledgerKey);
+    if (replay) return replayOf(replay, input);
+    if (before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
+    const actionId = randomUUID();
+    const entry = await tx.ledger.post({
+      userId: input.userId,
+      amount: input.amount,
+      kind: "admin_adjustment",
+      idempotencyKey: input.ledgerKey,
+      reason: input.reason,
+      adminActionId: actionId,
+    });
+    if (!entry) throw new Error(`adjustment of user ${input.userId} was not applied`);
+    await tx.admin.insertAction({
+      id: actionId,
+      actorId: input.actorId,
+      targetUserId: input.userId,
+      action: input.action,
+      amount: input.amount,
+      reason: input.reason,
+      requestId: input.requestId ?? null,
+      balanceBefore: before,
+      balanceAfter: entry.balanceAfter,
+      adjustmentRequestId: input.adjustmentRequestId,
+    });
+    return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
+  }
+
+  function replayOf(entry: LedgerEntry, input: { userId: string; amount: number; reason: string }): AdjustResult {
+    if (entry.userId !== input.userId || entry.amount !== input.amount || entry.reason !== input.reason) {
+      throw new IdempotencyConflictError();
+    }
+    return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
+  }
+
+  // A second admin approves: the adjustment is applied once, however often approve is sent.
+  async function approve(input: { adjustmentRequestId: string; actorId: string; requestId?: string | null }) {
+    return inTransaction(async (tx) => {
+      const { request } = await decide(tx.admin, input.adjustmentRequestId, input.actorId, "approved");
+      return apply(tx, {
+        actorId: input.actorId,
+        userId: request.targetUserId,
+        amount: request.amount,
+        reason: request.reason,
+        requestId: input.requestId ?? null,
+        ledgerKey: `s:adjustment:${request.id}`,
+        action: "adjustment_approved",
+        adjustmentRequestId: request.id,
+      });
+    });
+  }
+
+  async function reject(input: { adjustmentRequestId: string; actorId: string; requestId?: string | null }) {
+    return inTransaction(async (tx) => {
+      const { request, fresh } = await decide(tx.admin, input.adjustmentRequestId, input.actorId, "rejected");
+      if (fresh) {
+        await tx.admin.insertAction({
+          actorId: input.actorId,
+          targetUserId: request.targetUserId,
+          action: "adjustment_rejected",
+          amount: request.amount,
+          reason: request.reason,
+          requestId: input.requestId ?? null,
+          balanceBefore: null,
+          balanceAfter: null,
+          adjustmentRequestId: request.id,
+        });
+      }
+      return request;
+    });
+  }
+
+  // Decides a pending request, or recognises the same decision sent again by the same admin.
+  async function decide(
+    admin: AdminStore,
+    id: string,
+    actorId: string,
+    status: "approved" | "rejected",
+  ): Promise<{ request: AdjustmentRequest; fresh: boolean }> {
+    const found = await admin.findAdjustmentRequest(id);
+    if (!found) throw new NotFoundError("adjustment request");
+    if (found.requestedBy === actorId) throw new ForbiddenError("you cannot decide your own adjustment request");
+    const decided = await admin.decideAdjustmentRequest(id, { status, decidedBy: actorId, now: clock.now() });
+    if (decided) return { request: decided, fresh: true };
+    const current = (await admin.findAdjustmentRequest(id)) ?? found;
+    if (current.status === status && current.decidedBy === actorId) return { request: current, fresh: false };
+    const state = current.status === "pending" ? "expired" : current.status;
+    throw new InvalidStateError(`adjustment request is ${state}`);
+  }
+
+  async function expirePending(): Promise<number> {
+    const expired = await store.expireAdjustmentRequests(clock.now());
+    for (const request of expired) {
+      await store.insertAction({
+        actorId: null,
+        targetUserId: request.targetUserId,
+        action: "adjustment_expired",
+        amount: request.amount,
+        reason: request.reason,
+        requestId: null,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: request.id,
+      });
+    }
+    return expired.length;
+  }
+
+  async function auditLog(query: Omit<AuditQuery, "limit"> & { limit?: number }): Promise<AdminAction[]> {
+    const limit = query.limit ?? 50;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    return store.listActions({ ...query, limit });
+  }
+
+  return {
+    adjust,
+    approve,
+    reject,
+    expirePending,
+    auditLog,
+    pendingApprovals: async () => {
+      await expirePending();
+      return store.listAdjustmentRequests({ status: "pending", limit: MAX_PAGE_SIZE });
+    },
+    searchUsers: (query: string) => store.searchUsers(query.trim().toLowerCase(), 20),
+    userSummary: async (userId: string) => {
+      const user = await store.getUserSummary(userId);
+      if (!user) throw new NotFoundError("user");
+      return user;
+    },
+    dailyTotals: (from: Date, to: Date) => {
+      if (from > to || to.getTime() - from.getTime() > 366 * 86_400_000) {
+        throw new InvalidInputError("the range must be at most a year, from before to");
+      }
+      return store.dailyTotals(from, to);
+    },
+    // Records an admin action that changes no balance (API keys, erasure, reconciliation).
+    record: (action: Omit<AdminAction, "id" | "createdAt">) => store.insertAction(action),
+  };
+}

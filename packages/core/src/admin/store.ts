@@ -1,0 +1,91 @@
+import type { LedgerStore } from "../ledger.ts";
+
+export type AdjustmentStatus = "pending" | "approved" | "rejected" | "expired";
+
+export interface AdminAction {
+  id: string;
+  actorId: string | null;
+  targetUserId: string | null;
+  action: string;
+  amount: number | null;
+  reason: string | null;
+  requestId: string | null;
+  balanceBefore: number | null;
+  balanceAfter: number | null;
+  adjustmentRequestId: string | null;
+  createdAt: Date;
+}
+
+export type NewAdminAction = Omit<AdminAction, "id" | "createdAt"> & { id?: string };
+
+export interface AdjustmentRequest {
+  id: string;
+  requestedBy: string;
+  targetUserId: string;
+  amount: number;
+  reason: string;
+  idempotencyKey: string;
+  status: AdjustmentStatus;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  expiresAt: Date;
+  createdAt: Date;
+}
+
+export interface AuditQuery {
+  actorId?: string;
+  targetUserId?: string;
+  action?: string;
+  from?: Date;
+  to?: Date;
+  // Keyset: rows strictly older than this (createdAt, id).
+  before?: { createdAt: Date; id: string };
+  limit: number;
+}
+
+export interface UserSummary {
+  id: string;
+  email: string | null;
+  name: string | null;
+  role: "user" | "admin";
+  balance: number;
+  disputedAt: Date | null;
+  erasedAt: Date | null;
+  createdAt: Date;
+}
+
+export interface DailyTotals {
+  day: string;
+  purchased: number;
+  spent: number;
+  adjusted: number;
+  clawedBack: number;
+  revenueMinor: Record<string, number>;
+}
+
+export interface AdminStore {
+  transaction<T>(work: (tx: { admin: AdminStore; ledger: LedgerStore }) => Promise<T>): Promise<T>;
+  // The user's balance, row-locked until the transaction ends; null when there is no such user.
+  lockBalance(userId: string): Promise<number | null>;
+  insertAction(action: NewAdminAction): Promise<AdminAction>;
+  // Null when the idempotency key is taken.
+  insertAdjustmentRequest(
+    request: Pick<
+      AdjustmentRequest,
+      "requestedBy" | "targetUserId" | "amount" | "reason" | "idempotencyKey" | "expiresAt"
+    >,
+  ): Promise<AdjustmentRequest | null>;
+  findAdjustmentRequest(id: string): Promise<AdjustmentRequest | null>;
+  findAdjustmentRequestByKey(key: string): Promise<AdjustmentRequest | null>;
+  // Moves a pending, unexpired request to `status` in one conditional statement; null otherwise.
+  decideAdjustmentRequest(
+    id: string,
+    decision: { status: "approved" | "rejected"; decidedBy: string; now: Date },
+  ): Promise<AdjustmentRequest | null>;
+  expireAdjustmentRequests(now: Date): Promise<AdjustmentRequest[]>;
+  listAdjustmentRequests(query: { status?: AdjustmentStatus; limit: number }): Promise<AdjustmentRequest[]>;
+  listActions(query: AuditQuery): Promise<AdminAction[]>;
+  searchUsers(query: string, limit: number): Promise<UserSummary[]>;
+  getUserSummary(userId: string): Promise<UserSummary | null>;
+  dailyTotals(from: Date, to: Date): Promise<DailyTotals[]>;
+}

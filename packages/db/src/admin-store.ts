@@ -1,0 +1,185 @@
+import type { AdminStore, AuditQuery, DailyTotals, UserSummary } from "@credits/core";
+import { and, desc, eq, gt, gte, ilike, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
+import { translated } from "./errors.ts";
+import { createLedgerStore } from "./ledger-store.ts";
+import { adjustmentRequests, adminActions, users } from "./schema.ts";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const summaryColumns = {
+  id: users.id,
+  email: users.email,
+  name: users.name,
+  role: users.role,
+  balance: users.creditsBalance,
+  disputedAt: users.disputedAt,
+  erasedAt: users.erasedAt,
+  createdAt: users.createdAt,
+};
+
+export function createAdminStore(db: Database): AdminStore {
+  return {
+    transaction: (work) =>
+      translated(() =>
+        db.transaction((tx) => work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true) })),
+      ),
+
+    lockBalance: async (userId) => {
+      if (!UUID.test(userId)) return null;
+      const [row] = await db
+        .select({ balance: users.creditsBalance })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("update");
+      return row?.balance ?? null;
+    },
+
+    insertAction: async (action) => {
+      const [row] = await db.insert(adminActions).values(action).returning();
+      if (!row) throw new Error("audit row not inserted");
+      return row;
+    },
+
+    insertAdjustmentRequest: async (request) => {
+      const [row] = await db
+        .insert(adjustmentRequests)
+        .values(request)
+        .onConflictDoNothing({ target: adjustmentRequests.idempotencyKey })
+        .returning();
+      return row ?? null;
+    },
+
+    findAdjustmentRequest: async (id) => {
+      if (!UUID.test(id)) return null;
+      const [row] = await db.select().from(adjustmentRequests).where(eq(adjustmentRequests.id, id));
+      return row ?? null;
+    },
+
+    findAdjustmentRequestByKey: async (key) => {
+      const [row] = await db.select().from(adjustmentRequests).where(eq(adjustmentRequests.idempotencyKey, key));
+      return row ?? null;
+    },
+
+    decideAdjustmentRequest: async (id, { status, decidedBy, now }) => {
+      const [row] = await db
+        .update(adjustmentRequests)
+        .set({ status, decidedBy, decidedAt: now })
+        .where(
+          and(
+            eq(adjustmentRequests.id, id),
+            eq(adjustmentRequests.status, "pending"),
+            gt(adjustmentRequests.expiresAt, now),
+            ne(adjustmentRequests.requestedBy, decidedBy),
+          ),
+        )
+        .returning();
+      return row ?? null;
+    },
+
+    expireAdjustmentRequests: (now) =>
+      db
+        .update(adjustmentRequests)
+        .set({ status: "expired", decidedAt: now })
+        .where(and(eq(adjustmentRequests.status, "pending"), lte(adjustmentRequests.expiresAt, now)))
+        .returning(),
+
+    listAdjustmentRequests: ({ status, limit }) =>
+      db
+        .select()
+        .from(adjustmentRequests)
+        .where(status ? eq(adjustmentRequests.status, status) : undefined)
+        .orderBy(desc(adjustmentRequests.createdAt))
+        .limit(limit),
+
+    listActions: (query: AuditQuery) => {
+      const t = adminActions;
+      const conditions: (SQL | undefined)[] = [
+        query.actorId ? eq(t.actorId, query.actorId) : undefined,
+        query.targetUserId ? eq(t.targetUserId, query.targetUserId) : undefined,
+        query.action ? eq(t.action, query.action) : undefined,
+        query.from ? gte(t.createdAt, query.from) : undefined,
+        query.to ? lt(t.createdAt, query.to) : undefined,
+        query.before
+          ? sql`(${t.createdAt}, ${t.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`
+          : undefined,
+      ];
+      return db
+        .select()
+        .from(t)
+        .where(and(...conditions))
+        .orderBy(desc(t.createdAt), desc(t.id))
+        .limit(query.limit);
+    },
+
+    searchUsers: async (query, limit): Promise<UserSummary[]> => {
+      if (query === "") return db.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
+      const escaped = query.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+      return db
+        .select(summaryColumns)
+        .from(users)
+        .where(or(ilike(users.email, `%${escaped}%`), UUID.test(query) ? eq(users.id, query) : undefined))
+        .orderBy(desc(users.createdAt))
+        .limit(limit);
+    },
+
+    getUserSummary: async (userId) => {
+      if (!UUID.test(userId)) return null;
+      const [row] = await db.select(summaryColumns).from(users).where(eq(users.id, userId));
+      return row ?? null;
+    },
+
+    // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
+    // revenue per currency from credited payments.
+    dailyTotals: async (from, to): Promise<DailyTotals[]> => {
+      const result = await db.execute(sql`
+        WITH days AS (
+          SELECT generate_series(date_trunc('day', ${from.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+                                 date_trunc('day', ${to.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
+                                 interval '1 day')::date AS day
+        ),
+        ledger AS (
+          SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
+                 sum(amount) FILTER (WHERE kind = 'purchase') AS purchased,
+                 -sum(amount) FILTER (WHERE kind IN ('spend', 'hold', 'hold_release')) AS spent,
+                 sum(amount) FILTER (WHERE kind = 'admin_adjustment') AS adjusted,
+                 -sum(amount) FILTER (WHERE kind IN ('refund_clawback', 'dispute_clawback', 'dispute_reversal')) AS clawed_back
+            FROM credit_transactions
+           WHERE created_at >= ${from.toISOString()}::timestamptz AND created_at < ${to.toISOString()}::timestamptz + interval '1 day'
+           GROUP BY 1
+        ),
+        revenue AS (
+          SELECT day, jsonb_object_agg(currency, total) AS by_currency FROM (
+            SELECT (credited_at AT TIME ZONE 'UTC')::date AS day, currency, sum(amount_minor - amount_refunded_minor) AS total
+              FROM payments
+             WHERE credited_at >= ${from.toISOString()}::timestamptz AND credited_at < ${to.toISOString()}::timestamptz + interval '1 day'
+             GROUP BY 1, 2
+          ) r GROUP BY day
+        )
+        SELECT to_char(days.day, 'YYYY-MM-DD') AS day,
+               coalesce(ledger.purchased, 0) AS purchased, coalesce(ledger.spent, 0) AS spent,
+               coalesce(ledger.adjusted, 0) AS adjusted, coalesce(ledger.clawed_back, 0) AS clawed_back,
+               coalesce(revenue.by_currency, '{}'::jsonb) AS revenue
+          FROM days LEFT JOIN ledger USING (day) LEFT JOIN revenue USING (day)
+         ORDER BY days.day`);
+      return rowsOf<{
+        day: string;
+        purchased: string | number;
+        spent: string | number;
+        adjusted: string | number;
+        clawed_back: string | number;
+        revenue: Record<string, string | number> | string;
+      }>(result).map((row) => {
+        const revenue = typeof row.revenue === "string" ? JSON.parse(row.revenue) : row.revenue;
+        return {
+          day: row.day,
+          purchased: Number(row.purchased),
+          spent: Number(row.spent),
+          adjusted: Number(row.adjusted),
+          clawedBack: Number(row.clawed_back),
+          revenueMinor: Object.fromEntries(Object.entries(revenue).map(([k, v]) => [k, Number(v)])),
+        };
+      });
+    },
+  };
+}
