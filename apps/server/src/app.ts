@@ -1,4 +1,13 @@
-import { appRouter, createContext, openApiDocument, restSuccessStatus, type Services } from "@credits/api";
+import {
+  appRouter,
+  createContext,
+  openApiDocument,
+  readCookie,
+  restSuccessStatus,
+  type Services,
+  sessionCookieJar,
+  sessionCookieName,
+} from "@credits/api";
 import type { LocalProvider } from "@credits/stripe";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
@@ -7,7 +16,6 @@ import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createOpenApiFetchHandler } from "trpc-to-openapi";
 import { apiDocsPage } from "./api-docs.ts";
-import { readCookie, sessionCookieJar, sessionCookieName } from "./cookies.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { csrfGuard, requestIdOf } from "./security.ts";

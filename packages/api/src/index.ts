@@ -1,4 +1,5 @@
 export * from "./context.ts";
+export * from "./cookies.ts";
 export * from "./openapi.ts";
 export * from "./root.ts";
 export * from "./services.ts";

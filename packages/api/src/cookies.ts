@@ -1,5 +1,6 @@
-import type { SessionCookies } from "@credits/api";
+import type { SessionCookies } from "./context.ts";
 
+// The session cookie, shared by the HTTP server and the Remix app (both read and set it).
 // Lucia's guide: HttpOnly, SameSite=Lax, Secure, and the __Host- prefix in production (which
 // pins the cookie to this host and path). Browsers treat http://localhost as secure, so Secure
 // holds in development too.
