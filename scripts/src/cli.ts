@@ -6,6 +6,7 @@ import { createAccountStore, type DatabaseHandle } from "@credits/db";
 import { env } from "@credits/env";
 import { paymentProviderFromEnv } from "@credits/stripe";
 import { openDatabase } from "./database.ts";
+import { progressReporter, summaryTable } from "./reconcile-output.ts";
 
 type Flags = Record<string, string | undefined>;
 
@@ -57,6 +58,31 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       console.log(created.key);
     },
   },
+  reconcile: {
+    usage: "[--since ISO_DATE] [--until ISO_DATE]  (default: the last RECONCILE_WINDOW_DAYS days)",
+    async run(database, flags) {
+      const window = {
+        ...(flags.since ? { since: date(flags, "since") } : {}),
+        ...(flags.until ? { until: date(flags, "until") } : {}),
+      };
+      const progress = progressReporter(process.stderr);
+      try {
+        const run = await services(database).reconciliation.run({
+          trigger: "cli",
+          ...window,
+          onProgress: progress.onProgress,
+        });
+        progress.done();
+        if (run) console.log(summaryTable(run));
+      } catch (error) {
+        progress.done("failed");
+        if (error instanceof DomainError) throw error;
+        // The run is recorded as failed; say why without a stack trace.
+        console.error(`error: reconciliation failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exitCode = 1;
+      }
+    },
+  },
   "api-keys:revoke": {
     usage: "--id KEY_ID",
     async run(database, flags) {
@@ -71,7 +97,14 @@ function services(database: DatabaseHandle) {
     authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
     provider: paymentProviderFromEnv(env).provider,
     publicUrl: env.PUBLIC_URL,
+    reconcileWindowDays: env.RECONCILE_WINDOW_DAYS,
   });
+}
+
+function date(flags: Flags, name: string): Date {
+  const value = new Date(required(flags, name));
+  if (Number.isNaN(value.getTime())) throw new DomainError("INVALID_INPUT", `--${name} must be an ISO date`);
+  return value;
 }
 
 function required(flags: Flags, name: string): string {
@@ -95,10 +128,9 @@ if (!command) {
 const { values } = parseArgs({
   args: rest,
   options: Object.fromEntries(
-    ["email", "password", "name", "role", "amount", "reason", "idempotency-key", "scopes", "id"].map((flag) => [
-      flag,
-      { type: "string" as const },
-    ]),
+    ["email", "password", "name", "role", "amount", "reason", "idempotency-key", "scopes", "id", "since", "until"].map(
+      (flag) => [flag, { type: "string" as const }],
+    ),
   ),
   strict: true,
 });

@@ -5,6 +5,7 @@ import { type Env, env as processEnv } from "@credits/env";
 import { paymentProviderFromEnv } from "@credits/stripe";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
+import { createReconciliationScheduler } from "./scheduler.ts";
 
 const HOLD_SWEEP_INTERVAL_MS = 30_000;
 const READY_TIMEOUT_MS = 1_000;
@@ -34,6 +35,7 @@ export async function startServer(
     publicUrl: env.PUBLIC_URL,
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
     approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
+    reconcileWindowDays: env.RECONCILE_WINDOW_DAYS,
   });
   let shuttingDown = false;
 
@@ -71,6 +73,18 @@ export async function startServer(
       .catch((error) => console.error(JSON.stringify({ level: "error", job: "hold-expiry", error: String(error) })));
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
+  // Tests start many servers: they opt in to the daily reconciliation explicitly.
+  const reconciler =
+    (env.RECONCILE_ENABLED ?? env.NODE_ENV !== "test")
+      ? createReconciliationScheduler({
+          reconciliation: services.reconciliation,
+          timeOfDay: env.RECONCILE_SCHEDULE,
+          closeTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+          log: (entry) =>
+            (entry.level === "error" ? console.error : log)(JSON.stringify({ job: "reconciliation", ...entry })),
+        })
+      : null;
+  reconciler?.start();
 
   return {
     url,
@@ -80,6 +94,7 @@ export async function startServer(
     async close() {
       shuttingDown = true;
       clearInterval(sweep);
+      const reconcilerClosed = reconciler?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ("closeIdleConnections" in server) server.closeIdleConnections();
       const forced = setTimeout(() => {
@@ -87,6 +102,7 @@ export async function startServer(
       }, env.SHUTDOWN_TIMEOUT_MS);
       await closed;
       clearTimeout(forced);
+      await reconcilerClosed;
       if (!given) await database.close();
     },
   };

@@ -11,9 +11,11 @@ import {
   createCreditService,
   createPaymentService,
   createRateLimiter,
+  createReconciliationService,
   type PaymentProvider,
   type PaymentService,
   type RateLimiter,
+  type ReconciliationService,
   systemClock,
 } from "@credits/core";
 import {
@@ -24,6 +26,7 @@ import {
   createLedgerStore,
   createPaymentStore,
   createRateLimitStore,
+  createReconciliationStore,
   createSessionStore,
   type Database,
 } from "@credits/db";
@@ -38,6 +41,7 @@ export interface Services {
   authRateLimiter: RateLimiter;
   payments: PaymentService;
   provider: PaymentProvider;
+  reconciliation: ReconciliationService;
 }
 
 export interface ServiceOptions {
@@ -47,11 +51,21 @@ export interface ServiceOptions {
   publicUrl: string;
   approvalThreshold?: number;
   approvalTtlMs?: number;
+  // How far back a reconciliation run looks by default (days).
+  reconcileWindowDays?: number;
 }
 
 export function createServices(db: Database, options: ServiceOptions): Services {
   const { clock = systemClock, provider } = options;
   const catalog = createCatalogStore(db);
+  const credits = createCreditService({ store: createLedgerStore(db), clock });
+  const payments = createPaymentService({
+    store: createPaymentStore(db),
+    catalog,
+    provider,
+    publicUrl: options.publicUrl,
+    clock,
+  });
   return {
     admin: createAdminService({
       store: createAdminStore(db),
@@ -59,17 +73,19 @@ export function createServices(db: Database, options: ServiceOptions): Services 
       approvalThreshold: options.approvalThreshold ?? 10_000,
       approvalTtlMs: options.approvalTtlMs ?? 72 * 3_600_000,
     }),
-    credits: createCreditService({ store: createLedgerStore(db), clock }),
+    credits,
     auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
     apiKeys: createApiKeyService({ store: createApiKeyStore(db), clock }),
     catalog,
     provider,
-    payments: createPaymentService({
-      store: createPaymentStore(db),
-      catalog,
+    payments,
+    reconciliation: createReconciliationService({
+      store: createReconciliationStore(db),
+      credits,
+      payments,
       provider,
-      publicUrl: options.publicUrl,
       clock,
+      ...(options.reconcileWindowDays ? { windowDays: options.reconcileWindowDays } : {}),
     }),
     authRateLimiter: createRateLimiter({
       store: createRateLimitStore(db),

@@ -13,5 +13,6 @@ export * from "./payments/payments.ts";
 export * from "./payments/provider.ts";
 export * from "./payments/state.ts";
 export * from "./payments/store.ts";
+export * from "./reconciliation.ts";
 export * from "./retry.ts";
 export * from "./validate.ts";

@@ -5,4 +5,5 @@ export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./ledger-store.ts";
 export * from "./payment-store.ts";
+export * from "./reconciliation-store.ts";
 export * from "./seed.ts";

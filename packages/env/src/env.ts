@@ -37,6 +37,15 @@ const schema = z.object({
   // Adjustments larger than this (absolute credits) need a second admin's approval.
   ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
   ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),
+  // The daily reconciliation against the payment provider. Unset: on, except under NODE_ENV=test.
+  RECONCILE_ENABLED: z.stringbool().optional(),
+  // UTC time of day (HH:MM) the daily run is due; an instance started later that day runs it then.
+  RECONCILE_SCHEDULE: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, "must be a UTC time of day, HH:MM")
+    .default("03:00"),
+  // How many days back each run looks: a day missed (an outage) is still covered the next days.
+  RECONCILE_WINDOW_DAYS: z.coerce.number().int().min(1).max(31).default(3),
   // Unset: the built-in local provider (test mode, no Stripe account needed).
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),

@@ -5,6 +5,7 @@ import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import {
+  type ChargeInfo,
   type CheckoutSessionInfo,
   type PaymentProvider,
   type ProviderEvent,
@@ -126,8 +127,7 @@ export function createPaymentService(deps: {
           paymentIntentId: event.charge.paymentIntentId,
           chargeId: event.charge.id,
         });
-        const amountRefundedMinor = Math.max(payment.amountRefundedMinor, event.charge.amountRefundedMinor);
-        await settle(tx, payment, { amountRefundedMinor, providerChargeId: event.charge.id }, event.id);
+        await applyRefund(tx, payment, event.charge, event.id);
         return true;
       }
       case "dispute.created":
@@ -142,6 +142,12 @@ export function createPaymentService(deps: {
       case "ignored":
         return false;
     }
+  }
+
+  // The refunded amount is cumulative and only grows: a late or repeated report changes nothing.
+  async function applyRefund(tx: Tx, payment: Payment, charge: ChargeInfo, source: string): Promise<void> {
+    const amountRefundedMinor = Math.max(payment.amountRefundedMinor, charge.amountRefundedMinor);
+    await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id }, source);
   }
 
   async function lockByRef(tx: Tx, ref: { paymentIntentId: string | null; chargeId: string | null }) {
@@ -302,12 +308,28 @@ export function createPaymentService(deps: {
     });
   }
 
+  // For reconciliation: a refund the provider reports but we never recorded (a lost
+  // charge.refunded), applied through the same path as the event. False when there is nothing
+  // new to apply (unknown payment, or the refund is already recorded).
+  async function applyRefundFromProvider(charge: ChargeInfo, source: string): Promise<boolean> {
+    return inTransaction(async (tx) => {
+      const payment = await tx.payments.lockPaymentByProviderRef({
+        paymentIntentId: charge.paymentIntentId,
+        chargeId: charge.id,
+      });
+      if (!payment || charge.amountRefundedMinor <= payment.amountRefundedMinor) return false;
+      await applyRefund(tx, payment, charge, source);
+      return true;
+    });
+  }
+
   return {
     createCheckout,
     handleEvent,
     confirmCheckout,
     getPayment,
     fulfilFromProvider,
+    applyRefundFromProvider,
     listPayments: (userId: string) => store.listUserPayments(userId, 50),
   };
 }

@@ -1,0 +1,71 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createTestDatabase } from "@credits/db/testing";
+import { env } from "@credits/env";
+import { afterAll, describe, expect, it } from "vitest";
+
+// `pnpm cli reconcile` as an operator runs it: its own process on its own database (a PostgreSQL
+// test database, or a fresh PGlite directory), the local payment provider (no Stripe key), stderr
+// not a terminal, so progress comes as plain lines.
+
+const root = fileURLToPath(new URL("../../../", import.meta.url));
+const serverUrl = env.TEST_DATABASE_URL ?? env.DATABASE_URL;
+const database = serverUrl ? await createTestDatabase(serverUrl) : null;
+const dataDir = database ? null : mkdtempSync(join(tmpdir(), "credits-cli-reconcile-"));
+afterAll(async () => {
+  await database?.close();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["scripts/src/cli.ts", ...args],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: "test",
+          ...(database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
+        },
+        timeout: 60_000,
+      },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe("pnpm cli reconcile", () => {
+  it("runs a reconciliation for the window and prints the summary table", async () => {
+    const since = new Date(Date.now() - 2 * 86_400_000).toISOString();
+    const { code, stdout, stderr } = await cli(["reconcile", "--since", since]);
+    expect(stderr).not.toContain("\x1b[");
+    expect(stderr.trim().split("\n")).toEqual([
+      "reconcile: 1/4 sessions (0 sessions, 0 charges, 0 payments, 0 findings)",
+      "reconcile: 2/4 charges (0 sessions, 0 charges, 0 payments, 0 findings)",
+      "reconcile: 3/4 payments (0 sessions, 0 charges, 0 payments, 0 findings)",
+      "reconcile: 4/4 ledger (0 sessions, 0 charges, 0 payments, 0 findings)",
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^run {8}[0-9a-f-]{36} \(cli, succeeded\)$/m);
+    expect(stdout).toContain(`window     ${since} .. `);
+    for (const kind of ["missing_credit", "unexpected_credit", "refund_not_clawed_back", "amount_mismatch"]) {
+      expect(stdout).toMatch(new RegExp(`^${kind} +0 +0$`, "m"));
+    }
+    expect(stdout).toMatch(/^total +0 +0$/m);
+  });
+
+  it("refuses a date it cannot read, and a window longer than a month", async () => {
+    const unreadable = await cli(["reconcile", "--since", "last tuesday"]);
+    expect(unreadable.code).toBe(1);
+    expect(unreadable.stderr.trim()).toBe("error: --since must be an ISO date");
+    const tooLong = await cli(["reconcile", "--since", "2020-01-01"]);
+    expect(tooLong.code).toBe(1);
+    expect(tooLong.stderr.trim()).toBe("error: the window may span at most 31 days");
+    expect(tooLong.stdout).toBe("");
+  });
+});

@@ -1,0 +1,459 @@
+import type { Clock } from "./clock.ts";
+import type { CreditService } from "./credits.ts";
+import type { PaymentService } from "./payments/payments.ts";
+import {
+  type ChargeInfo,
+  type CheckoutSessionInfo,
+  type ListWindow,
+  type PaymentProvider,
+  ProviderUnavailableError,
+} from "./payments/provider.ts";
+import type { Payment } from "./payments/store.ts";
+import {
+  type FindingKind,
+  findingKinds,
+  type NewFinding,
+  type ReconciliationStats,
+  type ReconciliationStore,
+  type ReconciliationTrigger,
+  type TimeCursor,
+} from "./reconciliation-store.ts";
+
+// One reconciliation run's comparison: the provider's sessions and charges against our payments,
+// batch by batch, then our credited payments the provider did not list, then the ledger. Heals go
+// through the payment service's own functions (fulfil, refund), which lock the payment and act at
+// most once, so a webhook or another run racing this one changes nothing twice.
+
+// Sessions and charges are compared a page at a time: one query per batch on our side.
+export const RECONCILE_BATCH_SIZE = 100;
+// Past this many findings a run stops storing rows (the stats still count them): a run that
+// finds everything wrong says so without writing a row per payment.
+export const MAX_FINDINGS_PER_RUN = 10_000;
+// Ledger invariant violations reported per run.
+export const MAX_INVARIANT_FINDINGS = 1_000;
+// Credited payments the listing did not show are asked about one by one, up to this many.
+export const MAX_SESSION_LOOKUPS = 200;
+
+export type ReconcilePhase = "sessions" | "charges" | "payments" | "ledger";
+export const reconcilePhases: readonly ReconcilePhase[] = ["sessions", "charges", "payments", "ledger"];
+
+export interface ReconcileProgress {
+  runId: string;
+  phase: ReconcilePhase;
+  // 1-based position of the phase among reconcilePhases.
+  step: number;
+  steps: number;
+  sessionsSeen: number;
+  chargesSeen: number;
+  paymentsChecked: number;
+  findings: number;
+  healed: number;
+}
+
+export interface ReconcileOptions {
+  trigger: ReconciliationTrigger;
+  // Window of provider objects (by creation time); default the last windowDays up to now.
+  since?: Date;
+  until?: Date;
+  // The UTC day (YYYY-MM-DD) a scheduled run is for: the claim that makes it happen once.
+  scheduledFor?: string;
+  onProgress?: (progress: ReconcileProgress) => void;
+  // Stops the run between batches (shutdown); it is then recorded as failed.
+  signal?: AbortSignal;
+}
+
+export interface PassDeps {
+  store: ReconciliationStore;
+  credits: Pick<CreditService, "checkInvariants">;
+  payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
+  provider: PaymentProvider;
+  clock: Clock;
+}
+
+// One run's working state: counters, the findings waiting to be written, what was seen.
+export class ReconciliationPass {
+  readonly stats: ReconciliationStats = emptyStats();
+  private readonly pending: NewFinding[] = [];
+  private stored = 0;
+  private readonly checked = new Set<string>();
+  // Payment ids whose session the provider listed, and those already reported as mismatched.
+  private readonly sessionSeenFor = new Set<string>();
+  private readonly mismatched = new Set<string>();
+  private readonly runId: string;
+  private readonly window: ListWindow;
+  private readonly options: ReconcileOptions;
+  // Recorded on the payment's transitions and in the ledger keys of what a heal posts.
+  private readonly source: string;
+
+  private readonly deps: PassDeps;
+
+  constructor(deps: PassDeps, runId: string, window: ListWindow, options: ReconcileOptions) {
+    this.deps = deps;
+    this.runId = runId;
+    this.window = window;
+    this.options = options;
+    this.source = `reconciliation:${runId}`;
+  }
+
+  async execute(): Promise<void> {
+    this.progress("sessions");
+    for await (const batch of batches(this.deps.provider.listCheckoutSessions(this.window), RECONCILE_BATCH_SIZE)) {
+      await this.sessions(batch);
+    }
+    this.progress("charges");
+    for await (const batch of batches(this.deps.provider.listCharges(this.window), RECONCILE_BATCH_SIZE)) {
+      await this.charges(batch);
+    }
+    this.progress("payments");
+    await this.creditedPayments();
+    this.progress("ledger");
+    await this.ledger();
+    await this.flush();
+  }
+
+  private async sessions(sessions: CheckoutSessionInfo[]): Promise<void> {
+    this.checkAborted();
+    this.stats.sessionsSeen += sessions.length;
+    const ours = sessions.filter((session) => session.paymentId !== null);
+    this.stats.sessionsForeign += sessions.length - ours.length;
+    const payments = byId(await this.deps.store.findPaymentsByIds(unique(ours.map((s) => s.paymentId as string))));
+    for (const session of ours) {
+      const payment = payments.get(session.paymentId as string);
+      // Not the session this payment went through: the payment's own session decides.
+      if (payment?.providerSessionId && payment.providerSessionId !== session.id) continue;
+      if (payment) {
+        this.check(payment);
+        this.sessionSeenFor.add(payment.id);
+        await this.compareSession(session, payment);
+      } else if (session.paymentStatus === "paid") {
+        // Money taken for a payment id we do not have: nothing to credit, so a person looks.
+        this.find({
+          kind: "missing_credit",
+          paymentId: null,
+          userId: null,
+          providerRef: session.id,
+          detail: {
+            reason: "no payment here with this id",
+            claimedPaymentId: session.paymentId,
+            ...amounts(session),
+          },
+          healed: false,
+        });
+      }
+    }
+    await this.flush();
+    this.progress("sessions");
+  }
+
+  private async compareSession(session: CheckoutSessionInfo, payment: Payment): Promise<void> {
+    const paid = session.paymentStatus === "paid";
+    if (amountDiffers(payment, session.amountTotalMinor, session.currency)) {
+      // The fulfil function refuses a mismatched session and flags the payment for review: the
+      // same outcome as if the webhook had brought it.
+      if (paid && !payment.creditedAt) await this.deps.payments.fulfilFromProvider(session, this.source);
+      this.mismatch(payment, session.id, session.amountTotalMinor, session.currency, { paid });
+      return;
+    }
+    if (paid && !payment.creditedAt) {
+      await this.heal(session, payment);
+    } else if (!paid && payment.creditedAt) {
+      this.find({
+        kind: "unexpected_credit",
+        paymentId: payment.id,
+        userId: payment.userId,
+        providerRef: session.id,
+        detail: {
+          reason: "the provider's session is not paid",
+          sessionStatus: session.status,
+          sessionPaymentStatus: session.paymentStatus,
+          credits: payment.credits,
+        },
+        healed: false,
+      });
+    }
+  }
+
+  // Fulfils through the one fulfil function: it locks the payment and credits at most once, so
+  // a webhook or another run that got there first makes this a no-op.
+  private async heal(session: CheckoutSessionInfo, payment: Payment): Promise<void> {
+    const credited = await this.deps.payments.fulfilFromProvider(session, this.source);
+    if (credited) {
+      this.find({
+        kind: "missing_credit",
+        paymentId: payment.id,
+        userId: payment.userId,
+        providerRef: session.id,
+        detail: { credits: payment.credits, ...amounts(session) },
+        healed: true,
+      });
+      return;
+    }
+    const now = (await this.deps.store.findPaymentsByIds([payment.id]))[0];
+    if (now?.creditedAt) {
+      this.stats.healedElsewhere += 1;
+      return;
+    }
+    this.find({
+      kind: "missing_credit",
+      paymentId: payment.id,
+      userId: payment.userId,
+      providerRef: session.id,
+      detail: { reason: now?.reviewReason ?? "fulfilment refused the session", ...amounts(session) },
+      healed: false,
+    });
+  }
+
+  private async charges(charges: ChargeInfo[]): Promise<void> {
+    this.checkAborted();
+    this.stats.chargesSeen += charges.length;
+    const found = await this.deps.store.findPaymentsByProviderRefs({
+      paymentIntentIds: unique(charges.flatMap((c) => (c.paymentIntentId ? [c.paymentIntentId] : []))),
+      chargeIds: unique(charges.map((c) => c.id)),
+    });
+    const byIntent = new Map(found.flatMap((p) => (p.providerPaymentIntentId ? [[p.providerPaymentIntentId, p]] : [])));
+    const byCharge = new Map(found.flatMap((p) => (p.providerChargeId ? [[p.providerChargeId, p]] : [])));
+    for (const charge of charges) {
+      const payment =
+        byCharge.get(charge.id) ?? (charge.paymentIntentId ? byIntent.get(charge.paymentIntentId) : undefined);
+      if (!payment) {
+        this.stats.chargesUnmatched += 1;
+        continue;
+      }
+      this.check(payment);
+      if (amountDiffers(payment, charge.amountMinor, charge.currency)) {
+        this.mismatch(payment, charge.id, charge.amountMinor, charge.currency, {});
+        continue;
+      }
+      if (charge.amountRefundedMinor > payment.amountRefundedMinor) await this.refund(charge, payment);
+    }
+    await this.flush();
+    this.progress("charges");
+  }
+
+  private async refund(charge: ChargeInfo, payment: Payment): Promise<void> {
+    const applied = await this.deps.payments.applyRefundFromProvider(charge, this.source);
+    if (!applied) {
+      this.stats.healedElsewhere += 1;
+      return;
+    }
+    const after = (await this.deps.store.findPaymentsByIds([payment.id]))[0];
+    this.find({
+      kind: "refund_not_clawed_back",
+      paymentId: payment.id,
+      userId: payment.userId,
+      providerRef: charge.id,
+      detail: {
+        refundedAtProviderMinor: charge.amountRefundedMinor,
+        recordedBeforeMinor: payment.amountRefundedMinor,
+        currency: charge.currency,
+        creditsClawedBack: (after?.creditsRefunded ?? payment.creditsRefunded) - payment.creditsRefunded,
+        reviewReason: after?.reviewReason ?? null,
+      },
+      healed: true,
+    });
+  }
+
+  // Our credited payments in the window that the listing did not show. Each is asked about by
+  // id first (its session may sit just outside the window): only a session that is unknown or
+  // unpaid there is reported.
+  private async creditedPayments(): Promise<void> {
+    let after: TimeCursor | undefined;
+    let lookups = 0;
+    for (;;) {
+      this.checkAborted();
+      const page = await this.deps.store.listCreditedPayments({
+        provider: this.deps.provider.name,
+        createdFrom: this.window.createdFrom,
+        createdTo: this.window.createdTo,
+        creditedBefore: this.window.createdTo,
+        limit: RECONCILE_BATCH_SIZE,
+        ...(after ? { after } : {}),
+      });
+      for (const payment of page) {
+        this.check(payment);
+        if (this.sessionSeenFor.has(payment.id) || this.mismatched.has(payment.id)) continue;
+        let session: CheckoutSessionInfo | null = null;
+        if (payment.providerSessionId && lookups < MAX_SESSION_LOOKUPS) {
+          lookups += 1;
+          session = await this.lookUpSession(payment.providerSessionId);
+        }
+        if (session?.paymentStatus === "paid" && session.paymentId === payment.id) continue;
+        this.find({
+          kind: "unexpected_credit",
+          paymentId: payment.id,
+          userId: payment.userId,
+          providerRef: payment.providerSessionId,
+          detail: {
+            reason: session ? "the provider's session is not paid" : "the provider does not know this payment",
+            sessionStatus: session?.status ?? null,
+            sessionPaymentStatus: session?.paymentStatus ?? null,
+            credits: payment.credits,
+          },
+          healed: false,
+        });
+      }
+      await this.flush();
+      this.progress("payments");
+      const last = page.at(-1);
+      if (page.length < RECONCILE_BATCH_SIZE || !last) return;
+      after = { at: last.createdAt, id: last.id };
+    }
+  }
+
+  private async ledger(): Promise<void> {
+    this.checkAborted();
+    const { usersChecked, violations } = await this.deps.credits.checkInvariants(MAX_INVARIANT_FINDINGS);
+    this.stats.usersChecked = usersChecked;
+    for (const violation of violations) {
+      this.find({
+        kind: "ledger_invariant",
+        paymentId: null,
+        userId: violation.userId,
+        providerRef: null,
+        detail: {
+          balance: violation.balance,
+          ledgerSum: violation.ledgerSum,
+          negativeWithoutDispute: violation.negativeWithoutDispute,
+        },
+        healed: false,
+      });
+    }
+    this.progress("ledger");
+  }
+
+  private mismatch(
+    payment: Payment,
+    providerRef: string,
+    amountMinor: number | null,
+    currency: string | null,
+    extra: Record<string, boolean>,
+  ): void {
+    if (this.mismatched.has(payment.id)) return;
+    this.mismatched.add(payment.id);
+    this.find({
+      kind: "amount_mismatch",
+      paymentId: payment.id,
+      userId: payment.userId,
+      providerRef,
+      detail: {
+        providerAmountMinor: amountMinor,
+        providerCurrency: currency,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        credited: payment.creditedAt !== null,
+        ...extra,
+      },
+      healed: false,
+    });
+  }
+
+  private check(payment: Payment): void {
+    if (this.checked.has(payment.id)) return;
+    this.checked.add(payment.id);
+    this.stats.paymentsChecked = this.checked.size;
+  }
+
+  private find(finding: NewFinding): void {
+    this.stats.findings[finding.kind] += 1;
+    if (finding.healed) {
+      this.stats.healed += 1;
+      this.stats.healedByKind[finding.kind] += 1;
+    }
+    if (this.stored + this.pending.length >= MAX_FINDINGS_PER_RUN) {
+      this.stats.findingsTruncated = true;
+      return;
+    }
+    this.pending.push(finding);
+  }
+
+  // Written batch by batch, so a heal is on record even if the run fails later.
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending.splice(0);
+    await this.deps.store.addFindings(this.runId, batch);
+    this.stored += batch.length;
+  }
+
+  private checkAborted(): void {
+    if (this.options.signal?.aborted) throw new Error("reconciliation aborted (shutting down)");
+  }
+
+  private progress(phase: ReconcilePhase): void {
+    if (!this.options.onProgress) return;
+    const { stats } = this;
+    this.options.onProgress({
+      runId: this.runId,
+      phase,
+      step: reconcilePhases.indexOf(phase) + 1,
+      steps: reconcilePhases.length,
+      sessionsSeen: stats.sessionsSeen,
+      chargesSeen: stats.chargesSeen,
+      paymentsChecked: stats.paymentsChecked,
+      findings: findingKinds.reduce((sum, kind) => sum + stats.findings[kind], 0),
+      healed: stats.healed,
+    });
+  }
+
+  private async lookUpSession(sessionId: string): Promise<CheckoutSessionInfo | null> {
+    try {
+      return await this.deps.provider.retrieveCheckoutSession(sessionId);
+    } catch (error) {
+      // An outage fails the run (it is not evidence of anything); any other refusal is "unknown".
+      if (error instanceof ProviderUnavailableError) throw error;
+      return null;
+    }
+  }
+
+  finalStats(startedAt: Date): ReconciliationStats {
+    return { ...this.stats, durationMs: Math.max(0, this.deps.clock.now().getTime() - startedAt.getTime()) };
+  }
+}
+
+export function emptyStats(): ReconciliationStats {
+  return {
+    sessionsSeen: 0,
+    sessionsForeign: 0,
+    chargesSeen: 0,
+    chargesUnmatched: 0,
+    paymentsChecked: 0,
+    usersChecked: 0,
+    findings: zeroByKind(),
+    healed: 0,
+    healedByKind: zeroByKind(),
+    healedElsewhere: 0,
+    findingsTruncated: false,
+    durationMs: 0,
+  };
+}
+
+function zeroByKind(): Record<FindingKind, number> {
+  return Object.fromEntries(findingKinds.map((kind) => [kind, 0])) as Record<FindingKind, number>;
+}
+
+function amountDiffers(payment: Payment, amountMinor: number | null, currency: string | null): boolean {
+  return amountMinor !== payment.amountMinor || currency?.toLowerCase() !== payment.currency;
+}
+
+function amounts(session: CheckoutSessionInfo) {
+  return { providerAmountMinor: session.amountTotalMinor, providerCurrency: session.currency };
+}
+
+function byId(payments: Payment[]): Map<string, Payment> {
+  return new Map(payments.map((payment) => [payment.id, payment]));
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}

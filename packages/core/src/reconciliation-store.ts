@@ -1,0 +1,118 @@
+import type { Payment } from "./payments/store.ts";
+
+// The port reconciliation needs from storage: its own runs and findings, and read-only views of
+// our payments to compare with the provider's. Implemented in packages/db.
+
+export const reconciliationTriggers = ["schedule", "manual", "cli"] as const;
+export type ReconciliationTrigger = (typeof reconciliationTriggers)[number];
+
+export const findingKinds = [
+  // Paid at the provider, not credited here (healed through the one fulfil function).
+  "missing_credit",
+  // Credited here, but the provider's session is unpaid or unknown (a person decides).
+  "unexpected_credit",
+  // The provider refunded more than we recorded (healed through the charge.refunded path).
+  "refund_not_clawed_back",
+  // The provider's amount or currency differs from our payment (never credited; a person decides).
+  "amount_mismatch",
+  // A user's cached balance differs from the sum of their ledger, or is negative without a dispute.
+  "ledger_invariant",
+] as const;
+export type FindingKind = (typeof findingKinds)[number];
+
+export type ReconciliationRunStatus = "running" | "succeeded" | "failed";
+
+export interface ReconciliationStats {
+  sessionsSeen: number;
+  // Sessions that carry no payment id of ours (made elsewhere on the same provider account).
+  sessionsForeign: number;
+  chargesSeen: number;
+  // Charges whose payment we could not find by payment intent or charge id.
+  chargesUnmatched: number;
+  // Distinct payments of ours compared with the provider.
+  paymentsChecked: number;
+  usersChecked: number;
+  findings: Record<FindingKind, number>;
+  healed: number;
+  healedByKind: Record<FindingKind, number>;
+  // Drift seen that another fulfilment (a webhook, a concurrent run) healed first.
+  healedElsewhere: number;
+  // Set when more findings were found than a run stores; the counts above stay exact.
+  findingsTruncated: boolean;
+  durationMs: number;
+  // Why a failed run failed.
+  error?: string;
+}
+
+export interface ReconciliationRun {
+  id: string;
+  trigger: ReconciliationTrigger;
+  // The UTC day (YYYY-MM-DD) a scheduled run is for; null for manual and CLI runs.
+  scheduledFor: string | null;
+  windowStart: Date;
+  windowEnd: Date;
+  status: ReconciliationRunStatus;
+  stats: ReconciliationStats | null;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface NewFinding {
+  kind: FindingKind;
+  paymentId: string | null;
+  userId: string | null;
+  // The provider object the finding is about (session or charge id).
+  providerRef: string | null;
+  detail: Record<string, string | number | boolean | null>;
+  healed: boolean;
+}
+
+export interface ReconciliationFinding extends NewFinding {
+  id: string;
+  runId: string;
+  createdAt: Date;
+}
+
+export interface TimeCursor {
+  at: Date;
+  id: string;
+}
+
+export interface ReconciliationStore {
+  // Inserts a running run. With scheduledFor set, null when a run for that day already exists:
+  // the unique day is the claim that makes a scheduled run happen once across instances.
+  insertRun(run: {
+    trigger: ReconciliationTrigger;
+    scheduledFor: string | null;
+    windowStart: Date;
+    windowEnd: Date;
+    startedAt: Date;
+  }): Promise<ReconciliationRun | null>;
+  addFindings(runId: string, findings: NewFinding[]): Promise<void>;
+  finishRun(
+    id: string,
+    result: { status: Exclude<ReconciliationRunStatus, "running">; stats: ReconciliationStats; finishedAt: Date },
+  ): Promise<ReconciliationRun>;
+  findRun(id: string): Promise<ReconciliationRun | null>;
+  // Newest first, keyset-paged on (startedAt, id).
+  listRuns(query: { limit: number; before?: TimeCursor }): Promise<ReconciliationRun[]>;
+  // Oldest first, keyset-paged on (createdAt, id).
+  listFindings(
+    runId: string,
+    query: { limit: number; after?: TimeCursor; kind?: FindingKind },
+  ): Promise<ReconciliationFinding[]>;
+  lastSuccessfulRun(): Promise<ReconciliationRun | null>;
+  // Our payments with these ids (ids that cannot be ours are simply not found).
+  findPaymentsByIds(ids: string[]): Promise<Payment[]>;
+  findPaymentsByProviderRefs(refs: { paymentIntentIds: string[]; chargeIds: string[] }): Promise<Payment[]>;
+  // Credited payments of one provider created in the window and credited by `creditedBefore`,
+  // oldest first, keyset-paged on (createdAt, id).
+  listCreditedPayments(query: {
+    provider: string;
+    createdFrom: Date;
+    createdTo: Date;
+    creditedBefore: Date;
+    after?: TimeCursor;
+    limit: number;
+  }): Promise<Payment[]>;
+}

@@ -1,0 +1,171 @@
+import { type Clock, systemClock } from "./clock.ts";
+import type { CreditService } from "./credits.ts";
+import { InvalidInputError, NotFoundError } from "./errors.ts";
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
+import type { PaymentService } from "./payments/payments.ts";
+import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
+import { type ReconcileOptions, ReconciliationPass } from "./reconciliation-pass.ts";
+import {
+  type FindingKind,
+  findingKinds,
+  type ReconciliationFinding,
+  type ReconciliationRun,
+  type ReconciliationStore,
+  type TimeCursor,
+} from "./reconciliation-store.ts";
+
+export {
+  emptyStats,
+  MAX_FINDINGS_PER_RUN,
+  MAX_INVARIANT_FINDINGS,
+  MAX_SESSION_LOOKUPS,
+  RECONCILE_BATCH_SIZE,
+  type ReconcileOptions,
+  type ReconcilePhase,
+  type ReconcileProgress,
+  reconcilePhases,
+} from "./reconciliation-pass.ts";
+export * from "./reconciliation-store.ts";
+
+// Daily reconciliation: compares the provider's checkout sessions and charges for a window with
+// our payments, heals what a lost webhook left behind (through the same functions the webhook
+// uses, so healing twice, or racing a webhook or another run, credits at most once), and records
+// everything else as findings for a person. Every run leaves a row, succeeded or failed.
+
+export const DEFAULT_RECONCILE_WINDOW_DAYS = 3;
+// The provider's listing is bounded too (MAX_LISTED_OBJECTS); a month is the widest window a run
+// may ask for.
+export const MAX_RECONCILE_WINDOW_DAYS = 31;
+const DAY_MS = 86_400_000;
+
+export type ReconciliationService = ReturnType<typeof createReconciliationService>;
+
+export function createReconciliationService(deps: {
+  store: ReconciliationStore;
+  credits: Pick<CreditService, "checkInvariants">;
+  payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
+  provider: PaymentProvider;
+  clock?: Clock;
+  windowDays?: number;
+}) {
+  const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const windowDays = deps.windowDays ?? DEFAULT_RECONCILE_WINDOW_DAYS;
+  if (!Number.isInteger(windowDays) || windowDays < 1 || windowDays > MAX_RECONCILE_WINDOW_DAYS) {
+    throw new Error(`windowDays must be from 1 to ${MAX_RECONCILE_WINDOW_DAYS}`);
+  }
+
+  function windowFor(options: ReconcileOptions): ListWindow {
+    const createdTo = options.until ?? clock.now();
+    const createdFrom = options.since ?? new Date(createdTo.getTime() - windowDays * DAY_MS);
+    if (Number.isNaN(createdFrom.getTime()) || Number.isNaN(createdTo.getTime())) {
+      throw new InvalidInputError("since and until must be valid dates");
+    }
+    if (createdFrom >= createdTo) throw new InvalidInputError("since must be before until");
+    if (createdTo.getTime() - createdFrom.getTime() > MAX_RECONCILE_WINDOW_DAYS * DAY_MS) {
+      throw new InvalidInputError(`the window may span at most ${MAX_RECONCILE_WINDOW_DAYS} days`);
+    }
+    return { createdFrom, createdTo };
+  }
+
+  // Runs one reconciliation. Null when options.scheduledFor names a day another run (on this or
+  // another instance) has already claimed. A failed run is recorded as failed, then rethrown.
+  async function run(options: ReconcileOptions): Promise<ReconciliationRun | null> {
+    if (options.scheduledFor !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(options.scheduledFor)) {
+      throw new InvalidInputError("scheduledFor must be a day, YYYY-MM-DD");
+    }
+    const window = windowFor(options);
+    const startedAt = clock.now();
+    const claimed = await store.insertRun({
+      trigger: options.trigger,
+      scheduledFor: options.scheduledFor ?? null,
+      windowStart: window.createdFrom,
+      windowEnd: window.createdTo,
+      startedAt,
+    });
+    if (!claimed) return null;
+    const pass = new ReconciliationPass({ ...deps, clock }, claimed.id, window, options);
+    try {
+      await pass.execute();
+      return await store.finishRun(claimed.id, {
+        status: "succeeded",
+        stats: pass.finalStats(startedAt),
+        finishedAt: clock.now(),
+      });
+    } catch (error) {
+      await pass.flush().catch(() => {});
+      const stats = { ...pass.finalStats(startedAt), error: errorMessage(error) };
+      await store.finishRun(claimed.id, { status: "failed", stats, finishedAt: clock.now() });
+      throw error;
+    }
+  }
+
+  async function listRuns(options: { limit?: number; cursor?: string } = {}): Promise<{
+    runs: ReconciliationRun[];
+    nextCursor: string | null;
+  }> {
+    const limit = pageLimit(options.limit);
+    const rows = await store.listRuns({
+      limit: limit + 1,
+      ...(options.cursor ? { before: decodeTimeCursor(options.cursor) } : {}),
+    });
+    const runs = rows.slice(0, limit);
+    const last = runs.at(-1);
+    return { runs, nextCursor: rows.length > limit && last ? encodeTimeCursor(last.startedAt, last.id) : null };
+  }
+
+  async function getRun(
+    id: string,
+    options: { limit?: number; cursor?: string; kind?: FindingKind } = {},
+  ): Promise<{ run: ReconciliationRun; findings: ReconciliationFinding[]; nextCursor: string | null }> {
+    const limit = pageLimit(options.limit);
+    if (options.kind !== undefined && !findingKinds.includes(options.kind)) {
+      throw new InvalidInputError(`kind must be one of ${findingKinds.join(", ")}`);
+    }
+    const run = await store.findRun(id);
+    if (!run) throw new NotFoundError("reconciliation run");
+    const rows = await store.listFindings(id, {
+      limit: limit + 1,
+      ...(options.cursor ? { after: decodeTimeCursor(options.cursor) } : {}),
+      ...(options.kind ? { kind: options.kind } : {}),
+    });
+    const findings = rows.slice(0, limit);
+    const last = findings.at(-1);
+    return {
+      run,
+      findings,
+      nextCursor: rows.length > limit && last ? encodeTimeCursor(last.createdAt, last.id) : null,
+    };
+  }
+
+  return {
+    run,
+    listRuns,
+    getRun,
+    lastSuccessfulRun: () => store.lastSuccessfulRun(),
+    windowDays,
+  };
+}
+
+function pageLimit(limit: number | undefined): number {
+  const value = limit ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
+    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return value;
+}
+
+function encodeTimeCursor(at: Date, id: string): string {
+  return Buffer.from(`r1:${at.getTime()}:${id}`).toString("base64url");
+}
+
+function decodeTimeCursor(raw: string): TimeCursor {
+  const match = /^r1:(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(raw, "base64url").toString("utf8"));
+  if (!match?.[1] || !match[2]) throw new InvalidInputError("invalid cursor");
+  return { at: new Date(Number(match[1])), id: match[2] };
+}
+
+function errorMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.slice(0, 500);
+}
