@@ -5,6 +5,8 @@ import type { Access } from "./trpc.ts";
 // REST answers 200 on success unless listed here; the server and the document both read this.
 export const restSuccessStatus: Record<string, 201 | 204> = {
   "auth.signUp": 201,
+  // A new payment (and its Checkout Session) is created.
+  "checkout.create": 201,
   "auth.logOut": 204,
   "auth.logOutEverywhere": 204,
 };

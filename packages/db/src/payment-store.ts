@@ -5,6 +5,11 @@ import { translated } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
+// Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
+// another integration on the same Stripe account) names no payment: answer "none" rather than let
+// PostgreSQL fail the query (22P02), which would turn a signed webhook into a 500 retried for days.
+const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export function createPaymentStore(db: Database): PaymentStore {
   const byRef = (ref: { paymentIntentId: string | null; chargeId: string | null }) =>
     or(
@@ -25,6 +30,7 @@ export function createPaymentStore(db: Database): PaymentStore {
     },
 
     findPayment: async (id) => {
+      if (!PAYMENT_ID.test(id)) return null;
       const [row] = await db.select().from(payments).where(eq(payments.id, id));
       return row ?? null;
     },
@@ -33,6 +39,7 @@ export function createPaymentStore(db: Database): PaymentStore {
       db.select().from(payments).where(eq(payments.userId, userId)).orderBy(desc(payments.createdAt)).limit(limit),
 
     lockPayment: async (id) => {
+      if (!PAYMENT_ID.test(id)) return null;
       const [row] = await db.select().from(payments).where(eq(payments.id, id)).for("update");
       return row ?? null;
     },

@@ -51,6 +51,8 @@ const schema = z.object({
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),
   // A Stripe-compatible server (e.g. stripe-mock) instead of api.stripe.com.
   STRIPE_API_BASE: z.url().optional(),
+  // Per-attempt timeout of a Stripe API call (the SDK retries twice); unset: 10 s. Tests shorten it.
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).optional(),
 });
 
 export type Env = z.infer<typeof schema>;

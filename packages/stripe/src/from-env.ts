@@ -8,6 +8,7 @@ export function paymentProviderFromEnv(env: {
   STRIPE_SECRET_KEY?: string | undefined;
   STRIPE_WEBHOOK_SECRET?: string | undefined;
   STRIPE_API_BASE?: string | undefined;
+  STRIPE_TIMEOUT_MS?: number | undefined;
   PUBLIC_URL: string;
 }): { provider: PaymentProvider; local: LocalProvider | null } {
   if (env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET) {
@@ -15,6 +16,7 @@ export function paymentProviderFromEnv(env: {
       secretKey: env.STRIPE_SECRET_KEY,
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}),
+      ...(env.STRIPE_TIMEOUT_MS ? { timeoutMs: env.STRIPE_TIMEOUT_MS } : {}),
     });
     return { provider, local: null };
   }

@@ -21,14 +21,26 @@ export function isFields(value: unknown): value is Fields {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+// Stripe ids are at most 255 characters, and no Stripe string holds NUL (which PostgreSQL text
+// cannot store). Anything else is not from Stripe: read as missing, so a signed but impossible
+// event is refused (400) or names nothing, rather than failing its database write with a 500
+// that would be retried for days. Also keeps ids within what a unique index entry can hold.
+const MAX_ID_LENGTH = 255;
+
 function text(object: Fields, key: string): string | null {
   const value = object[key];
-  return typeof value === "string" && value.length > 0 ? value : null;
+  return typeof value === "string" && value.length > 0 && !value.includes("\u0000") ? value : null;
 }
 
 function requiredText(object: Fields, key: string): string {
   const value = text(object, key);
   if (value === null) throw new StripeShapeError(`${String(object.object)}.${key} is missing`);
+  return value;
+}
+
+function requiredId(object: Fields, key: string): string {
+  const value = requiredText(object, key);
+  if (value.length > MAX_ID_LENGTH) throw new StripeShapeError(`${String(object.object)}.${key} is not a Stripe id`);
   return value;
 }
 
@@ -52,9 +64,8 @@ function requiredAmount(object: Fields, key: string): number {
 // An id, or an expanded object holding one.
 function reference(object: Fields, key: string): string | null {
   const value = object[key];
-  if (typeof value === "string") return value.length > 0 ? value : null;
-  if (isFields(value)) return text(value, "id");
-  return null;
+  const id = typeof value === "string" ? text(object, key) : isFields(value) ? text(value, "id") : null;
+  return id !== null && id.length <= MAX_ID_LENGTH ? id : null;
 }
 
 function expectObject(value: unknown, objectType: string): Fields {
@@ -75,7 +86,7 @@ export function toCheckoutSession(value: unknown): CheckoutSessionInfo {
   const session = expectObject(value, "checkout.session");
   const metadata = isFields(session.metadata) ? session.metadata : {};
   return {
-    id: requiredText(session, "id"),
+    id: requiredId(session, "id"),
     paymentId: text(session, "client_reference_id") ?? text(metadata, "paymentId"),
     // Stripe documents `status` as nullable; an unknown or missing one is treated as still open,
     // which never fulfils anything (fulfilment keys off paymentStatus "paid").
@@ -93,7 +104,7 @@ export function toCheckoutSession(value: unknown): CheckoutSessionInfo {
 export function toCharge(value: unknown): ChargeInfo {
   const charge = expectObject(value, "charge");
   return {
-    id: requiredText(charge, "id"),
+    id: requiredId(charge, "id"),
     paymentIntentId: reference(charge, "payment_intent"),
     amountMinor: requiredAmount(charge, "amount"),
     amountRefundedMinor: requiredAmount(charge, "amount_refunded"),
@@ -105,7 +116,7 @@ export function toDispute(value: unknown): DisputeInfo {
   const dispute = expectObject(value, "dispute");
   const status = requiredText(dispute, "status");
   return {
-    id: requiredText(dispute, "id"),
+    id: requiredId(dispute, "id"),
     chargeId: reference(dispute, "charge"),
     paymentIntentId: reference(dispute, "payment_intent"),
     amountMinor: requiredAmount(dispute, "amount"),
@@ -141,7 +152,7 @@ const EVENT_MAP: Record<string, (id: string, object: unknown) => ProviderEvent> 
 
 export function toProviderEvent(value: unknown): ProviderEvent {
   const event = expectObject(value, "event");
-  const id = requiredText(event, "id");
+  const id = requiredId(event, "id");
   const type = requiredText(event, "type");
   const map = Object.hasOwn(EVENT_MAP, type) ? EVENT_MAP[type] : undefined;
   if (!map) return { id, type: "ignored", providerType: type };

@@ -206,6 +206,14 @@ export function createPaymentService(deps: {
   async function settle(tx: Tx, payment: Payment, facts: PaymentPatch, source: string): Promise<void> {
     const next = { ...payment, ...facts };
     const patch: PaymentPatch = { ...facts };
+    // A charge reporting more refunded than this payment's amount is not the charge we sold (or
+    // the amounts disagree): record at most the whole payment (a CHECK forbids more, and failing
+    // here would answer 500 forever) and have a person look.
+    if (next.amountRefundedMinor > next.amountMinor) {
+      patch.reviewReason = `provider reports ${next.amountRefundedMinor} refunded, more than the payment's ${next.amountMinor}`;
+      next.amountRefundedMinor = next.amountMinor;
+      patch.amountRefundedMinor = next.amountMinor;
+    }
     if (next.creditedAt) {
       const target = clawbackTargets(next);
       // A dispute's share shrinks when a refund covers part of it: give that back first, so the
