@@ -9,12 +9,16 @@ import {
   sessionCookieName,
 } from "@credits/api";
 import type { LocalProvider } from "@credits/stripe";
+import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
+import { serveStatic } from "@hono/node-server/serve-static";
+import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { createOpenApiFetchHandler } from "trpc-to-openapi";
+import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
@@ -32,7 +36,12 @@ export interface AppOptions {
   production: boolean;
   // Readiness: the database answers (within its own timeout) and we are not shutting down.
   ready: () => Promise<boolean>;
+  // The Remix app (apps/web), for every path the API does not own; absent: API only.
+  web?: WebApp | null;
 }
+
+// Paths the API owns: never handed to the web app, so their 404s stay JSON.
+const API_PREFIXES = ["/trpc", "/api", "/webhooks", "/checkout/local", "/healthz", "/readyz", "/metrics"];
 
 type Env = { Variables: { requestId: string } };
 
@@ -130,12 +139,59 @@ export function createApp(options: AppOptions) {
     }),
   );
 
+  if (options.web) {
+    const web = options.web;
+    if (web.assetsDir) {
+      // Hashed file names: cache for a year. A missing asset is a plain 404, not a page.
+      app.use(
+        "/assets/*",
+        serveStatic({
+          root: web.assetsDir,
+          onFound: (_path, c) => c.header("Cache-Control", "public, max-age=31536000, immutable"),
+        }),
+      );
+      app.all("/assets/*", (c) => c.text("not found", 404));
+    }
+    app.all("*", async (c, next) => {
+      const path = c.req.path;
+      if (API_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return next();
+      const node = c.env as HttpBindings | undefined;
+      if (web.devMiddleware && node?.incoming && (await viteHandled(web.devMiddleware, node))) {
+        return RESPONSE_ALREADY_SENT;
+      }
+      // Remix's getLoadContext: the server's own services and this request's identity.
+      return web.handle(c.req.raw, {
+        services,
+        requestId: c.get("requestId"),
+        clientAddress: clientAddress(c),
+        sessionCookieName: cookieName,
+        publicOrigin: new URL(options.publicUrl).origin,
+      });
+    });
+  }
+
   app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     logInternal(c.get("requestId"), c.req.path, error);
     return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
   });
   return app;
+}
+
+// Development: Vite's connect middlewares see the raw Node request first. They either answer it
+// (a module, the HMR client, CSS) or call next(), and the request goes on to Remix.
+function viteHandled(middleware: NonNullable<WebApp["devMiddleware"]>, { incoming, outgoing }: HttpBindings) {
+  return new Promise<boolean>((resolve, reject) => {
+    const answered = () => resolve(true);
+    outgoing.once("finish", answered);
+    outgoing.once("close", answered);
+    middleware(incoming, outgoing, (error) => {
+      outgoing.off("finish", answered);
+      outgoing.off("close", answered);
+      if (error) reject(error);
+      else resolve(false);
+    });
+  });
 }
 
 // A POST whose input is all in its path (release, revoke, log-out) may come without a body or a

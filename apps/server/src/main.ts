@@ -4,6 +4,7 @@ import { createDatabase, type DatabaseHandle, hasAdmin, seedDefaults } from "@cr
 import { type Env, env as processEnv } from "@credits/env";
 import { paymentProviderFromEnv } from "@credits/stripe";
 import { serve } from "@hono/node-server";
+import type { WebApp } from "../../web/server/web-app.ts";
 import { createApp } from "./app.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
 
@@ -22,7 +23,12 @@ export interface RunningServer {
 export async function startServer(
   env: Env,
   // A database the caller owns (tests pass their own); otherwise one from env, closed on close().
-  { database: given, log = console.log }: { database?: DatabaseHandle; log?: (line: string) => void } = {},
+  // The web app (Remix), also the caller's to close; without it the server serves the API only.
+  {
+    database: given,
+    web = null,
+    log = console.log,
+  }: { database?: DatabaseHandle; web?: WebApp | null; log?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const database =
     given ?? createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
@@ -47,6 +53,7 @@ export async function startServer(
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,
     production: env.NODE_ENV === "production",
+    web,
     ready: async () => {
       if (shuttingDown) return false;
       const timeout = new Promise<false>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
@@ -62,7 +69,8 @@ export async function startServer(
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
-  log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name})`);
+  const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
+  log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
   if (!(await hasAdmin(database.db))) {
     log("no admin yet: create one with  pnpm cli users:create --email you@example.com --password '…' --role admin");
   }
@@ -109,17 +117,24 @@ export async function startServer(
 }
 
 if (import.meta.main) {
-  const running = await startServer(processEnv);
+  // Development: Remix through Vite's dev middleware (hot reload); otherwise the build of
+  // `pnpm build` (apps/web/build), which must exist. Loaded here only: tests pass their own.
+  const { createWebApp } = await import("../../web/server/web-app.ts");
+  const web = await createWebApp({ mode: processEnv.NODE_ENV === "development" ? "development" : "production" });
+  const running = await startServer(processEnv, { web });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
       console.log(`${signal}: shutting down`);
-      running.close().then(
-        () => process.exit(0),
-        (error) => {
-          console.error(error);
-          process.exit(1);
-        },
-      );
+      running
+        .close()
+        .then(() => web.close())
+        .then(
+          () => process.exit(0),
+          (error) => {
+            console.error(error);
+            process.exit(1);
+          },
+        );
     });
   }
 }

@@ -1,0 +1,43 @@
+import type { RouterOutputs } from "@credits/api";
+
+export type LedgerKind = RouterOutputs["credits"]["mine"]["transactions"][number]["kind"];
+
+// Every kind the ledger knows (the Record makes the compiler insist on all of them).
+export const kindLabels: Record<LedgerKind, string> = {
+  purchase: "Purchase",
+  spend: "Spend",
+  grant: "Grant",
+  hold: "Hold",
+  hold_release: "Hold released",
+  admin_adjustment: "Adjustment",
+  refund_clawback: "Refund",
+  dispute_clawback: "Dispute",
+  dispute_reversal: "Dispute reversed",
+  expiry: "Expiry",
+};
+
+export const ledgerKinds = Object.keys(kindLabels) as LedgerKind[];
+
+export const isLedgerKind = (value: string): value is LedgerKind => value in kindLabels;
+
+const integer = new Intl.NumberFormat("en");
+
+export function formatCredits(amount: number): string {
+  return `${integer.format(amount)} ${Math.abs(amount) === 1 ? "credit" : "credits"}`;
+}
+
+export function formatSigned(amount: number): string {
+  return `${amount > 0 ? "+" : amount < 0 ? "−" : ""}${integer.format(Math.abs(amount))}`;
+}
+
+export function formatMoney(amountMinor: number, currency: string): string {
+  // Money stays in integer minor units; only display divides (2-decimal currencies here).
+  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(amountMinor / 100);
+}
+
+// One fixed locale and time zone, so the server's HTML and the browser's hydration agree.
+const dateTime = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });
+const dateOnly = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeZone: "UTC" });
+
+export const formatDateTime = (iso: string) => `${dateTime.format(new Date(iso))} UTC`;
+export const formatDate = (iso: string) => dateOnly.format(new Date(iso));

@@ -1,0 +1,260 @@
+import {
+  type ActionFunctionArgs,
+  data,
+  type LoaderFunctionArgs,
+  type MetaFunction,
+  redirectDocument,
+} from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { TransactionList } from "../components/transactions.tsx";
+import { Alert, Badge, Button, buttonClass, Card, EmptyState } from "../components/ui.tsx";
+import { requireUser } from "../lib/api.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { formatCredits, formatMoney } from "../lib/format.ts";
+import { textField } from "../lib/forms.ts";
+
+// The demo feature: a "report" that costs a few credits, spent through the same procedure as
+// internal tools use (credits.spend), as the signed-in user.
+const REPORT_COST = 5;
+const KEY_PATTERN = /^[0-9a-f-]{36}$/;
+
+export const meta: MetaFunction = () => [{ title: "Your credits · Credits" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const api = await requireUser(request, context);
+  const [history, catalog] = await Promise.all([api.caller.credits.mine({ limit: 5 }), api.caller.packages.list()]);
+  return data(
+    {
+      balance: history.balance,
+      recent: history.transactions,
+      packages: catalog.packages,
+      reportCost: REPORT_COST,
+      // One key per rendering of the form: a double submit (or a resent POST) spends once.
+      reportKey: crypto.randomUUID(),
+    },
+    { headers: api.headers() },
+  );
+}
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const api = await requireUser(request, context);
+  const form = await request.formData();
+  const intent = textField(form, "intent");
+
+  if (intent === "buy") {
+    const packageId = textField(form, "packageId");
+    try {
+      const { checkoutUrl } = await api.caller.checkout.create({ packageId });
+      // A full page load: the checkout (Stripe's, or the local test page) is not a route of this app.
+      return redirectDocument(checkoutUrl, { headers: api.headers() });
+    } catch (error) {
+      const failure = callError(error);
+      if (!failure) throw error;
+      const message =
+        failure.code === "NOT_FOUND" || failure.code === "BAD_REQUEST"
+          ? "This pack is no longer on sale. Pick another one."
+          : failure.code === "SERVICE_UNAVAILABLE"
+            ? "Payments are unavailable right now. Nothing was charged; try again in a minute."
+            : null;
+      if (!message) throw error;
+      return data(
+        { intent: "buy" as const, packageId, error: message },
+        { status: failure.code === "SERVICE_UNAVAILABLE" ? 503 : 400, headers: api.headers() },
+      );
+    }
+  }
+
+  if (intent === "report") {
+    const key = textField(form, "idempotencyKey");
+    if (!KEY_PATTERN.test(key)) {
+      return data({ intent: "report" as const, ok: false as const, error: "This form expired. Try again." }, 400);
+    }
+    try {
+      const spent = await api.caller.credits.spend({
+        amount: REPORT_COST,
+        idempotencyKey: `web-report:${key}`,
+        reason: "Usage report (demo)",
+      });
+      return data(
+        { intent: "report" as const, ok: true as const, balance: spent.balance, transactionId: spent.transactionId },
+        { headers: api.headers() },
+      );
+    } catch (error) {
+      const failure = callError(error);
+      if (failure?.code === "PAYMENT_REQUIRED") {
+        return data(
+          {
+            intent: "report" as const,
+            ok: false as const,
+            error: `Not enough credits: a report costs ${formatCredits(REPORT_COST)}. Buy a pack below to top up.`,
+          },
+          { status: 402, headers: api.headers() },
+        );
+      }
+      if (failure?.code === "CONFLICT") {
+        return data(
+          { intent: "report" as const, ok: false as const, error: "This form was already used. Try again." },
+          { status: 409, headers: api.headers() },
+        );
+      }
+      throw error;
+    }
+  }
+
+  return data({ intent: null, error: "Unknown action." }, { status: 400, headers: api.headers() });
+}
+
+export default function Credits() {
+  const { balance, recent, packages, reportCost, reportKey } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const submitting = navigation.state !== "idle" ? navigation.formData : undefined;
+  const buyingId = submitting?.get("intent") === "buy" ? submitting.get("packageId") : null;
+  const reporting = submitting?.get("intent") === "report";
+  const report = result?.intent === "report" ? result : null;
+  const buyError = result?.intent === "buy" ? result : null;
+  const bestValue = packages.reduce<(typeof packages)[number] | null>(
+    (best, pack) => (!best || pack.credits / pack.priceMinor > best.credits / best.priceMinor ? pack : best),
+    null,
+  );
+
+  return (
+    <div className="space-y-8">
+      <div className="grid gap-6 lg:grid-cols-5">
+        <section
+          aria-labelledby="balance-heading"
+          className="rounded-2xl bg-gradient-to-br from-indigo-600 to-violet-600 p-6 text-white shadow-md lg:col-span-3"
+        >
+          <h1 id="balance-heading" className="text-sm font-medium text-indigo-100">
+            Your balance
+          </h1>
+          <p className="mt-2 text-5xl font-bold tracking-tight" data-testid="balance">
+            {formatCredits(balance)}
+          </p>
+          <div className="mt-6 flex flex-wrap gap-3">
+            <a
+              href="#packs"
+              className="rounded-lg bg-white px-4 py-2.5 text-sm font-semibold text-indigo-700 shadow-sm hover:bg-indigo-50"
+            >
+              Buy credits
+            </a>
+            <Link
+              to="/credits/history"
+              className="rounded-lg px-4 py-2.5 text-sm font-semibold text-white ring-1 ring-white/40 hover:bg-white/10"
+            >
+              View history
+            </Link>
+          </div>
+        </section>
+
+        <Card className="lg:col-span-2">
+          <h2 id="report-heading" className="text-lg font-semibold text-slate-900">
+            Run a usage report
+          </h2>
+          <p className="mt-1 text-sm text-slate-600">
+            A demo feature: each report costs <strong>{formatCredits(reportCost)}</strong>, taken from your balance.
+          </p>
+          <Form method="post" className="mt-5 space-y-4" aria-labelledby="report-heading">
+            <input type="hidden" name="intent" value="report" />
+            <input type="hidden" name="idempotencyKey" value={reportKey} />
+            {report?.ok ? (
+              <Alert tone="success" title="Report ready">
+                {formatCredits(reportCost)} used. Your balance is now {formatCredits(report.balance)}.
+              </Alert>
+            ) : report ? (
+              <Alert tone="error" title="Report not run">
+                {report.error}
+              </Alert>
+            ) : null}
+            <Button
+              type="submit"
+              className="w-full"
+              disabled={reporting}
+              pending={reporting}
+              pendingLabel="Running the report…"
+            >
+              Run report ({formatCredits(reportCost)})
+            </Button>
+          </Form>
+        </Card>
+      </div>
+
+      <section aria-labelledby="packs-heading" id="packs" className="scroll-mt-6">
+        <div className="mb-4 flex flex-wrap items-baseline justify-between gap-2">
+          <h2 id="packs-heading" className="text-xl font-semibold text-slate-900">
+            Buy credits
+          </h2>
+          <p className="text-sm text-slate-500">One-time payment. Credits are added as soon as it clears.</p>
+        </div>
+        {packages.length === 0 ? (
+          <EmptyState title="No packs on sale right now">Check back soon: new packs are added regularly.</EmptyState>
+        ) : (
+          <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
+            {packages.map((pack) => {
+              const busy = buyingId === pack.id;
+              return (
+                <li key={pack.id}>
+                  <Card className="flex h-full flex-col">
+                    <div className="flex items-start justify-between gap-2">
+                      <h3 className="font-semibold text-slate-900">{pack.name}</h3>
+                      {bestValue?.id === pack.id && packages.length > 1 ? <Badge tone="brand">Best value</Badge> : null}
+                    </div>
+                    <p className="mt-3 text-3xl font-bold text-slate-900">{formatCredits(pack.credits)}</p>
+                    <p className="mt-1 text-slate-600">{formatMoney(pack.priceMinor, pack.currency)}</p>
+                    {buyError?.packageId === pack.id ? (
+                      <p className="mt-3 text-sm font-medium text-rose-700" role="alert">
+                        {buyError.error}
+                      </p>
+                    ) : null}
+                    <Form method="post" className="mt-auto pt-5">
+                      <input type="hidden" name="intent" value="buy" />
+                      <input type="hidden" name="packageId" value={pack.id} />
+                      <Button
+                        type="submit"
+                        className="w-full"
+                        tone="secondary"
+                        disabled={buyingId !== null}
+                        pending={busy}
+                        pendingLabel="Opening checkout…"
+                        aria-label={`Buy ${pack.name}: ${formatCredits(pack.credits)} for ${formatMoney(pack.priceMinor, pack.currency)}`}
+                      >
+                        Buy
+                      </Button>
+                    </Form>
+                  </Card>
+                </li>
+              );
+            })}
+          </ul>
+        )}
+      </section>
+
+      <section aria-labelledby="recent-heading">
+        <div className="mb-4 flex items-baseline justify-between gap-2">
+          <h2 id="recent-heading" className="text-xl font-semibold text-slate-900">
+            Recent activity
+          </h2>
+          {recent.length > 0 ? (
+            <Link to="/credits/history" className="text-sm font-medium text-indigo-700 hover:underline">
+              See all
+            </Link>
+          ) : null}
+        </div>
+        {recent.length === 0 ? (
+          <EmptyState
+            title="No activity yet"
+            action={
+              <a href="#packs" className={buttonClass("primary")}>
+                Buy your first pack
+              </a>
+            }
+          >
+            Purchases and spending will show up here.
+          </EmptyState>
+        ) : (
+          <TransactionList transactions={recent} />
+        )}
+      </section>
+    </div>
+  );
+}

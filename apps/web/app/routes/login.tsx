@@ -1,0 +1,115 @@
+import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
+import { AuthCard } from "../components/auth-card.tsx";
+import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
+import { apiFor, safeRedirect } from "../lib/api.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
+
+export const meta: MetaFunction = () => [{ title: "Log in · Credits" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const api = apiFor(request, context);
+  const url = new URL(request.url);
+  if (await api.session()) throw redirect(safeRedirect(url.searchParams.get("redirectTo")), { headers: api.headers() });
+  // A notice after signing out everywhere, or when a page asked for a log-in first.
+  const notice =
+    url.searchParams.get("signedOut") === "everywhere"
+      ? "everywhere"
+      : url.searchParams.has("redirectTo")
+        ? "required"
+        : null;
+  return data({ notice }, { headers: api.headers() });
+}
+
+type Errors = Partial<Record<"email" | "password" | "form", string>>;
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const form = await request.formData();
+  const email = textField(form, "email").trim();
+  const password = textField(form, "password");
+  const values = { email };
+  const errors: Errors = {};
+  const emailError = checkEmail(email);
+  if (emailError) errors.email = emailError;
+  if (!password) errors.password = "Enter your password.";
+  else if (password.length > PASSWORD_MAX) errors.password = `Passwords are at most ${PASSWORD_MAX} characters.`;
+  if (Object.keys(errors).length > 0) return data({ errors, values }, { status: 400 });
+
+  const api = apiFor(request, context);
+  try {
+    await api.caller.auth.logIn({ email, password });
+  } catch (error) {
+    const failure = callError(error);
+    if (!failure) throw error;
+    if (failure.code === "UNAUTHORIZED") {
+      // Which of the two was wrong is not said: that would tell who has an account.
+      errors.form = "That email and password don't match an account.";
+    } else if (failure.code === "TOO_MANY_REQUESTS") {
+      errors.form = `Too many attempts. Try again in ${failure.retryAfterSeconds ?? 60} seconds.`;
+    } else if (failure.code === "BAD_REQUEST") {
+      errors.form = "Check your email and password.";
+    } else {
+      throw error;
+    }
+    return data(
+      { errors, values },
+      { status: failure.code === "TOO_MANY_REQUESTS" ? 429 : 400, headers: api.headers() },
+    );
+  }
+  return redirect(safeRedirect(form.get("redirectTo")), { headers: api.headers() });
+}
+
+export default function LogIn() {
+  const { notice } = useLoaderData<typeof loader>();
+  const result = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const [params] = useSearchParams();
+  const redirectTo = params.get("redirectTo") ?? "";
+  const errors: Errors = result?.errors ?? {};
+  return (
+    <AuthCard
+      title="Log in"
+      subtitle="Welcome back."
+      footer={
+        <>
+          New here?{" "}
+          <TextLink to={redirectTo ? `/signup?redirectTo=${encodeURIComponent(redirectTo)}` : "/signup"}>
+            Create an account
+          </TextLink>
+        </>
+      }
+    >
+      <Form method="post" className="space-y-5">
+        {errors.form ? (
+          <Alert tone="error">{errors.form}</Alert>
+        ) : notice === "everywhere" ? (
+          <Alert tone="success">You have been signed out on every device.</Alert>
+        ) : notice === "required" ? (
+          <Alert tone="info">Log in to continue.</Alert>
+        ) : null}
+        <input type="hidden" name="redirectTo" value={redirectTo} />
+        <Field
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          defaultValue={result?.values.email}
+          error={errors.email}
+        />
+        <Field
+          label="Password"
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+          error={errors.password}
+        />
+        <Button type="submit" className="w-full" pending={navigation.state === "submitting"} pendingLabel="Logging in…">
+          Log in
+        </Button>
+      </Form>
+    </AuthCard>
+  );
+}

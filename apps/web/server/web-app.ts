@@ -1,0 +1,129 @@
+import { existsSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Services } from "@credits/api";
+import { type AppLoadContext, createRequestHandler, type ServerBuild } from "@remix-run/node";
+import type { ViteDevServer } from "vite";
+
+// The Remix app as the HTTP server mounts it. The server owns the composition root: it passes
+// its own Services (and the request's identity) as Remix's load context, so loaders and actions
+// call the same router, on the same database, as /trpc and /api/v1.
+
+export interface WebContext {
+  services: Services;
+  requestId: string;
+  clientAddress: string;
+  // `session`, or `__Host-session` in production: the server's cookie policy, not the app's.
+  sessionCookieName: string;
+  // The origin people reach us on (PUBLIC_URL): a state-changing form post must come from it.
+  publicOrigin: string;
+}
+
+declare module "@remix-run/server-runtime" {
+  interface AppLoadContext extends WebContext {}
+}
+
+export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+
+export interface WebApp {
+  mode: "development" | "production";
+  // production: the built client (hashed files under /assets), for the server to serve statically.
+  assetsDir: string | null;
+  // development: Vite's connect middlewares (modules, HMR client, CSS); they call next() for
+  // every request that is not theirs, which then goes to handle().
+  devMiddleware: NodeMiddleware | null;
+  handle(request: Request, context: WebContext): Promise<Response>;
+  close(): Promise<void>;
+}
+
+const webRoot = fileURLToPath(new URL("..", import.meta.url));
+export const buildDir = join(webRoot, "build");
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+export async function createWebApp({ mode }: { mode: "development" | "production" }): Promise<WebApp> {
+  if (mode === "production") {
+    const serverBuild = join(buildDir, "server", "index.js");
+    if (!existsSync(serverBuild)) {
+      throw new Error(`the web app is not built (${serverBuild} is missing): run  pnpm build  first`);
+    }
+    const build = (await import(pathToFileURL(serverBuild).href)) as ServerBuild;
+    const handler = createRequestHandler(build, "production");
+    return {
+      mode,
+      assetsDir: join(buildDir, "client"),
+      devMiddleware: null,
+      handle: (request, context) => guarded(request, context, handler),
+      close: async () => {},
+    };
+  }
+
+  // Vite in middleware mode: no server of its own; the HMR websocket uses Vite's default port.
+  const { createServer } = await import("vite");
+  const sigterm = new Set(process.listeners("SIGTERM"));
+  const stdinEnd = new Set(process.stdin.listeners("end"));
+  const vite: ViteDevServer = await createServer({
+    root: webRoot,
+    configFile: join(webRoot, "vite.config.ts"),
+    server: { middlewareMode: true },
+    appType: "custom",
+  });
+  // Remix's child compiler is a full Vite server, which exits the process on SIGTERM (or when
+  // stdin ends) as soon as it has closed itself. The server owns shutdown (requests drain, the
+  // database closes): take those handlers back out.
+  for (const listener of process.listeners("SIGTERM")) {
+    if (!sigterm.has(listener)) process.off("SIGTERM", listener);
+  }
+  for (const listener of process.stdin.listeners("end")) {
+    if (!stdinEnd.has(listener)) process.stdin.off("end", listener as () => void);
+  }
+  const handler = createRequestHandler(async () => {
+    try {
+      return (await vite.ssrLoadModule("virtual:remix/server-build")) as ServerBuild;
+    } catch (error) {
+      if (error instanceof Error) vite.ssrFixStacktrace(error);
+      throw error;
+    }
+  }, "development");
+  return {
+    mode,
+    assetsDir: null,
+    // Looked up per request: Vite replaces its middlewares when it restarts (vite.config.ts edits).
+    devMiddleware: (req, res, next) => vite.middlewares(req, res, next),
+    handle: (request, context) => guarded(request, context, handler),
+    close: () => vite.close(),
+  };
+}
+
+async function guarded(
+  request: Request,
+  context: WebContext,
+  handler: (request: Request, context: AppLoadContext) => Promise<Response>,
+): Promise<Response> {
+  // Remix's own check compares Origin with Host and answers a mismatch with a 500; this one
+  // answers 403 first, against our public origin, and also covers the log-in form (login CSRF).
+  if (crossSite(request, context.publicOrigin)) {
+    return new Response("Cross-site form submission refused.", {
+      status: 403,
+      headers: { "Content-Type": "text/plain; charset=utf-8" },
+    });
+  }
+  // AppLoadContext is WebContext (augmented above) plus Remix's open index signature.
+  const response = await handler(request, context as AppLoadContext);
+  // Pages with buttons that spend money must not be framed (clickjacking).
+  response.headers.set("X-Frame-Options", "DENY");
+  response.headers.set("Content-Security-Policy", "frame-ancestors 'none'");
+  response.headers.set("X-Content-Type-Options", "nosniff");
+  response.headers.set("Referrer-Policy", "same-origin");
+  return response;
+}
+
+// Browsers send Origin on every POST from a page (and Sec-Fetch-Site); a request with neither
+// comes from a non-browser client, which carries no ambient authority of a victim's browser.
+export function crossSite(request: Request, publicOrigin: string): boolean {
+  if (SAFE_METHODS.has(request.method)) return false;
+  const origin = request.headers.get("origin");
+  if (origin) return origin !== publicOrigin && origin !== new URL(request.url).origin;
+  const site = request.headers.get("sec-fetch-site");
+  return !(site === null || site === "same-origin" || site === "none");
+}

@@ -1,0 +1,106 @@
+import { mkdirSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll } from "vitest";
+import { testDb } from "../../../packages/db/test/setup.ts";
+import { parseEnv } from "../../../packages/env/src/env.ts";
+import { type RunningServer, startServer } from "../../server/src/main.ts";
+import { createWebApp } from "../server/web-app.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+export const screenshotDir = fileURLToPath(new URL("../../../test-results/screenshots/", import.meta.url));
+
+// The real server on this test file's own database, serving the production build of the app.
+// PUBLIC_URL must be the address the browser uses (checkout return URLs, the Origin check), so
+// the port is chosen first.
+export async function startWebServer(): Promise<RunningServer> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const env = parseEnv({
+    NODE_ENV: "test",
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    PUBLIC_URL: url,
+    AUTH_RATE_LIMIT_PER_MINUTE: "1000",
+  });
+  const web = await createWebApp({ mode: "production" });
+  const server = await startServer(env, { database: testDb, web, log: () => {} });
+  afterAll(async () => {
+    await server.close();
+    await web.close();
+  });
+  return { ...server, url };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+// One Chromium per test file (a fresh temporary profile: Playwright's launch makes one), a
+// fresh context per test, closed in afterAll.
+export async function launchBrowser(): Promise<Browser> {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  afterAll(() => browser.close());
+  return browser;
+}
+
+export async function newPage(
+  browser: Browser,
+  baseURL: string,
+  options: { javaScriptEnabled?: boolean; viewport?: { width: number; height: number } } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({
+    baseURL,
+    viewport: options.viewport ?? { width: 1280, height: 900 },
+    javaScriptEnabled: options.javaScriptEnabled ?? true,
+  });
+  context.setDefaultTimeout(15_000);
+  const page = await context.newPage();
+  return { context, page };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: join(screenshotDir, `${name}.png`), fullPage: true });
+}
+
+let counter = 0;
+export const uniqueEmail = (label: string) => `${label}-${Date.now().toString(36)}-${counter++}@example.com`;
+export const PASSWORD = "correct horse battery staple";
+
+// Signs up through the page, as a person would.
+export async function signUpThroughPage(page: Page, email: string): Promise<void> {
+  await page.goto("/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL("**/credits");
+}
+
+export async function logInThroughPage(page: Page, email: string): Promise<void> {
+  await page.goto("/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL("**/credits");
+}
