@@ -10,6 +10,7 @@ COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY packages/db/package.json packages/db/
 COPY packages/env/package.json packages/env/
+COPY packages/observability/package.json packages/observability/
 COPY scripts/package.json scripts/
 RUN pnpm install --frozen-lockfile --prod
 
@@ -22,4 +23,5 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-CMD ["node", "apps/server/src/main.ts"]
+# Tracing is loaded before the app; spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+CMD ["node", "--import", "./packages/observability/src/tracing.ts", "apps/server/src/main.ts"]

@@ -13,6 +13,9 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: "forks",
+          // Every log line of the run is captured and scanned for secrets and personal data at the end.
+          globalSetup: ["apps/server/test/observability.global-setup.ts"],
+          setupFiles: ["apps/server/test/observability.setup.ts"],
         },
       },
       "apps/web/vitest.e2e.config.ts",

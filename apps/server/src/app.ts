@@ -8,6 +8,7 @@ import {
   sessionCookieJar,
   sessionCookieName,
 } from "@credits/api";
+import { type ErrorSource, type Registry, reportError } from "@credits/observability";
 import type { LocalProvider } from "@credits/stripe";
 import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
@@ -23,6 +24,7 @@ import { apiDocsPage } from "./api-docs.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { csrfGuard, requestIdOf } from "./security.ts";
+import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
 import { mountWebhooks } from "./webhooks.ts";
 
 export interface AppOptions {
@@ -36,6 +38,8 @@ export interface AppOptions {
   production: boolean;
   // Readiness: the database answers (within its own timeout) and we are not shutting down.
   ready: () => Promise<boolean>;
+  // /metrics: the registry it serves and who may read it; absent, there is no /metrics.
+  metrics?: { registry: Registry; access: MetricsAccess } | null;
   // The Remix app (apps/web), for every path the API does not own; absent: API only.
   web?: WebApp | null;
 }
@@ -57,6 +61,9 @@ export function createApp(options: AppOptions) {
     await next();
     c.res.headers.set("X-Request-Id", requestId);
   });
+  // One log line and one duration sample per request, under its route pattern.
+  app.use(requestTelemetry());
+  if (options.metrics) mountMetrics(app, options.metrics.registry, options.metrics.access);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.get("/readyz", async (c) =>
@@ -92,6 +99,7 @@ export function createApp(options: AppOptions) {
       apiKey: authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : null,
       cookies: jar,
     });
+    rememberIdentity(c, ctx);
     const response = await handle(ctx);
     const headers = new Headers(response.headers);
     for (const cookie of jar.headers()) headers.append("Set-Cookie", cookie);
@@ -111,7 +119,7 @@ export function createApp(options: AppOptions) {
         router: appRouter,
         createContext: () => ctx,
         onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(ctx.requestId, path, error);
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal("trpc", ctx.requestId, path, error);
         },
       }),
     ),
@@ -132,7 +140,7 @@ export function createApp(options: AppOptions) {
         createContext: () => ctx,
         responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
         onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") logInternal(ctx.requestId, path, error);
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal("rest", ctx.requestId, path, error);
         },
       });
       return toRestError(response, ctx.requestId);
@@ -172,7 +180,7 @@ export function createApp(options: AppOptions) {
 
   app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
-    logInternal(c.get("requestId"), c.req.path, error);
+    logInternal("http", c.get("requestId"), routeOf(c), error);
     return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
   });
   return app;
@@ -208,9 +216,9 @@ function withJsonBody(req: Request): Request {
 
 const successStatus = (path: string | undefined) => (path ? (restSuccessStatus[path] ?? 200) : 200);
 
-function logInternal(requestId: string, where: string | undefined, error: unknown) {
-  // Only the error's own message and stack: never the request, which may carry credentials.
-  console.error(
-    JSON.stringify({ level: "error", requestId, where, error: String(error), stack: (error as Error)?.stack }),
-  );
+// Logged with the trace id, counted in errors_total and passed to the error hook (ERROR_WEBHOOK_URL).
+// Only the error itself, redacted, and where it happened: never the request, which may carry
+// credentials. The client sees a generic message and the request id.
+function logInternal(where: ErrorSource, requestId: string, route: string | undefined, error: unknown) {
+  reportError(error, { where, requestId, route });
 }

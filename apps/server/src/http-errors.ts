@@ -1,3 +1,5 @@
+import { redactText } from "@credits/observability";
+
 // The REST error body, { error: { code, message } }, built in one place for every non-tRPC path.
 export interface ErrorBody {
   error: { code: string; message: string; fields?: Record<string, string[]>; requestId?: string };
@@ -12,7 +14,8 @@ export function errorResponse(
   const body: ErrorBody = {
     error: {
       code,
-      message,
+      // Redacted like the logs: a message echoing a path or input never hands a secret back.
+      message: redactText(message),
       ...(extra.fields ? { fields: extra.fields } : {}),
       ...(extra.requestId ? { requestId: extra.requestId } : {}),
     },

@@ -1,7 +1,15 @@
 import type { AddressInfo } from "node:net";
 import { createServices, type Services } from "@credits/api";
-import { createDatabase, type DatabaseHandle, hasAdmin, seedDefaults } from "@credits/db";
+import { createDatabase, type DatabaseHandle, hasAdmin, openHoldTotals, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
+import {
+  configureErrorReporting,
+  createScrapeRegistry,
+  errorsTotal,
+  logger,
+  reportError,
+  shutdownTelemetry,
+} from "@credits/observability";
 import { paymentProviderFromEnv } from "@credits/stripe";
 import { serve } from "@hono/node-server";
 import type { WebApp } from "../../web/server/web-app.ts";
@@ -27,13 +35,14 @@ export async function startServer(
   {
     database: given,
     web = null,
-    log = console.log,
+    log = (line: string) => logger.info(line),
   }: { database?: DatabaseHandle; web?: WebApp | null; log?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const database =
     given ?? createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
   await database.migrate();
   await seedDefaults(database.db);
+  configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
   const { provider, local } = paymentProviderFromEnv(env);
   const services = createServices(database.db, {
     authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
@@ -53,14 +62,27 @@ export async function startServer(
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,
     production: env.NODE_ENV === "production",
+    metrics: {
+      // Event counters from the whole process, plus figures read from this server's database.
+      registry: createScrapeRegistry({
+        holdsOpen: () => openHoldTotals(database.db),
+        lastReconciliation: async () => {
+          const run = await services.reconciliation.lastSuccessfulRun();
+          return run ? { finishedAt: run.finishedAt, findings: run.stats?.findings ?? {} } : null;
+        },
+        pool: () => database.poolStats(),
+      }),
+      access: { token: env.METRICS_TOKEN, loopbackOnly: env.METRICS_BIND === "loopback" },
+    },
     web,
     ready: async () => {
       if (shuttingDown) return false;
       const timeout = new Promise<false>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
-      const ping = database.ping().then(
-        () => true,
-        () => false,
-      );
+      // The database answers, and has every migration this code expects.
+      const ping = database
+        .ping()
+        .then(() => database.migrationsApplied())
+        .catch(() => false);
       return Promise.race([ping, timeout]);
     },
   });
@@ -76,9 +98,7 @@ export async function startServer(
   }
 
   const sweep = setInterval(() => {
-    services.credits
-      .expireHolds()
-      .catch((error) => console.error(JSON.stringify({ level: "error", job: "hold-expiry", error: String(error) })));
+    services.credits.expireHolds().catch((error) => reportError(error, { where: "job", route: "hold-expiry" }));
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
   // Tests start many servers: they opt in to the daily reconciliation explicitly.
@@ -88,8 +108,10 @@ export async function startServer(
           reconciliation: services.reconciliation,
           timeOfDay: env.RECONCILE_SCHEDULE,
           closeTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-          log: (entry) =>
-            (entry.level === "error" ? console.error : log)(JSON.stringify({ job: "reconciliation", ...entry })),
+          log: ({ level, message, ...fields }) => {
+            if (level === "error") errorsTotal.inc({ where: "job" });
+            logger[level]({ job: "reconciliation", ...fields }, message);
+          },
         })
       : null;
   reconciler?.start();
@@ -124,14 +146,15 @@ if (import.meta.main) {
   const running = await startServer(processEnv, { web });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     process.once(signal, () => {
-      console.log(`${signal}: shutting down`);
+      logger.info({ signal }, `${signal}: shutting down`);
       running
         .close()
         .then(() => web.close())
         .then(
-          () => process.exit(0),
+          // Spans still buffered go to the collector first (bounded; nothing to do without one).
+          () => shutdownTelemetry().finally(() => process.exit(0)),
           (error) => {
-            console.error(error);
+            logger.error({ err: error }, "shutdown failed");
             process.exit(1);
           },
         );

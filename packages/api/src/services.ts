@@ -30,6 +30,7 @@ import {
   createSessionStore,
   type Database,
 } from "@credits/db";
+import { traced } from "@credits/observability";
 
 // Everything the procedures call, wired once per process from one database and one clock.
 export interface Services {
@@ -58,35 +59,46 @@ export interface ServiceOptions {
 export function createServices(db: Database, options: ServiceOptions): Services {
   const { clock = systemClock, provider } = options;
   const catalog = createCatalogStore(db);
-  const credits = createCreditService({ store: createLedgerStore(db), clock });
-  const payments = createPaymentService({
-    store: createPaymentStore(db),
-    catalog,
-    provider,
-    publicUrl: options.publicUrl,
-    clock,
-  });
-  return {
-    admin: createAdminService({
-      store: createAdminStore(db),
+  // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
+  // composition so the domain code stays free of tracing; services built on these get them too.
+  const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
+  const payments = traced(
+    "payments",
+    createPaymentService({
+      store: createPaymentStore(db),
+      catalog,
+      provider,
+      publicUrl: options.publicUrl,
       clock,
-      approvalThreshold: options.approvalThreshold ?? 10_000,
-      approvalTtlMs: options.approvalTtlMs ?? 72 * 3_600_000,
     }),
+  );
+  return {
+    admin: traced(
+      "admin",
+      createAdminService({
+        store: createAdminStore(db),
+        clock,
+        approvalThreshold: options.approvalThreshold ?? 10_000,
+        approvalTtlMs: options.approvalTtlMs ?? 72 * 3_600_000,
+      }),
+    ),
     credits,
     auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
     apiKeys: createApiKeyService({ store: createApiKeyStore(db), clock }),
     catalog,
     provider,
     payments,
-    reconciliation: createReconciliationService({
-      store: createReconciliationStore(db),
-      credits,
-      payments,
-      provider,
-      clock,
-      ...(options.reconcileWindowDays ? { windowDays: options.reconcileWindowDays } : {}),
-    }),
+    reconciliation: traced(
+      "reconciliation",
+      createReconciliationService({
+        store: createReconciliationStore(db),
+        credits,
+        payments,
+        provider,
+        clock,
+        ...(options.reconcileWindowDays ? { windowDays: options.reconcileWindowDays } : {}),
+      }),
+    ),
     authRateLimiter: createRateLimiter({
       store: createRateLimitStore(db),
       clock,

@@ -1,4 +1,5 @@
 import { DomainError, type DomainErrorCode, RateLimitedError } from "@credits/core";
+import { redactText } from "@credits/observability";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
@@ -64,7 +65,10 @@ const t = initTRPC
       }
       if (cause instanceof RateLimitedError) data.retryAfterSeconds = cause.retryAfterSeconds;
       // Never a stack, SQL or driver text: an internal error says only that it happened.
-      const message = internal ? "internal error" : cause instanceof ZodError ? "invalid input" : shape.message;
+      // Redacted like the logs: a message that echoes input (an email, a key) does not return it.
+      const message = redactText(
+        internal ? "internal error" : cause instanceof ZodError ? "invalid input" : shape.message,
+      );
       return { message, code: shape.code, data };
     },
   });

@@ -1,6 +1,7 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -18,6 +19,12 @@ export interface DatabaseHandle {
   migrate(): Promise<void>;
   // Resolves when the database answers a trivial query.
   ping(): Promise<void>;
+  // True when every migration of drizzle/meta/_journal.json is recorded in
+  // drizzle.__drizzle_migrations (readiness: a server on an older schema is not ready).
+  migrationsApplied(): Promise<boolean>;
+  // The pool's configured size and the queries (or transactions) holding or waiting for a
+  // connection right now; postgres.js exposes neither, so this handle counts them itself.
+  poolStats(): { max: number; inFlight: number };
   close(): Promise<void>;
 }
 
@@ -39,9 +46,13 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
 
 function postgresHandle(url: string, poolMax: number): DatabaseHandle {
   const client = postgres(url, { max: poolMax, onnotice: () => {} });
+  const inFlight = { count: 0 };
+  const db = drizzlePostgres(counted(client, inFlight, ["unsafe", "begin"]), { schema }) as unknown as Database;
   return {
-    db: drizzlePostgres(client, { schema }) as unknown as Database,
+    db,
     driver: "postgres",
+    migrationsApplied: () => migrationsApplied(db),
+    poolStats: () => ({ max: poolMax, inFlight: inFlight.count }),
     async migrate() {
       // Its own single connection: a session-level advisory lock belongs to one connection.
       const lockClient = postgres(url, { max: 1, onnotice: () => {} });
@@ -63,10 +74,14 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
 function pgliteHandle(dataDir: string): DatabaseHandle {
   if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
   const client = new PGlite(dataDir);
-  const db = drizzlePglite(client, { schema });
+  const inFlight = { count: 0 };
+  const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
   return {
     db: db as unknown as Database,
     driver: "pglite",
+    migrationsApplied: () => migrationsApplied(db as unknown as Database),
+    // One connection: everything else waits for it.
+    poolStats: () => ({ max: 1, inFlight: inFlight.count }),
     // PGlite is one process's embedded database: there is no second instance to race with.
     migrate: () => migratePglite(db, { migrationsFolder }),
     ping: async () => {
@@ -74,6 +89,72 @@ function pgliteHandle(dataDir: string): DatabaseHandle {
     },
     close: () => client.close(),
   };
+}
+
+// The journal drizzle-kit writes beside the migrations: one entry per migration, `when` being
+// the value the migrator records as created_at.
+let journal: number[] | undefined;
+function journalTimestamps(): number[] {
+  journal ??= (
+    JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, "utf8")) as { entries: { when: number }[] }
+  ).entries.map((entry) => entry.when);
+  return journal;
+}
+
+async function migrationsApplied(db: Database): Promise<boolean> {
+  const result = await db.execute(sql`SELECT created_at FROM drizzle.__drizzle_migrations`).catch((error: unknown) => {
+    // No migrations table yet (42P01): nothing is applied. Anything else is the database's
+    // problem to report (readiness treats a throw as not ready too).
+    if ((error as { code?: string; cause?: { code?: string } }).code === "42P01") return [];
+    if ((error as { cause?: { code?: string } }).cause?.code === "42P01") return [];
+    throw error;
+  });
+  const applied = new Set(rowsOf<{ created_at: string | number }>(result).map((row) => Number(row.created_at)));
+  return journalTimestamps().every((when) => applied.has(when));
+}
+
+// Counts the calls of the given promise-returning methods until they settle: for the query
+// methods drizzle uses (postgres.js: unsafe, begin; PGlite: query, transaction), the number of
+// statements and transactions holding or waiting for a connection. postgres.js queries are lazy
+// thenables, executed when awaited; the count hooks their settle callbacks, not `then`, so it
+// never triggers one early.
+function counted<T extends object>(client: T, inFlight: { count: number }, methods: string[]): T {
+  const wrapped = new Map<PropertyKey, unknown>();
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      if (typeof property !== "string" || !methods.includes(property)) return value.bind(target);
+      let wrapper = wrapped.get(property);
+      if (!wrapper) {
+        wrapper = (...args: unknown[]) => {
+          const result = value.apply(target, args);
+          inFlight.count += 1;
+          let settled = false;
+          const done = () => {
+            if (!settled) inFlight.count -= 1;
+            settled = true;
+          };
+          const query = result as { resolve?: (value: unknown) => void; reject?: (error: unknown) => void };
+          if (typeof query.resolve === "function" && typeof query.reject === "function") {
+            const { resolve, reject } = query;
+            query.resolve = (settledValue) => {
+              done();
+              resolve(settledValue);
+            };
+            query.reject = (error) => {
+              done();
+              reject(error);
+            };
+            return result;
+          }
+          return Promise.resolve(result).finally(done);
+        };
+        wrapped.set(property, wrapper);
+      }
+      return wrapper;
+    },
+  });
 }
 
 // Normalizes a raw `db.execute` result: postgres.js gives an array, PGlite `{ rows }`.

@@ -4,6 +4,7 @@ export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
 export * from "./ledger-store.ts";
+export * from "./ops-queries.ts";
 export * from "./payment-store.ts";
 export * from "./reconciliation-store.ts";
 export * from "./seed.ts";

@@ -8,6 +8,7 @@ import {
   type Posting,
   RetryableStoreError,
 } from "@credits/core";
+import { recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated } from "./errors.ts";
@@ -44,37 +45,47 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       }
     });
 
+  // The balance change and its ledger row in one statement: atomic without an explicit
+  // transaction, one round trip, and the conditional UPDATE is the overdraft guard. The NOT EXISTS
+  // answers a late retry without an error; two racing first attempts are still decided by the
+  // unique key (the loser's statement fails and changes nothing).
+  const postOnce = (posting: Posting) =>
+    keyConflictsRetried(async () => {
+      const allowNegative = posting.allowNegative ?? false;
+      const result = await db.execute(sql`
+        WITH changed AS (
+          UPDATE users
+             SET credits_balance = credits_balance + ${posting.amount}::bigint,
+                 disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
+           WHERE id = ${posting.userId}::uuid
+             AND (${allowNegative}::boolean OR credits_balance + ${posting.amount}::bigint >= 0)
+             AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = ${posting.idempotencyKey})
+          RETURNING credits_balance
+        )
+        INSERT INTO credit_transactions
+          (user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id, admin_action_id)
+        SELECT ${posting.userId}::uuid, ${posting.amount}::bigint, credits_balance,
+               ${posting.kind}::credit_transaction_kind, ${posting.idempotencyKey}, ${posting.reason ?? null}::text,
+               ${posting.paymentId ?? null}::uuid, ${posting.holdId ?? null}::uuid, ${posting.adminActionId ?? null}::uuid
+          FROM changed
+        RETURNING id, seq, user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id,
+                  admin_action_id, created_at`);
+      const [row] = rowsOf<PostedRow>(result);
+      return row ? fromPostedRow(row) : null;
+    });
+
   const store: LedgerStore = {
     transaction: (work) =>
       inTransaction ? work(store) : translated(() => db.transaction((tx) => work(createLedgerStore(tx, true)))),
 
-    // The balance change and its ledger row in one statement: atomic without an explicit
-    // transaction, one round trip, and the conditional UPDATE is the overdraft guard. The NOT EXISTS
-    // answers a late retry without an error; two racing first attempts are still decided by the
-    // unique key (the loser's statement fails and changes nothing).
     post: (posting: Posting) =>
-      keyConflictsRetried(async () => {
-        const allowNegative = posting.allowNegative ?? false;
-        const result = await db.execute(sql`
-          WITH changed AS (
-            UPDATE users
-               SET credits_balance = credits_balance + ${posting.amount}::bigint,
-                   disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
-             WHERE id = ${posting.userId}::uuid
-               AND (${allowNegative}::boolean OR credits_balance + ${posting.amount}::bigint >= 0)
-               AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = ${posting.idempotencyKey})
-            RETURNING credits_balance
-          )
-          INSERT INTO credit_transactions
-            (user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id, admin_action_id)
-          SELECT ${posting.userId}::uuid, ${posting.amount}::bigint, credits_balance,
-                 ${posting.kind}::credit_transaction_kind, ${posting.idempotencyKey}, ${posting.reason ?? null}::text,
-                 ${posting.paymentId ?? null}::uuid, ${posting.holdId ?? null}::uuid, ${posting.adminActionId ?? null}::uuid
-            FROM changed
-          RETURNING id, seq, user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id,
-                    admin_action_id, created_at`);
-        const [row] = rowsOf<PostedRow>(result);
-        return row ? fromPostedRow(row) : null;
+      withSpan("ledger.post", { "app.ledger.kind": posting.kind, "app.credits": posting.amount }, async (span) => {
+        const entry = await postOnce(posting);
+        span.setAttribute("app.ledger.posted", entry !== null);
+        // Counted when the row is written. A transaction rolled back after this (rare: a retried
+        // deadlock) over-counts by that posting; the ledger itself stays exact.
+        if (entry) recordLedgerPosting(entry.kind, entry.amount);
+        return entry;
       }),
 
     findEntryByKey: async (key) => {

@@ -1,4 +1,5 @@
 import type { Payment, PaymentStore } from "@credits/core";
+import { paymentTransitions as transitionsCounter } from "@credits/observability";
 import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated } from "./errors.ts";
@@ -68,6 +69,7 @@ export function createPaymentStore(db: Database): PaymentStore {
         toStatus: transition.to,
         source: transition.source,
       });
+      transitionsCounter.inc({ from: transition.from, to: transition.to });
     },
 
     lockEvent: async (eventId) => {

@@ -46,6 +46,19 @@ const schema = z.object({
     .default("03:00"),
   // How many days back each run looks: a day missed (an outage) is still covered the next days.
   RECONCILE_WINDOW_DAYS: z.coerce.number().int().min(1).max(31).default(3),
+  // Observability. Unset LOG_LEVEL: info (silent under NODE_ENV=test unless LOG_DESTINATION is set).
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
+  // A file to append the JSON log lines to, instead of stdout.
+  LOG_DESTINATION: z.string().optional(),
+  // OTLP/HTTP collector base URL (…/v1/traces is appended); unset: spans are not exported.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_SERVICE_NAME: z.string().default("credits-server"),
+  // /metrics: a Bearer token it requires when set; `loopback` serves it to 127.0.0.1/::1 only.
+  METRICS_TOKEN: z.string().min(16).optional(),
+  METRICS_BIND: z.enum(["loopback", "any"]).default("loopback"),
+  // Unhandled errors are also POSTed (redacted JSON) here, fire-and-forget, within the timeout.
+  ERROR_WEBHOOK_URL: z.url().optional(),
+  ERROR_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
   // Unset: the built-in local provider (test mode, no Stripe account needed).
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),

@@ -8,6 +8,7 @@ import {
   ProviderUnavailableError,
   systemClock,
 } from "@credits/core";
+import { stripeRequestDuration, tracedIterable, withSpan } from "@credits/observability";
 import Stripe from "stripe";
 import { StripeShapeError, toCharge, toCheckoutSession } from "./stripe-mapping.ts";
 import { parseStripeWebhook } from "./stripe-webhook.ts";
@@ -91,10 +92,16 @@ function translated(error: unknown, action: string): Error {
   return new Error(error.message);
 }
 
+// Every Stripe API call runs in a span (its fetch requests, retries included, are the span's
+// children) and is timed by action and outcome.
 async function call<T>(action: string, work: () => Promise<T>): Promise<T> {
+  const timer = stripeRequestDuration.startTimer({ action });
   try {
-    return await work();
+    const result = await withSpan(`stripe ${action}`, { "app.stripe.action": action }, work);
+    timer({ outcome: "ok" });
+    return result;
   } catch (error) {
+    timer({ outcome: "error" });
     throw translated(error, action);
   }
 }
@@ -102,6 +109,14 @@ async function call<T>(action: string, work: () => Promise<T>): Promise<T> {
 // Lazy and re-iterable: each iteration opens its own listing (the SDK pages through
 // `has_more`/`starting_after`), and nothing is requested until someone iterates.
 function listing<T>(action: string, open: () => AsyncIterable<unknown>, map: (value: unknown) => T): AsyncIterable<T> {
+  return tracedIterable(`stripe ${action}`, { "app.stripe.action": action }, untracedListing(action, open, map));
+}
+
+function untracedListing<T>(
+  action: string,
+  open: () => AsyncIterable<unknown>,
+  map: (value: unknown) => T,
+): AsyncIterable<T> {
   return {
     async *[Symbol.asyncIterator]() {
       let count = 0;

@@ -1,0 +1,131 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type Context as ApiContext, appRouter, openApiDocument } from "@credits/api";
+import { annotateActiveSpan, httpRequestDuration, logger, type Registry } from "@credits/observability";
+import { getConnInfo } from "@hono/node-server/conninfo";
+import type { Context, Hono, Env as HonoEnv, MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { errorResponse } from "./http-errors.ts";
+
+// The server's side of observability: one log line and one histogram sample per request, the
+// route label they share, and the /metrics endpoint.
+
+declare module "hono" {
+  interface ContextVariableMap {
+    requestId: string;
+    // Who made the request, once authentication has run (never the email).
+    userId: string | undefined;
+    apiKeyId: string | undefined;
+  }
+}
+
+// Probes and scrapes are logged at debug: at info they would drown the requests that matter.
+const QUIET_PATHS = new Set(["/healthz", "/readyz", "/metrics"]);
+
+export function requestTelemetry(): MiddlewareHandler {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    const durationMs = performance.now() - started;
+    const route = routeOf(c);
+    const status = c.res.status;
+    httpRequestDuration.observe({ method: c.req.method, route, status: String(status) }, durationMs / 1000);
+    // The HTTP server span (instrumentation-http) knows the path, not the route: name it here.
+    annotateActiveSpan({ "http.route": route }, `${c.req.method} ${route}`);
+    const entry = {
+      requestId: c.get("requestId"),
+      method: c.req.method,
+      route,
+      status,
+      durationMs: Math.round(durationMs * 10) / 10,
+      userId: c.get("userId"),
+      apiKeyId: c.get("apiKeyId"),
+    };
+    if (QUIET_PATHS.has(c.req.path)) logger.debug(entry, "request");
+    else logger.info(entry, "request");
+  };
+}
+
+// Records who the request turned out to be, as the procedures resolve it: the tRPC context
+// resolves the session or API key lazily, so this wraps those lookups rather than adding one.
+export function rememberIdentity(c: Context, ctx: ApiContext) {
+  const { session, apiKey } = ctx.auth;
+  ctx.auth.session = async () => {
+    const resolved = await session();
+    if (resolved) c.set("userId", resolved.user.id);
+    return resolved;
+  };
+  ctx.auth.apiKey = async () => {
+    const principal = await apiKey();
+    if (principal) c.set("apiKeyId", principal.id);
+    return principal;
+  };
+}
+
+// The label a request is counted and logged under: the matched route pattern, never the raw
+// path (ids, emails), so the set of values stays small. tRPC and REST requests are refined to
+// their procedure or OpenAPI path template.
+export function routeOf(c: Context): string {
+  const path = c.req.path;
+  if (path.startsWith("/trpc/")) return trpcRoute(path.slice("/trpc/".length));
+  if (path.startsWith("/api/v1/")) {
+    const template = restRoutes().find((route) => route.method === c.req.method && route.pattern.test(path));
+    if (template) return template.label;
+  }
+  const pattern = routePath(c, c.req.routeIndex);
+  if (pattern === "*" || pattern === "/*" || pattern === "") return c.res.status === 404 ? "(unmatched)" : "(web)";
+  return pattern;
+}
+
+let procedures: Set<string> | undefined;
+function trpcRoute(names: string): string {
+  procedures ??= new Set(Object.keys(appRouter._def.procedures));
+  const called = names.split(",");
+  if (!called.every((name) => procedures?.has(name))) return "/trpc/*";
+  return called.length === 1 ? `/trpc/${called[0]}` : "/trpc/(batch)";
+}
+
+let restTemplates: { method: string; pattern: RegExp; label: string }[] | undefined;
+function restRoutes() {
+  restTemplates ??= Object.entries(openApiDocument("http://localhost/api/v1").paths ?? {}).flatMap(
+    ([template, operations]) =>
+      Object.keys(operations ?? {}).map((method) => ({
+        method: method.toUpperCase(),
+        pattern: new RegExp(`^/api/v1${template.replace(/\{[^/}]+\}/g, "[^/]+")}/?$`),
+        label: `/api/v1${template}`,
+      })),
+  );
+  return restTemplates;
+}
+
+export interface MetricsAccess {
+  // Required as `Authorization: Bearer <token>` when set.
+  token: string | undefined;
+  // Served only to requests from 127.0.0.1 / ::1 (the socket's address, never X-Forwarded-For).
+  loopbackOnly: boolean;
+}
+
+export function mountMetrics<E extends HonoEnv>(app: Hono<E>, registry: Registry, access: MetricsAccess) {
+  const expected = access.token ? digest(access.token) : null;
+  app.get("/metrics", async (c) => {
+    if (access.loopbackOnly && !isLoopback(getConnInfo(c).remote.address)) {
+      return errorResponse(403, "FORBIDDEN", "metrics are served on the loopback interface only");
+    }
+    if (expected) {
+      const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];
+      if (!given || !timingSafeEqual(digest(given), expected)) {
+        return errorResponse(401, "UNAUTHENTICATED", "a metrics token is required", {
+          headers: { "WWW-Authenticate": 'Bearer realm="metrics"' },
+        });
+      }
+    }
+    return c.body(await registry.metrics(), 200, { "Content-Type": registry.contentType });
+  });
+}
+
+// Equal-length inputs for timingSafeEqual, whatever the token lengths.
+const digest = (value: string) => createHash("sha256").update(value).digest();
+
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === "::1" || address.startsWith("127.") || address.startsWith("::ffff:127.");
+}

@@ -1,0 +1,58 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { TestProject } from "vitest/node";
+
+// Every log line of the unit run is scanned at its end: no line may carry an email, a Stripe or
+// webhook secret, an API key, a session token or a password. Each test process captures what its
+// logger writes (observability.setup.ts, at info level) and appends it to one file; this global
+// teardown, in vitest's main process, reads the file. A leak fails the run and names the lines.
+// (Only the in-process servers' lines: a test that spawns a server process reads its own output.)
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    observabilityLogFile: string;
+  }
+}
+
+export const LEAK_PATTERNS: [string, RegExp][] = [
+  ["email", /[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}/],
+  ["stripe secret key", /\b(?:sk|rk)_(?:test|live)_[A-Za-z0-9]/],
+  ["webhook secret", /\bwhsec_[A-Za-z0-9]/],
+  ["api key", /\bck_[a-z2-7]{16,}/],
+  ["session cookie", /\bsession=(?!\[redacted\])[^;\s"]+/i],
+  ["session token", /(?<![\w-])[a-z2-7]{32}(?![\w-])/],
+  ["password field", /"password"\s*:\s*"(?!\[redacted\])/i],
+  ["test password", /correct horse battery|a long password/i],
+];
+
+export function findLeaks(lines: string[]): { kind: string; line: string }[] {
+  const leaks: { kind: string; line: string }[] = [];
+  for (const line of lines) {
+    for (const [kind, pattern] of LEAK_PATTERNS) if (pattern.test(line)) leaks.push({ kind, line });
+  }
+  return leaks;
+}
+
+export default function setup(project: TestProject) {
+  const dir = mkdtempSync(join(tmpdir(), "credits-test-logs-"));
+  const file = join(dir, "unit.ndjson");
+  project.provide("observabilityLogFile", file);
+  return () => {
+    let text = "";
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      // Nothing was logged.
+    }
+    const lines = text.split("\n").filter(Boolean);
+    const leaks = findLeaks(lines);
+    if (leaks.length === 0) {
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`log scan: ${lines.length} log lines from the whole run, no secret or personal data found`);
+      return;
+    }
+    const shown = leaks.slice(0, 10).map((leak) => `  ${leak.kind}: ${leak.line.slice(0, 300)}`);
+    throw new Error(`log scan: ${leaks.length} leaks in ${file}:\n${shown.join("\n")}`);
+  };
+}
