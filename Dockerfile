@@ -1,24 +1,29 @@
 # The server image. Docker does not run on the development machines of this project, so this file
-# is kept plain; see README "Docker".
-FROM node:24-bookworm-slim AS deps
+# is kept plain; see README "Docker". Node 24 runs the TypeScript sources directly (type
+# stripping); only the web app has a build step.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 RUN npm install --global pnpm@10
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
 COPY apps/server/package.json apps/server/
+COPY apps/web/package.json apps/web/
 COPY packages/api/package.json packages/api/
 COPY packages/client/package.json packages/client/
 COPY packages/core/package.json packages/core/
 COPY packages/db/package.json packages/db/
 COPY packages/env/package.json packages/env/
 COPY packages/observability/package.json packages/observability/
+COPY packages/stripe/package.json packages/stripe/
 COPY scripts/package.json scripts/
-RUN pnpm install --frozen-lockfile --prod
+RUN pnpm install --frozen-lockfile
+COPY . .
+# Production dependencies only in the image: the build tools stay behind.
+RUN pnpm build && CI=true pnpm install --frozen-lockfile --prod
 
 FROM node:24-bookworm-slim
 ENV NODE_ENV=production PORT=3000
 WORKDIR /app
-COPY --from=deps /app /app
-COPY . .
+COPY --from=build /app /app
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \

@@ -23,7 +23,7 @@ import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
-import { csrfGuard, requestIdOf } from "./security.ts";
+import { bearerToken, csrfGuard, requestIdOf } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
 import { mountWebhooks } from "./webhooks.ts";
 
@@ -90,13 +90,14 @@ export function createApp(options: AppOptions) {
   // Builds the tRPC context of one request and sends its cookie changes with the response.
   async function withContext(c: Context<Env>, handle: (ctx: ReturnType<typeof createContext>) => Promise<Response>) {
     const jar = sessionCookieJar(cookieName);
-    const authorization = c.req.header("authorization");
+    const apiKey = bearerToken(c.req.header("authorization"));
     const ctx = createContext({
       services,
       requestId: c.get("requestId"),
       clientAddress: clientAddress(c),
-      sessionToken: readCookie(c.req.header("cookie"), cookieName),
-      apiKey: authorization?.startsWith("Bearer ") ? authorization.slice(7).trim() : null,
+      // One credential per request: with an API key the session cookie is not even read.
+      sessionToken: apiKey === null ? readCookie(c.req.header("cookie"), cookieName) : null,
+      apiKey,
       cookies: jar,
     });
     rememberIdentity(c, ctx);

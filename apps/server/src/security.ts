@@ -1,3 +1,4 @@
+import { readCookie } from "@credits/api";
 import type { MiddlewareHandler } from "hono";
 import { errorResponse } from "./http-errors.ts";
 
@@ -15,8 +16,8 @@ export function csrfGuard({
   cookieName: string;
 }): MiddlewareHandler {
   return async (c, next) => {
-    const cookie = c.req.header("cookie") ?? "";
-    const usesSession = cookie.includes(`${cookieName}=`) && !c.req.header("authorization");
+    const usesSession =
+      readCookie(c.req.header("cookie"), cookieName) !== null && bearerToken(c.req.header("authorization")) === null;
     if (SAFE_METHODS.has(c.req.method) || !usesSession) return next();
     const origin = c.req.header("origin");
     const fetchSite = c.req.header("sec-fetch-site");
@@ -26,6 +27,12 @@ export function csrfGuard({
     if (!allowed) return errorResponse(403, "CSRF", "cross-site request refused");
     return next();
   };
+}
+
+// The API key of an `Authorization: Bearer <key>` header; null for anything else.
+export function bearerToken(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  return match?.[1] ?? null;
 }
 
 // X-Request-Id from the caller when it is a sane token, otherwise a new one; echoed back.

@@ -14,6 +14,7 @@ import {
   creditTransactions,
   holds,
   payments,
+  reconciliationRuns,
   sessions,
   users,
 } from "@credits/db/schema";
@@ -29,6 +30,10 @@ interface Fixtures {
   victim: { id: string };
   newHold(): Promise<string>;
   newKey(): Promise<string>;
+  // A finished reconciliation run.
+  newReconciliationRun(): Promise<string>;
+  // A fresh user of no importance (to erase).
+  newUser(): Promise<string>;
   // A large adjustment requested by another admin, waiting for approval.
   newAdjustmentRequest(): Promise<string>;
 }
@@ -38,7 +43,7 @@ interface Row {
   access: Access;
   // A valid input: if the caller were let through, the call would succeed (and write, if it writes).
   // `self` is the allowed caller when the procedure acts on the caller's own records.
-  input?: (fx: Fixtures, self?: { id: string }) => Input | Promise<Input>;
+  input?: (fx: Fixtures, self?: { id: string; cookie: string }) => Input | Promise<Input>;
 }
 
 // Every procedure of appRouter, with who may call it. Keep in step with the router on purpose.
@@ -101,6 +106,28 @@ const table: Record<string, Row> = {
   "admin.audit": { access: "admin", input: () => ({}) },
   "admin.users": { access: "admin", input: () => ({ query: "matrix" }) },
   "admin.user": { access: "admin", input: (fx) => ({ userId: fx.victim.id }) },
+  "admin.eraseUser": {
+    access: "admin",
+    input: async (fx) => ({ userId: await fx.newUser(), reason: "matrix erasure" }),
+  },
+  "reconciliation.runs": { access: "admin", input: () => ({}) },
+  "reconciliation.run": { access: "admin", input: async (fx) => ({ id: await fx.newReconciliationRun() }) },
+  "reconciliation.start": { access: "admin" },
+  "gdpr.export": { access: "user" },
+  "gdpr.confirmDeletion": { access: "user", input: () => ({ password: PASSWORD }) },
+  "gdpr.delete": {
+    access: "user",
+    input: async (_fx, self) => {
+      if (!self) return { confirmationToken: "0.invalid" };
+      const reply = await send(
+        "POST",
+        "/api/v1/gdpr/delete/confirmation",
+        { cookie: self.cookie },
+        { password: PASSWORD },
+      );
+      return { confirmationToken: reply.body.confirmationToken };
+    },
+  },
   "admin.dailyStats": { access: "admin", input: () => ({ from: "2026-11-01", to: "2026-11-30" }) },
 };
 
@@ -208,11 +235,12 @@ function callOver(transport: Transport, path: string, input: Input, credentials:
     delete rest[name];
     return encodeURIComponent(String(value));
   });
-  if (openapi.method === "GET") {
+  // GET and DELETE take their input from the query string (trpc-to-openapi reads no body for them).
+  if (openapi.method === "GET" || openapi.method === "DELETE") {
     const query = new URLSearchParams(
       Object.entries(rest).map(([k, v]): [string, string] => [k, String(v)]),
     ).toString();
-    return send("GET", `/api/v1${route}${query ? `?${query}` : ""}`, credentials);
+    return send(openapi.method, `/api/v1${route}${query ? `?${query}` : ""}`, credentials);
   }
   return send(openapi.method, `/api/v1${route}`, credentials, input === undefined ? undefined : rest);
 }
@@ -233,10 +261,11 @@ function expectRefused(transport: Transport, reply: Reply, refusal: Refusal): vo
 // Everything an authorization slip could change: the ledger, balances and roles, holds, API keys
 // and sessions.
 async function snapshot() {
-  const [ledger, paymentRows, audit, requests, people, holdRows, keys, sessionRows] = await Promise.all([
+  const [ledger, paymentRows, audit, runs, requests, people, holdRows, keys, sessionRows] = await Promise.all([
     db.$count(creditTransactions),
     db.$count(payments),
     db.$count(adminActions),
+    db.$count(reconciliationRuns),
     db.select({ id: adjustmentRequests.id, status: adjustmentRequests.status }).from(adjustmentRequests),
     db.select({ id: users.id, role: users.role, balance: users.creditsBalance }).from(users),
     db.select({ id: holds.id, status: holds.status, captured: holds.capturedAmount }).from(holds),
@@ -248,6 +277,7 @@ async function snapshot() {
     ledger,
     payments: paymentRows,
     audit,
+    runs,
     adjustmentRequests: requests.sort(byId),
     users: people.sort(byId),
     holds: holdRows.sort(byId),
@@ -345,6 +375,12 @@ beforeAll(async () => {
       return reply.body.holdId;
     },
     newKey: async () => (await createKey(["credits:read"])).id,
+    newUser: async () => (await signUp()).id,
+    newReconciliationRun: async () => {
+      const run = await server.services.reconciliation.run({ trigger: "manual" });
+      if (!run) throw new Error("no run");
+      return run.id;
+    },
     async newAdjustmentRequest() {
       const result = await server.services.admin.adjust({
         actorId: otherAdmin.id,
@@ -409,7 +445,8 @@ describe.each(guarded)("%s", (path, row) => {
     for (const credentials of allowed) {
       const input = await row.input?.(fixtures, self);
       const reply = await callOver(transport, path, input, credentials);
-      const expected = transport === "REST" && path === "auth.logOutEverywhere" ? 204 : 200;
+      const restStatus: Record<string, number> = { "auth.logOutEverywhere": 204, "checkout.create": 201 };
+      const expected = transport === "REST" ? (restStatus[path] ?? 200) : 200;
       expect(reply.status, JSON.stringify(reply.body)).toBe(expected);
     }
   });

@@ -3,7 +3,9 @@ import { adminRouter } from "./routers/admin.ts";
 import { authRouter } from "./routers/auth.ts";
 import { checkoutRouter } from "./routers/checkout.ts";
 import { creditsRouter } from "./routers/credits.ts";
+import { gdprRouter } from "./routers/gdpr.ts";
 import { packagesRouter } from "./routers/packages.ts";
+import { reconciliationRouter } from "./routers/reconciliation.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -12,6 +14,8 @@ export const appRouter = router({
   checkout: checkoutRouter,
   packages: packagesRouter,
   admin: adminRouter,
+  gdpr: gdprRouter,
+  reconciliation: reconciliationRouter,
 });
 
 export type AppRouter = typeof appRouter;

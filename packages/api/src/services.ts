@@ -9,9 +9,11 @@ import {
   createApiKeyService,
   createAuthService,
   createCreditService,
+  createGdprService,
   createPaymentService,
   createRateLimiter,
   createReconciliationService,
+  type GdprService,
   type PaymentProvider,
   type PaymentService,
   type RateLimiter,
@@ -23,6 +25,7 @@ import {
   createAdminStore,
   createApiKeyStore,
   createCatalogStore,
+  createGdprStore,
   createLedgerStore,
   createPaymentStore,
   createRateLimitStore,
@@ -41,6 +44,7 @@ export interface Services {
   catalog: CatalogStore;
   authRateLimiter: RateLimiter;
   payments: PaymentService;
+  gdpr: GdprService;
   provider: PaymentProvider;
   reconciliation: ReconciliationService;
 }
@@ -88,6 +92,7 @@ export function createServices(db: Database, options: ServiceOptions): Services 
     catalog,
     provider,
     payments,
+    gdpr: traced("gdpr", createGdprService({ store: createGdprStore(db), provider, clock })),
     reconciliation: traced(
       "reconciliation",
       createReconciliationService({

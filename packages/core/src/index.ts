@@ -6,6 +6,7 @@ export * from "./clock.ts";
 export * from "./credits.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
+export * from "./gdpr.ts";
 export * from "./ledger.ts";
 export * from "./ledger-keys.ts";
 export * from "./limits.ts";

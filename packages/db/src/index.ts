@@ -3,6 +3,7 @@ export * from "./auth-stores.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
+export * from "./gdpr-store.ts";
 export * from "./ledger-store.ts";
 export * from "./ops-queries.ts";
 export * from "./payment-store.ts";

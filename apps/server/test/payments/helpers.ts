@@ -1,6 +1,7 @@
 // Shared by the payment tests: the real server over real HTTP, Stripe's API answered by the msw
 // mock (packages/stripe/test/msw), webhook events built from Stripe's fixtures and signed like
 // Stripe signs them (packages/stripe/test/fixtures). Nothing here reads ../shared.
+
 import { randomUUID } from "node:crypto";
 import { rowsOf } from "@credits/db";
 import {
@@ -11,6 +12,7 @@ import {
   processedEvents,
   users,
 } from "@credits/db/schema";
+import { captureLogs, type LogCapture } from "@credits/observability/testing";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeEach, expect, vi } from "vitest";
 import {
@@ -287,18 +289,19 @@ export async function pooled<T>(tasks: (() => Promise<T>)[], limit: number): Pro
 }
 
 // The server reports an unhandled error (a 500) with console.error: any such call fails the test.
-export function failOnConsoleError() {
-  let spy: { mock: { calls: unknown[][] }; mockRestore(): void } | undefined;
+// Any error the server logs (an unhandled error answered 500, above all) fails the test.
+export function failOnLoggedError() {
+  let capture: LogCapture | undefined;
   beforeEach(() => {
-    spy = vi.spyOn(console, "error");
+    capture = captureLogs("error");
   });
   afterEach(() => {
-    const calls = spy?.mock.calls ?? [];
-    spy?.mockRestore();
-    // The first lines of each, enough to name the failure without pages of payload.
+    const errors = (capture?.entries() ?? []).filter((entry) => entry.level === "error" || entry.level === 50);
+    capture?.stop();
+    // The first characters of each, enough to name the failure without pages of payload.
     expect(
-      calls.map((args) => String(args[0]).slice(0, 600)),
-      "unexpected console.error",
+      errors.map((entry) => JSON.stringify(entry).slice(0, 600)),
+      "unexpected error logged",
     ).toEqual([]);
   });
 }

@@ -9,7 +9,7 @@ import {
   call,
   db,
   deliver,
-  failOnConsoleError,
+  failOnLoggedError,
   inboxRow,
   insertUser,
   ledgerOf,
@@ -39,7 +39,7 @@ import {
 
 const { mock } = startStripeMock();
 const server = await startTestServer(stripeEnv);
-failOnConsoleError();
+failOnLoggedError();
 
 const buy = (slug: "starter" | "standard" | "pro" = "starter", userId?: string) => startPurchase(server, slug, userId);
 const events = (purchase: Purchase) => purchaseEvents(mock, purchase);

@@ -12,7 +12,7 @@ import {
   checkoutSession,
   db,
   deliver,
-  failOnConsoleError,
+  failOnLoggedError,
   inboxRow,
   ledgerOf,
   ledgerRowCount,
@@ -45,7 +45,7 @@ const server = await startTestServer(stripeEnv);
 // Same Stripe mock and database, with a short Stripe timeout for the hanging-API case.
 const STRIPE_TIMEOUT_MS = 200;
 const impatient = await startTestServer({ ...stripeEnv, STRIPE_TIMEOUT_MS: String(STRIPE_TIMEOUT_MS) });
-failOnConsoleError();
+failOnLoggedError();
 
 const buy = (slug: "starter" | "standard" | "pro" = "starter") => startPurchase(server, slug);
 const send = (event: StripeJson | string) => deliver(server.url, event);

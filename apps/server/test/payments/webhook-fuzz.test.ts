@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import {
   db,
   deliver,
-  failOnConsoleError,
+  failOnLoggedError,
   literal,
   processedEventCount,
   purchaseEvents,
@@ -34,7 +34,7 @@ const MAX_HEADER = 2_048;
 
 const { mock, stop } = startStripeMock();
 const server = await startTestServer(stripeEnv);
-failOnConsoleError();
+failOnLoggedError();
 
 // The events the mutations start from: payments paid and partly refunded (those events already
 // delivered, so intact replays are duplicates) with more refunds and disputes to come, paid

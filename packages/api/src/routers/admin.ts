@@ -2,18 +2,9 @@ import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core"
 import { MAX_CREDITS_PER_OPERATION } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { apiKeyScope, idempotencyKey, reason, uuid } from "../schemas.ts";
+import { idempotencyKey, reason, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
-
-const apiKeyInfo = z.object({
-  id: z.uuid(),
-  name: z.string(),
-  prefix: z.string(),
-  scopes: z.array(apiKeyScope),
-  createdAt: z.iso.datetime(),
-  lastUsedAt: z.iso.datetime().nullable(),
-  revokedAt: z.iso.datetime().nullable(),
-});
+import { apiKeyProcedures } from "./admin-api-keys.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -97,6 +88,7 @@ function decodeAuditCursor(raw: string) {
 }
 
 export const adminRouter = router({
+  ...apiKeyProcedures,
   adjust: adminProcedure
     .meta({
       openapi: {
@@ -285,6 +277,22 @@ export const adminRouter = router({
       };
     }),
 
+  eraseUser: adminProcedure
+    .meta({
+      openapi: { method: "POST", path: "/admin/users/{userId}/erase", tags: ["admin"], summary: "Erase a user (GDPR)" },
+    })
+    .input(z.strictObject({ userId: uuid, reason }))
+    .output(z.object({ erasedAt: z.iso.datetime(), alreadyErased: z.boolean() }))
+    .mutation(async ({ ctx, input }) => {
+      const result = await ctx.services.gdpr.erase({
+        userId: input.userId,
+        actorId: ctx.user.id,
+        requestId: ctx.requestId,
+        reason: input.reason,
+      });
+      return { erasedAt: result.erasedAt.toISOString(), alreadyErased: result.alreadyErased };
+    }),
+
   dailyStats: adminProcedure
     .meta({
       openapi: { method: "GET", path: "/admin/stats/daily", tags: ["admin"], summary: "Daily totals for charts" },
@@ -310,49 +318,4 @@ export const adminRouter = router({
         new Date(`${input.to}T00:00:00Z`),
       ),
     })),
-
-  createApiKey: adminProcedure
-    .meta({
-      openapi: {
-        method: "POST",
-        path: "/admin/api-keys",
-        tags: ["admin"],
-        summary: "Create an API key (the key is shown once)",
-      },
-    })
-    .input(z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(apiKeyScope).min(1).max(3) }))
-    .output(
-      z.object({ id: z.uuid(), name: z.string(), prefix: z.string(), scopes: z.array(apiKeyScope), key: z.string() }),
-    )
-    .mutation(async ({ ctx, input }) => {
-      const created = await ctx.services.apiKeys.create(input);
-      return { id: created.id, name: created.name, prefix: created.prefix, scopes: created.scopes, key: created.key };
-    }),
-
-  listApiKeys: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/admin/api-keys", tags: ["admin"], summary: "API keys" } })
-    .input(z.void())
-    .output(z.object({ apiKeys: z.array(apiKeyInfo) }))
-    .query(async ({ ctx }) => ({
-      apiKeys: (await ctx.services.apiKeys.list()).map((key) => ({
-        id: key.id,
-        name: key.name,
-        prefix: key.prefix,
-        scopes: key.scopes,
-        createdAt: key.createdAt.toISOString(),
-        lastUsedAt: iso(key.lastUsedAt),
-        revokedAt: iso(key.revokedAt),
-      })),
-    })),
-
-  revokeApiKey: adminProcedure
-    .meta({
-      openapi: { method: "POST", path: "/admin/api-keys/{id}/revoke", tags: ["admin"], summary: "Revoke an API key" },
-    })
-    .input(z.strictObject({ id: uuid }))
-    .output(z.object({ id: z.uuid(), revokedAt: z.iso.datetime() }))
-    .mutation(async ({ ctx, input }) => {
-      const revoked = await ctx.services.apiKeys.revoke(input.id);
-      return { id: revoked.id, revokedAt: iso(revoked.revokedAt) ?? new Date().toISOString() };
-    }),
 });

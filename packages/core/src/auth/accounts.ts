@@ -145,6 +145,13 @@ export function createAuthService({
     listSessions,
     // For the CLI: creates an account (admins included) without logging in.
     createUser: (input: { email: string; password: string; name?: string | null; role: UserRole }) => register(input),
+    // Password re-entry before a sensitive action (erasure): true only for the user's own password.
+    verifyUserPassword: async (userId: string, password: string): Promise<boolean> => {
+      const user = isUuid(userId) ? await accounts.findUserById(userId) : null;
+      const hash = user && isUsable(user) ? user.passwordHash : null;
+      const matches = await verifyPassword(password.slice(0, PASSWORD_LENGTH.max), hash ?? (await dummyHash()));
+      return hash !== null && matches;
+    },
     getUser: async (userId: string): Promise<PublicUser | null> => {
       const user = isUuid(userId) ? await accounts.findUserById(userId) : null;
       return user && isUsable(user) ? toPublicUser(user) : null;

@@ -1,0 +1,63 @@
+import { z } from "zod";
+import { apiKeyScope, uuid } from "../schemas.ts";
+import { adminProcedure } from "../trpc.ts";
+
+const apiKeyInfo = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  prefix: z.string(),
+  scopes: z.array(apiKeyScope),
+  createdAt: z.iso.datetime(),
+  lastUsedAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().nullable(),
+});
+
+const iso = (date: Date | null) => date?.toISOString() ?? null;
+
+// API keys for internal tools, managed by admins (the CLI has the same commands).
+export const apiKeyProcedures = {
+  createApiKey: adminProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/admin/api-keys",
+        tags: ["admin"],
+        summary: "Create an API key (the key is shown once)",
+      },
+    })
+    .input(z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(apiKeyScope).min(1).max(3) }))
+    .output(
+      z.object({ id: z.uuid(), name: z.string(), prefix: z.string(), scopes: z.array(apiKeyScope), key: z.string() }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      const created = await ctx.services.apiKeys.create(input);
+      return { id: created.id, name: created.name, prefix: created.prefix, scopes: created.scopes, key: created.key };
+    }),
+
+  listApiKeys: adminProcedure
+    .meta({ openapi: { method: "GET", path: "/admin/api-keys", tags: ["admin"], summary: "API keys" } })
+    .input(z.void())
+    .output(z.object({ apiKeys: z.array(apiKeyInfo) }))
+    .query(async ({ ctx }) => ({
+      apiKeys: (await ctx.services.apiKeys.list()).map((key) => ({
+        id: key.id,
+        name: key.name,
+        prefix: key.prefix,
+        scopes: key.scopes,
+        createdAt: key.createdAt.toISOString(),
+        lastUsedAt: iso(key.lastUsedAt),
+        revokedAt: iso(key.revokedAt),
+      })),
+    })),
+
+  revokeApiKey: adminProcedure
+    .meta({
+      openapi: { method: "POST", path: "/admin/api-keys/{id}/revoke", tags: ["admin"], summary: "Revoke an API key" },
+    })
+    .input(z.strictObject({ id: uuid }))
+    .output(z.object({ id: z.uuid(), revokedAt: z.iso.datetime() }))
+    .mutation(async ({ ctx, input }) => {
+      const revoked = await ctx.services.apiKeys.revoke(input.id);
+      return { id: revoked.id, revokedAt: iso(revoked.revokedAt) ?? new Date().toISOString() };
+    }),
+};

@@ -1,0 +1,71 @@
+import { TRPCError } from "@trpc/server";
+import { z } from "zod";
+import { authedProcedure, router } from "../trpc.ts";
+
+const dated = z.iso.datetime();
+
+export const gdprRouter = router({
+  export: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/gdpr/export", tags: ["gdpr"], summary: "Download my data" } })
+    .input(z.void())
+    .output(
+      z.object({
+        exportedAt: dated,
+        profile: z.object({
+          id: z.uuid(),
+          email: z.string().nullable(),
+          name: z.string().nullable(),
+          role: z.string(),
+          createdAt: dated,
+        }),
+        balance: z.number().int(),
+        payments: z.array(z.record(z.string(), z.unknown())),
+        ledger: z.array(z.record(z.string(), z.unknown())),
+        holds: z.array(z.record(z.string(), z.unknown())),
+        sessions: z.array(z.object({ createdAt: dated, expiresAt: dated })),
+        apiKeys: z.array(z.record(z.string(), z.unknown())),
+      }),
+    )
+    .query(async ({ ctx }) => {
+      const data = await ctx.services.gdpr.exportData(ctx.user.id);
+      // Dates as ISO strings, everything else as stored: JSON round trip of our own plain rows.
+      return { exportedAt: new Date().toISOString(), ...JSON.parse(JSON.stringify(data)) };
+    }),
+
+  // Step one of erasure: the password again, for a confirmation valid ten minutes in this session.
+  confirmDeletion: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/gdpr/delete/confirmation",
+        tags: ["gdpr"],
+        summary: "Confirm account deletion with the password",
+      },
+    })
+    .input(z.strictObject({ password: z.string().min(1).max(200) }))
+    .output(z.object({ confirmationToken: z.string(), expiresAt: dated }))
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.authRateLimiter.consume(`reauth:${ctx.user.id}`);
+      if (!ctx.sessionToken || !(await ctx.services.auth.verifyUserPassword(ctx.user.id, input.password))) {
+        throw new TRPCError({ code: "UNAUTHORIZED", message: "the password is not correct" });
+      }
+      const { token, expiresAt } = ctx.services.gdpr.issueErasureToken(ctx.user.id, ctx.sessionToken);
+      return { confirmationToken: token, expiresAt: expiresAt.toISOString() };
+    }),
+
+  delete: authedProcedure
+    .meta({ openapi: { method: "DELETE", path: "/gdpr/delete", tags: ["gdpr"], summary: "Erase my account" } })
+    .input(z.strictObject({ confirmationToken: z.string().min(1).max(200) }))
+    .output(z.object({ erasedAt: dated }))
+    .mutation(async ({ ctx, input }) => {
+      ctx.services.gdpr.assertErasureToken(ctx.user.id, ctx.sessionToken ?? "", input.confirmationToken);
+      const result = await ctx.services.gdpr.erase({
+        userId: ctx.user.id,
+        actorId: ctx.user.id,
+        requestId: ctx.requestId,
+        reason: "erasure requested by the user",
+      });
+      ctx.cookies.clear();
+      return { erasedAt: result.erasedAt.toISOString() };
+    }),
+});

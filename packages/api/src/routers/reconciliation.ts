@@ -1,0 +1,107 @@
+import { findingKinds, type ReconciliationFinding, type ReconciliationRun } from "@credits/core";
+import { z } from "zod";
+import { uuid } from "../schemas.ts";
+import { adminProcedure, router } from "../trpc.ts";
+
+const runOutput = z.object({
+  id: z.uuid(),
+  trigger: z.string(),
+  scheduledFor: z.string().nullable(),
+  windowStart: z.iso.datetime(),
+  windowEnd: z.iso.datetime(),
+  status: z.enum(["running", "succeeded", "failed"]),
+  stats: z.record(z.string(), z.unknown()).nullable(),
+  startedAt: z.iso.datetime(),
+  finishedAt: z.iso.datetime().nullable(),
+});
+const toRun = (run: ReconciliationRun): z.infer<typeof runOutput> => ({
+  ...run,
+  stats: run.stats ? { ...run.stats } : null,
+  windowStart: run.windowStart.toISOString(),
+  windowEnd: run.windowEnd.toISOString(),
+  startedAt: run.startedAt.toISOString(),
+  finishedAt: run.finishedAt?.toISOString() ?? null,
+});
+
+const findingOutput = z.object({
+  id: z.uuid(),
+  kind: z.enum(findingKinds),
+  paymentId: z.uuid().nullable(),
+  userId: z.uuid().nullable(),
+  providerRef: z.string().nullable(),
+  detail: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  healed: z.boolean(),
+  createdAt: z.iso.datetime(),
+});
+const toFinding = (f: ReconciliationFinding): z.infer<typeof findingOutput> => ({
+  id: f.id,
+  kind: f.kind,
+  paymentId: f.paymentId,
+  userId: f.userId,
+  providerRef: f.providerRef,
+  detail: f.detail,
+  healed: f.healed,
+  createdAt: f.createdAt.toISOString(),
+});
+
+const page = { limit: z.number().int().min(1).max(100).optional(), cursor: z.string().max(200).optional() };
+const pageOptions = (input: { limit?: number | undefined; cursor?: string | undefined }) => ({
+  ...(input.limit !== undefined ? { limit: input.limit } : {}),
+  ...(input.cursor ? { cursor: input.cursor } : {}),
+});
+
+export const reconciliationRouter = router({
+  runs: adminProcedure
+    .meta({
+      openapi: { method: "GET", path: "/admin/reconciliation/runs", tags: ["reconciliation"], summary: "Runs" },
+    })
+    .input(z.strictObject(page))
+    .output(z.object({ runs: z.array(runOutput), nextCursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const { runs, nextCursor } = await ctx.services.reconciliation.listRuns(pageOptions(input));
+      return { runs: runs.map(toRun), nextCursor };
+    }),
+
+  run: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/reconciliation/runs/{id}",
+        tags: ["reconciliation"],
+        summary: "A run and its findings",
+      },
+    })
+    .input(z.strictObject({ id: uuid, kind: z.enum(findingKinds).optional(), ...page }))
+    .output(z.object({ run: runOutput, findings: z.array(findingOutput), nextCursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const result = await ctx.services.reconciliation.getRun(input.id, {
+        ...pageOptions(input),
+        ...(input.kind ? { kind: input.kind } : {}),
+      });
+      return { run: toRun(result.run), findings: result.findings.map(toFinding), nextCursor: result.nextCursor };
+    }),
+
+  // "Run now": a manual reconciliation over the default window, audited.
+  start: adminProcedure
+    .meta({
+      openapi: { method: "POST", path: "/admin/reconciliation/runs", tags: ["reconciliation"], summary: "Run now" },
+    })
+    .input(z.void())
+    .output(runOutput)
+    .mutation(async ({ ctx }) => {
+      const run = await ctx.services.reconciliation.run({ trigger: "manual" });
+      if (!run) throw new Error("a manual run is never claimed elsewhere");
+      await ctx.services.admin.record({
+        actorId: ctx.user.id,
+        targetUserId: null,
+        action: "reconciliation_run",
+        amount: null,
+        reason: `run ${run.id}: ${run.status}`,
+        requestId: ctx.requestId,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: null,
+      });
+      return toRun(run);
+    }),
+});

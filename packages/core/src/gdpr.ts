@@ -1,0 +1,107 @@
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { type Clock, systemClock } from "./clock.ts";
+import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "./errors.ts";
+import { type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
+
+export interface PersonalData {
+  profile: { id: string; email: string | null; name: string | null; role: string; createdAt: Date };
+  balance: number;
+  payments: Record<string, unknown>[];
+  ledger: Record<string, unknown>[];
+  holds: Record<string, unknown>[];
+  sessions: { createdAt: Date; expiresAt: Date }[];
+  apiKeys: { id: string; name: string; prefix: string; scopes: string[]; createdAt: Date; revokedAt: Date | null }[];
+}
+
+export interface ErasableUser {
+  id: string;
+  email: string | null;
+  stripeCustomerId: string | null;
+  erasedAt: Date | null;
+}
+
+export interface GdprStore {
+  transaction<T>(work: (tx: GdprStore) => Promise<T>): Promise<T>;
+  findUser(userId: string): Promise<ErasableUser | null>;
+  lockUser(userId: string): Promise<ErasableUser | null>;
+  exportData(userId: string): Promise<PersonalData | null>;
+  // Ends every session, revokes the user's API keys, and clears every personal field of the user
+  // row (the row itself stays: payments and the ledger keep pointing at it, pseudonymized).
+  eraseUser(userId: string, now: Date): Promise<void>;
+  // Removes the given strings from stored provider payloads and rate-limit keys.
+  scrub(needles: string[]): Promise<void>;
+  recordErasure(audit: {
+    actorId: string | null;
+    userId: string;
+    requestId: string | null;
+    reason: string;
+  }): Promise<void>;
+}
+
+const ERASURE_TOKEN_TTL_MS = 10 * 60_000;
+
+export type GdprService = ReturnType<typeof createGdprService>;
+
+export function createGdprService(deps: { store: GdprStore; provider: PaymentProvider; clock?: Clock }) {
+  const { store, provider } = deps;
+  const clock = deps.clock ?? systemClock;
+
+  async function exportData(userId: string): Promise<PersonalData> {
+    const data = await store.exportData(userId);
+    if (!data) throw new NotFoundError("user");
+    return data;
+  }
+
+  // A short-lived confirmation for erasure, bound to the session that re-entered the password:
+  // an HMAC keyed by the session token, which only that client and this check ever hold.
+  function issueErasureToken(userId: string, sessionToken: string): { token: string; expiresAt: Date } {
+    const expiresAt = new Date(clock.now().getTime() + ERASURE_TOKEN_TTL_MS);
+    return { token: `${expiresAt.getTime()}.${sign(sessionToken, userId, expiresAt.getTime())}`, expiresAt };
+  }
+
+  function assertErasureToken(userId: string, sessionToken: string, token: string): void {
+    const [expiry, signature] = token.split(".");
+    const expiresAtMs = Number(expiry);
+    const expected = Buffer.from(sign(sessionToken, userId, expiresAtMs));
+    const given = Buffer.from(signature ?? "");
+    const valid = given.length === expected.length && timingSafeEqual(given, expected);
+    if (!valid || !Number.isSafeInteger(expiresAtMs) || expiresAtMs < clock.now().getTime()) {
+      throw new InvalidInputError("the confirmation is invalid or has expired: confirm with your password again");
+    }
+  }
+
+  // Erases a user: provider customer first (so a failure there changes nothing here), then in one
+  // transaction the sessions, API keys, personal fields and the audit row. Idempotent.
+  async function erase(input: { userId: string; actorId: string | null; requestId?: string | null; reason: string }) {
+    const user = await store.findUser(input.userId);
+    if (!user) throw new NotFoundError("user");
+    if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
+    if (user.stripeCustomerId) {
+      await provider.deleteCustomer(user.stripeCustomerId).catch((error: unknown) => {
+        if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
+        throw error;
+      });
+    }
+    return store.transaction(async (tx) => {
+      const locked = await tx.lockUser(input.userId);
+      if (!locked) throw new NotFoundError("user");
+      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true };
+      const now = clock.now();
+      await tx.eraseUser(input.userId, now);
+      await tx.scrub([locked.email, locked.stripeCustomerId].filter((v): v is string => !!v));
+      await tx.recordErasure({
+        actorId: input.actorId,
+        userId: input.userId,
+        requestId: input.requestId ?? null,
+        reason: input.reason,
+      });
+      return { erasedAt: now, alreadyErased: false };
+    });
+  }
+
+  return { exportData, issueErasureToken, assertErasureToken, erase };
+}
+
+function sign(sessionToken: string, userId: string, expiresAtMs: number): string {
+  return createHmac("sha256", sessionToken).update(`erase:${userId}:${expiresAtMs}`).digest("base64url");
+}

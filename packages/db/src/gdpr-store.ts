@@ -1,0 +1,146 @@
+import type { GdprStore, PersonalData } from "@credits/core";
+import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { translated } from "./errors.ts";
+import {
+  adminActions,
+  apiKeys,
+  creditTransactions,
+  holds,
+  payments,
+  processedEvents,
+  rateLimits,
+  sessions,
+  users,
+} from "./schema.ts";
+
+// An export is bounded like every other read; a user with more rows than this gets the newest.
+const EXPORT_ROW_LIMIT = 100_000;
+
+const erasable = {
+  id: users.id,
+  email: users.email,
+  stripeCustomerId: users.stripeCustomerId,
+  erasedAt: users.erasedAt,
+};
+
+export function createGdprStore(db: Database): GdprStore {
+  return {
+    transaction: (work) => translated(() => db.transaction((tx) => work(createGdprStore(tx)))),
+
+    findUser: async (userId) => {
+      const [row] = await db.select(erasable).from(users).where(eq(users.id, userId));
+      return row ?? null;
+    },
+
+    lockUser: async (userId) => {
+      const [row] = await db.select(erasable).from(users).where(eq(users.id, userId)).for("update");
+      return row ?? null;
+    },
+
+    exportData: async (userId): Promise<PersonalData | null> => {
+      const [user] = await db
+        .select()
+        .from(users)
+        .where(and(eq(users.id, userId), isNull(users.erasedAt)));
+      if (!user) return null;
+      const [paymentRows, ledgerRows, holdRows, sessionRows, keyRows] = await Promise.all([
+        db
+          .select({
+            id: payments.id,
+            status: payments.status,
+            credits: payments.credits,
+            amountMinor: payments.amountMinor,
+            currency: payments.currency,
+            amountRefundedMinor: payments.amountRefundedMinor,
+            createdAt: payments.createdAt,
+            creditedAt: payments.creditedAt,
+          })
+          .from(payments)
+          .where(eq(payments.userId, userId))
+          .orderBy(desc(payments.createdAt))
+          .limit(EXPORT_ROW_LIMIT),
+        db
+          .select({
+            id: creditTransactions.id,
+            kind: creditTransactions.kind,
+            amount: creditTransactions.amount,
+            balanceAfter: creditTransactions.balanceAfter,
+            reason: creditTransactions.reason,
+            paymentId: creditTransactions.paymentId,
+            holdId: creditTransactions.holdId,
+            createdAt: creditTransactions.createdAt,
+          })
+          .from(creditTransactions)
+          .where(eq(creditTransactions.userId, userId))
+          .orderBy(asc(creditTransactions.seq))
+          .limit(EXPORT_ROW_LIMIT),
+        db
+          .select({
+            id: holds.id,
+            amount: holds.amount,
+            capturedAmount: holds.capturedAmount,
+            status: holds.status,
+            expiresAt: holds.expiresAt,
+            createdAt: holds.createdAt,
+          })
+          .from(holds)
+          .where(eq(holds.userId, userId))
+          .limit(EXPORT_ROW_LIMIT),
+        db
+          .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt })
+          .from(sessions)
+          .where(eq(sessions.userId, userId)),
+        db
+          .select({
+            id: apiKeys.id,
+            name: apiKeys.name,
+            prefix: apiKeys.prefix,
+            scopes: apiKeys.scopes,
+            createdAt: apiKeys.createdAt,
+            revokedAt: apiKeys.revokedAt,
+          })
+          .from(apiKeys)
+          .where(eq(apiKeys.ownerUserId, userId)),
+      ]);
+      return {
+        profile: { id: user.id, email: user.email, name: user.name, role: user.role, createdAt: user.createdAt },
+        balance: user.creditsBalance,
+        payments: paymentRows,
+        ledger: ledgerRows,
+        holds: holdRows,
+        sessions: sessionRows,
+        apiKeys: keyRows,
+      };
+    },
+
+    eraseUser: async (userId, now) => {
+      await db.delete(sessions).where(eq(sessions.userId, userId));
+      await db
+        .update(apiKeys)
+        .set({ name: "(erased)", revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now.toISOString()}::timestamptz)` })
+        .where(eq(apiKeys.ownerUserId, userId));
+      await db
+        .update(users)
+        .set({ email: null, name: null, passwordHash: null, stripeCustomerId: null, erasedAt: now })
+        .where(eq(users.id, userId));
+    },
+
+    // Provider payloads carry the customer's email; rate-limit keys may carry a log-in email.
+    scrub: async (needles) => {
+      for (const needle of needles) {
+        await db
+          .update(processedEvents)
+          .set({ payload: null })
+          .where(sql`strpos(${processedEvents.payload}, ${needle}) > 0`);
+        await db.delete(rateLimits).where(sql`strpos(${rateLimits.key}, ${needle}) > 0`);
+      }
+    },
+
+    recordErasure: async ({ actorId, userId, requestId, reason }) => {
+      await db
+        .insert(adminActions)
+        .values({ actorId, targetUserId: userId, action: "gdpr_erasure", requestId, reason });
+    },
+  };
+}
