@@ -1,235 +1,60 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
-import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
-import { type Api, requireUser } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
-import { formatDateTime } from "../lib/format.ts";
-import { textField } from "../lib/forms.ts";
-
-// The scopes an API key can hold (the router validates them again).
-const scopes = [
-  { value: "credits:read", label: "Read balances and history" },
-  { value: "credits:spend", label: "Spend credits (and hold them)" },
-  { value: "credits:grant", label: "Grant credits" },
-] as const;
-type Scope = (typeof scopes)[number]["value"];
-const isScope = (value: string): value is Scope => scopes.some((s) => s.value === value);
+import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { NavLink, Outlet, useLoaderData } from "@remix-run/react";
+import { cx } from "../components/ui.tsx";
+import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Admin · Credits" }];
 
-// Admins only. The router's admin procedures are the real gate; this answers everyone else
-// with a 403 page before any admin data is asked for.
-async function requireAdmin(request: Request, context: Parameters<typeof requireUser>[1]): Promise<Api> {
-  const api = await requireUser(request, context);
-  if (api.user.role !== "admin") throw data("admins only", { status: 403, headers: api.headers() });
-  return api;
-}
-
-function forbiddenToPage(error: unknown): never {
-  if (callError(error)?.code === "FORBIDDEN") throw data("admins only", { status: 403 });
-  throw error;
-}
-
+// The admin area's frame: its sub-navigation (with the number of requests waiting for a
+// decision) around the page.
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = await requireAdmin(request, context);
-  const { apiKeys } = await api.caller.admin.listApiKeys().catch(forbiddenToPage);
-  return data({ apiKeys }, { headers: api.headers() });
+  const { adjustments } = await api.caller.admin.approvals().catch(forbiddenToPage);
+  const waiting = adjustments.filter((a) => a.requestedBy !== api.user.id).length;
+  return data({ waiting }, { headers: api.headers() });
 }
 
-type CreateErrors = Partial<Record<"name" | "scopes" | "form", string>>;
-
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
-  const form = await request.formData();
-  const intent = textField(form, "intent");
-
-  if (intent === "revoke") {
-    const id = textField(form, "id");
-    try {
-      await api.caller.admin.revokeApiKey({ id });
-      return data({ intent: "revoke" as const, id, error: null }, { headers: api.headers() });
-    } catch (error) {
-      const failure = callError(error);
-      if (!failure || !["NOT_FOUND", "BAD_REQUEST", "CONFLICT"].includes(failure.code)) forbiddenToPage(error);
-      return data(
-        { intent: "revoke" as const, id, error: "This key could not be revoked: it may be gone already." },
-        { status: 400, headers: api.headers() },
-      );
-    }
-  }
-
-  const name = textField(form, "name").trim();
-  const chosen = form
-    .getAll("scopes")
-    .filter((s): s is string => typeof s === "string")
-    .filter(isScope);
-  const errors: CreateErrors = {};
-  if (!name) errors.name = "Give the key a name, e.g. the tool that will use it.";
-  else if (name.length > 100) errors.name = "Use at most 100 characters.";
-  if (chosen.length === 0) errors.scopes = "Choose at least one permission.";
-  if (Object.keys(errors).length > 0) {
-    return data({ intent: "create" as const, errors, values: { name, scopes: chosen }, created: null }, 400);
-  }
-  try {
-    const created = await api.caller.admin.createApiKey({ name, scopes: chosen });
-    return data(
-      { intent: "create" as const, errors: {} as CreateErrors, values: null, created },
-      { headers: api.headers() },
-    );
-  } catch (error) {
-    if (callError(error)?.code !== "BAD_REQUEST") forbiddenToPage(error);
-    return data(
-      {
-        intent: "create" as const,
-        errors: { form: "The key could not be created. Check the name and permissions." } as CreateErrors,
-        values: { name, scopes: chosen },
-        created: null,
-      },
-      { status: 400, headers: api.headers() },
-    );
-  }
-}
-
-export default function Admin() {
-  const { apiKeys } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
-  const navigation = useNavigation();
-  const pending = navigation.state === "submitting" ? navigation.formData : undefined;
-  const creating = pending?.get("intent") === "create";
-  const create = result?.intent === "create" ? result : null;
-  const revoke = result?.intent === "revoke" ? result : null;
-  const active = apiKeys.filter((key) => !key.revokedAt).length;
-
+export default function AdminLayout() {
+  const { waiting } = useLoaderData<typeof loader>();
+  const links = [
+    { to: "/admin", label: "Dashboard", end: true },
+    { to: "/admin/users", label: "Users", end: false },
+    { to: "/admin/approvals", label: "Approvals", end: false, count: waiting },
+    { to: "/admin/audit", label: "Audit log", end: false },
+    { to: "/admin/reconciliation", label: "Reconciliation", end: false },
+    { to: "/admin/api-keys", label: "API keys", end: false },
+  ];
   return (
     <div className="space-y-6">
-      <PageHeader
-        title="Admin"
-        description="API keys let internal tools read and spend credits through the REST API and the typed client."
-      />
-
-      {create?.created ? (
-        <Alert tone="success" title={`API key “${create.created.name}” created`}>
-          <p>Copy it now: it is shown only once and cannot be recovered.</p>
-          <code
-            className="mt-2 block rounded-lg bg-white px-3 py-2 font-mono text-sm break-all text-slate-900 ring-1 ring-emerald-200"
-            data-testid="new-api-key"
-          >
-            {create.created.key}
-          </code>
-        </Alert>
-      ) : null}
-
-      <div className="grid gap-6 lg:grid-cols-3">
-        <Card className="lg:col-span-1">
-          <h2 id="create-key-heading" className="text-lg font-semibold text-slate-900">
-            Create an API key
-          </h2>
-          <Form method="post" className="mt-4 space-y-5" aria-labelledby="create-key-heading">
-            <input type="hidden" name="intent" value="create" />
-            {create?.errors.form ? <Alert tone="error">{create.errors.form}</Alert> : null}
-            <Field
-              key={create?.created?.id ?? "new"}
-              label="Name"
-              name="name"
-              required
-              maxLength={100}
-              placeholder="billing-tool"
-              defaultValue={create?.values?.name}
-              error={create?.errors.name}
-            />
-            <fieldset aria-describedby={create?.errors.scopes ? "scopes-error" : undefined}>
-              <legend className="text-sm font-medium text-slate-800">Permissions</legend>
-              <div className="mt-2 space-y-2">
-                {scopes.map((scope) => (
-                  <label key={scope.value} className="flex items-start gap-3 text-sm text-slate-700">
-                    <input
-                      type="checkbox"
-                      name="scopes"
-                      value={scope.value}
-                      defaultChecked={create?.values?.scopes.includes(scope.value)}
-                      className="mt-0.5 size-4 accent-indigo-600"
-                    />
-                    <span>
-                      <span className="font-mono text-xs text-slate-900">{scope.value}</span>
-                      <span className="block text-slate-500">{scope.label}</span>
-                    </span>
-                  </label>
-                ))}
-              </div>
-              {create?.errors.scopes ? (
-                <p id="scopes-error" className="mt-2 text-sm font-medium text-rose-700">
-                  {create.errors.scopes}
-                </p>
-              ) : null}
-            </fieldset>
-            <Button type="submit" className="w-full" disabled={creating} pending={creating} pendingLabel="Creating…">
-              Create key
-            </Button>
-          </Form>
-        </Card>
-
-        <section aria-labelledby="keys-heading" className="lg:col-span-2">
-          <div className="mb-3 flex items-baseline justify-between">
-            <h2 id="keys-heading" className="text-lg font-semibold text-slate-900">
-              API keys
-            </h2>
-            <p className="text-sm text-slate-500">{active} active</p>
-          </div>
-          {revoke?.error ? (
-            <div className="mb-3">
-              <Alert tone="error">{revoke.error}</Alert>
-            </div>
-          ) : null}
-          {apiKeys.length === 0 ? (
-            <EmptyState title="No API keys yet">
-              Create one for each tool that needs to read or spend credits.
-            </EmptyState>
-          ) : (
-            <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
-              {apiKeys.map((key) => {
-                const revoking = pending?.get("intent") === "revoke" && pending.get("id") === key.id;
-                return (
-                  <li key={key.id} className="flex flex-wrap items-start justify-between gap-3 px-4 py-4">
-                    <div className="min-w-0">
-                      <p className="flex flex-wrap items-center gap-2 font-medium text-slate-900">
-                        {key.name}
-                        {key.revokedAt ? <Badge tone="negative">Revoked</Badge> : <Badge tone="positive">Active</Badge>}
-                      </p>
-                      <p className="mt-1 font-mono text-xs text-slate-500">{key.prefix}…</p>
-                      <p className="mt-2 flex flex-wrap gap-1.5">
-                        {key.scopes.map((scope) => (
-                          <Badge key={scope}>{scope}</Badge>
-                        ))}
-                      </p>
-                      <p className="mt-2 text-xs text-slate-500">
-                        Created {formatDateTime(key.createdAt)} ·{" "}
-                        {key.lastUsedAt ? `last used ${formatDateTime(key.lastUsedAt)}` : "never used"}
-                        {key.revokedAt ? ` · revoked ${formatDateTime(key.revokedAt)}` : ""}
-                      </p>
-                    </div>
-                    {key.revokedAt ? null : (
-                      <Form method="post">
-                        <input type="hidden" name="intent" value="revoke" />
-                        <input type="hidden" name="id" value={key.id} />
-                        <Button
-                          type="submit"
-                          tone="secondary"
-                          disabled={revoking}
-                          pending={revoking}
-                          pendingLabel="Revoking…"
-                          aria-label={`Revoke ${key.name}`}
-                        >
-                          Revoke
-                        </Button>
-                      </Form>
-                    )}
-                  </li>
-                );
-              })}
-            </ul>
-          )}
-        </section>
-      </div>
+      <nav aria-label="Admin" className="-mx-1 overflow-x-auto border-b border-slate-200 px-1 pb-px">
+        <ul className="flex gap-1">
+          {links.map((link) => (
+            <li key={link.to}>
+              <NavLink
+                to={link.to}
+                end={link.end}
+                className={({ isActive }) =>
+                  cx(
+                    "-mb-px inline-flex items-center gap-2 border-b-2 px-3 py-2.5 text-sm font-medium whitespace-nowrap",
+                    isActive
+                      ? "border-indigo-600 text-indigo-700"
+                      : "border-transparent text-slate-600 hover:border-slate-300 hover:text-slate-900",
+                  )
+                }
+              >
+                {link.label}
+                {link.count ? (
+                  <span className="rounded-full bg-amber-100 px-2 py-0.5 text-xs font-semibold text-amber-800">
+                    {link.count}
+                    <span className="sr-only"> waiting</span>
+                  </span>
+                ) : null}
+              </NavLink>
+            </li>
+          ))}
+        </ul>
+      </nav>
+      <Outlet />
     </div>
   );
 }

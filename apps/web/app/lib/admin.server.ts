@@ -1,0 +1,57 @@
+import { type AppLoadContext, data } from "@remix-run/node";
+import { type Api, requireUser } from "./api.server.ts";
+import { callError } from "./errors.server.ts";
+
+// Admins only. The router's admin procedures are the real gate; this answers everyone else
+// with a 403 page before any admin data is asked for. Every admin route calls it (nested
+// loaders run in parallel, so the layout's check alone would not stop a child's).
+export async function requireAdmin(request: Request, context: AppLoadContext) {
+  const api = await requireUser(request, context);
+  if (api.user.role !== "admin") throw data("admins only", { status: 403, headers: api.headers() });
+  return api;
+}
+
+// A FORBIDDEN from an admin procedure (the role changed under us) is the 403 page; anything
+// else goes on to the error boundary.
+export function forbiddenToPage(error: unknown): never {
+  if (callError(error)?.code === "FORBIDDEN") throw data("admins only", { status: 403 });
+  throw error;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (value: string) => UUID.test(value);
+
+// Emails for a handful of user ids (approvals and the audit log show people, not uuids).
+export async function emailsFor(api: Api, ids: (string | null)[]): Promise<Record<string, string>> {
+  const unique = [...new Set(ids.filter((id): id is string => Boolean(id)))].slice(0, 100);
+  const entries = await Promise.all(
+    unique.map(async (id) => {
+      try {
+        const { user } = await api.caller.admin.user({ userId: id });
+        return [id, user.email ?? (user.erased ? "erased user" : id)] as const;
+      } catch {
+        return [id, id] as const;
+      }
+    }),
+  );
+  return Object.fromEntries(entries);
+}
+
+export const auditActions = {
+  adjust: "Adjustment applied",
+  adjustment_requested: "Adjustment requested",
+  adjustment_approved: "Adjustment approved",
+  adjustment_rejected: "Adjustment rejected",
+  adjustment_expired: "Adjustment expired",
+  gdpr_erasure: "Erasure (GDPR)",
+  reconciliation_run: "Reconciliation run",
+} as const;
+
+export const actionLabel = (action: string) => (auditActions as Record<string, string>)[action] ?? action;
+
+export const DATE = /^\d{4}-\d{2}-\d{2}$/;
+export function validDate(value: string): boolean {
+  if (!DATE.test(value)) return false;
+  const date = new Date(`${value}T00:00:00Z`);
+  return !Number.isNaN(date.getTime()) && date.toISOString().startsWith(value);
+}
