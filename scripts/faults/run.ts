@@ -1,0 +1,34 @@
+// pnpm test:faults [--quick] [scenario names…]: fault-injection scenarios against real server
+// processes on a real PostgreSQL. Each prints what it injected and what it found; the process
+// exits non-zero when a check fails.
+import type { Checks } from "./lib.ts";
+import { severalInstances } from "./scenario-instances.ts";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const only = args.filter((a) => !a.startsWith("--"));
+
+const scenarios: [string, (quick: boolean) => Promise<Checks>][] = [
+  ["instances", severalInstances],
+];
+
+let passed = 0;
+let failed = 0;
+const started = Date.now();
+for (const [name, run] of scenarios) {
+  if (only.length && !only.includes(name)) continue;
+  const t0 = Date.now();
+  console.log(`\n== ${name}${quick ? " (quick)" : ""}`);
+  try {
+    const checks = await run(quick);
+    if (checks.ok) passed++;
+    else failed++;
+    console.log(`  ${checks.ok ? "PASSED" : "FAILED"} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (error) {
+    failed++;
+    console.log(`  FAILED: ${error instanceof Error ? error.stack : String(error)}`);
+  }
+}
+console.log(`\n(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+console.log(`faults: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,132 @@
+// 1. Several processes: three server instances on one PostgreSQL, clients spread across them
+// buying (each webhook delivered twice, to two different instances), spending, holding and
+// adjusting; each instance starts with the daily reconciliation already due.
+import { randomUUID } from "node:crypto";
+import { startFakeStripe } from "./fake-stripe.ts";
+import {
+  apiKey, Checks, checkout, deliver, dropDatabase, freshDatabase, http, ledgerChecks, ledgerFigures, login, ok,
+  packageIds, pick, prepareDatabase, purchaseRowsPer, rand, type ServerProcess, serverProcess, signUp, sleep, sqlClient,
+} from "./lib.ts";
+
+export async function severalInstances(quick: boolean): Promise<Checks> {
+  const checks = new Checks("several instances");
+  const clients = quick ? 8 : 64;
+  const seconds = quick ? 8 : 60;
+  const stripe = await startFakeStripe();
+  const db = await freshDatabase("instances");
+  const sql = sqlClient(db.url);
+  const servers: ServerProcess[] = [];
+  try {
+    const { adminEmail } = await prepareDatabase(db.url);
+    const now = new Date();
+    const due = new Date(Math.max(now.getTime() - 60_000, Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
+    const schedule = `${String(due.getUTCHours()).padStart(2, "0")}:${String(due.getUTCMinutes()).padStart(2, "0")}`;
+    const today = now.toISOString().slice(0, 10);
+    console.log(`  injected: 3 server processes, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`);
+    servers.push(
+      ...(await Promise.all(
+        [0, 1, 2].map(() => serverProcess(db.url, stripe, { RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: schedule })),
+      )),
+    );
+    const urls = servers.map((s) => s.url);
+    const adminCookie = await login(urls[0] ?? "", adminEmail);
+    const key = await apiKey(urls[0] ?? "", adminCookie);
+    const packs = await packageIds(urls[0] ?? "");
+    const counts = { purchases: 0, deliveries: 0, deliveries2xx: 0, spends: 0, spends402: 0, holds: 0, captures: 0, releases: 0, adjustments: 0, errors5xx: 0 };
+    const statuses = new Map<string, number>();
+    const note = (what: string, status: number) => {
+      const k = `${what} ${status}`;
+      statuses.set(k, (statuses.get(k) ?? 0) + 1);
+      if (status >= 500 || status === 0) counts.errors5xx++;
+    };
+    const paymentIds: string[] = [];
+    const deadline = Date.now() + seconds * 1000;
+
+    async function client(index: number) {
+      const home = urls[index % urls.length] ?? "";
+      const user = await signUp(home);
+      while (Date.now() < deadline) {
+        const base = pick(urls);
+        const roll = Math.random();
+        if (roll < 0.3) {
+          const started = await checkout(base, user.cookie, pick(packs), stripe);
+          note("checkout", started.reply.status);
+          if (!started.event || !started.paymentId) continue;
+          counts.purchases++;
+          paymentIds.push(started.paymentId);
+          // The same event twice, to two different instances, at the same time.
+          const first = rand(0, 2);
+          const second = (first + rand(1, 2)) % 3;
+          const replies = await Promise.all([deliver(urls[first] ?? "", started.event), deliver(urls[second] ?? "", started.event)]);
+          for (const reply of replies) {
+            counts.deliveries++;
+            if (ok(reply)) counts.deliveries2xx++;
+            note("webhook", reply.status);
+          }
+        } else if (roll < 0.65) {
+          const reply = await http(base, "POST", "/api/v1/credits/spend", {
+            key,
+            body: { userId: user.id, amount: rand(1, 5), idempotencyKey: randomUUID(), reason: "faults" },
+          });
+          note("spend", reply.status);
+          if (ok(reply)) counts.spends++;
+          if (reply.status === 402) counts.spends402++;
+        } else if (roll < 0.9) {
+          const held = await http(base, "POST", "/api/v1/credits/holds", {
+            key,
+            body: { userId: user.id, amount: rand(2, 6), idempotencyKey: randomUUID(), ttlSeconds: 60 },
+          });
+          note("hold", held.status);
+          if (!ok(held)) continue;
+          counts.holds++;
+          const other = pick(urls);
+          if (Math.random() < 0.5) {
+            const reply = await http(other, "POST", `/api/v1/credits/holds/${held.body.holdId}/capture`, { key, body: { amount: 1 } });
+            note("capture", reply.status);
+            if (ok(reply)) counts.captures++;
+          } else {
+            const reply = await http(other, "POST", `/api/v1/credits/holds/${held.body.holdId}/release`, { key });
+            note("release", reply.status);
+            if (ok(reply)) counts.releases++;
+          }
+        } else {
+          const reply = await http(base, "POST", "/api/v1/admin/adjust", {
+            cookie: adminCookie,
+            body: { userId: user.id, amount: rand(1, 20), reason: "fault test adjustment", idempotencyKey: randomUUID() },
+          });
+          note("adjust", reply.status);
+          if (ok(reply)) counts.adjustments++;
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: clients }, (_, i) => client(i)));
+
+    // The reconciliation each instance started: wait for it to finish.
+    let runs: { status: string; trigger: string }[] = [];
+    for (let i = 0; i < 100; i++) {
+      runs = await sql`SELECT status, trigger FROM reconciliation_runs WHERE scheduled_for = ${today}`;
+      if (runs.length > 0 && runs.every((r) => r.status !== "running")) break;
+      await sleep(200);
+    }
+    const allRuns = await sql`SELECT count(*)::int AS n FROM reconciliation_runs`;
+    const per = await purchaseRowsPer(sql, paymentIds);
+    const creditedOnce = [...per.values()].filter((n) => n === 1).length;
+    const figures = await ledgerFigures(sql);
+    console.log(`  found: ${JSON.stringify(counts)}`);
+    console.log(`  statuses: ${[...statuses].sort().map(([k, n]) => `${k}×${n}`).join(", ")}`);
+    console.log(`  ledger: ${JSON.stringify(figures)}`);
+    console.log(`  reconciliation_runs for ${today}: ${runs.length} (${runs.map((r) => `${r.trigger}/${r.status}`).join(", ")}), all runs: ${allRuns[0]?.n}`);
+    checks.check(counts.purchases > 0 && creditedOnce === paymentIds.length, "every purchase credited exactly once",
+      `${creditedOnce} of ${paymentIds.length} payments have exactly 1 purchase row`);
+    ledgerChecks(checks, figures);
+    checks.check(counts.errors5xx === 0, "no 5xx or dropped connection under load", `${counts.errors5xx}`);
+    checks.check(runs.length === 1 && runs[0]?.status === "succeeded", "scheduled reconciliation ran exactly once",
+      `${runs.length} run(s) for ${today}`);
+  } finally {
+    await Promise.all(servers.map((s) => s.stop()));
+    await sql.end({ timeout: 2 });
+    await dropDatabase(db.name);
+    await stripe.close();
+  }
+  return checks;
+}
