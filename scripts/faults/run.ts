@@ -3,6 +3,7 @@
 // exits non-zero when a check fails.
 import type { Checks } from "./lib.ts";
 import { severalInstances } from "./scenario-instances.ts";
+import { killUnderLoad } from "./scenario-kill.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -10,6 +11,7 @@ const only = args.filter((a) => !a.startsWith("--"));
 
 const scenarios: [string, (quick: boolean) => Promise<Checks>][] = [
   ["instances", severalInstances],
+  ["kill", killUnderLoad],
 ];
 
 let passed = 0;
