@@ -1,0 +1,150 @@
+import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
+import { emailsFor, forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { formatCredits, formatDateTime, formatSigned } from "../lib/format.ts";
+import { textField } from "../lib/forms.ts";
+
+export const meta: MetaFunction = () => [{ title: "Approvals · Admin · Credits" }];
+
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const { adjustments } = await api.caller.admin.approvals().catch(forbiddenToPage);
+  const emails = await emailsFor(
+    api,
+    adjustments.flatMap((a) => [a.requestedBy, a.targetUserId]),
+  );
+  return data({ adjustments, emails, me: api.user.id }, { headers: api.headers() });
+}
+
+export async function action({ request, context }: ActionFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const form = await request.formData();
+  const intent = textField(form, "intent") === "reject" ? ("reject" as const) : ("approve" as const);
+  const id = textField(form, "id");
+  if (!isUuid(id)) return data({ intent, id, ok: false as const, balance: null, error: "This request is unknown." }, 400);
+  try {
+    if (intent === "approve") {
+      const result = await api.caller.admin.approve({ id });
+      return data({ intent, id, ok: true as const, balance: result.balance, error: null }, { headers: api.headers() });
+    }
+    await api.caller.admin.reject({ id });
+    return data({ intent, id, ok: true as const, balance: null, error: null }, { headers: api.headers() });
+  } catch (error) {
+    const failure = callError(error);
+    const message =
+      failure?.code === "FORBIDDEN"
+        ? "You requested this adjustment: another admin must decide it."
+        : failure?.code === "NOT_FOUND"
+          ? "This request no longer exists."
+          : failure?.code === "CONFLICT" || failure?.code === "BAD_REQUEST"
+            ? "This request was already decided, or it expired."
+            : failure?.code === "PAYMENT_REQUIRED"
+              ? "The balance is now too small to remove that many credits: reject the request instead."
+              : null;
+    if (!message) throw error;
+    return data(
+      { intent, id, ok: false as const, balance: null, error: message },
+      { status: failure?.code === "FORBIDDEN" ? 403 : 409, headers: api.headers() },
+    );
+  }
+}
+
+export default function AdminApprovals() {
+  const { adjustments, emails, me } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const pending = navigation.state === "submitting" ? navigation.formData : undefined;
+
+  return (
+    <div>
+      <PageHeader
+        title="Approvals"
+        description="Adjustments above the approval threshold wait here until another admin approves or rejects them."
+      />
+      {outcome ? (
+        <div className="mb-4">
+          {outcome.ok ? (
+            <Alert tone="success" title={outcome.intent === "approve" ? "Adjustment approved" : "Adjustment rejected"}>
+              {outcome.intent === "approve" && outcome.balance !== null
+                ? `It is applied: the new balance is ${formatCredits(outcome.balance)}.`
+                : "The balance was not changed."}
+            </Alert>
+          ) : (
+            <Alert tone="error">{outcome.error}</Alert>
+          )}
+        </div>
+      ) : null}
+
+      {adjustments.length === 0 ? (
+        <EmptyState title="Nothing to decide">Large adjustments requested by admins will wait here for a second admin.</EmptyState>
+      ) : (
+        <ul className="space-y-3" aria-label="Pending adjustments">
+          {adjustments.map((a) => {
+            const mine = a.requestedBy === me;
+            const target = emails[a.targetUserId] ?? a.targetUserId;
+            const busy = pending?.get("id") === a.id;
+            return (
+              <li
+                key={a.id}
+                className="flex flex-wrap items-start justify-between gap-4 rounded-2xl border border-slate-200 bg-white px-4 py-4 shadow-sm"
+                data-testid="approval"
+              >
+                <div className="min-w-0">
+                  <p className="flex flex-wrap items-baseline gap-2">
+                    <span className={`text-xl font-bold tabular-nums ${a.amount > 0 ? "text-emerald-700" : "text-slate-900"}`}>
+                      {formatSigned(a.amount)}
+                    </span>
+                    <span className="text-slate-600">credits for</span>
+                    <Link
+                      to={`/admin/users/${a.targetUserId}`}
+                      className="font-medium break-all text-indigo-700 underline-offset-4 hover:underline"
+                    >
+                      {target}
+                    </Link>
+                  </p>
+                  <p className="mt-1 text-slate-800">“{a.reason}”</p>
+                  <p className="mt-1 text-sm text-slate-500">
+                    Requested by {mine ? "you" : (emails[a.requestedBy] ?? a.requestedBy)} · {formatDateTime(a.createdAt)} ·
+                    expires {formatDateTime(a.expiresAt)}
+                  </p>
+                </div>
+                {mine ? (
+                  <Badge tone="warning">Waiting for another admin</Badge>
+                ) : (
+                  <Form method="post" className="flex gap-2">
+                    <input type="hidden" name="id" value={a.id} />
+                    <Button
+                      type="submit"
+                      name="intent"
+                      value="approve"
+                      disabled={busy}
+                      pending={busy && pending?.get("intent") === "approve"}
+                      pendingLabel="Approving…"
+                      aria-label={`Approve ${formatSigned(a.amount)} credits for ${target}`}
+                    >
+                      Approve
+                    </Button>
+                    <Button
+                      type="submit"
+                      tone="secondary"
+                      name="intent"
+                      value="reject"
+                      disabled={busy}
+                      pending={busy && pending?.get("intent") === "reject"}
+                      pendingLabel="Rejecting…"
+                      aria-label={`Reject ${formatSigned(a.amount)} credits for ${target}`}
+                    >
+                      Reject
+                    </Button>
+                  </Form>
+                )}
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,315 @@
+import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { TransactionList } from "../components/transactions.tsx";
+import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format.ts";
+import { textField } from "../lib/forms.ts";
+
+export const meta: MetaFunction<typeof loader> = ({ data: loaded }) => [
+  { title: `${loaded?.user.email ?? "User"} · Admin · Credits` },
+];
+
+const PAGE_SIZE = 20;
+const CURSOR = /^[\w-]{1,200}$/;
+const KEY_PATTERN = /^[0-9a-f-]{36}$/;
+const MAX_AMOUNT = 1_000_000_000;
+
+function ledgerHref(userId: string, cursor: string | null, trail: string[]) {
+  if (!cursor) return `/admin/users/${userId}#ledger`;
+  const params = new URLSearchParams({ cursor });
+  if (trail.length) params.set("trail", trail.join("."));
+  return `/admin/users/${userId}?${params}#ledger`;
+}
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const userId = params.userId ?? "";
+  if (!isUuid(userId)) throw data("no such user", { status: 404 });
+  const url = new URL(request.url);
+  const cursorParam = url.searchParams.get("cursor");
+  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
+  const trail = cursor ? (url.searchParams.get("trail") ?? "").split(".").filter((c) => CURSOR.test(c)).slice(-50) : [];
+  try {
+    const [account, ledger] = await Promise.all([
+      api.caller.admin.user({ userId }),
+      api.caller.credits.ofUser({ userId, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }).catch((error) => {
+        // An out-of-date page link: the first page instead.
+        if (cursor && callError(error)?.code === "BAD_REQUEST") return null;
+        throw error;
+      }),
+    ]);
+    return data(
+      {
+        ...account,
+        ledger: ledger ?? { balance: account.user.balance, transactions: [], nextCursor: null },
+        cursorInvalid: ledger === null,
+        cursor,
+        trail,
+        // One key per rendering of the form: a double submit (or a resent POST) adjusts once.
+        adjustKey: crypto.randomUUID(),
+        me: api.user.id,
+      },
+      { headers: api.headers() },
+    );
+  } catch (error) {
+    if (callError(error)?.code === "NOT_FOUND") throw data("no such user", { status: 404 });
+    forbiddenToPage(error);
+  }
+}
+
+type AdjustErrors = Partial<Record<"amount" | "reason" | "form", string>>;
+
+export async function action({ request, context, params }: ActionFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const userId = params.userId ?? "";
+  if (!isUuid(userId)) throw data("no such user", { status: 404 });
+  const form = await request.formData();
+  const rawAmount = textField(form, "amount").trim().replace(/[,\s_]/g, "").replace(/^−/, "-");
+  const reason = textField(form, "reason").trim();
+  const key = textField(form, "idempotencyKey");
+  const values = { amount: textField(form, "amount"), reason: textField(form, "reason") };
+  const errors: AdjustErrors = {};
+  const amount = Number(rawAmount);
+  if (!rawAmount) errors.amount = "Enter a number of credits: positive to add, negative to remove.";
+  else if (!/^-?\d+$/.test(rawAmount)) errors.amount = "Enter a whole number of credits, e.g. 500 or -200.";
+  else if (amount === 0) errors.amount = "The amount must not be zero.";
+  else if (Math.abs(amount) > MAX_AMOUNT) errors.amount = `Use at most ${MAX_AMOUNT.toLocaleString("en")} credits.`;
+  if (!reason) errors.reason = "Say why: the reason is kept in the audit log and shown in the user's history.";
+  else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
+  if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
+  if (Object.keys(errors).length > 0) {
+    return data({ ok: false as const, errors, values, result: null }, { status: 400, headers: api.headers() });
+  }
+  try {
+    const result = await api.caller.admin.adjust({ userId, amount, reason, idempotencyKey: `web-adjust:${key}` });
+    return data({ ok: true as const, errors: {} as AdjustErrors, values: null, result }, { headers: api.headers() });
+  } catch (error) {
+    const failure = callError(error);
+    const message =
+      failure?.code === "PAYMENT_REQUIRED"
+        ? { amount: "The balance is too small to remove that many credits." }
+        : failure?.code === "NOT_FOUND"
+          ? { form: "This user no longer exists." }
+          : failure?.code === "CONFLICT"
+            ? { form: "This form was already sent with other values. Reload the page and try again." }
+            : failure?.code === "BAD_REQUEST"
+              ? { amount: failure.fields.amount, reason: failure.fields.reason, form: failure.fields.amount || failure.fields.reason ? undefined : failure.message }
+              : null;
+    if (!message) forbiddenToPage(error);
+    return data(
+      { ok: false as const, errors: message as AdjustErrors, values, result: null },
+      { status: failure?.code === "PAYMENT_REQUIRED" ? 402 : 400, headers: api.headers() },
+    );
+  }
+}
+
+export default function AdminUser() {
+  const { user, holds, payments, ledger, cursor, trail, cursorInvalid, adjustKey } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const navigation = useNavigation();
+  const adjusting = navigation.state === "submitting" && navigation.formMethod === "POST";
+  const page = cursor ? trail.length + 2 : 1;
+  const previous = cursor ? { cursor: trail.at(-1) ?? null, trail: trail.slice(0, -1) } : null;
+  const next = ledger.nextCursor ? { cursor: ledger.nextCursor, trail: cursor ? [...trail, cursor] : [] } : null;
+  const activeHolds = holds.filter((h) => h.status === "active");
+
+  return (
+    <div className="space-y-6">
+      <p>
+        <Link to="/admin/users" className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline">
+          ← Users
+        </Link>
+      </p>
+      <PageHeader
+        title={user.email ?? "Erased user"}
+        description={
+          <span className="flex flex-wrap items-center gap-2">
+            <span className="font-mono text-xs">{user.id}</span>
+            {user.role === "admin" ? <Badge tone="brand">Admin</Badge> : <Badge>User</Badge>}
+            {user.erased ? <Badge tone="negative">Erased</Badge> : null}
+            {user.disputed ? <Badge tone="warning">Disputed</Badge> : null}
+          </span>
+        }
+      />
+
+      <div className="grid gap-6 lg:grid-cols-3">
+        <Card className="lg:col-span-1">
+          <dl className="space-y-4">
+            <div>
+              <dt className="text-sm text-slate-500">Balance</dt>
+              <dd className="mt-1 text-3xl font-bold text-slate-900 tabular-nums" data-testid="user-balance">
+                {formatCredits(user.balance)}
+              </dd>
+            </div>
+            <div>
+              <dt className="text-sm text-slate-500">Held</dt>
+              <dd className="mt-1 font-medium text-slate-900">
+                {activeHolds.length
+                  ? `${formatCredits(activeHolds.reduce((t, h) => t + h.amount, 0))} in ${activeHolds.length} active ${activeHolds.length === 1 ? "hold" : "holds"}`
+                  : "Nothing held"}
+              </dd>
+            </div>
+            <div>
+              <dt className="text-sm text-slate-500">Member since</dt>
+              <dd className="mt-1 font-medium text-slate-900">{formatDate(user.createdAt)}</dd>
+            </div>
+          </dl>
+        </Card>
+
+        <Card className="lg:col-span-2">
+          <h2 id="adjust-heading" className="text-lg font-semibold text-slate-900">
+            Adjust the balance
+          </h2>
+          <p className="mt-1 text-sm text-slate-600">
+            Large amounts wait for a second admin's approval before they apply.
+          </p>
+          {outcome?.ok && outcome.result ? (
+            <div className="mt-4">
+              {outcome.result.status === "applied" ? (
+                <Alert tone="success" title="Adjustment applied">
+                  The new balance is {formatCredits(outcome.result.balance ?? user.balance)}.
+                </Alert>
+              ) : (
+                <Alert tone="warning" title="Waiting for approval">
+                  This amount needs another admin's approval: it is in the{" "}
+                  <Link to="/admin/approvals" className="font-medium underline">
+                    approvals queue
+                  </Link>
+                  . The balance has not changed yet.
+                </Alert>
+              )}
+            </div>
+          ) : null}
+          <Form method="post" className="mt-4 grid gap-4 sm:grid-cols-2" aria-labelledby="adjust-heading" key={adjustKey}>
+            <input type="hidden" name="idempotencyKey" value={adjustKey} />
+            {outcome?.errors.form ? (
+              <div className="sm:col-span-2">
+                <Alert tone="error">{outcome.errors.form}</Alert>
+              </div>
+            ) : null}
+            <Field
+              label="Amount (credits)"
+              name="amount"
+              inputMode="numeric"
+              required
+              placeholder="500 or -200"
+              hint="Positive adds credits, negative removes them."
+              defaultValue={outcome?.values?.amount}
+              error={outcome?.errors.amount}
+            />
+            <Field
+              label="Reason"
+              name="reason"
+              required
+              maxLength={500}
+              placeholder="Goodwill for the outage of 3 March"
+              hint="Kept in the audit log."
+              defaultValue={outcome?.values?.reason}
+              error={outcome?.errors.reason}
+            />
+            <div className="sm:col-span-2">
+              <Button type="submit" disabled={adjusting} pending={adjusting} pendingLabel="Adjusting…">
+                Adjust balance
+              </Button>
+            </div>
+          </Form>
+        </Card>
+      </div>
+
+      <section aria-labelledby="ledger-heading" id="ledger">
+        <div className="mb-3 flex items-baseline justify-between">
+          <h2 id="ledger-heading" className="text-lg font-semibold text-slate-900">
+            Ledger
+          </h2>
+          <span className="text-sm text-slate-500">Page {page}</span>
+        </div>
+        {cursorInvalid ? (
+          <Alert tone="warning" title="This page link is out of date">
+            <Link to={ledgerHref(user.id, null, [])} className="font-medium underline">
+              Go to the first page
+            </Link>
+          </Alert>
+        ) : ledger.transactions.length === 0 ? (
+          <EmptyState title={page > 1 ? "No more activity" : "No activity yet"}>
+            Purchases, spending and adjustments for this user will be listed here.
+          </EmptyState>
+        ) : (
+          <TransactionList transactions={ledger.transactions} caption={`Ledger of ${user.email ?? user.id}, page ${page}`} />
+        )}
+        {previous || next ? (
+          <nav aria-label="Ledger pages" className="mt-4 flex items-center justify-between gap-3">
+            {previous ? (
+              <Link to={ledgerHref(user.id, previous.cursor, previous.trail)} className={buttonClass("secondary")} rel="prev">
+                ← Previous
+              </Link>
+            ) : (
+              <span />
+            )}
+            {next ? (
+              <Link to={ledgerHref(user.id, next.cursor, next.trail)} className={buttonClass("secondary")} rel="next">
+                Next →
+              </Link>
+            ) : (
+              <span />
+            )}
+          </nav>
+        ) : null}
+      </section>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <section aria-labelledby="payments-heading">
+          <h2 id="payments-heading" className="mb-3 text-lg font-semibold text-slate-900">
+            Payments
+          </h2>
+          {payments.length === 0 ? (
+            <EmptyState title="No payments">This user has not bought credits.</EmptyState>
+          ) : (
+            <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
+              {payments.map((p) => (
+                <li key={p.id} className="flex flex-wrap items-start justify-between gap-2 px-4 py-3 text-sm">
+                  <span>
+                    <span className="block font-medium text-slate-900">
+                      {formatMoney(p.amountMinor, p.currency)} · {formatCredits(p.credits)}
+                    </span>
+                    <span className="block text-slate-500">{formatDateTime(p.createdAt)}</span>
+                    {p.reviewReason ? <span className="block text-amber-800">{p.reviewReason}</span> : null}
+                  </span>
+                  <Badge tone={p.status === "succeeded" || p.status === "credited" ? "positive" : p.status === "failed" ? "negative" : "neutral"}>
+                    {p.status}
+                  </Badge>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+        <section aria-labelledby="holds-heading">
+          <h2 id="holds-heading" className="mb-3 text-lg font-semibold text-slate-900">
+            Holds
+          </h2>
+          {holds.length === 0 ? (
+            <EmptyState title="No holds">Credits reserved by a tool before it spends them appear here.</EmptyState>
+          ) : (
+            <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
+              {holds.map((h) => (
+                <li key={h.id} className="flex flex-wrap items-start justify-between gap-2 px-4 py-3 text-sm">
+                  <span>
+                    <span className="block font-medium text-slate-900">
+                      {formatCredits(h.amount)}
+                      {h.capturedAmount !== null ? ` · captured ${formatCredits(h.capturedAmount)}` : ""}
+                    </span>
+                    <span className="block text-slate-500">
+                      {formatDateTime(h.createdAt)} · expires {formatDateTime(h.expiresAt)}
+                    </span>
+                  </span>
+                  <Badge tone={h.status === "active" ? "warning" : "neutral"}>{h.status}</Badge>
+                </li>
+              ))}
+            </ul>
+          )}
+        </section>
+      </div>
+    </div>
+  );
+}
