@@ -1,0 +1,555 @@
+// `pnpm bench`: the spend path, webhooks and reads of the real server under load, beside the two
+// limits it cannot beat: a bare node:http + postgres.js server running the same SQL (the runtime's
+// limit, same load generator) and pgbench running the same statement (the database's limit).
+// Prints figures and ratios, writes bench/results/<name>.md and .svg. Targets are reported, not
+// asserted (DESIGN.md: a speed target lives in a benchmark that prints figures).
+//
+//   pnpm bench                      full: 15 s per scenario, 10,000 users
+//   pnpm bench --quick              CI: 3 s per scenario, 1,000 users (writes quick.md/svg)
+//   pnpm bench --duration 30 --warmup 5 --users 10000 --pool 16
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHmac, randomUUID } from "node:crypto";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+import { createApiKeyService, createAuthService } from "@credits/core";
+import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
+import autocannon from "autocannon";
+import postgres from "postgres";
+import { BENCH_USER_ID_SQL, benchUserId, SPEND_SQL } from "./spend-sql.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`);
+  const inline = args.find((a) => a.startsWith(`--${name}=`));
+  const raw = inline ? inline.split("=")[1] : index >= 0 ? args[index + 1] : undefined;
+  return raw === undefined ? fallback : Number(raw);
+};
+const quick = flag("quick");
+const DURATION = option("duration", quick ? 3 : 15);
+const WARMUP = option("warmup", quick ? 1 : 3);
+const USERS = option("users", quick ? 1_000 : 10_000);
+const POOL = option("pool", 10);
+const WEBHOOK_CONNECTIONS = option("webhook-connections", 16);
+const NAME = quick ? "quick" : "latest";
+const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const START_BALANCE = 1_000_000;
+const WEBHOOK_SECRET = "whsec_bench";
+
+const dbName = `bench_${Date.now()}`;
+const dbUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+const { hostname: pgHost, port: pgPort, username: pgUser } = new URL(ADMIN_URL);
+
+interface Figures {
+  scenario: string;
+  target: "api" | "bare" | "pgbench";
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+  peakRssMb?: number;
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+const children: ChildProcess[] = [];
+process.on("exit", () => {
+  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
+});
+
+// ---------------------------------------------------------------- database
+
+log(`bench: ${quick ? "quick" : "full"} run, ${DURATION}s per scenario (+${WARMUP}s warm-up), ${USERS} users`);
+const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+await admin.unsafe(`CREATE DATABASE ${dbName}`);
+log(`database ${dbName} created`);
+const pgVersion = (await admin`SHOW server_version`)[0]?.server_version as string;
+
+const handle = createDatabase({ url: dbUrl, poolMax: 4 });
+await handle.migrate();
+await seedDefaults(handle.db);
+const pg = postgres(dbUrl, { max: 4, onnotice: () => {} });
+
+// Users, each with one grant row of its whole balance: balance = sum(ledger) from the start.
+await pg.unsafe(`
+  INSERT INTO users (id, email, credits_balance)
+  SELECT ${BENCH_USER_ID_SQL("g")}, 'bench' || g || '@example.com', ${START_BALANCE}
+    FROM generate_series(1, ${USERS}) AS g`);
+await pg.unsafe(`
+  INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key, reason)
+  SELECT id, credits_balance, credits_balance, 'grant', 'bench:seed:' || id, 'bench seed'
+    FROM users WHERE email LIKE 'bench%@example.com'`);
+await pg.unsafe("ANALYZE");
+log(`${USERS} users seeded with ${START_BALANCE} credits each`);
+
+const apiKeys = createApiKeyService({ store: createApiKeyStore(handle.db) });
+const { key: apiKey } = await apiKeys.create({ name: "bench", scopes: ["credits:spend", "credits:read"] });
+const auth = createAuthService({ accounts: createAccountStore(handle.db), sessions: createSessionStore(handle.db) });
+const { token: sessionToken, user: sessionUser } = await auth.signUp({
+  email: "bench-reader@example.com",
+  password: "bench-password-1234",
+});
+// The reader has a history to page through, like a real user's.
+await pg.unsafe(
+  `INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+   SELECT $1::uuid, 10, 10 * g, 'grant', 'bench:reader:' || g FROM generate_series(1, 50) AS g`,
+  [sessionUser.id],
+);
+await pg.unsafe(`UPDATE users SET credits_balance = 500 WHERE id = $1::uuid`, [sessionUser.id]);
+
+// Webhooks: one open payment per delivery, each credited once by its checkout.session.completed.
+const WEBHOOK_PAYMENTS = quick ? 5_000 : 40_000;
+const [starter] = await pg`SELECT id, credits, price_minor, currency FROM credit_packages WHERE slug = 'starter'`;
+if (!starter) throw new Error("no starter package");
+const paymentIds = (
+  await pg.unsafe(
+    `INSERT INTO payments (user_id, package_id, credits, amount_minor, currency, provider, status)
+     SELECT ${BENCH_USER_ID_SQL(`1 + (g % ${USERS})`)}, $1::uuid, $2::bigint, $3::bigint, $4, 'stripe', 'pending'
+       FROM generate_series(1, ${WEBHOOK_PAYMENTS}) AS g
+     RETURNING id`,
+    [starter.id, starter.credits, starter.price_minor, starter.currency],
+  )
+).map((row) => row.id as string);
+log(`${paymentIds.length} payments created for webhook deliveries`);
+
+// ---------------------------------------------------------------- servers
+
+async function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, [join(root, script)], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = /READY (\S+)/.exec(buffered);
+      if (match?.[1]) resolve(match[1]);
+    });
+    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  return { child, url };
+}
+
+async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const match = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match ? Number(match[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------- load
+
+type Request = { method: string; path: string; headers: Record<string, string>; body?: string };
+let sequence = 0;
+const runId = randomUUID().slice(0, 8);
+
+const spendRequest =
+  (path: string, headers: Record<string, string>, hot: boolean) =>
+  (req: Request): Request => {
+    sequence += 1;
+    const user = hot ? 1 : 1 + Math.floor(Math.random() * USERS);
+    return {
+      ...req,
+      method: "POST",
+      path,
+      headers,
+      body: JSON.stringify({ userId: benchUserId(user), amount: 1, idempotencyKey: `b-${runId}-${sequence}` }),
+    };
+  };
+
+let delivery = 0;
+const webhookRequest = (req: Request): Request => {
+  const paymentId = paymentIds[delivery % paymentIds.length] as string;
+  delivery += 1;
+  const created = Math.floor(Date.now() / 1000);
+  const body = JSON.stringify({
+    id: `evt_bench_${runId}_${delivery}`,
+    object: "event",
+    api_version: "2025-09-30.clover",
+    created,
+    livemode: false,
+    pending_webhooks: 1,
+    request: { id: null, idempotency_key: null },
+    type: "checkout.session.completed",
+    data: {
+      object: {
+        id: `cs_test_bench_${runId}_${delivery}`,
+        object: "checkout.session",
+        client_reference_id: paymentId,
+        metadata: { paymentId },
+        status: "complete",
+        payment_status: "paid",
+        mode: "payment",
+        amount_total: Number(starter.price_minor),
+        currency: starter.currency,
+        customer: null,
+        payment_intent: `pi_bench_${runId}_${delivery}`,
+        url: null,
+      },
+    },
+  });
+  const signature = createHmac("sha256", WEBHOOK_SECRET).update(`${created}.${body}`).digest("hex");
+  return {
+    ...req,
+    method: "POST",
+    path: "/webhooks/stripe",
+    headers: { "content-type": "application/json", "stripe-signature": `t=${created},v1=${signature}` },
+    body,
+  };
+};
+
+interface Load {
+  scenario: string;
+  target: "api" | "bare";
+  url: string;
+  connections: number;
+  setupRequest: (req: Request) => Request;
+  pid: number;
+}
+
+async function cannon(url: string, connections: number, duration: number, setupRequest: Load["setupRequest"]) {
+  return autocannon({
+    url,
+    connections,
+    duration,
+    requests: [{ method: "GET", path: "/", setupRequest }],
+  });
+}
+
+async function runLoad(load: Load): Promise<Figures> {
+  if (WARMUP > 0) await cannon(load.url, load.connections, WARMUP, load.setupRequest);
+  let peak = statusKb(load.pid, "VmRSS");
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, statusKb(load.pid, "VmRSS"));
+  }, 100);
+  const result = await cannon(load.url, load.connections, DURATION, load.setupRequest);
+  clearInterval(sampler);
+  peak = Math.max(peak, statusKb(load.pid, "VmHWM"));
+  const ok = result["2xx"] as number;
+  const figures: Figures = {
+    scenario: load.scenario,
+    target: load.target,
+    connections: load.connections,
+    rps: ok / (result.duration as number),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: (result.errors as number) + (result.timeouts as number),
+    non2xx: result.non2xx as number,
+    requests: ok,
+    peakRssMb: peak / 1024,
+  };
+  printFigures(figures);
+  return figures;
+}
+
+// ---------------------------------------------------------------- pgbench
+
+function runPgbench(scenario: string, connections: number, hot: boolean): Figures {
+  const dir = mkdtempSync(join(os.tmpdir(), "bench-pgbench-"));
+  const script = join(dir, "spend.sql");
+  const statement = SPEND_SQL.replace(/\$1::uuid/g, BENCH_USER_ID_SQL(":uid"))
+    .replace(/\$2::bigint/g, "-1::bigint")
+    .replace(/\$3::boolean/g, "false::boolean")
+    .replace(/\$4::credit_transaction_kind/g, "'spend'::credit_transaction_kind")
+    .replace(/\$5/g, "('pgb-' || :client_id::text || '-' || :r::text)")
+    .replace(/\$6::text/g, "NULL::text");
+  // pgbench variables become bind parameters under -M prepared: the user id and the key are
+  // parameters, as in the server's statement.
+  writeFileSync(
+    script,
+    `\\set uid ${hot ? "1" : `random(1, ${USERS})`}\n\\set r random(1, 1000000000000)\n${statement.replace(/\s*\n\s*/g, " ").trim()};\n`,
+  );
+  const base = ["-n", "-M", "prepared", "-f", script, "-c", String(connections), "-j", "2"];
+  const conn = ["-h", pgHost, "-p", pgPort || "5432", "-U", pgUser || "postgres", dbName];
+  if (WARMUP > 0) execFileSync("pgbench", [...base, "-T", String(WARMUP), ...conn], { stdio: "pipe" });
+  const output = execFileSync(
+    "pgbench",
+    [...base, "-T", String(DURATION), "-l", "--log-prefix", join(dir, "log"), ...conn],
+    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(output)?.[1] ?? 0);
+  const failed = Number(/number of failed transactions: (\d+)/.exec(output)?.[1] ?? 0);
+  const latencies: number[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.startsWith("log"))) {
+    for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
+      const fields = line.split(" ");
+      if (fields.length >= 3) latencies.push(Number(fields[2]) / 1000);
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  const figures: Figures = {
+    scenario,
+    target: "pgbench",
+    connections,
+    rps: tps,
+    p50: at(0.5),
+    p99: at(0.99),
+    errors: failed,
+    non2xx: 0,
+    requests: latencies.length,
+  };
+  printFigures(figures);
+  return figures;
+}
+
+function printFigures(f: Figures) {
+  const rss = f.peakRssMb === undefined ? "" : `  peak RSS ${f.peakRssMb.toFixed(0)} MB`;
+  log(
+    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${rss}`,
+  );
+}
+
+// ---------------------------------------------------------------- run
+
+const results: Figures[] = [];
+const common = { DATABASE_URL: dbUrl, DATABASE_POOL_MAX: String(POOL) };
+
+log("\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn)");
+const api = await startChild("scripts/bench/server-entry.ts", {
+  ...common,
+  NODE_ENV: "production",
+  LOG_LEVEL: "warn",
+  RECONCILE_ENABLED: "false",
+  HOST: "127.0.0.1",
+  PORT: "0",
+  PUBLIC_URL: "http://127.0.0.1:3000",
+  STRIPE_SECRET_KEY: "sk_test_bench",
+  STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
+  STRIPE_API_BASE: "http://127.0.0.1:9",
+});
+const apiPid = api.child.pid as number;
+const bearer = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
+const spendPath = "/api/v1/credits/spend";
+for (const [scenario, connections, hot] of [
+  ["spend", 4, false],
+  ["spend", 64, false],
+  ["spend hot user", 64, true],
+] as const) {
+  results.push(
+    await runLoad({
+      scenario,
+      target: "api",
+      url: api.url,
+      connections,
+      setupRequest: spendRequest(spendPath, bearer, hot),
+      pid: apiPid,
+    }),
+  );
+}
+results.push(
+  await runLoad({
+    scenario: "webhook",
+    target: "api",
+    url: api.url,
+    connections: WEBHOOK_CONNECTIONS,
+    setupRequest: webhookRequest,
+    pid: apiPid,
+  }),
+);
+const cookie = { cookie: `__Host-session=${sessionToken}` };
+results.push(
+  await runLoad({
+    scenario: "me/credits",
+    target: "api",
+    url: api.url,
+    connections: 64,
+    setupRequest: (req) => ({ ...req, method: "GET", path: "/api/v1/me/credits", headers: cookie }),
+    pid: apiPid,
+  }),
+);
+const apiPeakRssMb = statusKb(apiPid, "VmHWM") / 1024;
+await stopChild(api.child);
+
+log("\nbare node:http + postgres.js (same SQL, same pool size)");
+const bare = await startChild("scripts/bench/bare-server.ts", common);
+const barePid = bare.child.pid as number;
+for (const [scenario, connections, hot] of [
+  ["spend", 4, false],
+  ["spend", 64, false],
+  ["spend hot user", 64, true],
+] as const) {
+  results.push(
+    await runLoad({
+      scenario,
+      target: "bare",
+      url: bare.url,
+      connections,
+      setupRequest: spendRequest("/spend", { "content-type": "application/json" }, hot),
+      pid: barePid,
+    }),
+  );
+}
+await stopChild(bare.child);
+
+log("\npgbench (same statement, -M prepared, -j 2)");
+results.push(runPgbench("spend", 4, false));
+results.push(runPgbench("spend", 64, false));
+results.push(runPgbench("spend hot user", 64, true));
+
+// The ledger invariant held under all that load.
+const [invariant] = await pg`
+  SELECT count(*)::int AS broken FROM users u
+   WHERE u.credits_balance <> coalesce((SELECT sum(amount) FROM credit_transactions t WHERE t.user_id = u.id), 0)`;
+const broken = Number(invariant?.broken ?? -1);
+const [{ credited }] = (await pg`SELECT count(*)::int AS credited FROM payments WHERE credited_at IS NOT NULL`) as [
+  { credited: number },
+];
+
+await pg.end();
+await handle.close();
+if (!flag("keep-db")) await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+await admin.end();
+
+// ---------------------------------------------------------------- report
+
+const find = (target: Figures["target"], scenario: string, connections: number) =>
+  results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections);
+const ratio = (a?: Figures, b?: Figures) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+const ratios = (["spend:4", "spend:64", "spend hot user:64"] as const).map((key) => {
+  const [scenario, c] = key.split(":") as [string, string];
+  const apiF = find("api", scenario, Number(c));
+  return {
+    label: `${scenario} c=${c}`,
+    apiBare: ratio(apiF, find("bare", scenario, Number(c))),
+    apiPgbench: ratio(apiF, find("pgbench", scenario, Number(c))),
+  };
+});
+const p99At4 = find("api", "spend", 4)?.p99 ?? Number.NaN;
+const targets = [
+  {
+    target: "API ≥ 0.7 × bare, spend at 64 connections",
+    value: `${ratios[1]?.apiBare.toFixed(2)} ×`,
+    met: (ratios[1]?.apiBare ?? 0) >= 0.7,
+  },
+  { target: "p99 ≤ 15 ms, spend at 4 connections", value: `${p99At4.toFixed(1)} ms`, met: p99At4 <= 15 },
+  {
+    target: "hot user ≥ 1.0 × pgbench's hot row",
+    value: `${ratios[2]?.apiPgbench.toFixed(2)} ×`,
+    met: (ratios[2]?.apiPgbench ?? 0) >= 1,
+  },
+  { target: "server peak RSS ≤ 300 MB", value: `${apiPeakRssMb.toFixed(0)} MB`, met: apiPeakRssMb <= 300 },
+  {
+    target: "balance = sum(ledger) for every user after the run",
+    value: `${broken} users off`,
+    met: broken === 0,
+  },
+];
+
+log("\nratios");
+for (const r of ratios) {
+  log(`  ${r.label.padEnd(20)} API / bare ${r.apiBare.toFixed(2)}   API / pgbench ${r.apiPgbench.toFixed(2)}`);
+}
+log("\ntargets (reported, not asserted)");
+for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
+log(`\nwebhook payments credited: ${credited}`);
+
+const cpus = os.cpus();
+const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${pgVersion}`;
+const date = new Date().toISOString();
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+const table = [
+  "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB |",
+  "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+  ...results.map(
+    (r) =>
+      `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} |`,
+  ),
+].join("\n");
+const markdown = `# Benchmark: ${quick ? "quick (CI)" : "full"} run
+
+- Date: ${date}
+- Machine: ${machine}
+- Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${DURATION} s per scenario after ${WARMUP} s of warm-up; pgbench \`-M prepared -j 2\`.
+- Data: ${USERS} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${WEBHOOK_CONNECTIONS} connections); \`GET /api/v1/me/credits\` with a session cookie (user with 51 ledger rows).
+- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${POOL}, no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, same statement, same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
+
+![requests per second](${NAME}.svg)
+
+${table}
+
+## Ratios
+
+| Scenario | API / bare | API / pgbench |
+|---|--:|--:|
+${ratios.map((r) => `| ${r.label} | ${fmt(r.apiBare, 2)} | ${fmt(r.apiPgbench, 2)} |`).join("\n")}
+
+## Targets (reported, not asserted)
+
+| Target | Measured | Met |
+|---|--:|:-:|
+${targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? "yes" : "**no**"} |`).join("\n")}
+
+Webhook payments credited during the run: ${credited}. Regenerate with \`pnpm bench\` (\`--quick\` for the CI version).
+`;
+
+const outDir = join(root, "bench/results");
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, `${NAME}.md`), markdown);
+writeFileSync(join(outDir, `${NAME}.svg`), chart(results, date));
+writeFileSync(
+  join(outDir, `${NAME}.json`),
+  `${JSON.stringify({ date, machine, results, ratios, targets }, null, 2)}\n`,
+);
+log(`\nwrote bench/results/${NAME}.md, ${NAME}.svg, ${NAME}.json`);
+
+// A grouped horizontal bar chart of requests per second, drawn by hand.
+function chart(rows: Figures[], when: string): string {
+  const colors: Record<Figures["target"], string> = { api: "#2563eb", bare: "#16a34a", pgbench: "#9ca3af" };
+  const groups = [...new Set(rows.map((r) => `${r.scenario} c=${r.connections}`))];
+  const max = Math.max(...rows.map((r) => r.rps), 1);
+  const barH = 16;
+  const left = 150;
+  const width = 760;
+  const plotW = width - left - 90;
+  let y = 50;
+  const parts: string[] = [];
+  for (const group of groups) {
+    const members = rows.filter((r) => `${r.scenario} c=${r.connections}` === group);
+    const groupTop = y;
+    for (const r of members) {
+      const w = Math.max(1, (r.rps / max) * plotW);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[r.target]}"/>`,
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 12}" font-size="11">${r.rps.toFixed(0)} (${r.target})</text>`,
+      );
+      y += barH + 3;
+    }
+    parts.push(`<text x="${left - 8}" y="${(groupTop + y) / 2 + 3}" font-size="12" text-anchor="end">${group}</text>`);
+    y += 12;
+  }
+  const legend = (["api", "bare", "pgbench"] as const)
+    .map(
+      (t, i) =>
+        `<rect x="${left + i * 110}" y="${y + 4}" width="12" height="12" fill="${colors[t]}"/><text x="${left + i * 110 + 18}" y="${y + 14}" font-size="12">${t}</text>`,
+    )
+    .join("");
+  const height = y + 30;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${left}" y="22" font-size="15" font-weight="bold">Requests per second (higher is better)</text>
+<text x="${left}" y="38" font-size="11" fill="#555">${when} · ${DURATION} s per scenario · ${USERS} users</text>
+${parts.join("\n")}
+${legend}
+</svg>
+`;
+}
