@@ -1,0 +1,117 @@
+import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { Link, useLoaderData } from "@remix-run/react";
+import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
+import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { formatDateTime } from "../lib/format.ts";
+import { statEntries, statusTone } from "../lib/reconciliation.ts";
+
+export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin · Credits" }];
+
+const CURSOR = /^[\w-]{1,200}$/;
+const kindCopy: Record<string, { label: string; text: string }> = {
+  missing_credit: { label: "Missing credit", text: "Paid at the provider, not credited here (healed automatically)." },
+  unexpected_credit: { label: "Unexpected credit", text: "Credited here, but unpaid or unknown at the provider: decide." },
+  refund_not_clawed_back: { label: "Refund not clawed back", text: "The provider refunded more than recorded (healed)." },
+  amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
+  ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
+};
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const id = params.runId ?? "";
+  if (!isUuid(id)) throw data("no such run", { status: 404 });
+  const cursorParam = new URL(request.url).searchParams.get("cursor");
+  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
+  try {
+    const result = await api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) });
+    return data({ ...result, cursor }, { headers: api.headers() });
+  } catch (error) {
+    const code = callError(error)?.code;
+    if (code === "NOT_FOUND") throw data("no such run", { status: 404 });
+    if (code === "BAD_REQUEST" && cursor) throw data("bad cursor", { status: 400 });
+    forbiddenToPage(error);
+  }
+}
+
+export default function ReconciliationRun() {
+  const { run, findings, nextCursor, cursor } = useLoaderData<typeof loader>();
+  const stats = statEntries(run.stats);
+  return (
+    <div className="space-y-6">
+      <p>
+        <Link to="/admin/reconciliation" className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline">
+          ← All runs
+        </Link>
+      </p>
+      <PageHeader
+        title={`Run of ${formatDateTime(run.startedAt)}`}
+        description={
+          <span className="flex flex-wrap items-center gap-2">
+            <Badge tone={statusTone(run.status)}>{run.status}</Badge>
+            <Badge>{run.trigger}</Badge>
+            <span>
+              Window {formatDateTime(run.windowStart)} – {formatDateTime(run.windowEnd)}
+            </span>
+          </span>
+        }
+      />
+      {stats.length ? (
+        <Card>
+          <h2 className="text-lg font-semibold text-slate-900">Figures</h2>
+          <dl className="mt-4 grid grid-cols-2 gap-4 sm:grid-cols-4">
+            {stats.map(([k, v]) => (
+              <div key={k}>
+                <dt className="text-sm text-slate-500 first-letter:uppercase">{k}</dt>
+                <dd className="mt-1 font-semibold text-slate-900 tabular-nums">{v}</dd>
+              </div>
+            ))}
+          </dl>
+        </Card>
+      ) : null}
+      <section aria-labelledby="findings-heading">
+        <h2 id="findings-heading" className="mb-3 text-lg font-semibold text-slate-900">
+          Findings
+        </h2>
+        {findings.length === 0 ? (
+          <EmptyState title={cursor ? "No more findings" : "Everything matches"}>
+            {cursor ? "This is the end of the list." : "This run found no difference between the provider, the payments and the ledger."}
+          </EmptyState>
+        ) : (
+          <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
+            {findings.map((f) => (
+              <li key={f.id} className="px-4 py-3 text-sm">
+                <p className="flex flex-wrap items-center gap-2 font-medium text-slate-900">
+                  {kindCopy[f.kind]?.label ?? f.kind}
+                  {f.healed ? <Badge tone="positive">Healed</Badge> : <Badge tone="warning">Needs a decision</Badge>}
+                </p>
+                <p className="mt-1 text-slate-600">{kindCopy[f.kind]?.text}</p>
+                <p className="mt-1 flex flex-wrap gap-x-4 text-xs text-slate-500">
+                  {f.userId ? (
+                    <Link to={`/admin/users/${f.userId}`} className="text-indigo-700 underline-offset-4 hover:underline">
+                      User {f.userId}
+                    </Link>
+                  ) : null}
+                  {f.paymentId ? <span>Payment {f.paymentId}</span> : null}
+                  {f.providerRef ? <span>Provider {f.providerRef}</span> : null}
+                  {Object.entries(f.detail).map(([k, v]) => (
+                    <span key={k}>
+                      {k}: {String(v)}
+                    </span>
+                  ))}
+                </p>
+              </li>
+            ))}
+          </ul>
+        )}
+        {nextCursor ? (
+          <p className="mt-4 text-right">
+            <Link to={`?cursor=${encodeURIComponent(nextCursor)}`} className={buttonClass("secondary")} rel="next">
+              More findings →
+            </Link>
+          </p>
+        ) : null}
+      </section>
+    </div>
+  );
+}
