@@ -28,8 +28,9 @@ function ticks(min: number, max: number): number[] {
   const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
   const start = Math.floor(min / step) * step;
   const out: number[] = [];
-  for (let v = start; v <= max + step * 0.001; v += step) out.push(Math.round(v * 1e6) / 1e6);
-  if (out.at(-1)! < max) out.push(out.at(-1)! + step);
+  let v = start;
+  for (; v < max - step * 0.001; v += step) out.push(Math.round(v * 1e6) / 1e6);
+  out.push(Math.round(v * 1e6) / 1e6);
   return out;
 }
 
@@ -62,7 +63,9 @@ export function Chart({
   const x = (i: number) => PAD.left + slot * i + slot / 2;
   const labelled = days.length <= 1 ? [0] : [0, Math.floor((days.length - 1) / 2), days.length - 1];
   const totals = series.map((s) => `${s.label}: ${format(s.values.reduce((a, b) => a + b, 0))}`).join("; ");
-  const summary = `${title}, ${days.length} days${days.length ? ` from ${formatDay(days[0]!)} to ${formatDay(days.at(-1)!)}` : ""}. Totals: ${totals}.`;
+  const first = days[0];
+  const last = days.at(-1);
+  const summary = `${title}, ${days.length} days${first && last ? ` from ${formatDay(first)} to ${formatDay(last)}` : ""}. Totals: ${totals}.`;
   const barWidth = Math.max(1, (slot * 0.75) / Math.max(series.length, 1));
 
   return (
@@ -146,7 +149,9 @@ export function Chart({
                 strokeLinecap="round"
                 points={s.values.map((v, i) => `${x(i)},${y(v)}`).join(" ")}
               />
-              {s.values.map((v, i) => (v !== 0 ? <circle key={days[i]} cx={x(i)} cy={y(v)} r="3" fill="currentColor" /> : null))}
+              {s.values.map((v, i) =>
+                v !== 0 ? <circle key={days[i]} cx={x(i)} cy={y(v)} r="3" fill="currentColor" /> : null,
+              )}
             </g>
           ),
         )}

@@ -1,6 +1,6 @@
 import { type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
-import { buttonClass, Card } from "../components/ui.tsx";
+import { Alert, buttonClass, Card } from "../components/ui.tsx";
 import { apiFor } from "../lib/api.server.ts";
 import { formatCredits, formatMoney } from "../lib/format.ts";
 
@@ -13,13 +13,20 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = apiFor(request, context);
   if (await api.session()) throw redirect("/credits", { headers: api.headers() });
   const { packages } = await api.caller.packages.list();
-  return { packages };
+  // After erasing one's own account (the session cookie is already cleared).
+  const deleted = new URL(request.url).searchParams.get("deleted") === "1";
+  return { packages, deleted };
 }
 
 export default function Landing() {
-  const { packages } = useLoaderData<typeof loader>();
+  const { packages, deleted } = useLoaderData<typeof loader>();
   return (
     <div className="space-y-12">
+      {deleted ? (
+        <Alert tone="success" title="Your account has been deleted">
+          Your personal data was erased and you are signed out. Thank you for using Credits.
+        </Alert>
+      ) : null}
       <section className="pt-6 text-center sm:pt-12">
         <p className="text-sm font-semibold tracking-wide text-indigo-600 uppercase">Prepaid credits</p>
         <h1 className="mx-auto mt-3 max-w-2xl text-4xl font-bold tracking-tight text-slate-900 sm:text-5xl">

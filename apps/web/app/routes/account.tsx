@@ -1,8 +1,10 @@
 import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, useLoaderData, useNavigation } from "@remix-run/react";
-import { Badge, Button, Card, PageHeader } from "../components/ui.tsx";
+import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
 import { requireUser } from "../lib/api.server.ts";
+import { callError } from "../lib/errors.server.ts";
 import { formatDate, formatDateTime } from "../lib/format.ts";
+import { textField } from "../lib/forms.ts";
 
 export const meta: MetaFunction = () => [{ title: "Account · Credits" }];
 
@@ -22,14 +24,42 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const api = await requireUser(request, context);
-  await api.caller.auth.logOutEverywhere();
-  return redirect("/login?signedOut=everywhere", { headers: api.headers() });
+  const form = await request.formData();
+  if (textField(form, "intent") !== "delete") {
+    await api.caller.auth.logOutEverywhere();
+    return redirect("/login?signedOut=everywhere", { headers: api.headers() });
+  }
+
+  // Deleting the account: the password again (a confirmation token for this session), then
+  // the erasure itself, which also ends the session; the home page says it is done.
+  const password = textField(form, "password");
+  if (!password) {
+    return data({ error: "Enter your password to confirm." }, { status: 400, headers: api.headers() });
+  }
+  try {
+    const { confirmationToken } = await api.caller.gdpr.confirmDeletion({ password: password.slice(0, 200) });
+    await api.caller.gdpr.delete({ confirmationToken });
+  } catch (error) {
+    const failure = callError(error);
+    if (failure?.code === "UNAUTHORIZED") {
+      return data({ error: "That password is not correct." }, { status: 400, headers: api.headers() });
+    }
+    if (failure?.code === "TOO_MANY_REQUESTS") {
+      const wait = failure.retryAfterSeconds ? ` in ${Math.ceil(failure.retryAfterSeconds / 60)} min` : " later";
+      return data({ error: `Too many attempts. Try again${wait}.` }, { status: 429, headers: api.headers() });
+    }
+    throw error;
+  }
+  return redirect("/?deleted=1", { headers: api.headers() });
 }
 
 export default function Account() {
   const { user, sessions } = useLoaderData<typeof loader>();
+  const deletion = useActionData<typeof action>();
   const navigation = useNavigation();
-  const signingOut = navigation.state === "submitting" && navigation.formAction === "/account";
+  const submitting = navigation.state === "submitting" && navigation.formAction === "/account";
+  const deleting = submitting && navigation.formData?.get("intent") === "delete";
+  const signingOut = submitting && !deleting;
   return (
     <div className="space-y-6">
       <PageHeader title="Account" description="Your details and where you are signed in." />
@@ -88,6 +118,45 @@ export default function Account() {
           Signing out everywhere ends every session, this one included. Use it if you signed in on a device you no
           longer control.
         </p>
+      </Card>
+
+      <Card>
+        <h2 className="text-lg font-semibold text-slate-900">Your data</h2>
+        <p className="mt-1 text-sm text-slate-600">
+          A copy of everything we keep about you: your profile, balance, payments, credit history, holds, sessions and
+          API keys, as a JSON file.
+        </p>
+        <a href="/account/export" download className={buttonClass("secondary", "mt-4")}>
+          Download my data
+        </a>
+      </Card>
+
+      <Card className="border-rose-200">
+        <h2 className="text-lg font-semibold text-slate-900">Delete account</h2>
+        <p className="mt-1 text-sm text-slate-600">
+          Deleting your account erases your personal data and signs you out everywhere. Unused credits are lost. The
+          anonymous records the law requires us to keep (payments, the ledger) stay, with nothing that identifies you.
+        </p>
+        <details className="group mt-4" open={Boolean(deletion?.error)}>
+          <summary className={buttonClass("secondary", "cursor-pointer list-none text-rose-700 group-open:mb-4")}>
+            Delete my account…
+          </summary>
+          <Form method="post" className="max-w-sm space-y-4 rounded-xl border border-rose-200 bg-rose-50/50 p-4">
+            <input type="hidden" name="intent" value="delete" />
+            <p className="text-sm font-medium text-rose-900">This cannot be undone. Enter your password to confirm.</p>
+            <Field
+              label="Password"
+              name="password"
+              type="password"
+              autoComplete="current-password"
+              required
+              error={deletion?.error}
+            />
+            <Button type="submit" tone="danger" disabled={deleting} pending={deleting} pendingLabel="Deleting…">
+              Delete my account
+            </Button>
+          </Form>
+        </details>
       </Card>
     </div>
   );

@@ -38,7 +38,13 @@ export default function AdminDashboard() {
   const labels = days.map((d) => d.day);
   const sum = (pick: (d: (typeof days)[number]) => number) => days.reduce((total, d) => total + pick(d), 0);
   const currencies = [...new Set(days.flatMap((d) => Object.keys(d.revenueMinor)))].sort();
-  const revenueTotals = currencies.map((c) => formatMoney(sum((d) => d.revenueMinor[c] ?? 0), c));
+  const only = currencies.length === 1 ? currencies[0] : undefined;
+  const revenueTotals = currencies.map((c) =>
+    formatMoney(
+      sum((d) => d.revenueMinor[c] ?? 0),
+      c,
+    ),
+  );
 
   return (
     <div className="space-y-6">
@@ -67,7 +73,10 @@ export default function AdminDashboard() {
           ]}
         />
         {currencies.length === 0 ? (
-          <figure className="flex flex-col rounded-2xl border border-slate-200 bg-white p-5 shadow-sm" data-testid="chart-revenue">
+          <figure
+            className="flex flex-col rounded-2xl border border-slate-200 bg-white p-5 shadow-sm"
+            data-testid="chart-revenue"
+          >
             <figcaption className="font-semibold text-slate-900">Revenue per day</figcaption>
             <p className="my-auto py-10 text-center text-sm text-slate-500">
               No payments in the last {DAYS} days: the chart appears with the first one.
@@ -80,11 +89,11 @@ export default function AdminDashboard() {
             description="Paid minus refunded, per currency."
             kind="line"
             days={labels}
-            format={(v) => (currencies.length === 1 ? formatMoney(v, currencies[0]!) : integer.format(v / 100))}
-            axisFormat={(v) => (currencies.length === 1 ? formatMoney(v, currencies[0]!).replace(/\.00$/, "") : compact.format(v / 100))}
+            format={(v) => (only ? formatMoney(v, only) : integer.format(v / 100))}
+            axisFormat={(v) => (only ? formatMoney(v, only).replace(/\.00$/, "") : compact.format(v / 100))}
             series={currencies.map((c, i) => ({
               label: c.toUpperCase(),
-              colorClass: currencyColors[i % currencyColors.length]!,
+              colorClass: currencyColors[i % currencyColors.length] ?? "text-emerald-600",
               values: days.map((d) => d.revenueMinor[c] ?? 0),
             }))}
           />
@@ -128,7 +137,11 @@ export default function AdminDashboard() {
           {lastRun ? (
             <p className="mt-2 text-slate-600">
               Last run {formatDateTime(lastRun.startedAt)}{" "}
-              <Badge tone={lastRun.status === "succeeded" ? "positive" : lastRun.status === "failed" ? "negative" : "warning"}>
+              <Badge
+                tone={
+                  lastRun.status === "succeeded" ? "positive" : lastRun.status === "failed" ? "negative" : "warning"
+                }
+              >
                 {lastRun.status}
               </Badge>
             </p>

@@ -23,7 +23,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   const intent = textField(form, "intent") === "reject" ? ("reject" as const) : ("approve" as const);
   const id = textField(form, "id");
-  if (!isUuid(id)) return data({ intent, id, ok: false as const, balance: null, error: "This request is unknown." }, 400);
+  if (!isUuid(id))
+    return data({ intent, id, ok: false as const, balance: null, error: "This request is unknown." }, 400);
   try {
     if (intent === "approve") {
       const result = await api.caller.admin.approve({ id });
@@ -78,7 +79,9 @@ export default function AdminApprovals() {
       ) : null}
 
       {adjustments.length === 0 ? (
-        <EmptyState title="Nothing to decide">Large adjustments requested by admins will wait here for a second admin.</EmptyState>
+        <EmptyState title="Nothing to decide">
+          Large adjustments requested by admins will wait here for a second admin.
+        </EmptyState>
       ) : (
         <ul className="space-y-3" aria-label="Pending adjustments">
           {adjustments.map((a) => {
@@ -93,7 +96,9 @@ export default function AdminApprovals() {
               >
                 <div className="min-w-0">
                   <p className="flex flex-wrap items-baseline gap-2">
-                    <span className={`text-xl font-bold tabular-nums ${a.amount > 0 ? "text-emerald-700" : "text-slate-900"}`}>
+                    <span
+                      className={`text-xl font-bold tabular-nums ${a.amount > 0 ? "text-emerald-700" : "text-slate-900"}`}
+                    >
                       {formatSigned(a.amount)}
                     </span>
                     <span className="text-slate-600">credits for</span>
@@ -106,8 +111,8 @@ export default function AdminApprovals() {
                   </p>
                   <p className="mt-1 text-slate-800">“{a.reason}”</p>
                   <p className="mt-1 text-sm text-slate-500">
-                    Requested by {mine ? "you" : (emails[a.requestedBy] ?? a.requestedBy)} · {formatDateTime(a.createdAt)} ·
-                    expires {formatDateTime(a.expiresAt)}
+                    Requested by {mine ? "you" : (emails[a.requestedBy] ?? a.requestedBy)} ·{" "}
+                    {formatDateTime(a.createdAt)} · expires {formatDateTime(a.expiresAt)}
                   </p>
                 </div>
                 {mine ? (

@@ -1,7 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, cx, EmptyState, PageHeader } from "../components/ui.tsx";
-import type { Api } from "../lib/api.server.ts";
 import {
   actionLabel,
   auditActions,
@@ -11,6 +10,7 @@ import {
   requireAdmin,
   validDate,
 } from "../lib/admin.server.ts";
+import type { Api } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
 import { formatDateTime, formatSigned } from "../lib/format.ts";
 
@@ -65,12 +65,27 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
   const cursorParam = params.get("cursor");
   const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  const trail = cursor ? (params.get("trail") ?? "").split(".").filter((c) => CURSOR.test(c)).slice(-50) : [];
+  const trail = cursor
+    ? (params.get("trail") ?? "")
+        .split(".")
+        .filter((c) => CURSOR.test(c))
+        .slice(-50)
+    : [];
   const filtered = Object.values(filters).some(Boolean);
 
   if (Object.keys(errors).length > 0) {
     return data(
-      { filters, errors, actions: [], nextCursor: null, cursor: null, trail: [], cursorInvalid: false, emails: {}, filtered },
+      {
+        filters,
+        errors,
+        actions: [],
+        nextCursor: null,
+        cursor: null,
+        trail: [],
+        cursorInvalid: false,
+        emails: {},
+        filtered,
+      },
       { status: 400, headers: api.headers() },
     );
   }
@@ -93,11 +108,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     page = { actions: [], nextCursor: null };
     cursorInvalid = true;
   }
-  const emails = await emailsFor(api, page.actions.flatMap((a) => [a.actorId, a.targetUserId]));
-  return data(
-    { filters, errors, ...page, cursor, trail, cursorInvalid, emails, filtered },
-    { headers: api.headers() },
+  const emails = await emailsFor(
+    api,
+    page.actions.flatMap((a) => [a.actorId, a.targetUserId]),
   );
+  return data({ filters, errors, ...page, cursor, trail, cursorInvalid, emails, filtered }, { headers: api.headers() });
 }
 
 export default function AdminAudit() {
@@ -113,7 +128,12 @@ export default function AdminAudit() {
   return (
     <div>
       <PageHeader title="Audit log" description="Every admin action, newest first. Times are UTC." />
-      <Form method="get" className="mb-6 rounded-2xl border border-slate-200 bg-white p-4 shadow-sm" aria-label="Filter the audit log" key={JSON.stringify(filters)}>
+      <Form
+        method="get"
+        className="mb-6 rounded-2xl border border-slate-200 bg-white p-4 shadow-sm"
+        aria-label="Filter the audit log"
+        key={JSON.stringify(filters)}
+      >
         <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-5">
           <FilterInput name="actor" label="Actor (email or id)" value={filters.actor} error={errors.actor} />
           <FilterInput name="target" label="Target user (email or id)" value={filters.target} error={errors.target} />
@@ -157,7 +177,9 @@ export default function AdminAudit() {
           </Alert>
         ) : actions.length === 0 ? (
           <EmptyState title={filtered ? "Nothing matches these filters" : "No admin actions yet"}>
-            {filtered ? "Try another action or a wider date range." : "Adjustments, approvals and erasures will be listed here."}
+            {filtered
+              ? "Try another action or a wider date range."
+              : "Adjustments, approvals and erasures will be listed here."}
           </EmptyState>
         ) : (
           <div className="overflow-x-auto rounded-2xl border border-slate-200 bg-white shadow-sm">
@@ -165,12 +187,24 @@ export default function AdminAudit() {
               <caption className="sr-only">Audit log, page {pageNumber}</caption>
               <thead className="bg-slate-50 text-xs font-semibold tracking-wide text-slate-500 uppercase">
                 <tr>
-                  <th scope="col" className="px-4 py-3">When</th>
-                  <th scope="col" className="px-4 py-3">Action</th>
-                  <th scope="col" className="px-4 py-3">Actor</th>
-                  <th scope="col" className="px-4 py-3">Target</th>
-                  <th scope="col" className="px-4 py-3 text-right">Amount</th>
-                  <th scope="col" className="px-4 py-3">Reason</th>
+                  <th scope="col" className="px-4 py-3">
+                    When
+                  </th>
+                  <th scope="col" className="px-4 py-3">
+                    Action
+                  </th>
+                  <th scope="col" className="px-4 py-3">
+                    Actor
+                  </th>
+                  <th scope="col" className="px-4 py-3">
+                    Target
+                  </th>
+                  <th scope="col" className="px-4 py-3 text-right">
+                    Amount
+                  </th>
+                  <th scope="col" className="px-4 py-3">
+                    Reason
+                  </th>
                 </tr>
               </thead>
               <tbody className="divide-y divide-slate-100">
@@ -180,14 +214,19 @@ export default function AdminAudit() {
                       <time dateTime={a.createdAt}>{formatDateTime(a.createdAt)}</time>
                     </td>
                     <td className="px-4 py-3">
-                      <Badge tone={a.action === "adjust" || a.action === "adjustment_approved" ? "positive" : "neutral"}>
+                      <Badge
+                        tone={a.action === "adjust" || a.action === "adjustment_approved" ? "positive" : "neutral"}
+                      >
                         {actionLabel(a.action)}
                       </Badge>
                     </td>
                     <td className="px-4 py-3 break-all text-slate-700">{who(a.actorId)}</td>
                     <td className="px-4 py-3 break-all">
                       {a.targetUserId ? (
-                        <Link to={`/admin/users/${a.targetUserId}`} className="text-indigo-700 underline-offset-4 hover:underline">
+                        <Link
+                          to={`/admin/users/${a.targetUserId}`}
+                          className="text-indigo-700 underline-offset-4 hover:underline"
+                        >
                           {who(a.targetUserId)}
                         </Link>
                       ) : (

@@ -11,8 +11,14 @@ export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin �
 const CURSOR = /^[\w-]{1,200}$/;
 const kindCopy: Record<string, { label: string; text: string }> = {
   missing_credit: { label: "Missing credit", text: "Paid at the provider, not credited here (healed automatically)." },
-  unexpected_credit: { label: "Unexpected credit", text: "Credited here, but unpaid or unknown at the provider: decide." },
-  refund_not_clawed_back: { label: "Refund not clawed back", text: "The provider refunded more than recorded (healed)." },
+  unexpected_credit: {
+    label: "Unexpected credit",
+    text: "Credited here, but unpaid or unknown at the provider: decide.",
+  },
+  refund_not_clawed_back: {
+    label: "Refund not clawed back",
+    text: "The provider refunded more than recorded (healed).",
+  },
   amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
   ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
 };
@@ -40,7 +46,10 @@ export default function ReconciliationRun() {
   return (
     <div className="space-y-6">
       <p>
-        <Link to="/admin/reconciliation" className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline">
+        <Link
+          to="/admin/reconciliation"
+          className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline"
+        >
           ← All runs
         </Link>
       </p>
@@ -75,7 +84,9 @@ export default function ReconciliationRun() {
         </h2>
         {findings.length === 0 ? (
           <EmptyState title={cursor ? "No more findings" : "Everything matches"}>
-            {cursor ? "This is the end of the list." : "This run found no difference between the provider, the payments and the ledger."}
+            {cursor
+              ? "This is the end of the list."
+              : "This run found no difference between the provider, the payments and the ledger."}
           </EmptyState>
         ) : (
           <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
@@ -88,7 +99,10 @@ export default function ReconciliationRun() {
                 <p className="mt-1 text-slate-600">{kindCopy[f.kind]?.text}</p>
                 <p className="mt-1 flex flex-wrap gap-x-4 text-xs text-slate-500">
                   {f.userId ? (
-                    <Link to={`/admin/users/${f.userId}`} className="text-indigo-700 underline-offset-4 hover:underline">
+                    <Link
+                      to={`/admin/users/${f.userId}`}
+                      className="text-indigo-700 underline-offset-4 hover:underline"
+                    >
                       User {f.userId}
                     </Link>
                   ) : null}

@@ -104,7 +104,11 @@ export default function AdminReconciliation() {
             <span />
           )}
           {nextCursor ? (
-            <Link to={`/admin/reconciliation?cursor=${encodeURIComponent(nextCursor)}`} className={buttonClass("secondary")} rel="next">
+            <Link
+              to={`/admin/reconciliation?cursor=${encodeURIComponent(nextCursor)}`}
+              className={buttonClass("secondary")}
+              rel="next"
+            >
               Older runs →
             </Link>
           ) : null}

@@ -30,7 +30,12 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const cursorParam = url.searchParams.get("cursor");
   const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  const trail = cursor ? (url.searchParams.get("trail") ?? "").split(".").filter((c) => CURSOR.test(c)).slice(-50) : [];
+  const trail = cursor
+    ? (url.searchParams.get("trail") ?? "")
+        .split(".")
+        .filter((c) => CURSOR.test(c))
+        .slice(-50)
+    : [];
   try {
     const [account, ledger] = await Promise.all([
       api.caller.admin.user({ userId }),
@@ -66,7 +71,10 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const form = await request.formData();
-  const rawAmount = textField(form, "amount").trim().replace(/[,\s_]/g, "").replace(/^−/, "-");
+  const rawAmount = textField(form, "amount")
+    .trim()
+    .replace(/[,\s_]/g, "")
+    .replace(/^−/, "-");
   const reason = textField(form, "reason").trim();
   const key = textField(form, "idempotencyKey");
   const values = { amount: textField(form, "amount"), reason: textField(form, "reason") };
@@ -95,7 +103,11 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
           : failure?.code === "CONFLICT"
             ? { form: "This form was already sent with other values. Reload the page and try again." }
             : failure?.code === "BAD_REQUEST"
-              ? { amount: failure.fields.amount, reason: failure.fields.reason, form: failure.fields.amount || failure.fields.reason ? undefined : failure.message }
+              ? {
+                  amount: failure.fields.amount,
+                  reason: failure.fields.reason,
+                  form: failure.fields.amount || failure.fields.reason ? undefined : failure.message,
+                }
               : null;
     if (!message) forbiddenToPage(error);
     return data(
@@ -182,7 +194,12 @@ export default function AdminUser() {
               )}
             </div>
           ) : null}
-          <Form method="post" className="mt-4 grid gap-4 sm:grid-cols-2" aria-labelledby="adjust-heading" key={adjustKey}>
+          <Form
+            method="post"
+            className="mt-4 grid gap-4 sm:grid-cols-2"
+            aria-labelledby="adjust-heading"
+            key={adjustKey}
+          >
             <input type="hidden" name="idempotencyKey" value={adjustKey} />
             {outcome?.errors.form ? (
               <div className="sm:col-span-2">
@@ -236,12 +253,19 @@ export default function AdminUser() {
             Purchases, spending and adjustments for this user will be listed here.
           </EmptyState>
         ) : (
-          <TransactionList transactions={ledger.transactions} caption={`Ledger of ${user.email ?? user.id}, page ${page}`} />
+          <TransactionList
+            transactions={ledger.transactions}
+            caption={`Ledger of ${user.email ?? user.id}, page ${page}`}
+          />
         )}
         {previous || next ? (
           <nav aria-label="Ledger pages" className="mt-4 flex items-center justify-between gap-3">
             {previous ? (
-              <Link to={ledgerHref(user.id, previous.cursor, previous.trail)} className={buttonClass("secondary")} rel="prev">
+              <Link
+                to={ledgerHref(user.id, previous.cursor, previous.trail)}
+                className={buttonClass("secondary")}
+                rel="prev"
+              >
                 ← Previous
               </Link>
             ) : (
@@ -276,7 +300,15 @@ export default function AdminUser() {
                     <span className="block text-slate-500">{formatDateTime(p.createdAt)}</span>
                     {p.reviewReason ? <span className="block text-amber-800">{p.reviewReason}</span> : null}
                   </span>
-                  <Badge tone={p.status === "succeeded" || p.status === "credited" ? "positive" : p.status === "failed" ? "negative" : "neutral"}>
+                  <Badge
+                    tone={
+                      p.status === "succeeded" || p.status === "credited"
+                        ? "positive"
+                        : p.status === "failed"
+                          ? "negative"
+                          : "neutral"
+                    }
+                  >
                     {p.status}
                   </Badge>
                 </li>

@@ -43,7 +43,9 @@ export default function AdminUsers() {
       <div aria-busy={searching} className={cx("transition-opacity", searching && "opacity-60")}>
         {users.length === 0 ? (
           <EmptyState title={q ? "No user matches" : "No users yet"}>
-            {q ? `Nothing found for “${q}”. Check the spelling, or search by user id.` : "Accounts appear here once people sign up."}
+            {q
+              ? `Nothing found for “${q}”. Check the spelling, or search by user id.`
+              : "Accounts appear here once people sign up."}
           </EmptyState>
         ) : (
           <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
@@ -63,7 +65,9 @@ export default function AdminUsers() {
                     <span className="block font-mono text-xs text-slate-500">{user.id}</span>
                   </span>
                   <span className="text-right text-sm">
-                    <span className="block font-semibold text-slate-900 tabular-nums">{formatCredits(user.balance)}</span>
+                    <span className="block font-semibold text-slate-900 tabular-nums">
+                      {formatCredits(user.balance)}
+                    </span>
                     <span className="block text-slate-500">since {formatDate(user.createdAt)}</span>
                   </span>
                 </Link>
