@@ -4,6 +4,7 @@
 import type { Checks } from "./lib.ts";
 import { severalInstances } from "./scenario-instances.ts";
 import { killUnderLoad } from "./scenario-kill.ts";
+import { postgresRestart } from "./scenario-pg-restart.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -12,6 +13,7 @@ const only = args.filter((a) => !a.startsWith("--"));
 const scenarios: [string, (quick: boolean) => Promise<Checks>][] = [
   ["instances", severalInstances],
   ["kill", killUnderLoad],
+  ["pg-restart", postgresRestart],
 ];
 
 let passed = 0;
