@@ -37,18 +37,6 @@ export async function emailsFor(api: Api, ids: (string | null)[]): Promise<Recor
   return Object.fromEntries(entries);
 }
 
-export const auditActions = {
-  adjust: "Adjustment applied",
-  adjustment_requested: "Adjustment requested",
-  adjustment_approved: "Adjustment approved",
-  adjustment_rejected: "Adjustment rejected",
-  adjustment_expired: "Adjustment expired",
-  gdpr_erasure: "Erasure (GDPR)",
-  reconciliation_run: "Reconciliation run",
-} as const;
-
-export const actionLabel = (action: string) => (auditActions as Record<string, string>)[action] ?? action;
-
 export const DATE = /^\d{4}-\d{2}-\d{2}$/;
 export function validDate(value: string): boolean {
   if (!DATE.test(value)) return false;

@@ -1,16 +1,9 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, cx, EmptyState, PageHeader } from "../components/ui.tsx";
-import {
-  actionLabel,
-  auditActions,
-  emailsFor,
-  forbiddenToPage,
-  isUuid,
-  requireAdmin,
-  validDate,
-} from "../lib/admin.server.ts";
+import { emailsFor, forbiddenToPage, isUuid, requireAdmin, validDate } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
+import { actionLabel, auditActions } from "../lib/audit.ts";
 import { callError } from "../lib/errors.server.ts";
 import { formatDateTime, formatSigned } from "../lib/format.ts";
 
