@@ -78,6 +78,8 @@ describe("access", () => {
     await logInThroughPage(page, email);
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
     await page.waitForURL("**/admin");
+    await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "API keys" }).click();
+    await page.waitForURL("**/admin/api-keys");
     await page.getByText("No API keys yet").waitFor();
 
     await page.getByLabel("Name").fill("billing-tool");

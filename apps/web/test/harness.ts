@@ -104,3 +104,12 @@ export async function logInThroughPage(page: Page, email: string): Promise<void>
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForURL("**/credits");
 }
+
+// The screenshots kept with the documentation (docs/screenshots/), as well as the test run's.
+export const docsScreenshotDir = fileURLToPath(new URL("../../../docs/screenshots/", import.meta.url));
+
+export async function docsScreenshot(page: Page, name: string): Promise<void> {
+  await screenshot(page, name);
+  mkdirSync(docsScreenshotDir, { recursive: true });
+  await page.screenshot({ path: join(docsScreenshotDir, `${name}.png`), fullPage: true });
+}
