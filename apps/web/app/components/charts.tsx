@@ -13,7 +13,7 @@ export interface Series {
 
 const WIDTH = 640;
 const HEIGHT = 240;
-const PAD = { top: 12, right: 12, bottom: 30, left: 60 };
+const PAD = { top: 14, right: 14, bottom: 40, left: 72 };
 const PLOT_W = WIDTH - PAD.left - PAD.right;
 const PLOT_H = HEIGHT - PAD.top - PAD.bottom;
 
@@ -89,7 +89,7 @@ export function Chart({
         className="mt-2 h-auto w-full"
         preserveAspectRatio="xMidYMid meet"
       >
-        <g className="text-slate-400" fontSize="12" fill="currentColor">
+        <g className="text-slate-400" fontSize="17" fill="currentColor">
           {tickValues.map((t) => (
             <g key={t}>
               <line
@@ -111,7 +111,7 @@ export function Chart({
               <text
                 key={i}
                 x={x(i)}
-                y={HEIGHT - 8}
+                y={HEIGHT - 10}
                 textAnchor={i === 0 ? "start" : i === days.length - 1 ? "end" : "middle"}
                 className="fill-slate-500"
               >

@@ -134,11 +134,11 @@ export default function Account() {
       <Card className="border-rose-200">
         <h2 className="text-lg font-semibold text-slate-900">Delete account</h2>
         <p className="mt-1 text-sm text-slate-600">
-          Deleting your account erases your personal data and signs you out everywhere. Unused credits are lost. The
-          anonymous records the law requires us to keep (payments, the ledger) stay, with nothing that identifies you.
+          Deleting your account erases your personal data, ends every session and revokes your API keys. Unused credits
+          are lost. Payment and credit records stay for the books, with nothing left that identifies you.
         </p>
         <details className="group mt-4" open={Boolean(deletion?.error)}>
-          <summary className={buttonClass("secondary", "cursor-pointer list-none text-rose-700 group-open:mb-4")}>
+          <summary className={buttonClass("secondary", "cursor-pointer list-none !text-rose-700 group-open:mb-4")}>
             Delete my account…
           </summary>
           <Form method="post" className="max-w-sm space-y-4 rounded-xl border border-rose-200 bg-rose-50/50 p-4">
