@@ -7,5 +7,11 @@ export function statEntries(stats: Record<string, unknown> | null): [string, str
   if (!stats) return [];
   return Object.entries(stats)
     .filter(([, v]) => ["number", "string", "boolean"].includes(typeof v))
-    .map(([k, v]) => [k.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/_/g, " ").toLowerCase(), String(v)]);
+    .map(([k, v]) => [
+      k
+        .replace(/([a-z])([A-Z])/g, "$1 $2")
+        .replace(/_/g, " ")
+        .toLowerCase(),
+      String(v),
+    ]);
 }
