@@ -5,6 +5,7 @@ import {
   logInThroughPage,
   newPage,
   PASSWORD,
+  screenshot,
   startWebServer,
   uniqueEmail,
 } from "./harness.ts";
@@ -163,6 +164,21 @@ describe("admin", () => {
     await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "API keys" }).click();
     await page.waitForURL("**/admin/api-keys");
     await page.getByText("No API keys yet").waitFor();
+    await context.close();
+  });
+
+  test("at phone width the admin pages fit the screen", async () => {
+    const { context, page } = await newPage(browser, server.url, { viewport: { width: 390, height: 844 } });
+    await logInThroughPage(page, people.approver.email);
+    for (const [path, name] of [
+      ["/admin", "admin-dashboard-phone"],
+      [`/admin/users/${people.customer.id}`, "admin-user-phone"],
+    ] as const) {
+      await page.goto(path);
+      // Nothing wider than the viewport (the sub-navigation scrolls inside itself).
+      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
+      await screenshot(page, name);
+    }
     await context.close();
   });
 
