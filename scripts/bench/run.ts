@@ -119,7 +119,9 @@ log(`${paymentIds.length} payments created for webhook deliveries`);
 // ---------------------------------------------------------------- servers
 
 async function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(root, script)], {
+  // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/raw") go to the API server.
+  const flags = script.includes("server-entry") ? (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean) : [];
+  const child = spawn(process.execPath, [...flags, join(root, script)], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "inherit"],

@@ -63,6 +63,7 @@ export interface ServiceOptions {
 export function createServices(db: Database, options: ServiceOptions): Services {
   const { clock = systemClock, provider } = options;
   const catalog = createCatalogStore(db);
+  const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
   const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
@@ -88,11 +89,14 @@ export function createServices(db: Database, options: ServiceOptions): Services 
     ),
     credits,
     auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
-    apiKeys: createApiKeyService({ store: createApiKeyStore(db), clock }),
+    apiKeys,
     catalog,
     provider,
     payments,
-    gdpr: traced("gdpr", createGdprService({ store: createGdprStore(db), provider, clock })),
+    gdpr: traced(
+      "gdpr",
+      forgettingErasedKeys(createGdprService({ store: createGdprStore(db), provider, clock }), apiKeys),
+    ),
     reconciliation: traced(
       "reconciliation",
       createReconciliationService({
@@ -110,5 +114,17 @@ export function createServices(db: Database, options: ServiceOptions): Services 
       limit: options.authAttemptsPerMinute,
       windowMs: 60_000,
     }),
+  };
+}
+
+// An erased user's API keys stop authenticating in this process at once (the key cache forgets them).
+function forgettingErasedKeys(gdpr: GdprService, apiKeys: ApiKeyService): GdprService {
+  return {
+    ...gdpr,
+    erase: async (input) => {
+      const result = await gdpr.erase(input);
+      apiKeys.forgetOwner(input.userId);
+      return result;
+    },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import {
   AlreadyExistsError,
+  API_KEY_CACHE_TTL_MS,
   assertScope,
   type Clock,
   createApiKeyService,
@@ -343,6 +344,38 @@ describe("API keys", () => {
     expect(results.every((principal) => principal?.id === created.id)).toBe(true);
     expect(await lastUsed()).toEqual(now);
     expect(touches.written).toBe(3);
+  });
+
+  it("remembers a live key for a few seconds, and forgets it at revocation or the owner's erasure", async () => {
+    const store = createApiKeyStore(db);
+    let reads = 0;
+    const cached = createApiKeyService({
+      clock,
+      store: {
+        ...store,
+        findApiKeyByHash: (hash) => {
+          reads++;
+          return store.findApiKeyByHash(hash);
+        },
+      },
+    });
+    const created = await cached.create({ name: "cached", scopes: ["credits:spend"] });
+    expect((await cached.authenticate(created.key))?.id).toBe(created.id);
+    advance(API_KEY_CACHE_TTL_MS - 1);
+    expect((await cached.authenticate(created.key))?.id).toBe(created.id);
+    expect(reads).toBe(1);
+    advance(1);
+    await cached.authenticate(created.key);
+    expect(reads).toBe(2);
+    await cached.revoke(created.id);
+    expect(await cached.authenticate(created.key)).toBeNull();
+
+    const owner = await auth.signUp({ email: email(), password });
+    const owned = await cached.create({ name: "owned", scopes: ["credits:read"], ownerUserId: owner.user.id });
+    expect(await cached.authenticate(owned.key)).not.toBeNull();
+    await db.update(users).set({ erasedAt: now, email: null }).where(eq(users.id, owner.user.id));
+    cached.forgetOwner(owner.user.id);
+    expect(await cached.authenticate(owned.key)).toBeNull();
   });
 });
 

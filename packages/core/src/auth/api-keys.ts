@@ -48,7 +48,34 @@ export interface ApiKeyPrincipal {
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>;
 
-export function createApiKeyService({ store, clock = systemClock }: { store: ApiKeyStore; clock?: Clock }) {
+// authenticate() remembers a live key for a few seconds (a bounded LRU), so the hot path of an
+// API-key request is one round trip (the work itself) rather than two. Revocation and the owner's
+// erasure through this service forget it at once in this process; another instance sees them
+// within the TTL.
+export const API_KEY_CACHE_TTL_MS = 5_000;
+export const API_KEY_CACHE_MAX = 1_000;
+
+interface CachedKey {
+  principal: ApiKeyPrincipal;
+  lastUsedAt: Date | null;
+  expiresAtMs: number;
+}
+
+export function createApiKeyService({
+  store,
+  clock = systemClock,
+  cacheTtlMs = API_KEY_CACHE_TTL_MS,
+}: {
+  store: ApiKeyStore;
+  clock?: Clock;
+  // 0 turns the cache off.
+  cacheTtlMs?: number;
+}) {
+  const cache = new Map<string, CachedKey>();
+  const forget = (matches: (principal: ApiKeyPrincipal) => boolean) => {
+    for (const [hash, entry] of cache) if (matches(entry.principal)) cache.delete(hash);
+  };
+
   async function create(input: {
     name: string;
     scopes: readonly string[];
@@ -78,20 +105,55 @@ export function createApiKeyService({ store, clock = systemClock }: { store: Api
   // Null for anything that is not a live key: malformed, unknown, revoked, or its owner erased.
   async function authenticate(key: string): Promise<ApiKeyPrincipal | null> {
     if (!KEY_PATTERN.test(key)) return null;
-    const found = await store.findApiKeyByHash(hashApiKey(key));
-    if (!found || found.revokedAt !== null || found.ownerErased) return null;
+    const keyHash = hashApiKey(key);
     const now = clock.now();
     const staleBefore = new Date(now.getTime() - LAST_USED_PRECISION_MS);
-    // The read decides whether to write at all; the conditional UPDATE settles concurrent requests.
-    if (found.lastUsedAt === null || found.lastUsedAt < staleBefore) {
-      await store.touchApiKey(found.id, now, staleBefore);
+    const cached = cache.get(keyHash);
+    if (cached && cached.expiresAtMs > now.getTime()) {
+      // Most recently used last: the first entry is the one to evict.
+      cache.delete(keyHash);
+      cache.set(keyHash, cached);
+      if (cached.lastUsedAt === null || cached.lastUsedAt < staleBefore) {
+        cached.lastUsedAt = now;
+        await store.touchApiKey(cached.principal.id, now, staleBefore);
+      }
+      return cached.principal;
     }
-    return { id: found.id, name: found.name, scopes: knownScopes(found.scopes), ownerUserId: found.ownerUserId };
+    if (cached) cache.delete(keyHash);
+    const found = await store.findApiKeyByHash(keyHash);
+    if (!found || found.revokedAt !== null || found.ownerErased) return null;
+    // The read decides whether to write at all; the conditional UPDATE settles concurrent requests.
+    let lastUsedAt = found.lastUsedAt;
+    if (lastUsedAt === null || lastUsedAt < staleBefore) {
+      await store.touchApiKey(found.id, now, staleBefore);
+      lastUsedAt = now;
+    }
+    const principal = {
+      id: found.id,
+      name: found.name,
+      scopes: knownScopes(found.scopes),
+      ownerUserId: found.ownerUserId,
+    };
+    if (cacheTtlMs > 0) {
+      cache.set(keyHash, { principal, lastUsedAt, expiresAtMs: now.getTime() + cacheTtlMs });
+      if (cache.size > API_KEY_CACHE_MAX) {
+        const oldest = cache.keys().next().value;
+        if (oldest !== undefined) cache.delete(oldest);
+      }
+    }
+    return principal;
+  }
+
+  // The owner was erased: their keys stop working here at once (the store refuses them anyway).
+  function forgetOwner(ownerUserId: string): void {
+    forget((principal) => principal.ownerUserId === ownerUserId);
   }
 
   // Revoking twice is fine and keeps the first revocation time.
   async function revoke(id: string): Promise<ApiKeyInfo> {
+    forget((principal) => principal.id === id);
     const revoked = isUuid(id) ? await store.revokeApiKey(id, clock.now()) : null;
+    forget((principal) => principal.id === id);
     if (!revoked) throw new NotFoundError("api key");
     return toInfo(revoked);
   }
@@ -109,7 +171,7 @@ export function createApiKeyService({ store, clock = systemClock }: { store: Api
     return rows.map(toInfo);
   }
 
-  return { create, authenticate, revoke, list };
+  return { create, authenticate, revoke, list, forgetOwner };
 }
 
 export function isApiKeyScope(value: string): value is ApiKeyScope {
