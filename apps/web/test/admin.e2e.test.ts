@@ -176,7 +176,7 @@ describe("admin", () => {
     ] as const) {
       await page.goto(path);
       // Nothing wider than the viewport (the sub-navigation scrolls inside itself).
-      expect(await page.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(390);
+      expect(await page.evaluate<number>("document.documentElement.scrollWidth"), path).toBeLessThanOrEqual(390);
       await screenshot(page, name);
     }
     await context.close();
