@@ -53,6 +53,8 @@ interface Figures {
   non2xx: number;
   requests: number;
   peakRssMb?: number;
+  // Statements the database ran per successful request (its transaction count over the run).
+  dbXactPerRequest?: number;
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -236,8 +238,17 @@ async function cannon(url: string, connections: number, duration: number, setupR
   });
 }
 
+// Committed transactions of the bench database; PostgreSQL flushes these counters within a second.
+async function xactCommits(): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, 1_100));
+  await pg`SELECT pg_stat_clear_snapshot()`;
+  const [row] = await pg`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = ${dbName}`;
+  return Number(row?.n ?? 0);
+}
+
 async function runLoad(load: Load): Promise<Figures> {
   if (WARMUP > 0) await cannon(load.url, load.connections, WARMUP, load.setupRequest);
+  const xactBefore = await xactCommits();
   let peak = statusKb(load.pid, "VmRSS");
   const sampler = setInterval(() => {
     peak = Math.max(peak, statusKb(load.pid, "VmRSS"));
@@ -246,6 +257,7 @@ async function runLoad(load: Load): Promise<Figures> {
   clearInterval(sampler);
   peak = Math.max(peak, statusKb(load.pid, "VmHWM"));
   const ok = result["2xx"] as number;
+  const xacts = (await xactCommits()) - xactBefore;
   const figures: Figures = {
     scenario: load.scenario,
     target: load.target,
@@ -257,6 +269,7 @@ async function runLoad(load: Load): Promise<Figures> {
     non2xx: result.non2xx as number,
     requests: ok,
     peakRssMb: peak / 1024,
+    dbXactPerRequest: ok > 0 ? xacts / ok : 0,
   };
   printFigures(figures);
   return figures;
@@ -316,8 +329,9 @@ function runPgbench(scenario: string, connections: number, hot: boolean): Figure
 
 function printFigures(f: Figures) {
   const rss = f.peakRssMb === undefined ? "" : `  peak RSS ${f.peakRssMb.toFixed(0)} MB`;
+  const xacts = f.dbXactPerRequest === undefined ? "" : `  db xacts/req ${f.dbXactPerRequest.toFixed(2)}`;
   log(
-    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${rss}`,
+    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${rss}${xacts}`,
   );
 }
 
@@ -470,11 +484,11 @@ const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${
 const date = new Date().toISOString();
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
 const table = [
-  "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB |",
-  "|---|---|--:|--:|--:|--:|--:|--:|--:|",
+  "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB | db xacts/req |",
+  "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
   ...results.map(
     (r) =>
-      `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} |`,
+      `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} |`,
   ),
 ].join("\n");
 const markdown = `# Benchmark: ${quick ? "quick (CI)" : "full"} run
