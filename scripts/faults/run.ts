@@ -5,6 +5,8 @@ import type { Checks } from "./lib.ts";
 import { severalInstances } from "./scenario-instances.ts";
 import { killUnderLoad } from "./scenario-kill.ts";
 import { postgresRestart } from "./scenario-pg-restart.ts";
+import { stripeDown } from "./scenario-stripe.ts";
+import { terminateBackend } from "./scenario-terminate.ts";
 
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
@@ -14,6 +16,8 @@ const scenarios: [string, (quick: boolean) => Promise<Checks>][] = [
   ["instances", severalInstances],
   ["kill", killUnderLoad],
   ["pg-restart", postgresRestart],
+  ["stripe", stripeDown],
+  ["terminate", terminateBackend],
 ];
 
 let passed = 0;

@@ -3,6 +3,17 @@
 import { parseEnv } from "@credits/env";
 import { startServer } from "../../apps/server/src/main.ts";
 
+// Report what an unhandled rejection was about (a PostgresError names its query), then crash as
+// Node would: the fault tests must see a crash.
+process.on("unhandledRejection", (reason, promise) => {
+  const query = (reason as { query?: unknown } | null)?.query;
+  const strings = (promise as { strings?: unknown }).strings;
+  process.stderr.write(
+    `unhandled rejection: ${String(reason)}${query ? ` (query: ${String(query)})` : ""} from a ${promise?.constructor?.name ?? "?"}${strings ? ` ${JSON.stringify(strings)}` : ""}\n`,
+  );
+  process.exit(70);
+});
+
 const env = parseEnv(process.env);
 const running = await startServer(env, { web: null, log: () => {} });
 process.stdout.write(`READY ${running.url}\n`);
