@@ -55,6 +55,8 @@ interface Figures {
   peakRssMb?: number;
   // Statements the database ran per successful request (its transaction count over the run).
   dbXactPerRequest?: number;
+  // Non-2xx answers by status code, e.g. { "409": 3 }.
+  otherStatuses?: Record<string, number>;
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
@@ -270,6 +272,11 @@ async function runLoad(load: Load): Promise<Figures> {
     requests: ok,
     peakRssMb: peak / 1024,
     dbXactPerRequest: ok > 0 ? xacts / ok : 0,
+    otherStatuses: Object.fromEntries(
+      Object.entries((result.statusCodeStats ?? {}) as Record<string, { count: number }>)
+        .filter(([code]) => !code.startsWith("2"))
+        .map(([code, { count }]) => [code, count]),
+    ),
   };
   printFigures(figures);
   return figures;
@@ -327,11 +334,16 @@ function runPgbench(scenario: string, connections: number, hot: boolean): Figure
   return figures;
 }
 
+const statuses = (f: Figures) => {
+  const entries = Object.entries(f.otherStatuses ?? {});
+  return entries.length ? ` (${entries.map(([code, n]) => `${n}× ${code}`).join(", ")})` : "";
+};
+
 function printFigures(f: Figures) {
   const rss = f.peakRssMb === undefined ? "" : `  peak RSS ${f.peakRssMb.toFixed(0)} MB`;
   const xacts = f.dbXactPerRequest === undefined ? "" : `  db xacts/req ${f.dbXactPerRequest.toFixed(2)}`;
   log(
-    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${rss}${xacts}`,
+    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${statuses(f)}${rss}${xacts}`,
   );
 }
 
@@ -488,7 +500,7 @@ const table = [
   "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
   ...results.map(
     (r) =>
-      `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} |`,
+      `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx}${statuses(r)} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} |`,
   ),
 ].join("\n");
 const markdown = `# Benchmark: ${quick ? "quick (CI)" : "full"} run

@@ -18,11 +18,11 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
-import { createOpenApiFetchHandler } from "trpc-to-openapi";
 import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
 import { errorResponse, toRestError } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
+import { createRestHandler } from "./rest-handler.ts";
 import { bearerToken, csrfGuard, requestIdOf } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
 import { mountWebhooks } from "./webhooks.ts";
@@ -132,20 +132,16 @@ export function createApp(options: AppOptions) {
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));
 
+  const rest = createRestHandler<ReturnType<typeof createContext>>({
+    endpoint: "/api/v1",
+    router: appRouter,
+    responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
+    onError: (ctx, error, path) => {
+      if (error.code === "INTERNAL_SERVER_ERROR") logInternal("rest", ctx.requestId, path, error);
+    },
+  });
   app.all("/api/v1/*", (c) =>
-    withContext(c, async (ctx) => {
-      const response = await createOpenApiFetchHandler({
-        endpoint: "/api/v1",
-        req: withJsonBody(c.req.raw),
-        router: appRouter,
-        createContext: () => ctx,
-        responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
-        onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") logInternal("rest", ctx.requestId, path, error);
-        },
-      });
-      return toRestError(response, ctx.requestId);
-    }),
+    withContext(c, async (ctx) => toRestError(await rest(withJsonBody(c.req.raw), ctx), ctx.requestId)),
   );
 
   if (options.web) {
