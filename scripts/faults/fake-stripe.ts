@@ -28,7 +28,10 @@ export async function startFakeStripe(): Promise<FakeStripe> {
   const hanging = new Set<ServerResponse>();
   const state = { requests: 0 };
   const send = (res: ServerResponse, status: number, body: StripeJson) => {
-    res.writeHead(status, { "content-type": "application/json", "request-id": `req_${randomBytes(6).toString("hex")}` });
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "request-id": `req_${randomBytes(6).toString("hex")}`,
+    });
     res.end(JSON.stringify(body));
   };
   const server = createServer((req, res) => {

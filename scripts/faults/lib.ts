@@ -2,17 +2,24 @@
 // Stripe events, and the ledger checks.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createServer } from "node:net";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { createServices } from "@credits/api";
 import { createDatabase, seedDefaults } from "@credits/db";
 import { createLocalProvider } from "@credits/stripe";
-import { signedWebhook, type StripeJson, stripeEvent, randomStripeId } from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import {
+  randomStripeId,
+  type StripeJson,
+  signedWebhook,
+  stripeEvent,
+} from "../../packages/stripe/test/fixtures/stripe-events.ts";
 import type { FakeStripe } from "./fake-stripe.ts";
 
 // postgres.js, from the db package (the scripts package does not depend on it directly).
-const postgres = createRequire(new URL("../../packages/db/package.json", import.meta.url))("postgres") as typeof import("postgres").default;
-export type Sql = ReturnType<typeof postgres>;
+const postgres = createRequire(new URL("../../packages/db/package.json", import.meta.url))(
+  "postgres",
+) as typeof import("postgres");
+export type Sql = import("postgres").Sql;
 
 export const PG = process.env.FAULTS_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 export const WEBHOOK_SECRET = "whsec_faults";
@@ -92,7 +99,11 @@ export interface ServerProcess {
 }
 
 // A server child process on a fixed port (a restart comes back on the same one).
-export async function serverProcess(databaseUrl: string, stripe: FakeStripe | null, extraEnv: Record<string, string> = {}): Promise<ServerProcess> {
+export async function serverProcess(
+  databaseUrl: string,
+  stripe: FakeStripe | null,
+  extraEnv: Record<string, string> = {},
+): Promise<ServerProcess> {
   const port = await freePort();
   let child: ChildProcess | null = null;
   let stderr = "";
@@ -118,7 +129,10 @@ export async function serverProcess(databaseUrl: string, stripe: FakeStripe | nu
     alive: false,
     async start() {
       stderr = "";
-      const proc = spawn(process.execPath, [ENTRY], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(process.execPath, [ENTRY], {
+        env: env as NodeJS.ProcessEnv,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       child = proc;
       proc.stderr?.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4000);
@@ -178,7 +192,14 @@ export async function http(
   base: string,
   method: string,
   path: string,
-  options: { body?: unknown; raw?: string; cookie?: string; key?: string; headers?: Record<string, string>; timeoutMs?: number } = {},
+  options: {
+    body?: unknown;
+    raw?: string;
+    cookie?: string;
+    key?: string;
+    headers?: Record<string, string>;
+    timeoutMs?: number;
+  } = {},
 ): Promise<Reply> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
@@ -322,8 +343,24 @@ export class Checks {
 }
 
 export function ledgerChecks(checks: Checks, figures: LedgerFigures) {
-  checks.check(figures.paymentsWithTwoPurchases === 0, "no payment credited twice", `${figures.paymentsWithTwoPurchases} doubled`);
-  checks.check(figures.paidWithoutPurchase === 0, "every paid payment credited", `${figures.paidWithoutPurchase} paid without a purchase row`);
-  checks.check(figures.balanceMismatches === 0, "balance = sum(ledger) for every user", `${figures.balanceMismatches} mismatches of ${figures.users} users`);
-  checks.check(figures.negativeWithoutDispute === 0, "no negative balance without a dispute", `${figures.negativeWithoutDispute} negative`);
+  checks.check(
+    figures.paymentsWithTwoPurchases === 0,
+    "no payment credited twice",
+    `${figures.paymentsWithTwoPurchases} doubled`,
+  );
+  checks.check(
+    figures.paidWithoutPurchase === 0,
+    "every paid payment credited",
+    `${figures.paidWithoutPurchase} paid without a purchase row`,
+  );
+  checks.check(
+    figures.balanceMismatches === 0,
+    "balance = sum(ledger) for every user",
+    `${figures.balanceMismatches} mismatches of ${figures.users} users`,
+  );
+  checks.check(
+    figures.negativeWithoutDispute === 0,
+    "no negative balance without a dispute",
+    `${figures.negativeWithoutDispute} negative`,
+  );
 }

@@ -4,8 +4,27 @@
 import { randomUUID } from "node:crypto";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
-  apiKey, Checks, checkout, deliver, dropDatabase, freshDatabase, http, ledgerChecks, ledgerFigures, login, ok,
-  packageIds, pick, prepareDatabase, purchaseRowsPer, rand, type ServerProcess, serverProcess, signUp, sleep, sqlClient,
+  apiKey,
+  Checks,
+  checkout,
+  deliver,
+  dropDatabase,
+  freshDatabase,
+  http,
+  ledgerChecks,
+  ledgerFigures,
+  login,
+  ok,
+  packageIds,
+  pick,
+  prepareDatabase,
+  purchaseRowsPer,
+  rand,
+  type ServerProcess,
+  serverProcess,
+  signUp,
+  sleep,
+  sqlClient,
 } from "./lib.ts";
 
 export async function severalInstances(quick: boolean): Promise<Checks> {
@@ -19,10 +38,14 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
   try {
     const { adminEmail } = await prepareDatabase(db.url);
     const now = new Date();
-    const due = new Date(Math.max(now.getTime() - 60_000, Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
+    const due = new Date(
+      Math.max(now.getTime() - 60_000, Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())),
+    );
     const schedule = `${String(due.getUTCHours()).padStart(2, "0")}:${String(due.getUTCMinutes()).padStart(2, "0")}`;
     const today = now.toISOString().slice(0, 10);
-    console.log(`  injected: 3 server processes, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`);
+    console.log(
+      `  injected: 3 server processes, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`,
+    );
     servers.push(
       ...(await Promise.all(
         [0, 1, 2].map(() => serverProcess(db.url, stripe, { RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: schedule })),
@@ -32,7 +55,18 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
     const adminCookie = await login(urls[0] ?? "", adminEmail);
     const key = await apiKey(urls[0] ?? "", adminCookie);
     const packs = await packageIds(urls[0] ?? "");
-    const counts = { purchases: 0, deliveries: 0, deliveries2xx: 0, spends: 0, spends402: 0, holds: 0, captures: 0, releases: 0, adjustments: 0, errors5xx: 0 };
+    const counts = {
+      purchases: 0,
+      deliveries: 0,
+      deliveries2xx: 0,
+      spends: 0,
+      spends402: 0,
+      holds: 0,
+      captures: 0,
+      releases: 0,
+      adjustments: 0,
+      errors5xx: 0,
+    };
     const statuses = new Map<string, number>();
     const note = (what: string, status: number) => {
       const k = `${what} ${status}`;
@@ -57,7 +91,10 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
           // The same event twice, to two different instances, at the same time.
           const first = rand(0, 2);
           const second = (first + rand(1, 2)) % 3;
-          const replies = await Promise.all([deliver(urls[first] ?? "", started.event), deliver(urls[second] ?? "", started.event)]);
+          const replies = await Promise.all([
+            deliver(urls[first] ?? "", started.event),
+            deliver(urls[second] ?? "", started.event),
+          ]);
           for (const reply of replies) {
             counts.deliveries++;
             if (ok(reply)) counts.deliveries2xx++;
@@ -81,7 +118,10 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
           counts.holds++;
           const other = pick(urls);
           if (Math.random() < 0.5) {
-            const reply = await http(other, "POST", `/api/v1/credits/holds/${held.body.holdId}/capture`, { key, body: { amount: 1 } });
+            const reply = await http(other, "POST", `/api/v1/credits/holds/${held.body.holdId}/capture`, {
+              key,
+              body: { amount: 1 },
+            });
             note("capture", reply.status);
             if (ok(reply)) counts.captures++;
           } else {
@@ -92,7 +132,12 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
         } else {
           const reply = await http(base, "POST", "/api/v1/admin/adjust", {
             cookie: adminCookie,
-            body: { userId: user.id, amount: rand(1, 20), reason: "fault test adjustment", idempotencyKey: randomUUID() },
+            body: {
+              userId: user.id,
+              amount: rand(1, 20),
+              reason: "fault test adjustment",
+              idempotencyKey: randomUUID(),
+            },
           });
           note("adjust", reply.status);
           if (ok(reply)) counts.adjustments++;
@@ -113,15 +158,28 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
     const creditedOnce = [...per.values()].filter((n) => n === 1).length;
     const figures = await ledgerFigures(sql);
     console.log(`  found: ${JSON.stringify(counts)}`);
-    console.log(`  statuses: ${[...statuses].sort().map(([k, n]) => `${k}×${n}`).join(", ")}`);
+    console.log(
+      `  statuses: ${[...statuses]
+        .sort()
+        .map(([k, n]) => `${k}×${n}`)
+        .join(", ")}`,
+    );
     console.log(`  ledger: ${JSON.stringify(figures)}`);
-    console.log(`  reconciliation_runs for ${today}: ${runs.length} (${runs.map((r) => `${r.trigger}/${r.status}`).join(", ")}), all runs: ${allRuns[0]?.n}`);
-    checks.check(counts.purchases > 0 && creditedOnce === paymentIds.length, "every purchase credited exactly once",
-      `${creditedOnce} of ${paymentIds.length} payments have exactly 1 purchase row`);
+    console.log(
+      `  reconciliation_runs for ${today}: ${runs.length} (${runs.map((r) => `${r.trigger}/${r.status}`).join(", ")}), all runs: ${allRuns[0]?.n}`,
+    );
+    checks.check(
+      counts.purchases > 0 && creditedOnce === paymentIds.length,
+      "every purchase credited exactly once",
+      `${creditedOnce} of ${paymentIds.length} payments have exactly 1 purchase row`,
+    );
     ledgerChecks(checks, figures);
     checks.check(counts.errors5xx === 0, "no 5xx or dropped connection under load", `${counts.errors5xx}`);
-    checks.check(runs.length === 1 && runs[0]?.status === "succeeded", "scheduled reconciliation ran exactly once",
-      `${runs.length} run(s) for ${today}`);
+    checks.check(
+      runs.length === 1 && runs[0]?.status === "succeeded",
+      "scheduled reconciliation ran exactly once",
+      `${runs.length} run(s) for ${today}`,
+    );
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
     await sql.end({ timeout: 2 });

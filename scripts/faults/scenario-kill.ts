@@ -2,12 +2,31 @@
 // redeliver every webhook that got no 2xx (and some that did); retry every spend that got no
 // answer with its own idempotency key.
 import { randomUUID } from "node:crypto";
+import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
-  apiKey, Checks, checkout, deliver, dropDatabase, freshDatabase, http, ledgerChecks, ledgerFigures, login, ok,
-  packageIds, pick, prepareDatabase, purchaseRowsPer, rand, type ServerProcess, serverProcess, signUp, sleep, sqlClient,
+  apiKey,
+  Checks,
+  checkout,
+  deliver,
+  dropDatabase,
+  freshDatabase,
+  http,
+  ledgerChecks,
+  ledgerFigures,
+  login,
+  ok,
+  packageIds,
+  pick,
+  prepareDatabase,
+  purchaseRowsPer,
+  rand,
+  type ServerProcess,
+  serverProcess,
+  signUp,
+  sleep,
+  sqlClient,
 } from "./lib.ts";
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 
 export async function killUnderLoad(quick: boolean): Promise<Checks> {
   const checks = new Checks("SIGKILL under load");
@@ -36,15 +55,21 @@ export async function killUnderLoad(quick: boolean): Promise<Checks> {
         while (made < purchaseCount) {
           made++;
           const started = await checkout(a.url, buyer.cookie, pick(packs), stripe);
-          if (started.paymentId && started.event) purchases.push({ paymentId: started.paymentId, event: started.event, acked: false, attempts: 0 });
+          if (started.paymentId && started.event)
+            purchases.push({ paymentId: started.paymentId, event: started.event, acked: false, attempts: 0 });
         }
       }),
     );
     // Some credits to spend, granted up front.
     for (const buyer of buyers) {
-      await http(a.url, "POST", "/api/v1/credits/grant", { key, body: { userId: buyer.id, amount: 100_000, idempotencyKey: randomUUID(), reason: "faults" } });
+      await http(a.url, "POST", "/api/v1/credits/grant", {
+        key,
+        body: { userId: buyer.id, amount: 100_000, idempotencyKey: randomUUID(), reason: "faults" },
+      });
     }
-    console.log(`  injected: ${purchases.length} purchases' webhooks + spends from ${clients} clients over 2 instances for ${seconds} s, SIGKILL at random moments`);
+    console.log(
+      `  injected: ${purchases.length} purchases' webhooks + spends from ${clients} clients over 2 instances for ${seconds} s, SIGKILL at random moments`,
+    );
 
     let kills = 0;
     const killer = (async () => {
@@ -126,22 +151,38 @@ export async function killUnderLoad(quick: boolean): Promise<Checks> {
         spend.status = reply.status;
       }
     }
-    const per = await purchaseRowsPer(sql, purchases.map((p) => p.paymentId));
+    const per = await purchaseRowsPer(
+      sql,
+      purchases.map((p) => p.paymentId),
+    );
     const once = purchases.filter((p) => per.get(p.paymentId) === 1).length;
     const spendRows = await sql<{ key: string; n: number }[]>`
       SELECT substr(idempotency_key, 3) AS key, count(*)::int AS n FROM credit_transactions WHERE kind = 'spend' GROUP BY 1`;
     const applied = new Map(spendRows.map((r) => [r.key, r.n]));
     const acked = spends.filter((s) => ok({ status: s.status, body: null, headers: null }));
     const ackedApplied = acked.filter((s) => applied.get(s.key) === 1).length;
-    const unackedApplied = spends.filter((s) => !ok({ status: s.status, body: null, headers: null }) && applied.has(s.key)).length;
+    const unackedApplied = spends.filter(
+      (s) => !ok({ status: s.status, body: null, headers: null }) && applied.has(s.key),
+    ).length;
     const figures = await ledgerFigures(sql);
-    console.log(`  found: kills=${kills}, ${JSON.stringify(counts)}, redeliveries=${redeliveries}, spends without a 2xx=${unanswered}, spend retries=${spendRetries}`);
-    console.log(`  credits: ${once} of ${purchases.length} purchases credited exactly once; spends acked ${acked.length}, applied once ${ackedApplied}, unacked but applied ${unackedApplied}`);
+    console.log(
+      `  found: kills=${kills}, ${JSON.stringify(counts)}, redeliveries=${redeliveries}, spends without a 2xx=${unanswered}, spend retries=${spendRetries}`,
+    );
+    console.log(
+      `  credits: ${once} of ${purchases.length} purchases credited exactly once; spends acked ${acked.length}, applied once ${ackedApplied}, unacked but applied ${unackedApplied}`,
+    );
     console.log(`  ledger: ${JSON.stringify(figures)}`);
     checks.check(kills > 0, "servers were killed", `${kills} kills`);
-    checks.check(once === purchases.length && purchases.every((p) => p.acked), "every purchase credited exactly once", `${once}/${purchases.length}`);
-    checks.check(ackedApplied === acked.length && applied.size === acked.length + unackedApplied, "each acknowledged spend applied exactly once",
-      `${ackedApplied}/${acked.length}`);
+    checks.check(
+      once === purchases.length && purchases.every((p) => p.acked),
+      "every purchase credited exactly once",
+      `${once}/${purchases.length}`,
+    );
+    checks.check(
+      ackedApplied === acked.length && applied.size === acked.length + unackedApplied,
+      "each acknowledged spend applied exactly once",
+      `${ackedApplied}/${acked.length}`,
+    );
     ledgerChecks(checks, figures);
   } finally {
     stopKiller = true;

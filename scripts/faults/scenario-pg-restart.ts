@@ -5,12 +5,31 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
+import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
-  apiKey, Checks, checkout, deliver, dropDatabase, freshDatabase, http, ledgerChecks, ledgerFigures, login, ok,
-  packageIds, pick, prepareDatabase, purchaseRowsPer, rand, type ServerProcess, serverProcess, signUp, sleep, sqlClient,
+  apiKey,
+  Checks,
+  checkout,
+  deliver,
+  dropDatabase,
+  freshDatabase,
+  http,
+  ledgerChecks,
+  ledgerFigures,
+  login,
+  ok,
+  packageIds,
+  pick,
+  prepareDatabase,
+  purchaseRowsPer,
+  rand,
+  type ServerProcess,
+  serverProcess,
+  signUp,
+  sleep,
+  sqlClient,
 } from "./lib.ts";
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 
 const run = promisify(execFile);
 
@@ -24,7 +43,10 @@ export async function pgReady(): Promise<boolean> {
 }
 
 async function restartPostgres(): Promise<void> {
-  const version = readdirSync("/etc/postgresql").sort((a, b) => Number(a) - Number(b)).at(-1) ?? "15";
+  const version =
+    readdirSync("/etc/postgresql")
+      .sort((a, b) => Number(a) - Number(b))
+      .at(-1) ?? "15";
   await run("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart"]);
 }
 
@@ -45,21 +67,24 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
     const packs = await packageIds(base);
     const buyers = await Promise.all(Array.from({ length: clients }, () => signUp(base)));
     for (const buyer of buyers) {
-      await http(base, "POST", "/api/v1/credits/grant", { key, body: { userId: buyer.id, amount: 1_000_000, idempotencyKey: randomUUID(), reason: "faults" } });
+      await http(base, "POST", "/api/v1/credits/grant", {
+        key,
+        body: { userId: buyer.id, amount: 1_000_000, idempotencyKey: randomUUID(), reason: "faults" },
+      });
     }
     const purchases: { paymentId: string; event: StripeJson }[] = [];
     await Promise.all(
       buyers.map(async (buyer) => {
         for (let i = 0; i < (quick ? 3 : 8); i++) {
           const started = await checkout(base, buyer.cookie, pick(packs), stripe);
-          if (started.paymentId && started.event) purchases.push({ paymentId: started.paymentId, event: started.event });
+          if (started.paymentId && started.event)
+            purchases.push({ paymentId: started.paymentId, event: started.event });
         }
       }),
     );
 
     const during = new Map<string, number>();
     const outage = { from: 0, to: 0 };
-    const inOutage = () => outage.from > 0 && (outage.to === 0 || Date.now() < outage.to);
     const note = (what: string, status: number) => {
       if (status >= 200 && status < 300) return;
       const k = `${what} ${status === 0 ? "no answer" : status}`;
@@ -128,7 +153,9 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
     outage.to = Date.now();
     for (let i = 0; i < 50 && !(await pgReady()); i++) await sleep(100);
     const restartMs = outage.to - outage.from;
-    console.log(`  injected: pg_ctlcluster restart after ${Math.floor(seconds / 3)} s of load from ${clients} clients (took ${restartMs} ms)`);
+    console.log(
+      `  injected: pg_ctlcluster restart after ${Math.floor(seconds / 3)} s of load from ${clients} clients (took ${restartMs} ms)`,
+    );
     await load;
     polling = false;
     checks.check(server.alive, "the server process survived the restart");
@@ -140,7 +167,10 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
     const readyDuring = readyz.filter((r) => r.at >= outage.from && r.at <= outage.to);
     const ready503 = readyDuring.filter((r) => r.status === 503).length;
     const readyBack = readyz.find((r) => r.at > outage.to && r.status === 200);
-    const firstSpendBack = acked.map((a) => a.at).filter((at) => at > outage.to).sort((x, y) => x - y)[0];
+    const firstSpendBack = acked
+      .map((a) => a.at)
+      .filter((at) => at > outage.to)
+      .sort((x, y) => x - y)[0];
     const readyRecovery = readyBack ? readyBack.at - outage.to : -1;
     const spendRecovery = firstSpendBack ? firstSpendBack - outage.to : -1;
     const spendRows = await sql<{ key: string; n: number }[]>`
@@ -149,21 +179,54 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
     const ackedKeys = [...spendKeys].filter(([, outcome]) => outcome === "2xx").map(([k]) => k);
     const ackedOnce = ackedKeys.filter((k) => applied.get(k) === 1).length;
     const delivered = purchases.slice(0, queue);
-    const per = await purchaseRowsPer(sql, delivered.map((p) => p.paymentId));
+    const per = await purchaseRowsPer(
+      sql,
+      delivered.map((p) => p.paymentId),
+    );
     const once = delivered.filter((p) => per.get(p.paymentId) === 1).length;
     const figures = await ledgerFigures(sql);
     console.log(`  found: answers during the outage: ${[...during].map(([k, n]) => `${k}×${n}`).join(", ") || "none"}`);
-    console.log(`  /readyz while PostgreSQL was down: ${ready503} of ${readyDuring.length} polls 503 (others: ${readyDuring.filter((r) => r.status !== 503).map((r) => r.status).join(",") || "none"})`);
-    console.log(`  recovery after PostgreSQL was back: /readyz 200 after ${readyRecovery} ms, first successful spend after ${spendRecovery} ms; retries ${retries}`);
-    console.log(`  spends: ${spendKeys.size} logical, ${ackedKeys.length} got a 2xx, ${ackedOnce} applied exactly once, ledger has ${applied.size} spend keys; webhooks ${once}/${delivered.length} credited once`);
+    console.log(
+      `  /readyz while PostgreSQL was down: ${ready503} of ${readyDuring.length} polls 503 (others: ${
+        readyDuring
+          .filter((r) => r.status !== 503)
+          .map((r) => r.status)
+          .join(",") || "none"
+      })`,
+    );
+    console.log(
+      `  recovery after PostgreSQL was back: /readyz 200 after ${readyRecovery} ms, first successful spend after ${spendRecovery} ms; retries ${retries}`,
+    );
+    console.log(
+      `  spends: ${spendKeys.size} logical, ${ackedKeys.length} got a 2xx, ${ackedOnce} applied exactly once, ledger has ${applied.size} spend keys; webhooks ${once}/${delivered.length} credited once`,
+    );
     console.log(`  ledger: ${JSON.stringify(figures)}`);
     const errorStatuses = [...during.keys()].map((k) => k.split(" ").slice(1).join(" "));
-    checks.check(errorStatuses.every((s) => s === "no answer" || Number(s) >= 500), "requests fail with 5xx meanwhile (no 4xx, nothing wrongly 2xx)", [...new Set(errorStatuses)].join(","));
-    checks.check(readyDuring.length === 0 || ready503 > 0, "/readyz 503 while PostgreSQL is down", `${ready503}/${readyDuring.length}`);
-    checks.check(spendRecovery >= 0 && spendRecovery < 10_000, "server recovers within seconds without restart", `${spendRecovery} ms`);
-    checks.check(ackedOnce === ackedKeys.length && applied.size === ackedKeys.length, "each logical spend applied exactly once (ledger keys = 2xx keys)",
-      `${ackedOnce}/${ackedKeys.length}, ledger ${applied.size}`);
-    checks.check(once === delivered.length, "every delivered purchase credited exactly once", `${once}/${delivered.length}`);
+    checks.check(
+      errorStatuses.every((s) => s === "no answer" || Number(s) >= 500),
+      "requests fail with 5xx meanwhile (no 4xx, nothing wrongly 2xx)",
+      [...new Set(errorStatuses)].join(","),
+    );
+    checks.check(
+      readyDuring.length === 0 || ready503 > 0,
+      "/readyz 503 while PostgreSQL is down",
+      `${ready503}/${readyDuring.length}`,
+    );
+    checks.check(
+      spendRecovery >= 0 && spendRecovery < 10_000,
+      "server recovers within seconds without restart",
+      `${spendRecovery} ms`,
+    );
+    checks.check(
+      ackedOnce === ackedKeys.length && applied.size === ackedKeys.length,
+      "each logical spend applied exactly once (ledger keys = 2xx keys)",
+      `${ackedOnce}/${ackedKeys.length}, ledger ${applied.size}`,
+    );
+    checks.check(
+      once === delivered.length,
+      "every delivered purchase credited exactly once",
+      `${once}/${delivered.length}`,
+    );
     ledgerChecks(checks, figures);
   } finally {
     for (let i = 0; i < 100 && !(await pgReady()); i++) await sleep(200);

@@ -2,12 +2,30 @@
 // the webhook (its transaction waits on the lock), terminate the waiting backend: the delivery
 // must answer 5xx and the redelivery credit once. Then a loop: terminate every non-idle backend
 // of the database every 30-120 ms while deliveries run; each is redelivered until it gets a 2xx.
+
+import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
-  Checks, checkout, deliver, dropDatabase, freshDatabase, ledgerChecks, ledgerFigures, ok, packageIds, pick, PG,
-  prepareDatabase, purchaseRowsPer, rand, type ServerProcess, serverProcess, signUp, sleep, sqlClient,
+  Checks,
+  checkout,
+  deliver,
+  dropDatabase,
+  freshDatabase,
+  ledgerChecks,
+  ledgerFigures,
+  ok,
+  PG,
+  packageIds,
+  pick,
+  prepareDatabase,
+  purchaseRowsPer,
+  rand,
+  type ServerProcess,
+  serverProcess,
+  signUp,
+  sleep,
+  sqlClient,
 } from "./lib.ts";
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
 
 export async function terminateBackend(quick: boolean): Promise<Checks> {
   const checks = new Checks("webhook backend terminated");
@@ -29,11 +47,14 @@ export async function terminateBackend(quick: boolean): Promise<Checks> {
       buyers.map(async (buyer) => {
         for (let i = 0; i < Math.ceil((targeted + looped) / buyers.length); i++) {
           const started = await checkout(base, buyer.cookie, pick(packs), stripe);
-          if (started.paymentId && started.event) purchases.push({ paymentId: started.paymentId, event: started.event });
+          if (started.paymentId && started.event)
+            purchases.push({ paymentId: started.paymentId, event: started.event });
         }
       }),
     );
-    console.log(`  injected: ${targeted} targeted terminations (payment row locked, waiting webhook backend terminated), then pg_terminate_backend of every non-idle backend every 30-120 ms during ${looped} deliveries`);
+    console.log(
+      `  injected: ${targeted} targeted terminations (payment row locked, waiting webhook backend terminated), then pg_terminate_backend of every non-idle backend every 30-120 ms during ${looped} deliveries`,
+    );
 
     // Targeted.
     const firstStatuses: number[] = [];
@@ -76,9 +97,18 @@ export async function terminateBackend(quick: boolean): Promise<Checks> {
     }
     const pairs = [];
     for (let i = 0; i < firstStatuses.length; i += 2) pairs.push(`${firstStatuses[i]}→${firstStatuses[i + 1]}`);
-    console.log(`  found (targeted): ${terminatedTargeted} backends terminated; delivery → redelivery: ${pairs.join(", ")}`);
-    checks.check(terminatedTargeted === targeted, "the waiting webhook backend was terminated each time", `${terminatedTargeted}/${targeted}`);
-    checks.check(firstStatuses.every((s, i) => (i % 2 === 0 ? s >= 500 : s >= 200 && s < 300)), "the interrupted delivery answers 5xx, the redelivery 2xx");
+    console.log(
+      `  found (targeted): ${terminatedTargeted} backends terminated; delivery → redelivery: ${pairs.join(", ")}`,
+    );
+    checks.check(
+      terminatedTargeted === targeted,
+      "the waiting webhook backend was terminated each time",
+      `${terminatedTargeted}/${targeted}`,
+    );
+    checks.check(
+      firstStatuses.every((s, i) => (i % 2 === 0 ? s >= 500 : s >= 200 && s < 300)),
+      "the interrupted delivery answers 5xx, the redelivery 2xx",
+    );
 
     // Loop.
     let terminating = true;
@@ -114,14 +144,28 @@ export async function terminateBackend(quick: boolean): Promise<Checks> {
     terminating = false;
     await killer;
     const delivered = purchases.slice(0, Math.min(queue, purchases.length));
-    const per = await purchaseRowsPer(sql, delivered.map((p) => p.paymentId));
+    const per = await purchaseRowsPer(
+      sql,
+      delivered.map((p) => p.paymentId),
+    );
     const once = delivered.filter((p) => per.get(p.paymentId) === 1).length;
     const figures = await ledgerFigures(sql);
-    console.log(`  found (loop): ${terminations} backends terminated, ${attempts} delivery attempts for ${rest.length} events; statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(", ")}`);
-    console.log(`  credits: ${once} of ${delivered.length} delivered purchases credited exactly once; ledger: ${JSON.stringify(figures)}`);
+    console.log(
+      `  found (loop): ${terminations} backends terminated, ${attempts} delivery attempts for ${rest.length} events; statuses ${[...statuses].map(([s, n]) => `${s}×${n}`).join(", ")}`,
+    );
+    console.log(
+      `  credits: ${once} of ${delivered.length} delivered purchases credited exactly once; ledger: ${JSON.stringify(figures)}`,
+    );
     checks.check(terminations > 0, "backends were terminated during deliveries", `${terminations}`);
-    checks.check([...statuses.keys()].every((s) => s === 0 || s >= 500 || (s >= 200 && s < 300)), "failed deliveries answer 5xx (never 4xx)");
-    checks.check(once === delivered.length && delivered.length > targeted, "every purchase credited exactly once after redelivery", `${once}/${delivered.length}`);
+    checks.check(
+      [...statuses.keys()].every((s) => s === 0 || s >= 500 || (s >= 200 && s < 300)),
+      "failed deliveries answer 5xx (never 4xx)",
+    );
+    checks.check(
+      once === delivered.length && delivered.length > targeted,
+      "every purchase credited exactly once after redelivery",
+      `${once}/${delivered.length}`,
+    );
     ledgerChecks(checks, figures);
   } finally {
     await server?.stop();
