@@ -8,6 +8,7 @@ import {
   sessionCookieJar,
   sessionCookieName,
 } from "@credits/api";
+import { isDatabaseUnavailable } from "@credits/db";
 import { type ErrorSource, type Registry, reportError } from "@credits/observability";
 import type { LocalProvider } from "@credits/stripe";
 import type { HttpBindings } from "@hono/node-server";
@@ -177,6 +178,12 @@ export function createApp(options: AppOptions) {
 
   app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
+    if (isDatabaseUnavailable(error)) {
+      return errorResponse(503, "UNAVAILABLE", "the service is briefly unavailable, try again shortly", {
+        requestId: c.get("requestId"),
+        headers: { "Retry-After": "1" },
+      });
+    }
     logInternal("http", c.get("requestId"), routeOf(c), error);
     return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
   });

@@ -1,4 +1,5 @@
 import { DomainError, type DomainErrorCode, RateLimitedError } from "@credits/core";
+import { isDatabaseUnavailable } from "@credits/db";
 import { redactText } from "@credits/observability";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
@@ -33,6 +34,7 @@ const publicCodeOf: Partial<Record<TRPC_ERROR_CODE_KEY, string>> = {
   NOT_FOUND: "NOT_FOUND",
   PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
   TOO_MANY_REQUESTS: "RATE_LIMITED",
+  SERVICE_UNAVAILABLE: "UNAVAILABLE",
   UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
   METHOD_NOT_SUPPORTED: "METHOD_NOT_ALLOWED",
   CONFLICT: "CONFLICT",
@@ -78,6 +80,13 @@ const domainErrors = t.middleware(async ({ next }) => {
   if (!result.ok && result.error.cause instanceof DomainError) {
     const cause = result.error.cause;
     throw new TRPCError({ code: trpcCodeOf[cause.code], message: cause.message, cause });
+  }
+  if (!result.ok && isDatabaseUnavailable(result.error.cause)) {
+    throw new TRPCError({
+      code: "SERVICE_UNAVAILABLE",
+      message: "the service is briefly unavailable, try again shortly",
+      cause: result.error.cause,
+    });
   }
   return result;
 });
