@@ -548,7 +548,7 @@ function chart(rows: Figures[], when: string): string {
   const barH = 16;
   const left = 150;
   const width = 760;
-  const plotW = width - left - 90;
+  const plotW = width - left - 120;
   let y = 50;
   const parts: string[] = [];
   for (const group of groups) {
