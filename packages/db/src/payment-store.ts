@@ -1,4 +1,4 @@
-import type { Payment, PaymentStore } from "@credits/core";
+import type { PaymentStore } from "@credits/core";
 import { paymentTransitions as transitionsCounter } from "@credits/observability";
 import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";

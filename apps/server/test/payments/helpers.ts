@@ -14,7 +14,7 @@ import {
 } from "@credits/db/schema";
 import { captureLogs, type LogCapture } from "@credits/observability/testing";
 import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeEach, expect, vi } from "vitest";
+import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import {
   chargeRefundedEvent,
   disputeEvent,
