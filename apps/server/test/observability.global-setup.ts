@@ -21,7 +21,9 @@ export const LEAK_PATTERNS: [string, RegExp][] = [
   ["webhook secret", /\bwhsec_[A-Za-z0-9]/],
   ["api key", /\bck_[a-z2-7]{16,}/],
   ["session cookie", /\bsession=(?!\[redacted\])[^;\s"]+/i],
-  ["session token", /(?<![\w-])[a-z2-7]{32}(?![\w-])/],
+  // A token is 32 base32 characters; trace and span ids are hex, so a match must hold a letter
+  // past "f" (a real token lacks one with odds of 1 in 10^16).
+  ["session token", /(?<![\w-])(?=[a-z2-7]*[g-z])[a-z2-7]{32}(?![\w-])/],
   ["password field", /"password"\s*:\s*"(?!\[redacted\])/i],
   ["test password", /correct horse battery|a long password/i],
 ];

@@ -171,6 +171,8 @@ export const paymentTransitions = pgTable(
   "payment_transitions",
   {
     id: uuid("id").primaryKey().defaultRandom(),
+    // Order of the transitions of one payment (made under its row lock); timestamps can tie.
+    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
     paymentId: uuid("payment_id")
       .notNull()
       .references(() => payments.id),

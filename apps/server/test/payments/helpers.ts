@@ -245,6 +245,7 @@ export const transitionsOf = async (paymentId: string) =>
   (
     await db.query.paymentTransitions.findMany({
       where: (t, { eq }) => eq(t.paymentId, paymentId),
+      orderBy: (t, { asc }) => asc(t.seq),
     })
   ).map((t) => ({ from: t.fromStatus, to: t.toStatus, source: t.source }));
 
