@@ -9,7 +9,7 @@
 import { createDatabase, type DatabaseHandle, rowsOf } from "@credits/db";
 import { createTestDatabase, type TestDatabase } from "@credits/db/testing";
 import { parseEnv, env as processEnv } from "@credits/env";
-import { afterAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { type RunningServer, startServer } from "../src/main.ts";
 import { startTestServer, testDb } from "./harness.ts";
 
@@ -45,7 +45,8 @@ describe("/healthz and /readyz", () => {
       const allowConnections = (allowed: boolean) =>
         admin.db.execute(`ALTER DATABASE ${name} ALLOW_CONNECTIONS ${allowed}`);
       const server = await startServer(serverEnv(), { database: own, log: () => {} });
-      afterAll(async () => {
+      // Inside a test, cleanup is onTestFinished (an afterAll registered here would never run).
+      onTestFinished(async () => {
         await allowConnections(true);
         await server.close();
         await own.close();
@@ -80,7 +81,7 @@ describe("/healthz and /readyz", () => {
       close: async () => {},
     };
     const server = await startServer(serverEnv(), { database: flaky, log: () => {} });
-    afterAll(() => server.close());
+    onTestFinished(() => server.close());
 
     expect((await readyz(server)).status).toBe(200);
     down = true;
