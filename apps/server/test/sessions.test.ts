@@ -12,7 +12,7 @@ const { db } = testDb;
 const PUBLIC_URL = "http://localhost:3000";
 const ALLOWED_ORIGIN = "https://app.example";
 const server = await startTestServer({ CORS_ORIGINS: ALLOWED_ORIGIN });
-const production = await startTestServer({ NODE_ENV: "production" });
+const production = await startTestServer({ NODE_ENV: "production", ALLOW_LOCAL_PAYMENTS: "true" });
 const limited = await startTestServer({ AUTH_RATE_LIMIT_PER_MINUTE: "3", TRUST_PROXY: "true" });
 const credits = createCreditService({ store: createLedgerStore(db) });
 

@@ -59,6 +59,9 @@ const schema = z.object({
   // Unhandled errors are also POSTed (redacted JSON) here, fire-and-forget, within the timeout.
   ERROR_WEBHOOK_URL: z.url().optional(),
   ERROR_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(30_000).default(3_000),
+  // The local test-mode provider's Pay button credits anyone for free: production refuses to start
+  // on it unless this says it is wanted (a demo deployment).
+  ALLOW_LOCAL_PAYMENTS: z.stringbool().default(false),
   // Unset: the built-in local provider (test mode, no Stripe account needed).
   STRIPE_SECRET_KEY: z.string().startsWith("sk_").optional(),
   STRIPE_WEBHOOK_SECRET: z.string().startsWith("whsec_").optional(),
@@ -70,10 +73,15 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>;
 
-const checked = schema.refine((env) => !env.STRIPE_SECRET_KEY || env.STRIPE_WEBHOOK_SECRET, {
-  message: "STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY",
-  path: ["STRIPE_WEBHOOK_SECRET"],
-});
+const checked = schema
+  .refine((env) => !env.STRIPE_SECRET_KEY || env.STRIPE_WEBHOOK_SECRET, {
+    message: "STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY",
+    path: ["STRIPE_WEBHOOK_SECRET"],
+  })
+  .refine((env) => env.NODE_ENV !== "production" || env.STRIPE_SECRET_KEY || env.ALLOW_LOCAL_PAYMENTS, {
+    message: "production needs STRIPE_SECRET_KEY (or ALLOW_LOCAL_PAYMENTS=true for a demo with free test checkouts)",
+    path: ["STRIPE_SECRET_KEY"],
+  });
 
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));

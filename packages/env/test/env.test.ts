@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { parseEnv } from "../src/env.ts";
+
+describe("parseEnv", () => {
+  it("refuses production on the free local checkout unless a demo asks for it", () => {
+    expect(() => parseEnv({ NODE_ENV: "production" })).toThrow(/STRIPE_SECRET_KEY/);
+    expect(parseEnv({ NODE_ENV: "production", ALLOW_LOCAL_PAYMENTS: "true" }).ALLOW_LOCAL_PAYMENTS).toBe(true);
+    expect(
+      parseEnv({ NODE_ENV: "production", STRIPE_SECRET_KEY: "sk_test_x", STRIPE_WEBHOOK_SECRET: "whsec_x" })
+        .STRIPE_SECRET_KEY,
+    ).toBe("sk_test_x");
+    expect(parseEnv({ NODE_ENV: "development" }).STRIPE_SECRET_KEY).toBeUndefined();
+  });
+
+  it("requires the webhook secret with a Stripe key", () => {
+    expect(() => parseEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toThrow(/STRIPE_WEBHOOK_SECRET/);
+  });
+});
