@@ -17,14 +17,13 @@ import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
-import { errorResponse, toRestError } from "./http-errors.ts";
+import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
-import { createRestHandler } from "./rest-handler.ts";
-import { bearerToken, csrfGuard, requestIdOf } from "./security.ts";
+import { createRestAdapter } from "./rest-adapter.ts";
+import { bearerToken, bodySizeLimit, csrfGuard, requestIdOf } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
 import { mountWebhooks } from "./webhooks.ts";
 
@@ -80,10 +79,7 @@ export function createApp(options: AppOptions) {
         credentials: true,
         exposeHeaders: ["X-Request-Id", "Retry-After"],
       }),
-      bodyLimit({
-        maxSize: options.bodyLimitBytes,
-        onError: () => errorResponse(413, "PAYLOAD_TOO_LARGE", `request body over ${options.bodyLimitBytes} bytes`),
-      }),
+      bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`),
       csrfGuard({ allowedOrigins, cookieName }),
     );
   }
@@ -103,9 +99,10 @@ export function createApp(options: AppOptions) {
     });
     rememberIdentity(c, ctx);
     const response = await handle(ctx);
-    const headers = new Headers(response.headers);
-    for (const cookie of jar.headers()) headers.append("Set-Cookie", cookie);
-    return new Response(response.body, { status: response.status, headers });
+    // Appended in place: wrapping the response anew would turn the server's lightweight
+    // Response into a streamed one.
+    for (const cookie of jar.headers()) response.headers.append("Set-Cookie", cookie);
+    return response;
   }
 
   function clientAddress(c: Context<Env>): string {
@@ -133,17 +130,13 @@ export function createApp(options: AppOptions) {
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));
 
-  const rest = createRestHandler<ReturnType<typeof createContext>>({
-    endpoint: "/api/v1",
+  const rest = createRestAdapter({
+    prefix: "/api/v1",
     router: appRouter,
-    responseMeta: ({ paths, errors }) => (errors.length ? {} : { status: successStatus(paths?.[0]) }),
-    onError: (ctx, error, path) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") logInternal("rest", ctx.requestId, path, error);
-    },
+    successStatus: (path) => restSuccessStatus[path] ?? 200,
+    onInternalError: (error, path, requestId) => logInternal("rest", requestId, path, error),
   });
-  app.all("/api/v1/*", (c) =>
-    withContext(c, async (ctx) => toRestError(await rest(withJsonBody(c.req.raw), ctx), ctx.requestId)),
-  );
+  app.all("/api/v1/*", (c) => withContext(c, (ctx) => rest.handle(c, ctx)));
 
   if (options.web) {
     const web = options.web;
@@ -205,20 +198,6 @@ function viteHandled(middleware: NonNullable<WebApp["devMiddleware"]>, { incomin
     });
   });
 }
-
-// A POST whose input is all in its path (release, revoke, log-out) may come without a body or a
-// content type; trpc-to-openapi would answer 415 (or 400 for an empty JSON body). Read it as {}.
-function withJsonBody(req: Request): Request {
-  const type = req.headers.get("content-type");
-  const empty = (req.headers.get("content-length") ?? "0") === "0" && !req.headers.has("transfer-encoding");
-  if (req.method !== "POST" || !empty || (type && !type.startsWith("application/json"))) return req;
-  const headers = new Headers(req.headers);
-  headers.set("content-type", "application/json");
-  headers.set("content-length", "2");
-  return new Request(req.url, { method: "POST", headers, body: "{}", signal: req.signal });
-}
-
-const successStatus = (path: string | undefined) => (path ? (restSuccessStatus[path] ?? 200) : 200);
 
 // Logged with the trace id, counted in errors_total and passed to the error hook (ERROR_WEBHOOK_URL).
 // Only the error itself, redacted, and where it happened: never the request, which may carry

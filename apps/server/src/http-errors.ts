@@ -22,28 +22,3 @@ export function errorResponse(
   };
   return Response.json(body, { status, headers: extra.headers ?? {} });
 }
-
-interface TrpcErrorShape {
-  message?: string;
-  code?: string;
-  data?: {
-    appCode?: string;
-    fieldErrors?: Record<string, string[]>;
-    formErrors?: string[];
-    retryAfterSeconds?: number;
-  };
-}
-
-// trpc-to-openapi answers errors in tRPC's shape; REST clients get ours, with the same status.
-export async function toRestError(response: Response, requestId: string): Promise<Response> {
-  if (response.status < 400) return response;
-  const shape = (await response.json().catch(() => ({}))) as TrpcErrorShape;
-  const fields = { ...(shape.data?.fieldErrors ?? {}) };
-  if (shape.data?.formErrors?.length) fields._ = shape.data.formErrors;
-  const retryAfter = shape.data?.retryAfterSeconds;
-  return errorResponse(response.status, shape.data?.appCode ?? "INTERNAL", shape.message ?? "error", {
-    ...(Object.keys(fields).length ? { fields } : {}),
-    ...(response.status >= 500 ? { requestId } : {}),
-    headers: retryAfter ? { "Retry-After": String(retryAfter) } : {},
-  });
-}

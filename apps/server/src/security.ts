@@ -1,5 +1,6 @@
 import { readCookie } from "@credits/api";
 import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { errorResponse } from "./http-errors.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -38,4 +39,21 @@ export function bearerToken(header: string | undefined): string | null {
 // X-Request-Id from the caller when it is a sane token, otherwise a new one; echoed back.
 export function requestIdOf(header: string | undefined): string {
   return header && /^[\w.-]{1,100}$/.test(header) ? header : crypto.randomUUID();
+}
+
+// Refuses a body over `maxSize` bytes with 413 before anything reads it. Hono's bodyLimit first
+// touches `c.req.raw.body`, which turns @hono/node-server's lightweight request into a full fetch
+// Request with a ReadableStream on every call (pnpm bench: about 5 % of a spend's CPU). A declared
+// Content-Length is enough on its own (Node's parser never delivers more than it declares); only
+// a chunked body goes through bodyLimit's counting reader.
+export function bodySizeLimit(maxSize: number, message: string): MiddlewareHandler {
+  const onError = () => errorResponse(413, "PAYLOAD_TOO_LARGE", message);
+  const counting = bodyLimit({ maxSize, onError });
+  return async (c, next) => {
+    const length = c.req.header("content-length");
+    if (length !== undefined && c.req.header("transfer-encoding") === undefined) {
+      return Number(length) > maxSize ? onError() : next();
+    }
+    return counting(c, next);
+  };
 }

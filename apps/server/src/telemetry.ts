@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import { type Context as ApiContext, appRouter, openApiDocument } from "@credits/api";
+import { type Context as ApiContext, appRouter } from "@credits/api";
 import { annotateActiveSpan, httpRequestDuration, logger, type Registry } from "@credits/observability";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import type { Context, Hono, Env as HonoEnv, MiddlewareHandler } from "hono";
@@ -15,6 +15,8 @@ declare module "hono" {
     // Who made the request, once authentication has run (never the email).
     userId: string | undefined;
     apiKeyId: string | undefined;
+    // The route pattern a handler matched below Hono's own (the REST adapter's path template).
+    route: string | undefined;
   }
 }
 
@@ -67,10 +69,8 @@ export function rememberIdentity(c: Context, ctx: ApiContext) {
 export function routeOf(c: Context): string {
   const path = c.req.path;
   if (path.startsWith("/trpc/")) return trpcRoute(path.slice("/trpc/".length));
-  if (path.startsWith("/api/v1/")) {
-    const template = restRoutes().find((route) => route.method === c.req.method && route.pattern.test(path));
-    if (template) return template.label;
-  }
+  const matched = c.get("route");
+  if (matched) return matched;
   const pattern = routePath(c, c.req.routeIndex);
   if (pattern === "*" || pattern === "/*" || pattern === "") return c.res.status === 404 ? "(unmatched)" : "(web)";
   return pattern;
@@ -82,19 +82,6 @@ function trpcRoute(names: string): string {
   const called = names.split(",");
   if (!called.every((name) => procedures?.has(name))) return "/trpc/*";
   return called.length === 1 ? `/trpc/${called[0]}` : "/trpc/(batch)";
-}
-
-let restTemplates: { method: string; pattern: RegExp; label: string }[] | undefined;
-function restRoutes() {
-  restTemplates ??= Object.entries(openApiDocument("http://localhost/api/v1").paths ?? {}).flatMap(
-    ([template, operations]) =>
-      Object.keys(operations ?? {}).map((method) => ({
-        method: method.toUpperCase(),
-        pattern: new RegExp(`^/api/v1${template.replace(/\{[^/}]+\}/g, "[^/]+")}/?$`),
-        label: `/api/v1${template}`,
-      })),
-  );
-  return restTemplates;
 }
 
 export interface MetricsAccess {

@@ -6,8 +6,8 @@ import {
 } from "@credits/core";
 import { boundedLabel, type WebhookOutcome, webhookEvents, withSpan } from "@credits/observability";
 import type { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { errorResponse } from "./http-errors.ts";
+import { bodySizeLimit } from "./security.ts";
 
 // Stripe's events are small; anything over this is not from Stripe and is refused unread.
 const WEBHOOK_BODY_LIMIT_BYTES = 1_048_576;
@@ -18,45 +18,39 @@ export function mountWebhooks(
   app: Hono<{ Variables: { requestId: string } }>,
   deps: { provider: PaymentProvider; payments: PaymentService },
 ) {
-  app.post(
-    "/webhooks/stripe",
-    bodyLimit({
-      maxSize: WEBHOOK_BODY_LIMIT_BYTES,
-      onError: () => errorResponse(413, "PAYLOAD_TOO_LARGE", "webhook body over 1 MiB"),
+  app.post("/webhooks/stripe", bodySizeLimit(WEBHOOK_BODY_LIMIT_BYTES, "webhook body over 1 MiB"), (c) =>
+    // One span per delivery (event id, type, outcome) and one count in webhook_events_total.
+    withSpan("webhook stripe", {}, async (span) => {
+      const outcome = (type: string, result: WebhookOutcome) => {
+        span.setAttributes({ "app.webhook.event_type": type, "app.webhook.outcome": result });
+        webhookEvents.inc({ type: boundedLabel(type), outcome: result });
+      };
+      const rawBody = await c.req.text();
+      let event: ReturnType<PaymentProvider["parseWebhook"]>;
+      try {
+        event = deps.provider.parseWebhook(rawBody, c.req.header("stripe-signature") ?? null);
+      } catch (error) {
+        if (error instanceof WebhookSignatureError) {
+          outcome("unknown", "bad_signature");
+          return errorResponse(400, "INVALID_SIGNATURE", error.message);
+        }
+        outcome("unknown", "failed");
+        throw error;
+      }
+      const type = event.type === "ignored" ? event.providerType : event.type;
+      span.setAttribute("app.webhook.event_id", event.id);
+      try {
+        const result = await deps.payments.handleEvent(event, rawBody);
+        outcome(type, result);
+        return c.json({ received: true, outcome: result });
+      } catch (error) {
+        // Either way the provider delivers it again later.
+        outcome(type, "failed");
+        if (error instanceof PaymentNotYetKnownError) {
+          return errorResponse(503, "NOT_YET_KNOWN", error.message, { headers: { "Retry-After": "60" } });
+        }
+        throw error;
+      }
     }),
-    (c) =>
-      // One span per delivery (event id, type, outcome) and one count in webhook_events_total.
-      withSpan("webhook stripe", {}, async (span) => {
-        const outcome = (type: string, result: WebhookOutcome) => {
-          span.setAttributes({ "app.webhook.event_type": type, "app.webhook.outcome": result });
-          webhookEvents.inc({ type: boundedLabel(type), outcome: result });
-        };
-        const rawBody = await c.req.text();
-        let event: ReturnType<PaymentProvider["parseWebhook"]>;
-        try {
-          event = deps.provider.parseWebhook(rawBody, c.req.header("stripe-signature") ?? null);
-        } catch (error) {
-          if (error instanceof WebhookSignatureError) {
-            outcome("unknown", "bad_signature");
-            return errorResponse(400, "INVALID_SIGNATURE", error.message);
-          }
-          outcome("unknown", "failed");
-          throw error;
-        }
-        const type = event.type === "ignored" ? event.providerType : event.type;
-        span.setAttribute("app.webhook.event_id", event.id);
-        try {
-          const result = await deps.payments.handleEvent(event, rawBody);
-          outcome(type, result);
-          return c.json({ received: true, outcome: result });
-        } catch (error) {
-          // Either way the provider delivers it again later.
-          outcome(type, "failed");
-          if (error instanceof PaymentNotYetKnownError) {
-            return errorResponse(503, "NOT_YET_KNOWN", error.message, { headers: { "Retry-After": "60" } });
-          }
-          throw error;
-        }
-      }),
   );
 }

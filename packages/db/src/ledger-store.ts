@@ -10,11 +10,19 @@ import {
 } from "@credits/core";
 import { recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
+import { createBatcher } from "./batcher.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated } from "./errors.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
 
 const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
+
+// Group commit (ADR 006): standalone postings of one lane that arrive while its previous
+// statement runs go together in the next. Lanes bound the connections postings hold at once (the
+// rest of the pool stays free for reads); a user's postings always share a lane, so they never
+// wait on each other's row lock from two statements of this process.
+const POSTING_LANES = 4;
+const MAX_BATCH = 64;
 
 interface PostedRow {
   id: string;
@@ -49,7 +57,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
   // transaction, one round trip, and the conditional UPDATE is the overdraft guard. The NOT EXISTS
   // answers a late retry without an error; two racing first attempts are still decided by the
   // unique key (the loser's statement fails and changes nothing).
-  const postOnce = (posting: Posting) =>
+  const postSingle = (posting: Posting) =>
     keyConflictsRetried(async () => {
       const allowNegative = posting.allowNegative ?? false;
       const result = await db.execute(sql`
@@ -74,13 +82,54 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       return row ? fromPostedRow(row) : null;
     });
 
+  // Many postings in one statement (drizzle/0003_ledger_batch_posting.sql); null for a posting
+  // that was not applied, as from postSingle.
+  const postBatch = async (postings: Posting[]): Promise<PromiseSettledResult<LedgerEntry | null>[]> => {
+    const payload = postings.map((p, ord) => ({
+      ord,
+      user_id: p.userId,
+      amount: p.amount,
+      kind: p.kind,
+      idempotency_key: p.idempotencyKey,
+      reason: p.reason ?? null,
+    }));
+    let applied: Map<number, BatchRow>;
+    try {
+      const result = await translated(() =>
+        db.execute(sql`SELECT * FROM post_ledger_batch(${JSON.stringify(payload)}::jsonb)`),
+      );
+      applied = new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
+    } catch (error) {
+      if (error instanceof RetryableStoreError) throw error;
+      // One statement: nothing of the batch was applied. Each posting runs alone, so that only a
+      // posting that fails alone fails.
+      return Promise.allSettled(postings.map(postSingle));
+    }
+    return postings.map((posting, ord) => {
+      const row = applied.get(ord);
+      return { status: "fulfilled", value: row ? fromBatchRow(posting, row) : null };
+    });
+  };
+
+  const batched = createBatcher<Posting, LedgerEntry | null>({
+    lanes: POSTING_LANES,
+    maxBatch: MAX_BATCH,
+    laneOf: (posting) => Number.parseInt(posting.userId.slice(-8), 16) || 0,
+    runOne: postSingle,
+    runMany: postBatch,
+  });
+  // The batch statement covers the plain case: a posting outside a transaction, never below
+  // zero, tied to no payment, hold or admin action (credits.spend and credits.grant).
+  const standalone = (posting: Posting) =>
+    !inTransaction && !posting.allowNegative && !posting.paymentId && !posting.holdId && !posting.adminActionId;
+
   const store: LedgerStore = {
     transaction: (work) =>
       inTransaction ? work(store) : translated(() => db.transaction((tx) => work(createLedgerStore(tx, true)))),
 
     post: (posting: Posting) =>
       withSpan("ledger.post", { "app.ledger.kind": posting.kind, "app.credits": posting.amount }, async (span) => {
-        const entry = await postOnce(posting);
+        const entry = await (standalone(posting) ? batched(posting) : postSingle(posting));
         span.setAttribute("app.ledger.posted", entry !== null);
         // Counted when the row is written. A transaction rolled back after this (rare: a retried
         // deadlock) over-counts by that posting; the ledger itself stays exact.
@@ -189,6 +238,31 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     },
   };
   return store;
+}
+
+interface BatchRow {
+  ord: number;
+  id: string;
+  seq: string | number;
+  balance_after: string | number;
+  created_at: Date | string;
+}
+
+function fromBatchRow(posting: Posting, row: BatchRow): LedgerEntry {
+  return fromPostedRow({
+    id: row.id,
+    seq: row.seq,
+    user_id: posting.userId,
+    amount: posting.amount,
+    balance_after: row.balance_after,
+    kind: posting.kind,
+    idempotency_key: posting.idempotencyKey,
+    reason: posting.reason ?? null,
+    payment_id: null,
+    hold_id: null,
+    admin_action_id: null,
+    created_at: row.created_at,
+  });
 }
 
 function fromPostedRow(row: PostedRow): LedgerEntry {

@@ -1,0 +1,172 @@
+import type { Context as ApiContext, ErrorData } from "@credits/api";
+import type { AnyTRPCProcedure, AnyTRPCRouter } from "@trpc/server";
+import { TRPCError } from "@trpc/server";
+import { getErrorShape } from "@trpc/server/unstable-core-do-not-import";
+import type { Context } from "hono";
+import {
+  acceptsRequestBody,
+  coerceSchema,
+  createProcedureCache,
+  getErrorFromUnknown,
+  getInputOutputParsers,
+  instanceofZodTypeLikeVoid,
+  instanceofZodTypeObject,
+  instanceofZodTypeOptional,
+  normalizePath,
+  type OpenApiMethod,
+  unwrapZodType,
+} from "trpc-to-openapi";
+import { errorResponse } from "./http-errors.ts";
+
+// The REST mirror of the router (ADR 005): trpc-to-openapi's own pieces (route table, input
+// coercion, error shape) composed on Hono's request. The library's HTTP adapters need a Node or
+// fetch request of their own; bridging to them cost a fetch Request, a Proxy, two Response objects
+// and a JSON round trip of every error body per call, about a fifth of a spend's CPU (pnpm bench).
+
+export interface RestRoute {
+  // The OpenAPI path template under the mount point, e.g. /api/v1/credits/holds/{holdId}/capture:
+  // the label of the request's metrics and log line.
+  label: string;
+  path: string;
+  type: "query" | "mutation";
+  takesInput: boolean;
+  // Query-string keys whose schema is an array: a single `?kind=spend` still becomes ["spend"].
+  arrayKeys: string[];
+}
+
+interface Found {
+  route: RestRoute;
+  pathInput: Record<string, string>;
+}
+
+export interface RestAdapterOptions {
+  // Where the router is mounted, e.g. /api/v1.
+  prefix: string;
+  router: AnyTRPCRouter;
+  // The success status of a procedure path (201, 204); 200 when absent.
+  successStatus: (path: string) => number;
+  // A 5xx the procedure did not mean to answer: reported by the caller (log, error hook).
+  onInternalError: (error: TRPCError, path: string | undefined, requestId: string) => void;
+}
+
+export function createRestAdapter({ prefix, router, successStatus, onInternalError }: RestAdapterOptions) {
+  const procedures = createProcedureCache(router);
+  const routes = new Map<AnyTRPCProcedure, RestRoute>();
+  const createCaller = router.createCaller as (ctx: ApiContext) => Record<string, unknown>;
+
+  function describe(procedure: AnyTRPCProcedure, path: string, template: string): RestRoute {
+    let route = routes.get(procedure);
+    if (!route) {
+      const schema = unwrapZodType(getInputOutputParsers(procedure).inputParser, true);
+      const arrayKeys: string[] = [];
+      if (instanceofZodTypeObject(schema)) {
+        // Query strings and path segments are strings: numbers, booleans and dates are coerced.
+        coerceSchema(schema);
+        for (const [key, shape] of Object.entries(schema.shape)) {
+          const inner = instanceofZodTypeOptional(shape) ? shape.unwrap() : shape;
+          if (inner._zod.def.type === "array") arrayKeys.push(key);
+        }
+      }
+      route = {
+        label: `${prefix}${template}`,
+        path,
+        type: procedure._def.type as RestRoute["type"],
+        takesInput: !instanceofZodTypeLikeVoid(schema),
+        arrayKeys,
+      };
+      routes.set(procedure, route);
+    }
+    return route;
+  }
+
+  function find(method: string, fullPath: string): Found | null {
+    const found = procedures(method as OpenApiMethod, normalizePath(fullPath.slice(prefix.length)));
+    if (!found?.procedure) return null;
+    const { procedure, path } = found.procedure as { procedure: AnyTRPCProcedure; path: string };
+    const template = (procedure._def.meta as { openapi: { path: string } }).openapi.path;
+    return { route: describe(procedure, path, template), pathInput: found.pathInput as Record<string, string> };
+  }
+
+  async function handle(c: Context, ctx: ApiContext): Promise<Response> {
+    const found = find(c.req.method, c.req.path);
+    let input: Record<string, unknown> | undefined;
+    try {
+      if (!found) throw new TRPCError({ code: "NOT_FOUND", message: "Not found" });
+      const { route, pathInput } = found;
+      c.set("route", route.label);
+      if (route.takesInput) {
+        const given = acceptsRequestBody(c.req.method as OpenApiMethod) ? await bodyOf(c) : queryOf(c, route.arrayKeys);
+        input = { ...given, ...pathInput };
+      }
+      const procedureFn = route.path
+        .split(".")
+        .reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], createCaller(ctx)) as (
+        input: unknown,
+      ) => Promise<unknown>;
+      const data = await procedureFn(input);
+      const status = successStatus(route.path);
+      if (status === 204) return c.body(null, 204);
+      return c.body(JSON.stringify(data), status as 200, { "Content-Type": "application/json" });
+    } catch (cause) {
+      const error = getErrorFromUnknown(cause);
+      const path = found?.route.path;
+      if (error.code === "INTERNAL_SERVER_ERROR") onInternalError(error, path, ctx.requestId);
+      return errorOf(error, path, input, ctx);
+    }
+  }
+
+  // The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and
+  // message; REST wraps them in { error: { code, message, fields? } }.
+  function errorOf(error: TRPCError, path: string | undefined, input: unknown, ctx: ApiContext): Response {
+    const shape = getErrorShape({
+      config: router._def._config,
+      error,
+      type: "unknown",
+      path,
+      input,
+      ctx,
+    }) as { message: string; data: ErrorData };
+    const { appCode, httpStatus, fieldErrors, formErrors, retryAfterSeconds } = shape.data;
+    const fields: Record<string, string[]> = { ...(fieldErrors ?? {}) };
+    if (formErrors?.length) fields._ = formErrors;
+    const invalidInput = error.code === "BAD_REQUEST" && error.cause?.name === "ZodError";
+    return errorResponse(httpStatus, appCode, invalidInput ? "Input validation failed" : shape.message, {
+      ...(Object.keys(fields).length ? { fields } : {}),
+      ...(httpStatus >= 500 ? { requestId: ctx.requestId } : {}),
+      headers: retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {},
+    });
+  }
+
+  return { handle, find };
+}
+
+// A JSON body; a POST whose input is all in its path (release, revoke, log-out) may come without
+// a body or a content type, and reads as {}.
+async function bodyOf(c: Context): Promise<Record<string, unknown>> {
+  const type = c.req.header("content-type");
+  const declared = c.req.header("content-length");
+  const empty = (declared === undefined || declared === "0") && c.req.header("transfer-encoding") === undefined;
+  if (empty && (!type || type.startsWith("application/json"))) return {};
+  if (!type?.startsWith("application/json")) {
+    throw new TRPCError({
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      message: type ? `Unsupported content-type "${type}` : "Missing content-type header",
+    });
+  }
+  const text = await c.req.text();
+  try {
+    return text === "" ? {} : JSON.parse(text);
+  } catch (cause) {
+    throw new TRPCError({ code: "PARSE_ERROR", message: "Failed to parse request body", cause });
+  }
+}
+
+// Query parameters: a key given once is a string, given twice an array (and an array-typed key
+// is always an array).
+function queryOf(c: Context, arrayKeys: string[]): Record<string, unknown> {
+  const query: Record<string, unknown> = {};
+  for (const [key, values] of Object.entries(c.req.queries())) {
+    query[key] = values.length === 1 && !arrayKeys.includes(key) ? values[0] : values;
+  }
+  return query;
+}
