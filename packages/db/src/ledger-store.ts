@@ -101,9 +101,18 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       applied = new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
     } catch (error) {
       if (error instanceof RetryableStoreError) throw error;
-      // One statement: nothing of the batch was applied. Each posting runs alone, so that only a
-      // posting that fails alone fails.
-      return Promise.allSettled(postings.map(postSingle));
+      // One statement: nothing of the batch was applied. Each posting runs alone, in arrival
+      // order, so that only a posting that fails alone fails.
+      const outcomes: PromiseSettledResult<LedgerEntry | null>[] = [];
+      for (const posting of postings) {
+        outcomes.push(
+          await postSingle(posting).then(
+            (value) => ({ status: "fulfilled", value }) as const,
+            (reason: unknown) => ({ status: "rejected", reason }) as const,
+          ),
+        );
+      }
+      return outcomes;
     }
     return postings.map((posting, ord) => {
       const row = applied.get(ord);

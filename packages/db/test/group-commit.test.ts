@@ -1,0 +1,176 @@
+import { randomUUID } from "node:crypto";
+import {
+  createCreditService,
+  IdempotencyConflictError,
+  InsufficientCreditsError,
+  MAX_CREDITS_PER_OPERATION,
+  NotFoundError,
+} from "@credits/core";
+import { eq, inArray, sql } from "drizzle-orm";
+import postgres from "postgres";
+import { describe, expect, it } from "vitest";
+import { rowsOf } from "../src/client.ts";
+import { createLedgerStore } from "../src/ledger-store.ts";
+import { creditTransactions } from "../src/schema.ts";
+import { expectInvariantHolds, fundedUser } from "./fixtures.ts";
+import { onPostgres, testDb } from "./setup.ts";
+
+// Group commit (ADR 006): standalone postings that arrive while their lane's statement runs are
+// applied together by post_ledger_batch. These tests prove that they really are batched, and
+// that each posting of a batch still gets exactly the outcome it would have had alone.
+const { db } = testDb;
+const store = createLedgerStore(db);
+const credits = createCreditService({ store });
+
+// Rows written by one transaction share its xmin: the number of transactions behind them.
+async function transactionsBehind(keys: string[]): Promise<number> {
+  const result = await db.execute(
+    sql`SELECT count(DISTINCT xmin::text)::int AS n FROM credit_transactions WHERE idempotency_key IN ${keys.map((k) => `c:${k}`)}`,
+  );
+  return Number(rowsOf<{ n: number }>(result)[0]?.n);
+}
+
+describe("group commit", () => {
+  it("spends that arrive together are applied in far fewer transactions, each with its own balance", async () => {
+    const userId = await fundedUser(db, credits, 1_000);
+    const keys = Array.from({ length: 50 }, () => randomUUID());
+    const results = await Promise.all(
+      keys.map((idempotencyKey) => credits.spend({ userId, amount: 1, idempotencyKey })),
+    );
+    // One user, one lane: the first runs alone, the other 49 queue behind it and go together.
+    expect(await transactionsBehind(keys)).toBeLessThanOrEqual(3);
+    expect(results.map((r) => r.balance)).toEqual(Array.from({ length: 50 }, (_, i) => 999 - i));
+    expect(new Set(results.map((r) => r.transactionId)).size).toBe(50);
+    expect(await credits.balance(userId)).toBe(950);
+    await expectInvariantHolds(db);
+  });
+
+  it("each posting of a batch gets its own outcome: applied, refused, unknown user, replayed, conflicting", async () => {
+    const userId = await fundedUser(db, credits, 10);
+    const taken = randomUUID();
+    await credits.spend({ userId, amount: 1, idempotencyKey: taken });
+    const repeated = randomUUID();
+    // In call order (the lane applies them so): 9 → 5, 100 refused, 5 → 3, the same again, a
+    // taken key with another amount, 3 → 0, and a user that does not exist.
+    const outcomes = await Promise.allSettled([
+      credits.spend({ userId, amount: 4, idempotencyKey: randomUUID() }),
+      credits.spend({ userId, amount: 100, idempotencyKey: randomUUID() }),
+      credits.spend({ userId, amount: 2, idempotencyKey: repeated }),
+      credits.spend({ userId, amount: 2, idempotencyKey: repeated }),
+      credits.spend({ userId, amount: 7, idempotencyKey: taken }),
+      credits.spend({ userId, amount: 3, idempotencyKey: randomUUID() }),
+      credits.spend({ userId: randomUUID(), amount: 1, idempotencyKey: randomUUID() }),
+    ]);
+    const [first, refused, once, again, conflicting, last, nobody] = outcomes;
+    expect(first).toMatchObject({ status: "fulfilled", value: { balance: 5 } });
+    expect(refused).toMatchObject({ status: "rejected" });
+    expect((refused as PromiseRejectedResult).reason).toBeInstanceOf(InsufficientCreditsError);
+    expect(once).toMatchObject({ status: "fulfilled", value: { balance: 3 } });
+    expect(again).toEqual(once);
+    expect((conflicting as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyConflictError);
+    expect(last).toMatchObject({ status: "fulfilled", value: { balance: 0 } });
+    expect((nobody as PromiseRejectedResult).reason).toBeInstanceOf(NotFoundError);
+    expect(await credits.balance(userId)).toBe(0);
+    await expectInvariantHolds(db);
+  });
+
+  it("a posting that fails the batch statement fails alone; the others are applied", async () => {
+    const userId = await fundedUser(db, credits, 10);
+    const posting = (amount: number) => ({
+      userId,
+      amount,
+      kind: "grant" as const,
+      idempotencyKey: `s:${randomUUID()}`,
+    });
+    // Past the ledger's CHECK bound: the core never sends this, the store is called directly.
+    const tooBig = posting(MAX_CREDITS_PER_OPERATION + 1);
+    const [leader, good, bad, alsoGood] = await Promise.allSettled([
+      store.post(posting(1)),
+      store.post(posting(2)),
+      store.post(tooBig),
+      store.post(posting(3)),
+    ]);
+    expect(leader.status).toBe("fulfilled");
+    expect(good).toMatchObject({ status: "fulfilled", value: { balanceAfter: 13 } });
+    expect(bad.status).toBe("rejected");
+    expect(alsoGood).toMatchObject({ status: "fulfilled", value: { balanceAfter: 16 } });
+    expect(await credits.balance(userId)).toBe(16);
+    const rows = await db
+      .select()
+      .from(creditTransactions)
+      .where(eq(creditTransactions.idempotencyKey, tooBig.idempotencyKey));
+    expect(rows).toHaveLength(0);
+    await expectInvariantHolds(db);
+  });
+
+  it("two batchers (two server instances) racing on the same keys debit each key once", async () => {
+    const userId = await fundedUser(db, credits, 500);
+    const other = createCreditService({ store: createLedgerStore(db) });
+    const keys = Array.from({ length: 100 }, () => randomUUID());
+    const [mine, theirs] = await Promise.all(
+      [credits, other].map((service) =>
+        Promise.all(keys.map((idempotencyKey) => service.spend({ userId, amount: 1, idempotencyKey }))),
+      ),
+    );
+    expect(theirs?.map((r) => r.transactionId)).toEqual(mine?.map((r) => r.transactionId));
+    expect(await credits.balance(userId)).toBe(400);
+    const rows = await db
+      .select()
+      .from(creditTransactions)
+      .where(
+        inArray(
+          creditTransactions.idempotencyKey,
+          keys.map((k) => `c:${k}`),
+        ),
+      );
+    expect(rows).toHaveLength(100);
+    await expectInvariantHolds(db);
+  });
+
+  it.runIf(onPostgres)(
+    "a key committed elsewhere while the batch waits on it: that posting is taken back, the rest stand",
+    async () => {
+      const userId = await fundedUser(db, credits, 10);
+      const elsewhere = await fundedUser(db, credits, 10);
+      const key = randomUUID();
+      // Another transaction writes the key (for another user) and stays open.
+      const other = postgres(testDb.url as string, { max: 1, onnotice: () => {} });
+      let commit = () => {};
+      const committed = new Promise<void>((resolve) => {
+        commit = resolve;
+      });
+      const holding = other.begin(async (tx) => {
+        await tx`UPDATE users SET credits_balance = credits_balance - 1 WHERE id = ${elsewhere}`;
+        await tx`INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+                 VALUES (${elsewhere}, -1, 9, 'spend', ${`c:${key}`})`;
+        await committed;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // The first runs alone; the next two go as one batch, which waits on the open key.
+      const spends = Promise.allSettled([
+        credits.spend({ userId, amount: 1, idempotencyKey: randomUUID() }),
+        credits.spend({ userId, amount: 2, idempotencyKey: key }),
+        credits.spend({ userId, amount: 3, idempotencyKey: randomUUID() }),
+      ]);
+      for (let waited = 0; ; waited += 20) {
+        const waiting = await db.execute(sql`
+          SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE wait_event_type = 'Lock' AND query LIKE '%post_ledger_batch%'`);
+        if (rowsOf<{ n: number }>(waiting)[0]?.n === 1) break;
+        if (waited > 5_000) throw new Error("the batch never waited on the open key");
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      commit();
+      await holding;
+      await other.end();
+      const [first, conflicting, last] = await spends;
+      expect(first).toMatchObject({ status: "fulfilled", value: { balance: 9 } });
+      expect((conflicting as PromiseRejectedResult).reason).toBeInstanceOf(IdempotencyConflictError);
+      // The batch applied the key's 2 credits before it found the key taken, and took them back.
+      expect(last).toMatchObject({ status: "fulfilled", value: { balance: 6 } });
+      expect(await credits.balance(userId)).toBe(6);
+      expect(await credits.balance(elsewhere)).toBe(9);
+      await expectInvariantHolds(db);
+    },
+  );
+});
