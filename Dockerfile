@@ -28,5 +28,6 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:3000/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
-# Tracing is loaded before the app; spans are exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-CMD ["node", "--import", "./packages/observability/src/tracing.ts", "apps/server/src/main.ts"]
+# As `pnpm start`: the heap limits of ADR 007, then tracing before the app (spans are exported only
+# when OTEL_EXPORTER_OTLP_ENDPOINT is set).
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=512", "--import", "./packages/observability/src/tracing.ts", "apps/server/src/main.ts"]

@@ -122,9 +122,16 @@ log(`${paymentIds.length} payments created for webhook deliveries`);
 
 // ---------------------------------------------------------------- servers
 
+// The API server runs with the V8 heap flags of `pnpm start` (ADR 007), read from package.json.
+const startScript = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } })
+  .scripts.start;
+const PRODUCTION_FLAGS = startScript.match(/--max-[a-z-]+=\d+/g) ?? [];
+
 async function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
   // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/raw") go to the API server.
-  const flags = script.includes("server-entry") ? (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean) : [];
+  const flags = script.includes("server-entry")
+    ? [...PRODUCTION_FLAGS, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)]
+    : [];
   const child = spawn(process.execPath, [...flags, join(root, script)], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -352,7 +359,7 @@ function printFigures(f: Figures) {
 const results: Figures[] = [];
 const common = { DATABASE_URL: dbUrl, DATABASE_POOL_MAX: String(POOL) };
 
-log("\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn)");
+log(`\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn, ${PRODUCTION_FLAGS.join(" ")})`);
 const api = await startChild("scripts/bench/server-entry.ts", {
   ...common,
   NODE_ENV: "production",
@@ -509,7 +516,7 @@ const markdown = `# Benchmark: ${quick ? "quick (CI)" : "full"} run
 - Machine: ${machine}
 - Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${DURATION} s per scenario after ${WARMUP} s of warm-up; pgbench \`-M prepared -j 2\`.
 - Data: ${USERS} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${WEBHOOK_CONNECTIONS} connections); \`GET /api/v1/me/credits\` with a session cookie (user with 51 ledger rows).
-- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${POOL}, no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, same statement, same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
+- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${POOL}, the heap flags of \`pnpm start\` (${PRODUCTION_FLAGS.join(" ")}), no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, same statement, same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
 
 ![requests per second](${NAME}.svg)
 

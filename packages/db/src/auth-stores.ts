@@ -2,6 +2,7 @@ import type { AccountStore, ApiKeyStore, RateLimitStore, SessionStore } from "@c
 import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { pgError } from "./errors.ts";
+import { prepared } from "./prepared.ts";
 import { apiKeys, rateLimits, sessions, users } from "./schema.ts";
 
 // Explicit selects: a column added to these tables later does not leak into the domain.
@@ -58,17 +59,23 @@ export function createAccountStore(db: Database): AccountStore {
   };
 }
 
+// Every request with a session cookie runs this.
+const sessionQuery = prepared((db) =>
+  db
+    .select({ session: sessionColumns, user: userColumns })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder("id")))
+    .prepare("session_with_user"),
+);
+
 export function createSessionStore(db: Database): SessionStore {
   return {
     insertSession: async (session) => {
       await db.insert(sessions).values(session);
     },
     findSession: async (id) => {
-      const [row] = await db
-        .select({ session: sessionColumns, user: userColumns })
-        .from(sessions)
-        .innerJoin(users, eq(users.id, sessions.userId))
-        .where(eq(sessions.id, id));
+      const [row] = await sessionQuery(db).execute({ id });
       return row ?? null;
     },
     updateSessionExpiry: async (id, expiresAt) => {

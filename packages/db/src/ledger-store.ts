@@ -9,10 +9,11 @@ import {
   RetryableStoreError,
 } from "@credits/core";
 import { recordLedgerPosting, withSpan } from "@credits/observability";
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
 import { createBatcher } from "./batcher.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated } from "./errors.ts";
+import { prepared } from "./prepared.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
 
 const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
@@ -37,6 +38,46 @@ interface PostedRow {
   hold_id: string | null;
   admin_action_id: string | null;
   created_at: Date | string;
+}
+
+const balanceQuery = prepared((db) =>
+  db
+    .select({ balance: users.creditsBalance })
+    .from(users)
+    .where(eq(users.id, sql.placeholder("userId")))
+    .prepare("ledger_balance"),
+);
+
+// One prepared query per combination of filters a history read uses.
+type EntriesVariant = { kinds: boolean; from: boolean; to: boolean; after: boolean; desc: boolean };
+const entriesQueries = new Map<string, ReturnType<typeof entriesQueryOf>>();
+const entriesQueryOf = (v: EntriesVariant) =>
+  prepared((db) => {
+    const t = creditTransactions;
+    return db
+      .select()
+      .from(t)
+      .where(
+        and(
+          eq(t.userId, sql.placeholder("userId")),
+          v.kinds ? sql`${t.kind} = ANY(${sql.placeholder("kinds")}::credit_transaction_kind[])` : undefined,
+          v.from ? gte(t.createdAt, sql.placeholder("from")) : undefined,
+          v.to ? lt(t.createdAt, sql.placeholder("to")) : undefined,
+          v.after ? (v.desc ? lt(t.seq, sql.placeholder("after")) : gt(t.seq, sql.placeholder("after"))) : undefined,
+        ),
+      )
+      .orderBy(v.desc ? desc(t.seq) : asc(t.seq))
+      .limit(sql.placeholder("limit"))
+      .prepare("ledger_entries");
+  });
+function entriesQuery(variant: EntriesVariant) {
+  const key = JSON.stringify(variant);
+  let query = entriesQueries.get(key);
+  if (!query) {
+    query = entriesQueryOf(variant);
+    entriesQueries.set(key, query);
+  }
+  return query;
 }
 
 export function createLedgerStore(db: Database, inTransaction = false): LedgerStore {
@@ -154,27 +195,28 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     isKeyConflict: (error) => isUniqueViolation(error, KEY_CONSTRAINT),
 
     getBalance: async (userId) => {
-      const [row] = await db.select({ balance: users.creditsBalance }).from(users).where(eq(users.id, userId));
+      const [row] = await balanceQuery(db).execute({ userId });
       return row?.balance ?? null;
     },
 
     listEntries: (query: LedgerQuery) => {
-      const t = creditTransactions;
-      const conditions: (SQL | undefined)[] = [
-        eq(t.userId, query.userId),
-        query.kinds ? inArray(t.kind, query.kinds) : undefined,
-        query.from ? gte(t.createdAt, query.from) : undefined,
-        query.to ? lt(t.createdAt, query.to) : undefined,
-      ];
-      if (query.after) {
-        conditions.push(query.order === "desc" ? lt(t.seq, query.after.seq) : gt(t.seq, query.after.seq));
-      }
-      return db
-        .select()
-        .from(t)
-        .where(and(...conditions))
-        .orderBy(query.order === "desc" ? desc(t.seq) : asc(t.seq))
-        .limit(query.limit);
+      const variant = {
+        kinds: query.kinds !== undefined,
+        from: query.from !== undefined,
+        to: query.to !== undefined,
+        after: query.after !== undefined,
+        desc: query.order === "desc",
+      };
+      return entriesQuery(variant)(db).execute({
+        userId: query.userId,
+        // An array literal: PGlite does not turn a JS array parameter into one. Kinds are enum
+        // labels (letters and underscores), so nothing needs quoting.
+        kinds: query.kinds ? `{${query.kinds.join(",")}}` : undefined,
+        from: query.from?.toISOString(),
+        to: query.to?.toISOString(),
+        after: query.after?.seq,
+        limit: query.limit,
+      });
     },
 
     insertHold: async (hold) => {
