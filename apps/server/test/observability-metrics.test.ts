@@ -81,6 +81,9 @@ describe("metrics move with the money", () => {
     expect(
       after.value("credits_moved_total", { kind: "hold" }) - before.value("credits_moved_total", { kind: "hold" }),
     ).toBe(5);
+    // The spend ran alone (group commit, ADR 006): one more statement of one posting.
+    expect(after.value("ledger_batch_postings_count") - before.value("ledger_batch_postings_count")).toBe(1);
+    expect(after.value("ledger_batch_postings_sum") - before.value("ledger_batch_postings_sum")).toBe(1);
     expect(after.value("credit_holds_open") - before.value("credit_holds_open")).toBe(1);
     expect(after.value("credit_holds_open_credits") - before.value("credit_holds_open_credits")).toBe(5);
     expect(

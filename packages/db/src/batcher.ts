@@ -9,6 +9,7 @@ export interface BatcherOptions<I, O> {
   runOne: (item: I) => Promise<O>;
   // One outcome per item, in order: one item's failure need not fail the others.
   runMany: (items: I[]) => Promise<PromiseSettledResult<O>[]>;
+  onBatch?: (size: number) => void;
 }
 
 interface Waiting<I, O> {
@@ -24,6 +25,7 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     lane.busy = true;
     while (lane.queue.length > 0) {
       const batch = lane.queue.splice(0, options.maxBatch);
+      options.onBatch?.(batch.length);
       const outcomes = await settle(batch.map((w) => w.item));
       batch.forEach((waiting, index) => {
         const outcome = outcomes[index];

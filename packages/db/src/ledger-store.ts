@@ -8,7 +8,7 @@ import {
   type Posting,
   RetryableStoreError,
 } from "@credits/core";
-import { recordLedgerPosting, withSpan } from "@credits/observability";
+import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
 import { createBatcher } from "./batcher.ts";
 import { type Database, rowsOf } from "./client.ts";
@@ -167,6 +167,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     laneOf: (posting) => Number.parseInt(posting.userId.slice(-8), 16) || 0,
     runOne: postSingle,
     runMany: postBatch,
+    onBatch: (size) => ledgerBatchSize.observe(size),
   });
   // The batch statement covers the plain case: a posting outside a transaction, never below
   // zero, tied to no payment, hold or admin action (credits.spend and credits.grant).

@@ -35,6 +35,14 @@ export const ledgerPostings = new Counter({
 export const webhookOutcomes = ["processed", "duplicate", "ignored", "bad_signature", "failed"] as const;
 export type WebhookOutcome = (typeof webhookOutcomes)[number];
 
+// Group commit (ADR 006): how many postings each ledger statement applied; 1 when a posting ran alone.
+export const ledgerBatchSize = new Histogram({
+  name: "ledger_batch_postings",
+  help: "Standalone postings per ledger statement (group commit)",
+  buckets: [1, 2, 4, 8, 16, 32, 64],
+  registers: [processRegistry],
+});
+
 export const webhookEvents = new Counter({
   name: "webhook_events_total",
   help: "Payment provider webhook deliveries, by event type and outcome",
