@@ -25,20 +25,35 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       console.log(`created ${user.role} ${user.id}`);
     },
   },
-  "users:grant": {
-    usage: "--email EMAIL --amount N --reason TEXT [--idempotency-key KEY]",
+  // An operator's balance change is an admin adjustment like one made in the admin pages: done as
+  // a named admin, with its audit row, and above ADMIN_APPROVAL_THRESHOLD only a request that
+  // another admin approves.
+  "users:adjust": {
+    usage: "--admin ADMIN_EMAIL --email EMAIL --amount N (negative to debit) --reason TEXT [--idempotency-key KEY]",
     async run(database, flags) {
-      const email = required(flags, "email").trim().toLowerCase();
-      const user = await createAccountStore(database.db).findUserByEmail(email);
+      const accounts = createAccountStore(database.db);
+      const admin = await accounts.findUserByEmail(required(flags, "admin").trim().toLowerCase());
+      if (admin?.role !== "admin" || admin.erasedAt !== null) {
+        throw new DomainError("FORBIDDEN", "--admin must be the email of an admin account");
+      }
+      const user = await accounts.findUserByEmail(required(flags, "email").trim().toLowerCase());
       if (!user) throw new DomainError("NOT_FOUND", "no user with that email");
-      const result = await services(database).credits.grant({
+      const amount = Number(required(flags, "amount"));
+      const result = await services(database).admin.adjust({
+        actorId: admin.id,
         userId: user.id,
-        amount: Number(required(flags, "amount")),
+        amount,
         reason: required(flags, "reason"),
-        // A retried command with the same key grants once.
-        idempotencyKey: flags["idempotency-key"] ?? `cli-grant-${crypto.randomUUID()}`,
+        // A retried command with the same key adjusts once.
+        idempotencyKey: flags["idempotency-key"] ?? `cli-adjust-${crypto.randomUUID()}`,
       });
-      console.log(`granted; balance ${result.balance} (transaction ${result.transactionId})`);
+      if (result.status === "applied") {
+        console.log(`applied; balance ${result.balance} (transaction ${result.transactionId})`);
+      } else {
+        console.log(
+          `pending approval: request ${result.adjustmentRequest.id} (over ${env.ADMIN_APPROVAL_THRESHOLD} credits, another admin must approve it)`,
+        );
+      }
     },
   },
   "api-keys:create": {
@@ -98,6 +113,8 @@ function services(database: DatabaseHandle) {
     provider: paymentProviderFromEnv(env).provider,
     publicUrl: env.PUBLIC_URL,
     reconcileWindowDays: env.RECONCILE_WINDOW_DAYS,
+    approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
+    approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
   });
 }
 
@@ -128,9 +145,20 @@ if (!command) {
 const { values } = parseArgs({
   args: rest,
   options: Object.fromEntries(
-    ["email", "password", "name", "role", "amount", "reason", "idempotency-key", "scopes", "id", "since", "until"].map(
-      (flag) => [flag, { type: "string" as const }],
-    ),
+    [
+      "admin",
+      "email",
+      "password",
+      "name",
+      "role",
+      "amount",
+      "reason",
+      "idempotency-key",
+      "scopes",
+      "id",
+      "since",
+      "until",
+    ].map((flag) => [flag, { type: "string" as const }]),
   ),
   strict: true,
 });
