@@ -6,7 +6,13 @@ import {
   type ReconciliationFinding,
   type ReconciliationRun,
 } from "@credits/core";
-import { creditTransactions, paymentTransitions, reconciliationFindings, users } from "@credits/db/schema";
+import {
+  creditTransactions,
+  paymentTransitions,
+  reconciliationFindings,
+  reconciliationRuns,
+  users,
+} from "@credits/db/schema";
 import { eq, inArray, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { checkoutSession, randomStripeId, startReconciliationServer, testDb } from "./reconciliation-setup.ts";
@@ -334,6 +340,28 @@ describe("reconciliation: failures, history and limits", () => {
     expect(run.windowStart).toEqual(lastWeek);
     const [page] = mock.requestsTo("GET", "/v1/checkout/sessions");
     expect(page?.query["created[gte]"]).toBe(String(Math.floor(lastWeek.getTime() / 1000)));
+  });
+
+  it("marks a run left running by a stopped process as failed, once it is an hour old", async () => {
+    const window = { windowStart: new Date(Date.now() - 86_400_000), windowEnd: new Date() };
+    const [abandoned, recent] = await db
+      .insert(reconciliationRuns)
+      .values([
+        { trigger: "manual", ...window, status: "running", startedAt: new Date(Date.now() - 61 * 60_000) },
+        { trigger: "manual", ...window, status: "running", startedAt: new Date(Date.now() - 5 * 60_000) },
+      ])
+      .returning();
+    succeeded(await reconciliation.run({ trigger: "cli" }));
+    const after = async (id: string | undefined) =>
+      (
+        await db
+          .select()
+          .from(reconciliationRuns)
+          .where(eq(reconciliationRuns.id, id ?? ""))
+      )[0];
+    expect(await after(abandoned?.id)).toMatchObject({ status: "failed", finishedAt: expect.any(Date) });
+    // Five minutes may still be a run in progress on another instance.
+    expect(await after(recent?.id)).toMatchObject({ status: "running", finishedAt: null });
   });
 
   it("leaves the ledger invariant intact after all of the above", async () => {

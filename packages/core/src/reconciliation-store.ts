@@ -88,6 +88,9 @@ export interface ReconciliationStore {
     windowEnd: Date;
     startedAt: Date;
   }): Promise<ReconciliationRun | null>;
+  // Marks runs still `running` that started before `startedBefore` as failed (their process
+  // stopped mid-run); returns how many.
+  failAbandonedRuns(startedBefore: Date, finishedAt: Date): Promise<number>;
   addFindings(runId: string, findings: NewFinding[]): Promise<void>;
   finishRun(
     id: string,

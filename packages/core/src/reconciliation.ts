@@ -37,6 +37,9 @@ export const DEFAULT_RECONCILE_WINDOW_DAYS = 3;
 // may ask for.
 export const MAX_RECONCILE_WINDOW_DAYS = 31;
 const DAY_MS = 86_400_000;
+// A run takes seconds (1,000 payments in ~0.2 s); one still `running` after an hour died with its
+// process (a crash, a kill) and would otherwise show as running for ever.
+const ABANDONED_AFTER_MS = 3_600_000;
 
 export type ReconciliationService = ReturnType<typeof createReconciliationService>;
 
@@ -76,6 +79,7 @@ export function createReconciliationService(deps: {
     }
     const window = windowFor(options);
     const startedAt = clock.now();
+    await store.failAbandonedRuns(new Date(startedAt.getTime() - ABANDONED_AFTER_MS), startedAt);
     const claimed = await store.insertRun({
       trigger: options.trigger,
       scheduledFor: options.scheduledFor ?? null,

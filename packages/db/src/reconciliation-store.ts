@@ -34,6 +34,16 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
       return row ? toRun(row) : null;
     },
 
+    failAbandonedRuns: async (startedBefore, finishedAt) => {
+      const t = reconciliationRuns;
+      const failed = await db
+        .update(t)
+        .set({ status: "failed", finishedAt })
+        .where(and(eq(t.status, "running"), lt(t.startedAt, startedBefore)))
+        .returning({ id: t.id });
+      return failed.length;
+    },
+
     addFindings: async (runId, findings) => {
       if (findings.length === 0) return;
       await db.insert(reconciliationFindings).values(findings.map((finding) => ({ ...finding, runId })));
