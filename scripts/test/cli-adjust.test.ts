@@ -1,58 +1,11 @@
-import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createDatabase, type DatabaseHandle } from "@credits/db";
 import { adminActions, creditTransactions, users } from "@credits/db/schema";
-import { createTestDatabase } from "@credits/db/testing";
-import { env } from "@credits/env";
 import { eq } from "drizzle-orm";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { cliHarness } from "./cli-harness.ts";
 
-// `pnpm cli users:adjust` as an operator runs it: its own process on its own database (a
-// PostgreSQL test database, or a fresh PGlite directory that this file opens only between runs).
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const serverUrl = env.TEST_DATABASE_URL ?? env.DATABASE_URL;
-const database = serverUrl ? await createTestDatabase(serverUrl) : null;
-const dataDir = database ? null : mkdtempSync(join(tmpdir(), "credits-cli-adjust-"));
-afterAll(async () => {
-  await database?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["scripts/src/cli.ts", ...args],
-      {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: "test",
-          ADMIN_APPROVAL_THRESHOLD: "1000",
-          ...(database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-// The test's own view of the database the CLI wrote (on PGlite, opened after the CLI exited).
-async function inspect<T>(read: (db: DatabaseHandle["db"]) => Promise<T>): Promise<T> {
-  if (database) return read(database.db);
-  const handle = createDatabase({ dataDir: dataDir ?? "" });
-  try {
-    return await read(handle.db);
-  } finally {
-    await handle.close();
-  }
-}
+// `pnpm cli users:adjust`, with an approval threshold of 1,000 credits.
+const { cli, inspect } = await cliHarness("adjust", { ADMIN_APPROVAL_THRESHOLD: "1000" });
 
 const admin = `ops-${randomUUID()}@example.test`;
 const customer = `customer-${randomUUID()}@example.test`;

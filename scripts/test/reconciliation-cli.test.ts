@@ -1,43 +1,8 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createTestDatabase } from "@credits/db/testing";
-import { env } from "@credits/env";
-import { afterAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { cliHarness } from "./cli-harness.ts";
 
-// `pnpm cli reconcile` as an operator runs it: its own process on its own database (a PostgreSQL
-// test database, or a fresh PGlite directory), the local payment provider (no Stripe key), stderr
-// not a terminal, so progress comes as plain lines.
-
-const root = fileURLToPath(new URL("../../../", import.meta.url));
-const serverUrl = env.TEST_DATABASE_URL ?? env.DATABASE_URL;
-const database = serverUrl ? await createTestDatabase(serverUrl) : null;
-const dataDir = database ? null : mkdtempSync(join(tmpdir(), "credits-cli-reconcile-"));
-afterAll(async () => {
-  await database?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-});
-
-function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["scripts/src/cli.ts", ...args],
-      {
-        cwd: root,
-        env: {
-          PATH: process.env.PATH,
-          NODE_ENV: "test",
-          ...(database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
-        },
-        timeout: 60_000,
-      },
-      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
-}
+// `pnpm cli reconcile`: stderr is not a terminal, so progress comes as plain lines.
+const { cli } = await cliHarness("reconcile");
 
 describe("pnpm cli reconcile", () => {
   it("runs a reconciliation for the window and prints the summary table", async () => {
