@@ -54,30 +54,12 @@ describe("pnpm cli users:adjust", () => {
   });
 
   it("refuses anyone but an admin, and an unknown user, and changes nothing", async () => {
-    const notAdmin = await cli([
-      "users:adjust",
-      "--admin",
-      customer,
-      "--email",
-      customer,
-      "--amount",
-      "9",
-      "--reason",
-      "x",
-    ]);
+    const adjust = (by: string, of: string) =>
+      cli(["users:adjust", "--admin", by, "--email", of, "--amount", "9", "--reason", "x"]);
+    const notAdmin = await adjust(customer, customer);
     expect(notAdmin.code).toBe(1);
     expect(notAdmin.stderr.trim()).toBe("error: --admin must be the email of an admin account");
-    const nobody = await cli([
-      "users:adjust",
-      "--admin",
-      admin,
-      "--email",
-      "nobody@example.test",
-      "--amount",
-      "9",
-      "--reason",
-      "x",
-    ]);
+    const nobody = await adjust(admin, "nobody@example.test");
     expect(nobody.code).toBe(1);
     expect(nobody.stderr.trim()).toBe("error: no user with that email");
     const rows = await inspect(async (db) => {
