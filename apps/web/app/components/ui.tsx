@@ -69,7 +69,7 @@ export function Field({
         aria-invalid={error ? true : undefined}
         aria-describedby={described || undefined}
         className={cx(
-          "mt-1.5 block w-full rounded-lg border bg-white px-3 py-2.5 text-slate-900 shadow-xs placeholder:text-slate-400",
+          "mt-1.5 block h-11 w-full rounded-lg border bg-white px-3 text-slate-900 shadow-xs placeholder:text-slate-400",
           error ? "border-rose-500" : "border-slate-300",
         )}
         {...input}

@@ -1,6 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
-import { Alert, Badge, Button, buttonClass, cx, EmptyState, PageHeader } from "../components/ui.tsx";
+import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { emailsFor, forbiddenToPage, isUuid, requireAdmin, validDate } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
 import { actionLabel, auditActions } from "../lib/audit.ts";
@@ -128,8 +128,20 @@ export default function AdminAudit() {
         key={JSON.stringify(filters)}
       >
         <div className="grid gap-4 sm:grid-cols-2 lg:grid-cols-5">
-          <FilterInput name="actor" label="Actor (email or id)" value={filters.actor} error={errors.actor} />
-          <FilterInput name="target" label="Target user (email or id)" value={filters.target} error={errors.target} />
+          <Field
+            id="audit-actor"
+            name="actor"
+            label="Actor (email or id)"
+            defaultValue={filters.actor}
+            error={errors.actor}
+          />
+          <Field
+            id="audit-target"
+            name="target"
+            label="Target user (email or id)"
+            defaultValue={filters.target}
+            error={errors.target}
+          />
           <div>
             <label htmlFor="audit-action" className="block text-sm font-medium text-slate-800">
               Action
@@ -148,8 +160,15 @@ export default function AdminAudit() {
               ))}
             </select>
           </div>
-          <FilterInput name="from" label="From (UTC)" type="date" value={filters.from} error={errors.from} />
-          <FilterInput name="to" label="To (UTC)" type="date" value={filters.to} error={errors.to} />
+          <Field
+            id="audit-from"
+            name="from"
+            label="From (UTC)"
+            type="date"
+            defaultValue={filters.from}
+            error={errors.from}
+          />
+          <Field id="audit-to" name="to" label="To (UTC)" type="date" defaultValue={filters.to} error={errors.to} />
         </div>
         <div className="mt-4 flex gap-2">
           <Button type="submit">Apply</Button>
@@ -261,46 +280,6 @@ export default function AdminAudit() {
             <span />
           )}
         </nav>
-      ) : null}
-    </div>
-  );
-}
-
-function FilterInput({
-  name,
-  label,
-  value,
-  error,
-  type = "text",
-}: {
-  name: string;
-  label: string;
-  value: string;
-  error?: string | undefined;
-  type?: string;
-}) {
-  const id = `audit-${name}`;
-  return (
-    <div>
-      <label htmlFor={id} className="block text-sm font-medium text-slate-800">
-        {label}
-      </label>
-      <input
-        id={id}
-        name={name}
-        type={type}
-        defaultValue={value}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        className={cx(
-          "mt-1.5 block h-11 w-full rounded-lg border bg-white px-3 text-slate-900",
-          error ? "border-rose-500" : "border-slate-300",
-        )}
-      />
-      {error ? (
-        <p id={`${id}-error`} className="mt-1.5 text-sm font-medium text-rose-700">
-          {error}
-        </p>
       ) : null}
     </div>
   );

@@ -1,7 +1,7 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
-import { Alert, Button, buttonClass, cx, EmptyState, PageHeader } from "../components/ui.tsx";
+import { Alert, Button, buttonClass, cx, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { requireUser } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
 import { kindLabels, ledgerKinds } from "../lib/format.ts";
@@ -79,8 +79,15 @@ export default function History() {
           </div>
         </fieldset>
         <div className="mt-5 grid grid-cols-2 items-start gap-4 lg:grid-cols-4">
-          <DateField name="from" label="From (UTC)" value={query.from} error={errors.from} />
-          <DateField name="to" label="To (UTC)" value={query.to} error={errors.to} />
+          <Field
+            id="history-from"
+            name="from"
+            label="From (UTC)"
+            type="date"
+            defaultValue={query.from}
+            error={errors.from}
+          />
+          <Field id="history-to" name="to" label="To (UTC)" type="date" defaultValue={query.to} error={errors.to} />
           <div className="col-span-2 sm:col-span-1">
             <label htmlFor="order" className="block text-sm font-medium text-slate-800">
               Sort
@@ -162,34 +169,6 @@ export default function History() {
             <span />
           )}
         </nav>
-      ) : null}
-    </div>
-  );
-}
-
-function DateField({ name, label, value, error }: { name: string; label: string; value: string; error?: string }) {
-  const id = `history-${name}`;
-  return (
-    <div>
-      <label htmlFor={id} className="block text-sm font-medium text-slate-800">
-        {label}
-      </label>
-      <input
-        id={id}
-        type="date"
-        name={name}
-        defaultValue={value}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={error ? `${id}-error` : undefined}
-        className={cx(
-          "mt-1.5 block h-11 w-full rounded-lg border bg-white px-3 text-slate-900",
-          error ? "border-rose-500" : "border-slate-300",
-        )}
-      />
-      {error ? (
-        <p id={`${id}-error`} className="mt-1.5 text-sm font-medium text-rose-700">
-          {error}
-        </p>
       ) : null}
     </div>
   );
