@@ -177,6 +177,31 @@ export function Badge({ tone = "neutral", children }: { tone?: keyof typeof badg
   );
 }
 
+// Previous / page number / next, as links (the page state lives in the URL); nothing when there is
+// only one page.
+export function Pager({ page, previous, next }: { page: number; previous: string | null; next: string | null }) {
+  if (!previous && !next) return null;
+  return (
+    <nav aria-label="Pagination" className="mt-6 flex items-center justify-between gap-3">
+      {previous ? (
+        <Link to={previous} className={buttonClass("secondary")} rel="prev">
+          ← Previous
+        </Link>
+      ) : (
+        <span />
+      )}
+      <span className="text-sm text-slate-500">Page {page}</span>
+      {next ? (
+        <Link to={next} className={buttonClass("secondary")} rel="next">
+          Next →
+        </Link>
+      ) : (
+        <span />
+      )}
+    </nav>
+  );
+}
+
 export function TextLink({ to, children }: { to: string; children: ReactNode }) {
   return (
     <Link to={to} className="font-medium text-indigo-700 underline-offset-4 hover:underline">

@@ -1,6 +1,6 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
-import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
 import { emailsFor, forbiddenToPage, isUuid, requireAdmin, validDate } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
 import { actionLabel, auditActions } from "../lib/audit.ts";
@@ -262,25 +262,13 @@ export default function AdminAudit() {
         )}
       </div>
 
-      {!cursorInvalid && (previous || next) ? (
-        <nav aria-label="Pagination" className="mt-6 flex items-center justify-between gap-3">
-          {previous ? (
-            <Link to={auditHref(filters, previous)} className={buttonClass("secondary")} rel="prev">
-              ← Previous
-            </Link>
-          ) : (
-            <span />
-          )}
-          <span className="text-sm text-slate-500">Page {pageNumber}</span>
-          {next ? (
-            <Link to={auditHref(filters, next)} className={buttonClass("secondary")} rel="next">
-              Next →
-            </Link>
-          ) : (
-            <span />
-          )}
-        </nav>
-      ) : null}
+      {cursorInvalid ? null : (
+        <Pager
+          page={pageNumber}
+          previous={previous ? auditHref(filters, previous) : null}
+          next={next ? auditHref(filters, next) : null}
+        />
+      )}
     </div>
   );
 }

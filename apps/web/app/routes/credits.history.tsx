@@ -1,7 +1,7 @@
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
-import { Alert, Button, buttonClass, cx, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { Alert, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
 import { requireUser } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
 import { kindLabels, ledgerKinds } from "../lib/format.ts";
@@ -151,25 +151,13 @@ export default function History() {
         )}
       </div>
 
-      {!cursorInvalid && (previous || nextCursor) ? (
-        <nav aria-label="Pagination" className="mt-6 flex items-center justify-between gap-3">
-          {previous ? (
-            <Link to={historyHref(query, previous)} className={buttonClass("secondary")} rel="prev">
-              ← Previous
-            </Link>
-          ) : (
-            <span />
-          )}
-          <span className="text-sm text-slate-500">Page {page}</span>
-          {nextCursor ? (
-            <Link to={historyHref(query, nextPage(query, nextCursor))} className={buttonClass("secondary")} rel="next">
-              Next →
-            </Link>
-          ) : (
-            <span />
-          )}
-        </nav>
-      ) : null}
+      {cursorInvalid ? null : (
+        <Pager
+          page={page}
+          previous={previous ? historyHref(query, previous) : null}
+          next={nextCursor ? historyHref(query, nextPage(query, nextCursor)) : null}
+        />
+      )}
     </div>
   );
 }
