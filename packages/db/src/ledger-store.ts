@@ -22,7 +22,7 @@ const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 // statement runs go together in the next. Lanes bound the connections postings hold at once (the
 // rest of the pool stays free for reads); a user's postings always share a lane, so they never
 // wait on each other's row lock from two statements of this process.
-const POSTING_LANES = Number(process.env.LANES ?? 4);
+const POSTING_LANES = 4;
 const MAX_BATCH = 64;
 
 interface PostedRow {
