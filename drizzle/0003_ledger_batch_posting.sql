@@ -1,7 +1,7 @@
 -- Group commit (ADR 006): applies many standalone postings in one statement and one transaction,
--- each exactly as the single-posting statement of packages/db/src/ledger-store.ts would: the
--- balance moves only if it stays >= 0 and the idempotency key is new, and the ledger row is
--- written with the balance after it. Postings are taken in (user, arrival) order, so rows are
+-- each exactly as the single-posting statement of packages/db/src/ledger-store.ts would: a debit
+-- applies only if the balance stays >= 0, any posting only if its idempotency key is new, and
+-- the ledger row is written with the balance after it. Postings are taken in (user, arrival) order, so rows are
 -- locked in one global order (two batches cannot deadlock each other) and one user's postings
 -- apply in the order they came. Returns a row for each posting applied; a posting without a row
 -- was refused (unknown user, too little credit) or its key was taken, as with the single statement.
@@ -19,7 +19,7 @@ BEGIN
   LOOP
     UPDATE users u SET credits_balance = u.credits_balance + p.amount
      WHERE u.id = p.user_id
-       AND u.credits_balance + p.amount >= 0
+       AND (p.amount > 0 OR u.credits_balance + p.amount >= 0)
        AND NOT EXISTS (SELECT 1 FROM credit_transactions t WHERE t.idempotency_key = p.idempotency_key)
     RETURNING u.credits_balance INTO balance;
     CONTINUE WHEN NOT FOUND;

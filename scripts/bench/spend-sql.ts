@@ -7,7 +7,7 @@ WITH changed AS (
      SET credits_balance = credits_balance + $2::bigint,
          disputed_at = CASE WHEN $3::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
    WHERE id = $1::uuid
-     AND ($3::boolean OR credits_balance + $2::bigint >= 0)
+     AND ($3::boolean OR $2::bigint > 0 OR credits_balance + $2::bigint >= 0)
      AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = $5)
   RETURNING credits_balance
 )

@@ -95,7 +95,8 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     });
 
   // The balance change and its ledger row in one statement: atomic without an explicit
-  // transaction, one round trip, and the conditional UPDATE is the overdraft guard. The NOT EXISTS
+  // transaction, one round trip, and the conditional UPDATE is the overdraft guard (for debits
+  // only: a credit always lands, also on a balance a dispute took below zero). The NOT EXISTS
   // answers a late retry without an error; two racing first attempts are still decided by the
   // unique key (the loser's statement fails and changes nothing).
   const postSingle = (posting: Posting) =>
@@ -107,7 +108,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
              SET credits_balance = credits_balance + ${posting.amount}::bigint,
                  disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
            WHERE id = ${posting.userId}::uuid
-             AND (${allowNegative}::boolean OR credits_balance + ${posting.amount}::bigint >= 0)
+             AND (${allowNegative}::boolean OR ${posting.amount}::bigint > 0 OR credits_balance + ${posting.amount}::bigint >= 0)
              AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = ${posting.idempotencyKey})
           RETURNING credits_balance
         )

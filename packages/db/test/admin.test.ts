@@ -38,6 +38,25 @@ const auditRows = (targetUserId: string) =>
   db.select().from(adminActions).where(eq(adminActions.targetUserId, targetUserId));
 
 describe("adjustments below the threshold", () => {
+  it("a credit reaches a balance a dispute took below zero, with an exact audit row", async () => {
+    const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
+    await createLedgerStore(db).post({
+      userId,
+      amount: -8,
+      kind: "dispute_clawback",
+      idempotencyKey: `test:${randomUUID()}`,
+      allowNegative: true,
+    });
+    const credit = { actorId, userId, reason: "goodwill after the dispute", idempotencyKey: randomUUID() };
+    expect(await admin.adjust({ ...credit, amount: 2 })).toMatchObject({ status: "applied", balance: -1 });
+    const [audit] = await auditRows(userId);
+    expect(audit).toMatchObject({ amount: 2, balanceBefore: -3, balanceAfter: -1 });
+    await expect(admin.adjust({ ...credit, amount: -1, idempotencyKey: randomUUID() })).rejects.toBeInstanceOf(
+      InsufficientCreditsError,
+    );
+    await expectInvariantHolds(db);
+  });
+
   it("apply at once, with the ledger row and an exact audit row in one go", async () => {
     const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 100)];
     const result = await admin.adjust({

@@ -217,6 +217,33 @@ describe("the database backs the rules", () => {
     await expectInvariantHolds(db);
   });
 
+  it("credits still reach a balance a dispute took below zero; debits do not", async () => {
+    const userId = await fundedUser(db, credits, 5);
+    const store = createLedgerStore(db);
+    await store.post({
+      userId,
+      amount: -8,
+      kind: "dispute_clawback",
+      idempotencyKey: `test:${key()}`,
+      allowNegative: true,
+    });
+    // Alone (single statement), then several at once (one batch), then inside a transaction.
+    expect((await credits.grant({ userId, amount: 1, idempotencyKey: key() })).balance).toBe(-2);
+    const together = await Promise.all(
+      [1, 1, 1].map((amount) => credits.grant({ userId, amount, idempotencyKey: key() })),
+    );
+    expect(together.map((r) => r.balance)).toEqual([-1, 0, 1]);
+    const inTransaction = await store.transaction((tx) =>
+      tx.post({ userId, amount: 2, kind: "grant", idempotencyKey: `test:${key()}` }),
+    );
+    expect(inTransaction?.balanceAfter).toBe(3);
+    await expect(credits.spend({ userId, amount: 4, idempotencyKey: key() })).rejects.toBeInstanceOf(
+      InsufficientCreditsError,
+    );
+    expect(await credits.balance(userId)).toBe(3);
+    await expectInvariantHolds(db);
+  });
+
   it("the invariant check finds a balance that drifted from its ledger", async () => {
     const userId = await fundedUser(db, credits, 5);
     await db.update(users).set({ creditsBalance: 6 }).where(eq(users.id, userId));

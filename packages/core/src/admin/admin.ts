@@ -111,7 +111,8 @@ export function createAdminService(deps: {
     if (before === null) throw new NotFoundError("user");
     const replay = await tx.ledger.findEntryByKey(input.ledgerKey);
     if (replay) return replayOf(replay, input);
-    if (before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
+    // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
+    if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
     const actionId = randomUUID();
     const entry = await tx.ledger.post({
       userId: input.userId,
