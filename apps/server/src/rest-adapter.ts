@@ -5,21 +5,19 @@ import { getErrorShape } from "@trpc/server/unstable-core-do-not-import";
 import type { Context } from "hono";
 import {
   acceptsRequestBody,
-  coerceSchema,
   createProcedureCache,
   getErrorFromUnknown,
   getInputOutputParsers,
   instanceofZodTypeLikeVoid,
   instanceofZodTypeObject,
-  instanceofZodTypeOptional,
   normalizePath,
   type OpenApiMethod,
   unwrapZodType,
 } from "trpc-to-openapi";
 import { errorResponse } from "./http-errors.ts";
 
-// The REST mirror of the router (ADR 005): trpc-to-openapi's own pieces (route table, input
-// coercion, error shape) composed on Hono's request. The library's HTTP adapters need a Node or
+// The REST mirror of the router (ADR 005): trpc-to-openapi's own pieces (route table, error
+// shape) composed on Hono's request. The library's HTTP adapters need a Node or
 // fetch request of their own; bridging to them cost a fetch Request, a Proxy, two Response objects
 // and a JSON round trip of every error body per call, about a fifth of a spend's CPU (pnpm bench).
 
@@ -30,8 +28,11 @@ export interface RestRoute {
   path: string;
   type: "query" | "mutation";
   takesInput: boolean;
-  // Query-string keys whose schema is an array: a single `?kind=spend` still becomes ["spend"].
-  arrayKeys: string[];
+  // Query-string keys by the type their schema wants: a single `?kind=spend` still becomes
+  // ["spend"], `?limit=20` the number 20.
+  arrayKeys: Set<string>;
+  integerKeys: Set<string>;
+  booleanKeys: Set<string>;
 }
 
 interface Found {
@@ -58,13 +59,13 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
     let route = routes.get(procedure);
     if (!route) {
       const schema = unwrapZodType(getInputOutputParsers(procedure).inputParser, true);
-      const arrayKeys: string[] = [];
+      const keysOf = { array: new Set<string>(), number: new Set<string>(), boolean: new Set<string>() };
+      // Only the query string needs converting: a JSON body already has its types, and the schema
+      // is the procedure's own (never made to coerce: `true` or "5" stay invalid amounts).
       if (instanceofZodTypeObject(schema)) {
-        // Query strings and path segments are strings: numbers, booleans and dates are coerced.
-        coerceSchema(schema);
         for (const [key, shape] of Object.entries(schema.shape)) {
-          const inner = instanceofZodTypeOptional(shape) ? shape.unwrap() : shape;
-          if (inner._zod.def.type === "array") arrayKeys.push(key);
+          const type = typeOf(shape);
+          if (type === "array" || type === "number" || type === "boolean") keysOf[type].add(key);
         }
       }
       route = {
@@ -72,7 +73,9 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
         path,
         type: procedure._def.type as RestRoute["type"],
         takesInput: !instanceofZodTypeLikeVoid(schema),
-        arrayKeys,
+        arrayKeys: keysOf.array,
+        integerKeys: keysOf.number,
+        booleanKeys: keysOf.boolean,
       };
       routes.set(procedure, route);
     }
@@ -95,7 +98,7 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
       const { route, pathInput } = found;
       c.set("route", route.label);
       if (route.takesInput) {
-        const given = acceptsRequestBody(c.req.method as OpenApiMethod) ? await bodyOf(c) : queryOf(c, route.arrayKeys);
+        const given = acceptsRequestBody(c.req.method as OpenApiMethod) ? await bodyOf(c) : queryOf(c, route);
         input = { ...given, ...pathInput };
       }
       const procedureFn = route.path
@@ -161,12 +164,25 @@ async function bodyOf(c: Context): Promise<Record<string, unknown>> {
   }
 }
 
-// Query parameters: a key given once is a string, given twice an array (and an array-typed key
-// is always an array).
-function queryOf(c: Context, arrayKeys: string[]): Record<string, unknown> {
+// Query parameters: a key given once is a string, given twice an array (an array-typed key is
+// always an array). Integers and booleans are read strictly ("20", "true"); anything else stays a
+// string, which the schema then refuses.
+function queryOf(c: Context, route: RestRoute): Record<string, unknown> {
   const query: Record<string, unknown> = {};
   for (const [key, values] of Object.entries(c.req.queries())) {
-    query[key] = values.length === 1 && !arrayKeys.includes(key) ? values[0] : values;
+    const value = values.length === 1 && !route.arrayKeys.has(key) ? values[0] : values;
+    if (route.integerKeys.has(key) && typeof value === "string" && /^-?\d{1,15}$/.test(value)) {
+      query[key] = Number(value);
+    } else if (route.booleanKeys.has(key) && (value === "true" || value === "false")) {
+      query[key] = value === "true";
+    } else query[key] = value;
   }
   return query;
+}
+
+// A schema's type under optional, nullable and default wrappers.
+function typeOf(schema: { _zod: { def: { type: string; innerType?: unknown } } }): string {
+  const { type, innerType } = schema._zod.def;
+  const wrapper = type === "optional" || type === "nullable" || type === "default";
+  return wrapper && innerType ? typeOf(innerType as typeof schema) : type;
 }

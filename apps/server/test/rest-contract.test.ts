@@ -306,6 +306,30 @@ describe("credits with an API key", () => {
     expect(await balanceOf(user.id)).toBe(50);
   });
 
+  it("an amount that is not a JSON integer is a 400 on both transports, and writes nothing", async () => {
+    const user = await signUp();
+    await fund(user.id, 500);
+    const rows = await ledgerRows();
+    for (const amount of ["5", "1e2", true, [7], null]) {
+      for (const path of ["/api/v1/credits/spend", "/api/v1/credits/grant"]) {
+        const reply = await call("POST", path, {
+          key: fullKey,
+          body: { userId: user.id, amount, idempotencyKey: randomUUID() },
+        });
+        expect(reply.status, `${path} ${JSON.stringify(amount)}`).toBe(400);
+        expect(reply.body.error.code).toBe("INVALID_INPUT");
+      }
+      // The REST calls leave the procedures' schemas as they were: tRPC refuses the same input.
+      const trpc = await call("POST", "/trpc/credits.grant", {
+        key: fullKey,
+        body: { userId: user.id, amount, idempotencyKey: randomUUID() },
+      });
+      expect(trpc.status, `trpc ${JSON.stringify(amount)}`).toBe(400);
+    }
+    expect(await ledgerRows()).toBe(rows);
+    expect(await balanceOf(user.id)).toBe(500);
+  });
+
   it("POST /credits/spend above the balance is a 402 and leaves the balance", async () => {
     const user = await signUp();
     await fund(user.id, 10);
@@ -631,7 +655,16 @@ describe("GET /me/credits", () => {
   });
 
   it("refuses a bad cursor, a bad limit and an unknown parameter with 400", async () => {
-    for (const query of ["cursor=bm9wZQ", "limit=0", "limit=101", "order=sideways", "userId=x"]) {
+    for (const query of [
+      "cursor=bm9wZQ",
+      "limit=0",
+      "limit=101",
+      "limit=0x2",
+      "limit=1e1",
+      "limit=2.5",
+      "order=sideways",
+      "userId=x",
+    ]) {
       const reply = await call("GET", `/api/v1/me/credits?${query}`, { cookie: user.cookie });
       expect(reply.status, query).toBe(400);
       expect(reply.body.error.code, query).toBe("INVALID_INPUT");
