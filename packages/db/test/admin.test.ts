@@ -38,6 +38,17 @@ const auditRows = (targetUserId: string) =>
   db.select().from(adminActions).where(eq(adminActions.targetUserId, targetUserId));
 
 describe("adjustments below the threshold", () => {
+  it("a key already used by a grant is a conflict, not that grant answered as an adjustment", async () => {
+    const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
+    const idempotencyKey = randomUUID();
+    await credits.grant({ userId, amount: 7, idempotencyKey, reason: "same words" });
+    await expect(
+      admin.adjust({ actorId, userId, amount: 7, reason: "same words", idempotencyKey }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    expect(await auditRows(userId)).toHaveLength(0);
+    expect(await credits.balance(userId)).toBe(12);
+  });
+
   it("a credit reaches a balance a dispute took below zero, with an exact audit row", async () => {
     const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
     await createLedgerStore(db).post({

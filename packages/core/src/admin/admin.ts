@@ -139,7 +139,13 @@ export function createAdminService(deps: {
   }
 
   function replayOf(entry: LedgerEntry, input: { userId: string; amount: number; reason: string }): AdjustResult {
-    if (entry.userId !== input.userId || entry.amount !== input.amount || entry.reason !== input.reason) {
+    // Client keys are shared with spends and grants: only an adjustment's own row is its replay.
+    if (
+      entry.kind !== "admin_adjustment" ||
+      entry.userId !== input.userId ||
+      entry.amount !== input.amount ||
+      entry.reason !== input.reason
+    ) {
       throw new IdempotencyConflictError();
     }
     return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
