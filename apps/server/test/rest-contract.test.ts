@@ -330,6 +330,22 @@ describe("credits with an API key", () => {
     expect(await balanceOf(user.id)).toBe(500);
   });
 
+  it("a key or reason with a control character or a lone surrogate is a 400, and writes nothing", async () => {
+    const user = await signUp();
+    await fund(user.id, 50);
+    const rows = await ledgerRows();
+    for (const bad of [{ idempotencyKey: "k\u0000" }, { idempotencyKey: "k\ud800" }, { reason: "goodwill\u0000" }]) {
+      const reply = await call("POST", "/api/v1/credits/spend", {
+        key: fullKey,
+        body: { userId: user.id, amount: 1, idempotencyKey: randomUUID(), ...bad },
+      });
+      expect(reply.status, JSON.stringify(bad)).toBe(400);
+      expect(reply.body.error.code).toBe("INVALID_INPUT");
+    }
+    expect(await ledgerRows()).toBe(rows);
+    expect(await balanceOf(user.id)).toBe(50);
+  });
+
   it("POST /credits/spend above the balance is a 402 and leaves the balance", async () => {
     const user = await signUp();
     await fund(user.id, 10);

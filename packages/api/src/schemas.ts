@@ -3,6 +3,7 @@ import {
   type CreditPackage,
   HOLD_TTL_SECONDS,
   type Hold,
+  isStorableText,
   type LedgerEntry,
   ledgerKinds,
   MAX_CREDITS_PER_OPERATION,
@@ -15,8 +16,17 @@ import { z } from "zod";
 
 // Inputs are strict objects: an unknown field (a balance, a role, a user id) is a 400, never ignored.
 export const credits = z.number().int().min(1).max(MAX_CREDITS_PER_OPERATION);
-export const idempotencyKey = z.string().min(1).max(MAX_IDEMPOTENCY_KEY_LENGTH);
-export const reason = z.string().trim().min(1).max(MAX_REASON_LENGTH);
+export const idempotencyKey = z
+  .string()
+  .min(1)
+  .max(MAX_IDEMPOTENCY_KEY_LENGTH)
+  .refine((key) => isStorableText(key), "must be printable text");
+export const reason = z
+  .string()
+  .trim()
+  .min(1)
+  .max(MAX_REASON_LENGTH)
+  .refine((text) => isStorableText(text, { multiline: true }), "must be printable text");
 export const uuid = z.uuid();
 export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
 

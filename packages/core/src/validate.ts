@@ -10,10 +10,19 @@ export function assertCredits(amount: number, field = "amount", { allowZero = fa
   }
 }
 
+// Text the database stores as given: well-formed Unicode (a lone surrogate would be stored as
+// U+FFFD, so two different keys could become one) without control characters (PostgreSQL refuses
+// NUL outright); a reason may span lines.
+export function isStorableText(value: string, { multiline = false } = {}): boolean {
+  const controls = multiline ? /[^\P{Cc}\t\n\r]/u : /\p{Cc}/u;
+  return value.isWellFormed() && !controls.test(value);
+}
+
 export function assertIdempotencyKey(key: string): void {
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw new InvalidInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
   }
+  if (!isStorableText(key)) throw new InvalidInputError("idempotencyKey must be printable text");
 }
 
 export function assertReason(reason: string | null | undefined, { required = false } = {}): void {
@@ -24,4 +33,5 @@ export function assertReason(reason: string | null | undefined, { required = fal
   if (reason.length > MAX_REASON_LENGTH) {
     throw new InvalidInputError(`reason must be at most ${MAX_REASON_LENGTH} characters`);
   }
+  if (!isStorableText(reason, { multiline: true })) throw new InvalidInputError("reason must be printable text");
 }

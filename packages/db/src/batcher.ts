@@ -25,7 +25,6 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     lane.busy = true;
     while (lane.queue.length > 0) {
       const batch = lane.queue.splice(0, options.maxBatch);
-      options.onBatch?.(batch.length);
       const outcomes = await settle(batch.map((w) => w.item));
       batch.forEach((waiting, index) => {
         const outcome = outcomes[index];
@@ -36,8 +35,10 @@ export function createBatcher<I, O>(options: BatcherOptions<I, O>): (item: I) =>
     lane.busy = false;
   }
 
+  // Never throws: every item gets an outcome, so the lane always moves on.
   async function settle(items: I[]): Promise<PromiseSettledResult<O>[]> {
     try {
+      options.onBatch?.(items.length);
       if (items.length === 1) return [{ status: "fulfilled", value: await options.runOne(items[0] as I) }];
       return await options.runMany(items);
     } catch (reason) {

@@ -12,7 +12,7 @@ import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observa
 import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
 import { createBatcher } from "./batcher.ts";
 import { type Database, rowsOf } from "./client.ts";
-import { isUniqueViolation, translated } from "./errors.ts";
+import { isDatabaseUnavailable, isUniqueViolation, translated } from "./errors.ts";
 import { prepared } from "./prepared.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
 
@@ -142,7 +142,8 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       );
       applied = new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
     } catch (error) {
-      if (error instanceof RetryableStoreError) throw error;
+      // A deadlock is retried posting by posting; an unreachable database fails them all at once.
+      if (error instanceof RetryableStoreError || isDatabaseUnavailable(error)) throw error;
       // One statement: nothing of the batch was applied. Each posting runs alone, in arrival
       // order, so that only a posting that fails alone fails.
       const outcomes: PromiseSettledResult<LedgerEntry | null>[] = [];
