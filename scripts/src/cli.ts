@@ -29,7 +29,7 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
   // a named admin, with its audit row, and above ADMIN_APPROVAL_THRESHOLD only a request that
   // another admin approves.
   "users:adjust": {
-    usage: "--admin ADMIN_EMAIL --email EMAIL --amount N (negative to debit) --reason TEXT [--idempotency-key KEY]",
+    usage: "--admin ADMIN_EMAIL --email EMAIL --amount=N (--amount=-N debits) --reason TEXT --idempotency-key KEY",
     async run(database, flags) {
       const accounts = createAccountStore(database.db);
       const admin = await accounts.findUserByEmail(required(flags, "admin").trim().toLowerCase());
@@ -38,14 +38,16 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       }
       const user = await accounts.findUserByEmail(required(flags, "email").trim().toLowerCase());
       if (!user) throw new DomainError("NOT_FOUND", "no user with that email");
-      const amount = Number(required(flags, "amount"));
+      const given = required(flags, "amount");
+      if (!/^-?\d{1,10}$/.test(given)) throw new DomainError("INVALID_INPUT", "--amount must be a whole number");
+      const amount = Number(given);
       const result = await services(database).admin.adjust({
         actorId: admin.id,
         userId: user.id,
         amount,
         reason: required(flags, "reason"),
-        // A retried command with the same key adjusts once.
-        idempotencyKey: flags["idempotency-key"] ?? `cli-adjust-${crypto.randomUUID()}`,
+        // Required: a command rerun after a crash or a lost terminal must not adjust twice.
+        idempotencyKey: required(flags, "idempotency-key"),
       });
       if (result.status === "applied") {
         console.log(`applied; balance ${result.balance} (transaction ${result.transactionId})`);

@@ -48,14 +48,28 @@ describe("pnpm cli users:adjust", () => {
     const { code, stdout } = await cli([
       "users:adjust",
       ...["--admin", admin, "--email", customer, "--amount", "5000", "--reason", "migration from the old system"],
+      ...["--idempotency-key", "ticket-4712"],
     ]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/^pending approval: request [0-9a-f-]{36} \(over 1000 credits/m);
   });
 
+  it("debits with --amount=-N; needs a key and a whole number", async () => {
+    const base = ["users:adjust", "--admin", admin, "--email", customer, "--reason", "correction"];
+    const debit = await cli([...base, "--amount=-50", "--idempotency-key", "ticket-4713"]);
+    expect(debit.stdout).toMatch(/^applied; balance 200 /m);
+    const keyless = await cli([...base, "--amount", "5"]);
+    expect(keyless.code).toBe(1);
+    expect(keyless.stderr.trim()).toBe("error: --idempotency-key is required");
+    for (const amount of ["1e3", "0x10", "2.5"]) {
+      const odd = await cli([...base, "--amount", amount, "--idempotency-key", `odd-${amount}`]);
+      expect(odd.stderr.trim(), amount).toBe("error: --amount must be a whole number");
+    }
+  });
+
   it("refuses anyone but an admin, and an unknown user, and changes nothing", async () => {
     const adjust = (by: string, of: string) =>
-      cli(["users:adjust", "--admin", by, "--email", of, "--amount", "9", "--reason", "x"]);
+      cli(["users:adjust", "--admin", by, "--email", of, "--amount", "9", "--reason", "x", "--idempotency-key", "k"]);
     const notAdmin = await adjust(customer, customer);
     expect(notAdmin.code).toBe(1);
     expect(notAdmin.stderr.trim()).toBe("error: --admin must be the email of an admin account");
@@ -69,6 +83,6 @@ describe("pnpm cli users:adjust", () => {
         .from(creditTransactions)
         .where(eq(creditTransactions.userId, user?.id ?? ""));
     });
-    expect(rows).toHaveLength(1);
+    expect(rows).toHaveLength(2);
   });
 });
