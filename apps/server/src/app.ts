@@ -73,7 +73,8 @@ export function createApp(options: AppOptions) {
   // CORS is for browsers, which send Origin on every cross-origin request. Hono's cors middleware
   // sets its headers on a placeholder response before the handler runs, which makes Hono copy the
   // handler's response (body stream and all) afterwards (pnpm bench: the server's slow response
-  // path on every API call); a request without Origin skips it.
+  // path on every API call); a request without Origin skips it, and only says that the answer
+  // depends on Origin, so that a shared cache never hands it to a browser.
   const corsForBrowsers = cors({
     origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
     credentials: true,
@@ -83,7 +84,11 @@ export function createApp(options: AppOptions) {
   for (const path of api) {
     app.use(
       path,
-      (c, next) => (c.req.header("origin") === undefined ? next() : corsForBrowsers(c, next)),
+      async (c, next) => {
+        if (c.req.header("origin") !== undefined) return corsForBrowsers(c, next);
+        await next();
+        c.res.headers.append("Vary", "Origin");
+      },
       bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`),
       csrfGuard({ allowedOrigins, cookieName }),
     );

@@ -132,36 +132,43 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
     const { appCode, httpStatus, fieldErrors, formErrors, retryAfterSeconds } = shape.data;
     const fields: Record<string, string[]> = { ...(fieldErrors ?? {}) };
     if (formErrors?.length) fields._ = formErrors;
-    const invalidInput = error.code === "BAD_REQUEST" && error.cause?.name === "ZodError";
-    return errorResponse(httpStatus, appCode, invalidInput ? "Input validation failed" : shape.message, {
+    // A 503 is brief (the database or the provider is back within seconds): say when to retry.
+    const retryAfter = retryAfterSeconds ?? (httpStatus === 503 ? 1 : undefined);
+    return errorResponse(httpStatus, appCode, shape.message, {
       ...(Object.keys(fields).length ? { fields } : {}),
       ...(httpStatus >= 500 ? { requestId: ctx.requestId } : {}),
-      headers: retryAfterSeconds ? { "Retry-After": String(retryAfterSeconds) } : {},
+      headers: retryAfter ? { "Retry-After": String(retryAfter) } : {},
     });
   }
 
   return { handle, find };
 }
 
-// A JSON body; a POST whose input is all in its path (release, revoke, log-out) may come without
-// a body or a content type, and reads as {}.
+// A JSON object body; a POST whose input is all in its path (release, revoke, log-out) may come
+// without a body or a content type, and reads as {}.
 async function bodyOf(c: Context): Promise<Record<string, unknown>> {
   const type = c.req.header("content-type");
+  const json = type !== undefined && /^application\/json\s*(;|$)/i.test(type);
   const declared = c.req.header("content-length");
   const empty = (declared === undefined || declared === "0") && c.req.header("transfer-encoding") === undefined;
-  if (empty && (!type || type.startsWith("application/json"))) return {};
-  if (!type?.startsWith("application/json")) {
+  if (empty && (type === undefined || json)) return {};
+  if (!json) {
     throw new TRPCError({
       code: "UNSUPPORTED_MEDIA_TYPE",
-      message: type ? `Unsupported content-type "${type}` : "Missing content-type header",
+      message: type ? `unsupported content type "${type}": send application/json` : "missing content type",
     });
   }
   const text = await c.req.text();
+  let body: unknown;
   try {
-    return text === "" ? {} : JSON.parse(text);
+    body = text === "" ? {} : JSON.parse(text);
   } catch (cause) {
-    throw new TRPCError({ code: "PARSE_ERROR", message: "Failed to parse request body", cause });
+    throw new TRPCError({ code: "PARSE_ERROR", message: "the body is not valid JSON", cause });
   }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new TRPCError({ code: "BAD_REQUEST", message: "the body must be a JSON object" });
+  }
+  return body as Record<string, unknown>;
 }
 
 // Query parameters: a key given once is a string, given twice an array (an array-typed key is

@@ -784,6 +784,30 @@ describe("transport errors", () => {
     expect(small.status).toBe(201);
   });
 
+  it("a body must be a JSON object sent as application/json (any case, any parameters)", async () => {
+    const body = { email: email("ctype"), password: "wrong password" };
+    const array = await call("POST", "/api/v1/auth/login", { rawBody: "[1]" });
+    expect(array.status).toBe(400);
+    expect(array.body.error).toEqual({ code: "INVALID_INPUT", message: "the body must be a JSON object" });
+    const mixedCase = await call("POST", "/api/v1/auth/login", {
+      body,
+      headers: { "content-type": "Application/JSON; charset=utf-8" },
+    });
+    expect(mixedCase.status).toBe(401);
+    const lookalike = await call("POST", "/api/v1/auth/login", {
+      body,
+      headers: { "content-type": "application/jsonx" },
+    });
+    expect(lookalike.status).toBe(415);
+    expect(lookalike.body.error.code).toBe("UNSUPPORTED_MEDIA_TYPE");
+  });
+
+  it("an API answer without an Origin still varies on Origin (a shared cache keeps them apart)", async () => {
+    const reply = await call("GET", "/api/v1/packages");
+    expect(reply.status).toBe(200);
+    expect(reply.headers.get("vary")).toMatch(/\borigin\b/i);
+  });
+
   it("a malformed JSON body is a 400", async () => {
     const reply = await call("POST", "/api/v1/auth/login", { rawBody: "{not json" });
     expect(reply.status).toBe(400);

@@ -69,7 +69,7 @@ const t = initTRPC
       // Never a stack, SQL or driver text: an internal error says only that it happened.
       // Redacted like the logs: a message that echoes input (an email, a key) does not return it.
       const message = redactText(
-        internal ? "internal error" : cause instanceof ZodError ? "invalid input" : shape.message,
+        internal ? "internal error" : cause instanceof ZodError ? "Input validation failed" : shape.message,
       );
       return { message, code: shape.code, data };
     },
