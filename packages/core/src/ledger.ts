@@ -86,6 +86,9 @@ export interface LedgerStore {
   findEntryByKey(idempotencyKey: string): Promise<LedgerEntry | null>;
   isKeyConflict(error: unknown): boolean;
   getBalance(userId: string): Promise<number | null>;
+  // Inside a transaction: the balance, its row locked until the transaction ends (a posting decided
+  // from it cannot be overtaken); null when there is no such user.
+  lockBalance(userId: string): Promise<number | null>;
   listEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
   // Inserts an open hold; null when the idempotency key is already taken.
   insertHold(hold: {

@@ -10,6 +10,11 @@ export function assertCredits(amount: number, field = "amount", { allowZero = fa
   }
 }
 
+// Ids are UUIDs in the database: anything else is "not found" or invalid input, never a driver error.
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
 // Text the database stores as given: well-formed Unicode (a lone surrogate would be stored as
 // U+FFFD, so two different keys could become one) without control characters (PostgreSQL refuses
 // NUL outright); a reason may span lines.

@@ -1,11 +1,9 @@
-import type { AdminStore, AuditQuery, DailyTotals, UserSummary } from "@credits/core";
+import { type AdminStore, type AuditQuery, type DailyTotals, isUuid, type UserSummary } from "@credits/core";
 import { and, desc, eq, gt, gte, ilike, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translated } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { adjustmentRequests, adminActions, users } from "./schema.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const summaryColumns = {
   id: users.id,
@@ -25,16 +23,6 @@ export function createAdminStore(db: Database): AdminStore {
         db.transaction((tx) => work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true) })),
       ),
 
-    lockBalance: async (userId) => {
-      if (!UUID.test(userId)) return null;
-      const [row] = await db
-        .select({ balance: users.creditsBalance })
-        .from(users)
-        .where(eq(users.id, userId))
-        .for("update");
-      return row?.balance ?? null;
-    },
-
     insertAction: async (action) => {
       const [row] = await db.insert(adminActions).values(action).returning();
       if (!row) throw new Error("audit row not inserted");
@@ -51,7 +39,7 @@ export function createAdminStore(db: Database): AdminStore {
     },
 
     findAdjustmentRequest: async (id) => {
-      if (!UUID.test(id)) return null;
+      if (!isUuid(id)) return null;
       const [row] = await db.select().from(adjustmentRequests).where(eq(adjustmentRequests.id, id));
       return row ?? null;
     },
@@ -118,13 +106,13 @@ export function createAdminStore(db: Database): AdminStore {
       return db
         .select(summaryColumns)
         .from(users)
-        .where(or(ilike(users.email, `%${escaped}%`), UUID.test(query) ? eq(users.id, query) : undefined))
+        .where(or(ilike(users.email, `%${escaped}%`), isUuid(query) ? eq(users.id, query) : undefined))
         .orderBy(desc(users.createdAt))
         .limit(limit);
     },
 
     getUserSummary: async (userId) => {
-      if (!UUID.test(userId)) return null;
+      if (!isUuid(userId)) return null;
       const [row] = await db.select(summaryColumns).from(users).where(eq(users.id, userId));
       return row ?? null;
     },

@@ -1,6 +1,7 @@
 import {
   type Hold,
   type InvariantViolation,
+  isUuid,
   type LedgerEntry,
   type LedgerKind,
   type LedgerQuery,
@@ -199,6 +200,16 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
 
     getBalance: async (userId) => {
       const [row] = await balanceQuery(db).execute({ userId });
+      return row?.balance ?? null;
+    },
+
+    lockBalance: async (userId) => {
+      if (!isUuid(userId)) return null;
+      const [row] = await db
+        .select({ balance: users.creditsBalance })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("update");
       return row?.balance ?? null;
     },
 

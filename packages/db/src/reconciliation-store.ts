@@ -9,13 +9,13 @@ import type {
   ReconciliationTrigger,
   TimeCursor,
 } from "@credits/core";
+import { isUuid } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
 
 // Ids from the provider are untrusted text: only those shaped like ours are looked up (a uuid
 // column refuses anything else with an error).
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // One statement's IN list; callers pass batches of about a page anyway.
 const MAX_LOOKUP = 1_000;
 
@@ -60,7 +60,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
     },
 
     findRun: async (id) => {
-      if (!UUID.test(id)) return null;
+      if (!isUuid(id)) return null;
       const [row] = await db.select().from(reconciliationRuns).where(eq(reconciliationRuns.id, id));
       return row ? toRun(row) : null;
     },
@@ -79,7 +79,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
     },
 
     listFindings: async (runId, { limit, after, kind }) => {
-      if (!UUID.test(runId)) return [];
+      if (!isUuid(runId)) return [];
       const t = reconciliationFindings;
       const rows = await db
         .select()
@@ -108,7 +108,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
     },
 
     findPaymentsByIds: async (ids) => {
-      const wanted = ids.filter((id) => UUID.test(id)).slice(0, MAX_LOOKUP);
+      const wanted = ids.filter((id) => isUuid(id)).slice(0, MAX_LOOKUP);
       if (wanted.length === 0) return [];
       return db.select().from(payments).where(inArray(payments.id, wanted));
     },

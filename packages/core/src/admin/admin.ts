@@ -62,7 +62,7 @@ export function createAdminService(deps: {
 
   async function requestApproval(input: AdjustInput, key: string): Promise<AdjustResult> {
     return inTransaction(async (tx) => {
-      if ((await tx.admin.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+      if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       const created = await tx.admin.insertAdjustmentRequest({
         requestedBy: input.actorId,
         targetUserId: input.userId,
@@ -107,7 +107,7 @@ export function createAdminService(deps: {
       adjustmentRequestId: string | null;
     },
   ): Promise<AdjustResult> {
-    const before = await tx.admin.lockBalance(input.userId);
+    const before = await tx.ledger.lockBalance(input.userId);
     if (before === null) throw new NotFoundError("user");
     const replay = await tx.ledger.findEntryByKey(input.ledgerKey);
     if (replay) return replayOf(replay, input);

@@ -65,8 +65,6 @@ export interface DailyTotals {
 
 export interface AdminStore {
   transaction<T>(work: (tx: { admin: AdminStore; ledger: LedgerStore }) => Promise<T>): Promise<T>;
-  // The user's balance, row-locked until the transaction ends; null when there is no such user.
-  lockBalance(userId: string): Promise<number | null>;
   insertAction(action: NewAdminAction): Promise<AdminAction>;
   // Null when the idempotency key is taken.
   insertAdjustmentRequest(

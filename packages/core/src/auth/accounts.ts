@@ -3,6 +3,7 @@ import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { AlreadyExistsError, InvalidInputError, UnauthenticatedError } from "../errors.ts";
+import { isUuid } from "../validate.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import type { AccountStore, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
 import { userRoles } from "./ports.ts";
@@ -187,11 +188,6 @@ function normalizeName(raw: string | null | undefined): string | null {
   const name = raw?.trim() ?? "";
   if (name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be at most ${MAX_NAME_LENGTH} characters`);
   return name === "" ? null : name;
-}
-
-// User ids are UUIDs in the database; anything else would be a driver error rather than "none".
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
 // An erased user keeps the row (the ledger points at it) but can never authenticate again.

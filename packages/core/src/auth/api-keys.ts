@@ -4,6 +4,7 @@ import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/enco
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError } from "../errors.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
+import { isUuid } from "../validate.ts";
 import type { ApiKeyRecord, ApiKeyStore } from "./ports.ts";
 
 export const apiKeyScopes = ["credits:read", "credits:spend", "credits:grant"] as const;
@@ -209,9 +210,4 @@ function knownScopes(stored: readonly string[]): ApiKeyScope[] {
 function toInfo(key: ApiKeyRecord): ApiKeyInfo {
   const { id, name, prefix, ownerUserId, createdAt, lastUsedAt, revokedAt } = key;
   return { id, name, prefix, scopes: knownScopes(key.scopes), ownerUserId, createdAt, lastUsedAt, revokedAt };
-}
-
-// Ids are UUIDs in the database; anything else would be a driver error rather than "not found".
-function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

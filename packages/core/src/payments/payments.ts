@@ -258,9 +258,10 @@ export function createPaymentService(deps: {
   }
 
   // A refund takes back what the user still has, never more: credits already spent are flagged
-  // for review rather than driving the balance below zero.
+  // for review rather than driving the balance below zero. The balance is locked first, so a
+  // spend committing meanwhile cannot make the clawback miss what was there.
   async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string): Promise<number> {
-    const balance = (await tx.ledger.getBalance(payment.userId)) ?? 0;
+    const balance = (await tx.ledger.lockBalance(payment.userId)) ?? 0;
     const amount = Math.min(wanted, Math.max(balance, 0));
     if (amount === 0) return 0;
     const entry = await tx.ledger.post({
