@@ -206,22 +206,25 @@ export function createAdminService(deps: {
     throw new InvalidStateError(`adjustment request is ${state}`);
   }
 
+  // Each expiry and its audit row commit together.
   async function expirePending(): Promise<number> {
-    const expired = await store.expireAdjustmentRequests(clock.now());
-    for (const request of expired) {
-      await store.insertAction({
-        actorId: null,
-        targetUserId: request.targetUserId,
-        action: "adjustment_expired",
-        amount: request.amount,
-        reason: request.reason,
-        requestId: null,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: request.id,
-      });
-    }
-    return expired.length;
+    return inTransaction(async (tx) => {
+      const expired = await tx.admin.expireAdjustmentRequests(clock.now());
+      for (const request of expired) {
+        await tx.admin.insertAction({
+          actorId: null,
+          targetUserId: request.targetUserId,
+          action: "adjustment_expired",
+          amount: request.amount,
+          reason: request.reason,
+          requestId: null,
+          balanceBefore: null,
+          balanceAfter: null,
+          adjustmentRequestId: request.id,
+        });
+      }
+      return expired.length;
+    });
   }
 
   async function auditLog(query: Omit<AuditQuery, "limit"> & { limit?: number }): Promise<AdminAction[]> {
