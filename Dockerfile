@@ -21,7 +21,8 @@ COPY . .
 RUN pnpm build && CI=true pnpm install --frozen-lockfile --prod
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production PORT=3000
+# The server binds loopback by default; in a container it must listen on every interface.
+ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app /app
 USER node

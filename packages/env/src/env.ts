@@ -2,7 +2,9 @@ import { z } from "zod";
 
 // The one place that reads process.env. Everything else receives a parsed, typed Env.
 const schema = z.object({
-  NODE_ENV: z.enum(["development", "test", "production"]).default("development"),
+  // Unset means production: a deployment that forgets it must not get the free local checkout or
+  // development defaults. Every local entry point (pnpm dev, cli, db:migrate, ...) says its mode.
+  NODE_ENV: z.enum(["development", "test", "production"]).default("production"),
   // postgres://… selects PostgreSQL (postgres.js); unset runs on embedded PGlite under DATA_DIR.
   DATABASE_URL: z.url().optional(),
   DATA_DIR: z.string().default("./.data"),
@@ -10,7 +12,9 @@ const schema = z.object({
   TEST_DATABASE_URL: z.url().optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
-  HOST: z.string().default("0.0.0.0"),
+  // Loopback unless told otherwise: a development server is not for the network (the Docker image
+  // sets 0.0.0.0).
+  HOST: z.string().default("127.0.0.1"),
   // Where people reach the app: checkout return URLs, the CSRF origin check and the cookie name.
   PUBLIC_URL: z.url().default("http://localhost:3000"),
   // Extra origins allowed to call the API from a browser (comma-separated); default same-origin only.

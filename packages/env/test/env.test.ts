@@ -12,7 +12,20 @@ describe("parseEnv", () => {
     expect(parseEnv({ NODE_ENV: "development" }).STRIPE_SECRET_KEY).toBeUndefined();
   });
 
+  it("treats an unset NODE_ENV as production: no free local checkout unless asked for", () => {
+    expect(() => parseEnv({})).toThrow(/STRIPE_SECRET_KEY/);
+    expect(parseEnv({ ALLOW_LOCAL_PAYMENTS: "true" }).NODE_ENV).toBe("production");
+    expect(parseEnv({ NODE_ENV: "test" }).NODE_ENV).toBe("test");
+  });
+
+  it("binds loopback unless HOST says otherwise", () => {
+    expect(parseEnv({ NODE_ENV: "development" }).HOST).toBe("127.0.0.1");
+    expect(parseEnv({ NODE_ENV: "development", HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
+  });
+
   it("requires the webhook secret with a Stripe key", () => {
-    expect(() => parseEnv({ STRIPE_SECRET_KEY: "sk_test_x" })).toThrow(/STRIPE_WEBHOOK_SECRET/);
+    expect(() => parseEnv({ NODE_ENV: "development", STRIPE_SECRET_KEY: "sk_test_x" })).toThrow(
+      /STRIPE_WEBHOOK_SECRET/,
+    );
   });
 });
