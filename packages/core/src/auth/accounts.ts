@@ -3,7 +3,7 @@ import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { AlreadyExistsError, InvalidInputError, UnauthenticatedError } from "../errors.ts";
-import { isUuid } from "../validate.ts";
+import { assertText, isStorableText, isUuid } from "../validate.ts";
 import { hashPassword, verifyPassword } from "./passwords.ts";
 import type { AccountStore, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
 import { userRoles } from "./ports.ts";
@@ -172,7 +172,8 @@ export function sessionIdOf(token: string): string {
 
 export function normalizeEmail(raw: string): string {
   const email = raw.trim().toLowerCase();
-  if (email.length > MAX_EMAIL_LENGTH || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
+  const storable = isStorableText(email, { maxLength: MAX_EMAIL_LENGTH });
+  if (!storable || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) {
     throw new InvalidInputError("a valid email address is required");
   }
   return email;
@@ -186,7 +187,7 @@ function assertPassword(password: string): void {
 
 function normalizeName(raw: string | null | undefined): string | null {
   const name = raw?.trim() ?? "";
-  if (name.length > MAX_NAME_LENGTH) throw new InvalidInputError(`name must be at most ${MAX_NAME_LENGTH} characters`);
+  assertText(name, "name", { maxLength: MAX_NAME_LENGTH });
   return name === "" ? null : name;
 }
 
