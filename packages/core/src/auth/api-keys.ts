@@ -4,7 +4,7 @@ import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/enco
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError } from "../errors.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
-import { isUuid } from "../validate.ts";
+import { assertText, isUuid } from "../validate.ts";
 import type { ApiKeyRecord, ApiKeyStore } from "./ports.ts";
 
 export const apiKeyScopes = ["credits:read", "credits:spend", "credits:grant"] as const;
@@ -83,9 +83,8 @@ export function createApiKeyService({
     ownerUserId?: string | null;
   }): Promise<CreatedApiKey> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > MAX_API_KEY_NAME_LENGTH) {
-      throw new InvalidInputError(`name must be 1 to ${MAX_API_KEY_NAME_LENGTH} characters`);
-    }
+    if (name.length === 0) throw new InvalidInputError("name is required");
+    assertText(name, "name", { maxLength: MAX_API_KEY_NAME_LENGTH });
     const scopes = parseScopes(input.scopes);
     const ownerUserId = input.ownerUserId ?? null;
     if (ownerUserId !== null && !isUuid(ownerUserId)) throw new NotFoundError("user");
