@@ -4,7 +4,8 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 
 // Every log line of the unit run is scanned at its end: no line may carry an email, a Stripe or
-// webhook secret, an API key, a session token or a password. Each test process captures what its
+// webhook secret, an API key, a session token, a password, a password hash, or the hash of an API
+// key or session. Each test process captures what its
 // logger writes (observability.setup.ts, at info level) and appends it to one file; this global
 // teardown, in vitest's main process, reads the file. A leak fails the run and names the lines.
 // (Only the in-process servers' lines: a test that spawns a server process reads its own output.)
@@ -25,6 +26,12 @@ export const LEAK_PATTERNS: [string, RegExp][] = [
   // past "f" (a real token lacks one with odds of 1 in 10^16).
   ["session token", /(?<![\w-])(?=[a-z2-7]*[g-z])[a-z2-7]{32}(?![\w-])/],
   ["password field", /"password"\s*:\s*"(?!\[redacted\])/i],
+  // Stored password hashes: ours (`scrypt$N$r$p$salt$hash`) and the PHC form of argon2.
+  ["password hash", /scrypt\$\d+\$\d+\$\d+\$|\$argon2(?:id|i|d)\$/],
+  // API key hashes and session ids are SHA-256 in hex: 64 hex digits standing alone. Trace ids
+  // (32) and span ids (16) are shorter, and a longer hex run is not matched; pnpm's patch hashes
+  // in a stack's file paths (`patch_hash=…`) are the one 64-hex value that may be logged.
+  ["key or session hash", /(?<![\w-])(?<!patch_hash=)[0-9a-f]{64}(?![\w-])/],
   ["test password", /correct horse battery|a long password/i],
 ];
 

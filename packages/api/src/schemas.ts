@@ -3,36 +3,64 @@ import {
   type CreditPackage,
   HOLD_TTL_SECONDS,
   type Hold,
-  isStorableText,
   type LedgerEntry,
   ledgerKinds,
   MAX_CREDITS_PER_OPERATION,
+  MAX_EMAIL_LENGTH,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_SIZE,
   MAX_REASON_LENGTH,
   type PublicUser,
+  type TextRules,
+  textProblem,
 } from "@credits/core";
 import { z } from "zod";
 
 // Inputs are strict objects: an unknown field (a balance, a role, a user id) is a 400, never ignored.
 export const credits = z.number().int().min(1).max(MAX_CREDITS_PER_OPERATION);
-export const idempotencyKey = z
-  .string()
-  .min(1)
-  .max(MAX_IDEMPOTENCY_KEY_LENGTH)
-  .refine((key) => isStorableText(key), "must be printable text");
-export const reason = z
-  .string()
-  .trim()
-  .min(1)
-  .max(MAX_REASON_LENGTH)
-  .refine((text) => isStorableText(text, { multiline: true }), "must be printable text");
+
+// The schema of every free-text input (names, reasons, key names, emails, search strings, cursors,
+// provider ids): the core's one predicate (textProblem), so the API, the CLI and jobs accept the
+// same text. Bad text is a 400 INVALID_INPUT naming what is wrong, never a driver error.
+export function text({
+  max,
+  min = 1,
+  multiline = false,
+  trim = true,
+}: {
+  max: number;
+  min?: number;
+  multiline?: boolean;
+  trim?: boolean;
+}) {
+  const base = trim ? z.string().trim() : z.string();
+  return base
+    .min(min)
+    .max(max)
+    .superRefine(storable({ multiline, maxLength: max }));
+}
+
+function storable(rules: TextRules) {
+  return (value: string, ctx: z.RefinementCtx<string>) => {
+    const problem = textProblem(value, rules);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+  };
+}
+
+export const idempotencyKey = text({ max: MAX_IDEMPOTENCY_KEY_LENGTH, trim: false });
+export const reason = text({ max: MAX_REASON_LENGTH, multiline: true });
+export const email = z
+  .email()
+  .max(MAX_EMAIL_LENGTH)
+  .superRefine(storable({ maxLength: MAX_EMAIL_LENGTH }));
+// Opaque page cursors: empty means the first page.
+export const cursor = text({ max: 200, min: 0 });
 export const uuid = z.uuid();
 export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
 
 export const historyQuery = z.strictObject({
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
-  cursor: z.string().max(200).optional(),
+  cursor: cursor.optional(),
   kind: z.array(z.enum(ledgerKinds)).max(ledgerKinds.length).optional(),
   from: z.iso.datetime({ offset: true }).optional(),
   to: z.iso.datetime({ offset: true }).optional(),

@@ -1,5 +1,5 @@
 import { InvalidInputError } from "./errors.ts";
-import { MAX_CREDITS_PER_OPERATION, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_REASON_LENGTH } from "./limits.ts";
+import { MAX_CREDITS_PER_OPERATION, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_REASON_LENGTH, MAX_TEXT_LENGTH } from "./limits.ts";
 
 // The core checks its own inputs even though the API validates them too: the core is also called
 // by the CLI, jobs and tests, and a wrong amount here is a wrong balance.
@@ -15,19 +15,49 @@ export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
-// Text the database stores as given: well-formed Unicode (a lone surrogate would be stored as
-// U+FFFD, so two different keys could become one) without control characters (PostgreSQL refuses
-// NUL outright); a reason may span lines.
-export function isStorableText(value: string, { multiline = false } = {}): boolean {
-  const controls = multiline ? /[^\P{Cc}\t\n\r]/u : /\p{Cc}/u;
-  return value.isWellFormed() && !controls.test(value);
+// Bidirectional formatting characters (LRE, RLE, PDF, LRO, RLO, the isolates LRI, RLI, FSI, PDI,
+// and the marks LRM, RLM, ALM): they reorder how the text around them is displayed, so a name or
+// reason could read as something it is not in an admin page or a terminal ("Trojan Source").
+const BIDI_CONTROLS = /[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+const CONTROLS = /\p{Cc}/u;
+// A reason may span lines: tab, line feed and carriage return are the only controls it keeps.
+const CONTROLS_BUT_LINE_BREAKS = /[^\P{Cc}\t\n\r]/u;
+
+export interface TextRules {
+  // Tab, newline and carriage return allowed (reasons).
+  multiline?: boolean;
+  // In UTF-16 code units, as JavaScript and JSON Schema's maxLength count.
+  maxLength?: number;
+}
+
+// The one definition of free text the platform accepts and stores (names, reasons, key names,
+// emails, search strings, cursors): bounded, well-formed Unicode (a lone surrogate would be stored
+// as U+FFFD, so two different keys could become one, and PostgreSQL refuses some outright), no
+// control characters (PostgreSQL refuses NUL; the others corrupt logs and terminals), no
+// bidirectional controls. Null when the text is acceptable, else what is wrong with it.
+export function textProblem(value: string, { multiline = false, maxLength = MAX_TEXT_LENGTH }: TextRules = {}) {
+  if (value.length > maxLength) return `must be at most ${maxLength} characters`;
+  if (!value.isWellFormed()) return "must be well-formed Unicode (no lone surrogates)";
+  if ((multiline ? CONTROLS_BUT_LINE_BREAKS : CONTROLS).test(value)) return "must not contain control characters";
+  if (BIDI_CONTROLS.test(value)) return "must not contain bidirectional control characters";
+  return null;
+}
+
+export function isStorableText(value: string, rules: TextRules = {}): boolean {
+  return textProblem(value, rules) === null;
+}
+
+// For the core's own inputs (the CLI and jobs call the core without the API's schemas).
+export function assertText(value: string, field: string, rules: TextRules = {}): void {
+  const problem = textProblem(value, rules);
+  if (problem) throw new InvalidInputError(`${field} ${problem}`);
 }
 
 export function assertIdempotencyKey(key: string): void {
   if (key.length === 0 || key.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
     throw new InvalidInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
   }
-  if (!isStorableText(key)) throw new InvalidInputError("idempotencyKey must be printable text");
+  assertText(key, "idempotencyKey", { maxLength: MAX_IDEMPOTENCY_KEY_LENGTH });
 }
 
 export function assertReason(reason: string | null | undefined, { required = false } = {}): void {
@@ -35,8 +65,5 @@ export function assertReason(reason: string | null | undefined, { required = fal
     if (required) throw new InvalidInputError("a reason is required");
     return;
   }
-  if (reason.length > MAX_REASON_LENGTH) {
-    throw new InvalidInputError(`reason must be at most ${MAX_REASON_LENGTH} characters`);
-  }
-  if (!isStorableText(reason, { multiline: true })) throw new InvalidInputError("reason must be printable text");
+  assertText(reason, "reason", { multiline: true, maxLength: MAX_REASON_LENGTH });
 }

@@ -36,6 +36,33 @@ const TEXT_RULES: [RegExp, string][] = [
   [/\b(?:\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19})\b/g, "[card]"],
 ];
 
+// Database errors. drizzle's DrizzleQueryError (and a TRPCError copying its message) reads
+// "Failed query: <sql>\nparams: <every parameter>": the parameters are the row being written (a
+// new password's hash, an API key's hash, an email), so nothing after "params:" is ever kept, and
+// string literals in the SQL text lose their values. PostgreSQL's data exceptions (SQLSTATE class
+// 22: invalid input syntax, out of range) quote the offending value in the message itself. The
+// drivers' own `query`/`parameters`/`params`/`detail` properties are never copied (errorFields).
+const QUERY_PARAMS = /\nparams: [\s\S]*$/;
+const SQL_STRING_LITERAL = /'(?:[^']|'')*'/g;
+const QUOTED_VALUE = /"(?:[^"\\]|\\.)*"/g;
+
+function withoutQueryValues(message: string, code: unknown): string {
+  let out = message;
+  if (out.startsWith("Failed query: "))
+    out = out.replace(QUERY_PARAMS, "\nparams: [redacted]").replace(SQL_STRING_LITERAL, "'?'");
+  if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) out = out.replace(QUOTED_VALUE, '"?"');
+  return out;
+}
+
+// The stack repeats the message on its first line(s): it gets the cleaned message; if the message
+// cannot be found there, only the frames are kept.
+function stackWith(error: Error, message: string): string {
+  const stack = error.stack ?? "";
+  const at = error.message ? stack.indexOf(error.message) : -1;
+  if (at >= 0) return stack.slice(0, at) + message + stack.slice(at + error.message.length);
+  return [`${error.name}: ${message}`, ...stack.split("\n").filter((line) => /^\s+at /.test(line))].join("\n");
+}
+
 export function redactText(text: string): string {
   let out = text.length > MAX_STRING_LENGTH ? `${text.slice(0, MAX_STRING_LENGTH)}…[truncated]` : text;
   for (const [pattern, replacement] of TEXT_RULES) out = out.replace(pattern, replacement);
@@ -75,9 +102,10 @@ function redactEntry(key: string, value: unknown, depth: number, seen: WeakSet<o
 }
 
 function errorFields(error: Error, depth: number, seen: WeakSet<object>): Record<string, unknown> {
-  const fields: Record<string, unknown> = { type: error.name, message: redactText(error.message) };
-  if (error.stack) fields.stack = redactText(error.stack);
   const code = (error as { code?: unknown }).code;
+  const message = withoutQueryValues(error.message, code);
+  const fields: Record<string, unknown> = { type: error.name, message: redactText(message) };
+  if (error.stack) fields.stack = redactText(stackWith(error, message));
   if (typeof code === "string" || typeof code === "number") fields.code = code;
   if (error.cause !== undefined) fields.cause = walk(error.cause, depth + 1, seen);
   return fields;

@@ -1,5 +1,6 @@
+import { MAX_API_KEY_NAME_LENGTH } from "@credits/core";
 import { z } from "zod";
-import { apiKeyScope, uuid } from "../schemas.ts";
+import { apiKeyScope, text, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
 
 const apiKeyInfo = z.object({
@@ -25,7 +26,7 @@ export const apiKeyProcedures = {
         summary: "Create an API key (the key is shown once)",
       },
     })
-    .input(z.strictObject({ name: z.string().trim().min(1).max(100), scopes: z.array(apiKeyScope).min(1).max(3) }))
+    .input(z.strictObject({ name: text({ max: MAX_API_KEY_NAME_LENGTH }), scopes: z.array(apiKeyScope).min(1).max(3) }))
     .output(
       z.object({ id: z.uuid(), name: z.string(), prefix: z.string(), scopes: z.array(apiKeyScope), key: z.string() }),
     )

@@ -2,7 +2,7 @@ import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core"
 import { MAX_CREDITS_PER_OPERATION } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { idempotencyKey, reason, uuid } from "../schemas.ts";
+import { cursor, idempotencyKey, reason, text, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
 
@@ -51,9 +51,15 @@ const auditOutput = z.object({
   balanceBefore: z.number().int().nullable(),
   balanceAfter: z.number().int().nullable(),
   adjustmentRequestId: z.uuid().nullable(),
+  apiKeyId: z.uuid().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
   createdAt: z.iso.datetime(),
 });
-const toAudit = (a: AdminAction): z.infer<typeof auditOutput> => ({ ...a, createdAt: a.createdAt.toISOString() });
+const toAudit = (a: AdminAction): z.infer<typeof auditOutput> => ({
+  ...a,
+  detail: (a.detail ?? null) as Record<string, unknown> | null,
+  createdAt: a.createdAt.toISOString(),
+});
 
 const userSummaryOutput = z.object({
   id: z.uuid(),
@@ -188,10 +194,10 @@ export const adminRouter = router({
       z.strictObject({
         actorId: uuid.optional(),
         targetUserId: uuid.optional(),
-        action: z.string().max(64).optional(),
+        action: text({ max: 64 }).optional(),
         from: z.iso.datetime({ offset: true }).optional(),
         to: z.iso.datetime({ offset: true }).optional(),
-        cursor: z.string().max(200).optional(),
+        cursor: cursor.optional(),
         limit: z.number().int().min(1).max(100).optional(),
       }),
     )
@@ -214,7 +220,7 @@ export const adminRouter = router({
 
   users: adminProcedure
     .meta({ openapi: { method: "GET", path: "/admin/users", tags: ["admin"], summary: "Find users by email or id" } })
-    .input(z.strictObject({ query: z.string().max(254).optional() }))
+    .input(z.strictObject({ query: text({ max: 254, min: 0 }).optional() }))
     .output(z.object({ users: z.array(userSummaryOutput) }))
     .query(async ({ ctx, input }) => ({
       users: (await ctx.services.admin.searchUsers(input.query ?? "")).map(toSummary),

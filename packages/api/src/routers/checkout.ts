@@ -1,6 +1,6 @@
 import type { Payment } from "@credits/core";
 import { z } from "zod";
-import { uuid } from "../schemas.ts";
+import { text, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const paymentOutput = z.object({
@@ -57,7 +57,7 @@ export const checkoutRouter = router({
         summary: "Confirm a returning checkout",
       },
     })
-    .input(z.strictObject({ sessionId: z.string().min(1).max(255) }))
+    .input(z.strictObject({ sessionId: text({ max: 255, trim: false }) }))
     .output(z.object({ payment: paymentOutput, balance: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId);

@@ -1,5 +1,6 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { text } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const dated = z.iso.datetime();
@@ -55,7 +56,7 @@ export const gdprRouter = router({
 
   delete: authedProcedure
     .meta({ openapi: { method: "DELETE", path: "/gdpr/delete", tags: ["gdpr"], summary: "Erase my account" } })
-    .input(z.strictObject({ confirmationToken: z.string().min(1).max(200) }))
+    .input(z.strictObject({ confirmationToken: text({ max: 200, trim: false }) }))
     .output(z.object({ erasedAt: dated }))
     .mutation(async ({ ctx, input }) => {
       ctx.services.gdpr.assertErasureToken(ctx.user.id, ctx.sessionToken ?? "", input.confirmationToken);

@@ -1,6 +1,6 @@
 import { findingKinds, type ReconciliationFinding, type ReconciliationRun } from "@credits/core";
 import { z } from "zod";
-import { uuid } from "../schemas.ts";
+import { cursor, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
 const runOutput = z.object({
@@ -44,7 +44,7 @@ const toFinding = (f: ReconciliationFinding): z.infer<typeof findingOutput> => (
   createdAt: f.createdAt.toISOString(),
 });
 
-const page = { limit: z.number().int().min(1).max(100).optional(), cursor: z.string().max(200).optional() };
+const page = { limit: z.number().int().min(1).max(100).optional(), cursor: cursor.optional() };
 const pageOptions = (input: { limit?: number | undefined; cursor?: string | undefined }) => ({
   ...(input.limit !== undefined ? { limit: input.limit } : {}),
   ...(input.cursor ? { cursor: input.cursor } : {}),
