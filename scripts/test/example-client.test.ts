@@ -14,7 +14,12 @@ describe("the typed client example", () => {
       email: `tool-${randomUUID()}@example.test`,
       password: "password123",
     });
-    await services.credits.grant({ userId: user.id, amount: 5, idempotencyKey: randomUUID() });
+    await services.credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: 5,
+      idempotencyKey: randomUUID(),
+    });
     const { key } = await services.apiKeys.create({ name: "example", scopes: ["credits:read", "credits:spend"] });
     const args = ["scripts/src/example-client.ts", "--url", server.url, "--api-key", key, "--user-id", user.id];
     const idempotencyKey = randomUUID();
@@ -33,7 +38,12 @@ describe("the typed client example", () => {
       email: `tool-${randomUUID()}@example.test`,
       password: "password123",
     });
-    await services.credits.grant({ userId: user.id, amount: 5, idempotencyKey: randomUUID() });
+    await services.credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: 5,
+      idempotencyKey: randomUUID(),
+    });
     const { key } = await services.apiKeys.create({ name: "read-only", scopes: ["credits:read"] });
     const failing = run(process.execPath, [
       "scripts/src/example-client.ts",

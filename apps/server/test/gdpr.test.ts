@@ -26,8 +26,19 @@ async function person() {
   const signup = await call("POST", "/api/v1/auth/signup", { body: { email, password: PASSWORD } });
   expect(signup.status).toBe(201);
   const id: string = signup.body.user.id;
-  await server.services.credits.grant({ userId: id, amount: 70, idempotencyKey: randomUUID(), reason: "gift" });
-  await server.services.credits.spend({ userId: id, amount: 20, idempotencyKey: randomUUID() });
+  await server.services.credits.grant({
+    scope: { kind: "user", id: "test" },
+    userId: id,
+    amount: 70,
+    idempotencyKey: randomUUID(),
+    reason: "gift",
+  });
+  await server.services.credits.spend({
+    scope: { kind: "user", id: "test" },
+    userId: id,
+    amount: 20,
+    idempotencyKey: randomUUID(),
+  });
   await server.services.apiKeys.create({ name: `key of ${email}`, scopes: ["credits:read"], ownerUserId: id });
   // A failed log-in leaves a rate-limit key with the email in it.
   await call("POST", "/api/v1/auth/login", { body: { email, password: "wrong password" } });

@@ -158,7 +158,13 @@ describe("tracing", () => {
   it("credit operations called directly are spans too (the services are traced at composition)", async () => {
     const user = await signUp(server.url, "direct");
     tracing.reset();
-    await server.services.credits.grant({ userId: user.id, amount: 3, idempotencyKey: `t-${user.id}`, reason: "t" });
+    await server.services.credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: 3,
+      idempotencyKey: `t-${user.id}`,
+      reason: "t",
+    });
     const grant = tracing.spans().find((span) => span.name === "credits.grant");
     expect(grant?.attributes).toMatchObject({ "app.user_id": user.id, "app.credits": 3 });
     // Never the reason or other free text.

@@ -314,7 +314,12 @@ describe("the CSRF guard", () => {
 
   beforeAll(async () => {
     user = await signUp();
-    await credits.grant({ userId: user.id, amount: 100, idempotencyKey: randomUUID() });
+    await credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: 100,
+      idempotencyKey: randomUUID(),
+    });
   });
 
   const crossSite: [string, Record<string, string>][] = [

@@ -17,7 +17,12 @@ async function userWithCredits(label: string, credits: number) {
   const email = uniqueEmail(label);
   const user = await server.services.auth.createUser({ email, password: PASSWORD, role: "user" });
   if (credits > 0) {
-    await server.services.credits.grant({ userId: user.id, amount: credits, idempotencyKey: `e2e-${user.id}` });
+    await server.services.credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: credits,
+      idempotencyKey: `e2e-${user.id}`,
+    });
   }
   return { email, user };
 }
@@ -178,7 +183,12 @@ describe("without JavaScript", () => {
     await page.getByRole("button", { name: "Create account" }).click();
     await page.waitForURL("**/credits");
     const { user } = await server.services.auth.logIn({ email, password: PASSWORD });
-    await server.services.credits.grant({ userId: user.id, amount: 6, idempotencyKey: `e2e-nojs-${user.id}` });
+    await server.services.credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId: user.id,
+      amount: 6,
+      idempotencyKey: `e2e-nojs-${user.id}`,
+    });
     await page.reload();
 
     await page.getByRole("button", { name: "Run report (5 credits)" }).click();

@@ -92,10 +92,20 @@ describe("history", () => {
     const email = uniqueEmail("historian");
     const user = await server.services.auth.createUser({ email, password: PASSWORD, role: "user" });
     for (let i = 1; i <= 23; i++) {
-      await server.services.credits.grant({ userId: user.id, amount: i, idempotencyKey: `e2e-grant-${user.id}-${i}` });
+      await server.services.credits.grant({
+        scope: { kind: "user", id: "test" },
+        userId: user.id,
+        amount: i,
+        idempotencyKey: `e2e-grant-${user.id}-${i}`,
+      });
     }
     for (let i = 1; i <= 2; i++) {
-      await server.services.credits.spend({ userId: user.id, amount: 1, idempotencyKey: `e2e-spend-${user.id}-${i}` });
+      await server.services.credits.spend({
+        scope: { kind: "user", id: "test" },
+        userId: user.id,
+        amount: 1,
+        idempotencyKey: `e2e-spend-${user.id}-${i}`,
+      });
     }
 
     const { context, page } = await newPage(browser, server.url);

@@ -9,7 +9,7 @@ import {
   NotFoundError,
 } from "./errors.ts";
 import type { Hold, InvariantViolation, LedgerEntry, LedgerKind, LedgerStore, Posting } from "./ledger.ts";
-import { clientKey, systemKey } from "./ledger-keys.ts";
+import { clientKey, type IdempotencyScope, systemKey } from "./ledger-keys.ts";
 import { DEFAULT_PAGE_SIZE, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "./validate.ts";
@@ -18,6 +18,8 @@ export interface CreditChange {
   userId: string;
   amount: number;
   idempotencyKey: string;
+  // The caller whose key it is (an API key, or the signed-in user).
+  scope: IdempotencyScope;
   reason?: string | null;
 }
 
@@ -57,12 +59,14 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     assertCredits(input.amount);
     assertIdempotencyKey(input.idempotencyKey);
     assertReason(input.reason);
+    const key = clientKey(input.scope, input.idempotencyKey);
     const entry = await withRetry(() =>
       postOnce(store, {
         userId: input.userId,
         amount: kind === "spend" ? -input.amount : input.amount,
         kind,
-        idempotencyKey: clientKey(input.idempotencyKey),
+        idempotencyKey: key.key,
+        legacyKey: key.legacy,
         reason: input.reason ?? null,
       }),
     );
@@ -97,6 +101,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     userId: string;
     amount: number;
     idempotencyKey: string;
+    scope: IdempotencyScope;
     ttlSeconds?: number;
   }): Promise<HoldResult> {
     assertCredits(input.amount);
@@ -105,19 +110,24 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     if (!Number.isInteger(ttlSeconds) || ttlSeconds < HOLD_TTL_SECONDS.min || ttlSeconds > HOLD_TTL_SECONDS.max) {
       throw new InvalidInputError(`ttlSeconds must be from ${HOLD_TTL_SECONDS.min} to ${HOLD_TTL_SECONDS.max}`);
     }
-    const key = clientKey(input.idempotencyKey);
+    const key = clientKey(input.scope, input.idempotencyKey);
     return inTransaction(async (tx) => {
       if ((await tx.getBalance(input.userId)) === null) throw new NotFoundError("user");
       const id = randomUUID();
-      const created = await tx.insertHold({
-        id,
-        userId: input.userId,
-        amount: input.amount,
-        idempotencyKey: key,
-        expiresAt: new Date(clock.now().getTime() + ttlSeconds * 1000),
-      });
+      // A hold made before keys were scoped answers its retries (no hold is written under a
+      // legacy key any more, so this read cannot race an insert).
+      const legacy = await tx.findHoldByKey(key.legacy);
+      const created = legacy
+        ? null
+        : await tx.insertHold({
+            id,
+            userId: input.userId,
+            amount: input.amount,
+            idempotencyKey: key.key,
+            expiresAt: new Date(clock.now().getTime() + ttlSeconds * 1000),
+          });
       if (!created) {
-        const existing = await tx.findHoldByKey(key);
+        const existing = legacy ?? (await tx.findHoldByKey(key.key));
         if (!existing || existing.userId !== input.userId || existing.amount !== input.amount) {
           throw new IdempotencyConflictError();
         }
@@ -149,10 +159,12 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
 
   async function settle(holdId: string, status: "captured" | "released", capturedAmount: number | null) {
     return inTransaction(async (tx) => {
-      const found = await tx.findHold(holdId);
+      const found = await lockedHold(tx, holdId);
       if (!found) throw new NotFoundError("hold");
-      if (capturedAmount !== null && capturedAmount > found.amount) {
-        throw new InvalidInputError(`cannot capture ${capturedAmount}: the hold is for ${found.amount}`);
+      const capturable = found.amount - found.clawedBack;
+      if (capturedAmount !== null && capturedAmount > capturable) {
+        const clawed = found.clawedBack > 0 ? ` (${found.clawedBack} of its ${found.amount} were taken back)` : "";
+        throw new InvalidInputError(`cannot capture ${capturedAmount}: the hold is for ${capturable}${clawed}`);
       }
       const settled = await tx.settleHold(holdId, { status, capturedAmount, now: clock.now() });
       if (!settled) {
@@ -167,8 +179,17 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     });
   }
 
+  // The hold, read after its owner's balance row is locked: the lock order of every path that
+  // touches a user's holds (clawbacks included), so what it says cannot change until we commit.
+  async function lockedHold(tx: LedgerStore, holdId: string): Promise<Hold | null> {
+    const found = await tx.findHold(holdId);
+    if (!found) return null;
+    await tx.lockBalance(found.userId);
+    return tx.findHold(holdId);
+  }
+
   async function returnRest(tx: LedgerStore, settled: Hold): Promise<number> {
-    const rest = settled.amount - (settled.capturedAmount ?? 0);
+    const rest = settled.amount - (settled.capturedAmount ?? 0) - settled.clawedBack;
     if (rest === 0) return balanceIn(tx, settled.userId);
     const entry = await tx.post({
       userId: settled.userId,
@@ -229,7 +250,9 @@ export async function postOnce(store: LedgerStore, posting: Posting): Promise<Le
   } catch (error) {
     if (!store.isKeyConflict(error)) throw error;
   }
-  const existing = await store.findEntryByKey(posting.idempotencyKey);
+  const existing =
+    (await store.findEntryByKey(posting.idempotencyKey)) ??
+    (posting.legacyKey ? await store.findEntryByKey(posting.legacyKey) : null);
   if (existing) {
     if (!samePosting(existing, posting)) throw new IdempotencyConflictError();
     return existing;

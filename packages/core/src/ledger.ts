@@ -36,6 +36,9 @@ export interface Posting {
   amount: number;
   kind: LedgerKind;
   idempotencyKey: string;
+  // A client key's unscoped form from before keys were scoped (ledger-keys.ts): when the ledger
+  // already has it, the posting is not applied (a retry of a request made before the upgrade).
+  legacyKey?: string | null;
   reason?: string | null;
   paymentId?: string | null;
   holdId?: string | null;
@@ -51,6 +54,8 @@ export interface Hold {
   userId: string;
   amount: number;
   capturedAmount: number | null;
+  // Taken back by a refund or dispute while the hold was open: never captured, never returned.
+  clawedBack: number;
   status: HoldStatus;
   idempotencyKey: string;
   expiresAt: Date;
@@ -108,6 +113,10 @@ export interface LedgerStore {
     id: string,
     settlement: { status: Exclude<HoldStatus, "open">; capturedAmount: number | null; now: Date },
   ): Promise<Hold | null>;
+  // A user's open holds, oldest first, locked for this transaction (after the balance row).
+  lockOpenHolds(userId: string, limit: number): Promise<Hold[]>;
+  // Takes `amount` out of an open hold for a clawback; a hold left with nothing is released.
+  clawBackHold(id: string, amount: number, now: Date): Promise<Hold | null>;
   // Open holds past their expiry, locked for this transaction and skipped by concurrent sweepers.
   lockExpiredHolds(now: Date, limit: number): Promise<Hold[]>;
   findInvariantViolations(limit: number): Promise<{ usersChecked: number; violations: InvariantViolation[] }>;

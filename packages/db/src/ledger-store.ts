@@ -10,7 +10,7 @@ import {
   RetryableStoreError,
 } from "@credits/core";
 import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
-import { and, asc, desc, eq, gt, gte, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm";
 import { createBatcher } from "./batcher.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { isDatabaseUnavailable, isUniqueViolation, translated } from "./errors.ts";
@@ -110,7 +110,8 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
                  disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
            WHERE id = ${posting.userId}::uuid
              AND (${allowNegative}::boolean OR ${posting.amount}::bigint > 0 OR credits_balance + ${posting.amount}::bigint >= 0)
-             AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = ${posting.idempotencyKey})
+             AND NOT EXISTS (SELECT 1 FROM credit_transactions
+                              WHERE idempotency_key IN (${posting.idempotencyKey}, ${posting.legacyKey ?? null}::text))
           RETURNING credits_balance
         )
         INSERT INTO credit_transactions
@@ -134,6 +135,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       amount: p.amount,
       kind: p.kind,
       idempotency_key: p.idempotencyKey,
+      legacy_key: p.legacyKey ?? null,
       reason: p.reason ?? null,
     }));
     let applied: Map<number, BatchRow>;
@@ -267,14 +269,69 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       return (row as Hold | undefined) ?? null;
     },
 
-    lockExpiredHolds: (now, limit) =>
+    lockOpenHolds: (userId, limit) =>
       db
         .select()
         .from(holds)
-        .where(and(eq(holds.status, "open"), lte(holds.expiresAt, now)))
-        .orderBy(asc(holds.expiresAt))
+        .where(and(eq(holds.userId, userId), eq(holds.status, "open")))
+        .orderBy(asc(holds.createdAt), asc(holds.id))
         .limit(limit)
-        .for("update", { skipLocked: true }),
+        .for("update"),
+
+    clawBackHold: async (id, amount, now) => {
+      // A hold left with nothing to capture or return is settled as released.
+      const emptied = sql`coalesce(${holds.capturedAmount}, 0) + ${holds.clawedBack} + ${amount} = ${holds.amount}`;
+      const [row] = await db
+        .update(holds)
+        .set({
+          clawedBack: sql`${holds.clawedBack} + ${amount}`,
+          status: sql`CASE WHEN ${emptied} THEN 'released'::hold_status ELSE ${holds.status} END`,
+          settledAt: sql`CASE WHEN ${emptied} THEN ${now.toISOString()}::timestamptz ELSE ${holds.settledAt} END`,
+        })
+        .where(
+          and(
+            eq(holds.id, id),
+            eq(holds.status, "open"),
+            sql`coalesce(${holds.capturedAmount}, 0) + ${holds.clawedBack} + ${amount} <= ${holds.amount}`,
+          ),
+        )
+        .returning();
+      return row ?? null;
+    },
+
+    // The users of due holds are locked first, in id order (the lock order of every posting: the
+    // balance row, then holds), so two sweepers, or a sweeper and a clawback, never deadlock; a
+    // hold another sweeper settled meanwhile is no longer open and is not returned.
+    lockExpiredHolds: async (now, limit) => {
+      const due = db
+        .selectDistinct({ userId: holds.userId })
+        .from(holds)
+        .where(and(eq(holds.status, "open"), lte(holds.expiresAt, now)))
+        .orderBy(holds.userId)
+        .limit(limit);
+      const owners = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(inArray(users.id, due))
+        .orderBy(asc(users.id))
+        .for("update");
+      if (owners.length === 0) return [];
+      return db
+        .select()
+        .from(holds)
+        .where(
+          and(
+            eq(holds.status, "open"),
+            lte(holds.expiresAt, now),
+            inArray(
+              holds.userId,
+              owners.map((owner) => owner.id),
+            ),
+          ),
+        )
+        .orderBy(asc(holds.expiresAt))
+        .for("update");
+    },
 
     findInvariantViolations: async (limit) => {
       const [counted] = await db.select({ count: sql<number>`count(*)::int` }).from(users);

@@ -41,7 +41,8 @@ describe("adjustments below the threshold", () => {
   it("a key already used by a grant is a conflict, not that grant answered as an adjustment", async () => {
     const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
     const idempotencyKey = randomUUID();
-    await credits.grant({ userId, amount: 7, idempotencyKey, reason: "same words" });
+    // The same caller: an admin's session keys are scoped to that admin.
+    await credits.grant({ scope: { kind: "user", id: actorId }, userId, amount: 7, idempotencyKey, reason: "same words" });
     await expect(
       admin.adjust({ actorId, userId, amount: 7, reason: "same words", idempotencyKey }),
     ).rejects.toBeInstanceOf(IdempotencyConflictError);

@@ -40,7 +40,9 @@ describe("concurrent spends", () => {
   it("200 spends of 1 against a balance of 100: exactly 100 succeed", async () => {
     const userId = await fundedUser(db, credits, 100);
     const { ok, errors } = await settle(
-      Array.from({ length: 200 }, () => credits.spend({ userId, amount: 1, idempotencyKey: key() })),
+      Array.from({ length: 200 }, () =>
+        credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 1, idempotencyKey: key() }),
+      ),
     );
     for (const error of errors) expect(error).toBeInstanceOf(InsufficientCreditsError);
     expect(ok).toHaveLength(100);
@@ -62,7 +64,9 @@ describe("concurrent spends", () => {
     const userId = await fundedUser(db, credits, 100);
     const idempotencyKey = key();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => credits.spend({ userId, amount: 7, idempotencyKey, reason: "job" })),
+      Array.from({ length: 20 }, () =>
+        credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 7, idempotencyKey, reason: "job" }),
+      ),
     );
     const first = results[0];
     if (!first) throw new Error("no result");
@@ -78,7 +82,9 @@ describe("concurrent spends", () => {
     const userId = await fundedUser(db, credits, 10);
     const idempotencyKey = key();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => credits.spend({ userId, amount: 10, idempotencyKey })),
+      Array.from({ length: 20 }, () =>
+        credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 10, idempotencyKey }),
+      ),
     );
     expect(new Set(results.map((r) => r.transactionId)).size).toBe(1);
     expect(results.every((r) => r.balance === 0)).toBe(true);
@@ -90,7 +96,7 @@ describe("concurrent spends", () => {
     const idempotencyKey = key();
     const amounts = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? 5 : 8));
     const outcomes = await Promise.allSettled(
-      amounts.map((amount) => credits.spend({ userId, amount, idempotencyKey })),
+      amounts.map((amount) => credits.spend({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey })),
     );
     const winners = new Set(outcomes.flatMap((o, i) => (o.status === "fulfilled" ? [amounts[i]] : [])));
     expect(winners.size).toBe(1);
@@ -113,21 +119,26 @@ describe("concurrent spends", () => {
 
     // And afterwards: another amount, another kind, another user are all conflicts too.
     const loser = winner === 5 ? 8 : 5;
-    await expect(credits.spend({ userId, amount: loser, idempotencyKey })).rejects.toBeInstanceOf(
-      IdempotencyConflictError,
-    );
-    await expect(credits.spend({ userId, amount: 1_000, idempotencyKey })).rejects.toBeInstanceOf(
-      IdempotencyConflictError,
-    );
-    await expect(credits.grant({ userId, amount: winner, idempotencyKey })).rejects.toBeInstanceOf(
-      IdempotencyConflictError,
-    );
+    await expect(
+      credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: loser, idempotencyKey }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(
+      credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 1_000, idempotencyKey }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(
+      credits.grant({ scope: { kind: "user", id: "test" }, userId, amount: winner, idempotencyKey }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
     const later = await settle(
-      Array.from({ length: 10 }, () => credits.spend({ userId, amount: loser, idempotencyKey })),
+      Array.from({ length: 10 }, () =>
+        credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: loser, idempotencyKey }),
+      ),
     );
     expect(later.ok).toHaveLength(0);
     for (const error of later.errors) expect(error).toBeInstanceOf(IdempotencyConflictError);
-    expect((await credits.spend({ userId, amount: winner, idempotencyKey })).transactionId).toBe([...ids][0]);
+    expect(
+      (await credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: winner, idempotencyKey }))
+        .transactionId,
+    ).toBe([...ids][0]);
     expect(await credits.balance(userId)).toBe(100 - winner);
     expect((await ledgerRows(userId)).filter((r) => r.kind === "spend")).toHaveLength(1);
     await expectInvariantHolds(db);
@@ -137,7 +148,9 @@ describe("concurrent spends", () => {
     const userId = await fundedUser(db, credits, 50);
     const idempotencyKey = key();
     const results = await Promise.all(
-      Array.from({ length: 20 }, () => credits.hold({ userId, amount: 30, idempotencyKey })),
+      Array.from({ length: 20 }, () =>
+        credits.hold({ scope: { kind: "user", id: "test" }, userId, amount: 30, idempotencyKey }),
+      ),
     );
     expect(new Set(results.map((r) => r.hold.id)).size).toBe(1);
     expect(results.every((r) => r.balance === 20)).toBe(true);
@@ -149,7 +162,12 @@ describe("concurrent spends", () => {
 
   it("capture and release racing on one hold: exactly one wins", async () => {
     const userId = await fundedUser(db, credits, 50);
-    const { hold } = await credits.hold({ userId, amount: 30, idempotencyKey: key() });
+    const { hold } = await credits.hold({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 30,
+      idempotencyKey: key(),
+    });
     const calls = Array.from({ length: 20 }, (_, i) =>
       i % 2 === 0 ? credits.capture(hold.id, 10) : credits.release(hold.id),
     );
@@ -248,7 +266,7 @@ describe("random workers", () => {
           const idempotencyKey = key();
           record(
             { userId, amount, kind: "grant", idempotencyKey, transactionId: "" },
-            await credits.grant({ userId, amount, idempotencyKey }),
+            await credits.grant({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey }),
           );
           break;
         }
@@ -257,7 +275,7 @@ describe("random workers", () => {
           const idempotencyKey = key();
           record(
             { userId, amount: -amount, kind: "spend", idempotencyKey, transactionId: "" },
-            await credits.spend({ userId, amount, idempotencyKey }),
+            await credits.spend({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey }),
           );
           break;
         }
@@ -266,8 +284,8 @@ describe("random workers", () => {
           const amount = between(1, 25);
           const idempotencyKey = key();
           const both = await Promise.allSettled([
-            credits.spend({ userId, amount, idempotencyKey }),
-            credits.spend({ userId, amount, idempotencyKey }),
+            credits.spend({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey }),
+            credits.spend({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey }),
           ]);
           const results = both.flatMap((o) => (o.status === "fulfilled" ? [o.value] : []));
           for (const o of both) if (o.status === "rejected") refusal(op, o.reason);
@@ -282,6 +300,7 @@ describe("random workers", () => {
           const earlier = postedList.length > 0 ? pick(postedList) : undefined;
           if (!earlier) return tally.count(tally.refused, `${op}:nothing-yet`);
           const input = {
+            scope: { kind: "user", id: "test" } as const,
             userId: earlier.userId,
             amount: Math.abs(earlier.amount),
             idempotencyKey: earlier.idempotencyKey,
@@ -292,7 +311,13 @@ describe("random workers", () => {
         }
         case "hold": {
           const ttlSeconds = Math.random() < 0.3 ? 1 : 3_600;
-          const result = await credits.hold({ userId, amount: between(1, 30), idempotencyKey: key(), ttlSeconds });
+          const result = await credits.hold({
+            scope: { kind: "user", id: "test" },
+            userId,
+            amount: between(1, 30),
+            idempotencyKey: key(),
+            ttlSeconds,
+          });
           expect(result.balance).toBeGreaterThanOrEqual(0);
           expect(result.hold).toMatchObject({ userId, status: "open" });
           expect(fates.has(result.hold.id)).toBe(false);

@@ -25,9 +25,20 @@ const key = () => randomUUID();
 describe("grant and spend", () => {
   it("moves the balance and writes one ledger row each", async () => {
     const userId = await createUser(db);
-    const granted = await credits.grant({ userId, amount: 50, idempotencyKey: key(), reason: "welcome" });
+    const granted = await credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 50,
+      idempotencyKey: key(),
+      reason: "welcome",
+    });
     expect(granted.balance).toBe(50);
-    const spent = await credits.spend({ userId, amount: 20, idempotencyKey: key() });
+    const spent = await credits.spend({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 20,
+      idempotencyKey: key(),
+    });
     expect(spent.balance).toBe(30);
     expect(await credits.balance(userId)).toBe(30);
     const { transactions } = await credits.history(userId);
@@ -40,9 +51,9 @@ describe("grant and spend", () => {
 
   it("refuses a spend above the balance and changes nothing", async () => {
     const userId = await fundedUser(db, credits, 10);
-    await expect(credits.spend({ userId, amount: 11, idempotencyKey: key() })).rejects.toBeInstanceOf(
-      InsufficientCreditsError,
-    );
+    await expect(
+      credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 11, idempotencyKey: key() }),
+    ).rejects.toBeInstanceOf(InsufficientCreditsError);
     expect(await credits.balance(userId)).toBe(10);
     expect((await credits.history(userId)).transactions).toHaveLength(1);
   });
@@ -50,19 +61,37 @@ describe("grant and spend", () => {
   it("answers a retry with the first result and a changed retry with a conflict", async () => {
     const userId = await fundedUser(db, credits, 100);
     const idempotencyKey = key();
-    const first = await credits.spend({ userId, amount: 30, idempotencyKey, reason: "job 1" });
-    const again = await credits.spend({ userId, amount: 30, idempotencyKey, reason: "job 1" });
+    const first = await credits.spend({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 30,
+      idempotencyKey,
+      reason: "job 1",
+    });
+    const again = await credits.spend({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 30,
+      idempotencyKey,
+      reason: "job 1",
+    });
     expect(again).toEqual(first);
     expect(await credits.balance(userId)).toBe(70);
-    await expect(credits.spend({ userId, amount: 31, idempotencyKey, reason: "job 1" })).rejects.toBeInstanceOf(
-      IdempotencyConflictError,
-    );
-    await expect(credits.grant({ userId, amount: 30, idempotencyKey, reason: "job 1" })).rejects.toBeInstanceOf(
-      IdempotencyConflictError,
-    );
+    await expect(
+      credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 31, idempotencyKey, reason: "job 1" }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(
+      credits.grant({ scope: { kind: "user", id: "test" }, userId, amount: 30, idempotencyKey, reason: "job 1" }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
     const otherUser = await fundedUser(db, credits, 100);
     await expect(
-      credits.spend({ userId: otherUser, amount: 30, idempotencyKey, reason: "job 1" }),
+      credits.spend({
+        scope: { kind: "user", id: "test" },
+        userId: otherUser,
+        amount: 30,
+        idempotencyKey,
+        reason: "job 1",
+      }),
     ).rejects.toBeInstanceOf(IdempotencyConflictError);
     expect(await credits.balance(userId)).toBe(70);
     expect(await credits.balance(otherUser)).toBe(100);
@@ -71,19 +100,25 @@ describe("grant and spend", () => {
   it("replays a retry even when the balance could no longer pay for it", async () => {
     const userId = await fundedUser(db, credits, 10);
     const idempotencyKey = key();
-    const first = await credits.spend({ userId, amount: 10, idempotencyKey });
-    expect(await credits.spend({ userId, amount: 10, idempotencyKey })).toEqual(first);
+    const first = await credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 10, idempotencyKey });
+    expect(await credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 10, idempotencyKey })).toEqual(
+      first,
+    );
   });
 
   it("rejects bad amounts, keys and unknown users", async () => {
     const userId = await fundedUser(db, credits, 10);
     for (const amount of [0, -1, 1.5, Number.NaN, MAX_CREDITS_PER_OPERATION + 1]) {
-      await expect(credits.spend({ userId, amount, idempotencyKey: key() })).rejects.toBeInstanceOf(InvalidInputError);
+      await expect(
+        credits.spend({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey: key() }),
+      ).rejects.toBeInstanceOf(InvalidInputError);
     }
-    await expect(credits.grant({ userId, amount: 1, idempotencyKey: "" })).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(credits.grant({ userId: randomUUID(), amount: 1, idempotencyKey: key() })).rejects.toBeInstanceOf(
-      NotFoundError,
-    );
+    await expect(
+      credits.grant({ scope: { kind: "user", id: "test" }, userId, amount: 1, idempotencyKey: "" }),
+    ).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(
+      credits.grant({ scope: { kind: "user", id: "test" }, userId: randomUUID(), amount: 1, idempotencyKey: key() }),
+    ).rejects.toBeInstanceOf(NotFoundError);
     await expect(credits.balance(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
     expect(await credits.balance(userId)).toBe(10);
   });
@@ -92,8 +127,10 @@ describe("grant and spend", () => {
 describe("history", () => {
   it("pages through every row exactly once in both orders, with filters", async () => {
     const userId = await createUser(db);
-    for (let i = 1; i <= 7; i++) await credits.grant({ userId, amount: i, idempotencyKey: key() });
-    for (let i = 1; i <= 3; i++) await credits.spend({ userId, amount: 1, idempotencyKey: key() });
+    for (let i = 1; i <= 7; i++)
+      await credits.grant({ scope: { kind: "user", id: "test" }, userId, amount: i, idempotencyKey: key() });
+    for (let i = 1; i <= 3; i++)
+      await credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 1, idempotencyKey: key() });
 
     for (const order of ["asc", "desc"] as const) {
       const seen: number[] = [];
@@ -127,7 +164,12 @@ describe("history", () => {
 describe("holds", () => {
   it("reserves, captures part and returns the rest", async () => {
     const userId = await fundedUser(db, credits, 100);
-    const { hold, balance } = await credits.hold({ userId, amount: 40, idempotencyKey: key() });
+    const { hold, balance } = await credits.hold({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 40,
+      idempotencyKey: key(),
+    });
     expect(balance).toBe(60);
     const captured = await credits.capture(hold.id, 25);
     expect(captured.balance).toBe(75);
@@ -141,7 +183,12 @@ describe("holds", () => {
 
   it("releases a hold in full, once", async () => {
     const userId = await fundedUser(db, credits, 100);
-    const { hold } = await credits.hold({ userId, amount: 100, idempotencyKey: key() });
+    const { hold } = await credits.hold({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 100,
+      idempotencyKey: key(),
+    });
     expect(await credits.balance(userId)).toBe(0);
     expect((await credits.release(hold.id)).balance).toBe(100);
     expect((await credits.release(hold.id)).balance).toBe(100);
@@ -151,14 +198,16 @@ describe("holds", () => {
   it("is idempotent per key and refuses what the balance cannot cover", async () => {
     const userId = await fundedUser(db, credits, 50);
     const idempotencyKey = key();
-    const first = await credits.hold({ userId, amount: 30, idempotencyKey });
-    const again = await credits.hold({ userId, amount: 30, idempotencyKey });
+    const first = await credits.hold({ scope: { kind: "user", id: "test" }, userId, amount: 30, idempotencyKey });
+    const again = await credits.hold({ scope: { kind: "user", id: "test" }, userId, amount: 30, idempotencyKey });
     expect(again.hold.id).toBe(first.hold.id);
     expect(again.balance).toBe(20);
-    await expect(credits.hold({ userId, amount: 31, idempotencyKey })).rejects.toBeInstanceOf(IdempotencyConflictError);
-    await expect(credits.hold({ userId, amount: 21, idempotencyKey: key() })).rejects.toBeInstanceOf(
-      InsufficientCreditsError,
-    );
+    await expect(
+      credits.hold({ scope: { kind: "user", id: "test" }, userId, amount: 31, idempotencyKey }),
+    ).rejects.toBeInstanceOf(IdempotencyConflictError);
+    await expect(
+      credits.hold({ scope: { kind: "user", id: "test" }, userId, amount: 21, idempotencyKey: key() }),
+    ).rejects.toBeInstanceOf(InsufficientCreditsError);
     await expect(credits.capture(first.hold.id, 31)).rejects.toBeInstanceOf(InvalidInputError);
     await expect(credits.capture(randomUUID(), 1)).rejects.toBeInstanceOf(NotFoundError);
     expect(await credits.balance(userId)).toBe(20);
@@ -166,7 +215,13 @@ describe("holds", () => {
 
   it("expires: no capture after the deadline, and the sweep returns the credits once", async () => {
     const userId = await fundedUser(db, credits, 10);
-    const { hold } = await credits.hold({ userId, amount: 10, idempotencyKey: key(), ttlSeconds: 60 });
+    const { hold } = await credits.hold({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: 10,
+      idempotencyKey: key(),
+      ttlSeconds: 60,
+    });
     now = new Date(now.getTime() + 61_000);
     await expect(credits.capture(hold.id, 5)).rejects.toThrow("hold is expired");
     expect(await credits.expireHolds()).toBeGreaterThanOrEqual(1);
@@ -228,18 +283,22 @@ describe("the database backs the rules", () => {
       allowNegative: true,
     });
     // Alone (single statement), then several at once (one batch), then inside a transaction.
-    expect((await credits.grant({ userId, amount: 1, idempotencyKey: key() })).balance).toBe(-2);
+    expect(
+      (await credits.grant({ scope: { kind: "user", id: "test" }, userId, amount: 1, idempotencyKey: key() })).balance,
+    ).toBe(-2);
     const together = await Promise.all(
-      [1, 1, 1].map((amount) => credits.grant({ userId, amount, idempotencyKey: key() })),
+      [1, 1, 1].map((amount) =>
+        credits.grant({ scope: { kind: "user", id: "test" }, userId, amount, idempotencyKey: key() }),
+      ),
     );
     expect(together.map((r) => r.balance)).toEqual([-1, 0, 1]);
     const inTransaction = await store.transaction((tx) =>
       tx.post({ userId, amount: 2, kind: "grant", idempotencyKey: `test:${key()}` }),
     );
     expect(inTransaction?.balanceAfter).toBe(3);
-    await expect(credits.spend({ userId, amount: 4, idempotencyKey: key() })).rejects.toBeInstanceOf(
-      InsufficientCreditsError,
-    );
+    await expect(
+      credits.spend({ scope: { kind: "user", id: "test" }, userId, amount: 4, idempotencyKey: key() }),
+    ).rejects.toBeInstanceOf(InsufficientCreditsError);
     expect(await credits.balance(userId)).toBe(3);
     await expectInvariantHolds(db);
   });

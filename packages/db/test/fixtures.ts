@@ -16,7 +16,13 @@ export async function createUser(db: Database): Promise<string> {
 // A user whose starting balance arrives through the ledger, like any other credit.
 export async function fundedUser(db: Database, credits: CreditService, balance: number): Promise<string> {
   const userId = await createUser(db);
-  if (balance > 0) await credits.grant({ userId, amount: balance, idempotencyKey: `fund-${userId}` });
+  if (balance > 0)
+    await credits.grant({
+      scope: { kind: "user", id: "test" },
+      userId,
+      amount: balance,
+      idempotencyKey: `fund-${userId}`,
+    });
   return userId;
 }
 
@@ -25,3 +31,6 @@ export async function expectInvariantHolds(db: Database): Promise<number> {
   if (violations.length > 0) throw new Error(`ledger invariant broken: ${JSON.stringify(violations)}`);
   return usersChecked;
 }
+
+// The idempotency scope of credit operations the tests make directly on the services.
+export const TEST_SCOPE = { kind: "user", id: "test" } as const;

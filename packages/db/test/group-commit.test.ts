@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  clientKey,
   createCreditService,
   IdempotencyConflictError,
   InsufficientCreditsError,
@@ -12,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import { rowsOf } from "../src/client.ts";
 import { createLedgerStore } from "../src/ledger-store.ts";
 import { creditTransactions } from "../src/schema.ts";
-import { expectInvariantHolds, fundedUser } from "./fixtures.ts";
+import { expectInvariantHolds, fundedUser, TEST_SCOPE } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
 // Group commit (ADR 006): standalone postings that arrive while their lane's statement runs are
@@ -25,7 +26,7 @@ const credits = createCreditService({ store });
 // Rows written by one transaction share its xmin: the number of transactions behind them.
 async function transactionsBehind(keys: string[]): Promise<number> {
   const result = await db.execute(
-    sql`SELECT count(DISTINCT xmin::text)::int AS n FROM credit_transactions WHERE idempotency_key IN ${keys.map((k) => `c:${k}`)}`,
+    sql`SELECT count(DISTINCT xmin::text)::int AS n FROM credit_transactions WHERE idempotency_key IN ${keys.map((k) => clientKey(TEST_SCOPE, k).key)}`,
   );
   return Number(rowsOf<{ n: number }>(result)[0]?.n);
 }
@@ -35,7 +36,7 @@ describe("group commit", () => {
     const userId = await fundedUser(db, credits, 1_000);
     const keys = Array.from({ length: 50 }, () => randomUUID());
     const results = await Promise.all(
-      keys.map((idempotencyKey) => credits.spend({ userId, amount: 1, idempotencyKey })),
+      keys.map((idempotencyKey) => credits.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey })),
     );
     // One user, one lane: the first runs alone, the other 49 queue behind it and go together.
     expect(await transactionsBehind(keys)).toBeLessThanOrEqual(3);
@@ -48,18 +49,23 @@ describe("group commit", () => {
   it("each posting of a batch gets its own outcome: applied, refused, unknown user, replayed, conflicting", async () => {
     const userId = await fundedUser(db, credits, 10);
     const taken = randomUUID();
-    await credits.spend({ userId, amount: 1, idempotencyKey: taken });
+    await credits.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey: taken });
     const repeated = randomUUID();
     // In call order (the lane applies them so): 9 → 5, 100 refused, 5 → 3, the same again, a
     // taken key with another amount, 3 → 0, and a user that does not exist.
     const outcomes = await Promise.allSettled([
-      credits.spend({ userId, amount: 4, idempotencyKey: randomUUID() }),
-      credits.spend({ userId, amount: 100, idempotencyKey: randomUUID() }),
-      credits.spend({ userId, amount: 2, idempotencyKey: repeated }),
-      credits.spend({ userId, amount: 2, idempotencyKey: repeated }),
-      credits.spend({ userId, amount: 7, idempotencyKey: taken }),
-      credits.spend({ userId, amount: 3, idempotencyKey: randomUUID() }),
-      credits.spend({ userId: randomUUID(), amount: 1, idempotencyKey: randomUUID() }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 4, idempotencyKey: randomUUID() }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 100, idempotencyKey: randomUUID() }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 2, idempotencyKey: repeated }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 2, idempotencyKey: repeated }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 7, idempotencyKey: taken }),
+      credits.spend({ scope: TEST_SCOPE, userId, amount: 3, idempotencyKey: randomUUID() }),
+      credits.spend({
+        scope: TEST_SCOPE,
+        userId: randomUUID(),
+        amount: 1,
+        idempotencyKey: randomUUID(),
+      }),
     ]);
     const [first, refused, once, again, conflicting, last, nobody] = outcomes;
     expect(first).toMatchObject({ status: "fulfilled", value: { balance: 5 } });
@@ -109,7 +115,9 @@ describe("group commit", () => {
     const keys = Array.from({ length: 100 }, () => randomUUID());
     const [mine, theirs] = await Promise.all(
       [credits, other].map((service) =>
-        Promise.all(keys.map((idempotencyKey) => service.spend({ userId, amount: 1, idempotencyKey }))),
+        Promise.all(
+          keys.map((idempotencyKey) => service.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey })),
+        ),
       ),
     );
     expect(theirs?.map((r) => r.transactionId)).toEqual(mine?.map((r) => r.transactionId));
@@ -120,7 +128,7 @@ describe("group commit", () => {
       .where(
         inArray(
           creditTransactions.idempotencyKey,
-          keys.map((k) => `c:${k}`),
+          keys.map((k) => clientKey(TEST_SCOPE, k).key),
         ),
       );
     expect(rows).toHaveLength(100);
@@ -142,15 +150,15 @@ describe("group commit", () => {
       const holding = other.begin(async (tx) => {
         await tx`UPDATE users SET credits_balance = credits_balance - 1 WHERE id = ${elsewhere}`;
         await tx`INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
-                 VALUES (${elsewhere}, -1, 9, 'spend', ${`c:${key}`})`;
+                 VALUES (${elsewhere}, -1, 9, 'spend', ${clientKey(TEST_SCOPE, key).key})`;
         await committed;
       });
       await new Promise((resolve) => setTimeout(resolve, 100));
       // The first runs alone; the next two go as one batch, which waits on the open key.
       const spends = Promise.allSettled([
-        credits.spend({ userId, amount: 1, idempotencyKey: randomUUID() }),
-        credits.spend({ userId, amount: 2, idempotencyKey: key }),
-        credits.spend({ userId, amount: 3, idempotencyKey: randomUUID() }),
+        credits.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey: randomUUID() }),
+        credits.spend({ scope: TEST_SCOPE, userId, amount: 2, idempotencyKey: key }),
+        credits.spend({ scope: TEST_SCOPE, userId, amount: 3, idempotencyKey: randomUUID() }),
       ]);
       for (let waited = 0; ; waited += 20) {
         const waiting = await db.execute(sql`

@@ -128,7 +128,8 @@ function post(kind: "grant" | "spend", user: number, amount: number, keyIndex: n
   return command(kind, `${kind}(u${user}, ${amount}, key ${keyIndex})`, always, async (model, real) => {
     const key = ledgerKey(model, real, keyIndex);
     const signed = kind === "grant" ? amount : -amount;
-    const call = () => credits[kind]({ userId: userId(real, user), amount, idempotencyKey: key });
+    const call = () =>
+      credits[kind]({ scope: { kind: "user", id: "test" }, userId: userId(real, user), amount, idempotencyKey: key });
     const existing = model.entries.get(key);
     if (existing) {
       if (existing.user === user && existing.kind === kind && existing.amount === signed) {
@@ -164,6 +165,7 @@ const replay = (pick: number) =>
   command("replay", `replay(#${pick})`, hasEntries, async (model, real) => {
     const entry = nth(model.entryList, pick);
     const result = await credits[entry.kind]({
+      scope: { kind: "user", id: "test" },
       userId: userId(real, entry.user),
       amount: Math.abs(entry.amount),
       idempotencyKey: entry.key,
@@ -184,7 +186,14 @@ const replayHold = (pick: number) =>
   });
 
 async function holdOnce(model: Model, real: Real, user: number, amount: number, key: string, ttlSeconds: number) {
-  const call = () => credits.hold({ userId: userId(real, user), amount, idempotencyKey: key, ttlSeconds });
+  const call = () =>
+    credits.hold({
+      scope: { kind: "user", id: "test" },
+      userId: userId(real, user),
+      amount,
+      idempotencyKey: key,
+      ttlSeconds,
+    });
   const existing = model.holdsByKey.get(key);
   if (existing) {
     if (existing.user === user && existing.amount === amount) {

@@ -511,7 +511,12 @@ describe("refunds and disputes", () => {
     const purchase = await buy("starter");
     const e = events(purchase);
     await send(e.completed());
-    await server.services.credits.spend({ userId: purchase.userId, amount: 40, idempotencyKey: randomUUID() });
+    await server.services.credits.spend({
+      scope: { kind: "user", id: "test" },
+      userId: purchase.userId,
+      amount: 40,
+      idempotencyKey: randomUUID(),
+    });
     await send(e.disputeCreated());
     expect(await balanceOf(purchase.userId)).toBe(60 - 100);
     expect((await paymentRow(purchase.paymentId)).status).toBe("disputed");
@@ -531,7 +536,12 @@ describe("refunds and disputes", () => {
     const purchase = await buy("standard");
     const e = events(purchase);
     await send(e.completed());
-    await server.services.credits.spend({ userId: purchase.userId, amount: 450, idempotencyKey: randomUUID() });
+    await server.services.credits.spend({
+      scope: { kind: "user", id: "test" },
+      userId: purchase.userId,
+      amount: 450,
+      idempotencyKey: randomUUID(),
+    });
     expect(outcome(await send(e.refunded(purchase.amountMinor)))).toBe("processed");
     expect(await balanceOf(purchase.userId)).toBe(0);
     expect(await paymentRow(purchase.paymentId)).toMatchObject({

@@ -1,3 +1,4 @@
+import { clientKey } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import {
@@ -14,9 +15,16 @@ import {
   ttlSeconds,
   uuid,
 } from "../schemas.ts";
-import { authedProcedure, router, serviceProcedure } from "../trpc.ts";
+import { authedProcedure, router, scopeOf, serviceProcedure } from "../trpc.ts";
 
 const change = z.strictObject({ userId: uuid, amount: credits, idempotencyKey, reason: reason.optional() });
+
+// Applied, or (above ADMIN_APPROVAL_THRESHOLD, or to the key's own owner) filed as an adjustment
+// request that another admin must approve: nothing is granted yet.
+const grantOutput = z.union([
+  creditResultOutput,
+  z.object({ status: z.literal("pending"), adjustmentRequestId: z.uuid(), expiresAt: z.iso.datetime() }),
+]);
 
 export const creditsRouter = router({
   mine: authedProcedure
@@ -62,7 +70,16 @@ export const creditsRouter = router({
         userId = ctx.caller.userId;
       }
       if (!userId) throw new TRPCError({ code: "BAD_REQUEST", message: "userId is required with an API key" });
-      return ctx.services.credits.spend({ ...input, userId });
+      const scope = scopeOf(ctx.caller);
+      const spend = () => ctx.services.credits.spend({ ...input, userId, scope });
+      if (ctx.caller.kind !== "apiKey") return spend();
+      const key = clientKey(scope, input.idempotencyKey);
+      return ctx.services.keyCredits.metered(
+        ctx.caller.key,
+        input.amount,
+        async (ledger) => (await ledger.findEntryByKey(key.key)) !== null,
+        spend,
+      );
     }),
 
   grant: serviceProcedure("credits:grant")
@@ -70,8 +87,15 @@ export const creditsRouter = router({
       openapi: { method: "POST", path: "/credits/grant", tags: ["credits"], summary: "Grant credits", protect: true },
     })
     .input(change)
-    .output(creditResultOutput)
-    .mutation(({ ctx, input }) => ctx.services.credits.grant(input)),
+    .output(grantOutput)
+    .mutation(async ({ ctx, input }) => {
+      // Only API keys hold this scope; their grants answer to the key's owner (key-credits.ts).
+      if (ctx.caller.kind !== "apiKey") throw new TRPCError({ code: "FORBIDDEN", message: "requires an API key" });
+      const result = await ctx.services.keyCredits.grant(ctx.caller.key, { ...input, requestId: ctx.requestId });
+      if (result.status === "applied") return { transactionId: result.transactionId, balance: result.balance };
+      const request = result.adjustmentRequest;
+      return { status: "pending" as const, adjustmentRequestId: request.id, expiresAt: request.expiresAt.toISOString() };
+    }),
 
   hold: serviceProcedure("credits:spend")
     .meta({
@@ -86,8 +110,20 @@ export const creditsRouter = router({
     .input(z.strictObject({ userId: uuid, amount: credits, idempotencyKey, ttlSeconds: ttlSeconds.optional() }))
     .output(holdOutput)
     .mutation(async ({ ctx, input }) => {
-      const { hold, balance } = await ctx.services.credits.hold(input);
-      return toHold(hold, balance);
+      const scope = scopeOf(ctx.caller);
+      const hold = () => ctx.services.credits.hold({ ...input, scope });
+      const key = clientKey(scope, input.idempotencyKey);
+      // A hold counts against a key's daily spend limit when it is made (a capture adds nothing).
+      const held =
+        ctx.caller.kind === "apiKey"
+          ? await ctx.services.keyCredits.metered(
+              ctx.caller.key,
+              input.amount,
+              async (ledger) => (await ledger.findHoldByKey(key.key)) !== null,
+              hold,
+            )
+          : await hold();
+      return toHold(held.hold, held.balance);
     }),
 
   capture: serviceProcedure("credits:spend")

@@ -1,4 +1,5 @@
 import type { CatalogStore } from "../catalog.ts";
+import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import type { LedgerStore } from "../ledger.ts";
@@ -230,9 +231,17 @@ export function createPaymentService(deps: {
           patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
         }
       }
-      if (disputeDelta > 0)
-        patch.creditsDisputed =
-          next.creditsDisputed + (await postDelta(tx, next, "dispute_clawback", -disputeDelta, source));
+      if (disputeDelta > 0) {
+        const { taken } = await clawBack(tx.ledger, {
+          userId: next.userId,
+          wanted: disputeDelta,
+          kind: "dispute_clawback",
+          idempotencyKey: `s:dispute_clawback:${payment.id}:${source}`,
+          paymentId: payment.id,
+          now: clock.now(),
+        });
+        patch.creditsDisputed = next.creditsDisputed + taken;
+      }
     }
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
   }
@@ -240,7 +249,7 @@ export function createPaymentService(deps: {
   async function postDelta(
     tx: Tx,
     payment: Payment,
-    kind: "dispute_clawback" | "dispute_reversal",
+    kind: "dispute_reversal",
     amount: number,
     source: string,
   ): Promise<number> {
@@ -250,28 +259,23 @@ export function createPaymentService(deps: {
       kind,
       idempotencyKey: `s:${kind}:${payment.id}:${source}`,
       paymentId: payment.id,
-      // A dispute is the one case allowed to take a balance below zero; it flags the user.
-      allowNegative: kind === "dispute_clawback",
     });
     if (!entry) throw new Error(`payment ${payment.id}: ${kind} of ${amount} failed`);
     return Math.abs(amount);
   }
 
-  // A refund takes back what the user still has, never more: credits already spent are flagged
-  // for review rather than driving the balance below zero. The balance is locked first, so a
-  // spend committing meanwhile cannot make the clawback miss what was there.
+  // A refund takes back what the user still has, in the balance or reserved by open holds, never
+  // more: credits already spent are flagged for review rather than driving the balance below zero.
   async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string): Promise<number> {
-    const balance = (await tx.ledger.lockBalance(payment.userId)) ?? 0;
-    const amount = Math.min(wanted, Math.max(balance, 0));
-    if (amount === 0) return 0;
-    const entry = await tx.ledger.post({
+    const { taken } = await clawBack(tx.ledger, {
       userId: payment.userId,
-      amount: -amount,
+      wanted,
       kind: "refund_clawback",
       idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
       paymentId: payment.id,
+      now: clock.now(),
     });
-    return entry ? amount : 0;
+    return taken;
   }
 
   async function transition(payments: PaymentStore, payment: Payment, patch: PaymentPatch, source: string) {
