@@ -1,4 +1,11 @@
-import { DomainError, type DomainErrorCode, RateLimitedError } from "@credits/core";
+import {
+  type ApiKeyPrincipal,
+  DomainError,
+  type DomainErrorCode,
+  type IdempotencyScope,
+  LimitExceededError,
+  RateLimitedError,
+} from "@credits/core";
 import { isDatabaseUnavailable } from "@credits/db";
 import { redactText } from "@credits/observability";
 import { initTRPC, TRPCError } from "@trpc/server";
@@ -22,6 +29,7 @@ const trpcCodeOf: Record<DomainErrorCode, TRPC_ERROR_CODE_KEY> = {
   FORBIDDEN: "FORBIDDEN",
   UNAUTHENTICATED: "UNAUTHORIZED",
   RATE_LIMITED: "TOO_MANY_REQUESTS",
+  LIMIT_EXCEEDED: "TOO_MANY_REQUESTS",
   PROVIDER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 };
 
@@ -65,7 +73,9 @@ const t = initTRPC
         data.fieldErrors = flat.fieldErrors as Record<string, string[]>;
         data.formErrors = flat.formErrors;
       }
-      if (cause instanceof RateLimitedError) data.retryAfterSeconds = cause.retryAfterSeconds;
+      if (cause instanceof RateLimitedError || cause instanceof LimitExceededError) {
+        data.retryAfterSeconds = cause.retryAfterSeconds;
+      }
       // Never a stack, SQL or driver text: an internal error says only that it happened.
       // Redacted like the logs: a message that echoes input (an email, a key) does not return it.
       const message = redactText(
@@ -114,7 +124,13 @@ export const adminProcedure = base
     return next();
   });
 
-export type Caller = { kind: "apiKey"; apiKeyId: string } | { kind: "user"; userId: string; isAdmin: boolean };
+export type Caller =
+  | { kind: "apiKey"; apiKeyId: string; key: ApiKeyPrincipal }
+  | { kind: "user"; userId: string; isAdmin: boolean };
+
+// Whose idempotency keys a request uses: its API key's, or its signed-in user's.
+export const scopeOf = (caller: Caller): IdempotencyScope =>
+  caller.kind === "apiKey" ? { kind: "apiKey", id: caller.apiKeyId } : { kind: "user", id: caller.userId };
 
 // For internal tools with an API key holding `scope`; optionally also an admin's session, or any
 // signed-in user acting on their own account (the procedure then must use ctx.caller.userId).
@@ -127,7 +143,7 @@ export function serviceProcedure(scope: ApiKeyScope, also: { orAdmin?: boolean; 
         throw new TRPCError({ code: "FORBIDDEN", message: `this API key lacks the ${scope} scope` });
       }
       // Widened on purpose: both branches must give the procedure the same context type.
-      const caller = { kind: "apiKey", apiKeyId: key.id } as Caller;
+      const caller = { kind: "apiKey", apiKeyId: key.id, key } as Caller;
       return next({ ctx: { caller } });
     }
     const session = await ctx.auth.session();

@@ -6,13 +6,16 @@ import {
   bigint,
   boolean,
   check,
+  date,
   index,
   integer,
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
+  unique,
   uuid,
 } from "drizzle-orm/pg-core";
 
@@ -77,8 +80,39 @@ export const apiKeys = pgTable(
     createdAt: createdAt(),
     lastUsedAt: tsz("last_used_at"),
     revokedAt: tsz("revoked_at"),
+    // Optional limits per UTC day (NULL: none), counted in api_key_usage.
+    grantCreditsPerDay: credits("grant_credits_per_day"),
+    grantCallsPerDay: integer("grant_calls_per_day"),
+    spendCreditsPerDay: credits("spend_credits_per_day"),
+    spendCallsPerDay: integer("spend_calls_per_day"),
   },
-  (t) => [index("api_keys_owner_idx").on(t.ownerUserId)],
+  (t) => [
+    index("api_keys_owner_idx").on(t.ownerUserId),
+    check(
+      "api_keys_limits_positive",
+      sql`coalesce(${t.grantCreditsPerDay}, 1) > 0 AND coalesce(${t.grantCallsPerDay}, 1) > 0 AND coalesce(${t.spendCreditsPerDay}, 1) > 0 AND coalesce(${t.spendCallsPerDay}, 1) > 0`,
+    ),
+  ],
+);
+
+// What each API key moved per UTC day and operation, for its limits: one row per (key, day,
+// operation), changed by one conditional upsert so instances cannot overshoot together.
+export const apiKeyUsage = pgTable(
+  "api_key_usage",
+  {
+    apiKeyId: uuid("api_key_id")
+      .notNull()
+      .references(() => apiKeys.id),
+    day: date("day", { mode: "string" }).notNull(),
+    operation: text("operation").notNull(),
+    credits: credits("credits").notNull().default(0),
+    calls: integer("calls").notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ name: "api_key_usage_pk", columns: [t.apiKeyId, t.day, t.operation] }),
+    check("api_key_usage_operation", sql`${t.operation} IN ('grant', 'spend')`),
+    check("api_key_usage_non_negative", sql`${t.credits} >= 0 AND ${t.calls} >= 0`),
+  ],
 );
 
 export const creditPackages = pgTable(
@@ -146,6 +180,10 @@ export const payments = pgTable(
     // Why the payment needs a person (amount or currency mismatch, a clawback short of
     // credits); a mismatched payment is never credited.
     reviewReason: text("review_reason"),
+    // The client's key for starting this checkout (unique per user): a double submit finds this
+    // payment and its provider session instead of creating another.
+    idempotencyKey: text("idempotency_key"),
+    checkoutUrl: text("checkout_url"),
     creditedAt: tsz("credited_at"),
     createdAt: createdAt(),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
@@ -153,6 +191,7 @@ export const payments = pgTable(
   (t) => [
     index("payments_user_idx").on(t.userId, t.createdAt),
     index("payments_created_idx").on(t.createdAt),
+    unique("payments_user_idempotency_key_unique").on(t.userId, t.idempotencyKey),
     check("payments_amount_positive", sql`${t.amountMinor} > 0 AND ${t.credits} > 0`),
     check(
       "payments_refund_bounded",
@@ -196,6 +235,8 @@ export const holds = pgTable(
       .references(() => users.id),
     amount: credits("amount").notNull(),
     capturedAmount: credits("captured_amount"),
+    // Taken by a refund or dispute clawback while open: neither capturable nor returned.
+    clawedBack: credits("clawed_back").notNull().default(0),
     status: holdStatus("status").notNull().default("open"),
     // The client's key: a retried hold request finds this row instead of reserving twice.
     idempotencyKey: text("idempotency_key").notNull().unique(),
@@ -212,6 +253,10 @@ export const holds = pgTable(
       sql`${t.capturedAmount} IS NULL OR (${t.capturedAmount} >= 0 AND ${t.capturedAmount} <= ${t.amount})`,
     ),
     check("holds_settled_consistent", sql`(${t.status} = 'open') = (${t.settledAt} IS NULL)`),
+    check(
+      "holds_clawback_bounded",
+      sql`${t.clawedBack} >= 0 AND coalesce(${t.capturedAmount}, 0) + ${t.clawedBack} <= ${t.amount}`,
+    ),
   ],
 );
 
@@ -229,9 +274,14 @@ export const adminActions = pgTable(
     balanceBefore: credits("balance_before"),
     balanceAfter: credits("balance_after"),
     adjustmentRequestId: uuid("adjustment_request_id"),
+    // The API key an action was taken through (its owner is the actor), or the key acted upon.
+    apiKeyId: uuid("api_key_id").references(() => apiKeys.id),
+    // Structured facts of the action (a key's name, scopes and prefix; how a user was created).
+    detail: jsonb("detail"),
     createdAt: createdAt(),
   },
   (t) => [
+    index("admin_actions_api_key_idx").on(t.apiKeyId, t.createdAt),
     index("admin_actions_actor_idx").on(t.actorId, t.createdAt),
     index("admin_actions_target_idx").on(t.targetUserId, t.createdAt),
     index("admin_actions_created_idx").on(t.createdAt),
@@ -265,6 +315,11 @@ export const adjustmentRequests = pgTable(
     check("adjustment_amount_nonzero", sql`${t.amount} <> 0`),
     check("adjustment_reason_present", sql`length(trim(${t.reason})) > 0`),
     check("adjustment_not_self_decided", sql`${t.decidedBy} IS NULL OR ${t.decidedBy} <> ${t.requestedBy}`),
+    // NOT VALID in its migration: checked for every decision made since.
+    check(
+      "adjustment_not_decided_by_beneficiary",
+      sql`${t.decidedBy} IS NULL OR ${t.decidedBy} <> ${t.targetUserId}`,
+    ),
   ],
 );
 
@@ -359,9 +414,29 @@ export const reconciliationFindings = pgTable(
   (t) => [index("reconciliation_findings_run_idx").on(t.runId)],
 );
 
-// Fixed-window counters for rate limits (log-in, sign-up), shared by every server instance.
-export const rateLimits = pgTable("rate_limits", {
-  key: text("key").primaryKey(),
-  windowStart: tsz("window_start").notNull(),
-  count: integer("count").notNull(),
-});
+// Fixed-window counters for rate limits (log-in, sign-up), shared by every server instance. The
+// key is an HMAC of what is limited (an email, an address), never the value itself; rows past
+// expires_at are purged.
+export const rateLimits = pgTable(
+  "rate_limits",
+  {
+    key: text("key").primaryKey(),
+    windowStart: tsz("window_start").notNull(),
+    count: integer("count").notNull(),
+    expiresAt: tsz("expires_at").notNull(),
+  },
+  (t) => [index("rate_limits_expires_at_idx").on(t.expiresAt)],
+);
+
+// The HMAC key of rate_limits.key: one row, made by its migration, shared by every instance.
+export const rateLimitSecret = pgTable(
+  "rate_limit_secret",
+  {
+    id: boolean("id").primaryKey().default(true),
+    secret: text("secret")
+      .notNull()
+      .default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
+    createdAt: createdAt(),
+  },
+  (t) => [check("rate_limit_secret_single_row", sql`${t.id}`)],
+);

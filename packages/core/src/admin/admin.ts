@@ -9,11 +9,11 @@ import {
   NotFoundError,
 } from "../errors.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
-import { clientKey } from "../ledger-keys.ts";
+import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
-import type { AdjustmentRequest, AdminAction, AdminStore, AuditQuery } from "./store.ts";
+import type { AdjustmentRequest, AdminAction, AdminStore, AuditQuery, NewAdminAction } from "./store.ts";
 
 export interface AdjustInput {
   actorId: string;
@@ -53,26 +53,38 @@ export function createAdminService(deps: {
     }
     assertReason(input.reason, { required: true });
     assertIdempotencyKey(input.idempotencyKey);
-    const key = clientKey(input.idempotencyKey);
+    // An admin's keys are scoped to that admin (ledger-keys.ts).
+    const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
     if (Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
     return inTransaction((tx) =>
-      apply(tx, { ...input, ledgerKey: key, action: "adjust", adjustmentRequestId: null, reason: input.reason.trim() }),
+      apply(tx, {
+        ...input,
+        ledgerKey: key.key,
+        legacyKey: key.legacy,
+        action: "adjust",
+        adjustmentRequestId: null,
+        reason: input.reason.trim(),
+      }),
     );
   }
 
-  async function requestApproval(input: AdjustInput, key: string): Promise<AdjustResult> {
+  async function requestApproval(input: AdjustInput, key: ClientKey): Promise<AdjustResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
-      const created = await tx.admin.insertAdjustmentRequest({
-        requestedBy: input.actorId,
-        targetUserId: input.userId,
-        amount: input.amount,
-        reason: input.reason.trim(),
-        idempotencyKey: key,
-        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
-      });
+      // A request made before keys were scoped answers its retries (never written to any more).
+      const legacy = await tx.admin.findAdjustmentRequestByKey(key.legacy);
+      const created = legacy
+        ? null
+        : await tx.admin.insertAdjustmentRequest({
+            requestedBy: input.actorId,
+            targetUserId: input.userId,
+            amount: input.amount,
+            reason: input.reason.trim(),
+            idempotencyKey: key.key,
+            expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+          });
       if (!created) {
-        const existing = await tx.admin.findAdjustmentRequestByKey(key);
+        const existing = legacy ?? (await tx.admin.findAdjustmentRequestByKey(key.key));
         const same =
           existing?.requestedBy === input.actorId &&
           existing.targetUserId === input.userId &&
@@ -103,13 +115,16 @@ export function createAdminService(deps: {
     tx: { admin: AdminStore; ledger: LedgerStore },
     input: Omit<AdjustInput, "idempotencyKey"> & {
       ledgerKey: string;
+      legacyKey?: string;
       action: string;
       adjustmentRequestId: string | null;
     },
   ): Promise<AdjustResult> {
     const before = await tx.ledger.lockBalance(input.userId);
     if (before === null) throw new NotFoundError("user");
-    const replay = await tx.ledger.findEntryByKey(input.ledgerKey);
+    const replay =
+      (await tx.ledger.findEntryByKey(input.ledgerKey)) ??
+      (input.legacyKey ? await tx.ledger.findEntryByKey(input.legacyKey) : null);
     if (replay) return replayOf(replay, input);
     // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
     if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
@@ -198,6 +213,10 @@ export function createAdminService(deps: {
     const found = await admin.findAdjustmentRequest(id);
     if (!found) throw new NotFoundError("adjustment request");
     if (found.requestedBy === actorId) throw new ForbiddenError("you cannot decide your own adjustment request");
+    // Nor one that pays you: the second person must gain nothing from the decision.
+    if (found.targetUserId === actorId) {
+      throw new ForbiddenError("you cannot decide an adjustment request whose beneficiary is you");
+    }
     const decided = await admin.decideAdjustmentRequest(id, { status, decidedBy: actorId, now: clock.now() });
     if (decided) return { request: decided, fresh: true };
     const current = (await admin.findAdjustmentRequest(id)) ?? found;
@@ -258,6 +277,6 @@ export function createAdminService(deps: {
       return store.dailyTotals(from, to);
     },
     // Records an admin action that changes no balance (API keys, erasure, reconciliation).
-    record: (action: Omit<AdminAction, "id" | "createdAt">) => store.insertAction(action),
+    record: (action: NewAdminAction) => store.insertAction(action),
   };
 }
