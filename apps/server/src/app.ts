@@ -23,7 +23,7 @@ import { apiDocsPage } from "./api-docs.ts";
 import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { createRestAdapter } from "./rest-adapter.ts";
-import { bearerToken, bodySizeLimit, csrfGuard, requestIdOf } from "./security.ts";
+import { bearerToken, bodySizeLimit, csrfGuard, requestIdOf, securityHeaders } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
 import { mountWebhooks } from "./webhooks.ts";
 
@@ -49,6 +49,9 @@ const API_PREFIXES = ["/trpc", "/api", "/webhooks", "/checkout/local", "/healthz
 
 type Env = { Variables: { requestId: string } };
 
+// The web app and @credits/client do not batch; a typed client that does stays under this.
+const TRPC_MAX_BATCH_SIZE = 10;
+
 export function createApp(options: AppOptions) {
   const { services } = options;
   const cookieName = sessionCookieName(options.production);
@@ -63,6 +66,11 @@ export function createApp(options: AppOptions) {
   });
   // One log line and one duration sample per request, under its route pattern.
   app.use(requestTelemetry());
+  app.use(securityHeaders({ production: options.production }));
+  // Every route, web forms included, refuses an oversized body before reading it; the Stripe
+  // webhook has its own, larger cap (webhooks.ts).
+  const limitBody = bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`);
+  app.use((c, next) => (c.req.path === "/webhooks/stripe" ? next() : limitBody(c, next)));
   if (options.metrics) mountMetrics(app, options.metrics.registry, options.metrics.access);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -89,8 +97,7 @@ export function createApp(options: AppOptions) {
         await next();
         c.res.headers.append("Vary", "Origin");
       },
-      bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`),
-      csrfGuard({ allowedOrigins, cookieName }),
+      csrfGuard({ allowedOrigins }),
     );
   }
 
@@ -126,6 +133,8 @@ export function createApp(options: AppOptions) {
         endpoint: "/trpc",
         req: c.req.raw,
         router: appRouter,
+        // One request, one bounded amount of work: a batch of 900 log-ins is a 400, not 900 log-ins.
+        maxBatchSize: TRPC_MAX_BATCH_SIZE,
         createContext: () => ctx,
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR") logInternal("trpc", ctx.requestId, path, error);
@@ -135,7 +144,12 @@ export function createApp(options: AppOptions) {
   );
 
   mountWebhooks(app, { provider: services.provider, payments: services.payments });
-  if (options.localProvider) mountLocalCheckout(app, { provider: options.localProvider, payments: services.payments });
+  if (options.localProvider)
+    mountLocalCheckout(app, {
+      provider: options.localProvider,
+      payments: services.payments,
+      publicOrigin: new URL(options.publicUrl).origin,
+    });
 
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));

@@ -2,6 +2,7 @@ import type { PaymentService } from "@credits/core";
 import type { LocalProvider } from "@credits/stripe";
 import type { Hono } from "hono";
 import { errorResponse } from "./http-errors.ts";
+import { crossSite } from "./security.ts";
 
 const outcomes = ["pay", "fail", "cancel"] as const;
 
@@ -9,15 +10,27 @@ const outcomes = ["pay", "fail", "cancel"] as const;
 // same provider events Stripe would send, fed through the same event handler as webhooks.
 export function mountLocalCheckout(
   app: Hono<{ Variables: { requestId: string } }>,
-  deps: { provider: LocalProvider; payments: PaymentService },
+  deps: { provider: LocalProvider; payments: PaymentService; publicOrigin: string },
 ) {
+  // Its Pay button credits for free: never inside another site's frame (clickjacking), no script,
+  // and its forms post only here (the Pay answer then redirects back to PUBLIC_URL).
+  const pageHeaders = {
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${deps.publicOrigin}; frame-ancestors 'none'; base-uri 'none'`,
+  };
   app.get("/checkout/local/:sessionId", async (c) => {
     const session = await deps.provider.retrieveCheckoutSession(c.req.param("sessionId")).catch(() => null);
     if (!session) return errorResponse(404, "NOT_FOUND", "checkout session not found");
-    return c.html(page(session.id, session.amountTotalMinor ?? 0, session.currency ?? "usd", session.status));
+    const html = page(session.id, session.amountTotalMinor ?? 0, session.currency ?? "usd", session.status);
+    return c.html(html, 200, pageHeaders);
   });
 
   app.post("/checkout/local/:sessionId/:outcome", async (c) => {
+    // Only this page's own buttons: a cross-site form could otherwise pay (or fail) a victim's checkout.
+    const allowed = (origin: string) => origin === deps.publicOrigin || origin === new URL(c.req.url).origin;
+    if (crossSite(c.req.header("origin"), c.req.header("sec-fetch-site"), allowed)) {
+      return errorResponse(403, "CSRF", "cross-site request refused");
+    }
     const outcome = outcomes.find((o) => o === c.req.param("outcome"));
     if (!outcome) return errorResponse(404, "NOT_FOUND", "unknown outcome");
     const result = deps.provider.complete(c.req.param("sessionId"), outcome);

@@ -1,32 +1,48 @@
-import { readCookie } from "@credits/api";
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { errorResponse } from "./http-errors.ts";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-// CSRF: a request that changes state on the strength of a session cookie must come from our own
-// pages (or an allowed origin). Requests without the cookie, or authenticated by an API key, carry
-// no ambient authority and pass. Browsers send Origin on every cross-origin POST, and modern ones
-// Sec-Fetch-Site too; a request with neither comes from a non-browser client.
-export function csrfGuard({
-  allowedOrigins,
-  cookieName,
-}: {
-  allowedOrigins: ReadonlySet<string>;
-  cookieName: string;
-}): MiddlewareHandler {
+// CSRF: a state-changing request from a browser must come from our own pages (or an allowed
+// origin), with or without the session cookie: log-in, sign-up and log-out set or clear the
+// cookie, and SameSite=Lax keeps the cookie off a cross-site POST but not the answer's Set-Cookie
+// (a cross-site page could log the browser out, or into the attacker's account). Requests
+// authenticated by an API key carry no ambient authority and pass.
+export function csrfGuard({ allowedOrigins }: { allowedOrigins: ReadonlySet<string> }): MiddlewareHandler {
   return async (c, next) => {
-    const usesSession =
-      readCookie(c.req.header("cookie"), cookieName) !== null && bearerToken(c.req.header("authorization")) === null;
-    if (SAFE_METHODS.has(c.req.method) || !usesSession) return next();
-    const origin = c.req.header("origin");
-    const fetchSite = c.req.header("sec-fetch-site");
-    const allowed = origin
-      ? allowedOrigins.has(origin) || origin === new URL(c.req.url).origin
-      : fetchSite === undefined || fetchSite === "same-origin" || fetchSite === "none";
-    if (!allowed) return errorResponse(403, "CSRF", "cross-site request refused");
+    if (SAFE_METHODS.has(c.req.method) || bearerToken(c.req.header("authorization")) !== null) return next();
+    const allowed = (origin: string) => allowedOrigins.has(origin) || origin === new URL(c.req.url).origin;
+    if (crossSite(c.req.header("origin"), c.req.header("sec-fetch-site"), allowed)) {
+      return errorResponse(403, "CSRF", "cross-site request refused");
+    }
     return next();
+  };
+}
+
+// Browsers send Origin on every cross-origin POST, and modern ones Sec-Fetch-Site too; a request
+// with neither comes from a non-browser client, which has no victim's cookies to abuse.
+export function crossSite(
+  origin: string | undefined,
+  fetchSite: string | undefined,
+  allowed: (origin: string) => boolean,
+): boolean {
+  if (origin) return !allowed(origin);
+  return !(fetchSite === undefined || fetchSite === "same-origin" || fetchSite === "none");
+}
+
+// Every answer says nosniff (a JSON body must never be run as a script or a page); production adds
+// HSTS. API answers carry balances, personal data and the export: no cache may keep them.
+export function securityHeaders({ production }: { production: boolean }): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    const headers = c.res.headers;
+    headers.set("X-Content-Type-Options", "nosniff");
+    if (production) headers.set("Strict-Transport-Security", "max-age=63072000; includeSubDomains");
+    const path = c.req.path;
+    if ((path.startsWith("/api/") || path.startsWith("/trpc/")) && !headers.has("Cache-Control")) {
+      headers.set("Cache-Control", "no-store");
+    }
   };
 }
 

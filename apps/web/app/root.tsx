@@ -15,6 +15,7 @@ import type { ReactNode } from "react";
 import { Shell, type ShellUser } from "./components/shell.tsx";
 import { buttonClass } from "./components/ui.tsx";
 import { apiFor } from "./lib/api.server.ts";
+import { useNonce } from "./lib/nonce.ts";
 import stylesheet from "./tailwind.css?url";
 
 const favicon =
@@ -61,6 +62,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 }
 
 export function Layout({ children }: { children: ReactNode }) {
+  const nonce = useNonce();
   return (
     <html lang="en">
       <head>
@@ -71,8 +73,8 @@ export function Layout({ children }: { children: ReactNode }) {
       </head>
       <body className="min-h-screen font-sans">
         {children}
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

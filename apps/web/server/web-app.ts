@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { join } from "node:path";
@@ -21,7 +22,10 @@ export interface WebContext {
 }
 
 declare module "@remix-run/server-runtime" {
-  interface AppLoadContext extends WebContext {}
+  interface AppLoadContext extends WebContext {
+    // This response's Content-Security-Policy nonce: entry.server.tsx puts it on every script.
+    cspNonce: string;
+  }
 }
 
 export type NodeMiddleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
@@ -53,7 +57,7 @@ export async function createWebApp({ mode }: { mode: "development" | "production
       mode,
       assetsDir: join(buildDir, "client"),
       devMiddleware: null,
-      handle: (request, context) => guarded(request, context, handler),
+      handle: (request, context) => guarded(request, context, handler, "production"),
       close: async () => {},
     };
   }
@@ -90,7 +94,7 @@ export async function createWebApp({ mode }: { mode: "development" | "production
     assetsDir: null,
     // Looked up per request: Vite replaces its middlewares when it restarts (vite.config.ts edits).
     devMiddleware: (req, res, next) => vite.middlewares(req, res, next),
-    handle: (request, context) => guarded(request, context, handler),
+    handle: (request, context) => guarded(request, context, handler, "development"),
     close: () => vite.close(),
   };
 }
@@ -99,6 +103,7 @@ async function guarded(
   request: Request,
   context: WebContext,
   handler: (request: Request, context: AppLoadContext) => Promise<Response>,
+  mode: WebApp["mode"],
 ): Promise<Response> {
   // Remix's own check compares Origin with Host and answers a mismatch with a 500; this one
   // answers 403 first, against our public origin, and also covers the log-in form (login CSRF).
@@ -108,14 +113,34 @@ async function guarded(
       headers: { "Content-Type": "text/plain; charset=utf-8" },
     });
   }
+  const cspNonce = randomBytes(18).toString("base64");
   // AppLoadContext is WebContext (augmented above) plus Remix's open index signature.
-  const response = await handler(request, context as AppLoadContext);
+  const response = await handler(request, { ...context, cspNonce } as AppLoadContext);
   // Pages with buttons that spend money must not be framed (clickjacking).
   response.headers.set("X-Frame-Options", "DENY");
-  response.headers.set("Content-Security-Policy", "frame-ancestors 'none'");
+  response.headers.set("Content-Security-Policy", contentSecurityPolicy(mode, cspNonce));
   response.headers.set("X-Content-Type-Options", "nosniff");
   response.headers.set("Referrer-Policy", "same-origin");
+  // Every page shows the signed-in user (the root loader): no cache may keep one for another.
+  response.headers.set("Cache-Control", "no-store");
   return response;
+}
+
+// The built app: scripts only from us or carrying this response's nonce (Remix's inline scripts
+// get it), no plugins, no <base>. Styles may be inline (React style attributes). Under Vite's dev
+// server (its own inline scripts, the HMR socket) only the framing rule applies.
+function contentSecurityPolicy(mode: WebApp["mode"], nonce: string): string {
+  if (mode === "development") return "frame-ancestors 'none'";
+  return [
+    "default-src 'self'",
+    `script-src 'self' 'nonce-${nonce}'`,
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join("; ");
 }
 
 // Browsers send Origin on every POST from a page (and Sec-Fetch-Site); a request with neither

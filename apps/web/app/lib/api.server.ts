@@ -53,9 +53,3 @@ export async function requireUser(request: Request, context: AppLoadContext) {
   }
   return { ...api, user: session.user };
 }
-
-// Only paths on this site: `//evil.example` and `/\evil.example` are other hosts to a browser.
-export function safeRedirect(to: FormDataEntryValue | string | null | undefined, fallback = "/credits"): string {
-  if (typeof to !== "string" || !to.startsWith("/") || to.startsWith("//") || to.startsWith("/\\")) return fallback;
-  return to;
-}

@@ -2,16 +2,18 @@ import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFuncti
 import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
-import { apiFor, safeRedirect } from "../lib/api.server.ts";
+import { apiFor } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
 import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
+import { safeRedirect } from "../lib/safe-redirect.ts";
 
 export const meta: MetaFunction = () => [{ title: "Log in · Credits" }];
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = apiFor(request, context);
   const url = new URL(request.url);
-  if (await api.session()) throw redirect(safeRedirect(url.searchParams.get("redirectTo")), { headers: api.headers() });
+  if (await api.session())
+    throw redirect(safeRedirect(url.searchParams.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
   // A notice after signing out everywhere, or when a page asked for a log-in first.
   const notice =
     url.searchParams.get("signedOut") === "everywhere"
@@ -57,7 +59,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: failure.code === "TOO_MANY_REQUESTS" ? 429 : 400, headers: api.headers() },
     );
   }
-  return redirect(safeRedirect(form.get("redirectTo")), { headers: api.headers() });
+  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
 }
 
 export default function LogIn() {

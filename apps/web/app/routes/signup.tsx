@@ -2,9 +2,10 @@ import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFuncti
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
-import { apiFor, safeRedirect } from "../lib/api.server.ts";
+import { apiFor } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
 import { checkEmail, checkNewPassword, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { safeRedirect } from "../lib/safe-redirect.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign up · Credits" }];
 
@@ -54,7 +55,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       { status: failure.code === "TOO_MANY_REQUESTS" ? 429 : 400, headers: api.headers() },
     );
   }
-  return redirect(safeRedirect(form.get("redirectTo")), { headers: api.headers() });
+  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
 }
 
 export default function SignUp() {
