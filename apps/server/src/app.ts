@@ -20,6 +20,7 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
+import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { createRestAdapter } from "./rest-adapter.ts";
@@ -34,7 +35,8 @@ export interface AppOptions {
   publicUrl: string;
   corsOrigins: string[];
   bodyLimitBytes: number;
-  trustProxy: boolean;
+  // TRUST_PROXY: proxy hops in front of the server, or their addresses/CIDRs (client-address.ts).
+  trustProxy: TrustProxy;
   production: boolean;
   // Readiness: the database answers (within its own timeout) and we are not shutting down.
   ready: () => Promise<boolean>;
@@ -122,9 +124,9 @@ export function createApp(options: AppOptions) {
     return response;
   }
 
+  const clientAddressOf = clientAddressResolver(options.trustProxy);
   function clientAddress(c: Context<Env>): string {
-    const forwarded = options.trustProxy ? c.req.header("x-forwarded-for")?.split(",")[0]?.trim() : undefined;
-    return forwarded || getConnInfo(c).remote.address || "unknown";
+    return clientAddressOf(getConnInfo(c).remote.address, c.req.header("x-forwarded-for"));
   }
 
   app.all("/trpc/*", (c) =>

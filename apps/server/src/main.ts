@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createServices, type Services } from "@credits/api";
 import { createDatabase, type DatabaseHandle, hasAdmin, openHoldTotals, seedDefaults } from "@credits/db";
@@ -23,6 +24,8 @@ export interface RunningServer {
   url: string;
   // The process's own services: tests use them to arrange and check state beside the HTTP calls.
   services: Services;
+  // The Node HTTP server: tests read its timeouts.
+  httpServer: Server;
   close(): Promise<void>;
 }
 
@@ -46,6 +49,10 @@ export async function startServer(
   const { provider, local } = paymentProviderFromEnv(env);
   const services = createServices(database.db, {
     authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
+    checkoutsPerUserPerMinute: env.CHECKOUT_RATE_LIMIT_PER_MINUTE,
+    failedLoginsPerAddress: env.AUTH_FAILED_LOGINS_PER_ADDRESS,
+    failedLoginsPerEmail: env.AUTH_FAILED_LOGINS_PER_EMAIL,
+    passwordHashing: { concurrency: env.PASSWORD_HASH_CONCURRENCY, maxQueued: env.PASSWORD_HASH_QUEUE },
     provider,
     publicUrl: env.PUBLIC_URL,
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
@@ -72,7 +79,11 @@ export async function startServer(
         },
         pool: () => database.poolStats(),
       }),
-      access: { token: env.METRICS_TOKEN, loopbackOnly: env.METRICS_BIND === "loopback" },
+      access: {
+        token: env.METRICS_TOKEN,
+        loopbackOnly: env.METRICS_BIND === "loopback",
+        refuseForwarded: env.NODE_ENV === "production",
+      },
     },
     web,
     ready: async () => {
@@ -87,7 +98,11 @@ export async function startServer(
     },
   });
 
-  const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST });
+  // Without a createServer option, serve() makes a node:http server.
+  const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }) as Server;
+  server.keepAliveTimeout = env.HTTP_KEEP_ALIVE_TIMEOUT_MS;
+  server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
+  server.requestTimeout = env.HTTP_REQUEST_TIMEOUT_MS;
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
@@ -99,6 +114,10 @@ export async function startServer(
 
   const sweep = setInterval(() => {
     services.credits.expireHolds().catch((error) => reportError(error, { where: "job", route: "hold-expiry" }));
+    // Ended rate-limit windows, so a flood of distinct keys leaves no lasting rows.
+    services.authThrottle
+      .purgeExpired()
+      .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
   // Tests start many servers: they opt in to the daily reconciliation explicitly.
@@ -119,6 +138,7 @@ export async function startServer(
   return {
     url,
     services,
+    httpServer: server,
     // Graceful: readiness turns 503, no new connections, in-flight requests finish (up to the
     // timeout), then the database closes.
     async close() {

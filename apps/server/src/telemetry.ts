@@ -89,13 +89,37 @@ export interface MetricsAccess {
   token: string | undefined;
   // Served only to requests from 127.0.0.1 / ::1 (the socket's address, never X-Forwarded-For).
   loopbackOnly: boolean;
+  // Without a token, refuse requests that a proxy forwarded (production): a reverse proxy on the
+  // same host connects from loopback, and would otherwise publish /metrics to whoever it serves.
+  refuseForwarded: boolean;
 }
+
+// Headers proxies add to what they forward (standard and de facto). A proxy that adds none of
+// them is not recognized: behind one, set METRICS_TOKEN.
+const FORWARDING_HEADERS = [
+  "forwarded",
+  "via",
+  "x-forwarded-for",
+  "x-forwarded-host",
+  "x-forwarded-proto",
+  "x-forwarded-port",
+  "x-forwarded-server",
+  "x-real-ip",
+  "x-client-ip",
+  "x-cluster-client-ip",
+  "true-client-ip",
+  "cf-connecting-ip",
+  "fastly-client-ip",
+];
 
 export function mountMetrics<E extends HonoEnv>(app: Hono<E>, registry: Registry, access: MetricsAccess) {
   const expected = access.token ? digest(access.token) : null;
   app.get("/metrics", async (c) => {
     if (access.loopbackOnly && !isLoopback(getConnInfo(c).remote.address)) {
       return errorResponse(403, "FORBIDDEN", "metrics are served on the loopback interface only");
+    }
+    if (!expected && access.refuseForwarded && FORWARDING_HEADERS.some((name) => c.req.header(name) !== undefined)) {
+      return errorResponse(403, "FORBIDDEN", "metrics are not served through a proxy without METRICS_TOKEN");
     }
     if (expected) {
       const given = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "")?.[1];

@@ -2,18 +2,22 @@ import {
   type AdminService,
   type ApiKeyService,
   type AuthService,
+  type AuthThrottle,
   type CatalogStore,
   type Clock,
   type CreditService,
   createAdminService,
   createApiKeyService,
   createAuthService,
+  createAuthThrottle,
   createCreditService,
   createGdprService,
+  createPasswordHasher,
   createPaymentService,
   createRateLimiter,
   createReconciliationService,
   type GdprService,
+  type HashingLimits,
   type PaymentProvider,
   type PaymentService,
   type RateLimiter,
@@ -43,6 +47,8 @@ export interface Services {
   apiKeys: ApiKeyService;
   catalog: CatalogStore;
   authRateLimiter: RateLimiter;
+  // Log-in and sign-up limits: per client address, and failed log-ins per (email, address) and per email.
+  authThrottle: AuthThrottle;
   payments: PaymentService;
   gdpr: GdprService;
   provider: PaymentProvider;
@@ -52,6 +58,11 @@ export interface Services {
 export interface ServiceOptions {
   clock?: Clock;
   authAttemptsPerMinute: number;
+  // Failed log-ins per (email, address), and per email from all addresses, per 15 minutes.
+  failedLoginsPerAddress?: number;
+  failedLoginsPerEmail?: number;
+  // Password hashes at once and waiting (beyond: 429); argon2id's parameters are not an option.
+  passwordHashing?: HashingLimits;
   provider: PaymentProvider;
   publicUrl: string;
   approvalThreshold?: number;
@@ -63,6 +74,7 @@ export interface ServiceOptions {
 export function createServices(db: Database, options: ServiceOptions): Services {
   const { clock = systemClock, provider } = options;
   const catalog = createCatalogStore(db);
+  const rateLimits = createRateLimitStore(db);
   const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
@@ -88,7 +100,12 @@ export function createServices(db: Database, options: ServiceOptions): Services 
       }),
     ),
     credits,
-    auth: createAuthService({ accounts: createAccountStore(db), sessions: createSessionStore(db), clock }),
+    auth: createAuthService({
+      accounts: createAccountStore(db),
+      sessions: createSessionStore(db),
+      clock,
+      hasher: createPasswordHasher(options.passwordHashing ? { limits: options.passwordHashing } : {}),
+    }),
     apiKeys,
     catalog,
     provider,
@@ -109,10 +126,19 @@ export function createServices(db: Database, options: ServiceOptions): Services 
       }),
     ),
     authRateLimiter: createRateLimiter({
-      store: createRateLimitStore(db),
+      store: rateLimits,
       clock,
       limit: options.authAttemptsPerMinute,
       windowMs: 60_000,
+    }),
+    authThrottle: createAuthThrottle({
+      store: rateLimits,
+      clock,
+      limits: {
+        attemptsPerMinute: options.authAttemptsPerMinute,
+        failedPerAddress: options.failedLoginsPerAddress ?? 10,
+        failedPerEmail: options.failedLoginsPerEmail ?? 100,
+      },
     }),
   };
 }

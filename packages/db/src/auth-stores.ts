@@ -1,9 +1,11 @@
-import type { AccountStore, ApiKeyStore, RateLimitStore, SessionStore } from "@credits/core";
+import type { AccountStore, ApiKeyStore, SessionStore } from "@credits/core";
 import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
-import { type Database, rowsOf } from "./client.ts";
+import type { Database } from "./client.ts";
 import { pgError } from "./errors.ts";
 import { prepared } from "./prepared.ts";
-import { apiKeys, rateLimits, sessions, users } from "./schema.ts";
+import { apiKeys, sessions, users } from "./schema.ts";
+
+export { createRateLimitStore } from "./rate-limit-store.ts";
 
 // Explicit selects: a column added to these tables later does not leak into the domain.
 const userColumns = {
@@ -55,6 +57,12 @@ export function createAccountStore(db: Database): AccountStore {
     findUserById: async (id) => {
       const [row] = await db.select(userColumns).from(users).where(eq(users.id, id));
       return row ?? null;
+    },
+    replacePasswordHash: async (id, previous, next) => {
+      await db
+        .update(users)
+        .set({ passwordHash: next })
+        .where(and(eq(users.id, id), eq(users.passwordHash, previous)));
     },
   };
 }
@@ -146,23 +154,3 @@ export function createApiKeyStore(db: Database): ApiKeyStore {
   };
 }
 
-export function createRateLimitStore(db: Database): RateLimitStore {
-  return {
-    // One statement, so concurrent hits from any number of instances serialize on the row lock and
-    // each sees the count the previous one left. LEAST keeps a flood from overflowing the integer.
-    hit: async (key, now, resetBefore) => {
-      const result = await db.execute(sql`
-        INSERT INTO ${rateLimits} (key, window_start, count)
-        VALUES (${key}, ${timestamp(now)}, 1)
-        ON CONFLICT (key) DO UPDATE SET
-          window_start = CASE WHEN ${rateLimits.windowStart} <= ${timestamp(resetBefore)}
-                              THEN excluded.window_start ELSE ${rateLimits.windowStart} END,
-          count = CASE WHEN ${rateLimits.windowStart} <= ${timestamp(resetBefore)}
-                       THEN 1 ELSE least(${rateLimits.count}, 2147483646) + 1 END
-        RETURNING count, window_start`);
-      const [row] = rowsOf<{ count: number | string; window_start: Date | string }>(result);
-      if (!row) throw new Error("rate limit upsert returned no row");
-      return { count: Number(row.count), windowStart: new Date(row.window_start) };
-    },
-  };
-}

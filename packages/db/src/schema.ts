@@ -433,9 +433,7 @@ export const rateLimitSecret = pgTable(
   "rate_limit_secret",
   {
     id: boolean("id").primaryKey().default(true),
-    secret: text("secret")
-      .notNull()
-      .default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
+    secret: text("secret").notNull().default(sql`replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '')`),
     createdAt: createdAt(),
   },
   (t) => [check("rate_limit_secret_single_row", sql`${t.id}`)],

@@ -1,4 +1,30 @@
+import { isIP } from "node:net";
 import { z } from "zod";
+
+// TRUST_PROXY: a hop count, or trusted proxy addresses/CIDRs. `true` is refused: trusting every
+// hop would take the client-written leftmost X-Forwarded-For entry as the address.
+const trustProxy = z
+  .string()
+  .default("false")
+  .transform((value, ctx): number | string[] => {
+    const text = value.trim().toLowerCase();
+    if (text === "false") return 0;
+    if (/^\d{1,2}$/.test(text)) return Number(text);
+    if (text === "true") {
+      ctx.addIssue({
+        code: "custom",
+        message: "give the number of proxy hops in front of the server (e.g. 1), or their addresses/CIDRs, not true",
+      });
+      return z.NEVER;
+    }
+    const entries = text.split(",").map((entry) => entry.trim());
+    const bad = entries.filter((entry) => !isAddressOrCidr(entry));
+    if (bad.length > 0) {
+      ctx.addIssue({ code: "custom", message: `not a hop count, an address or a CIDR: ${bad.join(", ")}` });
+      return z.NEVER;
+    }
+    return entries;
+  });
 
 // The one place that reads process.env. Everything else receives a parsed, typed Env.
 const schema = z.object({
@@ -35,9 +61,25 @@ const schema = z.object({
     .default(102_400),
   // Log-in and sign-up attempts per client address per minute.
   AUTH_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).default(20),
-  // Take the client address from X-Forwarded-For (only behind a proxy that sets it).
-  TRUST_PROXY: z.stringbool().default(false),
+  // Failed log-ins per (email, client address), and per email from all addresses, per 15 minutes.
+  AUTH_FAILED_LOGINS_PER_ADDRESS: z.coerce.number().int().min(1).default(10),
+  AUTH_FAILED_LOGINS_PER_EMAIL: z.coerce.number().int().min(1).default(100),
+  // Password hashes (argon2id, 19 MiB each) computed at once, and waiting; beyond that a log-in or
+  // sign-up is answered 429 at once.
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
+  // Which X-Forwarded-For entries to believe: the number of proxies in front of the server, or
+  // their addresses / CIDRs (comma-separated). false or 0: the socket address only.
+  TRUST_PROXY: trustProxy,
+  // Above load balancers' idle timeouts (ALB: 60 s), so the server never closes a connection a
+  // balancer is about to reuse; headers within HTTP_HEADERS_TIMEOUT_MS, a whole request within
+  // HTTP_REQUEST_TIMEOUT_MS (slow clients cannot hold sockets forever).
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(65_000),
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(66_000),
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(120_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  // Checkout and confirm calls per user per minute: each one reaches the payment provider.
+  CHECKOUT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
   // Adjustments larger than this (absolute credits) need a second admin's approval.
   ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
   ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),
@@ -77,6 +119,16 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>;
 
+// proxy-addr's names for private ranges, as its trust lists accept them.
+const NAMED_RANGES = new Set(["loopback", "linklocal", "uniquelocal"]);
+function isAddressOrCidr(entry: string): boolean {
+  if (NAMED_RANGES.has(entry)) return true;
+  const [address = "", prefix, extra] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
+
 const checked = schema
   .refine((env) => !env.STRIPE_SECRET_KEY || env.STRIPE_WEBHOOK_SECRET, {
     message: "STRIPE_WEBHOOK_SECRET is required with STRIPE_SECRET_KEY",
@@ -85,6 +137,20 @@ const checked = schema
   .refine((env) => env.NODE_ENV !== "production" || env.STRIPE_SECRET_KEY || env.ALLOW_LOCAL_PAYMENTS, {
     message: "production needs STRIPE_SECRET_KEY (or ALLOW_LOCAL_PAYMENTS=true for a demo with free test checkouts)",
     path: ["STRIPE_SECRET_KEY"],
+  })
+  // Node closes a keep-alive connection whose next request's headers are late: that timer must
+  // outlast the idle one, and a whole request may take at least as long as its headers.
+  .refine((env) => env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_KEEP_ALIVE_TIMEOUT_MS, {
+    message: "must be above HTTP_KEEP_ALIVE_TIMEOUT_MS",
+    path: ["HTTP_HEADERS_TIMEOUT_MS"],
+  })
+  .refine((env) => env.HTTP_REQUEST_TIMEOUT_MS >= env.HTTP_HEADERS_TIMEOUT_MS, {
+    message: "must be at least HTTP_HEADERS_TIMEOUT_MS",
+    path: ["HTTP_REQUEST_TIMEOUT_MS"],
+  })
+  .refine((env) => env.AUTH_FAILED_LOGINS_PER_EMAIL >= env.AUTH_FAILED_LOGINS_PER_ADDRESS, {
+    message: "the per-email ceiling must be at least AUTH_FAILED_LOGINS_PER_ADDRESS",
+    path: ["AUTH_FAILED_LOGINS_PER_EMAIL"],
   });
 
 export function parseEnv(source: Record<string, string | undefined>): Env {

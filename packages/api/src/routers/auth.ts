@@ -16,7 +16,7 @@ export const authRouter = router({
     .input(credentials.extend({ name: z.string().trim().min(1).max(100).optional() }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.services.authRateLimiter.consume(`auth:${ctx.clientAddress}`);
+      await ctx.services.authThrottle.signUp(ctx.clientAddress);
       const session = await ctx.services.auth.signUp(input);
       ctx.cookies.set(session.token, session.expiresAt);
       return { user: toUser(session.user) };
@@ -27,10 +27,11 @@ export const authRouter = router({
     .input(credentials.extend({ password: z.string().min(1).max(PASSWORD_LENGTH.max) }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
-      // Per address against spraying, per account against guessing one password from many addresses.
-      await ctx.services.authRateLimiter.consume(`auth:${ctx.clientAddress}`);
-      await ctx.services.authRateLimiter.consume(`login:${input.email.trim().toLowerCase()}`);
-      const session = await ctx.services.auth.logIn(input);
+      // Per address against spraying; failures per (account, address) and per account against
+      // guessing one password, without letting a guesser lock the owner out (core/auth/rate-limit.ts).
+      const session = await ctx.services.authThrottle.logIn(input.email, ctx.clientAddress, () =>
+        ctx.services.auth.logIn(input),
+      );
       ctx.cookies.set(session.token, session.expiresAt);
       return { user: toUser(session.user) };
     }),

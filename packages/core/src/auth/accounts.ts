@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
-import { AlreadyExistsError, InvalidInputError, UnauthenticatedError } from "../errors.ts";
+import { AlreadyExistsError, InvalidInputError, RateLimitedError, UnauthenticatedError } from "../errors.ts";
 import { assertText, isStorableText, isUuid } from "../validate.ts";
-import { hashPassword, verifyPassword } from "./passwords.ts";
+import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import type { AccountStore, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
 import { userRoles } from "./ports.ts";
 
@@ -56,20 +56,33 @@ export function createAuthService({
   accounts,
   sessions,
   clock = systemClock,
+  hasher = createPasswordHasher(),
 }: {
   accounts: AccountStore;
   sessions: SessionStore;
   clock?: Clock;
+  // argon2id at OWASP's parameters by default; tests of the hashing queue pass their own.
+  hasher?: PasswordHasher;
 }) {
-  // Computed now rather than on the first unknown-account log-in, which would otherwise be slower.
-  void dummyHash();
+  // A real hash of a random password with the current parameters, so a log-in for an unknown
+  // account costs the same verification as one for a real account. Computed now rather than on
+  // the first unknown-account log-in, which would otherwise be slower.
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => {
+    dummy ??= hasher.hash(randomBytes(16).toString("hex")).catch((error: unknown) => {
+      dummy = undefined;
+      throw error;
+    });
+    return dummy;
+  };
+  dummyHash().catch(() => {});
 
   async function register(input: { email: string; password: string; name?: string | null; role: UserRole }) {
     const email = normalizeEmail(input.email);
     assertPassword(input.password);
     const name = normalizeName(input.name);
     if (!userRoles.includes(input.role)) throw new InvalidInputError("role must be user or admin");
-    const passwordHash = await hashPassword(input.password);
+    const passwordHash = await hasher.hash(input.password);
     const created = await accounts.insertUser({ email, name, passwordHash, role: input.role });
     if (!created) throw new AlreadyExistsError("an account with this email already exists");
     return toPublicUser(created);
@@ -96,9 +109,20 @@ export function createAuthService({
     const email = input.email.trim().toLowerCase();
     const user = email.length <= MAX_EMAIL_LENGTH ? await accounts.findUserByEmail(email) : null;
     const hash = user && isUsable(user) ? user.passwordHash : null;
-    const matches = await verifyPassword(input.password, hash ?? (await dummyHash()));
+    const matches = await hasher.verify(input.password, hash ?? (await dummyHash()));
     if (!user || !hash || !matches) throw invalid;
+    if (hasher.needsRehash(hash)) await upgradeHash(user.id, hash, input.password);
     return startSession(toPublicUser(user));
+  }
+
+  // An older hash (scrypt, or weaker argon2id parameters) is replaced while the password is at
+  // hand. Best effort: with the hasher busy the log-in still succeeds, and the next one retries.
+  async function upgradeHash(userId: string, previous: string, password: string): Promise<void> {
+    try {
+      await accounts.replacePasswordHash(userId, previous, await hasher.hash(password));
+    } catch (error) {
+      if (!(error instanceof RateLimitedError)) throw error;
+    }
   }
 
   async function validateSession(token: string): Promise<ValidSession | null> {
@@ -150,7 +174,7 @@ export function createAuthService({
     verifyUserPassword: async (userId: string, password: string): Promise<boolean> => {
       const user = isUuid(userId) ? await accounts.findUserById(userId) : null;
       const hash = user && isUsable(user) ? user.passwordHash : null;
-      const matches = await verifyPassword(password.slice(0, PASSWORD_LENGTH.max), hash ?? (await dummyHash()));
+      const matches = await hasher.verify(password.slice(0, PASSWORD_LENGTH.max), hash ?? (await dummyHash()));
       return hash !== null && matches;
     },
     getUser: async (userId: string): Promise<PublicUser | null> => {
@@ -207,12 +231,4 @@ function toSessionInfo(session: SessionRecord): SessionInfo {
     createdAt: session.createdAt,
     expiresAt: session.expiresAt,
   };
-}
-
-// A real hash of a random password, computed once per process with the current parameters, so a
-// log-in for an unknown account costs the same scrypt run as one for a real account.
-let dummy: Promise<string> | undefined;
-function dummyHash(): Promise<string> {
-  dummy ??= hashPassword(randomBytes(16).toString("hex"));
-  return dummy;
 }

@@ -29,6 +29,9 @@ export interface AccountStore {
   insertUser(user: NewUser): Promise<UserRecord | null>;
   findUserByEmail(email: string): Promise<UserRecord | null>;
   findUserById(id: string): Promise<UserRecord | null>;
+  // Replaces the password hash only if it is still `previous` (a rehash with newer parameters
+  // must not undo a password change made meanwhile).
+  replacePasswordHash(id: string, previous: string, next: string): Promise<void>;
 }
 
 export interface SessionRecord {
@@ -87,9 +90,14 @@ export interface ApiKeyStore {
   listApiKeys(query: { ownerUserId?: string; limit: number }): Promise<ApiKeyRecord[]>;
 }
 
+// Keys may hold an email or an address: a store keeps only a keyed hash of each.
 export interface RateLimitStore {
-  // Counts one hit on `key` in one atomic statement: starts a new window at `now` (count 1) when
-  // there is none or the current one started at or before `resetBefore`, otherwise adds one.
-  // Returns the count and start of the window the hit landed in.
-  hit(key: string, now: Date, resetBefore: Date): Promise<{ count: number; windowStart: Date }>;
+  // Counts one hit on `key` in one atomic statement: starts a new window ending at `expiresAt`
+  // (count 1) when there is none or the current one has ended by `now`, otherwise adds one.
+  // Returns the count and end of the window the hit landed in.
+  hit(key: string, now: Date, expiresAt: Date): Promise<{ count: number; expiresAt: Date }>;
+  // Takes one hit back from the window ending at `expiresAt`, if it is still the key's window.
+  refund(key: string, expiresAt: Date): Promise<void>;
+  // Deletes up to `limit` windows ended by `now`; returns how many.
+  purgeExpired(now: Date, limit: number): Promise<number>;
 }
