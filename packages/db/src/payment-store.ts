@@ -24,10 +24,22 @@ export function createPaymentStore(db: Database): PaymentStore {
         db.transaction((tx) => work({ payments: createPaymentStore(tx), ledger: createLedgerStore(tx, true) })),
       ),
 
+    // null when the user's checkout key is taken (a double submit).
     insertPayment: async (payment) => {
-      const [row] = await db.insert(payments).values(payment).returning();
-      if (!row) throw new Error("payment not inserted");
-      return row;
+      const [row] = await db
+        .insert(payments)
+        .values(payment)
+        .onConflictDoNothing({ target: [payments.userId, payments.idempotencyKey] })
+        .returning();
+      return row ?? null;
+    },
+
+    findPaymentByKey: async (userId, idempotencyKey) => {
+      const [row] = await db
+        .select()
+        .from(payments)
+        .where(and(eq(payments.userId, userId), eq(payments.idempotencyKey, idempotencyKey)));
+      return row ?? null;
     },
 
     findPayment: async (id) => {

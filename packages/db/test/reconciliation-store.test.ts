@@ -34,7 +34,9 @@ async function payment(options: { creditedAt?: Date | null; provider?: string; i
     amountMinor: 500,
     currency: "usd",
     provider: options.provider ?? "stripe",
+    idempotencyKey: null,
   });
+  if (!created) throw new Error("payment not inserted");
   return paymentStore.updatePayment(created.id, {
     creditedAt: options.creditedAt ?? null,
     providerPaymentIntentId: options.intent ?? null,

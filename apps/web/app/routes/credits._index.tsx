@@ -31,6 +31,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       reportCost: REPORT_COST,
       // One key per rendering of the form: a double submit (or a resent POST) spends once.
       reportKey: crypto.randomUUID(),
+      // Likewise for Buy: a double submit opens one payment and one provider session.
+      checkoutKey: crypto.randomUUID(),
     },
     { headers: api.headers() },
   );
@@ -43,8 +45,13 @@ export async function action({ request, context }: ActionFunctionArgs) {
 
   if (intent === "buy") {
     const packageId = textField(form, "packageId");
+    const checkoutKey = textField(form, "checkoutKey");
     try {
-      const { checkoutUrl } = await api.caller.checkout.create({ packageId });
+      const { checkoutUrl } = await api.caller.checkout.create({
+        packageId,
+        // Per pack: going back and choosing another pack is another checkout.
+        ...(KEY_PATTERN.test(checkoutKey) ? { idempotencyKey: `${checkoutKey}:${packageId}` } : {}),
+      });
       // A full page load: the checkout (Stripe's, or the local test page) is not a route of this app.
       return redirectDocument(checkoutUrl, { headers: api.headers() });
     } catch (error) {
@@ -55,7 +62,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
           ? "This pack is no longer on sale. Pick another one."
           : failure.code === "SERVICE_UNAVAILABLE"
             ? "Payments are unavailable right now. Nothing was charged; try again in a minute."
-            : null;
+            : failure.code === "TOO_MANY_REQUESTS"
+              ? "Too many checkouts in a minute. Nothing was charged; try again shortly."
+              : failure.code === "CONFLICT"
+                ? "That checkout did not start. Nothing was charged; try again."
+                : null;
       if (!message) throw error;
       return data(
         { intent: "buy" as const, packageId, error: message },
@@ -105,7 +116,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
 }
 
 export default function Credits() {
-  const { balance, recent, packages, reportCost, reportKey } = useLoaderData<typeof loader>();
+  const { balance, recent, packages, reportCost, reportKey, checkoutKey } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const submitting = navigation.state !== "idle" ? navigation.formData : undefined;
@@ -209,6 +220,7 @@ export default function Credits() {
                     <Form method="post" className="mt-auto pt-5">
                       <input type="hidden" name="intent" value="buy" />
                       <input type="hidden" name="packageId" value={pack.id} />
+                      <input type="hidden" name="checkoutKey" value={checkoutKey} />
                       <Button
                         type="submit"
                         className="w-full"

@@ -1,6 +1,6 @@
 import type { Payment } from "@credits/core";
 import { z } from "zod";
-import { text, uuid } from "../schemas.ts";
+import { idempotencyKey, text, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const paymentOutput = z.object({
@@ -43,9 +43,12 @@ export const checkoutRouter = router({
     .meta({
       openapi: { method: "POST", path: "/checkout", tags: ["payments"], summary: "Start buying a credit pack" },
     })
-    .input(z.strictObject({ packageId: uuid }))
+    .input(z.strictObject({ packageId: uuid, idempotencyKey: idempotencyKey.optional() }))
     .output(z.object({ paymentId: z.uuid(), checkoutUrl: z.string() }))
-    .mutation(({ ctx, input }) => ctx.services.payments.createCheckout(ctx.user.id, input.packageId)),
+    .mutation(async ({ ctx, input }) => {
+      await ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`);
+      return ctx.services.payments.createCheckout(ctx.user.id, input.packageId, input.idempotencyKey ?? null);
+    }),
 
   // The success page: credits the payment if the provider says it is paid, even before the webhook.
   confirm: authedProcedure
@@ -60,6 +63,7 @@ export const checkoutRouter = router({
     .input(z.strictObject({ sessionId: text({ max: 255, trim: false }) }))
     .output(z.object({ payment: paymentOutput, balance: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
+      await ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`);
       const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId);
       return { payment: toPayment(payment), balance: await ctx.services.credits.balance(ctx.user.id) };
     }),

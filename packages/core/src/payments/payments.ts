@@ -1,10 +1,17 @@
 import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  IdempotencyConflictError,
+  InvalidStateError,
+  NotFoundError,
+  ProviderUnavailableDomainError,
+} from "../errors.ts";
 import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
+import { assertIdempotencyKey } from "../validate.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -45,11 +52,19 @@ export function createPaymentService(deps: {
   const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
 
   // Our payment row first, then the provider's session carrying its id: whatever fails later,
-  // the payment can be found from either side.
+  // the payment can be found from either side. With a key (the web form sends one per render), a
+  // repeated request finds the first payment and answers its session: a double submit makes one
+  // payment and one provider session.
   async function createCheckout(
     userId: string,
     packageId: string,
-  ): Promise<{ paymentId: string; checkoutUrl: string }> {
+    idempotencyKey: string | null = null,
+  ): Promise<CheckoutStarted> {
+    if (idempotencyKey !== null) {
+      assertIdempotencyKey(idempotencyKey);
+      const earlier = await store.findPaymentByKey(userId, idempotencyKey);
+      if (earlier) return checkoutOf(earlier, packageId);
+    }
     const pack = await catalog.findPackage(packageId);
     if (!pack?.active) throw new NotFoundError("package");
     const profile = await store.getBillingProfile(userId);
@@ -61,7 +76,14 @@ export function createPaymentService(deps: {
       amountMinor: pack.priceMinor,
       currency: pack.currency,
       provider: provider.name,
+      idempotencyKey,
     });
+    if (!payment) {
+      // The same key won a race with us a moment ago.
+      const winner = idempotencyKey === null ? null : await store.findPaymentByKey(userId, idempotencyKey);
+      if (!winner) throw new Error("checkout key taken, but no payment holds it");
+      return checkoutOf(winner, packageId);
+    }
     try {
       const customerId = profile.providerCustomerId ?? (await createCustomer(userId, profile.email));
       const session = await provider.createCheckoutSession({
@@ -77,13 +99,30 @@ export function createPaymentService(deps: {
         cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
         idempotencyKey: `checkout:${payment.id}`,
       });
-      await store.updatePayment(payment.id, { providerSessionId: session.sessionId });
+      await store.updatePayment(payment.id, { providerSessionId: session.sessionId, checkoutUrl: session.url });
       return { paymentId: payment.id, checkoutUrl: session.url };
     } catch (error) {
       // No orphan: the payment is closed as failed, so it can never be credited or shown as open.
       await inTransaction(({ payments }) => transition(payments, payment, { status: "failed" }, "provider_error"));
       if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
       throw error;
+    }
+  }
+
+  // The answer to a repeated checkout request: the first one's session, once it has one. A request
+  // that is still talking to the provider is waited for (briefly); its session is never made twice.
+  async function checkoutOf(payment: Payment, packageId: string): Promise<CheckoutStarted> {
+    if (payment.packageId !== packageId) throw new IdempotencyConflictError();
+    for (let waitedMs = 0; ; waitedMs += CHECKOUT_POLL_MS) {
+      const current = (await store.findPayment(payment.id)) ?? payment;
+      if (current.checkoutUrl) return { paymentId: current.id, checkoutUrl: current.checkoutUrl };
+      if (!OPEN_STATUSES.includes(current.status)) {
+        throw new InvalidStateError(`this checkout is ${current.status}: start a new one with a new key`);
+      }
+      if (waitedMs >= CHECKOUT_WAIT_MS) {
+        throw new InvalidStateError("a checkout with this key is still starting: retry in a moment");
+      }
+      await sleep(CHECKOUT_POLL_MS);
     }
   }
 
@@ -348,6 +387,15 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
+
+export interface CheckoutStarted {
+  paymentId: string;
+  checkoutUrl: string;
+}
+
+// How long a repeated checkout request waits for the first one's provider session.
+const CHECKOUT_WAIT_MS = 10_000;
+const CHECKOUT_POLL_MS = 100;
 
 function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
   if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;

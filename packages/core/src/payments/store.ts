@@ -18,6 +18,9 @@ export interface Payment {
   creditsRefunded: number;
   creditsDisputed: number;
   reviewReason: string | null;
+  // The client's key for starting this checkout, and where its session can be paid.
+  idempotencyKey: string | null;
+  checkoutUrl: string | null;
   creditedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -36,6 +39,7 @@ export type PaymentPatch = Partial<
     | "creditsDisputed"
     | "reviewReason"
     | "creditedAt"
+    | "checkoutUrl"
   >
 >;
 
@@ -49,8 +53,11 @@ export interface PaymentStore {
     amountMinor: number;
     currency: string;
     provider: string;
-  }): Promise<Payment>;
+    idempotencyKey: string | null;
+  }): Promise<Payment | null>;
   findPayment(id: string): Promise<Payment | null>;
+  // The payment a user started with this checkout key.
+  findPaymentByKey(userId: string, idempotencyKey: string): Promise<Payment | null>;
   listUserPayments(userId: string, limit: number): Promise<Payment[]>;
   // Row-locked for the rest of the transaction: one event at a time applies to a payment.
   lockPayment(id: string): Promise<Payment | null>;
