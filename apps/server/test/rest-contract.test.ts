@@ -12,7 +12,7 @@ const server = await startTestServer();
 // Small limits, each on its own server (same database).
 const BODY_LIMIT_BYTES = 1_024;
 const smallBodyServer = await startTestServer({ BODY_LIMIT_BYTES: String(BODY_LIMIT_BYTES) });
-const rateLimitedServer = await startTestServer({ AUTH_RATE_LIMIT_PER_MINUTE: "3", TRUST_PROXY: "true" });
+const rateLimitedServer = await startTestServer({ AUTH_RATE_LIMIT_PER_MINUTE: "3", TRUST_PROXY: "1" });
 
 const PASSWORD = "correct horse battery";
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -13,7 +13,12 @@ const PUBLIC_URL = "http://localhost:3000";
 const ALLOWED_ORIGIN = "https://app.example";
 const server = await startTestServer({ CORS_ORIGINS: ALLOWED_ORIGIN });
 const production = await startTestServer({ NODE_ENV: "production", ALLOW_LOCAL_PAYMENTS: "true" });
-const limited = await startTestServer({ AUTH_RATE_LIMIT_PER_MINUTE: "3", TRUST_PROXY: "true" });
+const limited = await startTestServer({
+  AUTH_RATE_LIMIT_PER_MINUTE: "3",
+  TRUST_PROXY: "1",
+  AUTH_FAILED_LOGINS_PER_ADDRESS: "1",
+  AUTH_FAILED_LOGINS_PER_EMAIL: "3",
+});
 const credits = createCreditService({ store: createLedgerStore(db) });
 
 const PASSWORD = "correct horse battery";
@@ -287,7 +292,7 @@ describe("the log-in rate limit", () => {
     expect(await db.$count(users)).toBe(before);
   });
 
-  it("limits log-ins to one account across addresses, even with the right password", async () => {
+  it("past the per-email ceiling of failures, even the right password from a new address waits", async () => {
     const user = await signUp();
     for (let attempt = 1; attempt <= 3; attempt++) {
       const reply = await call("POST", "/api/v1/auth/login", {

@@ -61,10 +61,10 @@ describe("accounts", () => {
     });
     expect(signedUp.token).toMatch(/^[a-z2-7]{32}$/);
     const [row] = await db.select().from(users).where(eq(users.id, signedUp.user.id));
-    expect(row?.passwordHash).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(row?.passwordHash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     const loggedIn = await auth.logIn({ email: address.toUpperCase(), password });
     expect(loggedIn.user).toEqual(signedUp.user);
-    expect(JSON.stringify(loggedIn)).not.toContain("scrypt");
+    expect(JSON.stringify(loggedIn)).not.toContain("argon2");
     expect(await auth.getUser(signedUp.user.id)).toEqual(signedUp.user);
   });
 
