@@ -26,6 +26,14 @@ export default defineConfig({
       },
     }),
   ],
+  server: {
+    fs: {
+      // Vite's dev server reads files of the whole repository (/@fs/...): never the embedded
+      // database (./.data), dotfiles (.env, .npmrc, ...), git or key material. Vite's own defaults
+      // are repeated because this list replaces them.
+      deny: [".env", ".env.*", ".*", "*.{crt,pem,key}", "**/.git/**", "**/.data/**"],
+    },
+  },
   // Development: Vite's module runner leaves it to Node (see serverExternal for the build).
   ssr: { external: ["@credits/api"] },
 });

@@ -1,0 +1,45 @@
+// `pnpm dev` serves the web app through Vite, whose /@fs/ route reads files of the repository:
+// never the embedded database (./.data), dotfiles or .env files, in any of Vite's URL forms.
+import { randomUUID } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, describe, expect, it } from "vitest";
+import { startWebServer } from "./hostile-web-helpers.ts";
+
+const repo = fileURLToPath(new URL("../../..", import.meta.url)).replace(/\/$/, "");
+const secret = `hostile-probe-${randomUUID()}`;
+// Written into the files, never part of a path (an error page may echo the path it refused).
+const content = `SECRET=${randomUUID()}`;
+const probes = [
+  join(repo, ".data", `${secret}.txt`),
+  join(repo, "apps", "web", `.${secret}`),
+  join(repo, `.env.${secret}`),
+];
+for (const path of probes) {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, `${content}\n`, { flag: "wx" });
+}
+afterAll(() => {
+  for (const path of probes) rmSync(path, { force: true });
+});
+
+const server = await startWebServer("development");
+
+describe("the Vite dev server", () => {
+  it("serves a source file of the app through /@fs/ (the route under test works)", async () => {
+    const reply = await fetch(`${server.url}/@fs${repo}/apps/web/app/lib/format.ts`);
+    expect(reply.status).toBe(200);
+  });
+
+  const forms = ["", "?raw", "?import", "?url", "?import&raw", "?raw??", "?inline"];
+  it.each(probes)("refuses %s in every URL form", async (path) => {
+    for (const form of forms) {
+      const reply = await fetch(`${server.url}/@fs${path}${form}`);
+      const body = await reply.text();
+      // `?import` of an asset answers a module exporting its URL, never the file: the content is what counts.
+      if (form === "" || form.startsWith("?raw")) expect(reply.status, `${path}${form}`).toBe(403);
+      expect(body, `${path}${form}`).not.toContain(content);
+    }
+  });
+});
