@@ -1,0 +1,45 @@
+import { describe, expect, test } from "vitest";
+import { launchBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
+
+const server = await startWebServer();
+const browser = await launchBrowser();
+
+// The built app runs under a nonce-based Content-Security-Policy: every script it needs must still
+// run (the app hydrates, client-side navigation works) and the browser reports no violation.
+describe("the Content-Security-Policy", () => {
+  test("the app hydrates and navigates with no CSP violation", async () => {
+    const { context, page } = await newPage(browser, server.url);
+    const violations: string[] = [];
+    page.on("console", (message) => {
+      if (/Content Security Policy/i.test(message.text())) violations.push(message.text());
+    });
+    await page.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) => {
+        console.error(`Content Security Policy violation: ${event.violatedDirective} ${event.blockedURI}`);
+      });
+    });
+
+    const first = await page.goto("/login");
+    expect(first?.headers()["content-security-policy"]).toMatch(/script-src 'self' 'nonce-/);
+    await page.waitForFunction(() => "__remixRouter" in window);
+
+    await signUpThroughPage(page, uniqueEmail("csp"));
+    // A client-side navigation: the document stays the same (no full load) when the app is live.
+    await page.evaluate(() => {
+      (window as unknown as { marker: boolean }).marker = true;
+    });
+    await page
+      .getByRole("link", { name: /history/i })
+      .first()
+      .click();
+    await page.waitForURL("**/credits/history**");
+    expect(await page.evaluate(() => (window as unknown as { marker?: boolean }).marker)).toBe(true);
+
+    for (const path of ["/credits", "/account"]) {
+      await page.goto(path);
+      await page.waitForFunction(() => "__remixRouter" in window);
+    }
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+});
