@@ -356,7 +356,7 @@ describe("credits with an API key", () => {
     });
     expect(reply.status).toBe(402);
     expect(reply.body).toEqual({
-      error: { code: "INSUFFICIENT_CREDITS", message: "insufficient credits: balance 10, requested 11" },
+      error: { code: "INSUFFICIENT_CREDITS", message: "insufficient credits: requested 11" },
     });
     expect(await ledgerRows()).toBe(rows);
     expect(await balanceOf(user.id)).toBe(10);
@@ -712,6 +712,8 @@ describe("admin API keys", () => {
       name: "billing worker",
       prefix: created.body.prefix,
       scopes: ["credits:spend"],
+      owner: { id: expect.stringMatching(UUID), email: expect.any(String) },
+      limits: { grantCreditsPerDay: null, grantCallsPerDay: null, spendCreditsPerDay: null, spendCallsPerDay: null },
       createdAt: expect.stringMatching(ISO),
       lastUsedAt: null,
       revokedAt: null,

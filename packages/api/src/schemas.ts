@@ -92,6 +92,8 @@ export const holdOutput = z.object({
   amount: z.number().int(),
   status: z.enum(["open", "captured", "released", "expired"]),
   capturedAmount: z.number().int().nullable(),
+  // Taken back by a refund or dispute while the hold was open: neither capturable nor returned.
+  clawedBack: z.number().int(),
   expiresAt: z.iso.datetime(),
   balance: z.number().int(),
 });
@@ -133,6 +135,7 @@ export const toHold = (hold: Hold, balance: number): z.infer<typeof holdOutput> 
   amount: hold.amount,
   status: hold.status,
   capturedAmount: hold.capturedAmount,
+  clawedBack: hold.clawedBack,
   expiresAt: hold.expiresAt.toISOString(),
   balance,
 });

@@ -10,6 +10,7 @@ export type DomainErrorCode =
   | "FORBIDDEN"
   | "UNAUTHENTICATED"
   | "RATE_LIMITED"
+  | "LIMIT_EXCEEDED"
   | "PROVIDER_UNAVAILABLE";
 
 export class DomainError extends Error {
@@ -37,7 +38,9 @@ export class InsufficientCreditsError extends DomainError {
   readonly balance: number;
   readonly requested: number;
   constructor(balance: number, requested: number) {
-    super("INSUFFICIENT_CREDITS", `insufficient credits: balance ${balance}, requested ${requested}`);
+    // The message never says the balance: a caller allowed to spend may not be allowed to read it
+    // (an API key with credits:spend alone); those who may, ask for it.
+    super("INSUFFICIENT_CREDITS", `insufficient credits: requested ${requested}`);
     this.balance = balance;
     this.requested = requested;
   }
@@ -77,6 +80,15 @@ export class RateLimitedError extends DomainError {
   readonly retryAfterSeconds: number;
   constructor(retryAfterSeconds: number) {
     super("RATE_LIMITED", "too many attempts, try again later");
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+// An API key's own daily limit (set by the admin who made it) is used up until the next UTC day.
+export class LimitExceededError extends DomainError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super("LIMIT_EXCEEDED", message);
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }

@@ -371,7 +371,7 @@ describe("credits", () => {
     expect(reply.body).toEqual({
       error: {
         code: "INSUFFICIENT_CREDITS",
-        message: `insufficient credits: balance ${starter.credits}, requested ${starter.credits + 1}`,
+        message: `insufficient credits: requested ${starter.credits + 1}`,
       },
     });
     expect(await balanceOf(user.id)).toBe(starter.credits);
