@@ -1,0 +1,247 @@
+// Walks the published OpenAPI document of the real server: every operation, called by every kind of
+// caller (anonymous, a user's session, an admin's session, an API key of each scope), with inputs
+// generated from its schemas and then mutated (openapi-fuzz-inputs.ts). Whatever comes in: never a
+// 5xx; every error is { error: { code, message } } (the documented Error schema); every 2xx has a
+// documented status and a body valid against its documented schema (ajv, JSON Schema 2020-12 as
+// OpenAPI 3.1 uses). Seeded: SEED below reproduces a run exactly.
+import { randomUUID } from "node:crypto";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type Json, type Operation, operationsOf, type RequestCase, requestCases } from "./openapi-fuzz-inputs.ts";
+import { call, insertUser, PASSWORD, signUp, startTestServer } from "./payments/helpers.ts";
+
+const SEED = 20_261_204;
+const CASES_PER_CALLER = 12;
+// Operations that end the caller's session or account run with a throwaway caller, fewer times.
+const DESTRUCTIVE = new Set(["auth-logOut", "auth-logOutEverywhere", "gdpr-delete"]);
+const DESTRUCTIVE_CASES = 3;
+// The walk must also reach success, or it proves little: every operation answers 2xx at least once,
+// except erasing one's own account, which needs a token no generator can guess.
+const NO_SUCCESS_EXPECTED = new Set(["gdpr-delete"]);
+
+// Checkout's per-user limit on provider calls would otherwise answer every later create and
+// confirm of the one user with 429 (in shape, but the walk would never see them succeed).
+const server = await startTestServer({ CHECKOUT_RATE_LIMIT_PER_MINUTE: "10000" });
+const doc: Json = await (await fetch(`${server.url}/api/v1/openapi.json`)).json();
+const operations = operationsOf(doc);
+
+type CallerKind = "anonymous" | "user" | "admin" | "key credits:read" | "key credits:spend" | "key credits:grant";
+const CALLERS: CallerKind[] = [
+  "anonymous",
+  "user",
+  "admin",
+  "key credits:read",
+  "key credits:spend",
+  "key credits:grant",
+];
+interface Credentials {
+  cookie?: string;
+  key?: string;
+}
+const credentials = {} as Record<CallerKind, Credentials>;
+const pools: Record<string, string[]> = {};
+// Statuses answered, per operation: the walk's coverage.
+const statuses = new Map<string, Map<number, number>>();
+const poolsByOperation: Record<string, Record<string, string[]>> = {};
+
+// --- response checks ------------------------------------------------------------------------------
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+const errorSchema = doc.components.schemas.Error;
+const validators = new Map<Json, ReturnType<typeof ajv.compile>>();
+function validatorOf(schema: Json) {
+  const resolved = schema.$ref === "#/components/schemas/Error" ? errorSchema : schema;
+  let validate = validators.get(resolved);
+  if (!validate) {
+    validate = ajv.compile(resolved);
+    validators.set(resolved, validate);
+  }
+  return validate;
+}
+
+// What is wrong with an answer, or null.
+function problemOf(op: Operation, status: number, text: string): string | null {
+  if (status >= 500) return `answered ${status}`;
+  if (status < 200 || (status >= 300 && status < 400)) return `answered ${status}`;
+  let body: unknown;
+  try {
+    body = text === "" ? undefined : JSON.parse(text);
+  } catch {
+    return `${status} with a body that is not JSON: ${text.slice(0, 80)}`;
+  }
+  if (status < 300) {
+    if (!(String(status) in op.responses)) return `undocumented success status ${status}`;
+    const schema = op.responses[String(status)];
+    if (schema === null) return body === undefined ? null : `${status} with a body where none is documented`;
+    const validate = validatorOf(schema);
+    return validate(body) ? null : `${status} body off its schema: ${ajv.errorsText(validate.errors)}`;
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  if (!validatorOf(errorSchema)(body) || Object.keys(body as object).length !== 1) {
+    return `${status} error body not { error: { code, message } }: ${text.slice(0, 120)}`;
+  }
+  if (typeof error?.code !== "string" || typeof error.message !== "string") return `${status} error without code`;
+  return null;
+}
+
+// --- requests -------------------------------------------------------------------------------------
+
+async function throwawayCaller(kind: CallerKind): Promise<Credentials> {
+  if (kind === "user") return { cookie: (await signUp(server.url, "fuzz-throwaway")).cookie };
+  if (kind === "admin") return { cookie: await adminSession() };
+  return credentials[kind];
+}
+
+async function send(op: Operation, who: Credentials, rc: RequestCase) {
+  const path = op.path.replace(/\{(\w+)\}/g, (_, name: string) => rc.pathParams[name] ?? "");
+  const headers: Record<string, string> = {};
+  if (who.cookie) headers.cookie = who.cookie;
+  if (who.key) headers.authorization = `Bearer ${who.key}`;
+  if (rc.body !== undefined) headers["content-type"] = "application/json";
+  const url = `${server.url}/api/v1${path}${rc.query ? `?${rc.query}` : ""}`;
+  const response = await fetch(url, { method: op.method, headers, body: rc.body, redirect: "manual" });
+  return { status: response.status, text: await response.text() };
+}
+
+// Long runs (huge strings, deep nesting) shown as their length.
+const shorten = (text: string) =>
+  text.replace(/(.{1,2}?)\1{15,}/g, (run, unit) => `${unit}×${run.length / unit.length}`).slice(0, 400);
+
+const knownIds = (operationId: string, field: string) => poolsByOperation[operationId]?.[field] ?? pools[field] ?? [];
+
+// A stable seed per (operation, caller), derived from SEED.
+function seedOf(opIndex: number, callerIndex: number) {
+  return SEED + opIndex * CALLERS.length + callerIndex;
+}
+
+// --- fixtures -------------------------------------------------------------------------------------
+
+async function adminSession(): Promise<string> {
+  const email = `fuzz-admin-${randomUUID()}@example.test`;
+  const created = await server.services.auth.createUser({ email, password: PASSWORD, role: "admin" });
+  const login = await call(server.url, "POST", "/api/v1/auth/login", { body: { email, password: PASSWORD } });
+  expect(login.status).toBe(200);
+  pools.adminIds = [...(pools.adminIds ?? []), created.id];
+  return login.headers.getSetCookie()[0]?.split(";")[0] ?? "";
+}
+
+async function createKey(scopes: string[]): Promise<{ id: string; key: string }> {
+  const reply = await call(server.url, "POST", "/api/v1/admin/api-keys", {
+    cookie: credentials.admin.cookie,
+    body: { name: `fuzz ${scopes.join(" ")}`, scopes },
+  });
+  expect(reply.body).toMatchObject({ id: expect.any(String), key: expect.any(String) });
+  return reply.body;
+}
+
+beforeAll(async () => {
+  credentials.anonymous = {};
+  credentials.admin = { cookie: await adminSession() };
+  const user = await signUp(server.url, "fuzz-user");
+  credentials.user = { cookie: user.cookie };
+  for (const scope of ["credits:read", "credits:spend", "credits:grant"] as const) {
+    credentials[`key ${scope}`] = { key: (await createKey([scope])).key };
+  }
+  const victim = await signUp(server.url, "fuzz-victim");
+  const grant = await call(server.url, "POST", "/api/v1/credits/grant", {
+    key: credentials["key credits:grant"].key,
+    body: { userId: victim.id, amount: 5_000, idempotencyKey: randomUUID(), reason: "fuzz funds" },
+  });
+  expect(grant.status).toBe(200);
+  const holds: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const hold = await call(server.url, "POST", "/api/v1/credits/holds", {
+      key: credentials["key credits:spend"].key,
+      body: { userId: victim.id, amount: 2, idempotencyKey: randomUUID() },
+    });
+    expect(hold.status).toBe(200);
+    holds.push(hold.body.holdId);
+  }
+  const other = await adminSession();
+  const requests: string[] = [];
+  for (let i = 0; i < 4; i++) {
+    const adjust = await call(server.url, "POST", "/api/v1/admin/adjust", {
+      cookie: other,
+      body: { userId: victim.id, amount: 20_000, reason: "fuzz approval", idempotencyKey: randomUUID() },
+    });
+    expect(adjust.body.status).toBe("pending");
+    requests.push(adjust.body.adjustmentRequest.id);
+  }
+  const packs = await call(server.url, "GET", "/api/v1/packages");
+  const checkout = await call(server.url, "POST", "/api/v1/checkout", {
+    cookie: user.cookie,
+    body: { packageId: packs.body.packages[0].id },
+  });
+  expect(checkout.status).toBe(201);
+  const run = await call(server.url, "POST", "/api/v1/admin/reconciliation/runs", { cookie: credentials.admin.cookie });
+  const throwawayKeys: string[] = [];
+  for (let i = 0; i < 4; i++) throwawayKeys.push((await createKey(["credits:read"])).id);
+  const throwawayUsers: string[] = [];
+  for (let i = 0; i < 10; i++) throwawayUsers.push(await insertUser("fuzz-erasable"));
+
+  Object.assign(pools, {
+    // Mostly the funded victim, so spends, holds and grants can succeed.
+    userId: [victim.id, victim.id, victim.id, user.id, randomUUID()],
+    // The first page (a made-up cursor is a 400, tested by the mutations).
+    cursor: [""],
+    targetUserId: [victim.id],
+    actorId: pools.adminIds ?? [],
+    holdId: holds,
+    paymentId: [checkout.body.paymentId],
+    packageId: packs.body.packages.map((p: { id: string }) => p.id),
+    sessionId: [checkout.body.checkoutUrl.split("/").at(-1)],
+    email: [user.email],
+    password: [PASSWORD],
+  });
+  poolsByOperation["admin-revokeApiKey"] = { id: throwawayKeys };
+  poolsByOperation["admin-approve"] = { id: requests };
+  poolsByOperation["admin-reject"] = { id: requests };
+  poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
+  // Erasure only ever reaches users made to be erased.
+  poolsByOperation["admin-eraseUser"] = { userId: throwawayUsers };
+  console.info(`openapi fuzz: seed ${SEED}, ${operations.length} operations x ${CALLERS.length} callers`);
+});
+
+describe("every operation of the OpenAPI document, every caller, generated and mutated inputs", () => {
+  it("the document lists the operations to walk", () => {
+    expect(operations.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(operations.map((op, index) => [`${op.method} ${op.path}`, op, index] as const))(
+    "%s: no 5xx, errors in shape, 2xx as documented",
+    async (_label, op, opIndex) => {
+      const failures: string[] = [];
+      const destructive = DESTRUCTIVE.has(op.id);
+      for (const [callerIndex, caller] of CALLERS.entries()) {
+        const cases = fc.sample(requestCases(op, knownIds), {
+          seed: seedOf(opIndex, callerIndex),
+          numRuns: destructive ? DESTRUCTIVE_CASES : CASES_PER_CALLER,
+        });
+        for (const rc of cases) {
+          const who = destructive ? await throwawayCaller(caller) : credentials[caller];
+          const { status, text } = await send(op, who, rc);
+          const counts = statuses.get(op.id) ?? new Map<number, number>();
+          statuses.set(op.id, counts.set(status, (counts.get(status) ?? 0) + 1));
+          const problem = problemOf(op, status, text);
+          if (problem) {
+            const input = JSON.stringify({ path: rc.pathParams, query: rc.query, body: rc.body });
+            failures.push(`${op.id} as ${caller}, ${rc.mutation}: ${problem}\n    input ${shorten(input)}`);
+          }
+        }
+      }
+      expect(failures, `seed ${SEED}:\n${failures.join("\n")}`).toEqual([]);
+    },
+  );
+
+  it("reached success on every operation (valid inputs are valid), and refusals on most", () => {
+    const summary = [...statuses].map(([id, counts]) => `${id}: ${[...counts].map(([k, n]) => `${k}×${n}`).join(" ")}`);
+    console.info(`openapi fuzz statuses:\n${summary.join("\n")}`);
+    const unreached = operations
+      .filter((op) => !NO_SUCCESS_EXPECTED.has(op.id))
+      .filter((op) => ![...(statuses.get(op.id)?.keys() ?? [])].some((status) => status < 300));
+    expect(unreached.map((op) => op.id)).toEqual([]);
+  });
+});
