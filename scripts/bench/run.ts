@@ -90,9 +90,19 @@ await pg.unsafe(`
 await pg.unsafe("ANALYZE");
 log(`${USERS} users seeded with ${START_BALANCE} credits each`);
 
-const apiKeys = createApiKeyService({ store: createApiKeyStore(handle.db) });
-const { key: apiKey } = await apiKeys.create({ name: "bench", scopes: ["credits:spend", "credits:read"] });
 const auth = createAuthService({ accounts: createAccountStore(handle.db), sessions: createSessionStore(handle.db) });
+// A key answers to the admin who made it.
+const benchAdmin = await auth.createUser({
+  email: "bench-admin@example.com",
+  password: "bench-password-1234",
+  role: "admin",
+});
+const apiKeys = createApiKeyService({ store: createApiKeyStore(handle.db) });
+const { key: apiKey } = await apiKeys.create({
+  name: "bench",
+  scopes: ["credits:spend", "credits:read"],
+  ownerUserId: benchAdmin.id,
+});
 const { token: sessionToken, user: sessionUser } = await auth.signUp({
   email: "bench-reader@example.com",
   password: "bench-password-1234",

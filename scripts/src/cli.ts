@@ -1,26 +1,40 @@
 // pnpm cli <command> [--flags]: operator commands that work on either database driver.
 import { parseArgs } from "node:util";
 import { createServices } from "@credits/api";
-import { apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
+import { type ApiKeyLimits, apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
 import { createAccountStore, type DatabaseHandle } from "@credits/db";
 import { env } from "@credits/env";
 import { paymentProviderFromEnv } from "@credits/stripe";
+import { readPassword } from "./cli-password.ts";
 import { openDatabase } from "./database.ts";
 import { progressReporter, summaryTable } from "./reconcile-output.ts";
 
-type Flags = Record<string, string | undefined>;
+type Flags = Record<string, string | undefined> & { "password-stdin"?: boolean };
 
 const commands: Record<string, { usage: string; run: (database: DatabaseHandle, flags: Flags) => Promise<void> }> = {
+  // The password comes from a hidden prompt, or standard input with --password-stdin
+  // (--password works but is visible in `ps` and shell history). An account made here has no admin
+  // behind it: its audit row names the CLI (actor NULL).
   "users:create": {
-    usage: "--email EMAIL --password PASSWORD [--name NAME] [--role user|admin]",
+    usage: "--email EMAIL [--password-stdin] [--name NAME] [--role user|admin]",
     async run(database, flags) {
       const role = flags.role ?? "user";
       if (role !== "user" && role !== "admin") throw new DomainError("INVALID_INPUT", "--role must be user or admin");
-      const user = await services(database).auth.createUser({
-        email: required(flags, "email"),
-        password: required(flags, "password"),
-        name: flags.name ?? null,
-        role,
+      const email = required(flags, "email");
+      const password = await readPassword({ password: flags.password, passwordStdin: !!flags["password-stdin"] });
+      const all = services(database);
+      const user = await all.auth.createUser({ email, password, name: flags.name ?? null, role });
+      await all.admin.record({
+        actorId: null,
+        targetUserId: user.id,
+        action: "user.created",
+        amount: null,
+        reason: null,
+        requestId: null,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: null,
+        detail: { via: "cli", role: user.role },
       });
       console.log(`created ${user.role} ${user.id}`);
     },
@@ -58,19 +72,27 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       }
     },
   },
+  // A key answers to the admin who makes it (--admin): it stops working if they are erased or
+  // stop being an admin, and its grants follow that admin's approval rule.
   "api-keys:create": {
-    usage: `--name NAME --scopes ${apiKeyScopes.join(",")}`,
+    usage: `--admin ADMIN_EMAIL --name NAME --scopes ${apiKeyScopes.join(",")} [--grant-credits-per-day N] [--grant-calls-per-day N] [--spend-credits-per-day N] [--spend-calls-per-day N]`,
     async run(database, flags) {
+      const admin = await namedAdmin(database, flags);
       const scopes = required(flags, "scopes")
         .split(",")
         .map((s) => s.trim());
       const unknown = scopes.filter((s) => !isApiKeyScope(s));
       if (unknown.length) throw new DomainError("INVALID_INPUT", `unknown scopes: ${unknown.join(", ")}`);
-      const created = await services(database).apiKeys.create({
-        name: required(flags, "name"),
-        scopes: scopes.filter(isApiKeyScope),
-      });
-      console.log(`API key ${created.id} (${created.scopes.join(", ")})`);
+      const created = await services(database).apiKeys.create(
+        {
+          name: required(flags, "name"),
+          scopes: scopes.filter(isApiKeyScope),
+          ownerUserId: admin.id,
+          limits: limits(flags),
+        },
+        { requestId: null, via: "cli" },
+      );
+      console.log(`API key ${created.id} (${created.scopes.join(", ")}), owned by ${admin.email}`);
       console.log("The key is shown once; store it now:");
       console.log(created.key);
     },
@@ -101,9 +123,14 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
     },
   },
   "api-keys:revoke": {
-    usage: "--id KEY_ID",
+    usage: "--admin ADMIN_EMAIL --id KEY_ID",
     async run(database, flags) {
-      const revoked = await services(database).apiKeys.revoke(required(flags, "id"));
+      const admin = await namedAdmin(database, flags);
+      const revoked = await services(database).apiKeys.revoke(required(flags, "id"), {
+        actorId: admin.id,
+        requestId: null,
+        via: "cli",
+      });
       console.log(`revoked ${revoked.id}`);
     },
   },
@@ -118,6 +145,32 @@ function services(database: DatabaseHandle) {
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
     approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
   });
+}
+
+async function namedAdmin(database: DatabaseHandle, flags: Flags) {
+  const admin = await createAccountStore(database.db).findUserByEmail(required(flags, "admin").trim().toLowerCase());
+  if (admin?.role !== "admin" || admin.erasedAt !== null) {
+    throw new DomainError("FORBIDDEN", "--admin must be the email of an admin account");
+  }
+  return admin;
+}
+
+const limitFlags = {
+  grantCreditsPerDay: "grant-credits-per-day",
+  grantCallsPerDay: "grant-calls-per-day",
+  spendCreditsPerDay: "spend-credits-per-day",
+  spendCallsPerDay: "spend-calls-per-day",
+} as const;
+
+function limits(flags: Flags): Partial<ApiKeyLimits> {
+  const chosen: Partial<ApiKeyLimits> = {};
+  for (const [field, flag] of Object.entries(limitFlags) as [keyof ApiKeyLimits, string][]) {
+    const given = flags[flag];
+    if (given === undefined) continue;
+    if (!/^\d{1,16}$/.test(given)) throw new DomainError("INVALID_INPUT", `--${flag} must be a whole number`);
+    chosen[field] = Number(given);
+  }
+  return chosen;
 }
 
 function date(flags: Flags, name: string): Date {
@@ -146,22 +199,26 @@ if (!command) {
 }
 const { values } = parseArgs({
   args: rest,
-  options: Object.fromEntries(
-    [
-      "admin",
-      "email",
-      "password",
-      "name",
-      "role",
-      "amount",
-      "reason",
-      "idempotency-key",
-      "scopes",
-      "id",
-      "since",
-      "until",
-    ].map((flag) => [flag, { type: "string" as const }]),
-  ),
+  options: {
+    ...Object.fromEntries(
+      [
+        "admin",
+        "email",
+        "password",
+        "name",
+        "role",
+        "amount",
+        "reason",
+        "idempotency-key",
+        "scopes",
+        "id",
+        "since",
+        "until",
+        ...Object.values(limitFlags),
+      ].map((flag) => [flag, { type: "string" as const }]),
+    ),
+    "password-stdin": { type: "boolean" as const },
+  },
   strict: true,
 });
 const database = await openDatabase();

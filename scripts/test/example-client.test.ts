@@ -7,6 +7,12 @@ import { startTestServer } from "../../apps/server/test/harness.ts";
 const run = promisify(execFile);
 const server = await startTestServer();
 const { services } = server;
+// Keys answer to the admin who made them.
+const owner = await services.auth.createUser({
+  email: `tool-admin-${randomUUID()}@example.test`,
+  password: "password123",
+  role: "admin",
+});
 
 describe("the typed client example", () => {
   it("reads and spends through a live server, once per key", async () => {
@@ -20,7 +26,11 @@ describe("the typed client example", () => {
       amount: 5,
       idempotencyKey: randomUUID(),
     });
-    const { key } = await services.apiKeys.create({ name: "example", scopes: ["credits:read", "credits:spend"] });
+    const { key } = await services.apiKeys.create({
+      name: "example",
+      scopes: ["credits:read", "credits:spend"],
+      ownerUserId: owner.id,
+    });
     const args = ["scripts/src/example-client.ts", "--url", server.url, "--api-key", key, "--user-id", user.id];
     const idempotencyKey = randomUUID();
 
@@ -44,7 +54,11 @@ describe("the typed client example", () => {
       amount: 5,
       idempotencyKey: randomUUID(),
     });
-    const { key } = await services.apiKeys.create({ name: "read-only", scopes: ["credits:read"] });
+    const { key } = await services.apiKeys.create({
+      name: "read-only",
+      scopes: ["credits:read"],
+      ownerUserId: owner.id,
+    });
     const failing = run(process.execPath, [
       "scripts/src/example-client.ts",
       "--url",

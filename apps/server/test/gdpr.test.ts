@@ -39,7 +39,11 @@ async function person() {
     amount: 20,
     idempotencyKey: randomUUID(),
   });
-  await server.services.apiKeys.create({ name: `key of ${email}`, scopes: ["credits:read"], ownerUserId: id });
+  // A key made while the person was an admin (only admins own keys); its name is kept in the
+  // audit log (like reasons: no personal data in it).
+  await db.execute(sql`UPDATE users SET role = 'admin' WHERE id = ${id}`);
+  await server.services.apiKeys.create({ name: "a person's key", scopes: ["credits:read"], ownerUserId: id });
+  await db.execute(sql`UPDATE users SET role = 'user' WHERE id = ${id}`);
   // A failed log-in leaves a rate-limit key with the email in it.
   await call("POST", "/api/v1/auth/login", { body: { email, password: "wrong password" } });
   return { id, email, cookie: cookieOf(signup.headers) };

@@ -12,12 +12,14 @@ import {
   createAuthThrottle,
   createCreditService,
   createGdprService,
+  createKeyCreditsService,
   createPasswordHasher,
   createPaymentService,
   createRateLimiter,
   createReconciliationService,
   type GdprService,
   type HashingLimits,
+  type KeyCreditsService,
   type PaymentProvider,
   type PaymentService,
   type RateLimiter,
@@ -30,6 +32,7 @@ import {
   createApiKeyStore,
   createCatalogStore,
   createGdprStore,
+  createKeyCreditsStore,
   createLedgerStore,
   createPaymentStore,
   createRateLimitStore,
@@ -42,11 +45,15 @@ import { traced } from "@credits/observability";
 // Everything the procedures call, wired once per process from one database and one clock.
 export interface Services {
   admin: AdminService;
+  // Grants through API keys (approval rule, audit, limits) and the spend limits of keys.
+  keyCredits: KeyCreditsService;
   credits: CreditService;
   auth: AuthService;
   apiKeys: ApiKeyService;
   catalog: CatalogStore;
   authRateLimiter: RateLimiter;
+  // Calls that reach the payment provider (checkout, confirm), per user.
+  checkoutRateLimiter: RateLimiter;
   // Log-in and sign-up limits: per client address, and failed log-ins per (email, address) and per email.
   authThrottle: AuthThrottle;
   payments: PaymentService;
@@ -58,6 +65,8 @@ export interface Services {
 export interface ServiceOptions {
   clock?: Clock;
   authAttemptsPerMinute: number;
+  // Checkout and confirm calls per user per minute (each reaches the payment provider).
+  checkoutsPerUserPerMinute?: number;
   // Failed log-ins per (email, address), and per email from all addresses, per 15 minutes.
   failedLoginsPerAddress?: number;
   failedLoginsPerEmail?: number;
@@ -90,6 +99,15 @@ export function createServices(db: Database, options: ServiceOptions): Services 
     }),
   );
   return {
+    keyCredits: traced(
+      "keyCredits",
+      createKeyCreditsService({
+        store: createKeyCreditsStore(db),
+        clock,
+        approvalThreshold: options.approvalThreshold ?? 10_000,
+        approvalTtlMs: options.approvalTtlMs ?? 72 * 3_600_000,
+      }),
+    ),
     admin: traced(
       "admin",
       createAdminService({
@@ -125,6 +143,12 @@ export function createServices(db: Database, options: ServiceOptions): Services 
         ...(options.reconcileWindowDays ? { windowDays: options.reconcileWindowDays } : {}),
       }),
     ),
+    checkoutRateLimiter: createRateLimiter({
+      store: rateLimits,
+      clock,
+      limit: options.checkoutsPerUserPerMinute ?? 10,
+      windowMs: 60_000,
+    }),
     authRateLimiter: createRateLimiter({
       store: rateLimits,
       clock,

@@ -28,8 +28,9 @@ export interface GdprStore {
   // Ends every session, revokes the user's API keys, and clears every personal field of the user
   // row (the row itself stays: payments and the ledger keep pointing at it, pseudonymized).
   eraseUser(userId: string, now: Date): Promise<void>;
-  // Removes the given strings from stored provider payloads and rate-limit keys.
-  scrub(needles: string[]): Promise<void>;
+  // Drops every stored provider payload linked to the user (their payments' ids, their customer
+  // id) or holding one of the given strings, and rate-limit keys holding one of them.
+  scrub(userId: string, needles: string[]): Promise<void>;
   recordErasure(audit: {
     actorId: string | null;
     userId: string;
@@ -88,7 +89,10 @@ export function createGdprService(deps: { store: GdprStore; provider: PaymentPro
       if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true };
       const now = clock.now();
       await tx.eraseUser(input.userId, now);
-      await tx.scrub([locked.email, locked.stripeCustomerId].filter((v): v is string => !!v));
+      await tx.scrub(
+        input.userId,
+        [locked.email, locked.stripeCustomerId].filter((v): v is string => !!v),
+      );
       await tx.recordErasure({
         actorId: input.actorId,
         userId: input.userId,

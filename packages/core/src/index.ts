@@ -1,4 +1,5 @@
 export * from "./admin/admin.ts";
+export * from "./admin/key-credits.ts";
 export * from "./admin/store.ts";
 export * from "./auth/index.ts";
 export * from "./catalog.ts";

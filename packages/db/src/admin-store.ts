@@ -59,6 +59,7 @@ export function createAdminStore(db: Database): AdminStore {
             eq(adjustmentRequests.status, "pending"),
             gt(adjustmentRequests.expiresAt, now),
             ne(adjustmentRequests.requestedBy, decidedBy),
+            ne(adjustmentRequests.targetUserId, decidedBy),
           ),
         )
         .returning();

@@ -1,10 +1,10 @@
-import type { AccountStore, ApiKeyStore, SessionStore } from "@credits/core";
-import { and, desc, eq, gt, isNull, lt, or, sql } from "drizzle-orm";
+import type { AccountStore, SessionStore } from "@credits/core";
+import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { pgError } from "./errors.ts";
 import { prepared } from "./prepared.ts";
-import { apiKeys, sessions, users } from "./schema.ts";
+import { sessions, users } from "./schema.ts";
 
+export { createApiKeyStore, createApiKeyUsageStore, createKeyCreditsStore } from "./api-key-store.ts";
 export { createRateLimitStore } from "./rate-limit-store.ts";
 
 // Explicit selects: a column added to these tables later does not leak into the domain.
@@ -24,20 +24,6 @@ const sessionColumns = {
   expiresAt: sessions.expiresAt,
   createdAt: sessions.createdAt,
 };
-
-// Everything but the hash.
-const apiKeyColumns = {
-  id: apiKeys.id,
-  name: apiKeys.name,
-  prefix: apiKeys.prefix,
-  scopes: apiKeys.scopes,
-  ownerUserId: apiKeys.ownerUserId,
-  createdAt: apiKeys.createdAt,
-  lastUsedAt: apiKeys.lastUsedAt,
-  revokedAt: apiKeys.revokedAt,
-};
-
-const timestamp = (value: Date) => sql`${value.toISOString()}::timestamptz`;
 
 export function createAccountStore(db: Database): AccountStore {
   return {
@@ -105,52 +91,3 @@ export function createSessionStore(db: Database): SessionStore {
         .limit(limit),
   };
 }
-
-export function createApiKeyStore(db: Database): ApiKeyStore {
-  return {
-    insertApiKey: async (key) => {
-      try {
-        const [row] = await db.insert(apiKeys).values(key).returning(apiKeyColumns);
-        return row ?? null;
-      } catch (error) {
-        // The only foreign key: the owner does not exist.
-        if (pgError(error)?.code === "23503") return null;
-        throw error;
-      }
-    },
-    findApiKeyByHash: async (keyHash) => {
-      const [row] = await db
-        .select({ ...apiKeyColumns, ownerErasedAt: users.erasedAt })
-        .from(apiKeys)
-        .leftJoin(users, eq(users.id, apiKeys.ownerUserId))
-        .where(eq(apiKeys.keyHash, keyHash));
-      if (!row) return null;
-      const { ownerErasedAt, ...key } = row;
-      return { ...key, ownerErased: ownerErasedAt !== null };
-    },
-    touchApiKey: async (id, now, staleBefore) => {
-      const touched = await db
-        .update(apiKeys)
-        .set({ lastUsedAt: now })
-        .where(and(eq(apiKeys.id, id), or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, staleBefore))))
-        .returning({ id: apiKeys.id });
-      return touched.length > 0;
-    },
-    revokeApiKey: async (id, now) => {
-      const [row] = await db
-        .update(apiKeys)
-        .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${timestamp(now)})` })
-        .where(eq(apiKeys.id, id))
-        .returning(apiKeyColumns);
-      return row ?? null;
-    },
-    listApiKeys: ({ ownerUserId, limit }) =>
-      db
-        .select(apiKeyColumns)
-        .from(apiKeys)
-        .where(ownerUserId === undefined ? undefined : eq(apiKeys.ownerUserId, ownerUserId))
-        .orderBy(desc(apiKeys.createdAt), desc(apiKeys.id))
-        .limit(limit),
-  };
-}
-

@@ -16,6 +16,8 @@ import {
 
 // An export is bounded like every other read; a user with more rows than this gets the newest.
 const EXPORT_ROW_LIMIT = 100_000;
+// Linking ids matched against the stored payloads per statement.
+const SCRUB_BATCH = 500;
 
 const erasable = {
   id: users.id,
@@ -126,13 +128,37 @@ export function createGdprStore(db: Database): GdprStore {
         .where(eq(users.id, userId));
     },
 
-    // Provider payloads carry the customer's email; rate-limit keys may carry a log-in email.
-    scrub: async (needles) => {
-      for (const needle of needles) {
+    // Provider payloads (the raw webhook bodies) name the customer: by email, and by the ids that
+    // link them to the user: their customer id, and each payment's own id (client_reference_id,
+    // metadata), checkout session, payment intent and charge (refunds and disputes carry these,
+    // not the email). Every payload holding any of them is dropped. Rate-limit keys may carry a
+    // log-in email.
+    scrub: async (userId, needles) => {
+      const linked = await db
+        .select({
+          id: payments.id,
+          session: payments.providerSessionId,
+          intent: payments.providerPaymentIntentId,
+          charge: payments.providerChargeId,
+        })
+        .from(payments)
+        .where(eq(payments.userId, userId));
+      const links = linked.flatMap((payment) => [payment.id, payment.session, payment.intent, payment.charge]);
+      const all = [...new Set([...needles, ...links].filter((value): value is string => !!value))];
+      for (let start = 0; start < all.length; start += SCRUB_BATCH) {
+        const batch = sql.join(
+          all.slice(start, start + SCRUB_BATCH).map((value) => sql`${value}`),
+          sql`, `,
+        );
         await db
           .update(processedEvents)
           .set({ payload: null })
-          .where(sql`strpos(${processedEvents.payload}, ${needle}) > 0`);
+          .where(
+            sql`${processedEvents.payload} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(ARRAY[${batch}]::text[]) AS link
+                 WHERE strpos(${processedEvents.payload}, link) > 0)`,
+          );
+      }
+      for (const needle of needles) {
         await db.delete(rateLimits).where(sql`strpos(${rateLimits.key}, ${needle}) > 0`);
       }
     },

@@ -316,10 +316,7 @@ export const adjustmentRequests = pgTable(
     check("adjustment_reason_present", sql`length(trim(${t.reason})) > 0`),
     check("adjustment_not_self_decided", sql`${t.decidedBy} IS NULL OR ${t.decidedBy} <> ${t.requestedBy}`),
     // NOT VALID in its migration: checked for every decision made since.
-    check(
-      "adjustment_not_decided_by_beneficiary",
-      sql`${t.decidedBy} IS NULL OR ${t.decidedBy} <> ${t.targetUserId}`,
-    ),
+    check("adjustment_not_decided_by_beneficiary", sql`${t.decidedBy} IS NULL OR ${t.decidedBy} <> ${t.targetUserId}`),
   ],
 );
 

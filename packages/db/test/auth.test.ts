@@ -246,8 +246,15 @@ describe("sessions", () => {
 });
 
 describe("API keys", () => {
+  // Every key has an owner: the admin who made it.
+  const admin = async () => (await auth.createUser({ email: email(), password, role: "admin" })).id;
+
   it("shows the key once and stores only its hash", async () => {
-    const created = await keys.create({ name: " billing job ", scopes: ["credits:spend", "credits:read"] });
+    const created = await keys.create({
+      name: " billing job ",
+      scopes: ["credits:spend", "credits:read"],
+      ownerUserId: await admin(),
+    });
     expect(created.key).toMatch(/^ck_[a-z2-7]{39}$/);
     expect(created.key.startsWith(created.prefix)).toBe(true);
     expect(created).toMatchObject({ name: "billing job", scopes: ["credits:read", "credits:spend"] });
@@ -260,11 +267,22 @@ describe("API keys", () => {
     expect(JSON.stringify(listed)).not.toContain(row?.keyHash);
   });
 
-  it("authenticates with its scopes and owner", async () => {
-    const owner = await auth.signUp({ email: email(), password });
-    const created = await keys.create({ name: "reader", scopes: ["credits:read"], ownerUserId: owner.user.id });
+  it("authenticates with its scopes, owner and limits", async () => {
+    const owner = { user: { id: await admin() } };
+    const created = await keys.create({
+      name: "reader",
+      scopes: ["credits:read"],
+      ownerUserId: owner.user.id,
+      limits: { spendCallsPerDay: 3 },
+    });
     const principal = await keys.authenticate(created.key);
-    expect(principal).toEqual({ id: created.id, name: "reader", scopes: ["credits:read"], ownerUserId: owner.user.id });
+    expect(principal).toEqual({
+      id: created.id,
+      name: "reader",
+      scopes: ["credits:read"],
+      ownerUserId: owner.user.id,
+      limits: { grantCreditsPerDay: null, grantCallsPerDay: null, spendCreditsPerDay: null, spendCallsPerDay: 3 },
+    });
     if (!principal) throw new Error("unreachable");
     expect(hasScope(principal, "credits:read")).toBe(true);
     expect(hasScope(principal, "credits:spend")).toBe(false);
@@ -272,24 +290,30 @@ describe("API keys", () => {
     expect((await keys.list({ ownerUserId: owner.user.id })).map((key) => key.id)).toEqual([created.id]);
   });
 
-  it("validates names, scopes and owners", async () => {
+  it("validates names, scopes, limits and owners: only a live admin owns a key", async () => {
+    const ownerUserId = await admin();
     const bad = [
       { name: "", scopes: ["credits:read"] },
       { name: "x".repeat(101), scopes: ["credits:read"] },
       { name: "k", scopes: [] },
       { name: "k", scopes: ["credits:read", "admin:all"] },
+      { name: "k", scopes: ["credits:read"], limits: { grantCreditsPerDay: 0 } },
+      { name: "k", scopes: ["credits:read"], limits: { spendCallsPerDay: 2.5 } },
     ];
-    for (const input of bad) await expect(keys.create(input)).rejects.toBeInstanceOf(InvalidInputError);
-    await expect(
-      keys.create({ name: "k", scopes: ["credits:read"], ownerUserId: randomUUID() }),
-    ).rejects.toBeInstanceOf(NotFoundError);
-    await expect(keys.create({ name: "k", scopes: ["credits:read"], ownerUserId: "nope" })).rejects.toBeInstanceOf(
-      NotFoundError,
-    );
+    for (const input of bad) {
+      await expect(keys.create({ ...input, ownerUserId })).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    const plain = (await auth.signUp({ email: email(), password })).user.id;
+    for (const owner of [randomUUID(), "nope", plain]) {
+      await expect(keys.create({ name: "k", scopes: ["credits:read"], ownerUserId: owner })).rejects.toBeInstanceOf(
+        ForbiddenError,
+      );
+    }
+    expect(await db.$count(apiKeys, eq(apiKeys.name, "k"))).toBe(0);
   });
 
   it("refuses malformed, unknown, revoked keys and keys of erased owners", async () => {
-    const created = await keys.create({ name: "soon revoked", scopes: ["credits:grant"] });
+    const created = await keys.create({ name: "soon revoked", scopes: ["credits:grant"], ownerUserId: await admin() });
     const unknown = `ck_${"a".repeat(39)}`;
     for (const key of ["", "ck_", created.key.toUpperCase(), `${created.key}a`, unknown]) {
       expect(await keys.authenticate(key)).toBeNull();
@@ -302,10 +326,10 @@ describe("API keys", () => {
     await expect(keys.revoke(randomUUID())).rejects.toBeInstanceOf(NotFoundError);
     await expect(keys.revoke("not-a-uuid")).rejects.toBeInstanceOf(NotFoundError);
 
-    const owner = await auth.signUp({ email: email(), password });
+    const owner = { user: { id: await admin() } };
     const owned = await keys.create({ name: "owned", scopes: ["credits:read"], ownerUserId: owner.user.id });
     await db.update(users).set({ erasedAt: now, email: null }).where(eq(users.id, owner.user.id));
-    expect(await keys.authenticate(owned.key)).toBeNull();
+    await expect(keys.authenticate(owned.key)).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 
   it("records last use at most once a minute", async () => {
@@ -323,7 +347,7 @@ describe("API keys", () => {
         },
       },
     });
-    const created = await counted.create({ name: "hot path", scopes: ["credits:read"] });
+    const created = await counted.create({ name: "hot path", scopes: ["credits:read"], ownerUserId: await admin() });
     const lastUsed = async () => (await counted.list()).find((key) => key.id === created.id)?.lastUsedAt;
     expect(await lastUsed()).toBeNull();
     await counted.authenticate(created.key);
@@ -359,7 +383,7 @@ describe("API keys", () => {
         },
       },
     });
-    const created = await cached.create({ name: "cached", scopes: ["credits:spend"] });
+    const created = await cached.create({ name: "cached", scopes: ["credits:spend"], ownerUserId: await admin() });
     expect((await cached.authenticate(created.key))?.id).toBe(created.id);
     advance(API_KEY_CACHE_TTL_MS - 1);
     expect((await cached.authenticate(created.key))?.id).toBe(created.id);
@@ -370,12 +394,12 @@ describe("API keys", () => {
     await cached.revoke(created.id);
     expect(await cached.authenticate(created.key)).toBeNull();
 
-    const owner = await auth.signUp({ email: email(), password });
+    const owner = { user: { id: await admin() } };
     const owned = await cached.create({ name: "owned", scopes: ["credits:read"], ownerUserId: owner.user.id });
     expect(await cached.authenticate(owned.key)).not.toBeNull();
     await db.update(users).set({ erasedAt: now, email: null }).where(eq(users.id, owner.user.id));
     cached.forgetOwner(owner.user.id);
-    expect(await cached.authenticate(owned.key)).toBeNull();
+    await expect(cached.authenticate(owned.key)).rejects.toBeInstanceOf(UnauthenticatedError);
   });
 });
 

@@ -1,13 +1,31 @@
-import { MAX_API_KEY_NAME_LENGTH } from "@credits/core";
+import { MAX_API_KEY_NAME_LENGTH, MAX_CREDITS_PER_OPERATION } from "@credits/core";
 import { z } from "zod";
 import { apiKeyScope, text, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
+
+const perDay = (max: number) => z.number().int().min(1).max(max);
+// Each absent (or null) limit is no limit. Per UTC day.
+const limitsShape = {
+  grantCreditsPerDay: perDay(1_000 * MAX_CREDITS_PER_OPERATION).nullable(),
+  grantCallsPerDay: perDay(100_000_000).nullable(),
+  spendCreditsPerDay: perDay(1_000 * MAX_CREDITS_PER_OPERATION).nullable(),
+  spendCallsPerDay: perDay(100_000_000).nullable(),
+};
+const limitsInput = z.strictObject({
+  grantCreditsPerDay: limitsShape.grantCreditsPerDay.optional(),
+  grantCallsPerDay: limitsShape.grantCallsPerDay.optional(),
+  spendCreditsPerDay: limitsShape.spendCreditsPerDay.optional(),
+  spendCallsPerDay: limitsShape.spendCallsPerDay.optional(),
+});
 
 const apiKeyInfo = z.object({
   id: z.uuid(),
   name: z.string(),
   prefix: z.string(),
   scopes: z.array(apiKeyScope),
+  // The admin who made it and answers for it (null: made before keys had owners; it is refused).
+  owner: z.object({ id: z.uuid(), email: z.string().nullable() }).nullable(),
+  limits: z.object(limitsShape),
   createdAt: z.iso.datetime(),
   lastUsedAt: z.iso.datetime().nullable(),
   revokedAt: z.iso.datetime().nullable(),
@@ -26,12 +44,21 @@ export const apiKeyProcedures = {
         summary: "Create an API key (the key is shown once)",
       },
     })
-    .input(z.strictObject({ name: text({ max: MAX_API_KEY_NAME_LENGTH }), scopes: z.array(apiKeyScope).min(1).max(3) }))
+    .input(
+      z.strictObject({
+        name: text({ max: MAX_API_KEY_NAME_LENGTH }),
+        scopes: z.array(apiKeyScope).min(1).max(3),
+        limits: limitsInput.optional(),
+      }),
+    )
     .output(
       z.object({ id: z.uuid(), name: z.string(), prefix: z.string(), scopes: z.array(apiKeyScope), key: z.string() }),
     )
     .mutation(async ({ ctx, input }) => {
-      const created = await ctx.services.apiKeys.create(input);
+      const created = await ctx.services.apiKeys.create(
+        { ...input, ownerUserId: ctx.user.id },
+        { requestId: ctx.requestId, via: "api" },
+      );
       return { id: created.id, name: created.name, prefix: created.prefix, scopes: created.scopes, key: created.key };
     }),
 
@@ -45,6 +72,8 @@ export const apiKeyProcedures = {
         name: key.name,
         prefix: key.prefix,
         scopes: key.scopes,
+        owner: key.ownerUserId ? { id: key.ownerUserId, email: key.ownerEmail } : null,
+        limits: key.limits,
         createdAt: key.createdAt.toISOString(),
         lastUsedAt: iso(key.lastUsedAt),
         revokedAt: iso(key.revokedAt),
@@ -58,7 +87,11 @@ export const apiKeyProcedures = {
     .input(z.strictObject({ id: uuid }))
     .output(z.object({ id: z.uuid(), revokedAt: z.iso.datetime() }))
     .mutation(async ({ ctx, input }) => {
-      const revoked = await ctx.services.apiKeys.revoke(input.id);
+      const revoked = await ctx.services.apiKeys.revoke(input.id, {
+        actorId: ctx.user.id,
+        requestId: ctx.requestId,
+        via: "api",
+      });
       return { id: revoked.id, revokedAt: iso(revoked.revokedAt) ?? new Date().toISOString() };
     }),
 };

@@ -94,7 +94,11 @@ export const creditsRouter = router({
       const result = await ctx.services.keyCredits.grant(ctx.caller.key, { ...input, requestId: ctx.requestId });
       if (result.status === "applied") return { transactionId: result.transactionId, balance: result.balance };
       const request = result.adjustmentRequest;
-      return { status: "pending" as const, adjustmentRequestId: request.id, expiresAt: request.expiresAt.toISOString() };
+      return {
+        status: "pending" as const,
+        adjustmentRequestId: request.id,
+        expiresAt: request.expiresAt.toISOString(),
+      };
     }),
 
   hold: serviceProcedure("credits:spend")

@@ -13,10 +13,18 @@ export interface AdminAction {
   balanceBefore: number | null;
   balanceAfter: number | null;
   adjustmentRequestId: string | null;
+  // The API key the action was taken through or acted upon (its owner is the actor).
+  apiKeyId: string | null;
+  // Structured facts (a key's name, scopes and prefix; how a user was created); never secrets.
+  detail: unknown;
   createdAt: Date;
 }
 
-export type NewAdminAction = Omit<AdminAction, "id" | "createdAt"> & { id?: string };
+export type NewAdminAction = Omit<AdminAction, "id" | "createdAt" | "apiKeyId" | "detail"> & {
+  id?: string;
+  apiKeyId?: string | null;
+  detail?: Record<string, unknown> | null;
+};
 
 export interface AdjustmentRequest {
   id: string;

@@ -2,10 +2,11 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
-import { ForbiddenError, InvalidInputError, NotFoundError } from "../errors.ts";
+import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../errors.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
 import { assertText, isUuid } from "../validate.ts";
-import type { ApiKeyRecord, ApiKeyStore } from "./ports.ts";
+import { type ApiKeyLimits, parseLimits } from "./api-key-limits.ts";
+import type { ApiKeyAudit, ApiKeyRecord, ApiKeyStore } from "./ports.ts";
 
 export const apiKeyScopes = ["credits:read", "credits:spend", "credits:grant"] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
@@ -26,6 +27,8 @@ export interface ApiKeyInfo {
   prefix: string;
   scopes: ApiKeyScope[];
   ownerUserId: string | null;
+  ownerEmail: string | null;
+  limits: ApiKeyLimits;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
@@ -37,22 +40,25 @@ export interface CreatedApiKey {
   name: string;
   prefix: string;
   scopes: ApiKeyScope[];
+  limits: ApiKeyLimits;
   key: string;
 }
 
+// A key that works: it has an owner, who is a live admin (checked when it is authenticated).
 export interface ApiKeyPrincipal {
   id: string;
   name: string;
   scopes: ApiKeyScope[];
-  ownerUserId: string | null;
+  ownerUserId: string;
+  limits: ApiKeyLimits;
 }
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>;
 
 // authenticate() remembers a live key for a few seconds (a bounded LRU), so the hot path of an
 // API-key request is one round trip (the work itself) rather than two. Revocation and the owner's
-// erasure through this service forget it at once in this process; another instance sees them
-// within the TTL.
+// erasure through this service forget it at once in this process; another instance sees them,
+// and the owner losing the admin role (no code path does it: a database change), within the TTL.
 export const API_KEY_CACHE_TTL_MS = 5_000;
 export const API_KEY_CACHE_MAX = 1_000;
 
@@ -77,32 +83,44 @@ export function createApiKeyService({
     for (const [hash, entry] of cache) if (matches(entry.principal)) cache.delete(hash);
   };
 
-  async function create(input: {
-    name: string;
-    scopes: readonly string[];
-    ownerUserId?: string | null;
-  }): Promise<CreatedApiKey> {
+  // Every key has an accountable owner: the admin who makes it (recorded with an audit row).
+  async function create(
+    input: {
+      name: string;
+      scopes: readonly string[];
+      ownerUserId: string;
+      limits?: Partial<ApiKeyLimits> | null;
+    },
+    audit: Omit<ApiKeyAudit, "actorId"> = { requestId: null, via: "api" },
+  ): Promise<CreatedApiKey> {
     const name = input.name.trim();
     if (name.length === 0) throw new InvalidInputError("name is required");
     assertText(name, "name", { maxLength: MAX_API_KEY_NAME_LENGTH });
     const scopes = parseScopes(input.scopes);
-    const ownerUserId = input.ownerUserId ?? null;
-    if (ownerUserId !== null && !isUuid(ownerUserId)) throw new NotFoundError("user");
+    const limits = parseLimits(input.limits);
+    const ownerUserId = input.ownerUserId;
+    if (!isUuid(ownerUserId)) throw new ForbiddenError("an API key's owner must be an admin");
     const key = KEY_PREFIX + encodeBase32LowerCaseNoPadding(randomBytes(24));
-    const created = await store.insertApiKey({
-      id: randomUUID(),
-      name,
-      prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
-      keyHash: hashApiKey(key),
-      scopes,
-      ownerUserId,
-      createdAt: clock.now(),
-    });
-    if (!created) throw new NotFoundError("user");
-    return { id: created.id, name: created.name, prefix: created.prefix, scopes, key };
+    const created = await store.insertApiKey(
+      {
+        id: randomUUID(),
+        name,
+        prefix: key.slice(0, SHOWN_PREFIX_LENGTH),
+        keyHash: hashApiKey(key),
+        scopes,
+        ownerUserId,
+        limits,
+        createdAt: clock.now(),
+      },
+      { ...audit, actorId: ownerUserId },
+    );
+    if (!created) throw new ForbiddenError("an API key's owner must be an admin");
+    return { id: created.id, name: created.name, prefix: created.prefix, scopes, limits, key };
   }
 
-  // Null for anything that is not a live key: malformed, unknown, revoked, or its owner erased.
+  // Null for anything that is not a key: malformed, unknown or revoked. A key whose owner cannot
+  // answer for it (none recorded, erased, no longer an admin) is refused with the reason, so its
+  // holder knows to ask an admin for a new one.
   async function authenticate(key: string): Promise<ApiKeyPrincipal | null> {
     if (!KEY_PATTERN.test(key)) return null;
     const keyHash = hashApiKey(key);
@@ -121,18 +139,28 @@ export function createApiKeyService({
     }
     if (cached) cache.delete(keyHash);
     const found = await store.findApiKeyByHash(keyHash);
-    if (!found || found.revokedAt !== null || found.ownerErased) return null;
+    if (!found || found.revokedAt !== null) return null;
+    if (found.ownerUserId === null) {
+      throw new UnauthenticatedError(
+        "this API key has no accountable owner (it was made before keys had owners): an admin must create a new one",
+      );
+    }
+    if (found.ownerErased) throw new UnauthenticatedError("this API key's owner was erased: it no longer works");
+    if (found.ownerRole !== "admin") {
+      throw new UnauthenticatedError("this API key's owner is no longer an admin: it no longer works");
+    }
     // The read decides whether to write at all; the conditional UPDATE settles concurrent requests.
     let lastUsedAt = found.lastUsedAt;
     if (lastUsedAt === null || lastUsedAt < staleBefore) {
       await store.touchApiKey(found.id, now, staleBefore);
       lastUsedAt = now;
     }
-    const principal = {
+    const principal: ApiKeyPrincipal = {
       id: found.id,
       name: found.name,
       scopes: knownScopes(found.scopes),
       ownerUserId: found.ownerUserId,
+      limits: found.limits,
     };
     if (cacheTtlMs > 0) {
       cache.set(keyHash, { principal, lastUsedAt, expiresAtMs: now.getTime() + cacheTtlMs });
@@ -149,10 +177,13 @@ export function createApiKeyService({
     forget((principal) => principal.ownerUserId === ownerUserId);
   }
 
-  // Revoking twice is fine and keeps the first revocation time.
-  async function revoke(id: string): Promise<ApiKeyInfo> {
+  // Revoking twice is fine and keeps the first revocation time (and its one audit row).
+  async function revoke(
+    id: string,
+    audit: ApiKeyAudit = { actorId: null, requestId: null, via: "api" },
+  ): Promise<ApiKeyInfo> {
     forget((principal) => principal.id === id);
-    const revoked = isUuid(id) ? await store.revokeApiKey(id, clock.now()) : null;
+    const revoked = isUuid(id) ? await store.revokeApiKey(id, clock.now(), audit) : null;
     forget((principal) => principal.id === id);
     if (!revoked) throw new NotFoundError("api key");
     return toInfo(revoked);
@@ -207,6 +238,7 @@ function knownScopes(stored: readonly string[]): ApiKeyScope[] {
 
 // Explicit fields: whatever else a store returns does not leak through.
 function toInfo(key: ApiKeyRecord): ApiKeyInfo {
-  const { id, name, prefix, ownerUserId, createdAt, lastUsedAt, revokedAt } = key;
-  return { id, name, prefix, scopes: knownScopes(key.scopes), ownerUserId, createdAt, lastUsedAt, revokedAt };
+  const { id, name, prefix, ownerUserId, ownerEmail, limits, createdAt, lastUsedAt, revokedAt } = key;
+  const scopes = knownScopes(key.scopes);
+  return { id, name, prefix, scopes, ownerUserId, ownerEmail, limits, createdAt, lastUsedAt, revokedAt };
 }

@@ -1,4 +1,5 @@
 export * from "./accounts.ts";
+export * from "./api-key-limits.ts";
 export * from "./api-keys.ts";
 export * from "./passwords.ts";
 export * from "./ports.ts";

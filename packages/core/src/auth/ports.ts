@@ -1,3 +1,5 @@
+import type { ApiKeyLimits } from "./api-key-limits.ts";
+
 // The storage the auth services need. Implemented in packages/db; plain domain shapes only, so no
 // driver or ORM row type reaches the core.
 
@@ -60,7 +62,10 @@ export interface ApiKeyRecord {
   name: string;
   prefix: string;
   scopes: string[];
+  // The admin who made it; NULL only for keys made before keys had owners (refused at use).
   ownerUserId: string | null;
+  ownerEmail: string | null;
+  limits: ApiKeyLimits;
   createdAt: Date;
   lastUsedAt: Date | null;
   revokedAt: Date | null;
@@ -72,20 +77,33 @@ export interface NewApiKey {
   prefix: string;
   keyHash: string;
   scopes: string[];
-  ownerUserId: string | null;
+  ownerUserId: string;
+  limits: ApiKeyLimits;
   createdAt: Date;
 }
 
+// Who made or revoked a key, for its audit row (never the key or its hash).
+export interface ApiKeyAudit {
+  // Null: the system or the CLI without a named admin.
+  actorId: string | null;
+  requestId: string | null;
+  via: "api" | "cli";
+}
+
 export interface ApiKeyStore {
-  // Returns null when ownerUserId names no user.
-  insertApiKey(key: NewApiKey): Promise<ApiKeyRecord | null>;
-  // ownerErased: the key belongs to an erased user (such a key must not work).
-  findApiKeyByHash(keyHash: string): Promise<(ApiKeyRecord & { ownerErased: boolean }) | null>;
+  // Inserts the key and its audit row (`api_key.created`, actor the owner) in one transaction;
+  // null (and nothing written) unless ownerUserId names a live admin.
+  insertApiKey(key: NewApiKey, audit: ApiKeyAudit): Promise<ApiKeyRecord | null>;
+  // The owner's state decides whether the key works: erased, or no longer an admin, it does not.
+  findApiKeyByHash(
+    keyHash: string,
+  ): Promise<(ApiKeyRecord & { ownerErased: boolean; ownerRole: UserRole | null }) | null>;
   // Sets last_used_at = now only when it is NULL or before staleBefore, in one conditional
   // statement; true when it wrote.
   touchApiKey(id: string, now: Date, staleBefore: Date): Promise<boolean>;
-  // Sets revoked_at unless already set; null when the id names no key.
-  revokeApiKey(id: string, now: Date): Promise<ApiKeyRecord | null>;
+  // Sets revoked_at unless already set, with an `api_key.revoked` audit row when it was not (one
+  // transaction); null when the id names no key.
+  revokeApiKey(id: string, now: Date, audit: ApiKeyAudit): Promise<ApiKeyRecord | null>;
   // Newest first.
   listApiKeys(query: { ownerUserId?: string; limit: number }): Promise<ApiKeyRecord[]>;
 }

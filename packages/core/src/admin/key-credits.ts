@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import { type ApiKeyUsageStore, countUse, type KeyUsage } from "../auth/api-key-limits.ts";
+import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
+import { type Clock, systemClock } from "../clock.ts";
+import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
+import type { LedgerEntry, LedgerStore } from "../ledger.ts";
+import { type ClientKey, clientKey } from "../ledger-keys.ts";
+import { withRetry } from "../retry.ts";
+import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
+import type { AdjustmentRequest, AdminStore } from "./store.ts";
+
+export interface KeyCreditsTx {
+  admin: AdminStore;
+  ledger: LedgerStore;
+  usage: ApiKeyUsageStore;
+}
+
+export interface KeyCreditsStore {
+  transaction<T>(work: (tx: KeyCreditsTx) => Promise<T>): Promise<T>;
+  usage: ApiKeyUsageStore;
+  ledger: LedgerStore;
+}
+
+export interface KeyGrantInput {
+  userId: string;
+  amount: number;
+  idempotencyKey: string;
+  reason?: string | null;
+  requestId?: string | null;
+}
+
+export type KeyGrantResult =
+  | { status: "applied"; transactionId: string; balance: number }
+  | { status: "pending"; adjustmentRequest: AdjustmentRequest };
+
+export type KeyCreditsService = ReturnType<typeof createKeyCreditsService>;
+
+// Credits moved through an API key answer to the admin who owns it: a grant is held to the rule of
+// an admin adjustment by that admin (above the approval threshold, or to the owner themself, it is
+// only a request another admin must approve), writes its audit row (the key and its owner) in the
+// ledger row's transaction, and counts against the key's daily limits.
+export function createKeyCreditsService(deps: {
+  store: KeyCreditsStore;
+  clock?: Clock;
+  approvalThreshold: number;
+  approvalTtlMs: number;
+}) {
+  const { store } = deps;
+  const clock = deps.clock ?? systemClock;
+  const inTransaction = <T>(work: (tx: KeyCreditsTx) => Promise<T>) => withRetry(() => store.transaction(work));
+
+  async function grant(key: ApiKeyPrincipal, input: KeyGrantInput): Promise<KeyGrantResult> {
+    assertCredits(input.amount);
+    assertIdempotencyKey(input.idempotencyKey);
+    assertReason(input.reason);
+    const ledgerKey = clientKey({ kind: "apiKey", id: key.id }, input.idempotencyKey);
+    const reason = input.reason?.trim() || null;
+    if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
+      return requestApproval(key, input, ledgerKey, reason ?? `grant through API key ${key.id}`);
+    }
+    return inTransaction(async (tx) => {
+      const before = await tx.ledger.lockBalance(input.userId);
+      if (before === null) throw new NotFoundError("user");
+      const replay =
+        (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
+      if (replay) return replayOf(replay, input, reason);
+      // The same key already filed a request (a larger amount, or another threshold then).
+      if (await tx.admin.findAdjustmentRequestByKey(ledgerKey.key)) throw new IdempotencyConflictError();
+      await countUse(tx.usage, clock, key, "grant", input.amount);
+      const actionId = randomUUID();
+      const entry = await tx.ledger.post({
+        userId: input.userId,
+        amount: input.amount,
+        kind: "grant",
+        idempotencyKey: ledgerKey.key,
+        legacyKey: ledgerKey.legacy,
+        reason,
+        adminActionId: actionId,
+      });
+      if (!entry) throw new Error(`grant to user ${input.userId} was not applied`);
+      await tx.admin.insertAction({
+        id: actionId,
+        actorId: key.ownerUserId,
+        targetUserId: input.userId,
+        action: "api_key.grant",
+        amount: input.amount,
+        reason,
+        requestId: input.requestId ?? null,
+        balanceBefore: before,
+        balanceAfter: entry.balanceAfter,
+        adjustmentRequestId: null,
+        apiKeyId: key.id,
+        detail: { keyName: key.name },
+      });
+      return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
+    });
+  }
+
+  // A pending adjustment request by the key's owner: applied only when another admin, who is not
+  // its beneficiary either, approves it (admin.ts).
+  async function requestApproval(
+    key: ApiKeyPrincipal,
+    input: KeyGrantInput,
+    ledgerKey: ClientKey,
+    reason: string,
+  ): Promise<KeyGrantResult> {
+    return inTransaction(async (tx) => {
+      if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+      if (await tx.ledger.findEntryByKey(ledgerKey.key)) throw new IdempotencyConflictError();
+      const created = await tx.admin.insertAdjustmentRequest({
+        requestedBy: key.ownerUserId,
+        targetUserId: input.userId,
+        amount: input.amount,
+        reason,
+        idempotencyKey: ledgerKey.key,
+        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+      });
+      if (!created) {
+        const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+        const same =
+          existing?.requestedBy === key.ownerUserId &&
+          existing.targetUserId === input.userId &&
+          existing.amount === input.amount &&
+          existing.reason === reason;
+        if (!same || !existing) throw new IdempotencyConflictError();
+        return { status: "pending", adjustmentRequest: existing };
+      }
+      // A request moves nothing, but it counts: a key cannot file requests past its limits.
+      await countUse(tx.usage, clock, key, "grant", input.amount);
+      await tx.admin.insertAction({
+        actorId: key.ownerUserId,
+        targetUserId: input.userId,
+        action: "adjustment_requested",
+        amount: input.amount,
+        reason,
+        requestId: input.requestId ?? null,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: created.id,
+        apiKeyId: key.id,
+        detail: { keyName: key.name },
+      });
+      return { status: "pending", adjustmentRequest: created };
+    });
+  }
+
+  // Spends and holds run on the credit service's own path (group commit); a key with a spend limit
+  // first counts the use in one conditional statement and takes it back if the operation is
+  // refused. A retry of an applied request (`alreadyApplied`) is not counted again; two concurrent
+  // retries, or a crash between counting and posting, can only over-count, never let more through.
+  async function metered<T>(
+    key: ApiKeyPrincipal,
+    amount: number,
+    alreadyApplied: (ledger: LedgerStore) => Promise<boolean>,
+    run: () => Promise<T>,
+  ): Promise<T> {
+    let usage: KeyUsage | null = null;
+    if (key.limits.spendCreditsPerDay !== null || key.limits.spendCallsPerDay !== null) {
+      if (!(await alreadyApplied(store.ledger))) usage = await countUse(store.usage, clock, key, "spend", amount);
+    }
+    try {
+      return await run();
+    } catch (error) {
+      if (usage) await store.usage.uncount(usage);
+      throw error;
+    }
+  }
+
+  return { grant, metered };
+}
+
+function replayOf(entry: LedgerEntry, input: KeyGrantInput, reason: string | null): KeyGrantResult {
+  if (
+    entry.kind !== "grant" ||
+    entry.userId !== input.userId ||
+    entry.amount !== input.amount ||
+    (entry.reason ?? null) !== reason
+  ) {
+    throw new IdempotencyConflictError();
+  }
+  return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
+}
