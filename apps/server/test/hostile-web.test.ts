@@ -99,6 +99,13 @@ describe("cross-site requests that set or clear the session cookie", () => {
     expect(await meStatus(base, user.cookie)).toBe(200);
   });
 
+  it("a same-origin form with a forged X-Forwarded-Host is answered, never a 500 (Remix's own check)", async () => {
+    const user = await signUp(base);
+    const fields = { email: user.email, password: PASSWORD };
+    const reply = await postForm(base, "/login", fields, { origin: base, "x-forwarded-host": "evil.example" });
+    expect(reply.status).toBe(302);
+  });
+
   it("a cross-site log-in or sign-up is refused (login CSRF), with no cookie set", async () => {
     const user = await signUp(base);
     const json = { "content-type": "application/json", origin: EVIL };

@@ -115,7 +115,7 @@ async function guarded(
   }
   const cspNonce = randomBytes(18).toString("base64");
   // AppLoadContext is WebContext (augmented above) plus Remix's open index signature.
-  const response = await handler(request, { ...context, cspNonce } as AppLoadContext);
+  const response = await handler(originChecked(request), { ...context, cspNonce } as AppLoadContext);
   // Pages with buttons that spend money must not be framed (clickjacking).
   response.headers.set("X-Frame-Options", "DENY");
   response.headers.set("Content-Security-Policy", contentSecurityPolicy(mode, cspNonce));
@@ -141,6 +141,16 @@ function contentSecurityPolicy(mode: WebApp["mode"], nonce: string): string {
     "base-uri 'none'",
     "frame-ancestors 'none'",
   ].join("; ");
+}
+
+// The origin of a form post is checked above, against PUBLIC_URL. Remix checks it again against
+// Host or X-Forwarded-Host and answers a mismatch with a 500 (a proxy that rewrites Host, a forged
+// X-Forwarded-Host): it gets the request without Origin, so that one check decides, with a 403.
+function originChecked(request: Request): Request {
+  if (SAFE_METHODS.has(request.method) || !request.headers.has("origin")) return request;
+  const headers = new Headers(request.headers);
+  headers.delete("origin");
+  return new Request(request, { headers });
 }
 
 // Browsers send Origin on every POST from a page (and Sec-Fetch-Site); a request with neither
