@@ -162,17 +162,18 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
       const found = await lockedHold(tx, holdId);
       if (!found) throw new NotFoundError("hold");
       const capturable = found.amount - found.clawedBack;
-      if (capturedAmount !== null && capturedAmount > capturable) {
+      // A settled hold answers below (the same settlement again, or 409), whatever the amount.
+      if (found.status === "open" && capturedAmount !== null && capturedAmount > capturable) {
         const clawed = found.clawedBack > 0 ? ` (${found.clawedBack} of its ${found.amount} were taken back)` : "";
         throw new InvalidInputError(`cannot capture ${capturedAmount}: the hold is for ${capturable}${clawed}`);
       }
       const settled = await tx.settleHold(holdId, { status, capturedAmount, now: clock.now() });
       if (!settled) {
-        const current = (await tx.findHold(holdId)) ?? found;
-        if (current.status === status && current.capturedAmount === capturedAmount) {
-          return { hold: current, balance: await balanceIn(tx, current.userId) };
+        // Read under the owner's lock, `found` is still the hold's state.
+        if (found.status === status && found.capturedAmount === capturedAmount) {
+          return { hold: found, balance: await balanceIn(tx, found.userId) };
         }
-        const state = current.status === "open" ? "expired" : current.status;
+        const state = found.status === "open" ? "expired" : found.status;
         throw new InvalidStateError(`hold is ${state}`);
       }
       return { hold: settled, balance: await returnRest(tx, settled) };
