@@ -29,9 +29,10 @@ export async function cliHarness(name: string, extraEnv: Record<string, string> 
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const cli = (args: string[]) =>
+  // `input` is written to the command's standard input (then closed), e.g. for --password-stdin.
+  const cli = (args: string[], input?: string) =>
     new Promise<CliResult>((resolve) => {
-      execFile(
+      const child = execFile(
         process.execPath,
         ["scripts/src/cli.ts", ...args],
         {
@@ -46,6 +47,7 @@ export async function cliHarness(name: string, extraEnv: Record<string, string> 
         },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
       );
+      if (input !== undefined) child.stdin?.end(input);
     });
 
   // The test's own view of what the CLI wrote (on PGlite, opened after the CLI has exited).

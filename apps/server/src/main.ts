@@ -109,7 +109,7 @@ export async function startServer(
   const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
   log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
   if (!(await hasAdmin(database.db))) {
-    log("no admin yet: create one with  pnpm cli users:create --email ADDRESS --password PASSWORD --role admin");
+    log("no admin yet: create one with  pnpm cli users:create --email ADDRESS --role admin  (asks for the password)");
   }
 
   const sweep = setInterval(() => {
