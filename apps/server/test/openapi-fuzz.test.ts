@@ -5,8 +5,8 @@
 // documented status and a body valid against its documented schema (ajv, JSON Schema 2020-12 as
 // OpenAPI 3.1 uses). Seeded: SEED below reproduces a run exactly.
 import { randomUUID } from "node:crypto";
-import Ajv2020 from "ajv/dist/2020.js";
-import addFormats from "ajv-formats";
+import { Ajv2020 } from "ajv/dist/2020.js";
+import ajvFormats from "ajv-formats";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Json, type Operation, operationsOf, type RequestCase, requestCases } from "./openapi-fuzz-inputs.ts";
@@ -49,7 +49,8 @@ const poolsByOperation: Record<string, Record<string, string[]>> = {};
 // --- response checks ------------------------------------------------------------------------------
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
-addFormats(ajv);
+// A CommonJS module: its default export is the module, whose `default` is the plugin.
+ajvFormats.default(ajv);
 const errorSchema = doc.components.schemas.Error;
 const validators = new Map<Json, ReturnType<typeof ajv.compile>>();
 function validatorOf(schema: Json) {
