@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
@@ -8,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { migrationFiles, verifyAppliedMigrations } from "./migration-integrity.ts";
 import * as schema from "./schema.ts";
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -58,6 +59,8 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
       const lockClient = postgres(url, { max: 1, onnotice: () => {} });
       try {
         await lockClient`SELECT pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+        const locked = drizzlePostgres(lockClient) as unknown as Database;
+        await verifyAppliedMigrations(locked, migrationFiles(migrationsFolder)).catch(ignoreUnmigrated);
         await migratePostgres(drizzlePostgres(lockClient), { migrationsFolder });
         await lockClient`SELECT pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
       } finally {
@@ -83,7 +86,12 @@ function pgliteHandle(dataDir: string): DatabaseHandle {
     // One connection: everything else waits for it.
     poolStats: () => ({ max: 1, inFlight: inFlight.count }),
     // PGlite is one process's embedded database: there is no second instance to race with.
-    migrate: () => migratePglite(db, { migrationsFolder }),
+    migrate: async () => {
+      await verifyAppliedMigrations(db as unknown as Database, migrationFiles(migrationsFolder)).catch(
+        ignoreUnmigrated,
+      );
+      await migratePglite(db, { migrationsFolder });
+    },
     ping: async () => {
       await client.query("SELECT 1");
     },
@@ -95,18 +103,26 @@ function pgliteHandle(dataDir: string): DatabaseHandle {
 // the value the migrator records as created_at.
 let journal: number[] | undefined;
 function journalTimestamps(): number[] {
-  journal ??= (
-    JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, "utf8")) as { entries: { when: number }[] }
-  ).entries.map((entry) => entry.when);
+  journal ??= migrationFiles(migrationsFolder).map((file) => file.when);
   return journal;
+}
+
+// Before the first migration there is no migrations table (42P01) and nothing to verify.
+function ignoreUnmigrated(error: unknown): void {
+  if (isUndefinedTable(error)) return;
+  throw error;
+}
+
+function isUndefinedTable(error: unknown): boolean {
+  const { code, cause } = error as { code?: string; cause?: { code?: string } };
+  return code === "42P01" || cause?.code === "42P01";
 }
 
 async function migrationsApplied(db: Database): Promise<boolean> {
   const result = await db.execute(sql`SELECT created_at FROM drizzle.__drizzle_migrations`).catch((error: unknown) => {
-    // No migrations table yet (42P01): nothing is applied. Anything else is the database's
-    // problem to report (readiness treats a throw as not ready too).
-    if ((error as { code?: string; cause?: { code?: string } }).code === "42P01") return [];
-    if ((error as { cause?: { code?: string } }).cause?.code === "42P01") return [];
+    // No migrations table yet: nothing is applied. Anything else is the database's problem to
+    // report (readiness treats a throw as not ready too).
+    if (isUndefinedTable(error)) return [];
     throw error;
   });
   const applied = new Set(rowsOf<{ created_at: string | number }>(result).map((row) => Number(row.created_at)));

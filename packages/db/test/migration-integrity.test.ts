@@ -1,0 +1,60 @@
+// Applied migrations are immutable: each file's content is pinned here, and a database refuses to
+// start on a migration folder whose applied files changed.
+import { fileURLToPath } from "node:url";
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { ChangedMigrationError, migrationFiles } from "../src/migration-integrity.ts";
+import { testDb } from "./setup.ts";
+
+const folder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
+
+// The SHA-256 of every committed migration. A new migration adds its line; a changed line means an
+// applied migration was edited, which every database that ran it would refuse at start.
+const PINNED: Record<string, string> = {
+  "0000_init": "110136d6b81c0872b492decee96347ae6ed9e3fe3f1fa6fafc3217174e0d4345",
+  "0001_ledger_append_only": "28fcb4d288ab3a2a5da1facfc2bb80ee887a4c527a2fd5c61daababca4dd3d11",
+  "0002_payment_transition_order": "df1d8289778891b84717531ea11416b74070852d2769d32d93a8a9f96f2f7e87",
+  "0003_ledger_batch_posting": "c3e23fd982c232e23ce5f23b317263d040a5316d73c2047726a8bf0ce7c205d0",
+  "0004_rate_limit_keys": "",
+  "0005_api_key_controls": "",
+  "0006_scoped_keys_hold_clawbacks": "9b8947ffc2b4f3a59c96862cda18d325868f2d5345e5b856f9ca28c645180548",
+};
+
+describe("migration integrity", () => {
+  it("every committed migration is the file it was when it was first applied", () => {
+    const files = Object.fromEntries(migrationFiles(folder).map((file) => [file.tag, file.hash]));
+    expect(files).toEqual(PINNED);
+  });
+
+  // The test database's own migration record, with one hash replaced for the length of `check`.
+  async function withRecordedHash(tag: string, hash: string, check: () => Promise<void>) {
+    const file = migrationFiles(folder).find((candidate) => candidate.tag === tag);
+    if (!file) throw new Error(`no migration ${tag}`);
+    const record = sql`UPDATE drizzle.__drizzle_migrations SET hash = ${hash} WHERE created_at = ${file.when}`;
+    await testDb.db.execute(record);
+    try {
+      await check();
+    } finally {
+      await testDb.db.execute(
+        sql`UPDATE drizzle.__drizzle_migrations SET hash = ${file.hash} WHERE created_at = ${file.when}`,
+      );
+    }
+  }
+
+  it("a database refuses to migrate when an applied migration's file changed, naming the file", async () => {
+    await withRecordedHash("0002_payment_transition_order", "edited", async () => {
+      const refused = await testDb.migrate().catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(ChangedMigrationError);
+      expect(String(refused)).toContain("drizzle/0002_payment_transition_order.sql");
+    });
+    await expect(testDb.migrate()).resolves.toBeUndefined();
+  });
+
+  it("accepts the first version of 0003, which 0006 supersedes", async () => {
+    const first = "cb15ecb5539a3af548599d4cb866d439f9dd8aac503aa608862d20a02de205fb";
+    await withRecordedHash("0003_ledger_batch_posting", first, async () => {
+      await expect(testDb.migrate()).resolves.toBeUndefined();
+      expect(await testDb.migrationsApplied()).toBe(true);
+    });
+  });
+});
