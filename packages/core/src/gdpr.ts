@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "./errors.ts";
 import { type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
+import { assertReason } from "./validate.ts";
 
 export interface PersonalData {
   profile: { id: string; email: string | null; name: string | null; role: string; createdAt: Date };
@@ -74,6 +75,7 @@ export function createGdprService(deps: { store: GdprStore; provider: PaymentPro
   // Erases a user: provider customer first (so a failure there changes nothing here), then in one
   // transaction the sessions, API keys, personal fields and the audit row. Idempotent.
   async function erase(input: { userId: string; actorId: string | null; requestId?: string | null; reason: string }) {
+    assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
     if (!user) throw new NotFoundError("user");
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
