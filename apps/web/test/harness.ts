@@ -8,8 +8,8 @@ import { testDb } from "../../../packages/db/test/setup.ts";
 import { parseEnv } from "../../../packages/env/src/env.ts";
 import { type RunningServer, startServer } from "../../server/src/main.ts";
 import { createWebApp } from "../server/web-app.ts";
+import { findChromium, INSTALL_HINT } from "./chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-gpu",
@@ -59,7 +59,9 @@ function freePort(): Promise<number> {
 // One Chromium per test file (a fresh temporary profile: Playwright's launch makes one), a
 // fresh context per test, closed in afterAll.
 export async function launchBrowser(): Promise<Browser> {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  const executablePath = findChromium();
+  if (!executablePath) throw new Error(`no Chromium: ${INSTALL_HINT}`);
+  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
   afterAll(() => browser.close());
   return browser;
 }
