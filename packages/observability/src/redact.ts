@@ -13,9 +13,20 @@ const MAX_DEPTH = 8;
 const MAX_ARRAY_ITEMS = 100;
 const MAX_STRING_LENGTH = 8_192;
 
+// Database errors. drizzle's DrizzleQueryError (and a TRPCError copying its message) reads
+// "Failed query: <sql>\nparams: <every parameter>": the parameters are the row being written (a
+// new password's hash, an API key's hash, an email), so nothing after "params:" is ever kept, and
+// string literals in the SQL text lose their values. PostgreSQL's data exceptions (SQLSTATE class
+// 22: invalid input syntax, out of range) quote the offending value in the message itself. The
+// drivers' own `query`/`parameters`/`params`/`detail` properties are never copied (errorFields).
+// Also a text rule (below), for the same text arriving any other way (a message interpolated into
+// another); everything after "params: " goes, since a parameter may itself hold a newline.
+const QUERY_PARAMS = /(Failed query: [\s\S]*?\nparams: )(?!\[redacted\])[\s\S]*/g;
+
 // Order matters: a credential scheme's token goes before the name=value rule, which would
 // otherwise take the scheme word (`Authorization: Bearer`) for the value and leave the token.
 const TEXT_RULES: [RegExp, string][] = [
+  [QUERY_PARAMS, `$1${REDACTED}`],
   [/\b(Bearer|Basic)\s+[\w.~+/=-]+/gi, `$1 ${REDACTED}`],
   // name=value and "name": "value" pairs whose name says secret (query strings, JSON in text).
   [
@@ -36,20 +47,15 @@ const TEXT_RULES: [RegExp, string][] = [
   [/\b(?:\d{4}([ -])\d{4}\1\d{4}\1\d{1,7}|\d{4}[ -]\d{6}[ -]\d{5}|\d{13,19})\b/g, "[card]"],
 ];
 
-// Database errors. drizzle's DrizzleQueryError (and a TRPCError copying its message) reads
-// "Failed query: <sql>\nparams: <every parameter>": the parameters are the row being written (a
-// new password's hash, an API key's hash, an email), so nothing after "params:" is ever kept, and
-// string literals in the SQL text lose their values. PostgreSQL's data exceptions (SQLSTATE class
-// 22: invalid input syntax, out of range) quote the offending value in the message itself. The
-// drivers' own `query`/`parameters`/`params`/`detail` properties are never copied (errorFields).
-const QUERY_PARAMS = /\nparams: [\s\S]*$/;
+// Values in the SQL text and in PostgreSQL's data-exception messages (see QUERY_PARAMS above).
 const SQL_STRING_LITERAL = /'(?:[^']|'')*'/g;
 const QUOTED_VALUE = /"(?:[^"\\]|\\.)*"/g;
 
 function withoutQueryValues(message: string, code: unknown): string {
   let out = message;
-  if (out.startsWith("Failed query: "))
-    out = out.replace(QUERY_PARAMS, "\nparams: [redacted]").replace(SQL_STRING_LITERAL, "'?'");
+  if (out.includes("Failed query: ")) {
+    out = out.replace(QUERY_PARAMS, `$1${REDACTED}`).replace(SQL_STRING_LITERAL, "'?'");
+  }
   if (typeof code === "string" && /^22[0-9A-Z]{3}$/.test(code)) out = out.replace(QUOTED_VALUE, '"?"');
   return out;
 }

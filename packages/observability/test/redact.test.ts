@@ -161,3 +161,57 @@ describe("the logger", () => {
     expect(capture.lines.join("")).not.toMatch(/frank@|gina@|sk_test_|ck_abc|4242 4242/);
   });
 });
+
+// drizzle wraps every failed query as "Failed query: <sql>\nparams: <values>": the values are the
+// row being written (a password hash, a key hash, an email) and must never reach a log line.
+describe("database errors", () => {
+  function drizzleError(sql: string, params: unknown[], cause: Error): Error {
+    const error = new Error(`Failed query: ${sql}\nparams: ${params}`, { cause });
+    Object.assign(error, { query: sql, params });
+    return error;
+  }
+  const hash = "scrypt$16384$8$1$8IYMFMYSPoN+BiFxNdqrAg==$3DhVPrmyyekspb8yzX015MUvoS+LRk4H9jXg9Tt6FZfd";
+  const pg = Object.assign(new Error("refused by a trigger"), { code: "P0001", detail: `row ${hash}` });
+
+  it("keep the SQL and the database's message, drop every parameter, in the message and the stack", () => {
+    const error = drizzleError('insert into "users" ("email", "password_hash") values ($1, $2)', ["a@b.co", hash], pg);
+    const out = JSON.stringify(redact({ err: error }));
+    expect(out).toContain('insert into \\"users\\"');
+    expect(out).toContain("params: [redacted]");
+    expect(out).toContain("refused by a trigger");
+    expect(out).toContain("P0001");
+    expect(out).not.toMatch(/scrypt\$|a@b\.co|\[email\]/);
+  });
+
+  it("drop parameters that try to end the message early (a newline and a fake stack frame)", () => {
+    const error = drizzleError("select $1, $2", ["x\n    at fake (file.js:1:1)", hash], pg);
+    expect(JSON.stringify(redact(error))).not.toContain("scrypt$");
+  });
+
+  it("a wrapper copying the message (tRPC's INTERNAL_SERVER_ERROR) is cleaned the same way", () => {
+    const inner = drizzleError("select $1", [hash], pg);
+    const wrapper = new Error(inner.message, { cause: inner });
+    expect(JSON.stringify(redact(wrapper))).not.toContain("scrypt$");
+  });
+
+  it("the same text inside any other string (a message interpolated into a log line) loses its parameters", () => {
+    const text = redactText(`sign-up failed: Failed query: insert into users values ($1)\nparams: ${hash},user`);
+    expect(text).toBe("sign-up failed: Failed query: insert into users values ($1)\nparams: [redacted]");
+  });
+
+  it("SQL string literals lose their values", () => {
+    const error = drizzleError("select * from users where note = 'it''s secret' and id = $1", ["1"], pg);
+    const { message } = redact(error) as { message: string };
+    expect(message).toContain("note = '?'");
+    expect(message).not.toContain("secret");
+  });
+
+  it("data exceptions (SQLSTATE class 22) lose the value PostgreSQL quotes in the message", () => {
+    const error = Object.assign(new Error('invalid input syntax for type uuid: "alice-secret"'), { code: "22P02" });
+    const { message, stack } = redact(error) as { message: string; stack: string };
+    expect(message).toBe('invalid input syntax for type uuid: "?"');
+    expect(stack).not.toContain("alice-secret");
+    const constraint = Object.assign(new Error('violates check constraint "users_name_check"'), { code: "23514" });
+    expect((redact(constraint) as { message: string }).message).toContain('"users_name_check"');
+  });
+});
