@@ -1,10 +1,10 @@
-import { PASSWORD_LENGTH } from "@credits/core";
+import { MAX_NAME_LENGTH, PASSWORD_LENGTH } from "@credits/core";
 import { z } from "zod";
-import { toUser, userOutput } from "../schemas.ts";
+import { email, text, toUser, userOutput } from "../schemas.ts";
 import { authedProcedure, publicProcedure, router } from "../trpc.ts";
 
 const credentials = z.strictObject({
-  email: z.email().max(254),
+  email,
   password: z.string().min(PASSWORD_LENGTH.min).max(PASSWORD_LENGTH.max),
 });
 const sessionOutput = z.object({ user: userOutput });
@@ -13,7 +13,7 @@ const sessionInfo = z.object({ id: z.string(), createdAt: z.iso.datetime(), expi
 export const authRouter = router({
   signUp: publicProcedure
     .meta({ openapi: { method: "POST", path: "/auth/signup", tags: ["auth"], summary: "Create an account" } })
-    .input(credentials.extend({ name: z.string().trim().min(1).max(100).optional() }))
+    .input(credentials.extend({ name: text({ max: MAX_NAME_LENGTH }).optional() }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
       await ctx.services.authThrottle.signUp(ctx.clientAddress);
