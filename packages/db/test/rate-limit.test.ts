@@ -94,6 +94,16 @@ describe("the log-in throttle", () => {
     await expect(throttle.logIn(victim, "198.51.100.3", right)).resolves.toBe("session");
   });
 
+  it("purges every ended window in batches, and no live one", async () => {
+    for (let i = 0; i < 12; i++) await throttle.signUp(`192.0.2.${i}`);
+    await throttle.logIn(`${randomUUID()}@example.com`, "192.0.2.200", wrong).catch(() => {});
+    advance(60_000);
+    // 12 one-minute sign-up windows and the log-in's one have ended; its two 15-minute ones have not.
+    expect(await throttle.purgeExpired(5)).toBe(13);
+    expect(await keys()).toHaveLength(2);
+    expect(await throttle.purgeExpired(5)).toBe(0);
+  });
+
   it("a failure that is not a wrong password (a busy hasher) is handed back", async () => {
     const email = `${randomUUID()}@example.com`;
     for (let i = 0; i < 3; i++) {

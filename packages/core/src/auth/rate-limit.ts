@@ -119,8 +119,17 @@ export function createAuthThrottle({
         throw error;
       }
     },
-    // Deletes up to `limit` windows that have ended; returns how many it deleted.
-    purgeExpired: (limit = 5_000): Promise<number> => store.purgeExpired(clock.now(), limit),
+    // Deletes ended windows in batches of `batch` rows (short statements, few locks held), up to
+    // `maxBatches` a call; returns how many it deleted.
+    purgeExpired: async (batch = 5_000, maxBatches = 20): Promise<number> => {
+      let deleted = 0;
+      for (let round = 0; round < maxBatches; round++) {
+        const count = await store.purgeExpired(clock.now(), batch);
+        deleted += count;
+        if (count < batch) break;
+      }
+      return deleted;
+    },
   };
 }
 
