@@ -2,6 +2,8 @@
 // never the embedded database (./.data), dotfiles or .env files, in any of Vite's URL forms.
 import { randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { connect } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
@@ -42,4 +44,28 @@ describe("the Vite dev server", () => {
       expect(body, `${path}${form}`).not.toContain(content);
     }
   });
+
+  // Vite's HMR websocket listens apart from the server, on 24678: reachable on loopback, not from
+  // this machine's network address.
+  it("keeps its HMR websocket off the network (loopback only)", async () => {
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((address) => address && !address.internal && address.family === "IPv4")?.address;
+    expect(external, "a network address to probe from").toBeDefined();
+    expect(await reachable("127.0.0.1", HMR_PORT)).toBe(true);
+    expect(await reachable(external ?? "", HMR_PORT)).toBe(false);
+  });
 });
+
+const HMR_PORT = 24_678;
+
+function reachable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}

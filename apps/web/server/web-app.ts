@@ -69,7 +69,10 @@ export async function createWebApp({ mode }: { mode: "development" | "production
   const vite: ViteDevServer = await createServer({
     root: webRoot,
     configFile: join(webRoot, "vite.config.ts"),
-    server: { middlewareMode: true },
+    // The HMR websocket is Vite's own listener (port 24678); unset, it takes every interface.
+    // Loopback, like the server's default HOST (with HOST=0.0.0.0, another device gets the pages
+    // without hot reload).
+    server: { middlewareMode: true, hmr: { host: "127.0.0.1" } },
     appType: "custom",
   });
   // Remix's child compiler is a full Vite server, which exits the process on SIGTERM (or when
