@@ -2,6 +2,7 @@ export * from "./admin/admin.ts";
 export * from "./admin/key-credits.ts";
 export * from "./admin/store.ts";
 export * from "./auth/index.ts";
+export * from "./batcher.ts";
 export * from "./catalog.ts";
 export * from "./clock.ts";
 export * from "./credits.ts";

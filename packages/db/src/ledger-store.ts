@@ -1,4 +1,5 @@
 import {
+  createBatcher,
   type Hold,
   type InvariantViolation,
   isUuid,
@@ -11,7 +12,7 @@ import {
 } from "@credits/core";
 import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm";
-import { createBatcher } from "./batcher.ts";
+
 import { type Database, rowsOf } from "./client.ts";
 import { isDatabaseUnavailable, isUniqueViolation, translated } from "./errors.ts";
 import { prepared } from "./prepared.ts";
