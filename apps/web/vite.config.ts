@@ -36,6 +36,9 @@ export default defineConfig({
   },
   // Development: Vite's module runner leaves it to Node (see serverExternal for the build).
   ssr: { external: ["@credits/api"] },
+  // The dependency scan must not crawl the server's code behind the router either: it would try
+  // to pre-bundle server-only packages for the browser (@node-rs/argon2 has no browser build).
+  optimizeDeps: { exclude: ["@credits/api"] },
 });
 
 // The shared router is loaded by Node at run time, never bundled: the app must share the
