@@ -148,6 +148,11 @@ const checked = schema
     message: "must be at least HTTP_HEADERS_TIMEOUT_MS",
     path: ["HTTP_REQUEST_TIMEOUT_MS"],
   })
+  // Served to every address with nothing to ask of the caller: production needs the token then.
+  .refine((env) => env.NODE_ENV !== "production" || env.METRICS_BIND !== "any" || env.METRICS_TOKEN, {
+    message: "METRICS_BIND=any in production needs METRICS_TOKEN",
+    path: ["METRICS_TOKEN"],
+  })
   .refine((env) => env.AUTH_FAILED_LOGINS_PER_EMAIL >= env.AUTH_FAILED_LOGINS_PER_ADDRESS, {
     message: "the per-email ceiling must be at least AUTH_FAILED_LOGINS_PER_ADDRESS",
     path: ["AUTH_FAILED_LOGINS_PER_EMAIL"],

@@ -57,3 +57,13 @@ describe("log-in limits and password hashing", () => {
     ).toThrow(/AUTH_FAILED_LOGINS_PER_EMAIL/);
   });
 });
+
+describe("/metrics in production", () => {
+  it("refuses METRICS_BIND=any without METRICS_TOKEN", () => {
+    const production = { NODE_ENV: "production", ALLOW_LOCAL_PAYMENTS: "true" };
+    expect(() => parseEnv({ ...production, METRICS_BIND: "any" })).toThrow(/METRICS_TOKEN/);
+    const token = "a-metrics-token-of-some-length";
+    expect(parseEnv({ ...production, METRICS_BIND: "any", METRICS_TOKEN: token }).METRICS_BIND).toBe("any");
+    expect(parseEnv({ ...base, METRICS_BIND: "any" }).METRICS_BIND).toBe("any");
+  });
+});
