@@ -32,6 +32,8 @@ describe("the Vite dev server", () => {
   it("serves a source file of the app through /@fs/ (the route under test works)", async () => {
     const reply = await fetch(`${server.url}/@fs${repo}/apps/web/app/lib/format.ts`);
     expect(reply.status).toBe(200);
+    // A client module waits for Vite's dependency scan, which then is not cut short at close.
+    expect((await fetch(`${server.url}/app/root.tsx`)).status).toBe(200);
   });
 
   const forms = ["", "?raw", "?import", "?url", "?import&raw", "?raw??", "?inline"];
