@@ -1,5 +1,6 @@
 import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { describeLimits, LimitInputs, type LimitValues, parseLimitFields } from "../components/api-key-limits.tsx";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
 import { callError } from "../lib/errors.server.ts";
@@ -23,7 +24,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return data({ apiKeys }, { headers: api.headers() });
 }
 
-type CreateErrors = Partial<Record<"name" | "scopes" | "form", string>>;
+type CreateErrors = Partial<Record<"name" | "scopes" | "limits" | "form", string>>;
 
 export async function action({ request, context }: ActionFunctionArgs) {
   const api = await requireAdmin(request, context);
@@ -50,15 +51,18 @@ export async function action({ request, context }: ActionFunctionArgs) {
     .getAll("scopes")
     .filter((s): s is string => typeof s === "string")
     .filter(isScope);
+  const { limits, values: limitValues, error: limitsError } = parseLimitFields(form);
+  const values = { name, scopes: chosen, limits: limitValues as LimitValues };
   const errors: CreateErrors = {};
   if (!name) errors.name = "Give the key a name, e.g. the tool that will use it.";
   else if (name.length > 100) errors.name = "Use at most 100 characters.";
   if (chosen.length === 0) errors.scopes = "Choose at least one permission.";
+  if (limitsError) errors.limits = limitsError;
   if (Object.keys(errors).length > 0) {
-    return data({ intent: "create" as const, errors, values: { name, scopes: chosen }, created: null }, 400);
+    return data({ intent: "create" as const, errors, values, created: null }, 400);
   }
   try {
-    const created = await api.caller.admin.createApiKey({ name, scopes: chosen });
+    const created = await api.caller.admin.createApiKey({ name, scopes: chosen, limits });
     return data(
       { intent: "create" as const, errors: {} as CreateErrors, values: null, created },
       { headers: api.headers() },
@@ -68,8 +72,8 @@ export async function action({ request, context }: ActionFunctionArgs) {
     return data(
       {
         intent: "create" as const,
-        errors: { form: "The key could not be created. Check the name and permissions." } as CreateErrors,
-        values: { name, scopes: chosen },
+        errors: { form: "The key could not be created. Check the name, permissions and limits." } as CreateErrors,
+        values,
         created: null,
       },
       { status: 400, headers: api.headers() },
@@ -91,7 +95,7 @@ export default function Admin() {
     <div className="space-y-6">
       <PageHeader
         title="API keys"
-        description="API keys let internal tools read and spend credits through the REST API and the typed client."
+        description="API keys let internal tools read and spend credits through the REST API and the typed client. A key answers to you: it stops working if you are erased or stop being an admin, and its grants follow your approval rule."
       />
 
       {create?.created ? (
@@ -121,6 +125,7 @@ export default function Admin() {
               required
               maxLength={100}
               placeholder="billing-tool"
+              hint="Kept in the audit log forever: name the tool, not a person."
               defaultValue={create?.values?.name}
               error={create?.errors.name}
             />
@@ -149,6 +154,11 @@ export default function Admin() {
                 </p>
               ) : null}
             </fieldset>
+            <LimitInputs
+              key={`limits-${create?.created?.id ?? "new"}`}
+              values={create?.values?.limits}
+              error={create?.errors.limits}
+            />
             <Button type="submit" className="w-full" disabled={creating} pending={creating} pendingLabel="Creating…">
               Create key
             </Button>
@@ -187,6 +197,11 @@ export default function Admin() {
                         {key.scopes.map((scope) => (
                           <Badge key={scope}>{scope}</Badge>
                         ))}
+                      </p>
+                      <p className="mt-2 text-sm text-slate-700">
+                        {key.owner ? `Owner: ${key.owner.email ?? "(erased)"}` : "No owner: refused, make a new key"}
+                        {" · "}
+                        {describeLimits(key.limits)}
                       </p>
                       <p className="mt-2 text-xs text-slate-500">
                         Created {formatDateTime(key.createdAt)} ·{" "}

@@ -144,6 +144,13 @@ export default function AdminUser() {
             {user.disputed ? <Badge tone="warning">Disputed</Badge> : null}
           </span>
         }
+        actions={
+          user.erased ? null : (
+            <Link to={`/admin/users/${user.id}/erase`} className={buttonClass("secondary")}>
+              Erase (GDPR)…
+            </Link>
+          )
+        }
       />
 
       <div className="grid gap-6 lg:grid-cols-3">
@@ -222,7 +229,7 @@ export default function AdminUser() {
               required
               maxLength={500}
               placeholder="Goodwill for the outage of 3 March"
-              hint="Kept in the audit log."
+              hint="Kept in the audit log forever, even if the user is erased: no personal data (names, emails, what they wrote)."
               defaultValue={outcome?.values?.reason}
               error={outcome?.errors.reason}
             />

@@ -1,0 +1,100 @@
+import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Alert, Button, Card, Field, PageHeader } from "../components/ui.tsx";
+import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
+import { callError } from "../lib/errors.server.ts";
+import { textField } from "../lib/forms.ts";
+
+// GDPR erasure by an admin, on its own page: it cannot be undone, and its reason is kept forever.
+export const meta: MetaFunction = () => [{ title: "Erase a user · Admin · Credits" }];
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const userId = params.userId ?? "";
+  if (!isUuid(userId)) throw data("no such user", { status: 404 });
+  try {
+    const { user } = await api.caller.admin.user({ userId });
+    return data({ user: { id: user.id, email: user.email, erased: user.erased } }, { headers: api.headers() });
+  } catch (error) {
+    if (callError(error)?.code === "NOT_FOUND") throw data("no such user", { status: 404 });
+    forbiddenToPage(error);
+  }
+}
+
+type EraseErrors = Partial<Record<"reason" | "confirm" | "form", string>>;
+
+export async function action({ request, context, params }: ActionFunctionArgs) {
+  const api = await requireAdmin(request, context);
+  const userId = params.userId ?? "";
+  if (!isUuid(userId)) throw data("no such user", { status: 404 });
+  const form = await request.formData();
+  const reason = textField(form, "reason").trim();
+  const errors: EraseErrors = {};
+  if (!reason) errors.reason = "Say on what ground, e.g. “request by email, ticket 4711”.";
+  else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
+  if (textField(form, "confirm") !== "yes") errors.confirm = "Confirm that this cannot be undone.";
+  if (Object.keys(errors).length > 0) return data({ errors, reason }, { status: 400, headers: api.headers() });
+  try {
+    await api.caller.admin.eraseUser({ userId, reason });
+  } catch (error) {
+    const failure = callError(error);
+    if (failure?.code !== "BAD_REQUEST" && failure?.code !== "SERVICE_UNAVAILABLE") forbiddenToPage(error);
+    const message = failure.code === "BAD_REQUEST" ? (failure.fields.reason ?? failure.message) : failure.message;
+    return data({ errors: { form: message } as EraseErrors, reason }, { status: 400, headers: api.headers() });
+  }
+  throw redirect(`/admin/users/${userId}`, { headers: api.headers() });
+}
+
+export default function EraseUser() {
+  const { user } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
+  const erasing = useNavigation().state === "submitting";
+  return (
+    <div className="space-y-6">
+      <p>
+        <Link
+          to={`/admin/users/${user.id}`}
+          className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline"
+        >
+          ← {user.email ?? "Erased user"}
+        </Link>
+      </p>
+      <PageHeader
+        title="Erase this user"
+        description="Their email, name, password, sessions, API keys, customer at the payment provider and stored provider events are deleted. Payments and the ledger stay, pseudonymized."
+      />
+      {user.erased ? (
+        <Alert tone="info">This user is already erased.</Alert>
+      ) : (
+        <Card className="max-w-xl">
+          <Form method="post" className="space-y-5">
+            {outcome?.errors.form ? <Alert tone="error">{outcome.errors.form}</Alert> : null}
+            <Alert tone="warning" title="The reason is kept forever">
+              It stays in the audit log after the erasure: write the ground for it, never personal data (no names,
+              emails or what the person wrote).
+            </Alert>
+            <Field
+              label="Reason"
+              name="reason"
+              required
+              maxLength={500}
+              placeholder="Request by email, ticket 4711"
+              defaultValue={outcome?.reason}
+              error={outcome?.errors.reason}
+            />
+            <label className="flex items-start gap-3 text-sm text-slate-700">
+              <input type="checkbox" name="confirm" value="yes" className="mt-0.5 size-4 accent-rose-600" />
+              <span>I understand that this cannot be undone.</span>
+            </label>
+            {outcome?.errors.confirm ? (
+              <p className="text-sm font-medium text-rose-700">{outcome.errors.confirm}</p>
+            ) : null}
+            <Button type="submit" tone="danger" disabled={erasing} pending={erasing} pendingLabel="Erasing…">
+              Erase user
+            </Button>
+          </Form>
+        </Card>
+      )}
+    </div>
+  );
+}
