@@ -15,7 +15,7 @@ const PINNED: Record<string, string> = {
   "0001_ledger_append_only": "28fcb4d288ab3a2a5da1facfc2bb80ee887a4c527a2fd5c61daababca4dd3d11",
   "0002_payment_transition_order": "df1d8289778891b84717531ea11416b74070852d2769d32d93a8a9f96f2f7e87",
   "0003_ledger_batch_posting": "c3e23fd982c232e23ce5f23b317263d040a5316d73c2047726a8bf0ce7c205d0",
-  "0004_rate_limit_keys": "",
+  "0004_rate_limit_keys": "fd89291aa6aa46ee79f0c572ba383d440345e53b1d9d8d8f225858301cd64af9",
   "0005_api_key_controls": "",
   "0006_scoped_keys_hold_clawbacks": "9b8947ffc2b4f3a59c96862cda18d325868f2d5345e5b856f9ca28c645180548",
 };
