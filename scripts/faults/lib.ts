@@ -117,6 +117,7 @@ export async function serverProcess(
     HOST: "127.0.0.1",
     LOG_LEVEL: "warn",
     AUTH_RATE_LIMIT_PER_MINUTE: "1000000",
+    CHECKOUT_RATE_LIMIT_PER_MINUTE: "10000",
     STRIPE_SECRET_KEY: "sk_test_faults",
     STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
     STRIPE_API_BASE: stripe?.base ?? "http://127.0.0.1:9",

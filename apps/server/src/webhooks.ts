@@ -2,6 +2,7 @@ import {
   PaymentNotYetKnownError,
   type PaymentProvider,
   type PaymentService,
+  WebhookPayloadError,
   WebhookSignatureError,
 } from "@credits/core";
 import { boundedLabel, type WebhookOutcome, webhookEvents, withSpan } from "@credits/observability";
@@ -33,6 +34,10 @@ export function mountWebhooks(
         if (error instanceof WebhookSignatureError) {
           outcome("unknown", "bad_signature");
           return errorResponse(400, "INVALID_SIGNATURE", error.message);
+        }
+        if (error instanceof WebhookPayloadError) {
+          outcome("unknown", "bad_payload");
+          return errorResponse(400, "INVALID_PAYLOAD", error.message);
         }
         outcome("unknown", "failed");
         throw error;

@@ -11,6 +11,7 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     HOST: "127.0.0.1",
     PUBLIC_URL: "http://localhost:3000",
     AUTH_RATE_LIMIT_PER_MINUTE: "1000",
+    CHECKOUT_RATE_LIMIT_PER_MINUTE: "1000",
     ...overrides,
   });
   const server = await startServer(env, { database: testDb, log: () => {} });

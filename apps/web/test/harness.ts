@@ -34,6 +34,7 @@ export async function startWebServer(): Promise<RunningServer> {
     HOST: "127.0.0.1",
     PUBLIC_URL: url,
     AUTH_RATE_LIMIT_PER_MINUTE: "1000",
+    CHECKOUT_RATE_LIMIT_PER_MINUTE: "1000",
   });
   const web = await createWebApp({ mode: "production" });
   const server = await startServer(env, { database: testDb, web, log: () => {} });

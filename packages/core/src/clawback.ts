@@ -1,3 +1,4 @@
+import { invariant } from "./invariant.ts";
 import type { LedgerEntry, LedgerStore } from "./ledger.ts";
 import { systemKey } from "./ledger-keys.ts";
 
@@ -57,7 +58,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
       const take = plan.fromHolds[index] ?? 0;
       if (take === 0) continue;
       const shrunk = await tx.clawBackHold(hold.id, take, claim.now);
-      if (!shrunk) throw new Error(`hold ${hold.id}: clawing back ${take} credits failed`);
+      invariant(shrunk, `hold ${hold.id}: clawing back ${take} credits failed`);
       const returned = await tx.post({
         userId: claim.userId,
         amount: take,
@@ -67,7 +68,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
         paymentId: claim.paymentId,
         reason: `taken back by a ${claim.kind === "refund_clawback" ? "refund" : "dispute"}`,
       });
-      if (!returned) throw new Error(`hold ${hold.id}: returning ${take} credits for a clawback failed`);
+      invariant(returned, `hold ${hold.id}: returning ${take} credits for a clawback failed`);
       fromHolds += take;
       needed -= take;
     }
@@ -86,7 +87,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
     // balance where it was (what it takes came out of holds just now).
     allowNegative: dispute || balance < 0,
   });
-  if (!entry) throw new Error(`payment ${claim.paymentId}: ${claim.kind} of ${taken} failed`);
+  invariant(entry, `payment ${claim.paymentId}: ${claim.kind} of ${taken} failed`);
   return { taken, fromHolds, entry };
 }
 

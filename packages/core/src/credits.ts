@@ -8,6 +8,7 @@ import {
   InvalidStateError,
   NotFoundError,
 } from "./errors.ts";
+import { invariant } from "./invariant.ts";
 import type { Hold, InvariantViolation, LedgerEntry, LedgerKind, LedgerStore, Posting } from "./ledger.ts";
 import { clientKey, type IdempotencyScope, systemKey } from "./ledger-keys.ts";
 import { DEFAULT_PAGE_SIZE, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
@@ -200,7 +201,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
       holdId: settled.id,
       reason: settled.status === "expired" ? "hold expired" : null,
     });
-    if (!entry) throw new Error(`hold ${settled.id}: returning ${rest} credits failed`);
+    invariant(entry, `hold ${settled.id}: returning ${rest} credits failed`);
     return entry.balanceAfter;
   }
 

@@ -32,7 +32,7 @@ export const ledgerPostings = new Counter({
   registers: [processRegistry],
 });
 
-export const webhookOutcomes = ["processed", "duplicate", "ignored", "bad_signature", "failed"] as const;
+export const webhookOutcomes = ["processed", "duplicate", "ignored", "bad_signature", "bad_payload", "failed"] as const;
 export type WebhookOutcome = (typeof webhookOutcomes)[number];
 
 // Group commit (ADR 006): how many postings each ledger statement applied; 1 when a posting ran alone.

@@ -14,4 +14,4 @@ export {
   STRIPE_MAX_NETWORK_RETRIES,
   type StripeProviderOptions,
 } from "./stripe-provider.ts";
-export { WEBHOOK_TOLERANCE_SECONDS, WebhookPayloadError } from "./stripe-webhook.ts";
+export { WEBHOOK_TOLERANCE_SECONDS } from "./stripe-webhook.ts";

@@ -1,4 +1,4 @@
-import { type ProviderEvent, WebhookSignatureError } from "@credits/core";
+import { type ProviderEvent, WebhookPayloadError, WebhookSignatureError } from "@credits/core";
 import Stripe from "stripe";
 import { StripeShapeError, toProviderEvent } from "./stripe-mapping.ts";
 
@@ -7,17 +7,6 @@ export const WEBHOOK_TOLERANCE_SECONDS = 300;
 // A real header is `t=<10 digits>` plus one v1 signature per active secret (several during a
 // rotation): a few hundred characters. Anything far longer is not worth parsing.
 const MAX_SIGNATURE_HEADER_LENGTH = 2_048;
-
-// The signature verified (the body really came from whoever holds the secret), but the body is
-// not a Stripe event we can read: not JSON, not an event, or a mapped event whose object lacks a
-// field we need. A subclass, so callers that only know the port's WebhookSignatureError still
-// refuse it (answer 400, store nothing), while logs and metrics can tell the two apart.
-export class WebhookPayloadError extends WebhookSignatureError {
-  constructor(message: string) {
-    super(message);
-    this.name = "WebhookPayloadError";
-  }
-}
 
 type ConstructEvent = Stripe["webhooks"]["constructEvent"];
 

@@ -1,7 +1,7 @@
-import { WebhookSignatureError } from "@credits/core";
+import { WebhookPayloadError, WebhookSignatureError } from "@credits/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createStripeProvider, WebhookPayloadError } from "../src/index.ts";
+import { createStripeProvider } from "../src/index.ts";
 import {
   type CheckoutSessionEventType,
   chargeRefundedEvent,
@@ -205,8 +205,7 @@ describe("parseWebhook: refusals", () => {
   ])("refuses a verified but unusable body (%s) with WebhookPayloadError", (_, body) => {
     const error = rejection(() => parse(body));
     expect(error).toBeInstanceOf(WebhookPayloadError);
-    // ...which is a WebhookSignatureError, so callers that only know the port refuse it too.
-    expect(error).toBeInstanceOf(WebhookSignatureError);
+    expect(error).not.toBeInstanceOf(WebhookSignatureError);
   });
 });
 

@@ -8,6 +8,7 @@ import {
   InvalidStateError,
   NotFoundError,
 } from "../errors.ts";
+import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
@@ -137,7 +138,7 @@ export function createAdminService(deps: {
       reason: input.reason,
       adminActionId: actionId,
     });
-    if (!entry) throw new Error(`adjustment of user ${input.userId} was not applied`);
+    invariant(entry, `adjustment of user ${input.userId} was not applied`);
     await tx.admin.insertAction({
       id: actionId,
       actorId: input.actorId,

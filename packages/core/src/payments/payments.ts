@@ -1,13 +1,14 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   IdempotencyConflictError,
   InvalidStateError,
   NotFoundError,
   ProviderUnavailableDomainError,
 } from "../errors.ts";
+import { invariant } from "../invariant.ts";
 import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
@@ -81,7 +82,7 @@ export function createPaymentService(deps: {
     if (!payment) {
       // The same key won a race with us a moment ago.
       const winner = idempotencyKey === null ? null : await store.findPaymentByKey(userId, idempotencyKey);
-      if (!winner) throw new Error("checkout key taken, but no payment holds it");
+      invariant(winner, "checkout key taken, but no payment holds it");
       return checkoutOf(winner, packageId);
     }
     try {
@@ -199,7 +200,10 @@ export function createPaymentService(deps: {
   async function onCheckoutPaidOrPending(tx: Tx, session: CheckoutSessionInfo, source: string): Promise<boolean> {
     const payment = session.paymentId ? await tx.payments.lockPayment(session.paymentId) : null;
     if (!payment) return false;
-    if (session.paymentStatus === "paid") return fulfilLocked(tx, payment, session, source);
+    if (session.paymentStatus === "paid") {
+      await fulfilLocked(tx, payment, session, source);
+      return true;
+    }
     const patch: PaymentPatch = { providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId };
     if (payment.status === "created") patch.status = "pending";
     await transition(tx.payments, payment, patch, source);
@@ -218,12 +222,17 @@ export function createPaymentService(deps: {
 
   // The one fulfil function (webhook, success page, reconciliation): credits at most once per
   // payment, and only when the provider's session matches our payment row.
-  async function fulfilLocked(tx: Tx, payment: Payment, session: CheckoutSessionInfo, source: string) {
-    if (payment.creditedAt) return true;
+  async function fulfilLocked(
+    tx: Tx,
+    payment: Payment,
+    session: CheckoutSessionInfo,
+    source: string,
+  ): Promise<FulfilOutcome> {
+    if (payment.creditedAt) return "already_credited";
     const mismatch = sessionMismatch(payment, session);
     if (mismatch) {
       if (!payment.reviewReason) await tx.payments.updatePayment(payment.id, { reviewReason: mismatch });
-      return true;
+      return "flagged";
     }
     const entry = await tx.ledger.post({
       userId: payment.userId,
@@ -232,14 +241,14 @@ export function createPaymentService(deps: {
       idempotencyKey: systemKey.purchase(payment.id),
       paymentId: payment.id,
     });
-    if (!entry) throw new Error(`payment ${payment.id}: crediting user failed`);
+    invariant(entry, `payment ${payment.id}: crediting user failed`);
     const paid = await tx.payments.updatePayment(payment.id, {
       creditedAt: clock.now(),
       providerSessionId: session.id,
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
     await settle(tx, { ...paid, status: payment.status }, {}, source);
-    return true;
+    return "credited";
   }
 
   // Applies new facts, posts the clawback deltas they imply, and records the status change.
@@ -299,7 +308,7 @@ export function createPaymentService(deps: {
       idempotencyKey: `s:${kind}:${payment.id}:${source}`,
       paymentId: payment.id,
     });
-    if (!entry) throw new Error(`payment ${payment.id}: ${kind} of ${amount} failed`);
+    invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
     return Math.abs(amount);
   }
 
@@ -354,9 +363,7 @@ export function createPaymentService(deps: {
     const paymentId = session.paymentId;
     return inTransaction(async (tx) => {
       const payment = await tx.payments.lockPayment(paymentId);
-      if (!payment || payment.creditedAt) return false;
-      await fulfilLocked(tx, payment, session, source);
-      return (await tx.payments.findPayment(paymentId))?.creditedAt != null;
+      return payment !== null && (await fulfilLocked(tx, payment, session, source)) === "credited";
     });
   }
 
@@ -387,6 +394,10 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
+
+// What the one fulfil function did with a paid session: credited it now, found it credited
+// before, or flagged it for a person (the session does not match our payment row).
+export type FulfilOutcome = "credited" | "already_credited" | "flagged";
 
 export interface CheckoutStarted {
   paymentId: string;

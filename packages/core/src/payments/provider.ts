@@ -88,6 +88,16 @@ export class WebhookSignatureError extends Error {
   }
 }
 
+// The signature verified (the body really came from whoever holds the secret), but the body is
+// not an event we can read: not JSON, not an event, or an event whose object lacks a field we
+// need. Its own outcome: refused (400, nothing stored) and counted apart from forged deliveries.
+export class WebhookPayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "WebhookPayloadError";
+  }
+}
+
 // The provider could not be reached or answered with an error (5xx, timeout): nothing was created.
 export class ProviderUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
