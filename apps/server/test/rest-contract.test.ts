@@ -497,6 +497,7 @@ describe("holds", () => {
       amount: 40,
       status: "open",
       capturedAmount: null,
+      clawedBack: 0,
       expiresAt: expect.stringMatching(ISO),
       balance: 60,
     });
