@@ -1,5 +1,6 @@
 import type { Clock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
+import type { TimeCursor } from "./cursor.ts";
 import type { PaymentService } from "./payments/payments.ts";
 import {
   type ChargeInfo,
@@ -16,7 +17,6 @@ import {
   type ReconciliationStats,
   type ReconciliationStore,
   type ReconciliationTrigger,
-  type TimeCursor,
 } from "./reconciliation-store.ts";
 
 // One reconciliation run's comparison: the provider's sessions and charges against our payments,

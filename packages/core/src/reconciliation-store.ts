@@ -1,3 +1,4 @@
+import type { TimeCursor } from "./cursor.ts";
 import type { Payment } from "./payments/store.ts";
 
 // The port reconciliation needs from storage: its own runs and findings, and read-only views of
@@ -71,11 +72,6 @@ export interface ReconciliationFinding extends NewFinding {
   id: string;
   runId: string;
   createdAt: Date;
-}
-
-export interface TimeCursor {
-  at: Date;
-  id: string;
 }
 
 export interface ReconciliationStore {

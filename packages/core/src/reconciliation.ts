@@ -1,5 +1,6 @@
 import { type Clock, systemClock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
+import { decodeTimeCursor, encodeTimeCursor } from "./cursor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
 import type { PaymentService } from "./payments/payments.ts";
@@ -11,7 +12,6 @@ import {
   type ReconciliationFinding,
   type ReconciliationRun,
   type ReconciliationStore,
-  type TimeCursor,
 } from "./reconciliation-store.ts";
 
 export {
@@ -115,7 +115,10 @@ export function createReconciliationService(deps: {
     });
     const runs = rows.slice(0, limit);
     const last = runs.at(-1);
-    return { runs, nextCursor: rows.length > limit && last ? encodeTimeCursor(last.startedAt, last.id) : null };
+    return {
+      runs,
+      nextCursor: rows.length > limit && last ? encodeTimeCursor({ at: last.startedAt, id: last.id }) : null,
+    };
   }
 
   async function getRun(
@@ -138,7 +141,7 @@ export function createReconciliationService(deps: {
     return {
       run,
       findings,
-      nextCursor: rows.length > limit && last ? encodeTimeCursor(last.createdAt, last.id) : null,
+      nextCursor: rows.length > limit && last ? encodeTimeCursor({ at: last.createdAt, id: last.id }) : null,
     };
   }
 
@@ -157,16 +160,6 @@ function pageLimit(limit: number | undefined): number {
     throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
   }
   return value;
-}
-
-function encodeTimeCursor(at: Date, id: string): string {
-  return Buffer.from(`r1:${at.getTime()}:${id}`).toString("base64url");
-}
-
-function decodeTimeCursor(raw: string): TimeCursor {
-  const match = /^r1:(\d{1,15}):([0-9a-f-]{36})$/.exec(Buffer.from(raw, "base64url").toString("utf8"));
-  if (!match?.[1] || !match[2]) throw new InvalidInputError("invalid cursor");
-  return { at: new Date(Number(match[1])), id: match[2] };
 }
 
 function errorMessage(error: unknown): string {

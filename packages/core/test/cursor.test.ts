@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "../src/cursor.ts";
+import { decodeCursor, decodeTimeCursor, encodeCursor, encodeTimeCursor } from "../src/cursor.ts";
 import { InvalidInputError } from "../src/errors.ts";
 
 // The largest sequence number a cursor carries (15 digits): far above any real ledger, and far
@@ -74,5 +74,18 @@ describe("cursor", () => {
       }),
       { numRuns: 1_000 },
     );
+  });
+});
+
+describe("time cursor", () => {
+  it("round-trips a (time, id) position and refuses anything else", () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date(0), max: new Date(9e14), noInvalidDate: true }), fc.uuid(), (at, id) => {
+        expect(decodeTimeCursor(encodeTimeCursor({ at, id }))).toEqual({ at, id });
+      }),
+    );
+    for (const bad of ["", raw("t1:5"), raw("t1:x:00000000-0000-0000-0000-000000000000"), raw("v1:5"), "%%%"]) {
+      expect(() => decodeTimeCursor(bad)).toThrow(InvalidInputError);
+    }
   });
 });

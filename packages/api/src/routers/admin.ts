@@ -1,5 +1,5 @@
 import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core";
-import { MAX_CREDITS_PER_OPERATION } from "@credits/core";
+import { decodeTimeCursor, encodeTimeCursor, MAX_CREDITS_PER_OPERATION } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { cursor, idempotencyKey, reason, text, uuid } from "../schemas.ts";
@@ -82,15 +82,11 @@ const toSummary = (u: UserSummary): z.infer<typeof userSummaryOutput> => ({
   createdAt: u.createdAt.toISOString(),
 });
 
-// Audit cursor: the (createdAt, id) of the last row seen, opaque to clients.
-const encodeAuditCursor = (a: AdminAction) => Buffer.from(`${a.createdAt.toISOString()}|${a.id}`).toString("base64url");
+// Audit cursor: the (createdAt, id) of the last row seen, in core's one cursor codec.
+const encodeAuditCursor = (a: AdminAction) => encodeTimeCursor({ at: a.createdAt, id: a.id });
 function decodeAuditCursor(raw: string) {
-  const [at, id] = Buffer.from(raw, "base64url").toString("utf8").split("|");
-  const createdAt = new Date(at ?? "");
-  if (!id || Number.isNaN(createdAt.getTime()) || !z.uuid().safeParse(id).success) {
-    throw new TRPCError({ code: "BAD_REQUEST", message: "invalid cursor" });
-  }
-  return { createdAt, id };
+  const { at, id } = decodeTimeCursor(raw);
+  return { createdAt: at, id };
 }
 
 export const adminRouter = router({
