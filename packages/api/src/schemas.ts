@@ -3,6 +3,7 @@ import {
   type CreditPackage,
   HOLD_TTL_SECONDS,
   type Hold,
+  holdStatuses,
   type LedgerEntry,
   ledgerKinds,
   MAX_CREDITS_PER_OPERATION,
@@ -13,6 +14,7 @@ import {
   type PublicUser,
   type TextRules,
   textProblem,
+  userRoles,
 } from "@credits/core";
 import { z } from "zod";
 
@@ -90,7 +92,7 @@ export const holdOutput = z.object({
   holdId: z.uuid(),
   userId: z.uuid(),
   amount: z.number().int(),
-  status: z.enum(["open", "captured", "released", "expired"]),
+  status: z.enum(holdStatuses),
   capturedAmount: z.number().int().nullable(),
   // Taken back by a refund or dispute while the hold was open: neither capturable nor returned.
   clawedBack: z.number().int(),
@@ -102,7 +104,7 @@ export const userOutput = z.object({
   id: z.uuid(),
   email: z.string().nullable(),
   name: z.string().nullable(),
-  role: z.enum(["user", "admin"]),
+  role: z.enum(userRoles),
   createdAt: z.iso.datetime(),
 });
 

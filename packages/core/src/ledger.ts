@@ -47,7 +47,8 @@ export interface Posting {
   allowNegative?: boolean;
 }
 
-export type HoldStatus = "open" | "captured" | "released" | "expired";
+export const holdStatuses = ["open", "captured", "released", "expired"] as const;
+export type HoldStatus = (typeof holdStatuses)[number];
 
 export interface Hold {
   id: string;

@@ -7,5 +7,8 @@ export const MAX_REASON_LENGTH = 500;
 // The longest free text anything accepts unless it says a lower bound (see textProblem).
 export const MAX_TEXT_LENGTH = 1_000;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+export const PASSWORD_LENGTH = { min: 8, max: 200 } as const;
+export const MAX_EMAIL_LENGTH = 254;
+export const MAX_NAME_LENGTH = 100;
 export const HOLD_TTL_SECONDS = { min: 1, default: 3_600, max: 7 * 24 * 3_600 } as const;
 export const HOLD_EXPIRY_BATCH = 100;

@@ -1,6 +1,15 @@
 // The whole product's tables. Later work adds migrations, not reshapes: every table the design
 // names is here from the start. Credits are bigint (mode number: < 2^53 by the CHECKs below),
 // money is integer minor units with an ISO 4217 currency.
+import {
+  adjustmentStatuses,
+  disputeStatuses,
+  holdStatuses,
+  ledgerKinds,
+  MAX_CREDITS_PER_OPERATION,
+  paymentStatuses,
+  userRoles,
+} from "@credits/core";
 import { sql } from "drizzle-orm";
 import {
   bigint,
@@ -27,9 +36,9 @@ const createdAt = () => tsz("created_at").notNull().defaultNow();
 
 // Bounds shared by code (core/limits.ts) and constraints: no single operation moves more than
 // this many credits, which keeps every sum far below 2^53.
-const MAX_OP = 1_000_000_000;
+const MAX_OP = MAX_CREDITS_PER_OPERATION;
 
-export const userRole = pgEnum("user_role", ["user", "admin"]);
+export const userRole = pgEnum("user_role", userRoles);
 
 export const users = pgTable(
   "users",
@@ -134,21 +143,9 @@ export const creditPackages = pgTable(
   ],
 );
 
-export const paymentStatus = pgEnum("payment_status", [
-  "created",
-  "pending",
-  "paid",
-  "partially_refunded",
-  "refunded",
-  "disputed",
-  "dispute_won",
-  "dispute_lost",
-  "failed",
-  "expired",
-  "canceled",
-]);
+export const paymentStatus = pgEnum("payment_status", paymentStatuses);
 
-export const disputeStatus = pgEnum("dispute_status", ["open", "won", "lost"]);
+export const disputeStatus = pgEnum("dispute_status", disputeStatuses);
 
 export const payments = pgTable(
   "payments",
@@ -224,7 +221,7 @@ export const paymentTransitions = pgTable(
   (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.createdAt)],
 );
 
-export const holdStatus = pgEnum("hold_status", ["open", "captured", "released", "expired"]);
+export const holdStatus = pgEnum("hold_status", holdStatuses);
 
 export const holds = pgTable(
   "holds",
@@ -288,7 +285,7 @@ export const adminActions = pgTable(
   ],
 );
 
-export const adjustmentStatus = pgEnum("adjustment_status", ["pending", "approved", "rejected", "expired"]);
+export const adjustmentStatus = pgEnum("adjustment_status", adjustmentStatuses);
 
 // Adjustments above the approval threshold wait here for a second admin.
 export const adjustmentRequests = pgTable(
@@ -320,18 +317,7 @@ export const adjustmentRequests = pgTable(
   ],
 );
 
-export const creditTransactionKind = pgEnum("credit_transaction_kind", [
-  "purchase",
-  "spend",
-  "grant",
-  "hold",
-  "hold_release",
-  "admin_adjustment",
-  "refund_clawback",
-  "dispute_clawback",
-  "dispute_reversal",
-  "expiry",
-]);
+export const creditTransactionKind = pgEnum("credit_transaction_kind", ledgerKinds);
 
 // The append-only ledger. A trigger (see the migrations) refuses UPDATE, DELETE and TRUNCATE.
 export const creditTransactions = pgTable(

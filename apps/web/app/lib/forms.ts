@@ -1,8 +1,10 @@
 // Form input checks shared by actions: they run on the server (the forms work without
 // JavaScript), and give messages a person can act on, next to the field they concern.
 
-export const PASSWORD_MIN = 8;
-export const PASSWORD_MAX = 200;
+import { MAX_EMAIL_LENGTH, PASSWORD_LENGTH } from "@credits/api/limits";
+
+export const PASSWORD_MIN = PASSWORD_LENGTH.min;
+export const PASSWORD_MAX = PASSWORD_LENGTH.max;
 
 export function textField(form: FormData, name: string): string {
   const value = form.get(name);
@@ -11,7 +13,8 @@ export function textField(form: FormData, name: string): string {
 
 export function checkEmail(email: string): string | undefined {
   if (!email) return "Enter your email address.";
-  if (email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) return "Enter a valid email address.";
+  if (email.length > MAX_EMAIL_LENGTH || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email))
+    return "Enter a valid email address.";
   return undefined;
 }
 

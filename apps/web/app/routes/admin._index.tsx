@@ -1,3 +1,4 @@
+import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { Chart } from "../components/charts.tsx";
@@ -114,7 +115,7 @@ export default function AdminDashboard() {
                 id="dashboard-q"
                 name="q"
                 type="search"
-                maxLength={254}
+                maxLength={MAX_EMAIL_LENGTH}
                 className="block w-full min-w-0 rounded-lg border border-slate-300 bg-white px-3 py-2.5 text-slate-900"
               />
               <Button type="submit">Search</Button>

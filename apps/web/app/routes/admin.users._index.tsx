@@ -1,3 +1,4 @@
+import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
 import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, cx, EmptyState, PageHeader } from "../components/ui.tsx";
@@ -8,7 +9,7 @@ export const meta: MetaFunction = () => [{ title: "Users · Admin · Credits" }]
 
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = await requireAdmin(request, context);
-  const q = (new URL(request.url).searchParams.get("q") ?? "").trim().slice(0, 254);
+  const q = (new URL(request.url).searchParams.get("q") ?? "").trim().slice(0, MAX_EMAIL_LENGTH);
   const { users } = await api.caller.admin.users({ query: q }).catch(forbiddenToPage);
   return data({ q, users }, { headers: api.headers() });
 }
@@ -31,7 +32,7 @@ export default function AdminUsers() {
             type="search"
             defaultValue={q}
             key={q}
-            maxLength={254}
+            maxLength={MAX_EMAIL_LENGTH}
             className="mt-1.5 block h-11 w-full rounded-lg border border-slate-300 bg-white px-3 text-slate-900"
           />
         </div>

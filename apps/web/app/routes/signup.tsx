@@ -1,10 +1,11 @@
+import { MAX_NAME_LENGTH } from "@credits/api/limits";
 import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
 import { apiFor } from "../lib/api.server.ts";
 import { callError } from "../lib/errors.server.ts";
-import { checkEmail, checkNewPassword, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { checkEmail, checkNewPassword, PASSWORD_MAX, PASSWORD_MIN, textField } from "../lib/forms.ts";
 import { safeRedirect } from "../lib/safe-redirect.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign up · Credits" }];
@@ -44,7 +45,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
       errors.form = `Too many attempts. Try again in ${failure.retryAfterSeconds ?? 60} seconds.`;
     } else if (failure.code === "BAD_REQUEST") {
       errors.email = failure.fields.email ? "Enter a valid email address." : undefined;
-      errors.password = failure.fields.password ? `Use ${PASSWORD_MIN} to 200 characters.` : undefined;
+      errors.password = failure.fields.password ? `Use ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.` : undefined;
       errors.name = failure.fields.name ? "Check your name." : undefined;
       errors.form = errors.email || errors.password || errors.name ? undefined : failure.message;
     } else {
@@ -87,7 +88,7 @@ export default function SignUp() {
           label="Name (optional)"
           name="name"
           autoComplete="name"
-          maxLength={100}
+          maxLength={MAX_NAME_LENGTH}
           defaultValue={result?.values.name}
           error={errors.name}
         />

@@ -1,5 +1,11 @@
 import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core";
-import { decodeTimeCursor, encodeTimeCursor, MAX_CREDITS_PER_OPERATION } from "@credits/core";
+import {
+  adjustmentStatuses,
+  decodeTimeCursor,
+  encodeTimeCursor,
+  MAX_CREDITS_PER_OPERATION,
+  userRoles,
+} from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { cursor, idempotencyKey, reason, text, uuid } from "../schemas.ts";
@@ -14,7 +20,7 @@ const adjustmentRequestOutput = z.object({
   targetUserId: z.uuid(),
   amount: z.number().int(),
   reason: z.string(),
-  status: z.enum(["pending", "approved", "rejected", "expired"]),
+  status: z.enum(adjustmentStatuses),
   decidedBy: z.uuid().nullable(),
   decidedAt: z.iso.datetime().nullable(),
   expiresAt: z.iso.datetime(),
@@ -65,7 +71,7 @@ const userSummaryOutput = z.object({
   id: z.uuid(),
   email: z.string().nullable(),
   name: z.string().nullable(),
-  role: z.enum(["user", "admin"]),
+  role: z.enum(userRoles),
   balance: z.number().int(),
   disputed: z.boolean(),
   erased: z.boolean(),

@@ -1,23 +1,11 @@
-import type { Payment } from "@credits/core";
+import { type Payment, paymentStatuses } from "@credits/core";
 import { z } from "zod";
 import { idempotencyKey, text, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const paymentOutput = z.object({
   id: z.uuid(),
-  status: z.enum([
-    "created",
-    "pending",
-    "paid",
-    "partially_refunded",
-    "refunded",
-    "disputed",
-    "dispute_won",
-    "dispute_lost",
-    "failed",
-    "expired",
-    "canceled",
-  ]),
+  status: z.enum(paymentStatuses),
   credits: z.number().int(),
   amountMinor: z.number().int(),
   currency: z.string(),

@@ -1,6 +1,7 @@
 import type { LedgerStore } from "../ledger.ts";
 
-export type AdjustmentStatus = "pending" | "approved" | "rejected" | "expired";
+export const adjustmentStatuses = ["pending", "approved", "rejected", "expired"] as const;
+export type AdjustmentStatus = (typeof adjustmentStatuses)[number];
 
 export interface AdminAction {
   id: string;

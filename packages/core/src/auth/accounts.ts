@@ -3,6 +3,7 @@ import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { AlreadyExistsError, InvalidInputError, RateLimitedError, UnauthenticatedError } from "../errors.ts";
+import { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, PASSWORD_LENGTH } from "../limits.ts";
 import { assertText, isStorableText, isUuid } from "../validate.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
 import type { AccountStore, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
@@ -12,9 +13,6 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export const SESSION_TTL_MS = 30 * DAY_MS;
 // A session used with less than this left is extended to a full TTL again (Lucia's sliding expiry).
 export const SESSION_RENEW_BEFORE_MS = 15 * DAY_MS;
-export const PASSWORD_LENGTH = { min: 8, max: 200 } as const;
-export const MAX_EMAIL_LENGTH = 254;
-export const MAX_NAME_LENGTH = 100;
 const MAX_LISTED_SESSIONS = 100;
 // Long enough to tell sessions apart in a list, far too short to be worth anything to an attacker.
 const SESSION_REFERENCE_LENGTH = 12;

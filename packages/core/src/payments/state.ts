@@ -17,7 +17,8 @@ export const paymentStatuses = [
   "canceled",
 ] as const;
 export type PaymentStatus = (typeof paymentStatuses)[number];
-export type DisputeStatus = "open" | "won" | "lost";
+export const disputeStatuses = ["open", "won", "lost"] as const;
+export type DisputeStatus = (typeof disputeStatuses)[number];
 
 export interface PaymentFacts {
   status: PaymentStatus;
