@@ -1,3 +1,5 @@
+import { STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import { redactText } from "@credits/observability";
 
 // The REST error body, { error: { code, message } }, built in one place for every non-tRPC path.
@@ -21,4 +23,25 @@ export function errorResponse(
     },
   };
   return Response.json(body, { status, headers: extra.headers ?? {} });
+}
+
+// Requests Node's HTTP parser refuses before any handler sees them (a head over its 16 KiB limit,
+// a malformed request line) are answered in the same { error } shape, not with Node's bare status
+// line. The socket is closed after: the rest of what the client sent cannot be trusted.
+export function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    error.code === "HPE_HEADER_OVERFLOW"
+      ? [431, "HEADERS_TOO_LARGE", "request headers (or URL) too large"]
+      : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
+        ? [408, "REQUEST_TIMEOUT", "the request took too long to arrive"]
+        : [400, "BAD_REQUEST", "malformed HTTP request"];
+  const body = JSON.stringify({ error: { code, message } } satisfies ErrorBody);
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }

@@ -15,6 +15,7 @@ import { paymentProviderFromEnv } from "@credits/stripe";
 import { serve } from "@hono/node-server";
 import type { WebApp } from "../../web/server/web-app.ts";
 import { createApp } from "./app.ts";
+import { answerClientError } from "./http-errors.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
 
 const HOLD_SWEEP_INTERVAL_MS = 30_000;
@@ -103,6 +104,7 @@ export async function startServer(
   server.keepAliveTimeout = env.HTTP_KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = env.HTTP_REQUEST_TIMEOUT_MS;
+  server.on("clientError", answerClientError);
   await new Promise<void>((resolve) => server.once("listening", resolve));
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;

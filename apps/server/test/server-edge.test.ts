@@ -82,3 +82,32 @@ describe("/metrics in production", () => {
     expect(scraped.status).toBe(200);
   });
 });
+
+describe("requests Node's parser refuses", () => {
+  // The raw answer to what was written on one socket.
+  function rawAnswer(url: string, request: string): Promise<string> {
+    const { hostname, port } = new URL(url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), hostname);
+      let answer = "";
+      socket.on("error", reject);
+      socket.on("data", (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on("close", () => resolve(answer));
+      socket.write(request);
+    });
+  }
+
+  it("answer in the { error } shape: an oversized head 431, a malformed request 400", async () => {
+    const server = await startTestServer();
+    const huge = await rawAnswer(server.url, `GET /api/v1/me?x=${"x".repeat(100_000)} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+    expect(JSON.parse(huge.split("\r\n\r\n")[1] ?? "")).toEqual({
+      error: { code: "HEADERS_TOO_LARGE", message: "request headers (or URL) too large" },
+    });
+    const garbage = await rawAnswer(server.url, "NOT A REQUEST\r\n\r\n");
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.split("\r\n\r\n")[1] ?? "").error.code).toBe("BAD_REQUEST");
+  });
+});
