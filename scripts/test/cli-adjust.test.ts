@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { adminActions, creditTransactions, users } from "@credits/db/schema";
-import { eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { cliHarness } from "./cli-harness.ts";
 
@@ -34,7 +34,8 @@ describe("pnpm cli users:adjust", () => {
         audit: await db
           .select()
           .from(adminActions)
-          .where(eq(adminActions.targetUserId, user?.id ?? "")),
+          // Beside the CLI's own `user.created` row.
+          .where(and(eq(adminActions.targetUserId, user?.id ?? ""), eq(adminActions.action, "adjust"))),
       };
     });
     expect(ledger).toHaveLength(1);
