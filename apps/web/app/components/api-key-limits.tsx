@@ -65,7 +65,7 @@ export function LimitInputs({ values, error }: { values?: LimitValues | undefine
   );
 }
 
-// "500 credits granted, 10 spends and holds per day", or "No limits".
+// "Per day: 500 credits granted, 10 spends", or "No limits".
 export function describeLimits(limits: Limits): string {
   const parts = limitFields
     .filter((field) => limits[field.name] !== null)

@@ -8,6 +8,10 @@ export const auditActions = {
   adjustment_expired: "Adjustment expired",
   gdpr_erasure: "Erasure (GDPR)",
   reconciliation_run: "Reconciliation run",
+  "api_key.created": "API key created",
+  "api_key.revoked": "API key revoked",
+  "api_key.grant": "Grant through an API key",
+  "user.created": "User created (CLI)",
 } as const;
 
 export const actionLabel = (action: string) => (auditActions as Record<string, string>)[action] ?? action;
