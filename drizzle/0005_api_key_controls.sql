@@ -13,17 +13,20 @@ ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_limits_positive" CHECK (
   coalesce("spend_credits_per_day", 1) > 0 AND coalesce("spend_calls_per_day", 1) > 0);
 --> statement-breakpoint
 CREATE TABLE "api_key_usage" (
-  "api_key_id" uuid NOT NULL REFERENCES "api_keys"("id"),
+  "api_key_id" uuid NOT NULL,
   "day" date NOT NULL,
   "operation" text NOT NULL,
   "credits" bigint NOT NULL DEFAULT 0,
   "calls" integer NOT NULL DEFAULT 0,
   CONSTRAINT "api_key_usage_pk" PRIMARY KEY ("api_key_id", "day", "operation"),
   CONSTRAINT "api_key_usage_operation" CHECK ("operation" IN ('grant', 'spend')),
-  CONSTRAINT "api_key_usage_non_negative" CHECK ("credits" >= 0 AND "calls" >= 0)
+  CONSTRAINT "api_key_usage_non_negative" CHECK ("credits" >= 0 AND "calls" >= 0),
+  CONSTRAINT "api_key_usage_api_key_id_api_keys_id_fk" FOREIGN KEY ("api_key_id") REFERENCES "public"."api_keys"("id")
 );
 --> statement-breakpoint
-ALTER TABLE "admin_actions" ADD COLUMN "api_key_id" uuid REFERENCES "api_keys"("id");
+ALTER TABLE "admin_actions" ADD COLUMN "api_key_id" uuid;
+--> statement-breakpoint
+ALTER TABLE "admin_actions" ADD CONSTRAINT "admin_actions_api_key_id_api_keys_id_fk" FOREIGN KEY ("api_key_id") REFERENCES "public"."api_keys"("id");
 --> statement-breakpoint
 ALTER TABLE "admin_actions" ADD COLUMN "detail" jsonb;
 --> statement-breakpoint
