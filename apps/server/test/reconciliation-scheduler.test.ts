@@ -182,7 +182,7 @@ describe("reconciliation scheduler: the server", () => {
     expect(() => parseEnv({ RECONCILE_SCHEDULE: "3am" })).toThrow(/RECONCILE_SCHEDULE/);
     expect(() => parseEnv({ RECONCILE_SCHEDULE: "24:00" })).toThrow(/RECONCILE_SCHEDULE/);
     expect(() => parseEnv({ RECONCILE_WINDOW_DAYS: "0" })).toThrow(/RECONCILE_WINDOW_DAYS/);
-    expect(parseEnv({})).toMatchObject({ RECONCILE_SCHEDULE: "03:00", RECONCILE_WINDOW_DAYS: 3 });
+    expect(parseEnv({ NODE_ENV: "test" })).toMatchObject({ RECONCILE_SCHEDULE: "03:00", RECONCILE_WINDOW_DAYS: 3 });
   });
 
   it("runs no reconciliation under test unless enabled, and today's once enabled", async () => {

@@ -16,7 +16,7 @@ const PINNED: Record<string, string> = {
   "0002_payment_transition_order": "df1d8289778891b84717531ea11416b74070852d2769d32d93a8a9f96f2f7e87",
   "0003_ledger_batch_posting": "c3e23fd982c232e23ce5f23b317263d040a5316d73c2047726a8bf0ce7c205d0",
   "0004_rate_limit_keys": "fd89291aa6aa46ee79f0c572ba383d440345e53b1d9d8d8f225858301cd64af9",
-  "0005_api_key_controls": "",
+  "0005_api_key_controls": "0e28a4b7be4023421dcf9eea75407b932666f3fd069f2066666faa0169ab6b1f",
   "0006_scoped_keys_hold_clawbacks": "9b8947ffc2b4f3a59c96862cda18d325868f2d5345e5b856f9ca28c645180548",
 };
 
