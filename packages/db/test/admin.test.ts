@@ -42,7 +42,13 @@ describe("adjustments below the threshold", () => {
     const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
     const idempotencyKey = randomUUID();
     // The same caller: an admin's session keys are scoped to that admin.
-    await credits.grant({ scope: { kind: "user", id: actorId }, userId, amount: 7, idempotencyKey, reason: "same words" });
+    await credits.grant({
+      scope: { kind: "user", id: actorId },
+      userId,
+      amount: 7,
+      idempotencyKey,
+      reason: "same words",
+    });
     await expect(
       admin.adjust({ actorId, userId, amount: 7, reason: "same words", idempotencyKey }),
     ).rejects.toBeInstanceOf(IdempotencyConflictError);
