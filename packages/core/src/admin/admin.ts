@@ -57,21 +57,42 @@ export function createAdminService(deps: {
     // An admin's keys are scoped to that admin (ledger-keys.ts).
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
     if (Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
-    return inTransaction((tx) =>
-      apply(tx, {
+    return inTransaction(async (tx) => {
+      // Under the balance lock, as requests are filed: a retry of a request this key filed under a
+      // lower threshold (another process's environment, a deploy since) is that request again.
+      if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+      const filed = await filedRequest(tx.admin, key);
+      if (filed) return samePending(filed, input);
+      return apply(tx, {
         ...input,
         ledgerKey: key.key,
         legacyKey: key.legacy,
         action: "adjust",
         adjustmentRequestId: null,
         reason: input.reason.trim(),
-      }),
-    );
+      });
+    });
+  }
+
+  const filedRequest = async (admin: AdminStore, key: ClientKey) =>
+    (await admin.findAdjustmentRequestByKey(key.key)) ?? (await admin.findAdjustmentRequestByKey(key.legacy));
+
+  function samePending(existing: AdjustmentRequest, input: AdjustInput): AdjustResult {
+    const same =
+      existing.requestedBy === input.actorId &&
+      existing.targetUserId === input.userId &&
+      existing.amount === input.amount &&
+      existing.reason === input.reason.trim();
+    if (!same) throw new IdempotencyConflictError();
+    return { status: "pending", adjustmentRequest: existing };
   }
 
   async function requestApproval(input: AdjustInput, key: ClientKey): Promise<AdjustResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+      // Applied at once under a higher threshold before: that adjustment, not also a request.
+      const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
+      if (applied) return replayOf(applied, { ...input, reason: input.reason.trim() });
       // A request made before keys were scoped answers its retries (never written to any more).
       const legacy = await tx.admin.findAdjustmentRequestByKey(key.legacy);
       const created = legacy
@@ -86,13 +107,8 @@ export function createAdminService(deps: {
           });
       if (!created) {
         const existing = legacy ?? (await tx.admin.findAdjustmentRequestByKey(key.key));
-        const same =
-          existing?.requestedBy === input.actorId &&
-          existing.targetUserId === input.userId &&
-          existing.amount === input.amount &&
-          existing.reason === input.reason.trim();
-        if (!same || !existing) throw new IdempotencyConflictError();
-        return { status: "pending", adjustmentRequest: existing };
+        if (!existing) throw new IdempotencyConflictError();
+        return samePending(existing, input);
       }
       await tx.admin.insertAction({
         actorId: input.actorId,
