@@ -42,7 +42,17 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       { headers: api.headers() },
     );
   } catch (error) {
-    if (callError(error)?.code !== "NOT_FOUND") throw error;
+    const code = callError(error)?.code;
+    // This page polls confirm, and confirm shares the per-user checkout limit (each call asks the
+    // provider): past it, the payment is still processing as far as we can tell, not an error.
+    if (code === "TOO_MANY_REQUESTS") {
+      return data(
+        { state: "processing" as State, balance: null, credits: null, price: null },
+        { headers: api.headers() },
+      );
+    }
+    // A session id that is not text we accept (a link tampered with) names no checkout either.
+    if (code !== "NOT_FOUND" && code !== "BAD_REQUEST") throw error;
     return data(
       { state: "not_found" as State, balance: null, credits: null, price: null },
       { status: 404, headers: api.headers() },
@@ -96,7 +106,7 @@ export default function CheckoutSuccess() {
             <p className="mt-2 text-slate-600" role="status" aria-live="polite">
               {gaveUp
                 ? "This is taking longer than usual. Your credits will be added as soon as the payment clears; you can leave this page."
-                : `Waiting for the payment to clear. ${formatCredits(result.credits ?? 0)} will be added in a moment.`}
+                : `Waiting for the payment to clear. ${result.credits === null ? "Your credits" : formatCredits(result.credits)} will be added in a moment.`}
             </p>
           </>
         ) : result.state === "review" ? (
