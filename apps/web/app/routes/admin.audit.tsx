@@ -17,7 +17,11 @@ type FilterErrors = Partial<Record<keyof Filters, string>>;
 // A person given by email (exact, case-insensitive) or by user id.
 async function resolveUser(api: Api, value: string): Promise<string | null> {
   if (isUuid(value)) return value.toLowerCase();
-  const { users } = await api.caller.admin.users({ query: value });
+  const { users } = await api.caller.admin.users({ query: value }).catch((error: unknown) => {
+    // Text the search refuses (control or bidirectional characters) names no one.
+    if (callError(error)?.code === "BAD_REQUEST") return { users: [] };
+    throw error;
+  });
   return users.find((u) => u.email?.toLowerCase() === value.toLowerCase())?.id ?? null;
 }
 

@@ -3,6 +3,7 @@ import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/nod
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, cx, EmptyState, PageHeader } from "../components/ui.tsx";
 import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
+import { callError } from "../lib/errors.server.ts";
 import { formatCredits, formatDate } from "../lib/format.ts";
 
 export const meta: MetaFunction = () => [{ title: "Users · Admin · Credits" }];
@@ -10,7 +11,11 @@ export const meta: MetaFunction = () => [{ title: "Users · Admin · Credits" }]
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const api = await requireAdmin(request, context);
   const q = (new URL(request.url).searchParams.get("q") ?? "").trim().slice(0, MAX_EMAIL_LENGTH);
-  const { users } = await api.caller.admin.users({ query: q }).catch(forbiddenToPage);
+  const { users } = await api.caller.admin.users({ query: q }).catch((error: unknown) => {
+    // Text the search refuses (control or bidirectional characters) is in no one's email.
+    if (callError(error)?.code === "BAD_REQUEST") return { users: [] };
+    return forbiddenToPage(error);
+  });
   return data({ q, users }, { headers: api.headers() });
 }
 
