@@ -156,8 +156,9 @@ export async function killUnderLoad(quick: boolean): Promise<Checks> {
       purchases.map((p) => p.paymentId),
     );
     const once = purchases.filter((p) => per.get(p.paymentId) === 1).length;
+    // Client keys are stored scoped to their caller (core/ledger-keys.ts): c:k:<api key id>:<key>.
     const spendRows = await sql<{ key: string; n: number }[]>`
-      SELECT substr(idempotency_key, 3) AS key, count(*)::int AS n FROM credit_transactions WHERE kind = 'spend' GROUP BY 1`;
+      SELECT regexp_replace(idempotency_key, '^c:[ku]:[^:]+:', '') AS key, count(*)::int AS n FROM credit_transactions WHERE kind = 'spend' GROUP BY 1`;
     const applied = new Map(spendRows.map((r) => [r.key, r.n]));
     const acked = spends.filter((s) => ok({ status: s.status, body: null, headers: null }));
     const ackedApplied = acked.filter((s) => applied.get(s.key) === 1).length;

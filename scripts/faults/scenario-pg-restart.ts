@@ -173,8 +173,9 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
       .sort((x, y) => x - y)[0];
     const readyRecovery = readyBack ? readyBack.at - outage.to : -1;
     const spendRecovery = firstSpendBack ? firstSpendBack - outage.to : -1;
+    // Client keys are stored scoped to their caller (core/ledger-keys.ts): c:k:<api key id>:<key>.
     const spendRows = await sql<{ key: string; n: number }[]>`
-      SELECT substr(idempotency_key, 3) AS key, count(*)::int AS n FROM credit_transactions WHERE kind = 'spend' GROUP BY 1`;
+      SELECT regexp_replace(idempotency_key, '^c:[ku]:[^:]+:', '') AS key, count(*)::int AS n FROM credit_transactions WHERE kind = 'spend' GROUP BY 1`;
     const applied = new Map(spendRows.map((r) => [r.key, r.n]));
     const ackedKeys = [...spendKeys].filter(([, outcome]) => outcome === "2xx").map(([k]) => k);
     const ackedOnce = ackedKeys.filter((k) => applied.get(k) === 1).length;
