@@ -191,6 +191,7 @@ export function createApp(options: AppOptions) {
         clientAddress: clientAddress(c),
         sessionCookieName: cookieName,
         publicOrigin: new URL(options.publicUrl).origin,
+        reportError: (error) => logInternal("http", c.get("requestId"), "(web)", error),
       });
     });
   }

@@ -1,5 +1,5 @@
 import { PassThrough } from "node:stream";
-import type { AppLoadContext, EntryContext } from "@remix-run/node";
+import type { ActionFunctionArgs, AppLoadContext, EntryContext, LoaderFunctionArgs } from "@remix-run/node";
 import { createReadableStreamFromReadable } from "@remix-run/node";
 import { RemixServer } from "@remix-run/react";
 import { isbot } from "isbot";
@@ -42,10 +42,16 @@ export default function handleRequest(
         onError(error: unknown) {
           status = 500;
           // Errors in the shell reject above and are logged by Remix; these happen while streaming.
-          if (shellRendered) console.error(error);
+          if (shellRendered) loadContext.reportError(error);
         },
       },
     );
     setTimeout(abort, ABORT_DELAY_MS);
   });
+}
+
+// Remix's default prints a loader's or action's error as it is (a failed query's message holds
+// its parameters: a new password's hash, an email); the server's reporter redacts it first.
+export function handleError(error: unknown, { request, context }: LoaderFunctionArgs | ActionFunctionArgs) {
+  if (!request.signal.aborted) context.reportError(error);
 }

@@ -19,6 +19,9 @@ export interface WebContext {
   sessionCookieName: string;
   // The origin people reach us on (PUBLIC_URL): a state-changing form post must come from it.
   publicOrigin: string;
+  // An unexpected error in a loader, an action or the render, reported as the API's are (the
+  // redacted logger, errors_total): Remix's default prints it raw, query parameters and all.
+  reportError: (error: unknown) => void;
 }
 
 declare module "@remix-run/server-runtime" {
