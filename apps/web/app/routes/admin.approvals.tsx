@@ -36,7 +36,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     const failure = callError(error);
     const message =
       failure?.code === "FORBIDDEN"
-        ? "You requested this adjustment: another admin must decide it."
+        ? "You requested this adjustment, or it is for you: another admin must decide it."
         : failure?.code === "NOT_FOUND"
           ? "This request no longer exists."
           : failure?.code === "CONFLICT" || failure?.code === "BAD_REQUEST"
@@ -85,7 +85,9 @@ export default function AdminApprovals() {
       ) : (
         <ul className="space-y-3" aria-label="Pending adjustments">
           {adjustments.map((a) => {
+            // The server refuses a decision by the requester or by the beneficiary: neither gets buttons.
             const mine = a.requestedBy === me;
+            const forMe = a.targetUserId === me;
             const target = emails[a.targetUserId] ?? a.targetUserId;
             const busy = pending?.get("id") === a.id;
             return (
@@ -115,8 +117,8 @@ export default function AdminApprovals() {
                     {formatDateTime(a.createdAt)} · expires {formatDateTime(a.expiresAt)}
                   </p>
                 </div>
-                {mine ? (
-                  <Badge tone="warning">Waiting for another admin</Badge>
+                {mine || forMe ? (
+                  <Badge tone="warning">{mine ? "Waiting for another admin" : "For you: another admin decides"}</Badge>
                 ) : (
                   <Form method="post" className="flex gap-2">
                     <input type="hidden" name="id" value={a.id} />
