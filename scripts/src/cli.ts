@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { createServices } from "@credits/api";
 import { type ApiKeyLimits, apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
-import { createAccountStore, type DatabaseHandle } from "@credits/db";
+import { createAccountStore, type DatabaseHandle, DataDirInUseError } from "@credits/db";
 import { env } from "@credits/env";
 import { paymentProviderFromEnv } from "@credits/stripe";
 import { readPassword } from "./cli-password.ts";
@@ -221,7 +221,12 @@ const { values } = parseArgs({
   },
   strict: true,
 });
-const database = await openDatabase();
+const database = await openDatabase().catch((error: unknown) => {
+  // The running server holds the embedded database: say so, without a stack trace.
+  if (!(error instanceof DataDirInUseError)) throw error;
+  console.error(`error: ${error.message}`);
+  process.exit(1);
+});
 try {
   await command.run(database, values as Flags);
 } catch (error) {

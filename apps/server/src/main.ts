@@ -111,7 +111,9 @@ export async function startServer(
   const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
   log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
   if (!(await hasAdmin(database.db))) {
-    log("no admin yet: create one with  pnpm cli users:create --email ADDRESS --role admin  (asks for the password)");
+    // The embedded database belongs to this process while it runs (the CLI would be refused).
+    const first = database.driver === "pglite" ? "stop this server, then run" : "run";
+    log(`no admin yet: ${first}  pnpm cli users:create --email ADDRESS --role admin  (asks for the password)`);
   }
 
   const sweep = setInterval(() => {

@@ -8,6 +8,7 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
+import { lockDataDir } from "./data-dir-lock.ts";
 import { migrationFiles, verifyAppliedMigrations } from "./migration-integrity.ts";
 import * as schema from "./schema.ts";
 
@@ -75,7 +76,9 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
 }
 
 function pgliteHandle(dataDir: string): DatabaseHandle {
-  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
+  const inMemory = dataDir.startsWith("memory://");
+  if (!inMemory) mkdirSync(dataDir, { recursive: true });
+  const unlock = inMemory ? () => {} : lockDataDir(dataDir);
   const client = new PGlite(dataDir);
   const inFlight = { count: 0 };
   const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
@@ -95,7 +98,10 @@ function pgliteHandle(dataDir: string): DatabaseHandle {
     ping: async () => {
       await client.query("SELECT 1");
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close();
+      unlock();
+    },
   };
 }
 

@@ -2,6 +2,7 @@ export * from "./admin-store.ts";
 export * from "./auth-stores.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";
+export * from "./data-dir-lock.ts";
 export * from "./errors.ts";
 export * from "./gdpr-store.ts";
 export * from "./ledger-store.ts";
