@@ -1,0 +1,197 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
+
+// The benchmark's figures, ratios and targets: printed, and written as bench/results/<name>.md,
+// .svg and .json.
+
+export interface Figures {
+  scenario: string;
+  target: "api" | "bare" | "pgbench";
+  connections: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  non2xx: number;
+  requests: number;
+  peakRssMb?: number;
+  // Statements the database ran per successful request (its transaction count over the run).
+  dbXactPerRequest?: number;
+  // Non-2xx answers by status code, e.g. { "409": 3 }.
+  otherStatuses?: Record<string, number>;
+}
+
+export interface BenchSettings {
+  quick: boolean;
+  duration: number;
+  warmup: number;
+  users: number;
+  pool: number;
+  webhookConnections: number;
+  name: string;
+  productionFlags: string[];
+}
+
+export const statuses = (f: Figures) => {
+  const entries = Object.entries(f.otherStatuses ?? {});
+  return entries.length ? ` (${entries.map(([code, n]) => `${n}× ${code}`).join(", ")})` : "";
+};
+
+export interface BenchOutcome {
+  results: Figures[];
+  apiPeakRssMb: number;
+  // Users whose balance is not the sum of their ledger after the run, and webhooks credited.
+  broken: number;
+  credited: number;
+  pgVersion: string;
+  settings: BenchSettings;
+}
+
+export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: string) => void): void {
+  const { ratios, targets } = summarize(outcome);
+  log("\nratios");
+  for (const r of ratios) {
+    log(`  ${r.label.padEnd(20)} API / bare ${r.apiBare.toFixed(2)}   API / pgbench ${r.apiPgbench.toFixed(2)}`);
+  }
+  log("\ntargets (reported, not asserted)");
+  for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
+  log(`\nwebhook payments credited: ${outcome.credited}`);
+
+  const cpus = os.cpus();
+  const machine = `${cpus.length} × ${cpus[0]?.model.trim() ?? "unknown CPU"}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${os.type()} ${os.release()}, Node ${process.version}, PostgreSQL ${outcome.pgVersion}`;
+  const date = new Date().toISOString();
+  const { name } = outcome.settings;
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, `${name}.md`), markdownOf(outcome, { ratios, targets }, machine, date));
+  writeFileSync(join(outDir, `${name}.svg`), chart(outcome.results, date, outcome.settings));
+  writeFileSync(
+    join(outDir, `${name}.json`),
+    `${JSON.stringify({ date, machine, results: outcome.results, ratios, targets }, null, 2)}\n`,
+  );
+  log(`\nwrote bench/results/${name}.md, ${name}.svg, ${name}.json`);
+}
+
+type Summary = ReturnType<typeof summarize>;
+
+function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
+  const find = (target: Figures["target"], scenario: string, connections: number) =>
+    results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections);
+  const ratio = (a?: Figures, b?: Figures) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+  const ratios = (["spend:4", "spend:64", "spend hot user:64"] as const).map((key) => {
+    const [scenario, c] = key.split(":") as [string, string];
+    const apiF = find("api", scenario, Number(c));
+    return {
+      label: `${scenario} c=${c}`,
+      apiBare: ratio(apiF, find("bare", scenario, Number(c))),
+      apiPgbench: ratio(apiF, find("pgbench", scenario, Number(c))),
+    };
+  });
+  const p99At4 = find("api", "spend", 4)?.p99 ?? Number.NaN;
+  const targets = [
+    {
+      target: "API ≥ 0.7 × bare, spend at 64 connections",
+      value: `${ratios[1]?.apiBare.toFixed(2)} ×`,
+      met: (ratios[1]?.apiBare ?? 0) >= 0.7,
+    },
+    { target: "p99 ≤ 15 ms, spend at 4 connections", value: `${p99At4.toFixed(1)} ms`, met: p99At4 <= 15 },
+    {
+      target: "hot user ≥ 1.0 × pgbench's hot row",
+      value: `${ratios[2]?.apiPgbench.toFixed(2)} ×`,
+      met: (ratios[2]?.apiPgbench ?? 0) >= 1,
+    },
+    { target: "server peak RSS ≤ 300 MB", value: `${apiPeakRssMb.toFixed(0)} MB`, met: apiPeakRssMb <= 300 },
+    {
+      target: "balance = sum(ledger) for every user after the run",
+      value: `${broken} users off`,
+      met: broken === 0,
+    },
+  ];
+  return { ratios, targets };
+}
+
+const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
+
+function markdownOf(
+  { results, credited, settings }: BenchOutcome,
+  { ratios, targets }: Summary,
+  machine: string,
+  date: string,
+) {
+  const table = [
+    "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB | db xacts/req |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ...results.map(
+      (r) =>
+        `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx}${statuses(r)} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} |`,
+    ),
+  ].join("\n");
+  return `# Benchmark: ${settings.quick ? "quick (CI)" : "full"} run
+
+- Date: ${date}
+- Machine: ${machine}
+- Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${settings.duration} s per scenario after ${settings.warmup} s of warm-up; pgbench \`-M prepared -j 2\`.
+- Data: ${settings.users} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${settings.webhookConnections} connections); \`GET /api/v1/me/credits\` with a session cookie (user with 51 ledger rows).
+- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${settings.pool}, the heap flags of \`pnpm start\` (${settings.productionFlags.join(" ")}), no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, same statement, same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
+
+![requests per second](${settings.name}.svg)
+
+${table}
+
+## Ratios
+
+| Scenario | API / bare | API / pgbench |
+|---|--:|--:|
+${ratios.map((r) => `| ${r.label} | ${fmt(r.apiBare, 2)} | ${fmt(r.apiPgbench, 2)} |`).join("\n")}
+
+## Targets (reported, not asserted)
+
+| Target | Measured | Met |
+|---|--:|:-:|
+${targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? "yes" : "**no**"} |`).join("\n")}
+
+Webhook payments credited during the run: ${credited}. Regenerate with \`pnpm bench\` (\`--quick\` for the CI version).
+`;
+}
+
+// A grouped horizontal bar chart of requests per second, drawn by hand.
+function chart(rows: Figures[], when: string, settings: BenchSettings): string {
+  const colors: Record<Figures["target"], string> = { api: "#2563eb", bare: "#16a34a", pgbench: "#9ca3af" };
+  const groups = [...new Set(rows.map((r) => `${r.scenario} c=${r.connections}`))];
+  const max = Math.max(...rows.map((r) => r.rps), 1);
+  const barH = 16;
+  const left = 150;
+  const width = 760;
+  const plotW = width - left - 120;
+  let y = 50;
+  const parts: string[] = [];
+  for (const group of groups) {
+    const members = rows.filter((r) => `${r.scenario} c=${r.connections}` === group);
+    const groupTop = y;
+    for (const r of members) {
+      const w = Math.max(1, (r.rps / max) * plotW);
+      parts.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH}" fill="${colors[r.target]}"/>`,
+        `<text x="${(left + w + 6).toFixed(1)}" y="${y + 12}" font-size="11">${r.rps.toFixed(0)} (${r.target})</text>`,
+      );
+      y += barH + 3;
+    }
+    parts.push(`<text x="${left - 8}" y="${(groupTop + y) / 2 + 3}" font-size="12" text-anchor="end">${group}</text>`);
+    y += 12;
+  }
+  const legend = (["api", "bare", "pgbench"] as const)
+    .map(
+      (t, i) =>
+        `<rect x="${left + i * 110}" y="${y + 4}" width="12" height="12" fill="${colors[t]}"/><text x="${left + i * 110 + 18}" y="${y + 14}" font-size="12">${t}</text>`,
+    )
+    .join("");
+  const height = y + 30;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif">
+<rect width="100%" height="100%" fill="#fff"/>
+<text x="${left}" y="22" font-size="15" font-weight="bold">Requests per second (higher is better)</text>
+<text x="${left}" y="38" font-size="11" fill="#555">${when} · ${settings.duration} s per scenario · ${settings.users} users</text>
+${parts.join("\n")}
+${legend}
+</svg>
+`;
+}
