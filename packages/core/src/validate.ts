@@ -58,7 +58,11 @@ export function assertIdempotencyKey(key: string): void {
     throw new InvalidInputError(`idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters`);
   }
   assertText(key, "idempotencyKey", { maxLength: MAX_IDEMPOTENCY_KEY_LENGTH });
+  // Such a key's unscoped legacy form would be another caller's scoped key (ledger-keys.ts).
+  if (SCOPED_KEY_FORM.test(key)) throw new InvalidInputError("idempotencyKey must not start with a caller scope");
 }
+
+const SCOPED_KEY_FORM = /^[ku]:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:/i;
 
 export function assertReason(reason: string | null | undefined, { required = false } = {}): void {
   if (reason == null || reason.trim() === "") {

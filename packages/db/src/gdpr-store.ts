@@ -9,7 +9,6 @@ import {
   holds,
   payments,
   processedEvents,
-  rateLimits,
   sessions,
   users,
 } from "./schema.ts";
@@ -131,8 +130,8 @@ export function createGdprStore(db: Database): GdprStore {
     // Provider payloads (the raw webhook bodies) name the customer: by email, and by the ids that
     // link them to the user: their customer id, and each payment's own id (client_reference_id,
     // metadata), checkout session, payment intent and charge (refunds and disputes carry these,
-    // not the email). Every payload holding any of them is dropped. Rate-limit keys may carry a
-    // log-in email.
+    // not the email). Every payload holding any of them is dropped. (Rate-limit keys are keyed
+    // hashes, never an email: nothing there to scrub.)
     scrub: async (userId, needles) => {
       const linked = await db
         .select({
@@ -157,9 +156,6 @@ export function createGdprStore(db: Database): GdprStore {
             sql`${processedEvents.payload} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(ARRAY[${batch}]::text[]) AS link
                  WHERE strpos(${processedEvents.payload}, link) > 0)`,
           );
-      }
-      for (const needle of needles) {
-        await db.delete(rateLimits).where(sql`strpos(${rateLimits.key}, ${needle}) > 0`);
       }
     },
 

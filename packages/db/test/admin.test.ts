@@ -38,6 +38,26 @@ const auditRows = (targetUserId: string) =>
   db.select().from(adminActions).where(eq(adminActions.targetUserId, targetUserId));
 
 describe("adjustments below the threshold", () => {
+  it("an admin crediting themself files a request at any amount, which only another admin can approve", async () => {
+    const [self, other] = [await newAdmin(), await newAdmin()];
+    const input = { actorId: self, userId: self, amount: 5, reason: "my own credits", idempotencyKey: randomUUID() };
+    const filed = await admin.adjust(input);
+    expect(filed.status).toBe("pending");
+    expect(await credits.balance(self)).toBe(0);
+    if (filed.status !== "pending") throw new Error("expected a pending request");
+    const id = filed.adjustmentRequest.id;
+    await expect(admin.approve({ adjustmentRequestId: id, actorId: self })).rejects.toBeInstanceOf(ForbiddenError);
+    expect(await admin.approve({ adjustmentRequestId: id, actorId: other })).toMatchObject({
+      status: "applied",
+      balance: 5,
+    });
+    // A debit of one's own credits takes nothing from anyone: it applies at once.
+    expect(await admin.adjust({ ...input, amount: -2, idempotencyKey: randomUUID() })).toMatchObject({
+      status: "applied",
+      balance: 3,
+    });
+  });
+
   it("a key already used by a grant is a conflict, not that grant answered as an adjustment", async () => {
     const [actorId, userId] = [await newAdmin(), await fundedUser(db, credits, 5)];
     const idempotencyKey = randomUUID();

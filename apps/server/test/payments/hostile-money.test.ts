@@ -22,6 +22,8 @@ import {
   pooled,
   purchaseEvents,
   query,
+  sessionEvent,
+  sessionIdOf,
   signUp,
   startPurchase,
   startStripeMock,
@@ -56,6 +58,15 @@ describe("idempotency keys belong to their caller", () => {
     const other = await spend({ key: spendOnly.key }, { userId: user.id, amount: 2, idempotencyKey: jobId });
     expect(other.status).toBe(200);
     expect(await balanceOf(user.id)).toBe(10 - 1 - 3 - 2);
+  });
+
+  it("a key in another caller's scoped form is refused (its legacy form would be theirs)", async () => {
+    const userId = await insertUser("scoped-form");
+    await fund(userId, 5);
+    const key = `k:${randomUUID()}:job-1`;
+    const reply = await spend({ key: tool.key }, { userId, amount: 1, idempotencyKey: key });
+    expect(reply.status).toBe(400);
+    expect(await balanceOf(userId)).toBe(5);
   });
 
   it("a spend, hold or adjustment made before keys were scoped still answers its retry once", async () => {
@@ -129,6 +140,18 @@ describe("checkout", () => {
     });
     expect(otherPack.status).toBe(409);
     expect(otherPack.body.error.code).toBe("IDEMPOTENCY_CONFLICT");
+  });
+
+  it("a key whose checkout expired unpaid answers 409, never its dead session", async () => {
+    const user = await signUp(server.url, "expired");
+    const body = { packageId: (await pack("starter")).id, idempotencyKey: randomUUID() };
+    const first = await call(server.url, "POST", "/api/v1/checkout", { cookie: user.cookie, body });
+    expect(first.status).toBe(201);
+    const expired = sessionEvent(mock, sessionIdOf(first.body.checkoutUrl), "checkout.session.expired");
+    expect((await deliver(server.url, expired)).status).toBe(200);
+    const again = await call(server.url, "POST", "/api/v1/checkout", { cookie: user.cookie, body });
+    expect(again.status).toBe(409);
+    expect(again.body.error.message).toMatch(/expired: start a new one/);
   });
 
   it("checkout and confirm reach Stripe at most CHECKOUT_RATE_LIMIT_PER_MINUTE times a minute per user", async () => {

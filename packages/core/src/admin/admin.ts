@@ -56,7 +56,10 @@ export function createAdminService(deps: {
     assertIdempotencyKey(input.idempotencyKey);
     // An admin's keys are scoped to that admin (ledger-keys.ts).
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
-    if (Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
+    // Crediting oneself always takes a second admin, whatever the amount (as a key's grant to its
+    // own owner does): no one mints credits for themself alone.
+    const selfCredit = input.userId === input.actorId && input.amount > 0;
+    if (selfCredit || Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
     return inTransaction(async (tx) => {
       // Under the balance lock, as requests are filed: a retry of a request this key filed under a
       // lower threshold (another process's environment, a deploy since) is that request again.

@@ -116,10 +116,11 @@ export function createPaymentService(deps: {
     if (payment.packageId !== packageId) throw new IdempotencyConflictError();
     for (let waitedMs = 0; ; waitedMs += CHECKOUT_POLL_MS) {
       const current = (await store.findPayment(payment.id)) ?? payment;
-      if (current.checkoutUrl) return { paymentId: current.id, checkoutUrl: current.checkoutUrl };
-      if (!OPEN_STATUSES.includes(current.status)) {
+      // A checkout that failed, expired or was canceled unpaid has no session worth sending to.
+      if (!OPEN_STATUSES.includes(current.status) && !current.creditedAt) {
         throw new InvalidStateError(`this checkout is ${current.status}: start a new one with a new key`);
       }
+      if (current.checkoutUrl) return { paymentId: current.id, checkoutUrl: current.checkoutUrl };
       if (waitedMs >= CHECKOUT_WAIT_MS) {
         throw new InvalidStateError("a checkout with this key is still starting: retry in a moment");
       }
