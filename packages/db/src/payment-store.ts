@@ -34,6 +34,11 @@ export function createPaymentStore(db: Database): PaymentStore {
       return row ?? null;
     },
 
+    findPaymentBySession: async (providerSessionId) => {
+      const [row] = await db.select().from(payments).where(eq(payments.providerSessionId, providerSessionId));
+      return row ?? null;
+    },
+
     findPaymentByKey: async (userId, idempotencyKey) => {
       const [row] = await db
         .select()

@@ -51,8 +51,9 @@ export const checkoutRouter = router({
     .input(z.strictObject({ sessionId: text({ max: 255, trim: false }) }))
     .output(z.object({ payment: paymentOutput, balance: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
-      await ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`);
-      const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId);
+      const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId, () =>
+        ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+      );
       return { payment: toPayment(payment), balance: await ctx.services.credits.balance(ctx.user.id) };
     }),
 

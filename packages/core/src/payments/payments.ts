@@ -336,7 +336,19 @@ export function createPaymentService(deps: {
 
   // The success page: asks the provider about the session (the user may be back before the
   // webhook) and fulfils through the same function.
-  async function confirmCheckout(userId: string, sessionId: string): Promise<Payment> {
+  // A payment already credited, or closed unpaid, is answered from our own row: the success page
+  // asks every few seconds, and only a question we cannot answer ourselves reaches the provider
+  // (after `beforeProviderCall`, the caller's rate limit).
+  async function confirmCheckout(
+    userId: string,
+    sessionId: string,
+    beforeProviderCall: () => Promise<unknown> = async () => {},
+  ): Promise<Payment> {
+    const known = await store.findPaymentBySession(sessionId);
+    if (known && known.userId === userId && (known.creditedAt || !OPEN_STATUSES.includes(known.status))) {
+      return known;
+    }
+    await beforeProviderCall();
     const session = await provider.retrieveCheckoutSession(sessionId).catch((error: unknown) => {
       if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
       throw new NotFoundError("checkout session");

@@ -56,6 +56,7 @@ export interface PaymentStore {
     idempotencyKey: string | null;
   }): Promise<Payment | null>;
   findPayment(id: string): Promise<Payment | null>;
+  findPaymentBySession(providerSessionId: string): Promise<Payment | null>;
   // The payment a user started with this checkout key.
   findPaymentByKey(userId: string, idempotencyKey: string): Promise<Payment | null>;
   listUserPayments(userId: string, limit: number): Promise<Payment[]>;
