@@ -1,18 +1,12 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
-import {
-  IdempotencyConflictError,
-  InvalidStateError,
-  NotFoundError,
-  ProviderUnavailableDomainError,
-} from "../errors.ts";
+import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
-import { assertIdempotencyKey } from "../validate.ts";
+import { createCheckoutStarter } from "./checkout.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -22,6 +16,7 @@ import {
 } from "./provider.ts";
 import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
+import { transition } from "./transition.ts";
 
 export type EventOutcome = "processed" | "duplicate" | "ignored";
 
@@ -48,91 +43,11 @@ export function createPaymentService(deps: {
   publicUrl: string;
   clock?: Clock;
 }) {
-  const { store, catalog, provider } = deps;
+  const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
   const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
 
-  // Our payment row first, then the provider's session carrying its id: whatever fails later,
-  // the payment can be found from either side. With a key (the web form sends one per render), a
-  // repeated request finds the first payment and answers its session: a double submit makes one
-  // payment and one provider session.
-  async function createCheckout(
-    userId: string,
-    packageId: string,
-    idempotencyKey: string | null = null,
-  ): Promise<CheckoutStarted> {
-    if (idempotencyKey !== null) {
-      assertIdempotencyKey(idempotencyKey);
-      const earlier = await store.findPaymentByKey(userId, idempotencyKey);
-      if (earlier) return checkoutOf(earlier, packageId);
-    }
-    const pack = await catalog.findPackage(packageId);
-    if (!pack?.active) throw new NotFoundError("package");
-    const profile = await store.getBillingProfile(userId);
-    if (!profile) throw new NotFoundError("user");
-    const payment = await store.insertPayment({
-      userId,
-      packageId: pack.id,
-      credits: pack.credits,
-      amountMinor: pack.priceMinor,
-      currency: pack.currency,
-      provider: provider.name,
-      idempotencyKey,
-    });
-    if (!payment) {
-      // The same key won a race with us a moment ago.
-      const winner = idempotencyKey === null ? null : await store.findPaymentByKey(userId, idempotencyKey);
-      invariant(winner, "checkout key taken, but no payment holds it");
-      return checkoutOf(winner, packageId);
-    }
-    try {
-      const customerId = profile.providerCustomerId ?? (await createCustomer(userId, profile.email));
-      const session = await provider.createCheckoutSession({
-        paymentId: payment.id,
-        userId,
-        productName: `${pack.name}: ${pack.credits} credits`,
-        credits: pack.credits,
-        amountMinor: pack.priceMinor,
-        currency: pack.currency,
-        customerId,
-        customerEmail: profile.email,
-        successUrl: `${deps.publicUrl}/credits/success?session_id={CHECKOUT_SESSION_ID}`,
-        cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
-        idempotencyKey: `checkout:${payment.id}`,
-      });
-      await store.updatePayment(payment.id, { providerSessionId: session.sessionId, checkoutUrl: session.url });
-      return { paymentId: payment.id, checkoutUrl: session.url };
-    } catch (error) {
-      // No orphan: the payment is closed as failed, so it can never be credited or shown as open.
-      await inTransaction(({ payments }) => transition(payments, payment, { status: "failed" }, "provider_error"));
-      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
-      throw error;
-    }
-  }
-
-  // The answer to a repeated checkout request: the first one's session, once it has one. A request
-  // that is still talking to the provider is waited for (briefly); its session is never made twice.
-  async function checkoutOf(payment: Payment, packageId: string): Promise<CheckoutStarted> {
-    if (payment.packageId !== packageId) throw new IdempotencyConflictError();
-    for (let waitedMs = 0; ; waitedMs += CHECKOUT_POLL_MS) {
-      const current = (await store.findPayment(payment.id)) ?? payment;
-      // A checkout that failed, expired or was canceled unpaid has no session worth sending to.
-      if (!OPEN_STATUSES.includes(current.status) && !current.creditedAt) {
-        throw new InvalidStateError(`this checkout is ${current.status}: start a new one with a new key`);
-      }
-      if (current.checkoutUrl) return { paymentId: current.id, checkoutUrl: current.checkoutUrl };
-      if (waitedMs >= CHECKOUT_WAIT_MS) {
-        throw new InvalidStateError("a checkout with this key is still starting: retry in a moment");
-      }
-      await sleep(CHECKOUT_POLL_MS);
-    }
-  }
-
-  async function createCustomer(userId: string, email: string | null): Promise<string> {
-    const created = await provider.createCustomer({ userId, email, idempotencyKey: `customer:${userId}` });
-    // Two checkouts racing for a new user keep the first stored customer: one customer per user.
-    return store.setProviderCustomer(userId, created);
-  }
+  const createCheckout = createCheckoutStarter(deps);
 
   // Applies one provider event exactly once: the inbox row and the event's effects commit
   // together, under a lock on the event id, so a duplicate delivery finds the row and does nothing.
@@ -327,18 +242,10 @@ export function createPaymentService(deps: {
     return taken;
   }
 
-  async function transition(payments: PaymentStore, payment: Payment, patch: PaymentPatch, source: string) {
-    await payments.updatePayment(payment.id, patch);
-    if (patch.status && patch.status !== payment.status) {
-      await payments.recordTransition({ paymentId: payment.id, from: payment.status, to: patch.status, source });
-    }
-  }
-
   // The success page: asks the provider about the session (the user may be back before the
-  // webhook) and fulfils through the same function.
-  // A payment already credited, or closed unpaid, is answered from our own row: the success page
-  // asks every few seconds, and only a question we cannot answer ourselves reaches the provider
-  // (after `beforeProviderCall`, the caller's rate limit).
+  // webhook) and fulfils through the same function. A payment already credited, or closed
+  // unpaid, is answered from our own row: the page asks every few seconds, and only a question we
+  // cannot answer ourselves reaches the provider (after `beforeProviderCall`, the caller's limit).
   async function confirmCheckout(
     userId: string,
     sessionId: string,
@@ -411,15 +318,6 @@ class DuplicateEvent extends Error {}
 // What the one fulfil function did with a paid session: credited it now, found it credited
 // before, or flagged it for a person (the session does not match our payment row).
 export type FulfilOutcome = "credited" | "already_credited" | "flagged";
-
-export interface CheckoutStarted {
-  paymentId: string;
-  checkoutUrl: string;
-}
-
-// How long a repeated checkout request waits for the first one's provider session.
-const CHECKOUT_WAIT_MS = 10_000;
-const CHECKOUT_POLL_MS = 100;
 
 function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
   if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;

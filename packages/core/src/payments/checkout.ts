@@ -1,0 +1,121 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { CatalogStore } from "../catalog.ts";
+import {
+  IdempotencyConflictError,
+  InvalidStateError,
+  NotFoundError,
+  ProviderUnavailableDomainError,
+} from "../errors.ts";
+import { invariant } from "../invariant.ts";
+import { withRetry } from "../retry.ts";
+import { assertIdempotencyKey } from "../validate.ts";
+import { type PaymentProvider, ProviderUnavailableError } from "./provider.ts";
+import { OPEN_STATUSES } from "./state.ts";
+import type { Payment, PaymentStore } from "./store.ts";
+import { transition } from "./transition.ts";
+
+export interface CheckoutStarted {
+  paymentId: string;
+  checkoutUrl: string;
+}
+
+// How long a repeated checkout request waits for the first one's provider session.
+const CHECKOUT_WAIT_MS = 10_000;
+const CHECKOUT_POLL_MS = 100;
+
+// Starting a checkout: our payment row, the user's provider customer (made once), the provider's
+// session. Part of the payment service (payments.ts), apart because nothing else there calls out.
+export function createCheckoutStarter(deps: {
+  store: PaymentStore;
+  catalog: CatalogStore;
+  provider: PaymentProvider;
+  publicUrl: string;
+}) {
+  const { store, catalog, provider } = deps;
+  const inTransaction = <T>(work: (tx: { payments: PaymentStore }) => Promise<T>) =>
+    withRetry(() => store.transaction(work));
+
+  // Our payment row first, then the provider's session carrying its id: whatever fails later,
+  // the payment can be found from either side. With a key (the web form sends one per render), a
+  // repeated request finds the first payment and answers its session: a double submit makes one
+  // payment and one provider session.
+  async function createCheckout(
+    userId: string,
+    packageId: string,
+    idempotencyKey: string | null = null,
+  ): Promise<CheckoutStarted> {
+    if (idempotencyKey !== null) {
+      assertIdempotencyKey(idempotencyKey);
+      const earlier = await store.findPaymentByKey(userId, idempotencyKey);
+      if (earlier) return checkoutOf(earlier, packageId);
+    }
+    const pack = await catalog.findPackage(packageId);
+    if (!pack?.active) throw new NotFoundError("package");
+    const profile = await store.getBillingProfile(userId);
+    if (!profile) throw new NotFoundError("user");
+    const payment = await store.insertPayment({
+      userId,
+      packageId: pack.id,
+      credits: pack.credits,
+      amountMinor: pack.priceMinor,
+      currency: pack.currency,
+      provider: provider.name,
+      idempotencyKey,
+    });
+    if (!payment) {
+      // The same key won a race with us a moment ago.
+      const winner = idempotencyKey === null ? null : await store.findPaymentByKey(userId, idempotencyKey);
+      invariant(winner, "checkout key taken, but no payment holds it");
+      return checkoutOf(winner, packageId);
+    }
+    try {
+      const customerId = profile.providerCustomerId ?? (await createCustomer(userId, profile.email));
+      const session = await provider.createCheckoutSession({
+        paymentId: payment.id,
+        userId,
+        productName: `${pack.name}: ${pack.credits} credits`,
+        credits: pack.credits,
+        amountMinor: pack.priceMinor,
+        currency: pack.currency,
+        customerId,
+        customerEmail: profile.email,
+        successUrl: `${deps.publicUrl}/credits/success?session_id={CHECKOUT_SESSION_ID}`,
+        cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
+        idempotencyKey: `checkout:${payment.id}`,
+      });
+      await store.updatePayment(payment.id, { providerSessionId: session.sessionId, checkoutUrl: session.url });
+      return { paymentId: payment.id, checkoutUrl: session.url };
+    } catch (error) {
+      // No orphan: the payment is closed as failed, so it can never be credited or shown as open.
+      await inTransaction(({ payments }) => transition(payments, payment, { status: "failed" }, "provider_error"));
+      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
+      throw error;
+    }
+  }
+
+  // The answer to a repeated checkout request: the first one's session, once it has one. A request
+  // that is still talking to the provider is waited for (briefly); its session is never made twice.
+  async function checkoutOf(payment: Payment, packageId: string): Promise<CheckoutStarted> {
+    if (payment.packageId !== packageId) throw new IdempotencyConflictError();
+    for (let waitedMs = 0; ; waitedMs += CHECKOUT_POLL_MS) {
+      const current = (await store.findPayment(payment.id)) ?? payment;
+      // A checkout that failed, expired or was canceled unpaid has no session worth sending to.
+      if (!OPEN_STATUSES.includes(current.status) && !current.creditedAt) {
+        throw new InvalidStateError(`this checkout is ${current.status}: start a new one with a new key`);
+      }
+      if (current.checkoutUrl) return { paymentId: current.id, checkoutUrl: current.checkoutUrl };
+      if (waitedMs >= CHECKOUT_WAIT_MS) {
+        throw new InvalidStateError("a checkout with this key is still starting: retry in a moment");
+      }
+      await sleep(CHECKOUT_POLL_MS);
+    }
+  }
+
+  async function createCustomer(userId: string, email: string | null): Promise<string> {
+    const created = await provider.createCustomer({ userId, email, idempotencyKey: `customer:${userId}` });
+    // Two checkouts racing for a new user keep the first stored customer: one customer per user.
+    return store.setProviderCustomer(userId, created);
+  }
+
+  return createCheckout;
+}
