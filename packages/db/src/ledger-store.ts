@@ -4,7 +4,6 @@ import {
   type InvariantViolation,
   isUuid,
   type LedgerEntry,
-  type LedgerKind,
   type LedgerQuery,
   type LedgerStore,
   type Posting,
@@ -15,6 +14,7 @@ import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm"
 
 import { type Database, rowsOf } from "./client.ts";
 import { isDatabaseUnavailable, isUniqueViolation, translated } from "./errors.ts";
+import { type BatchRow, fromBatchRow, fromPostedRow, type PostedRow } from "./ledger-rows.ts";
 import { prepared } from "./prepared.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
 
@@ -26,21 +26,6 @@ const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 // wait on each other's row lock from two statements of this process.
 const POSTING_LANES = 4;
 const MAX_BATCH = 64;
-
-interface PostedRow {
-  id: string;
-  seq: string | number;
-  user_id: string;
-  amount: string | number;
-  balance_after: string | number;
-  kind: LedgerKind;
-  idempotency_key: string;
-  reason: string | null;
-  payment_id: string | null;
-  hold_id: string | null;
-  admin_action_id: string | null;
-  created_at: Date | string;
-}
 
 const balanceQuery = prepared((db) =>
   db
@@ -361,46 +346,4 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
     },
   };
   return store;
-}
-
-interface BatchRow {
-  ord: number;
-  id: string;
-  seq: string | number;
-  balance_after: string | number;
-  created_at: Date | string;
-}
-
-function fromBatchRow(posting: Posting, row: BatchRow): LedgerEntry {
-  return fromPostedRow({
-    id: row.id,
-    seq: row.seq,
-    user_id: posting.userId,
-    amount: posting.amount,
-    balance_after: row.balance_after,
-    kind: posting.kind,
-    idempotency_key: posting.idempotencyKey,
-    reason: posting.reason ?? null,
-    payment_id: null,
-    hold_id: null,
-    admin_action_id: null,
-    created_at: row.created_at,
-  });
-}
-
-function fromPostedRow(row: PostedRow): LedgerEntry {
-  return {
-    id: row.id,
-    seq: Number(row.seq),
-    userId: row.user_id,
-    amount: Number(row.amount),
-    balanceAfter: Number(row.balance_after),
-    kind: row.kind,
-    idempotencyKey: row.idempotency_key,
-    reason: row.reason,
-    paymentId: row.payment_id,
-    holdId: row.hold_id,
-    adminActionId: row.admin_action_id,
-    createdAt: new Date(row.created_at),
-  };
 }
