@@ -1,0 +1,117 @@
+// What is sold, what was paid, and the provider's events about it.
+import { disputeStatuses, paymentStatuses } from "@credits/core";
+import { sql } from "drizzle-orm";
+import { bigint, boolean, check, index, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { users } from "./accounts.ts";
+import { createdAt, credits, MAX_OP, tsz } from "./columns.ts";
+
+export const creditPackages = pgTable(
+  "credit_packages",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    slug: text("slug").notNull().unique(),
+    name: text("name").notNull(),
+    credits: credits("credits").notNull(),
+    priceMinor: bigint("price_minor", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    active: boolean("active").notNull().default(true),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    check("packages_credits_positive", sql`${t.credits} > 0 AND ${t.credits} <= ${sql.raw(String(MAX_OP))}`),
+    check("packages_price_positive", sql`${t.priceMinor} > 0`),
+    check("packages_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+  ],
+);
+
+export const paymentStatus = pgEnum("payment_status", paymentStatuses);
+
+export const disputeStatus = pgEnum("dispute_status", disputeStatuses);
+
+export const payments = pgTable(
+  "payments",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    packageId: uuid("package_id")
+      .notNull()
+      .references(() => creditPackages.id),
+    // Copied from the package when the payment is created: what the user was sold, whatever the
+    // package says later. Credits are granted from here, never from the provider's data.
+    credits: credits("credits").notNull(),
+    amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    status: paymentStatus("status").notNull().default("created"),
+    provider: text("provider").notNull(),
+    providerSessionId: text("provider_session_id").unique(),
+    providerPaymentIntentId: text("provider_payment_intent_id").unique(),
+    providerChargeId: text("provider_charge_id").unique(),
+    // Facts reported by the provider; each only moves forward. The status is derived from them,
+    // so events applied in any order end in the same state.
+    amountRefundedMinor: bigint("amount_refunded_minor", { mode: "number" }).notNull().default(0),
+    disputeStatus: disputeStatus("dispute_status"),
+    // Credits taken back so far, per cause (the ledger rows say the same, row by row).
+    creditsRefunded: credits("credits_refunded").notNull().default(0),
+    creditsDisputed: credits("credits_disputed").notNull().default(0),
+    // Why the payment needs a person (amount or currency mismatch, a clawback short of
+    // credits); a mismatched payment is never credited.
+    reviewReason: text("review_reason"),
+    // The client's key for starting this checkout (unique per user): a double submit finds this
+    // payment and its provider session instead of creating another.
+    idempotencyKey: text("idempotency_key"),
+    checkoutUrl: text("checkout_url"),
+    creditedAt: tsz("credited_at"),
+    createdAt: createdAt(),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("payments_user_idx").on(t.userId, t.createdAt),
+    index("payments_created_idx").on(t.createdAt),
+    unique("payments_user_idempotency_key_unique").on(t.userId, t.idempotencyKey),
+    check("payments_amount_positive", sql`${t.amountMinor} > 0 AND ${t.credits} > 0`),
+    check(
+      "payments_refund_bounded",
+      sql`${t.amountRefundedMinor} >= 0 AND ${t.amountRefundedMinor} <= ${t.amountMinor}`,
+    ),
+    check(
+      "payments_clawback_bounded",
+      sql`${t.creditsRefunded} >= 0 AND ${t.creditsDisputed} >= 0 AND ${t.creditsRefunded} + ${t.creditsDisputed} <= ${t.credits}`,
+    ),
+    check("payments_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+  ],
+);
+
+// Every state change of a payment, with its time and the event that caused it.
+export const paymentTransitions = pgTable(
+  "payment_transitions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    // Order of the transitions of one payment (made under its row lock); timestamps can tie.
+    seq: bigint("seq", { mode: "number" }).generatedAlwaysAsIdentity(),
+    paymentId: uuid("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    fromStatus: paymentStatus("from_status").notNull(),
+    toStatus: paymentStatus("to_status").notNull(),
+    // e.g. a Stripe event id, "success_page", "reconciliation".
+    source: text("source").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.createdAt)],
+);
+
+export const processedEventStatus = pgEnum("processed_event_status", ["processed", "ignored"]);
+
+// The webhook inbox: one row per provider event id, written in the transaction that applies the
+// event, so a failed event leaves no row and the provider's retry is processed afresh.
+export const processedEvents = pgTable("processed_events", {
+  id: text("id").primaryKey(),
+  provider: text("provider").notNull(),
+  type: text("type").notNull(),
+  status: processedEventStatus("status").notNull(),
+  // The raw body that was verified; kept as text (a parsed SDK object may not serialize).
+  payload: text("payload"),
+  receivedAt: createdAt(),
+});
