@@ -1,23 +1,13 @@
-// `pnpm bench`: the spend path, webhooks and reads of the real server under load, beside the two
-// limits it cannot beat: a bare node:http + postgres.js server running the same SQL (the runtime's
-// limit, same load generator) and pgbench running the same statement (the database's limit).
-// Prints figures and ratios, writes bench/results/<name>.md and .svg. Targets are reported, not
-// asserted (DESIGN.md: a speed target lives in a benchmark that prints figures).
-//
-//   pnpm bench                      full: 15 s per scenario, 10,000 users
-//   pnpm bench --quick              CI: 3 s per scenario, 1,000 users (writes quick.md/svg)
-//   pnpm bench --duration 30 --warmup 5 --users 10000 --pool 16
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHmac, randomUUID } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
 import { join } from "node:path";
 import { createApiKeyService, createAuthService } from "@credits/core";
 import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import { runPgbench } from "./pgbench.ts";
+import { PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
-import { BENCH_USER_ID_SQL, benchUserId, SPEND_SQL } from "./spend-sql.ts";
+import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -44,10 +34,6 @@ const dbUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
 const { hostname: pgHost, port: pgPort, username: pgUser } = new URL(ADMIN_URL);
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
-const children: ChildProcess[] = [];
-process.on("exit", () => {
-  for (const child of children) if (child.exitCode === null) child.kill("SIGKILL");
-});
 
 // ---------------------------------------------------------------- database
 
@@ -115,52 +101,6 @@ const paymentIds = (
 log(`${paymentIds.length} payments created for webhook deliveries`);
 
 // ---------------------------------------------------------------- servers
-
-// The API server runs with the V8 heap flags of `pnpm start` (ADR 007), read from package.json.
-const startScript = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: { start: string } })
-  .scripts.start;
-const PRODUCTION_FLAGS = startScript.match(/--max-[a-z-]+=\d+/g) ?? [];
-
-async function startChild(script: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/raw") go to the API server.
-  const flags = script.includes("server-entry")
-    ? [...PRODUCTION_FLAGS, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)]
-    : [];
-  const child = spawn(process.execPath, [...flags, join(root, script)], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(child);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buffered = "";
-    child.stdout?.on("data", (chunk: Buffer) => {
-      buffered += chunk.toString();
-      const match = /READY (\S+)/.exec(buffered);
-      if (match?.[1]) resolve(match[1]);
-    });
-    child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  return { child, url };
-}
-
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
-  try {
-    const match = new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match ? Number(match[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
 
 // ---------------------------------------------------------------- load
 
@@ -283,54 +223,16 @@ async function runLoad(load: Load): Promise<Figures> {
   return figures;
 }
 
-// ---------------------------------------------------------------- pgbench
-
-function runPgbench(scenario: string, connections: number, hot: boolean): Figures {
-  const dir = mkdtempSync(join(os.tmpdir(), "bench-pgbench-"));
-  const script = join(dir, "spend.sql");
-  const statement = SPEND_SQL.replace(/\$1::uuid/g, BENCH_USER_ID_SQL(":uid"))
-    .replace(/\$2::bigint/g, "-1::bigint")
-    .replace(/\$3::boolean/g, "false::boolean")
-    .replace(/\$4::credit_transaction_kind/g, "'spend'::credit_transaction_kind")
-    .replace(/\$5/g, "('pgb-' || :client_id::text || '-' || :r::text)")
-    .replace(/\$6::text/g, "NULL::text");
-  // pgbench variables become bind parameters under -M prepared: the user id and the key are
-  // parameters, as in the server's statement.
-  writeFileSync(
-    script,
-    `\\set uid ${hot ? "1" : `random(1, ${USERS})`}\n\\set r random(1, 1000000000000)\n${statement.replace(/\s*\n\s*/g, " ").trim()};\n`,
-  );
-  const base = ["-n", "-M", "prepared", "-f", script, "-c", String(connections), "-j", "2"];
-  const conn = ["-h", pgHost, "-p", pgPort || "5432", "-U", pgUser || "postgres", dbName];
-  if (WARMUP > 0) execFileSync("pgbench", [...base, "-T", String(WARMUP), ...conn], { stdio: "pipe" });
-  const output = execFileSync(
-    "pgbench",
-    [...base, "-T", String(DURATION), "-l", "--log-prefix", join(dir, "log"), ...conn],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(output)?.[1] ?? 0);
-  const failed = Number(/number of failed transactions: (\d+)/.exec(output)?.[1] ?? 0);
-  const latencies: number[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.startsWith("log"))) {
-    for (const line of readFileSync(join(dir, file), "utf8").split("\n")) {
-      const fields = line.split(" ");
-      if (fields.length >= 3) latencies.push(Number(fields[2]) / 1000);
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
-  const figures: Figures = {
-    scenario,
-    target: "pgbench",
-    connections,
-    rps: tps,
-    p50: at(0.5),
-    p99: at(0.99),
-    errors: failed,
-    non2xx: 0,
-    requests: latencies.length,
-  };
+function pgbenchFigures(scenario: string, connections: number, hot: boolean): Figures {
+  const figures = runPgbench(scenario, connections, hot, {
+    users: USERS,
+    warmup: WARMUP,
+    duration: DURATION,
+    host: pgHost,
+    port: pgPort,
+    user: pgUser,
+    database: dbName,
+  });
   printFigures(figures);
   return figures;
 }
@@ -426,9 +328,9 @@ for (const [scenario, connections, hot] of [
 await stopChild(bare.child);
 
 log("\npgbench (same statement, -M prepared, -j 2)");
-results.push(runPgbench("spend", 4, false));
-results.push(runPgbench("spend", 64, false));
-results.push(runPgbench("spend hot user", 64, true));
+results.push(pgbenchFigures("spend", 4, false));
+results.push(pgbenchFigures("spend", 64, false));
+results.push(pgbenchFigures("spend hot user", 64, true));
 
 // The ledger invariant held under all that load.
 const [invariant] = await pg`

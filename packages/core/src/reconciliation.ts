@@ -5,7 +5,8 @@ import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
 import type { PaymentService } from "./payments/payments.ts";
 import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
-import { type ReconcileOptions, ReconciliationPass } from "./reconciliation-pass.ts";
+import { ReconciliationPass } from "./reconciliation-pass.ts";
+import type { ReconcileOptions } from "./reconciliation-run.ts";
 import {
   type FindingKind,
   findingKinds,
@@ -24,7 +25,7 @@ export {
   type ReconcilePhase,
   type ReconcileProgress,
   reconcilePhases,
-} from "./reconciliation-pass.ts";
+} from "./reconciliation-run.ts";
 export * from "./reconciliation-store.ts";
 
 // Daily reconciliation: compares the provider's checkout sessions and charges for a window with

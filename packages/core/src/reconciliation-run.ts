@@ -1,0 +1,63 @@
+import type { FindingKind, ReconciliationStats, ReconciliationTrigger } from "./reconciliation-store.ts";
+import { findingKinds } from "./reconciliation-store.ts";
+
+// What a reconciliation run is given, reports as it goes, and is bounded by.
+
+// Sessions and charges are compared a page at a time: one query per batch on our side.
+export const RECONCILE_BATCH_SIZE = 100;
+// Past this many findings a run stops storing rows (the stats still count them): a run that
+// finds everything wrong says so without writing a row per payment.
+export const MAX_FINDINGS_PER_RUN = 10_000;
+// Ledger invariant violations reported per run.
+export const MAX_INVARIANT_FINDINGS = 1_000;
+// Credited payments the listing did not show are asked about one by one, up to this many.
+export const MAX_SESSION_LOOKUPS = 200;
+
+export type ReconcilePhase = "sessions" | "charges" | "payments" | "ledger";
+export const reconcilePhases: readonly ReconcilePhase[] = ["sessions", "charges", "payments", "ledger"];
+
+export interface ReconcileProgress {
+  runId: string;
+  phase: ReconcilePhase;
+  // 1-based position of the phase among reconcilePhases.
+  step: number;
+  steps: number;
+  sessionsSeen: number;
+  chargesSeen: number;
+  paymentsChecked: number;
+  findings: number;
+  healed: number;
+}
+
+export interface ReconcileOptions {
+  trigger: ReconciliationTrigger;
+  // Window of provider objects (by creation time); default the last windowDays up to now.
+  since?: Date;
+  until?: Date;
+  // The UTC day (YYYY-MM-DD) a scheduled run is for: the claim that makes it happen once.
+  scheduledFor?: string;
+  onProgress?: (progress: ReconcileProgress) => void;
+  // Stops the run between batches (shutdown); it is then recorded as failed.
+  signal?: AbortSignal;
+}
+
+export function emptyStats(): ReconciliationStats {
+  return {
+    sessionsSeen: 0,
+    sessionsForeign: 0,
+    chargesSeen: 0,
+    chargesUnmatched: 0,
+    paymentsChecked: 0,
+    usersChecked: 0,
+    findings: zeroByKind(),
+    healed: 0,
+    healedByKind: zeroByKind(),
+    healedElsewhere: 0,
+    findingsTruncated: false,
+    durationMs: 0,
+  };
+}
+
+function zeroByKind(): Record<FindingKind, number> {
+  return Object.fromEntries(findingKinds.map((kind) => [kind, 0])) as Record<FindingKind, number>;
+}
