@@ -6,7 +6,7 @@
 import { randomUUID } from "node:crypto";
 import { clientKey } from "@credits/core";
 import { createLedgerStore } from "@credits/db";
-import { payments } from "@credits/db/schema";
+import { adjustmentRequests, payments } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
@@ -58,6 +58,24 @@ describe("idempotency keys belong to their caller", () => {
     const other = await spend({ key: spendOnly.key }, { userId: user.id, amount: 2, idempotencyKey: jobId });
     expect(other.status).toBe(200);
     expect(await balanceOf(user.id)).toBe(10 - 1 - 3 - 2);
+  });
+
+  it("a grant made before keys were scoped, retried above the threshold, is never also a request", async () => {
+    const userId = await insertUser("legacy-grant");
+    const key = `legacy-grant-${randomUUID()}`;
+    await createLedgerStore(db).post({
+      userId,
+      amount: 20_000,
+      kind: "grant",
+      idempotencyKey: clientKey({ kind: "apiKey", id: "any" }, key).legacy,
+    });
+    const retry = await call(server.url, "POST", "/api/v1/credits/grant", {
+      key: tool.key,
+      body: { userId, amount: 20_000, idempotencyKey: key },
+    });
+    expect(retry.status).toBe(409);
+    expect(await db.$count(adjustmentRequests, eq(adjustmentRequests.targetUserId, userId))).toBe(0);
+    expect(await balanceOf(userId)).toBe(20_000);
   });
 
   it("a key in another caller's scoped form is refused (its legacy form would be theirs)", async () => {

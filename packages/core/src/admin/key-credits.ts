@@ -3,6 +3,7 @@ import { type ApiKeyUsageStore, countUse, type KeyUsage } from "../auth/api-key-
 import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
+import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
@@ -77,7 +78,7 @@ export function createKeyCreditsService(deps: {
         reason,
         adminActionId: actionId,
       });
-      if (!entry) throw new Error(`grant to user ${input.userId} was not applied`);
+      invariant(entry, `grant to user ${input.userId} was not applied`);
       await tx.admin.insertAction({
         id: actionId,
         actorId: key.ownerUserId,
@@ -106,7 +107,11 @@ export function createKeyCreditsService(deps: {
   ): Promise<KeyGrantResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
-      if (await tx.ledger.findEntryByKey(ledgerKey.key)) throw new IdempotencyConflictError();
+      // Applied before under this key (a lower threshold then, or before keys were scoped): never
+      // also a request that could be approved into a second credit.
+      const applied =
+        (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
+      if (applied) throw new IdempotencyConflictError();
       const created = await tx.admin.insertAdjustmentRequest({
         requestedBy: key.ownerUserId,
         targetUserId: input.userId,
