@@ -98,7 +98,7 @@ describe("access", () => {
 
     await page.getByRole("button", { name: "Revoke billing-tool" }).click();
     await page.getByText("Revoked", { exact: true }).waitFor();
-    expect(await page.getByText("0 active").isVisible()).toBe(true);
+    await page.getByText("0 active").waitFor();
     await context.close();
   });
 

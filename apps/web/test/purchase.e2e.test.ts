@@ -17,18 +17,18 @@ describe("buying credits", () => {
   test("sign up, buy a pack through the local checkout, see it in the balance and the history", async () => {
     const { context, page } = await newPage(browser, server.url);
     await page.goto("/signup");
-    await expect(page.getByRole("heading", { name: "Create your account" }).isVisible()).resolves.toBe(true);
+    await page.getByRole("heading", { name: "Create your account" }).waitFor();
     await screenshot(page, "sign-up");
 
     await signUpThroughPage(page, uniqueEmail("buyer"));
     expect(await page.getByTestId("balance").textContent()).toBe("0 credits");
-    await expect(page.getByText("No activity yet").isVisible()).resolves.toBe(true);
+    await page.getByText("No activity yet").waitFor();
     await screenshot(page, "credits-empty");
 
     // The seeded Starter pack: 100 credits for $5.00.
     await page.getByRole("button", { name: /^Buy Starter/ }).click();
     await page.waitForURL("**/checkout/local/**");
-    await expect(page.getByText("TEST MODE").isVisible()).resolves.toBe(true);
+    await page.getByText("TEST MODE").waitFor();
     await screenshot(page, "local-checkout");
     await page.getByRole("button", { name: "Pay (test)" }).click();
 
@@ -53,7 +53,7 @@ describe("buying credits", () => {
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
     await page.waitForURL("**/account");
-    await expect(page.getByText("This device", { exact: true }).isVisible()).resolves.toBe(true);
+    await page.getByText("This device", { exact: true }).waitFor();
     await screenshot(page, "account");
     await context.close();
   });
