@@ -13,8 +13,8 @@ import { promisify } from "node:util";
 import { createPasswordHasher } from "@credits/core";
 import { withDatabase } from "@credits/db/testing";
 import { parseEnv } from "@credits/env";
+import { startServer } from "@credits/server/main";
 import postgres from "postgres";
-import { startServer } from "../../apps/server/src/main.ts";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {

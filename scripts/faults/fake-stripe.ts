@@ -4,12 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import {
-  checkoutSession,
-  randomStripeId,
-  type StripeJson,
-  stripeFixture,
-} from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import { checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "@credits/stripe/testing";
 
 export type FakeStripeMode = "ok" | "500" | "hang";
 

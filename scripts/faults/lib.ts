@@ -2,24 +2,15 @@
 // Stripe events, and the ledger checks.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { createServices } from "@credits/api";
 import { createDatabase, seedDefaults } from "@credits/db";
 import { createLocalProvider } from "@credits/stripe";
-import {
-  randomStripeId,
-  type StripeJson,
-  signedWebhook,
-  stripeEvent,
-} from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import { randomStripeId, type StripeJson, signedWebhook, stripeEvent } from "@credits/stripe/testing";
+import postgres, { type Sql } from "postgres";
 import type { FakeStripe } from "./fake-stripe.ts";
 
-// postgres.js, from the db package (the scripts package does not depend on it directly).
-const postgres = createRequire(new URL("../../packages/db/package.json", import.meta.url))(
-  "postgres",
-) as typeof import("postgres");
-export type Sql = import("postgres").Sql;
+export type { Sql };
 
 export const PG = process.env.FAULTS_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
 export const WEBHOOK_SECRET = "whsec_faults";

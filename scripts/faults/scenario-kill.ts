@@ -2,7 +2,7 @@
 // redeliver every webhook that got no 2xx (and some that did); retry every spend that got no
 // answer with its own idempotency key.
 import { randomUUID } from "node:crypto";
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import type { StripeJson } from "@credits/stripe/testing";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
   apiKey,

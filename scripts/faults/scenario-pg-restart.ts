@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import type { StripeJson } from "@credits/stripe/testing";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
   apiKey,

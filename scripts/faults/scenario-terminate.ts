@@ -3,7 +3,7 @@
 // must answer 5xx and the redelivery credit once. Then a loop: terminate every non-idle backend
 // of the database every 30-120 ms while deliveries run; each is redelivered until it gets a 2xx.
 
-import type { StripeJson } from "../../packages/stripe/test/fixtures/stripe-events.ts";
+import type { StripeJson } from "@credits/stripe/testing";
 import { startFakeStripe } from "./fake-stripe.ts";
 import {
   Checks,

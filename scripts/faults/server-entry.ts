@@ -1,7 +1,7 @@
 // One server process for the fault tests: the real startServer on its own database URL, no web
 // app. Prints "READY <url>" once listening; SIGTERM closes it gracefully.
 import { parseEnv } from "@credits/env";
-import { startServer } from "../../apps/server/src/main.ts";
+import { startServer } from "@credits/server/main";
 
 // Report what an unhandled rejection was about (a PostgresError names its query), then crash as
 // Node would: the fault tests must see a crash.

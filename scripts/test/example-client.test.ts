@@ -1,8 +1,8 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
+import { startTestServer } from "@credits/server/testing";
 import { describe, expect, it } from "vitest";
-import { startTestServer } from "../../apps/server/test/harness.ts";
 
 const run = promisify(execFile);
 const server = await startTestServer();

@@ -11,6 +11,7 @@ import {
 import { isDatabaseUnavailable } from "@credits/db";
 import { type ErrorSource, type Registry, reportError } from "@credits/observability";
 import type { LocalProvider } from "@credits/stripe";
+import type { WebApp } from "@credits/web/server";
 import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
@@ -18,7 +19,6 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
-import type { WebApp } from "../../web/server/web-app.ts";
 import { apiDocsPage } from "./api-docs.ts";
 import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";

@@ -12,8 +12,8 @@ import {
   shutdownTelemetry,
 } from "@credits/observability";
 import { paymentProviderFromEnv } from "@credits/stripe";
+import type { WebApp } from "@credits/web/server";
 import { serve } from "@hono/node-server";
-import type { WebApp } from "../../web/server/web-app.ts";
 import { createApp } from "./app.ts";
 import { answerClientError } from "./http-errors.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
@@ -165,7 +165,7 @@ export async function startServer(
 if (import.meta.main) {
   // Development: Remix through Vite's dev middleware (hot reload); otherwise the build of
   // `pnpm build` (apps/web/build), which must exist. Loaded here only: tests pass their own.
-  const { createWebApp } = await import("../../web/server/web-app.ts");
+  const { createWebApp } = await import("@credits/web/server");
   const web = await createWebApp({ mode: processEnv.NODE_ENV === "development" ? "development" : "production" });
   const running = await startServer(processEnv, { web });
   for (const signal of ["SIGTERM", "SIGINT"] as const) {

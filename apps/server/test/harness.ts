@@ -1,6 +1,6 @@
+import { testDb } from "@credits/db/test-setup";
 import { parseEnv } from "@credits/env";
 import { afterAll } from "vitest";
-import { testDb } from "../../../packages/db/test/setup.ts";
 import { type RunningServer, startServer } from "../src/main.ts";
 
 // The real server over real HTTP, on a free port, on this test file's own database.

@@ -2,9 +2,9 @@ import { randomUUID } from "node:crypto";
 import { request as httpRequest } from "node:http";
 import { createServer } from "node:net";
 import { parseEnv } from "@credits/env";
+import { createWebApp, type WebApp } from "@credits/web/server";
+import buildWebApp from "@credits/web/testing";
 import { afterAll, expect } from "vitest";
-import { createWebApp, type WebApp } from "../../web/server/web-app.ts";
-import buildWebApp from "../../web/test/global-setup.ts";
 import { type RunningServer, startServer } from "../src/main.ts";
 import { testDb } from "./harness.ts";
 

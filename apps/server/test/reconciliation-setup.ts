@@ -3,19 +3,20 @@
 import { randomUUID } from "node:crypto";
 import type { Payment } from "@credits/core";
 import { creditPackages, creditTransactions, payments, users } from "@credits/db/schema";
-import { and, eq } from "drizzle-orm";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach } from "vitest";
 import {
   type CheckoutSessionOverrides,
   charge,
   checkoutSession,
   checkoutSessionEvent,
+  createStripeApiMock,
   randomStripeId,
+  STRIPE_TEST_API_BASE,
   type StripeJson,
   signedWebhook,
-} from "../../../packages/stripe/test/fixtures/stripe-events.ts";
-import { createStripeApiMock, STRIPE_TEST_API_BASE } from "../../../packages/stripe/test/msw/stripe-handlers.ts";
+} from "@credits/stripe/testing";
+import { and, eq } from "drizzle-orm";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach } from "vitest";
 import type { RunningServer } from "../src/main.ts";
 import { startTestServer, testDb } from "./harness.ts";
 

@@ -2,11 +2,11 @@ import { mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { testDb } from "@credits/db/test-setup";
+import { parseEnv } from "@credits/env";
+import { type RunningServer, startServer } from "@credits/server/main";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll } from "vitest";
-import { testDb } from "../../../packages/db/test/setup.ts";
-import { parseEnv } from "../../../packages/env/src/env.ts";
-import { type RunningServer, startServer } from "../../server/src/main.ts";
 import { createWebApp } from "../server/web-app.ts";
 import { findChromium, INSTALL_HINT } from "./chromium.ts";
 

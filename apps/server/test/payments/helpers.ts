@@ -13,22 +13,23 @@ import {
   users,
 } from "@credits/db/schema";
 import { captureLogs, type LogCapture } from "@credits/observability/testing";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import {
   chargeRefundedEvent,
+  createStripeApiMock,
   disputeEvent,
   type EventOverrides,
   randomStripeId,
+  STRIPE_TEST_API_BASE,
   type StripeJson,
   signedWebhook,
   stripeEvent,
-} from "../../../../packages/stripe/test/fixtures/stripe-events.ts";
-import { createStripeApiMock, STRIPE_TEST_API_BASE } from "../../../../packages/stripe/test/msw/stripe-handlers.ts";
+} from "@credits/stripe/testing";
+import { setupServer } from "msw/node";
+import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import type { RunningServer } from "../../src/main.ts";
 import { testDb } from "../harness.ts";
 
-export * from "../../../../packages/stripe/test/fixtures/stripe-events.ts";
+export * from "@credits/stripe/testing";
 export { startTestServer, testDb } from "../harness.ts";
 
 export const { db } = testDb;

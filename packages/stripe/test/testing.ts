@@ -1,0 +1,4 @@
+// The Stripe test kit other packages' tests and scripts import (`@credits/stripe/testing`):
+// signed events and stripe-mock fixtures, and the msw fake of Stripe's API.
+export * from "./fixtures/stripe-events.ts";
+export * from "./msw/stripe-handlers.ts";
