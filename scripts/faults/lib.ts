@@ -3,9 +3,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
-import { createServices } from "@credits/api";
 import { createDatabase, seedDefaults } from "@credits/db";
-import { createLocalProvider } from "@credits/stripe";
+import { parseEnv } from "@credits/env";
+import { createServices } from "@credits/server/services";
 import { randomStripeId, type StripeJson, signedWebhook, stripeEvent } from "@credits/stripe/testing";
 import postgres, { type Sql } from "postgres";
 import type { FakeStripe } from "./fake-stripe.ts";
@@ -57,12 +57,8 @@ export async function prepareDatabase(url: string): Promise<{ adminEmail: string
   try {
     await database.migrate();
     await seedDefaults(database.db);
-    const services = createServices(database.db, {
-      authAttemptsPerMinute: 1_000_000,
-      provider: createLocalProvider({ publicUrl: "http://localhost:3000" }),
-      publicUrl: "http://localhost:3000",
-      reconcileWindowDays: 3,
-    });
+    // The local payment provider (no Stripe key): this only creates a user.
+    const services = createServices(parseEnv({ NODE_ENV: "test" }), { db: database.db });
     const adminEmail = `admin-${randomUUID()}@faults.test`;
     await services.auth.createUser({ email: adminEmail, password: PASSWORD, role: "admin" });
     return { adminEmail };

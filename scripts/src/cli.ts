@@ -1,10 +1,9 @@
 // pnpm cli <command> [--flags]: operator commands that work on either database driver.
 import { parseArgs } from "node:util";
-import { createServices } from "@credits/api";
 import { type ApiKeyLimits, apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
 import { createAccountStore, type DatabaseHandle, DataDirInUseError } from "@credits/db";
 import { env } from "@credits/env";
-import { paymentProviderFromEnv } from "@credits/stripe";
+import { createServices } from "@credits/server/services";
 import { readPassword } from "./cli-password.ts";
 import { openDatabase } from "./database.ts";
 import { progressReporter, summaryTable } from "./reconcile-output.ts";
@@ -137,14 +136,7 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
 };
 
 function services(database: DatabaseHandle) {
-  return createServices(database.db, {
-    authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
-    provider: paymentProviderFromEnv(env).provider,
-    publicUrl: env.PUBLIC_URL,
-    reconcileWindowDays: env.RECONCILE_WINDOW_DAYS,
-    approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
-    approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
-  });
+  return createServices(env, { db: database.db });
 }
 
 async function namedAdmin(database: DatabaseHandle, flags: Flags) {

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createServices, type Services } from "@credits/api";
+import type { Services } from "@credits/api";
 import { createDatabase, type DatabaseHandle, hasAdmin, openHoldTotals, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
 import {
@@ -17,6 +17,7 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { answerClientError } from "./http-errors.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
+import { createServices } from "./services.ts";
 
 const HOLD_SWEEP_INTERVAL_MS = 30_000;
 const READY_TIMEOUT_MS = 1_000;
@@ -48,18 +49,7 @@ export async function startServer(
   await seedDefaults(database.db);
   configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
   const { provider, local } = paymentProviderFromEnv(env);
-  const services = createServices(database.db, {
-    authAttemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
-    checkoutsPerUserPerMinute: env.CHECKOUT_RATE_LIMIT_PER_MINUTE,
-    failedLoginsPerAddress: env.AUTH_FAILED_LOGINS_PER_ADDRESS,
-    failedLoginsPerEmail: env.AUTH_FAILED_LOGINS_PER_EMAIL,
-    passwordHashing: { concurrency: env.PASSWORD_HASH_CONCURRENCY, maxQueued: env.PASSWORD_HASH_QUEUE },
-    provider,
-    publicUrl: env.PUBLIC_URL,
-    approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
-    approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
-    reconcileWindowDays: env.RECONCILE_WINDOW_DAYS,
-  });
+  const services = createServices(env, { db: database.db, provider });
   let shuttingDown = false;
 
   const app = createApp({

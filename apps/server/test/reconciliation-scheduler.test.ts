@@ -1,4 +1,3 @@
-import { createServices } from "@credits/api";
 import type { Clock, ReconciliationRun, ReconciliationService } from "@credits/core";
 import { createDatabase, type Database } from "@credits/db";
 import { reconciliationRuns } from "@credits/db/schema";
@@ -7,6 +6,7 @@ import { createLocalProvider } from "@credits/stripe";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { createReconciliationScheduler, type SchedulerLog, type SchedulerTick } from "../src/scheduler.ts";
+import { createServices } from "../src/services.ts";
 import { startTestServer, testDb } from "./harness.ts";
 
 // The daily run is claimed by inserting its row (scheduled_for unique): however many instances
@@ -24,11 +24,10 @@ const logged: Parameters<SchedulerLog>[0][] = [];
 const log: SchedulerLog = (entry) => logged.push(entry);
 
 function servicesOn(database: Database) {
-  return createServices(database, {
+  return createServices(parseEnv({ NODE_ENV: "test", PUBLIC_URL }), {
+    db: database,
     clock,
-    authAttemptsPerMinute: 100,
     provider: createLocalProvider({ publicUrl: PUBLIC_URL, clock }),
-    publicUrl: PUBLIC_URL,
   });
 }
 

@@ -3,10 +3,10 @@ import {
   DomainError,
   type DomainErrorCode,
   type IdempotencyScope,
+  isStoreUnavailable,
   LimitExceededError,
   RateLimitedError,
 } from "@credits/core";
-import { isDatabaseUnavailable } from "@credits/db";
 import { redactText } from "@credits/observability";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
@@ -91,7 +91,7 @@ const domainErrors = t.middleware(async ({ next }) => {
     const cause = result.error.cause;
     throw new TRPCError({ code: trpcCodeOf[cause.code], message: cause.message, cause });
   }
-  if (!result.ok && isDatabaseUnavailable(result.error.cause)) {
+  if (!result.ok && isStoreUnavailable(result.error.cause)) {
     throw new TRPCError({
       code: "SERVICE_UNAVAILABLE",
       message: "the service is briefly unavailable, try again shortly",

@@ -106,3 +106,21 @@ export class RetryableStoreError extends Error {
     this.name = "RetryableStoreError";
   }
 }
+
+// Thrown by a store when the database cannot be reached right now (down, restarting, refusing
+// connections, a connection cut under a query): the request may succeed later, so callers answer 503.
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super("database unavailable", { cause });
+    this.name = "StoreUnavailableError";
+  }
+}
+
+// True for a StoreUnavailableError, also under wrappers that keep it as their `cause`.
+export function isStoreUnavailable(error: unknown): boolean {
+  for (let current = error, depth = 0; current && depth < 5; depth++) {
+    if (current instanceof StoreUnavailableError) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}

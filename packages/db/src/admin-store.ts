@@ -1,7 +1,7 @@
 import { type AdminStore, type AuditQuery, type DailyTotals, isUuid, type UserSummary } from "@credits/core";
 import { and, desc, eq, gt, gte, ilike, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
-import { translated } from "./errors.ts";
+import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { adjustmentRequests, adminActions, users } from "./schema.ts";
 
@@ -17,7 +17,7 @@ const summaryColumns = {
 };
 
 export function createAdminStore(db: Database): AdminStore {
-  return {
+  return translatingErrors({
     transaction: (work) =>
       translated(() =>
         db.transaction((tx) => work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true) })),
@@ -170,5 +170,5 @@ export function createAdminStore(db: Database): AdminStore {
         };
       });
     },
-  };
+  });
 }

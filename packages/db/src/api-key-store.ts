@@ -9,7 +9,7 @@ import type {
 import { and, desc, eq, isNull, lt, or, sql } from "drizzle-orm";
 import { createAdminStore } from "./admin-store.ts";
 import { type Database, rowsOf } from "./client.ts";
-import { translated } from "./errors.ts";
+import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { adminActions, apiKeys, apiKeyUsage, users } from "./schema.ts";
 
@@ -66,7 +66,7 @@ const keyDetail = (key: ApiKeyRecord, via: ApiKeyAudit["via"]) => ({
 });
 
 export function createApiKeyStore(db: Database): ApiKeyStore {
-  return {
+  return translatingErrors({
     insertApiKey: (key, audit) =>
       db.transaction(async (tx) => {
         // Locked, so the owner cannot be erased or demoted between this check and the insert.
@@ -148,12 +148,12 @@ export function createApiKeyStore(db: Database): ApiKeyStore {
         .limit(limit);
       return rows.map((row) => toRecord(row.key, row.ownerEmail));
     },
-  };
+  });
 }
 
 // Never above 2^31 - 1 calls or 2^53 credits: the limits are far below both.
 export function createApiKeyUsageStore(db: Database): ApiKeyUsageStore {
-  return {
+  return translatingErrors({
     // One statement: concurrent uses serialize on the usage row, and each applies only if the
     // day's totals stay within the limits (an absent limit never refuses).
     count: async (usage: KeyUsage, limit) => {
@@ -186,12 +186,12 @@ export function createApiKeyUsageStore(db: Database): ApiKeyUsageStore {
           ),
         );
     },
-  };
+  });
 }
 
 // Grants through a key: the ledger, the audit and the key's usage in one transaction.
 export function createKeyCreditsStore(db: Database): KeyCreditsStore {
-  return {
+  return translatingErrors({
     transaction: (work) =>
       translated(() =>
         db.transaction((tx) =>
@@ -200,5 +200,5 @@ export function createKeyCreditsStore(db: Database): KeyCreditsStore {
       ),
     usage: createApiKeyUsageStore(db),
     ledger: createLedgerStore(db),
-  };
+  });
 }

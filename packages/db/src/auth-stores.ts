@@ -1,6 +1,7 @@
 import type { AccountStore, SessionStore } from "@credits/core";
 import { and, desc, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
 import { prepared } from "./prepared.ts";
 import { sessions, users } from "./schema.ts";
 
@@ -26,7 +27,7 @@ const sessionColumns = {
 };
 
 export function createAccountStore(db: Database): AccountStore {
-  return {
+  return translatingErrors({
     // ON CONFLICT rather than a prior read: the unique index decides between racing sign-ups.
     insertUser: async (user) => {
       const [row] = await db
@@ -50,7 +51,7 @@ export function createAccountStore(db: Database): AccountStore {
         .set({ passwordHash: next })
         .where(and(eq(users.id, id), eq(users.passwordHash, previous)));
     },
-  };
+  });
 }
 
 // Every request with a session cookie runs this.
@@ -64,7 +65,7 @@ const sessionQuery = prepared((db) =>
 );
 
 export function createSessionStore(db: Database): SessionStore {
-  return {
+  return translatingErrors({
     insertSession: async (session) => {
       await db.insert(sessions).values(session);
     },
@@ -89,5 +90,5 @@ export function createSessionStore(db: Database): SessionStore {
         .where(and(eq(sessions.userId, userId), gt(sessions.expiresAt, now)))
         .orderBy(desc(sessions.createdAt))
         .limit(limit),
-  };
+  });
 }

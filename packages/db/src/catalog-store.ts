@@ -1,6 +1,7 @@
 import type { CatalogStore } from "@credits/core";
 import { asc, eq } from "drizzle-orm";
 import type { Database } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
 import { creditPackages } from "./schema.ts";
 
 const publicColumns = {
@@ -13,7 +14,7 @@ const publicColumns = {
 };
 
 export function createCatalogStore(db: Database): CatalogStore {
-  return {
+  return translatingErrors({
     listActivePackages: () =>
       db
         .select(publicColumns)
@@ -27,5 +28,5 @@ export function createCatalogStore(db: Database): CatalogStore {
         .where(eq(creditPackages.id, id));
       return row ?? null;
     },
-  };
+  });
 }

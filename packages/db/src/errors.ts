@@ -1,4 +1,4 @@
-import { RetryableStoreError } from "@credits/core";
+import { RetryableStoreError, StoreUnavailableError } from "@credits/core";
 
 interface PgError {
   code: string;
@@ -25,15 +25,46 @@ export function isUniqueViolation(error: unknown, constraint: string): boolean {
   return pg?.code === "23505" && pg.constraint === constraint;
 }
 
-// Serialization failures and deadlocks become the core's retryable error; the rest pass as is.
+// What a store throws for a driver's error, in the core's terms: a serialization failure or
+// deadlock is retryable, an unreachable database is unavailable; the rest pass as is.
+export function storeError(error: unknown): unknown {
+  if (error instanceof RetryableStoreError || error instanceof StoreUnavailableError) return error;
+  const code = pgError(error)?.code;
+  if (code === "40001" || code === "40P01") return new RetryableStoreError(error);
+  if (isDatabaseUnavailable(error)) return new StoreUnavailableError(error);
+  return error;
+}
+
 export async function translated<T>(run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    const code = pgError(error)?.code;
-    if (code === "40001" || code === "40P01") throw new RetryableStoreError(error);
-    throw error;
+    throw storeError(error);
   }
+}
+
+// Every method of a store throws storeError's translation, so the layers above see the core's
+// error types and never need to know the driver.
+export function translatingErrors<T extends object>(store: T): T {
+  const wrapped: Record<string, unknown> = { ...(store as Record<string, unknown>) };
+  for (const [name, method] of Object.entries(store)) {
+    if (typeof method !== "function") continue;
+    wrapped[name] = (...args: unknown[]) => {
+      try {
+        const result: unknown = method.apply(store, args);
+        return isThenable(result)
+          ? Promise.resolve(result).catch((error: unknown) => Promise.reject(storeError(error)))
+          : result;
+      } catch (error) {
+        throw storeError(error);
+      }
+    };
+  }
+  return wrapped as T;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as { then?: unknown } | null)?.then === "function";
 }
 
 const CONNECTION_CODES = new Set([

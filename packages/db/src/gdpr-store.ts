@@ -1,7 +1,7 @@
 import type { GdprStore, PersonalData } from "@credits/core";
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { translated } from "./errors.ts";
+import { translated, translatingErrors } from "./errors.ts";
 import {
   adminActions,
   apiKeys,
@@ -26,7 +26,7 @@ const erasable = {
 };
 
 export function createGdprStore(db: Database): GdprStore {
-  return {
+  return translatingErrors({
     transaction: (work) => translated(() => db.transaction((tx) => work(createGdprStore(tx)))),
 
     findUser: async (userId) => {
@@ -164,5 +164,5 @@ export function createGdprStore(db: Database): GdprStore {
         .insert(adminActions)
         .values({ actorId, targetUserId: userId, action: "gdpr_erasure", requestId, reason });
     },
-  };
+  });
 }

@@ -8,12 +8,13 @@ import {
   type LedgerStore,
   type Posting,
   RetryableStoreError,
+  StoreUnavailableError,
 } from "@credits/core";
 import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm";
 
 import { type Database, rowsOf } from "./client.ts";
-import { isDatabaseUnavailable, isUniqueViolation, translated } from "./errors.ts";
+import { isUniqueViolation, translated, translatingErrors } from "./errors.ts";
 import { type BatchRow, fromBatchRow, fromPostedRow, type PostedRow } from "./ledger-rows.ts";
 import { prepared } from "./prepared.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
@@ -132,7 +133,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       applied = new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
     } catch (error) {
       // A deadlock is retried posting by posting; an unreachable database fails them all at once.
-      if (error instanceof RetryableStoreError || isDatabaseUnavailable(error)) throw error;
+      if (error instanceof RetryableStoreError || error instanceof StoreUnavailableError) throw error;
       // One statement: nothing of the batch was applied. Each posting runs alone, in arrival
       // order, so that only a posting that fails alone fails.
       const outcomes: PromiseSettledResult<LedgerEntry | null>[] = [];
@@ -345,5 +346,5 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       return { usersChecked: counted?.count ?? 0, violations };
     },
   };
-  return store;
+  return translatingErrors(store);
 }

@@ -2,7 +2,7 @@ import type { PaymentStore } from "@credits/core";
 import { paymentTransitions as transitionsCounter } from "@credits/observability";
 import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { translated } from "./errors.ts";
+import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
@@ -119,5 +119,5 @@ export function createPaymentStore(db: Database): PaymentStore {
       return row?.id ?? customerId;
     },
   };
-  return store;
+  return translatingErrors(store);
 }

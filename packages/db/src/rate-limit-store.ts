@@ -2,6 +2,7 @@ import { createHmac } from "node:crypto";
 import type { RateLimitStore } from "@credits/core";
 import { and, eq, gt, inArray, lte, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
 import { rateLimitSecret, rateLimits } from "./schema.ts";
 
 const timestamp = (value: Date) => sql`${value.toISOString()}::timestamptz`;
@@ -28,7 +29,7 @@ export function createRateLimitStore(db: Database): RateLimitStore {
       .digest("hex");
   }
 
-  return {
+  return translatingErrors({
     // One statement, so concurrent hits from any number of instances serialize on the row lock and
     // each sees the count the previous one left. LEAST keeps a flood from overflowing the integer.
     hit: async (key, now, expiresAt) => {
@@ -69,5 +70,5 @@ export function createRateLimitStore(db: Database): RateLimitStore {
         .returning({ key: rateLimits.key });
       return deleted.length;
     },
-  };
+  });
 }

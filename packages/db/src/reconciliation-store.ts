@@ -12,6 +12,7 @@ import type {
 import { isUuid } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL } from "drizzle-orm";
 import type { Database } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
 import { payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
 
 // Ids from the provider are untrusted text: only those shaped like ours are looked up (a uuid
@@ -23,7 +24,7 @@ type RunRow = typeof reconciliationRuns.$inferSelect;
 type FindingRow = typeof reconciliationFindings.$inferSelect;
 
 export function createReconciliationStore(db: Database): ReconciliationStore {
-  return {
+  return translatingErrors({
     insertRun: async (run) => {
       const [row] = await db
         .insert(reconciliationRuns)
@@ -142,7 +143,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
         .orderBy(asc(t.createdAt), asc(t.id))
         .limit(query.limit);
     },
-  };
+  });
 }
 
 function keysetAfter(

@@ -1,0 +1,153 @@
+import type { Services } from "@credits/api";
+import {
+  type ApiKeyService,
+  type Clock,
+  createAdminService,
+  createApiKeyService,
+  createAuthService,
+  createAuthThrottle,
+  createCreditService,
+  createGdprService,
+  createKeyCreditsService,
+  createPasswordHasher,
+  createPaymentService,
+  createRateLimiter,
+  createReconciliationService,
+  type GdprService,
+  type PaymentProvider,
+  systemClock,
+} from "@credits/core";
+import {
+  createAccountStore,
+  createAdminStore,
+  createApiKeyStore,
+  createCatalogStore,
+  createGdprStore,
+  createKeyCreditsStore,
+  createLedgerStore,
+  createPaymentStore,
+  createRateLimitStore,
+  createReconciliationStore,
+  createSessionStore,
+  type Database,
+} from "@credits/db";
+import type { Env } from "@credits/env";
+import { traced } from "@credits/observability";
+import { paymentProviderFromEnv } from "@credits/stripe";
+
+export interface ServiceDependencies {
+  db: Database;
+  // The server passes the provider it also mounts (the local checkout pages); by default, env's.
+  provider?: PaymentProvider;
+  // Tests move time.
+  clock?: Clock;
+}
+
+// The composition root: the one place where the database, the payment provider, the
+// configuration and the core's services are wired together. The server, the CLI, the bench and
+// the fault harness all build their services here, so they run the same rules with the same
+// settings.
+export function createServices(
+  env: Env,
+  { db, provider = paymentProviderFromEnv(env).provider, clock = systemClock }: ServiceDependencies,
+): Services {
+  const approval = {
+    approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
+    approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
+  };
+  const catalog = createCatalogStore(db);
+  const rateLimits = createRateLimitStore(db);
+  const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });
+  // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
+  // composition so the domain code stays free of tracing; services built on these get them too.
+  const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
+  const payments = traced(
+    "payments",
+    createPaymentService({
+      store: createPaymentStore(db),
+      catalog,
+      provider,
+      publicUrl: env.PUBLIC_URL,
+      clock,
+    }),
+  );
+  return {
+    keyCredits: traced(
+      "keyCredits",
+      createKeyCreditsService({
+        store: createKeyCreditsStore(db),
+        clock,
+        ...approval,
+      }),
+    ),
+    admin: traced(
+      "admin",
+      createAdminService({
+        store: createAdminStore(db),
+        clock,
+        ...approval,
+      }),
+    ),
+    credits,
+    auth: createAuthService({
+      accounts: createAccountStore(db),
+      sessions: createSessionStore(db),
+      clock,
+      hasher: createPasswordHasher({
+        limits: { concurrency: env.PASSWORD_HASH_CONCURRENCY, maxQueued: env.PASSWORD_HASH_QUEUE },
+      }),
+    }),
+    apiKeys,
+    catalog,
+    provider,
+    payments,
+    gdpr: traced(
+      "gdpr",
+      forgettingErasedKeys(createGdprService({ store: createGdprStore(db), provider, clock }), apiKeys),
+    ),
+    reconciliation: traced(
+      "reconciliation",
+      createReconciliationService({
+        store: createReconciliationStore(db),
+        credits,
+        payments,
+        provider,
+        clock,
+        windowDays: env.RECONCILE_WINDOW_DAYS,
+      }),
+    ),
+    checkoutRateLimiter: createRateLimiter({
+      store: rateLimits,
+      clock,
+      limit: env.CHECKOUT_RATE_LIMIT_PER_MINUTE,
+      windowMs: 60_000,
+    }),
+    authRateLimiter: createRateLimiter({
+      store: rateLimits,
+      clock,
+      limit: env.AUTH_RATE_LIMIT_PER_MINUTE,
+      windowMs: 60_000,
+    }),
+    authThrottle: createAuthThrottle({
+      store: rateLimits,
+      clock,
+      limits: {
+        attemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,
+        failedPerAddress: env.AUTH_FAILED_LOGINS_PER_ADDRESS,
+        failedPerEmail: env.AUTH_FAILED_LOGINS_PER_EMAIL,
+      },
+    }),
+  };
+}
+
+// An erased user's API keys stop authenticating in this process at once (the key cache forgets them).
+function forgettingErasedKeys(gdpr: GdprService, apiKeys: ApiKeyService): GdprService {
+  return {
+    ...gdpr,
+    erase: async (input) => {
+      const result = await gdpr.erase(input);
+      apiKeys.forgetOwner(input.userId);
+      return result;
+    },
+  };
+}
