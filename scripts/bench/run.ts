@@ -1,7 +1,8 @@
-import { createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { createApiKeyService, createAuthService } from "@credits/core";
 import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
+import { checkoutSessionEvent, serveStripeApiMock, signedWebhook } from "@credits/stripe/testing";
 import autocannon from "autocannon";
 import postgres from "postgres";
 import { runPgbench } from "./pgbench.ts";
@@ -123,42 +124,29 @@ const spendRequest =
   };
 
 let delivery = 0;
+// Stripe's checkout.session.completed as Stripe sends it (the fixture's full session), compact JSON.
 const webhookRequest = (req: Request): Request => {
   const paymentId = paymentIds[delivery % paymentIds.length] as string;
   delivery += 1;
-  const created = Math.floor(Date.now() / 1000);
-  const body = JSON.stringify({
-    id: `evt_bench_${runId}_${delivery}`,
-    object: "event",
-    api_version: "2025-09-30.clover",
-    created,
-    livemode: false,
-    pending_webhooks: 1,
-    request: { id: null, idempotency_key: null },
-    type: "checkout.session.completed",
-    data: {
-      object: {
-        id: `cs_test_bench_${runId}_${delivery}`,
-        object: "checkout.session",
-        client_reference_id: paymentId,
-        metadata: { paymentId },
-        status: "complete",
-        payment_status: "paid",
-        mode: "payment",
-        amount_total: Number(starter.price_minor),
-        currency: starter.currency,
-        customer: null,
-        payment_intent: `pi_bench_${runId}_${delivery}`,
-        url: null,
-      },
+  const event = checkoutSessionEvent(
+    "checkout.session.completed",
+    {
+      id: `cs_test_bench_${runId}_${delivery}`,
+      client_reference_id: paymentId,
+      metadata: { paymentId },
+      amount_total: Number(starter.price_minor),
+      currency: starter.currency,
+      customer: null,
+      payment_intent: `pi_bench_${runId}_${delivery}`,
     },
-  });
-  const signature = createHmac("sha256", WEBHOOK_SECRET).update(`${created}.${body}`).digest("hex");
+    { id: `evt_bench_${runId}_${delivery}` },
+  );
+  const { body, signature } = signedWebhook(JSON.stringify(event), WEBHOOK_SECRET);
   return {
     ...req,
     method: "POST",
     path: "/webhooks/stripe",
-    headers: { "content-type": "application/json", "stripe-signature": `t=${created},v1=${signature}` },
+    headers: { "content-type": "application/json", "stripe-signature": signature },
     body,
   };
 };
@@ -249,6 +237,8 @@ function printFigures(f: Figures) {
 
 const results: Figures[] = [];
 const common = { DATABASE_URL: dbUrl, DATABASE_POOL_MAX: String(POOL) };
+// No scenario calls Stripe; should one start to, it meets the tests' Stripe mock, not the network.
+const stripeApi = await serveStripeApiMock();
 
 log(`\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn, ${PRODUCTION_FLAGS.join(" ")})`);
 const api = await startChild("scripts/bench/server-entry.ts", {
@@ -261,7 +251,7 @@ const api = await startChild("scripts/bench/server-entry.ts", {
   PUBLIC_URL: "http://127.0.0.1:3000",
   STRIPE_SECRET_KEY: "sk_test_bench",
   STRIPE_WEBHOOK_SECRET: WEBHOOK_SECRET,
-  STRIPE_API_BASE: "http://127.0.0.1:9",
+  STRIPE_API_BASE: stripeApi.base,
 });
 const apiPid = api.child.pid as number;
 const bearer = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
@@ -343,6 +333,7 @@ const [{ credited }] = (await pg`SELECT count(*)::int AS credited FROM payments 
 
 await pg.end();
 await handle.close();
+await stripeApi.close();
 if (!flag("keep-db")) await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 await admin.end();
 

@@ -6,9 +6,14 @@ import { createServer } from "node:net";
 import { createDatabase, seedDefaults } from "@credits/db";
 import { parseEnv } from "@credits/env";
 import { createServices } from "@credits/server/services";
-import { randomStripeId, type StripeJson, signedWebhook, stripeEvent } from "@credits/stripe/testing";
+import {
+  randomStripeId,
+  type ServedStripeApi,
+  type StripeJson,
+  signedWebhook,
+  stripeEvent,
+} from "@credits/stripe/testing";
 import postgres, { type Sql } from "postgres";
-import type { FakeStripe } from "./fake-stripe.ts";
 
 export type { Sql };
 
@@ -88,7 +93,7 @@ export interface ServerProcess {
 // A server child process on a fixed port (a restart comes back on the same one).
 export async function serverProcess(
   databaseUrl: string,
-  stripe: FakeStripe | null,
+  stripe: ServedStripeApi | null,
   extraEnv: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const port = await freePort();
@@ -249,9 +254,9 @@ export async function packageIds(base: string): Promise<string[]> {
 }
 
 // Stripe's checkout.session.completed for a session the fake Stripe created, paid.
-export function completedEvent(stripe: FakeStripe, sessionId: string): StripeJson {
-  const session = stripe.sessions.get(sessionId);
-  if (!session) throw new Error(`fake Stripe holds no session ${sessionId}`);
+export function completedEvent(stripe: ServedStripeApi, sessionId: string): StripeJson {
+  const session = stripe.mock.sessions.get(sessionId);
+  if (!session) throw new Error(`the Stripe mock holds no session ${sessionId}`);
   return stripeEvent("checkout.session.completed", {
     ...session,
     url: null,
@@ -268,7 +273,7 @@ export function deliver(base: string, event: StripeJson, timeoutMs = 15_000): Pr
 }
 
 // A purchase started through POST /api/v1/checkout (the server asks the fake Stripe for the session).
-export async function checkout(base: string, cookie: string, packageId: string, stripe: FakeStripe) {
+export async function checkout(base: string, cookie: string, packageId: string, stripe: ServedStripeApi) {
   const reply = await http(base, "POST", "/api/v1/checkout", { cookie, body: { packageId } });
   if (reply.status !== 201) return { reply, paymentId: null, event: null };
   const sessionId = String(reply.body.checkoutUrl).split("/").at(-1) ?? "";

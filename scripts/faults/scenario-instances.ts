@@ -2,7 +2,7 @@
 // buying (each webhook delivered twice, to two different instances), spending, holding and
 // adjusting; each instance starts with the daily reconciliation already due.
 import { randomUUID } from "node:crypto";
-import { startFakeStripe } from "./fake-stripe.ts";
+import { serveStripeApiMock } from "@credits/stripe/testing";
 import {
   apiKey,
   Checks,
@@ -31,7 +31,7 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
   const checks = new Checks("several instances");
   const clients = quick ? 8 : 64;
   const seconds = quick ? 8 : 60;
-  const stripe = await startFakeStripe();
+  const stripe = await serveStripeApiMock();
   const db = await freshDatabase("instances");
   const sql = sqlClient(db.url);
   const servers: ServerProcess[] = [];

@@ -2,8 +2,7 @@
 // redeliver every webhook that got no 2xx (and some that did); retry every spend that got no
 // answer with its own idempotency key.
 import { randomUUID } from "node:crypto";
-import type { StripeJson } from "@credits/stripe/testing";
-import { startFakeStripe } from "./fake-stripe.ts";
+import { type StripeJson, serveStripeApiMock } from "@credits/stripe/testing";
 import {
   apiKey,
   Checks,
@@ -33,7 +32,7 @@ export async function killUnderLoad(quick: boolean): Promise<Checks> {
   const seconds = quick ? 6 : 40;
   const purchaseCount = quick ? 40 : 400;
   const clients = quick ? 8 : 24;
-  const stripe = await startFakeStripe();
+  const stripe = await serveStripeApiMock();
   const db = await freshDatabase("kill");
   const sql = sqlClient(db.url);
   const servers: ServerProcess[] = [];

@@ -5,8 +5,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { promisify } from "node:util";
-import type { StripeJson } from "@credits/stripe/testing";
-import { startFakeStripe } from "./fake-stripe.ts";
+import { type StripeJson, serveStripeApiMock } from "@credits/stripe/testing";
 import {
   apiKey,
   Checks,
@@ -54,7 +53,7 @@ export async function postgresRestart(quick: boolean): Promise<Checks> {
   const checks = new Checks("PostgreSQL restart");
   const seconds = quick ? 6 : 20;
   const clients = quick ? 8 : 32;
-  const stripe = await startFakeStripe();
+  const stripe = await serveStripeApiMock();
   const db = await freshDatabase("pgrestart");
   let sql = sqlClient(db.url);
   let server: ServerProcess | null = null;

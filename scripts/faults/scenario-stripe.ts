@@ -1,6 +1,6 @@
 // 4. Stripe's API answering 500, then hanging (server with a short STRIPE_TIMEOUT_MS): checkout
 // must fail cleanly (503 PROVIDER_UNAVAILABLE) and leave no payment created/pending.
-import { startFakeStripe } from "./fake-stripe.ts";
+import { serveStripeApiMock } from "@credits/stripe/testing";
 import {
   Checks,
   dropDatabase,
@@ -19,7 +19,7 @@ export async function stripeDown(quick: boolean): Promise<Checks> {
   const checks = new Checks("Stripe unavailable");
   const perMode = quick ? 6 : 30;
   const timeoutMs = 300;
-  const stripe = await startFakeStripe();
+  const stripe = await serveStripeApiMock();
   const db = await freshDatabase("stripe");
   const sql = sqlClient(db.url);
   let server: ServerProcess | null = null;
@@ -33,8 +33,8 @@ export async function stripeDown(quick: boolean): Promise<Checks> {
       `  injected: fake Stripe answering 500, then hanging (STRIPE_TIMEOUT_MS=${timeoutMs}); ${perMode} checkouts each, 4 users`,
     );
     for (const mode of ["500", "hang"] as const) {
-      stripe.setMode(mode);
-      const before = stripe.requests;
+      stripe.mock.failWith(mode);
+      const before = stripe.mock.requests.length;
       const t0 = Date.now();
       const replies = await Promise.all(
         Array.from({ length: perMode }, (_, i) =>
@@ -52,14 +52,14 @@ export async function stripeDown(quick: boolean): Promise<Checks> {
         statuses.set(k, (statuses.get(k) ?? 0) + 1);
       }
       console.log(
-        `  found (${mode}): ${[...statuses].map(([k, n]) => `${k}×${n}`).join(", ")} in ${elapsed} ms; ${stripe.requests - before} Stripe requests`,
+        `  found (${mode}): ${[...statuses].map(([k, n]) => `${k}×${n}`).join(", ")} in ${elapsed} ms; ${stripe.mock.requests.length - before} Stripe requests`,
       );
       checks.check(
         replies.every((r) => r.status === 503 && r.body?.error?.code === "PROVIDER_UNAVAILABLE"),
         `Stripe ${mode}: checkout answers 503 PROVIDER_UNAVAILABLE`,
       );
     }
-    stripe.setMode("ok");
+    stripe.mock.failWith(null);
     const after = await http(base, "POST", "/api/v1/checkout", {
       cookie: users[0]?.cookie ?? "",
       body: { packageId: pick(packs) },

@@ -3,8 +3,7 @@
 // must answer 5xx and the redelivery credit once. Then a loop: terminate every non-idle backend
 // of the database every 30-120 ms while deliveries run; each is redelivered until it gets a 2xx.
 
-import type { StripeJson } from "@credits/stripe/testing";
-import { startFakeStripe } from "./fake-stripe.ts";
+import { type StripeJson, serveStripeApiMock } from "@credits/stripe/testing";
 import {
   Checks,
   checkout,
@@ -31,7 +30,7 @@ export async function terminateBackend(quick: boolean): Promise<Checks> {
   const checks = new Checks("webhook backend terminated");
   const targeted = quick ? 3 : 10;
   const looped = quick ? 24 : 200;
-  const stripe = await startFakeStripe();
+  const stripe = await serveStripeApiMock();
   const db = await freshDatabase("terminate");
   const sql = sqlClient(db.url, 4);
   const killerSql = sqlClient(`${PG}/postgres`, 1);

@@ -13,6 +13,9 @@ import {
 // A payment provider for zero-config runs (no Stripe key): checkout sessions live in memory and
 // a local page "pays" them by calling complete(), which returns the events Stripe would have
 // sent, for the caller to feed through the same handlers as real webhooks.
+// It holds sessions in our own shape (CheckoutSessionInfo, ProviderEvent), never Stripe's JSON: it
+// is a product feature standing in for Stripe, not a fake of its API (the tests' fake of Stripe's
+// API is the msw mock in test/msw, one definition for in-process and out-of-process users).
 
 export type LocalOutcome = "pay" | "fail" | "cancel";
 
