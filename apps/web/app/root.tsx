@@ -1,5 +1,4 @@
-import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
-import { data } from "@remix-run/node";
+import type { LinksFunction, MetaFunction } from "@remix-run/node";
 import {
   isRouteErrorResponse,
   Links,
@@ -14,8 +13,8 @@ import {
 import type { ReactNode } from "react";
 import { Shell, type ShellUser } from "./components/shell.tsx";
 import { buttonClass } from "./components/ui.tsx";
-import { apiFor } from "./lib/api.server.ts";
 import { useNonce } from "./lib/nonce.ts";
+import { route } from "./lib/route.server.ts";
 import stylesheet from "./tailwind.css?url";
 
 const favicon =
@@ -50,16 +49,15 @@ function errorCopy(status: number) {
   };
 }
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = apiFor(request, context);
+export const loader = route(async ({ api }) => {
   const session = await api.session();
   let user: ShellUser | null = null;
   if (session) {
     const { balance } = await api.caller.credits.mine({ limit: 1 });
     user = { email: session.user.email, name: session.user.name, role: session.user.role, balance };
   }
-  return data({ user }, { headers: api.headers() });
-}
+  return { user };
+});
 
 export function Layout({ children }: { children: ReactNode }) {
   const nonce = useNonce();

@@ -1,6 +1,7 @@
 export * from "./context.ts";
 export * from "./cookies.ts";
+export * from "./errors.ts";
 export * from "./openapi.ts";
 export * from "./root.ts";
 export * from "./services.ts";
-export type { Access, ErrorData } from "./trpc.ts";
+export type { Access } from "./trpc.ts";

@@ -4,15 +4,12 @@ import {
   type DomainErrorCode,
   type IdempotencyScope,
   isStoreUnavailable,
-  LimitExceededError,
-  RateLimitedError,
 } from "@credits/core";
-import { redactText } from "@credits/observability";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
-import { ZodError, z } from "zod";
 import type { ApiKeyScope, Context } from "./context.ts";
+import { describeError, type ErrorData } from "./errors.ts";
 
 // Who may call a procedure. The authorization test reads this to prove every procedure is covered.
 export type Access = "public" | "user" | "admin" | { scope: ApiKeyScope; orAdmin?: boolean; orUser?: boolean };
@@ -33,55 +30,13 @@ const trpcCodeOf: Record<DomainErrorCode, TRPC_ERROR_CODE_KEY> = {
   PROVIDER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
 };
 
-// The stable error codes clients see, for errors that did not start as domain errors.
-const publicCodeOf: Partial<Record<TRPC_ERROR_CODE_KEY, string>> = {
-  BAD_REQUEST: "INVALID_INPUT",
-  PARSE_ERROR: "INVALID_INPUT",
-  UNAUTHORIZED: "UNAUTHENTICATED",
-  FORBIDDEN: "FORBIDDEN",
-  NOT_FOUND: "NOT_FOUND",
-  PAYLOAD_TOO_LARGE: "PAYLOAD_TOO_LARGE",
-  TOO_MANY_REQUESTS: "RATE_LIMITED",
-  SERVICE_UNAVAILABLE: "UNAVAILABLE",
-  UNSUPPORTED_MEDIA_TYPE: "UNSUPPORTED_MEDIA_TYPE",
-  METHOD_NOT_SUPPORTED: "METHOD_NOT_ALLOWED",
-  CONFLICT: "CONFLICT",
-  INTERNAL_SERVER_ERROR: "INTERNAL",
-};
-
-export interface ErrorData {
-  appCode: string;
-  httpStatus: number;
-  fieldErrors?: Record<string, string[]>;
-  formErrors?: string[];
-  retryAfterSeconds?: number;
-}
-
 const t = initTRPC
   .context<Context>()
   .meta<Meta>()
   .create({
     errorFormatter({ shape, error }) {
-      const cause = error.cause;
-      const internal = error.code === "INTERNAL_SERVER_ERROR";
-      const data: ErrorData = {
-        appCode: cause instanceof DomainError ? cause.code : (publicCodeOf[error.code] ?? error.code),
-        httpStatus: shape.data.httpStatus,
-      };
-      if (cause instanceof ZodError) {
-        const flat = z.flattenError(cause);
-        data.fieldErrors = flat.fieldErrors as Record<string, string[]>;
-        data.formErrors = flat.formErrors;
-      }
-      if (cause instanceof RateLimitedError || cause instanceof LimitExceededError) {
-        data.retryAfterSeconds = cause.retryAfterSeconds;
-      }
-      // Never a stack, SQL or driver text: an internal error says only that it happened.
-      // Redacted like the logs: a message that echoes input (an email, a key) does not return it.
-      const message = redactText(
-        internal ? "internal error" : cause instanceof ZodError ? "Input validation failed" : shape.message,
-      );
-      return { message, code: shape.code, data };
+      const { message, ...data } = describeError(error);
+      return { message, code: shape.code, data: { ...data, httpStatus: shape.data.httpStatus } satisfies ErrorData };
     },
   });
 

@@ -1,22 +1,4 @@
-import { type AppLoadContext, data } from "@remix-run/node";
-import { type Api, requireUser } from "./api.server.ts";
-import { callError } from "./errors.server.ts";
-
-// Admins only. The router's admin procedures are the real gate; this answers everyone else
-// with a 403 page before any admin data is asked for. Every admin route calls it (nested
-// loaders run in parallel, so the layout's check alone would not stop a child's).
-export async function requireAdmin(request: Request, context: AppLoadContext) {
-  const api = await requireUser(request, context);
-  if (api.user.role !== "admin") throw data("admins only", { status: 403, headers: api.headers() });
-  return api;
-}
-
-// A FORBIDDEN from an admin procedure (the role changed under us) is the 403 page; anything
-// else goes on to the error boundary.
-export function forbiddenToPage(error: unknown): never {
-  if (callError(error)?.code === "FORBIDDEN") throw data("admins only", { status: 403 });
-  throw error;
-}
+import type { Api } from "./api.server.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (value: string) => UUID.test(value);

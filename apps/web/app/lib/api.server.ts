@@ -1,5 +1,5 @@
 import { createCaller, createContext, readCookie, sessionCookieJar } from "@credits/api";
-import { type AppLoadContext, redirect } from "@remix-run/node";
+import type { AppLoadContext } from "@remix-run/node";
 
 // One per request: the load context object is the request's own (the server builds it), and
 // the root loader and the page's loader then share one session lookup and one cookie jar.
@@ -7,6 +7,7 @@ const perRequest = new WeakMap<AppLoadContext, ReturnType<typeof createApi>>();
 
 // The shared router, called in-process for one Remix request: the same procedures, checks and
 // error mapping as /trpc and /api/v1, on the server's own Services (from the load context).
+// Routes get it from their wrapper (route.server.ts), which also sends its cookies.
 export function apiFor(request: Request, context: AppLoadContext) {
   let api = perRequest.get(context);
   if (!api) {
@@ -30,26 +31,11 @@ function createApi(request: Request, context: AppLoadContext) {
     caller: createCaller(ctx),
     // Resolved once per request; a stale token is cleared through the jar.
     session: () => ctx.auth.session(),
-    // The response headers this request must carry: the session cookie's changes (set at log-in,
-    // refreshed by the sliding expiry, cleared at log-out or when the token is no longer valid).
-    headers(init?: HeadersInit): Headers {
-      const headers = new Headers(init);
-      for (const cookie of jar.headers()) headers.append("Set-Cookie", cookie);
-      return headers;
-    },
+    // The Set-Cookie values this request's response must carry: the session cookie's changes
+    // (set at log-in, refreshed by the sliding expiry, cleared at log-out or when the token is
+    // no longer valid).
+    cookies: () => jar.headers(),
   };
 }
 
 export type Api = ReturnType<typeof apiFor>;
-
-// For pages behind the log-in: the user, or a redirect to the log-in page that comes back here.
-export async function requireUser(request: Request, context: AppLoadContext) {
-  const api = apiFor(request, context);
-  const session = await api.session();
-  if (!session) {
-    const url = new URL(request.url);
-    const back = `${url.pathname}${url.search}`;
-    throw redirect(`/login?redirectTo=${encodeURIComponent(back)}`, { headers: api.headers() });
-  }
-  return { ...api, user: session.user };
-}

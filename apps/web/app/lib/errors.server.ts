@@ -1,40 +1,135 @@
-// What a failed procedure call means for a page. Read by shape (code, cause) rather than by
-// class, so nothing depends on which copy of @trpc/server threw.
+import { type PublicError, type PublicErrorCode, publicErrorOf } from "@credits/api";
+import { data } from "@remix-run/node";
+import { formatCredits } from "./format.ts";
+import { PASSWORD_MAX, PASSWORD_MIN } from "./forms.ts";
+import { REPORT_COST } from "./report.ts";
 
-export interface CallError {
-  // The tRPC code, e.g. PAYMENT_REQUIRED, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, BAD_REQUEST.
-  code: string;
-  // The domain error's code when there is one, e.g. ALREADY_EXISTS, RATE_LIMITED.
-  domainCode: string | null;
-  message: string;
-  // Input validation: the first message per field.
-  fields: Record<string, string>;
-  retryAfterSeconds: number | null;
+// What a failed call means for a person, in one table: for each form, the error codes it
+// explains (the API's public codes, as REST clients see them) and the words it uses, next to the
+// field they concern or for the whole form ("form"). A code a form does not list is not the
+// person's to fix: it becomes an error page (4xx) or the 500 page.
+
+export { publicErrorOf };
+export type Messages = Partial<Record<string, string>>;
+type Explain = (error: PublicError) => Messages;
+
+const form =
+  (text: string): Explain =>
+  () => ({ form: text });
+const field =
+  (name: string, text: string): Explain =>
+  () => ({ [name]: text });
+
+function waitFor(seconds: number | undefined): string {
+  if (!seconds) return "later";
+  return seconds <= 90 ? `in ${seconds} seconds` : `in ${Math.ceil(seconds / 60)} min`;
 }
+const tooManyAttempts: Explain = (error) => ({
+  form: `Too many attempts. Try again ${waitFor(error.retryAfterSeconds)}.`,
+});
 
-export function callError(error: unknown): CallError | null {
-  if (!(error instanceof Error) || !("code" in error) || typeof error.code !== "string") return null;
-  if (error.name !== "TRPCError") return null;
-  const cause = (error as { cause?: unknown }).cause as
-    | { code?: unknown; issues?: unknown; retryAfterSeconds?: unknown }
-    | undefined;
-  const fields: Record<string, string> = {};
-  if (cause && Array.isArray(cause.issues)) {
-    for (const issue of cause.issues as { path?: unknown[]; message?: string }[]) {
-      const field = String(issue.path?.[0] ?? "");
-      if (field && !fields[field] && issue.message) fields[field] = issue.message;
+// Input the router refused: its first message per field (or the words given here for a field),
+// and the error's own message when no field is named.
+function invalidFields(names: string[], words: Messages = {}): Explain {
+  return (error) => {
+    const messages: Messages = {};
+    for (const name of names) {
+      const given = error.fieldErrors?.[name]?.[0];
+      if (given) messages[name] = words[name] ?? given;
     }
-  }
-  return {
-    code: error.code,
-    domainCode: typeof cause?.code === "string" ? cause.code : null,
-    message: error.message,
-    fields,
-    retryAfterSeconds: typeof cause?.retryAfterSeconds === "number" ? cause.retryAfterSeconds : null,
+    return Object.keys(messages).length > 0 ? messages : { form: error.message };
   };
 }
 
-export function isCode(error: unknown, ...codes: string[]): boolean {
-  const parsed = callError(error);
-  return parsed !== null && codes.includes(parsed.code);
+const PACK_GONE = form("This pack is no longer on sale. Pick another one.");
+const PAYMENTS_DOWN = form("Payments are unavailable right now. Nothing was charged; try again in a minute.");
+const CHECKOUT_FAILED = form("That checkout did not start. Nothing was charged; try again.");
+const DECIDED = form("This request was already decided, or it expired.");
+const ADJUST_REPLAYED = form("This form was already sent with other values. Reload the page and try again.");
+const KEY_GONE = form("This key could not be revoked: it may be gone already.");
+
+export const errorTable = {
+  logIn: {
+    // Which of the two was wrong is not said: that would tell who has an account.
+    UNAUTHENTICATED: form("That email and password don't match an account."),
+    RATE_LIMITED: tooManyAttempts,
+    INVALID_INPUT: form("Check your email and password."),
+  },
+  signUp: {
+    ALREADY_EXISTS: field("email", "An account with this email already exists. Log in instead?"),
+    RATE_LIMITED: tooManyAttempts,
+    INVALID_INPUT: invalidFields(["email", "password", "name"], {
+      email: "Enter a valid email address.",
+      password: `Use ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`,
+      name: "Check your name.",
+    }),
+  },
+  deleteAccount: {
+    UNAUTHENTICATED: field("password", "That password is not correct."),
+    RATE_LIMITED: tooManyAttempts,
+  },
+  checkout: {
+    NOT_FOUND: PACK_GONE,
+    INVALID_INPUT: PACK_GONE,
+    UNAVAILABLE: PAYMENTS_DOWN,
+    PROVIDER_UNAVAILABLE: PAYMENTS_DOWN,
+    RATE_LIMITED: form("Too many checkouts in a minute. Nothing was charged; try again shortly."),
+    IDEMPOTENCY_CONFLICT: CHECKOUT_FAILED,
+    INVALID_STATE: CHECKOUT_FAILED,
+  },
+  report: {
+    INSUFFICIENT_CREDITS: form(
+      `Not enough credits: a report costs ${formatCredits(REPORT_COST)}. Buy a pack below to top up.`,
+    ),
+    IDEMPOTENCY_CONFLICT: form("This form was already used. Try again."),
+  },
+  decide: {
+    FORBIDDEN: form("You requested this adjustment, or it is for you: another admin must decide it."),
+    NOT_FOUND: form("This request no longer exists."),
+    INVALID_STATE: DECIDED,
+    IDEMPOTENCY_CONFLICT: DECIDED,
+    INVALID_INPUT: DECIDED,
+    INSUFFICIENT_CREDITS: form("The balance is now too small to remove that many credits: reject the request instead."),
+  },
+  adjust: {
+    INSUFFICIENT_CREDITS: field("amount", "The balance is too small to remove that many credits."),
+    NOT_FOUND: form("This user no longer exists."),
+    IDEMPOTENCY_CONFLICT: ADJUST_REPLAYED,
+    INVALID_STATE: ADJUST_REPLAYED,
+    INVALID_INPUT: invalidFields(["amount", "reason"]),
+  },
+  revokeKey: { NOT_FOUND: KEY_GONE, INVALID_INPUT: KEY_GONE, INVALID_STATE: KEY_GONE },
+  createKey: { INVALID_INPUT: form("The key could not be created. Check the name, permissions and limits.") },
+  erase: {
+    INVALID_INPUT: invalidFields(["reason"]),
+    UNAVAILABLE: (error) => ({ form: error.message }),
+    PROVIDER_UNAVAILABLE: (error) => ({ form: error.message }),
+  },
+} satisfies Record<string, Partial<Record<PublicErrorCode, Explain>>>;
+
+export interface FormFailure {
+  status: number;
+  errors: Messages;
+}
+
+export type Form = keyof typeof errorTable;
+
+// A failed call on `where`'s form, in the table's words; null when the table does not explain it
+// (the caller rethrows, and the route's wrapper makes a page of it).
+export function formFailure(error: unknown, where: Form): FormFailure | null {
+  const failure = publicErrorOf(error);
+  return failure ? explainFailure(failure, where) : null;
+}
+
+export function explainFailure(failure: PublicError, where: Form): FormFailure | null {
+  const explain = (errorTable[where] as Partial<Record<string, Explain>>)[failure.appCode];
+  return explain ? { status: failure.httpStatus, errors: explain(failure) } : null;
+}
+
+// A failed call no form explains: a 4xx is a page with its status (the root error boundary words
+// it: "page not found", "no access"); anything else is left to become the reported 500 page.
+export function errorPage(error: unknown): ReturnType<typeof data<string>> | null {
+  const failure = publicErrorOf(error);
+  if (!failure || failure.httpStatus >= 500) return null;
+  return data(failure.appCode, { status: failure.httpStatus });
 }

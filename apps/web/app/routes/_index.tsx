@@ -1,22 +1,21 @@
-import { type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { type MetaFunction, redirect } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { Alert, buttonClass, Card } from "../components/ui.tsx";
-import { apiFor } from "../lib/api.server.ts";
 import { formatCredits, formatMoney } from "../lib/format.ts";
+import { route } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [
   { title: "Credits · Prepaid credits, spent as you go" },
   { name: "description", content: "Buy a credit pack once, spend credits as you use the product." },
 ];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = apiFor(request, context);
-  if (await api.session()) throw redirect("/credits", { headers: api.headers() });
+export const loader = route(async ({ request, api }) => {
+  if (await api.session()) throw redirect("/credits");
   const { packages } = await api.caller.packages.list();
   // After erasing one's own account (the session cookie is already cleared).
   const deleted = new URL(request.url).searchParams.get("deleted") === "1";
   return { packages, deleted };
-}
+});
 
 export default function Landing() {
   const { packages, deleted } = useLoaderData<typeof loader>();

@@ -1,57 +1,46 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
-import { requireUser } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { formFailure } from "../lib/errors.server.ts";
 import { formatDate, formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { userRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Account · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireUser(request, context);
+export const loader = userRoute(async ({ api, user }) => {
   const { sessions } = await api.caller.auth.sessions();
   // The current session first, then the most recent.
   const ordered = [...sessions].sort(
     (a, b) => Number(b.current) - Number(a.current) || b.createdAt.localeCompare(a.createdAt),
   );
-  const { email, name, role, createdAt } = api.user;
-  return data(
-    { user: { email, name, role, createdAt: createdAt.toISOString() }, sessions: ordered },
-    { headers: api.headers() },
-  );
-}
+  const { email, name, role, createdAt } = user;
+  return { user: { email, name, role, createdAt: createdAt.toISOString() }, sessions: ordered };
+});
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireUser(request, context);
+export const action = userRoute(async ({ request, api }) => {
   const form = await request.formData();
   if (textField(form, "intent") !== "delete") {
     await api.caller.auth.logOutEverywhere();
-    return redirect("/login?signedOut=everywhere", { headers: api.headers() });
+    return redirect("/login?signedOut=everywhere");
   }
 
   // Deleting the account: the password again (a confirmation token for this session), then
   // the erasure itself, which also ends the session; the home page says it is done.
   const password = textField(form, "password");
   if (!password) {
-    return data({ error: "Enter your password to confirm." }, { status: 400, headers: api.headers() });
+    return data({ error: "Enter your password to confirm." }, { status: 400 });
   }
   try {
     const { confirmationToken } = await api.caller.gdpr.confirmDeletion({ password: password.slice(0, 200) });
     await api.caller.gdpr.delete({ confirmationToken });
   } catch (error) {
-    const failure = callError(error);
-    if (failure?.code === "UNAUTHORIZED") {
-      return data({ error: "That password is not correct." }, { status: 400, headers: api.headers() });
-    }
-    if (failure?.code === "TOO_MANY_REQUESTS") {
-      const wait = failure.retryAfterSeconds ? ` in ${Math.ceil(failure.retryAfterSeconds / 60)} min` : " later";
-      return data({ error: `Too many attempts. Try again${wait}.` }, { status: 429, headers: api.headers() });
-    }
-    throw error;
+    const failure = formFailure(error, "deleteAccount");
+    if (!failure) throw error;
+    return data({ error: failure.errors.password ?? failure.errors.form }, { status: failure.status });
   }
-  return redirect("/?deleted=1", { headers: api.headers() });
-}
+  return redirect("/?deleted=1");
+});
 
 export default function Account() {
   const { user, sessions } = useLoaderData<typeof loader>();

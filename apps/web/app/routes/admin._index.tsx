@@ -1,10 +1,10 @@
 import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import type { MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { Chart } from "../components/charts.tsx";
 import { Badge, Button, buttonClass, Card, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
 import { formatDateTime, formatMoney } from "../lib/format.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Dashboard · Admin · Credits" }];
 
@@ -13,8 +13,7 @@ const integer = new Intl.NumberFormat("en");
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 const currencyColors = ["text-emerald-600", "text-sky-600", "text-violet-600", "text-amber-600"];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ api }) => {
   const today = new Date();
   const start = new Date(today.getTime() - (DAYS - 1) * 86_400_000);
   const range = { from: start.toISOString().slice(0, 10), to: today.toISOString().slice(0, 10) };
@@ -22,17 +21,9 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     api.caller.admin.dailyStats(range),
     api.caller.admin.approvals(),
     api.caller.reconciliation.runs({ limit: 1 }),
-  ]).catch(forbiddenToPage);
-  return data(
-    {
-      range,
-      days: stats.days,
-      pending: approvals.adjustments.length,
-      lastRun: runs.runs[0] ?? null,
-    },
-    { headers: api.headers() },
-  );
-}
+  ]);
+  return { range, days: stats.days, pending: approvals.adjustments.length, lastRun: runs.runs[0] ?? null };
+});
 
 export default function AdminDashboard() {
   const { range, days, pending, lastRun } = useLoaderData<typeof loader>();

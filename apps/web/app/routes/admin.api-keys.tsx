@@ -1,11 +1,11 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { describeLimits, LimitInputs, type LimitValues, parseLimitFields } from "../components/api-key-limits.tsx";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 // The scopes an API key can hold (the router validates them again).
 const scopes = [
@@ -18,16 +18,12 @@ const isScope = (value: string): value is Scope => scopes.some((s) => s.value ==
 
 export const meta: MetaFunction = () => [{ title: "API keys · Admin · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
-  const { apiKeys } = await api.caller.admin.listApiKeys().catch(forbiddenToPage);
-  return data({ apiKeys }, { headers: api.headers() });
-}
+export const loader = adminRoute(async ({ api }) => {
+  const { apiKeys } = await api.caller.admin.listApiKeys();
+  return { apiKeys };
+});
 
-type CreateErrors = Partial<Record<"name" | "scopes" | "limits" | "form", string>>;
-
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const action = adminRoute(async ({ request, api }) => {
   const form = await request.formData();
   const intent = textField(form, "intent");
 
@@ -35,14 +31,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
     const id = textField(form, "id");
     try {
       await api.caller.admin.revokeApiKey({ id });
-      return data({ intent: "revoke" as const, id, error: null }, { headers: api.headers() });
+      return { intent: "revoke" as const, id, error: null };
     } catch (error) {
-      const failure = callError(error);
-      if (!failure || !["NOT_FOUND", "BAD_REQUEST", "CONFLICT"].includes(failure.code)) forbiddenToPage(error);
-      return data(
-        { intent: "revoke" as const, id, error: "This key could not be revoked: it may be gone already." },
-        { status: 400, headers: api.headers() },
-      );
+      const failure = formFailure(error, "revokeKey");
+      if (!failure) throw error;
+      return data({ intent: "revoke" as const, id, error: failure.errors.form ?? null }, { status: failure.status });
     }
   }
 
@@ -53,7 +46,7 @@ export async function action({ request, context }: ActionFunctionArgs) {
     .filter(isScope);
   const { limits, values: limitValues, error: limitsError } = parseLimitFields(form);
   const values = { name, scopes: chosen, limits: limitValues as LimitValues };
-  const errors: CreateErrors = {};
+  const errors: Messages = {};
   if (!name) errors.name = "Give the key a name, e.g. the tool that will use it.";
   else if (name.length > 100) errors.name = "Use at most 100 characters.";
   if (chosen.length === 0) errors.scopes = "Choose at least one permission.";
@@ -63,23 +56,16 @@ export async function action({ request, context }: ActionFunctionArgs) {
   }
   try {
     const created = await api.caller.admin.createApiKey({ name, scopes: chosen, limits });
-    return data(
-      { intent: "create" as const, errors: {} as CreateErrors, values: null, created },
-      { headers: api.headers() },
-    );
+    return { intent: "create" as const, errors: {} as Messages, values: null, created };
   } catch (error) {
-    if (callError(error)?.code !== "BAD_REQUEST") forbiddenToPage(error);
+    const failure = formFailure(error, "createKey");
+    if (!failure) throw error;
     return data(
-      {
-        intent: "create" as const,
-        errors: { form: "The key could not be created. Check the name, permissions and limits." } as CreateErrors,
-        values,
-        created: null,
-      },
-      { status: 400, headers: api.headers() },
+      { intent: "create" as const, errors: failure.errors, values, created: null },
+      { status: failure.status },
     );
   }
-}
+});
 
 export default function Admin() {
   const { apiKeys } = useLoaderData<typeof loader>();

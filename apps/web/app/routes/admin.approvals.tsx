@@ -1,25 +1,24 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
-import { emailsFor, forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { emailsFor, isUuid } from "../lib/admin.server.ts";
+import { formFailure } from "../lib/errors.server.ts";
 import { formatCredits, formatDateTime, formatSigned } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Approvals · Admin · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
-  const { adjustments } = await api.caller.admin.approvals().catch(forbiddenToPage);
+export const loader = adminRoute(async ({ api, user }) => {
+  const { adjustments } = await api.caller.admin.approvals();
   const emails = await emailsFor(
     api,
     adjustments.flatMap((a) => [a.requestedBy, a.targetUserId]),
   );
-  return data({ adjustments, emails, me: api.user.id }, { headers: api.headers() });
-}
+  return { adjustments, emails, me: user.id };
+});
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const action = adminRoute(async ({ request, api }) => {
   const form = await request.formData();
   const intent = textField(form, "intent") === "reject" ? ("reject" as const) : ("approve" as const);
   const id = textField(form, "id");
@@ -28,29 +27,19 @@ export async function action({ request, context }: ActionFunctionArgs) {
   try {
     if (intent === "approve") {
       const result = await api.caller.admin.approve({ id });
-      return data({ intent, id, ok: true as const, balance: result.balance, error: null }, { headers: api.headers() });
+      return { intent, id, ok: true as const, balance: result.balance, error: null };
     }
     await api.caller.admin.reject({ id });
-    return data({ intent, id, ok: true as const, balance: null, error: null }, { headers: api.headers() });
+    return { intent, id, ok: true as const, balance: null, error: null };
   } catch (error) {
-    const failure = callError(error);
-    const message =
-      failure?.code === "FORBIDDEN"
-        ? "You requested this adjustment, or it is for you: another admin must decide it."
-        : failure?.code === "NOT_FOUND"
-          ? "This request no longer exists."
-          : failure?.code === "CONFLICT" || failure?.code === "BAD_REQUEST"
-            ? "This request was already decided, or it expired."
-            : failure?.code === "PAYMENT_REQUIRED"
-              ? "The balance is now too small to remove that many credits: reject the request instead."
-              : null;
-    if (!message) throw error;
+    const failure = formFailure(error, "decide");
+    if (!failure) throw error;
     return data(
-      { intent, id, ok: false as const, balance: null, error: message },
-      { status: failure?.code === "FORBIDDEN" ? 403 : 409, headers: api.headers() },
+      { intent, id, ok: false as const, balance: null, error: failure.errors.form ?? null },
+      { status: failure.status },
     );
   }
-}
+});
 
 export default function AdminApprovals() {
   const { adjustments, emails, me } = useLoaderData<typeof loader>();

@@ -1,11 +1,12 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
-import { emailsFor, forbiddenToPage, isUuid, requireAdmin, validDate } from "../lib/admin.server.ts";
+import { emailsFor, isUuid, validDate } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
 import { actionLabel, auditActions } from "../lib/audit.ts";
-import { callError } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatDateTime, formatSigned } from "../lib/format.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Audit log · Admin · Credits" }];
 
@@ -19,7 +20,7 @@ async function resolveUser(api: Api, value: string): Promise<string | null> {
   if (isUuid(value)) return value.toLowerCase();
   const { users } = await api.caller.admin.users({ query: value }).catch((error: unknown) => {
     // Text the search refuses (control or bidirectional characters) names no one.
-    if (callError(error)?.code === "BAD_REQUEST") return { users: [] };
+    if (publicErrorOf(error)?.appCode === "INVALID_INPUT") return { users: [] };
     throw error;
   });
   return users.find((u) => u.email?.toLowerCase() === value.toLowerCase())?.id ?? null;
@@ -36,8 +37,7 @@ function auditHref(filters: Filters, page: { cursor: string | null; trail: strin
   return search ? `/admin/audit?${search}` : "/admin/audit";
 }
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ request, api }) => {
   const params = new URL(request.url).searchParams;
   const filters: Filters = {
     actor: (params.get("actor") ?? "").trim().slice(0, 254),
@@ -56,7 +56,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   const [actorId, targetUserId] = await Promise.all([
     filters.actor ? resolveUser(api, filters.actor) : null,
     filters.target ? resolveUser(api, filters.target) : null,
-  ]).catch(forbiddenToPage);
+  ]);
   if (filters.actor && !actorId) errors.actor = "No user has this email or id.";
   if (filters.target && !targetUserId) errors.target = "No user has this email or id.";
 
@@ -83,7 +83,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
         emails: {},
         filtered,
       },
-      { status: 400, headers: api.headers() },
+      { status: 400 },
     );
   }
   const window: { from?: string; to?: string } = {};
@@ -101,7 +101,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       ...(cursor ? { cursor } : {}),
     });
   } catch (error) {
-    if (callError(error)?.code !== "BAD_REQUEST" || !cursor) forbiddenToPage(error);
+    if (publicErrorOf(error)?.appCode !== "INVALID_INPUT" || !cursor) throw error;
     page = { actions: [], nextCursor: null };
     cursorInvalid = true;
   }
@@ -109,8 +109,8 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     api,
     page.actions.flatMap((a) => [a.actorId, a.targetUserId]),
   );
-  return data({ filters, errors, ...page, cursor, trail, cursorInvalid, emails, filtered }, { headers: api.headers() });
-}
+  return { filters, errors, ...page, cursor, trail, cursorInvalid, emails, filtered };
+});
 
 export default function AdminAudit() {
   const { filters, errors, actions, nextCursor, cursor, trail, cursorInvalid, emails, filtered } =

@@ -1,10 +1,10 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { isUuid } from "../lib/admin.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { statEntries, statusTone } from "../lib/reconciliation.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin · Credits" }];
 
@@ -23,22 +23,15 @@ const kindCopy: Record<string, { label: string; text: string }> = {
   ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
 };
 
-export async function loader({ request, context, params }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ request, params, api }) => {
   const id = params.runId ?? "";
   if (!isUuid(id)) throw data("no such run", { status: 404 });
   const cursorParam = new URL(request.url).searchParams.get("cursor");
   const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  try {
-    const result = await api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) });
-    return data({ ...result, cursor }, { headers: api.headers() });
-  } catch (error) {
-    const code = callError(error)?.code;
-    if (code === "NOT_FOUND") throw data("no such run", { status: 404 });
-    if (code === "BAD_REQUEST" && cursor) throw data("bad cursor", { status: 400 });
-    forbiddenToPage(error);
-  }
-}
+  // A run that is gone is the 404 page, a cursor from an edited link the 400 page (the wrapper's).
+  const result = await api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) });
+  return { ...result, cursor };
+});
 
 export default function ReconciliationRun() {
   const { run, findings, nextCursor, cursor } = useLoaderData<typeof loader>();

@@ -1,33 +1,31 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { type MetaFunction, redirect } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, buttonClass, EmptyState, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { statEntries, statusTone } from "../lib/reconciliation.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation · Admin · Credits" }];
 
 const CURSOR = /^[\w-]{1,200}$/;
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ request, api }) => {
   const cursorParam = new URL(request.url).searchParams.get("cursor");
   const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
   try {
     const page = await api.caller.reconciliation.runs({ limit: 20, ...(cursor ? { cursor } : {}) });
-    return data({ ...page, cursor, cursorInvalid: false }, { headers: api.headers() });
+    return { ...page, cursor, cursorInvalid: false };
   } catch (error) {
-    if (!cursor || callError(error)?.code !== "BAD_REQUEST") forbiddenToPage(error);
-    return data({ runs: [], nextCursor: null, cursor, cursorInvalid: true }, { headers: api.headers() });
+    if (!cursor || publicErrorOf(error)?.appCode !== "INVALID_INPUT") throw error;
+    return { runs: [], nextCursor: null, cursor, cursorInvalid: true };
   }
-}
+});
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
-  const run = await api.caller.reconciliation.start().catch(forbiddenToPage);
-  return redirect(`/admin/reconciliation/${run.id}`, { headers: api.headers() });
-}
+export const action = adminRoute(async ({ api }) => {
+  const run = await api.caller.reconciliation.start();
+  return redirect(`/admin/reconciliation/${run.id}`);
+});
 
 export default function AdminReconciliation() {
   const { runs, nextCursor, cursor, cursorInvalid } = useLoaderData<typeof loader>();

@@ -1,18 +1,17 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import type { MetaFunction } from "@remix-run/node";
 import { NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { cx } from "../components/ui.tsx";
-import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Admin · Credits" }];
 
 // The admin area's frame: its sub-navigation (with the number of requests waiting for a
 // decision) around the page.
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
-  const { adjustments } = await api.caller.admin.approvals().catch(forbiddenToPage);
-  const waiting = adjustments.filter((a) => a.requestedBy !== api.user.id).length;
-  return data({ waiting }, { headers: api.headers() });
-}
+export const loader = adminRoute(async ({ api, user }) => {
+  const { adjustments } = await api.caller.admin.approvals();
+  const waiting = adjustments.filter((a) => a.requestedBy !== user.id).length;
+  return { waiting };
+});
 
 export default function AdminLayout() {
   const { waiting } = useLoaderData<typeof loader>();

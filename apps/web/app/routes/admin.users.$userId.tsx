@@ -1,11 +1,12 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { isUuid } from "../lib/admin.server.ts";
+import { formFailure, type Messages, publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaded }) => [
   { title: `${loaded?.user.email ?? "User"} · Admin · Credits` },
@@ -23,8 +24,7 @@ function ledgerHref(userId: string, cursor: string | null, trail: string[]) {
   return `/admin/users/${userId}?${params}#ledger`;
 }
 
-export async function loader({ request, context, params }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ request, params, api, user }) => {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const url = new URL(request.url);
@@ -36,38 +36,27 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
         .filter((c) => CURSOR.test(c))
         .slice(-50)
     : [];
-  try {
-    const [account, ledger] = await Promise.all([
-      api.caller.admin.user({ userId }),
-      api.caller.credits.ofUser({ userId, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }).catch((error) => {
-        // An out-of-date page link: the first page instead.
-        if (cursor && callError(error)?.code === "BAD_REQUEST") return null;
-        throw error;
-      }),
-    ]);
-    return data(
-      {
-        ...account,
-        ledger: ledger ?? { balance: account.user.balance, transactions: [], nextCursor: null },
-        cursorInvalid: ledger === null,
-        cursor,
-        trail,
-        // One key per rendering of the form: a double submit (or a resent POST) adjusts once.
-        adjustKey: crypto.randomUUID(),
-        me: api.user.id,
-      },
-      { headers: api.headers() },
-    );
-  } catch (error) {
-    if (callError(error)?.code === "NOT_FOUND") throw data("no such user", { status: 404 });
-    forbiddenToPage(error);
-  }
-}
+  const [account, ledger] = await Promise.all([
+    api.caller.admin.user({ userId }),
+    api.caller.credits.ofUser({ userId, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }).catch((error) => {
+      // An out-of-date page link: the first page instead.
+      if (cursor && publicErrorOf(error)?.appCode === "INVALID_INPUT") return null;
+      throw error;
+    }),
+  ]);
+  return {
+    ...account,
+    ledger: ledger ?? { balance: account.user.balance, transactions: [], nextCursor: null },
+    cursorInvalid: ledger === null,
+    cursor,
+    trail,
+    // One key per rendering of the form: a double submit (or a resent POST) adjusts once.
+    adjustKey: crypto.randomUUID(),
+    me: user.id,
+  };
+});
 
-type AdjustErrors = Partial<Record<"amount" | "reason" | "form", string>>;
-
-export async function action({ request, context, params }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const action = adminRoute(async ({ request, params, api }) => {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const form = await request.formData();
@@ -78,7 +67,7 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   const reason = textField(form, "reason").trim();
   const key = textField(form, "idempotencyKey");
   const values = { amount: textField(form, "amount"), reason: textField(form, "reason") };
-  const errors: AdjustErrors = {};
+  const errors: Messages = {};
   const amount = Number(rawAmount);
   if (!rawAmount) errors.amount = "Enter a number of credits: positive to add, negative to remove.";
   else if (!/^-?\d+$/.test(rawAmount)) errors.amount = "Enter a whole number of credits, e.g. 500 or -200.";
@@ -88,34 +77,17 @@ export async function action({ request, context, params }: ActionFunctionArgs) {
   else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
   if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
   if (Object.keys(errors).length > 0) {
-    return data({ ok: false as const, errors, values, result: null }, { status: 400, headers: api.headers() });
+    return data({ ok: false as const, errors, values, result: null }, { status: 400 });
   }
   try {
     const result = await api.caller.admin.adjust({ userId, amount, reason, idempotencyKey: `web-adjust:${key}` });
-    return data({ ok: true as const, errors: {} as AdjustErrors, values: null, result }, { headers: api.headers() });
+    return { ok: true as const, errors: {} as Messages, values: null, result };
   } catch (error) {
-    const failure = callError(error);
-    const message =
-      failure?.code === "PAYMENT_REQUIRED"
-        ? { amount: "The balance is too small to remove that many credits." }
-        : failure?.code === "NOT_FOUND"
-          ? { form: "This user no longer exists." }
-          : failure?.code === "CONFLICT"
-            ? { form: "This form was already sent with other values. Reload the page and try again." }
-            : failure?.code === "BAD_REQUEST"
-              ? {
-                  amount: failure.fields.amount,
-                  reason: failure.fields.reason,
-                  form: failure.fields.amount || failure.fields.reason ? undefined : failure.message,
-                }
-              : null;
-    if (!message) forbiddenToPage(error);
-    return data(
-      { ok: false as const, errors: message as AdjustErrors, values, result: null },
-      { status: failure?.code === "PAYMENT_REQUIRED" ? 402 : 400, headers: api.headers() },
-    );
+    const failure = formFailure(error, "adjust");
+    if (!failure) throw error;
+    return data({ ok: false as const, errors: failure.errors, values, result: null }, { status: failure.status });
   }
-}
+});
 
 export default function AdminUser() {
   const { user, holds, payments, ledger, cursor, trail, cursorInvalid, adjustKey } = useLoaderData<typeof loader>();

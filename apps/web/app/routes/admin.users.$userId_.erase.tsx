@@ -1,49 +1,40 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Button, Card, Field, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, isUuid, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { isUuid } from "../lib/admin.server.ts";
+import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { textField } from "../lib/forms.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 // GDPR erasure by an admin, on its own page: it cannot be undone, and its reason is kept forever.
 export const meta: MetaFunction = () => [{ title: "Erase a user · Admin · Credits" }];
 
-export async function loader({ request, context, params }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ params, api }) => {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
-  try {
-    const { user } = await api.caller.admin.user({ userId });
-    return data({ user: { id: user.id, email: user.email, erased: user.erased } }, { headers: api.headers() });
-  } catch (error) {
-    if (callError(error)?.code === "NOT_FOUND") throw data("no such user", { status: 404 });
-    forbiddenToPage(error);
-  }
-}
+  const { user } = await api.caller.admin.user({ userId });
+  return { user: { id: user.id, email: user.email, erased: user.erased } };
+});
 
-type EraseErrors = Partial<Record<"reason" | "confirm" | "form", string>>;
-
-export async function action({ request, context, params }: ActionFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const action = adminRoute(async ({ request, params, api }) => {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const form = await request.formData();
   const reason = textField(form, "reason").trim();
-  const errors: EraseErrors = {};
+  const errors: Messages = {};
   if (!reason) errors.reason = "Say on what ground, e.g. “request by email, ticket 4711”.";
   else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
   if (textField(form, "confirm") !== "yes") errors.confirm = "Confirm that this cannot be undone.";
-  if (Object.keys(errors).length > 0) return data({ errors, reason }, { status: 400, headers: api.headers() });
+  if (Object.keys(errors).length > 0) return data({ errors, reason }, { status: 400 });
   try {
     await api.caller.admin.eraseUser({ userId, reason });
   } catch (error) {
-    const failure = callError(error);
-    if (failure?.code !== "BAD_REQUEST" && failure?.code !== "SERVICE_UNAVAILABLE") forbiddenToPage(error);
-    const message = failure.code === "BAD_REQUEST" ? (failure.fields.reason ?? failure.message) : failure.message;
-    return data({ errors: { form: message } as EraseErrors, reason }, { status: 400, headers: api.headers() });
+    const failure = formFailure(error, "erase");
+    if (!failure) throw error;
+    return data({ errors: failure.errors, reason }, { status: failure.status });
   }
-  throw redirect(`/admin/users/${userId}`, { headers: api.headers() });
-}
+  throw redirect(`/admin/users/${userId}`);
+});
 
 export default function EraseUser() {
   const { user } = useLoaderData<typeof loader>();

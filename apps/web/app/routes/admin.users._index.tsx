@@ -1,23 +1,22 @@
 import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import type { MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, cx, EmptyState, PageHeader } from "../components/ui.tsx";
-import { forbiddenToPage, requireAdmin } from "../lib/admin.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatDate } from "../lib/format.ts";
+import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Users · Admin · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireAdmin(request, context);
+export const loader = adminRoute(async ({ request, api }) => {
   const q = (new URL(request.url).searchParams.get("q") ?? "").trim().slice(0, MAX_EMAIL_LENGTH);
   const { users } = await api.caller.admin.users({ query: q }).catch((error: unknown) => {
     // Text the search refuses (control or bidirectional characters) is in no one's email.
-    if (callError(error)?.code === "BAD_REQUEST") return { users: [] };
-    return forbiddenToPage(error);
+    if (publicErrorOf(error)?.appCode === "INVALID_INPUT") return { users: [] };
+    throw error;
   });
-  return data({ q, users }, { headers: api.headers() });
-}
+  return { q, users };
+});
 
 export default function AdminUsers() {
   const { q, users } = useLoaderData<typeof loader>();

@@ -1,45 +1,34 @@
-import {
-  type ActionFunctionArgs,
-  data,
-  type LoaderFunctionArgs,
-  type MetaFunction,
-  redirectDocument,
-} from "@remix-run/node";
+import { data, type MetaFunction, redirectDocument } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState } from "../components/ui.tsx";
-import { requireUser } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { formFailure } from "../lib/errors.server.ts";
 import { formatCredits, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { REPORT_COST } from "../lib/report.ts";
+import { userRoute } from "../lib/route.server.ts";
 
 // The demo feature: a "report" that costs a few credits, spent through the same procedure as
 // internal tools use (credits.spend), as the signed-in user.
-const REPORT_COST = 5;
 const KEY_PATTERN = /^[0-9a-f-]{36}$/;
 
 export const meta: MetaFunction = () => [{ title: "Your credits · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireUser(request, context);
+export const loader = userRoute(async ({ api }) => {
   const [history, catalog] = await Promise.all([api.caller.credits.mine({ limit: 5 }), api.caller.packages.list()]);
-  return data(
-    {
-      balance: history.balance,
-      recent: history.transactions,
-      packages: catalog.packages,
-      reportCost: REPORT_COST,
-      // One key per rendering of the form: a double submit (or a resent POST) spends once.
-      reportKey: crypto.randomUUID(),
-      // Likewise for Buy: a double submit opens one payment and one provider session.
-      checkoutKey: crypto.randomUUID(),
-    },
-    { headers: api.headers() },
-  );
-}
+  return {
+    balance: history.balance,
+    recent: history.transactions,
+    packages: catalog.packages,
+    reportCost: REPORT_COST,
+    // One key per rendering of the form: a double submit (or a resent POST) spends once.
+    reportKey: crypto.randomUUID(),
+    // Likewise for Buy: a double submit opens one payment and one provider session.
+    checkoutKey: crypto.randomUUID(),
+  };
+});
 
-export async function action({ request, context }: ActionFunctionArgs) {
-  const api = await requireUser(request, context);
+export const action = userRoute(async ({ request, api }) => {
   const form = await request.formData();
   const intent = textField(form, "intent");
 
@@ -53,25 +42,11 @@ export async function action({ request, context }: ActionFunctionArgs) {
         ...(KEY_PATTERN.test(checkoutKey) ? { idempotencyKey: `${checkoutKey}:${packageId}` } : {}),
       });
       // A full page load: the checkout (Stripe's, or the local test page) is not a route of this app.
-      return redirectDocument(checkoutUrl, { headers: api.headers() });
+      return redirectDocument(checkoutUrl);
     } catch (error) {
-      const failure = callError(error);
+      const failure = formFailure(error, "checkout");
       if (!failure) throw error;
-      const message =
-        failure.code === "NOT_FOUND" || failure.code === "BAD_REQUEST"
-          ? "This pack is no longer on sale. Pick another one."
-          : failure.code === "SERVICE_UNAVAILABLE"
-            ? "Payments are unavailable right now. Nothing was charged; try again in a minute."
-            : failure.code === "TOO_MANY_REQUESTS"
-              ? "Too many checkouts in a minute. Nothing was charged; try again shortly."
-              : failure.code === "CONFLICT"
-                ? "That checkout did not start. Nothing was charged; try again."
-                : null;
-      if (!message) throw error;
-      return data(
-        { intent: "buy" as const, packageId, error: message },
-        { status: failure.code === "SERVICE_UNAVAILABLE" ? 503 : 400, headers: api.headers() },
-      );
+      return data({ intent: "buy" as const, packageId, error: failure.errors.form }, { status: failure.status });
     }
   }
 
@@ -86,34 +61,24 @@ export async function action({ request, context }: ActionFunctionArgs) {
         idempotencyKey: `web-report:${key}`,
         reason: "Usage report (demo)",
       });
-      return data(
-        { intent: "report" as const, ok: true as const, balance: spent.balance, transactionId: spent.transactionId },
-        { headers: api.headers() },
-      );
+      return {
+        intent: "report" as const,
+        ok: true as const,
+        balance: spent.balance,
+        transactionId: spent.transactionId,
+      };
     } catch (error) {
-      const failure = callError(error);
-      if (failure?.code === "PAYMENT_REQUIRED") {
-        return data(
-          {
-            intent: "report" as const,
-            ok: false as const,
-            error: `Not enough credits: a report costs ${formatCredits(REPORT_COST)}. Buy a pack below to top up.`,
-          },
-          { status: 402, headers: api.headers() },
-        );
-      }
-      if (failure?.code === "CONFLICT") {
-        return data(
-          { intent: "report" as const, ok: false as const, error: "This form was already used. Try again." },
-          { status: 409, headers: api.headers() },
-        );
-      }
-      throw error;
+      const failure = formFailure(error, "report");
+      if (!failure) throw error;
+      return data(
+        { intent: "report" as const, ok: false as const, error: failure.errors.form },
+        { status: failure.status },
+      );
     }
   }
 
-  return data({ intent: null, error: "Unknown action." }, { status: 400, headers: api.headers() });
-}
+  return data({ intent: null, error: "Unknown action." }, { status: 400 });
+});
 
 export default function Credits() {
   const { balance, recent, packages, reportCost, reportKey, checkoutKey } = useLoaderData<typeof loader>();

@@ -1,9 +1,8 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
-import { requireUser } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { kindLabels, ledgerKinds } from "../lib/format.ts";
 import {
   apiWindow,
@@ -14,11 +13,11 @@ import {
   parseHistoryQuery,
   previousPage,
 } from "../lib/history-query.ts";
+import { userRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "History · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireUser(request, context);
+export const loader = userRoute(async ({ request, api }) => {
   const { query, errors } = parseHistoryQuery(new URL(request.url).searchParams);
   const input = {
     limit: PAGE_SIZE,
@@ -29,16 +28,16 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   };
   try {
     const history = await api.caller.credits.mine(input);
-    return data({ query, errors, ...history, cursorInvalid: false }, { headers: api.headers() });
+    return { query, errors, ...history, cursorInvalid: false };
   } catch (error) {
     // A cursor from an old or edited link: say so, and offer the first page.
-    if (callError(error)?.code !== "BAD_REQUEST" || !query.cursor) throw error;
+    if (publicErrorOf(error)?.appCode !== "INVALID_INPUT" || !query.cursor) throw error;
     return data(
       { query, errors, balance: null, transactions: [], nextCursor: null, cursorInvalid: true },
-      { status: 400, headers: api.headers() },
+      { status: 400 },
     );
   }
-}
+});
 
 export default function History() {
   const { query, errors, transactions, nextCursor, cursorInvalid } = useLoaderData<typeof loader>();

@@ -1,10 +1,10 @@
-import { data, type LoaderFunctionArgs, type MetaFunction } from "@remix-run/node";
+import { data, type MetaFunction } from "@remix-run/node";
 import { Link, useLoaderData, useRevalidator } from "@remix-run/react";
 import { useEffect, useState } from "react";
 import { buttonClass, Card, Spinner } from "../components/ui.tsx";
-import { requireUser } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatMoney } from "../lib/format.ts";
+import { userRoute } from "../lib/route.server.ts";
 
 const POLL_INTERVAL_MS = 2_000;
 // Past this the page stops asking and says the credits will come with the payment.
@@ -17,11 +17,10 @@ type State = "credited" | "processing" | "review" | "failed" | "not_found";
 // The return from checkout. checkout.confirm asks the provider about the session and credits the
 // payment if it is paid (the same once-only path as the webhook), so the page does not depend on
 // the webhook having arrived first.
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = await requireUser(request, context);
+export const loader = userRoute(async ({ request, api }) => {
   const sessionId = new URL(request.url).searchParams.get("session_id");
   if (!sessionId || sessionId.length > 255) {
-    throw data("missing checkout session", { status: 400, headers: api.headers() });
+    throw data("missing checkout session", { status: 400 });
   }
   try {
     const { payment, balance } = await api.caller.checkout.confirm({ sessionId });
@@ -32,33 +31,17 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
         : ["failed", "expired", "canceled"].includes(payment.status)
           ? "failed"
           : "processing";
-    return data(
-      {
-        state,
-        balance,
-        credits: payment.credits,
-        price: formatMoney(payment.amountMinor, payment.currency),
-      },
-      { headers: api.headers() },
-    );
+    return { state, balance, credits: payment.credits, price: formatMoney(payment.amountMinor, payment.currency) };
   } catch (error) {
-    const code = callError(error)?.code;
+    const code = publicErrorOf(error)?.appCode;
     // This page polls confirm, and confirm shares the per-user checkout limit (each call asks the
     // provider): past it, the payment is still processing as far as we can tell, not an error.
-    if (code === "TOO_MANY_REQUESTS") {
-      return data(
-        { state: "processing" as State, balance: null, credits: null, price: null },
-        { headers: api.headers() },
-      );
-    }
+    if (code === "RATE_LIMITED") return { state: "processing" as State, balance: null, credits: null, price: null };
     // A session id that is not text we accept (a link tampered with) names no checkout either.
-    if (code !== "NOT_FOUND" && code !== "BAD_REQUEST") throw error;
-    return data(
-      { state: "not_found" as State, balance: null, credits: null, price: null },
-      { status: 404, headers: api.headers() },
-    );
+    if (code !== "NOT_FOUND" && code !== "INVALID_INPUT") throw error;
+    return data({ state: "not_found" as State, balance: null, credits: null, price: null }, { status: 404 });
   }
-}
+});
 
 export default function CheckoutSuccess() {
   const result = useLoaderData<typeof loader>();

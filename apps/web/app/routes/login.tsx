@@ -1,19 +1,17 @@
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
-import { apiFor } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
+import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
+import { route } from "../lib/route.server.ts";
 import { safeRedirect } from "../lib/safe-redirect.ts";
 
 export const meta: MetaFunction = () => [{ title: "Log in · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = apiFor(request, context);
+export const loader = route(async ({ request, context, api }) => {
   const url = new URL(request.url);
-  if (await api.session())
-    throw redirect(safeRedirect(url.searchParams.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
+  if (await api.session()) throw redirect(safeRedirect(url.searchParams.get("redirectTo"), context.publicOrigin));
   // A notice after signing out everywhere, or when a page asked for a log-in first.
   const notice =
     url.searchParams.get("signedOut") === "everywhere"
@@ -21,46 +19,30 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
       : url.searchParams.has("redirectTo")
         ? "required"
         : null;
-  return data({ notice }, { headers: api.headers() });
-}
+  return { notice };
+});
 
-type Errors = Partial<Record<"email" | "password" | "form", string>>;
-
-export async function action({ request, context }: ActionFunctionArgs) {
+export const action = route(async ({ request, context, api }) => {
   const form = await request.formData();
   const email = textField(form, "email").trim();
   const password = textField(form, "password");
   const values = { email };
-  const errors: Errors = {};
+  const errors: Messages = {};
   const emailError = checkEmail(email);
   if (emailError) errors.email = emailError;
   if (!password) errors.password = "Enter your password.";
   else if (password.length > PASSWORD_MAX) errors.password = `Passwords are at most ${PASSWORD_MAX} characters.`;
   if (Object.keys(errors).length > 0) return data({ errors, values }, { status: 400 });
 
-  const api = apiFor(request, context);
   try {
     await api.caller.auth.logIn({ email, password });
   } catch (error) {
-    const failure = callError(error);
+    const failure = formFailure(error, "logIn");
     if (!failure) throw error;
-    if (failure.code === "UNAUTHORIZED") {
-      // Which of the two was wrong is not said: that would tell who has an account.
-      errors.form = "That email and password don't match an account.";
-    } else if (failure.code === "TOO_MANY_REQUESTS") {
-      errors.form = `Too many attempts. Try again in ${failure.retryAfterSeconds ?? 60} seconds.`;
-    } else if (failure.code === "BAD_REQUEST") {
-      errors.form = "Check your email and password.";
-    } else {
-      throw error;
-    }
-    return data(
-      { errors, values },
-      { status: failure.code === "TOO_MANY_REQUESTS" ? 429 : 400, headers: api.headers() },
-    );
+    return data({ errors: failure.errors, values }, { status: failure.status });
   }
-  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
-}
+  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin));
+});
 
 export default function LogIn() {
   const { notice } = useLoaderData<typeof loader>();
@@ -68,7 +50,7 @@ export default function LogIn() {
   const navigation = useNavigation();
   const [params] = useSearchParams();
   const redirectTo = params.get("redirectTo") ?? "";
-  const errors: Errors = result?.errors ?? {};
+  const errors: Messages = result?.errors ?? {};
   return (
     <AuthCard
       title="Log in"

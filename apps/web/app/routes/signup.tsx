@@ -1,30 +1,27 @@
 import { MAX_NAME_LENGTH } from "@credits/api/limits";
-import { type ActionFunctionArgs, data, type LoaderFunctionArgs, type MetaFunction, redirect } from "@remix-run/node";
+import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
-import { apiFor } from "../lib/api.server.ts";
-import { callError } from "../lib/errors.server.ts";
-import { checkEmail, checkNewPassword, PASSWORD_MAX, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { formFailure, type Messages } from "../lib/errors.server.ts";
+import { checkEmail, checkNewPassword, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { route } from "../lib/route.server.ts";
 import { safeRedirect } from "../lib/safe-redirect.ts";
 
 export const meta: MetaFunction = () => [{ title: "Sign up · Credits" }];
 
-export async function loader({ request, context }: LoaderFunctionArgs) {
-  const api = apiFor(request, context);
-  if (await api.session()) throw redirect("/credits", { headers: api.headers() });
+export const loader = route(async ({ api }) => {
+  if (await api.session()) throw redirect("/credits");
   return null;
-}
+});
 
-type Errors = Partial<Record<"name" | "email" | "password" | "form", string>>;
-
-export async function action({ request, context }: ActionFunctionArgs) {
+export const action = route(async ({ request, context, api }) => {
   const form = await request.formData();
   const name = textField(form, "name").trim();
   const email = textField(form, "email").trim();
   const password = textField(form, "password");
   const values = { name, email };
-  const errors: Errors = {};
+  const errors: Messages = {};
   const nameError = name.length > 100 ? "Use at most 100 characters." : undefined;
   if (nameError) errors.name = nameError;
   const emailError = checkEmail(email);
@@ -33,38 +30,22 @@ export async function action({ request, context }: ActionFunctionArgs) {
   if (passwordError) errors.password = passwordError;
   if (Object.keys(errors).length > 0) return data({ errors, values }, { status: 400 });
 
-  const api = apiFor(request, context);
   try {
     await api.caller.auth.signUp({ email, password, ...(name ? { name } : {}) });
   } catch (error) {
-    const failure = callError(error);
+    const failure = formFailure(error, "signUp");
     if (!failure) throw error;
-    if (failure.domainCode === "ALREADY_EXISTS") {
-      errors.email = "An account with this email already exists. Log in instead?";
-    } else if (failure.code === "TOO_MANY_REQUESTS") {
-      errors.form = `Too many attempts. Try again in ${failure.retryAfterSeconds ?? 60} seconds.`;
-    } else if (failure.code === "BAD_REQUEST") {
-      errors.email = failure.fields.email ? "Enter a valid email address." : undefined;
-      errors.password = failure.fields.password ? `Use ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.` : undefined;
-      errors.name = failure.fields.name ? "Check your name." : undefined;
-      errors.form = errors.email || errors.password || errors.name ? undefined : failure.message;
-    } else {
-      throw error;
-    }
-    return data(
-      { errors, values },
-      { status: failure.code === "TOO_MANY_REQUESTS" ? 429 : 400, headers: api.headers() },
-    );
+    return data({ errors: failure.errors, values }, { status: failure.status });
   }
-  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin), { headers: api.headers() });
-}
+  return redirect(safeRedirect(form.get("redirectTo"), context.publicOrigin));
+});
 
 export default function SignUp() {
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const [params] = useSearchParams();
   const redirectTo = params.get("redirectTo") ?? "";
-  const errors: Errors = result?.errors ?? {};
+  const errors: Messages = result?.errors ?? {};
   const submitting = navigation.state === "submitting" && navigation.formAction?.startsWith("/signup");
   return (
     <AuthCard
