@@ -1,3 +1,4 @@
+import { MAX_CURSOR_LENGTH } from "@credits/api/limits";
 import { describe, expect, test } from "vitest";
 import {
   apiWindow,
@@ -16,6 +17,10 @@ describe("history URL state", () => {
     expect(query.kinds).toEqual(["spend", "purchase"]);
     expect(query.order).toBe("desc");
     expect(errors).toEqual({});
+  });
+
+  test("a kind is one of the ledger's own, never a name every object has", () => {
+    expect(parse("kind=constructor&kind=toString&kind=__proto__&kind=grant").query.kinds).toEqual(["grant"]);
   });
 
   test("dates: invalid ones and inverted ranges are errors on their own field", () => {
@@ -56,5 +61,11 @@ describe("history URL state", () => {
 
   test("a malformed cursor is ignored, not passed on", () => {
     expect(parse("cursor=../../etc").query.cursor).toBeNull();
+  });
+
+  test("a cursor may be as long as the API accepts, and no longer", () => {
+    const longest = "a".repeat(MAX_CURSOR_LENGTH);
+    expect(parse(`cursor=${longest}`).query.cursor).toBe(longest);
+    expect(parse(`cursor=${longest}b`).query.cursor).toBeNull();
   });
 });

@@ -7,6 +7,7 @@ import {
   type LedgerEntry,
   ledgerKinds,
   MAX_CREDITS_PER_OPERATION,
+  MAX_CURSOR_LENGTH,
   MAX_EMAIL_LENGTH,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_SIZE,
@@ -56,7 +57,7 @@ export const email = z
   .max(MAX_EMAIL_LENGTH)
   .superRefine(storable({ maxLength: MAX_EMAIL_LENGTH }));
 // Opaque page cursors: empty means the first page.
-export const cursor = text({ max: 200, min: 0 });
+export const cursor = text({ max: MAX_CURSOR_LENGTH, min: 0 });
 export const uuid = z.uuid();
 export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
 

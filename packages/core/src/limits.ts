@@ -2,6 +2,8 @@
 export const MAX_CREDITS_PER_OPERATION = 1_000_000_000;
 export const MAX_PAGE_SIZE = 100;
 export const DEFAULT_PAGE_SIZE = 20;
+// Cursors are opaque (core/cursor.ts) but bounded like any text input.
+export const MAX_CURSOR_LENGTH = 200;
 export const MAX_TRANSACTION_ATTEMPTS = 5;
 export const MAX_REASON_LENGTH = 500;
 // The longest free text anything accepts unless it says a lower bound (see textProblem).
@@ -10,5 +12,10 @@ export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const PASSWORD_LENGTH = { min: 8, max: 200 } as const;
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 100;
+export const MAX_API_KEY_NAME_LENGTH = 100;
 export const HOLD_TTL_SECONDS = { min: 1, default: 3_600, max: 7 * 24 * 3_600 } as const;
 export const HOLD_EXPIRY_BATCH = 100;
+// An API key's optional limits per UTC day: far above any real day's use, far below the column
+// types' bounds.
+export const MAX_API_KEY_CREDITS_PER_DAY = 1_000 * MAX_CREDITS_PER_OPERATION;
+export const MAX_API_KEY_CALLS_PER_DAY = 100_000_000;

@@ -21,7 +21,8 @@ export const findingKinds = [
 ] as const;
 export type FindingKind = (typeof findingKinds)[number];
 
-export type ReconciliationRunStatus = "running" | "succeeded" | "failed";
+export const reconciliationRunStatuses = ["running", "succeeded", "failed"] as const;
+export type ReconciliationRunStatus = (typeof reconciliationRunStatuses)[number];
 
 export interface ReconciliationStats {
   sessionsSeen: number;

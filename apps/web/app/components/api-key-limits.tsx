@@ -1,20 +1,19 @@
+import { MAX_API_KEY_CALLS_PER_DAY, MAX_API_KEY_CREDITS_PER_DAY } from "@credits/api/limits";
 import { Field } from "./ui.tsx";
 
 // Optional per-key limits per UTC day, set when a key is made (the API enforces them).
 export const limitFields = [
-  { name: "grantCreditsPerDay", label: "Credits granted" },
-  { name: "grantCallsPerDay", label: "Grants" },
-  { name: "spendCreditsPerDay", label: "Credits spent" },
-  { name: "spendCallsPerDay", label: "Spends" },
+  { name: "grantCreditsPerDay", label: "Credits granted", max: MAX_API_KEY_CREDITS_PER_DAY },
+  { name: "grantCallsPerDay", label: "Grants", max: MAX_API_KEY_CALLS_PER_DAY },
+  { name: "spendCreditsPerDay", label: "Credits spent", max: MAX_API_KEY_CREDITS_PER_DAY },
+  { name: "spendCallsPerDay", label: "Spends", max: MAX_API_KEY_CALLS_PER_DAY },
 ] as const;
 
 export type LimitName = (typeof limitFields)[number]["name"];
 export type Limits = Record<LimitName, number | null>;
 export type LimitValues = Partial<Record<LimitName, string>>;
 
-const MAX_LIMIT = 1_000_000_000_000;
-
-// Empty is no limit; anything else must be a whole number from 1.
+// Empty is no limit; anything else must be a whole number from 1 to what the API accepts.
 export function parseLimitFields(form: FormData): {
   limits: Partial<Record<LimitName, number>>;
   values: LimitValues;
@@ -28,8 +27,8 @@ export function parseLimitFields(form: FormData): {
     const value = typeof raw === "string" ? raw.trim().replace(/[,\s_]/g, "") : "";
     values[field.name] = value;
     if (value === "") continue;
-    if (!/^\d{1,13}$/.test(value) || Number(value) < 1 || Number(value) > MAX_LIMIT) {
-      error = `“${field.label}” must be a whole number from 1, or empty for no limit.`;
+    if (!/^\d{1,16}$/.test(value) || Number(value) < 1 || Number(value) > field.max) {
+      error = `“${field.label}” must be a whole number from 1 to ${field.max.toLocaleString("en")}, or empty for no limit.`;
       continue;
     }
     limits[field.name] = Number(value);

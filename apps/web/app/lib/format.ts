@@ -18,7 +18,8 @@ export const kindLabels: Record<LedgerKind, string> = {
 
 export const ledgerKinds = Object.keys(kindLabels) as LedgerKind[];
 
-export const isLedgerKind = (value: string): value is LedgerKind => value in kindLabels;
+// Own keys only: `in` would also accept "constructor" or "toString" from a URL.
+export const isLedgerKind = (value: string): value is LedgerKind => Object.hasOwn(kindLabels, value);
 
 const integer = new Intl.NumberFormat("en");
 

@@ -1,14 +1,15 @@
+import { DEFAULT_PAGE_SIZE } from "@credits/api/limits";
 import { isLedgerKind, type LedgerKind } from "./format.ts";
+import { isPageCursor, pageCursor } from "./page-cursor.ts";
 
 // The history page's state lives in its URL (shareable, and the back button works):
 //   ?kind=purchase&kind=spend&from=2026-01-01&to=2026-01-31&order=asc&cursor=…&trail=…
 // `cursor` is the API's opaque keyset cursor of the current page; `trail` the cursors of the
 // pages before it (the first page has none), so "Previous" is a link too.
 
-export const PAGE_SIZE = 20;
+export const PAGE_SIZE = DEFAULT_PAGE_SIZE;
 const MAX_TRAIL = 50;
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
-const CURSOR = /^[\w-]{1,200}$/;
 
 export interface HistoryQuery {
   kinds: LedgerKind[];
@@ -48,13 +49,8 @@ export function parseHistoryQuery(params: URLSearchParams): ParsedHistoryQuery {
     to = "";
   }
   const cursorParam = params.get("cursor");
-  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  const trail = cursor
-    ? (params.get("trail") ?? "")
-        .split(".")
-        .filter((c) => CURSOR.test(c))
-        .slice(-MAX_TRAIL)
-    : [];
+  const cursor = pageCursor(cursorParam);
+  const trail = cursor ? (params.get("trail") ?? "").split(".").filter(isPageCursor).slice(-MAX_TRAIL) : [];
   return { query: { kinds, from, to, order: params.get("order") === "asc" ? "asc" : "desc", cursor, trail }, errors };
 }
 

@@ -1,3 +1,4 @@
+import { PASSWORD_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
@@ -32,7 +33,9 @@ export const action = userRoute(async ({ request, api }) => {
     return data({ error: "Enter your password to confirm." }, { status: 400 });
   }
   try {
-    const { confirmationToken } = await api.caller.gdpr.confirmDeletion({ password: password.slice(0, 200) });
+    const { confirmationToken } = await api.caller.gdpr.confirmDeletion({
+      password: password.slice(0, PASSWORD_LENGTH.max),
+    });
     await api.caller.gdpr.delete({ confirmationToken });
   } catch (error) {
     const failure = formFailure(error, "deleteAccount");

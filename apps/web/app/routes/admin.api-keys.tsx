@@ -1,3 +1,4 @@
+import { MAX_API_KEY_NAME_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { describeLimits, LimitInputs, type LimitValues, parseLimitFields } from "../components/api-key-limits.tsx";
@@ -48,7 +49,7 @@ export const action = adminRoute(async ({ request, api }) => {
   const values = { name, scopes: chosen, limits: limitValues as LimitValues };
   const errors: Messages = {};
   if (!name) errors.name = "Give the key a name, e.g. the tool that will use it.";
-  else if (name.length > 100) errors.name = "Use at most 100 characters.";
+  else if (name.length > MAX_API_KEY_NAME_LENGTH) errors.name = `Use at most ${MAX_API_KEY_NAME_LENGTH} characters.`;
   if (chosen.length === 0) errors.scopes = "Choose at least one permission.";
   if (limitsError) errors.limits = limitsError;
   if (Object.keys(errors).length > 0) {
@@ -109,7 +110,7 @@ export default function Admin() {
               label="Name"
               name="name"
               required
-              maxLength={100}
+              maxLength={MAX_API_KEY_NAME_LENGTH}
               placeholder="billing-tool"
               hint="Kept in the audit log forever: name the tool, not a person."
               defaultValue={create?.values?.name}

@@ -1,3 +1,4 @@
+import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
@@ -6,12 +7,12 @@ import type { Api } from "../lib/api.server.ts";
 import { actionLabel, auditActions } from "../lib/audit.ts";
 import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatDateTime, formatSigned } from "../lib/format.ts";
+import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Audit log · Admin · Credits" }];
 
 const PAGE_SIZE = 25;
-const CURSOR = /^[\w-]{1,200}$/;
 type Filters = { actor: string; target: string; action: string; from: string; to: string };
 type FilterErrors = Partial<Record<keyof Filters, string>>;
 
@@ -40,8 +41,8 @@ function auditHref(filters: Filters, page: { cursor: string | null; trail: strin
 export const loader = adminRoute(async ({ request, api }) => {
   const params = new URL(request.url).searchParams;
   const filters: Filters = {
-    actor: (params.get("actor") ?? "").trim().slice(0, 254),
-    target: (params.get("target") ?? "").trim().slice(0, 254),
+    actor: (params.get("actor") ?? "").trim().slice(0, MAX_EMAIL_LENGTH),
+    target: (params.get("target") ?? "").trim().slice(0, MAX_EMAIL_LENGTH),
     action: params.get("action") ?? "",
     from: params.get("from") ?? "",
     to: params.get("to") ?? "",
@@ -61,13 +62,8 @@ export const loader = adminRoute(async ({ request, api }) => {
   if (filters.target && !targetUserId) errors.target = "No user has this email or id.";
 
   const cursorParam = params.get("cursor");
-  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  const trail = cursor
-    ? (params.get("trail") ?? "")
-        .split(".")
-        .filter((c) => CURSOR.test(c))
-        .slice(-50)
-    : [];
+  const cursor = pageCursor(cursorParam);
+  const trail = cursor ? (params.get("trail") ?? "").split(".").filter(isPageCursor).slice(-50) : [];
   const filtered = Object.values(filters).some(Boolean);
 
   if (Object.keys(errors).length > 0) {

@@ -3,12 +3,12 @@ import { Link, useLoaderData } from "@remix-run/react";
 import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
 import { isUuid } from "../lib/admin.server.ts";
 import { formatDateTime } from "../lib/format.ts";
+import { pageCursor } from "../lib/page-cursor.ts";
 import { statEntries, statusTone } from "../lib/reconciliation.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin · Credits" }];
 
-const CURSOR = /^[\w-]{1,200}$/;
 const kindCopy: Record<string, { label: string; text: string }> = {
   missing_credit: { label: "Missing credit", text: "Paid at the provider, not credited here (healed automatically)." },
   unexpected_credit: {
@@ -27,7 +27,7 @@ export const loader = adminRoute(async ({ request, params, api }) => {
   const id = params.runId ?? "";
   if (!isUuid(id)) throw data("no such run", { status: 404 });
   const cursorParam = new URL(request.url).searchParams.get("cursor");
-  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
+  const cursor = pageCursor(cursorParam);
   // A run that is gone is the 404 page, a cursor from an edited link the 400 page (the wrapper's).
   const result = await api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) });
   return { ...result, cursor };

@@ -1,20 +1,20 @@
+import { DEFAULT_PAGE_SIZE } from "@credits/api/limits";
 import { type MetaFunction, redirect } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Badge, Button, buttonClass, EmptyState, PageHeader } from "../components/ui.tsx";
 import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
+import { pageCursor } from "../lib/page-cursor.ts";
 import { statEntries, statusTone } from "../lib/reconciliation.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation · Admin · Credits" }];
 
-const CURSOR = /^[\w-]{1,200}$/;
-
 export const loader = adminRoute(async ({ request, api }) => {
   const cursorParam = new URL(request.url).searchParams.get("cursor");
-  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
+  const cursor = pageCursor(cursorParam);
   try {
-    const page = await api.caller.reconciliation.runs({ limit: 20, ...(cursor ? { cursor } : {}) });
+    const page = await api.caller.reconciliation.runs({ limit: DEFAULT_PAGE_SIZE, ...(cursor ? { cursor } : {}) });
     return { ...page, cursor, cursorInvalid: false };
   } catch (error) {
     if (!cursor || publicErrorOf(error)?.appCode !== "INVALID_INPUT") throw error;

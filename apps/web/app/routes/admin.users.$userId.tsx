@@ -1,3 +1,4 @@
+import { DEFAULT_PAGE_SIZE, MAX_CREDITS_PER_OPERATION, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { TransactionList } from "../components/transactions.tsx";
@@ -6,16 +7,14 @@ import { isUuid } from "../lib/admin.server.ts";
 import { formFailure, type Messages, publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaded }) => [
   { title: `${loaded?.user.email ?? "User"} · Admin · Credits` },
 ];
 
-const PAGE_SIZE = 20;
-const CURSOR = /^[\w-]{1,200}$/;
 const KEY_PATTERN = /^[0-9a-f-]{36}$/;
-const MAX_AMOUNT = 1_000_000_000;
 
 function ledgerHref(userId: string, cursor: string | null, trail: string[]) {
   if (!cursor) return `/admin/users/${userId}#ledger`;
@@ -29,16 +28,11 @@ export const loader = adminRoute(async ({ request, params, api, user }) => {
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const url = new URL(request.url);
   const cursorParam = url.searchParams.get("cursor");
-  const cursor = cursorParam && CURSOR.test(cursorParam) ? cursorParam : null;
-  const trail = cursor
-    ? (url.searchParams.get("trail") ?? "")
-        .split(".")
-        .filter((c) => CURSOR.test(c))
-        .slice(-50)
-    : [];
+  const cursor = pageCursor(cursorParam);
+  const trail = cursor ? (url.searchParams.get("trail") ?? "").split(".").filter(isPageCursor).slice(-50) : [];
   const [account, ledger] = await Promise.all([
     api.caller.admin.user({ userId }),
-    api.caller.credits.ofUser({ userId, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }).catch((error) => {
+    api.caller.credits.ofUser({ userId, limit: DEFAULT_PAGE_SIZE, ...(cursor ? { cursor } : {}) }).catch((error) => {
       // An out-of-date page link: the first page instead.
       if (cursor && publicErrorOf(error)?.appCode === "INVALID_INPUT") return null;
       throw error;
@@ -72,9 +66,10 @@ export const action = adminRoute(async ({ request, params, api }) => {
   if (!rawAmount) errors.amount = "Enter a number of credits: positive to add, negative to remove.";
   else if (!/^-?\d+$/.test(rawAmount)) errors.amount = "Enter a whole number of credits, e.g. 500 or -200.";
   else if (amount === 0) errors.amount = "The amount must not be zero.";
-  else if (Math.abs(amount) > MAX_AMOUNT) errors.amount = `Use at most ${MAX_AMOUNT.toLocaleString("en")} credits.`;
+  else if (Math.abs(amount) > MAX_CREDITS_PER_OPERATION)
+    errors.amount = `Use at most ${MAX_CREDITS_PER_OPERATION.toLocaleString("en")} credits.`;
   if (!reason) errors.reason = "Say why: the reason is kept in the audit log and shown in the user's history.";
-  else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
+  else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
   if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
   if (Object.keys(errors).length > 0) {
     return data({ ok: false as const, errors, values, result: null }, { status: 400 });
@@ -199,7 +194,7 @@ export default function AdminUser() {
               label="Reason"
               name="reason"
               required
-              maxLength={500}
+              maxLength={MAX_REASON_LENGTH}
               placeholder="Goodwill for the outage of 3 March"
               hint="Kept in the audit log forever, even if the user is erased: no personal data (names, emails, what they wrote)."
               defaultValue={outcome?.values?.reason}

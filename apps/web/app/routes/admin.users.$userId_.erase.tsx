@@ -1,3 +1,4 @@
+import { MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Button, Card, Field, PageHeader } from "../components/ui.tsx";
@@ -23,7 +24,7 @@ export const action = adminRoute(async ({ request, params, api }) => {
   const reason = textField(form, "reason").trim();
   const errors: Messages = {};
   if (!reason) errors.reason = "Say on what ground, e.g. “request by email, ticket 4711”.";
-  else if (reason.length > 500) errors.reason = "Use at most 500 characters.";
+  else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
   if (textField(form, "confirm") !== "yes") errors.confirm = "Confirm that this cannot be undone.";
   if (Object.keys(errors).length > 0) return data({ errors, reason }, { status: 400 });
   try {
@@ -68,7 +69,7 @@ export default function EraseUser() {
               label="Reason"
               name="reason"
               required
-              maxLength={500}
+              maxLength={MAX_REASON_LENGTH}
               placeholder="Request by email, ticket 4711"
               defaultValue={outcome?.reason}
               error={outcome?.errors.reason}

@@ -22,7 +22,7 @@ export const action = route(async ({ request, context, api }) => {
   const password = textField(form, "password");
   const values = { name, email };
   const errors: Messages = {};
-  const nameError = name.length > 100 ? "Use at most 100 characters." : undefined;
+  const nameError = name.length > MAX_NAME_LENGTH ? `Use at most ${MAX_NAME_LENGTH} characters.` : undefined;
   if (nameError) errors.name = nameError;
   const emailError = checkEmail(email);
   if (emailError) errors.email = emailError;

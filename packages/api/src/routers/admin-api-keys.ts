@@ -1,4 +1,4 @@
-import { MAX_API_KEY_NAME_LENGTH, MAX_CREDITS_PER_OPERATION } from "@credits/core";
+import { MAX_API_KEY_CALLS_PER_DAY, MAX_API_KEY_CREDITS_PER_DAY, MAX_API_KEY_NAME_LENGTH } from "@credits/core";
 import { z } from "zod";
 import { apiKeyScope, text, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
@@ -6,10 +6,10 @@ import { adminProcedure } from "../trpc.ts";
 const perDay = (max: number) => z.number().int().min(1).max(max);
 // Each absent (or null) limit is no limit. Per UTC day.
 const limitsShape = {
-  grantCreditsPerDay: perDay(1_000 * MAX_CREDITS_PER_OPERATION).nullable(),
-  grantCallsPerDay: perDay(100_000_000).nullable(),
-  spendCreditsPerDay: perDay(1_000 * MAX_CREDITS_PER_OPERATION).nullable(),
-  spendCallsPerDay: perDay(100_000_000).nullable(),
+  grantCreditsPerDay: perDay(MAX_API_KEY_CREDITS_PER_DAY).nullable(),
+  grantCallsPerDay: perDay(MAX_API_KEY_CALLS_PER_DAY).nullable(),
+  spendCreditsPerDay: perDay(MAX_API_KEY_CREDITS_PER_DAY).nullable(),
+  spendCallsPerDay: perDay(MAX_API_KEY_CALLS_PER_DAY).nullable(),
 };
 const limitsInput = z.strictObject({
   grantCreditsPerDay: limitsShape.grantCreditsPerDay.optional(),
@@ -47,7 +47,7 @@ export const apiKeyProcedures = {
     .input(
       z.strictObject({
         name: text({ max: MAX_API_KEY_NAME_LENGTH }),
-        scopes: z.array(apiKeyScope).min(1).max(3),
+        scopes: z.array(apiKeyScope).min(1).max(apiKeyScope.options.length),
         limits: limitsInput.optional(),
       }),
     )

@@ -4,6 +4,8 @@ import {
   decodeTimeCursor,
   encodeTimeCursor,
   MAX_CREDITS_PER_OPERATION,
+  MAX_EMAIL_LENGTH,
+  MAX_PAGE_SIZE,
   userRoles,
 } from "@credits/core";
 import { TRPCError } from "@trpc/server";
@@ -200,7 +202,7 @@ export const adminRouter = router({
         from: z.iso.datetime({ offset: true }).optional(),
         to: z.iso.datetime({ offset: true }).optional(),
         cursor: cursor.optional(),
-        limit: z.number().int().min(1).max(100).optional(),
+        limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
       }),
     )
     .output(z.object({ actions: z.array(auditOutput), nextCursor: z.string().nullable() }))
@@ -222,7 +224,7 @@ export const adminRouter = router({
 
   users: adminProcedure
     .meta({ openapi: { method: "GET", path: "/admin/users", tags: ["admin"], summary: "Find users by email or id" } })
-    .input(z.strictObject({ query: text({ max: 254, min: 0 }).optional() }))
+    .input(z.strictObject({ query: text({ max: MAX_EMAIL_LENGTH, min: 0 }).optional() }))
     .output(z.object({ users: z.array(userSummaryOutput) }))
     .query(async ({ ctx, input }) => ({
       users: (await ctx.services.admin.searchUsers(input.query ?? "")).map(toSummary),

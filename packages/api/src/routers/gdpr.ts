@@ -1,3 +1,4 @@
+import { PASSWORD_LENGTH } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { text } from "../schemas.ts";
@@ -43,7 +44,7 @@ export const gdprRouter = router({
         summary: "Confirm account deletion with the password",
       },
     })
-    .input(z.strictObject({ password: z.string().min(1).max(200) }))
+    .input(z.strictObject({ password: z.string().min(1).max(PASSWORD_LENGTH.max) }))
     .output(z.object({ confirmationToken: z.string(), expiresAt: dated }))
     .mutation(async ({ ctx, input }) => {
       await ctx.services.authRateLimiter.consume(`reauth:${ctx.user.id}`);

@@ -1,15 +1,22 @@
-import { findingKinds, type ReconciliationFinding, type ReconciliationRun } from "@credits/core";
+import {
+  findingKinds,
+  MAX_PAGE_SIZE,
+  type ReconciliationFinding,
+  type ReconciliationRun,
+  reconciliationRunStatuses,
+  reconciliationTriggers,
+} from "@credits/core";
 import { z } from "zod";
 import { cursor, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
 const runOutput = z.object({
   id: z.uuid(),
-  trigger: z.string(),
+  trigger: z.enum(reconciliationTriggers),
   scheduledFor: z.string().nullable(),
   windowStart: z.iso.datetime(),
   windowEnd: z.iso.datetime(),
-  status: z.enum(["running", "succeeded", "failed"]),
+  status: z.enum(reconciliationRunStatuses),
   stats: z.record(z.string(), z.unknown()).nullable(),
   startedAt: z.iso.datetime(),
   finishedAt: z.iso.datetime().nullable(),
@@ -44,7 +51,7 @@ const toFinding = (f: ReconciliationFinding): z.infer<typeof findingOutput> => (
   createdAt: f.createdAt.toISOString(),
 });
 
-const page = { limit: z.number().int().min(1).max(100).optional(), cursor: cursor.optional() };
+const page = { limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(), cursor: cursor.optional() };
 const pageOptions = (input: { limit?: number | undefined; cursor?: string | undefined }) => ({
   ...(input.limit !== undefined ? { limit: input.limit } : {}),
   ...(input.cursor ? { cursor: input.cursor } : {}),

@@ -1,6 +1,6 @@
 import type { Clock } from "../clock.ts";
 import { InvalidInputError, LimitExceededError } from "../errors.ts";
-import { MAX_CREDITS_PER_OPERATION } from "../limits.ts";
+import { MAX_API_KEY_CALLS_PER_DAY, MAX_API_KEY_CREDITS_PER_DAY } from "../limits.ts";
 
 // Optional limits an admin sets on a key when making it, per UTC day: credits moved and calls
 // applied, separately for grants and for spends (holds count as spends). Null: no limit.
@@ -20,15 +20,11 @@ export const NO_LIMITS: ApiKeyLimits = {
   spendCallsPerDay: null,
 };
 
-// Far above any real day's use, far below the column types' bounds.
-const MAX_CREDITS_PER_DAY = 1_000 * MAX_CREDITS_PER_OPERATION;
-const MAX_CALLS_PER_DAY = 100_000_000;
-
 export function parseLimits(input: Partial<ApiKeyLimits> | null | undefined): ApiKeyLimits {
   const limits = { ...NO_LIMITS, ...input };
   for (const [name, value] of Object.entries(limits)) {
     if (value === null) continue;
-    const max = name.endsWith("CreditsPerDay") ? MAX_CREDITS_PER_DAY : MAX_CALLS_PER_DAY;
+    const max = name.endsWith("CreditsPerDay") ? MAX_API_KEY_CREDITS_PER_DAY : MAX_API_KEY_CALLS_PER_DAY;
     if (!Number.isSafeInteger(value) || value < 1 || value > max) {
       throw new InvalidInputError(`${name} must be a whole number from 1 to ${max}, or absent for no limit`);
     }

@@ -3,7 +3,7 @@ import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../errors.ts";
-import { MAX_PAGE_SIZE } from "../limits.ts";
+import { MAX_API_KEY_NAME_LENGTH, MAX_PAGE_SIZE } from "../limits.ts";
 import { assertText, isUuid } from "../validate.ts";
 import { type ApiKeyLimits, parseLimits } from "./api-key-limits.ts";
 import type { ApiKeyAudit, ApiKeyRecord, ApiKeyStore } from "./ports.ts";
@@ -16,7 +16,6 @@ const KEY_PREFIX = "ck_";
 const KEY_PATTERN = /^ck_[a-z2-7]{39}$/;
 // What lists show: enough to tell keys apart, far too little to guess the rest from.
 const SHOWN_PREFIX_LENGTH = KEY_PREFIX.length + 8;
-export const MAX_API_KEY_NAME_LENGTH = 100;
 // lastUsedAt is informational: a minute's precision is enough, and it keeps the authentication hot
 // path free of writes.
 export const LAST_USED_PRECISION_MS = 60_000;

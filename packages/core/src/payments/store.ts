@@ -1,6 +1,10 @@
 import type { LedgerStore } from "../ledger.ts";
 import type { DisputeStatus, PaymentStatus } from "./state.ts";
 
+// What the inbox records for an event: acted on, or verified and deliberately not acted on.
+export const processedEventStatuses = ["processed", "ignored"] as const;
+export type ProcessedEventStatus = (typeof processedEventStatuses)[number];
+
 export interface Payment {
   id: string;
   userId: string;
@@ -77,7 +81,7 @@ export interface PaymentStore {
     id: string;
     provider: string;
     type: string;
-    status: "processed" | "ignored";
+    status: ProcessedEventStatus;
     payload: string;
   }): Promise<boolean>;
   getBillingProfile(userId: string): Promise<{ email: string | null; providerCustomerId: string | null } | null>;

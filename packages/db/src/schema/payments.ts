@@ -1,5 +1,5 @@
 // What is sold, what was paid, and the provider's events about it.
-import { disputeStatuses, paymentStatuses } from "@credits/core";
+import { disputeStatuses, paymentStatuses, processedEventStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
 import { bigint, boolean, check, index, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
@@ -102,7 +102,7 @@ export const paymentTransitions = pgTable(
   (t) => [index("payment_transitions_payment_idx").on(t.paymentId, t.createdAt)],
 );
 
-export const processedEventStatus = pgEnum("processed_event_status", ["processed", "ignored"]);
+export const processedEventStatus = pgEnum("processed_event_status", processedEventStatuses);
 
 // The webhook inbox: one row per provider event id, written in the transaction that applies the
 // event, so a failed event leaves no row and the provider's retry is processed afresh.
