@@ -48,7 +48,7 @@ export function planClawback(
 // Runs inside the caller's transaction: the balance row is locked first, then the holds, as every
 // path that touches a user's holds does, so no spend, capture or release can slip in between.
 export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<ClawbackResult> {
-  const balance = (await tx.lockBalance(claim.userId)) ?? 0;
+  const balance = (await tx.lockBalance(claim.userId, claim.now)) ?? 0;
   let fromHolds = 0;
   let needed = claim.wanted - planClawback(claim.wanted, balance, []).fromBalance;
   while (needed > 0) {
@@ -67,6 +67,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
         holdId: hold.id,
         paymentId: claim.paymentId,
         reason: `taken back by a ${claim.kind === "refund_clawback" ? "refund" : "dispute"}`,
+        at: claim.now,
       });
       invariant(returned, `hold ${hold.id}: returning ${take} credits for a clawback failed`);
       fromHolds += take;
@@ -86,6 +87,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
     // A refund never overdraws; on a balance a dispute already took below zero it leaves the
     // balance where it was (what it takes came out of holds just now).
     allowNegative: dispute || balance < 0,
+    at: claim.now,
   });
   invariant(entry, `payment ${claim.paymentId}: ${claim.kind} of ${taken} failed`);
   return { taken, fromHolds, entry };

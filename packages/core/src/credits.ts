@@ -8,10 +8,11 @@ import {
   InvalidStateError,
   NotFoundError,
 } from "./errors.ts";
+import { type GrantsView, type GrantTerms, grantsView, grantTermsOf, sameTerms } from "./grants.ts";
 import { invariant } from "./invariant.ts";
 import type { Hold, InvariantViolation, LedgerEntry, LedgerKind, LedgerStore, Posting } from "./ledger.ts";
 import { clientKey, type IdempotencyScope, systemKey } from "./ledger-keys.ts";
-import { DEFAULT_PAGE_SIZE, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
+import { DEFAULT_PAGE_SIZE, GRANT_EXPIRY_BATCH, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "./validate.ts";
 
@@ -22,6 +23,8 @@ export interface CreditChange {
   // The caller whose key it is (an API key, or the signed-in user).
   scope: IdempotencyScope;
   reason?: string | null;
+  // For a grant: the terms of the grant it creates (validated by the caller); the rest defaults.
+  terms?: Partial<GrantTerms>;
 }
 
 export interface CreditResult {
@@ -54,13 +57,14 @@ export type CreditService = ReturnType<typeof createCreditService>;
 export function createCreditService({ store, clock = systemClock }: { store: LedgerStore; clock?: Clock }) {
   const inTransaction = <T>(work: (tx: LedgerStore) => Promise<T>) => withRetry(() => store.transaction(work));
 
-  const balance = (userId: string) => balanceIn(store, userId);
+  const balance = (userId: string) => balanceIn(store, userId, clock.now());
 
   async function change(kind: "spend" | "grant", input: CreditChange): Promise<CreditResult> {
     assertCredits(input.amount);
     assertIdempotencyKey(input.idempotencyKey);
     assertReason(input.reason);
     const key = clientKey(input.scope, input.idempotencyKey);
+    const terms = kind === "grant" ? grantTermsOf({ kind, amount: input.amount, grant: input.terms }) : null;
     const entry = await withRetry(() =>
       postOnce(store, {
         userId: input.userId,
@@ -69,6 +73,8 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
         idempotencyKey: key.key,
         legacyKey: key.legacy,
         reason: input.reason ?? null,
+        ...(terms ? { grant: terms } : {}),
+        at: clock.now(),
       }),
     );
     return { transactionId: entry.id, balance: entry.balanceAfter };
@@ -133,7 +139,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
           throw new IdempotencyConflictError();
         }
         const reserved = await tx.findEntryByKey(systemKey.holdReserve(existing.id));
-        return { hold: existing, balance: reserved?.balanceAfter ?? (await balanceIn(tx, input.userId)) };
+        return { hold: existing, balance: reserved?.balanceAfter ?? (await balanceIn(tx, input.userId, clock.now())) };
       }
       const entry = await tx.post({
         userId: input.userId,
@@ -141,8 +147,9 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
         kind: "hold",
         idempotencyKey: systemKey.holdReserve(id),
         holdId: id,
+        at: clock.now(),
       });
-      if (!entry) throw await refusal(tx, input.userId, input.amount);
+      if (!entry) throw await refusal(tx, input.userId, input.amount, clock.now());
       return { hold: created, balance: entry.balanceAfter };
     });
   }
@@ -172,7 +179,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
       if (!settled) {
         // Read under the owner's lock, `found` is still the hold's state.
         if (found.status === status && found.capturedAmount === capturedAmount) {
-          return { hold: found, balance: await balanceIn(tx, found.userId) };
+          return { hold: found, balance: await balanceIn(tx, found.userId, clock.now()) };
         }
         const state = found.status === "open" ? "expired" : found.status;
         throw new InvalidStateError(`hold is ${state}`);
@@ -192,7 +199,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
 
   async function returnRest(tx: LedgerStore, settled: Hold): Promise<number> {
     const rest = settled.amount - (settled.capturedAmount ?? 0) - settled.clawedBack;
-    if (rest === 0) return balanceIn(tx, settled.userId);
+    if (rest === 0) return balanceIn(tx, settled.userId, clock.now());
     const entry = await tx.post({
       userId: settled.userId,
       amount: rest,
@@ -200,6 +207,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
       idempotencyKey: systemKey.holdSettle(settled.id),
       holdId: settled.id,
       reason: settled.status === "expired" ? "hold expired" : null,
+      at: clock.now(),
     });
     invariant(entry, `hold ${settled.id}: returning ${rest} credits failed`);
     return entry.balanceAfter;
@@ -224,6 +232,30 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     }
   }
 
+  // Records the expiry of grants past their expiresAt (reads and spends already treat them as
+  // gone). Safe to run from several processes at once: owners are locked in id order and those
+  // another sweeper holds are skipped.
+  async function expireGrants(): Promise<number> {
+    let owners = 0;
+    for (;;) {
+      const count = await withRetry(() => store.expireDueGrants(clock.now(), GRANT_EXPIRY_BATCH));
+      owners += count;
+      if (count < GRANT_EXPIRY_BATCH) return owners;
+    }
+  }
+
+  async function grants(userId: string): Promise<GrantsView> {
+    if ((await store.getBalance(userId)) === null) throw new NotFoundError("user");
+    return grantsView(await store.listGrants(userId, clock.now()));
+  }
+
+  async function grantHistory(userId: string, limit = MAX_PAGE_SIZE) {
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+    }
+    return store.grantHistory(userId, limit);
+  }
+
   async function checkInvariants(limit = 100): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
     return store.findInvariantViolations(limit);
   }
@@ -237,6 +269,9 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     capture,
     release,
     expireHolds,
+    expireGrants,
+    grants,
+    grantHistory,
     checkInvariants,
     listHolds: (userId: string) => store.listHolds(userId, MAX_PAGE_SIZE),
   };
@@ -257,19 +292,28 @@ export async function postOnce(store: LedgerStore, posting: Posting): Promise<Le
     (posting.legacyKey ? await store.findEntryByKey(posting.legacyKey) : null);
   if (existing) {
     if (!samePosting(existing, posting)) throw new IdempotencyConflictError();
+    await assertSameTerms(store, existing, posting);
     return existing;
   }
-  throw await refusal(store, posting.userId, -posting.amount);
+  throw await refusal(store, posting.userId, -posting.amount, posting.at);
 }
 
-async function balanceIn(store: LedgerStore, userId: string): Promise<number> {
-  const current = await store.getBalance(userId);
+// Terms are part of a credit's identity: the same key with other terms is another request.
+async function assertSameTerms(store: LedgerStore, existing: LedgerEntry, posting: Posting): Promise<void> {
+  const terms = grantTermsOf(posting);
+  if (!terms) return;
+  const created = await store.findGrantByEntry(existing.id);
+  if (created && !sameTerms(created, terms)) throw new IdempotencyConflictError();
+}
+
+async function balanceIn(store: LedgerStore, userId: string, at: Date): Promise<number> {
+  const current = await store.getBalance(userId, at);
   if (current === null) throw new NotFoundError("user");
   return current;
 }
 
-async function refusal(store: LedgerStore, userId: string, requested: number): Promise<Error> {
-  const current = await store.getBalance(userId);
+async function refusal(store: LedgerStore, userId: string, requested: number, at?: Date): Promise<Error> {
+  const current = await store.getBalance(userId, at);
   if (current === null) return new NotFoundError("user");
   return new InsufficientCreditsError(current, requested);
 }

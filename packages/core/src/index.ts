@@ -9,6 +9,7 @@ export * from "./credits.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./gdpr.ts";
+export * from "./grants.ts";
 export * from "./ledger.ts";
 export * from "./ledger-keys.ts";
 export * from "./limits.ts";

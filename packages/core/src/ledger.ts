@@ -1,4 +1,5 @@
 import type { Cursor } from "./cursor.ts";
+import type { CreditGrant, GrantAllocation, GrantTerms } from "./grants.ts";
 
 export const ledgerKinds = [
   "purchase",
@@ -27,6 +28,8 @@ export interface LedgerEntry {
   holdId: string | null;
   adminActionId: string | null;
   createdAt: Date;
+  // The grants this row moved, in spending order (empty for rows from before grants existed).
+  allocations: GrantAllocation[];
 }
 
 // One balance change: the store applies it to the cached balance and appends its ledger row
@@ -45,6 +48,11 @@ export interface Posting {
   adminActionId?: string | null;
   // Only a dispute clawback may take a balance below zero (and it flags the user).
   allowNegative?: boolean;
+  // The grant a credit creates (purchase, grant, positive admin_adjustment). Absent: purchase ->
+  // paid, grant -> promotional, admin_adjustment -> adjustment; priority 50; no expiry.
+  grant?: GrantTerms;
+  // The service clock's now: decides which grants have expired (default: the database's now()).
+  at?: Date;
 }
 
 export const holdStatuses = ["open", "captured", "released", "expired"] as const;
@@ -78,6 +86,11 @@ export interface InvariantViolation {
   userId: string;
   balance: number;
   ledgerSum: number;
+  // The user's grants' remainders, swept or not: greatest(balance, 0) when consistent.
+  grantsRemaining: number;
+  // Set when a grant's remainder is not what its allocations say, or a row moved grants by other
+  // than its amount (a user never in debt).
+  grantsInconsistent: boolean;
   // Set when the balance is below zero without the dispute flag that allows it.
   negativeWithoutDispute: boolean;
 }
@@ -91,10 +104,21 @@ export interface LedgerStore {
   post(posting: Posting): Promise<LedgerEntry | null>;
   findEntryByKey(idempotencyKey: string): Promise<LedgerEntry | null>;
   isKeyConflict(error: unknown): boolean;
-  getBalance(userId: string): Promise<number | null>;
+  // The balance at `at` (default: now): grants past their expiry are already gone from it, swept
+  // or not.
+  getBalance(userId: string, at?: Date): Promise<number | null>;
   // Inside a transaction: the balance, its row locked until the transaction ends (a posting decided
   // from it cannot be overtaken); null when there is no such user.
-  lockBalance(userId: string): Promise<number | null>;
+  lockBalance(userId: string, at?: Date): Promise<number | null>;
+  // Live grants at `at`, in spending order.
+  listGrants(userId: string, at: Date): Promise<CreditGrant[]>;
+  // Live and past grants, newest first.
+  grantHistory(userId: string, limit: number): Promise<CreditGrant[]>;
+  // The grant a credit's ledger row created (null for a row that created none).
+  findGrantByEntry(entryId: string): Promise<CreditGrant | null>;
+  // Records the expiry of grants due at `at`, for at most `maxUsers` owners locked in id order
+  // (owners another sweeper holds are skipped); returns how many owners it handled.
+  expireDueGrants(at: Date, maxUsers: number): Promise<number>;
   listEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
   // Inserts an open hold; null when the idempotency key is already taken.
   insertHold(hold: {

@@ -19,3 +19,7 @@ export const HOLD_EXPIRY_BATCH = 100;
 // types' bounds.
 export const MAX_API_KEY_CREDITS_PER_DAY = 1_000 * MAX_CREDITS_PER_OPERATION;
 export const MAX_API_KEY_CALLS_PER_DAY = 100_000_000;
+// A grant's priority: lower is spent first (grants.ts).
+export const GRANT_PRIORITY = { min: 0, max: 100, default: 50 } as const;
+// Users whose due grants one sweeper transaction expires.
+export const GRANT_EXPIRY_BATCH = 100;

@@ -283,7 +283,9 @@ export class ReconciliationPass {
         detail: {
           balance: violation.balance,
           ledgerSum: violation.ledgerSum,
+          grantsRemaining: violation.grantsRemaining,
           negativeWithoutDispute: violation.negativeWithoutDispute,
+          grantsInconsistent: violation.grantsInconsistent,
         },
         healed: false,
       });

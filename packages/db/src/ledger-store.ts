@@ -1,7 +1,6 @@
 import {
   createBatcher,
   type Hold,
-  type InvariantViolation,
   isUuid,
   type LedgerEntry,
   type LedgerQuery,
@@ -15,7 +14,8 @@ import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm"
 
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated, translatingErrors } from "./errors.ts";
-import { type BatchRow, fromBatchRow, fromPostedRow, type PostedRow } from "./ledger-rows.ts";
+import { balanceQuery, entryColumns, grantReads } from "./grant-store.ts";
+import { type BatchRow, fromBatchRow } from "./ledger-rows.ts";
 import { prepared } from "./prepared.ts";
 import { creditTransactions, holds, users } from "./schema.ts";
 
@@ -28,14 +28,6 @@ const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 const POSTING_LANES = 4;
 const MAX_BATCH = 64;
 
-const balanceQuery = prepared((db) =>
-  db
-    .select({ balance: users.creditsBalance })
-    .from(users)
-    .where(eq(users.id, sql.placeholder("userId")))
-    .prepare("ledger_balance"),
-);
-
 // One prepared query per combination of filters a history read uses.
 type EntriesVariant = { kinds: boolean; from: boolean; to: boolean; after: boolean; desc: boolean };
 const entriesQueries = new Map<string, ReturnType<typeof entriesQueryOf>>();
@@ -43,7 +35,7 @@ const entriesQueryOf = (v: EntriesVariant) =>
   prepared((db) => {
     const t = creditTransactions;
     return db
-      .select()
+      .select(entryColumns)
       .from(t)
       .where(
         and(
@@ -82,40 +74,11 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       }
     });
 
-  // The balance change and its ledger row in one statement: atomic without an explicit
-  // transaction, one round trip, and the conditional UPDATE is the overdraft guard (for debits
-  // only: a credit always lands, also on a balance a dispute took below zero). The NOT EXISTS
-  // answers a late retry without an error; two racing first attempts are still decided by the
-  // unique key (the loser's statement fails and changes nothing).
-  const postSingle = (posting: Posting) =>
-    keyConflictsRetried(async () => {
-      const allowNegative = posting.allowNegative ?? false;
-      const result = await db.execute(sql`
-        WITH changed AS (
-          UPDATE users
-             SET credits_balance = credits_balance + ${posting.amount}::bigint,
-                 disputed_at = CASE WHEN ${allowNegative}::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
-           WHERE id = ${posting.userId}::uuid
-             AND (${allowNegative}::boolean OR ${posting.amount}::bigint > 0 OR credits_balance + ${posting.amount}::bigint >= 0)
-             AND NOT EXISTS (SELECT 1 FROM credit_transactions
-                              WHERE idempotency_key IN (${posting.idempotencyKey}, ${posting.legacyKey ?? null}::text))
-          RETURNING credits_balance
-        )
-        INSERT INTO credit_transactions
-          (user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id, admin_action_id)
-        SELECT ${posting.userId}::uuid, ${posting.amount}::bigint, credits_balance,
-               ${posting.kind}::credit_transaction_kind, ${posting.idempotencyKey}, ${posting.reason ?? null}::text,
-               ${posting.paymentId ?? null}::uuid, ${posting.holdId ?? null}::uuid, ${posting.adminActionId ?? null}::uuid
-          FROM changed
-        RETURNING id, seq, user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id,
-                  admin_action_id, created_at`);
-      const [row] = rowsOf<PostedRow>(result);
-      return row ? fromPostedRow(row) : null;
-    });
-
-  // Many postings in one statement (drizzle/0003_ledger_batch_posting.sql); null for a posting
-  // that was not applied, as from postSingle.
-  const postBatch = async (postings: Posting[]): Promise<PromiseSettledResult<LedgerEntry | null>[]> => {
+  // Postings in one statement, post_ledger (drizzle/0007_credit_grants.sql), for one posting as
+  // for a group-commit batch: the balance, the grants it moves and its ledger row, atomically and in
+  // one round trip. A posting without a row was not applied: unknown user, too little credit, or
+  // its key (or legacy key) already in the ledger.
+  const postAll = async (postings: Posting[]): Promise<Map<number, BatchRow>> => {
     const payload = postings.map((p, ord) => ({
       ord,
       user_id: p.userId,
@@ -124,13 +87,29 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       idempotency_key: p.idempotencyKey,
       legacy_key: p.legacyKey ?? null,
       reason: p.reason ?? null,
+      payment_id: p.paymentId ?? null,
+      hold_id: p.holdId ?? null,
+      admin_action_id: p.adminActionId ?? null,
+      allow_negative: p.allowNegative ?? false,
+      posted_at: p.at?.toISOString() ?? null,
+      grant_category: p.grant?.category ?? null,
+      grant_priority: p.grant?.priority ?? null,
+      grant_expires_at: p.grant?.expiresAt?.toISOString() ?? null,
     }));
+    const result = await db.execute(sql`SELECT * FROM post_ledger(${JSON.stringify(payload)}::jsonb)`);
+    return new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
+  };
+
+  const postSingle = (posting: Posting) =>
+    keyConflictsRetried(async () => {
+      const row = (await postAll([posting])).get(0);
+      return row ? fromBatchRow(posting, row) : null;
+    });
+
+  const postBatch = async (postings: Posting[]): Promise<PromiseSettledResult<LedgerEntry | null>[]> => {
     let applied: Map<number, BatchRow>;
     try {
-      const result = await translated(() =>
-        db.execute(sql`SELECT * FROM post_ledger_batch(${JSON.stringify(payload)}::jsonb)`),
-      );
-      applied = new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
+      applied = await translated(() => postAll(postings));
     } catch (error) {
       // A deadlock is retried posting by posting; an unreachable database fails them all at once.
       if (error instanceof RetryableStoreError || error instanceof StoreUnavailableError) throw error;
@@ -181,25 +160,25 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       }),
 
     findEntryByKey: async (key) => {
-      const [row] = await db.select().from(creditTransactions).where(eq(creditTransactions.idempotencyKey, key));
+      const [row] = await db
+        .select(entryColumns)
+        .from(creditTransactions)
+        .where(eq(creditTransactions.idempotencyKey, key));
       return row ?? null;
     },
 
     isKeyConflict: (error) => isUniqueViolation(error, KEY_CONSTRAINT),
 
-    getBalance: async (userId) => {
-      const [row] = await balanceQuery(db).execute({ userId });
-      return row?.balance ?? null;
+    getBalance: async (userId, at) => {
+      if (!isUuid(userId)) return null;
+      const [row] = await balanceQuery(db, userId, at);
+      return row ? Number(row.balance) : null;
     },
 
-    lockBalance: async (userId) => {
+    lockBalance: async (userId, at) => {
       if (!isUuid(userId)) return null;
-      const [row] = await db
-        .select({ balance: users.creditsBalance })
-        .from(users)
-        .where(eq(users.id, userId))
-        .for("update");
-      return row?.balance ?? null;
+      const [row] = await balanceQuery(db, userId, at).for("update");
+      return row ? Number(row.balance) : null;
     },
 
     listEntries: (query: LedgerQuery) => {
@@ -320,31 +299,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
         .for("update");
     },
 
-    findInvariantViolations: async (limit) => {
-      const [counted] = await db.select({ count: sql<number>`count(*)::int` }).from(users);
-      const result = await db.execute(sql`
-        SELECT u.id AS user_id, u.credits_balance AS balance, coalesce(l.total, 0) AS ledger_sum,
-               (u.credits_balance < 0 AND u.disputed_at IS NULL) AS negative_without_dispute
-          FROM users u
-          LEFT JOIN (SELECT user_id, sum(amount) AS total FROM credit_transactions GROUP BY user_id) l
-            ON l.user_id = u.id
-         WHERE u.credits_balance <> coalesce(l.total, 0) OR (u.credits_balance < 0 AND u.disputed_at IS NULL)
-         LIMIT ${limit}`);
-      const violations = rowsOf<{
-        user_id: string;
-        balance: string | number;
-        ledger_sum: string | number;
-        negative_without_dispute: boolean;
-      }>(result).map(
-        (row): InvariantViolation => ({
-          userId: row.user_id,
-          balance: Number(row.balance),
-          ledgerSum: Number(row.ledger_sum),
-          negativeWithoutDispute: row.negative_without_dispute,
-        }),
-      );
-      return { usersChecked: counted?.count ?? 0, violations };
-    },
+    ...grantReads(db),
   };
   return translatingErrors(store);
 }

@@ -307,7 +307,14 @@ describe("the database backs the rules", () => {
     const userId = await fundedUser(db, credits, 5);
     await db.update(users).set({ creditsBalance: 6 }).where(eq(users.id, userId));
     const { violations } = await credits.checkInvariants();
-    expect(violations).toContainEqual({ userId, balance: 6, ledgerSum: 5, negativeWithoutDispute: false });
+    expect(violations).toContainEqual({
+      userId,
+      balance: 6,
+      ledgerSum: 5,
+      grantsRemaining: 5,
+      negativeWithoutDispute: false,
+      grantsInconsistent: false,
+    });
     await db.update(users).set({ creditsBalance: 5 }).where(eq(users.id, userId));
     await expectInvariantHolds(db);
   });

@@ -17,7 +17,7 @@ import { expectInvariantHolds, fundedUser, TEST_SCOPE } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
 // Group commit (ADR 006): standalone postings that arrive while their lane's statement runs are
-// applied together by post_ledger_batch. These tests prove that they really are batched, and
+// applied together by post_ledger. These tests prove that they really are batched, and
 // that each posting of a batch still gets exactly the outcome it would have had alone.
 const { db } = testDb;
 const store = createLedgerStore(db);
@@ -163,7 +163,7 @@ describe("group commit", () => {
       for (let waited = 0; ; waited += 20) {
         const waiting = await db.execute(sql`
           SELECT count(*)::int AS n FROM pg_stat_activity
-           WHERE wait_event_type = 'Lock' AND query LIKE '%post_ledger_batch%'`);
+           WHERE wait_event_type = 'Lock' AND query LIKE '%post_ledger(%'`);
         if (rowsOf<{ n: number }>(waiting)[0]?.n === 1) break;
         if (waited > 5_000) throw new Error("the batch never waited on the open key");
         await new Promise((resolve) => setTimeout(resolve, 20));

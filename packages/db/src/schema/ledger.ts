@@ -1,12 +1,15 @@
 // The ledger, holds, and the admin actions and approvals that post to it.
-import { adjustmentStatuses, holdStatuses, ledgerKinds } from "@credits/core";
+import { adjustmentStatuses, grantCategories, grantSources, holdStatuses, ledgerKinds } from "@credits/core";
 import { sql } from "drizzle-orm";
-import { bigint, check, index, jsonb, pgEnum, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { bigint, check, index, jsonb, pgEnum, pgTable, smallint, text, uuid } from "drizzle-orm/pg-core";
 import { apiKeys, users } from "./accounts.ts";
 import { createdAt, credits, MAX_OP, tsz } from "./columns.ts";
 import { payments } from "./payments.ts";
 
 export const holdStatus = pgEnum("hold_status", holdStatuses);
+// Credit grants' enums (the table is in grants.ts; adjustment requests keep grant terms too).
+export const grantCategory = pgEnum("grant_category", grantCategories);
+export const grantSource = pgEnum("grant_source", grantSources);
 
 export const holds = pgTable(
   "holds",
@@ -90,9 +93,14 @@ export const adjustmentRequests = pgTable(
     decidedBy: uuid("decided_by").references(() => users.id),
     decidedAt: tsz("decided_at"),
     expiresAt: tsz("expires_at").notNull(),
+    // The terms of the grant a positive adjustment creates, kept while it waits for approval.
+    grantCategory: grantCategory("grant_category"),
+    grantPriority: smallint("grant_priority"),
+    grantExpiresAt: tsz("grant_expires_at"),
     createdAt: createdAt(),
   },
   (t) => [
+    check("adjustment_grant_priority_range", sql`${t.grantPriority} IS NULL OR ${t.grantPriority} BETWEEN 0 AND 100`),
     index("adjustment_requests_pending_idx").on(t.createdAt).where(sql`${t.status} = 'pending'`),
     check("adjustment_amount_nonzero", sql`${t.amount} <> 0`),
     check("adjustment_reason_present", sql`length(trim(${t.reason})) > 0`),

@@ -1,7 +1,7 @@
 // What is sold, what was paid, and the provider's events about it.
 import { disputeStatuses, paymentStatuses, processedEventStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
 import { createdAt, credits, MAX_OP, tsz } from "./columns.ts";
 
@@ -15,12 +15,15 @@ export const creditPackages = pgTable(
     priceMinor: bigint("price_minor", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
     active: boolean("active").notNull().default(true),
+    // Days a purchase's credits stay spendable; NULL: they never expire.
+    creditExpiryDays: integer("credit_expiry_days"),
     createdAt: createdAt(),
   },
   (t) => [
     check("packages_credits_positive", sql`${t.credits} > 0 AND ${t.credits} <= ${sql.raw(String(MAX_OP))}`),
     check("packages_price_positive", sql`${t.priceMinor} > 0`),
     check("packages_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check("packages_credit_expiry_positive", sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`),
   ],
 );
 
