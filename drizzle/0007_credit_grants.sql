@@ -91,7 +91,7 @@ BEGIN
     SELECT cg.id, cg.remaining FROM credit_grants cg
      WHERE cg.user_id = p_user AND cg.remaining > 0 AND cg.expires_at <= p_at
      ORDER BY cg.expires_at, cg.id
-       FOR UPDATE
+       FOR NO KEY UPDATE
   LOOP
     balance := balance - g.remaining;
     INSERT INTO credit_transactions AS t (user_id, amount, balance_after, kind, idempotency_key, reason)
@@ -119,7 +119,7 @@ BEGIN
     SELECT cg.id, cg.remaining FROM credit_grants cg
      WHERE cg.user_id = p_user AND cg.remaining > 0 AND (cg.expires_at IS NULL OR cg.expires_at > p_at)
      ORDER BY coalesce(cg.payment_id = p_payment, false) DESC, cg.priority, cg.expires_at, cg.created_at, cg.id
-       FOR UPDATE
+       FOR NO KEY UPDATE
   LOOP
     EXIT WHEN need = 0;
     take := least(need, g.remaining);
@@ -213,7 +213,9 @@ BEGIN
            grant_priority smallint, grant_expires_at timestamptz)
      ORDER BY x.user_id, x.ord
   LOOP
-    SELECT u.credits_balance INTO balance FROM users u WHERE u.id = p.user_id FOR UPDATE;
+    -- NO KEY UPDATE, as an UPDATE of the row takes: a hold or ledger row inserted for this user
+    -- elsewhere holds a KEY SHARE lock on it (its foreign key), which FOR UPDATE would wait on.
+    SELECT u.credits_balance INTO balance FROM users u WHERE u.id = p.user_id FOR NO KEY UPDATE;
     CONTINUE WHEN NOT FOUND;
     CONTINUE WHEN EXISTS (SELECT 1 FROM credit_transactions t WHERE t.idempotency_key IN (p.idempotency_key, p.legacy_key));
     moment := coalesce(p.posted_at, now());
@@ -292,7 +294,7 @@ BEGIN
      WHERE us.id IN (SELECT cg.user_id FROM credit_grants cg WHERE cg.remaining > 0 AND cg.expires_at <= p_at)
      ORDER BY us.id
      LIMIT p_max
-       FOR UPDATE SKIP LOCKED
+       FOR NO KEY UPDATE SKIP LOCKED
   LOOP
     UPDATE users SET credits_balance = grant_expire_due(u.id, p_at, u.credits_balance) WHERE users.id = u.id;
     handled := handled + 1;

@@ -114,6 +114,10 @@ export async function startServer(
       .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
+  const grantSweep = setInterval(() => {
+    services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
+  }, env.EXPIRY_SWEEP_INTERVAL_SECONDS * 1000);
+  grantSweep.unref();
   // Tests start many servers: they opt in to the daily reconciliation explicitly.
   const reconciler =
     (env.RECONCILE_ENABLED ?? env.NODE_ENV !== "test")
@@ -138,6 +142,7 @@ export async function startServer(
     async close() {
       shuttingDown = true;
       clearInterval(sweep);
+      clearInterval(grantSweep);
       const reconcilerClosed = reconciler?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ("closeIdleConnections" in server) server.closeIdleConnections();

@@ -210,7 +210,8 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
       at: clock.now(),
     });
     invariant(entry, `hold ${settled.id}: returning ${rest} credits failed`);
-    return entry.balanceAfter;
+    // Not the row's balance_after: what returned to a grant past its expiry expired right after it.
+    return balanceIn(tx, settled.userId, clock.now());
   }
 
   // Returns the credits of holds past their expiry. Safe to run from several processes at once:

@@ -4,6 +4,7 @@ export * from "./admin/store.ts";
 export * from "./auth/index.ts";
 export * from "./batcher.ts";
 export * from "./catalog.ts";
+export * from "./clawback.ts";
 export * from "./clock.ts";
 export * from "./credits.ts";
 export * from "./cursor.ts";

@@ -17,7 +17,7 @@ export const entryColumns = {
 // expiry that no posting or sweep has recorded yet (credit_grants_due_idx finds them).
 const liveBalance = (at: Date | undefined) => sql<string | number>`${users.creditsBalance} - coalesce((
   SELECT sum(g.remaining) FROM credit_grants g
-   WHERE g.user_id = ${users.id} AND g.remaining > 0 AND g.expires_at <= coalesce(${at?.toISOString() ?? null}::timestamptz, now())
+   WHERE g.user_id = "users"."id" AND g.remaining > 0 AND g.expires_at <= coalesce(${at?.toISOString() ?? null}::timestamptz, now())
 ), 0)`;
 
 export function balanceQuery(db: Database, userId: string, at: Date | undefined) {

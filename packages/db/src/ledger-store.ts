@@ -177,7 +177,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
 
     lockBalance: async (userId, at) => {
       if (!isUuid(userId)) return null;
-      const [row] = await balanceQuery(db, userId, at).for("update");
+      const [row] = await balanceQuery(db, userId, at).for("no key update");
       return row ? Number(row.balance) : null;
     },
 

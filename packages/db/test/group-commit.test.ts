@@ -149,8 +149,11 @@ describe("group commit", () => {
       });
       const holding = other.begin(async (tx) => {
         await tx`UPDATE users SET credits_balance = credits_balance - 1 WHERE id = ${elsewhere}`;
-        await tx`INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
-                 VALUES (${elsewhere}, -1, 9, 'spend', ${clientKey(TEST_SCOPE, key).key})`;
+        const [row] = await tx`INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+                 VALUES (${elsewhere}, -1, 9, 'spend', ${clientKey(TEST_SCOPE, key).key}) RETURNING id`;
+        // The spend's grant allocation, as post_ledger would write it (the invariant checks it).
+        await tx`WITH taken AS (UPDATE credit_grants SET remaining = remaining - 1 WHERE user_id = ${elsewhere} RETURNING id)
+                 INSERT INTO ledger_allocations (entry_id, grant_id, amount) SELECT ${row?.id}, id, -1 FROM taken`;
         await committed;
       });
       await new Promise((resolve) => setTimeout(resolve, 100));

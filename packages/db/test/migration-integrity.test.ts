@@ -18,7 +18,7 @@ const PINNED: Record<string, string> = {
   "0004_rate_limit_keys": "fd89291aa6aa46ee79f0c572ba383d440345e53b1d9d8d8f225858301cd64af9",
   "0005_api_key_controls": "0e28a4b7be4023421dcf9eea75407b932666f3fd069f2066666faa0169ab6b1f",
   "0006_scoped_keys_hold_clawbacks": "9b8947ffc2b4f3a59c96862cda18d325868f2d5345e5b856f9ca28c645180548",
-  "0007_credit_grants": "efd57fd7737a915b0969845f2348dd84c642cc18c740791f29649768d25d9fe5",
+  "0007_credit_grants": "a1c4c5a34686dc1f667c314c04fe25599ba974460a9a04ac31e0558163249435",
 };
 
 describe("migration integrity", () => {
