@@ -26,7 +26,7 @@ export function runPgbench(
     .replace(/\$2::bigint/g, "-1::bigint")
     .replace(/\$3::boolean/g, "false::boolean")
     .replace(/\$4::credit_transaction_kind/g, "'spend'::credit_transaction_kind")
-    .replace(/\$5/g, "('pgb-' || :client_id::text || '-' || :r::text)")
+    .replace(/\$5::text/g, "('pgb-' || :client_id::text || '-' || :r::text)")
     .replace(/\$6::text/g, "NULL::text");
   // pgbench variables become bind parameters under -M prepared: the user id and the key are
   // parameters, as in the server's statement.

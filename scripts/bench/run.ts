@@ -5,6 +5,7 @@ import { createAccountStore, createApiKeyStore, createDatabase, createSessionSto
 import { checkoutSessionEvent, serveStripeApiMock, signedWebhook } from "@credits/stripe/testing";
 import autocannon from "autocannon";
 import postgres from "postgres";
+import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
 import { PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
@@ -49,15 +50,17 @@ await handle.migrate();
 await seedDefaults(handle.db);
 const pg = postgres(dbUrl, { max: 4, onnotice: () => {} });
 
-// Users, each with one grant row of its whole balance: balance = sum(ledger) from the start.
+// Users, each with one grant of its whole balance, posted through the ledger's one posting statement.
 await pg.unsafe(`
-  INSERT INTO users (id, email, credits_balance)
-  SELECT ${BENCH_USER_ID_SQL("g")}, 'bench' || g || '@example.com', ${START_BALANCE}
-    FROM generate_series(1, ${USERS}) AS g`);
+  INSERT INTO users (id, email)
+  SELECT ${BENCH_USER_ID_SQL("g")}, 'bench' || g || '@example.com' FROM generate_series(1, ${USERS}) AS g`);
 await pg.unsafe(`
-  INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key, reason)
-  SELECT id, credits_balance, credits_balance, 'grant', 'bench:seed:' || id, 'bench seed'
-    FROM users WHERE email LIKE 'bench%@example.com'`);
+  SELECT count(*) FROM post_ledger((
+    SELECT jsonb_agg(jsonb_build_object('ord', g, 'user_id', ${BENCH_USER_ID_SQL("g")}, 'amount', ${START_BALANCE},
+                                        'kind', 'grant', 'idempotency_key', 'bench:seed:' || g, 'reason', 'bench seed'))
+      FROM generate_series(1, ${USERS}) AS g))`);
+const GRANT_USERS = quick ? 200 : 1_000;
+await seedManyGrantUsers(pg, USERS + 1, GRANT_USERS, START_BALANCE);
 await pg.unsafe("ANALYZE");
 log(`${USERS} users seeded with ${START_BALANCE} credits each`);
 
@@ -80,11 +83,12 @@ const { token: sessionToken, user: sessionUser } = await auth.signUp({
 });
 // The reader has a history to page through, like a real user's.
 await pg.unsafe(
-  `INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
-   SELECT $1::uuid, 10, 10 * g, 'grant', 'bench:reader:' || g FROM generate_series(1, 50) AS g`,
+  `SELECT count(*) FROM post_ledger((
+     SELECT jsonb_agg(jsonb_build_object('ord', g, 'user_id', $1::uuid, 'amount', 10, 'kind', 'grant',
+                                         'idempotency_key', 'bench:reader:' || g))
+       FROM generate_series(1, 50) AS g))`,
   [sessionUser.id],
 );
-await pg.unsafe(`UPDATE users SET credits_balance = 500 WHERE id = $1::uuid`, [sessionUser.id]);
 
 // Webhooks: one open payment per delivery, each credited once by its checkout.session.completed.
 const WEBHOOK_PAYMENTS = quick ? 5_000 : 40_000;
@@ -109,11 +113,18 @@ type Request = { method: string; path: string; headers: Record<string, string>; 
 let sequence = 0;
 const runId = randomUUID().slice(0, 8);
 
+// Which users a spend scenario draws from: user 1 only, every plain user, or the users with 20 grants.
+type Users = "hot" | "all" | "grants";
 const spendRequest =
-  (path: string, headers: Record<string, string>, hot: boolean) =>
+  (path: string, headers: Record<string, string>, users: Users) =>
   (req: Request): Request => {
     sequence += 1;
-    const user = hot ? 1 : 1 + Math.floor(Math.random() * USERS);
+    const user =
+      users === "hot"
+        ? 1
+        : users === "grants"
+          ? USERS + 1 + Math.floor(Math.random() * GRANT_USERS)
+          : 1 + Math.floor(Math.random() * USERS);
     return {
       ...req,
       method: "POST",
@@ -256,10 +267,11 @@ const api = await startChild("scripts/bench/server-entry.ts", {
 const apiPid = api.child.pid as number;
 const bearer = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
 const spendPath = "/api/v1/credits/spend";
-for (const [scenario, connections, hot] of [
-  ["spend", 4, false],
-  ["spend", 64, false],
-  ["spend hot user", 64, true],
+for (const [scenario, connections, users] of [
+  ["spend", 4, "all"],
+  ["spend", 64, "all"],
+  ["spend hot user", 64, "hot"],
+  ["spend 20 grants", 64, "grants"],
 ] as const) {
   results.push(
     await runLoad({
@@ -267,7 +279,7 @@ for (const [scenario, connections, hot] of [
       target: "api",
       url: api.url,
       connections,
-      setupRequest: spendRequest(spendPath, bearer, hot),
+      setupRequest: spendRequest(spendPath, bearer, users),
       pid: apiPid,
     }),
   );
@@ -299,10 +311,10 @@ await stopChild(api.child);
 log("\nbare node:http + postgres.js (same SQL, same pool size)");
 const bare = await startChild("scripts/bench/bare-server.ts", common);
 const barePid = bare.child.pid as number;
-for (const [scenario, connections, hot] of [
-  ["spend", 4, false],
-  ["spend", 64, false],
-  ["spend hot user", 64, true],
+for (const [scenario, connections, users] of [
+  ["spend", 4, "all"],
+  ["spend", 64, "all"],
+  ["spend hot user", 64, "hot"],
 ] as const) {
   results.push(
     await runLoad({
@@ -310,7 +322,7 @@ for (const [scenario, connections, hot] of [
       target: "bare",
       url: bare.url,
       connections,
-      setupRequest: spendRequest("/spend", { "content-type": "application/json" }, hot),
+      setupRequest: spendRequest("/spend", { "content-type": "application/json" }, users),
       pid: barePid,
     }),
   );

@@ -1,24 +1,10 @@
-// The statement a spend executes: the CTE of packages/db/src/ledger-store.ts `post`, with the same
-// parameters (drizzle numbers each interpolation separately; here each value is numbered once).
+// The statement a spend executes: post_ledger (drizzle/0007_credit_grants.sql), the one posting
+// statement of packages/db/src/ledger-store.ts, for one posting with the same parameters.
 // $1 userId, $2 amount (negative for a spend), $3 allowNegative, $4 kind, $5 idempotencyKey, $6 reason.
 export const SPEND_SQL = `
-WITH changed AS (
-  UPDATE users
-     SET credits_balance = credits_balance + $2::bigint,
-         disputed_at = CASE WHEN $3::boolean THEN coalesce(disputed_at, now()) ELSE disputed_at END
-   WHERE id = $1::uuid
-     AND ($3::boolean OR $2::bigint > 0 OR credits_balance + $2::bigint >= 0)
-     AND NOT EXISTS (SELECT 1 FROM credit_transactions WHERE idempotency_key = $5)
-  RETURNING credits_balance
-)
-INSERT INTO credit_transactions
-  (user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id, admin_action_id)
-SELECT $1::uuid, $2::bigint, credits_balance,
-       $4::credit_transaction_kind, $5, $6::text,
-       NULL::uuid, NULL::uuid, NULL::uuid
-  FROM changed
-RETURNING id, seq, user_id, amount, balance_after, kind, idempotency_key, reason, payment_id, hold_id,
-          admin_action_id, created_at`;
+SELECT * FROM post_ledger(jsonb_build_array(jsonb_build_object(
+  'ord', 0, 'user_id', $1::uuid, 'amount', $2::bigint, 'allow_negative', $3::boolean,
+  'kind', $4::credit_transaction_kind, 'idempotency_key', $5::text, 'reason', $6::text)))`;
 
 // Bench users have ids derived from their number, so pgbench (which only draws integers) and the
 // HTTP load generators address the same rows.
