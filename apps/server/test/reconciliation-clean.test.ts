@@ -103,6 +103,11 @@ async function seedCleanPayments(): Promise<{ stripeSessions: object[]; stripeCh
       UPDATE users u SET credits_balance = l.total
         FROM (SELECT user_id, sum(amount) AS total FROM credit_transactions GROUP BY user_id) l
        WHERE l.user_id = u.id`);
+    // Each balance as one grant, as migration 0007 makes of a balance (the invariant checks them).
+    await tx.execute(sql`
+      INSERT INTO credit_grants (user_id, category, priority, amount, remaining, source)
+      SELECT user_id, 'paid', 50, sum(amount), sum(amount), 'migration'
+        FROM credit_transactions GROUP BY user_id HAVING sum(amount) > 0`);
   });
   return { stripeSessions, stripeCharges };
 }
