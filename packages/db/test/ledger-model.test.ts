@@ -367,5 +367,7 @@ describe("ledger model", () => {
     for (const name of ["grant", "spend", "replay", "hold", "replayHold", "capture", "release", "advance", "expire"]) {
       expect(executed.get(name) ?? 0, name).toBeGreaterThan(0);
     }
-  });
+    // The invariant check after every run now also sums every grant's allocations: on a loaded
+    // machine the 200 runs took just over the default 60 s.
+  }, 180_000);
 });
