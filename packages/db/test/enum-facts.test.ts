@@ -1,6 +1,8 @@
 import {
   adjustmentStatuses,
   disputeStatuses,
+  grantCategories,
+  grantSources,
   holdStatuses,
   ledgerKinds,
   paymentStatuses,
@@ -26,6 +28,8 @@ const coreLists: Record<string, readonly string[]> = {
   hold_status: holdStatuses,
   adjustment_status: adjustmentStatuses,
   credit_transaction_kind: ledgerKinds,
+  grant_category: grantCategories,
+  grant_source: grantSources,
 };
 
 async function migratedEnums(): Promise<Record<string, string[]>> {
