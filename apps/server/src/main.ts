@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Services } from "@credits/api";
-import { createDatabase, type DatabaseHandle, hasAdmin, openHoldTotals, seedDefaults } from "@credits/db";
+import { createDatabase, type DatabaseHandle, openHoldTotals, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
 import {
   configureErrorReporting,
@@ -100,10 +100,13 @@ export async function startServer(
   const url = `http://127.0.0.1:${port}`;
   const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
   log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
-  if (!(await hasAdmin(database.db))) {
-    // The embedded database belongs to this process while it runs (the CLI would be refused).
-    const first = database.driver === "pglite" ? "stop this server, then run" : "run";
-    log(`no admin yet: ${first}  pnpm cli users:create --email ADDRESS --role admin  (asks for the password)`);
+  // The one line that ever shows the setup token: it is kept only as a hash, in this process.
+  const setupToken = await services.firstAdmin.open();
+  if (setupToken) {
+    log(
+      `no admin yet: open ${new URL("/setup", env.PUBLIC_URL).href} and enter the one-time setup token ${setupToken} ` +
+        "(valid for an hour, until this server stops, or until used)",
+    );
   }
 
   const sweep = setInterval(() => {

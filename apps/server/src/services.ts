@@ -7,6 +7,7 @@ import {
   createAuthService,
   createAuthThrottle,
   createCreditService,
+  createFirstAdminSetup,
   createGdprService,
   createKeyCreditsService,
   createPasswordHasher,
@@ -71,6 +72,16 @@ export function createServices(
       clock,
     }),
   );
+  const admin = traced("admin", createAdminService({ store: createAdminStore(db), clock, ...approval }));
+  const accounts = createAccountStore(db);
+  const auth = createAuthService({
+    accounts,
+    sessions: createSessionStore(db),
+    clock,
+    hasher: createPasswordHasher({
+      limits: { concurrency: env.PASSWORD_HASH_CONCURRENCY, maxQueued: env.PASSWORD_HASH_QUEUE },
+    }),
+  });
   return {
     keyCredits: traced(
       "keyCredits",
@@ -80,23 +91,10 @@ export function createServices(
         ...approval,
       }),
     ),
-    admin: traced(
-      "admin",
-      createAdminService({
-        store: createAdminStore(db),
-        clock,
-        ...approval,
-      }),
-    ),
+    admin,
     credits,
-    auth: createAuthService({
-      accounts: createAccountStore(db),
-      sessions: createSessionStore(db),
-      clock,
-      hasher: createPasswordHasher({
-        limits: { concurrency: env.PASSWORD_HASH_CONCURRENCY, maxQueued: env.PASSWORD_HASH_QUEUE },
-      }),
-    }),
+    auth,
+    firstAdmin: createFirstAdminSetup({ accounts, auth, audit: admin.record, clock }),
     apiKeys,
     catalog,
     provider,

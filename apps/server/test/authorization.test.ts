@@ -77,6 +77,8 @@ const table: Record<string, Row> = {
   },
   "credits.release": { access: { scope: "credits:spend" }, input: async (fx) => ({ holdId: await fx.newHold() }) },
   "packages.list": { access: "public" },
+  "setup.status": { access: "public" },
+  "setup.createFirstAdmin": { access: "public" },
   "checkout.create": {
     access: "user",
     input: async () => {

@@ -15,6 +15,8 @@ export const PASSWORD = "correct horse battery";
 export async function startWebServer(
   mode: "production" | "development",
   overrides: Record<string, string> = {},
+  // The server's own lines (start-up); dropped unless a test reads them.
+  log: (line: string) => void = () => {},
 ): Promise<RunningServer> {
   if (mode === "production") buildWebApp();
   const port = await freePort();
@@ -29,7 +31,7 @@ export async function startWebServer(
     ...overrides,
   });
   const web: WebApp = await createWebApp({ mode });
-  const server = await startServer(env, { database: testDb, web, log: () => {} });
+  const server = await startServer(env, { database: testDb, web, log });
   // Closing Vite's dev server waits for its dependency scan, which on a loaded machine (CI runs
   // every suite at once) has taken past the default hook timeout.
   afterAll(async () => {

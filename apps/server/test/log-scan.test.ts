@@ -35,6 +35,14 @@ describe("the log scan", () => {
     expect(kindsIn(line({ msg: "session", id: sessionId }))).toContain("key or session hash");
   });
 
+  it("lets the setup token through once, in the start-up line that announces it, and nowhere else", () => {
+    const token = `setup_${generateSessionToken()}`;
+    const announcement = line({ level: "info", msg: `no admin yet: open http://x/setup and enter ${token}` });
+    expect(findLeaks([announcement])).toEqual([]);
+    expect(kindsIn(line({ msg: "request", body: `token=${token}` }))).toEqual(["setup token"]);
+    expect(findLeaks([announcement, announcement]).map((leak) => leak.kind)).toEqual(["setup token"]);
+  });
+
   it("leaves trace ids, span ids, UUIDs and pnpm's patch hashes alone", () => {
     const clean = line({
       msg: "unhandled error",

@@ -4,8 +4,8 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 
 // Every log line of the unit run is scanned at its end: no line may carry an email, a Stripe or
-// webhook secret, an API key, a session token, a password, a password hash, or the hash of an API
-// key or session. Each test process captures what its
+// webhook secret, an API key, a session token, a password, a password hash, the hash of an API
+// key or session, or a setup token past the one line that announces it. Each test process captures what its
 // logger writes (observability.setup.ts, at info level) and appends it to one file; this global
 // teardown, in vitest's main process, reads the file. A leak fails the run and names the lines.
 // (Only the in-process servers' lines: a test that spawns a server process reads its own output.)
@@ -35,10 +35,20 @@ export const LEAK_PATTERNS: [string, RegExp][] = [
   ["test password", /correct horse battery|a long password/i],
 ];
 
+// The first-admin setup token is printed once, by the start-up line that announces it; any other
+// line holding one (the same token again, or a token in another message) is a leak.
+const SETUP_TOKEN = /\bsetup_[a-z2-7]{32}\b/;
+const SETUP_ANNOUNCEMENT = "no admin yet: open ";
+
 export function findLeaks(lines: string[]): { kind: string; line: string }[] {
   const leaks: { kind: string; line: string }[] = [];
+  const announced = new Set<string>();
   for (const line of lines) {
     for (const [kind, pattern] of LEAK_PATTERNS) if (pattern.test(line)) leaks.push({ kind, line });
+    const token = SETUP_TOKEN.exec(line)?.[0];
+    if (!token) continue;
+    if (line.includes(SETUP_ANNOUNCEMENT) && !announced.has(token)) announced.add(token);
+    else leaks.push({ kind: "setup token", line });
   }
   return leaks;
 }

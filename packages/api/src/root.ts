@@ -6,6 +6,7 @@ import { creditsRouter } from "./routers/credits.ts";
 import { gdprRouter } from "./routers/gdpr.ts";
 import { packagesRouter } from "./routers/packages.ts";
 import { reconciliationRouter } from "./routers/reconciliation.ts";
+import { setupRouter } from "./routers/setup.ts";
 import { createCallerFactory, router } from "./trpc.ts";
 
 export const appRouter = router({
@@ -16,6 +17,7 @@ export const appRouter = router({
   admin: adminRouter,
   gdpr: gdprRouter,
   reconciliation: reconciliationRouter,
+  setup: setupRouter,
 });
 
 export type AppRouter = typeof appRouter;

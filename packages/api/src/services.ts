@@ -5,6 +5,7 @@ import type {
   AuthThrottle,
   CatalogStore,
   CreditService,
+  FirstAdminSetup,
   GdprService,
   KeyCreditsService,
   PaymentProvider,
@@ -22,6 +23,8 @@ export interface Services {
   keyCredits: KeyCreditsService;
   credits: CreditService;
   auth: AuthService;
+  // The first admin from the browser (/setup), with the one-time token the server printed at start.
+  firstAdmin: FirstAdminSetup;
   apiKeys: ApiKeyService;
   catalog: CatalogStore;
   authRateLimiter: RateLimiter;

@@ -1,5 +1,5 @@
 import type { AccountStore, SessionStore } from "@credits/core";
-import { and, desc, eq, gt, sql } from "drizzle-orm";
+import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
 import { prepared } from "./prepared.ts";
@@ -50,6 +50,14 @@ export function createAccountStore(db: Database): AccountStore {
         .update(users)
         .set({ passwordHash: next })
         .where(and(eq(users.id, id), eq(users.passwordHash, previous)));
+    },
+    hasAdmin: async () => {
+      const [row] = await db
+        .select({ id: users.id })
+        .from(users)
+        .where(and(eq(users.role, "admin"), isNull(users.erasedAt)))
+        .limit(1);
+      return row !== undefined;
     },
   });
 }

@@ -1,6 +1,5 @@
-import { eq, sql } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
-import { users } from "./schema.ts";
 
 export const defaultPackages = [
   { slug: "starter", name: "Starter", credits: 100, priceMinor: 500, currency: "usd" },
@@ -22,9 +21,4 @@ export async function seedDefaults(db: Database): Promise<void> {
     SELECT * FROM (VALUES ${values}) AS v(slug, name, credits, price_minor, currency)
      WHERE NOT EXISTS (SELECT 1 FROM credit_packages)
     ON CONFLICT (slug) DO NOTHING`);
-}
-
-export async function hasAdmin(db: Database): Promise<boolean> {
-  const [row] = await db.select({ id: users.id }).from(users).where(eq(users.role, "admin")).limit(1);
-  return row !== undefined;
 }

@@ -11,7 +11,7 @@ export const auditActions = {
   "api_key.created": "API key created",
   "api_key.revoked": "API key revoked",
   "api_key.grant": "Grant through an API key",
-  "user.created": "User created (CLI)",
+  "user.created": "User created (CLI or /setup)",
 } as const;
 
 export const actionLabel = (action: string) => (auditActions as Record<string, string>)[action] ?? action;

@@ -100,6 +100,20 @@ export const errorTable = {
   },
   revokeKey: { NOT_FOUND: KEY_GONE, INVALID_INPUT: KEY_GONE, INVALID_STATE: KEY_GONE },
   createKey: { INVALID_INPUT: form("The key could not be created. Check the name, permissions and limits.") },
+  setup: {
+    UNAUTHENTICATED: field("token", "That setup token is not right. Copy it again from the server's log."),
+    // Used meanwhile, expired, or an admin now exists: the page is gone.
+    NOT_FOUND: form(
+      "Setup is closed: an admin exists, or the token expired. Log in, or restart the server for a new token.",
+    ),
+    ALREADY_EXISTS: field("email", "An account with this email already exists: use another address."),
+    RATE_LIMITED: tooManyAttempts,
+    INVALID_INPUT: invalidFields(["email", "password", "token"], {
+      email: "Enter a valid email address.",
+      password: `Use ${PASSWORD_MIN} to ${PASSWORD_MAX} characters.`,
+      token: "That is not a setup token.",
+    }),
+  },
   erase: {
     INVALID_INPUT: invalidFields(["reason"]),
     UNAVAILABLE: (error) => ({ form: error.message }),

@@ -34,6 +34,8 @@ export interface AccountStore {
   // Replaces the password hash only if it is still `previous` (a rehash with newer parameters
   // must not undo a password change made meanwhile).
   replacePasswordHash(id: string, previous: string, next: string): Promise<void>;
+  // Whether anyone (not erased) holds the admin role: until then the first one can be made at /setup.
+  hasAdmin(): Promise<boolean>;
 }
 
 export interface SessionRecord {
