@@ -3,48 +3,31 @@
 // nothing. The table below names every procedure: a procedure added to the router without a row
 // here, or a row whose procedure is gone, fails the first test.
 import { randomUUID } from "node:crypto";
-import { type Access, appRouter } from "@credits/api";
+import type { Access } from "@credits/api";
 import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
 import { createAccountStore, createSessionStore } from "@credits/db";
-import {
-  adjustmentRequests,
-  adminActions,
-  apiKeys,
-  creditPackages,
-  creditTransactions,
-  holds,
-  payments,
-  reconciliationRuns,
-  sessions,
-  users,
-} from "@credits/db/schema";
-import type { OpenApiMeta } from "trpc-to-openapi";
+import { creditPackages } from "@credits/db/schema";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, testDb } from "./harness.ts";
-
-const { db } = testDb;
-const server = await startTestServer();
-const PASSWORD = "correct horse battery";
-
-interface Fixtures {
-  victim: { id: string };
-  newHold(): Promise<string>;
-  newKey(): Promise<string>;
-  // A finished reconciliation run.
-  newReconciliationRun(): Promise<string>;
-  // A fresh user of no importance (to erase).
-  newUser(): Promise<string>;
-  // A large adjustment requested by another admin, waiting for approval.
-  newAdjustmentRequest(): Promise<string>;
-}
-
-type Input = Record<string, unknown> | undefined;
-interface Row {
-  access: Access;
-  // A valid input: if the caller were let through, the call would succeed (and write, if it writes).
-  // `self` is the allowed caller when the procedure acts on the caller's own records.
-  input?: (fx: Fixtures, self?: { id: string; cookie: string }) => Input | Promise<Input>;
-}
+import {
+  type CallerKind,
+  type Credentials,
+  callOver,
+  checkoutFor,
+  db,
+  expectRefused,
+  type Fixtures,
+  forbidden,
+  PASSWORD,
+  procedures,
+  type Row,
+  refusalsFor,
+  send,
+  server,
+  sessionCookie,
+  signUp,
+  snapshot,
+  transportsOf,
+} from "./authorization-helpers.ts";
 
 // Every procedure of appRouter, with who may call it. Keep in step with the router on purpose.
 const table: Record<string, Row> = {
@@ -133,191 +116,12 @@ const table: Record<string, Row> = {
   "admin.dailyStats": { access: "admin", input: () => ({ from: "2026-11-01", to: "2026-11-30" }) },
 };
 
-interface ProcedureDef {
-  type: "query" | "mutation" | "subscription";
-  meta?: { access?: Access; openapi?: NonNullable<OpenApiMeta["openapi"]> };
-}
-const procedures = Object.fromEntries(
-  Object.entries(appRouter._def.procedures as unknown as Record<string, { _def: ProcedureDef }>).map(([path, p]) => [
-    path,
-    p._def,
-  ]),
-);
-
-// --- callers -------------------------------------------------------------------------------------
-
-type CallerKind =
-  | "anonymous"
-  | "plain user"
-  | "admin session"
-  | "API key lacking the scope"
-  | "API key with every scope"
-  | "revoked API key with every scope"
-  | "malformed API key";
-
-interface Credentials {
-  cookie?: string;
-  key?: string;
-}
-
-interface Refusal {
-  caller: CallerKind;
-  status: 401 | 403;
-  code: "UNAUTHENTICATED" | "FORBIDDEN";
-}
-
-const unauthenticated = (caller: CallerKind): Refusal => ({ caller, status: 401, code: "UNAUTHENTICATED" });
-const forbidden = (caller: CallerKind): Refusal => ({ caller, status: 403, code: "FORBIDDEN" });
-
-// Who must be refused, and how, for each kind of access.
-function refusalsFor(access: Access): Refusal[] {
-  if (access === "public") return [];
-  const common = [
-    unauthenticated("anonymous"),
-    unauthenticated("revoked API key with every scope"),
-    unauthenticated("malformed API key"),
-  ];
-  if (access === "user") return [...common, unauthenticated("API key with every scope")];
-  if (access === "admin") return [...common, forbidden("plain user"), unauthenticated("API key with every scope")];
-  return [
-    ...common,
-    forbidden("API key lacking the scope"),
-    // With orUser the plain user still may not act on someone else's account (the input names the victim).
-    forbidden("plain user"),
-    ...(access.orAdmin ? [] : [forbidden("admin session")]),
-  ];
-}
-
-// --- HTTP ----------------------------------------------------------------------------------------
-
-interface Reply {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field
-  body: any;
-}
-
-async function send(
-  method: string,
-  path: string,
-  credentials: Credentials,
-  body?: unknown,
-  { json = body !== undefined } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  if (json) headers["content-type"] = "application/json";
-  if (credentials.cookie) headers.cookie = credentials.cookie;
-  if (credentials.key) headers.authorization = `Bearer ${credentials.key}`;
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text === "" ? null : JSON.parse(text) };
-}
-
-type Transport = "REST" | "tRPC";
-
-function callOver(transport: Transport, path: string, input: Input, credentials: Credentials): Promise<Reply> {
-  const def = procedures[path];
-  if (!def) throw new Error(`no procedure ${path}`);
-  if (transport === "tRPC") {
-    if (def.type === "query") {
-      const query = input === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(input))}`;
-      return send("GET", `/trpc/${path}${query}`, credentials);
-    }
-    // tRPC clients always label a mutation as JSON, even one without input.
-    return send("POST", `/trpc/${path}`, credentials, input, { json: true });
-  }
-  const openapi = def.meta?.openapi;
-  if (!openapi) throw new Error(`${path} has no REST route`);
-  const rest: Record<string, unknown> = { ...input };
-  const route = openapi.path.replace(/\{(\w+)\}/g, (_, name: string) => {
-    const value = rest[name];
-    delete rest[name];
-    return encodeURIComponent(String(value));
-  });
-  // GET and DELETE take their input from the query string (trpc-to-openapi reads no body for them).
-  if (openapi.method === "GET" || openapi.method === "DELETE") {
-    const query = new URLSearchParams(
-      Object.entries(rest).map(([k, v]): [string, string] => [k, String(v)]),
-    ).toString();
-    return send(openapi.method, `/api/v1${route}${query ? `?${query}` : ""}`, credentials);
-  }
-  return send(openapi.method, `/api/v1${route}`, credentials, input === undefined ? undefined : rest);
-}
-
-function transportsOf(path: string): Transport[] {
-  return procedures[path]?.meta?.openapi ? ["REST", "tRPC"] : ["tRPC"];
-}
-
-function expectRefused(transport: Transport, reply: Reply, refusal: Refusal): void {
-  expect(reply.status).toBe(refusal.status);
-  if (transport === "REST") {
-    expect(reply.body).toEqual({ error: { code: refusal.code, message: expect.any(String) } });
-  } else {
-    expect(reply.body.error.data).toMatchObject({ appCode: refusal.code, httpStatus: refusal.status });
-  }
-}
-
-// Everything an authorization slip could change: the ledger, balances and roles, holds, API keys
-// and sessions.
-async function snapshot() {
-  const [ledger, paymentRows, audit, runs, requests, people, holdRows, keys, sessionRows] = await Promise.all([
-    db.$count(creditTransactions),
-    db.$count(payments),
-    db.$count(adminActions),
-    db.$count(reconciliationRuns),
-    db.select({ id: adjustmentRequests.id, status: adjustmentRequests.status }).from(adjustmentRequests),
-    db.select({ id: users.id, role: users.role, balance: users.creditsBalance }).from(users),
-    db.select({ id: holds.id, status: holds.status, captured: holds.capturedAmount }).from(holds),
-    db.select({ id: apiKeys.id, revokedAt: apiKeys.revokedAt, scopes: apiKeys.scopes }).from(apiKeys),
-    db.select({ id: sessions.id, userId: sessions.userId }).from(sessions),
-  ]);
-  const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
-  return {
-    ledger,
-    payments: paymentRows,
-    audit,
-    runs,
-    adjustmentRequests: requests.sort(byId),
-    users: people.sort(byId),
-    holds: holdRows.sort(byId),
-    apiKeys: keys.sort(byId),
-    sessions: sessionRows.sort(byId),
-  };
-}
-
 // --- fixtures ------------------------------------------------------------------------------------
 
 const callers = {} as Record<Exclude<CallerKind, "API key lacking the scope">, Credentials>;
 const keyWith = {} as Record<ApiKeyScope, string>;
 const keyWithout = {} as Record<ApiKeyScope, string>;
 let fixtures: Fixtures;
-
-function sessionCookie(response: Response): string {
-  const pair = response.headers.getSetCookie()[0]?.split(";")[0] ?? "";
-  expect(pair).toMatch(/^session=[a-z2-7]{32}$/);
-  return pair;
-}
-
-// A checkout of the caller's own, through the server's services (local provider).
-async function checkoutFor(userId: string): Promise<{ paymentId: string; sessionId: string }> {
-  const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
-  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, pack?.id ?? "");
-  return { paymentId, sessionId: checkoutUrl.split("/").at(-1) ?? "" };
-}
-
-async function signUp(): Promise<{ id: string; cookie: string }> {
-  const response = await fetch(`${server.url}/api/v1/auth/signup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email: `matrix-${randomUUID()}@example.test`, password: PASSWORD }),
-  });
-  expect(response.status).toBe(201);
-  const body = (await response.json()) as { user: { id: string } };
-  return { id: body.user.id, cookie: sessionCookie(response) };
-}
 
 async function createKey(scopes: readonly ApiKeyScope[]): Promise<{ id: string; key: string }> {
   const reply = await send("POST", "/api/v1/admin/api-keys", callers["admin session"], {

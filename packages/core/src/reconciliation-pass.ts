@@ -10,6 +10,7 @@ import {
   ProviderUnavailableError,
 } from "./payments/provider.ts";
 import type { Payment } from "./payments/store.ts";
+import { amountDiffers, amounts, batches, byId, unique } from "./reconciliation-helpers.ts";
 import {
   emptyStats,
   MAX_FINDINGS_PER_RUN,
@@ -379,32 +380,4 @@ export class ReconciliationPass {
   finalStats(startedAt: Date): ReconciliationStats {
     return { ...this.stats, durationMs: Math.max(0, this.deps.clock.now().getTime() - startedAt.getTime()) };
   }
-}
-
-function amountDiffers(payment: Payment, amountMinor: number | null, currency: string | null): boolean {
-  return amountMinor !== payment.amountMinor || currency?.toLowerCase() !== payment.currency;
-}
-
-function amounts(session: CheckoutSessionInfo) {
-  return { providerAmountMinor: session.amountTotalMinor, providerCurrency: session.currency };
-}
-
-function byId(payments: Payment[]): Map<string, Payment> {
-  return new Map(payments.map((payment) => [payment.id, payment]));
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
-}
-
-async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
-  let batch: T[] = [];
-  for await (const item of items) {
-    batch.push(item);
-    if (batch.length >= size) {
-      yield batch;
-      batch = [];
-    }
-  }
-  if (batch.length > 0) yield batch;
 }

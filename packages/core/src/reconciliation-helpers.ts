@@ -1,0 +1,32 @@
+// The pure pieces of a reconciliation pass (reconciliation-pass.ts): the provider's listings cut
+// into batches, and a session's amounts compared with our payment's.
+import type { CheckoutSessionInfo } from "./payments/provider.ts";
+import type { Payment } from "./payments/store.ts";
+
+export function amountDiffers(payment: Payment, amountMinor: number | null, currency: string | null): boolean {
+  return amountMinor !== payment.amountMinor || currency?.toLowerCase() !== payment.currency;
+}
+
+export function amounts(session: CheckoutSessionInfo) {
+  return { providerAmountMinor: session.amountTotalMinor, providerCurrency: session.currency };
+}
+
+export function byId(payments: Payment[]): Map<string, Payment> {
+  return new Map(payments.map((payment) => [payment.id, payment]));
+}
+
+export function unique(values: string[]): string[] {
+  return [...new Set(values)];
+}
+
+export async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const item of items) {
+    batch.push(item);
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
