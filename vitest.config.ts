@@ -14,7 +14,11 @@ export default defineConfig({
           hookTimeout: 60_000,
           pool: "forks",
           // Every log line of the run is captured and scanned for secrets and personal data at the end.
-          globalSetup: ["apps/server/test/observability.global-setup.ts"],
+          // One migrated PGlite image per run, loaded by every test file (no initdb, no migrations).
+          globalSetup: [
+            "apps/server/test/observability.global-setup.ts",
+            "packages/db/test/pglite-image.global-setup.ts",
+          ],
           setupFiles: ["apps/server/test/observability.setup.ts"],
         },
       },

@@ -35,6 +35,8 @@ export interface DatabaseOptions {
   url?: string | undefined;
   // PGlite data directory; "memory://" keeps it in memory.
   dataDir?: string;
+  // PGlite only: start from this dumped data directory (PGlite's dumpDataDir) instead of initdb.
+  loadDataDir?: Blob | undefined;
   poolMax?: number;
 }
 
@@ -43,7 +45,9 @@ const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.u
 const MIGRATION_LOCK_ID = 7_341_022;
 
 export function createDatabase(options: DatabaseOptions): DatabaseHandle {
-  return options.url ? postgresHandle(options.url, options.poolMax ?? 10) : pgliteHandle(options.dataDir ?? "./.data");
+  return options.url
+    ? postgresHandle(options.url, options.poolMax ?? 10)
+    : pgliteHandle(options.dataDir ?? "./.data", options.loadDataDir);
 }
 
 function postgresHandle(url: string, poolMax: number): DatabaseHandle {
@@ -75,11 +79,11 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
   };
 }
 
-function pgliteHandle(dataDir: string): DatabaseHandle {
+function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseHandle {
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
-  const client = new PGlite(dataDir);
+  const client = new PGlite({ dataDir, loadDataDir });
   const inFlight = { count: 0 };
   const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
   return {
