@@ -42,6 +42,31 @@ const expiryRows = async (userId: string) =>
     ),
   )[0]?.n;
 
+// A paid purchase of `credits`, posted as fulfilment posts it.
+async function purchase(userId: string, credits: number) {
+  await seedDefaults(db);
+  const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
+  const payment = await createPaymentStore(db).insertPayment({
+    userId,
+    packageId: pack?.id ?? "",
+    credits,
+    amountMinor: 500,
+    currency: "usd",
+    provider: "stripe",
+    idempotencyKey: null,
+  });
+  if (!payment) throw new Error("payment not inserted");
+  await store.post({
+    userId,
+    amount: credits,
+    kind: "purchase",
+    idempotencyKey: systemKey.purchase(payment.id),
+    paymentId: payment.id,
+    at: clock.now(),
+  });
+  return payment;
+}
+
 describe("credit grants", () => {
   it("spends promotional credits (priority 10) before paid ones, and records where they came from", async () => {
     const userId = await createUser(db);
@@ -133,29 +158,9 @@ describe("credit grants", () => {
   });
 
   it("a refund claws back its own purchase's grant first, then in spending order", async () => {
-    await seedDefaults(db);
     const userId = await createUser(db);
-    const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
-    const payments = createPaymentStore(db);
-    const payment = await payments.insertPayment({
-      userId,
-      packageId: pack?.id ?? "",
-      credits: 10,
-      amountMinor: 500,
-      currency: "usd",
-      provider: "stripe",
-      idempotencyKey: null,
-    });
-    if (!payment) throw new Error("payment not inserted");
     await grant(userId, 5, { category: "promotional", priority: 10 });
-    await store.post({
-      userId,
-      amount: 10,
-      kind: "purchase",
-      idempotencyKey: systemKey.purchase(payment.id),
-      paymentId: payment.id,
-      at: clock.now(),
-    });
+    const payment = await purchase(userId, 10);
     const { entry: clawed } = await store.transaction((tx) =>
       clawBack(tx, {
         userId,
@@ -171,6 +176,44 @@ describe("credit grants", () => {
       ["paid", "payment", -10],
     ]);
     expect(await remaining(userId)).toEqual({ promotional: 3, paid: 0 });
+    await expectInvariantHolds(db);
+  });
+
+  it("a dispute takes its payment's grant, then debt; credits repay the debt first; the reversal gives back", async () => {
+    const userId = await createUser(db);
+    await grant(userId, 5, { category: "promotional", priority: 10 });
+    const payment = await purchase(userId, 10);
+    await spend(userId, 12);
+    const dispute = await store.transaction((tx) =>
+      clawBack(tx, {
+        userId,
+        wanted: 10,
+        kind: "dispute_clawback",
+        idempotencyKey: `s:dispute_clawback:${payment.id}:test`,
+        paymentId: payment.id,
+        now: clock.now(),
+      }),
+    );
+    // The purchase's grant had 3 left: the other 7 are debt, taken from no grant.
+    expect(dispute.entry?.allocations.map((a) => [a.source, a.amount])).toEqual([["payment", -3]]);
+    expect(await credits.balance(userId)).toBe(-7);
+    const repaid = await grant(userId, 4);
+    expect(repaid.balance).toBe(-3);
+    expect((await credits.grants(userId)).grants).toEqual([]);
+    const reversal = await store.post({
+      userId,
+      amount: 10,
+      kind: "dispute_reversal",
+      idempotencyKey: `s:dispute_reversal:${payment.id}:test`,
+      paymentId: payment.id,
+      at: clock.now(),
+    });
+    // 3 repay the debt; 3 go back to the purchase's grant; 4 no grant is owed: a new paid grant.
+    expect(reversal?.balanceAfter).toBe(7);
+    expect(reversal?.allocations.map((a) => [a.source, a.amount])).toEqual([
+      ["payment", 3],
+      ["migration", 4],
+    ]);
     await expectInvariantHolds(db);
   });
 });
