@@ -42,7 +42,8 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
   // a named admin, with its audit row, and above ADMIN_APPROVAL_THRESHOLD only a request that
   // another admin approves.
   "users:adjust": {
-    usage: "--admin ADMIN_EMAIL --email EMAIL --amount=N (--amount=-N debits) --reason TEXT --idempotency-key KEY",
+    usage:
+      "--admin ADMIN_EMAIL --email EMAIL --amount=N (--amount=-N debits) --reason TEXT --idempotency-key KEY [--category C] [--priority 0-100] [--expires-at ISO8601] (a credit's grant)",
     async run(database, flags) {
       const accounts = createAccountStore(database.db);
       const admin = await accounts.findUserByEmail(required(flags, "admin").trim().toLowerCase());
@@ -54,6 +55,10 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       const given = required(flags, "amount");
       if (!/^-?\d{1,10}$/.test(given)) throw new DomainError("INVALID_INPUT", "--amount must be a whole number");
       const amount = Number(given);
+      const priority = flags.priority;
+      if (priority !== undefined && !/^\d{1,3}$/.test(priority)) {
+        throw new DomainError("INVALID_INPUT", "--priority must be a whole number from 0 to 100");
+      }
       const result = await services(database).admin.adjust({
         actorId: admin.id,
         userId: user.id,
@@ -61,6 +66,12 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
         reason: required(flags, "reason"),
         // Required: a command rerun after a crash or a lost terminal must not adjust twice.
         idempotencyKey: required(flags, "idempotency-key"),
+        // The core checks them (grant-terms.ts), as for the API.
+        terms: {
+          category: flags.category,
+          priority: priority === undefined ? undefined : Number(priority),
+          expiresAt: flags["expires-at"],
+        },
       });
       if (result.status === "applied") {
         console.log(`applied; balance ${result.balance} (transaction ${result.transactionId})`);
@@ -206,6 +217,9 @@ const { values } = parseArgs({
         "id",
         "since",
         "until",
+        "category",
+        "priority",
+        "expires-at",
         ...Object.values(limitFlags),
       ].map((flag) => [flag, { type: "string" as const }]),
     ),

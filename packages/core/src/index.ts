@@ -1,5 +1,6 @@
 export * from "./admin/admin.ts";
 export * from "./admin/key-credits.ts";
+export * from "./admin/request-terms.ts";
 export * from "./admin/store.ts";
 export * from "./auth/index.ts";
 export * from "./batcher.ts";
@@ -10,6 +11,7 @@ export * from "./credits.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./gdpr.ts";
+export * from "./grant-terms.ts";
 export * from "./grants.ts";
 export * from "./ledger.ts";
 export * from "./ledger-keys.ts";

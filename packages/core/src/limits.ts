@@ -23,3 +23,5 @@ export const MAX_API_KEY_CALLS_PER_DAY = 100_000_000;
 export const GRANT_PRIORITY = { min: 0, max: 100, default: 50 } as const;
 // Users whose due grants one sweeper transaction expires.
 export const GRANT_EXPIRY_BATCH = 100;
+// The furthest a grant's expiry may lie: further is a typo (a year 20260 date), not a plan.
+export const MAX_GRANT_EXPIRY_DAYS = 3_650;

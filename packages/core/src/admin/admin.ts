@@ -8,12 +8,21 @@ import {
   InvalidStateError,
   NotFoundError,
 } from "../errors.ts";
+import {
+  assertNotExpired,
+  creditTerms,
+  type GrantTermsInput,
+  sameOptionalTerms,
+  termsOfEntry,
+} from "../grant-terms.ts";
+import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
+import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminAction, AdminStore, AuditQuery, NewAdminAction } from "./store.ts";
 
 export interface AdjustInput {
@@ -24,6 +33,8 @@ export interface AdjustInput {
   reason: string;
   idempotencyKey: string;
   requestId?: string | null;
+  // For a credit: the grant it creates (category, priority, expiresAt); a debit takes none.
+  terms?: GrantTermsInput;
 }
 
 export type AdjustResult =
@@ -54,20 +65,22 @@ export function createAdminService(deps: {
     }
     assertReason(input.reason, { required: true });
     assertIdempotencyKey(input.idempotencyKey);
+    const terms = creditTerms("admin_adjustment", input.amount, input.terms, clock.now());
     // An admin's keys are scoped to that admin (ledger-keys.ts).
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
     // Crediting oneself always takes a second admin, whatever the amount (as a key's grant to its
     // own owner does): no one mints credits for themself alone.
     const selfCredit = input.userId === input.actorId && input.amount > 0;
-    if (selfCredit || Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key);
+    if (selfCredit || Math.abs(input.amount) > deps.approvalThreshold) return requestApproval(input, key, terms);
     return inTransaction(async (tx) => {
       // Under the balance lock, as requests are filed: a retry of a request this key filed under a
       // lower threshold (another process's environment, a deploy since) is that request again.
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       const filed = await filedRequest(tx.admin, key);
-      if (filed) return samePending(filed, input);
+      if (filed) return samePending(filed, input, terms);
       return apply(tx, {
         ...input,
+        terms,
         ledgerKey: key.key,
         legacyKey: key.legacy,
         action: "adjust",
@@ -80,22 +93,23 @@ export function createAdminService(deps: {
   const filedRequest = async (admin: AdminStore, key: ClientKey) =>
     (await admin.findAdjustmentRequestByKey(key.key)) ?? (await admin.findAdjustmentRequestByKey(key.legacy));
 
-  function samePending(existing: AdjustmentRequest, input: AdjustInput): AdjustResult {
+  function samePending(existing: AdjustmentRequest, input: AdjustInput, terms: GrantTerms | null): AdjustResult {
     const same =
       existing.requestedBy === input.actorId &&
       existing.targetUserId === input.userId &&
       existing.amount === input.amount &&
-      existing.reason === input.reason.trim();
+      existing.reason === input.reason.trim() &&
+      sameOptionalTerms(termsOfRequest(existing), terms);
     if (!same) throw new IdempotencyConflictError();
     return { status: "pending", adjustmentRequest: existing };
   }
 
-  async function requestApproval(input: AdjustInput, key: ClientKey): Promise<AdjustResult> {
+  async function requestApproval(input: AdjustInput, key: ClientKey, terms: GrantTerms | null): Promise<AdjustResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       // Applied at once under a higher threshold before: that adjustment, not also a request.
       const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
-      if (applied) return replayOf(applied, { ...input, reason: input.reason.trim() });
+      if (applied) return replayOf(applied, { ...input, reason: input.reason.trim(), terms });
       // A request made before keys were scoped answers its retries (never written to any more).
       const legacy = await tx.admin.findAdjustmentRequestByKey(key.legacy);
       const created = legacy
@@ -107,11 +121,12 @@ export function createAdminService(deps: {
             reason: input.reason.trim(),
             idempotencyKey: key.key,
             expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+            ...termColumns(terms),
           });
       if (!created) {
         const existing = legacy ?? (await tx.admin.findAdjustmentRequestByKey(key.key));
         if (!existing) throw new IdempotencyConflictError();
-        return samePending(existing, input);
+        return samePending(existing, input, terms);
       }
       await tx.admin.insertAction({
         actorId: input.actorId,
@@ -133,7 +148,8 @@ export function createAdminService(deps: {
   // answers it again without a second audit row.
   async function apply(
     tx: { admin: AdminStore; ledger: LedgerStore },
-    input: Omit<AdjustInput, "idempotencyKey"> & {
+    input: Omit<AdjustInput, "idempotencyKey" | "terms"> & {
+      terms: GrantTerms | null;
       ledgerKey: string;
       legacyKey?: string;
       action: string;
@@ -148,6 +164,8 @@ export function createAdminService(deps: {
     if (replay) return replayOf(replay, input);
     // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
     if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
+    const now = clock.now();
+    if (input.terms) assertNotExpired(input.terms, now);
     const actionId = randomUUID();
     const entry = await tx.ledger.post({
       userId: input.userId,
@@ -156,6 +174,8 @@ export function createAdminService(deps: {
       idempotencyKey: input.ledgerKey,
       reason: input.reason,
       adminActionId: actionId,
+      at: now,
+      ...(input.terms ? { grant: input.terms } : {}),
     });
     invariant(entry, `adjustment of user ${input.userId} was not applied`);
     await tx.admin.insertAction({
@@ -173,13 +193,17 @@ export function createAdminService(deps: {
     return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
   }
 
-  function replayOf(entry: LedgerEntry, input: { userId: string; amount: number; reason: string }): AdjustResult {
+  function replayOf(
+    entry: LedgerEntry,
+    input: { userId: string; amount: number; reason: string; terms: GrantTerms | null },
+  ): AdjustResult {
     // Client keys are shared with spends and grants: only an adjustment's own row is its replay.
     if (
       entry.kind !== "admin_adjustment" ||
       entry.userId !== input.userId ||
       entry.amount !== input.amount ||
-      entry.reason !== input.reason
+      entry.reason !== input.reason ||
+      !sameOptionalTerms(termsOfEntry(entry), input.terms)
     ) {
       throw new IdempotencyConflictError();
     }
@@ -195,6 +219,7 @@ export function createAdminService(deps: {
         userId: request.targetUserId,
         amount: request.amount,
         reason: request.reason,
+        terms: termsOfRequest(request),
         requestId: input.requestId ?? null,
         ledgerKey: `s:adjustment:${request.id}`,
         action: "adjustment_approved",

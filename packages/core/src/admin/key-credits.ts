@@ -3,11 +3,14 @@ import { type ApiKeyUsageStore, countUse, type KeyUsage } from "../auth/api-key-
 import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
+import { creditTerms, type GrantTermsInput, sameOptionalTerms, termsOfEntry } from "../grant-terms.ts";
+import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
+import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminStore } from "./store.ts";
 
 export interface KeyCreditsTx {
@@ -28,6 +31,7 @@ export interface KeyGrantInput {
   idempotencyKey: string;
   reason?: string | null;
   requestId?: string | null;
+  terms?: GrantTermsInput;
 }
 
 export type KeyGrantResult =
@@ -54,17 +58,19 @@ export function createKeyCreditsService(deps: {
     assertCredits(input.amount);
     assertIdempotencyKey(input.idempotencyKey);
     assertReason(input.reason);
+    // Resolved now (a grant's defaults, not an adjustment's): a request keeps exactly these.
+    const terms = creditTerms("grant", input.amount, input.terms, clock.now());
     const ledgerKey = clientKey({ kind: "apiKey", id: key.id }, input.idempotencyKey);
     const reason = input.reason?.trim() || null;
     if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
-      return requestApproval(key, input, ledgerKey, reason ?? `grant through API key ${key.id}`);
+      return requestApproval(key, { ...input, terms }, ledgerKey, reason ?? `grant through API key ${key.id}`);
     }
     return inTransaction(async (tx) => {
       const before = await tx.ledger.lockBalance(input.userId);
       if (before === null) throw new NotFoundError("user");
       const replay =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
-      if (replay) return replayOf(replay, input, reason);
+      if (replay) return replayOf(replay, input, reason, terms);
       // The same key already filed a request (a larger amount, or another threshold then).
       if (await tx.admin.findAdjustmentRequestByKey(ledgerKey.key)) throw new IdempotencyConflictError();
       await countUse(tx.usage, clock, key, "grant", input.amount);
@@ -77,6 +83,8 @@ export function createKeyCreditsService(deps: {
         legacyKey: ledgerKey.legacy,
         reason,
         adminActionId: actionId,
+        at: clock.now(),
+        ...(terms ? { grant: terms } : {}),
       });
       invariant(entry, `grant to user ${input.userId} was not applied`);
       await tx.admin.insertAction({
@@ -101,7 +109,7 @@ export function createKeyCreditsService(deps: {
   // its beneficiary either, approves it (admin.ts).
   async function requestApproval(
     key: ApiKeyPrincipal,
-    input: KeyGrantInput,
+    input: Omit<KeyGrantInput, "terms"> & { terms: GrantTerms | null },
     ledgerKey: ClientKey,
     reason: string,
   ): Promise<KeyGrantResult> {
@@ -119,6 +127,7 @@ export function createKeyCreditsService(deps: {
         reason,
         idempotencyKey: ledgerKey.key,
         expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+        ...termColumns(input.terms),
       });
       if (!created) {
         const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
@@ -126,7 +135,8 @@ export function createKeyCreditsService(deps: {
           existing?.requestedBy === key.ownerUserId &&
           existing.targetUserId === input.userId &&
           existing.amount === input.amount &&
-          existing.reason === reason;
+          existing.reason === reason &&
+          sameOptionalTerms(termsOfRequest(existing), input.terms);
         if (!same || !existing) throw new IdempotencyConflictError();
         return { status: "pending", adjustmentRequest: existing };
       }
@@ -174,12 +184,18 @@ export function createKeyCreditsService(deps: {
   return { grant, metered };
 }
 
-function replayOf(entry: LedgerEntry, input: KeyGrantInput, reason: string | null): KeyGrantResult {
+function replayOf(
+  entry: LedgerEntry,
+  input: KeyGrantInput,
+  reason: string | null,
+  terms: GrantTerms | null,
+): KeyGrantResult {
   if (
     entry.kind !== "grant" ||
     entry.userId !== input.userId ||
     entry.amount !== input.amount ||
-    (entry.reason ?? null) !== reason
+    (entry.reason ?? null) !== reason ||
+    !sameOptionalTerms(termsOfEntry(entry), terms)
   ) {
     throw new IdempotencyConflictError();
   }

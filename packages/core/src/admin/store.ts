@@ -1,3 +1,4 @@
+import type { GrantCategory } from "../grants.ts";
 import type { LedgerStore } from "../ledger.ts";
 
 export const adjustmentStatuses = ["pending", "approved", "rejected", "expired"] as const;
@@ -38,6 +39,11 @@ export interface AdjustmentRequest {
   decidedBy: string | null;
   decidedAt: Date | null;
   expiresAt: Date;
+  // The terms of the grant a credit creates when approved, as filed (null for a debit, and for
+  // requests filed before grants: the defaults of an adjustment then).
+  grantCategory: GrantCategory | null;
+  grantPriority: number | null;
+  grantExpiresAt: Date | null;
   createdAt: Date;
 }
 
@@ -79,7 +85,15 @@ export interface AdminStore {
   insertAdjustmentRequest(
     request: Pick<
       AdjustmentRequest,
-      "requestedBy" | "targetUserId" | "amount" | "reason" | "idempotencyKey" | "expiresAt"
+      | "requestedBy"
+      | "targetUserId"
+      | "amount"
+      | "reason"
+      | "idempotencyKey"
+      | "expiresAt"
+      | "grantCategory"
+      | "grantPriority"
+      | "grantExpiresAt"
     >,
   ): Promise<AdjustmentRequest | null>;
   findAdjustmentRequest(id: string): Promise<AdjustmentRequest | null>;

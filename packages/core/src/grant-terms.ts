@@ -1,0 +1,121 @@
+import { InvalidInputError, InvalidStateError } from "./errors.ts";
+import { type GrantCategory, type GrantTerms, grantCategories } from "./grants.ts";
+import { GRANT_PRIORITY, MAX_GRANT_EXPIRY_DAYS } from "./limits.ts";
+
+// What a caller may say about the grant a credit creates; each part is optional (the kind of
+// credit decides the default). Typed loosely on purpose: the CLI, jobs and tests call the core
+// without the API's schemas, and a wrong value here is a wrong balance later.
+export interface GrantTermsInput {
+  category?: unknown;
+  priority?: unknown;
+  expiresAt?: unknown;
+}
+
+const DAY_MS = 86_400_000;
+// ISO 8601 with a time and an explicit offset: a date without a zone means a different instant
+// on every server.
+const ISO_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+export function hasGrantTerms(input: GrantTermsInput): boolean {
+  return input.category !== undefined || input.priority !== undefined || input.expiresAt != null;
+}
+
+// The one check of grant terms (API, key grants, admin adjustments, the CLI): the category in the
+// core's list, the priority an integer in GRANT_PRIORITY, the expiry a real instant after `now`
+// and at most MAX_GRANT_EXPIRY_DAYS away. Returns only the parts that were given.
+export function parseGrantTerms(input: GrantTermsInput, now: Date): Partial<GrantTerms> {
+  const terms: Partial<GrantTerms> = {};
+  if (input.category !== undefined) terms.category = parseCategory(input.category);
+  if (input.priority !== undefined) {
+    const p = input.priority;
+    if (typeof p !== "number" || !Number.isInteger(p) || p < GRANT_PRIORITY.min || p > GRANT_PRIORITY.max) {
+      throw new InvalidInputError(`priority must be an integer from ${GRANT_PRIORITY.min} to ${GRANT_PRIORITY.max}`);
+    }
+    terms.priority = p;
+  }
+  if (input.expiresAt != null) terms.expiresAt = parseExpiry(input.expiresAt, now);
+  return terms;
+}
+
+function parseCategory(value: unknown): GrantCategory {
+  const found = grantCategories.find((c) => c === value);
+  if (!found) throw new InvalidInputError(`category must be one of ${grantCategories.join(", ")}`);
+  return found;
+}
+
+// Date.parse rolls a 30 February over into March: a calendar date must exist as written.
+function parseInstant(value: string): Date | null {
+  const parts = ISO_INSTANT.exec(value);
+  if (!parts) return null;
+  const [year, month, day, hour, minute] = parts.slice(1, 6).map(Number) as [number, number, number, number, number];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day || hour > 23 || minute > 59) return null;
+  return new Date(value);
+}
+
+function parseExpiry(value: unknown, now: Date): Date {
+  const at = value instanceof Date ? value : typeof value === "string" ? parseInstant(value) : null;
+  if (!at || Number.isNaN(at.getTime())) {
+    throw new InvalidInputError("expiresAt must be an ISO 8601 instant with a time zone");
+  }
+  if (at.getTime() <= now.getTime()) throw new InvalidInputError("expiresAt must be in the future");
+  if (at.getTime() > now.getTime() + MAX_GRANT_EXPIRY_DAYS * DAY_MS) {
+    throw new InvalidInputError(`expiresAt must be within ${MAX_GRANT_EXPIRY_DAYS} days`);
+  }
+  return at;
+}
+
+// The terms a credit of this kind gets for the parts not given (as the ledger applies them).
+export function resolveGrantTerms(
+  kind: "purchase" | "grant" | "admin_adjustment",
+  terms: Partial<GrantTerms>,
+): GrantTerms {
+  const category = terms.category ?? (kind === "purchase" ? "paid" : kind === "grant" ? "promotional" : "adjustment");
+  return { category, priority: terms.priority ?? GRANT_PRIORITY.default, expiresAt: terms.expiresAt ?? null };
+}
+
+// Terms are part of a request's identity: the same key with other terms is another request.
+export function sameGrantTerms(a: GrantTerms, b: GrantTerms): boolean {
+  return (
+    a.category === b.category &&
+    a.priority === b.priority &&
+    (a.expiresAt?.getTime() ?? null) === (b.expiresAt?.getTime() ?? null)
+  );
+}
+
+// Approving a request applies exactly its terms, and never a grant already expired.
+export function assertNotExpired(terms: GrantTerms, now: Date): void {
+  if (terms.expiresAt && terms.expiresAt.getTime() <= now.getTime()) {
+    throw new InvalidStateError(
+      `the grant would have expired at ${terms.expiresAt.toISOString()}: file a new request with a later expiry`,
+    );
+  }
+}
+
+// The terms of the grant a signed credit creates, from what the caller said; null for a debit,
+// which takes from grants and creates none (terms on it are a mistake, not something to ignore).
+export function creditTerms(
+  kind: "grant" | "admin_adjustment",
+  amount: number,
+  input: GrantTermsInput | undefined,
+  now: Date,
+): GrantTerms | null {
+  const given = input ?? {};
+  if (amount < 0) {
+    if (hasGrantTerms(given)) throw new InvalidInputError("category, priority and expiresAt apply only to a credit");
+    return null;
+  }
+  return resolveGrantTerms(kind, parseGrantTerms(given, now));
+}
+
+// The terms a ledger row's credit was applied with: a credit from before grants had none to give,
+// which is the defaults of its kind.
+export function termsOfEntry(entry: { kind: string; amount: number; grant: GrantTerms | null }): GrantTerms | null {
+  if (entry.grant || entry.amount < 0) return entry.grant;
+  const kind = entry.kind === "purchase" || entry.kind === "grant" ? entry.kind : "admin_adjustment";
+  return resolveGrantTerms(kind, {});
+}
+
+export function sameOptionalTerms(a: GrantTerms | null, b: GrantTerms | null): boolean {
+  return a === null || b === null ? a === b : sameGrantTerms(a, b);
+}
