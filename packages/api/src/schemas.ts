@@ -1,6 +1,10 @@
 import {
   apiKeyScopes,
+  type CreditGrant,
   type CreditPackage,
+  GRANT_PRIORITY,
+  type GrantsView,
+  grantCategories,
   HOLD_TTL_SECONDS,
   type Hold,
   holdStatuses,
@@ -61,6 +65,17 @@ export const cursor = text({ max: MAX_CURSOR_LENGTH, min: 0 });
 export const uuid = z.uuid();
 export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
 
+// The terms of the grant a credit creates; the core checks them again (grant-terms.ts): an expiry
+// in the past or absurdly far is refused there, with the service's clock.
+export const grantTermsInput = {
+  category: z.enum(grantCategories).optional(),
+  priority: z.number().int().min(GRANT_PRIORITY.min).max(GRANT_PRIORITY.max).optional(),
+  expiresAt: z.iso
+    .datetime({ offset: true })
+    .optional()
+    .describe("ISO 8601 instant, in the future; the grant's credits are not spendable from then on"),
+};
+
 export const historyQuery = z.strictObject({
   limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
   cursor: cursor.optional(),
@@ -79,10 +94,28 @@ export const transactionOutput = z.object({
   paymentId: z.uuid().nullable(),
   holdId: z.uuid().nullable(),
   createdAt: z.iso.datetime(),
+  // The grants this row moved: a debit's takings (negative), a credit's grant (positive).
+  allocations: z.array(z.object({ grantId: z.uuid(), amount: z.number().int() })),
 });
+
+export const creditGrantOutput = z.object({
+  id: z.uuid(),
+  category: z.enum(grantCategories),
+  priority: z.number().int(),
+  remaining: z.number().int(),
+  expiresAt: z.iso.datetime().nullable(),
+  createdAt: z.iso.datetime(),
+});
+
+const grantsOutput = {
+  // Live grants, in spending order.
+  grants: z.array(creditGrantOutput),
+  nextExpiry: z.object({ amount: z.number().int(), at: z.iso.datetime() }).nullable(),
+};
 
 export const historyOutput = z.object({
   balance: z.number().int(),
+  ...grantsOutput,
   transactions: z.array(transactionOutput),
   nextCursor: z.string().nullable(),
 });
@@ -116,6 +149,8 @@ export const packageOutput = z.object({
   credits: z.number().int(),
   priceMinor: z.number().int(),
   currency: z.string(),
+  // The bought credits expire this many days after the payment; null: never.
+  creditExpiryDays: z.number().int().nullable(),
 });
 
 export const apiKeyScope = z.enum(apiKeyScopes);
@@ -130,6 +165,21 @@ export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOut
   paymentId: entry.paymentId,
   holdId: entry.holdId,
   createdAt: entry.createdAt.toISOString(),
+  allocations: entry.allocations.map((a) => ({ grantId: a.grantId, amount: a.amount })),
+});
+
+export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({
+  id: g.id,
+  category: g.category,
+  priority: g.priority,
+  remaining: g.remaining,
+  expiresAt: g.expiresAt?.toISOString() ?? null,
+  createdAt: g.createdAt.toISOString(),
+});
+
+export const toGrants = (view: GrantsView) => ({
+  grants: view.grants.map(toGrant),
+  nextExpiry: view.nextExpiry ? { amount: view.nextExpiry.amount, at: view.nextExpiry.at.toISOString() } : null,
 });
 
 export const toHold = (hold: Hold, balance: number): z.infer<typeof holdOutput> => ({
@@ -158,6 +208,7 @@ export const toPackage = (p: CreditPackage): z.infer<typeof packageOutput> => ({
   credits: p.credits,
   priceMinor: p.priceMinor,
   currency: p.currency,
+  creditExpiryDays: p.creditExpiryDays,
 });
 
 export const historyOptions = (query: z.infer<typeof historyQuery>) => ({

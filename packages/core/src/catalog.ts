@@ -5,6 +5,8 @@ export interface CreditPackage {
   credits: number;
   priceMinor: number;
   currency: string;
+  // The credits a purchase of this pack grants expire this many days after payment; null: never.
+  creditExpiryDays: number | null;
 }
 
 export interface CatalogStore {

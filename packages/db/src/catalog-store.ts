@@ -11,6 +11,7 @@ const publicColumns = {
   credits: creditPackages.credits,
   priceMinor: creditPackages.priceMinor,
   currency: creditPackages.currency,
+  creditExpiryDays: creditPackages.creditExpiryDays,
 };
 
 export function createCatalogStore(db: Database): CatalogStore {

@@ -3,14 +3,16 @@ import {
   adjustmentStatuses,
   decodeTimeCursor,
   encodeTimeCursor,
+  grantCategories,
   MAX_CREDITS_PER_OPERATION,
   MAX_EMAIL_LENGTH,
   MAX_PAGE_SIZE,
+  termsOfRequest,
   userRoles,
 } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { cursor, idempotencyKey, reason, text, uuid } from "../schemas.ts";
+import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, text, toGrant, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
 
@@ -26,6 +28,10 @@ const adjustmentRequestOutput = z.object({
   decidedBy: z.uuid().nullable(),
   decidedAt: z.iso.datetime().nullable(),
   expiresAt: z.iso.datetime(),
+  // The terms the approval applies to the credit's grant (null for a debit).
+  grant: z
+    .object({ category: z.enum(grantCategories), priority: z.number().int(), expiresAt: z.iso.datetime().nullable() })
+    .nullable(),
   createdAt: z.iso.datetime(),
 });
 const toRequest = (r: AdjustmentRequest): z.infer<typeof adjustmentRequestOutput> => ({
@@ -38,8 +44,14 @@ const toRequest = (r: AdjustmentRequest): z.infer<typeof adjustmentRequestOutput
   decidedBy: r.decidedBy,
   decidedAt: iso(r.decidedAt),
   expiresAt: r.expiresAt.toISOString(),
+  grant: grantOf(r),
   createdAt: r.createdAt.toISOString(),
 });
+
+function grantOf(r: AdjustmentRequest) {
+  const terms = termsOfRequest(r);
+  return terms ? { category: terms.category, priority: terms.priority, expiresAt: iso(terms.expiresAt) } : null;
+}
 
 const adjustOutput = z.object({
   status: z.enum(["applied", "pending"]),
@@ -119,11 +131,17 @@ export const adminRouter = router({
           .refine((n) => n !== 0, "amount must not be zero"),
         reason,
         idempotencyKey,
+        ...grantTermsInput,
       }),
     )
     .output(adjustOutput)
-    .mutation(async ({ ctx, input }) => {
-      const result = await ctx.services.admin.adjust({ ...input, actorId: ctx.user.id, requestId: ctx.requestId });
+    .mutation(async ({ ctx, input: { category, priority, expiresAt, ...input } }) => {
+      const result = await ctx.services.admin.adjust({
+        ...input,
+        terms: { category, priority, expiresAt },
+        actorId: ctx.user.id,
+        requestId: ctx.requestId,
+      });
       return result.status === "applied"
         ? {
             status: "applied" as const,
@@ -246,6 +264,8 @@ export const adminRouter = router({
             createdAt: z.iso.datetime(),
           }),
         ),
+        // Live and past (spent, expired), newest first.
+        grants: z.array(creditGrantOutput.extend({ amount: z.number().int(), expiredAt: z.iso.datetime().nullable() })),
         payments: z.array(
           z.object({
             id: z.uuid(),
@@ -261,9 +281,10 @@ export const adminRouter = router({
     )
     .query(async ({ ctx, input }) => {
       const user = await ctx.services.admin.userSummary(input.userId);
-      const [holds, payments] = await Promise.all([
+      const [holds, payments, grants] = await Promise.all([
         ctx.services.credits.listHolds(input.userId),
         ctx.services.payments.listPayments(input.userId),
+        ctx.services.credits.grantHistory(input.userId, MAX_PAGE_SIZE),
       ]);
       return {
         user: toSummary(user),
@@ -275,6 +296,7 @@ export const adminRouter = router({
           expiresAt: h.expiresAt.toISOString(),
           createdAt: h.createdAt.toISOString(),
         })),
+        grants: grants.map((g) => ({ ...toGrant(g), amount: g.amount, expiredAt: iso(g.expiredAt) })),
         payments: payments.map((p) => ({
           id: p.id,
           status: p.status,

@@ -1,15 +1,18 @@
 import { clientKey } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import type { Context } from "../context.ts";
 import {
   creditResultOutput,
   credits,
+  grantTermsInput,
   historyOptions,
   historyOutput,
   historyQuery,
   holdOutput,
   idempotencyKey,
   reason,
+  toGrants,
   toHold,
   toTransaction,
   ttlSeconds,
@@ -31,10 +34,7 @@ export const creditsRouter = router({
     .meta({ openapi: { method: "GET", path: "/me/credits", tags: ["credits"], summary: "My balance and history" } })
     .input(historyQuery)
     .output(historyOutput)
-    .query(async ({ ctx, input }) => {
-      const history = await ctx.services.credits.history(ctx.user.id, historyOptions(input));
-      return { ...history, transactions: history.transactions.map(toTransaction) };
-    }),
+    .query(({ ctx, input }) => creditsOf(ctx, ctx.user.id, input)),
 
   ofUser: serviceProcedure("credits:read", { orAdmin: true })
     .meta({
@@ -48,10 +48,7 @@ export const creditsRouter = router({
     })
     .input(historyQuery.extend({ userId: uuid }))
     .output(historyOutput)
-    .query(async ({ ctx, input: { userId, ...query } }) => {
-      const history = await ctx.services.credits.history(userId, historyOptions(query));
-      return { ...history, transactions: history.transactions.map(toTransaction) };
-    }),
+    .query(({ ctx, input: { userId, ...query } }) => creditsOf(ctx, userId, query)),
 
   // One procedure for internal tools (API key, any user) and for people spending their own
   // credits (session: the user is always the session's, never the input's).
@@ -86,12 +83,16 @@ export const creditsRouter = router({
     .meta({
       openapi: { method: "POST", path: "/credits/grant", tags: ["credits"], summary: "Grant credits", protect: true },
     })
-    .input(change)
+    .input(change.extend(grantTermsInput))
     .output(grantOutput)
-    .mutation(async ({ ctx, input }) => {
+    .mutation(async ({ ctx, input: { category, priority, expiresAt, ...input } }) => {
       // Only API keys hold this scope; their grants answer to the key's owner (key-credits.ts).
       if (ctx.caller.kind !== "apiKey") throw new TRPCError({ code: "FORBIDDEN", message: "requires an API key" });
-      const result = await ctx.services.keyCredits.grant(ctx.caller.key, { ...input, requestId: ctx.requestId });
+      const result = await ctx.services.keyCredits.grant(ctx.caller.key, {
+        ...input,
+        terms: { category, priority, expiresAt },
+        requestId: ctx.requestId,
+      });
       if (result.status === "applied") return { transactionId: result.transactionId, balance: result.balance };
       const request = result.adjustmentRequest;
       return {
@@ -173,3 +174,12 @@ export const creditsRouter = router({
       return toHold(hold, balance);
     }),
 });
+
+// The balance, the live grants (spending order) and the next expiry, and a page of history.
+async function creditsOf(ctx: Context, userId: string, query: z.infer<typeof historyQuery>) {
+  const [history, grants] = await Promise.all([
+    ctx.services.credits.history(userId, historyOptions(query)),
+    ctx.services.credits.grants(userId),
+  ]);
+  return { ...history, ...toGrants(grants), transactions: history.transactions.map(toTransaction) };
+}

@@ -2,6 +2,8 @@ import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import { resolveGrantTerms } from "../grant-terms.ts";
+import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
@@ -150,16 +152,19 @@ export function createPaymentService(deps: {
       if (!payment.reviewReason) await tx.payments.updatePayment(payment.id, { reviewReason: mismatch });
       return "flagged";
     }
+    const now = clock.now();
     const entry = await tx.ledger.post({
       userId: payment.userId,
       amount: payment.credits,
       kind: "purchase",
       idempotencyKey: systemKey.purchase(payment.id),
       paymentId: payment.id,
+      at: now,
+      grant: purchaseTerms(await tx.payments.packCreditExpiryDays(payment.packageId), now),
     });
     invariant(entry, `payment ${payment.id}: crediting user failed`);
     const paid = await tx.payments.updatePayment(payment.id, {
-      creditedAt: clock.now(),
+      creditedAt: now,
       providerSessionId: session.id,
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
@@ -328,4 +333,11 @@ function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string
     return `amount mismatch: paid ${session.amountTotalMinor} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
   }
   return null;
+}
+
+// A purchase is a paid grant at the default priority; a pack with creditExpiryDays has its credits
+// expire that many days after they are credited (the moment we learn of the payment).
+function purchaseTerms(expiryDays: number | null, now: Date): GrantTerms {
+  const expiresAt = expiryDays === null ? null : new Date(now.getTime() + expiryDays * 86_400_000);
+  return resolveGrantTerms("purchase", { expiresAt });
 }

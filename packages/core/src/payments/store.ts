@@ -87,4 +87,7 @@ export interface PaymentStore {
   getBillingProfile(userId: string): Promise<{ email: string | null; providerCustomerId: string | null } | null>;
   // Stores the customer id unless one is already stored; returns the one that is stored.
   setProviderCustomer(userId: string, customerId: string): Promise<string>;
+  // How long a purchase of this pack keeps its credits (the pack's creditExpiryDays); null: forever.
+  // Read in the fulfilling transaction (the catalogue store is another connection).
+  packCreditExpiryDays(packageId: string): Promise<number | null>;
 }
