@@ -264,6 +264,32 @@ describe("/api/v1/openapi.json", () => {
     expect(Object.keys(deref(doc, capture).properties ?? {})).toEqual(["amount"]);
   });
 
+  it("documents the grant fields: terms on grants and adjustments, grants and allocations on reads", () => {
+    const body = (endpoint: string) =>
+      deref(doc, operation(endpoint).requestBody.content["application/json"].schema).properties ?? {};
+    const ok = (endpoint: string) =>
+      deref(doc, operation(endpoint).responses["200"].content["application/json"].schema).properties ?? {};
+    for (const endpoint of ["POST /credits/grant", "POST /admin/adjust"]) {
+      const terms = body(endpoint);
+      expect(deref(doc, terms.category).enum, endpoint).toEqual(["paid", "promotional", "adjustment"]);
+      expect(deref(doc, terms.priority), endpoint).toMatchObject({ type: "integer", minimum: 0, maximum: 100 });
+      expect(deref(doc, terms.expiresAt), endpoint).toMatchObject({ type: "string", format: "date-time" });
+    }
+    for (const endpoint of ["GET /me/credits", "GET /users/{userId}/credits"]) {
+      const read = ok(endpoint);
+      const grant = deref(doc, deref(doc, read.grants).items);
+      expect(Object.keys(grant.properties).sort(), endpoint).toEqual(
+        ["category", "createdAt", "expiresAt", "id", "priority", "remaining"].sort(),
+      );
+      expect(read.nextExpiry, endpoint).toBeDefined();
+      const row = deref(doc, deref(doc, read.transactions).items);
+      const allocation = deref(doc, deref(doc, row.properties.allocations).items);
+      expect(Object.keys(allocation.properties), endpoint).toEqual(expect.arrayContaining(["grantId", "amount"]));
+    }
+    const pack = deref(doc, deref(doc, ok("GET /packages").packages).items);
+    expect(pack.properties.creditExpiryDays).toBeDefined();
+  });
+
   it("documents the success status each endpoint really answers", () => {
     for (const endpoint of contract) {
       const statuses = Object.keys(operation(endpoint).responses).filter((s) => s.startsWith("2"));
