@@ -5,6 +5,7 @@ import {
   GRANT_PRIORITY,
   type GrantsView,
   grantCategories,
+  grantSources,
   HOLD_TTL_SECONDS,
   type Hold,
   holdStatuses,
@@ -95,7 +96,15 @@ export const transactionOutput = z.object({
   holdId: z.uuid().nullable(),
   createdAt: z.iso.datetime(),
   // The grants this row moved: a debit's takings (negative), a credit's grant (positive).
-  allocations: z.array(z.object({ grantId: z.uuid(), amount: z.number().int() })),
+  // With the grant's category and source, so a client can say where credits came from.
+  allocations: z.array(
+    z.object({
+      grantId: z.uuid(),
+      amount: z.number().int(),
+      category: z.enum(grantCategories),
+      source: z.enum(grantSources),
+    }),
+  ),
 });
 
 export const creditGrantOutput = z.object({
@@ -165,7 +174,12 @@ export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOut
   paymentId: entry.paymentId,
   holdId: entry.holdId,
   createdAt: entry.createdAt.toISOString(),
-  allocations: entry.allocations.map((a) => ({ grantId: a.grantId, amount: a.amount })),
+  allocations: entry.allocations.map((a) => ({
+    grantId: a.grantId,
+    amount: a.amount,
+    category: a.category,
+    source: a.source,
+  })),
 });
 
 export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({

@@ -1,5 +1,5 @@
 import type { RouterOutputs } from "@credits/api";
-import { formatCredits, formatDateTime, formatSigned, kindLabels } from "../lib/format.ts";
+import { allocationSummary, formatCredits, formatDateTime, formatSigned, kindLabels } from "../lib/format.ts";
 import { Badge, cx } from "./ui.tsx";
 
 type Transaction = RouterOutputs["credits"]["mine"]["transactions"][number];
@@ -41,6 +41,11 @@ export function TransactionList({ transactions, caption }: { transactions: Trans
               <td className="px-4 py-3">
                 <KindBadge kind={t.kind} />
                 {t.reason ? <p className="mt-1 text-slate-600">{t.reason}</p> : null}
+                {t.amount < 0 && t.allocations.length > 0 ? (
+                  <p className="mt-1 text-xs text-slate-500" data-testid="allocations">
+                    {allocationSummary(t.allocations)}
+                  </p>
+                ) : null}
               </td>
               <td
                 className={cx(

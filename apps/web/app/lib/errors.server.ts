@@ -96,7 +96,8 @@ export const errorTable = {
     NOT_FOUND: form("This user no longer exists."),
     IDEMPOTENCY_CONFLICT: ADJUST_REPLAYED,
     INVALID_STATE: ADJUST_REPLAYED,
-    INVALID_INPUT: invalidFields(["amount", "reason"]),
+    // An expiry the core refuses (past, too far) names no field: its message is the form's.
+    INVALID_INPUT: invalidFields(["amount", "reason", "category", "expiresAt"]),
   },
   revokeKey: { NOT_FOUND: KEY_GONE, INVALID_INPUT: KEY_GONE, INVALID_STATE: KEY_GONE },
   createKey: { INVALID_INPUT: form("The key could not be created. Check the name, permissions and limits.") },

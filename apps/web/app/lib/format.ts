@@ -42,3 +42,22 @@ const dateOnly = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeZone: 
 
 export const formatDateTime = (iso: string) => `${dateTime.format(new Date(iso))} UTC`;
 export const formatDate = (iso: string) => dateOnly.format(new Date(iso));
+
+export type GrantCategory = RouterOutputs["credits"]["mine"]["grants"][number]["category"];
+
+// How a grant is named to people: by what kind of credits it holds.
+export const grantCategoryLabels: Record<GrantCategory, string> = {
+  paid: "Paid credits",
+  promotional: "Promotional credits",
+  adjustment: "Adjusted credits",
+};
+
+// "5 from Promotional credits, 2 from Paid credits": where a ledger row's credits came from or went,
+// one part per kind of grant, in the order the row moved them.
+export function allocationSummary(allocations: { amount: number; category: GrantCategory }[]): string {
+  const totals = new Map<GrantCategory, number>();
+  for (const a of allocations) totals.set(a.category, (totals.get(a.category) ?? 0) + Math.abs(a.amount));
+  return [...totals]
+    .map(([category, amount]) => `${integer.format(amount)} from ${grantCategoryLabels[category]}`)
+    .join(", ");
+}

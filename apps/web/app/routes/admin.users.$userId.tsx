@@ -1,12 +1,14 @@
 import { DEFAULT_PAGE_SIZE, MAX_CREDITS_PER_OPERATION, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { GrantTable, GrantTermsFields } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { isUuid } from "../lib/admin.server.ts";
 import { formFailure, type Messages, publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { grantTermsFromForm } from "../lib/grant-form.ts";
 import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
@@ -60,14 +62,23 @@ export const action = adminRoute(async ({ request, params, api }) => {
     .replace(/^−/, "-");
   const reason = textField(form, "reason").trim();
   const key = textField(form, "idempotencyKey");
-  const values = { amount: textField(form, "amount"), reason: textField(form, "reason") };
-  const errors: Messages = {};
+  const values = {
+    amount: textField(form, "amount"),
+    reason: textField(form, "reason"),
+    category: textField(form, "category"),
+    expiresOn: textField(form, "expiresOn"),
+  };
+  const grant = grantTermsFromForm(form);
+  const errors: Messages = { ...grant.errors };
   const amount = Number(rawAmount);
   if (!rawAmount) errors.amount = "Enter a number of credits: positive to add, negative to remove.";
   else if (!/^-?\d+$/.test(rawAmount)) errors.amount = "Enter a whole number of credits, e.g. 500 or -200.";
   else if (amount === 0) errors.amount = "The amount must not be zero.";
   else if (Math.abs(amount) > MAX_CREDITS_PER_OPERATION)
     errors.amount = `Use at most ${MAX_CREDITS_PER_OPERATION.toLocaleString("en")} credits.`;
+  else if (amount < 0 && (values.category || values.expiresOn)) {
+    errors.amount = "A category and an expiry apply only when adding credits.";
+  }
   if (!reason) errors.reason = "Say why: the reason is kept in the audit log and shown in the user's history.";
   else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
   if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
@@ -75,7 +86,13 @@ export const action = adminRoute(async ({ request, params, api }) => {
     return data({ ok: false as const, errors, values, result: null }, { status: 400 });
   }
   try {
-    const result = await api.caller.admin.adjust({ userId, amount, reason, idempotencyKey: `web-adjust:${key}` });
+    const result = await api.caller.admin.adjust({
+      userId,
+      amount,
+      reason,
+      idempotencyKey: `web-adjust:${key}`,
+      ...grant.terms,
+    });
     return { ok: true as const, errors: {} as Messages, values: null, result };
   } catch (error) {
     const failure = formFailure(error, "adjust");
@@ -85,7 +102,8 @@ export const action = adminRoute(async ({ request, params, api }) => {
 });
 
 export default function AdminUser() {
-  const { user, holds, payments, ledger, cursor, trail, cursorInvalid, adjustKey } = useLoaderData<typeof loader>();
+  const { user, holds, payments, grants, ledger, cursor, trail, cursorInvalid, adjustKey } =
+    useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const navigation = useNavigation();
   const adjusting = navigation.state === "submitting" && navigation.formMethod === "POST";
@@ -200,6 +218,7 @@ export default function AdminUser() {
               defaultValue={outcome?.values?.reason}
               error={outcome?.errors.reason}
             />
+            <GrantTermsFields values={outcome?.values} errors={outcome?.errors} />
             <div className="sm:col-span-2">
               <Button type="submit" disabled={adjusting} pending={adjusting} pendingLabel="Adjusting…">
                 Adjust balance
@@ -208,6 +227,17 @@ export default function AdminUser() {
           </Form>
         </Card>
       </div>
+
+      <section aria-labelledby="grants-heading">
+        <h2 id="grants-heading" className="mb-3 text-lg font-semibold text-slate-900">
+          Grants
+        </h2>
+        {grants.length === 0 ? (
+          <EmptyState title="No grants">Credits bought, granted or added by an admin appear here.</EmptyState>
+        ) : (
+          <GrantTable grants={grants} />
+        )}
+      </section>
 
       <section aria-labelledby="ledger-heading" id="ledger">
         <div className="mb-3 flex items-baseline justify-between">

@@ -1,5 +1,6 @@
 import { data, type MetaFunction, redirectDocument } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { BalanceBreakdown } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState } from "../components/ui.tsx";
 import { formFailure } from "../lib/errors.server.ts";
@@ -18,6 +19,8 @@ export const loader = userRoute(async ({ api }) => {
   const [history, catalog] = await Promise.all([api.caller.credits.mine({ limit: 5 }), api.caller.packages.list()]);
   return {
     balance: history.balance,
+    grants: history.grants,
+    nextExpiry: history.nextExpiry,
     recent: history.transactions,
     packages: catalog.packages,
     reportCost: REPORT_COST,
@@ -81,7 +84,8 @@ export const action = userRoute(async ({ request, api }) => {
 });
 
 export default function Credits() {
-  const { balance, recent, packages, reportCost, reportKey, checkoutKey } = useLoaderData<typeof loader>();
+  const { balance, grants, nextExpiry, recent, packages, reportCost, reportKey, checkoutKey } =
+    useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
   const submitting = navigation.state !== "idle" ? navigation.formData : undefined;
@@ -107,6 +111,7 @@ export default function Credits() {
           <p className="mt-2 text-5xl font-bold tracking-tight" data-testid="balance">
             {formatCredits(balance)}
           </p>
+          <BalanceBreakdown grants={grants} nextExpiry={nextExpiry} />
           <div className="mt-6 flex flex-wrap gap-3">
             <a
               href="#packs"
@@ -177,6 +182,11 @@ export default function Credits() {
                     </div>
                     <p className="mt-3 text-3xl font-bold text-slate-900">{formatCredits(pack.credits)}</p>
                     <p className="mt-1 text-slate-600">{formatMoney(pack.priceMinor, pack.currency)}</p>
+                    {pack.creditExpiryDays ? (
+                      <p className="mt-1 text-sm text-slate-500">
+                        Credits expire {pack.creditExpiryDays} days after purchase
+                      </p>
+                    ) : null}
                     {buyError?.packageId === pack.id ? (
                       <p className="mt-3 text-sm font-medium text-rose-700" role="alert">
                         {buyError.error}
