@@ -45,6 +45,11 @@ const PACK_GONE = form("This pack is no longer on sale. Pick another one.");
 const PAYMENTS_DOWN = form("Payments are unavailable right now. Nothing was charged; try again in a minute.");
 const CHECKOUT_FAILED = form("That checkout did not start. Nothing was charged; try again.");
 const DECIDED = form("This request was already decided, or it expired.");
+// The core refuses an approval whose credits would already have expired (grant-terms.ts).
+const decidedOrPastExpiry: Explain = (error) =>
+  /would have expired/.test(error.message)
+    ? { form: "The expiry date of these credits has passed: reject this request and file a new one with a later expiry." }
+    : { form: "This request was already decided, or it expired." };
 const ADJUST_REPLAYED = form("This form was already sent with other values. Reload the page and try again.");
 const KEY_GONE = form("This key could not be revoked: it may be gone already.");
 
@@ -86,7 +91,7 @@ export const errorTable = {
   decide: {
     FORBIDDEN: form("You requested this adjustment, or it is for you: another admin must decide it."),
     NOT_FOUND: form("This request no longer exists."),
-    INVALID_STATE: DECIDED,
+    INVALID_STATE: decidedOrPastExpiry,
     IDEMPOTENCY_CONFLICT: DECIDED,
     INVALID_INPUT: DECIDED,
     INSUFFICIENT_CREDITS: form("The balance is now too small to remove that many credits: reject the request instead."),

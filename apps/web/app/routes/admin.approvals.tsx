@@ -3,7 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-
 import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
-import { formatCredits, formatDateTime, formatSigned } from "../lib/format.ts";
+import { formatCredits, formatDateTime, formatSigned, grantCategoryLabels } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
@@ -101,6 +101,12 @@ export default function AdminApprovals() {
                     </Link>
                   </p>
                   <p className="mt-1 text-slate-800">“{a.reason}”</p>
+                  {a.grant ? (
+                    <p className="mt-1 text-sm text-slate-600" data-testid="approval-grant">
+                      As {grantCategoryLabels[a.grant.category]} · priority {a.grant.priority}
+                      {a.grant.expiresAt ? ` · expiring ${formatDateTime(a.grant.expiresAt)}` : " · never expiring"}
+                    </p>
+                  ) : null}
                   <p className="mt-1 text-sm text-slate-500">
                     Requested by {mine ? "you" : (emails[a.requestedBy] ?? a.requestedBy)} ·{" "}
                     {formatDateTime(a.createdAt)} · expires {formatDateTime(a.expiresAt)}
