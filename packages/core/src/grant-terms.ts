@@ -1,5 +1,6 @@
 import { InvalidInputError, InvalidStateError } from "./errors.ts";
-import { type GrantCategory, type GrantTerms, grantCategories } from "./grants.ts";
+import { type GrantCategory, type GrantTerms, grantCategories, grantTermsOf, sameTerms } from "./grants.ts";
+import type { LedgerEntry, LedgerStore } from "./ledger.ts";
 import { GRANT_PRIORITY, MAX_GRANT_EXPIRY_DAYS } from "./limits.ts";
 
 // What a caller may say about the grant a credit creates; each part is optional (the kind of
@@ -70,17 +71,9 @@ export function resolveGrantTerms(
   kind: "purchase" | "grant" | "admin_adjustment",
   terms: Partial<GrantTerms>,
 ): GrantTerms {
-  const category = terms.category ?? (kind === "purchase" ? "paid" : kind === "grant" ? "promotional" : "adjustment");
-  return { category, priority: terms.priority ?? GRANT_PRIORITY.default, expiresAt: terms.expiresAt ?? null };
-}
-
-// Terms are part of a request's identity: the same key with other terms is another request.
-export function sameGrantTerms(a: GrantTerms, b: GrantTerms): boolean {
-  return (
-    a.category === b.category &&
-    a.priority === b.priority &&
-    (a.expiresAt?.getTime() ?? null) === (b.expiresAt?.getTime() ?? null)
-  );
+  const resolved = grantTermsOf({ kind, amount: 1, grant: terms });
+  if (!resolved) throw new Error(`a ${kind} creates a grant`);
+  return resolved;
 }
 
 // Approving a request applies exactly its terms, and never a grant already expired.
@@ -108,14 +101,18 @@ export function creditTerms(
   return resolveGrantTerms(kind, parseGrantTerms(given, now));
 }
 
-// The terms a ledger row's credit was applied with: a credit from before grants had none to give,
-// which is the defaults of its kind.
-export function termsOfEntry(entry: { kind: string; amount: number; grant: GrantTerms | null }): GrantTerms | null {
-  if (entry.grant || entry.amount < 0) return entry.grant;
-  const kind = entry.kind === "purchase" || entry.kind === "grant" ? entry.kind : "admin_adjustment";
-  return resolveGrantTerms(kind, {});
+// Terms are part of a request's identity: a replay of a credit must ask for the terms its ledger
+// row's grant was created with. A row from before grants created none: any terms replay it.
+export async function sameTermsAsApplied(
+  ledger: LedgerStore,
+  entry: LedgerEntry,
+  terms: GrantTerms | null,
+): Promise<boolean> {
+  if (terms === null || entry.amount < 0) return terms === null;
+  const created = await ledger.findGrantByEntry(entry.id);
+  return created === null || sameTerms(created, terms);
 }
 
 export function sameOptionalTerms(a: GrantTerms | null, b: GrantTerms | null): boolean {
-  return a === null || b === null ? a === b : sameGrantTerms(a, b);
+  return a === null || b === null ? a === b : sameTerms(a, b);
 }

@@ -9,7 +9,7 @@ import {
   MAX_GRANT_EXPIRY_DAYS,
   parseGrantTerms,
   resolveGrantTerms,
-  sameGrantTerms,
+  sameOptionalTerms,
 } from "@credits/core";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
@@ -73,7 +73,7 @@ describe("parseGrantTerms", () => {
   });
 });
 
-describe("resolveGrantTerms and sameGrantTerms", () => {
+describe("resolveGrantTerms and sameOptionalTerms", () => {
   it("defaults by kind, priority 50, no expiry", () => {
     expect(resolveGrantTerms("purchase", {})).toEqual({ category: "paid", priority: 50, expiresAt: null });
     expect(resolveGrantTerms("grant", {}).category).toBe("promotional");
@@ -83,9 +83,11 @@ describe("resolveGrantTerms and sameGrantTerms", () => {
   it("compares instants, not Date objects", () => {
     const a = resolveGrantTerms("grant", { expiresAt: new Date("2027-01-01T00:00:00Z") });
     const b = resolveGrantTerms("grant", { expiresAt: new Date("2027-01-01T02:00:00+02:00") });
-    expect(sameGrantTerms(a, b)).toBe(true);
-    expect(sameGrantTerms(a, { ...b, priority: 10 })).toBe(false);
-    expect(sameGrantTerms(a, { ...b, expiresAt: null })).toBe(false);
+    expect(sameOptionalTerms(a, b)).toBe(true);
+    expect(sameOptionalTerms(a, { ...b, priority: 10 })).toBe(false);
+    expect(sameOptionalTerms(a, { ...b, expiresAt: null })).toBe(false);
+    expect(sameOptionalTerms(a, null)).toBe(false);
+    expect(sameOptionalTerms(null, null)).toBe(true);
   });
 
   it("an approval past the expiry is refused, never a grant already expired", () => {

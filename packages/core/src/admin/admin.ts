@@ -13,7 +13,7 @@ import {
   creditTerms,
   type GrantTermsInput,
   sameOptionalTerms,
-  termsOfEntry,
+  sameTermsAsApplied,
 } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
@@ -109,7 +109,7 @@ export function createAdminService(deps: {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       // Applied at once under a higher threshold before: that adjustment, not also a request.
       const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
-      if (applied) return replayOf(applied, { ...input, reason: input.reason.trim(), terms });
+      if (applied) return replayOf(tx.ledger, applied, { ...input, reason: input.reason.trim(), terms });
       // A request made before keys were scoped answers its retries (never written to any more).
       const legacy = await tx.admin.findAdjustmentRequestByKey(key.legacy);
       const created = legacy
@@ -161,7 +161,7 @@ export function createAdminService(deps: {
     const replay =
       (await tx.ledger.findEntryByKey(input.ledgerKey)) ??
       (input.legacyKey ? await tx.ledger.findEntryByKey(input.legacyKey) : null);
-    if (replay) return replayOf(replay, input);
+    if (replay) return replayOf(tx.ledger, replay, input);
     // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
     if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
     const now = clock.now();
@@ -193,17 +193,18 @@ export function createAdminService(deps: {
     return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
   }
 
-  function replayOf(
+  async function replayOf(
+    ledger: LedgerStore,
     entry: LedgerEntry,
     input: { userId: string; amount: number; reason: string; terms: GrantTerms | null },
-  ): AdjustResult {
+  ): Promise<AdjustResult> {
     // Client keys are shared with spends and grants: only an adjustment's own row is its replay.
     if (
       entry.kind !== "admin_adjustment" ||
       entry.userId !== input.userId ||
       entry.amount !== input.amount ||
       entry.reason !== input.reason ||
-      !sameOptionalTerms(termsOfEntry(entry), input.terms)
+      !(await sameTermsAsApplied(ledger, entry, input.terms))
     ) {
       throw new IdempotencyConflictError();
     }

@@ -3,7 +3,7 @@ import { type ApiKeyUsageStore, countUse, type KeyUsage } from "../auth/api-key-
 import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
-import { creditTerms, type GrantTermsInput, sameOptionalTerms, termsOfEntry } from "../grant-terms.ts";
+import { creditTerms, type GrantTermsInput, sameOptionalTerms, sameTermsAsApplied } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
@@ -70,7 +70,7 @@ export function createKeyCreditsService(deps: {
       if (before === null) throw new NotFoundError("user");
       const replay =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
-      if (replay) return replayOf(replay, input, reason, terms);
+      if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
       // The same key already filed a request (a larger amount, or another threshold then).
       if (await tx.admin.findAdjustmentRequestByKey(ledgerKey.key)) throw new IdempotencyConflictError();
       await countUse(tx.usage, clock, key, "grant", input.amount);
@@ -184,18 +184,19 @@ export function createKeyCreditsService(deps: {
   return { grant, metered };
 }
 
-function replayOf(
+async function replayOf(
+  ledger: LedgerStore,
   entry: LedgerEntry,
   input: KeyGrantInput,
   reason: string | null,
   terms: GrantTerms | null,
-): KeyGrantResult {
+): Promise<KeyGrantResult> {
   if (
     entry.kind !== "grant" ||
     entry.userId !== input.userId ||
     entry.amount !== input.amount ||
     (entry.reason ?? null) !== reason ||
-    !sameOptionalTerms(termsOfEntry(entry), terms)
+    !(await sameTermsAsApplied(ledger, entry, terms))
   ) {
     throw new IdempotencyConflictError();
   }
