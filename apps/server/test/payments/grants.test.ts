@@ -44,7 +44,11 @@ async function creditsOf(userId: string) {
     balance: number;
     grants: Grant[];
     nextExpiry: { amount: number; at: string } | null;
-    transactions: { kind: string; amount: number; allocations: { grantId: string; amount: number }[] }[];
+    transactions: {
+      kind: string;
+      amount: number;
+      allocations: { grantId: string; amount: number; category: string; source: string }[];
+    }[];
   };
 }
 
@@ -92,7 +96,9 @@ describe("purchase -> paid grant", () => {
     expect(credits.nextExpiry).toBeNull();
     const [row] = credits.transactions;
     expect(row).toMatchObject({ kind: "purchase", amount: purchase.credits });
-    expect(row?.allocations).toEqual([{ grantId: credits.grants[0]?.id, amount: purchase.credits }]);
+    expect(row?.allocations).toEqual([
+      { grantId: credits.grants[0]?.id, amount: purchase.credits, category: "paid", source: "payment" },
+    ]);
   });
 
   it("a pack with creditExpiryDays: the paid grant expires that many days after the payment", async () => {
@@ -128,9 +134,9 @@ describe("spending order", () => {
     const after = await creditsOf(purchase.userId);
     const [priority10, trial, paid] = grants.map((g) => g.id);
     expect(after.transactions[0]?.allocations).toEqual([
-      { grantId: priority10, amount: -3 },
-      { grantId: trial, amount: -10 },
-      { grantId: paid, amount: -2 },
+      { grantId: priority10, amount: -3, category: "promotional", source: "api" },
+      { grantId: trial, amount: -10, category: "promotional", source: "api" },
+      { grantId: paid, amount: -2, category: "paid", source: "payment" },
     ]);
     expect(after.grants.map((g) => [g.id, g.remaining])).toEqual([[paid, purchase.credits - 2]]);
   });
@@ -165,7 +171,9 @@ describe("refunds", () => {
     expect((await deliver(server.url, second.events.refunded(second.purchase.amountMinor))).status).toBe(200);
     const after = await creditsOf(userId);
     const clawback = after.transactions.find((t) => t.kind === "refund_clawback");
-    expect(clawback?.allocations).toEqual([{ grantId: secondPaid, amount: -second.purchase.credits }]);
+    expect(clawback?.allocations).toEqual([
+      { grantId: secondPaid, amount: -second.purchase.credits, category: "paid", source: "payment" },
+    ]);
     expect(after.grants.map((g) => [g.id, g.remaining])).toEqual([
       [trial, 5],
       [firstPaid, first.purchase.credits],
