@@ -160,6 +160,7 @@ describe("packages", () => {
           credits: p.credits,
           priceMinor: p.priceMinor,
           currency: p.currency,
+          creditExpiryDays: p.creditExpiryDays,
         })),
       ),
     });

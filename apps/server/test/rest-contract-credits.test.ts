@@ -210,8 +210,18 @@ describe("credits with an API key", () => {
     for (const auth of [{ key: readKey }, { cookie: adminCookie }]) {
       const reply = await call("GET", `/api/v1/users/${user.id}/credits`, auth);
       expect(reply.status).toBe(200);
+      const grant = {
+        id: expect.stringMatching(UUID),
+        category: "promotional",
+        priority: 50,
+        remaining: 42,
+        expiresAt: null,
+        createdAt: expect.stringMatching(ISO),
+      };
       expect(reply.body).toEqual({
         balance: 42,
+        grants: [grant],
+        nextExpiry: null,
         transactions: [
           {
             id: expect.stringMatching(UUID),
@@ -222,6 +232,7 @@ describe("credits with an API key", () => {
             paymentId: null,
             holdId: null,
             createdAt: expect.stringMatching(ISO),
+            allocations: [{ grantId: reply.body.grants[0]?.id, amount: 42, category: "promotional", source: "api" }],
           },
         ],
         nextCursor: null,

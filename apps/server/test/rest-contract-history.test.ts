@@ -51,7 +51,15 @@ describe("GET /me/credits", () => {
   it("answers {balance, transactions, nextCursor}, newest first by default", async () => {
     const reply = await call("GET", "/api/v1/me/credits", { cookie: user.cookie });
     expect(reply.status).toBe(200);
-    expect(reply.body).toEqual({ balance: 78, transactions: [...all].reverse(), nextCursor: null });
+    // Three promotional grants (API grants), spent oldest first: 100 - 10 - 20 - 1 - 3 = 66 left of the first.
+    const grants = [66, 5, 7].map((remaining) => expect.objectContaining({ category: "promotional", remaining }));
+    expect(reply.body).toEqual({
+      balance: 78,
+      grants,
+      nextExpiry: null,
+      transactions: [...all].reverse(),
+      nextCursor: null,
+    });
     expect(all[0]).toEqual({
       id: expect.stringMatching(UUID),
       kind: "grant",
@@ -61,6 +69,7 @@ describe("GET /me/credits", () => {
       paymentId: null,
       holdId: null,
       createdAt: expect.stringMatching(ISO),
+      allocations: [{ grantId: reply.body.grants[0]?.id, amount: 100, category: "promotional", source: "api" }],
     });
   });
 
@@ -91,7 +100,7 @@ describe("GET /me/credits", () => {
     const both = await call("GET", "/api/v1/me/credits?kind=spend&kind=grant&order=asc", { cookie: user.cookie });
     expect(both.body.transactions).toEqual(all);
     const holdsOnly = await call("GET", "/api/v1/me/credits?kind=hold", { cookie: user.cookie });
-    expect(holdsOnly.body).toEqual({ balance: 78, transactions: [], nextCursor: null });
+    expect(holdsOnly.body).toMatchObject({ balance: 78, transactions: [], nextCursor: null });
     const badKind = await call("GET", "/api/v1/me/credits?kind=gift", { cookie: user.cookie });
     expect(badKind.status).toBe(400);
     expect(badKind.body.error.code).toBe("INVALID_INPUT");

@@ -140,8 +140,21 @@ describe("purchase through Stripe Checkout", () => {
     // The history lists the purchase, linked to the payment.
     const history = await call(server.url, "GET", "/api/v1/me/credits", { cookie: user.cookie });
     expect(history.status).toBe(200);
+    // The purchase is one paid grant, which its ledger row created.
+    const grantId = history.body.grants[0]?.id;
     expect(history.body).toEqual({
       balance: starter.credits,
+      grants: [
+        {
+          id: expect.stringMatching(UUID),
+          category: "paid",
+          priority: 50,
+          remaining: starter.credits,
+          expiresAt: null,
+          createdAt: expect.stringMatching(ISO),
+        },
+      ],
+      nextExpiry: null,
       transactions: [
         {
           id: expect.stringMatching(UUID),
@@ -152,6 +165,7 @@ describe("purchase through Stripe Checkout", () => {
           paymentId,
           holdId: null,
           createdAt: expect.stringMatching(ISO),
+          allocations: [{ grantId, amount: starter.credits, category: "paid", source: "payment" }],
         },
       ],
       nextCursor: null,
