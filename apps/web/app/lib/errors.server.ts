@@ -48,7 +48,9 @@ const DECIDED = form("This request was already decided, or it expired.");
 // The core refuses an approval whose credits would already have expired (grant-terms.ts).
 const decidedOrPastExpiry: Explain = (error) =>
   /would have expired/.test(error.message)
-    ? { form: "The expiry date of these credits has passed: reject this request and file a new one with a later expiry." }
+    ? {
+        form: "The expiry date of these credits has passed: reject this request and file a new one with a later expiry.",
+      }
     : { form: "This request was already decided, or it expired." };
 const ADJUST_REPLAYED = form("This form was already sent with other values. Reload the page and try again.");
 const KEY_GONE = form("This key could not be revoked: it may be gone already.");
