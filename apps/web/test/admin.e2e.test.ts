@@ -103,7 +103,12 @@ describe("admin", () => {
     // The user's page for admins: balance, ledger, payments.
     await second.page.goto(`/admin/users/${people.customer.id}`);
     expect(await second.page.getByTestId("user-balance").textContent()).toBe("20,150 credits");
-    expect(await second.page.getByRole("table").getByRole("row").count()).toBe(4); // header + 3
+    expect(
+      await second.page
+        .getByRole("table", { name: /^Ledger of/ })
+        .getByRole("row")
+        .count(),
+    ).toBe(4); // header + 3
     await second.page.getByRole("region", { name: "Payments" }).getByText("$5.00", { exact: false }).waitFor();
     await docsScreenshot(second.page, "admin-user");
 
