@@ -17,10 +17,11 @@ export interface Clawback {
 }
 
 export interface ClawbackResult {
-  // Credits taken back (the clawback row's amount, as a positive number; 0: no row).
+  // Credits taken back, in all (0: no row).
   taken: number;
-  // Of those, the credits taken out of open holds.
+  // Of those, the credits taken out of open holds (one clawback row per hold, with its hold id).
   fromHolds: number;
+  // The row of what came from the balance (or was taken below zero); null when nothing did.
   entry: LedgerEntry | null;
 }
 
@@ -70,6 +71,18 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
         at: claim.now,
       });
       invariant(returned, `hold ${hold.id}: returning ${take} credits for a clawback failed`);
+      // The hold part's own clawback row takes back exactly what that release gave, from a grant
+      // that expired since too: they were reserved while live (0008_grant_fixes.sql).
+      const clawed = await tx.post({
+        userId: claim.userId,
+        amount: -take,
+        kind: claim.kind,
+        idempotencyKey: systemKey.holdClawbackTake(hold.id, claim.idempotencyKey),
+        holdId: hold.id,
+        paymentId: claim.paymentId,
+        at: claim.now,
+      });
+      invariant(clawed, `hold ${hold.id}: clawing back ${take} credits failed`);
       fromHolds += take;
       needed -= take;
     }
@@ -77,19 +90,19 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
   }
   const dispute = claim.kind === "dispute_clawback";
   const taken = dispute ? claim.wanted : claim.wanted - needed;
-  if (taken === 0) return { taken: 0, fromHolds, entry: null };
+  const fromBalance = taken - fromHolds;
+  if (fromBalance === 0) return { taken, fromHolds, entry: null };
   const entry = await tx.post({
     userId: claim.userId,
-    amount: -taken,
+    amount: -fromBalance,
     kind: claim.kind,
     idempotencyKey: claim.idempotencyKey,
     paymentId: claim.paymentId,
-    // A refund never overdraws; on a balance a dispute already took below zero it leaves the
-    // balance where it was (what it takes came out of holds just now).
-    allowNegative: dispute || balance < 0,
+    // A refund never overdraws; a dispute takes what the balance lacks below zero.
+    allowNegative: dispute,
     at: claim.now,
   });
-  invariant(entry, `payment ${claim.paymentId}: ${claim.kind} of ${taken} failed`);
+  invariant(entry, `payment ${claim.paymentId}: ${claim.kind} of ${fromBalance} failed`);
   return { taken, fromHolds, entry };
 }
 

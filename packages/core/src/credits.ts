@@ -65,6 +65,9 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     assertReason(input.reason);
     const key = clientKey(input.scope, input.idempotencyKey);
     const terms = kind === "grant" ? grantTermsOf({ kind, amount: input.amount, grant: input.terms }) : null;
+    const at = clock.now();
+    // Credits that expire as they are given were never spendable: a mistake, not a grant.
+    if (terms?.expiresAt && terms.expiresAt <= at) throw new InvalidInputError("expiresAt must be after now");
     const entry = await withRetry(() =>
       postOnce(store, {
         userId: input.userId,
@@ -74,7 +77,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
         legacyKey: key.legacy,
         reason: input.reason ?? null,
         ...(terms ? { grant: terms } : {}),
-        at: clock.now(),
+        at,
       }),
     );
     return { transactionId: entry.id, balance: entry.balanceAfter };

@@ -28,4 +28,6 @@ export const systemKey = {
   // Credits a refund or dispute took out of an open hold (the hold gives them back, the clawback
   // takes them): one per hold and clawback event.
   holdClawback: (holdId: string, source: string) => `s:hold-clawback:${holdId}:${source}`,
+  // The clawback row that takes those credits back (the hold part of the refund or dispute).
+  holdClawbackTake: (holdId: string, source: string) => `s:hold-clawback-take:${holdId}:${source}`,
 };

@@ -7,6 +7,8 @@ export interface ModelGrant {
   priority: number;
   expiresAt: number | null;
   createdAt: number;
+  // Creation order (the creating ledger row's seq): "oldest first" on a createdAt tie.
+  seq: number;
   amount: number;
   remaining: number;
   paymentId: string | null;
@@ -18,7 +20,7 @@ const byKey = (a: ModelGrant, b: ModelGrant) =>
   a.priority - b.priority ||
   (a.expiresAt ?? Number.POSITIVE_INFINITY) - (b.expiresAt ?? Number.POSITIVE_INFINITY) ||
   a.createdAt - b.createdAt ||
-  (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  a.seq - b.seq;
 
 export function spendingOrder(grants: readonly ModelGrant[], paymentId: string | null = null): ModelGrant[] {
   const own = (g: ModelGrant) => (paymentId !== null && g.paymentId === paymentId ? 0 : 1);
@@ -30,6 +32,7 @@ export class GrantModel {
   balance = 0;
   // Expiry records, in the order they were written.
   expiries: Allocation[] = [];
+  private created = 0;
 
   live(at: number): ModelGrant[] {
     return spendingOrder(this.grants.filter((g) => g.remaining > 0 && (g.expiresAt === null || g.expiresAt > at)));
@@ -79,12 +82,12 @@ export class GrantModel {
   }
 
   // A credit that creates a grant (its id decided by the caller); debt is repaid first.
-  credit(grant: Omit<ModelGrant, "amount" | "remaining">, amount: number, at: number): Allocation[] {
+  credit(grant: Omit<ModelGrant, "amount" | "remaining" | "seq">, amount: number, at: number): Allocation[] {
     this.expireDue(at);
     const repay = Math.min(amount, Math.max(-this.balance, 0));
     this.balance += amount;
     if (amount === repay) return [];
-    this.grants.push({ ...grant, amount: amount - repay, remaining: amount - repay });
+    this.grants.push({ ...grant, seq: ++this.created, amount: amount - repay, remaining: amount - repay });
     return [{ grantId: grant.id, amount: amount - repay }];
   }
 
@@ -116,6 +119,7 @@ export class GrantModel {
         priority: 50,
         expiresAt: null,
         createdAt: at,
+        seq: ++this.created,
         amount: left,
         remaining: left,
         paymentId: null,

@@ -54,7 +54,7 @@ export function grantReads(db: Database): GrantReads {
         .select()
         .from(g)
         .where(and(eq(g.userId, userId), gt(g.remaining, 0), or(isNull(g.expiresAt), gt(g.expiresAt, at))))
-        .orderBy(g.priority, sql`${g.expiresAt} NULLS LAST`, g.createdAt, g.id);
+        .orderBy(g.priority, sql`${g.expiresAt} NULLS LAST`, g.createdAt, sql`${g.entrySeq} NULLS FIRST`, g.id);
       return rows.map(toGrant);
     },
 
@@ -63,7 +63,7 @@ export function grantReads(db: Database): GrantReads {
         .select()
         .from(g)
         .where(eq(g.userId, userId))
-        .orderBy(desc(g.createdAt), desc(g.id))
+        .orderBy(desc(g.createdAt), sql`${g.entrySeq} DESC NULLS LAST`, desc(g.id))
         .limit(limit);
       return rows.map(toGrant);
     },

@@ -26,12 +26,14 @@ export const creditGrants = pgTable(
     entryId: uuid("entry_id")
       .unique("credit_grants_entry_unique")
       .references(() => creditTransactions.id),
+    // That row's seq: "oldest first" on a created_at tie (0008_grant_fixes.sql).
+    entrySeq: bigint("entry_seq", { mode: "number" }),
     createdAt: createdAt(),
     expiredAt: tsz("expired_at"),
   },
   (t) => [
     index("credit_grants_live_idx")
-      .on(t.userId, t.priority, t.expiresAt, t.createdAt, t.id)
+      .on(t.userId, t.priority, t.expiresAt, t.createdAt, t.entrySeq, t.id)
       .where(sql`${t.remaining} > 0`),
     index("credit_grants_due_idx").on(t.expiresAt).where(sql`${t.remaining} > 0 AND ${t.expiresAt} IS NOT NULL`),
     index("credit_grants_user_idx").on(t.userId, t.createdAt),
