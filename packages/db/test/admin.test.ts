@@ -242,6 +242,17 @@ describe("adjustments above the threshold", () => {
   });
 });
 
+describe("adjustments and the service clock", () => {
+  // The service clock, not the database's, decides when a posting happened (and so what has
+  // expired by then): the grant an adjustment creates is dated by it.
+  it("an adjustment's grant is created at the service clock's now", async () => {
+    const [actorId, userId] = [await newAdmin(), await createUser(db)];
+    await admin.adjust({ actorId, userId, amount: 4, reason: "dated", idempotencyKey: randomUUID() });
+    const [grant] = await credits.grantHistory(userId);
+    expect(grant?.createdAt.getTime()).toBe(now.getTime());
+  });
+});
+
 describe("admin reads", () => {
   it("filters the audit log and pages through it", async () => {
     const [actorId, userId] = [await newAdmin(), await createUser(db)];

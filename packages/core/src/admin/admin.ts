@@ -156,7 +156,8 @@ export function createAdminService(deps: {
       adjustmentRequestId: string | null;
     },
   ): Promise<AdjustResult> {
-    const before = await tx.ledger.lockBalance(input.userId);
+    const now = clock.now();
+    const before = await tx.ledger.lockBalance(input.userId, now);
     if (before === null) throw new NotFoundError("user");
     const replay =
       (await tx.ledger.findEntryByKey(input.ledgerKey)) ??
@@ -164,7 +165,6 @@ export function createAdminService(deps: {
     if (replay) return replayOf(tx.ledger, replay, input);
     // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
     if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
-    const now = clock.now();
     if (input.terms) assertNotExpired(input.terms, now);
     const actionId = randomUUID();
     const entry = await tx.ledger.post({

@@ -66,7 +66,8 @@ export function createKeyCreditsService(deps: {
       return requestApproval(key, { ...input, terms }, ledgerKey, reason ?? `grant through API key ${key.id}`);
     }
     return inTransaction(async (tx) => {
-      const before = await tx.ledger.lockBalance(input.userId);
+      const at = clock.now();
+      const before = await tx.ledger.lockBalance(input.userId, at);
       if (before === null) throw new NotFoundError("user");
       const replay =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
@@ -83,7 +84,7 @@ export function createKeyCreditsService(deps: {
         legacyKey: ledgerKey.legacy,
         reason,
         adminActionId: actionId,
-        at: clock.now(),
+        at,
         ...(terms ? { grant: terms } : {}),
       });
       invariant(entry, `grant to user ${input.userId} was not applied`);

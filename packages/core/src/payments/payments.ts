@@ -228,6 +228,7 @@ export function createPaymentService(deps: {
       kind,
       idempotencyKey: `s:${kind}:${payment.id}:${source}`,
       paymentId: payment.id,
+      at: clock.now(),
     });
     invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
     return Math.abs(amount);
