@@ -208,11 +208,11 @@ describe("credit grants", () => {
       paymentId: payment.id,
       at: clock.now(),
     });
-    // 3 repay the debt; 3 go back to the purchase's grant; 4 no grant is owed: a new paid grant.
+    // 3 repay the debt; 3 go back to the purchase's grant; the other 4 were debt the grant of 4
+    // repaid: they go back to that grant, with its terms (0008; never a new 'migration' grant).
     expect(reversal?.balanceAfter).toBe(7);
-    // (Both are priority 50, no expiry, made at the same instant: their order is their ids'.)
     expect(reversal?.allocations.map((a) => [a.source, a.amount]).sort()).toEqual([
-      ["migration", 4],
+      ["api", 4],
       ["payment", 3],
     ]);
     await expectInvariantHolds(db);
