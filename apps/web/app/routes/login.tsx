@@ -1,6 +1,6 @@
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
-import { AuthCard } from "../components/auth-card.tsx";
+import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
@@ -73,23 +73,7 @@ export default function LogIn() {
           <Alert tone="info">Log in to continue.</Alert>
         ) : null}
         <input type="hidden" name="redirectTo" value={redirectTo} />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          defaultValue={result?.values.email}
-          error={errors.email}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="current-password"
-          required
-          error={errors.password}
-        />
+        <CredentialFields email={result?.values.email} errors={errors} />
         <Button type="submit" className="w-full" pending={navigation.state === "submitting"} pendingLabel="Logging in…">
           Log in
         </Button>

@@ -1,9 +1,9 @@
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation } from "@remix-run/react";
-import { AuthCard } from "../components/auth-card.tsx";
+import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, Field } from "../components/ui.tsx";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
-import { checkEmail, checkNewPassword, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { checkEmail, checkNewPassword, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
 
 // The first admin of a new installation: the server printed a one-time setup token in its log at
@@ -60,25 +60,7 @@ export default function Setup() {
           hint="Printed once in the server's log when it started."
           error={errors.token}
         />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          defaultValue={result?.values.email}
-          error={errors.email}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={PASSWORD_MIN}
-          hint={`At least ${PASSWORD_MIN} characters.`}
-          error={errors.password}
-        />
+        <CredentialFields email={result?.values.email} errors={errors} newPassword />
         <Button
           type="submit"
           className="w-full"

@@ -1,10 +1,10 @@
 import { MAX_NAME_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
-import { AuthCard } from "../components/auth-card.tsx";
+import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
-import { checkEmail, checkNewPassword, PASSWORD_MIN, textField } from "../lib/forms.ts";
+import { checkEmail, checkNewPassword, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
 import { safeRedirect } from "../lib/safe-redirect.ts";
 
@@ -73,25 +73,7 @@ export default function SignUp() {
           defaultValue={result?.values.name}
           error={errors.name}
         />
-        <Field
-          label="Email"
-          name="email"
-          type="email"
-          autoComplete="email"
-          required
-          defaultValue={result?.values.email}
-          error={errors.email}
-        />
-        <Field
-          label="Password"
-          name="password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={PASSWORD_MIN}
-          hint={`At least ${PASSWORD_MIN} characters.`}
-          error={errors.password}
-        />
+        <CredentialFields email={result?.values.email} errors={errors} newPassword />
         <Button type="submit" className="w-full" pending={submitting} pendingLabel="Creating your account…">
           Create account
         </Button>
