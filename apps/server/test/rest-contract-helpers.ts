@@ -6,6 +6,7 @@ import { createAccountStore, createSessionStore } from "@credits/db";
 import { creditTransactions, users } from "@credits/db/schema";
 import { beforeAll, expect } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
+import { type CallOptions as HttpCallOptions, call as httpCall, type Reply } from "./http-call.ts";
 
 export const { db } = testDb;
 export const server = await startTestServer();
@@ -14,36 +15,12 @@ export const PASSWORD = "correct horse battery";
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field
-  body: any;
-}
+export type { Reply } from "./http-call.ts";
+export type CallOptions = HttpCallOptions & { base?: string };
 
-export interface CallOptions {
-  body?: unknown;
-  rawBody?: string;
-  cookie?: string;
-  key?: string;
-  headers?: Record<string, string>;
-  base?: string;
-}
-
-// One HTTP request; the body must be JSON or empty (anything else fails the test).
-export async function call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  let body: string | undefined;
-  if (options.body !== undefined || options.rawBody !== undefined) {
-    headers["content-type"] = "application/json";
-    body = options.rawBody ?? JSON.stringify(options.body);
-  }
-  if (options.cookie) headers.cookie = options.cookie;
-  if (options.key) headers.authorization = `Bearer ${options.key}`;
-  Object.assign(headers, options.headers);
-  const response = await fetch(`${options.base ?? server.url}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) };
+// One request to the test server (or `base`); the API's answers must be JSON or empty.
+export function call(method: string, path: string, options: CallOptions = {}): Promise<Reply> {
+  return httpCall(options.base ?? server.url, method, path, options, { strictJson: true });
 }
 
 export function sessionCookie(reply: Reply): string {

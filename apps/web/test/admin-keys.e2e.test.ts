@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
+  createUser as createUserOf,
   launchBrowser,
   logInThroughPage,
   newPage,
@@ -12,11 +13,7 @@ import {
 const server = await startWebServer();
 const browser = await launchBrowser();
 
-async function createUser(label: string, role: "user" | "admin") {
-  const email = uniqueEmail(label);
-  const user = await server.services.auth.createUser({ email, password: PASSWORD, role });
-  return { email, id: user.id };
-}
+const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
 
 describe("admin: API keys and erasure", () => {
   test("a key made in the panel shows its owner and its daily limits", async () => {

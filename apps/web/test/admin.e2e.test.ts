@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
+  createUser as createUserOf,
   docsScreenshot,
   launchBrowser,
   logInThroughPage,
@@ -13,11 +14,7 @@ import {
 const server = await startWebServer();
 const browser = await launchBrowser();
 
-async function createUser(label: string, role: "user" | "admin") {
-  const email = uniqueEmail(label);
-  const user = await server.services.auth.createUser({ email, password: PASSWORD, role });
-  return { email, id: user.id };
-}
+const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
 
 // Shared across the tests of this file, in order: the adjustment, then the pages that show it.
 const people = {

@@ -3,6 +3,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
 import {
+  createUser as createUserOf,
   launchBrowser,
   logInThroughPage,
   newPage,
@@ -15,11 +16,7 @@ import {
 const server = await startWebServer();
 const browser = await launchBrowser();
 
-async function createUser(label: string, role: "user" | "admin") {
-  const email = uniqueEmail(label);
-  const user = await server.services.auth.createUser({ email, password: PASSWORD, role });
-  return { email, id: user.id };
-}
+const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
 
 const admin = await createUser("grants-admin", "admin");
 const DAY_MS = 86_400_000;

@@ -91,6 +91,13 @@ let counter = 0;
 export const uniqueEmail = (label: string) => `${label}-${Date.now().toString(36)}-${counter++}@example.com`;
 export const PASSWORD = "correct horse battery staple";
 
+// A user made through the server's own services (no page), with a unique email.
+export async function createUser(server: RunningServer, label: string, role: "user" | "admin") {
+  const email = uniqueEmail(label);
+  const user = await server.services.auth.createUser({ email, password: PASSWORD, role });
+  return { email, id: user.id };
+}
+
 // Signs up through the page, as a person would.
 export async function signUpThroughPage(page: Page, email: string): Promise<void> {
   await page.goto("/signup");

@@ -67,41 +67,9 @@ export function startStripeMock() {
   return { mock, stop };
 }
 
-export interface Reply {
-  status: number;
-  headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: parsed JSON, asserted field by field
-  body: any;
-}
+import { call, type Reply } from "../http-call.ts";
 
-export interface CallOptions {
-  body?: unknown;
-  rawBody?: string;
-  cookie?: string;
-  key?: string;
-  headers?: Record<string, string>;
-}
-
-export async function call(base: string, method: string, path: string, options: CallOptions = {}): Promise<Reply> {
-  const headers: Record<string, string> = {};
-  let body: string | undefined;
-  if (options.body !== undefined || options.rawBody !== undefined) {
-    headers["content-type"] = "application/json";
-    body = options.rawBody ?? JSON.stringify(options.body);
-  }
-  if (options.cookie) headers.cookie = options.cookie;
-  if (options.key) headers.authorization = `Bearer ${options.key}`;
-  Object.assign(headers, options.headers);
-  const response = await fetch(`${base}${path}`, { method, headers, body, redirect: "manual" });
-  const text = await response.text();
-  let parsed: unknown = text;
-  try {
-    parsed = text === "" ? null : JSON.parse(text);
-  } catch {
-    // HTML pages (the local checkout) stay text.
-  }
-  return { status: response.status, headers: response.headers, body: parsed };
-}
+export { type CallOptions, call, type Reply } from "../http-call.ts";
 
 export interface TestUser {
   id: string;
