@@ -21,7 +21,7 @@ module.exports = {
       to: {
         pathNot: [
           "^packages/core/",
-          "node_modules/(@node-rs/argon2|@oslojs/crypto|@oslojs/encoding|ipaddr\\.js|p-limit)/",
+          "node_modules/(@node-rs/argon2|@oslojs/crypto|@oslojs/encoding|ipaddr\\.js|p-limit|zod)/",
         ],
         dependencyTypesNot: ["core"],
       },

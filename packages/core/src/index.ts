@@ -10,6 +10,7 @@ export * from "./clock.ts";
 export * from "./credits.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
+export * from "./events/events.ts";
 export * from "./gdpr.ts";
 export * from "./grant-terms.ts";
 export * from "./grants.ts";

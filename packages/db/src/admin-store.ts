@@ -3,6 +3,7 @@ import { and, desc, eq, gt, gte, ilike, lt, lte, ne, or, type SQL, sql } from "d
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
+import { createOutboxStore } from "./outbox-store.ts";
 import { adjustmentRequests, adminActions, users } from "./schema.ts";
 
 const summaryColumns = {
@@ -20,7 +21,9 @@ export function createAdminStore(db: Database): AdminStore {
   return translatingErrors({
     transaction: (work) =>
       translated(() =>
-        db.transaction((tx) => work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true) })),
+        db.transaction((tx) =>
+          work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true), outbox: createOutboxStore(tx) }),
+        ),
       ),
 
     insertAction: async (action) => {

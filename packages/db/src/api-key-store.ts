@@ -11,6 +11,7 @@ import { createAdminStore } from "./admin-store.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
+import { createOutboxStore } from "./outbox-store.ts";
 import { adminActions, apiKeys, apiKeyUsage, users } from "./schema.ts";
 
 // Everything but the hash.
@@ -195,7 +196,12 @@ export function createKeyCreditsStore(db: Database): KeyCreditsStore {
     transaction: (work) =>
       translated(() =>
         db.transaction((tx) =>
-          work({ admin: createAdminStore(tx), ledger: createLedgerStore(tx, true), usage: createApiKeyUsageStore(tx) }),
+          work({
+            admin: createAdminStore(tx),
+            ledger: createLedgerStore(tx, true),
+            outbox: createOutboxStore(tx),
+            usage: createApiKeyUsageStore(tx),
+          }),
         ),
       ),
     usage: createApiKeyUsageStore(db),

@@ -7,6 +7,7 @@ export * from "./errors.ts";
 export * from "./gdpr-store.ts";
 export * from "./ledger-store.ts";
 export * from "./ops-queries.ts";
+export * from "./outbox-store.ts";
 export * from "./payment-store.ts";
 export * from "./reconciliation-store.ts";
 export * from "./seed.ts";

@@ -4,6 +4,7 @@ import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
+import { createOutboxStore } from "./outbox-store.ts";
 import { creditPackages, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
@@ -21,7 +22,13 @@ export function createPaymentStore(db: Database): PaymentStore {
   const store: PaymentStore = {
     transaction: (work) =>
       translated(() =>
-        db.transaction((tx) => work({ payments: createPaymentStore(tx), ledger: createLedgerStore(tx, true) })),
+        db.transaction((tx) =>
+          work({
+            payments: createPaymentStore(tx),
+            ledger: createLedgerStore(tx, true),
+            outbox: createOutboxStore(tx),
+          }),
+        ),
       ),
 
     // null when the user's checkout key is taken (a double submit).

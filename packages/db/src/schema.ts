@@ -6,4 +6,5 @@ export * from "./schema/accounts.ts";
 export * from "./schema/grants.ts";
 export * from "./schema/ledger.ts";
 export * from "./schema/operations.ts";
+export * from "./schema/outbox.ts";
 export * from "./schema/payments.ts";

@@ -20,6 +20,7 @@ const PINNED: Record<string, string> = {
   "0006_scoped_keys_hold_clawbacks": "9b8947ffc2b4f3a59c96862cda18d325868f2d5345e5b856f9ca28c645180548",
   "0007_credit_grants": "a1c4c5a34686dc1f667c314c04fe25599ba974460a9a04ac31e0558163249435",
   "0008_grant_fixes": "2bf45f7b1bc09ae1a96c381af4ba995d5cd3db8eb62f539e639b47064810de23",
+  "0009_outbox": "e5ad2d451fff7d1a6f65f46d788727aebc53bc30451fc63247e9b7b9cdfb2821",
 };
 
 describe("migration integrity", () => {

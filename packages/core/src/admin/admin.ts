@@ -22,8 +22,9 @@ import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
+import { emitAdjustmentDecided, emitAdjustmentPending } from "./adjustment-events.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
-import type { AdjustmentRequest, AdminAction, AdminStore, AuditQuery, NewAdminAction } from "./store.ts";
+import type { AdjustmentRequest, AdminAction, AdminStore, AdminTx, AuditQuery, NewAdminAction } from "./store.ts";
 
 export interface AdjustInput {
   actorId: string;
@@ -52,8 +53,7 @@ export function createAdminService(deps: {
 }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
-  const inTransaction = <T>(work: (tx: { admin: AdminStore; ledger: LedgerStore }) => Promise<T>) =>
-    withRetry(() => store.transaction(work));
+  const inTransaction = <T>(work: (tx: AdminTx) => Promise<T>) => withRetry(() => store.transaction(work));
 
   async function adjust(input: AdjustInput): Promise<AdjustResult> {
     if (
@@ -139,6 +139,7 @@ export function createAdminService(deps: {
         balanceAfter: null,
         adjustmentRequestId: created.id,
       });
+      await emitAdjustmentPending(tx.outbox, created);
       return { status: "pending", adjustmentRequest: created };
     });
   }
@@ -147,7 +148,7 @@ export function createAdminService(deps: {
   // row locked so the audit's before/after are exact. A retry finds the ledger row by its key and
   // answers it again without a second audit row.
   async function apply(
-    tx: { admin: AdminStore; ledger: LedgerStore },
+    tx: AdminTx,
     input: Omit<AdjustInput, "idempotencyKey" | "terms"> & {
       terms: GrantTerms | null;
       ledgerKey: string;
@@ -214,8 +215,8 @@ export function createAdminService(deps: {
   // A second admin approves: the adjustment is applied once, however often approve is sent.
   async function approve(input: { adjustmentRequestId: string; actorId: string; requestId?: string | null }) {
     return inTransaction(async (tx) => {
-      const { request } = await decide(tx.admin, input.adjustmentRequestId, input.actorId, "approved");
-      return apply(tx, {
+      const { request, fresh } = await decide(tx.admin, input.adjustmentRequestId, input.actorId, "approved");
+      const result = await apply(tx, {
         actorId: input.actorId,
         userId: request.targetUserId,
         amount: request.amount,
@@ -226,6 +227,10 @@ export function createAdminService(deps: {
         action: "adjustment_approved",
         adjustmentRequestId: request.id,
       });
+      if (fresh && result.status === "applied") {
+        await emitAdjustmentDecided(tx.outbox, request, "approved", result.transactionId);
+      }
+      return result;
     });
   }
 
@@ -244,6 +249,7 @@ export function createAdminService(deps: {
           balanceAfter: null,
           adjustmentRequestId: request.id,
         });
+        await emitAdjustmentDecided(tx.outbox, request, "rejected", null);
       }
       return request;
     });
@@ -287,6 +293,7 @@ export function createAdminService(deps: {
           balanceAfter: null,
           adjustmentRequestId: request.id,
         });
+        await emitAdjustmentDecided(tx.outbox, request, "expired", null);
       }
       return expired.length;
     });

@@ -3,6 +3,7 @@ import { type ApiKeyUsageStore, countUse, type KeyUsage } from "../auth/api-key-
 import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
+import type { OutboxStore } from "../events/events.ts";
 import { creditTerms, type GrantTermsInput, sameOptionalTerms, sameTermsAsApplied } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
@@ -10,12 +11,14 @@ import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
+import { emitAdjustmentPending } from "./adjustment-events.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminStore } from "./store.ts";
 
 export interface KeyCreditsTx {
   admin: AdminStore;
   ledger: LedgerStore;
+  outbox: OutboxStore;
   usage: ApiKeyUsageStore;
 }
 
@@ -156,6 +159,7 @@ export function createKeyCreditsService(deps: {
         apiKeyId: key.id,
         detail: { keyName: key.name },
       });
+      await emitAdjustmentPending(tx.outbox, created);
       return { status: "pending", adjustmentRequest: created };
     });
   }

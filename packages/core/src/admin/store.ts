@@ -1,3 +1,4 @@
+import type { OutboxStore } from "../events/events.ts";
 import type { GrantCategory } from "../grants.ts";
 import type { LedgerStore } from "../ledger.ts";
 
@@ -78,8 +79,14 @@ export interface DailyTotals {
   revenueMinor: Record<string, number>;
 }
 
+export interface AdminTx {
+  admin: AdminStore;
+  ledger: LedgerStore;
+  outbox: OutboxStore;
+}
+
 export interface AdminStore {
-  transaction<T>(work: (tx: { admin: AdminStore; ledger: LedgerStore }) => Promise<T>): Promise<T>;
+  transaction<T>(work: (tx: AdminTx) => Promise<T>): Promise<T>;
   insertAction(action: NewAdminAction): Promise<AdminAction>;
   // Null when the idempotency key is taken.
   insertAdjustmentRequest(

@@ -2,6 +2,7 @@ import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import type { OutboxStore } from "../events/events.ts";
 import { resolveGrantTerms } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
@@ -34,6 +35,7 @@ export class PaymentNotYetKnownError extends Error {
 interface Tx {
   payments: PaymentStore;
   ledger: LedgerStore;
+  outbox: OutboxStore;
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
@@ -163,6 +165,21 @@ export function createPaymentService(deps: {
       grant: purchaseTerms(await tx.payments.packCreditExpiryDays(payment.packageId), now),
     });
     invariant(entry, `payment ${payment.id}: crediting user failed`);
+    await tx.outbox.emit({
+      type: "credits.purchased",
+      userId: payment.userId,
+      at: now,
+      data: {
+        userId: payment.userId,
+        paymentId: payment.id,
+        packageId: payment.packageId,
+        transactionId: entry.id,
+        credits: entry.amount,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
+        balance: entry.balanceAfter,
+      },
+    });
     const paid = await tx.payments.updatePayment(payment.id, {
       creditedAt: now,
       providerSessionId: session.id,
@@ -213,6 +230,7 @@ export function createPaymentService(deps: {
       }
     }
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
+    await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, clock.now());
   }
 
   async function postDelta(
@@ -320,6 +338,42 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
+
+// payment.refunded when the refunded amount grew, payment.disputed when the dispute's status
+// changed: in the transaction that records the new facts, so a replayed report (nothing new)
+// announces nothing.
+async function emitPaymentFacts(outbox: OutboxStore, before: Payment, after: Payment, at: Date) {
+  if (after.amountRefundedMinor > before.amountRefundedMinor) {
+    // Credits the refund should have taken back but the user had already spent.
+    const short = after.creditedAt ? Math.max(clawbackTargets(after).refunded - after.creditsRefunded, 0) : 0;
+    await outbox.emit({
+      type: "payment.refunded",
+      userId: after.userId,
+      at,
+      data: {
+        userId: after.userId,
+        paymentId: after.id,
+        amountRefundedMinor: after.amountRefundedMinor,
+        currency: after.currency,
+        creditsRefunded: after.creditsRefunded,
+        creditsShort: short,
+      },
+    });
+  }
+  if (after.disputeStatus && after.disputeStatus !== before.disputeStatus) {
+    await outbox.emit({
+      type: "payment.disputed",
+      userId: after.userId,
+      at,
+      data: {
+        userId: after.userId,
+        paymentId: after.id,
+        disputeStatus: after.disputeStatus,
+        creditsDisputed: after.creditsDisputed,
+      },
+    });
+  }
+}
 
 // What the one fulfil function did with a paid session: credited it now, found it credited
 // before, or flagged it for a person (the session does not match our payment row).

@@ -1,3 +1,4 @@
+import type { OutboxStore } from "../events/events.ts";
 import type { LedgerStore } from "../ledger.ts";
 import type { DisputeStatus, PaymentStatus } from "./state.ts";
 
@@ -48,8 +49,10 @@ export type PaymentPatch = Partial<
 >;
 
 export interface PaymentStore {
-  // One database transaction with the payments and the ledger side by side.
-  transaction<T>(work: (tx: { payments: PaymentStore; ledger: LedgerStore }) => Promise<T>): Promise<T>;
+  // One database transaction with the payments, the ledger and the outbox side by side.
+  transaction<T>(
+    work: (tx: { payments: PaymentStore; ledger: LedgerStore; outbox: OutboxStore }) => Promise<T>,
+  ): Promise<T>;
   insertPayment(payment: {
     userId: string;
     packageId: string;
