@@ -20,6 +20,8 @@ import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { apiDocsPage } from "./api-docs.ts";
+import { mountBalanceEvents } from "./balance-events.ts";
+import type { BalanceFeed } from "./balance-feed.ts";
 import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
@@ -42,6 +44,8 @@ export interface AppOptions {
   ready: () => Promise<boolean>;
   // /metrics: the registry it serves and who may read it; absent, there is no /metrics.
   metrics?: { registry: Registry; access: MetricsAccess } | null;
+  // The live balance (GET /api/v1/me/events): this instance's feed and its streams' heartbeat.
+  balanceEvents: { feed: BalanceFeed; heartbeatMs: number };
   // The Remix app (apps/web), for every path the API does not own; absent: API only.
   web?: WebApp | null;
 }
@@ -155,6 +159,8 @@ export function createApp(options: AppOptions) {
 
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));
+
+  mountBalanceEvents(app, { ...options.balanceEvents, services, cookieName });
 
   const rest = createRestAdapter({
     prefix: "/api/v1",

@@ -15,6 +15,7 @@ import { paymentProviderFromEnv } from "@credits/stripe";
 import type { WebApp } from "@credits/web/server";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
+import { startBalanceFeed } from "./balance-feed.ts";
 import { answerClientError } from "./http-errors.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
 import { createServices } from "./services.ts";
@@ -50,6 +51,10 @@ export async function startServer(
   configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
   const { provider, local } = paymentProviderFromEnv(env);
   const services = createServices(env, { db: database.db, provider });
+  const balanceFeed = await startBalanceFeed(database.listen, {
+    perUser: env.EVENTS_MAX_STREAMS_PER_USER,
+    total: env.EVENTS_MAX_STREAMS,
+  });
   let shuttingDown = false;
 
   const app = createApp({
@@ -76,6 +81,7 @@ export async function startServer(
         refuseForwarded: env.NODE_ENV === "production",
       },
     },
+    balanceEvents: { feed: balanceFeed, heartbeatMs: env.EVENTS_HEARTBEAT_SECONDS * 1000 },
     web,
     ready: async () => {
       if (shuttingDown) return false;
@@ -147,6 +153,8 @@ export async function startServer(
       clearInterval(sweep);
       clearInterval(grantSweep);
       const reconcilerClosed = reconciler?.close();
+      // Open event streams end now rather than hold the shutdown until its timeout.
+      await balanceFeed.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ("closeIdleConnections" in server) server.closeIdleConnections();
       const forced = setTimeout(() => {

@@ -27,6 +27,10 @@ export interface DatabaseHandle {
   // The pool's configured size and the queries (or transactions) holding or waiting for a
   // connection right now; postgres.js exposes neither, so this handle counts them itself.
   poolStats(): { max: number; inFlight: number };
+  // LISTEN on a channel: `onPayload` gets each NOTIFY's payload, as committed by any instance.
+  // PostgreSQL: one dedicated connection (re-established by postgres.js after a drop), so not
+  // through a transaction-mode pooler. PGlite: its own in-process notifications. Resolves to unlisten.
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -75,6 +79,10 @@ function postgresHandle(url: string, poolMax: number): DatabaseHandle {
     ping: async () => {
       await client`SELECT 1`;
     },
+    listen: async (channel, onPayload) => {
+      const { unlisten } = await client.listen(channel, onPayload);
+      return unlisten;
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -102,6 +110,7 @@ function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseH
     ping: async () => {
       await client.query("SELECT 1");
     },
+    listen: (channel, onPayload) => client.listen(channel, onPayload),
     close: async () => {
       await client.close();
       unlock();

@@ -5,6 +5,7 @@
 export * from "./schema/accounts.ts";
 export * from "./schema/grants.ts";
 export * from "./schema/ledger.ts";
+export * from "./schema/notifications.ts";
 export * from "./schema/operations.ts";
 export * from "./schema/outbox.ts";
 export * from "./schema/payments.ts";

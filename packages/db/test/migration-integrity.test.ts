@@ -21,6 +21,7 @@ const PINNED: Record<string, string> = {
   "0007_credit_grants": "a1c4c5a34686dc1f667c314c04fe25599ba974460a9a04ac31e0558163249435",
   "0008_grant_fixes": "2bf45f7b1bc09ae1a96c381af4ba995d5cd3db8eb62f539e639b47064810de23",
   "0009_outbox": "e5ad2d451fff7d1a6f65f46d788727aebc53bc30451fc63247e9b7b9cdfb2821",
+  "0010_live_balance_alerts": "fd54d5691c6c71a059ca8556641bc9fe3a0b44ed2f3a8885def0b0402b7170ad",
 };
 
 describe("migration integrity", () => {

@@ -118,6 +118,19 @@ const schema = z.object({
   STRIPE_API_BASE: z.url().optional(),
   // Per-attempt timeout of a Stripe API call (the SDK retries twice); unset: 10 s. Tests shorten it.
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).optional(),
+  // smtp://user:pass@host:587 or smtps://…:465; unset: mail goes to the local outbox (/dev/mail).
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
+    .optional(),
+  MAIL_FROM: z.string().min(3).max(200).default("Credits <no-reply@localhost>"),
+  // The low-balance threshold of users who set none (0: no alert unless they set one).
+  LOW_BALANCE_THRESHOLD_DEFAULT: z.coerce.number().int().min(0).max(1_000_000_000).default(100),
+  // Live balance (GET /api/v1/me/events): open streams per user and per instance, and how often
+  // each stream gets a heartbeat (which also re-checks its session).
+  EVENTS_MAX_STREAMS_PER_USER: z.coerce.number().int().min(1).max(100).default(5),
+  EVENTS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  EVENTS_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
 });
 
 export type Env = z.infer<typeof schema>;

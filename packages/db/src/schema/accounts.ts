@@ -21,8 +21,15 @@ export const users = pgTable(
     disputedAt: tsz("disputed_at"),
     erasedAt: tsz("erased_at"),
     createdAt: createdAt(),
+    // Low-balance alerts (migration 0009): off, or on at this threshold (NULL: the instance default).
+    lowBalanceAlerts: boolean("low_balance_alerts").notNull().default(true),
+    lowBalanceThreshold: credits("low_balance_threshold"),
   },
   (t) => [
+    check(
+      "users_low_balance_threshold_range",
+      sql`${t.lowBalanceThreshold} IS NULL OR ${t.lowBalanceThreshold} BETWEEN 0 AND 1000000000`,
+    ),
     check("users_balance_non_negative", sql`${t.creditsBalance} >= 0 OR ${t.disputedAt} IS NOT NULL`),
     check("users_email_lowercase", sql`${t.email} = lower(${t.email})`),
   ],
