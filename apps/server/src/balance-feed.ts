@@ -1,7 +1,7 @@
 import type { DatabaseHandle } from "@credits/db";
 import { z } from "zod";
 
-// The channel the ledger trigger (migration 0009, ledger_announce) notifies on, at commit of
+// The channel the ledger trigger (migration 0010, ledger_announce) notifies on, at commit of
 // every posting, whichever instance or path made it.
 export const BALANCE_CHANNEL = "balance_changed";
 

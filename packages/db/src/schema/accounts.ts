@@ -21,7 +21,7 @@ export const users = pgTable(
     disputedAt: tsz("disputed_at"),
     erasedAt: tsz("erased_at"),
     createdAt: createdAt(),
-    // Low-balance alerts (migration 0009): off, or on at this threshold (NULL: the instance default).
+    // Low-balance alerts (migration 0010): off, or on at this threshold (NULL: the instance default).
     lowBalanceAlerts: boolean("low_balance_alerts").notNull().default(true),
     lowBalanceThreshold: credits("low_balance_threshold"),
   },

@@ -1,4 +1,4 @@
-// Alerts and mail (migration 0009): the instance's default threshold and the mail queue. The
+// Alerts and mail (migration 0010): the instance's default threshold and the mail queue. The
 // ledger trigger credit_transactions_announce writes receipts and low-balance mails here.
 import { sql } from "drizzle-orm";
 import { check, index, integer, jsonb, pgTable, smallint, text, uuid } from "drizzle-orm/pg-core";
