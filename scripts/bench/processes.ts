@@ -14,12 +14,15 @@ const startScript = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")
   .scripts.start;
 export const PRODUCTION_FLAGS = startScript.match(/--max-[a-z-]+=\d+/g) ?? [];
 
+// `ready` finds the child's URL in its output: the bench entries print READY <url>, the server's
+// own main logs the address it listens on.
 export async function startChild(
   script: string,
   env: Record<string, string>,
+  ready = /READY (\S+)/,
 ): Promise<{ child: ChildProcess; url: string }> {
   // BENCH_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=bench/results/raw") go to the API server.
-  const flags = script.includes("server-entry")
+  const flags = /server-entry|main\.ts/.test(script)
     ? [...PRODUCTION_FLAGS, ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean)]
     : [];
   const child = spawn(process.execPath, [...flags, join(root, script)], {
@@ -32,7 +35,7 @@ export async function startChild(
     let buffered = "";
     child.stdout?.on("data", (chunk: Buffer) => {
       buffered += chunk.toString();
-      const match = /READY (\S+)/.exec(buffered);
+      const match = ready.exec(buffered);
       if (match?.[1]) resolve(match[1]);
     });
     child.once("exit", (code) => reject(new Error(`${script} exited with ${code}`)));

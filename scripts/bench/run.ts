@@ -20,6 +20,11 @@ const option = (name: string, fallback: number) => {
   const raw = inline ? inline.split("=")[1] : index >= 0 ? args[index + 1] : undefined;
   return raw === undefined ? fallback : Number(raw);
 };
+// The scale bench (issue 17) is its own run: reads over a growing ledger, not load.
+if (flag("scale")) {
+  await import("./scale/run.ts");
+  process.exit(0);
+}
 const quick = flag("quick");
 const DURATION = option("duration", quick ? 3 : 15);
 const WARMUP = option("warmup", quick ? 1 : 3);

@@ -1,0 +1,83 @@
+// The reads the scale bench times: each over real HTTP through the real server (or, for the
+// reconciliation's ledger step, the service call the daily run makes), one at a time, so a
+// figure is the read's own latency, not a queue's.
+
+export interface ReadFigures {
+  read: string;
+  p50: number;
+  p99: number;
+  samples: number;
+  // Bytes of the last answer (the export's size matters for its memory).
+  bytes: number;
+}
+
+export interface Read {
+  read: string;
+  // Whether the ≤ 50 ms p99 target applies: a whole-history export is bounded by its own size.
+  userFacing: boolean;
+  run: () => Promise<number>;
+}
+
+export async function timeRead(read: Read, samples: number, warmup: number): Promise<ReadFigures> {
+  for (let i = 0; i < warmup; i += 1) await read.run();
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < samples; i += 1) {
+    const started = performance.now();
+    bytes = await read.run();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.ceil(q * times.length) - 1)] ?? 0;
+  return { read: read.read, p50: at(0.5), p99: at(0.99), samples, bytes };
+}
+
+// A GET that must answer 200; resolves to the body's size once all of it has arrived.
+export function httpRead(base: string, path: string, headers: Record<string, string>) {
+  return async (): Promise<number> => {
+    const response = await fetch(new URL(path, base), { headers });
+    const body = await response.arrayBuffer();
+    if (response.status !== 200) {
+      throw new Error(`GET ${path}: ${response.status} ${new TextDecoder().decode(body).slice(0, 200)}`);
+    }
+    return body.byteLength;
+  };
+}
+
+const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+export function httpReads(
+  base: string,
+  cookies: { user: string; admin: string },
+  options: { web: boolean; searchFor: string },
+): Read[] {
+  const user = { cookie: cookies.user };
+  const admin = { cookie: cookies.admin };
+  const today = new Date();
+  const monthAgo = new Date(today.getTime() - 29 * 86_400_000);
+  const weekAgo = new Date(today.getTime() - 7 * 86_400_000).toISOString();
+  const reads: Read[] = [
+    { read: "me/credits (heavy user)", userFacing: true, run: httpRead(base, "/api/v1/me/credits", user) },
+    {
+      read: "history, kind + date filter",
+      userFacing: true,
+      run: httpRead(base, `/api/v1/me/credits?kind=spend&from=${encodeURIComponent(weekAgo)}&limit=50`, user),
+    },
+    {
+      read: "admin stats/daily (30 d)",
+      userFacing: true,
+      run: httpRead(base, `/api/v1/admin/stats/daily?from=${isoDay(monthAgo)}&to=${isoDay(today)}`, admin),
+    },
+    { read: "admin audit log", userFacing: true, run: httpRead(base, "/api/v1/admin/audit", admin) },
+    { read: "admin approvals queue", userFacing: true, run: httpRead(base, "/api/v1/admin/adjustments", admin) },
+    {
+      read: "admin user search",
+      userFacing: true,
+      run: httpRead(base, `/api/v1/admin/users?query=${encodeURIComponent(options.searchFor)}`, admin),
+    },
+    { read: "GDPR export (heavy user)", userFacing: false, run: httpRead(base, "/api/v1/gdpr/export", user) },
+  ];
+  if (options.web)
+    reads.splice(3, 0, { read: "/admin dashboard", userFacing: true, run: httpRead(base, "/admin", admin) });
+  return reads;
+}

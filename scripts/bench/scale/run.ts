@@ -1,0 +1,140 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { createAuthService, createCreditService, systemClock } from "@credits/core";
+import { createAccountStore, createDatabase, createLedgerStore, createSessionStore, seedDefaults } from "@credits/db";
+import postgres from "postgres";
+import { PRODUCTION_FLAGS, startChild, stopChild } from "../processes.ts";
+import {
+  appendSpends,
+  benchUsers,
+  createBenchUsers,
+  growAdminTables,
+  growLedger,
+  oneUser,
+  openGrants,
+} from "./load.ts";
+import { httpReads, type Read, type ReadFigures, timeRead } from "./reads.ts";
+import { type SizeFigures, writeScaleReport } from "./report.ts";
+
+// `pnpm bench --scale [--quick]`: one database grown from the smaller ledger size to the larger,
+// every read timed at each size (issue 17). Options: --small, --large (ledger rows), --users,
+// --heavy (the heavy user's rows, the same at both sizes), --samples, --keep-db.
+const root = new URL("../../../", import.meta.url).pathname;
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const inline = args.find((a) => a.startsWith(`--${name}=`));
+  const index = args.indexOf(`--${name}`);
+  const raw = inline ? inline.split("=")[1] : index >= 0 ? args[index + 1] : undefined;
+  return raw === undefined ? fallback : Number(raw);
+};
+const quick = args.includes("--quick");
+const SMALL = option("small", quick ? 20_000 : 500_000);
+const LARGE = option("large", quick ? 200_000 : 5_000_000);
+const USERS = option("users", quick ? 5_000 : 100_000);
+const HEAVY = option("heavy", quick ? 2_000 : 200_000);
+const SAMPLES = option("samples", quick ? 20 : 50);
+const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const log = (line: string) => process.stdout.write(`${line}\n`);
+if (!(USERS < SMALL && HEAVY + USERS < SMALL && SMALL < LARGE)) throw new Error("need users + heavy < small < large");
+
+const dbName = `bench_scale_${Date.now()}`;
+const dbUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
+log(`scale bench: ${SMALL} and ${LARGE} ledger rows over ${USERS} users, heavy user ${HEAVY} rows, ${SAMPLES} samples`);
+const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
+await admin.unsafe(`CREATE DATABASE ${dbName}`);
+const handle = createDatabase({ url: dbUrl, poolMax: 2 });
+await handle.migrate();
+await seedDefaults(handle.db);
+const pg = postgres(dbUrl, { max: 1, onnotice: () => {} });
+
+const auth = createAuthService({ accounts: createAccountStore(handle.db), sessions: createSessionStore(handle.db) });
+const password = "scale-password-1234";
+const adminUser = await auth.createUser({ email: "scale-admin@example.com", password, role: "admin" });
+const { token: adminToken } = await auth.logIn({ email: "scale-admin@example.com", password });
+const { token: heavyToken, user: heavy } = await auth.signUp({ email: "scale-heavy@example.com", password });
+const credits = createCreditService({ store: createLedgerStore(handle.db), clock: systemClock });
+
+const ledgerRows = async () => Number((await pg`SELECT count(*)::bigint AS n FROM credit_transactions`)[0]?.n);
+async function timed(label: string, work: () => Promise<unknown>) {
+  const started = performance.now();
+  await work();
+  log(`  ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+}
+
+await timed("users, opening grants, heavy user", async () => {
+  await createBenchUsers(pg, USERS);
+  await openGrants(pg, benchUsers(1, USERS));
+  await openGrants(pg, oneUser(heavy.id));
+  await appendSpends(pg, oneUser(heavy.id), HEAVY - 1, "heavy");
+});
+
+// The server with the web app when it is built (the /admin dashboard), else the API alone.
+const web = existsSync(join(root, "apps/web/build/server"));
+const server = await startChild(
+  web ? "apps/server/src/main.ts" : "scripts/bench/server-entry.ts",
+  {
+    DATABASE_URL: dbUrl,
+    DATABASE_POOL_MAX: "4",
+    NODE_ENV: "production",
+    LOG_LEVEL: web ? "info" : "warn",
+    RECONCILE_ENABLED: "false",
+    HOST: "127.0.0.1",
+    PORT: "0",
+    PUBLIC_URL: "http://127.0.0.1:3000",
+    ALLOW_LOCAL_PAYMENTS: "true",
+  },
+  /(?:listening on |READY )(http:\/\/[\d.:]+)/,
+);
+log(`server ${server.url} (${PRODUCTION_FLAGS.join(" ")}${web ? ", with the web app" : ", API only: no /admin"})`);
+const reads: Read[] = [
+  ...httpReads(
+    server.url,
+    { user: `__Host-session=${heavyToken}`, admin: `__Host-session=${adminToken}` },
+    { web, searchFor: `scale${Math.floor(USERS / 2)}@` },
+  ),
+  {
+    read: "reconciliation: ledger invariants",
+    userFacing: false,
+    run: async () => {
+      const { violations } = await credits.checkInvariants(100);
+      if (violations.length > 0) throw new Error(`the bench ledger breaks its invariants: ${violations[0]?.userId}`);
+      return 0;
+    },
+  },
+];
+
+const sizes: SizeFigures[] = [];
+let grown = 0;
+for (const target of [SMALL, LARGE]) {
+  const missing = target - (await ledgerRows());
+  await timed(`ledger to ${target} rows`, () => growLedger(pg, USERS, missing, `g${target}`, log));
+  await timed("audit, approvals, payments", () =>
+    growAdminTables(pg, adminUser.id, USERS, target - grown, `a${target}`),
+  );
+  grown = target;
+  await timed("ANALYZE", () => pg`ANALYZE`);
+  const rows = await ledgerRows();
+  const [load] = (await import("node:os")).loadavg();
+  log(`\n${rows} ledger rows (load average ${load?.toFixed(2)}):`);
+  const figures: ReadFigures[] = [];
+  for (const read of reads) {
+    const result = await timeRead(read, read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5)), 2);
+    log(
+      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms`,
+    );
+    figures.push(result);
+  }
+  sizes.push({ ledgerRows: rows, loadAverage: load ?? 0, figures });
+}
+
+await stopChild(server.child);
+await pg.end();
+await handle.close();
+if (!args.includes("--keep-db")) await admin.unsafe(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+await admin.end();
+
+writeScaleReport(
+  { quick, users: USERS, heavyRows: HEAVY, samples: SAMPLES, sizes, userFacing: reads.map((r) => r.userFacing) },
+  join(root, "bench/results"),
+  log,
+);
