@@ -51,6 +51,7 @@ export async function startServer(
   configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
   const { provider, local } = paymentProviderFromEnv(env);
   const services = createServices(env, { db: database.db, provider });
+  await services.alerts.setDefaultThreshold(env.LOW_BALANCE_THRESHOLD_DEFAULT);
   const balanceFeed = await startBalanceFeed(database.listen, {
     perUser: env.EVENTS_MAX_STREAMS_PER_USER,
     total: env.EVENTS_MAX_STREAMS,

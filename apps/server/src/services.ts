@@ -3,6 +3,7 @@ import {
   type ApiKeyService,
   type Clock,
   createAdminService,
+  createAlertService,
   createApiKeyService,
   createAuthService,
   createAuthThrottle,
@@ -21,6 +22,7 @@ import {
 import {
   createAccountStore,
   createAdminStore,
+  createAlertStore,
   createApiKeyStore,
   createCatalogStore,
   createGdprStore,
@@ -92,6 +94,7 @@ export function createServices(
       }),
     ),
     admin,
+    alerts: createAlertService({ store: createAlertStore(db) }),
     credits,
     auth,
     firstAdmin: createFirstAdminSetup({ accounts, auth, audit: admin.record, clock }),

@@ -98,6 +98,8 @@ const table: Record<string, Row> = {
   "reconciliation.runs": { access: "admin", input: () => ({}) },
   "reconciliation.run": { access: "admin", input: async (fx) => ({ id: await fx.newReconciliationRun() }) },
   "reconciliation.start": { access: "admin" },
+  "alerts.get": { access: "user" },
+  "alerts.set": { access: "user", input: () => ({ lowBalanceThreshold: 25 }) },
   "gdpr.export": { access: "user" },
   "gdpr.confirmDeletion": { access: "user", input: () => ({ password: PASSWORD }) },
   "gdpr.delete": {

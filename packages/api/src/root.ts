@@ -1,5 +1,6 @@
 import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { adminRouter } from "./routers/admin.ts";
+import { alertsRouter } from "./routers/alerts.ts";
 import { authRouter } from "./routers/auth.ts";
 import { checkoutRouter } from "./routers/checkout.ts";
 import { creditsRouter } from "./routers/credits.ts";
@@ -15,6 +16,7 @@ export const appRouter = router({
   checkout: checkoutRouter,
   packages: packagesRouter,
   admin: adminRouter,
+  alerts: alertsRouter,
   gdpr: gdprRouter,
   reconciliation: reconciliationRouter,
   setup: setupRouter,

@@ -1,5 +1,6 @@
 import type {
   AdminService,
+  AlertService,
   ApiKeyService,
   AuthService,
   AuthThrottle,
@@ -19,6 +20,8 @@ import type {
 // knows which.
 export interface Services {
   admin: AdminService;
+  // Low-balance thresholds (the crossing itself is detected by the ledger, migration 0010).
+  alerts: AlertService;
   // Grants through API keys (approval rule, audit, limits) and the spend limits of keys.
   keyCredits: KeyCreditsService;
   credits: CreditService;

@@ -2,6 +2,7 @@ export * from "./admin/admin.ts";
 export * from "./admin/key-credits.ts";
 export * from "./admin/request-terms.ts";
 export * from "./admin/store.ts";
+export * from "./alerts.ts";
 export * from "./auth/index.ts";
 export * from "./batcher.ts";
 export * from "./catalog.ts";

@@ -25,3 +25,5 @@ export const GRANT_PRIORITY = { min: 0, max: 100, default: 50 } as const;
 export const GRANT_EXPIRY_BATCH = 100;
 // The furthest a grant's expiry may lie: further is a typo (a year 20260 date), not a plan.
 export const MAX_GRANT_EXPIRY_DAYS = 3_650;
+// A user's low-balance threshold (and the instance default): 0 up to one operation's bound.
+export const MAX_LOW_BALANCE_THRESHOLD = MAX_CREDITS_PER_OPERATION;

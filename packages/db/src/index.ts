@@ -1,4 +1,5 @@
 export * from "./admin-store.ts";
+export * from "./alert-store.ts";
 export * from "./auth-stores.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";
