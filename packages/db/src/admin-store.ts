@@ -122,29 +122,25 @@ export function createAdminStore(db: Database): AdminStore {
     },
 
     // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
-    // revenue per currency from credited payments.
+    // revenue per currency from credited payments; from the daily totals the ledger's and the
+    // payments' triggers keep (migration 0011), never from the ledger itself.
     dailyTotals: async (from, to): Promise<DailyTotals[]> => {
+      const first = from.toISOString().slice(0, 10);
+      const last = to.toISOString().slice(0, 10);
       const result = await db.execute(sql`
         WITH days AS (
-          SELECT generate_series(date_trunc('day', ${from.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
-                                 date_trunc('day', ${to.toISOString()}::timestamptz AT TIME ZONE 'UTC'),
-                                 interval '1 day')::date AS day
+          SELECT generate_series(${first}::date, ${last}::date, interval '1 day')::date AS day
         ),
         ledger AS (
-          SELECT (created_at AT TIME ZONE 'UTC')::date AS day,
-                 sum(amount) FILTER (WHERE kind = 'purchase') AS purchased,
-                 -sum(amount) FILTER (WHERE kind IN ('spend', 'hold', 'hold_release')) AS spent,
-                 sum(amount) FILTER (WHERE kind = 'admin_adjustment') AS adjusted,
-                 -sum(amount) FILTER (WHERE kind IN ('refund_clawback', 'dispute_clawback', 'dispute_reversal')) AS clawed_back
-            FROM credit_transactions
-           WHERE created_at >= ${from.toISOString()}::timestamptz AND created_at < ${to.toISOString()}::timestamptz + interval '1 day'
-           GROUP BY 1
+          SELECT day, sum(purchased) AS purchased, sum(spent) AS spent, sum(adjusted) AS adjusted,
+                 sum(clawed_back) AS clawed_back
+            FROM ledger_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
+           GROUP BY day
         ),
         revenue AS (
           SELECT day, jsonb_object_agg(currency, total) AS by_currency FROM (
-            SELECT (credited_at AT TIME ZONE 'UTC')::date AS day, currency, sum(amount_minor - amount_refunded_minor) AS total
-              FROM payments
-             WHERE credited_at >= ${from.toISOString()}::timestamptz AND credited_at < ${to.toISOString()}::timestamptz + interval '1 day'
+            SELECT day, currency, sum(net_minor) AS total
+              FROM revenue_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
              GROUP BY 1, 2
           ) r GROUP BY day
         )

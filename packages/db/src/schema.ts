@@ -9,3 +9,4 @@ export * from "./schema/notifications.ts";
 export * from "./schema/operations.ts";
 export * from "./schema/outbox.ts";
 export * from "./schema/payments.ts";
+export * from "./schema/stats.ts";

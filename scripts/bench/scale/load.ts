@@ -20,6 +20,18 @@ const debitTotal = (count: number) => {
   return total;
 };
 
+// The live-balance trigger (0010) notifies and checks alert thresholds per row: for rows nobody
+// listens to, and balances nowhere near a threshold, the bulk load goes without it. The daily
+// totals' trigger (0011) stays on: the stats must count these rows.
+export async function withoutAnnouncements(pg: Sql, load: () => Promise<void>): Promise<void> {
+  await pg`ALTER TABLE credit_transactions DISABLE TRIGGER credit_transactions_announce`;
+  try {
+    await load();
+  } finally {
+    await pg`ALTER TABLE credit_transactions ENABLE TRIGGER credit_transactions_announce`;
+  }
+}
+
 export type UserSet = { where: string; params: unknown[] };
 export const benchUsers = (from: number, to: number): UserSet => ({
   where: `u.id BETWEEN ${BENCH_USER_ID_SQL(String(from))} AND ${BENCH_USER_ID_SQL(String(to))}`,

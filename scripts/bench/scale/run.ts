@@ -12,6 +12,7 @@ import {
   growLedger,
   oneUser,
   openGrants,
+  withoutAnnouncements,
 } from "./load.ts";
 import { httpReads, type Read, type ReadFigures, timeRead } from "./reads.ts";
 import { type SizeFigures, writeScaleReport } from "./report.ts";
@@ -61,12 +62,14 @@ async function timed(label: string, work: () => Promise<unknown>) {
   log(`  ${label}: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-await timed("users, opening grants, heavy user", async () => {
-  await createBenchUsers(pg, USERS);
-  await openGrants(pg, benchUsers(1, USERS));
-  await openGrants(pg, oneUser(heavy.id));
-  await appendSpends(pg, oneUser(heavy.id), HEAVY - 1, "heavy");
-});
+await timed("users, opening grants, heavy user", () =>
+  withoutAnnouncements(pg, async () => {
+    await createBenchUsers(pg, USERS);
+    await openGrants(pg, benchUsers(1, USERS));
+    await openGrants(pg, oneUser(heavy.id));
+    await appendSpends(pg, oneUser(heavy.id), HEAVY - 1, "heavy");
+  }),
+);
 
 // The server with the web app when it is built (the /admin dashboard), else the API alone.
 const web = existsSync(join(root, "apps/web/build/server"));
@@ -107,7 +110,9 @@ const sizes: SizeFigures[] = [];
 let grown = 0;
 for (const target of [SMALL, LARGE]) {
   const missing = target - (await ledgerRows());
-  await timed(`ledger to ${target} rows`, () => growLedger(pg, USERS, missing, `g${target}`, log));
+  await timed(`ledger to ${target} rows`, () =>
+    withoutAnnouncements(pg, () => growLedger(pg, USERS, missing, `g${target}`, log)),
+  );
   await timed("audit, approvals, payments", () =>
     growAdminTables(pg, adminUser.id, USERS, target - grown, `a${target}`),
   );
