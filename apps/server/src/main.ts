@@ -19,6 +19,7 @@ import { startBalanceFeed } from "./balance-feed.ts";
 import { answerClientError } from "./http-errors.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
 import { createServices } from "./services.ts";
+import { startWebhookWorker } from "./webhook-worker.ts";
 
 const HOLD_SWEEP_INTERVAL_MS = 30_000;
 const READY_TIMEOUT_MS = 1_000;
@@ -142,6 +143,15 @@ export async function startServer(
         })
       : null;
   reconciler?.start();
+  // Tests start many servers: they opt in to delivering webhooks explicitly.
+  const webhookWorker =
+    (env.WEBHOOK_WORKER_ENABLED ?? env.NODE_ENV !== "test")
+      ? startWebhookWorker({
+          webhooks: services.webhooks,
+          pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
+          onError: (error) => reportError(error, { where: "job", route: "webhook-delivery" }),
+        })
+      : null;
 
   return {
     url,
@@ -156,6 +166,7 @@ export async function startServer(
       const reconcilerClosed = reconciler?.close();
       // Open event streams end now rather than hold the shutdown until its timeout.
       await balanceFeed.stop();
+      const webhooksClosed = webhookWorker?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ("closeIdleConnections" in server) server.closeIdleConnections();
       const forced = setTimeout(() => {
@@ -164,6 +175,7 @@ export async function startServer(
       await closed;
       clearTimeout(forced);
       await reconcilerClosed;
+      await webhooksClosed;
       if (!given) await database.close();
     },
   };

@@ -15,6 +15,7 @@ import {
   createPaymentService,
   createRateLimiter,
   createReconciliationService,
+  createWebhookService,
   type GdprService,
   type PaymentProvider,
   systemClock,
@@ -32,11 +33,13 @@ import {
   createRateLimitStore,
   createReconciliationStore,
   createSessionStore,
+  createWebhookStore,
   type Database,
 } from "@credits/db";
 import type { Env } from "@credits/env";
 import { traced } from "@credits/observability";
 import { paymentProviderFromEnv } from "@credits/stripe";
+import { createWebhookSender, resolveHost } from "./webhook-sender.ts";
 
 export interface ServiceDependencies {
   db: Database;
@@ -85,6 +88,16 @@ export function createServices(
     }),
   });
   return {
+    webhooks: traced(
+      "webhooks",
+      createWebhookService({
+        store: createWebhookStore(db),
+        sender: createWebhookSender(),
+        resolve: resolveHost,
+        clock,
+        settings: webhookSettings(env),
+      }),
+    ),
     keyCredits: traced(
       "keyCredits",
       createKeyCreditsService({
@@ -150,5 +163,21 @@ function forgettingErasedKeys(gdpr: GdprService, apiKeys: ApiKeyService): GdprSe
       apiKeys.forgetOwner(input.userId);
       return result;
     },
+  };
+}
+
+export function webhookSettings(env: Env) {
+  return {
+    allowPrivate: env.OUTBOUND_WEBHOOKS_ALLOW_PRIVATE,
+    retry: {
+      maxAttempts: env.WEBHOOK_MAX_ATTEMPTS,
+      baseDelayMs: env.WEBHOOK_RETRY_BASE_MS,
+      maxDelayMs: env.WEBHOOK_RETRY_MAX_MS,
+    },
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    disableAfterFailedDeliveries: env.WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES,
+    rotationOverlapMs: env.WEBHOOK_SECRET_OVERLAP_HOURS * 3_600_000,
+    batchSize: 20,
+    concurrency: 4,
   };
 }

@@ -17,6 +17,8 @@ const CASES_PER_CALLER = 12;
 // Operations that end the caller's session or account run with a throwaway caller, fewer times.
 const DESTRUCTIVE = new Set(["auth-logOut", "auth-logOutEverywhere", "gdpr-delete"]);
 const DESTRUCTIVE_CASES = 3;
+// A public address literal: registering it needs no DNS (the machine has none).
+const WEBHOOK_URL = "https://93.184.216.34/hooks";
 // The walk must also reach success, or it proves little: every operation answers 2xx at least once,
 // except erasing one's own account, which needs a token no generator can guess.
 const NO_SUCCESS_EXPECTED = new Set(["gdpr-delete"]);
@@ -161,6 +163,17 @@ beforeAll(async () => {
     expect(hold.status).toBe(200);
     holds.push(hold.body.holdId);
   }
+  // Webhook endpoints on a public address literal (no DNS), made before the adjustment requests
+  // below so that those have deliveries to list and replay.
+  const endpoints: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const created = await call(server.url, "POST", "/api/v1/admin/webhook-endpoints", {
+      cookie: credentials.admin.cookie,
+      body: { url: WEBHOOK_URL, events: ["adjustment.pending"] },
+    });
+    expect(created.status).toBe(200);
+    endpoints.push(created.body.id);
+  }
   const other = await adminSession();
   // Pending requests of their own for approve and for reject: one decides each request once.
   const requests: string[] = [];
@@ -197,8 +210,20 @@ beforeAll(async () => {
     sessionId: [checkout.body.checkoutUrl.split("/").at(-1)],
     email: [user.email],
     password: [PASSWORD],
+    url: [WEBHOOK_URL],
   });
   poolsByOperation["admin-revokeApiKey"] = { id: throwawayKeys };
+  const deliveries = await server.services.webhooks.listDeliveries(endpoints[0] ?? "", 10);
+  for (const op of [
+    "listWebhookDeliveries",
+    "rotateWebhookSecret",
+    "disableWebhookEndpoint",
+    "enableWebhookEndpoint",
+  ]) {
+    poolsByOperation[`admin-${op}`] = { id: endpoints.slice(0, 2) };
+  }
+  poolsByOperation["admin-deleteWebhookEndpoint"] = { id: endpoints.slice(2) };
+  poolsByOperation["admin-replayWebhookDelivery"] = { id: deliveries.map((d) => d.id) };
   poolsByOperation["admin-approve"] = { id: requests.slice(0, 4) };
   poolsByOperation["admin-reject"] = { id: requests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };

@@ -13,6 +13,7 @@ import type {
   PaymentService,
   RateLimiter,
   ReconciliationService,
+  WebhookService,
 } from "@credits/core";
 
 // Everything the procedures call. The composition root (apps/server's createServices) builds it
@@ -39,4 +40,6 @@ export interface Services {
   gdpr: GdprService;
   provider: PaymentProvider;
   reconciliation: ReconciliationService;
+  // Outbound webhook endpoints (admins) and the delivery worker's pass.
+  webhooks: WebhookService;
 }

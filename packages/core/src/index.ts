@@ -25,3 +25,7 @@ export * from "./payments/store.ts";
 export * from "./reconciliation.ts";
 export * from "./retry.ts";
 export * from "./validate.ts";
+export * from "./webhooks/endpoint-url.ts";
+export * from "./webhooks/retry-policy.ts";
+export * from "./webhooks/store.ts";
+export * from "./webhooks/webhooks.ts";

@@ -12,3 +12,4 @@ export * from "./outbox-store.ts";
 export * from "./payment-store.ts";
 export * from "./reconciliation-store.ts";
 export * from "./seed.ts";
+export * from "./webhook-store.ts";

@@ -10,3 +10,4 @@ export * from "./schema/operations.ts";
 export * from "./schema/outbox.ts";
 export * from "./schema/payments.ts";
 export * from "./schema/stats.ts";
+export * from "./schema/webhooks.ts";

@@ -95,6 +95,25 @@ const schema = z.object({
     .default("03:00"),
   // How many days back each run looks: a day missed (an outage) is still covered the next days.
   RECONCILE_WINDOW_DAYS: z.coerce.number().int().min(1).max(31).default(3),
+  // Outbound webhooks. Endpoints on private, loopback, link-local or other special addresses (and
+  // plain http) are refused, when registered and at every delivery, unless this allows them
+  // (development and tests only).
+  OUTBOUND_WEBHOOKS_ALLOW_PRIVATE: z.stringbool().default(false),
+  // The delivery worker (claims due deliveries every WEBHOOK_POLL_INTERVAL_MS). Unset: on, except
+  // under NODE_ENV=test.
+  WEBHOOK_WORKER_ENABLED: z.stringbool().optional(),
+  WEBHOOK_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  // One attempt's whole time (connect, send, answer headers and excerpt).
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  // Attempts per delivery, and the backoff between them (doubling from the base up to the max,
+  // with jitter): the defaults span about a day.
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(14),
+  WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(3_600_000).default(30_000),
+  WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(21_600_000),
+  // Deliveries in a row that used up every attempt before an endpoint is disabled (and admins told).
+  WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES: z.coerce.number().int().min(1).max(1_000).default(5),
+  // After a secret rotation, the old secret signs beside the new one this long.
+  WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
   // Observability. Unset LOG_LEVEL: info (silent under NODE_ENV=test unless LOG_DESTINATION is set).
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).optional(),
   // A file to append the JSON log lines to, instead of stdout.

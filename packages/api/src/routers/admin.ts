@@ -15,6 +15,7 @@ import { z } from "zod";
 import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, text, toGrant, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
+import { webhookProcedures } from "./admin-webhooks.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -111,6 +112,7 @@ function decodeAuditCursor(raw: string) {
 
 export const adminRouter = router({
   ...apiKeyProcedures,
+  ...webhookProcedures,
   adjust: adminProcedure
     .meta({
       openapi: {
