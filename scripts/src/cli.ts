@@ -1,6 +1,6 @@
 // pnpm cli <command> [--flags]: operator commands that work on either database driver.
 import { parseArgs } from "node:util";
-import { type ApiKeyLimits, apiKeyScopes, DomainError, isApiKeyScope } from "@credits/core";
+import { type ApiKeyLimits, apiKeyScopes, DomainError, isApiKeyScope, userCreatedAction } from "@credits/core";
 import { createAccountStore, type DatabaseHandle, DataDirInUseError } from "@credits/db";
 import { env } from "@credits/env";
 import { createServices } from "@credits/server/services";
@@ -23,18 +23,7 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
       const password = await readPassword({ password: flags.password, passwordStdin: !!flags["password-stdin"] });
       const all = services(database);
       const user = await all.auth.createUser({ email, password, name: flags.name ?? null, role });
-      await all.admin.record({
-        actorId: null,
-        targetUserId: user.id,
-        action: "user.created",
-        amount: null,
-        reason: null,
-        requestId: null,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: null,
-        detail: { via: "cli", role: user.role },
-      });
+      await all.admin.record(userCreatedAction(user, "cli", null));
       console.log(`created ${user.role} ${user.id}`);
     },
   },

@@ -29,6 +29,27 @@ export type NewAdminAction = Omit<AdminAction, "id" | "createdAt" | "apiKeyId" |
   detail?: Record<string, unknown> | null;
 };
 
+// The audit row of a new account, one shape for every way one is made: the CLI (no admin behind
+// it, actor null) and the first admin's /setup (the new admin is its own actor).
+export function userCreatedAction(
+  user: { id: string; role: string },
+  via: "cli" | "setup",
+  actorId: string | null,
+): NewAdminAction {
+  return {
+    actorId,
+    targetUserId: user.id,
+    action: "user.created",
+    amount: null,
+    reason: null,
+    requestId: null,
+    balanceBefore: null,
+    balanceAfter: null,
+    adjustmentRequestId: null,
+    detail: { via, role: user.role },
+  };
+}
+
 export interface AdjustmentRequest {
   id: string;
   requestedBy: string;

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { sha256 } from "@oslojs/crypto/sha2";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
-import type { NewAdminAction } from "../admin/store.ts";
+import { type NewAdminAction, userCreatedAction } from "../admin/store.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, UnauthenticatedError } from "../errors.ts";
 import type { AuthService, NewSession } from "./accounts.ts";
@@ -26,7 +26,7 @@ export function createFirstAdminSetup({
 }: {
   accounts: Pick<AccountStore, "hasAdmin">;
   auth: Pick<AuthService, "createUser" | "logIn">;
-  // The audit row of the new account (the CLI writes the same one, `user.created`).
+  // The audit row of the new account (userCreatedAction, as the CLI writes it).
   audit: (action: NewAdminAction) => Promise<unknown>;
   clock?: Clock;
   ttlMs?: number;
@@ -73,18 +73,7 @@ export function createFirstAdminSetup({
         pending ??= current;
         throw error;
       }
-      await audit({
-        actorId: user.id,
-        targetUserId: user.id,
-        action: "user.created",
-        amount: null,
-        reason: null,
-        requestId: null,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: null,
-        detail: { via: "setup", role: user.role },
-      });
+      await audit(userCreatedAction(user, "setup", user.id));
       return auth.logIn({ email: input.email, password: input.password });
     },
   };
