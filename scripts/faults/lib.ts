@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { createServer } from "node:net";
 import { createDatabase, seedDefaults } from "@credits/db";
-import { parseEnv } from "@credits/env";
+import { parseEnv, env as settings } from "@credits/env";
 import { createServices } from "@credits/server/services";
 import {
   randomStripeId,
@@ -17,7 +17,7 @@ import postgres, { type Sql } from "postgres";
 
 export type { Sql };
 
-export const PG = process.env.FAULTS_PG_URL ?? "postgres://postgres@127.0.0.1:5432";
+export const PG = settings.FAULTS_PG_URL;
 export const WEBHOOK_SECRET = "whsec_faults";
 export const PASSWORD = "correct horse battery";
 const ENTRY = new URL("./server-entry.ts", import.meta.url).pathname;
@@ -99,7 +99,7 @@ export async function serverProcess(
   const port = await freePort();
   let child: ChildProcess | null = null;
   let stderr = "";
-  const env: Record<string, string> = {
+  const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     HOME: process.env.HOME ?? "/root",
     NODE_ENV: "test",
@@ -126,13 +126,13 @@ export async function serverProcess(
     async start() {
       stderr = "";
       const proc = spawn(process.execPath, [ENTRY], {
-        env: env as NodeJS.ProcessEnv,
+        env: childEnv as NodeJS.ProcessEnv,
         stdio: ["ignore", "pipe", "pipe"],
       });
       child = proc;
       proc.stderr?.on("data", (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4000);
-        if (process.env.FAULTS_VERBOSE) process.stderr.write(`[server ${port}] ${chunk}`);
+        if (settings.FAULTS_VERBOSE) process.stderr.write(`[server ${port}] ${chunk}`);
       });
       await new Promise<void>((resolve, reject) => {
         let out = "";

@@ -36,6 +36,10 @@ const schema = z.object({
   DATA_DIR: z.string().default("./.data"),
   // Tests only: the server that per-file test databases are created on.
   TEST_DATABASE_URL: z.url().optional(),
+  // The fault harness only (pnpm test:faults): the PostgreSQL server its scenario databases are
+  // created on (no database name), and whether it echoes its servers' output.
+  FAULTS_PG_URL: z.url().default("postgres://postgres@127.0.0.1:5432"),
+  FAULTS_VERBOSE: z.stringbool().default(false),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   // Loopback unless told otherwise: a development server is not for the network (the Docker image
