@@ -9,7 +9,6 @@
 import { spawn } from "node:child_process";
 import { scrypt } from "node:crypto";
 import { createInterface } from "node:readline";
-import { promisify } from "node:util";
 import { createPasswordHasher } from "@credits/core";
 import { withDatabase } from "@credits/db/testing";
 import { parseEnv } from "@credits/env";
@@ -37,7 +36,12 @@ async function msPer(runs: number, work: () => Promise<unknown>): Promise<number
 async function hashCosts() {
   const hasher = createPasswordHasher();
   const hash = await hasher.hash(PASSWORD);
-  const scryptOnce = () => promisify(scrypt)(PASSWORD, "0123456789abcdef", 64, { N: 16_384, r: 8, p: 1 });
+  const scryptOnce = () =>
+    new Promise<Buffer>((resolve, reject) =>
+      scrypt(PASSWORD, "0123456789abcdef", 64, { N: 16_384, r: 8, p: 1 }, (error, key) =>
+        error ? reject(error) : resolve(key),
+      ),
+    );
   return {
     "argon2id hash (m=19456, t=2, p=1)": await msPer(RUNS, () => hasher.hash(PASSWORD)),
     "argon2id verify": await msPer(RUNS, () => hasher.verify(PASSWORD, hash)),

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { createApiKeyService, createAuthService } from "@credits/core";
 import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
 import { checkoutSessionEvent, serveStripeApiMock, signedWebhook } from "@credits/stripe/testing";
-import autocannon from "autocannon";
+import autocannon, { type Request } from "autocannon";
 import postgres from "postgres";
 import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
@@ -114,7 +114,6 @@ log(`${paymentIds.length} payments created for webhook deliveries`);
 
 // ---------------------------------------------------------------- load
 
-type Request = { method: string; path: string; headers: Record<string, string>; body?: string };
 let sequence = 0;
 const runId = randomUUID().slice(0, 8);
 
