@@ -68,7 +68,7 @@ module.exports = {
     {
       name: "web-imports-api",
       comment:
-        "The web app (apps/web app/ and server/) calls the router in-process: api and its own files, never core, db, stripe, env or a driver. Its browser tests (test/) start the whole server.",
+        "The web app (apps/web app/ and server/) calls the router in-process: api and its own files, never core, db, stripe, env or a driver. The browser tests (apps/e2e) start the whole server.",
       severity: "error",
       from: { path: "^apps/web/(app|server)/" },
       to: { path: [ours("core|db|stripe|env|observability|client|server|scripts"), "^scripts/", DRIVERS_AND_SDK] },

@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects, one command: unit and integration suites, and the browser tests of apps/web
-// (their own config: no Remix plugin; a global setup builds the app once).
+// Two projects, one command: unit and integration suites, and the browser tests (apps/e2e, their
+// own package: they start the server, which serves the web app; their own config: no Remix
+// plugin; a global setup builds the app once).
 export default defineConfig({
   test: {
     projects: [
@@ -22,7 +23,7 @@ export default defineConfig({
           setupFiles: ["apps/server/test/observability.setup.ts"],
         },
       },
-      "apps/web/vitest.e2e.config.ts",
+      "apps/e2e/vitest.config.ts",
     ],
   },
 });

@@ -25,6 +25,13 @@ export function hasGrantTerms(input: GrantTermsInput): boolean {
 // core's list, the priority an integer in GRANT_PRIORITY, the expiry a real instant after `now`
 // and at most MAX_GRANT_EXPIRY_DAYS away. Returns only the parts that were given.
 export function parseGrantTerms(input: GrantTermsInput, now: Date): Partial<GrantTerms> {
+  const terms = parseTermsShape(input);
+  if (terms.expiresAt) assertExpiryWindow(terms.expiresAt, now);
+  return terms;
+}
+
+// What the caller gave, checked as values but not against the clock (see assertNewGrantExpiry).
+function parseTermsShape(input: GrantTermsInput): Partial<GrantTerms> {
   const terms: Partial<GrantTerms> = {};
   if (input.category !== undefined) terms.category = parseCategory(input.category);
   if (input.priority !== undefined) {
@@ -34,8 +41,15 @@ export function parseGrantTerms(input: GrantTermsInput, now: Date): Partial<Gran
     }
     terms.priority = p;
   }
-  if (input.expiresAt != null) terms.expiresAt = parseExpiry(input.expiresAt, now);
+  if (input.expiresAt != null) terms.expiresAt = parseExpiry(input.expiresAt);
   return terms;
+}
+
+// A new credit's expiry is after `now` and at most MAX_GRANT_EXPIRY_DAYS away. Checked only once
+// the request's idempotency key has found nothing: a retry of a credit already applied (or
+// filed) answers with that result even when its expiresAt has passed since.
+export function assertNewGrantExpiry(terms: GrantTerms | null, now: Date): void {
+  if (terms?.expiresAt) assertExpiryWindow(terms.expiresAt, now);
 }
 
 function parseCategory(value: unknown): GrantCategory {
@@ -54,16 +68,19 @@ function parseInstant(value: string): Date | null {
   return new Date(value);
 }
 
-function parseExpiry(value: unknown, now: Date): Date {
+function parseExpiry(value: unknown): Date {
   const at = value instanceof Date ? value : typeof value === "string" ? parseInstant(value) : null;
   if (!at || Number.isNaN(at.getTime())) {
     throw new InvalidInputError("expiresAt must be an ISO 8601 instant with a time zone");
   }
+  return at;
+}
+
+function assertExpiryWindow(at: Date, now: Date): void {
   if (at.getTime() <= now.getTime()) throw new InvalidInputError("expiresAt must be in the future");
   if (at.getTime() > now.getTime() + MAX_GRANT_EXPIRY_DAYS * DAY_MS) {
     throw new InvalidInputError(`expiresAt must be within ${MAX_GRANT_EXPIRY_DAYS} days`);
   }
-  return at;
 }
 
 // The terms a credit of this kind gets for the parts not given (as the ledger applies them).
@@ -87,18 +104,19 @@ export function assertNotExpired(terms: GrantTerms, now: Date): void {
 
 // The terms of the grant a signed credit creates, from what the caller said; null for a debit,
 // which takes from grants and creates none (terms on it are a mistake, not something to ignore).
+// Not checked against the clock: the caller does that with assertNewGrantExpiry after its replay
+// lookup.
 export function creditTerms(
   kind: "grant" | "admin_adjustment",
   amount: number,
   input: GrantTermsInput | undefined,
-  now: Date,
 ): GrantTerms | null {
   const given = input ?? {};
   if (amount < 0) {
     if (hasGrantTerms(given)) throw new InvalidInputError("category, priority and expiresAt apply only to a credit");
     return null;
   }
-  return resolveGrantTerms(kind, parseGrantTerms(given, now));
+  return resolveGrantTerms(kind, parseTermsShape(given));
 }
 
 // Terms are part of a request's identity: a replay of a credit must ask for the terms its ledger

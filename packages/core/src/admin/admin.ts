@@ -9,6 +9,7 @@ import {
   NotFoundError,
 } from "../errors.ts";
 import {
+  assertNewGrantExpiry,
   assertNotExpired,
   creditTerms,
   type GrantTermsInput,
@@ -65,7 +66,7 @@ export function createAdminService(deps: {
     }
     assertReason(input.reason, { required: true });
     assertIdempotencyKey(input.idempotencyKey);
-    const terms = creditTerms("admin_adjustment", input.amount, input.terms, clock.now());
+    const terms = creditTerms("admin_adjustment", input.amount, input.terms);
     // An admin's keys are scoped to that admin (ledger-keys.ts).
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
     // Crediting oneself always takes a second admin, whatever the amount (as a key's grant to its
@@ -86,6 +87,7 @@ export function createAdminService(deps: {
         action: "adjust",
         adjustmentRequestId: null,
         reason: input.reason.trim(),
+        checkTerms: assertNewGrantExpiry,
       });
     });
   }
@@ -111,20 +113,20 @@ export function createAdminService(deps: {
       const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
       if (applied) return replayOf(tx.ledger, applied, { ...input, reason: input.reason.trim(), terms });
       // A request made before keys were scoped answers its retries (never written to any more).
-      const legacy = await tx.admin.findAdjustmentRequestByKey(key.legacy);
-      const created = legacy
-        ? null
-        : await tx.admin.insertAdjustmentRequest({
-            requestedBy: input.actorId,
-            targetUserId: input.userId,
-            amount: input.amount,
-            reason: input.reason.trim(),
-            idempotencyKey: key.key,
-            expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
-            ...termColumns(terms),
-          });
+      const filed = await filedRequest(tx.admin, key);
+      if (filed) return samePending(filed, input, terms);
+      assertNewGrantExpiry(terms, clock.now());
+      const created = await tx.admin.insertAdjustmentRequest({
+        requestedBy: input.actorId,
+        targetUserId: input.userId,
+        amount: input.amount,
+        reason: input.reason.trim(),
+        idempotencyKey: key.key,
+        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+        ...termColumns(terms),
+      });
       if (!created) {
-        const existing = legacy ?? (await tx.admin.findAdjustmentRequestByKey(key.key));
+        const existing = await tx.admin.findAdjustmentRequestByKey(key.key);
         if (!existing) throw new IdempotencyConflictError();
         return samePending(existing, input, terms);
       }
@@ -155,6 +157,9 @@ export function createAdminService(deps: {
       legacyKey?: string;
       action: string;
       adjustmentRequestId: string | null;
+      // After the replay lookup: a new adjustment's expiry must be ahead (400), an approved
+      // request's must not have passed (409).
+      checkTerms: (terms: GrantTerms, now: Date) => void;
     },
   ): Promise<AdjustResult> {
     const now = clock.now();
@@ -166,7 +171,7 @@ export function createAdminService(deps: {
     if (replay) return replayOf(tx.ledger, replay, input);
     // Only a debit can overdraw; a credit also reaches a balance a dispute took below zero.
     if (input.amount < 0 && before + input.amount < 0) throw new InsufficientCreditsError(before, -input.amount);
-    if (input.terms) assertNotExpired(input.terms, now);
+    if (input.terms) input.checkTerms(input.terms, now);
     const actionId = randomUUID();
     const entry = await tx.ledger.post({
       userId: input.userId,
@@ -226,6 +231,7 @@ export function createAdminService(deps: {
         ledgerKey: `s:adjustment:${request.id}`,
         action: "adjustment_approved",
         adjustmentRequestId: request.id,
+        checkTerms: assertNotExpired,
       });
       if (fresh && result.status === "applied") {
         await emitAdjustmentDecided(tx.outbox, request, "approved", result.transactionId);

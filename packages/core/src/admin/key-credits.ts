@@ -4,7 +4,13 @@ import type { ApiKeyPrincipal } from "../auth/api-keys.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { IdempotencyConflictError, NotFoundError } from "../errors.ts";
 import type { OutboxStore } from "../events/events.ts";
-import { creditTerms, type GrantTermsInput, sameOptionalTerms, sameTermsAsApplied } from "../grant-terms.ts";
+import {
+  assertNewGrantExpiry,
+  creditTerms,
+  type GrantTermsInput,
+  sameOptionalTerms,
+  sameTermsAsApplied,
+} from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
@@ -62,7 +68,7 @@ export function createKeyCreditsService(deps: {
     assertIdempotencyKey(input.idempotencyKey);
     assertReason(input.reason);
     // Resolved now (a grant's defaults, not an adjustment's): a request keeps exactly these.
-    const terms = creditTerms("grant", input.amount, input.terms, clock.now());
+    const terms = creditTerms("grant", input.amount, input.terms);
     const ledgerKey = clientKey({ kind: "apiKey", id: key.id }, input.idempotencyKey);
     const reason = input.reason?.trim() || null;
     if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
@@ -77,6 +83,7 @@ export function createKeyCreditsService(deps: {
       if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
       // The same key already filed a request (a larger amount, or another threshold then).
       if (await tx.admin.findAdjustmentRequestByKey(ledgerKey.key)) throw new IdempotencyConflictError();
+      assertNewGrantExpiry(terms, at);
       await countUse(tx.usage, clock, key, "grant", input.amount);
       const actionId = randomUUID();
       const entry = await tx.ledger.post({
@@ -124,6 +131,9 @@ export function createKeyCreditsService(deps: {
       const applied =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
       if (applied) throw new IdempotencyConflictError();
+      const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+      if (filed) return samePending(filed, key, input, reason);
+      assertNewGrantExpiry(input.terms, clock.now());
       const created = await tx.admin.insertAdjustmentRequest({
         requestedBy: key.ownerUserId,
         targetUserId: input.userId,
@@ -135,14 +145,8 @@ export function createKeyCreditsService(deps: {
       });
       if (!created) {
         const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-        const same =
-          existing?.requestedBy === key.ownerUserId &&
-          existing.targetUserId === input.userId &&
-          existing.amount === input.amount &&
-          existing.reason === reason &&
-          sameOptionalTerms(termsOfRequest(existing), input.terms);
-        if (!same || !existing) throw new IdempotencyConflictError();
-        return { status: "pending", adjustmentRequest: existing };
+        if (!existing) throw new IdempotencyConflictError();
+        return samePending(existing, key, input, reason);
       }
       // A request moves nothing, but it counts: a key cannot file requests past its limits.
       await countUse(tx.usage, clock, key, "grant", input.amount);
@@ -187,6 +191,23 @@ export function createKeyCreditsService(deps: {
   }
 
   return { grant, metered };
+}
+
+// A retry of a filed request: the same request again, or a conflict.
+function samePending(
+  existing: AdjustmentRequest,
+  key: ApiKeyPrincipal,
+  input: Omit<KeyGrantInput, "terms"> & { terms: GrantTerms | null },
+  reason: string,
+): KeyGrantResult {
+  const same =
+    existing.requestedBy === key.ownerUserId &&
+    existing.targetUserId === input.userId &&
+    existing.amount === input.amount &&
+    existing.reason === reason &&
+    sameOptionalTerms(termsOfRequest(existing), input.terms);
+  if (!same) throw new IdempotencyConflictError();
+  return { status: "pending", adjustmentRequest: existing };
 }
 
 async function replayOf(

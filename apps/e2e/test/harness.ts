@@ -5,9 +5,9 @@ import { fileURLToPath } from "node:url";
 import { testDb } from "@credits/db/test-setup";
 import { parseEnv } from "@credits/env";
 import { type RunningServer, startServer } from "@credits/server/main";
+import { createWebApp } from "@credits/web/server";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll } from "vitest";
-import { createWebApp } from "../server/web-app.ts";
 import { findChromium, INSTALL_HINT } from "./chromium.ts";
 
 const CHROMIUM_ARGS = [
