@@ -97,7 +97,10 @@ await pg.unsafe(
 
 // Webhooks: one open payment per delivery, each credited once by its checkout.session.completed.
 const WEBHOOK_PAYMENTS = quick ? 5_000 : 40_000;
-const [starter] = await pg`SELECT id, credits, price_minor, currency FROM credit_packages WHERE slug = 'starter'`;
+const [starter] = await pg`
+  SELECT p.id, p.credits, price.unit_amount AS price_minor, price.currency
+    FROM credit_packages p JOIN credit_package_prices price ON price.package_id = p.id AND price.sort_order = 0
+   WHERE p.slug = 'starter'`;
 if (!starter) throw new Error("no starter package");
 const paymentIds = (
   await pg.unsafe(

@@ -1,4 +1,4 @@
-import type { PaymentService } from "@credits/core";
+import { formatMoney, type PaymentService } from "@credits/core";
 import type { LocalProvider } from "@credits/stripe";
 import type { Hono } from "hono";
 import { errorResponse } from "./http-errors.ts";
@@ -41,7 +41,8 @@ export function mountLocalCheckout(
 }
 
 function page(sessionId: string, amountMinor: number, currency: string, status: string): string {
-  const price = new Intl.NumberFormat("en", { style: "currency", currency }).format(amountMinor / 100);
+  // Digits, separators and a currency sign only: nothing to escape.
+  const price = formatMoney(amountMinor, currency);
   const open = status === "open";
   const button = (outcome: string, label: string, color: string) =>
     `<form method="post" action="/checkout/local/${encodeURIComponent(sessionId)}/${outcome}"><button style="background:${color}">${label}</button></form>`;

@@ -7,6 +7,7 @@ import {
   createApiKeyService,
   createAuthService,
   createAuthThrottle,
+  createCatalogService,
   createCreditService,
   createFirstAdminSetup,
   createGdprService,
@@ -61,7 +62,7 @@ export function createServices(
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
     approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
   };
-  const catalog = createCatalogStore(db);
+  const catalogStore = createCatalogStore(db);
   const rateLimits = createRateLimitStore(db);
   const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
@@ -71,7 +72,7 @@ export function createServices(
     "payments",
     createPaymentService({
       store: createPaymentStore(db),
-      catalog,
+      catalog: catalogStore,
       provider,
       publicUrl: env.PUBLIC_URL,
       clock,
@@ -112,7 +113,7 @@ export function createServices(
     auth,
     firstAdmin: createFirstAdminSetup({ accounts, auth, audit: admin.record, clock }),
     apiKeys,
-    catalog,
+    catalog: traced("catalog", createCatalogService({ store: catalogStore, clock })),
     provider,
     payments,
     gdpr: traced(

@@ -14,6 +14,7 @@ import {
   sessions,
   users,
 } from "@credits/db/schema";
+import { eq } from "drizzle-orm";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import { expect } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
@@ -32,6 +33,8 @@ export interface Fixtures {
   newUser(): Promise<string>;
   // A large adjustment requested by another admin, waiting for approval.
   newAdjustmentRequest(): Promise<string>;
+  // A pack on sale (to edit or archive).
+  newPackage(): Promise<string>;
 }
 
 export type Input = Record<string, unknown> | undefined;
@@ -205,9 +208,18 @@ export function sessionCookie(response: Response): string {
 
 // A checkout of the caller's own, through the server's services (local provider).
 export async function checkoutFor(userId: string): Promise<{ paymentId: string; sessionId: string }> {
-  const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
-  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, pack?.id ?? "");
+  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, await starterPack());
   return { paymentId, sessionId: checkoutUrl.split("/").at(-1) ?? "" };
+}
+
+// A seeded pack on sale (the matrix archives packs of its own, never this one).
+export async function starterPack(): Promise<string> {
+  const [pack] = await db
+    .select({ id: creditPackages.id })
+    .from(creditPackages)
+    .where(eq(creditPackages.slug, "starter"));
+  if (!pack) throw new Error("no starter pack");
+  return pack.id;
 }
 
 export async function signUp(): Promise<{ id: string; cookie: string }> {

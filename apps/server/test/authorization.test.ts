@@ -6,7 +6,6 @@ import { randomUUID } from "node:crypto";
 import type { Access } from "@credits/api";
 import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
 import { createAccountStore, createSessionStore } from "@credits/db";
-import { creditPackages } from "@credits/db/schema";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   type CallerKind,
@@ -26,6 +25,7 @@ import {
   sessionCookie,
   signUp,
   snapshot,
+  starterPack,
   transportsOf,
 } from "./authorization-helpers.ts";
 
@@ -64,10 +64,7 @@ const table: Record<string, Row> = {
   "setup.createFirstAdmin": { access: "public" },
   "checkout.create": {
     access: "user",
-    input: async () => {
-      const [pack] = await db.select({ id: creditPackages.id }).from(creditPackages).limit(1);
-      return { packageId: pack?.id };
-    },
+    input: async () => ({ packageId: await starterPack() }),
   },
   "checkout.confirm": {
     access: "user",
@@ -116,6 +113,13 @@ const table: Record<string, Row> = {
     },
   },
   "admin.dailyStats": { access: "admin", input: () => ({ from: "2026-11-01", to: "2026-11-30" }) },
+  "admin.packages": { access: "admin" },
+  "admin.createPackage": {
+    access: "admin",
+    input: () => ({ name: "Matrix pack", credits: 10, prices: [{ currency: "usd", unitAmount: 100 }] }),
+  },
+  "admin.updatePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage(), name: "Renamed" }) },
+  "admin.archivePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage() }) },
 };
 
 // --- fixtures ------------------------------------------------------------------------------------
@@ -184,6 +188,15 @@ beforeAll(async () => {
       return reply.body.holdId;
     },
     newKey: async () => (await createKey(["credits:read"])).id,
+    newPackage: async () => {
+      const reply = await send("POST", "/api/v1/admin/packages", callers["admin session"], {
+        name: "Matrix fixture",
+        credits: 10,
+        prices: [{ currency: "usd", unitAmount: 100 }],
+      });
+      expect(reply.status).toBe(200);
+      return reply.body.id;
+    },
     newUser: async () => (await signUp()).id,
     newReconciliationRun: async () => {
       const run = await server.services.reconciliation.run({ trigger: "manual" });

@@ -73,7 +73,9 @@ function stringOf(schema: Json, known: string[]): fc.Arbitrary<string> {
   if (schema.format === "uuid") return known.length > 0 ? fc.constantFrom(...known) : fc.uuid({ version: 4 });
   if (schema.format === "email") return fc.uuid().map((id) => `fuzz-${id.slice(0, 8)}@example.test`);
   if (schema.format === "date-time") return fc.date(DATE_RANGE).map((d) => d.toISOString());
-  if (schema.format === "date") return fc.date(DATE_RANGE).map((d) => d.toISOString().slice(0, 10));
+  if (schema.format === "date" && known.length === 0) {
+    return fc.date(DATE_RANGE).map((d) => d.toISOString().slice(0, 10));
+  }
   if (known.length > 0) return fc.constantFrom(...known);
   if (schema.pattern) return fc.stringMatching(new RegExp(schema.pattern), { maxLength });
   return fc.string({ minLength, maxLength: Math.max(minLength, maxLength) });

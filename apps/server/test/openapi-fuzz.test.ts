@@ -194,6 +194,15 @@ beforeAll(async () => {
   const run = await call(server.url, "POST", "/api/v1/admin/reconciliation/runs", { cookie: credentials.admin.cookie });
   const throwawayKeys: string[] = [];
   for (let i = 0; i < 4; i++) throwawayKeys.push((await createKey(["credits:read"])).id);
+  const fuzzPacks: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const created = await call(server.url, "POST", "/api/v1/admin/packages", {
+      cookie: credentials.admin.cookie,
+      body: { name: `fuzz pack ${i}`, credits: 10, prices: [{ currency: "usd", unitAmount: 100 }] },
+    });
+    expect(created.status).toBe(200);
+    fuzzPacks.push(created.body.id);
+  }
   const throwawayUsers: string[] = [];
   for (let i = 0; i < 10; i++) throwawayUsers.push(await insertUser("fuzz-erasable"));
 
@@ -211,7 +220,12 @@ beforeAll(async () => {
     email: [user.email],
     password: [PASSWORD],
     url: [WEBHOOK_URL],
+    // Currencies the seeded packs are priced in (and others a price may be in).
+    currency: ["usd", "usd", "eur", "jpy"],
   });
+  // Edits and archives reach packs made for them, never the seeded ones the checkouts buy.
+  poolsByOperation["admin-updatePackage"] = { id: fuzzPacks.slice(0, 4) };
+  poolsByOperation["admin-archivePackage"] = { id: fuzzPacks.slice(4) };
   poolsByOperation["admin-revokeApiKey"] = { id: throwawayKeys };
   const deliveries = await server.services.webhooks.listDeliveries(endpoints[0] ?? "", 10);
   for (const op of [
@@ -227,6 +241,8 @@ beforeAll(async () => {
   poolsByOperation["admin-approve"] = { id: requests.slice(0, 4) };
   poolsByOperation["admin-reject"] = { id: requests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
+  // Ranges the stats accept (from before to, at most a year), whatever the seed draws.
+  poolsByOperation["admin-dailyStats"] = { from: ["2026-06-01", "2026-11-01"], to: ["2026-11-30", "2026-12-31"] };
   // Erasure only ever reaches users made to be erased.
   poolsByOperation["admin-eraseUser"] = { userId: throwawayUsers };
   console.info(`openapi fuzz: seed ${SEED}, ${operations.length} operations x ${CALLERS.length} callers`);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { systemKey } from "@credits/core";
-import { creditPackages, creditTransactions, payments, users } from "@credits/db/schema";
+import { creditTransactions, payments, users } from "@credits/db/schema";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { charge, checkoutSession, startReconciliationServer, testDb } from "./reconciliation-setup.ts";
@@ -19,7 +19,12 @@ const USERS = 100;
 // bulk: ledger rows carry a correct balance_after chain per user, and each user's cached balance is
 // the sum of their rows, so the ledger invariant holds exactly as if the real code had posted them.
 async function seedCleanPayments(): Promise<{ stripeSessions: object[]; stripeCharges: object[] }> {
-  const packs = await db.select().from(creditPackages);
+  const packs = (await server.services.catalog.listActive()).map(({ id, credits, prices: [price] }) => ({
+    id,
+    credits,
+    priceMinor: price?.unitAmount ?? 0,
+    currency: price?.currency ?? "",
+  }));
   const userIds = (
     await db
       .insert(users)

@@ -1,7 +1,7 @@
 // The REST contract (/api/v1) through real HTTP: every endpoint's success status and shape, and
 // every error status clients are promised, with the rule that a refused request writes nothing.
 // Here: sign-up and sessions, packages, and the transport's own errors.
-import { creditPackages, users } from "@credits/db/schema";
+import { creditPackagePrices, creditPackages, users } from "@credits/db/schema";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "./harness.ts";
 import { call, db, email, ISO, PASSWORD, sessionCookie, signUp, UUID, userCount } from "./rest-contract-helpers.ts";
@@ -146,25 +146,31 @@ describe("auth", () => {
 });
 
 describe("packages", () => {
-  it("GET /packages lists the active packs", async () => {
+  it("GET /packages lists the active packs in display order, each with all its prices and its default price", async () => {
     const reply = await call("GET", "/api/v1/packages");
     expect(reply.status).toBe(200);
-    const active = (await db.select().from(creditPackages)).filter((p) => p.active);
+    const active = (await db.select().from(creditPackages))
+      .filter((p) => p.archivedAt === null)
+      .sort((a, b) => a.position - b.position || a.credits - b.credits);
+    const prices = await db.select().from(creditPackagePrices).orderBy(creditPackagePrices.sortOrder);
     expect(active.length).toBeGreaterThan(0);
     expect(reply.body).toEqual({
-      packages: expect.arrayContaining(
-        active.map((p) => ({
+      packages: active.map((p) => {
+        const own = prices.filter((price) => price.packageId === p.id);
+        return {
           id: p.id,
           slug: p.slug,
           name: p.name,
           credits: p.credits,
-          priceMinor: p.priceMinor,
-          currency: p.currency,
+          prices: own.map(({ currency, unitAmount }) => ({ currency, unitAmount })),
+          priceMinor: own[0]?.unitAmount,
+          currency: own[0]?.currency,
           creditExpiryDays: p.creditExpiryDays,
-        })),
-      ),
+          position: p.position,
+          highlight: p.highlight,
+        };
+      }),
     });
-    expect(reply.body.packages).toHaveLength(active.length);
   });
 });
 

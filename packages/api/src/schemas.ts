@@ -2,6 +2,7 @@ import {
   apiKeyScopes,
   type CreditGrant,
   type CreditPackage,
+  currencyProblem,
   GRANT_PRIORITY,
   type GrantsView,
   grantCategories,
@@ -17,6 +18,7 @@ import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_PAGE_SIZE,
   MAX_REASON_LENGTH,
+  MAX_UNIT_AMOUNT,
   type PublicUser,
   type TextRules,
   textProblem,
@@ -151,15 +153,43 @@ export const userOutput = z.object({
   createdAt: z.iso.datetime(),
 });
 
+// A currency as prices and checkouts take it: lowercase ISO 4217, one the core can charge in.
+export const currency = z
+  .string()
+  .max(3)
+  .superRefine((value, ctx) => {
+    const problem = currencyProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+  })
+  .describe("lowercase ISO 4217 code, e.g. usd, jpy, kwd");
+
+export const priceInput = z.strictObject({
+  currency,
+  unitAmount: z
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_UNIT_AMOUNT)
+    .describe("integer minor units of the currency (cents for usd, yen for jpy, fils for kwd)"),
+});
+
+export const priceOutput = z.object({ currency: z.string(), unitAmount: z.number().int() });
+
 export const packageOutput = z.object({
   id: z.uuid(),
   slug: z.string(),
   name: z.string(),
   credits: z.number().int(),
+  // Every price, one per currency; the first is the default.
+  prices: z.array(priceOutput),
+  // The default price, as before packs had several (clients written then read these).
   priceMinor: z.number().int(),
   currency: z.string(),
   // The bought credits expire this many days after the payment; null: never.
   creditExpiryDays: z.number().int().nullable(),
+  position: z.number().int(),
+  // The "best value" pack.
+  highlight: z.boolean(),
 });
 
 export const apiKeyScope = z.enum(apiKeyScopes);
@@ -215,15 +245,23 @@ export const toUser = (user: PublicUser): z.infer<typeof userOutput> => ({
   createdAt: user.createdAt.toISOString(),
 });
 
-export const toPackage = (p: CreditPackage): z.infer<typeof packageOutput> => ({
-  id: p.id,
-  slug: p.slug,
-  name: p.name,
-  credits: p.credits,
-  priceMinor: p.priceMinor,
-  currency: p.currency,
-  creditExpiryDays: p.creditExpiryDays,
-});
+export function toPackage(p: CreditPackage): z.infer<typeof packageOutput> {
+  const [first] = p.prices;
+  // A pack is never stored without a price (the core refuses it).
+  if (!first) throw new Error(`package ${p.id} has no price`);
+  return {
+    id: p.id,
+    slug: p.slug,
+    name: p.name,
+    credits: p.credits,
+    prices: p.prices.map((price) => ({ currency: price.currency, unitAmount: price.unitAmount })),
+    priceMinor: first.unitAmount,
+    currency: first.currency,
+    creditExpiryDays: p.creditExpiryDays,
+    position: p.position,
+    highlight: p.highlight,
+  };
+}
 
 export const historyOptions = (query: z.infer<typeof historyQuery>) => ({
   ...(query.limit !== undefined ? { limit: query.limit } : {}),

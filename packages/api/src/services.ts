@@ -4,7 +4,7 @@ import type {
   ApiKeyService,
   AuthService,
   AuthThrottle,
-  CatalogStore,
+  CatalogService,
   CreditService,
   FirstAdminSetup,
   GdprService,
@@ -30,7 +30,8 @@ export interface Services {
   // The first admin from the browser (/setup), with the one-time token the server printed at start.
   firstAdmin: FirstAdminSetup;
   apiKeys: ApiKeyService;
-  catalog: CatalogStore;
+  // What is sold: packs and their prices, managed by admins.
+  catalog: CatalogService;
   authRateLimiter: RateLimiter;
   // Calls that reach the payment provider (checkout, confirm), per user.
   checkoutRateLimiter: RateLimiter;

@@ -7,7 +7,7 @@ import { createCaller, createContext, type Services } from "../src/index.ts";
 
 function callerWhoseCatalogFails(error: unknown) {
   const services = {
-    catalog: { listActivePackages: () => Promise.reject(error) },
+    catalog: { listActive: () => Promise.reject(error) },
   } as unknown as Services;
   return createCaller(
     createContext({

@@ -27,3 +27,9 @@ export const GRANT_EXPIRY_BATCH = 100;
 export const MAX_GRANT_EXPIRY_DAYS = 3_650;
 // A user's low-balance threshold (and the instance default): 0 up to one operation's bound.
 export const MAX_LOW_BALANCE_THRESHOLD = MAX_CREDITS_PER_OPERATION;
+// A credit pack's fields (the API's schemas and the database's CHECKs say the same).
+export const PACKAGE_LIMITS = {
+  maxPrices: 20,
+  position: { min: 0, max: 10_000 },
+  creditExpiryDays: { min: 1, max: MAX_GRANT_EXPIRY_DAYS },
+} as const;

@@ -5,7 +5,7 @@ import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
-import { creditPackages, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
+import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
 // another integration on the same Stripe account) names no payment: answer "none" rather than let
@@ -124,14 +124,6 @@ export function createPaymentStore(db: Database): PaymentStore {
         .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
       const [row] = await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
       return row?.id ?? customerId;
-    },
-
-    packCreditExpiryDays: async (packageId) => {
-      const [row] = await db
-        .select({ days: creditPackages.creditExpiryDays })
-        .from(creditPackages)
-        .where(eq(creditPackages.id, packageId));
-      return row?.days ?? null;
     },
   };
   return translatingErrors(store);

@@ -2,23 +2,37 @@ import { sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 
 export const defaultPackages = [
-  { slug: "starter", name: "Starter", credits: 100, priceMinor: 500, currency: "usd" },
-  { slug: "standard", name: "Standard", credits: 500, priceMinor: 2_000, currency: "usd" },
-  { slug: "pro", name: "Pro", credits: 2_000, priceMinor: 7_000, currency: "usd" },
+  { slug: "starter", name: "Starter", credits: 100, prices: [{ currency: "usd", unitAmount: 500 }] },
+  { slug: "standard", name: "Standard", credits: 500, prices: [{ currency: "usd", unitAmount: 2_000 }] },
+  { slug: "pro", name: "Pro", credits: 2_000, prices: [{ currency: "usd", unitAmount: 7_000 }] },
 ] as const;
 
 // Creates the default credit packs on an empty catalogue only: once an operator has shaped the
-// catalogue (even emptied it of active packs), startup leaves it alone.
+// catalogue (even archived every pack), startup leaves it alone. One statement, so two instances
+// starting at once seed once.
 export async function seedDefaults(db: Database): Promise<void> {
-  const values = sql.join(
-    defaultPackages.map(
-      (p) => sql`(${p.slug}, ${p.name}, ${p.credits}::bigint, ${p.priceMinor}::bigint, ${p.currency})`,
+  const packs = sql.join(
+    defaultPackages.map((p, position) => sql`(${p.slug}, ${p.name}, ${p.credits}::bigint, ${position}::integer)`),
+    sql`, `,
+  );
+  const prices = sql.join(
+    defaultPackages.flatMap((p) =>
+      p.prices.map(
+        (price, order) => sql`(${p.slug}, ${price.currency}, ${price.unitAmount}::bigint, ${order}::smallint)`,
+      ),
     ),
     sql`, `,
   );
   await db.execute(sql`
-    INSERT INTO credit_packages (slug, name, credits, price_minor, currency)
-    SELECT * FROM (VALUES ${values}) AS v(slug, name, credits, price_minor, currency)
-     WHERE NOT EXISTS (SELECT 1 FROM credit_packages)
-    ON CONFLICT (slug) DO NOTHING`);
+    WITH inserted AS (
+      INSERT INTO credit_packages (slug, name, credits, position)
+      SELECT * FROM (VALUES ${packs}) AS v(slug, name, credits, position)
+       WHERE NOT EXISTS (SELECT 1 FROM credit_packages)
+      ON CONFLICT (slug) DO NOTHING
+      RETURNING id, slug
+    )
+    INSERT INTO credit_package_prices (package_id, currency, unit_amount, sort_order)
+    SELECT inserted.id, v.currency, v.unit_amount, v.sort_order
+      FROM (VALUES ${prices}) AS v(slug, currency, unit_amount, sort_order)
+      JOIN inserted ON inserted.slug = v.slug`);
 }

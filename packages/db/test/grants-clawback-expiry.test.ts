@@ -26,6 +26,7 @@ async function purchase(userId: string, amount: number, expiresAt: Date | null) 
     credits: amount,
     amountMinor: 500,
     currency: "usd",
+    creditExpiryDays: null,
     provider: "stripe",
     idempotencyKey: null,
   });

@@ -1,61 +1,15 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { randomUUID } from "node:crypto";
 import { createCreditService } from "@credits/core";
 import { sql } from "drizzle-orm";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
-import { afterAll, describe, expect, it } from "vitest";
-import { createDatabase, type Database, type DatabaseHandle, rowsOf } from "../src/client.ts";
+import { describe, expect, it } from "vitest";
+import { type Database, rowsOf } from "../src/client.ts";
 import { createLedgerStore } from "../src/ledger-store.ts";
-import { withDatabase } from "../src/testing.ts";
 import { expectInvariantHolds } from "./fixtures.ts";
-import { onPostgres, testDb } from "./setup.ts";
+import { databaseBefore } from "./older-database.ts";
+import { testDb } from "./setup.ts";
 
 // Migration 0007 on a database that lived before grants: balances, ledger rows and open holds.
-const drizzleFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
-const cleanups: (() => Promise<void>)[] = [];
-afterAll(async () => {
-  for (const cleanup of cleanups) await cleanup();
-});
-
-// A copy of the migrations folder that ends at 0006.
-function folderAt0006(): string {
-  const folder = mkdtempSync(join(tmpdir(), "credits-0006-"));
-  cpSync(drizzleFolder, folder, { recursive: true });
-  const journalPath = join(folder, "meta", "_journal.json");
-  const journal = JSON.parse(readFileSync(journalPath, "utf8")) as { entries: { tag: string }[] };
-  journal.entries = journal.entries.filter((entry) => entry.tag < "0007");
-  writeFileSync(journalPath, JSON.stringify(journal));
-  cleanups.push(async () => rmSync(folder, { recursive: true, force: true }));
-  return folder;
-}
-
-async function databaseAt0006(): Promise<DatabaseHandle> {
-  const migrationsFolder = folderAt0006();
-  if (!onPostgres || !testDb.url) {
-    const handle = createDatabase({ dataDir: "memory://" });
-    cleanups.push(() => handle.close());
-    // biome-ignore lint/suspicious/noExplicitAny: drizzle's PGlite migrator wants its own driver type
-    await migratePglite(handle.db as any, { migrationsFolder });
-    return handle;
-  }
-  const name = `credits_0006_${randomBytes(6).toString("hex")}`;
-  const admin = postgres(testDb.url, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`CREATE DATABASE ${name}`);
-  const handle = createDatabase({ url: withDatabase(testDb.url, name), poolMax: 4 });
-  cleanups.push(async () => {
-    await handle.close();
-    await admin.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  });
-  // biome-ignore lint/suspicious/noExplicitAny: drizzle's postgres-js migrator wants its own driver type
-  await migratePostgres(handle.db as any, { migrationsFolder });
-  return handle;
-}
+const databaseAt0006 = () => databaseBefore("0007");
 
 // What 0006's code wrote: a user, a grant and a spend through post_ledger_batch, an open hold with
 // its reservation row.

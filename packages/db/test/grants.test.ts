@@ -52,6 +52,7 @@ async function purchase(userId: string, credits: number) {
     credits,
     amountMinor: 500,
     currency: "usd",
+    creditExpiryDays: null,
     provider: "stripe",
     idempotencyKey: null,
   });

@@ -24,6 +24,7 @@ const PINNED: Record<string, string> = {
   "0010_live_balance_alerts": "fd54d5691c6c71a059ca8556641bc9fe3a0b44ed2f3a8885def0b0402b7170ad",
   "0011_daily_rollups": "75d0e2625c96e9cc697783279fa434c6d5748fe268e4ad2d010b4905428656d7",
   "0012_webhooks": "c6974b258bef4fff586bf991295068911b3b1aa88df2bc6c00bc36669cf26da6",
+  "0013_package_prices": "8c39cb0be6869f0199cd81ed455f99ea21a214b49d4717af211e6e41a49e9b8a",
 };
 
 describe("migration integrity", () => {

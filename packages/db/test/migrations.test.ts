@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { PackagePrice } from "@credits/core";
 import { eq, sql } from "drizzle-orm";
 import postgres from "postgres";
 import { describe, expect, it } from "vitest";
+import { createCatalogStore } from "../src/catalog-store.ts";
 import { createDatabase, type Database, rowsOf } from "../src/client.ts";
-import { creditPackages, users } from "../src/schema.ts";
+import { creditPackagePrices, creditPackages, users } from "../src/schema.ts";
 import { defaultPackages, seedDefaults } from "../src/seed.ts";
 import { withDatabase } from "../src/testing.ts";
 import { createUser } from "./fixtures.ts";
@@ -87,30 +89,31 @@ describe("migrations", () => {
 });
 
 describe("seedDefaults", () => {
-  const catalogue = () =>
-    db
-      .select({
-        id: creditPackages.id,
-        slug: creditPackages.slug,
-        name: creditPackages.name,
-        credits: creditPackages.credits,
-        priceMinor: creditPackages.priceMinor,
-        currency: creditPackages.currency,
-        active: creditPackages.active,
-      })
-      .from(creditPackages)
-      .orderBy(creditPackages.credits);
+  const store = createCatalogStore(db);
+  const catalogue = async () =>
+    (await store.listPackages({ includeArchived: true })).map((p) => ({
+      slug: p.slug,
+      name: p.name,
+      credits: p.credits,
+      prices: p.prices,
+      archived: p.archivedAt !== null,
+    }));
   // Nothing references the packs in this test database, so the catalogue can be emptied between cases.
-  const emptyCatalogue = () => db.delete(creditPackages);
+  const emptyCatalogue = async () => {
+    await db.delete(creditPackagePrices);
+    await db.delete(creditPackages);
+  };
+  const insertPack = async (pack: { slug: string; name: string; credits: number }, price: PackagePrice) => {
+    const [row] = await db.insert(creditPackages).values(pack).returning({ id: creditPackages.id });
+    await db.insert(creditPackagePrices).values({ packageId: row?.id ?? "", ...price, sortOrder: 0 });
+  };
 
-  it("creates the three default packs on an empty catalogue, and none on a second run", async () => {
+  it("creates the three default packs with their prices on an empty catalogue, and none on a second run", async () => {
     await emptyCatalogue();
     expect(await catalogue()).toEqual([]);
     await seedDefaults(db);
     const seeded = await catalogue();
-    expect(seeded.map(({ id: _id, ...pack }) => pack)).toEqual(
-      defaultPackages.map((pack) => ({ ...pack, active: true })),
-    );
+    expect(seeded).toEqual(defaultPackages.map((pack) => ({ ...pack, archived: false })));
     await seedDefaults(db);
     expect(await catalogue()).toEqual(seeded);
   });
@@ -118,25 +121,27 @@ describe("seedDefaults", () => {
   it("seeds once when several instances start at the same moment", async () => {
     await emptyCatalogue();
     await Promise.all(Array.from({ length: 5 }, () => seedDefaults(db)));
-    expect((await catalogue()).map((p) => p.slug)).toEqual(defaultPackages.map((p) => p.slug));
+    const seeded = await catalogue();
+    expect(seeded.map((p) => p.slug)).toEqual(defaultPackages.map((p) => p.slug));
+    expect(seeded.every((p) => p.prices.length === 1)).toBe(true);
   });
 
-  it("leaves a catalogue that already has packs alone, even if none of them is active", async () => {
+  it("leaves a catalogue that already has packs alone, even if all of them are archived", async () => {
     await emptyCatalogue();
-    const custom = { slug: "custom", name: "Custom", credits: 42, priceMinor: 999, currency: "eur" };
-    await db.insert(creditPackages).values(custom);
+    const custom = { slug: "custom", name: "Custom", credits: 42 };
+    await insertPack(custom, { currency: "eur", unitAmount: 999 });
     await seedDefaults(db);
-    expect((await catalogue()).map(({ id: _id, ...pack }) => pack)).toEqual([{ ...custom, active: true }]);
+    expect(await catalogue()).toEqual([{ ...custom, prices: [{ currency: "eur", unitAmount: 999 }], archived: false }]);
 
-    await db.update(creditPackages).set({ active: false }).where(eq(creditPackages.slug, "custom"));
+    await db.update(creditPackages).set({ archivedAt: new Date() }).where(eq(creditPackages.slug, "custom"));
     await seedDefaults(db);
-    expect((await catalogue()).map(({ slug, active }) => ({ slug, active }))).toEqual([
-      { slug: "custom", active: false },
+    expect((await catalogue()).map(({ slug, archived }) => ({ slug, archived }))).toEqual([
+      { slug: "custom", archived: true },
     ]);
 
     // A catalogue holding one of the default slugs (changed by an operator) is not touched either.
     await emptyCatalogue();
-    await db.insert(creditPackages).values({ ...defaultPackages[0], credits: 150 });
+    await insertPack({ ...defaultPackages[0], credits: 150 }, { currency: "usd", unitAmount: 500 });
     await seedDefaults(db);
     expect((await catalogue()).map(({ slug, credits }) => ({ slug, credits }))).toEqual([
       { slug: "starter", credits: 150 },

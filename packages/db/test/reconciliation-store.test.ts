@@ -33,6 +33,7 @@ async function payment(options: { creditedAt?: Date | null; provider?: string; i
     credits: 100,
     amountMinor: 500,
     currency: "usd",
+    creditExpiryDays: null,
     provider: options.provider ?? "stripe",
     idempotencyKey: null,
   });

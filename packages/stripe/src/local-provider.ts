@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import {
+  assertChargeable,
   type CheckoutRequest,
   type CheckoutSessionInfo,
   type Clock,
@@ -95,6 +96,8 @@ export function createLocalProvider({
     createCustomer: async ({ userId }) => `cus_local_${userId}`,
 
     createCheckoutSession: async (request) => {
+      // What Stripe would refuse, refused here too.
+      assertChargeable(request.currency, request.amountMinor);
       const existingId = sessionByKey.get(request.idempotencyKey);
       const existing = existingId ? sessions.get(existingId) : undefined;
       if (existing) {

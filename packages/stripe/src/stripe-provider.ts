@@ -1,4 +1,5 @@
 import {
+  assertChargeable,
   type ChargeInfo,
   type CheckoutRequest,
   type CheckoutSessionInfo,
@@ -145,10 +146,8 @@ function createdRange(window: ListWindow): { gte: number; lte: number } {
 }
 
 function assertCheckoutRequest(request: CheckoutRequest): void {
-  if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0) {
-    throw new Error("checkout amountMinor must be a positive integer");
-  }
-  if (!/^[a-z]{3}$/i.test(request.currency)) throw new Error("checkout currency must be an ISO 4217 code");
+  // Stripe's unit_amount is in the currency's own minor unit (money.ts), lowercase code.
+  assertChargeable(request.currency, request.amountMinor);
   if (!request.idempotencyKey) throw new Error("checkout idempotencyKey is required");
 }
 

@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import { rowsOf } from "@credits/db";
 import {
+  creditPackagePrices,
   creditPackages,
   creditTransactions,
   payments,
@@ -24,6 +25,7 @@ import {
   signedWebhook,
   stripeEvent,
 } from "@credits/stripe/testing";
+import { and, eq } from "drizzle-orm";
 import { setupServer } from "msw/node";
 import { afterAll, afterEach, beforeEach, expect } from "vitest";
 import type { RunningServer } from "../../src/main.ts";
@@ -121,9 +123,20 @@ export interface Pack {
   currency: string;
 }
 
+// A seeded pack with its default (first) price, as the payment tests buy it.
 export async function pack(slug: "starter" | "standard" | "pro"): Promise<Pack> {
-  const rows = await db.select().from(creditPackages);
-  const found = rows.find((row) => row.slug === slug);
+  const [found] = await db
+    .select({
+      id: creditPackages.id,
+      slug: creditPackages.slug,
+      name: creditPackages.name,
+      credits: creditPackages.credits,
+      priceMinor: creditPackagePrices.unitAmount,
+      currency: creditPackagePrices.currency,
+    })
+    .from(creditPackages)
+    .innerJoin(creditPackagePrices, eq(creditPackagePrices.packageId, creditPackages.id))
+    .where(and(eq(creditPackages.slug, slug), eq(creditPackagePrices.sortOrder, 0)));
   if (!found) throw new Error(`no ${slug} pack`);
   return found;
 }

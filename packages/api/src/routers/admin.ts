@@ -16,6 +16,7 @@ import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, tex
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
 import { webhookProcedures } from "./admin-webhooks.ts";
+import { packageProcedures } from "./admin-packages.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
@@ -113,6 +114,7 @@ function decodeAuditCursor(raw: string) {
 export const adminRouter = router({
   ...apiKeyProcedures,
   ...webhookProcedures,
+  ...packageProcedures,
   adjust: adminProcedure
     .meta({
       openapi: {

@@ -1,6 +1,6 @@
 import { type Payment, paymentStatuses } from "@credits/core";
 import { z } from "zod";
-import { idempotencyKey, text, uuid } from "../schemas.ts";
+import { currency, idempotencyKey, text, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const paymentOutput = z.object({
@@ -31,11 +31,21 @@ export const checkoutRouter = router({
     .meta({
       openapi: { method: "POST", path: "/checkout", tags: ["payments"], summary: "Start buying a credit pack" },
     })
-    .input(z.strictObject({ packageId: uuid, idempotencyKey: idempotencyKey.optional() }))
+    .input(
+      z.strictObject({
+        packageId: uuid,
+        // One of the pack's currencies (a 400 otherwise); by default the pack's first price.
+        currency: currency.optional(),
+        idempotencyKey: idempotencyKey.optional(),
+      }),
+    )
     .output(z.object({ paymentId: z.uuid(), checkoutUrl: z.string() }))
     .mutation(async ({ ctx, input }) => {
       await ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`);
-      return ctx.services.payments.createCheckout(ctx.user.id, input.packageId, input.idempotencyKey ?? null);
+      return ctx.services.payments.createCheckout(ctx.user.id, input.packageId, {
+        idempotencyKey: input.idempotencyKey ?? null,
+        currency: input.currency ?? null,
+      });
     }),
 
   // The success page: credits the payment if the provider says it is paid, even before the webhook.

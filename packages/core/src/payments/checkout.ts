@@ -1,18 +1,28 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { CatalogStore } from "../catalog.ts";
+import { priceOf } from "../catalog-service.ts";
 import {
   IdempotencyConflictError,
+  InvalidInputError,
   InvalidStateError,
   NotFoundError,
   ProviderUnavailableDomainError,
 } from "../errors.ts";
 import { invariant } from "../invariant.ts";
+import { currencyProblem } from "../money.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey } from "../validate.ts";
 import { type PaymentProvider, ProviderUnavailableError } from "./provider.ts";
 import { OPEN_STATUSES } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
+
+export interface CheckoutOptions {
+  // The client's key for this checkout: a repeated request answers the first one's session.
+  idempotencyKey?: string | null;
+  // One of the pack's currencies; by default the pack's first price.
+  currency?: string | null;
+}
 
 export interface CheckoutStarted {
   paymentId: string;
@@ -38,27 +48,36 @@ export function createCheckoutStarter(deps: {
   // Our payment row first, then the provider's session carrying its id: whatever fails later,
   // the payment can be found from either side. With a key (the web form sends one per render), a
   // repeated request finds the first payment and answers its session: a double submit makes one
-  // payment and one provider session.
+  // payment and one provider session. The payment copies what it sells (credits, the chosen price,
+  // the credits' expiry): an edit or archive of the pack later changes nothing about it.
   async function createCheckout(
     userId: string,
     packageId: string,
-    idempotencyKey: string | null = null,
+    { idempotencyKey = null, currency = null }: CheckoutOptions = {},
   ): Promise<CheckoutStarted> {
+    if (currency !== null) {
+      const problem = currencyProblem(currency);
+      if (problem) throw new InvalidInputError(`currency ${problem}`);
+    }
+    const request = { packageId, currency };
     if (idempotencyKey !== null) {
       assertIdempotencyKey(idempotencyKey);
       const earlier = await store.findPaymentByKey(userId, idempotencyKey);
-      if (earlier) return checkoutOf(earlier, packageId);
+      if (earlier) return checkoutOf(earlier, request);
     }
     const pack = await catalog.findPackage(packageId);
-    if (!pack?.active) throw new NotFoundError("package");
+    // An archived pack is no longer sold (its payments already started still complete).
+    if (!pack || pack.archivedAt) throw new NotFoundError("package");
+    const price = priceOf(pack, currency);
     const profile = await store.getBillingProfile(userId);
     if (!profile) throw new NotFoundError("user");
     const payment = await store.insertPayment({
       userId,
       packageId: pack.id,
       credits: pack.credits,
-      amountMinor: pack.priceMinor,
-      currency: pack.currency,
+      amountMinor: price.unitAmount,
+      currency: price.currency,
+      creditExpiryDays: pack.creditExpiryDays,
       provider: provider.name,
       idempotencyKey,
     });
@@ -66,7 +85,7 @@ export function createCheckoutStarter(deps: {
       // The same key won a race with us a moment ago.
       const winner = idempotencyKey === null ? null : await store.findPaymentByKey(userId, idempotencyKey);
       invariant(winner, "checkout key taken, but no payment holds it");
-      return checkoutOf(winner, packageId);
+      return checkoutOf(winner, request);
     }
     try {
       const customerId = profile.providerCustomerId ?? (await createCustomer(userId, profile.email));
@@ -75,8 +94,8 @@ export function createCheckoutStarter(deps: {
         userId,
         productName: `${pack.name}: ${pack.credits} credits`,
         credits: pack.credits,
-        amountMinor: pack.priceMinor,
-        currency: pack.currency,
+        amountMinor: payment.amountMinor,
+        currency: payment.currency,
         customerId,
         customerEmail: profile.email,
         successUrl: `${deps.publicUrl}/credits/success?session_id={CHECKOUT_SESSION_ID}`,
@@ -95,8 +114,12 @@ export function createCheckoutStarter(deps: {
 
   // The answer to a repeated checkout request: the first one's session, once it has one. A request
   // that is still talking to the provider is waited for (briefly); its session is never made twice.
-  async function checkoutOf(payment: Payment, packageId: string): Promise<CheckoutStarted> {
-    if (payment.packageId !== packageId) throw new IdempotencyConflictError();
+  async function checkoutOf(
+    payment: Payment,
+    request: { packageId: string; currency: string | null },
+  ): Promise<CheckoutStarted> {
+    if (payment.packageId !== request.packageId) throw new IdempotencyConflictError();
+    if (request.currency !== null && payment.currency !== request.currency) throw new IdempotencyConflictError();
     for (let waitedMs = 0; ; waitedMs += CHECKOUT_POLL_MS) {
       const current = (await store.findPayment(payment.id)) ?? payment;
       // A checkout that failed, expired or was canceled unpaid has no session worth sending to.

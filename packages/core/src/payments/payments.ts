@@ -162,7 +162,7 @@ export function createPaymentService(deps: {
       idempotencyKey: systemKey.purchase(payment.id),
       paymentId: payment.id,
       at: now,
-      grant: purchaseTerms(await tx.payments.packCreditExpiryDays(payment.packageId), now),
+      grant: purchaseTerms(payment.creditExpiryDays, now),
     });
     invariant(entry, `payment ${payment.id}: crediting user failed`);
     await tx.outbox.emit({
@@ -390,8 +390,8 @@ function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string
   return null;
 }
 
-// A purchase is a paid grant at the default priority; a pack with creditExpiryDays has its credits
-// expire that many days after they are credited (the moment we learn of the payment).
+// A purchase is a paid grant at the default priority; bought from a pack with creditExpiryDays (as
+// the payment copied it), its credits expire that many days after they are credited.
 function purchaseTerms(expiryDays: number | null, now: Date): GrantTerms {
   const expiresAt = expiryDays === null ? null : new Date(now.getTime() + expiryDays * 86_400_000);
   return resolveGrantTerms("purchase", { expiresAt });

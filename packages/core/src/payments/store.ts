@@ -13,6 +13,9 @@ export interface Payment {
   credits: number;
   amountMinor: number;
   currency: string;
+  // The pack's creditExpiryDays when the payment was created: the purchase's grant expires this
+  // many days after it is credited; null: never.
+  creditExpiryDays: number | null;
   status: PaymentStatus;
   provider: string;
   providerSessionId: string | null;
@@ -59,6 +62,7 @@ export interface PaymentStore {
     credits: number;
     amountMinor: number;
     currency: string;
+    creditExpiryDays: number | null;
     provider: string;
     idempotencyKey: string | null;
   }): Promise<Payment | null>;
@@ -90,7 +94,4 @@ export interface PaymentStore {
   getBillingProfile(userId: string): Promise<{ email: string | null; providerCustomerId: string | null } | null>;
   // Stores the customer id unless one is already stored; returns the one that is stored.
   setProviderCustomer(userId: string, customerId: string): Promise<string>;
-  // How long a purchase of this pack keeps its credits (the pack's creditExpiryDays); null: forever.
-  // Read in the fulfilling transaction (the catalogue store is another connection).
-  packCreditExpiryDays(packageId: string): Promise<number | null>;
 }

@@ -1,7 +1,27 @@
 // What is sold, what was paid, and the provider's events about it.
-import { disputeStatuses, paymentStatuses, processedEventStatuses } from "@credits/core";
+import {
+  disputeStatuses,
+  MAX_NAME_LENGTH,
+  MAX_UNIT_AMOUNT,
+  PACKAGE_LIMITS,
+  paymentStatuses,
+  processedEventStatuses,
+} from "@credits/core";
 import { sql } from "drizzle-orm";
-import { bigint, boolean, check, index, integer, pgEnum, pgTable, text, unique, uuid } from "drizzle-orm/pg-core";
+import {
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  smallint,
+  text,
+  unique,
+  uuid,
+} from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
 import { createdAt, credits, MAX_OP, tsz } from "./columns.ts";
 
@@ -12,18 +32,59 @@ export const creditPackages = pgTable(
     slug: text("slug").notNull().unique(),
     name: text("name").notNull(),
     credits: credits("credits").notNull(),
-    priceMinor: bigint("price_minor", { mode: "number" }).notNull(),
-    currency: text("currency").notNull(),
-    active: boolean("active").notNull().default(true),
     // Days a purchase's credits stay spendable; NULL: they never expire.
     creditExpiryDays: integer("credit_expiry_days"),
+    // Display order, lowest first.
+    position: integer("position").notNull().default(0),
+    // Shown as the "best value" pack.
+    highlight: boolean("highlight").notNull().default(false),
+    // No longer sold; payments already started on it still complete.
+    archivedAt: tsz("archived_at"),
+    // The admin who created the pack, and their key for that request (a retried create finds it).
+    createdBy: uuid("created_by").references(() => users.id),
+    idempotencyKey: text("idempotency_key"),
     createdAt: createdAt(),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
   (t) => [
+    unique("packages_creator_key_unique").on(t.createdBy, t.idempotencyKey),
     check("packages_credits_positive", sql`${t.credits} > 0 AND ${t.credits} <= ${sql.raw(String(MAX_OP))}`),
-    check("packages_price_positive", sql`${t.priceMinor} > 0`),
-    check("packages_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
     check("packages_credit_expiry_positive", sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`),
+    check(
+      "packages_credit_expiry_bounded",
+      sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} <= ${sql.raw(String(PACKAGE_LIMITS.creditExpiryDays.max))}`,
+    ),
+    check(
+      "packages_position_range",
+      sql`${t.position} >= ${sql.raw(String(PACKAGE_LIMITS.position.min))} AND ${t.position} <= ${sql.raw(String(PACKAGE_LIMITS.position.max))}`,
+    ),
+    check("packages_name_bounded", sql`char_length(${t.name}) BETWEEN 1 AND ${sql.raw(String(MAX_NAME_LENGTH))}`),
+  ],
+);
+
+// A pack's prices, one per currency, in integer minor units of that currency (core/money.ts).
+export const creditPackagePrices = pgTable(
+  "credit_package_prices",
+  {
+    packageId: uuid("package_id")
+      .notNull()
+      .references(() => creditPackages.id),
+    currency: text("currency").notNull(),
+    unitAmount: bigint("unit_amount", { mode: "number" }).notNull(),
+    // The order the admin gave the prices in: the first is the pack's default price.
+    sortOrder: smallint("sort_order").notNull(),
+  },
+  (t) => [
+    primaryKey({ name: "credit_package_prices_pkey", columns: [t.packageId, t.currency] }),
+    check("package_prices_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check(
+      "package_prices_amount_bounded",
+      sql`${t.unitAmount} > 0 AND ${t.unitAmount} <= ${sql.raw(String(MAX_UNIT_AMOUNT))}`,
+    ),
+    check(
+      "package_prices_sort_order_range",
+      sql`${t.sortOrder} >= 0 AND ${t.sortOrder} < ${sql.raw(String(PACKAGE_LIMITS.maxPrices))}`,
+    ),
   ],
 );
 
@@ -46,6 +107,8 @@ export const payments = pgTable(
     credits: credits("credits").notNull(),
     amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
+    // The pack's creditExpiryDays when the payment was created (NULL: the credits never expire).
+    creditExpiryDays: integer("credit_expiry_days"),
     status: paymentStatus("status").notNull().default("created"),
     provider: text("provider").notNull(),
     providerSessionId: text("provider_session_id").unique(),
@@ -83,6 +146,7 @@ export const payments = pgTable(
       sql`${t.creditsRefunded} >= 0 AND ${t.creditsDisputed} >= 0 AND ${t.creditsRefunded} + ${t.creditsDisputed} <= ${t.credits}`,
     ),
     check("payments_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check("payments_credit_expiry_positive", sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`),
   ],
 );
 
