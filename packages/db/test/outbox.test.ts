@@ -18,9 +18,10 @@ import {
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createAdminStore } from "../src/admin-store.ts";
+import { createCatalogStore } from "../src/catalog-store.ts";
 import { readOutbox } from "../src/outbox-store.ts";
 import { createPaymentStore } from "../src/payment-store.ts";
-import { creditPackages, creditTransactions, outboxEvents, payments, users } from "../src/schema.ts";
+import { creditTransactions, outboxEvents, payments, users } from "../src/schema.ts";
 import { seedDefaults } from "../src/seed.ts";
 import { createUser } from "./fixtures.ts";
 import { testDb } from "./setup.ts";
@@ -63,16 +64,19 @@ const eventsOf = async (type: string, userId: string) =>
 
 async function newPayment() {
   const userId = await createUser(db);
-  const [pack] = await db.select().from(creditPackages).where(eq(creditPackages.slug, "starter"));
-  if (!pack) throw new Error("no starter pack");
+  const pack = (await createCatalogStore(db).listPackages({ includeArchived: false })).find(
+    (p) => p.slug === "starter",
+  );
+  const price = pack?.prices[0];
+  if (!pack || !price) throw new Error("no starter pack");
   const [payment] = await db
     .insert(payments)
     .values({
       userId,
       packageId: pack.id,
       credits: pack.credits,
-      amountMinor: pack.priceMinor,
-      currency: pack.currency,
+      amountMinor: price.unitAmount,
+      currency: price.currency,
       provider: "test",
       providerPaymentIntentId: `pi_${randomUUID()}`,
     })
@@ -83,8 +87,8 @@ async function newPayment() {
     paymentId: payment.id,
     status: "complete",
     paymentStatus: "paid",
-    amountTotalMinor: pack.priceMinor,
-    currency: pack.currency,
+    amountTotalMinor: price.unitAmount,
+    currency: price.currency,
     paymentIntentId: payment.providerPaymentIntentId,
     customerId: null,
     url: null,
