@@ -72,7 +72,7 @@ function stringOf(schema: Json, known: string[]): fc.Arbitrary<string> {
   const maxLength = Math.min(schema.maxLength ?? 40, 40);
   if (schema.format === "uuid") return known.length > 0 ? fc.constantFrom(...known) : fc.uuid({ version: 4 });
   if (schema.format === "email") return fc.uuid().map((id) => `fuzz-${id.slice(0, 8)}@example.test`);
-  if (schema.format === "date-time") return fc.date(DATE_RANGE).map((d) => d.toISOString());
+  if (schema.format === "date-time" && known.length === 0) return fc.date(DATE_RANGE).map((d) => d.toISOString());
   if (schema.format === "date" && known.length === 0) {
     return fc.date(DATE_RANGE).map((d) => d.toISOString().slice(0, 10));
   }

@@ -241,6 +241,8 @@ beforeAll(async () => {
   poolsByOperation["admin-approve"] = { id: requests.slice(0, 4) };
   poolsByOperation["admin-reject"] = { id: requests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
+  // A grant's expiry in the future (one in the past is a 400 the mutations cover), whatever the seed draws.
+  poolsByOperation["admin-adjust"] = { expiresAt: ["2030-01-01T00:00:00.000Z"] };
   // Ranges the stats accept (from before to, at most a year), whatever the seed draws.
   poolsByOperation["admin-dailyStats"] = { from: ["2026-06-01", "2026-11-01"], to: ["2026-11-30", "2026-12-31"] };
   // Erasure only ever reaches users made to be erased.

@@ -15,8 +15,8 @@ import { z } from "zod";
 import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, text, toGrant, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
-import { webhookProcedures } from "./admin-webhooks.ts";
 import { packageProcedures } from "./admin-packages.ts";
+import { webhookProcedures } from "./admin-webhooks.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 
