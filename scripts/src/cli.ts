@@ -8,7 +8,7 @@ import { readPassword } from "./cli-password.ts";
 import { openDatabase } from "./database.ts";
 import { progressReporter, summaryTable } from "./reconcile-output.ts";
 
-type Flags = Record<string, string | undefined> & { "password-stdin"?: boolean };
+type Flags = Record<string, string | undefined> & { "password-stdin"?: boolean; full?: boolean };
 
 const commands: Record<string, { usage: string; run: (database: DatabaseHandle, flags: Flags) => Promise<void> }> = {
   // The password comes from a hidden prompt, or standard input with --password-stdin
@@ -97,7 +97,8 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
     },
   },
   reconcile: {
-    usage: "[--since ISO_DATE] [--until ISO_DATE]  (default: the last RECONCILE_WINDOW_DAYS days)",
+    usage:
+      "[--since ISO_DATE] [--until ISO_DATE] [--full]  (default: the last RECONCILE_WINDOW_DAYS days; --full: the ledger invariants of every user, not only those with postings since the last run)",
     async run(database, flags) {
       const window = {
         ...(flags.since ? { since: date(flags, "since") } : {}),
@@ -108,6 +109,7 @@ const commands: Record<string, { usage: string; run: (database: DatabaseHandle, 
         const run = await services(database).reconciliation.run({
           trigger: "cli",
           ...window,
+          ...(flags.full ? { fullLedger: true } : {}),
           onProgress: progress.onProgress,
         });
         progress.done();
@@ -213,6 +215,7 @@ const { values } = parseArgs({
       ].map((flag) => [flag, { type: "string" as const }]),
     ),
     "password-stdin": { type: "boolean" as const },
+    full: { type: "boolean" as const },
   },
   strict: true,
 });

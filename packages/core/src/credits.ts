@@ -10,7 +10,15 @@ import {
 } from "./errors.ts";
 import { type GrantsView, type GrantTerms, grantsView, grantTermsOf, sameTerms } from "./grants.ts";
 import { invariant } from "./invariant.ts";
-import type { Hold, InvariantViolation, LedgerEntry, LedgerKind, LedgerStore, Posting } from "./ledger.ts";
+import type {
+  Hold,
+  InvariantViolation,
+  LedgerEntry,
+  LedgerKind,
+  LedgerStore,
+  Posting,
+  TouchedUsers,
+} from "./ledger.ts";
 import { clientKey, type IdempotencyScope, systemKey } from "./ledger-keys.ts";
 import { DEFAULT_PAGE_SIZE, GRANT_EXPIRY_BATCH, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
@@ -260,8 +268,11 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     return store.grantHistory(userId, limit);
   }
 
-  async function checkInvariants(limit = 100): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
-    return store.findInvariantViolations(limit);
+  async function checkInvariants(
+    limit = 100,
+    touched?: TouchedUsers,
+  ): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
+    return store.findInvariantViolations(limit, touched);
   }
 
   return {
@@ -277,6 +288,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     grants,
     grantHistory,
     checkInvariants,
+    ledgerWatermark: () => store.ledgerWatermark(),
     listHolds: (userId: string) => store.listHolds(userId, MAX_PAGE_SIZE),
   };
 }

@@ -82,6 +82,14 @@ export interface LedgerQuery {
   order: "asc" | "desc";
 }
 
+// The users of the daily invariant pass: those with ledger rows after `afterSeq`, up to and
+// including `upToSeq`, and `users` (the previous run's violations, reported until fixed).
+export interface TouchedUsers {
+  afterSeq: number;
+  upToSeq: number;
+  users: string[];
+}
+
 export interface InvariantViolation {
   userId: string;
   balance: number;
@@ -144,5 +152,12 @@ export interface LedgerStore {
   clawBackHold(id: string, amount: number, now: Date): Promise<Hold | null>;
   // Open holds past their expiry, locked for this transaction and skipped by concurrent sweepers.
   lockExpiredHolds(now: Date, limit: number): Promise<Hold[]>;
-  findInvariantViolations(limit: number): Promise<{ usersChecked: number; violations: InvariantViolation[] }>;
+  // Every user, or only those with ledger rows in `touched` (the daily pass, ADR 012).
+  findInvariantViolations(
+    limit: number,
+    touched?: TouchedUsers,
+  ): Promise<{ usersChecked: number; violations: InvariantViolation[] }>;
+  // A ledger seq at or below which every row is final (committed or rolled back): `settled` is
+  // false when postings open at the time did not end within a bounded wait.
+  ledgerWatermark(): Promise<{ seq: number; settled: boolean }>;
 }

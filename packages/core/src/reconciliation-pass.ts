@@ -13,6 +13,7 @@ import type { Payment } from "./payments/store.ts";
 import { amountDiffers, amounts, batches, byId, unique } from "./reconciliation-helpers.ts";
 import {
   emptyStats,
+  FULL_LEDGER_PASS_EVERY_MS,
   MAX_FINDINGS_PER_RUN,
   MAX_INVARIANT_FINDINGS,
   MAX_SESSION_LOOKUPS,
@@ -35,7 +36,7 @@ import {
 
 export interface PassDeps {
   store: ReconciliationStore;
-  credits: Pick<CreditService, "checkInvariants">;
+  credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
   payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
   provider: PaymentProvider;
   clock: Clock;
@@ -271,9 +272,24 @@ export class ReconciliationPass {
     }
   }
 
+  // Every user when asked, when no run checked before or the last full pass is a week old;
+  // otherwise the users with ledger rows after the previous checkpoint, and those the previous
+  // run found in violation (reported every day until fixed). The checkpoint moves to
+  // the watermark only when every row up to it was final before the check read them.
   private async ledger(): Promise<void> {
     this.checkAborted();
-    const { usersChecked, violations } = await this.deps.credits.checkInvariants(MAX_INVARIANT_FINDINGS);
+    const previous = await this.deps.store.lastLedgerCheckpoint();
+    const watermark = await this.deps.credits.ledgerWatermark();
+    const now = this.deps.clock.now().getTime();
+    const full =
+      this.options.fullLedger === true ||
+      !previous?.lastFullAt ||
+      now - previous.lastFullAt.getTime() >= FULL_LEDGER_PASS_EVERY_MS;
+    const touched =
+      full || !previous ? undefined : { afterSeq: previous.seq, upToSeq: watermark.seq, users: previous.flaggedUsers };
+    const { usersChecked, violations } = await this.deps.credits.checkInvariants(MAX_INVARIANT_FINDINGS, touched);
+    this.stats.ledgerPass = full ? "full" : "incremental";
+    this.stats.ledgerCheckpoint = watermark.settled ? watermark.seq : (previous?.seq ?? 0);
     this.stats.usersChecked = usersChecked;
     for (const violation of violations) {
       this.find({

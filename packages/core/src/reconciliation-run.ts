@@ -13,6 +13,10 @@ export const MAX_INVARIANT_FINDINGS = 1_000;
 // Credited payments the listing did not show are asked about one by one, up to this many.
 export const MAX_SESSION_LOOKUPS = 200;
 
+// The daily run checks the users with postings since the last checkpoint; a weekly pass checks
+// everyone (an inconsistency planted where nothing posted since).
+export const FULL_LEDGER_PASS_EVERY_MS = 7 * 86_400_000;
+
 export type ReconcilePhase = "sessions" | "charges" | "payments" | "ledger";
 export const reconcilePhases: readonly ReconcilePhase[] = ["sessions", "charges", "payments", "ledger"];
 
@@ -37,6 +41,9 @@ export interface ReconcileOptions {
   // The UTC day (YYYY-MM-DD) a scheduled run is for: the claim that makes it happen once.
   scheduledFor?: string;
   onProgress?: (progress: ReconcileProgress) => void;
+  // The ledger invariant step over every user, not only those with postings since the last
+  // checkpoint (a full pass also runs by itself once FULL_LEDGER_PASS_EVERY_MS has passed).
+  fullLedger?: boolean;
   // Stops the run between batches (shutdown); it is then recorded as failed.
   signal?: AbortSignal;
 }

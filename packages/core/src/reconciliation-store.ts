@@ -42,9 +42,15 @@ export interface ReconciliationStats {
   // Set when more findings were found than a run stores; the counts above stay exact.
   findingsTruncated: boolean;
   durationMs: number;
+  // The ledger step (ADR 012): every user, or only those with ledger rows after the previous
+  // run's checkpoint; the checkpoint is the ledger seq this run checked through.
+  ledgerPass?: LedgerPass;
+  ledgerCheckpoint?: number;
   // Why a failed run failed.
   error?: string;
 }
+
+export type LedgerPass = "full" | "incremental";
 
 export interface ReconciliationRun {
   id: string;
@@ -102,6 +108,10 @@ export interface ReconciliationStore {
     query: { limit: number; after?: TimeCursor; kind?: FindingKind },
   ): Promise<ReconciliationFinding[]>;
   lastSuccessfulRun(): Promise<ReconciliationRun | null>;
+  // The ledger checkpoint of the newest succeeded run that recorded one, the users that run
+  // found in violation, and when the newest succeeded full pass started; null when no run
+  // recorded a checkpoint.
+  lastLedgerCheckpoint(): Promise<{ seq: number; flaggedUsers: string[]; lastFullAt: Date | null } | null>;
   // Our payments with these ids (ids that cannot be ours are simply not found).
   findPaymentsByIds(ids: string[]): Promise<Payment[]>;
   findPaymentsByProviderRefs(refs: { paymentIntentIds: string[]; chargeIds: string[] }): Promise<Payment[]>;

@@ -17,6 +17,7 @@ import {
 
 export {
   emptyStats,
+  FULL_LEDGER_PASS_EVERY_MS,
   MAX_FINDINGS_PER_RUN,
   MAX_INVARIANT_FINDINGS,
   MAX_SESSION_LOOKUPS,
@@ -46,7 +47,7 @@ export type ReconciliationService = ReturnType<typeof createReconciliationServic
 
 export function createReconciliationService(deps: {
   store: ReconciliationStore;
-  credits: Pick<CreditService, "checkInvariants">;
+  credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
   payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
   provider: PaymentProvider;
   clock?: Clock;

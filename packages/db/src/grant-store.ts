@@ -1,7 +1,8 @@
-import type { CreditGrant, GrantAllocation, InvariantViolation, LedgerStore } from "@credits/core";
+import type { CreditGrant, GrantAllocation, LedgerStore } from "@credits/core";
 import { and, desc, eq, getTableColumns, gt, isNull, or, sql } from "drizzle-orm";
 
 import { type Database, rowsOf } from "./client.ts";
+import { findInvariantViolations, ledgerWatermark } from "./invariant-check.ts";
 import { creditGrants, creditTransactions, users } from "./schema.ts";
 
 // The reads of credit grants (ADR 009). Every write goes through the posting functions of
@@ -43,7 +44,7 @@ const toGrant = (row: typeof creditGrants.$inferSelect): CreditGrant => ({
 
 type GrantReads = Pick<
   LedgerStore,
-  "listGrants" | "grantHistory" | "findGrantByEntry" | "expireDueGrants" | "findInvariantViolations"
+  "listGrants" | "grantHistory" | "findGrantByEntry" | "expireDueGrants" | "findInvariantViolations" | "ledgerWatermark"
 >;
 
 export function grantReads(db: Database): GrantReads {
@@ -81,56 +82,7 @@ export function grantReads(db: Database): GrantReads {
       return Number(row?.handled ?? 0);
     },
 
-    // Per user: the cached balance is the ledger's sum, the grants' remainders (unswept included)
-    // sum to the balance (none while it is below zero), each grant's remainder is its opening (a
-    // migrated balance) plus its allocations, and each row that moved grants moved its whole
-    // amount unless the user was ever in debt (a dispute's shortfall moves no grant).
-    findInvariantViolations: async (limit) => {
-      const [counted] = await db.select({ count: sql<number>`count(*)::int` }).from(users);
-      const result = await db.execute(sql`
-        WITH ledger AS (SELECT user_id, sum(amount) AS total FROM credit_transactions GROUP BY user_id),
-        grants AS (SELECT user_id, sum(remaining) AS total FROM credit_grants GROUP BY user_id),
-        bad_grants AS (
-          SELECT cg.user_id FROM credit_grants cg
-            LEFT JOIN (SELECT grant_id, sum(amount) AS total FROM ledger_allocations GROUP BY grant_id) a
-              ON a.grant_id = cg.id
-           WHERE cg.remaining <> CASE WHEN cg.entry_id IS NULL THEN cg.amount ELSE 0 END + coalesce(a.total, 0)
-          UNION
-          SELECT t.user_id FROM credit_transactions t
-            JOIN (SELECT entry_id, sum(amount) AS total FROM ledger_allocations GROUP BY entry_id) a ON a.entry_id = t.id
-            JOIN users u ON u.id = t.user_id
-           WHERE u.disputed_at IS NULL AND a.total <> t.amount
-        )
-        SELECT u.id AS user_id, u.credits_balance AS balance, coalesce(l.total, 0) AS ledger_sum,
-               coalesce(g.total, 0) AS grants_remaining,
-               (u.credits_balance < 0 AND u.disputed_at IS NULL) AS negative_without_dispute,
-               (u.id IN (SELECT user_id FROM bad_grants)) AS grants_inconsistent
-          FROM users u
-          LEFT JOIN ledger l ON l.user_id = u.id
-          LEFT JOIN grants g ON g.user_id = u.id
-         WHERE u.credits_balance <> coalesce(l.total, 0)
-            OR (u.credits_balance < 0 AND u.disputed_at IS NULL)
-            OR coalesce(g.total, 0) <> greatest(u.credits_balance, 0)
-            OR u.id IN (SELECT user_id FROM bad_grants)
-         LIMIT ${limit}`);
-      const violations = rowsOf<{
-        user_id: string;
-        balance: string | number;
-        ledger_sum: string | number;
-        grants_remaining: string | number;
-        negative_without_dispute: boolean;
-        grants_inconsistent: boolean;
-      }>(result).map(
-        (row): InvariantViolation => ({
-          userId: row.user_id,
-          balance: Number(row.balance),
-          ledgerSum: Number(row.ledger_sum),
-          grantsRemaining: Number(row.grants_remaining),
-          negativeWithoutDispute: row.negative_without_dispute,
-          grantsInconsistent: row.grants_inconsistent,
-        }),
-      );
-      return { usersChecked: counted?.count ?? 0, violations };
-    },
+    findInvariantViolations: (limit, touched) => findInvariantViolations(db, limit, touched),
+    ledgerWatermark: () => ledgerWatermark(db),
   };
 }

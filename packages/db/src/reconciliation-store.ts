@@ -10,8 +10,8 @@ import type {
   TimeCursor,
 } from "@credits/core";
 import { isUuid } from "@credits/core";
-import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL } from "drizzle-orm";
-import type { Database } from "./client.ts";
+import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
 import { payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
 
@@ -106,6 +106,33 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
         .orderBy(desc(t.finishedAt), desc(t.id))
         .limit(1);
       return row ? toRun(row) : null;
+    },
+
+    lastLedgerCheckpoint: async () => {
+      const [row] = rowsOf<{
+        seq: string | number | null;
+        flagged: string[] | string | null;
+        last_full_at: string | Date | null;
+      }>(
+        await db.execute(sql`
+          WITH last AS (
+            SELECT id, (stats->>'ledgerCheckpoint')::bigint AS seq FROM reconciliation_runs
+             WHERE status = 'succeeded' AND stats ? 'ledgerCheckpoint'
+             ORDER BY created_at DESC, id DESC LIMIT 1)
+          SELECT last.seq,
+                 (SELECT coalesce(jsonb_agg(DISTINCT f.user_id), '[]'::jsonb) FROM reconciliation_findings f
+                   WHERE f.run_id = last.id AND f.kind = 'ledger_invariant') AS flagged,
+                 (SELECT max(created_at) FROM reconciliation_runs
+                   WHERE status = 'succeeded' AND stats->>'ledgerPass' = 'full') AS last_full_at
+            FROM last`),
+      );
+      if (!row || row.seq === null) return null;
+      const flagged = typeof row.flagged === "string" ? JSON.parse(row.flagged) : (row.flagged ?? []);
+      return {
+        seq: Number(row.seq),
+        flaggedUsers: flagged as string[],
+        lastFullAt: row.last_full_at === null ? null : new Date(row.last_full_at),
+      };
     },
 
     findPaymentsByIds: async (ids) => {

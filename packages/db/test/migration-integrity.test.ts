@@ -25,6 +25,7 @@ const PINNED: Record<string, string> = {
   "0011_daily_rollups": "75d0e2625c96e9cc697783279fa434c6d5748fe268e4ad2d010b4905428656d7",
   "0012_webhooks": "c6974b258bef4fff586bf991295068911b3b1aa88df2bc6c00bc36669cf26da6",
   "0013_package_prices": "8c39cb0be6869f0199cd81ed455f99ea21a214b49d4717af211e6e41a49e9b8a",
+  "0014_ledger_seq_index": "9641e967dae0648a3407b58d6ef55107658fac5534dd3a09f761433d1aa2776b",
 };
 
 describe("migration integrity", () => {

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createAuthService, createCreditService, systemClock } from "@credits/core";
+import { createAuthService, createCreditService, systemClock, type TouchedUsers } from "@credits/core";
 import { createAccountStore, createDatabase, createLedgerStore, createSessionStore, seedDefaults } from "@credits/db";
 import postgres from "postgres";
 import { PRODUCTION_FLAGS, startChild, stopChild } from "../processes.ts";
@@ -96,15 +96,32 @@ const reads: Read[] = [
     { web, searchFor: `scale${Math.floor(USERS / 2)}@` },
   ),
   {
-    read: "reconciliation: ledger invariants",
+    read: "reconciliation: ledger, daily pass",
     userFacing: false,
     run: async () => {
-      const { violations } = await credits.checkInvariants(100);
-      if (violations.length > 0) throw new Error(`the bench ledger breaks its invariants: ${violations[0]?.userId}`);
+      await checkedClean(day);
+      return 0;
+    },
+  },
+  {
+    read: "reconciliation: ledger, full pass",
+    userFacing: false,
+    run: async () => {
+      await checkedClean(undefined);
       return 0;
     },
   },
 ];
+
+// A day's activity, the same at both sizes: one spend for each of DAY_USERS users, posted after
+// the watermark the daily pass starts from (as if the previous run had stopped there).
+const DAY_USERS = Math.min(1_000, USERS - 1);
+let day: TouchedUsers = { afterSeq: 0, upToSeq: 0, users: [] };
+async function checkedClean(touched: TouchedUsers | undefined) {
+  const { usersChecked, violations } = await credits.checkInvariants(100, touched);
+  if (violations.length > 0) throw new Error(`the bench ledger breaks its invariants: ${violations[0]?.userId}`);
+  if (touched && usersChecked !== DAY_USERS) throw new Error(`the daily pass checked ${usersChecked} users`);
+}
 
 const sizes: SizeFigures[] = [];
 let grown = 0;
@@ -117,6 +134,9 @@ for (const target of [SMALL, LARGE]) {
     growAdminTables(pg, adminUser.id, USERS, target - grown, `a${target}`),
   );
   grown = target;
+  const { seq: afterSeq } = await credits.ledgerWatermark();
+  await appendSpends(pg, benchUsers(2, DAY_USERS + 1), 1, `day${target}`);
+  day = { afterSeq, upToSeq: (await credits.ledgerWatermark()).seq, users: [] };
   await timed("ANALYZE", () => pg`ANALYZE`);
   const rows = await ledgerRows();
   const [load] = (await import("node:os")).loadavg();

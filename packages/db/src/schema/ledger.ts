@@ -140,6 +140,7 @@ export const creditTransactions = pgTable(
     index("credit_transactions_user_seq_idx").on(t.userId, t.seq),
     index("credit_transactions_payment_idx").on(t.paymentId),
     index("credit_transactions_created_idx").on(t.createdAt),
+    index("credit_transactions_seq_idx").on(t.seq),
     check("ledger_amount_nonzero", sql`${t.amount} <> 0`),
     check("ledger_amount_bounded", sql`${t.amount} BETWEEN ${sql.raw(String(-MAX_OP))} AND ${sql.raw(String(MAX_OP))}`),
   ],
