@@ -19,6 +19,7 @@ import {
   createWebhookService,
   type GdprService,
   type PaymentProvider,
+  type RateLimitStore,
   systemClock,
 } from "@credits/core";
 import {
@@ -63,7 +64,6 @@ export function createServices(
     approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
   };
   const catalogStore = createCatalogStore(db);
-  const rateLimits = createRateLimitStore(db);
   const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
@@ -131,20 +131,19 @@ export function createServices(
         windowDays: env.RECONCILE_WINDOW_DAYS,
       }),
     ),
-    checkoutRateLimiter: createRateLimiter({
-      store: rateLimits,
-      clock,
-      limit: env.CHECKOUT_RATE_LIMIT_PER_MINUTE,
-      windowMs: 60_000,
-    }),
-    authRateLimiter: createRateLimiter({
-      store: rateLimits,
-      clock,
-      limit: env.AUTH_RATE_LIMIT_PER_MINUTE,
-      windowMs: 60_000,
-    }),
+    ...rateLimiters(env, createRateLimitStore(db), clock),
+  };
+}
+
+// Per-minute budgets: checkout calls per user, log-in and sign-up attempts per address, and the
+// failed log-ins per (email, address) and per email.
+function rateLimiters(env: Env, store: RateLimitStore, clock: Clock) {
+  const perMinute = (limit: number) => createRateLimiter({ store, clock, limit, windowMs: 60_000 });
+  return {
+    checkoutRateLimiter: perMinute(env.CHECKOUT_RATE_LIMIT_PER_MINUTE),
+    authRateLimiter: perMinute(env.AUTH_RATE_LIMIT_PER_MINUTE),
     authThrottle: createAuthThrottle({
-      store: rateLimits,
+      store,
       clock,
       limits: {
         attemptsPerMinute: env.AUTH_RATE_LIMIT_PER_MINUTE,

@@ -61,14 +61,9 @@ function sameRequest(a: CheckoutRequest, b: CheckoutRequest): boolean {
   );
 }
 
-export function createLocalProvider({
-  publicUrl,
-  clock = systemClock,
-}: {
-  publicUrl: string;
-  clock?: Clock;
-}): LocalProvider {
-  const base = publicUrl.replace(/\/+$/, "");
+// The sessions this process made, at most MAX_LOCAL_SESSIONS (the oldest forgotten first), by
+// id and by idempotency key.
+function sessionMemory() {
   // Map iteration order is insertion order: the first key is the oldest session.
   const sessions = new Map<string, LocalSession>();
   const sessionByKey = new Map<string, string>();
@@ -89,6 +84,19 @@ export function createLocalProvider({
       sessionByKey.delete(old.request.idempotencyKey);
     }
   }
+
+  return { sessions, sessionByKey, find, remember };
+}
+
+export function createLocalProvider({
+  publicUrl,
+  clock = systemClock,
+}: {
+  publicUrl: string;
+  clock?: Clock;
+}): LocalProvider {
+  const base = publicUrl.replace(/\/+$/, "");
+  const { sessions, sessionByKey, find, remember } = sessionMemory();
 
   const provider: LocalProvider = {
     name: "local",
