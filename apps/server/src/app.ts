@@ -8,7 +8,7 @@ import {
   sessionCookieJar,
   sessionCookieName,
 } from "@credits/api";
-import { isDatabaseUnavailable } from "@credits/db";
+import { type Database, isDatabaseUnavailable } from "@credits/db";
 import { type ErrorSource, type Registry, reportError } from "@credits/observability";
 import type { LocalProvider } from "@credits/stripe";
 import type { WebApp } from "@credits/web/server";
@@ -25,6 +25,7 @@ import type { BalanceFeed } from "./balance-feed.ts";
 import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
+import { mountDevMail } from "./mail.ts";
 import { createRestAdapter } from "./rest-adapter.ts";
 import { bearerToken, bodySizeLimit, csrfGuard, requestIdOf, securityHeaders } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
@@ -46,6 +47,8 @@ export interface AppOptions {
   metrics?: { registry: Registry; access: MetricsAccess } | null;
   // The live balance (GET /api/v1/me/events): this instance's feed and its streams' heartbeat.
   balanceEvents: { feed: BalanceFeed; heartbeatMs: number };
+  // Outside production: the local mail outbox at /dev/mail, read from this database.
+  devMail?: Database | null;
   // The Remix app (apps/web), for every path the API does not own; absent: API only.
   web?: WebApp | null;
 }
@@ -169,6 +172,8 @@ export function createApp(options: AppOptions) {
     onInternalError: (error, path, requestId) => logInternal("rest", requestId, path, error),
   });
   app.all("/api/v1/*", (c) => withContext(c, (ctx) => rest.handle(c, ctx)));
+
+  if (options.devMail && !options.production) mountDevMail(app, options.devMail);
 
   if (options.web) {
     const web = options.web;

@@ -17,6 +17,7 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { startBalanceFeed } from "./balance-feed.ts";
 import { answerClientError } from "./http-errors.ts";
+import { startMailSender } from "./mail-sender.ts";
 import { createReconciliationScheduler } from "./scheduler.ts";
 import { createServices } from "./services.ts";
 import { startWebhookWorker } from "./webhook-worker.ts";
@@ -84,6 +85,7 @@ export async function startServer(
       },
     },
     balanceEvents: { feed: balanceFeed, heartbeatMs: env.EVENTS_HEARTBEAT_SECONDS * 1000 },
+    devMail: database.db,
     web,
     ready: async () => {
       if (shuttingDown) return false;
@@ -129,6 +131,7 @@ export async function startServer(
     services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
   }, env.EXPIRY_SWEEP_INTERVAL_SECONDS * 1000);
   grantSweep.unref();
+  const mailSender = startMailSender(env, services.mail);
   // Tests start many servers: they opt in to the daily reconciliation explicitly.
   const reconciler =
     (env.RECONCILE_ENABLED ?? env.NODE_ENV !== "test")
@@ -163,6 +166,7 @@ export async function startServer(
       shuttingDown = true;
       clearInterval(sweep);
       clearInterval(grantSweep);
+      await mailSender.stop();
       const reconcilerClosed = reconciler?.close();
       // Open event streams end now rather than hold the shutdown until its timeout.
       await balanceFeed.stop();

@@ -12,6 +12,7 @@ import {
   createFirstAdminSetup,
   createGdprService,
   createKeyCreditsService,
+  createMailDispatcher,
   createPasswordHasher,
   createPaymentService,
   createRateLimiter,
@@ -31,6 +32,7 @@ import {
   createGdprStore,
   createKeyCreditsStore,
   createLedgerStore,
+  createMailStore,
   createPaymentStore,
   createRateLimitStore,
   createReconciliationStore,
@@ -39,8 +41,9 @@ import {
   type Database,
 } from "@credits/db";
 import type { Env } from "@credits/env";
-import { traced } from "@credits/observability";
+import { logger, traced } from "@credits/observability";
 import { paymentProviderFromEnv } from "@credits/stripe";
+import { mailTransport } from "./mail.ts";
 import { createWebhookSender, resolveHost } from "./webhook-sender.ts";
 
 export interface ServiceDependencies {
@@ -80,6 +83,13 @@ export function createServices(
   );
   const admin = traced("admin", createAdminService({ store: createAdminStore(db), clock, ...approval }));
   const accounts = createAccountStore(db);
+  const mail = createMailDispatcher({
+    store: createMailStore(db),
+    transport: mailTransport(env.SMTP_URL, env.MAIL_FROM),
+    clock,
+    // The cause's kind only: its ids (and the transport's error, which may quote an address) stay out.
+    log: ({ level, message, cause }) => logger[level]({ job: "mail", cause: cause.split(":")[0] }, message),
+  });
   const auth = createAuthService({
     accounts,
     sessions: createSessionStore(db),
@@ -116,9 +126,21 @@ export function createServices(
     catalog: traced("catalog", createCatalogService({ store: catalogStore, clock })),
     provider,
     payments,
+    mail,
     gdpr: traced(
       "gdpr",
-      forgettingErasedKeys(createGdprService({ store: createGdprStore(db), provider, clock }), apiKeys),
+      forgettingErasedKeys(
+        createGdprService({
+          store: createGdprStore(db),
+          provider,
+          clock,
+          confirmErasure: (userId, address) =>
+            mail.sendErasureConfirmation(userId, address).catch(() => {
+              logger.warn({ job: "mail", cause: "erasure" }, "erasure confirmation not sent");
+            }),
+        }),
+        apiKeys,
+      ),
     ),
     reconciliation: traced(
       "reconciliation",

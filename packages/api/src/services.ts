@@ -9,6 +9,7 @@ import type {
   FirstAdminSetup,
   GdprService,
   KeyCreditsService,
+  MailDispatcher,
   PaymentProvider,
   PaymentService,
   RateLimiter,
@@ -38,6 +39,8 @@ export interface Services {
   // Log-in and sign-up limits: per client address, and failed log-ins per (email, address) and per email.
   authThrottle: AuthThrottle;
   payments: PaymentService;
+  // Queued mail (receipts, alerts) and the erasure confirmation; the server runs its passes.
+  mail: MailDispatcher;
   gdpr: GdprService;
   provider: PaymentProvider;
   reconciliation: ReconciliationService;

@@ -26,8 +26,9 @@ export interface GdprStore {
   findUser(userId: string): Promise<ErasableUser | null>;
   lockUser(userId: string): Promise<ErasableUser | null>;
   exportData(userId: string): Promise<PersonalData | null>;
-  // Ends every session, revokes the user's API keys, and clears every personal field of the user
-  // row (the row itself stays: payments and the ledger keep pointing at it, pseudonymized).
+  // Ends every session, revokes the user's API keys, drops their queued and kept mail, and clears
+  // every personal field of the user row (the row itself stays: payments and the ledger keep
+  // pointing at it, pseudonymized).
   eraseUser(userId: string, now: Date): Promise<void>;
   // Drops every stored provider payload linked to the user (their payments' ids, their customer
   // id) or holding one of the given strings, and rate-limit keys holding one of them.
@@ -44,7 +45,13 @@ const ERASURE_TOKEN_TTL_MS = 10 * 60_000;
 
 export type GdprService = ReturnType<typeof createGdprService>;
 
-export function createGdprService(deps: { store: GdprStore; provider: PaymentProvider; clock?: Clock }) {
+export function createGdprService(deps: {
+  store: GdprStore;
+  provider: PaymentProvider;
+  clock?: Clock;
+  // Mails the confirmation to the erased address once the erasure committed.
+  confirmErasure?: (userId: string, address: string) => Promise<void>;
+}) {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
 
@@ -85,10 +92,10 @@ export function createGdprService(deps: { store: GdprStore; provider: PaymentPro
         throw error;
       });
     }
-    return store.transaction(async (tx) => {
+    const erased = await store.transaction(async (tx) => {
       const locked = await tx.lockUser(input.userId);
       if (!locked) throw new NotFoundError("user");
-      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true };
+      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null };
       const now = clock.now();
       await tx.eraseUser(input.userId, now);
       await tx.scrub(
@@ -101,8 +108,10 @@ export function createGdprService(deps: { store: GdprStore; provider: PaymentPro
         requestId: input.requestId ?? null,
         reason: input.reason,
       });
-      return { erasedAt: now, alreadyErased: false };
+      return { erasedAt: now, alreadyErased: false, address: locked.email };
     });
+    if (erased.address) await deps.confirmErasure?.(input.userId, erased.address);
+    return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
 
   return { exportData, issueErasureToken, assertErasureToken, erase };

@@ -19,6 +19,7 @@ export * from "./grants.ts";
 export * from "./ledger.ts";
 export * from "./ledger-keys.ts";
 export * from "./limits.ts";
+export * from "./mail/index.ts";
 export * from "./money.ts";
 export * from "./payments/payments.ts";
 export * from "./payments/provider.ts";

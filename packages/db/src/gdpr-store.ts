@@ -2,6 +2,7 @@ import type { GdprStore, PersonalData } from "@credits/core";
 import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
+import { dropUserMail } from "./mail-store.ts";
 import {
   adminActions,
   apiKeys,
@@ -117,6 +118,7 @@ export function createGdprStore(db: Database): GdprStore {
 
     eraseUser: async (userId, now) => {
       await db.delete(sessions).where(eq(sessions.userId, userId));
+      await dropUserMail(db, userId);
       await db
         .update(apiKeys)
         .set({ name: "(erased)", revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now.toISOString()}::timestamptz)` })

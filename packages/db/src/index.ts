@@ -7,6 +7,7 @@ export * from "./data-dir-lock.ts";
 export * from "./errors.ts";
 export * from "./gdpr-store.ts";
 export * from "./ledger-store.ts";
+export * from "./mail-store.ts";
 export * from "./ops-queries.ts";
 export * from "./outbox-store.ts";
 export * from "./payment-store.ts";

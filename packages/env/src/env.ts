@@ -147,6 +147,8 @@ const schema = z.object({
     .regex(/^smtps?:\/\/[^\s]+$/, "must be an smtp:// or smtps:// URL")
     .optional(),
   MAIL_FROM: z.string().min(3).max(200).default("Credits <no-reply@localhost>"),
+  // How often each instance looks for mail to send (queued by the ledger, erasure, …).
+  MAIL_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(600_000).default(2_000),
   // The low-balance threshold of users who set none (0: no alert unless they set one).
   LOW_BALANCE_THRESHOLD_DEFAULT: z.coerce.number().int().min(0).max(1_000_000_000).default(100),
   // Live balance (GET /api/v1/me/events): open streams per user and per instance, and how often

@@ -1,0 +1,76 @@
+// Mail through a real SMTP server in the test process (smtp-server), parsed with mailparser:
+// receipts and low-balance alerts queued by the ledger, erasure confirmations, retries, one mail
+// per cause, hostile names. The local outbox: mail-local.test.ts.
+import { randomUUID } from "node:crypto";
+import { mails } from "@credits/db/schema";
+import { eq } from "drizzle-orm";
+import { afterAll, describe, expect, it } from "vitest";
+import { startTestServer, testDb } from "../harness.ts";
+import { buy, call, signUp } from "./mail-helpers.ts";
+import { startSmtpCapture } from "./smtp-capture.ts";
+
+const { db } = testDb;
+const smtp = await startSmtpCapture({ failFirst: 1 });
+afterAll(() => smtp.close());
+const server = await startTestServer({ SMTP_URL: smtp.url, MAIL_POLL_INTERVAL_MS: "100" });
+// The only instance on this file's database: every instance sends the shared queue with its own
+// transport, so a local-outbox instance here would keep some of these mails instead.
+const mailsTo = (address: string) =>
+  smtp.received.filter((mail) => mail.to && JSON.stringify(mail.to).includes(address));
+
+describe("mail over SMTP", () => {
+  it("a purchase sends one receipt (after a refused first attempt), escaped, with no injected header", async () => {
+    const buyer = await signUp(server.url);
+    const { paymentId, credits } = await buy(server.url, buyer.cookie);
+    await expect.poll(() => mailsTo(buyer.email).length, { timeout: 90_000, interval: 200 }).toBe(1);
+    const [receipt] = mailsTo(buyer.email);
+    expect(receipt?.subject).toBe(`Receipt: ${credits} credits (<b>Pro</b> Subject: injected X-Evil: 1)`);
+    expect(receipt?.headers.get("x-evil")).toBeUndefined();
+    expect(receipt?.headers.get("bcc")).toBeUndefined();
+    expect(receipt?.text).toContain(`Credits added: ${credits}.`);
+    expect(receipt?.html).not.toMatch(/<img|<b>Pro/);
+    expect(receipt?.html).toContain("&lt;img src=x onerror=alert(1)&gt;");
+    const [row] = await db
+      .select()
+      .from(mails)
+      .where(eq(mails.cause, `receipt:${paymentId}`));
+    expect(row).toMatchObject({ status: "sent", attempts: 2, rendered: null });
+    // The success page confirming the same payment queues nothing more.
+    await call(server.url, "POST", "/api/v1/checkout/confirm", { cookie: buyer.cookie, body: { paymentId } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(mailsTo(buyer.email)).toHaveLength(1);
+  });
+
+  it("crossing the threshold sends one low-balance mail", async () => {
+    const user = await signUp(server.url);
+    await call(server.url, "PUT", "/api/v1/me/alerts", { cookie: user.cookie, body: { lowBalanceThreshold: 30 } });
+    const scope = { kind: "user", id: user.id } as const;
+    await server.services.credits.grant({ userId: user.id, amount: 50, idempotencyKey: randomUUID(), scope });
+    await Promise.all(
+      [15, 15, 15].map((amount) =>
+        server.services.credits.spend({ userId: user.id, amount, idempotencyKey: randomUUID(), scope }),
+      ),
+    );
+    await expect.poll(() => mailsTo(user.email).length, { timeout: 10_000, interval: 200 }).toBe(1);
+    expect(mailsTo(user.email)[0]?.subject).toBe("Your balance is low: 20 credits");
+  });
+
+  it("erasure sends its confirmation to the erased address, and stores nothing of it", async () => {
+    const user = await signUp(server.url);
+    await call(server.url, "PUT", "/api/v1/me/alerts", { cookie: user.cookie, body: { lowBalanceThreshold: 0 } });
+    await server.services.gdpr.erase({ userId: user.id, actorId: null, reason: "test erasure" });
+    await expect.poll(() => mailsTo(user.email).length, { timeout: 10_000, interval: 200 }).toBe(1);
+    expect(mailsTo(user.email)[0]?.subject).toBe("Your account has been erased");
+    await expect
+      .poll(
+        async () =>
+          (
+            await db
+              .select()
+              .from(mails)
+              .where(eq(mails.cause, `erasure:${user.id}`))
+          ).length,
+      )
+      .toBe(0);
+  });
+});

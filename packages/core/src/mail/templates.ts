@@ -1,0 +1,96 @@
+import { formatMoney } from "../money.ts";
+
+// The mails the platform sends: plain text and HTML from the same facts. Every value that came
+// from a person (a display name, a pack name an admin typed) is escaped in the HTML and stripped
+// of line breaks in the subject, so it can neither add markup nor add a header.
+
+export const mailTemplates = ["receipt", "low_balance", "auto_topup_failed", "erasure_confirmation"] as const;
+export type MailTemplate = (typeof mailTemplates)[number];
+
+export interface RenderedMail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface MailFacts {
+  // The recipient's display name, if they gave one.
+  name: string | null;
+  // Facts of the cause, as queued (data) and as read when sent (pack, money).
+  credits?: number;
+  balance?: number;
+  threshold?: number;
+  packName?: string;
+  amountMinor?: number;
+  currency?: string;
+  payUrl?: string;
+}
+
+const integer = new Intl.NumberFormat("en");
+
+export function renderMail(template: MailTemplate, facts: MailFacts): RenderedMail {
+  const hello = facts.name ? `Hello ${oneLine(facts.name)},` : "Hello,";
+  const body = bodies[template](facts);
+  return {
+    subject: oneLine(body.subject).slice(0, 200),
+    text: [hello, "", ...body.lines, "", "— Credits"].join("\n"),
+    html: `<!doctype html><html><body><p>${escapeHtml(hello)}</p>${body.lines
+      .map((line) => `<p>${escapeHtml(line)}</p>`)
+      .join("")}<p>— Credits</p></body></html>`,
+  };
+}
+
+const bodies: Record<MailTemplate, (facts: MailFacts) => { subject: string; lines: string[] }> = {
+  receipt: (facts) => ({
+    subject: `Receipt: ${credits(facts.credits)} credits${facts.packName ? ` (${facts.packName})` : ""}`,
+    lines: [
+      `Thank you for your purchase${facts.packName ? ` of ${oneLine(facts.packName)}` : ""}.`,
+      `Credits added: ${credits(facts.credits)}.`,
+      ...(facts.amountMinor !== undefined && facts.currency
+        ? [`Amount paid: ${formatMoney(facts.amountMinor, facts.currency)}.`]
+        : []),
+      `Your balance: ${credits(facts.balance)} credits.`,
+    ],
+  }),
+  low_balance: (facts) => ({
+    subject: `Your balance is low: ${credits(facts.balance)} credits`,
+    lines: [
+      `Your balance went below your alert threshold of ${credits(facts.threshold)} credits.`,
+      `Your balance: ${credits(facts.balance)} credits.`,
+      "You can buy more credits on the Credits page, or change the alert on your Account page.",
+    ],
+  }),
+  auto_topup_failed: (facts) => ({
+    subject: "Your automatic top-up did not go through",
+    lines: [
+      `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
+      facts.payUrl ? `You can pay for it here: ${facts.payUrl}` : "You can buy credits on the Credits page.",
+    ],
+  }),
+  erasure_confirmation: () => ({
+    subject: "Your account has been erased",
+    lines: [
+      "Your account and the personal data it held have been erased, as requested.",
+      "Records the law requires us to keep (payments) no longer name you.",
+    ],
+  }),
+};
+
+function credits(value: number | undefined): string {
+  return integer.format(value ?? 0);
+}
+
+// No CR, LF or other control character survives into a subject or a line of text.
+export function oneLine(value: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, " ").trim();
+}
+
+export function escapeHtml(value: string): string {
+  return value
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&#39;");
+}
