@@ -1,10 +1,13 @@
 import { type AdminStore, type AuditQuery, type DailyTotals, isUuid, type UserSummary } from "@credits/core";
-import { and, desc, eq, gt, gte, ilike, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, gte, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { adjustmentRequests, adminActions, users } from "./schema.ts";
+
+// pg_trgm indexes three-character grams: a shorter substring could not use the index.
+const MIN_SUBSTRING_SEARCH = 3;
 
 const summaryColumns = {
   id: users.id,
@@ -104,13 +107,16 @@ export function createAdminStore(db: Database): AdminStore {
         .limit(query.limit);
     },
 
+    // Three or more characters: a substring of the email (the trigram index); fewer: a prefix
+    // (the pattern index). LIKE's wildcards and escape in the query match themselves.
     searchUsers: async (query, limit): Promise<UserSummary[]> => {
       if (query === "") return db.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
-      const escaped = query.replace(/[\\%_]/g, (ch) => `\\${ch}`);
+      const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
+      const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
       return db
         .select(summaryColumns)
         .from(users)
-        .where(or(ilike(users.email, `%${escaped}%`), isUuid(query) ? eq(users.id, query) : undefined))
+        .where(or(like(users.email, pattern), isUuid(query) ? eq(users.id, query) : undefined))
         .orderBy(desc(users.createdAt))
         .limit(limit);
     },

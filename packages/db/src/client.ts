@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
+import { pg_trgm } from "@electric-sql/pglite/contrib/pg_trgm";
 import { sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -91,7 +92,8 @@ function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseH
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
-  const client = new PGlite({ dataDir, loadDataDir });
+  // pg_trgm: the admin user search index (migration 0015).
+  const client = new PGlite({ dataDir, loadDataDir, extensions: { pg_trgm } });
   const inFlight = { count: 0 };
   const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
   return {
