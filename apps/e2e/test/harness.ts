@@ -25,7 +25,7 @@ export const screenshotDir = fileURLToPath(new URL("../../../test-results/screen
 // The real server on this test file's own database, serving the production build of the app.
 // PUBLIC_URL must be the address the browser uses (checkout return URLs, the Origin check), so
 // the port is chosen first.
-export async function startWebServer(): Promise<RunningServer> {
+export async function startWebServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = parseEnv({
@@ -35,6 +35,7 @@ export async function startWebServer(): Promise<RunningServer> {
     PUBLIC_URL: url,
     AUTH_RATE_LIMIT_PER_MINUTE: "1000",
     CHECKOUT_RATE_LIMIT_PER_MINUTE: "1000",
+    ...overrides,
   });
   const web = await createWebApp({ mode: "production" });
   const server = await startServer(env, { database: testDb, web, log: () => {} });

@@ -108,6 +108,12 @@ export const errorTable = {
   },
   revokeKey: { NOT_FOUND: KEY_GONE, INVALID_INPUT: KEY_GONE, INVALID_STATE: KEY_GONE },
   createKey: { INVALID_INPUT: form("The key could not be created. Check the name, permissions and limits.") },
+  // The core's message says what is wrong with the URL (https only, a private address, …).
+  webhookEndpoint: {
+    INVALID_INPUT: (error) => ({ url: error.message }),
+    NOT_FOUND: form("This endpoint no longer exists."),
+  },
+  webhookDelivery: { NOT_FOUND: form("This delivery no longer exists.") },
   setup: {
     UNAUTHENTICATED: field("token", "That setup token is not right. Copy it again from the server's log."),
     // Used meanwhile, expired, or an admin now exists: the page is gone.

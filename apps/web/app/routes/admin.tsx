@@ -22,6 +22,7 @@ export default function AdminLayout() {
     { to: "/admin/audit", label: "Audit log", end: false },
     { to: "/admin/reconciliation", label: "Reconciliation", end: false },
     { to: "/admin/api-keys", label: "API keys", end: false },
+    { to: "/admin/webhooks", label: "Webhooks", end: false },
   ];
   return (
     <div className="space-y-6">
