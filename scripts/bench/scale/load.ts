@@ -131,7 +131,10 @@ export async function growAdminTables(pg: Sql, adminId: string, users: number, r
   const payments = Math.max(100, Math.floor(rows / 100));
   await pg.unsafe(`
     INSERT INTO payments (user_id, package_id, credits, amount_minor, currency, provider, status, credited_at, created_at)
-    SELECT ${BENCH_USER_ID_SQL(`1 + g % ${users}`)}, p.id, p.credits, p.price_minor, p.currency, 'stripe', 'paid',
+    SELECT ${BENCH_USER_ID_SQL(`1 + g % ${users}`)}, p.id, p.credits, p.unit_amount, p.currency, 'stripe', 'paid',
            now() - ((g * 7919) % ${SPREAD_SECONDS}) * interval '1 second', now() - interval '61 days'
-      FROM generate_series(1, ${payments}) AS g, (SELECT * FROM credit_packages ORDER BY slug LIMIT 1) p`);
+      FROM generate_series(1, ${payments}) AS g,
+           (SELECT c.id, c.credits, price.unit_amount, price.currency
+              FROM credit_packages c JOIN credit_package_prices price ON price.package_id = c.id AND price.sort_order = 0
+             ORDER BY c.slug LIMIT 1) p`);
 }
