@@ -77,6 +77,23 @@ export function minorToDecimal(amountMinor: number, exponent: number): `${number
   return decimal as `${number}`;
 }
 
+// An amount in whole units as a number, for a chart's scale only (several currencies on one axis):
+// never for arithmetic or storage, which stay in integer minor units.
+export const toMajorUnits = (amountMinor: number, currency: string): number =>
+  Number(minorToDecimal(amountMinor, EXPONENTS.get(currency) ?? 2));
+
+// 499 from "4.99" in usd, 500 from "500" in jpy: exact, never through a float. Null when the text
+// is not an amount of that currency (a sign, letters, more decimals than the currency has).
+export function decimalToMinor(text: string, currency: string): number | null {
+  const exponent = EXPONENTS.get(currency);
+  const match = /^(\d{1,15})(?:\.(\d*))?$/.exec(text.trim());
+  if (exponent === undefined || !match) return null;
+  const fraction = match[2] ?? "";
+  if (fraction.length > exponent) return null;
+  const value = Number((match[1] ?? "") + fraction.padEnd(exponent, "0"));
+  return Number.isSafeInteger(value) ? value : null;
+}
+
 // Decimals shown: the exponent, except where every valid amount ends in zeros (whole krónur).
 function shownDecimals(currency: string, exponent: number): number {
   const step = STEPS.get(currency) ?? 1;

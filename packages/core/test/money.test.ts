@@ -5,6 +5,7 @@ import {
   currencies,
   currencyExponent,
   currencyProblem,
+  decimalToMinor,
   formatMoney,
   isCurrency,
   MAX_UNIT_AMOUNT,
@@ -84,6 +85,36 @@ describe("formatMoney", () => {
 
   it("shows a currency outside the table (an old payment's) by its code", () => {
     expect(formatMoney(100, "xyz")).toBe("XYZ\u00a01.00");
+  });
+});
+
+describe("decimalToMinor", () => {
+  it("reads an amount in the currency's own decimals, and refuses anything else", () => {
+    expect(decimalToMinor("4.99", "usd")).toBe(499);
+    expect(decimalToMinor("5", "usd")).toBe(500);
+    expect(decimalToMinor(" 500 ", "jpy")).toBe(500);
+    expect(decimalToMinor("1.25", "kwd")).toBe(1_250);
+    expect(decimalToMinor("1.255", "kwd")).toBe(1_255);
+    for (const [text, currency] of [
+      ["4.999", "usd"],
+      ["500.5", "jpy"],
+      ["-5", "usd"],
+      ["1e3", "usd"],
+      ["", "usd"],
+      ["4,99", "usd"],
+      ["5", "xyz"],
+      ["9".repeat(16), "usd"],
+    ]) {
+      expect(decimalToMinor(text as string, currency as string)).toBeNull();
+    }
+  });
+
+  it("round-trips with minorToDecimal", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 99_999_999 }), fc.constantFrom(...currencies), (n, c) => {
+        expect(decimalToMinor(minorToDecimal(n, currencyExponent(c)), c)).toBe(n);
+      }),
+    );
   });
 });
 

@@ -106,6 +106,12 @@ export const errorTable = {
     // An expiry the core refuses (past, too far) names no field: its message is the form's.
     INVALID_INPUT: invalidFields(["amount", "reason", "category", "expiresAt"]),
   },
+  pack: {
+    INVALID_INPUT: invalidFields(["name", "credits", "prices", "creditExpiryDays", "position"]),
+    NOT_FOUND: form("This pack no longer exists."),
+    INVALID_STATE: form("This pack is archived: create a new one instead."),
+    IDEMPOTENCY_CONFLICT: ADJUST_REPLAYED,
+  },
   revokeKey: { NOT_FOUND: KEY_GONE, INVALID_INPUT: KEY_GONE, INVALID_STATE: KEY_GONE },
   createKey: { INVALID_INPUT: form("The key could not be created. Check the name, permissions and limits.") },
   // The core's message says what is wrong with the URL (https only, a private address, …).

@@ -31,10 +31,8 @@ export function formatSigned(amount: number): string {
   return `${amount > 0 ? "+" : amount < 0 ? "−" : ""}${integer.format(Math.abs(amount))}`;
 }
 
-export function formatMoney(amountMinor: number, currency: string): string {
-  // Money stays in integer minor units; only display divides (2-decimal currencies here).
-  return new Intl.NumberFormat("en", { style: "currency", currency: currency.toUpperCase() }).format(amountMinor / 100);
-}
+// Money is integer minor units with the currency's own exponent: the core's one formatter.
+export { formatMoney } from "@credits/api/money";
 
 // One fixed locale and time zone, so the server's HTML and the browser's hydration agree.
 const dateTime = new Intl.DateTimeFormat("en", { dateStyle: "medium", timeStyle: "short", timeZone: "UTC" });

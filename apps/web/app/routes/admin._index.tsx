@@ -1,4 +1,5 @@
 import { MAX_EMAIL_LENGTH } from "@credits/api/limits";
+import { toMajorUnits } from "@credits/api/money";
 import type { MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData } from "@remix-run/react";
 import { Chart } from "../components/charts.tsx";
@@ -10,6 +11,7 @@ export const meta: MetaFunction = () => [{ title: "Dashboard · Admin · Credits
 
 const DAYS = 30;
 const integer = new Intl.NumberFormat("en");
+const decimal = new Intl.NumberFormat("en", { maximumFractionDigits: 3 });
 const compact = new Intl.NumberFormat("en", { notation: "compact", maximumFractionDigits: 1 });
 const currencyColors = ["text-emerald-600", "text-sky-600", "text-violet-600", "text-amber-600"];
 
@@ -81,12 +83,14 @@ export default function AdminDashboard() {
             description="Paid minus refunded, per currency."
             kind="line"
             days={labels}
-            format={(v) => (only ? formatMoney(v, only) : integer.format(v / 100))}
-            axisFormat={(v) => (only ? formatMoney(v, only).replace(/\.00$/, "") : compact.format(v / 100))}
+            // One currency: its minor units, formatted as money. Several: each in whole units of its
+            // own (a yen and a dinar have different minor units), the series named by currency.
+            format={(v) => (only ? formatMoney(v, only) : decimal.format(v))}
+            axisFormat={(v) => (only ? formatMoney(v, only).replace(/\.0+$/, "") : compact.format(v))}
             series={currencies.map((c, i) => ({
               label: c.toUpperCase(),
               colorClass: currencyColors[i % currencyColors.length] ?? "text-emerald-600",
-              values: days.map((d) => d.revenueMinor[c] ?? 0),
+              values: days.map((d) => (only ? (d.revenueMinor[c] ?? 0) : toMajorUnits(d.revenueMinor[c] ?? 0, c))),
             }))}
           />
         )}

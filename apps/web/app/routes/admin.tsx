@@ -21,6 +21,7 @@ export default function AdminLayout() {
     { to: "/admin/approvals", label: "Approvals", end: false, count: waiting },
     { to: "/admin/audit", label: "Audit log", end: false },
     { to: "/admin/reconciliation", label: "Reconciliation", end: false },
+    { to: "/admin/packages", label: "Packs", end: false },
     { to: "/admin/api-keys", label: "API keys", end: false },
     { to: "/admin/webhooks", label: "Webhooks", end: false },
   ];

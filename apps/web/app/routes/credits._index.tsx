@@ -38,11 +38,14 @@ export const action = userRoute(async ({ request, api }) => {
   if (intent === "buy") {
     const packageId = textField(form, "packageId");
     const checkoutKey = textField(form, "checkoutKey");
+    // One of the pack's currencies (the router refuses another); absent: the pack's default price.
+    const currency = textField(form, "currency");
     try {
       const { checkoutUrl } = await api.caller.checkout.create({
         packageId,
-        // Per pack: going back and choosing another pack is another checkout.
-        ...(KEY_PATTERN.test(checkoutKey) ? { idempotencyKey: `${checkoutKey}:${packageId}` } : {}),
+        ...(currency ? { currency } : {}),
+        // Per pack and currency: going back and choosing another is another checkout.
+        ...(KEY_PATTERN.test(checkoutKey) ? { idempotencyKey: `${checkoutKey}:${packageId}:${currency}` } : {}),
       });
       // A full page load: the checkout (Stripe's, or the local test page) is not a route of this app.
       return redirectDocument(checkoutUrl);
@@ -93,10 +96,6 @@ export default function Credits() {
   const reporting = submitting?.get("intent") === "report";
   const report = result?.intent === "report" ? result : null;
   const buyError = result?.intent === "buy" ? result : null;
-  const bestValue = packages.reduce<(typeof packages)[number] | null>(
-    (best, pack) => (!best || pack.credits / pack.priceMinor > best.credits / best.priceMinor ? pack : best),
-    null,
-  );
 
   return (
     <div className="space-y-8">
@@ -178,10 +177,12 @@ export default function Credits() {
                   <Card className="flex h-full flex-col">
                     <div className="flex items-start justify-between gap-2">
                       <h3 className="font-semibold text-slate-900">{pack.name}</h3>
-                      {bestValue?.id === pack.id && packages.length > 1 ? <Badge tone="brand">Best value</Badge> : null}
+                      {pack.highlight ? <Badge tone="brand">Best value</Badge> : null}
                     </div>
                     <p className="mt-3 text-3xl font-bold text-slate-900">{formatCredits(pack.credits)}</p>
-                    <p className="mt-1 text-slate-600">{formatMoney(pack.priceMinor, pack.currency)}</p>
+                    <p className="mt-1 text-slate-600">
+                      {pack.prices.map((price) => formatMoney(price.unitAmount, price.currency)).join(" · ")}
+                    </p>
                     {pack.creditExpiryDays ? (
                       <p className="mt-1 text-sm text-slate-500">
                         Credits expire {pack.creditExpiryDays} days after purchase
@@ -196,6 +197,22 @@ export default function Credits() {
                       <input type="hidden" name="intent" value="buy" />
                       <input type="hidden" name="packageId" value={pack.id} />
                       <input type="hidden" name="checkoutKey" value={checkoutKey} />
+                      {pack.prices.length > 1 ? (
+                        <label className="mb-3 block text-sm font-medium text-slate-700">
+                          Pay in
+                          <select
+                            name="currency"
+                            defaultValue={pack.currency}
+                            className="mt-1 block w-full rounded-lg border border-slate-300 bg-white px-3 py-2 text-slate-900"
+                          >
+                            {pack.prices.map((price) => (
+                              <option key={price.currency} value={price.currency}>
+                                {price.currency.toUpperCase()}: {formatMoney(price.unitAmount, price.currency)}
+                              </option>
+                            ))}
+                          </select>
+                        </label>
+                      ) : null}
                       <Button
                         type="submit"
                         className="w-full"
@@ -203,7 +220,7 @@ export default function Credits() {
                         disabled={buyingId !== null}
                         pending={busy}
                         pendingLabel="Opening checkout…"
-                        aria-label={`Buy ${pack.name}: ${formatCredits(pack.credits)} for ${formatMoney(pack.priceMinor, pack.currency)}`}
+                        aria-label={`Buy ${pack.name}: ${formatCredits(pack.credits)}`}
                       >
                         Buy
                       </Button>
