@@ -13,6 +13,7 @@ import {
 import type { ReactNode } from "react";
 import { Shell, type ShellUser } from "./components/shell.tsx";
 import { buttonClass } from "./components/ui.tsx";
+import { useLiveBalance } from "./lib/live-balance.ts";
 import { useNonce } from "./lib/nonce.ts";
 import { route } from "./lib/route.server.ts";
 import stylesheet from "./tailwind.css?url";
@@ -53,8 +54,14 @@ export const loader = route(async ({ api }) => {
   const session = await api.session();
   let user: ShellUser | null = null;
   if (session) {
-    const { balance } = await api.caller.credits.mine({ limit: 1 });
-    user = { email: session.user.email, name: session.user.name, role: session.user.role, balance };
+    const [{ balance }, alerts] = await Promise.all([api.caller.credits.mine({ limit: 1 }), api.caller.alerts.get()]);
+    user = {
+      email: session.user.email,
+      name: session.user.name,
+      role: session.user.role,
+      balance,
+      lowBalanceThreshold: alerts.lowBalanceThreshold,
+    };
   }
   return { user };
 });
@@ -80,6 +87,7 @@ export function Layout({ children }: { children: ReactNode }) {
 
 export default function App() {
   const { user } = useLoaderData<typeof loader>();
+  useLiveBalance(user !== null);
   return (
     <Shell user={user}>
       <Outlet />

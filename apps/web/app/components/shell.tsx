@@ -8,6 +8,8 @@ export interface ShellUser {
   name: string | null;
   role: "user" | "admin";
   balance: number;
+  // The low-balance alert in force (null: off): below it, every page shows a banner.
+  lowBalanceThreshold: number | null;
 }
 
 // The page frame: skip link, header with the navigation, the page, and a progress bar while a
@@ -111,6 +113,17 @@ export function Shell({ user, children }: { user: ShellUser | null; children: Re
         </div>
       </header>
       <main id="main" tabIndex={-1} className="mx-auto max-w-5xl px-4 py-8 focus:outline-none sm:py-10">
+        {user && user.lowBalanceThreshold !== null && user.balance < user.lowBalanceThreshold ? (
+          <div
+            role="status"
+            className="mb-6 rounded-lg border border-amber-300 bg-amber-50 px-4 py-3 text-sm text-amber-900"
+          >
+            Your balance is below your alert threshold of {formatCredits(user.lowBalanceThreshold)}.{" "}
+            <Link to="/credits" className="font-semibold underline">
+              Buy credits
+            </Link>
+          </div>
+        ) : null}
         {children}
       </main>
       <footer className="mx-auto flex max-w-5xl flex-wrap gap-x-6 gap-y-2 px-4 pb-10 text-sm text-slate-500">

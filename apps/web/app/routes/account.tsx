@@ -1,6 +1,7 @@
 import { PASSWORD_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { LowBalanceAlertForm } from "../components/low-balance-alert.tsx";
 import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDate, formatDateTime } from "../lib/format.ts";
@@ -10,17 +11,29 @@ import { userRoute } from "../lib/route.server.ts";
 export const meta: MetaFunction = () => [{ title: "Account · Credits" }];
 
 export const loader = userRoute(async ({ api, user }) => {
-  const { sessions } = await api.caller.auth.sessions();
+  const [{ sessions }, alerts] = await Promise.all([api.caller.auth.sessions(), api.caller.alerts.get()]);
   // The current session first, then the most recent.
   const ordered = [...sessions].sort(
     (a, b) => Number(b.current) - Number(a.current) || b.createdAt.localeCompare(a.createdAt),
   );
   const { email, name, role, createdAt } = user;
-  return { user: { email, name, role, createdAt: createdAt.toISOString() }, sessions: ordered };
+  return { user: { email, name, role, createdAt: createdAt.toISOString() }, sessions: ordered, alerts };
 });
 
 export const action = userRoute(async ({ request, api }) => {
   const form = await request.formData();
+  if (textField(form, "intent") === "alerts") {
+    const raw = (textField(form, "lowBalanceThreshold") ?? "").trim();
+    // Empty turns the alert off; anything but whole credits is refused by the API's own bounds.
+    const value = raw === "" ? null : /^\d{1,10}$/.test(raw) ? Number(raw) : -1;
+    try {
+      await api.caller.alerts.set({ lowBalanceThreshold: value });
+    } catch (error) {
+      if (!formFailure(error, "deleteAccount")) throw error;
+      return data({ alertError: "Enter a whole number of credits (0 to 1,000,000,000), or leave it empty." }, 400);
+    }
+    return redirect("/account");
+  }
   if (textField(form, "intent") !== "delete") {
     await api.caller.auth.logOutEverywhere();
     return redirect("/login?signedOut=everywhere");
@@ -30,7 +43,7 @@ export const action = userRoute(async ({ request, api }) => {
   // the erasure itself, which also ends the session; the home page says it is done.
   const password = textField(form, "password");
   if (!password) {
-    return data({ error: "Enter your password to confirm." }, { status: 400 });
+    return data({ error: "Enter your password to confirm." as string | undefined }, { status: 400 });
   }
   try {
     const { confirmationToken } = await api.caller.gdpr.confirmDeletion({
@@ -46,12 +59,14 @@ export const action = userRoute(async ({ request, api }) => {
 });
 
 export default function Account() {
-  const { user, sessions } = useLoaderData<typeof loader>();
-  const deletion = useActionData<typeof action>();
+  const { user, sessions, alerts } = useLoaderData<typeof loader>();
+  const actionData = useActionData<typeof action>();
+  const deletion = actionData && "error" in actionData ? actionData : undefined;
   const navigation = useNavigation();
   const submitting = navigation.state === "submitting" && navigation.formAction === "/account";
   const deleting = submitting && navigation.formData?.get("intent") === "delete";
-  const signingOut = submitting && !deleting;
+  const savingAlert = submitting && navigation.formData?.get("intent") === "alerts";
+  const signingOut = submitting && !deleting && !savingAlert;
   return (
     <div className="space-y-6">
       <PageHeader title="Account" description="Your details and where you are signed in." />
@@ -73,6 +88,13 @@ export default function Account() {
           </div>
         </dl>
       </Card>
+
+      <LowBalanceAlertForm
+        threshold={alerts.lowBalanceThreshold}
+        isDefault={alerts.isDefault}
+        error={actionData && "alertError" in actionData ? actionData.alertError : undefined}
+        saving={savingAlert}
+      />
 
       <Card>
         <div className="flex flex-wrap items-start justify-between gap-4">

@@ -1,0 +1,57 @@
+// The live balance and the low-balance banner in the browser: a spend made through the API (on
+// another server instance when PostgreSQL is there to share) updates the open page without a
+// reload; setting the threshold on /account and going below it shows the banner.
+import { randomUUID } from "node:crypto";
+import { createDatabase } from "@credits/db";
+import { testDb } from "@credits/db/test-setup";
+import { parseEnv } from "@credits/env";
+import { startServer } from "@credits/server/main";
+import { afterAll, describe, expect, test } from "vitest";
+import { createUser, launchBrowser, logInThroughPage, newPage, startWebServer } from "./harness.ts";
+
+const server = await startWebServer();
+const browser = await launchBrowser();
+
+// Instance B: its own pool on the same PostgreSQL database; on PGlite (one process) the same server.
+async function otherInstance(): Promise<string> {
+  if (!testDb.url) return server.url;
+  const database = createDatabase({ url: testDb.url, poolMax: 2 });
+  const env = parseEnv({ NODE_ENV: "test", PORT: "0", HOST: "127.0.0.1", PUBLIC_URL: server.url });
+  const other = await startServer(env, { database, log: () => {} });
+  afterAll(async () => {
+    await other.close();
+    await database.close();
+  });
+  return other.url;
+}
+const spendBase = await otherInstance();
+
+describe("live balance", () => {
+  test("a spend through the API on another instance updates the header balance and the banner", async () => {
+    const user = await createUser(server, "live", "user");
+    const scope = { kind: "user", id: user.id } as const;
+    await server.services.credits.grant({ userId: user.id, amount: 120, idempotencyKey: randomUUID(), scope });
+    const { context, page } = await newPage(browser, server.url);
+    await logInThroughPage(page, user.email);
+    await page.goto("/account");
+    await page.getByLabel("Alert threshold (credits)").fill("100");
+    await page.getByRole("button", { name: "Save alert" }).click();
+    await expect.poll(() => page.getByLabel("Alert threshold (credits)").inputValue()).toBe("100");
+    await expect.poll(() => page.getByRole("status").filter({ hasText: "alert threshold" }).count()).toBe(0);
+    await page.waitForTimeout(500);
+
+    const cookie = (await context.cookies()).find((candidate) => candidate.name === "session");
+    const reply = await fetch(`${spendBase}/api/v1/credits/spend`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: `session=${cookie?.value}` },
+      body: JSON.stringify({ userId: user.id, amount: 45, idempotencyKey: randomUUID() }),
+    });
+    expect(reply.status).toBe(200);
+    // No reload: the open page hears of it through /api/v1/me/events.
+    await expect.poll(() => page.getByLabel("Balance: 75").count(), { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(() => page.getByRole("status").filter({ hasText: "below your alert threshold of 100" }).count())
+      .toBe(1);
+    await context.close();
+  });
+});
