@@ -18,6 +18,8 @@ export function mountLocalCheckout(
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${deps.publicOrigin}; frame-ancestors 'none'; base-uri 'none'`,
   };
+  // Stripe's own events (charge.refunded after a refund) go through the webhook's handler too.
+  deps.provider.onEvent((event) => deps.payments.handleEvent(event, JSON.stringify(event)));
   app.get("/checkout/local/:sessionId", async (c) => {
     const session = await deps.provider.retrieveCheckoutSession(c.req.param("sessionId")).catch(() => null);
     if (!session) return errorResponse(404, "NOT_FOUND", "checkout session not found");

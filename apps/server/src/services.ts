@@ -17,6 +17,7 @@ import {
   createPaymentService,
   createRateLimiter,
   createReconciliationService,
+  createRefundService,
   createWebhookService,
   type GdprService,
   type PaymentProvider,
@@ -71,13 +72,19 @@ export function createServices(
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
   const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
+  const paymentStore = createPaymentStore(db);
   const payments = traced(
     "payments",
-    createPaymentService({
-      store: createPaymentStore(db),
-      catalog: catalogStore,
+    createPaymentService({ store: paymentStore, catalog: catalogStore, provider, publicUrl: env.PUBLIC_URL, clock }),
+  );
+  const refunds = traced(
+    "refunds",
+    createRefundService({
+      store: paymentStore,
       provider,
-      publicUrl: env.PUBLIC_URL,
+      applyRefundLocked: payments.applyRefundLocked,
+      approvalThresholds: env.ADMIN_REFUND_APPROVAL_MINOR,
+      approvalTtlMs: approval.approvalTtlMs,
       clock,
     }),
   );
@@ -127,6 +134,7 @@ export function createServices(
     provider,
     payments,
     mail,
+    refunds,
     gdpr: traced(
       "gdpr",
       forgettingErasedKeys(

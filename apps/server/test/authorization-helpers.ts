@@ -35,6 +35,10 @@ export interface Fixtures {
   newAdjustmentRequest(): Promise<string>;
   // A pack on sale (to edit or archive).
   newPackage(): Promise<string>;
+  // A payment of the victim's, paid on the local provider's checkout page (refundable).
+  newPaidPayment(): Promise<string>;
+  // A refund another admin asked for, waiting for approval.
+  newRefundRequest(): Promise<string>;
 }
 
 export type Input = Record<string, unknown> | undefined;
@@ -220,6 +224,14 @@ export async function starterPack(): Promise<string> {
     .where(eq(creditPackages.slug, "starter"));
   if (!pack) throw new Error("no starter pack");
   return pack.id;
+}
+
+// A checkout of the user's, paid on the local provider's page.
+export async function paidPayment(userId: string): Promise<string> {
+  const { paymentId, sessionId } = await checkoutFor(userId);
+  const paid = await fetch(`${server.url}/checkout/local/${sessionId}/pay`, { method: "POST", redirect: "manual" });
+  expect(paid.status).toBe(303);
+  return paymentId;
 }
 
 export async function signUp(): Promise<{ id: string; cookie: string }> {

@@ -17,6 +17,7 @@ import {
   type Fixtures,
   forbidden,
   PASSWORD,
+  paidPayment,
   procedures,
   type Row,
   refusalsFor,
@@ -85,6 +86,18 @@ const table: Record<string, Row> = {
   "admin.approvals": { access: "admin" },
   "admin.approve": { access: "admin", input: async (fx) => ({ id: await fx.newAdjustmentRequest() }) },
   "admin.reject": { access: "admin", input: async (fx) => ({ id: await fx.newAdjustmentRequest() }) },
+  "admin.refundPayment": {
+    access: "admin",
+    input: async (fx) => ({
+      paymentId: await fx.newPaidPayment(),
+      amount: 1,
+      reason: "matrix",
+      idempotencyKey: randomUUID(),
+    }),
+  },
+  "admin.refundApprovals": { access: "admin" },
+  "admin.approveRefund": { access: "admin", input: async (fx) => ({ id: await fx.newRefundRequest() }) },
+  "admin.rejectRefund": { access: "admin", input: async (fx) => ({ id: await fx.newRefundRequest() }) },
   "admin.audit": { access: "admin", input: () => ({}) },
   "admin.users": { access: "admin", input: () => ({ query: "matrix" }) },
   "admin.user": { access: "admin", input: (fx) => ({ userId: fx.victim.id }) },
@@ -202,6 +215,19 @@ beforeAll(async () => {
       const run = await server.services.reconciliation.run({ trigger: "manual" });
       if (!run) throw new Error("no run");
       return run.id;
+    },
+    newPaidPayment: () => paidPayment(victim.id),
+    async newRefundRequest() {
+      // Money back to its own requester: a request whatever the amount.
+      const refund = await server.services.refunds.refund({
+        actorId: otherAdmin.id,
+        paymentId: await paidPayment(otherAdmin.id),
+        amountMinor: 1,
+        reason: "matrix approval",
+        idempotencyKey: randomUUID(),
+      });
+      if (refund.status !== "pending") throw new Error("expected a pending refund");
+      return refund.id;
     },
     async newAdjustmentRequest() {
       const result = await server.services.admin.adjust({

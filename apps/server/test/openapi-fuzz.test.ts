@@ -122,6 +122,14 @@ function seedOf(opIndex: number, callerIndex: number) {
 
 // --- fixtures -------------------------------------------------------------------------------------
 
+// A checkout of the user's, paid on the local provider's page.
+async function paidPayment(userId: string, packageId: string): Promise<string> {
+  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, packageId);
+  const paid = await fetch(`${server.url}${new URL(checkoutUrl).pathname}/pay`, { method: "POST", redirect: "manual" });
+  expect(paid.status).toBe(303);
+  return paymentId;
+}
+
 async function adminSession(): Promise<string> {
   const email = `fuzz-admin-${randomUUID()}@example.test`;
   const created = await server.services.auth.createUser({ email, password: PASSWORD, role: "admin" });
@@ -174,12 +182,12 @@ beforeAll(async () => {
     expect(created.status).toBe(200);
     endpoints.push(created.body.id);
   }
-  const other = await adminSession();
+  const other = { cookie: await adminSession(), id: pools.adminIds?.at(-1) ?? "" };
   // Pending requests of their own for approve and for reject: one decides each request once.
   const requests: string[] = [];
   for (let i = 0; i < 8; i++) {
     const adjust = await call(server.url, "POST", "/api/v1/admin/adjust", {
-      cookie: other,
+      cookie: other.cookie,
       body: { userId: victim.id, amount: 20_000, reason: "fuzz approval", idempotencyKey: randomUUID() },
     });
     expect(adjust.body.status).toBe("pending");
@@ -191,6 +199,24 @@ beforeAll(async () => {
     body: { packageId: packs.body.packages[0].id },
   });
   expect(checkout.status).toBe(201);
+  // Paid payments to refund (the victim's), and refunds `other` asked for on its own payments
+  // (money back to oneself: pending whatever the amount) to approve or reject.
+  const paid: string[] = [];
+  for (let i = 0; i < 6; i++) paid.push(await paidPayment(victim.id, packs.body.packages[0].id));
+  const refundRequests: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const refund = await call(
+      server.url,
+      "POST",
+      `/api/v1/admin/payments/${await paidPayment(other.id, packs.body.packages[0].id)}/refund`,
+      {
+        cookie: other.cookie,
+        body: { reason: "fuzz approval", idempotencyKey: randomUUID() },
+      },
+    );
+    expect(refund.body.status).toBe("pending");
+    refundRequests.push(refund.body.id);
+  }
   const run = await call(server.url, "POST", "/api/v1/admin/reconciliation/runs", { cookie: credentials.admin.cookie });
   const throwawayKeys: string[] = [];
   for (let i = 0; i < 4; i++) throwawayKeys.push((await createKey(["credits:read"])).id);
@@ -240,6 +266,9 @@ beforeAll(async () => {
   poolsByOperation["admin-replayWebhookDelivery"] = { id: deliveries.map((d) => d.id) };
   poolsByOperation["admin-approve"] = { id: requests.slice(0, 4) };
   poolsByOperation["admin-reject"] = { id: requests.slice(4) };
+  poolsByOperation["admin-refundPayment"] = { paymentId: paid };
+  poolsByOperation["admin-approveRefund"] = { id: refundRequests.slice(0, 4) };
+  poolsByOperation["admin-rejectRefund"] = { id: refundRequests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
   // A grant's expiry in the future (one in the past is a 400 the mutations cover), whatever the seed draws.
   poolsByOperation["admin-adjust"] = { expiresAt: ["2030-01-01T00:00:00.000Z"] };

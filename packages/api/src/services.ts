@@ -14,6 +14,7 @@ import type {
   PaymentService,
   RateLimiter,
   ReconciliationService,
+  RefundService,
   WebhookService,
 } from "@credits/core";
 
@@ -41,6 +42,8 @@ export interface Services {
   payments: PaymentService;
   // Queued mail (receipts, alerts) and the erasure confirmation; the server runs its passes.
   mail: MailDispatcher;
+  // Refunds from the admin panel and API, with a second admin above the threshold.
+  refunds: RefundService;
   gdpr: GdprService;
   provider: PaymentProvider;
   reconciliation: ReconciliationService;

@@ -23,6 +23,8 @@ export * from "./mail/index.ts";
 export * from "./money.ts";
 export * from "./payments/payments.ts";
 export * from "./payments/provider.ts";
+export * from "./payments/refund-store.ts";
+export * from "./payments/refunds.ts";
 export * from "./payments/state.ts";
 export * from "./payments/store.ts";
 export * from "./reconciliation.ts";

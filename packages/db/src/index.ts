@@ -12,5 +12,6 @@ export * from "./ops-queries.ts";
 export * from "./outbox-store.ts";
 export * from "./payment-store.ts";
 export * from "./reconciliation-store.ts";
+export * from "./refund-store.ts";
 export * from "./seed.ts";
 export * from "./webhook-store.ts";

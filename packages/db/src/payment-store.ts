@@ -5,6 +5,7 @@ import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
+import { createRefundStore } from "./refund-store.ts";
 import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
@@ -27,9 +28,12 @@ export function createPaymentStore(db: Database): PaymentStore {
             payments: createPaymentStore(tx),
             ledger: createLedgerStore(tx, true),
             outbox: createOutboxStore(tx),
+            refunds: createRefundStore(tx),
           }),
         ),
       ),
+
+    refunds: createRefundStore(db),
 
     // null when the user's checkout key is taken (a double submit).
     insertPayment: async (payment) => {

@@ -7,6 +7,7 @@ import {
   ledgerKinds,
   paymentStatuses,
   processedEventStatuses,
+  refundStatuses,
   userRoles,
 } from "@credits/core";
 import { sql } from "drizzle-orm";
@@ -30,6 +31,7 @@ const coreLists: Record<string, readonly string[]> = {
   credit_transaction_kind: ledgerKinds,
   grant_category: grantCategories,
   grant_source: grantSources,
+  refund_status: refundStatuses,
 };
 
 async function migratedEnums(): Promise<Record<string, string[]>> {

@@ -27,6 +27,7 @@ const PINNED: Record<string, string> = {
   "0013_package_prices": "8c39cb0be6869f0199cd81ed455f99ea21a214b49d4717af211e6e41a49e9b8a",
   "0014_ledger_seq_index": "9641e967dae0648a3407b58d6ef55107658fac5534dd3a09f761433d1aa2776b",
   "0015_user_search_indexes": "39d6f6860ab8fcefb33d6bc24e7d36b58cf7fc85c18b2c7219c6555f84246798",
+  "0016_payment_refunds": "6f438ae84e3dc3ce20087288292a142b78f17a6998aea145b51d09e978d579db",
 };
 
 describe("migration integrity", () => {

@@ -1,6 +1,23 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 
+// ADMIN_REFUND_APPROVAL_MINOR: `currency:amount` pairs (lowercase ISO 4217, integer minor units).
+const refundThresholds = z
+  .string()
+  .default("usd:5000,eur:5000,gbp:5000,jpy:5000")
+  .transform((value, ctx): Record<string, number> => {
+    const thresholds: Record<string, number> = {};
+    for (const pair of value.split(",").map((entry) => entry.trim().toLowerCase())) {
+      const match = /^([a-z]{3}):(\d{1,12})$/.exec(pair);
+      if (!match?.[1] || !match[2] || match[1] in thresholds) {
+        ctx.addIssue({ code: "custom", message: "give currency:minor-units pairs, e.g. usd:5000,jpy:5000" });
+        return z.NEVER;
+      }
+      thresholds[match[1]] = Number(match[2]);
+    }
+    return thresholds;
+  });
+
 // TRUST_PROXY: a hop count, or trusted proxy addresses/CIDRs. `true` is refused: trusting every
 // hop would take the client-written leftmost X-Forwarded-For entry as the address.
 const trustProxy = z
@@ -90,6 +107,9 @@ const schema = z.object({
   // Adjustments larger than this (absolute credits) need a second admin's approval.
   ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
   ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),
+  // Refunds larger than this (minor units, per currency: `usd:5000,jpy:5000`) need a second
+  // admin's approval, as adjustments do; a currency not listed: every refund in it does.
+  ADMIN_REFUND_APPROVAL_MINOR: refundThresholds,
   // The daily reconciliation against the payment provider. Unset: on, except under NODE_ENV=test.
   RECONCILE_ENABLED: z.stringbool().optional(),
   // UTC time of day (HH:MM) the daily run is due; an instance started later that day runs it then.

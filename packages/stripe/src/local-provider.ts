@@ -1,12 +1,16 @@
 import { randomBytes } from "node:crypto";
 import {
   assertChargeable,
+  type ChargeInfo,
   type CheckoutRequest,
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
   type PaymentProvider,
   type ProviderEvent,
+  ProviderRefusedError,
+  type RefundInfo,
+  type RefundRequest,
   systemClock,
   WebhookSignatureError,
 } from "@credits/core";
@@ -32,6 +36,9 @@ export type LocalProvider = PaymentProvider & {
   // null when the session is unknown or no longer open: Stripe sends nothing for a session that
   // already completed or expired.
   complete(sessionId: string, outcome: LocalOutcome): LocalCompletion | null;
+  // Where the events Stripe would send on its own (charge.refunded after a refund) are delivered:
+  // the same event handler as the checkout page's. Unset: they are not sent.
+  onEvent(sink: (event: ProviderEvent) => Promise<unknown>): void;
 };
 
 // A dev process is not meant to hold sessions forever; past this the oldest are forgotten.
@@ -44,6 +51,12 @@ interface LocalSession {
   // while an idempotent replay of the create still answers the original url.
   checkoutUrl: string;
   createdAt: Date;
+}
+
+// The charge of a paid local session, and the refunds made against it.
+interface LocalCharge {
+  info: ChargeInfo;
+  refundsByKey: Map<string, { request: RefundRequest; refund: RefundInfo }>;
 }
 
 const randomId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
@@ -67,7 +80,6 @@ function sessionMemory() {
   // Map iteration order is insertion order: the first key is the oldest session.
   const sessions = new Map<string, LocalSession>();
   const sessionByKey = new Map<string, string>();
-
   function find(sessionId: string): LocalSession {
     const session = sessions.get(sessionId);
     // Stripe's wording for an unknown id, so callers see the same failure either way.
@@ -88,6 +100,59 @@ function sessionMemory() {
   return { sessions, sessionByKey, find, remember };
 }
 
+// The charges of paid local sessions, by payment intent id, and the refunds made against them; in
+// memory like the sessions (a restarted dev server cannot refund older ones).
+function localRefunds() {
+  const charges = new Map<string, LocalCharge>();
+  let sink: ((event: ProviderEvent) => Promise<unknown>) | null = null;
+
+  function charged(paymentIntentId: string, amountMinor: number, currency: string) {
+    const info = { id: randomId("ch_local"), paymentIntentId, amountMinor, amountRefundedMinor: 0, currency };
+    charges.set(paymentIntentId, { info, refundsByKey: new Map() });
+  }
+
+  async function createRefund(request: RefundRequest): Promise<RefundInfo> {
+    const charge = charges.get(request.paymentIntentId);
+    if (!charge) throw new ProviderRefusedError(`No such payment_intent: '${request.paymentIntentId}'`);
+    const earlier = charge.refundsByKey.get(request.idempotencyKey);
+    if (earlier) {
+      if (earlier.request.amountMinor !== request.amountMinor) {
+        throw new ProviderRefusedError(
+          "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+        );
+      }
+      return earlier.refund;
+    }
+    const left = charge.info.amountMinor - charge.info.amountRefundedMinor;
+    if (request.amountMinor > left) {
+      throw new ProviderRefusedError(
+        `Refund amount (${request.amountMinor}) is greater than unrefunded amount on charge (${left})`,
+      );
+    }
+    charge.info = { ...charge.info, amountRefundedMinor: charge.info.amountRefundedMinor + request.amountMinor };
+    const refund: RefundInfo = {
+      id: randomId("re_local"),
+      status: "succeeded",
+      amountMinor: request.amountMinor,
+      charge: { ...charge.info },
+    };
+    charge.refundsByKey.set(request.idempotencyKey, { request: { ...request }, refund });
+    // Stripe also sends charge.refunded; here it arrives before the answer (one of the two
+    // orders the refund path must handle). Its failure is not the refund's: the answer carries
+    // the same fact.
+    await sink?.({ id: randomId("evt_local"), type: "charge.refunded", charge: { ...charge.info } }).catch(() => {});
+    return refund;
+  }
+
+  return {
+    charged,
+    createRefund,
+    onEvent(next: (event: ProviderEvent) => Promise<unknown>) {
+      sink = next;
+    },
+  };
+}
+
 export function createLocalProvider({
   publicUrl,
   clock = systemClock,
@@ -97,6 +162,7 @@ export function createLocalProvider({
 }): LocalProvider {
   const base = publicUrl.replace(/\/+$/, "");
   const { sessions, sessionByKey, find, remember } = sessionMemory();
+  const refunds = localRefunds();
 
   const provider: LocalProvider = {
     name: "local",
@@ -163,6 +229,9 @@ export function createLocalProvider({
 
     deleteCustomer: async () => {},
 
+    createRefund: refunds.createRefund,
+    onEvent: refunds.onEvent,
+
     complete(sessionId, outcome) {
       const session = sessions.get(sessionId);
       if (session?.info.status !== "open") return null;
@@ -179,11 +248,13 @@ export function createLocalProvider({
         return { events: [event("checkout.expired")], redirectUrl: request.cancelUrl };
       }
       const paid = outcome === "pay";
+      const paymentIntentId = randomId("pi_local");
+      if (paid) refunds.charged(paymentIntentId, request.amountMinor, request.currency);
       session.info = {
         ...session.info,
         status: "complete",
         paymentStatus: paid ? "paid" : "unpaid",
-        paymentIntentId: randomId("pi_local"),
+        paymentIntentId,
         customerId,
         url: null,
       };

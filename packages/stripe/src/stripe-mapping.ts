@@ -1,4 +1,4 @@
-import type { ChargeInfo, CheckoutSessionInfo, DisputeInfo, ProviderEvent } from "@credits/core";
+import type { ChargeInfo, CheckoutSessionInfo, DisputeInfo, ProviderEvent, RefundInfo } from "@credits/core";
 
 // Maps Stripe objects (from an API response or a verified webhook body) to the port's shapes.
 // Everything is read from `unknown`, field by field: webhook bodies are plain JSON while SDK
@@ -109,6 +109,22 @@ export function toCharge(value: unknown): ChargeInfo {
     amountMinor: requiredAmount(charge, "amount"),
     amountRefundedMinor: requiredAmount(charge, "amount_refunded"),
     currency: requiredText(charge, "currency"),
+  };
+}
+
+const REFUND_STATUSES = ["succeeded", "pending", "requires_action", "failed", "canceled"] as const;
+
+// A refund as refunds.create answers it, with `charge` expanded (the charge's cumulative
+// amount_refunded is the fact the refund path applies).
+export function toRefund(value: unknown): RefundInfo {
+  const refund = expectObject(value, "refund");
+  const status = REFUND_STATUSES.find((candidate) => candidate === refund.status);
+  if (!status) throw new StripeShapeError("refund.status is not a known status");
+  return {
+    id: requiredId(refund, "id"),
+    status,
+    amountMinor: requiredAmount(refund, "amount"),
+    charge: isFields(refund.charge) ? toCharge(refund.charge) : null,
   };
 }
 

@@ -6,12 +6,15 @@ import {
   type Clock,
   type ListWindow,
   type PaymentProvider,
+  ProviderRefusedError,
   ProviderUnavailableError,
+  type RefundInfo,
+  type RefundRequest,
   systemClock,
 } from "@credits/core";
 import { stripeRequestDuration, tracedIterable, withSpan } from "@credits/observability";
 import Stripe from "stripe";
-import { StripeShapeError, toCharge, toCheckoutSession } from "./stripe-mapping.ts";
+import { StripeShapeError, toCharge, toCheckoutSession, toRefund } from "./stripe-mapping.ts";
 import { parseStripeWebhook } from "./stripe-webhook.ts";
 
 export const DEFAULT_STRIPE_API_BASE = "https://api.stripe.com";
@@ -90,7 +93,7 @@ function translated(error: unknown, action: string): Error {
   }
   // A 4xx we caused (bad parameter, unknown id, idempotency key reused with other parameters):
   // Stripe's message says exactly what, and contains no secret.
-  return new Error(error.message);
+  return new ProviderRefusedError(error.message);
 }
 
 // Every Stripe API call runs in a span (its fetch requests, retries included, are the span's
@@ -149,6 +152,23 @@ function assertCheckoutRequest(request: CheckoutRequest): void {
   // Stripe's unit_amount is in the currency's own minor unit (money.ts), lowercase code.
   assertChargeable(request.currency, request.amountMinor);
   if (!request.idempotencyKey) throw new Error("checkout idempotencyKey is required");
+}
+
+// The charge comes back expanded: its cumulative amount_refunded is the fact charge.refunded reports.
+async function refund(stripe: Stripe, request: RefundRequest): Promise<RefundInfo> {
+  if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0) {
+    throw new Error("refund amountMinor must be a positive integer");
+  }
+  const created = await stripe.refunds.create(
+    {
+      payment_intent: request.paymentIntentId,
+      amount: request.amountMinor,
+      metadata: request.metadata,
+      expand: ["charge"],
+    },
+    { idempotencyKey: request.idempotencyKey },
+  );
+  return toRefund(created);
 }
 
 export function createStripeProvider(options: StripeProviderOptions): PaymentProvider {
@@ -247,6 +267,8 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         () => stripe.charges.list({ created: createdRange(window), limit: LIST_PAGE_SIZE }),
         toCharge,
       ),
+
+    createRefund: (request) => call("refund create", () => refund(stripe, request)),
 
     deleteCustomer: (customerId) =>
       call("customer delete", async () => {

@@ -1,4 +1,4 @@
-import { type CheckoutRequest, WebhookSignatureError } from "@credits/core";
+import { type CheckoutRequest, type ProviderEvent, ProviderRefusedError, WebhookSignatureError } from "@credits/core";
 import { describe, expect, it } from "vitest";
 import { createLocalProvider } from "../src/index.ts";
 
@@ -170,5 +170,53 @@ describe("local provider", () => {
     expect(provider.complete(sessionId, "pay")?.events[0]).toMatchObject({
       session: { customerId: "cus_local_known" },
     });
+  });
+});
+
+describe("local provider refunds", () => {
+  async function paid() {
+    const provider = local();
+    const events: ProviderEvent[] = [];
+    provider.onEvent(async (event) => {
+      events.push(event);
+    });
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    provider.complete(sessionId, "pay");
+    const { paymentIntentId } = await provider.retrieveCheckoutSession(sessionId);
+    if (!paymentIntentId) throw new Error("a paid session has a payment intent");
+    return { provider, events, paymentIntentId };
+  }
+  const request = (paymentIntentId: string, amountMinor: number, idempotencyKey = `refund:${amountMinor}`) => ({
+    paymentIntentId,
+    amountMinor,
+    metadata: {},
+    idempotencyKey,
+  });
+
+  it("refunds the charge, answers its cumulative refunded amount, and sends charge.refunded first", async () => {
+    const { provider, events, paymentIntentId } = await paid();
+    const first = await provider.createRefund(request(paymentIntentId, 200));
+    expect(first).toMatchObject({ id: expect.stringMatching(/^re_local_/), status: "succeeded", amountMinor: 200 });
+    expect(first.charge).toMatchObject({
+      paymentIntentId,
+      amountMinor: 499,
+      amountRefundedMinor: 200,
+      currency: "eur",
+    });
+    expect(events).toEqual([
+      { id: expect.stringMatching(/^evt_local_/), type: "charge.refunded", charge: first.charge },
+    ]);
+    const second = await provider.createRefund(request(paymentIntentId, 299));
+    expect(second.charge?.amountRefundedMinor).toBe(499);
+  });
+
+  it("the same key answers the same refund; more than is left, other parameters or an unknown intent are refused", async () => {
+    const { provider, events, paymentIntentId } = await paid();
+    const first = await provider.createRefund(request(paymentIntentId, 200, "k1"));
+    expect(await provider.createRefund(request(paymentIntentId, 200, "k1"))).toEqual(first);
+    expect(events).toHaveLength(1);
+    await expect(provider.createRefund(request(paymentIntentId, 201, "k1"))).rejects.toThrow(ProviderRefusedError);
+    await expect(provider.createRefund(request(paymentIntentId, 300, "k2"))).rejects.toThrow(/greater than unrefunded/);
+    await expect(provider.createRefund(request("pi_unknown", 1, "k3"))).rejects.toThrow(/No such payment_intent/);
   });
 });

@@ -16,6 +16,7 @@ import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, tex
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
 import { packageProcedures } from "./admin-packages.ts";
+import { refundProcedures } from "./admin-refunds.ts";
 import { webhookProcedures } from "./admin-webhooks.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
@@ -113,6 +114,7 @@ function decodeAuditCursor(raw: string) {
 
 export const adminRouter = router({
   ...apiKeyProcedures,
+  ...refundProcedures,
   ...webhookProcedures,
   ...packageProcedures,
   adjust: adminProcedure

@@ -333,6 +333,10 @@ export function createPaymentService(deps: {
     getPayment,
     fulfilFromProvider,
     applyRefundFromProvider,
+    // For the refund service: the provider's answer to our own refund applies the same fact as its
+    // charge.refunded event, under the payment's lock held by the caller; whichever comes first
+    // claws back, the other finds nothing left to do.
+    applyRefundLocked: applyRefund,
     listPayments: (userId: string) => store.listUserPayments(userId, 50),
   };
 }

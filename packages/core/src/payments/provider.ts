@@ -60,6 +60,25 @@ export type ProviderEvent =
   // Any other event type: recorded and acknowledged, never acted on.
   | { id: string; type: "ignored"; providerType: string };
 
+// A refund of (part of) a paid payment intent. The idempotency key is derived from our refund row,
+// itself keyed by the requesting admin's key: a retry, or a second approval, makes one refund.
+export interface RefundRequest {
+  paymentIntentId: string;
+  amountMinor: number;
+  metadata: Record<string, string>;
+  idempotencyKey: string;
+}
+
+export interface RefundInfo {
+  id: string;
+  // The provider's own refund status; "pending" refunds are on their way (counted as refunded).
+  status: "succeeded" | "pending" | "requires_action" | "failed" | "canceled";
+  amountMinor: number;
+  // The refunded charge as it stands after this refund (its cumulative amountRefundedMinor is the
+  // same fact the charge.refunded event reports); null when the provider did not say.
+  charge: ChargeInfo | null;
+}
+
 export interface ListWindow {
   createdFrom: Date;
   createdTo: Date;
@@ -77,6 +96,9 @@ export interface PaymentProvider {
   // For reconciliation: every page, bounded by the window.
   listCheckoutSessions(window: ListWindow): AsyncIterable<CheckoutSessionInfo>;
   listCharges(window: ListWindow): AsyncIterable<ChargeInfo>;
+  // Refuses (ProviderRefusedError) what the provider will not do: more than the charge has left,
+  // an unknown or disputed payment.
+  createRefund(request: RefundRequest): Promise<RefundInfo>;
   // GDPR erasure: removes the customer and the personal data the provider holds for it.
   deleteCustomer(customerId: string): Promise<void>;
 }
@@ -103,5 +125,14 @@ export class ProviderUnavailableError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "ProviderUnavailableError";
+  }
+}
+
+// The provider understood the request and refused it (a 4xx: over-refund, unknown payment intent,
+// idempotency key reused with other parameters). Nothing was done; repeating it changes nothing.
+export class ProviderRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProviderRefusedError";
   }
 }

@@ -1,5 +1,6 @@
 import type { OutboxStore } from "../events/events.ts";
 import type { LedgerStore } from "../ledger.ts";
+import type { RefundStore } from "./refund-store.ts";
 import type { DisputeStatus, PaymentStatus } from "./state.ts";
 
 // What the inbox records for an event: acted on, or verified and deliberately not acted on.
@@ -52,10 +53,17 @@ export type PaymentPatch = Partial<
 >;
 
 export interface PaymentStore {
-  // One database transaction with the payments, the ledger and the outbox side by side.
+  // One database transaction with the payments, their refunds, the ledger and the outbox side by side.
   transaction<T>(
-    work: (tx: { payments: PaymentStore; ledger: LedgerStore; outbox: OutboxStore }) => Promise<T>,
+    work: (tx: {
+      payments: PaymentStore;
+      ledger: LedgerStore;
+      outbox: OutboxStore;
+      refunds: RefundStore;
+    }) => Promise<T>,
   ): Promise<T>;
+  // Outside a transaction: reads.
+  refunds: RefundStore;
   insertPayment(payment: {
     userId: string;
     packageId: string;

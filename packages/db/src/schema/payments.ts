@@ -6,6 +6,7 @@ import {
   PACKAGE_LIMITS,
   paymentStatuses,
   processedEventStatuses,
+  refundStatuses,
 } from "@credits/core";
 import { sql } from "drizzle-orm";
 import {
@@ -182,3 +183,51 @@ export const processedEvents = pgTable("processed_events", {
   payload: text("payload"),
   receivedAt: createdAt(),
 });
+
+export const refundStatus = pgEnum("refund_status", refundStatuses);
+
+// Refunds asked for from the admin panel or API (0016): who asked, who approved above the
+// threshold, and the provider's refund id once it accepted. The credits taken back are recorded
+// on the payment and in the ledger (the refund path), never here.
+export const paymentRefunds = pgTable(
+  "payment_refunds",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    paymentId: uuid("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
+    currency: text("currency").notNull(),
+    reason: text("reason").notNull(),
+    idempotencyKey: text("idempotency_key").notNull().unique(),
+    status: refundStatus("status").notNull(),
+    requestedBy: uuid("requested_by")
+      .notNull()
+      .references(() => users.id),
+    decidedBy: uuid("decided_by").references(() => users.id),
+    decidedAt: tsz("decided_at"),
+    expiresAt: tsz("expires_at").notNull(),
+    providerRefundId: text("provider_refund_id").unique(),
+    failureReason: text("failure_reason"),
+    createdAt: createdAt(),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    index("payment_refunds_payment_idx").on(t.paymentId, t.createdAt),
+    index("payment_refunds_pending_idx").on(t.createdAt).where(sql`${t.status} = 'pending'`),
+    check("payment_refunds_amount_positive", sql`${t.amountMinor} > 0`),
+    check("payment_refunds_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check("payment_refunds_reason_present", sql`length(trim(${t.reason})) > 0`),
+    check(
+      "payment_refunds_second_person",
+      sql`${t.decidedBy} IS NULL OR (${t.decidedBy} <> ${t.requestedBy} AND ${t.decidedBy} <> ${t.userId})`,
+    ),
+    check(
+      "payment_refunds_succeeded_has_provider_id",
+      sql`${t.status} <> 'succeeded' OR ${t.providerRefundId} IS NOT NULL`,
+    ),
+  ],
+);

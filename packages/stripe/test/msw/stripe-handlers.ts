@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
-import { checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
+import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
 
 // The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
 // stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
@@ -63,6 +63,12 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const deletedCustomers = new Set<string>();
   const sessions = new Map<string, StripeJson>();
   const sessionByKey = new Map<string, string>();
+  // Charges by payment intent (added by tests for the purchases they pay), and refunds by key.
+  const charges = new Map<string, StripeJson>();
+  const refundByKey = new Map<string, { params: Record<string, string>; refund: StripeJson }>();
+  // Runs before a new refund is answered (with the charge as it now stands): a test delivers
+  // charge.refunded there to have the webhook arrive before the API's answer.
+  let beforeRefundAnswer: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null = null;
   let listedSessions: StripeJson[] = [];
   let listedCharges: StripeJson[] = [];
   let failure: StripeFailureMode = null;
@@ -83,7 +89,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
 
   // Records the request, then applies the failure switch before the real answer.
   const route =
-    (answer: (recorded: RecordedStripeRequest, params: Record<string, string>) => Response) =>
+    (answer: (recorded: RecordedStripeRequest, params: Record<string, string>) => Response | Promise<Response>) =>
     async ({
       request,
       params,
@@ -146,7 +152,70 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(session);
   }
 
+  // refunds.create as Stripe answers it: refused beyond what the charge has left, replayed for the
+  // same key (refused for the same key with other parameters), `charge` expanded when asked.
+  async function createRefund({ params, idempotencyKey }: RecordedStripeRequest) {
+    const replayed = idempotencyKey ? refundByKey.get(idempotencyKey) : undefined;
+    if (replayed) {
+      const { expand: _a, ...first } = replayed.params;
+      const { expand: _b, ...now } = params;
+      if (JSON.stringify(first) !== JSON.stringify(now)) {
+        return stripeError(400, {
+          type: "idempotency_error",
+          message: "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+        });
+      }
+      return ok(replayed.refund, { "Idempotent-Replayed": "true" });
+    }
+    const paymentIntent = params.payment_intent ?? "";
+    const charged = charges.get(paymentIntent);
+    if (!charged) return noSuch("payment_intent", paymentIntent, "payment_intent");
+    const left = Number(charged.amount) - Number(charged.amount_refunded);
+    const amount = params.amount === undefined ? left : Number(params.amount);
+    if (left <= 0) {
+      return stripeError(400, {
+        type: "invalid_request_error",
+        code: "charge_already_refunded",
+        message: `Charge ${String(charged.id)} has already been refunded.`,
+      });
+    }
+    if (!Number.isSafeInteger(amount) || amount <= 0 || amount > left) {
+      return stripeError(400, {
+        type: "invalid_request_error",
+        code: "amount_too_large",
+        message: `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`,
+        param: "amount",
+      });
+    }
+    const after = charge({
+      ...charged,
+      id: String(charged.id),
+      amount: Number(charged.amount),
+      amount_refunded: Number(charged.amount_refunded) + amount,
+      currency: String(charged.currency),
+      payment_intent: paymentIntent,
+    });
+    charges.set(paymentIntent, after);
+    const refund = stripeFixture("refund", {
+      id: randomStripeId("re"),
+      amount,
+      charge: params["expand[0]"] === "charge" ? after : after.id,
+      currency: after.currency,
+      payment_intent: paymentIntent,
+      metadata: Object.fromEntries(
+        Object.entries(params)
+          .filter(([key]) => key.startsWith("metadata["))
+          .map(([key, value]) => [key.slice("metadata[".length, -1), value]),
+      ),
+      created: Math.floor(Date.now() / 1000),
+    });
+    if (idempotencyKey) refundByKey.set(idempotencyKey, { params, refund });
+    await beforeRefundAnswer?.(refund, after);
+    return ok(refund);
+  }
+
   const handlers = [
+    http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
     http.delete(
       `${baseUrl}/v1/customers/:id`,
@@ -189,6 +258,14 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     seedCheckoutSessions(objects: StripeJson[]) {
       listedSessions = [...listedSessions, ...objects];
     },
+    // A paid charge refunds.create can refund (by its payment_intent); the refunds change it.
+    addCharge(object: StripeJson) {
+      charges.set(String(object.payment_intent), object);
+    },
+    chargeOf: (paymentIntent: string) => charges.get(paymentIntent),
+    beforeRefundAnswer(hook: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null) {
+      beforeRefundAnswer = hook;
+    },
     seedCharges(objects: StripeJson[]) {
       listedCharges = [...listedCharges, ...objects];
     },
@@ -203,11 +280,12 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     },
     reset() {
       requests.length = 0;
-      for (const map of [customers, customerByKey, sessions, sessionByKey]) map.clear();
+      for (const map of [customers, customerByKey, sessions, sessionByKey, charges, refundByKey]) map.clear();
       deletedCustomers.clear();
       listedSessions = [];
       listedCharges = [];
       failure = null;
+      beforeRefundAnswer = null;
     },
   };
 }

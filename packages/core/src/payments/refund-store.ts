@@ -1,0 +1,68 @@
+import type { NewAdminAction } from "../admin/store.ts";
+
+// A refund an admin asked for: waiting for a second admin (`pending`), being sent to the provider
+// (`processing`), accepted by it (`succeeded`: the provider's refund id is known), or closed
+// without money moving (`failed`: the provider refused; `rejected`; `expired`).
+export const refundStatuses = ["pending", "processing", "succeeded", "failed", "rejected", "expired"] as const;
+export type RefundStatus = (typeof refundStatuses)[number];
+// Statuses whose amount is committed but not yet in the payment's refunded amount.
+export const IN_FLIGHT_REFUND_STATUSES: readonly RefundStatus[] = ["pending", "processing"];
+
+export interface Refund {
+  id: string;
+  paymentId: string;
+  // The payment's owner: the person the money goes back to.
+  userId: string;
+  amountMinor: number;
+  currency: string;
+  reason: string;
+  // The requesting admin's key, scoped to that admin (ledger-keys.ts clientKey).
+  idempotencyKey: string;
+  status: RefundStatus;
+  requestedBy: string;
+  // The second admin, for a refund above the approval threshold.
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  expiresAt: Date;
+  providerRefundId: string | null;
+  // Why the provider refused it (its own words, bounded).
+  failureReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type NewRefund = Pick<
+  Refund,
+  | "paymentId"
+  | "userId"
+  | "amountMinor"
+  | "currency"
+  | "reason"
+  | "idempotencyKey"
+  | "status"
+  | "requestedBy"
+  | "expiresAt"
+>;
+
+export type RefundPatch = Partial<Pick<Refund, "status" | "providerRefundId" | "failureReason">>;
+
+export interface RefundStore {
+  // Null when the idempotency key is taken.
+  insertRefund(refund: NewRefund): Promise<Refund | null>;
+  findRefund(id: string): Promise<Refund | null>;
+  findRefundByKey(idempotencyKey: string): Promise<Refund | null>;
+  lockRefund(id: string): Promise<Refund | null>;
+  updateRefund(id: string, patch: RefundPatch): Promise<Refund>;
+  // pending → approved (processing) or rejected in one conditional statement: only before it
+  // expires, never by its requester nor by the person the money goes to; null otherwise.
+  decideRefund(
+    id: string,
+    decision: { status: "processing" | "rejected"; decidedBy: string; now: Date },
+  ): Promise<Refund | null>;
+  expireRefunds(now: Date): Promise<Refund[]>;
+  // What the payment's refunds waiting for approval or for the provider hold, in minor units.
+  inFlightMinor(paymentId: string): Promise<number>;
+  listRefunds(query: { paymentIds?: string[]; status?: RefundStatus; limit: number }): Promise<Refund[]>;
+  // The audit row of a refund step, in the same transaction as the step.
+  audit(action: NewAdminAction): Promise<void>;
+}

@@ -1,0 +1,96 @@
+import { IN_FLIGHT_REFUND_STATUSES, isUuid, type RefundStore } from "@credits/core";
+import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
+import type { Database } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
+import { adminActions, paymentRefunds } from "./schema.ts";
+
+export function createRefundStore(db: Database): RefundStore {
+  return translatingErrors<RefundStore>({
+    insertRefund: async (refund) => {
+      const [row] = await db
+        .insert(paymentRefunds)
+        .values(refund)
+        .onConflictDoNothing({ target: paymentRefunds.idempotencyKey })
+        .returning();
+      return row ?? null;
+    },
+
+    findRefund: async (id) => {
+      if (!isUuid(id)) return null;
+      const [row] = await db.select().from(paymentRefunds).where(eq(paymentRefunds.id, id));
+      return row ?? null;
+    },
+
+    findRefundByKey: async (key) => {
+      const [row] = await db.select().from(paymentRefunds).where(eq(paymentRefunds.idempotencyKey, key));
+      return row ?? null;
+    },
+
+    lockRefund: async (id) => {
+      if (!isUuid(id)) return null;
+      const [row] = await db.select().from(paymentRefunds).where(eq(paymentRefunds.id, id)).for("update");
+      return row ?? null;
+    },
+
+    updateRefund: async (id, patch) => {
+      const [row] = await db
+        .update(paymentRefunds)
+        .set({ ...patch, updatedAt: sql`now()` })
+        .where(eq(paymentRefunds.id, id))
+        .returning();
+      if (!row) throw new Error(`refund ${id} not found`);
+      return row;
+    },
+
+    decideRefund: async (id, { status, decidedBy, now }) => {
+      if (!isUuid(id)) return null;
+      const [row] = await db
+        .update(paymentRefunds)
+        .set({ status, decidedBy, decidedAt: now, updatedAt: sql`now()` })
+        .where(
+          and(
+            eq(paymentRefunds.id, id),
+            eq(paymentRefunds.status, "pending"),
+            gt(paymentRefunds.expiresAt, now),
+            ne(paymentRefunds.requestedBy, decidedBy),
+            ne(paymentRefunds.userId, decidedBy),
+          ),
+        )
+        .returning();
+      return row ?? null;
+    },
+
+    expireRefunds: (now) =>
+      db
+        .update(paymentRefunds)
+        .set({ status: "expired", decidedAt: now, updatedAt: sql`now()` })
+        .where(and(eq(paymentRefunds.status, "pending"), lte(paymentRefunds.expiresAt, now)))
+        .returning(),
+
+    inFlightMinor: async (paymentId) => {
+      const [row] = await db
+        .select({ total: sql<string | null>`sum(${paymentRefunds.amountMinor})` })
+        .from(paymentRefunds)
+        .where(
+          and(eq(paymentRefunds.paymentId, paymentId), inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES])),
+        );
+      return Number(row?.total ?? 0);
+    },
+
+    listRefunds: ({ paymentIds, status, limit }) => {
+      const conditions: SQL[] = [];
+      if (paymentIds) conditions.push(inArray(paymentRefunds.paymentId, paymentIds));
+      if (status) conditions.push(eq(paymentRefunds.status, status));
+      return db
+        .select()
+        .from(paymentRefunds)
+        .where(and(...conditions))
+        .orderBy(desc(paymentRefunds.createdAt), desc(paymentRefunds.id))
+        .limit(limit);
+    },
+
+    audit: async (action) => {
+      await db.insert(adminActions).values(action);
+    },
+  });
+}
