@@ -1,6 +1,7 @@
 import type { Services } from "@credits/api";
 import {
   type ApiKeyService,
+  type CatalogStore,
   type Clock,
   createAdminService,
   createAlertService,
@@ -72,22 +73,7 @@ export function createServices(
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
   const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
-  const paymentStore = createPaymentStore(db);
-  const payments = traced(
-    "payments",
-    createPaymentService({ store: paymentStore, catalog: catalogStore, provider, publicUrl: env.PUBLIC_URL, clock }),
-  );
-  const refunds = traced(
-    "refunds",
-    createRefundService({
-      store: paymentStore,
-      provider,
-      applyRefundLocked: payments.applyRefundLocked,
-      approvalThresholds: env.ADMIN_REFUND_APPROVAL_MINOR,
-      approvalTtlMs: approval.approvalTtlMs,
-      clock,
-    }),
-  );
+  const { payments, refunds } = paymentServices(env, { db, catalog: catalogStore, provider, clock });
   const admin = traced("admin", createAdminService({ store: createAdminStore(db), clock, ...approval }));
   const accounts = createAccountStore(db);
   const mail = createMailDispatcher({
@@ -163,6 +149,32 @@ export function createServices(
     ),
     ...rateLimiters(env, createRateLimitStore(db), clock),
   };
+}
+
+// Payments and the refunds made against them, on one store: a refund's answer is applied through
+// the payment service's refund path, in the refund's own transaction.
+function paymentServices(
+  env: Env,
+  deps: { db: Database; catalog: CatalogStore; provider: PaymentProvider; clock: Clock },
+) {
+  const store = createPaymentStore(deps.db);
+  const { catalog, provider, clock } = deps;
+  const payments = traced(
+    "payments",
+    createPaymentService({ store, catalog, provider, publicUrl: env.PUBLIC_URL, clock }),
+  );
+  const refunds = traced(
+    "refunds",
+    createRefundService({
+      store,
+      provider,
+      applyRefundLocked: payments.applyRefundLocked,
+      approvalThresholds: env.ADMIN_REFUND_APPROVAL_MINOR,
+      approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
+      clock,
+    }),
+  );
+  return { payments, refunds };
 }
 
 // Per-minute budgets: checkout calls per user, log-in and sign-up attempts per address, and the
