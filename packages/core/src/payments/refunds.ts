@@ -61,7 +61,7 @@ interface RefundDeps {
 // and the provider's refund id), the provider's refund API, and a second admin above the
 // per-currency threshold. Credits are never clawed back here directly: the provider's answer is
 // applied as the same fact its charge.refunded event reports (`applyRefundLocked`), so whichever of
-// the two arrives first claws back, once (ADR 011).
+// the two arrives first claws back, once (ADR 016).
 export function createRefundService(deps: RefundDeps) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
