@@ -133,9 +133,38 @@ const table: Record<string, Row> = {
   },
   "admin.updatePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage(), name: "Renamed" }) },
   "admin.archivePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage() }) },
+  "admin.createWebhookEndpoint": { access: "admin", input: () => webhookEndpointInput },
+  "admin.listWebhookEndpoints": { access: "admin" },
+  "admin.listWebhookDeliveries": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },
+  "admin.replayWebhookDelivery": { access: "admin", input: async (fx) => ({ id: await newWebhookDelivery(fx) }) },
+  "admin.rotateWebhookSecret": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },
+  "admin.disableWebhookEndpoint": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },
+  "admin.enableWebhookEndpoint": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },
+  "admin.deleteWebhookEndpoint": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },
 };
 
 // --- fixtures ------------------------------------------------------------------------------------
+
+// A public address literal: registration needs no DNS (this machine has no route to it).
+const webhookEndpointInput = { url: "https://93.184.215.14/matrix", events: ["credits.expiring"] };
+
+async function newWebhookEndpoint(events = webhookEndpointInput.events): Promise<string> {
+  const reply = await send("POST", "/api/v1/admin/webhook-endpoints", callers["admin session"], {
+    ...webhookEndpointInput,
+    events,
+  });
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+  return reply.body.id;
+}
+
+// An endpoint subscribed to purchases, then a purchase: its delivery.
+async function newWebhookDelivery(fx: Fixtures): Promise<string> {
+  const endpointId = await newWebhookEndpoint(["credits.purchased"]);
+  await fx.newPaidPayment();
+  const reply = await send("GET", `/api/v1/admin/webhook-endpoints/${endpointId}/deliveries`, callers["admin session"]);
+  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+  return reply.body.deliveries[0].id;
+}
 
 const callers = {} as Record<Exclude<CallerKind, "API key lacking the scope">, Credentials>;
 const keyWith = {} as Record<ApiKeyScope, string>;
