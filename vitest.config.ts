@@ -25,6 +25,7 @@ export default defineConfig({
             "packages/db/test/pglite-image.global-setup.ts",
           ],
           setupFiles: ["apps/server/test/observability.setup.ts"],
+          sequence: { groupOrder: 0 },
         },
       },
       "apps/e2e/vitest.config.ts",

@@ -10,6 +10,7 @@ import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import { createCheckoutStarter } from "./checkout.ts";
+import { PaymentNotYetKnownError } from "./not-yet-known.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -21,16 +22,8 @@ import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type P
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
+export { PaymentNotYetKnownError };
 export type EventOutcome = "processed" | "duplicate" | "ignored";
-
-// A charge or dispute event for a payment whose provider ids we have not learned yet (its
-// checkout event is still on its way). Answered with a 5xx so the provider delivers it again.
-export class PaymentNotYetKnownError extends Error {
-  constructor(ref: string) {
-    super(`no payment known for ${ref} yet`);
-    this.name = "PaymentNotYetKnownError";
-  }
-}
 
 interface Tx {
   payments: PaymentStore;
