@@ -43,6 +43,11 @@ const table: Record<string, Row> = {
     access: { scope: "credits:read", orAdmin: true },
     input: (fx) => ({ userId: fx.victim.id }),
   },
+  "credits.myBalance": { access: "user" },
+  "credits.balanceOfUser": {
+    access: { scope: "credits:read", orAdmin: true },
+    input: (fx) => ({ userId: fx.victim.id }),
+  },
   "credits.spend": {
     access: { scope: "credits:spend", orUser: true },
     input: (fx) => ({ userId: fx.victim.id, amount: 1, idempotencyKey: randomUUID(), reason: "matrix" }),

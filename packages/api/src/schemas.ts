@@ -1,5 +1,6 @@
 import {
   apiKeyScopes,
+  type BalanceView,
   type CreditGrant,
   type CreditPackage,
   currencyProblem,
@@ -118,11 +119,16 @@ export const creditGrantOutput = z.object({
   createdAt: z.iso.datetime(),
 });
 
+// The earliest expiry among live grants and how many credits it takes.
+const nextExpiryOutput = z.object({ amount: z.number().int(), at: z.iso.datetime() }).nullable();
+
 const grantsOutput = {
   // Live grants, in spending order.
   grants: z.array(creditGrantOutput),
-  nextExpiry: z.object({ amount: z.number().int(), at: z.iso.datetime() }).nullable(),
+  nextExpiry: nextExpiryOutput,
 };
+
+export const balanceOutput = z.object({ balance: z.number().int(), nextExpiry: nextExpiryOutput });
 
 export const historyOutput = z.object({
   balance: z.number().int(),
@@ -221,9 +227,17 @@ export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({
   createdAt: g.createdAt.toISOString(),
 });
 
+const toNextExpiry = (next: GrantsView["nextExpiry"]) =>
+  next ? { amount: next.amount, at: next.at.toISOString() } : null;
+
 export const toGrants = (view: GrantsView) => ({
   grants: view.grants.map(toGrant),
-  nextExpiry: view.nextExpiry ? { amount: view.nextExpiry.amount, at: view.nextExpiry.at.toISOString() } : null,
+  nextExpiry: toNextExpiry(view.nextExpiry),
+});
+
+export const toBalance = (view: BalanceView): z.infer<typeof balanceOutput> => ({
+  balance: view.balance,
+  nextExpiry: toNextExpiry(view.nextExpiry),
 });
 
 export const toHold = (hold: Hold, balance: number): z.infer<typeof holdOutput> => ({

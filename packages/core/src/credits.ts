@@ -11,10 +11,12 @@ import {
 import { type GrantsView, type GrantTerms, grantsView, grantTermsOf, sameTerms } from "./grants.ts";
 import { invariant } from "./invariant.ts";
 import type {
+  BalanceView,
   Hold,
   InvariantViolation,
   LedgerEntry,
   LedgerKind,
+  LedgerQuery,
   LedgerStore,
   Posting,
   TouchedUsers,
@@ -92,27 +94,24 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   }
 
   async function history(userId: string, options: HistoryOptions = {}): Promise<History> {
-    const limit = options.limit ?? DEFAULT_PAGE_SIZE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-    }
-    if (options.from && options.to && options.from > options.to) {
-      throw new InvalidInputError("from must not be after to");
-    }
+    const query = pageQuery(userId, options);
     const current = await balance(userId);
-    const rows = await store.listEntries({
-      userId,
-      limit: limit + 1,
-      order: options.order ?? "desc",
-      ...(options.cursor ? { after: decodeCursor(options.cursor) } : {}),
-      ...(options.kinds?.length ? { kinds: options.kinds } : {}),
-      ...(options.from ? { from: options.from } : {}),
-      ...(options.to ? { to: options.to } : {}),
-    });
-    const transactions = rows.slice(0, limit);
-    const last = transactions.at(-1);
-    const nextCursor = rows.length > limit && last ? encodeCursor(last) : null;
-    return { balance: current, transactions, nextCursor };
+    return { balance: current, ...page(await store.listEntries(query), query.limit - 1) };
+  }
+
+  // The balance, the live grants and a page of history, in one round trip (issue 17).
+  async function account(userId: string, options: HistoryOptions = {}): Promise<History & GrantsView> {
+    const query = pageQuery(userId, options);
+    const view = await store.readAccount(query, clock.now());
+    if (!view) throw new NotFoundError("user");
+    return { balance: view.balance, ...page(view.entries, query.limit - 1), ...grantsView(view.grants) };
+  }
+
+  // The balance and the next expiry only, in one round trip: the read to make before every job.
+  async function balanceView(userId: string): Promise<BalanceView> {
+    const view = await store.readBalance(userId, clock.now());
+    if (!view) throw new NotFoundError("user");
+    return view;
   }
 
   async function hold(input: {
@@ -278,6 +277,8 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   return {
     balance,
     history,
+    account,
+    balanceView,
     spend: (input: CreditChange) => change("spend", input),
     grant: (input: CreditChange) => change("grant", input),
     hold,
@@ -320,6 +321,32 @@ async function assertSameTerms(store: LedgerStore, existing: LedgerEntry, postin
   if (!terms) return;
   const created = await store.findGrantByEntry(existing.id);
   if (created && !sameTerms(created, terms)) throw new IdempotencyConflictError();
+}
+
+// The store query of a history page: one row more than the page, to know whether another follows.
+function pageQuery(userId: string, options: HistoryOptions): LedgerQuery {
+  const limit = options.limit ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  if (options.from && options.to && options.from > options.to) {
+    throw new InvalidInputError("from must not be after to");
+  }
+  return {
+    userId,
+    limit: limit + 1,
+    order: options.order ?? "desc",
+    ...(options.cursor ? { after: decodeCursor(options.cursor) } : {}),
+    ...(options.kinds?.length ? { kinds: options.kinds } : {}),
+    ...(options.from ? { from: options.from } : {}),
+    ...(options.to ? { to: options.to } : {}),
+  };
+}
+
+function page(rows: LedgerEntry[], limit: number): { transactions: LedgerEntry[]; nextCursor: string | null } {
+  const transactions = rows.slice(0, limit);
+  const last = transactions.at(-1);
+  return { transactions, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };
 }
 
 async function balanceIn(store: LedgerStore, userId: string, at: Date): Promise<number> {

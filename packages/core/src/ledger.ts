@@ -82,6 +82,17 @@ export interface LedgerQuery {
   order: "asc" | "desc";
 }
 
+export interface AccountView {
+  balance: number;
+  grants: CreditGrant[];
+  entries: LedgerEntry[];
+}
+
+export interface BalanceView {
+  balance: number;
+  nextExpiry: { amount: number; at: Date } | null;
+}
+
 // The users of the daily invariant pass: those with ledger rows after `afterSeq`, up to and
 // including `upToSeq`, and `users` (the previous run's violations, reported until fixed).
 export interface TouchedUsers {
@@ -128,6 +139,11 @@ export interface LedgerStore {
   // (owners another sweeper holds are skipped); returns how many owners it handled.
   expireDueGrants(at: Date, maxUsers: number): Promise<number>;
   listEntries(query: LedgerQuery): Promise<LedgerEntry[]>;
+  // The reads a product makes most, each in one statement (one round trip), at `at`; null when
+  // there is no such user. The balance, the live grants in spending order and a page of entries:
+  readAccount(query: LedgerQuery, at: Date): Promise<AccountView | null>;
+  // The balance and the next expiry (what the earliest-expiring live grants take, and when):
+  readBalance(userId: string, at: Date): Promise<BalanceView | null>;
   // Inserts an open hold; null when the idempotency key is already taken.
   insertHold(hold: {
     id: string;

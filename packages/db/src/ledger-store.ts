@@ -11,7 +11,7 @@ import {
 } from "@credits/core";
 import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
 import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm";
-
+import { accountReads } from "./account-read.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated, translatingErrors } from "./errors.ts";
 import { balanceQuery, entryColumns, grantReads } from "./grant-store.ts";
@@ -61,6 +61,7 @@ function entriesQuery(variant: EntriesVariant) {
 }
 
 export function createLedgerStore(db: Database, inTransaction = false): LedgerStore {
+  const reads = accountReads(db);
   // Outside a transaction the caller answers a lost key race from the winner's row. Inside one,
   // the failed statement has aborted the transaction: it must run again from the start, and will
   // then find the winner's row.
@@ -180,6 +181,10 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       const [row] = await balanceQuery(db, userId, at).for("no key update");
       return row ? Number(row.balance) : null;
     },
+
+    readAccount: (query, at) => (isUuid(query.userId) ? reads.readAccount(query, at) : Promise.resolve(null)),
+
+    readBalance: (userId, at) => (isUuid(userId) ? reads.readBalance(userId, at) : Promise.resolve(null)),
 
     listEntries: (query: LedgerQuery) => {
       const variant = {

@@ -1,8 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import type { PGlite } from "@electric-sql/pglite";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { createDatabase, type DatabaseHandle } from "./client.ts";
+import { createDatabase, type Database, type DatabaseHandle } from "./client.ts";
+import * as schema from "./schema.ts";
 
 export interface TestDatabase extends DatabaseHandle {
   // The connection string of this test's own database; undefined on PGlite.
@@ -61,4 +64,43 @@ export function withDatabase(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
   url.pathname = `/${database}`;
   return url.toString();
+}
+
+// For tests that count what a code path sends to the database: a handle on the same test database
+// whose driver calls `record` with every statement (PostgreSQL: postgres.js `debug`, transactions'
+// BEGIN/COMMIT included; PGlite: every query, exec and transaction of its one connection).
+export function recordingDatabase(
+  test: TestDatabase,
+  record: (statement: string) => void,
+): DatabaseHandle & { closeRecorder(): Promise<void> } {
+  if (test.url) {
+    const client = postgres(test.url, { max: 4, onnotice: () => {}, debug: (_connection, query) => record(query) });
+    const db = drizzlePostgres(client, { schema }) as unknown as Database;
+    return { ...test, db, closeRecorder: () => client.end() };
+  }
+  const client = (test.db as unknown as { $client: PGlite }).$client;
+  const db = drizzlePglite(recordingProxy(client, record), { schema }) as unknown as Database;
+  return { ...test, db, closeRecorder: async () => {} };
+}
+
+function recordingProxy<T extends object>(target: T, record: (statement: string) => void): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value = Reflect.get(object, property, receiver);
+      if (typeof value !== "function") return value;
+      if (property === "query" || property === "exec") {
+        return (text: string, ...rest: unknown[]) => {
+          record(text);
+          return value.call(object, text, ...rest);
+        };
+      }
+      if (property === "transaction") {
+        return (work: (tx: object) => Promise<unknown>) => {
+          record("BEGIN");
+          return value.call(object, (tx: object) => work(recordingProxy(tx, record)));
+        };
+      }
+      return value.bind(object);
+    },
+  });
 }

@@ -3,6 +3,7 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "../context.ts";
 import {
+  balanceOutput,
   creditResultOutput,
   credits,
   grantTermsInput,
@@ -12,6 +13,7 @@ import {
   holdOutput,
   idempotencyKey,
   reason,
+  toBalance,
   toGrants,
   toHold,
   toTransaction,
@@ -49,6 +51,29 @@ export const creditsRouter = router({
     .input(historyQuery.extend({ userId: uuid }))
     .output(historyOutput)
     .query(({ ctx, input: { userId, ...query } }) => creditsOf(ctx, userId, query)),
+
+  // The balance alone (and when credits next expire), the cheapest read: one round trip.
+  myBalance: authedProcedure
+    .meta({
+      openapi: { method: "GET", path: "/me/balance", tags: ["credits"], summary: "My balance and next expiry" },
+    })
+    .input(z.void())
+    .output(balanceOutput)
+    .query(async ({ ctx }) => toBalance(await ctx.services.credits.balanceView(ctx.user.id))),
+
+  balanceOfUser: serviceProcedure("credits:read", { orAdmin: true })
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/users/{userId}/balance",
+        tags: ["credits"],
+        summary: "A user's balance and next expiry",
+        protect: true,
+      },
+    })
+    .input(z.strictObject({ userId: uuid }))
+    .output(balanceOutput)
+    .query(async ({ ctx, input }) => toBalance(await ctx.services.credits.balanceView(input.userId))),
 
   // One procedure for internal tools (API key, any user) and for people spending their own
   // credits (session: the user is always the session's, never the input's).
@@ -175,11 +200,14 @@ export const creditsRouter = router({
     }),
 });
 
-// The balance, the live grants (spending order) and the next expiry, and a page of history.
+// The balance, the live grants (spending order) and the next expiry, and a page of history: one
+// statement (issue 17: this was four, and the session lookup a fifth).
 async function creditsOf(ctx: Context, userId: string, query: z.infer<typeof historyQuery>) {
-  const [history, grants] = await Promise.all([
-    ctx.services.credits.history(userId, historyOptions(query)),
-    ctx.services.credits.grants(userId),
-  ]);
-  return { ...history, ...toGrants(grants), transactions: history.transactions.map(toTransaction) };
+  const account = await ctx.services.credits.account(userId, historyOptions(query));
+  return {
+    balance: account.balance,
+    ...toGrants(account),
+    transactions: account.transactions.map(toTransaction),
+    nextCursor: account.nextCursor,
+  };
 }

@@ -1,0 +1,205 @@
+import type { AccountView, BalanceView, CreditGrant, GrantAllocation, LedgerEntry, LedgerQuery } from "@credits/core";
+import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
+
+import type { Database } from "./client.ts";
+import { entryColumns } from "./grant-store.ts";
+import { prepared } from "./prepared.ts";
+import { creditTransactions, users } from "./schema.ts";
+
+// The reads a product makes most (issue 17): the balance, the live grants and the newest page of
+// history, or the balance and the next expiry, each ONE statement and one round trip, at the
+// instant `at` (the service's clock, as every other read of grants). The page and the grants come
+// back as JSON arrays in the one row, so the balance is there even when the page is empty.
+
+// One prepared statement per combination of filters the page uses.
+type PageVariant = { kinds: boolean; from: boolean; to: boolean; after: boolean; desc: boolean };
+
+const at = sql.placeholder("at");
+const userId = sql.placeholder("userId");
+
+// The balance at `at`: the cached balance less the remainders of grants already past their expiry
+// that no posting or sweep has recorded yet (as grant-store's liveBalance).
+// Written out, not with drizzle's columns: drizzle leaves the columns of a one-table select
+// unqualified, and "id" inside these subqueries would then be the subquery's own.
+const liveBalance = sql<string | number>`"users"."credits_balance" - coalesce((
+  SELECT sum(d.remaining) FROM credit_grants d
+   WHERE d.user_id = "users"."id" AND d.remaining > 0 AND d.expires_at <= ${at}::timestamptz
+), 0)`;
+
+// Live grants at `at` in spending order (listGrants' order), as one JSON array.
+const liveGrants = sql<GrantJson[] | string | null>`(
+  SELECT json_agg(lg ORDER BY lg.priority, lg.expires_at NULLS LAST, lg.created_at, lg.entry_seq NULLS FIRST, lg.id)
+    FROM (SELECT g.id, g.user_id, g.category, g.priority, g.amount, g.remaining, g.expires_at, g.created_at,
+                 g.entry_seq, g.source, g.payment_id, g.expired_at
+            FROM credit_grants g
+           WHERE g.user_id = "users"."id" AND g.remaining > 0
+             AND (g.expires_at IS NULL OR g.expires_at > ${at}::timestamptz)) lg)`;
+
+const accountQueries = new Map<string, ReturnType<typeof accountQueryOf>>();
+const accountQueryOf = (v: PageVariant) =>
+  prepared((db) => {
+    const t = creditTransactions;
+    const page = db
+      .select(entryColumns)
+      .from(t)
+      .where(
+        and(
+          eq(t.userId, userId),
+          v.kinds ? sql`${t.kind} = ANY(${sql.placeholder("kinds")}::credit_transaction_kind[])` : undefined,
+          v.from ? gte(t.createdAt, sql.placeholder("from")) : undefined,
+          v.to ? lt(t.createdAt, sql.placeholder("to")) : undefined,
+          v.after ? (v.desc ? lt(t.seq, sql.placeholder("after")) : gt(t.seq, sql.placeholder("after"))) : undefined,
+        ),
+      )
+      .orderBy(v.desc ? desc(t.seq) : asc(t.seq))
+      .limit(sql.placeholder("limit"));
+    const order = sql.raw(v.desc ? "DESC" : "ASC");
+    return db
+      .select({
+        balance: liveBalance,
+        grants: liveGrants,
+        entries: sql<EntryJson[] | string | null>`(SELECT json_agg(p ORDER BY p.seq ${order}) FROM (${page}) p)`,
+      })
+      .from(users)
+      .where(eq(users.id, userId))
+      .prepare("account_read");
+  });
+
+const balanceQuery = prepared((db) =>
+  db
+    .select({
+      balance: liveBalance,
+      // The earliest expiry among live grants and what it takes (grants.ts grantsView's nextExpiry).
+      nextExpiry: sql<{ at: string; amount: number } | string | null>`(
+        SELECT json_build_object('at', ne.expires_at, 'amount', ne.amount) FROM (
+          SELECT g.expires_at, sum(g.remaining) AS amount FROM credit_grants g
+           WHERE g.user_id = "users"."id" AND g.remaining > 0 AND g.expires_at > ${at}::timestamptz
+           GROUP BY g.expires_at ORDER BY g.expires_at LIMIT 1) ne)`,
+    })
+    .from(users)
+    .where(eq(users.id, userId))
+    .prepare("balance_read"),
+);
+
+export function accountReads(db: Database) {
+  return {
+    readAccount: async (query: LedgerQuery, instant: Date): Promise<AccountView | null> => {
+      const [row] = await accountQuery(query)(db).execute({
+        userId: query.userId,
+        at: instant.toISOString(),
+        // An array literal: PGlite does not turn a JS array parameter into one (as listEntries).
+        kinds: query.kinds ? `{${query.kinds.join(",")}}` : undefined,
+        from: query.from?.toISOString(),
+        to: query.to?.toISOString(),
+        after: query.after?.seq,
+        limit: query.limit,
+      });
+      if (!row) return null;
+      return {
+        balance: Number(row.balance),
+        grants: parsed(row.grants).map(toGrant),
+        entries: parsed(row.entries).map(toEntry),
+      };
+    },
+
+    readBalance: async (id: string, instant: Date): Promise<BalanceView | null> => {
+      const [row] = await balanceQuery(db).execute({ userId: id, at: instant.toISOString() });
+      if (!row) return null;
+      const next = row.nextExpiry === null ? null : parsedOne(row.nextExpiry);
+      return {
+        balance: Number(row.balance),
+        nextExpiry: next ? { amount: Number(next.amount), at: new Date(next.at) } : null,
+      };
+    },
+  };
+}
+
+function accountQuery(query: LedgerQuery) {
+  const variant: PageVariant = {
+    kinds: query.kinds !== undefined,
+    from: query.from !== undefined,
+    to: query.to !== undefined,
+    after: query.after !== undefined,
+    desc: query.order === "desc",
+  };
+  const key = JSON.stringify(variant);
+  let built = accountQueries.get(key);
+  if (!built) {
+    built = accountQueryOf(variant);
+    accountQueries.set(key, built);
+  }
+  return built;
+}
+
+// JSON columns as PostgreSQL builds them: snake_case keys, bigints as numbers, times as ISO text.
+interface GrantJson {
+  id: string;
+  user_id: string;
+  category: CreditGrant["category"];
+  priority: number;
+  amount: number | string;
+  remaining: number | string;
+  expires_at: string | null;
+  created_at: string;
+  source: CreditGrant["source"];
+  payment_id: string | null;
+  expired_at: string | null;
+}
+
+interface EntryJson {
+  id: string;
+  seq: number | string;
+  user_id: string;
+  amount: number | string;
+  balance_after: number | string;
+  kind: LedgerEntry["kind"];
+  idempotency_key: string;
+  reason: string | null;
+  payment_id: string | null;
+  hold_id: string | null;
+  admin_action_id: string | null;
+  created_at: string;
+  allocations: GrantAllocation[] | null;
+}
+
+// Both drivers parse json columns; a driver that hands one back raw gets it parsed here.
+function parsed<T>(value: T[] | string | null): T[] {
+  if (value === null) return [];
+  return typeof value === "string" ? (JSON.parse(value) as T[]) : value;
+}
+
+function parsedOne<T extends object>(value: T | string): T {
+  return typeof value === "string" ? (JSON.parse(value) as T) : value;
+}
+
+const dateOrNull = (value: string | null) => (value === null ? null : new Date(value));
+
+const toGrant = (row: GrantJson): CreditGrant => ({
+  id: row.id,
+  userId: row.user_id,
+  category: row.category,
+  priority: row.priority,
+  amount: Number(row.amount),
+  remaining: Number(row.remaining),
+  expiresAt: dateOrNull(row.expires_at),
+  createdAt: new Date(row.created_at),
+  source: row.source,
+  paymentId: row.payment_id,
+  expiredAt: dateOrNull(row.expired_at),
+});
+
+const toEntry = (row: EntryJson): LedgerEntry => ({
+  id: row.id,
+  seq: Number(row.seq),
+  userId: row.user_id,
+  amount: Number(row.amount),
+  balanceAfter: Number(row.balance_after),
+  kind: row.kind,
+  idempotencyKey: row.idempotency_key,
+  reason: row.reason,
+  paymentId: row.payment_id,
+  holdId: row.hold_id,
+  adminActionId: row.admin_action_id,
+  createdAt: new Date(row.created_at),
+  allocations: row.allocations ?? [],
+});
