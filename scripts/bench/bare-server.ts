@@ -1,8 +1,11 @@
-// The runtime's limit: node:http + postgres.js executing exactly the spend statement, nothing else
-// (no router, validation, auth or logging). Same load generator, same database, same pool size.
-import { createServer } from "node:http";
+// The runtime's limit: node:http + postgres.js executing exactly the statement of each call,
+// nothing else (no router, validation, auth or logging). Same load generator, same database, same
+// pool size. POST /spend: the spend statement; GET /credits/<userId>: the balance, grants and
+// newest page in one statement; GET /balance/<userId>: the balance and the next expiry.
+import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import postgres from "postgres";
+import { BALANCE_SQL, READ_SQL } from "./read-sql.ts";
 import { SPEND_SQL } from "./spend-sql.ts";
 
 const sql = postgres(process.env.DATABASE_URL ?? "", {
@@ -10,7 +13,26 @@ const sql = postgres(process.env.DATABASE_URL ?? "", {
   onnotice: () => {},
 });
 
+function answer(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+async function read(res: ServerResponse, statement: string, userId: string) {
+  try {
+    const [row] = await sql.unsafe(statement, [userId], { prepare: true });
+    if (!row) return answer(res, 404, { error: "no such user" });
+    const { balance, ...rest } = row;
+    answer(res, 200, { balance: Number(balance), ...rest });
+  } catch (error) {
+    answer(res, 500, { error: String(error) });
+  }
+}
+
 const server = createServer((req, res) => {
+  const [, route, userId] = (req.url ?? "").split("/");
+  if (req.method === "GET" && route === "credits" && userId) return void read(res, READ_SQL, userId);
+  if (req.method === "GET" && route === "balance" && userId) return void read(res, BALANCE_SQL, userId);
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", async () => {
@@ -19,13 +41,13 @@ const server = createServer((req, res) => {
       const amount = -Number(body.amount);
       const params = [body.userId, amount, false, "spend", `c:${body.idempotencyKey}`, null];
       const [row] = await sql.unsafe(SPEND_SQL, params, { prepare: true });
-      res.writeHead(row ? 200 : 402, { "content-type": "application/json" });
-      res.end(
-        JSON.stringify(row ? { transactionId: row.id, balance: Number(row.balance_after) } : { error: "refused" }),
+      answer(
+        res,
+        row ? 200 : 402,
+        row ? { transactionId: row.id, balance: Number(row.balance_after) } : { error: "refused" },
       );
     } catch (error) {
-      res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: String(error) }));
+      answer(res, 500, { error: String(error) });
     }
   });
 });

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { READ_CONNECTIONS, READ_RATIOS } from "./reads.ts";
 
 // The benchmark's figures, ratios and targets: printed, and written as bench/results/<name>.md,
 // .svg and .json.
@@ -49,11 +50,12 @@ export interface BenchOutcome {
 }
 
 export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: string) => void): void {
-  const { ratios, targets } = summarize(outcome);
+  const { ratios, readRatios, targets } = summarize(outcome);
   log("\nratios");
   for (const r of ratios) {
     log(`  ${r.label.padEnd(20)} API / bare ${r.apiBare.toFixed(2)}   API / pgbench ${r.apiPgbench.toFixed(2)}`);
   }
+  for (const r of readRatios) log(`  ${r.label.padEnd(44)} ${r.ratio.toFixed(2)}`);
   log("\ntargets (reported, not asserted)");
   for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
   log(`\nwebhook payments credited: ${outcome.credited}`);
@@ -63,11 +65,11 @@ export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: s
   const date = new Date().toISOString();
   const { name } = outcome.settings;
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, `${name}.md`), markdownOf(outcome, { ratios, targets }, machine, date));
+  writeFileSync(join(outDir, `${name}.md`), markdownOf(outcome, { ratios, readRatios, targets }, machine, date));
   writeFileSync(join(outDir, `${name}.svg`), chart(outcome.results, date, outcome.settings));
   writeFileSync(
     join(outDir, `${name}.json`),
-    `${JSON.stringify({ date, machine, results: outcome.results, ratios, targets }, null, 2)}\n`,
+    `${JSON.stringify({ date, machine, results: outcome.results, ratios, readRatios, targets }, null, 2)}\n`,
   );
   log(`\nwrote bench/results/${name}.md, ${name}.svg, ${name}.json`);
 }
@@ -87,6 +89,12 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
       apiPgbench: ratio(apiF, find("pgbench", scenario, Number(c))),
     };
   });
+  // The reads against the bare server's same statement (reads.ts), at READ_CONNECTIONS.
+  const readRatios = READ_RATIOS.map((r) => ({
+    label: `${r.api} / bare ${r.bare}, c=${READ_CONNECTIONS}`,
+    ratio: ratio(find("api", r.api, READ_CONNECTIONS), find("bare", r.bare, READ_CONNECTIONS)),
+    target: r.target,
+  }));
   const p99At4 = find("api", "spend", 4)?.p99 ?? Number.NaN;
   const targets = [
     {
@@ -100,6 +108,18 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
       value: `${ratios[2]?.apiPgbench.toFixed(2)} ×`,
       met: (ratios[2]?.apiPgbench ?? 0) >= 1,
     },
+    {
+      target: "spend at 4 connections ≥ 0.8 × bare",
+      value: `${ratios[0]?.apiBare.toFixed(2)} ×`,
+      met: (ratios[0]?.apiBare ?? 0) >= 0.8,
+    },
+    ...readRatios
+      .filter((r) => r.target !== null)
+      .map((r) => ({
+        target: `${r.label} ≥ ${r.target} ×`,
+        value: `${r.ratio.toFixed(2)} ×`,
+        met: r.ratio >= (r.target ?? 0),
+      })),
     { target: "server peak RSS ≤ 300 MB", value: `${apiPeakRssMb.toFixed(0)} MB`, met: apiPeakRssMb <= 300 },
     {
       target: "balance = sum(ledger) for every user after the run",
@@ -107,14 +127,14 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
       met: broken === 0,
     },
   ];
-  return { ratios, targets };
+  return { ratios, readRatios, targets };
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : "–");
 
 function markdownOf(
   { results, credited, settings }: BenchOutcome,
-  { ratios, targets }: Summary,
+  { ratios, readRatios, targets }: Summary,
   machine: string,
   date: string,
 ) {
@@ -131,8 +151,8 @@ function markdownOf(
 - Date: ${date}
 - Machine: ${machine}
 - Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${settings.duration} s per scenario after ${settings.warmup} s of warm-up; pgbench \`-M prepared -j 2\`.
-- Data: ${settings.users} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${settings.webhookConnections} connections); \`GET /api/v1/me/credits\` with a session cookie (user with 51 ledger rows).
-- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${settings.pool}, the heap flags of \`pnpm start\` (${settings.productionFlags.join(" ")}), no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, same statement, same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
+- Data: ${settings.users} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${settings.webhookConnections} connections); reads (\`GET /api/v1/users/{id}/credits\` and \`/balance\` with the API key, \`GET /api/v1/me/credits\` and \`/me/balance\` with a session cookie) of one user with 51 ledger rows, at ${READ_CONNECTIONS} connections.
+- Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${settings.pool}, the heap flags of \`pnpm start\` (${settings.productionFlags.join(" ")}), no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, the same statement per call: the spend, and the balance, grants and newest page in one statement (\`read credits\`) or the balance and next expiry (\`read balance\`), \`scripts/bench/read-sql.ts\`; same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
 
 ![requests per second](${settings.name}.svg)
 
@@ -143,6 +163,10 @@ ${table}
 | Scenario | API / bare | API / pgbench |
 |---|--:|--:|
 ${ratios.map((r) => `| ${r.label} | ${fmt(r.apiBare, 2)} | ${fmt(r.apiPgbench, 2)} |`).join("\n")}
+
+| Read | API / bare |
+|---|--:|
+${readRatios.map((r) => `| ${r.label} | ${fmt(r.ratio, 2)} |`).join("\n")}
 
 ## Targets (reported, not asserted)
 

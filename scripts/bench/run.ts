@@ -8,6 +8,7 @@ import postgres from "postgres";
 import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
 import { PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
+import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
 
@@ -302,20 +303,13 @@ results.push(
   }),
 );
 const cookie = { cookie: `__Host-session=${sessionToken}` };
-results.push(
-  await runLoad({
-    scenario: "me/credits",
-    target: "api",
-    url: api.url,
-    connections: 64,
-    setupRequest: (req) => ({ ...req, method: "GET", path: "/api/v1/me/credits", headers: cookie }),
-    pid: apiPid,
-  }),
-);
+for (const read of apiReads(sessionUser.id, { authorization: `Bearer ${apiKey}` }, cookie)) {
+  results.push(await runLoad({ ...read, target: "api", url: api.url, connections: READ_CONNECTIONS, pid: apiPid }));
+}
 const apiPeakRssMb = statusKb(apiPid, "VmHWM") / 1024;
 await stopChild(api.child);
 
-log("\nbare node:http + postgres.js (same SQL, same pool size)");
+log("\nbare node:http + postgres.js (same statements, same pool size)");
 const bare = await startChild("scripts/bench/bare-server.ts", common);
 const barePid = bare.child.pid as number;
 for (const [scenario, connections, users] of [
@@ -333,6 +327,9 @@ for (const [scenario, connections, users] of [
       pid: barePid,
     }),
   );
+}
+for (const read of bareReads(sessionUser.id)) {
+  results.push(await runLoad({ ...read, target: "bare", url: bare.url, connections: READ_CONNECTIONS, pid: barePid }));
 }
 await stopChild(bare.child);
 

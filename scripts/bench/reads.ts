@@ -1,0 +1,34 @@
+import type { Request } from "autocannon";
+
+// The read scenarios (issue 17): the API's balance-and-history and balance-only reads, by API key
+// and by session, and the bare server's same reads (bare-server.ts), all on the same user (the bench
+// reader, with a history to page through), at 64 connections.
+export const READ_CONNECTIONS = 64;
+
+type Headers = Record<string, string>;
+const get = (path: string, headers: Headers) => (req: Request) => ({ ...req, method: "GET", path, headers });
+
+export function apiReads(userId: string, byKey: Headers, bySession: Headers) {
+  return [
+    { scenario: "users/{id}/credits", setupRequest: get(`/api/v1/users/${userId}/credits`, byKey) },
+    { scenario: "me/credits", setupRequest: get("/api/v1/me/credits", bySession) },
+    { scenario: "users/{id}/balance", setupRequest: get(`/api/v1/users/${userId}/balance`, byKey) },
+    { scenario: "me/balance", setupRequest: get("/api/v1/me/balance", bySession) },
+  ];
+}
+
+export function bareReads(userId: string) {
+  return [
+    { scenario: "read credits", setupRequest: get(`/credits/${userId}`, {}) },
+    { scenario: "read balance", setupRequest: get(`/balance/${userId}`, {}) },
+  ];
+}
+
+// API scenario, the bare scenario it is measured against, and the target ratio.
+export const READ_RATIOS = [
+  { api: "users/{id}/credits", bare: "read credits", target: 0.7 },
+  { api: "me/credits", bare: "read credits", target: 0.7 },
+  { api: "users/{id}/balance", bare: "read credits", target: 1 },
+  { api: "me/balance", bare: "read credits", target: 1 },
+  { api: "users/{id}/balance", bare: "read balance", target: null },
+] as const;
