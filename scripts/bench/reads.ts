@@ -6,7 +6,9 @@ import type { Request } from "autocannon";
 export const READ_CONNECTIONS = 64;
 
 type Headers = Record<string, string>;
-const get = (path: string, headers: Headers) => (req: Request) => ({ ...req, method: "GET", path, headers });
+const get =
+  (path: string, headers: Headers) =>
+  (req: Request): Request => ({ ...req, method: "GET", path, headers });
 
 export function apiReads(userId: string, byKey: Headers, bySession: Headers) {
   return [

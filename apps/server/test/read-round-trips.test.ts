@@ -80,7 +80,8 @@ describe("round trips of the reads", () => {
   });
 
   it("the answers carry the balance, the grants and the next expiry", async () => {
-    const credits = await (await fetch(`${server.url}/api/v1/users/${userId}/credits`, { headers: byKey })).json();
+    const response = await fetch(`${server.url}/api/v1/users/${userId}/credits`, { headers: byKey });
+    const credits = (await response.json()) as { nextExpiry: unknown; grants: unknown[]; transactions: unknown[] };
     expect(credits).toMatchObject({ balance: 57, nextExpiry: { amount: 50 } });
     expect(credits.grants).toHaveLength(2);
     expect(credits.transactions).toHaveLength(2);
