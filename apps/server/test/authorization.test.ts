@@ -80,6 +80,10 @@ const table: Record<string, Row> = {
     access: "user",
     input: async (_fx, self) => ({ paymentId: self ? (await checkoutFor(self.id)).paymentId : randomUUID() }),
   },
+  "checkout.cancel": {
+    access: "user",
+    input: async (_fx, self) => ({ paymentId: self ? (await checkoutFor(self.id)).paymentId : randomUUID() }),
+  },
   "checkout.payments": { access: "user" },
   "admin.createApiKey": { access: "admin", input: () => ({ name: "matrix", scopes: ["credits:grant"] }) },
   "admin.listApiKeys": { access: "admin" },

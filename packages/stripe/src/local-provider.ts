@@ -36,7 +36,8 @@ export type LocalProvider = PaymentProvider & {
   // null when the session is unknown or no longer open: Stripe sends nothing for a session that
   // already completed or expired.
   complete(sessionId: string, outcome: LocalOutcome): LocalCompletion | null;
-  // Where the events Stripe would send on its own (charge.refunded after a refund) are delivered:
+  // Where the events Stripe would send on its own (charge.refunded after a refund,
+  // checkout.session.expired after an expiry) are delivered:
   // the same event handler as the checkout page's. Unset: they are not sent.
   onEvent(sink: (event: ProviderEvent) => Promise<unknown>): void;
 };
@@ -139,18 +140,39 @@ function localRefunds() {
     charge.refundsByKey.set(request.idempotencyKey, { request: { ...request }, refund });
     // Stripe also sends charge.refunded; here it arrives before the answer (one of the two
     // orders the refund path must handle). Its failure is not the refund's: the answer carries
-    // the same fact.
-    await sink?.({ id: randomId("evt_local"), type: "charge.refunded", charge: { ...charge.info } }).catch(() => {});
+    // the same fact (so too for the expired event of an expired session).
+    await send({ id: randomId("evt_local"), type: "charge.refunded", charge: { ...charge.info } });
     return refund;
+  }
+
+  async function send(event: ProviderEvent): Promise<void> {
+    await sink?.(event).catch(() => {});
   }
 
   return {
     charged,
     createRefund,
+    send,
     onEvent(next: (event: ProviderEvent) => Promise<unknown>) {
       sink = next;
     },
   };
+}
+
+// As on Stripe: only an open session can be expired, and checkout.session.expired follows (here
+// before the answer, one of the two orders the cancel path must handle).
+async function expireSession(
+  session: LocalSession,
+  send: (event: ProviderEvent) => Promise<void>,
+): Promise<CheckoutSessionInfo> {
+  if (session.info.status !== "open") {
+    throw new ProviderRefusedError(
+      `Only Checkout Sessions with a status in ["open"] can be expired (this one is ${session.info.status})`,
+    );
+  }
+  session.info = { ...session.info, status: "expired", paymentStatus: "unpaid", url: null };
+  await send({ id: randomId("evt_local"), type: "checkout.expired", session: { ...session.info } });
+  return { ...session.info };
 }
 
 export function createLocalProvider({
@@ -206,6 +228,8 @@ export function createLocalProvider({
 
     retrieveCheckoutSession: async (sessionId) => ({ ...find(sessionId).info }),
 
+    expireCheckoutSession: async (sessionId) => expireSession(find(sessionId), refunds.send),
+
     parseWebhook: () => {
       throw new WebhookSignatureError("the local payment provider receives no webhooks");
     },
@@ -243,10 +267,8 @@ export function createLocalProvider({
         session: { ...session.info },
       });
       const successUrl = request.successUrl.replaceAll("{CHECKOUT_SESSION_ID}", encodeURIComponent(sessionId));
-      if (outcome === "cancel") {
-        session.info = { ...session.info, status: "expired", paymentStatus: "unpaid", url: null };
-        return { events: [event("checkout.expired")], redirectUrl: request.cancelUrl };
-      }
+      // As on Stripe, backing out leaves the session open: the cancel page expires it.
+      if (outcome === "cancel") return { events: [], redirectUrl: request.cancelUrl };
       const paid = outcome === "pay";
       const paymentIntentId = randomId("pi_local");
       if (paid) refunds.charged(paymentIntentId, request.amountMinor, request.currency);

@@ -245,6 +245,9 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         toCheckoutSession(await stripe.checkout.sessions.retrieve(sessionId)),
       ),
 
+    expireCheckoutSession: (sessionId) =>
+      call("checkout session expire", async () => toCheckoutSession(await stripe.checkout.sessions.expire(sessionId))),
+
     parseWebhook: (rawBody, signatureHeader) =>
       parseStripeWebhook({
         rawBody,

@@ -106,14 +106,43 @@ describe("local provider", () => {
     });
   });
 
-  it("cancel: checkout.expired, and the session is expired", async () => {
+  it("cancel: back to cancel_url with no event; the session stays open until it is expired", async () => {
     const provider = local();
+    const delivered: unknown[] = [];
+    provider.onEvent(async (event) => delivered.push(event));
     const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
-    expect(provider.complete(sessionId, "cancel")).toMatchObject({
-      events: [{ type: "checkout.expired", session: { id: sessionId, status: "expired", paymentStatus: "unpaid" } }],
+    expect(provider.complete(sessionId, "cancel")).toEqual({
+      events: [],
       redirectUrl: "http://localhost:3000/checkout/cancel",
     });
-    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({ status: "expired" });
+    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({ status: "open" });
+    expect(await provider.expireCheckoutSession(sessionId)).toMatchObject({
+      id: sessionId,
+      status: "expired",
+      paymentStatus: "unpaid",
+      url: null,
+    });
+    expect(delivered).toEqual([
+      {
+        id: expect.stringMatching(/^evt_local_/),
+        type: "checkout.expired",
+        session: expect.objectContaining({ id: sessionId, status: "expired" }),
+      },
+    ]);
+    // As on Stripe, only an open session can be expired, or paid.
+    await expect(provider.expireCheckoutSession(sessionId)).rejects.toThrow(ProviderRefusedError);
+    expect(provider.complete(sessionId, "pay")).toBeNull();
+  });
+
+  it("a completed session cannot be expired", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    provider.complete(sessionId, "pay");
+    await expect(provider.expireCheckoutSession(sessionId)).rejects.toThrow(/status in \["open"\]/);
+    expect(await provider.retrieveCheckoutSession(sessionId)).toMatchObject({
+      status: "complete",
+      paymentStatus: "paid",
+    });
   });
 
   it("completes nothing (null) for a session that is no longer open", async () => {

@@ -368,21 +368,6 @@ describe("the local provider (no STRIPE_SECRET_KEY)", () => {
     ]);
     expect(await balanceOf(user.id)).toBe(0);
   });
-
-  it("cancel: 303 to the cancel URL, the payment ends expired", async () => {
-    const starter = await pack("starter");
-    const user = await signUp(local.url);
-    const started = await localCheckout(user, starter.id);
-    const canceled = await call(local.url, "POST", `${started.path}/cancel`);
-    expect(canceled.status).toBe(303);
-    expect(canceled.headers.get("location")).toBe(
-      `http://localhost:3000/credits/cancel?payment_id=${started.paymentId}`,
-    );
-    expect(await getPayment(user, started.paymentId, local.url)).toMatchObject({ status: "expired", credited: false });
-    expect(await balanceOf(user.id)).toBe(0);
-    const unknown = await call(local.url, "POST", "/checkout/local/cs_local_000000000000000000000000/pay");
-    expect(unknown.status).toBe(404);
-  });
 });
 
 async function balanceAndCustomer(userId: string) {

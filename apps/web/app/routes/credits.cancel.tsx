@@ -1,12 +1,47 @@
 import type { MetaFunction } from "@remix-run/node";
-import { Link } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
 import { buttonClass, Card } from "../components/ui.tsx";
+import { publicErrorOf } from "../lib/errors.server.ts";
+import { route } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Checkout canceled · Credits" }];
 
-// Where checkout sends someone who backed out. The payment closes as canceled on its own (the
-// provider reports the session expired); nothing to do here but say so.
+type State = "canceled" | "paid" | "pending";
+
+// Where checkout sends someone who backed out. Their payment is canceled here: the provider's
+// session is expired (so it can no longer be paid) and the payment closes as canceled. Canceling
+// is idempotent and only touches the signed-in owner's own unpaid checkout, so doing it on the
+// page's GET (the provider's redirect) is safe. A session that was paid after all cannot be
+// canceled: the page says the payment went through.
+export const loader = route(async ({ request, api }) => {
+  const paymentId = new URL(request.url).searchParams.get("payment_id");
+  const session = await api.session();
+  if (!paymentId || !session) return { state: "canceled" as State };
+  try {
+    const payment = await api.caller.checkout.cancel({ paymentId });
+    const state: State = payment.credited ? "paid" : payment.status === "pending" ? "pending" : "canceled";
+    return { state };
+  } catch (error) {
+    // Not this user's payment, a tampered link, or no answer from the provider right now: the
+    // session expires on its own, and nothing was charged either way.
+    const code = publicErrorOf(error)?.appCode;
+    if (["NOT_FOUND", "INVALID_INPUT", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"].includes(code ?? "")) {
+      return { state: "canceled" as State };
+    }
+    throw error;
+  }
+});
+
 export default function CheckoutCanceled() {
+  const { state } = useLoaderData<typeof loader>();
+  const copy = {
+    canceled: ["Checkout canceled", "You were not charged and your balance is unchanged."],
+    paid: ["This payment went through", "The checkout was paid before it could be canceled: the credits are yours."],
+    pending: [
+      "Your payment is processing",
+      "The checkout was completed; the credits are added once the payment clears.",
+    ],
+  }[state];
   return (
     <div className="mx-auto max-w-lg">
       <Card className="px-6 py-10 text-center">
@@ -21,8 +56,10 @@ export default function CheckoutCanceled() {
             />
           </svg>
         </div>
-        <h1 className="mt-4 text-2xl font-bold text-slate-900">Checkout canceled</h1>
-        <p className="mt-2 text-slate-600">You were not charged and your balance is unchanged.</p>
+        <h1 className="mt-4 text-2xl font-bold text-slate-900">{copy[0]}</h1>
+        <p className="mt-2 text-slate-600" role="status">
+          {copy[1]}
+        </p>
         <div className="mt-8 flex flex-wrap justify-center gap-3">
           <Link to="/credits#packs" className={buttonClass("primary")}>
             Choose a pack

@@ -10,7 +10,8 @@ const paymentOutput = z.object({
   amountMinor: z.number().int(),
   currency: z.string(),
   credited: z.boolean(),
-  // Set when a person has to look at the payment (it is then not credited).
+  // Set when a person has to look at the payment: not credited (the session did not match), or
+  // credited and to be checked (paid after its checkout was canceled, a refund clawback short).
   underReview: z.boolean(),
   createdAt: z.iso.datetime(),
 });
@@ -74,6 +75,27 @@ export const checkoutRouter = router({
     .input(z.strictObject({ paymentId: uuid }))
     .output(paymentOutput)
     .query(async ({ ctx, input }) => toPayment(await ctx.services.payments.getPayment(ctx.user.id, input.paymentId))),
+
+  // The cancel page: expires the provider's session and closes the payment as canceled (once; a
+  // payment already paid or closed is answered as it is).
+  cancel: authedProcedure
+    .meta({
+      openapi: {
+        method: "POST",
+        path: "/payments/{paymentId}/cancel",
+        tags: ["payments"],
+        summary: "Cancel one of my unpaid checkouts",
+      },
+    })
+    .input(z.strictObject({ paymentId: uuid }))
+    .output(paymentOutput)
+    .mutation(async ({ ctx, input }) =>
+      toPayment(
+        await ctx.services.payments.cancelCheckout(ctx.user.id, input.paymentId, () =>
+          ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+        ),
+      ),
+    ),
 
   payments: authedProcedure
     .meta({ openapi: { method: "GET", path: "/me/payments", tags: ["payments"], summary: "My recent payments" } })

@@ -3,14 +3,20 @@ import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import type { OutboxStore } from "../events/events.ts";
-import { resolveGrantTerms } from "../grant-terms.ts";
-import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
+import { createCheckoutCanceler } from "./cancel.ts";
 import { createCheckoutStarter } from "./checkout.ts";
 import { PaymentNotYetKnownError } from "./not-yet-known.ts";
+import {
+  emitPaymentFacts,
+  type FulfilOutcome,
+  flagPaidAfterCancel,
+  purchaseTerms,
+  sessionMismatch,
+} from "./payment-facts.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -18,10 +24,12 @@ import {
   type ProviderEvent,
   ProviderUnavailableError,
 } from "./provider.ts";
+import type { RefundStore } from "./refund-store.ts";
 import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
+export type { FulfilOutcome };
 export { PaymentNotYetKnownError };
 export type EventOutcome = "processed" | "duplicate" | "ignored";
 
@@ -29,6 +37,7 @@ interface Tx {
   payments: PaymentStore;
   ledger: LedgerStore;
   outbox: OutboxStore;
+  refunds: RefundStore;
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
@@ -179,6 +188,9 @@ export function createPaymentService(deps: {
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
     await settle(tx, { ...paid, status: payment.status }, {}, source);
+    // The customer paid after canceling (a race with the cancel page): they get what they paid
+    // for, and a person checks with them (a refund, most likely).
+    if (payment.status === "canceled") await flagPaidAfterCancel(tx, payment, source);
     return "credited";
   }
 
@@ -321,6 +333,7 @@ export function createPaymentService(deps: {
 
   return {
     createCheckout,
+    cancelCheckout: createCheckoutCanceler({ store, provider, fulfilLocked }),
     handleEvent,
     confirmCheckout,
     getPayment,
@@ -335,61 +348,3 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
-
-// payment.refunded when the refunded amount grew, payment.disputed when the dispute's status
-// changed: in the transaction that records the new facts, so a replayed report (nothing new)
-// announces nothing.
-async function emitPaymentFacts(outbox: OutboxStore, before: Payment, after: Payment, at: Date) {
-  if (after.amountRefundedMinor > before.amountRefundedMinor) {
-    // Credits the refund should have taken back but the user had already spent.
-    const short = after.creditedAt ? Math.max(clawbackTargets(after).refunded - after.creditsRefunded, 0) : 0;
-    await outbox.emit({
-      type: "payment.refunded",
-      userId: after.userId,
-      at,
-      data: {
-        userId: after.userId,
-        paymentId: after.id,
-        amountRefundedMinor: after.amountRefundedMinor,
-        currency: after.currency,
-        creditsRefunded: after.creditsRefunded,
-        creditsShort: short,
-      },
-    });
-  }
-  if (after.disputeStatus && after.disputeStatus !== before.disputeStatus) {
-    await outbox.emit({
-      type: "payment.disputed",
-      userId: after.userId,
-      at,
-      data: {
-        userId: after.userId,
-        paymentId: after.id,
-        disputeStatus: after.disputeStatus,
-        creditsDisputed: after.creditsDisputed,
-      },
-    });
-  }
-}
-
-// What the one fulfil function did with a paid session: credited it now, found it credited
-// before, or flagged it for a person (the session does not match our payment row).
-export type FulfilOutcome = "credited" | "already_credited" | "flagged";
-
-function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
-  if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;
-  if (payment.providerSessionId && session.id !== payment.providerSessionId) {
-    return `session ${session.id} is not this payment's session`;
-  }
-  if (session.amountTotalMinor !== payment.amountMinor || session.currency?.toLowerCase() !== payment.currency) {
-    return `amount mismatch: paid ${session.amountTotalMinor} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
-  }
-  return null;
-}
-
-// A purchase is a paid grant at the default priority; bought from a pack with creditExpiryDays (as
-// the payment copied it), its credits expire that many days after they are credited.
-function purchaseTerms(expiryDays: number | null, now: Date): GrantTerms {
-  const expiresAt = expiryDays === null ? null : new Date(now.getTime() + expiryDays * 86_400_000);
-  return resolveGrantTerms("purchase", { expiresAt });
-}

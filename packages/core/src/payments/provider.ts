@@ -90,6 +90,9 @@ export interface PaymentProvider {
   createCustomer(input: { userId: string; email: string | null; idempotencyKey: string }): Promise<string>;
   createCheckoutSession(request: CheckoutRequest): Promise<{ sessionId: string; url: string }>;
   retrieveCheckoutSession(sessionId: string): Promise<CheckoutSessionInfo>;
+  // Expires an open session so it can no longer be paid, and answers it as it now stands.
+  // Refuses (ProviderRefusedError) a session that is no longer open: completed or expired.
+  expireCheckoutSession(sessionId: string): Promise<CheckoutSessionInfo>;
   // Verifies the signature over the exact raw body and maps the event; throws
   // WebhookSignatureError when the signature, or its timestamp, is not acceptable.
   parseWebhook(rawBody: string, signatureHeader: string | null): ProviderEvent;

@@ -214,8 +214,24 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(refund);
   }
 
+  // checkout.sessions.expire as Stripe answers it: only an open session can be expired.
+  function expireSession(_: RecordedStripeRequest, { id = "" }: Record<string, string>) {
+    const session = sessions.get(id);
+    if (!session) return noSuch("checkout.session", id, "session");
+    if (session.status !== "open") {
+      return stripeError(400, {
+        type: "invalid_request_error",
+        message: `Only Checkout Sessions with a status in ["open"] can be expired. This Checkout Session has a status of "${String(session.status)}".`,
+      });
+    }
+    const expired = { ...session, status: "expired", url: null };
+    sessions.set(id, expired);
+    return ok(expired);
+  }
+
   const handlers = [
     http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
+    http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
     http.delete(
       `${baseUrl}/v1/customers/:id`,

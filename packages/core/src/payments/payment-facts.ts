@@ -1,0 +1,91 @@
+import type { OutboxStore } from "../events/events.ts";
+import { resolveGrantTerms } from "../grant-terms.ts";
+import type { GrantTerms } from "../grants.ts";
+import type { CheckoutSessionInfo } from "./provider.ts";
+import type { RefundStore } from "./refund-store.ts";
+import { clawbackTargets } from "./state.ts";
+import type { Payment, PaymentStore } from "./store.ts";
+
+// The pure and outbox pieces of the payment service (payments.ts): what a fact change announces,
+// whether a session matches its payment, and a purchase's grant terms.
+
+// payment.refunded when the refunded amount grew, payment.disputed when the dispute's status
+// changed: in the transaction that records the new facts, so a replayed report (nothing new)
+// announces nothing.
+export async function emitPaymentFacts(outbox: OutboxStore, before: Payment, after: Payment, at: Date) {
+  if (after.amountRefundedMinor > before.amountRefundedMinor) {
+    // Credits the refund should have taken back but the user had already spent.
+    const short = after.creditedAt ? Math.max(clawbackTargets(after).refunded - after.creditsRefunded, 0) : 0;
+    await outbox.emit({
+      type: "payment.refunded",
+      userId: after.userId,
+      at,
+      data: {
+        userId: after.userId,
+        paymentId: after.id,
+        amountRefundedMinor: after.amountRefundedMinor,
+        currency: after.currency,
+        creditsRefunded: after.creditsRefunded,
+        creditsShort: short,
+      },
+    });
+  }
+  if (after.disputeStatus && after.disputeStatus !== before.disputeStatus) {
+    await outbox.emit({
+      type: "payment.disputed",
+      userId: after.userId,
+      at,
+      data: {
+        userId: after.userId,
+        paymentId: after.id,
+        disputeStatus: after.disputeStatus,
+        creditsDisputed: after.creditsDisputed,
+      },
+    });
+  }
+}
+
+// What the one fulfil function did with a paid session: credited it now, found it credited
+// before, or flagged it for a person (the session does not match our payment row).
+export type FulfilOutcome = "credited" | "already_credited" | "flagged";
+
+export function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
+  if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;
+  if (payment.providerSessionId && session.id !== payment.providerSessionId) {
+    return `session ${session.id} is not this payment's session`;
+  }
+  if (session.amountTotalMinor !== payment.amountMinor || session.currency?.toLowerCase() !== payment.currency) {
+    return `amount mismatch: paid ${session.amountTotalMinor} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
+  }
+  return null;
+}
+
+// A purchase is a paid grant at the default priority; bought from a pack with creditExpiryDays (as
+// the payment copied it), its credits expire that many days after they are credited.
+export function purchaseTerms(expiryDays: number | null, now: Date): GrantTerms {
+  const expiresAt = expiryDays === null ? null : new Date(now.getTime() + expiryDays * 86_400_000);
+  return resolveGrantTerms("purchase", { expiresAt });
+}
+
+// A canceled payment that was paid all the same: credited, flagged for review (shown on the
+// payment in the admin API) and audited, in the transaction that credits it.
+export async function flagPaidAfterCancel(
+  tx: { payments: PaymentStore; refunds: RefundStore },
+  payment: Payment,
+  source: string,
+): Promise<void> {
+  const reviewReason = "paid after its checkout was canceled: credited; check with the customer";
+  await tx.payments.updatePayment(payment.id, { reviewReason });
+  await tx.refunds.audit({
+    actorId: null,
+    targetUserId: payment.userId,
+    action: "payment.paid_after_cancel",
+    amount: payment.credits,
+    reason: reviewReason,
+    requestId: null,
+    balanceBefore: null,
+    balanceAfter: null,
+    adjustmentRequestId: null,
+    detail: { paymentId: payment.id, amountMinor: payment.amountMinor, currency: payment.currency, source },
+  });
+}
