@@ -108,11 +108,21 @@ async function seedCleanPayments(): Promise<{ stripeSessions: object[]; stripeCh
       UPDATE users u SET credits_balance = l.total
         FROM (SELECT user_id, sum(amount) AS total FROM credit_transactions GROUP BY user_id) l
        WHERE l.user_id = u.id`);
-    // Each balance as one grant, as migration 0007 makes of a balance (the invariant checks them).
+    // Each purchase its paid grant, and each row its allocation, as post_ledger writes them (the
+    // invariant checks both): a refund takes from its payment's grant.
     await tx.execute(sql`
-      INSERT INTO credit_grants (user_id, category, priority, amount, remaining, source)
-      SELECT user_id, 'paid', 50, sum(amount), sum(amount), 'migration'
-        FROM credit_transactions GROUP BY user_id HAVING sum(amount) > 0`);
+      INSERT INTO credit_grants (user_id, category, priority, amount, remaining, source, payment_id, entry_id,
+                                 entry_seq, created_at)
+      SELECT t.user_id, 'paid', 50, t.amount, t.amount + coalesce(r.amount, 0), 'payment', t.payment_id, t.id, t.seq,
+             t.created_at
+        FROM credit_transactions t
+        LEFT JOIN credit_transactions r ON r.payment_id = t.payment_id AND r.kind = 'refund_clawback'
+       WHERE t.kind = 'purchase' AND NOT EXISTS (SELECT 1 FROM credit_grants g WHERE g.entry_id = t.id)`);
+    await tx.execute(sql`
+      INSERT INTO ledger_allocations (entry_id, grant_id, amount)
+      SELECT t.id, g.id, t.amount FROM credit_transactions t JOIN credit_grants g ON g.payment_id = t.payment_id
+       WHERE t.kind IN ('purchase', 'refund_clawback')
+         AND NOT EXISTS (SELECT 1 FROM ledger_allocations a WHERE a.entry_id = t.id)`);
   });
   return { stripeSessions, stripeCharges };
 }

@@ -1,6 +1,6 @@
 // A reference model of credit grants (ADR 009), pure and in memory: what post_ledger
-// (drizzle/0007_credit_grants.sql) must do, written the obvious way. Tests drive it and the
-// database with the same commands and compare.
+// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql) must
+// do, written the obvious way. Tests drive it and the database with the same commands and compare.
 
 export interface ModelGrant {
   id: string;
@@ -12,9 +12,15 @@ export interface ModelGrant {
   amount: number;
   remaining: number;
   paymentId: string | null;
+  // Debt its creating credit repaid (the credit less what the grant got), and how much of that
+  // dispute reversals have given back since.
+  repaid: number;
+  repaidReturned: number;
 }
 
 export type Allocation = { grantId: string; amount: number };
+
+type NewGrant = Omit<ModelGrant, "amount" | "remaining" | "seq" | "repaid" | "repaidReturned">;
 
 const byKey = (a: ModelGrant, b: ModelGrant) =>
   a.priority - b.priority ||
@@ -27,11 +33,21 @@ export function spendingOrder(grants: readonly ModelGrant[], paymentId: string |
   return [...grants].sort((a, b) => own(a) - own(b) || byKey(a, b));
 }
 
+// What a refund or dispute did: per open hold it drew from, the hold's release (given back to
+// the hold's grants) and the hold part's clawback row; then the balance part's row (null: none).
+export interface ModelClawback {
+  holdParts: { release: Allocation[]; take: Allocation[] }[];
+  balanceRow: Allocation[] | null;
+  taken: number;
+}
+
 export class GrantModel {
   grants: ModelGrant[] = [];
   balance = 0;
   // Expiry records, in the order they were written.
   expiries: Allocation[] = [];
+  // Per disputed payment, what its dispute clawbacks took from each grant and no reversal gave back.
+  private disputeOwed = new Map<string, Map<string, number>>();
   private created = 0;
 
   live(at: number): ModelGrant[] {
@@ -81,52 +97,163 @@ export class GrantModel {
     return taken;
   }
 
-  // A credit that creates a grant (its id decided by the caller); debt is repaid first.
-  credit(grant: Omit<ModelGrant, "amount" | "remaining" | "seq">, amount: number, at: number): Allocation[] {
+  // A credit that creates a grant (its id decided by the caller); debt is repaid first, and the
+  // grant keeps the whole credit as its amount (what it repaid may come back with a reversal).
+  credit(grant: NewGrant, amount: number, at: number): Allocation[] {
     this.expireDue(at);
-    const repay = Math.min(amount, Math.max(-this.balance, 0));
+    const repay = this.repayable(amount);
     this.balance += amount;
-    if (amount === repay) return [];
-    this.grants.push({ ...grant, seq: ++this.created, amount: amount - repay, remaining: amount - repay });
-    return [{ grantId: grant.id, amount: amount - repay }];
+    this.grants.push({
+      ...grant,
+      seq: ++this.created,
+      amount,
+      remaining: amount - repay,
+      repaid: repay,
+      repaidReturned: 0,
+    });
+    return amount === repay ? [] : [{ grantId: grant.id, amount: amount - repay }];
   }
 
   // Gives `amount` back to the grants `owed` says it was taken from, the tail (reverse spending
-  // order) first; what lands on a grant past its expiry expires at once. `leftoverId` names the
-  // paid grant made of what no grant is owed.
-  restore(owed: ReadonlyMap<string, number>, amount: number, at: number, leftoverId: string): Allocation[] {
+  // order) first; what lands on a grant past its expiry expires at once unless `keep` (a
+  // clawback's hold release). `repay: false`: none of it repays debt. `leftoverId` names the paid
+  // grant made of what no grant is owed.
+  restore(
+    owed: ReadonlyMap<string, number>,
+    amount: number,
+    at: number,
+    leftoverId: string,
+    options: { keep?: boolean; repay?: boolean } = {},
+  ): Allocation[] {
     this.expireDue(at);
-    const repay = Math.min(amount, Math.max(-this.balance, 0));
+    const repay = options.repay === false ? 0 : this.repayable(amount);
     this.balance += amount;
-    let left = amount - repay;
     const given: Allocation[] = [];
+    let left = this.giveOwed(owed, amount - repay, at, given, options.keep ?? false);
+    if (left > 0) left = this.leftover({ id: leftoverId, paymentId: null, expiresAt: null }, left, at, given);
+    return given;
+  }
+
+  // A refund or dispute (core's clawBack): from the balance first, then from the open holds (in
+  // the store's order: `holds[i].owed` what hold i still owes its grants, `available` what it can
+  // give up); a refund takes no more than there is, a dispute takes the rest below zero.
+  clawback(
+    kind: "refund" | "dispute",
+    paymentId: string,
+    wanted: number,
+    at: number,
+    holds: readonly { owed: ReadonlyMap<string, number>; available: number }[],
+  ): ModelClawback {
+    const fromBalance = Math.min(wanted, Math.max(this.balanceAt(at), 0));
+    let needed = wanted - fromBalance;
+    const holdParts: ModelClawback["holdParts"] = [];
+    for (const hold of holds) {
+      const take = Math.min(needed, Math.max(hold.available, 0));
+      if (take === 0) continue;
+      const release = this.restore(hold.owed, take, at, "none", { keep: true, repay: false });
+      const back = release.map(({ grantId, amount }) => ({ grantId, amount: -amount }));
+      for (const a of back) this.grant(a.grantId).remaining += a.amount;
+      this.balance -= take;
+      if (kind === "dispute") this.owe(paymentId, back);
+      holdParts.push({ release, take: back });
+      needed -= take;
+    }
+    const fromHolds = wanted - fromBalance - needed;
+    const taken = kind === "dispute" ? wanted : wanted - needed;
+    const rest = taken - fromHolds;
+    const balanceRow = rest === 0 ? null : this.debit(rest, at, { paymentId, allowNegative: kind === "dispute" });
+    if (kind === "dispute" && balanceRow) this.owe(paymentId, balanceRow);
+    return { holdParts, balanceRow, taken };
+  }
+
+  // A dispute reversal of `amount` credits of `paymentId`: it repays debt first; then gives back
+  // what the payment's dispute clawbacks took from grants (the tail first); then debt those
+  // clawbacks took that later credits repaid, to those credits' grants (latest first, at most
+  // what each repaid and no reversal gave back yet); the rest is a paid grant of the payment with
+  // its purchase's expiry. What lands on a grant past its expiry expires at once.
+  reverse(paymentId: string, amount: number, at: number, leftoverId: string): Allocation[] {
+    this.expireDue(at);
+    const repay = this.repayable(amount);
+    this.balance += amount;
+    const given: Allocation[] = [];
+    const owed = this.disputeOwed.get(paymentId) ?? new Map<string, number>();
+    let left = this.giveOwed(owed, amount - repay, at, given, false);
+    for (const a of given) owed.set(a.grantId, (owed.get(a.grantId) ?? 0) - a.amount);
+    const latest = [...this.grants].sort(
+      (a, b) => b.createdAt - a.createdAt || b.seq - a.seq || (a.id < b.id ? 1 : -1),
+    );
+    const repaidOwed = new Map(
+      latest.map((g) => [g.id, Math.min(g.amount - g.remaining, g.repaid - g.repaidReturned)]),
+    );
+    for (const g of latest) {
+      const give = Math.min(left, repaidOwed.get(g.id) ?? 0);
+      if (give <= 0) continue;
+      left -= give;
+      g.repaidReturned += give;
+      this.give(g, give, at, given, false);
+    }
+    const bought = this.grants.find((g) => g.paymentId === paymentId);
+    if (left > 0) this.leftover({ id: leftoverId, paymentId, expiresAt: bought?.expiresAt ?? null }, left, at, given);
+    return given;
+  }
+
+  private repayable(amount: number): number {
+    return Math.min(amount, Math.max(-this.balance, 0));
+  }
+
+  private grant(id: string): ModelGrant {
+    const found = this.grants.find((g) => g.id === id);
+    if (!found) throw new Error(`model: no grant ${id}`);
+    return found;
+  }
+
+  private owe(paymentId: string, taken: readonly Allocation[]): void {
+    const owed = this.disputeOwed.get(paymentId) ?? new Map<string, number>();
+    for (const a of taken) owed.set(a.grantId, (owed.get(a.grantId) ?? 0) - a.amount);
+    this.disputeOwed.set(paymentId, owed);
+  }
+
+  private giveOwed(owed: ReadonlyMap<string, number>, amount: number, at: number, given: Allocation[], keep: boolean) {
+    let left = amount;
     const tail = spendingOrder(this.grants.filter((g) => (owed.get(g.id) ?? 0) > 0)).reverse();
     for (const g of tail) {
       if (left === 0) break;
       const give = Math.min(left, owed.get(g.id) ?? 0);
       left -= give;
-      given.push({ grantId: g.id, amount: give });
-      if (g.expiresAt !== null && g.expiresAt <= at) {
-        this.expiries.push({ grantId: g.id, amount: give });
-        this.balance -= give;
-      } else {
-        g.remaining += give;
-      }
+      this.give(g, give, at, given, keep);
     }
-    if (left > 0) {
-      this.grants.push({
-        id: leftoverId,
-        priority: 50,
-        expiresAt: null,
-        createdAt: at,
-        seq: ++this.created,
-        amount: left,
-        remaining: left,
-        paymentId: null,
-      });
-      given.push({ grantId: leftoverId, amount: left });
+    return left;
+  }
+
+  private give(g: ModelGrant, give: number, at: number, given: Allocation[], keep: boolean): void {
+    given.push({ grantId: g.id, amount: give });
+    g.remaining += give;
+    if (!keep && g.expiresAt !== null && g.expiresAt <= at) {
+      this.expiries.push({ grantId: g.id, amount: give });
+      this.balance -= give;
+      g.remaining -= give;
     }
-    return given;
+  }
+
+  private leftover(
+    grant: Pick<ModelGrant, "id" | "paymentId" | "expiresAt">,
+    amount: number,
+    at: number,
+    given: Allocation[],
+  ): number {
+    const made: ModelGrant = {
+      ...grant,
+      priority: 50,
+      createdAt: at,
+      seq: ++this.created,
+      amount,
+      remaining: 0,
+      repaid: 0,
+      repaidReturned: 0,
+    };
+    this.grants.push(made);
+    this.give(made, amount, at, given, false);
+    return 0;
   }
 }
 

@@ -8,8 +8,14 @@ import { type Database, rowsOf } from "./client.ts";
 
 // Per user: the cached balance is the ledger's sum, the grants' remainders (unswept included)
 // sum to the balance (none while it is below zero), each grant's remainder is its opening (a
-// migrated balance) plus its allocations, and each row that moved grants moved its whole amount
-// unless the user was ever in debt (a dispute's shortfall moves no grant).
+// migrated balance) plus its allocations, and each ledger row since grants exist (0018) moved
+// grants by exactly what it changed of the balance's part above zero (what grants hold): a
+// dispute's shortfall is debt and moves no grant, a credit repaying debt gives its grant only the
+// rest. The one exception is a clawback's hold part (ADR 009): its hold release gives the hold's
+// grants the credits whatever the balance, and its clawback row takes exactly those back.
+const clawbackHoldPart = sql.raw(`(t.kind = 'hold_release' AND t.payment_id IS NOT NULL)
+                                OR (t.kind IN ('refund_clawback', 'dispute_clawback') AND t.hold_id IS NOT NULL)`);
+
 export async function findInvariantViolations(
   db: Database,
   limit: number,
@@ -37,11 +43,12 @@ export async function findInvariantViolations(
        WHERE cg.remaining <> CASE WHEN cg.entry_id IS NULL THEN cg.amount ELSE 0 END + coalesce(a.total, 0)
       UNION
       SELECT t.user_id FROM credit_transactions t
-        JOIN (SELECT entry_id, sum(amount) AS total FROM ledger_allocations
-               ${touched ? sql`WHERE entry_id IN (SELECT id FROM credit_transactions ${only("user_id")})` : sql``}
-               GROUP BY entry_id) a ON a.entry_id = t.id
-        JOIN users u ON u.id = t.user_id
-       WHERE u.disputed_at IS NULL AND a.total <> t.amount ${touched ? sql`AND t.user_id IN (SELECT user_id FROM scope)` : sql``}
+        LEFT JOIN (SELECT entry_id, sum(amount) AS total FROM ledger_allocations
+                    ${touched ? sql`WHERE entry_id IN (SELECT id FROM credit_transactions ${only("user_id")})` : sql``}
+                    GROUP BY entry_id) a ON a.entry_id = t.id
+       WHERE t.seq >= ledger_grants_epoch() ${touched ? sql`AND t.user_id IN (SELECT user_id FROM scope)` : sql``}
+         AND coalesce(a.total, 0) <> CASE WHEN ${clawbackHoldPart} THEN t.amount
+                                          ELSE greatest(t.balance_after, 0) - greatest(t.balance_after - t.amount, 0) END
     ),
     checked AS (
       SELECT u.id AS user_id, u.credits_balance AS balance, coalesce(l.total, 0) AS ledger_sum,

@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type Clock, clawBack, createCreditService, InsufficientCreditsError, systemKey } from "@credits/core";
+import {
+  type Clock,
+  clawBack,
+  createCreditService,
+  InsufficientCreditsError,
+  type InvariantViolation,
+  systemKey,
+} from "@credits/core";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { rowsOf } from "../src/client.ts";
@@ -66,6 +73,14 @@ async function purchase(userId: string, credits: number) {
     at: clock.now(),
   });
   return payment;
+}
+
+class Planted extends Error {
+  violations: InvariantViolation[];
+  constructor(violations: InvariantViolation[]) {
+    super("planted");
+    this.violations = violations;
+  }
 }
 
 describe("credit grants", () => {
@@ -215,6 +230,41 @@ describe("credit grants", () => {
     expect(reversal?.allocations.map((a) => [a.source, a.amount]).sort()).toEqual([
       ["api", 4],
       ["payment", 3],
+    ]);
+    await expectInvariantHolds(db);
+  });
+
+  it("the per-row invariant checks a disputed user's rows, those without allocations too", async () => {
+    const userId = await createUser(db);
+    const payment = await purchase(userId, 10);
+    await spend(userId, 8);
+    const dispute = await store.transaction((tx) =>
+      clawBack(tx, {
+        userId,
+        wanted: 10,
+        kind: "dispute_clawback",
+        idempotencyKey: `s:dispute_clawback:${payment.id}:test`,
+        paymentId: payment.id,
+        now: clock.now(),
+      }),
+    );
+    // A credit that only repays debt moves no grant: its row has no allocation.
+    const repaid = await grant(userId, 5);
+    expect((await entry(repaid.transactionId))?.allocations).toEqual([]);
+    await expectInvariantHolds(db);
+    // A pair of allocations that leaves every grant's sum alone but says the dispute took one
+    // credit more from a grant and the repaying credit gave it one: only the per-row check sees it.
+    const [bought] = await store.grantHistory(userId, 10);
+    // Planted in a transaction that rolls back: other tests check the whole database.
+    const found = await db
+      .transaction(async (tx) => {
+        await tx.execute(sql`INSERT INTO ledger_allocations (entry_id, grant_id, amount)
+                             VALUES (${dispute.entry?.id}, ${bought?.id}, -1), (${repaid.transactionId}, ${bought?.id}, 1)`);
+        throw new Planted((await createLedgerStore(tx as never).findInvariantViolations(1000)).violations);
+      })
+      .catch((error: unknown) => (error instanceof Planted ? error.violations : []));
+    expect(found.filter((v) => v.userId === userId)).toEqual([
+      expect.objectContaining({ userId, grantsInconsistent: true }),
     ]);
     await expectInvariantHolds(db);
   });

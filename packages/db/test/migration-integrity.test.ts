@@ -28,6 +28,8 @@ const PINNED: Record<string, string> = {
   "0014_ledger_seq_index": "9641e967dae0648a3407b58d6ef55107658fac5534dd3a09f761433d1aa2776b",
   "0015_user_search_indexes": "39d6f6860ab8fcefb33d6bc24e7d36b58cf7fc85c18b2c7219c6555f84246798",
   "0016_payment_refunds": "6f438ae84e3dc3ce20087288292a142b78f17a6998aea145b51d09e978d579db",
+  "0017_reversal_repaid_grants": "a7685c9c4508d16423c152ba102e90a60ee1b7601aa6fa5f6c2b08fcd977aec7",
+  "0018_ledger_grants_epoch": "d606e517434c2c8e6d00d8762262249834ed949bd5cd077eb8c8272edc78d3b7",
 };
 
 describe("migration integrity", () => {
