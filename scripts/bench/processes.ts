@@ -60,3 +60,17 @@ export function statusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
     return 0;
   }
 }
+
+// The CPU time (user + system) the process has used so far, in microseconds, from /proc/<pid>/stat
+// (clock ticks of 10 ms on Linux). Per request it is the load-independent figure: on a machine
+// shared with other work, throughput follows the neighbours, the server's own CPU per call much less.
+const TICK_MICROS = 10_000;
+export function cpuMicros(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * TICK_MICROS;
+  } catch {
+    return 0;
+  }
+}

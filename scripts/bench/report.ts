@@ -19,6 +19,8 @@ export interface Figures {
   peakRssMb?: number;
   // Statements the database ran per successful request (its transaction count over the run).
   dbXactPerRequest?: number;
+  // The server process's own CPU time per successful request (user + system, /proc).
+  cpuMicrosPerRequest?: number;
   // Non-2xx answers by status code, e.g. { "409": 3 }.
   otherStatuses?: Record<string, number>;
 }
@@ -53,9 +55,12 @@ export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: s
   const { ratios, readRatios, targets } = summarize(outcome);
   log("\nratios");
   for (const r of ratios) {
-    log(`  ${r.label.padEnd(20)} API / bare ${r.apiBare.toFixed(2)}   API / pgbench ${r.apiPgbench.toFixed(2)}`);
+    log(
+      `  ${r.label.padEnd(20)} API / bare ${r.apiBare.toFixed(2)} (by CPU/req ${r.cpu.toFixed(2)})   API / pgbench ${r.apiPgbench.toFixed(2)}`,
+    );
   }
-  for (const r of readRatios) log(`  ${r.label.padEnd(44)} ${r.ratio.toFixed(2)}`);
+  for (const r of readRatios)
+    log(`  ${r.label.padEnd(44)} ${r.ratio.toFixed(2)}   by CPU/req ${r.cpuRatio.toFixed(2)}`);
   log("\ntargets (reported, not asserted)");
   for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
   log(`\nwebhook payments credited: ${outcome.credited}`);
@@ -80,12 +85,16 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
   const find = (target: Figures["target"], scenario: string, connections: number) =>
     results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections);
   const ratio = (a?: Figures, b?: Figures) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+  // Bare CPU per request over the API's: the throughput ratio a CPU-bound server would reach.
+  const cpuRatio = (a?: Figures, b?: Figures) =>
+    a?.cpuMicrosPerRequest && b?.cpuMicrosPerRequest ? b.cpuMicrosPerRequest / a.cpuMicrosPerRequest : Number.NaN;
   const ratios = (["spend:4", "spend:64", "spend hot user:64"] as const).map((key) => {
     const [scenario, c] = key.split(":") as [string, string];
     const apiF = find("api", scenario, Number(c));
     return {
       label: `${scenario} c=${c}`,
       apiBare: ratio(apiF, find("bare", scenario, Number(c))),
+      cpu: cpuRatio(apiF, find("bare", scenario, Number(c))),
       apiPgbench: ratio(apiF, find("pgbench", scenario, Number(c))),
     };
   });
@@ -93,6 +102,7 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
   const readRatios = READ_RATIOS.map((r) => ({
     label: `${r.api} / bare ${r.bare}, c=${READ_CONNECTIONS}`,
     ratio: ratio(find("api", r.api, READ_CONNECTIONS), find("bare", r.bare, READ_CONNECTIONS)),
+    cpuRatio: cpuRatio(find("api", r.api, READ_CONNECTIONS), find("bare", r.bare, READ_CONNECTIONS)),
     target: r.target,
   }));
   const p99At4 = find("api", "spend", 4)?.p99 ?? Number.NaN;
@@ -139,11 +149,11 @@ function markdownOf(
   date: string,
 ) {
   const table = [
-    "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB | db xacts/req |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| Scenario | Target | Conns | req/s | p50 ms | p99 ms | errors | non-2xx | peak RSS MB | db xacts/req | CPU µs/req |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ...results.map(
       (r) =>
-        `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx}${statuses(r)} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} |`,
+        `| ${r.scenario} | ${r.target} | ${r.connections} | ${fmt(r.rps)} | ${fmt(r.p50, 1)} | ${fmt(r.p99, 1)} | ${r.errors} | ${r.non2xx}${statuses(r)} | ${r.peakRssMb === undefined ? "" : fmt(r.peakRssMb)} | ${r.dbXactPerRequest === undefined ? "" : fmt(r.dbXactPerRequest, 2)} | ${r.cpuMicrosPerRequest === undefined ? "" : fmt(r.cpuMicrosPerRequest)} |`,
     ),
   ].join("\n");
   return `# Benchmark: ${settings.quick ? "quick (CI)" : "full"} run
@@ -160,13 +170,13 @@ ${table}
 
 ## Ratios
 
-| Scenario | API / bare | API / pgbench |
-|---|--:|--:|
-${ratios.map((r) => `| ${r.label} | ${fmt(r.apiBare, 2)} | ${fmt(r.apiPgbench, 2)} |`).join("\n")}
+| Scenario | API / bare | bare / API CPU per request | API / pgbench |
+|---|--:|--:|--:|
+${ratios.map((r) => `| ${r.label} | ${fmt(r.apiBare, 2)} | ${fmt(r.cpu, 2)} | ${fmt(r.apiPgbench, 2)} |`).join("\n")}
 
-| Read | API / bare |
-|---|--:|
-${readRatios.map((r) => `| ${r.label} | ${fmt(r.ratio, 2)} |`).join("\n")}
+| Read | API / bare | bare / API CPU per request |
+|---|--:|--:|
+${readRatios.map((r) => `| ${r.label} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuRatio, 2)} |`).join("\n")}
 
 ## Targets (reported, not asserted)
 

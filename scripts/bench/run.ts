@@ -7,7 +7,7 @@ import autocannon, { type Request } from "autocannon";
 import postgres from "postgres";
 import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
-import { PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
+import { cpuMicros, PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
 import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
@@ -203,7 +203,9 @@ async function runLoad(load: Load): Promise<Figures> {
   const sampler = setInterval(() => {
     peak = Math.max(peak, statusKb(load.pid, "VmRSS"));
   }, 100);
+  const cpuBefore = cpuMicros(load.pid);
   const result = await cannon(load.url, load.connections, DURATION, load.setupRequest);
+  const cpu = cpuMicros(load.pid) - cpuBefore;
   clearInterval(sampler);
   peak = Math.max(peak, statusKb(load.pid, "VmHWM"));
   const ok = result["2xx"] as number;
@@ -220,6 +222,7 @@ async function runLoad(load: Load): Promise<Figures> {
     requests: ok,
     peakRssMb: peak / 1024,
     dbXactPerRequest: ok > 0 ? xacts / ok : 0,
+    cpuMicrosPerRequest: ok > 0 ? cpu / ok : 0,
     otherStatuses: Object.fromEntries(
       Object.entries((result.statusCodeStats ?? {}) as Record<string, { count: number }>)
         .filter(([code]) => !code.startsWith("2"))
@@ -247,8 +250,9 @@ function pgbenchFigures(scenario: string, connections: number, hot: boolean): Fi
 function printFigures(f: Figures) {
   const rss = f.peakRssMb === undefined ? "" : `  peak RSS ${f.peakRssMb.toFixed(0)} MB`;
   const xacts = f.dbXactPerRequest === undefined ? "" : `  db xacts/req ${f.dbXactPerRequest.toFixed(2)}`;
+  const cpu = f.cpuMicrosPerRequest === undefined ? "" : `  cpu ${f.cpuMicrosPerRequest.toFixed(0)} µs/req`;
   log(
-    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${statuses(f)}${rss}${xacts}`,
+    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${statuses(f)}${rss}${xacts}${cpu}`,
   );
 }
 
