@@ -13,6 +13,8 @@ export interface Clawback {
   // The clawback row's own key; each hold it draws from gets a key derived from it.
   idempotencyKey: string;
   paymentId: string;
+  // What the user reads on the clawback rows (the refund's money), if anything.
+  reason?: string;
   now: Date;
 }
 
@@ -80,6 +82,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
         idempotencyKey: systemKey.holdClawbackTake(hold.id, claim.idempotencyKey),
         holdId: hold.id,
         paymentId: claim.paymentId,
+        reason: claim.reason ?? null,
         at: claim.now,
       });
       invariant(clawed, `hold ${hold.id}: clawing back ${take} credits failed`);
@@ -98,6 +101,7 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
     kind: claim.kind,
     idempotencyKey: claim.idempotencyKey,
     paymentId: claim.paymentId,
+    reason: claim.reason ?? null,
     // A refund never overdraws; a dispute takes what the balance lacks below zero.
     allowNegative: dispute,
     at: claim.now,

@@ -81,11 +81,12 @@ export function createGdprService(deps: {
 
   // Erases a user: provider customer first (so a failure there changes nothing here), then in one
   // transaction the sessions, API keys, personal fields and the audit row. Idempotent.
-  async function erase(input: { userId: string; actorId: string | null; requestId?: string | null; reason: string }) {
+  async function erase(input: EraseInput) {
     assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
     if (!user) throw new NotFoundError("user");
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
+    assertConfirmedEmail(user.email, input.confirmEmail);
     if (user.stripeCustomerId) {
       await provider.deleteCustomer(user.stripeCustomerId).catch((error: unknown) => {
         if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
@@ -96,6 +97,7 @@ export function createGdprService(deps: {
       const locked = await tx.lockUser(input.userId);
       if (!locked) throw new NotFoundError("user");
       if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null };
+      assertConfirmedEmail(locked.email, input.confirmEmail);
       const now = clock.now();
       await tx.eraseUser(input.userId, now);
       await tx.scrub(
@@ -115,6 +117,26 @@ export function createGdprService(deps: {
   }
 
   return { exportData, issueErasureToken, assertErasureToken, erase };
+}
+
+interface EraseInput {
+  userId: string;
+  actorId: string | null;
+  requestId?: string | null;
+  reason: string;
+  // The user's email as the erasing admin typed it, when the caller asks for that confirmation
+  // (the admin panel always does): erasure cannot be undone, so the wrong user is refused.
+  confirmEmail?: string;
+}
+
+// Emails compare trimmed and case-insensitively: what a person types when copying an address.
+const sameEmail = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
+
+function assertConfirmedEmail(email: string | null, confirmEmail: string | undefined): void {
+  if (confirmEmail === undefined) return;
+  if (email === null || !sameEmail(email, confirmEmail)) {
+    throw new InvalidInputError("confirmEmail does not match the user's email: nothing was erased");
+  }
 }
 
 function sign(sessionToken: string, userId: string, expiresAtMs: number): string {

@@ -1,22 +1,21 @@
-import type { AdjustmentRequest, AdminAction, UserSummary } from "@credits/core";
+import type { AdjustmentRequest, AdminAction } from "@credits/core";
 import {
   adjustmentStatuses,
   decodeTimeCursor,
   encodeTimeCursor,
   grantCategories,
   MAX_CREDITS_PER_OPERATION,
-  MAX_EMAIL_LENGTH,
   MAX_PAGE_SIZE,
   termsOfRequest,
-  userRoles,
 } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { creditGrantOutput, cursor, grantTermsInput, idempotencyKey, reason, text, toGrant, uuid } from "../schemas.ts";
+import { cursor, grantTermsInput, idempotencyKey, reason, text, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 import { apiKeyProcedures } from "./admin-api-keys.ts";
 import { packageProcedures } from "./admin-packages.ts";
 import { refundProcedures } from "./admin-refunds.ts";
+import { userProcedures } from "./admin-users.ts";
 import { webhookProcedures } from "./admin-webhooks.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
@@ -84,27 +83,6 @@ const toAudit = (a: AdminAction): z.infer<typeof auditOutput> => ({
   createdAt: a.createdAt.toISOString(),
 });
 
-const userSummaryOutput = z.object({
-  id: z.uuid(),
-  email: z.string().nullable(),
-  name: z.string().nullable(),
-  role: z.enum(userRoles),
-  balance: z.number().int(),
-  disputed: z.boolean(),
-  erased: z.boolean(),
-  createdAt: z.iso.datetime(),
-});
-const toSummary = (u: UserSummary): z.infer<typeof userSummaryOutput> => ({
-  id: u.id,
-  email: u.email,
-  name: u.name,
-  role: u.role,
-  balance: u.balance,
-  disputed: u.disputedAt !== null,
-  erased: u.erasedAt !== null,
-  createdAt: u.createdAt.toISOString(),
-});
-
 // Audit cursor: the (createdAt, id) of the last row seen, in core's one cursor codec.
 const encodeAuditCursor = (a: AdminAction) => encodeTimeCursor({ at: a.createdAt, id: a.id });
 function decodeAuditCursor(raw: string) {
@@ -117,6 +95,7 @@ export const adminRouter = router({
   ...refundProcedures,
   ...webhookProcedures,
   ...packageProcedures,
+  ...userProcedures,
   adjust: adminProcedure
     .meta({
       openapi: {
@@ -244,91 +223,6 @@ export const adminRouter = router({
       const page = rows.slice(0, limit);
       const last = page.at(-1);
       return { actions: page.map(toAudit), nextCursor: rows.length > limit && last ? encodeAuditCursor(last) : null };
-    }),
-
-  users: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/admin/users", tags: ["admin"], summary: "Find users by email or id" } })
-    .input(z.strictObject({ query: text({ max: MAX_EMAIL_LENGTH, min: 0 }).optional() }))
-    .output(z.object({ users: z.array(userSummaryOutput) }))
-    .query(async ({ ctx, input }) => ({
-      users: (await ctx.services.admin.searchUsers(input.query ?? "")).map(toSummary),
-    })),
-
-  user: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/admin/users/{userId}", tags: ["admin"], summary: "A user's account" } })
-    .input(z.strictObject({ userId: uuid }))
-    .output(
-      z.object({
-        user: userSummaryOutput,
-        holds: z.array(
-          z.object({
-            id: z.uuid(),
-            amount: z.number().int(),
-            capturedAmount: z.number().int().nullable(),
-            status: z.string(),
-            expiresAt: z.iso.datetime(),
-            createdAt: z.iso.datetime(),
-          }),
-        ),
-        // Live and past (spent, expired), newest first.
-        grants: z.array(creditGrantOutput.extend({ amount: z.number().int(), expiredAt: z.iso.datetime().nullable() })),
-        payments: z.array(
-          z.object({
-            id: z.uuid(),
-            status: z.string(),
-            credits: z.number().int(),
-            amountMinor: z.number().int(),
-            currency: z.string(),
-            reviewReason: z.string().nullable(),
-            createdAt: z.iso.datetime(),
-          }),
-        ),
-      }),
-    )
-    .query(async ({ ctx, input }) => {
-      const user = await ctx.services.admin.userSummary(input.userId);
-      const [holds, payments, grants] = await Promise.all([
-        ctx.services.credits.listHolds(input.userId),
-        ctx.services.payments.listPayments(input.userId),
-        ctx.services.credits.grantHistory(input.userId, MAX_PAGE_SIZE),
-      ]);
-      return {
-        user: toSummary(user),
-        holds: holds.map((h) => ({
-          id: h.id,
-          amount: h.amount,
-          capturedAmount: h.capturedAmount,
-          status: h.status,
-          expiresAt: h.expiresAt.toISOString(),
-          createdAt: h.createdAt.toISOString(),
-        })),
-        grants: grants.map((g) => ({ ...toGrant(g), amount: g.amount, expiredAt: iso(g.expiredAt) })),
-        payments: payments.map((p) => ({
-          id: p.id,
-          status: p.status,
-          credits: p.credits,
-          amountMinor: p.amountMinor,
-          currency: p.currency,
-          reviewReason: p.reviewReason,
-          createdAt: p.createdAt.toISOString(),
-        })),
-      };
-    }),
-
-  eraseUser: adminProcedure
-    .meta({
-      openapi: { method: "POST", path: "/admin/users/{userId}/erase", tags: ["admin"], summary: "Erase a user (GDPR)" },
-    })
-    .input(z.strictObject({ userId: uuid, reason }))
-    .output(z.object({ erasedAt: z.iso.datetime(), alreadyErased: z.boolean() }))
-    .mutation(async ({ ctx, input }) => {
-      const result = await ctx.services.gdpr.erase({
-        userId: input.userId,
-        actorId: ctx.user.id,
-        requestId: ctx.requestId,
-        reason: input.reason,
-      });
-      return { erasedAt: result.erasedAt.toISOString(), alreadyErased: result.alreadyErased };
     }),
 
   dailyStats: adminProcedure

@@ -24,6 +24,7 @@ import {
   type ProviderEvent,
   ProviderUnavailableError,
 } from "./provider.ts";
+import { refundRowReason } from "./refund-reason.ts";
 import type { RefundStore } from "./refund-store.ts";
 import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
@@ -216,7 +217,7 @@ export function createPaymentService(deps: {
           next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", -disputeDelta, source));
       const refundDelta = target.refunded - next.creditsRefunded;
       if (refundDelta > 0) {
-        const taken = await clawBackRefund(tx, next, refundDelta, source);
+        const taken = await clawBackRefund(tx, next, refundDelta, source, refundRowReason(payment, next));
         patch.creditsRefunded = next.creditsRefunded + taken;
         if (taken < refundDelta) {
           patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
@@ -259,13 +260,14 @@ export function createPaymentService(deps: {
 
   // A refund takes back what the user still has, in the balance or reserved by open holds, never
   // more: credits already spent are flagged for review rather than driving the balance below zero.
-  async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string): Promise<number> {
+  async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string, reason: string) {
     const { taken } = await clawBack(tx.ledger, {
       userId: payment.userId,
       wanted,
       kind: "refund_clawback",
       idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
       paymentId: payment.id,
+      reason,
       now: clock.now(),
     });
     return taken;

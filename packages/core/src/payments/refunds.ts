@@ -20,7 +20,7 @@ import {
   ProviderUnavailableError,
   type RefundInfo,
 } from "./provider.ts";
-import type { Refund, RefundStore } from "./refund-store.ts";
+import { IN_FLIGHT_REFUND_STATUSES, type Refund, type RefundStore } from "./refund-store.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
 // The largest refund anyone can ask for, in minor units: far above any payment, far below 2^53.
@@ -69,6 +69,9 @@ export function createRefundService(deps: RefundDeps) {
   const issue = refundSender(deps, inTransaction);
   const decisions = refundDecisions(clock, inTransaction, issue);
 
+  const refundsOf = (paymentIds: string[]) =>
+    paymentIds.length === 0 ? Promise.resolve([]) : store.refunds.listRefunds({ paymentIds, limit: MAX_PAGE_SIZE });
+
   async function refund(input: RefundInput): Promise<Refund> {
     assertRefundInput(input);
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey).key;
@@ -77,7 +80,7 @@ export function createRefundService(deps: RefundDeps) {
       if (!payment) throw new NotFoundError("payment");
       const earlier = await tx.refunds.findRefundByKey(key);
       if (earlier) return sameRequest(earlier, input);
-      const amount = input.amountMinor ?? (await remainingMinor(tx, payment));
+      const amount = input.amountMinor ?? refundableMinor(payment, await tx.refunds.inFlightMinor(payment.id));
       await assertRefundable(tx, payment, amount);
       // Money back to oneself always takes a second admin, as crediting oneself does.
       const threshold = deps.approvalThresholds[payment.currency] ?? 0;
@@ -109,8 +112,18 @@ export function createRefundService(deps: RefundDeps) {
       await decisions.expirePending();
       return store.refunds.listRefunds({ status: "pending", limit: MAX_PAGE_SIZE });
     },
-    refundsOf: (paymentIds: string[]) =>
-      paymentIds.length === 0 ? Promise.resolve([]) : store.refunds.listRefunds({ paymentIds, limit: MAX_PAGE_SIZE }),
+    refundsOf,
+    // The admin's view of a user's payments: each one's refunds (newest first) and what is left
+    // to refund on it. Shown only: a refund is checked again under the payment's lock.
+    async refundsOfPayments(payments: Payment[]): Promise<PaymentRefunds[]> {
+      const refunds = await refundsOf(payments.map((p) => p.id));
+      return payments.map((payment) => {
+        const own = refunds.filter((r) => r.paymentId === payment.id);
+        const inFlight = own.filter((r) => IN_FLIGHT_REFUND_STATUSES.includes(r.status));
+        const inFlightMinor = inFlight.reduce((total, r) => total + r.amountMinor, 0);
+        return { payment, refunds: own, refundableMinor: refundableMinor(payment, inFlightMinor) };
+      });
+    },
   };
 }
 
@@ -137,20 +150,34 @@ function sameRequest(earlier: Refund, input: RefundInput): Refund {
   return earlier;
 }
 
-// What can still be refunded: what was paid, less what the provider reports refunded and what
-// our own requests (waiting for approval or for the provider) already hold.
-async function remainingMinor(tx: Tx, payment: Payment): Promise<number> {
-  return payment.amountMinor - payment.amountRefundedMinor - (await tx.refunds.inFlightMinor(payment.id));
+export interface PaymentRefunds {
+  payment: Payment;
+  refunds: Refund[];
+  refundableMinor: number;
+}
+
+// Why a payment cannot be refunded at all, or null: only a paid, undisputed payment can be.
+export function refundBlocker(payment: Payment): string | null {
+  if (!payment.creditedAt || !payment.providerPaymentIntentId) {
+    return `payment is ${payment.status}: only a paid payment can be refunded`;
+  }
+  if (payment.disputeStatus === "open" || payment.disputeStatus === "lost")
+    return "a disputed payment cannot be refunded";
+  return null;
+}
+
+// What can still be refunded, in minor units: what was paid, less what the provider reports
+// refunded and what our own requests (waiting for approval or for the provider) already hold;
+// 0 for a payment that cannot be refunded.
+export function refundableMinor(payment: Payment, inFlightMinor: number): number {
+  if (refundBlocker(payment)) return 0;
+  return Math.max(0, payment.amountMinor - payment.amountRefundedMinor - inFlightMinor);
 }
 
 async function assertRefundable(tx: Tx, payment: Payment, amount: number): Promise<void> {
-  if (!payment.creditedAt || !payment.providerPaymentIntentId) {
-    throw new InvalidStateError(`payment is ${payment.status}: only a paid payment can be refunded`);
-  }
-  if (payment.disputeStatus === "open" || payment.disputeStatus === "lost") {
-    throw new InvalidStateError("a disputed payment cannot be refunded");
-  }
-  const remaining = await remainingMinor(tx, payment);
+  const blocker = refundBlocker(payment);
+  if (blocker) throw new InvalidStateError(blocker);
+  const remaining = refundableMinor(payment, await tx.refunds.inFlightMinor(payment.id));
   if (remaining <= 0) throw new InvalidStateError("nothing is left to refund on this payment");
   if (amount > remaining) {
     throw new InvalidStateError(
