@@ -53,6 +53,20 @@ const decidedOrPastExpiry: Explain = (error) =>
       }
     : { form: "This request was already decided, or it expired." };
 const ADJUST_REPLAYED = form("This form was already sent with other values. Reload the page and try again.");
+// The core's refusals of a refund (refunds.ts), in words for the admin.
+const refundRefused: Explain = (error) => {
+  if (/more than is left/.test(error.message))
+    return { amount: "That is more than is left to refund now: reload the page to see what is left." };
+  if (/nothing is left/.test(error.message)) return { form: "Nothing is left to refund on this payment." };
+  if (/disputed/.test(error.message)) return { form: "This payment is disputed: it cannot be refunded." };
+  return { form: "Only a paid payment can be refunded." };
+};
+const REFUND_PENDING_AT_PROVIDER = form(
+  "The payment provider did not answer. The refund is recorded as processing: send the same form again to retry it (it refunds once).",
+);
+const APPROVED_NOT_SENT = form(
+  "Approved, but the payment provider did not answer: the refund is shown as processing on the user's page until it does.",
+);
 const KEY_GONE = form("This key could not be revoked: it may be gone already.");
 
 export const errorTable = {
@@ -106,6 +120,22 @@ export const errorTable = {
     // An expiry the core refuses (past, too far) names no field: its message is the form's.
     INVALID_INPUT: invalidFields(["amount", "reason", "category", "expiresAt"]),
   },
+  refund: {
+    INVALID_STATE: refundRefused,
+    NOT_FOUND: form("This payment no longer exists."),
+    IDEMPOTENCY_CONFLICT: ADJUST_REPLAYED,
+    INVALID_INPUT: invalidFields(["amount", "reason"]),
+    UNAVAILABLE: REFUND_PENDING_AT_PROVIDER,
+    PROVIDER_UNAVAILABLE: REFUND_PENDING_AT_PROVIDER,
+  },
+  decideRefund: {
+    FORBIDDEN: form("You requested this refund, or its money goes to you: another admin must decide it."),
+    NOT_FOUND: form("This refund request no longer exists."),
+    INVALID_STATE: DECIDED,
+    INVALID_INPUT: DECIDED,
+    UNAVAILABLE: APPROVED_NOT_SENT,
+    PROVIDER_UNAVAILABLE: APPROVED_NOT_SENT,
+  },
   pack: {
     INVALID_INPUT: invalidFields(["name", "credits", "prices", "creditExpiryDays", "position"]),
     NOT_FOUND: form("This pack no longer exists."),
@@ -135,7 +165,11 @@ export const errorTable = {
     }),
   },
   erase: {
-    INVALID_INPUT: invalidFields(["reason"]),
+    // The core's refusal of a typed email that is not the user's (gdpr.ts): nothing was erased.
+    INVALID_INPUT: (error) =>
+      /confirmEmail does not match/.test(error.message)
+        ? { confirmEmail: "That is not this user's email: nothing was erased. Type it exactly as shown above." }
+        : invalidFields(["reason", "confirmEmail"])(error),
     UNAVAILABLE: (error) => ({ form: error.message }),
     PROVIDER_UNAVAILABLE: (error) => ({ form: error.message }),
   },

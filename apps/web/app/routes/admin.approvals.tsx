@@ -1,21 +1,26 @@
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { RefundApprovals } from "../components/refund-approvals.tsx";
 import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
+import type { Api } from "../lib/api.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
-import { formatCredits, formatDateTime, formatSigned, grantCategoryLabels } from "../lib/format.ts";
+import { formatCredits, formatDateTime, formatMoney, formatSigned, grantCategoryLabels } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Approvals · Admin · Credits" }];
 
 export const loader = adminRoute(async ({ api, user }) => {
-  const { adjustments } = await api.caller.admin.approvals();
-  const emails = await emailsFor(
-    api,
-    adjustments.flatMap((a) => [a.requestedBy, a.targetUserId]),
-  );
-  return { adjustments, emails, me: user.id };
+  const [{ adjustments }, { refunds }] = await Promise.all([
+    api.caller.admin.approvals(),
+    api.caller.admin.refundApprovals(),
+  ]);
+  const emails = await emailsFor(api, [
+    ...adjustments.flatMap((a) => [a.requestedBy, a.targetUserId]),
+    ...refunds.flatMap((r) => [r.requestedBy, r.userId]),
+  ]);
+  return { adjustments, refunds, emails, me: user.id };
 });
 
 export const action = adminRoute(async ({ request, api }) => {
@@ -23,26 +28,100 @@ export const action = adminRoute(async ({ request, api }) => {
   const intent = textField(form, "intent") === "reject" ? ("reject" as const) : ("approve" as const);
   const id = textField(form, "id");
   if (!isUuid(id))
-    return data({ intent, id, ok: false as const, balance: null, error: "This request is unknown." }, 400);
+    return data(
+      { kind: null, intent, id, ok: false as const, balance: null, refund: null, error: "This request is unknown." },
+      400,
+    );
+  if (textField(form, "kind") === "refund") return decideRefund(api, intent, id);
   try {
     if (intent === "approve") {
       const result = await api.caller.admin.approve({ id });
-      return { intent, id, ok: true as const, balance: result.balance, error: null };
+      return {
+        kind: "adjustment" as const,
+        intent,
+        id,
+        ok: true as const,
+        balance: result.balance,
+        refund: null,
+        error: null,
+      };
     }
     await api.caller.admin.reject({ id });
-    return { intent, id, ok: true as const, balance: null, error: null };
+    return { kind: "adjustment" as const, intent, id, ok: true as const, balance: null, refund: null, error: null };
   } catch (error) {
     const failure = formFailure(error, "decide");
     if (!failure) throw error;
     return data(
-      { intent, id, ok: false as const, balance: null, error: failure.errors.form ?? null },
+      {
+        kind: "adjustment" as const,
+        intent,
+        id,
+        ok: false as const,
+        balance: null,
+        refund: null,
+        error: failure.errors.form ?? null,
+      },
       { status: failure.status },
     );
   }
 });
 
+async function decideRefund(api: Api, intent: "approve" | "reject", id: string) {
+  try {
+    const refund = await (intent === "approve"
+      ? api.caller.admin.approveRefund({ id })
+      : api.caller.admin.rejectRefund({ id }));
+    return { kind: "refund" as const, intent, id, ok: true as const, balance: null, refund, error: null };
+  } catch (error) {
+    const failure = formFailure(error, "decideRefund");
+    if (!failure) throw error;
+    return data(
+      {
+        kind: "refund" as const,
+        intent,
+        id,
+        ok: false as const,
+        balance: null,
+        refund: null,
+        error: failure.errors.form ?? null,
+      },
+      { status: failure.status },
+    );
+  }
+}
+
+function OutcomeAlert({ outcome }: { outcome: NonNullable<ReturnType<typeof useActionData<typeof action>>> }) {
+  if (!outcome.ok) return <Alert tone="error">{outcome.error}</Alert>;
+  if (outcome.kind === "refund") {
+    const refund = outcome.refund;
+    const amount = refund ? formatMoney(refund.amount, refund.currency) : "";
+    if (outcome.intent === "reject")
+      return (
+        <Alert tone="success" title="Refund rejected">
+          Nothing was refunded.
+        </Alert>
+      );
+    return refund?.status === "failed" ? (
+      <Alert tone="error" title="Approved, but the payment provider refused the refund">
+        {refund.failureReason ?? "No money moved."}
+      </Alert>
+    ) : (
+      <Alert tone="success" title="Refund approved">
+        {amount} goes back to the customer; the credits it paid for are taken back.
+      </Alert>
+    );
+  }
+  return (
+    <Alert tone="success" title={outcome.intent === "approve" ? "Adjustment approved" : "Adjustment rejected"}>
+      {outcome.intent === "approve" && outcome.balance !== null
+        ? `It is applied: the new balance is ${formatCredits(outcome.balance)}.`
+        : "The balance was not changed."}
+    </Alert>
+  );
+}
+
 export default function AdminApprovals() {
-  const { adjustments, emails, me } = useLoaderData<typeof loader>();
+  const { adjustments, refunds, emails, me } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const navigation = useNavigation();
   const pending = navigation.state === "submitting" ? navigation.formData : undefined;
@@ -51,21 +130,15 @@ export default function AdminApprovals() {
     <div>
       <PageHeader
         title="Approvals"
-        description="Adjustments above the approval threshold wait here until another admin approves or rejects them."
+        description="Adjustments and refunds above the approval threshold wait here until another admin approves or rejects them."
       />
       {outcome ? (
         <div className="mb-4">
-          {outcome.ok ? (
-            <Alert tone="success" title={outcome.intent === "approve" ? "Adjustment approved" : "Adjustment rejected"}>
-              {outcome.intent === "approve" && outcome.balance !== null
-                ? `It is applied: the new balance is ${formatCredits(outcome.balance)}.`
-                : "The balance was not changed."}
-            </Alert>
-          ) : (
-            <Alert tone="error">{outcome.error}</Alert>
-          )}
+          <OutcomeAlert outcome={outcome} />
         </div>
       ) : null}
+
+      <h2 className="mb-3 text-lg font-semibold text-slate-900">Adjustments</h2>
 
       {adjustments.length === 0 ? (
         <EmptyState title="Nothing to decide">
@@ -147,6 +220,14 @@ export default function AdminApprovals() {
           })}
         </ul>
       )}
+      <h2 className="mt-8 mb-3 text-lg font-semibold text-slate-900">Refunds</h2>
+      <RefundApprovals
+        refunds={refunds}
+        emails={emails}
+        me={me}
+        busyId={pending?.get("kind") === "refund" ? String(pending.get("id") ?? "") : null}
+        busyIntent={pending ? String(pending.get("intent") ?? "") : null}
+      />
     </div>
   );
 }

@@ -1,15 +1,18 @@
 import { DEFAULT_PAGE_SIZE, MAX_CREDITS_PER_OPERATION, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { AdminPayments } from "../components/admin-payments.tsx";
 import { GrantTable, GrantTermsFields } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
-import { isUuid } from "../lib/admin.server.ts";
+import { emailsFor, isUuid } from "../lib/admin.server.ts";
+import type { Api } from "../lib/api.server.ts";
 import { formFailure, type Messages, publicErrorOf } from "../lib/errors.server.ts";
-import { formatCredits, formatDate, formatDateTime, formatMoney } from "../lib/format.ts";
+import { formatCredits, formatDate, formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
 import { grantTermsFromForm } from "../lib/grant-form.ts";
 import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
+import { refundAction } from "../lib/refund-form.server.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction<typeof loader> = ({ data: loaded }) => [
@@ -46,8 +49,13 @@ export const loader = adminRoute(async ({ request, params, api, user }) => {
     cursorInvalid: ledger === null,
     cursor,
     trail,
-    // One key per rendering of the form: a double submit (or a resent POST) adjusts once.
+    // One key per rendering of a form: a double submit (or a resent POST) adjusts or refunds once.
     adjustKey: crypto.randomUUID(),
+    refundKey: crypto.randomUUID(),
+    emails: await emailsFor(
+      api,
+      account.payments.flatMap((p) => p.refunds.flatMap((r) => [r.requestedBy, r.decidedBy])),
+    ),
     me: user.id,
   };
 });
@@ -56,6 +64,11 @@ export const action = adminRoute(async ({ request, params, api }) => {
   const userId = params.userId ?? "";
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const form = await request.formData();
+  if (textField(form, "intent") === "refund") return refundAction(api, userId, form);
+  return adjustAction(api, userId, form);
+});
+
+async function adjustAction(api: Api, userId: string, form: FormData) {
   const rawAmount = textField(form, "amount")
     .trim()
     .replace(/[,\s_]/g, "")
@@ -83,7 +96,7 @@ export const action = adminRoute(async ({ request, params, api }) => {
   else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
   if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
   if (Object.keys(errors).length > 0) {
-    return data({ ok: false as const, errors, values, result: null }, { status: 400 });
+    return data({ intent: "adjust" as const, ok: false as const, errors, values, result: null }, { status: 400 });
   }
   try {
     const result = await api.caller.admin.adjust({
@@ -93,20 +106,27 @@ export const action = adminRoute(async ({ request, params, api }) => {
       idempotencyKey: `web-adjust:${key}`,
       ...grant.terms,
     });
-    return { ok: true as const, errors: {} as Messages, values: null, result };
+    return { intent: "adjust" as const, ok: true as const, errors: {} as Messages, values: null, result };
   } catch (error) {
     const failure = formFailure(error, "adjust");
     if (!failure) throw error;
-    return data({ ok: false as const, errors: failure.errors, values, result: null }, { status: failure.status });
+    return data(
+      { intent: "adjust" as const, ok: false as const, errors: failure.errors, values, result: null },
+      { status: failure.status },
+    );
   }
-});
+}
 
 export default function AdminUser() {
-  const { user, holds, payments, grants, ledger, cursor, trail, cursorInvalid, adjustKey } =
+  const { user, holds, payments, grants, ledger, cursor, trail, cursorInvalid, adjustKey, refundKey, emails, me } =
     useLoaderData<typeof loader>();
-  const outcome = useActionData<typeof action>();
+  const answer = useActionData<typeof action>();
+  const outcome = answer?.intent === "adjust" ? answer : undefined;
+  const refundOutcome = answer?.intent === "refund" ? answer : undefined;
   const navigation = useNavigation();
-  const adjusting = navigation.state === "submitting" && navigation.formMethod === "POST";
+  const submitting = navigation.state === "submitting" && navigation.formMethod === "POST";
+  const adjusting = submitting && navigation.formData?.get("intent") !== "refund";
+  const refunding = submitting && navigation.formData?.get("intent") === "refund";
   const page = cursor ? trail.length + 2 : 1;
   const previous = cursor ? { cursor: trail.at(-1) ?? null, trail: trail.slice(0, -1) } : null;
   const next = ledger.nextCursor ? { cursor: ledger.nextCursor, trail: cursor ? [...trail, cursor] : [] } : null;
@@ -192,6 +212,7 @@ export default function AdminUser() {
             aria-labelledby="adjust-heading"
             key={adjustKey}
           >
+            <input type="hidden" name="intent" value="adjust" />
             <input type="hidden" name="idempotencyKey" value={adjustKey} />
             {outcome?.errors.form ? (
               <div className="sm:col-span-2">
@@ -286,40 +307,21 @@ export default function AdminUser() {
         ) : null}
       </section>
 
+      <section aria-labelledby="payments-heading">
+        <h2 id="payments-heading" className="mb-3 text-lg font-semibold text-slate-900">
+          Payments
+        </h2>
+        <AdminPayments
+          payments={payments}
+          emails={emails}
+          me={me}
+          refundKey={refundKey}
+          outcome={refundOutcome}
+          busyPaymentId={refunding ? String(navigation.formData?.get("paymentId") ?? "") : null}
+        />
+      </section>
+
       <div className="grid gap-6 lg:grid-cols-2">
-        <section aria-labelledby="payments-heading">
-          <h2 id="payments-heading" className="mb-3 text-lg font-semibold text-slate-900">
-            Payments
-          </h2>
-          {payments.length === 0 ? (
-            <EmptyState title="No payments">This user has not bought credits.</EmptyState>
-          ) : (
-            <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
-              {payments.map((p) => (
-                <li key={p.id} className="flex flex-wrap items-start justify-between gap-2 px-4 py-3 text-sm">
-                  <span>
-                    <span className="block font-medium text-slate-900">
-                      {formatMoney(p.amountMinor, p.currency)} · {formatCredits(p.credits)}
-                    </span>
-                    <span className="block text-slate-500">{formatDateTime(p.createdAt)}</span>
-                    {p.reviewReason ? <span className="block text-amber-800">{p.reviewReason}</span> : null}
-                  </span>
-                  <Badge
-                    tone={
-                      p.status === "succeeded" || p.status === "credited"
-                        ? "positive"
-                        : p.status === "failed"
-                          ? "negative"
-                          : "neutral"
-                    }
-                  >
-                    {p.status}
-                  </Badge>
-                </li>
-              ))}
-            </ul>
-          )}
-        </section>
         <section aria-labelledby="holds-heading">
           <h2 id="holds-heading" className="mb-3 text-lg font-semibold text-slate-900">
             Holds

@@ -1,4 +1,4 @@
-import { MAX_REASON_LENGTH } from "@credits/api/limits";
+import { MAX_EMAIL_LENGTH, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Button, Card, Field, PageHeader } from "../components/ui.tsx";
@@ -22,17 +22,21 @@ export const action = adminRoute(async ({ request, params, api }) => {
   if (!isUuid(userId)) throw data("no such user", { status: 404 });
   const form = await request.formData();
   const reason = textField(form, "reason").trim();
+  const confirmEmail = textField(form, "confirmEmail");
   const errors: Messages = {};
   if (!reason) errors.reason = "Say on what ground, e.g. “request by email, ticket 4711”.";
   else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
-  if (textField(form, "confirm") !== "yes") errors.confirm = "Confirm that this cannot be undone.";
-  if (Object.keys(errors).length > 0) return data({ errors, reason }, { status: 400 });
+  if (!confirmEmail.trim()) errors.confirmEmail = "Type the user's email to confirm: this cannot be undone.";
+  else if (confirmEmail.length > MAX_EMAIL_LENGTH) errors.confirmEmail = "That is not this user's email.";
+  if (Object.keys(errors).length > 0) return data({ errors, reason, confirmEmail }, { status: 400 });
   try {
-    await api.caller.admin.eraseUser({ userId, reason });
+    // The router compares the typed email with the user's (trimmed, any case) and erases nothing
+    // on a mismatch: the check holds for a hand-made POST as well as for this form.
+    await api.caller.admin.eraseUser({ userId, reason, confirmEmail });
   } catch (error) {
     const failure = formFailure(error, "erase");
     if (!failure) throw error;
-    return data({ errors: failure.errors, reason }, { status: failure.status });
+    return data({ errors: failure.errors, reason, confirmEmail }, { status: failure.status });
   }
   throw redirect(`/admin/users/${userId}`);
 });
@@ -74,13 +78,18 @@ export default function EraseUser() {
               defaultValue={outcome?.reason}
               error={outcome?.errors.reason}
             />
-            <label className="flex items-start gap-3 text-sm text-slate-700">
-              <input type="checkbox" name="confirm" value="yes" className="mt-0.5 size-4 accent-rose-600" />
-              <span>I understand that this cannot be undone.</span>
-            </label>
-            {outcome?.errors.confirm ? (
-              <p className="text-sm font-medium text-rose-700">{outcome.errors.confirm}</p>
-            ) : null}
+            <Field
+              label="Type the user's email to confirm"
+              name="confirmEmail"
+              type="text"
+              required
+              autoComplete="off"
+              spellCheck={false}
+              maxLength={MAX_EMAIL_LENGTH}
+              hint={`This cannot be undone. Type ${user.email ?? "the email"} exactly (case does not matter).`}
+              defaultValue={outcome?.confirmEmail}
+              error={outcome?.errors.confirmEmail}
+            />
             <Button type="submit" tone="danger" disabled={erasing} pending={erasing} pendingLabel="Erasing…">
               Erase user
             </Button>

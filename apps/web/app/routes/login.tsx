@@ -1,7 +1,7 @@
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
-import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
+import { Alert, Button, TextLink } from "../components/ui.tsx";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
