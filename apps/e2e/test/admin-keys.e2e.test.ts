@@ -1,19 +1,7 @@
 import { describe, expect, test } from "vitest";
-import {
-  createUser as createUserOf,
-  launchBrowser,
-  logInThroughPage,
-  newPage,
-  PASSWORD,
-  screenshot,
-  startWebServer,
-  uniqueEmail,
-} from "./harness.ts";
+import { logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 
-const server = await startWebServer();
-const browser = await launchBrowser();
-
-const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
+const { server, browser, createUser } = await startE2e();
 
 describe("admin: API keys and erasure", () => {
   test("a key made in the panel shows its owner and its daily limits", async () => {
@@ -40,7 +28,7 @@ describe("admin: API keys and erasure", () => {
     await context.close();
   });
 
-  test("erasing a user warns that the reason is kept forever, and asks for a confirmation", async () => {
+  test("erasing a user warns that the reason is kept forever, and takes the user's email typed exactly", async () => {
     const admin = await createUser("erase-admin", "admin");
     const customer = await createUser("erase-customer", "user");
     const { context, page } = await newPage(browser, server.url);
@@ -51,11 +39,23 @@ describe("admin: API keys and erasure", () => {
     await page.waitForURL(`**/admin/users/${customer.id}/erase`);
     await page.getByText("The reason is kept forever").waitFor();
     await page.getByLabel("Reason").fill("Request by email, ticket 4711");
+    const confirm = page.getByLabel("Type the user's email to confirm");
+    // Without JavaScript's help too: the server requires it.
+    await confirm.evaluate((input) => input.removeAttribute("required"));
     await page.getByRole("button", { name: "Erase user" }).click();
-    await page.getByText("Confirm that this cannot be undone.").waitFor();
+    await page.getByText("Type the user's email to confirm: this cannot be undone.").waitFor();
+
+    // Someone else's address: refused, and nothing is erased.
+    await page.getByLabel("Type the user's email to confirm").fill(admin.email);
+    await page.getByRole("button", { name: "Erase user" }).click();
+    await page.getByText("That is not this user's email: nothing was erased.", { exact: false }).waitFor();
+    expect(await page.getByLabel("Type the user's email to confirm").getAttribute("aria-invalid")).toBe("true");
+    expect((await server.services.admin.userSummary(customer.id)).erasedAt).toBeNull();
+    expect(await server.services.admin.auditLog({ targetUserId: customer.id })).toEqual([]);
     await screenshot(page, "admin-erase-user");
 
-    await page.getByRole("checkbox", { name: /cannot be undone/ }).check();
+    // The right one, in other case and with spaces around it.
+    await page.getByLabel("Type the user's email to confirm").fill(`  ${customer.email.toUpperCase()} `);
     await page.getByRole("button", { name: "Erase user" }).click();
     await page.waitForURL(`**/admin/users/${customer.id}`);
     await page.getByRole("heading", { name: "Erased user" }).waitFor();

@@ -1,20 +1,7 @@
 import { describe, expect, test } from "vitest";
-import {
-  createUser as createUserOf,
-  docsScreenshot,
-  launchBrowser,
-  logInThroughPage,
-  newPage,
-  PASSWORD,
-  screenshot,
-  startWebServer,
-  uniqueEmail,
-} from "./harness.ts";
+import { buyThroughLocalCheckout, docsScreenshot, logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 
-const server = await startWebServer();
-const browser = await launchBrowser();
-
-const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
+const { server, browser, createUser } = await startE2e();
 
 // Shared across the tests of this file, in order: the adjustment, then the pages that show it.
 const people = {
@@ -28,10 +15,7 @@ describe("admin", () => {
     // The customer buys a pack first (the dashboard then has a purchase and revenue to draw).
     const customer = await newPage(browser, server.url);
     await logInThroughPage(customer.page, people.customer.email);
-    await customer.page.getByRole("button", { name: /^Buy Starter/ }).click();
-    await customer.page.waitForURL("**/checkout/local/**");
-    await customer.page.getByRole("button", { name: "Pay (test)" }).click();
-    await customer.page.getByRole("heading", { name: "Payment received" }).waitFor();
+    await buyThroughLocalCheckout(customer.page, "Starter");
     expect(await customer.page.getByTestId("balance").textContent()).toBe("100 credits");
 
     // The first admin finds the customer and asks for 20,000 credits: above the threshold.
@@ -45,21 +29,22 @@ describe("admin", () => {
     expect(await first.page.getByTestId("user-balance").textContent()).toBe("100 credits");
 
     // A reason is required; the error sits next to its field.
-    await first.page.getByLabel("Amount (credits)").fill("20000");
+    const adjust = first.page.getByRole("form", { name: "Adjust the balance" });
+    await adjust.getByLabel("Amount (credits)").fill("20000");
     await first.page.locator("#field-reason").evaluate((input) => input.removeAttribute("required"));
     await first.page.getByRole("button", { name: "Adjust balance" }).click();
     await first.page.getByText("Say why: the reason is kept in the audit log", { exact: false }).waitFor();
-    expect(await first.page.getByLabel("Reason").getAttribute("aria-invalid")).toBe("true");
+    expect(await adjust.getByLabel("Reason").getAttribute("aria-invalid")).toBe("true");
 
-    await first.page.getByLabel("Amount (credits)").fill("20000");
-    await first.page.getByLabel("Reason").fill("Enterprise contract, order 4711");
+    await adjust.getByLabel("Amount (credits)").fill("20000");
+    await adjust.getByLabel("Reason").fill("Enterprise contract, order 4711");
     await first.page.getByRole("button", { name: "Adjust balance" }).click();
     await first.page.getByText("Waiting for approval").waitFor();
     expect(await first.page.getByTestId("user-balance").textContent()).toBe("100 credits");
 
     // A small one applies at once.
-    await first.page.getByLabel("Amount (credits)").fill("50");
-    await first.page.getByLabel("Reason").fill("Goodwill for the outage");
+    await adjust.getByLabel("Amount (credits)").fill("50");
+    await adjust.getByLabel("Reason").fill("Goodwill for the outage");
     await first.page.getByRole("button", { name: "Adjust balance" }).click();
     await first.page.getByText("Adjustment applied").waitFor();
     await first.page.getByText("The new balance is 150 credits.").waitFor();
@@ -106,7 +91,7 @@ describe("admin", () => {
         .getByRole("row")
         .count(),
     ).toBe(4); // header + 3
-    await second.page.getByRole("region", { name: "Payments" }).getByText("$5.00", { exact: false }).waitFor();
+    await second.page.getByRole("region", { name: "Payments" }).getByText("$5.00 · 100 credits").waitFor();
     await docsScreenshot(second.page, "admin-user");
 
     for (const { context } of [customer, first, second]) await context.close();

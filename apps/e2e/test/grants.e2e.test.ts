@@ -2,21 +2,9 @@
 // from, and an admin adjustment with a category and an expiry date.
 import { randomUUID } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import {
-  createUser as createUserOf,
-  launchBrowser,
-  logInThroughPage,
-  newPage,
-  PASSWORD,
-  screenshot,
-  startWebServer,
-  uniqueEmail,
-} from "./harness.ts";
+import { logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 
-const server = await startWebServer();
-const browser = await launchBrowser();
-
-const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
+const { server, browser, createUser } = await startE2e();
 
 const admin = await createUser("grants-admin", "admin");
 const DAY_MS = 86_400_000;

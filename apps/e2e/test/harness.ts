@@ -124,3 +124,25 @@ export async function docsScreenshot(page: Page, name: string): Promise<void> {
   mkdirSync(docsScreenshotDir, { recursive: true });
   await page.screenshot({ path: join(docsScreenshotDir, `${name}.png`), fullPage: true });
 }
+
+// The head every test file of the panel shares: its own server (with `overrides` to the
+// environment), one Chromium, and users made on that server.
+export async function startE2e(overrides: Record<string, string> = {}) {
+  const server = await startWebServer(overrides);
+  const browser = await launchBrowser();
+  return {
+    server,
+    browser,
+    createUser: (label: string, role: "user" | "admin") => createUser(server, label, role),
+  };
+}
+
+// Buys a pack from the Buy page through the local provider's checkout page, as a person would,
+// and waits for the success page.
+export async function buyThroughLocalCheckout(page: Page, packName: string): Promise<void> {
+  await page.goto("/credits");
+  await page.getByRole("button", { name: new RegExp(`^Buy ${packName}`) }).click();
+  await page.waitForURL("**/checkout/local/**");
+  await page.getByRole("button", { name: "Pay (test)" }).click();
+  await page.getByRole("heading", { name: "Payment received" }).waitFor();
+}

@@ -1,17 +1,7 @@
 import { describe, expect, test } from "vitest";
-import {
-  createUser as createUserOf,
-  launchBrowser,
-  logInThroughPage,
-  newPage,
-  screenshot,
-  startWebServer,
-} from "./harness.ts";
+import { logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 
-const server = await startWebServer();
-const browser = await launchBrowser();
-
-const createUser = (label: string, role: "user" | "admin") => createUserOf(server, label, role);
+const { server, browser, createUser } = await startE2e();
 
 describe("packs: made in the admin panel, bought in the currency the buyer picks", () => {
   test("an admin creates a pack priced in yen and dinars; a customer buys it in dinars; archived, it is off sale", async () => {
