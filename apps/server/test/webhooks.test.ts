@@ -2,15 +2,21 @@
 // (both running the delivery worker), receivers that verify every signature with the
 // `standardwebhooks` package, endpoints registered, replayed and rotated through the REST API.
 import { randomUUID } from "node:crypto";
-import { adminActions } from "@credits/db/schema";
+import { adminActions, users } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
 import { call } from "./http-call.ts";
+import { startSmtpCapture } from "./notify/smtp-capture.ts";
 import { adminSession, type Received, startReceiver, waitFor } from "./webhooks-helpers.ts";
 
+// Admins' alert mail (an endpoint disabled) goes to a real SMTP server in the test process.
+const smtp = await startSmtpCapture();
+afterAll(() => smtp.close());
 const fast = {
+  SMTP_URL: smtp.url,
+  MAIL_POLL_INTERVAL_MS: "100",
   OUTBOUND_WEBHOOKS_ALLOW_PRIVATE: "true",
   WEBHOOK_WORKER_ENABLED: "true",
   WEBHOOK_POLL_INTERVAL_MS: "20",
@@ -172,9 +178,18 @@ describe("outbound webhooks", () => {
     expect(audit).toContainEqual(
       expect.objectContaining({ actorId: null, detail: expect.objectContaining({ endpointId: id }) }),
     );
+    // Every admin is told by mail, once: the second instance's sender finds it sent.
+    const [me] = await db.select({ email: users.email }).from(users).where(eq(users.id, admin.id));
+    const alerts = () => smtp.received.filter((mail) => mail.to && "text" in mail.to && mail.to.text === me?.email);
+    const [alert] = await waitFor(() => (alerts().length > 0 ? alerts() : undefined));
+    expect(alert?.subject).toBe(`Webhook endpoint disabled: ${new URL(receiver.url).host}`);
+    expect(alert?.text).toContain("after 2 failed deliveries in a row");
+    // The host only: an endpoint's path or query may carry a token.
+    expect(alert?.text).not.toContain("/hooks");
     // Disabled: new events are no longer delivered to it.
     const later = await fileAdjustment();
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(about(receiver.received, later)).toEqual([]);
+    expect(alerts()).toHaveLength(1);
   });
 });

@@ -92,6 +92,8 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
       credits: number("credits"),
       balance: number("balance"),
       threshold: number("threshold"),
+      endpointHost: typeof data.endpointHost === "string" ? data.endpointHost : undefined,
+      failedDeliveries: number("failedDeliveries"),
       ...(payment ?? {}),
     },
   };

@@ -206,6 +206,16 @@ export function createWebhookStore(db: Database): WebhookStore {
       if (outcome.status === "pending") return { recorded: true, disabled: null };
       return { recorded: true, disabled: await countDelivery(db, claimed.endpointId, outcome.status, disableAfter) };
     },
+
+    queueDisabledAlerts: async (cause, facts) => {
+      const queued = await db.execute(sql`
+        INSERT INTO mails (cause, template, user_id, data)
+        SELECT ${cause} || ':' || u.id, 'endpoint_disabled', u.id, ${JSON.stringify(facts)}::jsonb
+          FROM users u WHERE u.role = 'admin' AND u.email IS NOT NULL
+        ON CONFLICT (cause) DO NOTHING
+        RETURNING id`);
+      return rowsOf(queued).length;
+    },
   };
   return translatingErrors(store);
 }

@@ -4,7 +4,13 @@ import { formatMoney } from "../money.ts";
 // from a person (a display name, a pack name an admin typed) is escaped in the HTML and stripped
 // of line breaks in the subject, so it can neither add markup nor add a header.
 
-export const mailTemplates = ["receipt", "low_balance", "auto_topup_failed", "erasure_confirmation"] as const;
+export const mailTemplates = [
+  "receipt",
+  "low_balance",
+  "auto_topup_failed",
+  "erasure_confirmation",
+  "endpoint_disabled",
+] as const;
 export type MailTemplate = (typeof mailTemplates)[number];
 
 export interface RenderedMail {
@@ -24,6 +30,9 @@ export interface MailFacts {
   amountMinor?: number;
   currency?: string;
   payUrl?: string;
+  // An outbound webhook endpoint's host (never its path or query: they may carry tokens).
+  endpointHost?: string;
+  failedDeliveries?: number;
 }
 
 const integer = new Intl.NumberFormat("en");
@@ -65,6 +74,13 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => { subject: string; line
     lines: [
       `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
       facts.payUrl ? `You can pay for it here: ${facts.payUrl}` : "You can buy credits on the Credits page.",
+    ],
+  }),
+  endpoint_disabled: (facts) => ({
+    subject: `Webhook endpoint disabled: ${facts.endpointHost ?? "an endpoint"}`,
+    lines: [
+      `The outbound webhook endpoint at ${facts.endpointHost ? oneLine(facts.endpointHost) : "an unnamed host"} was disabled after ${credits(facts.failedDeliveries)} failed deliveries in a row.`,
+      "Events are no longer sent to it. Fix the receiver, then enable it again on the admin Webhooks page; failed deliveries can be replayed from its delivery log.",
     ],
   }),
   erasure_confirmation: () => ({

@@ -98,4 +98,6 @@ export interface WebhookStore {
     outcome: AttemptOutcome,
     disableAfter: number,
   ): Promise<{ recorded: boolean; disabled: WebhookEndpoint | null }>;
+  // Queues the `endpoint_disabled` mail to every admin (one per admin and `cause`); how many.
+  queueDisabledAlerts(cause: string, facts: { endpointHost: string; failedDeliveries: number }): Promise<number>;
 }

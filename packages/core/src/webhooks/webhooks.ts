@@ -8,7 +8,7 @@ import { MAX_PAGE_SIZE } from "../limits.ts";
 import { isUuid } from "../validate.ts";
 import { parseEndpointUrl, type ResolveHost, resolveTarget } from "./endpoint-url.ts";
 import { type RetryPolicy, retryDelayMs } from "./retry-policy.ts";
-import type { AttemptOutcome, ClaimedDelivery, WebhookEndpoint, WebhookStore } from "./store.ts";
+import type { AttemptOutcome, ClaimedDelivery, WebhookStore } from "./store.ts";
 
 // Sends one signed attempt (Standard Webhooks: webhook-id, webhook-timestamp, webhook-signature
 // with one signature per secret), connecting to exactly `address`. Implemented at the edge.
@@ -56,8 +56,6 @@ export function createWebhookService(deps: {
   resolve: ResolveHost;
   settings: WebhookSettings;
   clock?: Clock;
-  // Told when the worker disables a failing endpoint (after its audit row committed): an alert hook.
-  onEndpointDisabled?: (endpoint: WebhookEndpoint) => void;
 }) {
   const { store, sender, settings } = deps;
   const clock = deps.clock ?? systemClock;
@@ -191,19 +189,20 @@ export function createWebhookService(deps: {
   }
 
   async function record(outcome: AttemptOutcome) {
-    const disabled = await store.transaction(async (tx) => {
-      const result = await tx.webhooks.recordAttempt(outcome, settings.disableAfterFailedDeliveries);
-      if (result.disabled) {
-        await tx.admin.insertAction(
-          auditRow(null, "webhook_endpoint.auto_disabled", null, {
-            endpointId: result.disabled.id,
-            detail: { host: hostOf(result.disabled.url), failedDeliveries: result.disabled.failedDeliveries },
-          }),
-        );
-      }
-      return result.disabled;
+    // The audit row and every admin's alert mail commit with the disabling, or none of them.
+    await store.transaction(async (tx) => {
+      const { disabled } = await tx.webhooks.recordAttempt(outcome, settings.disableAfterFailedDeliveries);
+      if (!disabled) return;
+      const facts = { endpointHost: hostOf(disabled.url), failedDeliveries: disabled.failedDeliveries };
+      await tx.admin.insertAction(
+        auditRow(null, "webhook_endpoint.auto_disabled", null, {
+          endpointId: disabled.id,
+          detail: { host: facts.endpointHost, failedDeliveries: facts.failedDeliveries },
+        }),
+      );
+      // One alert per disabling: the delivery that tipped it fails for good only once.
+      await tx.webhooks.queueDisabledAlerts(`webhook-disabled:${disabled.id}:${outcome.deliveryId}`, facts);
     });
-    if (disabled) deps.onEndpointDisabled?.(disabled);
     return outcome.status;
   }
 
