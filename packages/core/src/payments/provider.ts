@@ -62,6 +62,10 @@ export type ProviderEvent =
 
 // A refund of (part of) a paid payment intent. The idempotency key is derived from our refund row,
 // itself keyed by the requesting admin's key: a retry, or a second approval, makes one refund.
+// How long after its first use an idempotency key surely still names the same request at the
+// provider (Stripe prunes keys once they are 24 hours old, then makes a new object): an hour less.
+export const PROVIDER_IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
+
 export interface RefundRequest {
   paymentIntentId: string;
   amountMinor: number;

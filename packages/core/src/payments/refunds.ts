@@ -16,6 +16,7 @@ import { assertIdempotencyKey, assertReason } from "../validate.ts";
 import {
   type ChargeInfo,
   type PaymentProvider,
+  PROVIDER_IDEMPOTENCY_WINDOW_MS,
   ProviderRefusedError,
   ProviderUnavailableError,
   type RefundInfo,
@@ -66,7 +67,7 @@ export function createRefundService(deps: RefundDeps) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
   const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
-  const issue = refundSender(deps, inTransaction);
+  const issue = refundSender(deps, clock, inTransaction);
   const decisions = refundDecisions(clock, inTransaction, issue);
 
   const refundsOf = (paymentIds: string[]) =>
@@ -75,16 +76,24 @@ export function createRefundService(deps: RefundDeps) {
   async function refund(input: RefundInput): Promise<Refund> {
     assertRefundInput(input);
     const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey).key;
+    // An expired request holds nothing: marked so before counting what is left.
+    await decisions.expirePending();
     const filed = await inTransaction(async (tx) => {
       const payment = await tx.payments.lockPayment(input.paymentId);
       if (!payment) throw new NotFoundError("payment");
       const earlier = await tx.refunds.findRefundByKey(key);
       if (earlier) return sameRequest(earlier, input);
-      const amount = input.amountMinor ?? refundableMinor(payment, await tx.refunds.inFlightMinor(payment.id));
-      await assertRefundable(tx, payment, amount);
-      // Money back to oneself always takes a second admin, as crediting oneself does.
+      const blocker = refundBlocker(payment);
+      if (blocker) throw new InvalidStateError(blocker);
+      const remaining = refundableMinor(payment, await tx.refunds.inFlightMinor(payment.id));
+      const amount = input.amountMinor ?? remaining;
+      assertWithin(payment, amount, remaining);
+      // Money back to oneself always takes a second admin, as crediting oneself does. The
+      // threshold bounds a payment's refunds in all (refunded, waiting and this one), so a large
+      // refund split into small ones still needs a second admin.
       const threshold = deps.approvalThresholds[payment.currency] ?? 0;
-      const needsApproval = amount > threshold || payment.userId === input.actorId;
+      const alreadyMinor = payment.amountMinor - remaining;
+      const needsApproval = alreadyMinor + amount > threshold || payment.userId === input.actorId;
       const created = await tx.refunds.insertRefund({
         paymentId: payment.id,
         userId: payment.userId,
@@ -174,10 +183,7 @@ export function refundableMinor(payment: Payment, inFlightMinor: number): number
   return Math.max(0, payment.amountMinor - payment.amountRefundedMinor - inFlightMinor);
 }
 
-async function assertRefundable(tx: Tx, payment: Payment, amount: number): Promise<void> {
-  const blocker = refundBlocker(payment);
-  if (blocker) throw new InvalidStateError(blocker);
-  const remaining = refundableMinor(payment, await tx.refunds.inFlightMinor(payment.id));
+function assertWithin(payment: Payment, amount: number, remaining: number): void {
   if (remaining <= 0) throw new InvalidStateError("nothing is left to refund on this payment");
   if (amount > remaining) {
     throw new InvalidStateError(
@@ -189,7 +195,7 @@ async function assertRefundable(tx: Tx, payment: Payment, amount: number): Promi
 // Sends a refund the provider has not answered yet and records the answer. Its idempotency key is
 // the refund row's, so a retry (or a second approval) after a timeout or a crash is the same
 // refund at the provider.
-function refundSender(deps: RefundDeps, inTransaction: InTransaction) {
+function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTransaction) {
   // The answer, once: the refund row, its audit row and (for an accepted refund) the charge's
   // refunded amount, all under the payment's lock.
   function settle(refund: Refund, outcome: Outcome, requestId?: string | null): Promise<Refund> {
@@ -214,6 +220,7 @@ function refundSender(deps: RefundDeps, inTransaction: InTransaction) {
   }
 
   return async function issue(refund: Refund, requestId?: string | null): Promise<Refund> {
+    assertKeyRemembered(refund, clock);
     const payment = await deps.store.findPayment(refund.paymentId);
     if (!payment?.providerPaymentIntentId) throw new NotFoundError("payment");
     let answer: RefundInfo;
@@ -234,6 +241,18 @@ function refundSender(deps: RefundDeps, inTransaction: InTransaction) {
 }
 
 type Outcome = { answer: RefundInfo } | { refused: string };
+
+// A refund is first sent when it is filed (at or below the threshold) or approved. Sent again
+// after the provider may have forgotten its idempotency key, it would be a second refund: past
+// that, only someone who looked it up at the provider can say whether it was made.
+function assertKeyRemembered(refund: Refund, clock: Clock): void {
+  const firstSentAt = refund.decidedAt ?? refund.createdAt;
+  if (clock.now().getTime() - firstSentAt.getTime() < PROVIDER_IDEMPOTENCY_WINDOW_MS) return;
+  throw new InvalidStateError(
+    `refund ${refund.id} was sent over ${PROVIDER_IDEMPOTENCY_WINDOW_MS / 3_600_000} hours ago without an answer and ` +
+      `sending it again could refund twice: look for the provider's refund with metadata refundId ${refund.id}`,
+  );
+}
 
 // A second admin approves or rejects, as for adjustments: never the requester nor the payee, once.
 function refundDecisions(

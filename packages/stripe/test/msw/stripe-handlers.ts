@@ -69,6 +69,10 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   // Runs before a new refund is answered (with the charge as it now stands): a test delivers
   // charge.refunded there to have the webhook arrive before the API's answer.
   let beforeRefundAnswer: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null = null;
+  // Keys of refunds still being answered: Stripe answers a concurrent request with the same key 409.
+  const refundKeysInProgress = new Set<string>();
+  // Refunds made, but answered 500 (saved with the key, so replays answer 500 too, as Stripe does).
+  let loseRefundAnswers = false;
   let listedSessions: StripeJson[] = [];
   let listedCharges: StripeJson[] = [];
   let failure: StripeFailureMode = null;
@@ -155,7 +159,16 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   // refunds.create as Stripe answers it: refused beyond what the charge has left, replayed for the
   // same key (refused for the same key with other parameters), `charge` expanded when asked.
   async function createRefund({ params, idempotencyKey }: RecordedStripeRequest) {
+    if (idempotencyKey && refundKeysInProgress.has(idempotencyKey)) {
+      return stripeError(409, {
+        type: "invalid_request_error",
+        code: "idempotency_key_in_use",
+        message: "There is currently another in-progress request using this idempotency key. Please try again later.",
+      });
+    }
     const replayed = idempotencyKey ? refundByKey.get(idempotencyKey) : undefined;
+    if (replayed && loseRefundAnswers)
+      return stripeError(500, { type: "api_error", message: "An unknown error occurred" });
     if (replayed) {
       const { expand: _a, ...first } = replayed.params;
       const { expand: _b, ...now } = params;
@@ -210,7 +223,13 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       created: Math.floor(Date.now() / 1000),
     });
     if (idempotencyKey) refundByKey.set(idempotencyKey, { params, refund });
-    await beforeRefundAnswer?.(refund, after);
+    if (loseRefundAnswers) return stripeError(500, { type: "api_error", message: "An unknown error occurred" });
+    if (idempotencyKey) refundKeysInProgress.add(idempotencyKey);
+    try {
+      await beforeRefundAnswer?.(refund, after);
+    } finally {
+      if (idempotencyKey) refundKeysInProgress.delete(idempotencyKey);
+    }
     return ok(refund);
   }
 
@@ -282,6 +301,14 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     beforeRefundAnswer(hook: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null) {
       beforeRefundAnswer = hook;
     },
+    // Refunds are made but their answers lost (500, replayed for the same key while on).
+    loseRefundAnswers(on: boolean) {
+      loseRefundAnswers = on;
+    },
+    // Stripe prunes idempotency keys 24 hours after their first use: the same key then makes a new refund.
+    pruneRefundKeys() {
+      refundByKey.clear();
+    },
     seedCharges(objects: StripeJson[]) {
       listedCharges = [...listedCharges, ...objects];
     },
@@ -302,6 +329,8 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       listedCharges = [];
       failure = null;
       beforeRefundAnswer = null;
+      loseRefundAnswers = false;
+      refundKeysInProgress.clear();
     },
   };
 }
