@@ -181,7 +181,10 @@ export function createWebhookService(deps: {
   // again (at least once; receivers deduplicate on webhook-id).
   async function deliverDue(): Promise<{ claimed: number; succeeded: number }> {
     const now = clock.now();
-    const lease = new Date(now.getTime() + 2 * settings.timeoutMs + 10_000);
+    // The claim lasts until the batch's last delivery is sent: it waits for the waves before it
+    // (batchSize / concurrency), each attempt a lookup and a send of up to the timeout each.
+    const waves = Math.ceil(settings.batchSize / settings.concurrency);
+    const lease = new Date(now.getTime() + waves * 2 * settings.timeoutMs + 10_000);
     const claimed = await store.claimDue(now, settings.batchSize, lease);
     const limit = pLimit(settings.concurrency);
     const outcomes = await Promise.all(claimed.map((claim) => limit(() => attempt(claim).then(record))));
