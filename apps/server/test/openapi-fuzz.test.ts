@@ -274,8 +274,12 @@ beforeAll(async () => {
   poolsByOperation["admin-adjust"] = { expiresAt: ["2030-01-01T00:00:00.000Z"] };
   // Ranges the stats accept (from before to, at most a year), whatever the seed draws.
   poolsByOperation["admin-dailyStats"] = { from: ["2026-06-01", "2026-11-01"], to: ["2026-11-30", "2026-12-31"] };
-  // Erasure only ever reaches users made to be erased.
-  poolsByOperation["admin-eraseUser"] = { userId: throwawayUsers };
+  // Erasure only ever reaches users made to be erased; confirmEmail, when drawn, is one of theirs
+  // (the right one for its user now and then: a wrong one is a 400 that erases nothing).
+  const throwawayEmails = await Promise.all(
+    throwawayUsers.map(async (id) => (await server.services.admin.userSummary(id)).email ?? ""),
+  );
+  poolsByOperation["admin-eraseUser"] = { userId: throwawayUsers, confirmEmail: throwawayEmails };
   console.info(`openapi fuzz: seed ${SEED}, ${operations.length} operations x ${CALLERS.length} callers`);
 });
 
