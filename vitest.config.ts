@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects, one command: unit and integration suites, and the browser tests (apps/e2e, their
+// Three projects, one command: unit and integration suites, the contract test over what they
+// recorded, and the browser tests (apps/e2e, their
 // own package: they start the server, which serves the web app; their own config: no Remix
 // plugin; a global setup builds the app once).
 export default defineConfig({
@@ -14,7 +15,7 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["packages/*/test/**/*.test.ts", "apps/*/test/**/*.test.ts", "scripts/test/**/*.test.ts"],
-          exclude: ["**/node_modules/**", "**/*.e2e.test.ts"],
+          exclude: ["**/node_modules/**", "**/*.e2e.test.ts", "**/*.contract.test.ts"],
           testTimeout: 60_000,
           hookTimeout: 60_000,
           pool: "forks",
@@ -23,9 +24,22 @@ export default defineConfig({
           globalSetup: [
             "apps/server/test/observability.global-setup.ts",
             "packages/db/test/pglite-image.global-setup.ts",
+            "apps/server/test/contract/record.global-setup.ts",
           ],
-          setupFiles: ["apps/server/test/observability.setup.ts"],
+          // Every answer a test's server gives on a documented route is recorded for the contract test.
+          setupFiles: ["apps/server/test/observability.setup.ts", "apps/server/test/contract/record.setup.ts"],
           sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // After the unit project: checks every answer it recorded against the OpenAPI document.
+        test: {
+          name: "contract",
+          include: ["apps/server/test/contract/*.contract.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          pool: "forks",
+          sequence: { groupOrder: 1 },
         },
       },
       "apps/e2e/vitest.config.ts",

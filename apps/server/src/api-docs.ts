@@ -1,53 +1,45 @@
-import type { OpenAPIObject } from "trpc-to-openapi";
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import type { Hono } from "hono";
 
-// A readable, self-contained page for /api/docs: no script or stylesheet from a CDN, so it works
-// offline and under a strict content security policy.
-export function apiDocsPage(doc: OpenAPIObject): string {
-  const sections = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
-    Object.entries(item as Record<string, OperationLike>).map(([method, op]) => operation(method, path, op)),
-  );
-  return `<!doctype html>
+// /api/docs: the API reference, rendered by Scalar API Reference (its standalone browser bundle,
+// served from the server's own dependencies: no CDN, so the page works offline). It reads
+// /api/v1/openapi.json and gives schemas, code samples (curl, JavaScript, Python, …) and try-it
+// against this server. Scalar's default web fonts (a CDN) are off: the page uses system fonts.
+const SCRIPT_PATH = "/api/docs/scalar.js";
+const CONFIG_PATH = "/api/docs/init.js";
+// The package exports only its module entry (dist/index.js); the bundle sits beside it.
+const bundleFile = () =>
+  join(dirname(createRequire(import.meta.url).resolve("@scalar/api-reference")), "browser", "standalone.js");
+
+const page = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(doc.info.title)} reference</title>
-<style>
-body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1f2933}
-h1{margin-bottom:.25rem} section{border:1px solid #d9e2ec;border-radius:8px;padding:.75rem 1rem;margin:1rem 0}
-h2{font-size:1rem;margin:0;font-family:ui-monospace,monospace} .m{display:inline-block;min-width:4.5rem;font-weight:700}
-.get{color:#0967d2}.post{color:#27ab83}.delete{color:#cf1124} pre{background:#f5f7fa;padding:.5rem;overflow:auto;font-size:13px}
-.lock{font-size:.85rem;color:#8d2b0b}
-</style></head><body>
-<h1>${escapeHtml(doc.info.title)} <small>${escapeHtml(doc.info.version)}</small></h1>
-<p>${escapeHtml(doc.info.description ?? "")}</p>
-<p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>. Base URL: <code>/api/v1</code>.</p>
-${sections.join("\n")}
+<title>Credits API reference</title></head>
+<body><noscript>The reference needs JavaScript; the document itself is <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>.</noscript>
+<div id="api-reference"></div>
+<script src="${SCRIPT_PATH}"></script>
+<script src="${CONFIG_PATH}"></script>
 </body></html>`;
-}
 
-interface OperationLike {
-  summary?: string;
-  security?: unknown[];
-  parameters?: { name: string; in: string; required?: boolean }[];
-  requestBody?: { content?: Record<string, { schema?: unknown }> };
-  responses?: Record<string, { description?: string }>;
-}
+// A script file, not inline, so the page works under a content security policy without 'unsafe-inline'.
+const init = `Scalar.createApiReference("#api-reference", ${JSON.stringify({
+  url: "/api/v1/openapi.json",
+  withDefaultFonts: false,
+  telemetry: false,
+  hideClientButton: true,
+  defaultHttpClient: { targetKey: "shell", clientKey: "curl" },
+})});`;
 
-function operation(method: string, path: string, op: OperationLike): string {
-  const params = (op.parameters ?? [])
-    .map((p) => `<code>${escapeHtml(p.name)}</code> (${escapeHtml(p.in)}${p.required ? ", required" : ""})`)
-    .join(", ");
-  const body = op.requestBody?.content?.["application/json"]?.schema;
-  const responses = Object.entries(op.responses ?? {})
-    .map(([status, r]) => `${escapeHtml(status)} ${escapeHtml(r.description ?? "")}`)
-    .join(" · ");
-  return `<section id="${escapeHtml(`${method}-${path}`)}">
-<h2><span class="m ${escapeHtml(method)}">${escapeHtml(method.toUpperCase())}</span>${escapeHtml(path)}</h2>
-<p>${escapeHtml(op.summary ?? "")} ${op.security?.length ? '<span class="lock">requires an API key or session</span>' : ""}</p>
-${params ? `<p>Parameters: ${params}</p>` : ""}
-${body ? `<details><summary>Request body</summary><pre>${escapeHtml(JSON.stringify(body, null, 2))}</pre></details>` : ""}
-<p>Responses: ${responses}</p>
-</section>`;
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+export function mountApiDocs(app: Hono<{ Variables: { requestId: string } }>) {
+  let bundle: Promise<string> | undefined;
+  app.get("/api/docs", (c) => c.html(page));
+  app.get(CONFIG_PATH, (c) => c.body(init, 200, { "Content-Type": "text/javascript; charset=utf-8" }));
+  app.get(SCRIPT_PATH, async (c) => {
+    bundle ??= readFile(bundleFile(), "utf8");
+    return c.body(await bundle, 200, {
+      "Content-Type": "text/javascript; charset=utf-8",
+      "Cache-Control": "public, max-age=3600",
+    });
+  });
 }

@@ -19,13 +19,14 @@ import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
-import { apiDocsPage } from "./api-docs.ts";
+import { mountApiDocs } from "./api-docs.ts";
 import { mountBalanceEvents } from "./balance-events.ts";
 import type { BalanceFeed } from "./balance-feed.ts";
 import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { mountDevMail } from "./mail.ts";
+import { responseObserver } from "./response-observers.ts";
 import { createRestAdapter } from "./rest-adapter.ts";
 import { bearerToken, bodySizeLimit, csrfGuard, requestIdOf, securityHeaders } from "./security.ts";
 import { type MetricsAccess, mountMetrics, rememberIdentity, requestTelemetry, routeOf } from "./telemetry.ts";
@@ -73,6 +74,7 @@ export function createApp(options: AppOptions) {
     await next();
     c.res.headers.set("X-Request-Id", requestId);
   });
+  app.use(responseObserver());
   // One log line and one duration sample per request, under its route pattern.
   app.use(requestTelemetry());
   app.use(securityHeaders({ production: options.production }));
@@ -161,7 +163,7 @@ export function createApp(options: AppOptions) {
     });
 
   app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
-  app.get("/api/docs", (c) => c.html(apiDocsPage(openApiDocument(`${options.publicUrl}/api/v1`))));
+  mountApiDocs(app);
 
   mountBalanceEvents(app, { ...options.balanceEvents, services, cookieName });
 

@@ -1,14 +1,12 @@
 // Walks the published OpenAPI document of the real server: every operation, called by every kind of
 // caller (anonymous, a user's session, an admin's session, an API key of each scope), with inputs
 // generated from its schemas and then mutated (openapi-fuzz-inputs.ts). Whatever comes in: never a
-// 5xx; every error is { error: { code, message } } (the documented Error schema); every 2xx has a
-// documented status and a body valid against its documented schema (ajv, JSON Schema 2020-12 as
-// OpenAPI 3.1 uses). Seeded: SEED below reproduces a run exactly.
+// 5xx; every answer, error or success, has a status documented for its operation and a body valid
+// against its documented schema (contract/check.ts). Seeded: SEED below reproduces a run exactly.
 import { randomUUID } from "node:crypto";
-import { Ajv2020 } from "ajv/dist/2020.js";
-import ajvFormats from "ajv-formats";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { type Answer, contractChecker } from "./contract/check.ts";
 import { type Json, type Operation, operationsOf, type RequestCase, requestCases } from "./openapi-fuzz-inputs.ts";
 import { call, insertUser, PASSWORD, signUp, startTestServer } from "./payments/helpers.ts";
 
@@ -50,44 +48,15 @@ const poolsByOperation: Record<string, Record<string, string[]>> = {};
 
 // --- response checks ------------------------------------------------------------------------------
 
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-// A CommonJS module: its default export is the module, whose `default` is the plugin.
-ajvFormats.default(ajv);
-const errorSchema = doc.components.schemas.Error;
-const validators = new Map<Json, ReturnType<typeof ajv.compile>>();
-function validatorOf(schema: Json) {
-  const resolved = schema.$ref === "#/components/schemas/Error" ? errorSchema : schema;
-  let validate = validators.get(resolved);
-  if (!validate) {
-    validate = ajv.compile(resolved);
-    validators.set(resolved, validate);
-  }
-  return validate;
-}
+// The contract checker (contract/check.ts): a documented status for the operation, required
+// headers, the body valid against its documented schema, errors included.
+const checker = contractChecker(doc);
 
 // What is wrong with an answer, or null.
-function problemOf(op: Operation, status: number, text: string): string | null {
-  if (status >= 500) return `answered ${status}`;
-  if (status < 200 || (status >= 300 && status < 400)) return `answered ${status}`;
-  let body: unknown;
-  try {
-    body = text === "" ? undefined : JSON.parse(text);
-  } catch {
-    return `${status} with a body that is not JSON: ${text.slice(0, 80)}`;
-  }
-  if (status < 300) {
-    if (!(String(status) in op.responses)) return `undocumented success status ${status}`;
-    const schema = op.responses[String(status)];
-    if (schema === null) return body === undefined ? null : `${status} with a body where none is documented`;
-    const validate = validatorOf(schema);
-    return validate(body) ? null : `${status} body off its schema: ${ajv.errorsText(validate.errors)}`;
-  }
-  const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
-  if (!validatorOf(errorSchema)(body) || Object.keys(body as object).length !== 1) {
-    return `${status} error body not { error: { code, message } }: ${text.slice(0, 120)}`;
-  }
-  if (typeof error?.code !== "string" || typeof error.message !== "string") return `${status} error without code`;
-  return null;
+function problemOf(answer: Answer): string | null {
+  if (answer.status >= 500) return `answered ${answer.status}`;
+  if (answer.status < 200 || (answer.status >= 300 && answer.status < 400)) return `answered ${answer.status}`;
+  return checker.problemOf(answer);
 }
 
 // --- requests -------------------------------------------------------------------------------------
@@ -106,7 +75,14 @@ async function send(op: Operation, who: Credentials, rc: RequestCase) {
   if (rc.body !== undefined) headers["content-type"] = "application/json";
   const url = `${server.url}/api/v1${path}${rc.query ? `?${rc.query}` : ""}`;
   const response = await fetch(url, { method: op.method, headers, body: rc.body, redirect: "manual" });
-  return { status: response.status, text: await response.text() };
+  const answer: Answer = {
+    method: op.method,
+    path: new URL(url).pathname,
+    status: response.status,
+    headers: Object.fromEntries(response.headers.entries()),
+    body: await response.text(),
+  };
+  return answer;
 }
 
 // Long runs (huge strings, deep nesting) shown as their length.
@@ -300,10 +276,10 @@ describe("every operation of the OpenAPI document, every caller, generated and m
         });
         for (const rc of cases) {
           const who = destructive ? await throwawayCaller(caller) : credentials[caller];
-          const { status, text } = await send(op, who, rc);
+          const answer = await send(op, who, rc);
           const counts = statuses.get(op.id) ?? new Map<number, number>();
-          statuses.set(op.id, counts.set(status, (counts.get(status) ?? 0) + 1));
-          const problem = problemOf(op, status, text);
+          statuses.set(op.id, counts.set(answer.status, (counts.get(answer.status) ?? 0) + 1));
+          const problem = problemOf(answer);
           if (problem) {
             const input = JSON.stringify({ path: rc.pathParams, query: rc.query, body: rc.body });
             failures.push(`${op.id} as ${caller}, ${rc.mutation}: ${problem}\n    input ${shorten(input)}`);

@@ -24,6 +24,29 @@ const publicCodeOf = {
 // Every code an error body can carry: a domain error's own, or the transport's public name.
 export type PublicErrorCode = DomainErrorCode | (typeof publicCodeOf)[keyof typeof publicCodeOf];
 
+// The one place where domain errors become transport errors (REST maps these to HTTP statuses).
+export const trpcCodeOf: Record<DomainErrorCode, TRPC_ERROR_CODE_KEY> = {
+  INVALID_INPUT: "BAD_REQUEST",
+  NOT_FOUND: "NOT_FOUND",
+  INSUFFICIENT_CREDITS: "PAYMENT_REQUIRED",
+  IDEMPOTENCY_CONFLICT: "CONFLICT",
+  INVALID_STATE: "CONFLICT",
+  ALREADY_EXISTS: "CONFLICT",
+  FORBIDDEN: "FORBIDDEN",
+  UNAUTHENTICATED: "UNAUTHORIZED",
+  RATE_LIMITED: "TOO_MANY_REQUESTS",
+  LIMIT_EXCEEDED: "TOO_MANY_REQUESTS",
+  PROVIDER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
+};
+
+// The HTTP status of every public code, from the two tables above and tRPC's own status map, as
+// the server answers it (the OpenAPI document reads this; nothing retypes a status).
+export function httpStatusOf(code: PublicErrorCode): number {
+  const domain = (trpcCodeOf as Partial<Record<string, TRPC_ERROR_CODE_KEY>>)[code];
+  const transport = Object.entries(publicCodeOf).find(([, name]) => name === code)?.[0] as TRPC_ERROR_CODE_KEY;
+  return getHTTPStatusCodeFromError(new TRPCError({ code: domain ?? transport }));
+}
+
 export interface ErrorData {
   appCode: string;
   httpStatus: number;

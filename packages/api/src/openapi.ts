@@ -1,6 +1,23 @@
-import { generateOpenApiDocument, type OpenAPIObject } from "trpc-to-openapi";
+import { apiKeyScopes } from "@credits/core";
+import type { AnyTRPCProcedure } from "@trpc/server";
+import {
+  acceptsRequestBody,
+  generateOpenApiDocument,
+  getInputOutputParsers,
+  instanceofZodTypeLikeVoid,
+  type OpenAPIObject,
+  type OpenApiMethod,
+  unwrapZodType,
+} from "trpc-to-openapi";
+import type { PublicErrorCode } from "./errors.ts";
+import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
+import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
 import { appRouter } from "./root.ts";
 import type { Access } from "./trpc.ts";
+
+// The major version of the REST API: its path prefix (/api/v1) and info.version's major. A
+// breaking change to the document (scripts/src/openapi-compat.ts) needs a new one.
+export const API_MAJOR_VERSION = 1;
 
 // REST answers 200 on success unless listed here; the server and the document both read this.
 export const restSuccessStatus: Record<string, 201 | 204> = {
@@ -17,69 +34,108 @@ type Schemas = NonNullable<NonNullable<OpenAPIObject["components"]>["schemas"]>;
 const errorSchema: Schemas[string] = {
   type: "object",
   required: ["error"],
+  additionalProperties: false,
   properties: {
     error: {
       type: "object",
       required: ["code", "message"],
+      additionalProperties: false,
       properties: {
-        code: { type: "string", example: "INVALID_INPUT" },
-        message: { type: "string" },
-        fields: { type: "object", additionalProperties: { type: "array", items: { type: "string" } } },
-        requestId: { type: "string" },
+        code: { type: "string", description: "Stable, machine-readable; see each response for the codes it can carry" },
+        message: { type: "string", description: "For people; may change" },
+        fields: {
+          type: "object",
+          description: "On a 400: the problem with each input field (`_` for the input as a whole)",
+          additionalProperties: { type: "array", items: { type: "string" } },
+        },
+        requestId: { type: "string", description: "On a 5xx: quote it when reporting the problem" },
       },
     },
   },
 };
 
-type OpenApiRoute = { method: string; path: string };
-type Operation = { security?: unknown; responses: Record<string, { description?: string; content?: unknown }> };
+interface ProcedureMeta {
+  access?: Access;
+  errors?: readonly PublicErrorCode[];
+  openapi?: { method: string; path: string };
+}
+type Operation = {
+  security?: unknown;
+  tags?: string[];
+  responses: Record<string, { description?: string; content?: unknown; headers?: unknown }>;
+};
 
 export function openApiDocument(baseUrl: string): OpenAPIObject {
   const doc = generateOpenApiDocument(appRouter, {
     title: "Credits API",
-    version: "1.0.0",
+    version: `${API_MAJOR_VERSION}.0.0`,
     baseUrl,
-    description: "Prepaid credits: balances, spending, holds and purchases. Errors are { error: { code, message } }.",
+    description:
+      "Prepaid credits: balances, spending, holds and purchases. Errors are `{ error: { code, message } }`; " +
+      "each operation lists the statuses it can answer and the codes each can carry. " +
+      "Every retried write takes an idempotency key (the `idempotencyKey` field or the `Idempotency-Key` header).",
     securitySchemes: {
-      apiKey: { type: "http", scheme: "bearer", description: "An API key created by an admin or the CLI" },
+      apiKey: {
+        type: "http",
+        scheme: "bearer",
+        description: `An API key made by an admin (panel, API or CLI), sent as \`Authorization: Bearer <key>\`. Its scopes: ${apiKeyScopes.join(", ")}; each operation names the one it needs.`,
+      },
       session: {
         type: "apiKey",
         in: "cookie",
         name: "session",
-        description: "The cookie set by sign-up and log-in (named __Host-session in production)",
+        description:
+          "The cookie set by sign-up and log-in (named __Host-session in production). Operations for admins say `admin`.",
       },
     },
   });
   // trpc-to-openapi documents every operation as protected, answering 200, with tRPC's error
   // shape; say what the server really does.
-  for (const [path, procedure] of Object.entries(appRouter._def.procedures)) {
-    const meta = (procedure as unknown as { _def: { meta?: { access?: Access; openapi?: OpenApiRoute } } })._def.meta;
+  for (const [path, procedure] of Object.entries(appRouter._def.procedures) as unknown as [
+    string,
+    AnyTRPCProcedure,
+  ][]) {
+    const meta = procedure._def.meta as ProcedureMeta | undefined;
     if (!meta?.openapi) continue;
     const item = doc.paths?.[meta.openapi.path] as Record<string, Operation> | undefined;
     const operation = item?.[meta.openapi.method.toLowerCase()];
     if (!operation) continue;
-    operation.security = securityOf(meta.access);
-    const status = restSuccessStatus[path];
-    const ok = operation.responses["200"];
-    if (status && ok) {
-      delete operation.responses["200"];
-      operation.responses[status] = status === 204 ? { description: ok.description ?? "No content" } : ok;
-    }
-    for (const [code, response] of Object.entries(operation.responses)) {
-      if (!/^[45]/.test(code)) continue;
-      operation.responses[code] = {
-        description: response.description ?? "Error",
-        content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } },
-      };
-    }
+    describeOperation(operation, path, procedure, meta);
   }
   const schemas = Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith("error."));
   doc.components = { ...doc.components, schemas: { ...Object.fromEntries(schemas), Error: errorSchema } };
+  doc.paths = { ...doc.paths, ...outsidePaths(new URL(baseUrl).origin) };
+  doc.tags = API_TAGS;
+  doc.webhooks = outboundWebhooks();
   return doc;
 }
 
+function describeOperation(operation: Operation, path: string, procedure: AnyTRPCProcedure, meta: ProcedureMeta) {
+  const method = (meta.openapi?.method ?? "GET").toUpperCase();
+  operation.security = securityOf(meta.access);
+  const status = restSuccessStatus[path];
+  const ok = operation.responses["200"];
+  if (status && ok) {
+    delete operation.responses["200"];
+    operation.responses[status] = status === 204 ? { description: "No content" } : ok;
+  }
+  for (const code of Object.keys(operation.responses)) if (/^[45]/.test(code)) delete operation.responses[code];
+  const input = unwrapZodType(getInputOutputParsers(procedure).inputParser, true);
+  const codes = errorCodesOf({
+    method,
+    access: meta.access,
+    takesInput: !instanceofZodTypeLikeVoid(input),
+    readsBody: acceptsRequestBody(method as OpenApiMethod),
+    declared: meta.errors ?? [],
+  });
+  for (const [httpStatus, list] of byStatus(codes)) operation.responses[httpStatus] = errorResponse(httpStatus, list);
+}
+
+// Who may call: the session cookie (an admin's where `admin`), or an API key with the scope named.
 function securityOf(access: Access | undefined): Record<string, string[]>[] {
   if (access === "public") return [];
-  if (access === undefined || access === "user" || access === "admin") return [{ session: [] }];
-  return access.orAdmin || access.orUser ? [{ apiKey: [] }, { session: [] }] : [{ apiKey: [] }];
+  if (access === undefined || access === "user") return [{ session: [] }];
+  if (access === "admin") return [{ session: ["admin"] }];
+  const session = access.orUser ? [{ session: [] }] : access.orAdmin ? [{ session: ["admin"] }] : [];
+  return [{ apiKey: [access.scope] }, ...session];
 }

@@ -1,34 +1,15 @@
-import {
-  type ApiKeyPrincipal,
-  DomainError,
-  type DomainErrorCode,
-  type IdempotencyScope,
-  isStoreUnavailable,
-} from "@credits/core";
+import { type ApiKeyPrincipal, DomainError, type IdempotencyScope, isStoreUnavailable } from "@credits/core";
 import { initTRPC, TRPCError } from "@trpc/server";
-import type { TRPC_ERROR_CODE_KEY } from "@trpc/server/rpc";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import type { ApiKeyScope, Context } from "./context.ts";
-import { describeError, type ErrorData } from "./errors.ts";
+import { describeError, type ErrorData, type PublicErrorCode, trpcCodeOf } from "./errors.ts";
 
 // Who may call a procedure. The authorization test reads this to prove every procedure is covered.
 export type Access = "public" | "user" | "admin" | { scope: ApiKeyScope; orAdmin?: boolean; orUser?: boolean };
-type Meta = OpenApiMeta & { access?: Access };
-
-// The one place where domain errors become transport errors (REST maps these to HTTP statuses).
-const trpcCodeOf: Record<DomainErrorCode, TRPC_ERROR_CODE_KEY> = {
-  INVALID_INPUT: "BAD_REQUEST",
-  NOT_FOUND: "NOT_FOUND",
-  INSUFFICIENT_CREDITS: "PAYMENT_REQUIRED",
-  IDEMPOTENCY_CONFLICT: "CONFLICT",
-  INVALID_STATE: "CONFLICT",
-  ALREADY_EXISTS: "CONFLICT",
-  FORBIDDEN: "FORBIDDEN",
-  UNAUTHENTICATED: "UNAUTHORIZED",
-  RATE_LIMITED: "TOO_MANY_REQUESTS",
-  LIMIT_EXCEEDED: "TOO_MANY_REQUESTS",
-  PROVIDER_UNAVAILABLE: "SERVICE_UNAVAILABLE",
-};
+// `errors`: the codes the procedure itself may answer, beyond those its access, input and method
+// bring (openapi-errors.ts adds those); the OpenAPI document lists exactly these, and the contract
+// test fails on any other the server answers.
+type Meta = OpenApiMeta & { access?: Access; errors?: readonly PublicErrorCode[] };
 
 const t = initTRPC
   .context<Context>()

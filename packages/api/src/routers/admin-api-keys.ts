@@ -82,6 +82,7 @@ export const apiKeyProcedures = {
 
   revokeApiKey: adminProcedure
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: { method: "POST", path: "/admin/api-keys/{id}/revoke", tags: ["admin"], summary: "Revoke an API key" },
     })
     .input(z.strictObject({ id: uuid }))

@@ -44,7 +44,10 @@ export const packageProcedures = {
     .query(async ({ ctx }) => ({ packages: (await ctx.services.catalog.listAll()).map(toAdminPackage) })),
 
   createPackage: adminProcedure
-    .meta({ openapi: { method: "POST", path: "/admin/packages", tags: ["admin"], summary: "Create a credit pack" } })
+    .meta({
+      errors: ["IDEMPOTENCY_CONFLICT"],
+      openapi: { method: "POST", path: "/admin/packages", tags: ["admin"], summary: "Create a credit pack" },
+    })
     .input(
       z.strictObject({
         ...packageFields,
@@ -73,6 +76,7 @@ export const packageProcedures = {
 
   updatePackage: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
       openapi: { method: "PATCH", path: "/admin/packages/{id}", tags: ["admin"], summary: "Edit a credit pack" },
     })
     .input(
@@ -94,6 +98,7 @@ export const packageProcedures = {
 
   archivePackage: adminProcedure
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "POST",
         path: "/admin/packages/{id}/archive",

@@ -46,6 +46,7 @@ export const toRefund = (r: Refund): z.infer<typeof refundOutput> => ({
 export const refundProcedures = {
   refundPayment: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "IDEMPOTENCY_CONFLICT", "INVALID_STATE", "PROVIDER_UNAVAILABLE"],
       openapi: {
         method: "POST",
         path: "/admin/payments/{paymentId}/refund",
@@ -84,6 +85,7 @@ export const refundProcedures = {
 
   approveRefund: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE", "PROVIDER_UNAVAILABLE"],
       openapi: {
         method: "POST",
         path: "/admin/refunds/{id}/approve",
@@ -101,6 +103,7 @@ export const refundProcedures = {
 
   rejectRefund: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
       openapi: {
         method: "POST",
         path: "/admin/refunds/{id}/reject",

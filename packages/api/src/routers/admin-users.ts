@@ -74,7 +74,10 @@ export const userProcedures = {
     })),
 
   user: adminProcedure
-    .meta({ openapi: { method: "GET", path: "/admin/users/{userId}", tags: ["admin"], summary: "A user's account" } })
+    .meta({
+      errors: ["NOT_FOUND"],
+      openapi: { method: "GET", path: "/admin/users/{userId}", tags: ["admin"], summary: "A user's account" },
+    })
     .input(z.strictObject({ userId: uuid }))
     .output(
       z.object({
@@ -109,6 +112,7 @@ export const userProcedures = {
 
   eraseUser: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "PROVIDER_UNAVAILABLE"],
       openapi: { method: "POST", path: "/admin/users/{userId}/erase", tags: ["admin"], summary: "Erase a user (GDPR)" },
     })
     .input(

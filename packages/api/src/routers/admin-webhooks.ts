@@ -6,6 +6,7 @@ import {
   type WebhookEndpoint,
 } from "@credits/core";
 import { z } from "zod";
+import type { PublicErrorCode } from "../errors.ts";
 import { uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
 
@@ -69,9 +70,12 @@ const deliveryOut = (d: WebhookDelivery) => ({
   log: d.log.map((a) => ({ ...a, startedAt: a.startedAt.toISOString() })),
 });
 
-const meta = (method: "GET" | "POST" | "DELETE", path: `/${string}`, summary: string) => ({
-  openapi: { method, path, tags: ["admin", "webhooks"], summary },
-});
+const meta = (
+  method: "GET" | "POST" | "DELETE",
+  path: `/${string}`,
+  summary: string,
+  errors: readonly PublicErrorCode[] = [],
+) => ({ errors, openapi: { method, path, tags: ["admin", "webhooks"], summary } });
 const byId = z.strictObject({ id: uuid });
 const actorOf = (ctx: { user: { id: string }; requestId: string | null }) => ({
   actorId: ctx.user.id,
@@ -104,7 +108,11 @@ export const webhookProcedures = {
     })),
 
   listWebhookDeliveries: adminProcedure
-    .meta(meta("GET", "/admin/webhook-endpoints/{id}/deliveries", "An endpoint's deliveries and their attempts"))
+    .meta(
+      meta("GET", "/admin/webhook-endpoints/{id}/deliveries", "An endpoint's deliveries and their attempts", [
+        "NOT_FOUND",
+      ]),
+    )
     .input(z.strictObject({ id: uuid, limit: z.coerce.number().int().min(1).max(100).optional() }))
     .output(z.object({ deliveries: z.array(deliveryInfo) }))
     .query(async ({ ctx, input }) => ({
@@ -112,7 +120,9 @@ export const webhookProcedures = {
     })),
 
   replayWebhookDelivery: adminProcedure
-    .meta(meta("POST", "/admin/webhook-deliveries/{id}/replay", "Deliver an event again (same webhook-id)"))
+    .meta(
+      meta("POST", "/admin/webhook-deliveries/{id}/replay", "Deliver an event again (same webhook-id)", ["NOT_FOUND"]),
+    )
     .input(byId)
     .output(z.object({ delivery: deliveryInfo }))
     .mutation(async ({ ctx, input }) => ({
@@ -125,6 +135,7 @@ export const webhookProcedures = {
         "POST",
         "/admin/webhook-endpoints/{id}/rotate-secret",
         "New secret; the old one signs too until the overlap ends",
+        ["NOT_FOUND"],
       ),
     )
     .input(byId)
@@ -135,7 +146,7 @@ export const webhookProcedures = {
     }),
 
   disableWebhookEndpoint: adminProcedure
-    .meta(meta("POST", "/admin/webhook-endpoints/{id}/disable", "Stop delivering to an endpoint"))
+    .meta(meta("POST", "/admin/webhook-endpoints/{id}/disable", "Stop delivering to an endpoint", ["NOT_FOUND"]))
     .input(byId)
     .output(z.object({ endpoint: endpointInfo }))
     .mutation(async ({ ctx, input }) => ({
@@ -143,7 +154,7 @@ export const webhookProcedures = {
     })),
 
   enableWebhookEndpoint: adminProcedure
-    .meta(meta("POST", "/admin/webhook-endpoints/{id}/enable", "Deliver to an endpoint again"))
+    .meta(meta("POST", "/admin/webhook-endpoints/{id}/enable", "Deliver to an endpoint again", ["NOT_FOUND"]))
     .input(byId)
     .output(z.object({ endpoint: endpointInfo }))
     .mutation(async ({ ctx, input }) => ({
@@ -151,7 +162,7 @@ export const webhookProcedures = {
     })),
 
   deleteWebhookEndpoint: adminProcedure
-    .meta(meta("DELETE", "/admin/webhook-endpoints/{id}", "Delete an endpoint and its delivery log"))
+    .meta(meta("DELETE", "/admin/webhook-endpoints/{id}", "Delete an endpoint and its delivery log", ["NOT_FOUND"]))
     .input(byId)
     .output(z.object({ deleted: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {

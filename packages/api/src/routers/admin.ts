@@ -98,6 +98,7 @@ export const adminRouter = router({
   ...userProcedures,
   adjust: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INSUFFICIENT_CREDITS", "IDEMPOTENCY_CONFLICT"],
       openapi: {
         method: "POST",
         path: "/admin/adjust",
@@ -150,6 +151,7 @@ export const adminRouter = router({
 
   approve: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE", "INSUFFICIENT_CREDITS"],
       openapi: {
         method: "POST",
         path: "/admin/adjustments/{id}/approve",
@@ -176,6 +178,7 @@ export const adminRouter = router({
 
   reject: adminProcedure
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
       openapi: {
         method: "POST",
         path: "/admin/adjustments/{id}/reject",

@@ -12,7 +12,10 @@ const sessionInfo = z.object({ id: z.string(), createdAt: z.iso.datetime(), expi
 
 export const authRouter = router({
   signUp: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/auth/signup", tags: ["auth"], summary: "Create an account" } })
+    .meta({
+      errors: ["ALREADY_EXISTS", "RATE_LIMITED"],
+      openapi: { method: "POST", path: "/auth/signup", tags: ["auth"], summary: "Create an account" },
+    })
     .input(credentials.extend({ name: text({ max: MAX_NAME_LENGTH }).optional() }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
@@ -23,7 +26,10 @@ export const authRouter = router({
     }),
 
   logIn: publicProcedure
-    .meta({ openapi: { method: "POST", path: "/auth/login", tags: ["auth"], summary: "Log in" } })
+    .meta({
+      errors: ["UNAUTHENTICATED", "RATE_LIMITED"],
+      openapi: { method: "POST", path: "/auth/login", tags: ["auth"], summary: "Log in" },
+    })
     .input(credentials.extend({ password: z.string().min(1).max(PASSWORD_LENGTH.max) }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {

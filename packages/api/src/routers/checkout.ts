@@ -30,6 +30,7 @@ const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
 export const checkoutRouter = router({
   create: authedProcedure
     .meta({
+      errors: ["NOT_FOUND", "IDEMPOTENCY_CONFLICT", "INVALID_STATE", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"],
       openapi: { method: "POST", path: "/checkout", tags: ["payments"], summary: "Start buying a credit pack" },
     })
     .input(
@@ -52,6 +53,7 @@ export const checkoutRouter = router({
   // The success page: credits the payment if the provider says it is paid, even before the webhook.
   confirm: authedProcedure
     .meta({
+      errors: ["NOT_FOUND", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"],
       openapi: {
         method: "POST",
         path: "/checkout/confirm",
@@ -70,6 +72,7 @@ export const checkoutRouter = router({
 
   payment: authedProcedure
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: { method: "GET", path: "/payments/{paymentId}", tags: ["payments"], summary: "One of my payments" },
     })
     .input(z.strictObject({ paymentId: uuid }))

@@ -40,6 +40,7 @@ export const creditsRouter = router({
 
   ofUser: serviceProcedure("credits:read", { orAdmin: true })
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "GET",
         path: "/users/{userId}/credits",
@@ -79,6 +80,7 @@ export const creditsRouter = router({
   // credits (session: the user is always the session's, never the input's).
   spend: serviceProcedure("credits:spend", { orUser: true })
     .meta({
+      errors: ["NOT_FOUND", "INSUFFICIENT_CREDITS", "IDEMPOTENCY_CONFLICT", "LIMIT_EXCEEDED"],
       openapi: { method: "POST", path: "/credits/spend", tags: ["credits"], summary: "Spend credits", protect: true },
     })
     .input(change.extend({ userId: uuid.optional() }))
@@ -106,6 +108,7 @@ export const creditsRouter = router({
 
   grant: serviceProcedure("credits:grant")
     .meta({
+      errors: ["NOT_FOUND", "IDEMPOTENCY_CONFLICT", "LIMIT_EXCEEDED"],
       openapi: { method: "POST", path: "/credits/grant", tags: ["credits"], summary: "Grant credits", protect: true },
     })
     .input(change.extend(grantTermsInput))
@@ -129,6 +132,7 @@ export const creditsRouter = router({
 
   hold: serviceProcedure("credits:spend")
     .meta({
+      errors: ["NOT_FOUND", "INSUFFICIENT_CREDITS", "IDEMPOTENCY_CONFLICT", "LIMIT_EXCEEDED"],
       openapi: {
         method: "POST",
         path: "/credits/holds",
@@ -158,6 +162,7 @@ export const creditsRouter = router({
 
   capture: serviceProcedure("credits:spend")
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
       openapi: {
         method: "POST",
         path: "/credits/holds/{holdId}/capture",
@@ -184,6 +189,7 @@ export const creditsRouter = router({
 
   release: serviceProcedure("credits:spend")
     .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
       openapi: {
         method: "POST",
         path: "/credits/holds/{holdId}/release",

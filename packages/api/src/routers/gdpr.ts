@@ -37,6 +37,7 @@ export const gdprRouter = router({
   // Step one of erasure: the password again, for a confirmation valid ten minutes in this session.
   confirmDeletion: authedProcedure
     .meta({
+      errors: ["RATE_LIMITED"],
       openapi: {
         method: "POST",
         path: "/gdpr/delete/confirmation",
@@ -56,7 +57,10 @@ export const gdprRouter = router({
     }),
 
   delete: authedProcedure
-    .meta({ openapi: { method: "DELETE", path: "/gdpr/delete", tags: ["gdpr"], summary: "Erase my account" } })
+    .meta({
+      errors: ["PROVIDER_UNAVAILABLE"],
+      openapi: { method: "DELETE", path: "/gdpr/delete", tags: ["gdpr"], summary: "Erase my account" },
+    })
     .input(z.strictObject({ confirmationToken: text({ max: 200, trim: false }) }))
     .output(z.object({ erasedAt: dated }))
     .mutation(async ({ ctx, input }) => {

@@ -71,6 +71,7 @@ export const reconciliationRouter = router({
 
   run: adminProcedure
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "GET",
         path: "/admin/reconciliation/runs/{id}",

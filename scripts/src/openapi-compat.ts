@@ -1,0 +1,45 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { apiDiff } from "api-smart-diff";
+
+// The committed OpenAPI document of /api/v1 (docs/openapi/v1.json) against the one the code
+// produces. api-smart-diff classifies each change for a client: a removed operation or response
+// field, a new required input, a narrowed input (a new bound, a removed enum value) are breaking;
+// additions are not. A changed `type` anywhere is breaking too (the library counts a response
+// field's new type as compatible; a client parsing it is not). Breaking changes pass only with a
+// new major version (info.version, and with it the /api/vN prefix).
+
+export const COMMITTED_DOCUMENT = join(import.meta.dirname, "../../docs/openapi/v1.json");
+// The document is generated for this base URL, so that it does not depend on PUBLIC_URL.
+export const DOCUMENT_BASE_URL = "http://localhost:3000/api/v1";
+
+// biome-ignore lint/suspicious/noExplicitAny: OpenAPI documents compared as JSON
+type Json = any;
+
+export interface Compatibility {
+  breaking: string[];
+  // Non-breaking changes: the committed document is behind (pnpm openapi:update).
+  additions: number;
+  newMajor: boolean;
+}
+
+const majorOf = (doc: Json) => Number(String(doc?.info?.version ?? "0").split(".")[0]);
+
+export function compare(committed: Json, current: Json): Compatibility {
+  // As JSON: the generator leaves undefined fields, which are no change to anyone.
+  const diffs = apiDiff(committed, JSON.parse(JSON.stringify(current)));
+  const breaking = diffs
+    .filter((d) => d.type === "breaking" || (d.action === "replace" && d.path.at(-1) === "type"))
+    .map((d) => `${d.action} ${d.path.join("/")}`);
+  return {
+    breaking,
+    additions: diffs.length - breaking.length,
+    newMajor: majorOf(current) !== majorOf(committed),
+  };
+}
+
+export const readCommitted = (): Json => JSON.parse(readFileSync(COMMITTED_DOCUMENT, "utf8"));
+
+export function writeCommitted(doc: Json): void {
+  writeFileSync(COMMITTED_DOCUMENT, `${JSON.stringify(doc, null, 2)}\n`);
+}
