@@ -83,6 +83,7 @@ export const checkoutRouter = router({
   // payment already paid or closed is answered as it is).
   cancel: authedProcedure
     .meta({
+      errors: ["NOT_FOUND", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"],
       openapi: {
         method: "POST",
         path: "/payments/{paymentId}/cancel",

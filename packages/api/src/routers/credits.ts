@@ -64,6 +64,7 @@ export const creditsRouter = router({
 
   balanceOfUser: serviceProcedure("credits:read", { orAdmin: true })
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "GET",
         path: "/users/{userId}/balance",
