@@ -136,7 +136,8 @@ export async function serverProcess(
       });
       await new Promise<void>((resolve, reject) => {
         let out = "";
-        const timer = setTimeout(() => reject(new Error(`server on ${port} did not start: ${stderr}`)), 30_000);
+        // Generous: three processes importing the server at once on a loaded 2-core machine.
+        const timer = setTimeout(() => reject(new Error(`server on ${port} did not start: ${stderr}`)), 90_000);
         proc.stdout?.on("data", (chunk: Buffer) => {
           out += chunk.toString();
           if (out.includes("READY ")) {

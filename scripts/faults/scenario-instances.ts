@@ -1,7 +1,10 @@
 // 1. Several processes: three server instances on one PostgreSQL, clients spread across them
 // buying (each webhook delivered twice, to two different instances), spending, holding and
-// adjusting; each instance starts with the daily reconciliation already due.
+// adjusting; each instance starts with the daily reconciliation already due. With `pgbouncer`,
+// the three reach PostgreSQL through one PgBouncer in transaction mode (prepared statements off,
+// LISTEN on the direct URL).
 import { randomUUID } from "node:crypto";
+import { type RunningPgBouncer, startPgBouncer } from "@credits/db/testing/pgbouncer";
 import { serveStripeApiMock } from "@credits/stripe/testing";
 import {
   apiKey,
@@ -15,6 +18,7 @@ import {
   ledgerFigures,
   login,
   ok,
+  PG,
   packageIds,
   pick,
   prepareDatabase,
@@ -27,14 +31,15 @@ import {
   sqlClient,
 } from "./lib.ts";
 
-export async function severalInstances(quick: boolean): Promise<Checks> {
-  const checks = new Checks("several instances");
+export async function severalInstances(quick: boolean, { pgbouncer = false } = {}): Promise<Checks> {
+  const checks = new Checks(pgbouncer ? "several instances through PgBouncer" : "several instances");
   const clients = quick ? 8 : 64;
   const seconds = quick ? 8 : 60;
   const stripe = await serveStripeApiMock();
   const db = await freshDatabase("instances");
   const sql = sqlClient(db.url);
   const servers: ServerProcess[] = [];
+  let bouncer: RunningPgBouncer | null = null;
   try {
     const { adminEmail } = await prepareDatabase(db.url);
     const now = new Date();
@@ -43,12 +48,18 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
     );
     const schedule = `${String(due.getUTCHours()).padStart(2, "0")}:${String(due.getUTCMinutes()).padStart(2, "0")}`;
     const today = now.toISOString().slice(0, 10);
+    // A pool of 6 server connections for three servers of 10 each: transactions share them.
+    bouncer = pgbouncer ? await startPgBouncer(PG, { poolSize: 6 }) : null;
+    const pooled: Record<string, string> = bouncer ? { DATABASE_PREPARE: "false", DATABASE_DIRECT_URL: db.url } : {};
     console.log(
-      `  injected: 3 server processes, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`,
+      `  injected: 3 server processes${bouncer ? ` through PgBouncer (transaction mode, port ${bouncer.port})` : ""}, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`,
     );
+    const serverUrl = bouncer ? `${bouncer.url}/${db.name}` : db.url;
     servers.push(
       ...(await Promise.all(
-        [0, 1, 2].map(() => serverProcess(db.url, stripe, { RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: schedule })),
+        [0, 1, 2].map(() =>
+          serverProcess(serverUrl, stripe, { RECONCILE_ENABLED: "true", RECONCILE_SCHEDULE: schedule, ...pooled }),
+        ),
       )),
     );
     const urls = servers.map((s) => s.url);
@@ -180,8 +191,17 @@ export async function severalInstances(quick: boolean): Promise<Checks> {
       "scheduled reconciliation ran exactly once",
       `${runs.length} run(s) for ${today}`,
     );
+    if (bouncer) {
+      const stats = await bouncer.stats(db.name);
+      checks.check(
+        stats.poolMode === "transaction" && stats.transactions > counts.spends,
+        "the traffic went through PgBouncer in transaction mode",
+        `${stats.transactions} transactions, pool mode ${stats.poolMode}`,
+      );
+    }
   } finally {
     await Promise.all(servers.map((s) => s.stop()));
+    await bouncer?.stop();
     await sql.end({ timeout: 2 });
     await dropDatabase(db.name);
     await stripe.close();

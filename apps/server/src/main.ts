@@ -47,12 +47,20 @@ export async function startServer(
   }: { database?: DatabaseHandle; web?: WebApp | null; log?: (line: string) => void } = {},
 ): Promise<RunningServer> {
   const database =
-    given ?? createDatabase({ url: env.DATABASE_URL, dataDir: env.DATA_DIR, poolMax: env.DATABASE_POOL_MAX });
+    given ??
+    createDatabase({
+      url: env.DATABASE_URL,
+      dataDir: env.DATA_DIR,
+      poolMax: env.DATABASE_POOL_MAX,
+      prepare: env.DATABASE_PREPARE,
+      directUrl: env.DATABASE_DIRECT_URL,
+      readUrl: env.DATABASE_READ_URL,
+    });
   await database.migrate();
   await seedDefaults(database.db);
   configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
   const { provider, local } = paymentProviderFromEnv(env);
-  const services = createServices(env, { db: database.db, provider });
+  const services = createServices(env, { db: database.db, readDb: database.readDb, provider });
   await services.alerts.setDefaultThreshold(env.LOW_BALANCE_THRESHOLD_DEFAULT);
   const balanceFeed = await startBalanceFeed(database.listen, {
     perUser: env.EVENTS_MAX_STREAMS_PER_USER,

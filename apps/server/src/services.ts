@@ -50,6 +50,9 @@ import { createWebhookSender, resolveHost } from "./webhook-sender.ts";
 
 export interface ServiceDependencies {
   db: Database;
+  // Reads that tolerate staleness go here (a streaming replica, DATABASE_READ_URL); by default `db`.
+  // Only the stores that have such reads are given it, and each decides which of its reads qualify.
+  readDb?: Database;
   // The server passes the provider it also mounts (the local checkout pages); by default, env's.
   provider?: PaymentProvider;
   // Tests move time.
@@ -62,7 +65,7 @@ export interface ServiceDependencies {
 // settings.
 export function createServices(
   env: Env,
-  { db, provider = paymentProviderFromEnv(env).provider, clock = systemClock }: ServiceDependencies,
+  { db, readDb = db, provider = paymentProviderFromEnv(env).provider, clock = systemClock }: ServiceDependencies,
 ): Services {
   const approval = {
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
@@ -74,7 +77,7 @@ export function createServices(
   // composition so the domain code stays free of tracing; services built on these get them too.
   const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
   const { payments, refunds } = paymentServices(env, { db, catalog: catalogStore, provider, clock });
-  const admin = traced("admin", createAdminService({ store: createAdminStore(db), clock, ...approval }));
+  const admin = traced("admin", createAdminService({ store: createAdminStore(db, readDb), clock, ...approval }));
   const accounts = createAccountStore(db);
   const mail = createMailDispatcher({
     store: createMailStore(db),
@@ -125,7 +128,7 @@ export function createServices(
       "gdpr",
       forgettingErasedKeys(
         createGdprService({
-          store: createGdprStore(db),
+          store: createGdprStore(db, readDb),
           provider,
           clock,
           confirmErasure: (userId, address) =>

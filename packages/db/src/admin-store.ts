@@ -20,7 +20,10 @@ const summaryColumns = {
   createdAt: users.createdAt,
 };
 
-export function createAdminStore(db: Database): AdminStore {
+// `readDb` (a replica, or `db`) serves the lists and figures an admin looks at: the audit log, the
+// user list and search, the daily totals. What an admin acts on (a user's summary and balance, the
+// approvals queue, anything in a transaction) stays on `db`.
+export function createAdminStore(db: Database, readDb: Database = db): AdminStore {
   return translatingErrors({
     transaction: (work) =>
       translated(() =>
@@ -99,7 +102,7 @@ export function createAdminStore(db: Database): AdminStore {
           ? sql`(${t.createdAt}, ${t.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`
           : undefined,
       ];
-      return db
+      return readDb
         .select()
         .from(t)
         .where(and(...conditions))
@@ -110,10 +113,10 @@ export function createAdminStore(db: Database): AdminStore {
     // Three or more characters: a substring of the email (the trigram index); fewer: a prefix
     // (the pattern index). LIKE's wildcards and escape in the query match themselves.
     searchUsers: async (query, limit): Promise<UserSummary[]> => {
-      if (query === "") return db.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
+      if (query === "") return readDb.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
       const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
       const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
-      return db
+      return readDb
         .select(summaryColumns)
         .from(users)
         .where(or(like(users.email, pattern), isUuid(query) ? eq(users.id, query) : undefined))
@@ -133,7 +136,7 @@ export function createAdminStore(db: Database): AdminStore {
     dailyTotals: async (from, to): Promise<DailyTotals[]> => {
       const first = from.toISOString().slice(0, 10);
       const last = to.toISOString().slice(0, 10);
-      const result = await db.execute(sql`
+      const result = await readDb.execute(sql`
         WITH days AS (
           SELECT generate_series(${first}::date, ${last}::date, interval '1 day')::date AS day
         ),

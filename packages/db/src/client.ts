@@ -8,7 +8,7 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
+import postgres, { type Sql, type TransactionSql } from "postgres";
 import { lockDataDir } from "./data-dir-lock.ts";
 import { migrationFiles, verifyAppliedMigrations } from "./migration-integrity.ts";
 import * as schema from "./schema.ts";
@@ -17,6 +17,10 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export interface DatabaseHandle {
   db: Database;
+  // Reads that tolerate staleness (history pages, admin lists and stats, the audit log, the
+  // export): a streaming replica when one is configured, otherwise `db` itself. Nothing read here
+  // may decide a write, and nothing just written is guaranteed to be here yet.
+  readDb: Database;
   driver: "postgres" | "pglite";
   // Runs pending migrations. On PostgreSQL an advisory lock serializes instances starting together.
   migrate(): Promise<void>;
@@ -29,8 +33,9 @@ export interface DatabaseHandle {
   // connection right now; postgres.js exposes neither, so this handle counts them itself.
   poolStats(): { max: number; inFlight: number };
   // LISTEN on a channel: `onPayload` gets each NOTIFY's payload, as committed by any instance.
-  // PostgreSQL: one dedicated connection (re-established by postgres.js after a drop), so not
-  // through a transaction-mode pooler. PGlite: its own in-process notifications. Resolves to unlisten.
+  // PostgreSQL: one dedicated connection (re-established by postgres.js after a drop) to
+  // `directUrl` when given, since a transaction-mode pooler hands a LISTENing server connection to
+  // other clients. PGlite: its own in-process notifications. Resolves to unlisten.
   listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
@@ -43,6 +48,12 @@ export interface DatabaseOptions {
   // PGlite only: start from this dumped data directory (PGlite's dumpDataDir) instead of initdb.
   loadDataDir?: Blob | undefined;
   poolMax?: number;
+  // PostgreSQL only: named prepared statements (false behind a pooler that cannot keep them).
+  prepare?: boolean;
+  // PostgreSQL only: a connection not through a transaction pooler, for LISTEN.
+  directUrl?: string | undefined;
+  // PostgreSQL only: a streaming replica, for `readDb`.
+  readUrl?: string | undefined;
 }
 
 const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
@@ -51,40 +62,70 @@ const MIGRATION_LOCK_ID = 7_341_022;
 
 export function createDatabase(options: DatabaseOptions): DatabaseHandle {
   return options.url
-    ? postgresHandle(options.url, options.poolMax ?? 10)
+    ? postgresHandle(options.url, {
+        poolMax: options.poolMax ?? 10,
+        prepare: options.prepare ?? true,
+        directUrl: options.directUrl,
+        readUrl: options.readUrl,
+      })
     : pgliteHandle(options.dataDir ?? "./.data", options.loadDataDir);
 }
 
-function postgresHandle(url: string, poolMax: number): DatabaseHandle {
-  const client = preparing(postgres(url, { max: poolMax, onnotice: () => {} }));
+interface PostgresSettings {
+  poolMax: number;
+  prepare: boolean;
+  directUrl: string | undefined;
+  readUrl: string | undefined;
+}
+
+function postgresHandle(url: string, settings: PostgresSettings): DatabaseHandle {
+  const { poolMax, prepare } = settings;
+  const connect = (to: string, max: number) => {
+    const sql = postgres(to, { max, prepare, onnotice: () => {} });
+    return prepare ? preparing(sql) : sql;
+  };
+  const client = connect(url, poolMax);
   const inFlight = { count: 0 };
   const db = drizzlePostgres(counted(client, inFlight, ["unsafe", "begin"]), { schema }) as unknown as Database;
+  const reader = settings.readUrl ? connect(settings.readUrl, poolMax) : null;
+  const listener = settings.directUrl ? postgres(settings.directUrl, { max: 1, onnotice: () => {} }) : client;
   return {
     db,
+    readDb: reader ? (drizzlePostgres(reader, { schema }) as unknown as Database) : db,
     driver: "postgres",
     migrationsApplied: () => migrationsApplied(db),
     poolStats: () => ({ max: poolMax, inFlight: inFlight.count }),
+    // One transaction holding a transaction-scoped advisory lock: instances starting together
+    // take turns, and the lock cannot outlive the run on a pooled server connection (a session
+    // lock taken through a transaction-mode pooler stays on whichever server connection it ran).
     async migrate() {
-      // Its own single connection: a session-level advisory lock belongs to one connection.
-      const lockClient = postgres(url, { max: 1, onnotice: () => {} });
-      try {
-        await lockClient`SELECT pg_advisory_lock(${MIGRATION_LOCK_ID})`;
-        const locked = drizzlePostgres(lockClient) as unknown as Database;
-        await verifyAppliedMigrations(locked, migrationFiles(migrationsFolder)).catch(ignoreUnmigrated);
-        await migratePostgres(drizzlePostgres(lockClient), { migrationsFolder });
-        await lockClient`SELECT pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
-      } finally {
-        await lockClient.end();
-      }
+      await client.begin(async (tx) => {
+        await tx`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK_ID})`;
+        const locked = drizzlePostgres(beginAsSavepoint(tx, client.options));
+        // In a savepoint: before the first migration the check fails on the missing table, which
+        // would otherwise abort the whole transaction.
+        await locked
+          .transaction((check) =>
+            verifyAppliedMigrations(check as unknown as Database, migrationFiles(migrationsFolder)),
+          )
+          .catch(ignoreUnmigrated);
+        await migratePostgres(locked, { migrationsFolder });
+      });
     },
     ping: async () => {
       await client`SELECT 1`;
     },
     listen: async (channel, onPayload) => {
-      const { unlisten } = await client.listen(channel, onPayload);
+      const { unlisten } = await listener.listen(channel, onPayload);
       return unlisten;
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([
+        client.end({ timeout: 5 }),
+        reader?.end({ timeout: 5 }),
+        listener === client ? undefined : listener.end({ timeout: 5 }),
+      ]);
+    },
   };
 }
 
@@ -98,6 +139,7 @@ function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseH
   const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
   return {
     db: db as unknown as Database,
+    readDb: db as unknown as Database,
     driver: "pglite",
     migrationsApplied: () => migrationsApplied(db as unknown as Database),
     // One connection: everything else waits for it.
@@ -150,6 +192,19 @@ async function migrationsApplied(db: Database): Promise<boolean> {
   return journalTimestamps().every((when) => applied.has(when));
 }
 
+// drizzle's migrator opens a transaction of its own with `begin`, which a transaction's handle
+// lacks: inside the migration's transaction, that one becomes a savepoint. (drizzle also reads the
+// client's options, which only the pool's handle carries.)
+function beginAsSavepoint(tx: TransactionSql, options: Sql["options"]): Sql {
+  return new Proxy(tx, {
+    get(target, property, receiver) {
+      if (property === "begin") return (...args: unknown[]) => target.savepoint(args.at(-1) as never);
+      if (property === "options") return options;
+      return Reflect.get(target, property, receiver);
+    },
+  }) as unknown as Sql;
+}
+
 // Counts the calls of the given promise-returning methods until they settle: for the query
 // methods drizzle uses (postgres.js: unsafe, begin; PGlite: query, transaction), the number of
 // statements and transactions holding or waiting for a connection. postgres.js queries are lazy
@@ -160,8 +215,8 @@ async function migrationsApplied(db: Database): Promise<boolean> {
 // then bind and execute it: two round trips and a parse on every query (pnpm bench: a spend took
 // twice the database time of the same statement prepared). Prepared, postgres.js describes a
 // statement once per connection and then sends only Bind/Execute. Applies to the queries of
-// transactions too. (Behind a transaction-mode pooler that cannot keep prepared statements, this
-// would have to go.)
+// transactions too. Behind a transaction-mode pooler that cannot keep prepared statements
+// (DATABASE_PREPARE=false), it is not applied.
 function preparing<T extends object>(sql: T): T {
   return new Proxy(sql, {
     get(target, property, receiver) {

@@ -26,7 +26,9 @@ const erasable = {
   erasedAt: users.erasedAt,
 };
 
-export function createGdprStore(db: Database): GdprStore {
+// `readDb` (a replica, or `db`) serves the export: a copy of the data that may lag the primary by
+// the replica's replay delay. Erasure and its reads stay on `db`.
+export function createGdprStore(db: Database, readDb: Database = db): GdprStore {
   return translatingErrors({
     transaction: (work) => translated(() => db.transaction((tx) => work(createGdprStore(tx)))),
 
@@ -41,13 +43,13 @@ export function createGdprStore(db: Database): GdprStore {
     },
 
     exportData: async (userId): Promise<PersonalData | null> => {
-      const [user] = await db
+      const [user] = await readDb
         .select()
         .from(users)
         .where(and(eq(users.id, userId), isNull(users.erasedAt)));
       if (!user) return null;
       const [paymentRows, ledgerRows, holdRows, sessionRows, keyRows] = await Promise.all([
-        db
+        readDb
           .select({
             id: payments.id,
             status: payments.status,
@@ -62,7 +64,7 @@ export function createGdprStore(db: Database): GdprStore {
           .where(eq(payments.userId, userId))
           .orderBy(desc(payments.createdAt))
           .limit(EXPORT_ROW_LIMIT),
-        db
+        readDb
           .select({
             id: creditTransactions.id,
             kind: creditTransactions.kind,
@@ -77,7 +79,7 @@ export function createGdprStore(db: Database): GdprStore {
           .where(eq(creditTransactions.userId, userId))
           .orderBy(asc(creditTransactions.seq))
           .limit(EXPORT_ROW_LIMIT),
-        db
+        readDb
           .select({
             id: holds.id,
             amount: holds.amount,
@@ -89,11 +91,11 @@ export function createGdprStore(db: Database): GdprStore {
           .from(holds)
           .where(eq(holds.userId, userId))
           .limit(EXPORT_ROW_LIMIT),
-        db
+        readDb
           .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt })
           .from(sessions)
           .where(eq(sessions.userId, userId)),
-        db
+        readDb
           .select({
             id: apiKeys.id,
             name: apiKeys.name,

@@ -53,11 +53,23 @@ const schema = z.object({
   DATA_DIR: z.string().default("./.data"),
   // Tests only: the server that per-file test databases are created on.
   TEST_DATABASE_URL: z.url().optional(),
+  // Set by .ci/run: a test whose outside tool (PgBouncer, pg_basebackup) is missing fails there
+  // rather than skipping.
+  CI: z.stringbool().default(false),
   // The fault harness only (pnpm test:faults): the PostgreSQL server its scenario databases are
   // created on (no database name), and whether it echoes its servers' output.
   FAULTS_PG_URL: z.url().default("postgres://postgres@127.0.0.1:5432"),
   FAULTS_VERBOSE: z.stringbool().default(false),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  // Named prepared statements (postgres.js `prepare`): false behind a transaction-mode pooler
+  // (PgBouncer before 1.21) that cannot keep them across transactions.
+  DATABASE_PREPARE: z.stringbool().default(true),
+  // A direct connection (not through a transaction pooler) for the one thing that needs a session:
+  // LISTEN for the live balance events. Unset: DATABASE_URL.
+  DATABASE_DIRECT_URL: z.url().optional(),
+  // A streaming replica for reads that tolerate staleness (history pages, admin lists and stats,
+  // the audit log, the export). Unset: everything reads the primary.
+  DATABASE_READ_URL: z.url().optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   // Loopback unless told otherwise: a development server is not for the network (the Docker image
   // sets 0.0.0.0).
