@@ -17,8 +17,7 @@ export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
 
 export interface DatabaseHandle {
   db: Database;
-  // Reads that tolerate staleness (history pages, admin lists and stats, the audit log, the
-  // export): a streaming replica when one is configured, otherwise `db` itself. Nothing read here
+  // Reads that tolerate staleness (admin lists and stats, the audit log, the export): a streaming replica when one is configured, otherwise `db` itself. Nothing read here
   // may decide a write, and nothing just written is guaranteed to be here yet.
   readDb: Database;
   driver: "postgres" | "pglite";

@@ -20,8 +20,6 @@ export interface RunningReplica {
   resumeReplay(): Promise<void>;
   // Resolves once the replica has applied everything the primary had written when called.
   caughtUp(): Promise<void>;
-  // The statements the replica's client backends of `database` ran last (pg_stat_activity).
-  recentQueries(database: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -139,12 +137,6 @@ function handle(parts: { url: string; replica: Sql; source: Sql; server: ChildPr
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       throw new Error("the replica did not catch up in 15 s");
-    },
-    async recentQueries(database) {
-      const rows = await replica<{ query: string }[]>`
-        SELECT query FROM pg_stat_activity
-         WHERE datname = ${database} AND backend_type = 'client backend' AND pid <> pg_backend_pid()`;
-      return rows.map((row) => row.query);
     },
     async stop() {
       await Promise.all([replica.end({ timeout: 2 }), source.end({ timeout: 2 })]);

@@ -67,8 +67,8 @@ const schema = z.object({
   // A direct connection (not through a transaction pooler) for the one thing that needs a session:
   // LISTEN for the live balance events. Unset: DATABASE_URL.
   DATABASE_DIRECT_URL: z.url().optional(),
-  // A streaming replica for reads that tolerate staleness (history pages, admin lists and stats,
-  // the audit log, the export). Unset: everything reads the primary.
+  // A streaming replica for reads that tolerate staleness (admin lists and stats, the audit log,
+  // the export). Unset: everything reads the primary.
   DATABASE_READ_URL: z.url().optional(),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   // Loopback unless told otherwise: a development server is not for the network (the Docker image
