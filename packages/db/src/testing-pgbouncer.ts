@@ -50,8 +50,10 @@ export async function startPgBouncer(
     "pool_mode = transaction",
     "max_client_conn = 1000",
     `default_pool_size = ${options.poolSize ?? 20}`,
-    // Its console (database "pgbouncer"): tests read SHOW STATS to see their traffic went through.
+    // Its console (database "pgbouncer"): tests read SHOW STATS to see their traffic went through,
+    // totals it adds up every stats_period (60 s by default).
     `admin_users = ${user}`,
+    "stats_period = 1",
   ].join("\n");
   writeFileSync(join(dir, "pgbouncer.ini"), `${config}\n`);
   writeFileSync(join(dir, "userlist.txt"), `"${user}" ""\n`);
