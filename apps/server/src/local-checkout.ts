@@ -1,10 +1,8 @@
-import { formatMoney, type PaymentService } from "@credits/core";
-import type { LocalProvider } from "@credits/stripe";
+import { type CheckoutSessionInfo, formatMoney, type PaymentService } from "@credits/core";
+import { type LocalProvider, localOutcomes } from "@credits/stripe";
 import type { Hono } from "hono";
 import { errorResponse } from "./http-errors.ts";
 import { crossSite } from "./security.ts";
-
-const outcomes = ["pay", "fail", "cancel"] as const;
 
 // The checkout page of the local provider (no Stripe key configured): its buttons produce the
 // same provider events Stripe would send, fed through the same event handler as webhooks.
@@ -23,7 +21,7 @@ export function mountLocalCheckout(
   app.get("/checkout/local/:sessionId", async (c) => {
     const session = await deps.provider.retrieveCheckoutSession(c.req.param("sessionId")).catch(() => null);
     if (!session) return errorResponse(404, "NOT_FOUND", "checkout session not found");
-    const html = page(session.id, session.amountTotalMinor ?? 0, session.currency ?? "usd", session.status);
+    const html = page(session, deps.provider.savesCard(session.id));
     return c.html(html, 200, pageHeaders);
   });
 
@@ -33,7 +31,7 @@ export function mountLocalCheckout(
     if (crossSite(c.req.header("origin"), c.req.header("sec-fetch-site"), allowed)) {
       return errorResponse(403, "CSRF", "cross-site request refused");
     }
-    const outcome = outcomes.find((o) => o === c.req.param("outcome"));
+    const outcome = localOutcomes.find((o) => o === c.req.param("outcome"));
     if (!outcome) return errorResponse(404, "NOT_FOUND", "unknown outcome");
     const result = deps.provider.complete(c.req.param("sessionId"), outcome);
     if (!result) return errorResponse(404, "NOT_FOUND", "checkout session not found or already completed");
@@ -42,12 +40,17 @@ export function mountLocalCheckout(
   });
 }
 
-function page(sessionId: string, amountMinor: number, currency: string, status: string): string {
+function page(session: CheckoutSessionInfo, savesCard: boolean): string {
+  const { id: sessionId, status } = session;
   // Digits, separators and a currency sign only: nothing to escape.
-  const price = formatMoney(amountMinor, currency);
+  const price = formatMoney(session.amountTotalMinor ?? 0, session.currency ?? "usd");
   const open = status === "open";
   const button = (outcome: string, label: string, color: string) =>
     `<form method="post" action="/checkout/local/${encodeURIComponent(sessionId)}/${outcome}"><button style="background:${color}">${label}</button></form>`;
+  // Auto top-up: this checkout saves the card; a second card tries the decline path later.
+  const declining = savesCard
+    ? button("pay_declining_card", "Pay (test), saving a card that declines auto top-ups", "#8d2b0b")
+    : "";
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Test checkout</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#1f2933}
@@ -56,6 +59,6 @@ button{width:100%;padding:.8rem;margin:.4rem 0;border:0;border-radius:8px;color:
 button:focus-visible{outline:3px solid #1f2933;outline-offset:2px}</style></head><body>
 <p class="banner" role="note">TEST MODE: local checkout. No card is charged; no Stripe account is involved.</p>
 <h1>Pay ${price}</h1>
-${open ? button("pay", "Pay (test)", "#27ab83") + button("fail", "Fail the payment", "#cf1124") + button("cancel", "Cancel", "#616e7c") : `<p>This checkout is ${status}.</p>`}
+${open ? button("pay", "Pay (test)", "#27ab83") + declining + button("fail", "Fail the payment", "#cf1124") + button("cancel", "Cancel", "#616e7c") : `<p>This checkout is ${status}.</p>`}
 </body></html>`;
 }

@@ -163,6 +163,15 @@ export async function startServer(
           onError: (error) => reportError(error, { where: "job", route: "webhook-delivery" }),
         })
       : null;
+  // Auto top-up charges run on the same kind of loop: a pass claims due attempts (SKIP LOCKED).
+  const autoTopUpWorker =
+    (env.AUTO_TOPUP_WORKER_ENABLED ?? env.NODE_ENV !== "test")
+      ? startWebhookWorker({
+          webhooks: { deliverDue: services.autoTopUp.runOnce },
+          pollIntervalMs: env.AUTO_TOPUP_POLL_INTERVAL_MS,
+          onError: (error) => reportError(error, { where: "job", route: "auto-topup" }),
+        })
+      : null;
 
   return {
     url,
@@ -179,6 +188,7 @@ export async function startServer(
       // Open event streams end now rather than hold the shutdown until its timeout.
       await balanceFeed.stop();
       const webhooksClosed = webhookWorker?.close();
+      const autoTopUpClosed = autoTopUpWorker?.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       if ("closeIdleConnections" in server) server.closeIdleConnections();
       const forced = setTimeout(() => {
@@ -188,6 +198,7 @@ export async function startServer(
       clearTimeout(forced);
       await reconcilerClosed;
       await webhooksClosed;
+      await autoTopUpClosed;
       if (!given) await database.close();
     },
   };

@@ -8,6 +8,7 @@ import {
   createApiKeyService,
   createAuthService,
   createAuthThrottle,
+  createAutoTopUpService,
   createCatalogService,
   createCreditService,
   createFirstAdminSetup,
@@ -30,6 +31,7 @@ import {
   createAdminStore,
   createAlertStore,
   createApiKeyStore,
+  createAutoTopUpStore,
   createCatalogStore,
   createGdprStore,
   createKeyCreditsStore,
@@ -76,7 +78,7 @@ export function createServices(
   // Credit operations run in spans (`credits.spend`, `payments.handleEvent`, …), wrapped here at
   // composition so the domain code stays free of tracing; services built on these get them too.
   const credits = traced("credits", createCreditService({ store: createLedgerStore(db), clock }));
-  const { payments, refunds } = paymentServices(env, { db, catalog: catalogStore, provider, clock });
+  const { payments, refunds, autoTopUp } = paymentServices(env, { db, catalog: catalogStore, provider, clock });
   const admin = traced("admin", createAdminService({ store: createAdminStore(db, readDb), clock, ...approval }));
   const accounts = createAccountStore(db);
   const mail = createMailDispatcher({
@@ -114,6 +116,7 @@ export function createServices(
       }),
     ),
     admin,
+    autoTopUp,
     alerts: createAlertService({ store: createAlertStore(db) }),
     credits,
     auth,
@@ -177,7 +180,20 @@ function paymentServices(
       clock,
     }),
   );
-  return { payments, refunds };
+  const autoTopUp = traced(
+    "autoTopUp",
+    createAutoTopUpService({
+      store: createAutoTopUpStore(deps.db),
+      payments: store,
+      catalog,
+      provider,
+      fulfil: payments.fulfilLocked,
+      publicUrl: env.PUBLIC_URL,
+      clock,
+      caps: { perDay: env.AUTO_TOPUP_MAX_PER_DAY, perMonth: env.AUTO_TOPUP_MAX_PER_MONTH },
+    }),
+  );
+  return { payments, refunds, autoTopUp };
 }
 
 // Per-minute budgets: checkout calls per user, log-in and sign-up attempts per address, and the

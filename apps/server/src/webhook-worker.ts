@@ -1,10 +1,9 @@
-import type { WebhookService } from "@credits/core";
-
-// Runs the webhook delivery passes in this process: one pass at a time, again at once while
+// Runs the webhook delivery passes (and, on the same loop, the auto top-up charges) in this process: one pass at a time, again at once while
 // passes find work, else after the poll interval. Every instance runs one; the claim in the
 // database (FOR UPDATE SKIP LOCKED and a lease) gives each due delivery to one of them.
 export function startWebhookWorker(options: {
-  webhooks: Pick<WebhookService, "deliverDue">;
+  // One pass; `claimed` > 0 means there may be more work at once.
+  webhooks: { deliverDue(): Promise<{ claimed: number }> };
   pollIntervalMs: number;
   onError: (error: unknown) => void;
 }): { close(): Promise<void> } {

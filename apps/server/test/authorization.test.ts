@@ -119,6 +119,11 @@ const table: Record<string, Row> = {
   "reconciliation.start": { access: "admin" },
   "alerts.get": { access: "user" },
   "alerts.set": { access: "user", input: () => ({ lowBalanceThreshold: 25 }) },
+  "autoTopUp.get": { access: "user" },
+  "autoTopUp.set": {
+    access: "user",
+    input: async () => ({ enabled: true, threshold: 50, packageId: await starterPack() }),
+  },
   "gdpr.export": { access: "user" },
   "gdpr.confirmDeletion": { access: "user", input: () => ({ password: PASSWORD }) },
   "gdpr.delete": {

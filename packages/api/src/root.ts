@@ -2,6 +2,7 @@ import type { inferRouterInputs, inferRouterOutputs } from "@trpc/server";
 import { adminRouter } from "./routers/admin.ts";
 import { alertsRouter } from "./routers/alerts.ts";
 import { authRouter } from "./routers/auth.ts";
+import { autoTopUpRouter } from "./routers/auto-topup.ts";
 import { checkoutRouter } from "./routers/checkout.ts";
 import { creditsRouter } from "./routers/credits.ts";
 import { gdprRouter } from "./routers/gdpr.ts";
@@ -17,6 +18,7 @@ export const appRouter = router({
   packages: packagesRouter,
   admin: adminRouter,
   alerts: alertsRouter,
+  autoTopUp: autoTopUpRouter,
   gdpr: gdprRouter,
   reconciliation: reconciliationRouter,
   setup: setupRouter,

@@ -4,6 +4,7 @@ import type {
   ApiKeyService,
   AuthService,
   AuthThrottle,
+  AutoTopUpService,
   CatalogService,
   CreditService,
   FirstAdminSetup,
@@ -23,6 +24,8 @@ import type {
 // knows which.
 export interface Services {
   admin: AdminService;
+  // Auto top-up: the user's choice, and the worker's pass that charges saved cards.
+  autoTopUp: AutoTopUpService;
   // Low-balance thresholds (the crossing itself is detected by the ledger, migration 0010).
   alerts: AlertService;
   // Grants through API keys (approval rule, audit, limits) and the spend limits of keys.

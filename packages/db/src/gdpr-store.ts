@@ -6,6 +6,7 @@ import { dropUserMail } from "./mail-store.ts";
 import {
   adminActions,
   apiKeys,
+  autoTopUpSettings,
   creditTransactions,
   holds,
   payments,
@@ -121,6 +122,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
     eraseUser: async (userId, now) => {
       await db.delete(sessions).where(eq(sessions.userId, userId));
       await dropUserMail(db, userId);
+      // The saved card's id goes with the customer it belongs to; no top-up can start after this.
+      await db.delete(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
       await db
         .update(apiKeys)
         .set({ name: "(erased)", revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now.toISOString()}::timestamptz)` })

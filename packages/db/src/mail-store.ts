@@ -80,6 +80,11 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
         .innerJoin(creditPackages, eq(creditPackages.id, payments.packageId))
         .where(eq(payments.id, paymentId))
     : [];
+  const packageId = typeof data.packageId === "string" ? data.packageId : null;
+  const [pack] =
+    packageId && !payment
+      ? await db.select({ packName: creditPackages.name }).from(creditPackages).where(eq(creditPackages.id, packageId))
+      : [];
   const number = (key: string) => (typeof data[key] === "number" ? (data[key] as number) : undefined);
   return {
     id: row.id,
@@ -94,6 +99,9 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
       threshold: number("threshold"),
       endpointHost: typeof data.endpointHost === "string" ? data.endpointHost : undefined,
       failedDeliveries: number("failedDeliveries"),
+      // An auto top-up failure's link to buy the same pack on-session (made by us, not by a user).
+      ...(typeof data.payUrl === "string" ? { payUrl: data.payUrl } : {}),
+      ...(pack ?? {}),
       ...(payment ?? {}),
     },
   };

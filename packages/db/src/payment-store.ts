@@ -1,12 +1,13 @@
 import type { PaymentStore } from "@credits/core";
 import { paymentTransitions as transitionsCounter } from "@credits/observability";
 import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
+import { createAutoTopUpStore } from "./autotopup-store.ts";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { createRefundStore } from "./refund-store.ts";
-import { payments, paymentTransitions, processedEvents, users } from "./schema.ts";
+import { autoTopUpSettings, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
 // another integration on the same Stripe account) names no payment: answer "none" rather than let
@@ -29,6 +30,7 @@ export function createPaymentStore(db: Database): PaymentStore {
             ledger: createLedgerStore(tx, true),
             outbox: createOutboxStore(tx),
             refunds: createRefundStore(tx),
+            autoTopUps: createAutoTopUpStore(tx),
           }),
         ),
       ),
@@ -115,8 +117,13 @@ export function createPaymentStore(db: Database): PaymentStore {
 
     getBillingProfile: async (userId) => {
       const [row] = await db
-        .select({ email: users.email, providerCustomerId: users.stripeCustomerId })
+        .select({
+          email: users.email,
+          providerCustomerId: users.stripeCustomerId,
+          saveCard: sql<boolean>`coalesce(${autoTopUpSettings.enabled} AND ${autoTopUpSettings.paymentMethodId} IS NULL, false)`,
+        })
         .from(users)
+        .leftJoin(autoTopUpSettings, eq(autoTopUpSettings.userId, users.id))
         .where(and(eq(users.id, userId), isNull(users.erasedAt)));
       return row ?? null;
     },

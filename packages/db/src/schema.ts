@@ -3,6 +3,7 @@
 // money is integer minor units with an ISO 4217 currency.
 // One module per part of the product (schema/*.ts); drizzle-kit and the stores read them here.
 export * from "./schema/accounts.ts";
+export * from "./schema/autotopup.ts";
 export * from "./schema/grants.ts";
 export * from "./schema/ledger.ts";
 export * from "./schema/notifications.ts";

@@ -30,6 +30,7 @@ const PINNED: Record<string, string> = {
   "0016_payment_refunds": "6f438ae84e3dc3ce20087288292a142b78f17a6998aea145b51d09e978d579db",
   "0017_reversal_repaid_grants": "a7685c9c4508d16423c152ba102e90a60ee1b7601aa6fa5f6c2b08fcd977aec7",
   "0018_ledger_grants_epoch": "d606e517434c2c8e6d00d8762262249834ed949bd5cd077eb8c8272edc78d3b7",
+  "0019_auto_topup": "0ed673ce9f6f1a5e4eaeeff3b696e1251a254d30321c178d9ce6231caf6e200f",
 };
 
 describe("migration integrity", () => {

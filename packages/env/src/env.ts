@@ -148,6 +148,14 @@ const schema = z.object({
   WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(21_600_000),
   // Deliveries in a row that used up every attempt before an endpoint is disabled (and admins told).
   WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES: z.coerce.number().int().min(1).max(1_000).default(5),
+  // Auto top-up: the worker that charges saved cards (claims due attempts every
+  // AUTO_TOPUP_POLL_INTERVAL_MS; unset: on, except under NODE_ENV=test), and the caps: charges per
+  // user per UTC day and per UTC month. A crossing past a cap charges nothing (auto_topup.failed,
+  // reason cap_reached).
+  AUTO_TOPUP_WORKER_ENABLED: z.stringbool().optional(),
+  AUTO_TOPUP_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
+  AUTO_TOPUP_MAX_PER_DAY: z.coerce.number().int().min(1).max(100).default(5),
+  AUTO_TOPUP_MAX_PER_MONTH: z.coerce.number().int().min(1).max(1_000).default(30),
   // After a secret rotation, the old secret signs beside the new one this long.
   WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
   // Observability. Unset LOG_LEVEL: info (silent under NODE_ENV=test unless LOG_DESTINATION is set).

@@ -1,9 +1,12 @@
 export * from "./from-env.ts";
 export {
   createLocalProvider,
+  LOCAL_CARD,
+  LOCAL_DECLINING_CARD,
   type LocalCompletion,
   type LocalOutcome,
   type LocalProvider,
+  localOutcomes,
   MAX_LOCAL_SESSIONS,
 } from "./local-provider.ts";
 export {

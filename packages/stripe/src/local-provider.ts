@@ -6,6 +6,8 @@ import {
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
+  type OffSessionCharge,
+  type PaymentIntentInfo,
   type PaymentProvider,
   type ProviderEvent,
   ProviderRefusedError,
@@ -22,7 +24,14 @@ import {
 // is a product feature standing in for Stripe, not a fake of its API (the tests' fake of Stripe's
 // API is the msw mock in test/msw, one definition for in-process and out-of-process users).
 
-export type LocalOutcome = "pay" | "fail" | "cancel";
+// pay_declining_card: pays, and (when the checkout saves a card for auto top-up) saves a card that
+// every later off-session charge declines, to try the failure path from a fresh clone.
+export type LocalOutcome = "pay" | "pay_declining_card" | "fail" | "cancel";
+export const localOutcomes: readonly LocalOutcome[] = ["pay", "pay_declining_card", "fail", "cancel"];
+
+// The local cards a checkout saves: one that pays off-session, one that is declined.
+export const LOCAL_CARD = "pm_local_card";
+export const LOCAL_DECLINING_CARD = "pm_local_declining_card";
 
 export interface LocalCompletion {
   // The events Stripe sends for this outcome, in order.
@@ -40,6 +49,8 @@ export type LocalProvider = PaymentProvider & {
   // checkout.session.expired after an expiry) are delivered:
   // the same event handler as the checkout page's. Unset: they are not sent.
   onEvent(sink: (event: ProviderEvent) => Promise<unknown>): void;
+  // The session saves a card for auto top-up (its page offers the declining card too).
+  savesCard(sessionId: string): boolean;
 };
 
 // A dev process is not meant to hold sessions forever; past this the oldest are forgotten.
@@ -175,6 +186,68 @@ async function expireSession(
   return { ...session.info };
 }
 
+// Off-session charges of the saved local cards (auto top-up).
+function localIntents(charges: ReturnType<typeof localRefunds>) {
+  // Answered once per key (like Stripe's idempotency), and reported through the event sink too:
+  // the answer and payment_intent.* both arrive.
+  const intents = new Map<string, PaymentIntentInfo>();
+  const intentByKey = new Map<string, string>();
+  async function chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo> {
+    assertChargeable(request.currency, request.amountMinor);
+    const earlier = intents.get(intentByKey.get(request.idempotencyKey) ?? "");
+    if (earlier) return { ...earlier };
+    const declined = request.paymentMethodId === LOCAL_DECLINING_CARD;
+    const intent: PaymentIntentInfo = {
+      id: randomId("pi_local"),
+      paymentId: request.paymentId,
+      status: declined ? "requires_payment_method" : "succeeded",
+      amountMinor: request.amountMinor,
+      currency: request.currency,
+      customerId: request.customerId,
+      paymentMethodId: request.paymentMethodId,
+      savedForOffSession: false,
+      failureCode: declined ? "card_declined" : null,
+    };
+    intents.set(intent.id, intent);
+    intentByKey.set(request.idempotencyKey, intent.id);
+    if (!declined) charges.charged(intent.id, intent.amountMinor, intent.currency);
+    const type = declined ? "payment_intent.failed" : "payment_intent.succeeded";
+    await charges.send({ id: randomId("evt_local"), type, paymentIntent: { ...intent } });
+    return { ...intent };
+  }
+
+  async function retrievePaymentIntent(id: string): Promise<PaymentIntentInfo> {
+    const intent = intents.get(id);
+    if (!intent) throw new ProviderRefusedError(`No such payment_intent: '${id}'`);
+    return { ...intent };
+  }
+
+  return { chargeOffSession, retrievePaymentIntent };
+}
+
+// A checkout that saves a card for auto top-up: Stripe sends payment_intent.succeeded with the
+// card on the customer, which is where the platform learns the card.
+function savedCard(
+  request: CheckoutRequest,
+  paymentIntentId: string,
+  customerId: string,
+  card: string,
+): ProviderEvent[] {
+  if (!request.saveCard) return [];
+  const paymentIntent: PaymentIntentInfo = {
+    id: paymentIntentId,
+    paymentId: request.paymentId,
+    status: "succeeded",
+    amountMinor: request.amountMinor,
+    currency: request.currency,
+    customerId,
+    paymentMethodId: card,
+    savedForOffSession: true,
+    failureCode: null,
+  };
+  return [{ id: randomId("evt_local"), type: "payment_intent.succeeded", paymentIntent }];
+}
+
 export function createLocalProvider({
   publicUrl,
   clock = systemClock,
@@ -185,6 +258,7 @@ export function createLocalProvider({
   const base = publicUrl.replace(/\/+$/, "");
   const { sessions, sessionByKey, find, remember } = sessionMemory();
   const refunds = localRefunds();
+  const intents = localIntents(refunds);
 
   const provider: LocalProvider = {
     name: "local",
@@ -255,6 +329,9 @@ export function createLocalProvider({
 
     createRefund: refunds.createRefund,
     onEvent: refunds.onEvent,
+    chargeOffSession: intents.chargeOffSession,
+    retrievePaymentIntent: intents.retrievePaymentIntent,
+    savesCard: (sessionId) => sessions.get(sessionId)?.request.saveCard === true,
 
     complete(sessionId, outcome) {
       const session = sessions.get(sessionId);
@@ -269,9 +346,10 @@ export function createLocalProvider({
       const successUrl = request.successUrl.replaceAll("{CHECKOUT_SESSION_ID}", encodeURIComponent(sessionId));
       // As on Stripe, backing out leaves the session open: the cancel page expires it.
       if (outcome === "cancel") return { events: [], redirectUrl: request.cancelUrl };
-      const paid = outcome === "pay";
+      const paid = outcome === "pay" || outcome === "pay_declining_card";
       const paymentIntentId = randomId("pi_local");
       if (paid) refunds.charged(paymentIntentId, request.amountMinor, request.currency);
+      const card = outcome === "pay_declining_card" ? LOCAL_DECLINING_CARD : LOCAL_CARD;
       session.info = {
         ...session.info,
         status: "complete",
@@ -283,7 +361,7 @@ export function createLocalProvider({
       // A failure is a delayed payment method that later fails: Stripe first completes the
       // session unpaid (and sends the customer to success_url), then reports the failure.
       const events = paid
-        ? [event("checkout.completed")]
+        ? [event("checkout.completed"), ...savedCard(request, paymentIntentId, customerId, card)]
         : [event("checkout.completed"), event("checkout.async_failed")];
       return { events, redirectUrl: successUrl };
     },

@@ -1,4 +1,11 @@
-import type { ChargeInfo, CheckoutSessionInfo, DisputeInfo, ProviderEvent, RefundInfo } from "@credits/core";
+import type {
+  ChargeInfo,
+  CheckoutSessionInfo,
+  DisputeInfo,
+  PaymentIntentInfo,
+  ProviderEvent,
+  RefundInfo,
+} from "@credits/core";
 
 // Maps Stripe objects (from an API response or a verified webhook body) to the port's shapes.
 // Everything is read from `unknown`, field by field: webhook bodies are plain JSON while SDK
@@ -112,6 +119,37 @@ export function toCharge(value: unknown): ChargeInfo {
   };
 }
 
+const INTENT_STATUSES = [
+  "succeeded",
+  "processing",
+  "requires_payment_method",
+  "requires_action",
+  "requires_confirmation",
+  "requires_capture",
+  "canceled",
+] as const;
+
+// A PaymentIntent (an off-session charge's answer, a payment_intent.* event, or the one attached
+// to a card error). Its last_payment_error says why a charge failed.
+export function toPaymentIntent(value: unknown): PaymentIntentInfo {
+  const intent = expectObject(value, "payment_intent");
+  const status = INTENT_STATUSES.find((candidate) => candidate === intent.status);
+  if (!status) throw new StripeShapeError("payment_intent.status is not a known status");
+  const metadata = isFields(intent.metadata) ? intent.metadata : {};
+  const error = isFields(intent.last_payment_error) ? intent.last_payment_error : {};
+  return {
+    id: requiredId(intent, "id"),
+    paymentId: text(metadata, "paymentId"),
+    status,
+    amountMinor: requiredAmount(intent, "amount"),
+    currency: requiredText(intent, "currency"),
+    customerId: reference(intent, "customer"),
+    paymentMethodId: reference(intent, "payment_method"),
+    savedForOffSession: intent.setup_future_usage === "off_session",
+    failureCode: status === "succeeded" ? null : text(error, "code"),
+  };
+}
+
 const REFUND_STATUSES = ["succeeded", "pending", "requires_action", "failed", "canceled"] as const;
 
 // A refund as refunds.create answers it, with `charge` expanded (the charge's cumulative
@@ -164,6 +202,16 @@ const EVENT_MAP: Record<string, (id: string, object: unknown) => ProviderEvent> 
   "charge.refunded": (id, object) => ({ id, type: "charge.refunded", charge: toCharge(object) }),
   "charge.dispute.created": (id, object) => ({ id, type: "dispute.created", dispute: toDispute(object) }),
   "charge.dispute.closed": (id, object) => ({ id, type: "dispute.closed", dispute: toDispute(object) }),
+  "payment_intent.succeeded": (id, object) => ({
+    id,
+    type: "payment_intent.succeeded",
+    paymentIntent: toPaymentIntent(object),
+  }),
+  "payment_intent.payment_failed": (id, object) => ({
+    id,
+    type: "payment_intent.failed",
+    paymentIntent: toPaymentIntent(object),
+  }),
 };
 
 export function toProviderEvent(value: unknown): ProviderEvent {

@@ -5,6 +5,8 @@ import {
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
+  type OffSessionCharge,
+  type PaymentIntentInfo,
   type PaymentProvider,
   ProviderRefusedError,
   ProviderUnavailableError,
@@ -14,7 +16,14 @@ import {
 } from "@credits/core";
 import { stripeRequestDuration, tracedIterable, withSpan } from "@credits/observability";
 import Stripe from "stripe";
-import { StripeShapeError, toCharge, toCheckoutSession, toRefund } from "./stripe-mapping.ts";
+import {
+  isFields,
+  StripeShapeError,
+  toCharge,
+  toCheckoutSession,
+  toPaymentIntent,
+  toRefund,
+} from "./stripe-mapping.ts";
 import { parseStripeWebhook } from "./stripe-webhook.ts";
 
 export const DEFAULT_STRIPE_API_BASE = "https://api.stripe.com";
@@ -171,6 +180,75 @@ async function refund(stripe: Stripe, request: RefundRequest): Promise<RefundInf
   return toRefund(created);
 }
 
+async function checkoutSession(stripe: Stripe, request: CheckoutRequest): Promise<{ sessionId: string; url: string }> {
+  assertCheckoutRequest(request);
+  const metadata = { paymentId: request.paymentId, userId: request.userId };
+  const session = await stripe.checkout.sessions.create(
+    {
+      mode: "payment",
+      line_items: [
+        {
+          price_data: {
+            currency: request.currency,
+            unit_amount: request.amountMinor,
+            product_data: { name: request.productName },
+          },
+          quantity: 1,
+        },
+      ],
+      client_reference_id: request.paymentId,
+      metadata,
+      // On the PaymentIntent too, so charges, refunds and disputes (which point at the
+      // PaymentIntent, not the session) can be traced back to our payment in the dashboard.
+      payment_intent_data: {
+        metadata,
+        // Auto top-up: the card is kept on the customer for off-session charges.
+        ...(request.saveCard ? { setup_future_usage: "off_session" as const } : {}),
+      },
+      // Reuse the user's customer; otherwise have Stripe create one, so the next purchase
+      // (and GDPR erasure) has a customer id to work with.
+      ...(request.customerId
+        ? { customer: request.customerId }
+        : {
+            customer_creation: "always" as const,
+            ...(request.customerEmail ? { customer_email: request.customerEmail } : {}),
+          }),
+      success_url: request.successUrl,
+      cancel_url: request.cancelUrl,
+    },
+    { idempotencyKey: request.idempotencyKey },
+  );
+  if (!session.url) throw new Error("stripe returned a checkout session without a url");
+  return { sessionId: session.id, url: session.url };
+}
+
+// A saved card charged without the customer. A decline or a required authentication (3-D Secure)
+// is a 402 card error carrying the PaymentIntent: answered as that PaymentIntent, not as an error.
+async function chargeOffSession(stripe: Stripe, request: OffSessionCharge): Promise<PaymentIntentInfo> {
+  assertChargeable(request.currency, request.amountMinor);
+  try {
+    const intent = await stripe.paymentIntents.create(
+      {
+        amount: request.amountMinor,
+        currency: request.currency,
+        customer: request.customerId,
+        payment_method: request.paymentMethodId,
+        off_session: true,
+        confirm: true,
+        description: request.description,
+        metadata: { paymentId: request.paymentId, userId: request.userId, kind: "auto_topup" },
+      },
+      { idempotencyKey: request.idempotencyKey },
+    );
+    return toPaymentIntent(intent);
+  } catch (error) {
+    if (error instanceof Stripe.errors.StripeCardError && isFields(error.payment_intent)) {
+      return toPaymentIntent(error.payment_intent);
+    }
+    throw error;
+  }
+}
+
 export function createStripeProvider(options: StripeProviderOptions): PaymentProvider {
   const { secretKey, webhookSecret, clock = systemClock } = options;
   if (!secretKey) throw new Error("Stripe secret key is required");
@@ -201,44 +279,7 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         return customer.id;
       }),
 
-    createCheckoutSession: (request) =>
-      call("checkout session create", async () => {
-        assertCheckoutRequest(request);
-        const metadata = { paymentId: request.paymentId, userId: request.userId };
-        const session = await stripe.checkout.sessions.create(
-          {
-            mode: "payment",
-            line_items: [
-              {
-                price_data: {
-                  currency: request.currency,
-                  unit_amount: request.amountMinor,
-                  product_data: { name: request.productName },
-                },
-                quantity: 1,
-              },
-            ],
-            client_reference_id: request.paymentId,
-            metadata,
-            // On the PaymentIntent too, so charges, refunds and disputes (which point at the
-            // PaymentIntent, not the session) can be traced back to our payment in the dashboard.
-            payment_intent_data: { metadata },
-            // Reuse the user's customer; otherwise have Stripe create one, so the next purchase
-            // (and GDPR erasure) has a customer id to work with.
-            ...(request.customerId
-              ? { customer: request.customerId }
-              : {
-                  customer_creation: "always" as const,
-                  ...(request.customerEmail ? { customer_email: request.customerEmail } : {}),
-                }),
-            success_url: request.successUrl,
-            cancel_url: request.cancelUrl,
-          },
-          { idempotencyKey: request.idempotencyKey },
-        );
-        if (!session.url) throw new Error("stripe returned a checkout session without a url");
-        return { sessionId: session.id, url: session.url };
-      }),
+    createCheckoutSession: (request) => call("checkout session create", () => checkoutSession(stripe, request)),
 
     retrieveCheckoutSession: (sessionId) =>
       call("checkout session retrieve", async () =>
@@ -247,6 +288,13 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
 
     expireCheckoutSession: (sessionId) =>
       call("checkout session expire", async () => toCheckoutSession(await stripe.checkout.sessions.expire(sessionId))),
+
+    chargeOffSession: (request) => call("payment intent create", () => chargeOffSession(stripe, request)),
+
+    retrievePaymentIntent: (paymentIntentId) =>
+      call("payment intent retrieve", async () =>
+        toPaymentIntent(await stripe.paymentIntents.retrieve(paymentIntentId)),
+      ),
 
     parseWebhook: (rawBody, signatureHeader) =>
       parseStripeWebhook({

@@ -1,6 +1,7 @@
 import { PASSWORD_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { AutoTopUpForm } from "../components/auto-topup.tsx";
 import { LowBalanceAlertForm } from "../components/low-balance-alert.tsx";
 import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
 import { formFailure } from "../lib/errors.server.ts";
@@ -11,13 +12,25 @@ import { userRoute } from "../lib/route.server.ts";
 export const meta: MetaFunction = () => [{ title: "Account · Credits" }];
 
 export const loader = userRoute(async ({ api, user }) => {
-  const [{ sessions }, alerts] = await Promise.all([api.caller.auth.sessions(), api.caller.alerts.get()]);
+  const [{ sessions }, alerts, autoTopUp, catalog] = await Promise.all([
+    api.caller.auth.sessions(),
+    api.caller.alerts.get(),
+    api.caller.autoTopUp.get(),
+    api.caller.packages.list(),
+  ]);
+  const packs = catalog.packages.map(({ id, name, credits }) => ({ id, name, credits }));
   // The current session first, then the most recent.
   const ordered = [...sessions].sort(
     (a, b) => Number(b.current) - Number(a.current) || b.createdAt.localeCompare(a.createdAt),
   );
   const { email, name, role, createdAt } = user;
-  return { user: { email, name, role, createdAt: createdAt.toISOString() }, sessions: ordered, alerts };
+  return {
+    user: { email, name, role, createdAt: createdAt.toISOString() },
+    sessions: ordered,
+    alerts,
+    autoTopUp,
+    packs,
+  };
 });
 
 export const action = userRoute(async ({ request, api }) => {
@@ -34,6 +47,7 @@ export const action = userRoute(async ({ request, api }) => {
     }
     return redirect("/account");
   }
+  if (textField(form, "intent") === "autoTopUp") return saveAutoTopUp(form, api);
   if (textField(form, "intent") !== "delete") {
     await api.caller.auth.logOutEverywhere();
     return redirect("/login?signedOut=everywhere");
@@ -58,8 +72,24 @@ export const action = userRoute(async ({ request, api }) => {
   return redirect("/?deleted=1");
 });
 
+// The API's own bounds refuse anything but whole credits and a pack on sale.
+async function saveAutoTopUp(form: FormData, api: Parameters<Parameters<typeof userRoute>[0]>[0]["api"]) {
+  const raw = (textField(form, "threshold") ?? "").trim();
+  try {
+    await api.caller.autoTopUp.set({
+      enabled: textField(form, "enabled") === "on",
+      threshold: /^\d{1,10}$/.test(raw) ? Number(raw) : -1,
+      packageId: textField(form, "packageId") ?? "",
+    });
+  } catch (error) {
+    if (!formFailure(error, "deleteAccount")) throw error;
+    return data({ autoTopUpError: "Enter a whole number of credits (1 to 1,000,000,000) and choose a pack." }, 400);
+  }
+  return redirect("/account");
+}
+
 export default function Account() {
-  const { user, sessions, alerts } = useLoaderData<typeof loader>();
+  const { user, sessions, alerts, autoTopUp, packs } = useLoaderData<typeof loader>();
   const actionData = useActionData<typeof action>();
   const deletion = actionData && "error" in actionData ? actionData : undefined;
   const navigation = useNavigation();
@@ -94,6 +124,13 @@ export default function Account() {
         isDefault={alerts.isDefault}
         error={actionData && "alertError" in actionData ? actionData.alertError : undefined}
         saving={savingAlert}
+      />
+
+      <AutoTopUpForm
+        settings={autoTopUp}
+        packs={packs}
+        error={actionData && "autoTopUpError" in actionData ? actionData.autoTopUpError : undefined}
+        saving={submitting && navigation.formData?.get("intent") === "autoTopUp"}
       />
 
       <Card>

@@ -98,6 +98,7 @@ export function createCheckoutStarter(deps: {
         currency: payment.currency,
         customerId,
         customerEmail: profile.email,
+        saveCard: profile.saveCard,
         successUrl: `${deps.publicUrl}/credits/success?session_id={CHECKOUT_SESSION_ID}`,
         cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
         idempotencyKey: `checkout:${payment.id}`,

@@ -1,7 +1,7 @@
+import type { PaidFacts } from "../autotopup/intent.ts";
 import type { OutboxStore } from "../events/events.ts";
 import { resolveGrantTerms } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
-import type { CheckoutSessionInfo } from "./provider.ts";
 import type { RefundStore } from "./refund-store.ts";
 import { clawbackTargets } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
@@ -49,9 +49,10 @@ export async function emitPaymentFacts(outbox: OutboxStore, before: Payment, aft
 // before, or flagged it for a person (the session does not match our payment row).
 export type FulfilOutcome = "credited" | "already_credited" | "flagged";
 
-export function sessionMismatch(payment: Payment, session: CheckoutSessionInfo): string | null {
-  if (session.paymentId !== payment.id) return `session ${session.id} belongs to another payment`;
-  if (payment.providerSessionId && session.id !== payment.providerSessionId) {
+export function sessionMismatch(payment: Payment, session: PaidFacts): string | null {
+  const name = session.id ?? session.paymentIntentId;
+  if (session.paymentId !== payment.id) return `${name} belongs to another payment`;
+  if (payment.providerSessionId && session.id !== null && session.id !== payment.providerSessionId) {
     return `session ${session.id} is not this payment's session`;
   }
   if (session.amountTotalMinor !== payment.amountMinor || session.currency?.toLowerCase() !== payment.currency) {

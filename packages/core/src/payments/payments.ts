@@ -1,3 +1,5 @@
+import { applyIntent, type PaidFacts } from "../autotopup/intent.ts";
+import type { AutoTopUpStore } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
@@ -34,11 +36,16 @@ export type { FulfilOutcome };
 export { PaymentNotYetKnownError };
 export type EventOutcome = "processed" | "duplicate" | "ignored";
 
-interface Tx {
+// What crediting and clawing back touch (the refund service passes its own transaction).
+interface LedgerTx {
   payments: PaymentStore;
   ledger: LedgerStore;
   outbox: OutboxStore;
   refunds: RefundStore;
+}
+
+interface Tx extends LedgerTx {
+  autoTopUps: AutoTopUpStore;
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
@@ -103,13 +110,20 @@ export function createPaymentService(deps: {
         await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
         return true;
       }
+      case "payment_intent.succeeded":
+      case "payment_intent.failed":
+        return applyIntent(tx, event.paymentIntent, event.id, {
+          fulfil: fulfilLocked,
+          clock,
+          publicUrl: deps.publicUrl,
+        });
       case "ignored":
         return false;
     }
   }
 
   // The refunded amount is cumulative and only grows: a late or repeated report changes nothing.
-  async function applyRefund(tx: Tx, payment: Payment, charge: ChargeInfo, source: string): Promise<void> {
+  async function applyRefund(tx: LedgerTx, payment: Payment, charge: ChargeInfo, source: string): Promise<void> {
     const amountRefundedMinor = Math.max(payment.amountRefundedMinor, charge.amountRefundedMinor);
     await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id }, source);
   }
@@ -146,9 +160,9 @@ export function createPaymentService(deps: {
   // The one fulfil function (webhook, success page, reconciliation): credits at most once per
   // payment, and only when the provider's session matches our payment row.
   async function fulfilLocked(
-    tx: Tx,
+    tx: LedgerTx,
     payment: Payment,
-    session: CheckoutSessionInfo,
+    session: PaidFacts,
     source: string,
   ): Promise<FulfilOutcome> {
     if (payment.creditedAt) return "already_credited";
@@ -185,7 +199,7 @@ export function createPaymentService(deps: {
     });
     const paid = await tx.payments.updatePayment(payment.id, {
       creditedAt: now,
-      providerSessionId: session.id,
+      providerSessionId: session.id ?? payment.providerSessionId,
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
     await settle(tx, { ...paid, status: payment.status }, {}, source);
@@ -196,7 +210,7 @@ export function createPaymentService(deps: {
   }
 
   // Applies new facts, posts the clawback deltas they imply, and records the status change.
-  async function settle(tx: Tx, payment: Payment, facts: PaymentPatch, source: string): Promise<void> {
+  async function settle(tx: LedgerTx, payment: Payment, facts: PaymentPatch, source: string): Promise<void> {
     const next = { ...payment, ...facts };
     const patch: PaymentPatch = { ...facts };
     // A charge reporting more refunded than this payment's amount is not the charge we sold (or
@@ -240,7 +254,7 @@ export function createPaymentService(deps: {
   }
 
   async function postDelta(
-    tx: Tx,
+    tx: LedgerTx,
     payment: Payment,
     kind: "dispute_reversal",
     amount: number,
@@ -260,7 +274,7 @@ export function createPaymentService(deps: {
 
   // A refund takes back what the user still has, in the balance or reserved by open holds, never
   // more: credits already spent are flagged for review rather than driving the balance below zero.
-  async function clawBackRefund(tx: Tx, payment: Payment, wanted: number, source: string, reason: string) {
+  async function clawBackRefund(tx: LedgerTx, payment: Payment, wanted: number, source: string, reason: string) {
     const { taken } = await clawBack(tx.ledger, {
       userId: payment.userId,
       wanted,
@@ -345,6 +359,9 @@ export function createPaymentService(deps: {
     // charge.refunded event, under the payment's lock held by the caller; whichever comes first
     // claws back, the other finds nothing left to do.
     applyRefundLocked: applyRefund,
+    // For auto top-up: its PaymentIntents are credited through the same function, under the
+    // payment's lock held by the caller.
+    fulfilLocked,
     listPayments: (userId: string) => store.listUserPayments(userId, 50),
   };
 }

@@ -15,6 +15,8 @@ export interface CheckoutRequest {
   cancelUrl: string;
   // Derived from our payment id, so a retried create (even after a restart) makes one session.
   idempotencyKey: string;
+  // The user opted into auto top-up and has no saved card: keep this one for off-session charges.
+  saveCard?: boolean;
 }
 
 export interface CheckoutSessionInfo {
@@ -28,6 +30,42 @@ export interface CheckoutSessionInfo {
   paymentIntentId: string | null;
   customerId: string | null;
   url: string | null;
+}
+
+// A PaymentIntent: an auto top-up's off-session charge, or the one behind a Checkout.
+export interface PaymentIntentInfo {
+  id: string;
+  // Our payment id, from the PaymentIntent's metadata (we put it there, on both kinds).
+  paymentId: string | null;
+  status:
+    | "succeeded"
+    | "processing"
+    | "requires_payment_method"
+    | "requires_action"
+    | "requires_confirmation"
+    | "requires_capture"
+    | "canceled";
+  amountMinor: number;
+  currency: string;
+  customerId: string | null;
+  paymentMethodId: string | null;
+  // setup_future_usage is off_session: the card may be charged later without the customer.
+  savedForOffSession: boolean;
+  // Why the last charge failed (card_declined, authentication_required, …); null when it did not.
+  failureCode: string | null;
+}
+
+// An off-session charge of a saved card. The key is derived from the auto top-up attempt, so a
+// retried request (even after a restart) makes one PaymentIntent.
+export interface OffSessionCharge {
+  paymentId: string;
+  userId: string;
+  customerId: string;
+  paymentMethodId: string;
+  amountMinor: number;
+  currency: string;
+  description: string;
+  idempotencyKey: string;
 }
 
 export interface ChargeInfo {
@@ -57,6 +95,8 @@ export type ProviderEvent =
   | { id: string; type: "charge.refunded"; charge: ChargeInfo }
   | { id: string; type: "dispute.created"; dispute: DisputeInfo }
   | { id: string; type: "dispute.closed"; dispute: DisputeInfo }
+  | { id: string; type: "payment_intent.succeeded"; paymentIntent: PaymentIntentInfo }
+  | { id: string; type: "payment_intent.failed"; paymentIntent: PaymentIntentInfo }
   // Any other event type: recorded and acknowledged, never acted on.
   | { id: string; type: "ignored"; providerType: string };
 
@@ -106,6 +146,10 @@ export interface PaymentProvider {
   // Refuses (ProviderRefusedError) what the provider will not do: more than the charge has left,
   // an unknown or disputed payment.
   createRefund(request: RefundRequest): Promise<RefundInfo>;
+  // Charges a saved card without the customer. A decline or a required authentication is not an
+  // error: it comes back as the PaymentIntent, with its failureCode.
+  chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo>;
+  retrievePaymentIntent(paymentIntentId: string): Promise<PaymentIntentInfo>;
   // GDPR erasure: removes the customer and the personal data the provider holds for it.
   deleteCustomer(customerId: string): Promise<void>;
 }

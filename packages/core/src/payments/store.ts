@@ -1,3 +1,4 @@
+import type { AutoTopUpStore } from "../autotopup/store.ts";
 import type { OutboxStore } from "../events/events.ts";
 import type { LedgerStore } from "../ledger.ts";
 import type { RefundStore } from "./refund-store.ts";
@@ -60,6 +61,7 @@ export interface PaymentStore {
       ledger: LedgerStore;
       outbox: OutboxStore;
       refunds: RefundStore;
+      autoTopUps: AutoTopUpStore;
     }) => Promise<T>,
   ): Promise<T>;
   // Outside a transaction: reads.
@@ -99,7 +101,10 @@ export interface PaymentStore {
     status: ProcessedEventStatus;
     payload: string;
   }): Promise<boolean>;
-  getBillingProfile(userId: string): Promise<{ email: string | null; providerCustomerId: string | null } | null>;
+  // saveCard: the user opted into auto top-up and has no saved card yet (the next Checkout saves one).
+  getBillingProfile(
+    userId: string,
+  ): Promise<{ email: string | null; providerCustomerId: string | null; saveCard: boolean } | null>;
   // Stores the customer id unless one is already stored; returns the one that is stored.
   setProviderCustomer(userId: string, customerId: string): Promise<string>;
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
 import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
+import { type CardOutcome, type IntentHook, intentAnswer, metadataOf } from "./intent-answers.ts";
 
 // The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
 // stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
@@ -21,6 +22,8 @@ export interface RecordedStripeRequest {
 
 // "500": every request answers a Stripe api_error; "hang": no request is ever answered.
 export type StripeFailureMode = "500" | "hang" | null;
+
+export type { CardOutcome, IntentHook };
 
 export type StripeApiMock = ReturnType<typeof createStripeApiMock>;
 
@@ -73,6 +76,12 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const refundKeysInProgress = new Set<string>();
   // Refunds made, but answered 500 (saved with the key, so replays answer 500 too, as Stripe does).
   let loseRefundAnswers = false;
+  // Off-session PaymentIntents by id and by key; what a saved card does when charged (by payment
+  // method id; unlisted cards pay), and a hook run before a new PaymentIntent is answered.
+  const intents = new Map<string, StripeJson>();
+  const intentByKey = new Map<string, string>();
+  const cardOutcomes = new Map<string, CardOutcome>();
+  let beforeIntentAnswer: IntentHook | null = null;
   let listedSessions: StripeJson[] = [];
   let listedCharges: StripeJson[] = [];
   let failure: StripeFailureMode = null;
@@ -248,7 +257,49 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(expired);
   }
 
+  // paymentIntents.create with confirm and off_session, as Stripe answers it: the PaymentIntent,
+  // or a 402 card error carrying it (status requires_payment_method, last_payment_error.code).
+  async function createIntent({ params, idempotencyKey }: RecordedStripeRequest) {
+    const replayed = intents.get(intentByKey.get(idempotencyKey ?? "") ?? "");
+    if (replayed) return intentAnswer(replayed, { "Idempotent-Replayed": "true" });
+    const outcome = cardOutcomes.get(params.payment_method ?? "") ?? "succeeded";
+    const intent = stripeFixture("payment_intent", {
+      id: randomStripeId("pi"),
+      amount: Number(params.amount),
+      amount_received: outcome === "succeeded" ? Number(params.amount) : 0,
+      currency: params.currency ?? null,
+      customer: params.customer ?? null,
+      payment_method: params.payment_method ?? null,
+      confirmation_method: "automatic",
+      setup_future_usage: null,
+      status: outcome === "succeeded" ? "succeeded" : "requires_payment_method",
+      last_payment_error:
+        outcome === "succeeded"
+          ? null
+          : {
+              type: "card_error",
+              code: outcome,
+              message: `mock: ${outcome}`,
+              ...(outcome === "card_declined" ? { decline_code: "generic_decline" } : {}),
+            },
+      metadata: metadataOf(params),
+      created: Math.floor(Date.now() / 1000),
+    });
+    intents.set(String(intent.id), intent);
+    if (idempotencyKey) intentByKey.set(idempotencyKey, String(intent.id));
+    const replaced = await beforeIntentAnswer?.(intent);
+    return replaced ?? intentAnswer(intent);
+  }
+
   const handlers = [
+    http.post(`${baseUrl}/v1/payment_intents`, route(createIntent)),
+    http.get(
+      `${baseUrl}/v1/payment_intents/:id`,
+      route((_, { id = "" }) => {
+        const intent = intents.get(id);
+        return intent ? ok(intent) : noSuch("payment_intent", id, "intent");
+      }),
+    ),
     http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
@@ -318,12 +369,24 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       if (!session) throw new Error(`unknown session ${id}`);
       sessions.set(id, { ...session, ...fields });
     },
+    intents,
+    // What charging this saved card does from now on.
+    cardOutcome(paymentMethodId: string, outcome: CardOutcome) {
+      cardOutcomes.set(paymentMethodId, outcome);
+    },
+    // Runs before a new PaymentIntent is answered: a test delivers its webhook there.
+    // Returning a response answers that instead (the PaymentIntent exists all the same).
+    beforeIntentAnswer(hook: IntentHook | null) {
+      beforeIntentAnswer = hook;
+    },
     failWith(mode: StripeFailureMode) {
       failure = mode;
     },
     reset() {
       requests.length = 0;
       for (const map of [customers, customerByKey, sessions, sessionByKey, charges, refundByKey]) map.clear();
+      for (const map of [intents, intentByKey, cardOutcomes]) map.clear();
+      beforeIntentAnswer = null;
       deletedCustomers.clear();
       listedSessions = [];
       listedCharges = [];

@@ -1,0 +1,126 @@
+// Shared by the auto top-up tests: a buyer who opted in and whose card a Checkout saved (through
+// the real path: the session asks Stripe to keep the card, payment_intent.succeeded names it),
+// spends, and what the platform recorded about each attempt.
+import { randomUUID } from "node:crypto";
+import { autoTopUpAttempts, mails, outboxEvents } from "@credits/db/schema";
+import { and, asc, eq, sql } from "drizzle-orm";
+import { expect } from "vitest";
+import type { RunningServer } from "../../src/main.ts";
+import {
+  call,
+  db,
+  deliver,
+  pack,
+  purchaseEvents,
+  randomStripeId,
+  type StripeJson,
+  type StripeMock,
+  signUp,
+  startPurchase,
+  stripeEvent,
+  stripeFixture,
+  type TestUser,
+} from "./helpers.ts";
+
+export interface Saver extends TestUser {
+  paymentMethod: string;
+  customer: string;
+}
+
+export const optIn = (server: RunningServer, user: { cookie: string }, body: Record<string, unknown>) =>
+  call(server.url, "PUT", "/api/v1/me/auto-topup", { cookie: user.cookie, body });
+
+export const autoTopUpOf = (server: RunningServer, user: { cookie: string }) =>
+  call(server.url, "GET", "/api/v1/me/auto-topup", { cookie: user.cookie });
+
+// The PaymentIntent behind a Checkout that saved the card, as Stripe sends it.
+export function savedCardIntent(fields: {
+  paymentId: string;
+  userId: string;
+  customer: string;
+  paymentMethod: string;
+}) {
+  return stripeFixture("payment_intent", {
+    id: randomStripeId("pi"),
+    status: "succeeded",
+    amount: 500,
+    amount_received: 500,
+    currency: "usd",
+    customer: fields.customer,
+    payment_method: fields.paymentMethod,
+    setup_future_usage: "off_session",
+    last_payment_error: null,
+    metadata: { paymentId: fields.paymentId, userId: fields.userId },
+  });
+}
+
+// Signs up, opts in (threshold, the starter pack), buys the starter pack through Checkout with the
+// card saved: 100 credits and a card.
+export async function saverWithCard(server: RunningServer, mock: StripeMock, threshold = 50): Promise<Saver> {
+  const user = await signUp(server.url, "saver");
+  const starter = await pack("starter");
+  const opted = await optIn(server, user, { enabled: true, threshold, packageId: starter.id });
+  expect(opted.status, JSON.stringify(opted.body)).toBe(200);
+  const purchase = await startPurchase(server, "starter", user.id);
+  expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
+  const session = mock.sessions.get(purchase.sessionId) as StripeJson;
+  const paymentMethod = randomStripeId("pm");
+  const intent = savedCardIntent({
+    paymentId: purchase.paymentId,
+    userId: user.id,
+    customer: String(session.customer),
+    paymentMethod,
+  });
+  expect((await deliver(server.url, stripeEvent("payment_intent.succeeded", intent))).status).toBe(200);
+  return { ...user, paymentMethod, customer: String(session.customer) };
+}
+
+export const spend = (server: RunningServer, userId: string, amount: number) =>
+  server.services.credits.spend({
+    userId,
+    amount,
+    idempotencyKey: randomUUID(),
+    scope: { kind: "user", id: userId },
+    reason: "auto top-up test",
+  });
+
+export const grant = (server: RunningServer, userId: string, amount: number) =>
+  server.services.credits.grant({
+    userId,
+    amount,
+    idempotencyKey: randomUUID(),
+    scope: { kind: "user", id: userId },
+    reason: "auto top-up test",
+  });
+
+export const attemptsOf = (userId: string) =>
+  db
+    .select()
+    .from(autoTopUpAttempts)
+    .where(eq(autoTopUpAttempts.userId, userId))
+    .orderBy(asc(autoTopUpAttempts.createdAt));
+
+export const eventsOf = async (userId: string, type: string) =>
+  (
+    await db
+      .select({ payload: outboxEvents.payload })
+      .from(outboxEvents)
+      .where(and(eq(outboxEvents.userId, userId), eq(outboxEvents.type, type)))
+      .orderBy(asc(outboxEvents.seq))
+  ).map((row) => (row.payload as { data: Record<string, unknown> }).data);
+
+export const mailsOf = (userId: string, template: string) =>
+  db
+    .select({ cause: mails.cause, data: mails.data })
+    .from(mails)
+    .where(and(eq(mails.userId, userId), eq(mails.template, template)));
+
+export const intentRequests = (mock: StripeMock, customer: string) =>
+  mock.requestsTo("POST", "/v1/payment_intents").filter((r) => r.params.customer === customer);
+
+// Lets the worker claim the user's in-flight attempts again now (as if their lease ran out).
+export const expireLeases = (userId: string) =>
+  db
+    .update(autoTopUpAttempts)
+    .set({ lockedUntil: sql`now() - interval '1 second'` })
+    .where(eq(autoTopUpAttempts.userId, userId));

@@ -1,0 +1,100 @@
+import { Form } from "@remix-run/react";
+import { formatDateTime } from "../lib/format.ts";
+import { Badge, Button, Card, Field } from "./ui.tsx";
+
+export interface AutoTopUpView {
+  enabled: boolean;
+  threshold: number | null;
+  packageId: string | null;
+  cardSaved: boolean;
+  consecutiveFailures: number;
+  disabledReason: string | null;
+  caps: { perDay: number; perMonth: number };
+  lastAttempt: { status: string; reason: string | null; createdAt: string } | null;
+}
+
+const attemptLabels: Record<string, string> = {
+  pending: "waiting to charge",
+  processing: "charging",
+  succeeded: "succeeded",
+  failed: "failed",
+  skipped: "skipped",
+};
+
+// Auto top-up on /account: the choice (on or off, threshold, pack), whether a card is saved, the
+// last attempt, and why it was turned off after failures.
+export function AutoTopUpForm({
+  settings,
+  packs,
+  error,
+  saving,
+}: {
+  settings: AutoTopUpView;
+  packs: { id: string; name: string; credits: number }[];
+  error?: string | undefined;
+  saving: boolean;
+}) {
+  const last = settings.lastAttempt;
+  return (
+    <Card>
+      <div className="flex flex-wrap items-center justify-between gap-2">
+        <h2 className="text-lg font-semibold text-slate-900">Auto top-up</h2>
+        <Badge tone={settings.enabled ? "positive" : "neutral"}>{settings.enabled ? "On" : "Off"}</Badge>
+      </div>
+      <p className="mt-1 text-sm text-slate-600">
+        When a spend takes your balance below the threshold, we buy the pack with your saved card, once each time (at
+        most {settings.caps.perDay} a day and {settings.caps.perMonth} a month).
+      </p>
+      <p className="mt-2 text-sm text-slate-700" data-testid="auto-topup-card">
+        {settings.cardSaved
+          ? "Card saved for auto top-up."
+          : "No card saved yet: your next purchase on the Credits page saves it."}
+      </p>
+      {settings.disabledReason ? (
+        <p className="mt-2 text-sm font-medium text-rose-700" role="alert">
+          Auto top-up was {settings.disabledReason}. Check your card, then turn it on again.
+        </p>
+      ) : null}
+      {last ? (
+        <p className="mt-2 text-sm text-slate-600" data-testid="auto-topup-last">
+          Last top-up: {attemptLabels[last.status] ?? last.status}
+          {last.reason ? ` (${last.reason.replaceAll("_", " ")})` : ""}, {formatDateTime(last.createdAt)}.
+        </p>
+      ) : null}
+      <Form method="post" className="mt-4 flex flex-wrap items-end gap-3">
+        <input type="hidden" name="intent" value="autoTopUp" />
+        <label className="flex items-center gap-2 text-sm text-slate-800">
+          <input type="checkbox" name="enabled" value="on" defaultChecked={settings.enabled} />
+          Turn on auto top-up
+        </label>
+        <Field
+          label="Top up below (credits)"
+          name="threshold"
+          type="number"
+          inputMode="numeric"
+          min={1}
+          step={1}
+          defaultValue={settings.threshold ?? ""}
+          error={error}
+        />
+        <label className="flex flex-col gap-1 text-sm text-slate-800">
+          Pack
+          <select
+            name="packageId"
+            defaultValue={settings.packageId ?? packs[0]?.id}
+            className="rounded-md border border-slate-300 px-3 py-2"
+          >
+            {packs.map((pack) => (
+              <option key={pack.id} value={pack.id}>
+                {pack.name} ({pack.credits} credits)
+              </option>
+            ))}
+          </select>
+        </label>
+        <Button type="submit" tone="secondary" pending={saving} pendingLabel="Saving…">
+          Save auto top-up
+        </Button>
+      </Form>
+    </Card>
+  );
+}

@@ -1,0 +1,67 @@
+import {
+  type AutoTopUpStatus,
+  autoTopUpAttemptStatuses,
+  autoTopUpFailureReasons,
+  MAX_AUTO_TOPUP_THRESHOLD,
+} from "@credits/core";
+import { z } from "zod";
+import { uuid } from "../schemas.ts";
+import { authedProcedure, router } from "../trpc.ts";
+
+const autoTopUpOutput = z.object({
+  enabled: z.boolean(),
+  // Null until chosen.
+  threshold: z.number().int().nullable(),
+  packageId: z.uuid().nullable(),
+  // A Checkout saved a card for off-session charges (the next purchase saves one otherwise).
+  cardSaved: z.boolean(),
+  consecutiveFailures: z.number().int(),
+  // Why the platform turned it off (failures in a row); null otherwise.
+  disabledReason: z.string().nullable(),
+  caps: z.object({ perDay: z.number().int(), perMonth: z.number().int() }),
+  lastAttempt: z
+    .object({
+      status: z.enum(autoTopUpAttemptStatuses),
+      reason: z.enum([...autoTopUpFailureReasons, "disabled"]).nullable(),
+      paymentId: z.uuid().nullable(),
+      createdAt: z.iso.datetime(),
+    })
+    .nullable(),
+});
+
+const toOutput = (status: AutoTopUpStatus): z.infer<typeof autoTopUpOutput> => ({
+  ...status,
+  lastAttempt: status.lastAttempt && {
+    ...status.lastAttempt,
+    createdAt: status.lastAttempt.createdAt.toISOString(),
+  },
+});
+
+// The signed-in user's auto top-up: when a spend takes the balance below the threshold, the
+// chosen pack is bought with the card a Checkout saved (one charge per crossing, within the caps).
+export const autoTopUpRouter = router({
+  get: authedProcedure
+    .meta({ openapi: { method: "GET", path: "/me/auto-topup", tags: ["auto top-up"], summary: "My auto top-up" } })
+    .input(z.void())
+    .output(autoTopUpOutput)
+    .query(async ({ ctx }) => toOutput(await ctx.services.autoTopUp.status(ctx.user.id))),
+
+  set: authedProcedure
+    .meta({
+      openapi: {
+        method: "PUT",
+        path: "/me/auto-topup",
+        tags: ["auto top-up"],
+        summary: "Turn my auto top-up on or off, with its threshold and pack",
+      },
+    })
+    .input(
+      z.strictObject({
+        enabled: z.boolean(),
+        threshold: z.number().int().min(1).max(MAX_AUTO_TOPUP_THRESHOLD),
+        packageId: uuid,
+      }),
+    )
+    .output(autoTopUpOutput)
+    .mutation(async ({ ctx, input }) => toOutput(await ctx.services.autoTopUp.choose(ctx.user.id, input))),
+});

@@ -1,0 +1,167 @@
+import type { CatalogStore } from "../catalog.ts";
+import { priceOf } from "../catalog-service.ts";
+import type { Clock } from "../clock.ts";
+import {
+  type OffSessionCharge,
+  type PaymentIntentInfo,
+  type PaymentProvider,
+  ProviderRefusedError,
+} from "../payments/provider.ts";
+import { OPEN_STATUSES } from "../payments/state.ts";
+import type { PaymentStore } from "../payments/store.ts";
+import { transition } from "../payments/transition.ts";
+import { withRetry } from "../retry.ts";
+import { applyIntent, attemptFailed, type IntentDeps, type IntentTx } from "./intent.ts";
+import { type AutoTopUpAttempt, type AutoTopUpAttemptReason, IN_FLIGHT_ATTEMPT_STATUSES } from "./store.ts";
+
+// The auto top-up worker's pass: claims due attempts (FOR UPDATE SKIP LOCKED and a lease, like
+// the webhook deliveries, ADR 013), makes each one's payment row in a transaction that also checks
+// the caps, then asks the provider outside any transaction, with an idempotency key per attempt
+// (so per crossing). The answer is applied through applyIntent, like the webhook. An attempt whose
+// lease ran out while processing (a crash, a timeout) is claimed again: the worker asks the
+// provider about its PaymentIntent (or repeats the create under the same key, which Stripe answers
+// with the same PaymentIntent). That is the reconciliation of auto top-ups.
+
+export interface AutoTopUpCaps {
+  // Charges per UTC day and per UTC month (attempts that reached the provider).
+  perDay: number;
+  perMonth: number;
+}
+
+export interface ChargeDeps extends IntentDeps {
+  payments: PaymentStore;
+  catalog: CatalogStore;
+  provider: PaymentProvider;
+  claimDue: (limit: number, now: Date, leaseUntil: Date) => Promise<AutoTopUpAttempt[]>;
+  caps: AutoTopUpCaps;
+  clock: Clock;
+}
+
+const BATCH = 10;
+export const AUTO_TOPUP_LEASE_MS = 60_000;
+// Claims of one attempt before a provider that keeps failing counts as a failure.
+export const AUTO_TOPUP_MAX_TRIES = 8;
+
+type Prepared = { charge: OffSessionCharge; paymentIntentId: string | null } | null;
+
+export function createAutoTopUpCharger(deps: ChargeDeps) {
+  const { clock, provider } = deps;
+  const inTransaction = <T>(work: (tx: IntentTx) => Promise<T>) => withRetry(() => deps.payments.transaction(work));
+
+  async function runOnce(): Promise<{ claimed: number }> {
+    const now = clock.now();
+    const due = await deps.claimDue(BATCH, now, new Date(now.getTime() + AUTO_TOPUP_LEASE_MS));
+    for (const attempt of due) await charge(attempt);
+    return { claimed: due.length };
+  }
+
+  async function charge(attempt: AutoTopUpAttempt): Promise<void> {
+    const pack = await deps.catalog.findPackage(attempt.packageId);
+    const prepared = await inTransaction((tx) => prepare(tx, attempt.id, pack));
+    if (!prepared) return;
+    let intent: PaymentIntentInfo;
+    try {
+      intent = prepared.paymentIntentId
+        ? await provider.retrievePaymentIntent(prepared.paymentIntentId)
+        : await provider.chargeOffSession(prepared.charge);
+    } catch (error) {
+      // Unreachable provider: the lease runs out and a later pass asks again with the same key.
+      if (error instanceof ProviderRefusedError || attempt.tries >= AUTO_TOPUP_MAX_TRIES) {
+        await inTransaction((tx) => giveUp(tx, attempt.id, prepared.charge.paymentId));
+      }
+      return;
+    }
+    await inTransaction((tx) => applyIntent(tx, intent, "auto_topup_answer", deps));
+  }
+
+  // Under the attempt's lock: skip it, or make (or find) its payment and say what to charge.
+  async function prepare(
+    tx: IntentTx,
+    attemptId: string,
+    pack: Awaited<ReturnType<CatalogStore["findPackage"]>>,
+  ): Promise<Prepared> {
+    const attempt = await tx.autoTopUps.lockAttempt(attemptId);
+    if (!attempt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return null;
+    const customerId = (await tx.payments.getBillingProfile(attempt.userId))?.providerCustomerId ?? null;
+    if (attempt.paymentId) {
+      const payment = await tx.payments.findPayment(attempt.paymentId);
+      if (!payment || !customerId || !attempt.paymentMethodId) return skip(tx, attempt, "disabled");
+      if (payment.creditedAt) return null;
+      return {
+        charge: offSession(payment, customerId, attempt.paymentMethodId, attempt.id),
+        paymentIntentId: payment.providerPaymentIntentId,
+      };
+    }
+    const settings = await tx.autoTopUps.lockSettings(attempt.userId);
+    if (!settings?.enabled || !settings.paymentMethodId || !customerId || !pack || pack.archivedAt) {
+      return skip(tx, attempt, "disabled");
+    }
+    if (await overCap(tx, attempt.userId)) {
+      await attemptFailed(tx, attempt, "cap_reached", deps);
+      return null;
+    }
+    const price = priceOf(pack, null);
+    const payment = await tx.payments.insertPayment({
+      userId: attempt.userId,
+      packageId: pack.id,
+      credits: pack.credits,
+      amountMinor: price.unitAmount,
+      currency: price.currency,
+      creditExpiryDays: pack.creditExpiryDays,
+      provider: provider.name,
+      idempotencyKey: `auto_topup:${attempt.id}`,
+    });
+    if (!payment) throw new Error(`auto top-up ${attempt.id}: its payment key is taken`);
+    const paymentMethodId = settings.paymentMethodId;
+    await tx.autoTopUps.updateAttempt(attempt.id, { status: "processing", paymentId: payment.id, paymentMethodId });
+    return { charge: offSession(payment, customerId, paymentMethodId, attempt.id), paymentIntentId: null };
+  }
+
+  async function overCap(tx: IntentTx, userId: string): Promise<boolean> {
+    const now = clock.now();
+    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+    return (
+      (await tx.autoTopUps.countCharged(userId, day)) >= deps.caps.perDay ||
+      (await tx.autoTopUps.countCharged(userId, month)) >= deps.caps.perMonth
+    );
+  }
+
+  // The provider refused the request, or kept failing: a failure like a decline (the payment, if
+  // the provider did take money after all, is still credited by its webhook).
+  async function giveUp(tx: IntentTx, attemptId: string, paymentId: string): Promise<void> {
+    // The payment's lock first, as applyIntent takes them.
+    const payment = await tx.payments.lockPayment(paymentId);
+    const attempt = await tx.autoTopUps.lockAttempt(attemptId);
+    if (!attempt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return;
+    if (payment && !payment.creditedAt && OPEN_STATUSES.includes(payment.status)) {
+      await transition(tx.payments, payment, { status: "failed" }, "auto_topup_provider_error");
+    }
+    await attemptFailed(tx, attempt, "provider_error", deps);
+  }
+
+  return { runOnce };
+}
+
+async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {
+  await tx.autoTopUps.updateAttempt(attempt.id, { status: "skipped", reason });
+  return null;
+}
+
+function offSession(
+  payment: { id: string; userId: string; amountMinor: number; currency: string; credits: number },
+  customerId: string,
+  paymentMethodId: string,
+  attemptId: string,
+): OffSessionCharge {
+  return {
+    paymentId: payment.id,
+    userId: payment.userId,
+    customerId,
+    paymentMethodId,
+    amountMinor: payment.amountMinor,
+    currency: payment.currency,
+    description: `Auto top-up: ${payment.credits} credits`,
+    idempotencyKey: `auto_topup:${attemptId}`,
+  };
+}

@@ -1,0 +1,80 @@
+// Auto top-up (issue 16, ADR 017): a user's settings, and one attempt per threshold crossing.
+// The crossing itself is decided where the balance changes, in the posting transaction under the
+// user's row lock (the ledger trigger of migration 0019): it writes the attempt row, which is the
+// job the worker (charge.ts) picks up to call the provider after commit.
+
+// pending: written by the crossing; processing: a payment row exists and the provider was (or is
+// being) asked; succeeded: credited; failed: declined, authentication required, or the provider
+// kept failing; skipped: nothing charged (auto top-up turned off meanwhile, or a cap reached).
+export const autoTopUpAttemptStatuses = ["pending", "processing", "succeeded", "failed", "skipped"] as const;
+export type AutoTopUpAttemptStatus = (typeof autoTopUpAttemptStatuses)[number];
+export const IN_FLIGHT_ATTEMPT_STATUSES: readonly AutoTopUpAttemptStatus[] = ["pending", "processing"];
+
+// Why an attempt charged nothing: the first four are announced (auto_topup.failed); "disabled"
+// (turned off, no card, pack archived before the worker got to it) is not.
+export const autoTopUpFailureReasons = [
+  "declined",
+  "authentication_required",
+  "cap_reached",
+  "provider_error",
+] as const;
+export type AutoTopUpFailureReason = (typeof autoTopUpFailureReasons)[number];
+export type AutoTopUpAttemptReason = AutoTopUpFailureReason | "disabled";
+
+// Failures in a row (declines, authentication required, provider errors) that turn it off.
+export const AUTO_TOPUP_FAILURES_TO_DISABLE = 3;
+
+export interface AutoTopUpSettings {
+  userId: string;
+  enabled: boolean;
+  threshold: number;
+  packageId: string;
+  // The card a Checkout saved (setup_future_usage=off_session); the customer is the user's.
+  paymentMethodId: string | null;
+  consecutiveFailures: number;
+  // Set when the platform turned it off (failures in a row); cleared when the user turns it on.
+  disabledReason: string | null;
+  updatedAt: Date;
+}
+
+export interface AutoTopUpAttempt {
+  id: string;
+  userId: string;
+  packageId: string;
+  // The ledger row that took the balance below the threshold: one attempt per crossing.
+  crossingTransactionId: string;
+  status: AutoTopUpAttemptStatus;
+  reason: AutoTopUpAttemptReason | null;
+  paymentId: string | null;
+  // The card charged (copied when the payment is made, so a retried charge is the same request).
+  paymentMethodId: string | null;
+  // Claims so far (each claim may ask the provider once).
+  tries: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type AttemptPatch = Partial<Pick<AutoTopUpAttempt, "status" | "reason" | "paymentId" | "paymentMethodId">>;
+
+export interface AutoTopUpStore {
+  settings(userId: string): Promise<AutoTopUpSettings | null>;
+  lastAttempt(userId: string): Promise<AutoTopUpAttempt | null>;
+  // Creates or replaces the user's choice; turning it on clears the failure count and reason.
+  saveSettings(userId: string, choice: { enabled: boolean; threshold: number; packageId: string }): Promise<void>;
+  // Due attempts (pending, or processing with an expired lease), each claimed until leaseUntil.
+  claimDue(limit: number, now: Date, leaseUntil: Date): Promise<AutoTopUpAttempt[]>;
+  // In a transaction: row locks for the rest of it.
+  lockAttempt(id: string): Promise<AutoTopUpAttempt | null>;
+  lockAttemptByPayment(paymentId: string): Promise<AutoTopUpAttempt | null>;
+  lockSettings(userId: string): Promise<AutoTopUpSettings | null>;
+  // Attempts that charged (processing or succeeded) created at or after `since`.
+  countCharged(userId: string, since: Date): Promise<number>;
+  updateAttempt(id: string, patch: AttemptPatch): Promise<void>;
+  // The card a Checkout saved, kept when the user has auto top-up settings; false otherwise.
+  saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
+  // One more failure in a row; at `disableAfter` it turns auto top-up off.
+  recordFailure(userId: string, disableAfter: number): Promise<{ consecutiveFailures: number; disabled: boolean }>;
+  resetFailures(userId: string): Promise<void>;
+  // The failure mail, queued once per attempt (sent after commit by the mail dispatcher).
+  queueFailureMail(attemptId: string, userId: string, data: { packageId: string; payUrl: string }): Promise<void>;
+}

@@ -1,0 +1,156 @@
+import type { AutoTopUpAttempt, AutoTopUpStore } from "@credits/core";
+import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
+import { translatingErrors } from "./errors.ts";
+import { autoTopUpAttempts, autoTopUpSettings, mails } from "./schema.ts";
+
+const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+// Auto top-up settings and attempts (migration 0019). The attempts are written by the ledger
+// trigger; here they are claimed (SKIP LOCKED and a lease) and moved along.
+export function createAutoTopUpStore(db: Database): AutoTopUpStore {
+  return translatingErrors({ ...settingsMethods(db), ...attemptMethods(db) });
+}
+
+const attemptOf = (row: typeof autoTopUpAttempts.$inferSelect): AutoTopUpAttempt => row;
+
+function attemptMethods(db: Database) {
+  return {
+    lastAttempt: async (userId) => {
+      const [row] = await db
+        .select()
+        .from(autoTopUpAttempts)
+        .where(eq(autoTopUpAttempts.userId, userId))
+        .orderBy(desc(autoTopUpAttempts.createdAt))
+        .limit(1);
+      return row ? attemptOf(row) : null;
+    },
+
+    claimDue: async (limit, now, leaseUntil) => {
+      const rows = rowsOf<{ id: string }>(
+        await db.execute(sql`
+          WITH due AS (
+            SELECT id FROM auto_topup_attempts
+             WHERE status IN ('pending', 'processing')
+               AND (locked_until IS NULL OR locked_until <= ${now.toISOString()}::timestamptz)
+             ORDER BY created_at LIMIT ${limit}
+             FOR UPDATE SKIP LOCKED)
+          UPDATE auto_topup_attempts a SET tries = a.tries + 1, locked_until = ${leaseUntil.toISOString()}::timestamptz
+            FROM due WHERE a.id = due.id
+          RETURNING a.id`),
+      );
+      if (rows.length === 0) return [];
+      const claimed = await db
+        .select()
+        .from(autoTopUpAttempts)
+        .where(
+          inArray(
+            autoTopUpAttempts.id,
+            rows.map((row) => row.id),
+          ),
+        )
+        .orderBy(autoTopUpAttempts.createdAt);
+      return claimed.map(attemptOf);
+    },
+
+    lockAttempt: async (id) => {
+      if (!PAYMENT_ID.test(id)) return null;
+      const [row] = await db.select().from(autoTopUpAttempts).where(eq(autoTopUpAttempts.id, id)).for("update");
+      return row ? attemptOf(row) : null;
+    },
+
+    lockAttemptByPayment: async (paymentId) => {
+      const [row] = await db
+        .select()
+        .from(autoTopUpAttempts)
+        .where(eq(autoTopUpAttempts.paymentId, paymentId))
+        .for("update");
+      return row ? attemptOf(row) : null;
+    },
+
+    countCharged: async (userId, since) => {
+      const [row] = await db
+        .select({ n: count() })
+        .from(autoTopUpAttempts)
+        .where(
+          and(
+            eq(autoTopUpAttempts.userId, userId),
+            inArray(autoTopUpAttempts.status, ["processing", "succeeded"]),
+            gte(autoTopUpAttempts.createdAt, since),
+          ),
+        );
+      return row?.n ?? 0;
+    },
+
+    updateAttempt: async (id, patch) => {
+      await db
+        .update(autoTopUpAttempts)
+        .set({ ...patch, updatedAt: sql`now()` })
+        .where(eq(autoTopUpAttempts.id, id));
+    },
+
+    queueFailureMail: async (attemptId, userId, data) => {
+      await db
+        .insert(mails)
+        .values({ cause: `auto_topup_failed:${attemptId}`, template: "auto_topup_failed", userId, data })
+        .onConflictDoNothing({ target: mails.cause });
+    },
+  } satisfies Partial<AutoTopUpStore>;
+}
+
+function settingsMethods(db: Database) {
+  return {
+    settings: async (userId) => {
+      const [row] = await db.select().from(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
+      return row ?? null;
+    },
+
+    saveSettings: async (userId, { enabled, threshold, packageId }) => {
+      const turnedOn = enabled ? { consecutiveFailures: 0, disabledReason: null } : {};
+      await db
+        .insert(autoTopUpSettings)
+        .values({ userId, enabled, threshold, packageId })
+        .onConflictDoUpdate({
+          target: autoTopUpSettings.userId,
+          set: { enabled, threshold, packageId, ...turnedOn, updatedAt: sql`now()` },
+        });
+    },
+
+    lockSettings: async (userId) => {
+      const [row] = await db.select().from(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId)).for("update");
+      return row ?? null;
+    },
+
+    saveCard: async (userId, paymentMethodId) => {
+      const updated = await db
+        .update(autoTopUpSettings)
+        .set({ paymentMethodId, updatedAt: sql`now()` })
+        .where(eq(autoTopUpSettings.userId, userId))
+        .returning({ userId: autoTopUpSettings.userId });
+      return updated.length > 0;
+    },
+
+    recordFailure: async (userId, disableAfter) => {
+      const [row] = await db
+        .update(autoTopUpSettings)
+        .set({
+          consecutiveFailures: sql`${autoTopUpSettings.consecutiveFailures} + 1`,
+          enabled: sql`${autoTopUpSettings.enabled} AND ${autoTopUpSettings.consecutiveFailures} + 1 < ${disableAfter}`,
+          disabledReason: sql`CASE WHEN ${autoTopUpSettings.consecutiveFailures} + 1 >= ${disableAfter}
+            THEN ${`turned off after ${disableAfter} failed top-ups in a row`} ELSE ${autoTopUpSettings.disabledReason} END`,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(autoTopUpSettings.userId, userId))
+        .returning({ consecutiveFailures: autoTopUpSettings.consecutiveFailures });
+      const consecutiveFailures = row?.consecutiveFailures ?? 0;
+      return { consecutiveFailures, disabled: consecutiveFailures === disableAfter };
+    },
+
+    resetFailures: async (userId) => {
+      await db
+        .update(autoTopUpSettings)
+        .set({ consecutiveFailures: 0, updatedAt: sql`now()` })
+        .where(eq(autoTopUpSettings.userId, userId));
+    },
+  } satisfies Partial<AutoTopUpStore>;
+}

@@ -1,0 +1,58 @@
+// Auto top-up (drizzle/0019_auto_topup.sql): a user's settings and one attempt per crossing. The
+// ledger trigger credit_transactions_auto_topup writes the attempts.
+import { autoTopUpAttemptStatuses } from "@credits/core";
+import { sql } from "drizzle-orm";
+import { boolean, check, index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { users } from "./accounts.ts";
+import { createdAt, credits, tsz } from "./columns.ts";
+import { creditPackages, payments } from "./payments.ts";
+
+export const autoTopUpSettings = pgTable(
+  "auto_topup_settings",
+  {
+    userId: uuid("user_id")
+      .primaryKey()
+      .references(() => users.id),
+    enabled: boolean("enabled").notNull().default(false),
+    threshold: credits("threshold").notNull(),
+    packageId: uuid("package_id")
+      .notNull()
+      .references(() => creditPackages.id),
+    paymentMethodId: text("payment_method_id"),
+    consecutiveFailures: integer("consecutive_failures").notNull().default(0),
+    disabledReason: text("disabled_reason"),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [check("auto_topup_settings_threshold_check", sql`${t.threshold} BETWEEN 1 AND 1000000000`)],
+);
+
+export const autoTopUpAttempts = pgTable(
+  "auto_topup_attempts",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    packageId: uuid("package_id")
+      .notNull()
+      .references(() => creditPackages.id),
+    crossingTransactionId: uuid("crossing_transaction_id").notNull().unique(),
+    status: text("status", { enum: autoTopUpAttemptStatuses }).notNull().default("pending"),
+    reason: text("reason", {
+      enum: ["declined", "authentication_required", "cap_reached", "provider_error", "disabled"],
+    }),
+    paymentId: uuid("payment_id")
+      .unique()
+      .references(() => payments.id),
+    paymentMethodId: text("payment_method_id"),
+    tries: integer("tries").notNull().default(0),
+    lockedUntil: tsz("locked_until"),
+    createdAt: createdAt(),
+    updatedAt: tsz("updated_at").notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("auto_topup_attempts_one_in_flight").on(t.userId).where(sql`${t.status} IN ('pending', 'processing')`),
+    index("auto_topup_attempts_user_idx").on(t.userId, t.createdAt.desc()),
+    index("auto_topup_attempts_due_idx").on(t.createdAt).where(sql`${t.status} IN ('pending', 'processing')`),
+  ],
+);
