@@ -1,4 +1,4 @@
-// Auto top-up (issue 16, ADR 017): a user's settings, and one attempt per threshold crossing.
+// Auto top-up (issue 16, ADR 019): a user's settings, and one attempt per threshold crossing.
 // The crossing itself is decided where the balance changes, in the posting transaction under the
 // user's row lock (the ledger trigger of migration 0019): it writes the attempt row, which is the
 // job the worker (charge.ts) picks up to call the provider after commit.
