@@ -13,6 +13,7 @@ export const API_TAGS = [
   { name: "payments", description: "Buying credit packs through Stripe Checkout, and my payments" },
   { name: "packages", description: "The packs on sale" },
   { name: "alerts", description: "Low-balance alerts" },
+  { name: "auto top-up", description: "Buy a pack with the saved card when the balance falls below a threshold" },
   { name: "gdpr", description: "Export and erase my data" },
   { name: "admin", description: "Administration: users, adjustments, refunds, packs, API keys, webhooks, audit" },
   { name: "webhooks", description: "Outbound webhook endpoints and their deliveries (events: see `webhooks`)" },
