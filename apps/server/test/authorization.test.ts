@@ -80,6 +80,10 @@ const table: Record<string, Row> = {
     access: "user",
     input: async (_fx, self) => ({ paymentId: self ? (await checkoutFor(self.id)).paymentId : randomUUID() }),
   },
+  "checkout.receipt": {
+    access: "user",
+    input: async (_fx, self) => ({ paymentId: self ? await paidPayment(self.id) : randomUUID() }),
+  },
   "checkout.cancel": {
     access: "user",
     input: async (_fx, self) => ({ paymentId: self ? (await checkoutFor(self.id)).paymentId : randomUUID() }),

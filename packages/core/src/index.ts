@@ -27,6 +27,7 @@ export * from "./mail/index.ts";
 export * from "./money.ts";
 export * from "./payments/payments.ts";
 export * from "./payments/provider.ts";
+export * from "./payments/receipts.ts";
 export * from "./payments/refund-store.ts";
 export * from "./payments/refunds.ts";
 export * from "./payments/state.ts";

@@ -31,6 +31,7 @@ const PINNED: Record<string, string> = {
   "0017_reversal_repaid_grants": "a7685c9c4508d16423c152ba102e90a60ee1b7601aa6fa5f6c2b08fcd977aec7",
   "0018_ledger_grants_epoch": "d606e517434c2c8e6d00d8762262249834ed949bd5cd077eb8c8272edc78d3b7",
   "0019_auto_topup": "0ed673ce9f6f1a5e4eaeeff3b696e1251a254d30321c178d9ce6231caf6e200f",
+  "0020_payment_receipts": "e8f16a400281c12bdb45e33fb97997af49db8438443b601c1e4e17c54c78ba56",
 };
 
 describe("migration integrity", () => {

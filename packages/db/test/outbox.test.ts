@@ -185,6 +185,7 @@ describe("payment.refunded and payment.disputed", () => {
     amountMinor: 500,
     amountRefundedMinor,
     currency: "usd",
+    receiptUrl: null,
   });
 
   it("a refund writes payment.refunded with its clawback; the same report again writes nothing", async () => {

@@ -119,7 +119,14 @@ function localRefunds() {
   let sink: ((event: ProviderEvent) => Promise<unknown>) | null = null;
 
   function charged(paymentIntentId: string, amountMinor: number, currency: string) {
-    const info = { id: randomId("ch_local"), paymentIntentId, amountMinor, amountRefundedMinor: 0, currency };
+    const info = {
+      id: randomId("ch_local"),
+      paymentIntentId,
+      amountMinor,
+      amountRefundedMinor: 0,
+      currency,
+      receiptUrl: null,
+    };
     charges.set(paymentIntentId, { info, refundsByKey: new Map() });
   }
 
@@ -326,6 +333,9 @@ export function createLocalProvider({
     }),
 
     deleteCustomer: async () => {},
+
+    // Its own page, served by the app (owner or admin only).
+    receiptUrl: async ({ id }) => `${base}/receipts/${encodeURIComponent(id)}`,
 
     createRefund: refunds.createRefund,
     onEvent: refunds.onEvent,

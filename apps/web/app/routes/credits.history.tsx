@@ -1,5 +1,6 @@
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
+import { PaymentList } from "../components/payments.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
 import { publicErrorOf } from "../lib/errors.server.ts";
@@ -27,20 +28,20 @@ export const loader = userRoute(async ({ request, api }) => {
     ...apiWindow(query),
   };
   try {
-    const history = await api.caller.credits.mine(input);
-    return { query, errors, ...history, cursorInvalid: false };
+    const [history, { payments }] = await Promise.all([api.caller.credits.mine(input), api.caller.checkout.payments()]);
+    return { query, errors, ...history, payments, cursorInvalid: false };
   } catch (error) {
     // A cursor from an old or edited link: say so, and offer the first page.
     if (publicErrorOf(error)?.appCode !== "INVALID_INPUT" || !query.cursor) throw error;
     return data(
-      { query, errors, balance: null, transactions: [], nextCursor: null, cursorInvalid: true },
+      { query, errors, balance: null, transactions: [], payments: [], nextCursor: null, cursorInvalid: true },
       { status: 400 },
     );
   }
 });
 
 export default function History() {
-  const { query, errors, transactions, nextCursor, cursorInvalid } = useLoaderData<typeof loader>();
+  const { query, errors, transactions, payments, nextCursor, cursorInvalid } = useLoaderData<typeof loader>();
   const navigation = useNavigation();
   const loading = navigation.state === "loading" && navigation.location.pathname === "/credits/history";
   const filtered = query.kinds.length > 0 || query.from !== "" || query.to !== "";
@@ -157,6 +158,8 @@ export default function History() {
           next={nextCursor ? historyHref(query, nextPage(query, nextCursor)) : null}
         />
       )}
+
+      <PaymentList payments={payments} />
     </div>
   );
 }

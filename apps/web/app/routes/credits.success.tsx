@@ -31,15 +31,26 @@ export const loader = userRoute(async ({ request, api }) => {
         : ["failed", "expired", "canceled"].includes(payment.status)
           ? "failed"
           : "processing";
-    return { state, balance, credits: payment.credits, price: formatMoney(payment.amountMinor, payment.currency) };
+    return {
+      state,
+      balance,
+      credits: payment.credits,
+      price: formatMoney(payment.amountMinor, payment.currency),
+      paymentId: payment.id,
+    };
   } catch (error) {
     const code = publicErrorOf(error)?.appCode;
     // This page polls confirm, and confirm shares the per-user checkout limit (each call asks the
     // provider): past it, the payment is still processing as far as we can tell, not an error.
-    if (code === "RATE_LIMITED") return { state: "processing" as State, balance: null, credits: null, price: null };
+    if (code === "RATE_LIMITED") {
+      return { state: "processing" as State, balance: null, credits: null, price: null, paymentId: null };
+    }
     // A session id that is not text we accept (a link tampered with) names no checkout either.
     if (code !== "NOT_FOUND" && code !== "INVALID_INPUT") throw error;
-    return data({ state: "not_found" as State, balance: null, credits: null, price: null }, { status: 404 });
+    return data(
+      { state: "not_found" as State, balance: null, credits: null, price: null, paymentId: null },
+      { status: 404 },
+    );
   }
 });
 
@@ -123,6 +134,11 @@ export default function CheckoutSuccess() {
           <Link to="/credits/history" className={buttonClass("secondary")}>
             View history
           </Link>
+          {result.state === "credited" && result.paymentId ? (
+            <Link to={`/receipts/${result.paymentId}`} className={buttonClass("secondary")}>
+              View receipt
+            </Link>
+          ) : null}
         </div>
       </Card>
     </div>

@@ -13,7 +13,21 @@ const paymentOutput = z.object({
   // Set when a person has to look at the payment: not credited (the session did not match), or
   // credited and to be checked (paid after its checkout was canceled, a refund clawback short).
   underReview: z.boolean(),
+  // Once paid: the provider's receipt (Stripe's hosted page) or, on the local provider, the app's
+  // own receipt page. Null before payment, or while the provider has not said.
+  receiptUrl: z.string().nullable(),
   createdAt: z.iso.datetime(),
+});
+
+const receiptOutput = z.object({
+  paymentId: z.uuid(),
+  packageName: z.string(),
+  credits: z.number().int(),
+  amountMinor: z.number().int(),
+  currency: z.string(),
+  paidAt: z.iso.datetime(),
+  receiptUrl: z.string().nullable(),
+  hostedByProvider: z.boolean(),
 });
 
 const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
@@ -24,6 +38,7 @@ const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
   currency: p.currency,
   credited: p.creditedAt !== null,
   underReview: p.reviewReason !== null,
+  receiptUrl: p.creditedAt ? p.receiptUrl : null,
   createdAt: p.createdAt.toISOString(),
 });
 
@@ -78,6 +93,23 @@ export const checkoutRouter = router({
     .input(z.strictObject({ paymentId: uuid }))
     .output(paymentOutput)
     .query(async ({ ctx, input }) => toPayment(await ctx.services.payments.getPayment(ctx.user.id, input.paymentId))),
+
+  // The receipt page: a paid payment's receipt, for its owner or an admin (404 for anyone else).
+  receipt: authedProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/payments/{paymentId}/receipt",
+        tags: ["payments"],
+        summary: "A paid payment's receipt",
+      },
+    })
+    .input(z.strictObject({ paymentId: uuid }))
+    .output(receiptOutput)
+    .query(async ({ ctx, input }) => {
+      const receipt = await ctx.services.payments.receipt(ctx.user, input.paymentId);
+      return { ...receipt, paidAt: receipt.paidAt.toISOString() };
+    }),
 
   // The cancel page: expires the provider's session and closes the payment as canceled (once; a
   // payment already paid or closed is answered as it is).

@@ -26,6 +26,7 @@ import {
   type ProviderEvent,
   ProviderUnavailableError,
 } from "./provider.ts";
+import { createReceipts } from "./receipts.ts";
 import { refundRowReason } from "./refund-reason.ts";
 import type { RefundStore } from "./refund-store.ts";
 import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
@@ -125,7 +126,8 @@ export function createPaymentService(deps: {
   // The refunded amount is cumulative and only grows: a late or repeated report changes nothing.
   async function applyRefund(tx: LedgerTx, payment: Payment, charge: ChargeInfo, source: string): Promise<void> {
     const amountRefundedMinor = Math.max(payment.amountRefundedMinor, charge.amountRefundedMinor);
-    await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id }, source);
+    const receiptUrl = payment.receiptUrl ?? charge.receiptUrl;
+    await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id, receiptUrl }, source);
   }
 
   async function lockByRef(tx: Tx, ref: { paymentIntentId: string | null; chargeId: string | null }) {
@@ -316,10 +318,13 @@ export function createPaymentService(deps: {
     return (await store.findPayment(owned.id)) ?? owned;
   }
 
+  const receipts = createReceipts(deps);
+
+  // One of the user's payments, with its receipt once it is paid.
   async function getPayment(userId: string, paymentId: string): Promise<Payment> {
     const payment = await store.findPayment(paymentId);
     if (!payment || payment.userId !== userId) throw new NotFoundError("payment");
-    return payment;
+    return receipts.withReceipt(payment);
   }
 
   // For reconciliation: fulfil a session the provider says is paid, through the same function.
@@ -353,6 +358,7 @@ export function createPaymentService(deps: {
     handleEvent,
     confirmCheckout,
     getPayment,
+    receipt: receipts.receipt,
     fulfilFromProvider,
     applyRefundFromProvider,
     // For the refund service: the provider's answer to our own refund applies the same fact as its

@@ -75,6 +75,8 @@ export interface ChargeInfo {
   // Cumulative, as the provider reports it.
   amountRefundedMinor: number;
   currency: string;
+  // The provider's hosted receipt for the charge; null when it has none.
+  receiptUrl: string | null;
 }
 
 export interface DisputeInfo {
@@ -150,6 +152,9 @@ export interface PaymentProvider {
   // error: it comes back as the PaymentIntent, with its failureCode.
   chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo>;
   retrievePaymentIntent(paymentIntentId: string): Promise<PaymentIntentInfo>;
+  // The receipt of a paid payment: Stripe's hosted receipt of its charge, or the local provider's
+  // own page. Null when the provider has none (yet).
+  receiptUrl(payment: { id: string; paymentIntentId: string }): Promise<string | null>;
   // GDPR erasure: removes the customer and the personal data the provider holds for it.
   deleteCustomer(customerId: string): Promise<void>;
 }

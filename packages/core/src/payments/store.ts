@@ -31,6 +31,8 @@ export interface Payment {
   // The client's key for starting this checkout, and where its session can be paid.
   idempotencyKey: string | null;
   checkoutUrl: string | null;
+  // The provider's receipt for the paid payment, once known (Stripe: the charge's receipt_url).
+  receiptUrl: string | null;
   creditedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
@@ -50,6 +52,7 @@ export type PaymentPatch = Partial<
     | "reviewReason"
     | "creditedAt"
     | "checkoutUrl"
+    | "receiptUrl"
   >
 >;
 

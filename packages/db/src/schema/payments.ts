@@ -129,6 +129,8 @@ export const payments = pgTable(
     // payment and its provider session instead of creating another.
     idempotencyKey: text("idempotency_key"),
     checkoutUrl: text("checkout_url"),
+    // The provider's receipt for the paid payment (Stripe: the charge's receipt_url), once known.
+    receiptUrl: text("receipt_url"),
     creditedAt: tsz("credited_at"),
     createdAt: createdAt(),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
@@ -147,6 +149,7 @@ export const payments = pgTable(
       sql`${t.creditsRefunded} >= 0 AND ${t.creditsDisputed} >= 0 AND ${t.creditsRefunded} + ${t.creditsDisputed} <= ${t.credits}`,
     ),
     check("payments_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check("payments_receipt_url_bounded", sql`${t.receiptUrl} IS NULL OR char_length(${t.receiptUrl}) <= 2048`),
     check("payments_credit_expiry_positive", sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`),
   ],
 );

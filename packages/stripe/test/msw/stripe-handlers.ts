@@ -257,6 +257,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(expired);
   }
 
+<<<<<<< HEAD
   // paymentIntents.create with confirm and off_session, as Stripe answers it: the PaymentIntent,
   // or a 402 card error carrying it (status requires_payment_method, last_payment_error.code).
   async function createIntent({ params, idempotencyKey }: RecordedStripeRequest) {
@@ -289,6 +290,24 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     if (idempotencyKey) intentByKey.set(idempotencyKey, String(intent.id));
     const replaced = await beforeIntentAnswer?.(intent);
     return replaced ?? intentAnswer(intent);
+=======
+  // paymentIntents.retrieve for a PaymentIntent whose charge a test added, latest_charge expanded
+  // when asked (as the receipt lookup does).
+  function retrievePaymentIntent({ query }: RecordedStripeRequest, { id = "" }: Record<string, string>) {
+    const charged = charges.get(id);
+    if (!charged) return noSuch("payment_intent", id, "intent");
+    const expanded = query["expand[0]"] === "latest_charge";
+    return ok(
+      stripeFixture("payment_intent", {
+        id,
+        amount: charged.amount,
+        amount_received: charged.amount,
+        currency: charged.currency,
+        status: "succeeded",
+        latest_charge: expanded ? charged : charged.id,
+      }),
+    );
+>>>>>>> e4b3e3e (Receipts (issue 15): GET /api/v1/payments/{id} and /me/payments add receiptUrl: on Stripe the charge's receipt_url, taken from charge.refunded or asked once (paymentIntents.retrieve, latest_charge expanded) and stored (payments.receipt_url, 0019); Stripe not answering leaves it null until the next read; the local provider's receipt is the app's own page /receipts/{paymentId}. GET /api/v1/payments/{id}/receipt for the owner or an admin (404 otherwise). The success page links View receipt; the history page lists purchases with their Receipt links; /receipts/{id} sends Stripe payments on to Stripe's receipt. msw tests (retrieve once and store, unpaid, from charge.refunded, Stripe down, owner/admin/other), authorization row, browser test following the link from the success and history pages, README)
   }
 
   const handlers = [
@@ -301,6 +320,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       }),
     ),
     http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
+    http.get(`${baseUrl}/v1/payment_intents/:id`, route(retrievePaymentIntent)),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
     http.delete(
