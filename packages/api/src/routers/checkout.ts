@@ -97,6 +97,7 @@ export const checkoutRouter = router({
   // The receipt page: a paid payment's receipt, for its owner or an admin (404 for anyone else).
   receipt: authedProcedure
     .meta({
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "GET",
         path: "/payments/{paymentId}/receipt",
