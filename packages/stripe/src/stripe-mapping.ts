@@ -120,7 +120,6 @@ export function toCharge(value: unknown): ChargeInfo {
   };
 }
 
-<<<<<<< HEAD
 const INTENT_STATUSES = [
   "succeeded",
   "processing",
@@ -150,7 +149,8 @@ export function toPaymentIntent(value: unknown): PaymentIntentInfo {
     savedForOffSession: intent.setup_future_usage === "off_session",
     failureCode: status === "succeeded" ? null : text(error, "code"),
   };
-=======
+}
+
 // Only an https URL of bounded length is kept: it is shown to the customer as a link.
 const MAX_URL_LENGTH = 2048;
 
@@ -164,7 +164,6 @@ function receiptUrl(charge: Fields): string | null {
 export function toReceiptUrl(value: unknown): string | null {
   const intent = expectObject(value, "payment_intent");
   return isFields(intent.latest_charge) ? receiptUrl(intent.latest_charge) : null;
->>>>>>> e4b3e3e (Receipts (issue 15): GET /api/v1/payments/{id} and /me/payments add receiptUrl: on Stripe the charge's receipt_url, taken from charge.refunded or asked once (paymentIntents.retrieve, latest_charge expanded) and stored (payments.receipt_url, 0019); Stripe not answering leaves it null until the next read; the local provider's receipt is the app's own page /receipts/{paymentId}. GET /api/v1/payments/{id}/receipt for the owner or an admin (404 otherwise). The success page links View receipt; the history page lists purchases with their Receipt links; /receipts/{id} sends Stripe payments on to Stripe's receipt. msw tests (retrieve once and store, unpaid, from charge.refunded, Stripe down, owner/admin/other), authorization row, browser test following the link from the success and history pages, README)
 }
 
 const REFUND_STATUSES = ["succeeded", "pending", "requires_action", "failed", "canceled"] as const;

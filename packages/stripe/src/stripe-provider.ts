@@ -16,18 +16,15 @@ import {
 } from "@credits/core";
 import { stripeRequestDuration, tracedIterable, withSpan } from "@credits/observability";
 import Stripe from "stripe";
-<<<<<<< HEAD
 import {
   isFields,
   StripeShapeError,
   toCharge,
   toCheckoutSession,
   toPaymentIntent,
+  toReceiptUrl,
   toRefund,
 } from "./stripe-mapping.ts";
-=======
-import { StripeShapeError, toCharge, toCheckoutSession, toReceiptUrl, toRefund } from "./stripe-mapping.ts";
->>>>>>> e4b3e3e (Receipts (issue 15): GET /api/v1/payments/{id} and /me/payments add receiptUrl: on Stripe the charge's receipt_url, taken from charge.refunded or asked once (paymentIntents.retrieve, latest_charge expanded) and stored (payments.receipt_url, 0019); Stripe not answering leaves it null until the next read; the local provider's receipt is the app's own page /receipts/{paymentId}. GET /api/v1/payments/{id}/receipt for the owner or an admin (404 otherwise). The success page links View receipt; the history page lists purchases with their Receipt links; /receipts/{id} sends Stripe payments on to Stripe's receipt. msw tests (retrieve once and store, unpaid, from charge.refunded, Stripe down, owner/admin/other), authorization row, browser test following the link from the success and history pages, README)
 import { parseStripeWebhook } from "./stripe-webhook.ts";
 
 export const DEFAULT_STRIPE_API_BASE = "https://api.stripe.com";

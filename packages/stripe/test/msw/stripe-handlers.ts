@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
 import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
 import { type CardOutcome, type IntentHook, intentAnswer, metadataOf } from "./intent-answers.ts";
+import { listPage } from "./list-page.ts";
 
 // The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
 // stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
@@ -44,20 +45,6 @@ const noSuch = (what: string, id: string, param: string) =>
     message: `No such ${what}: '${id}'`,
     param,
   });
-
-// Stripe lists newest first and pages with starting_after (the last id of the previous page).
-function listPage(objects: StripeJson[], query: Record<string, string>, url: string): StripeJson {
-  const gte = query["created[gte]"] === undefined ? -Infinity : Number(query["created[gte]"]);
-  const lte = query["created[lte]"] === undefined ? Infinity : Number(query["created[lte]"]);
-  const limit = Math.min(Math.max(Number(query.limit ?? 10), 1), 100);
-  const matching = objects
-    .filter((object) => Number(object.created) >= gte && Number(object.created) <= lte)
-    .sort((a, b) => Number(b.created) - Number(a.created));
-  const after = query.starting_after;
-  const start = after === undefined ? 0 : matching.findIndex((object) => object.id === after) + 1;
-  const data = matching.slice(start, start + limit);
-  return { object: "list", data, has_more: start + limit < matching.length, url };
-}
 
 export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const requests: RecordedStripeRequest[] = [];
@@ -257,7 +244,6 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(expired);
   }
 
-<<<<<<< HEAD
   // paymentIntents.create with confirm and off_session, as Stripe answers it: the PaymentIntent,
   // or a 402 card error carrying it (status requires_payment_method, last_payment_error.code).
   async function createIntent({ params, idempotencyKey }: RecordedStripeRequest) {
@@ -290,10 +276,13 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     if (idempotencyKey) intentByKey.set(idempotencyKey, String(intent.id));
     const replaced = await beforeIntentAnswer?.(intent);
     return replaced ?? intentAnswer(intent);
-=======
-  // paymentIntents.retrieve for a PaymentIntent whose charge a test added, latest_charge expanded
-  // when asked (as the receipt lookup does).
+  }
+
+  // paymentIntents.retrieve: one created through the API (an off-session charge) as it stands, or
+  // one whose charge a test added, latest_charge expanded when asked (as the receipt lookup does).
   function retrievePaymentIntent({ query }: RecordedStripeRequest, { id = "" }: Record<string, string>) {
+    const intent = intents.get(id);
+    if (intent) return ok(intent);
     const charged = charges.get(id);
     if (!charged) return noSuch("payment_intent", id, "intent");
     const expanded = query["expand[0]"] === "latest_charge";
@@ -307,18 +296,10 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
         latest_charge: expanded ? charged : charged.id,
       }),
     );
->>>>>>> e4b3e3e (Receipts (issue 15): GET /api/v1/payments/{id} and /me/payments add receiptUrl: on Stripe the charge's receipt_url, taken from charge.refunded or asked once (paymentIntents.retrieve, latest_charge expanded) and stored (payments.receipt_url, 0019); Stripe not answering leaves it null until the next read; the local provider's receipt is the app's own page /receipts/{paymentId}. GET /api/v1/payments/{id}/receipt for the owner or an admin (404 otherwise). The success page links View receipt; the history page lists purchases with their Receipt links; /receipts/{id} sends Stripe payments on to Stripe's receipt. msw tests (retrieve once and store, unpaid, from charge.refunded, Stripe down, owner/admin/other), authorization row, browser test following the link from the success and history pages, README)
   }
 
   const handlers = [
     http.post(`${baseUrl}/v1/payment_intents`, route(createIntent)),
-    http.get(
-      `${baseUrl}/v1/payment_intents/:id`,
-      route((_, { id = "" }) => {
-        const intent = intents.get(id);
-        return intent ? ok(intent) : noSuch("payment_intent", id, "intent");
-      }),
-    ),
     http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
     http.get(`${baseUrl}/v1/payment_intents/:id`, route(retrievePaymentIntent)),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
