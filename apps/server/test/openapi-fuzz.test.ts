@@ -243,6 +243,8 @@ beforeAll(async () => {
   poolsByOperation["admin-approve"] = { id: requests.slice(0, 4) };
   poolsByOperation["admin-reject"] = { id: requests.slice(4) };
   poolsByOperation["admin-refundPayment"] = { paymentId: paid };
+  // Receipts exist once paid: the victim's paid payments (an admin may read them; the owner is not a caller).
+  poolsByOperation["checkout-receipt"] = { paymentId: paid };
   poolsByOperation["admin-approveRefund"] = { id: refundRequests.slice(0, 4) };
   poolsByOperation["admin-rejectRefund"] = { id: refundRequests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };

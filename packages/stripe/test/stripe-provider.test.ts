@@ -215,6 +215,7 @@ describe("stripe provider: listing for reconciliation", () => {
       amountMinor: 1000,
       amountRefundedMinor: 250,
       currency: "usd",
+      receiptUrl: expect.stringMatching(/^https:\/\//),
     });
     expect(mock.requestsTo("GET", "/v1/charges")).toHaveLength(2);
   });

@@ -116,6 +116,8 @@ describe("parseWebhook: mapping", () => {
         amountMinor: 2000,
         amountRefundedMinor: 500,
         currency: "usd",
+        // The fixture charge's hosted receipt (an https URL is kept).
+        receiptUrl: expect.stringMatching(/^https:\/\//),
       },
     });
   });

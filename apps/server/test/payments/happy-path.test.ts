@@ -119,6 +119,7 @@ describe("purchase through Stripe Checkout", () => {
       currency: starter.currency,
       credited: false,
       underReview: false,
+      receiptUrl: null,
       createdAt: expect.stringMatching(ISO),
     });
 

@@ -48,6 +48,8 @@ export const autoTopUpRouter = router({
 
   set: authedProcedure
     .meta({
+      // An unknown or archived pack.
+      errors: ["NOT_FOUND"],
       openapi: {
         method: "PUT",
         path: "/me/auto-topup",
