@@ -44,7 +44,8 @@ describe("buying credits", () => {
 
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "History" }).click();
     await page.waitForURL("**/credits/history");
-    const rows = page.getByRole("table").getByRole("row");
+    // The history table comes first; the purchases (with their receipts) are listed below it.
+    const rows = page.getByRole("table").first().getByRole("row");
     expect(await rows.count()).toBe(2); // header + the purchase
     const purchase = rows.nth(1).getByRole("cell");
     expect(await purchase.nth(1).textContent()).toBe("Purchase");
@@ -111,7 +112,7 @@ describe("history", () => {
     const { context, page } = await newPage(browser, server.url);
     await logInThroughPage(page, email);
     await page.goto("/credits/history");
-    const rows = page.getByRole("table").getByRole("row");
+    const rows = page.getByRole("table").first().getByRole("row");
     expect(await rows.count()).toBe(21); // header + a page of 20, newest first
     expect(await rows.nth(1).textContent()).toContain("Spend");
 
