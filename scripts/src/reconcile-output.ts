@@ -5,7 +5,9 @@ import { findingKinds, type ReconcileProgress, type ReconciliationRun } from "@c
 
 const BAR_WIDTH = 24;
 
-export function progressReporter(stream: NodeJS.WriteStream): {
+export type ProgressStream = Pick<NodeJS.WriteStream, "write"> & { isTTY?: boolean };
+
+export function progressReporter(stream: ProgressStream): {
   onProgress: (progress: ReconcileProgress) => void;
   done: (label?: string) => void;
 } {

@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { cliHarness } from "./cli-harness.ts";
 
 // `pnpm cli users:adjust`, with an approval threshold of 1,000 credits.
-const { cli, inspect } = await cliHarness("adjust", { ADMIN_APPROVAL_THRESHOLD: "1000" });
+const { cli, inspect } = await cliHarness({ ADMIN_APPROVAL_THRESHOLD: "1000" });
 
 const admin = `ops-${randomUUID()}@example.test`;
 const customer = `customer-${randomUUID()}@example.test`;

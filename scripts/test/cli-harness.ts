@@ -1,18 +1,15 @@
-import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createDatabase, type Database } from "@credits/db";
-import { createTestDatabase } from "@credits/db/testing";
-import { env } from "@credits/env";
+import { Readable } from "node:stream";
+import { seedDefaults } from "@credits/db";
+import { createTestDatabase, type TestDatabase } from "@credits/db/testing";
+import { env, parseEnv } from "@credits/env";
 import { afterAll } from "vitest";
+import { parseCli, runCli } from "../src/cli-commands.ts";
 
-// `pnpm cli` as an operator runs it: its own process on its own database (a PostgreSQL test
-// database, or a fresh PGlite directory that the test opens only between runs), the local payment
-// provider (no Stripe key), stderr not a terminal.
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
+// `pnpm cli`'s commands as cli.ts runs them, in this process on the test's own database (seeded
+// as the CLI seeds it), with the environment an operator's shell would give (NODE_ENV=test and
+// `extraEnv`), the local payment provider (no Stripe key) and a standard input that is not a
+// terminal. What needs a real process (exit status, piped stdin, the data directory lock) is
+// covered by cli-data-dir-lock.test.ts and embedded-server-lock.test.ts.
 
 export interface CliResult {
   code: number;
@@ -20,46 +17,29 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function cliHarness(name: string, extraEnv: Record<string, string> = {}) {
-  const serverUrl = env.TEST_DATABASE_URL ?? env.DATABASE_URL;
-  const database = serverUrl ? await createTestDatabase(serverUrl) : null;
-  const dataDir = database ? null : mkdtempSync(join(tmpdir(), `credits-cli-${name}-`));
-  afterAll(async () => {
-    await database?.close();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+export async function cliHarness(extraEnv: Record<string, string> = {}) {
+  const database: TestDatabase = await createTestDatabase(env.TEST_DATABASE_URL ?? env.DATABASE_URL);
+  await seedDefaults(database.db);
+  afterAll(() => database.close());
+  const cliEnv = parseEnv({ NODE_ENV: "test", ...extraEnv });
 
-  // `input` is written to the command's standard input (then closed), e.g. for --password-stdin.
-  const cli = (args: string[], input?: string) =>
-    new Promise<CliResult>((resolve) => {
-      const child = execFile(
-        process.execPath,
-        ["scripts/src/cli.ts", ...args],
-        {
-          cwd: root,
-          env: {
-            PATH: process.env.PATH,
-            NODE_ENV: "test",
-            ...extraEnv,
-            ...(database?.url ? { DATABASE_URL: database.url } : { DATA_DIR: dataDir ?? "" }),
-          },
-          timeout: 60_000,
-        },
-        (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
-      );
-      if (input !== undefined) child.stdin?.end(input);
+  // `input` is the command's whole standard input, e.g. for --password-stdin.
+  async function cli(args: string[], input?: string): Promise<CliResult> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const parsed = parseCli(args);
+    if ("usage" in parsed) return { code: 2, stdout: "", stderr: `${parsed.usage}\n` };
+    const code = await runCli(parsed.run, {
+      database,
+      env: cliEnv,
+      out: (line) => out.push(`${line}\n`),
+      err: (line) => err.push(`${line}\n`),
+      stderr: { write: (chunk: string | Uint8Array) => err.push(String(chunk)) > 0 },
+      stdin: Readable.from(input === undefined ? [] : [input]),
+      exitCode: 0,
     });
-
-  // The test's own view of what the CLI wrote (on PGlite, opened after the CLI has exited).
-  async function inspect<T>(read: (db: Database) => Promise<T>): Promise<T> {
-    if (database) return read(database.db);
-    const handle = createDatabase({ dataDir: dataDir ?? "" });
-    try {
-      return await read(handle.db);
-    } finally {
-      await handle.close();
-    }
+    return { code, stdout: out.join(""), stderr: err.join("") };
   }
 
-  return { cli, inspect };
+  return { cli, inspect: <T>(read: (db: TestDatabase["db"]) => Promise<T>) => read(database.db) };
 }

@@ -8,7 +8,7 @@ import { cliHarness } from "./cli-harness.ts";
 
 // `pnpm cli users:create` and `api-keys:*`: passwords never need to be arguments, users made here
 // are audited as made by the CLI, and every key is made and revoked by a named admin.
-const { cli, inspect } = await cliHarness("keys");
+const { cli, inspect } = await cliHarness();
 
 const admin = `ops-${randomUUID()}@example.test`;
 const plain = `plain-${randomUUID()}@example.test`;

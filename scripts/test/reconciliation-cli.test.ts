@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { cliHarness } from "./cli-harness.ts";
 
 // `pnpm cli reconcile`: stderr is not a terminal, so progress comes as plain lines.
-const { cli } = await cliHarness("reconcile");
+const { cli } = await cliHarness();
 
 describe("pnpm cli reconcile", () => {
   it("runs a reconciliation for the window and prints the summary table", async () => {
