@@ -4,19 +4,30 @@
 // shows `pnpm lint` refusing one. Tests are left to review: a describe() block is a function that
 // holds a file's tests, and a scenario reads best in one piece.
 import { execFileSync } from "node:child_process";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { afterEach, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const MAX_LINES = 400;
 
-function oversizedFiles(): string[] {
+// The planted files go to a scratch folder, never into the repository: a run cut off before its
+// cleanup used to leave them behind to be committed.
+const scratch = mkdtempSync(join(tmpdir(), "credits-house-size-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function plant(path: string, text: string): void {
+  mkdirSync(dirname(join(scratch, path)), { recursive: true });
+  writeFileSync(join(scratch, path), text);
+}
+
+function oversizedFiles(repository: string): string[] {
   const listed = execFileSync(
     "git",
     ["ls-files", "--cached", "--others", "--exclude-standard", "--", "*.ts", "*.tsx", "*.mts", "*.cts"],
-    { cwd: root, encoding: "utf8" },
+    { cwd: repository, encoding: "utf8" },
   );
   return listed
     .split("\n")
@@ -24,7 +35,7 @@ function oversizedFiles(): string[] {
     .flatMap((path) => {
       let text: string;
       try {
-        text = readFileSync(join(root, path), "utf8");
+        text = readFileSync(join(repository, path), "utf8");
       } catch {
         return []; // deleted in the working tree, not yet in the index
       }
@@ -34,39 +45,42 @@ function oversizedFiles(): string[] {
     });
 }
 
-const planted = join(root, "scripts", "test", `zz-house-size-planted-${process.pid}.ts`);
-afterEach(() => rmSync(planted, { force: true }));
-
 it(`no TypeScript file is over ${MAX_LINES} lines`, () => {
-  expect(oversizedFiles()).toEqual([]);
+  expect(oversizedFiles(root)).toEqual([]);
 });
 
-it("names a file one line over the limit, and not one at the limit", () => {
-  writeFileSync(planted, "export {};\n".repeat(MAX_LINES));
-  expect(oversizedFiles().some((entry) => entry.startsWith("scripts/test/zz-house-size-planted"))).toBe(false);
-  writeFileSync(planted, "export {};\n".repeat(MAX_LINES + 1));
-  expect(oversizedFiles()).toContain(`${planted.slice(root.length)}: ${MAX_LINES + 1} lines`);
+it("names a new file one line over the limit, and not one at the limit", () => {
+  const repository = join(scratch, "repository");
+  mkdirSync(repository);
+  execFileSync("git", ["init", "--quiet"], { cwd: repository });
+  writeFileSync(join(repository, "at-limit.ts"), "export {};\n".repeat(MAX_LINES));
+  writeFileSync(join(repository, "over.ts"), "export {};\n".repeat(MAX_LINES + 1));
+  expect(oversizedFiles(repository)).toEqual([`over.ts: ${MAX_LINES + 1} lines`]);
 });
 
 it("biome refuses a production function over 80 lines (blank lines not counted), and not one at 80", () => {
-  const plantedSource = join(root, "packages", "core", "src", `zz-function-planted-${process.pid}.ts`);
+  // The project's biome.json (its overrides name the production folders) beside the planted file.
+  const config = JSON.parse(readFileSync(join(root, "biome.json"), "utf8"));
+  delete config.$schema;
+  plant("biome.json", JSON.stringify({ ...config, vcs: { enabled: false } }));
+  const source = "packages/core/src/planted.ts";
   const body = (lines: number) =>
     `export function planted(): number {\n  let total = 0;\n${"  total += 1;\n\n".repeat(lines - 2)}  return total;\n}\n`;
   const lint = () => {
     try {
-      execFileSync("pnpm", ["exec", "biome", "lint", plantedSource], { cwd: root, encoding: "utf8", stdio: "pipe" });
+      execFileSync(join(root, "node_modules/.bin/biome"), ["lint", source], {
+        cwd: scratch,
+        encoding: "utf8",
+        stdio: "pipe",
+      });
       return "";
     } catch (error) {
       const { stdout, stderr } = error as { stdout?: string; stderr?: string };
       return `${stdout ?? ""}${stderr ?? ""}`;
     }
   };
-  try {
-    writeFileSync(plantedSource, body(80));
-    expect(lint()).not.toContain("noExcessiveLinesPerFunction");
-    writeFileSync(plantedSource, body(81));
-    expect(lint()).toContain("noExcessiveLinesPerFunction");
-  } finally {
-    rmSync(plantedSource, { force: true });
-  }
+  plant(source, body(80));
+  expect(lint()).not.toContain("noExcessiveLinesPerFunction");
+  plant(source, body(81));
+  expect(lint()).toContain("noExcessiveLinesPerFunction");
 });

@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+// dependency-cruiser resolves our package names through the repository's node_modules, so these
+// plants go into the repository; .gitignore keeps one left by a run cut short out of any commit.
 const tag = `zz-layers-planted-${process.pid}`;
 
 // Each plant: a file in a package, a forbidden import, an allowed one, and the rule that names it.
