@@ -234,6 +234,12 @@ const checked = schema
     message: "METRICS_BIND=any in production needs METRICS_TOKEN",
     path: ["METRICS_TOKEN"],
   })
+  // DATABASE_PREPARE=false means a transaction-mode pooler: LISTEN through it would sit on a server
+  // connection the pooler hands to others, and the live balance would lose its events silently.
+  .refine((env) => env.DATABASE_PREPARE || !env.DATABASE_URL || env.DATABASE_DIRECT_URL, {
+    message: "DATABASE_PREPARE=false (a transaction pooler) needs DATABASE_DIRECT_URL for LISTEN",
+    path: ["DATABASE_DIRECT_URL"],
+  })
   .refine((env) => env.AUTH_FAILED_LOGINS_PER_EMAIL >= env.AUTH_FAILED_LOGINS_PER_ADDRESS, {
     message: "the per-email ceiling must be at least AUTH_FAILED_LOGINS_PER_ADDRESS",
     path: ["AUTH_FAILED_LOGINS_PER_EMAIL"],

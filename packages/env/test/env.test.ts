@@ -18,6 +18,16 @@ describe("parseEnv", () => {
     expect(parseEnv({ NODE_ENV: "test" }).NODE_ENV).toBe("test");
   });
 
+  it("behind a transaction pooler (prepared statements off) needs the direct URL for LISTEN", () => {
+    const pooled = { NODE_ENV: "development", DATABASE_URL: "postgres://app@127.0.0.1:6432/credits" };
+    expect(() => parseEnv({ ...pooled, DATABASE_PREPARE: "false" })).toThrow(/DATABASE_DIRECT_URL/);
+    const direct = "postgres://app@127.0.0.1:5432/credits";
+    expect(parseEnv({ ...pooled, DATABASE_PREPARE: "false", DATABASE_DIRECT_URL: direct }).DATABASE_DIRECT_URL).toBe(
+      direct,
+    );
+    expect(parseEnv(pooled).DATABASE_PREPARE).toBe(true);
+  });
+
   it("binds loopback unless HOST says otherwise", () => {
     expect(parseEnv({ NODE_ENV: "development" }).HOST).toBe("127.0.0.1");
     expect(parseEnv({ NODE_ENV: "development", HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
