@@ -28,6 +28,8 @@ export interface RestRoute {
   path: string;
   type: "query" | "mutation";
   takesInput: boolean;
+  // The input has an idempotencyKey field, which the Idempotency-Key header may carry instead.
+  takesIdempotencyKey: boolean;
   // Query-string keys by the type their schema wants: a single `?kind=spend` still becomes
   // ["spend"], `?limit=20` the number 20.
   arrayKeys: Set<string>;
@@ -60,9 +62,10 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
     if (!route) {
       const schema = unwrapZodType(getInputOutputParsers(procedure).inputParser, true);
       const keysOf = { array: new Set<string>(), number: new Set<string>(), boolean: new Set<string>() };
+      const object = instanceofZodTypeObject(schema);
       // Only the query string needs converting: a JSON body already has its types, and the schema
       // is the procedure's own (never made to coerce: `true` or "5" stay invalid amounts).
-      if (instanceofZodTypeObject(schema)) {
+      if (object) {
         for (const [key, shape] of Object.entries(schema.shape)) {
           const type = typeOf(shape);
           if (type === "array" || type === "number" || type === "boolean") keysOf[type].add(key);
@@ -73,6 +76,7 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
         path,
         type: procedure._def.type as RestRoute["type"],
         takesInput: !instanceofZodTypeLikeVoid(schema),
+        takesIdempotencyKey: object && Object.hasOwn(schema.shape, IDEMPOTENCY_FIELD),
         arrayKeys: keysOf.array,
         integerKeys: keysOf.number,
         booleanKeys: keysOf.boolean,
@@ -100,6 +104,7 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
       if (route.takesInput) {
         const given = acceptsRequestBody(c.req.method as OpenApiMethod) ? await bodyOf(c) : queryOf(c, route);
         input = { ...given, ...pathInput };
+        if (route.takesIdempotencyKey) input = withIdempotencyHeader(input, c.req.header(IDEMPOTENCY_HEADER));
       }
       const procedureFn = route.path
         .split(".")
@@ -142,6 +147,23 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
   }
 
   return { handle, find };
+}
+
+const IDEMPOTENCY_FIELD = "idempotencyKey";
+const IDEMPOTENCY_HEADER = "idempotency-key";
+
+// The Idempotency-Key header is the body's idempotencyKey by its HTTP name: either may be given,
+// or both when they are equal; the procedure's schema then bounds it as it bounds the field.
+function withIdempotencyHeader(input: Record<string, unknown>, header: string | undefined) {
+  if (header === undefined) return input;
+  const field = input[IDEMPOTENCY_FIELD];
+  if (field !== undefined && field !== header) {
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message: "the Idempotency-Key header and the idempotencyKey field differ: send one, or the same value in both",
+    });
+  }
+  return { ...input, [IDEMPOTENCY_FIELD]: header };
 }
 
 // A JSON object body; a POST whose input is all in its path (release, revoke, log-out) may come

@@ -5,11 +5,13 @@ import {
   generateOpenApiDocument,
   getInputOutputParsers,
   instanceofZodTypeLikeVoid,
+  instanceofZodTypeObject,
   type OpenAPIObject,
   type OpenApiMethod,
   unwrapZodType,
 } from "trpc-to-openapi";
 import type { PublicErrorCode } from "./errors.ts";
+import { documentIdempotencyHeader, IDEMPOTENCY_FIELD } from "./openapi-conventions.ts";
 import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
 import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
 import { appRouter } from "./root.ts";
@@ -129,6 +131,9 @@ function describeOperation(operation: Operation, path: string, procedure: AnyTRP
     declared: meta.errors ?? [],
   });
   for (const [httpStatus, list] of byStatus(codes)) operation.responses[httpStatus] = errorResponse(httpStatus, list);
+  if (instanceofZodTypeObject(input) && Object.hasOwn(input.shape, IDEMPOTENCY_FIELD)) {
+    documentIdempotencyHeader(operation);
+  }
 }
 
 // Who may call: the session cookie (an admin's where `admin`), or an API key with the scope named.

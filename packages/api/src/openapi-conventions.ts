@@ -1,0 +1,38 @@
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "@credits/core";
+
+// The HTTP conventions a stranger's tooling expects, as the document states them: the
+// Idempotency-Key request header, the RateLimit response headers, Location on a 201. The server
+// side: apps/server/src/rest-adapter.ts and packages/api/src/rate-limit-headers.ts.
+
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI operation edited as JSON
+type Json = any;
+
+export const IDEMPOTENCY_FIELD = "idempotencyKey";
+
+// An operation whose input has idempotencyKey also takes the header; the body field is then
+// required only when the header is absent (the server refuses both given and different).
+export function documentIdempotencyHeader(operation: Json): void {
+  operation.parameters = [
+    ...(operation.parameters ?? []),
+    {
+      name: "Idempotency-Key",
+      in: "header",
+      required: false,
+      description:
+        "The same key as the body's `idempotencyKey`, by its HTTP name: send either, or both with the same " +
+        "value (different values are a 400 INVALID_INPUT). One key per logical operation: a retry with it " +
+        "replays the first answer; the same key with another input is a 409 IDEMPOTENCY_CONFLICT.",
+      schema: { type: "string", minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
+      example: "0b7e2c4e-order-1042",
+    },
+  ];
+  const body = operation.requestBody?.content?.["application/json"]?.schema;
+  if (!body?.properties?.[IDEMPOTENCY_FIELD]) return;
+  if (Array.isArray(body.required) && body.required.includes(IDEMPOTENCY_FIELD)) {
+    body.required = body.required.filter((name: string) => name !== IDEMPOTENCY_FIELD);
+    body.properties[IDEMPOTENCY_FIELD] = {
+      ...body.properties[IDEMPOTENCY_FIELD],
+      description: "Required unless the Idempotency-Key header carries it",
+    };
+  }
+}
