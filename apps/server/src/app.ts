@@ -2,6 +2,7 @@ import {
   appRouter,
   createContext,
   openApiDocument,
+  rateLimitJar,
   readCookie,
   restSuccessStatus,
   type Services,
@@ -97,7 +98,7 @@ export function createApp(options: AppOptions) {
   const corsForBrowsers = cors({
     origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
     credentials: true,
-    exposeHeaders: ["X-Request-Id", "Retry-After"],
+    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
   });
   const api = ["/trpc/*", "/api/v1/*"];
   for (const path of api) {
@@ -115,6 +116,7 @@ export function createApp(options: AppOptions) {
   // Builds the tRPC context of one request and sends its cookie changes with the response.
   async function withContext(c: Context<Env>, handle: (ctx: ReturnType<typeof createContext>) => Promise<Response>) {
     const jar = sessionCookieJar(cookieName);
+    const rateLimits = rateLimitJar();
     const apiKey = bearerToken(c.req.header("authorization"));
     const ctx = createContext({
       services,
@@ -124,12 +126,14 @@ export function createApp(options: AppOptions) {
       sessionToken: apiKey === null ? readCookie(c.req.header("cookie"), cookieName) : null,
       apiKey,
       cookies: jar,
+      rateLimits,
     });
     rememberIdentity(c, ctx);
     const response = await handle(ctx);
     // Appended in place: wrapping the response anew would turn the server's lightweight
     // Response into a streamed one.
     for (const cookie of jar.headers()) response.headers.append("Set-Cookie", cookie);
+    for (const [name, value] of rateLimits.headers()) response.headers.set(name, value);
     return response;
   }
 

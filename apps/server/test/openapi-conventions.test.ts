@@ -36,4 +36,35 @@ describe("the document's HTTP conventions", () => {
       expect(names, endpoint).not.toContain("Idempotency-Key");
     }
   });
+
+  it("documents RateLimit and RateLimit-Policy on every rate-limited operation's success and 429", () => {
+    const codesOf = (op: Json) =>
+      op.responses["429"]?.content["application/json"].schema.allOf[1].properties.error.properties.code.enum ?? [];
+    const limited = operations().filter(([, op]) => codesOf(op).includes("RATE_LIMITED"));
+    expect(limited.map(([endpoint]) => endpoint).sort()).toEqual([
+      "POST /auth/login",
+      "POST /auth/signup",
+      "POST /checkout",
+      "POST /checkout/confirm",
+      "POST /gdpr/delete/confirmation",
+      "POST /payments/{paymentId}/cancel",
+    ]);
+    const always = ["POST /auth/login", "POST /auth/signup", "POST /checkout", "POST /gdpr/delete/confirmation"];
+    for (const [endpoint, op] of limited) {
+      const success = op.responses[Object.keys(op.responses).find((s) => s.startsWith("2")) ?? ""];
+      for (const name of ["RateLimit", "RateLimit-Policy"]) {
+        expect(success.headers?.[name]?.required, `${endpoint} ${name}`).toBe(always.includes(endpoint));
+        expect(op.responses["429"].headers[name], `${endpoint} 429 ${name}`).toMatchObject({
+          schema: { type: "string" },
+        });
+      }
+      expect(op.responses["429"].headers["Retry-After"].required, endpoint).toBe(true);
+    }
+    for (const [endpoint, op] of operations()) {
+      if (limited.some(([e]) => e === endpoint)) continue;
+      for (const response of Object.values<Json>(op.responses)) {
+        expect(Object.keys(response.headers ?? {}), endpoint).not.toContain("RateLimit");
+      }
+    }
+  });
 });

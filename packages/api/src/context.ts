@@ -1,4 +1,5 @@
 import type { ApiKeyPrincipal, ApiKeyScope, PublicUser } from "@credits/core";
+import { type RateLimitJar, rateLimitJar } from "./rate-limit-headers.ts";
 import type { Services } from "./services.ts";
 
 export type { ApiKeyScope };
@@ -21,6 +22,8 @@ export interface Context {
     apiKey(): Promise<ApiKeyPrincipal | null>;
   };
   cookies: SessionCookies;
+  // The response side of rate limits: the server sends them as RateLimit headers.
+  rateLimits: RateLimitJar;
 }
 
 export interface ContextInput {
@@ -30,6 +33,8 @@ export interface ContextInput {
   sessionToken: string | null;
   apiKey: string | null;
   cookies: SessionCookies;
+  // Absent where no HTTP response carries them (Remix loaders, tests).
+  rateLimits?: RateLimitJar;
 }
 
 // The inner context: built the same way by the HTTP server, by Remix loaders and by tests.
@@ -41,6 +46,7 @@ export function createContext(input: ContextInput): Context {
     clientAddress: input.clientAddress,
     sessionToken,
     cookies,
+    rateLimits: input.rateLimits ?? rateLimitJar(),
     auth: {
       hasApiKey: apiKey !== null,
       session: once(async () => {

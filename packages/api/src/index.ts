@@ -2,6 +2,7 @@ export * from "./context.ts";
 export * from "./cookies.ts";
 export * from "./errors.ts";
 export * from "./openapi.ts";
+export * from "./rate-limit-headers.ts";
 export * from "./root.ts";
 export * from "./services.ts";
 export type { Access } from "./trpc.ts";

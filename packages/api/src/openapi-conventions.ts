@@ -1,4 +1,5 @@
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "@credits/core";
+import { rateLimitedProcedures, rateLimitPolicies } from "./rate-limit-headers.ts";
 
 // The HTTP conventions a stranger's tooling expects, as the document states them: the
 // Idempotency-Key request header, the RateLimit response headers, Location on a 201. The server
@@ -35,4 +36,32 @@ export function documentIdempotencyHeader(operation: Json): void {
       description: "Required unless the Idempotency-Key header carries it",
     };
   }
+}
+
+// RateLimit and RateLimit-Policy (rate-limit-headers.ts) on a rate-limited operation's success
+// and 429 answers; required on a success when every call counts.
+export function documentRateLimitHeaders(operation: Json, procedurePath: string, successStatus: string): void {
+  const limited = rateLimitedProcedures[procedurePath];
+  if (!limited) throw new Error(`${procedurePath} declares RATE_LIMITED but counts against no policy`);
+  const name = rateLimitPolicies[limited.policy];
+  const headers = (required: boolean) => ({
+    "RateLimit-Policy": {
+      description:
+        `The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): \`"${name}"\`, ` +
+        "`q` requests per window of `w` seconds",
+      required,
+      schema: { type: "string" },
+      example: `"${name}";q=10;w=60`,
+    },
+    RateLimit: {
+      description: "What is left of it: `r` requests until the window resets in `t` seconds",
+      required,
+      schema: { type: "string" },
+      example: `"${name}";r=9;t=42`,
+    },
+  });
+  const success = operation.responses[successStatus];
+  if (success) success.headers = { ...success.headers, ...headers(limited.always) };
+  const refused = operation.responses["429"];
+  if (refused) refused.headers = { ...refused.headers, ...headers(false) };
 }

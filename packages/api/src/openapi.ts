@@ -11,7 +11,7 @@ import {
   unwrapZodType,
 } from "trpc-to-openapi";
 import type { PublicErrorCode } from "./errors.ts";
-import { documentIdempotencyHeader, IDEMPOTENCY_FIELD } from "./openapi-conventions.ts";
+import { documentIdempotencyHeader, documentRateLimitHeaders, IDEMPOTENCY_FIELD } from "./openapi-conventions.ts";
 import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
 import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
 import { appRouter } from "./root.ts";
@@ -134,6 +134,7 @@ function describeOperation(operation: Operation, path: string, procedure: AnyTRP
   if (instanceofZodTypeObject(input) && Object.hasOwn(input.shape, IDEMPOTENCY_FIELD)) {
     documentIdempotencyHeader(operation);
   }
+  if (meta.errors?.includes("RATE_LIMITED")) documentRateLimitHeaders(operation, path, String(status ?? 200));
 }
 
 // Who may call: the session cookie (an admin's where `admin`), or an API key with the scope named.

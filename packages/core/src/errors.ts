@@ -78,9 +78,12 @@ export class ForbiddenError extends DomainError {
 
 export class RateLimitedError extends DomainError {
   readonly retryAfterSeconds: number;
-  constructor(retryAfterSeconds: number) {
+  // The refusing limiter's policy (`limit` hits per `windowMs`); absent for a busy resource.
+  readonly policy: { limit: number; windowMs: number } | null;
+  constructor(retryAfterSeconds: number, policy: { limit: number; windowMs: number } | null = null) {
     super("RATE_LIMITED", "too many attempts, try again later");
     this.retryAfterSeconds = retryAfterSeconds;
+    this.policy = policy;
   }
 }
 

@@ -185,13 +185,19 @@ describe("rate limiter", () => {
     const key = `login:${randomUUID()}`;
     expect((await limiter.consume(key)).remaining).toBe(2);
     expect((await limiter.consume(key)).remaining).toBe(1);
-    expect(await limiter.consume(key)).toEqual({ remaining: 0, resetAt: new Date(start.getTime() + 60_000) });
+    expect(await limiter.consume(key)).toEqual({
+      limit: 3,
+      windowMs: 60_000,
+      remaining: 0,
+      resetAt: new Date(start.getTime() + 60_000),
+      resetSeconds: 60,
+    });
     await expect(limiter.consume(key)).rejects.toMatchObject({ code: "RATE_LIMITED", retryAfterSeconds: 60 });
     expect((await limiter.consume(`login:${randomUUID()}`)).remaining).toBe(2);
     advance(30_500);
     await expect(limiter.consume(key)).rejects.toMatchObject({ retryAfterSeconds: 30 });
     advance(29_500);
-    expect(await limiter.consume(key)).toEqual({ remaining: 2, resetAt: new Date(now.getTime() + 60_000) });
+    expect(await limiter.consume(key)).toMatchObject({ remaining: 2, resetAt: new Date(now.getTime() + 60_000) });
   });
 
   it("hashes long keys and still counts them", async () => {

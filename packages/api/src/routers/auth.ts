@@ -1,5 +1,6 @@
 import { MAX_NAME_LENGTH, PASSWORD_LENGTH } from "@credits/core";
 import { z } from "zod";
+import { consumeNoted, stateOfHit } from "../rate-limit-headers.ts";
 import { email, text, toUser, userOutput } from "../schemas.ts";
 import { authedProcedure, publicProcedure, router } from "../trpc.ts";
 
@@ -19,7 +20,7 @@ export const authRouter = router({
     .input(credentials.extend({ name: text({ max: MAX_NAME_LENGTH }).optional() }))
     .output(sessionOutput)
     .mutation(async ({ ctx, input }) => {
-      await ctx.services.authThrottle.signUp(ctx.clientAddress);
+      await consumeNoted(ctx.rateLimits, "auth", () => ctx.services.authThrottle.signUp(ctx.clientAddress));
       const session = await ctx.services.auth.signUp(input);
       ctx.cookies.set(session.token, session.expiresAt);
       return { user: toUser(session.user) };
@@ -35,8 +36,11 @@ export const authRouter = router({
     .mutation(async ({ ctx, input }) => {
       // Per address against spraying; failures per (account, address) and per account against
       // guessing one password, without letting a guesser lock the owner out (core/auth/rate-limit.ts).
-      const session = await ctx.services.authThrottle.logIn(input.email, ctx.clientAddress, () =>
-        ctx.services.auth.logIn(input),
+      const session = await ctx.services.authThrottle.logIn(
+        input.email,
+        ctx.clientAddress,
+        () => ctx.services.auth.logIn(input),
+        (hit) => ctx.rateLimits.note(stateOfHit("auth", hit)),
       );
       ctx.cookies.set(session.token, session.expiresAt);
       return { user: toUser(session.user) };

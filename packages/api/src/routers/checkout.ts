@@ -1,5 +1,6 @@
 import { type Payment, paymentStatuses } from "@credits/core";
 import { z } from "zod";
+import { consumeNoted } from "../rate-limit-headers.ts";
 import { currency, idempotencyKey, text, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
@@ -58,7 +59,9 @@ export const checkoutRouter = router({
     )
     .output(z.object({ paymentId: z.uuid(), checkoutUrl: z.string() }))
     .mutation(async ({ ctx, input }) => {
-      await ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`);
+      await consumeNoted(ctx.rateLimits, "checkout", () =>
+        ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+      );
       return ctx.services.payments.createCheckout(ctx.user.id, input.packageId, {
         idempotencyKey: input.idempotencyKey ?? null,
         currency: input.currency ?? null,
@@ -80,7 +83,9 @@ export const checkoutRouter = router({
     .output(z.object({ payment: paymentOutput, balance: z.number().int() }))
     .mutation(async ({ ctx, input }) => {
       const payment = await ctx.services.payments.confirmCheckout(ctx.user.id, input.sessionId, () =>
-        ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+        consumeNoted(ctx.rateLimits, "checkout", () =>
+          ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+        ),
       );
       return { payment: toPayment(payment), balance: await ctx.services.credits.balance(ctx.user.id) };
     }),
@@ -129,7 +134,9 @@ export const checkoutRouter = router({
     .mutation(async ({ ctx, input }) =>
       toPayment(
         await ctx.services.payments.cancelCheckout(ctx.user.id, input.paymentId, () =>
-          ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+          consumeNoted(ctx.rateLimits, "checkout", () =>
+            ctx.services.checkoutRateLimiter.consume(`checkout:${ctx.user.id}`),
+          ),
         ),
       ),
     ),

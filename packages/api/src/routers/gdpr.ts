@@ -1,6 +1,7 @@
 import { PASSWORD_LENGTH } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import { consumeNoted } from "../rate-limit-headers.ts";
 import { text } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
@@ -48,7 +49,7 @@ export const gdprRouter = router({
     .input(z.strictObject({ password: z.string().min(1).max(PASSWORD_LENGTH.max) }))
     .output(z.object({ confirmationToken: z.string(), expiresAt: dated }))
     .mutation(async ({ ctx, input }) => {
-      await ctx.services.authRateLimiter.consume(`reauth:${ctx.user.id}`);
+      await consumeNoted(ctx.rateLimits, "reauth", () => ctx.services.authRateLimiter.consume(`reauth:${ctx.user.id}`));
       if (!ctx.sessionToken || !(await ctx.services.auth.verifyUserPassword(ctx.user.id, input.password))) {
         throw new TRPCError({ code: "UNAUTHORIZED", message: "the password is not correct" });
       }

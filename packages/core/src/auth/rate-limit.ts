@@ -4,9 +4,14 @@ import { InvalidInputError, RateLimitedError, UnauthenticatedError } from "../er
 import type { RateLimitStore } from "./ports.ts";
 
 export interface RateLimitResult {
+  // The policy: `limit` hits per window of `windowMs`.
+  limit: number;
+  windowMs: number;
   // Hits left in the current window after this one.
   remaining: number;
   resetAt: Date;
+  // Whole seconds until the window ends, by the limiter's clock (at least 1).
+  resetSeconds: number;
 }
 
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
@@ -36,10 +41,9 @@ export function createRateLimiter({
     if (key.length === 0) throw new InvalidInputError("a rate limit key is required");
     const now = clock.now();
     const { count, expiresAt } = await store.hit(key, now, new Date(now.getTime() + windowMs));
-    if (count > limit) {
-      throw new RateLimitedError(Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000)));
-    }
-    return { remaining: limit - count, resetAt: expiresAt };
+    const resetSeconds = Math.max(1, Math.ceil((expiresAt.getTime() - now.getTime()) / 1000));
+    if (count > limit) throw new RateLimitedError(resetSeconds, { limit, windowMs });
+    return { limit, windowMs, remaining: limit - count, resetAt: expiresAt, resetSeconds };
   }
 
   // Takes back a hit that turned out not to count (a log-in that succeeded), if its window is
@@ -88,16 +92,22 @@ export function createAuthThrottle({
   const perEmail = createRateLimiter({ store, clock, limit: limits.failedPerEmail, windowMs: FAILED_LOGIN_WINDOW_MS });
 
   return {
-    signUp: async (address: string): Promise<void> => {
-      await attempts.consume(`auth:${addressBucket(address)}`);
-    },
+    // The per-address attempts hit is returned (sign-up) or handed to `onAttempt` (log-in): the
+    // API advertises that policy. The failure counters are not advertised: they would tell a
+    // guesser how many tries an account has left.
+    signUp: (address: string): Promise<RateLimitResult> => attempts.consume(`auth:${addressBucket(address)}`),
     // Runs `attempt` (the password check) within the limits. The failure counters are taken
     // before it runs, so concurrent wrong guesses cannot all slip past a check made before any of
     // them is counted, and handed back when the password was right.
-    logIn: async <T>(email: string, address: string, attempt: () => Promise<T>): Promise<T> => {
+    logIn: async <T>(
+      email: string,
+      address: string,
+      attempt: () => Promise<T>,
+      onAttempt: (hit: RateLimitResult) => void = () => {},
+    ): Promise<T> => {
       const bucket = addressBucket(address);
       const account = email.trim().toLowerCase();
-      await attempts.consume(`auth:${bucket}`);
+      onAttempt(await attempts.consume(`auth:${bucket}`));
       const pairKey = `login-failed:${account}|${bucket}`;
       const pair = await perPair.consume(pairKey);
       const emailKey = `login-failed:${account}`;

@@ -1,0 +1,69 @@
+// RateLimit and RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers) through real HTTP:
+// on the rate-limited routes, counting down to the 429, which keeps Retry-After; not elsewhere.
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { startTestServer } from "./harness.ts";
+import { call } from "./http-call.ts";
+
+const PASSWORD = "correct horse battery";
+const server = await startTestServer({
+  AUTH_RATE_LIMIT_PER_MINUTE: "3",
+  CHECKOUT_RATE_LIMIT_PER_MINUTE: "2",
+  TRUST_PROXY: "1",
+});
+const signUpFrom = (address: string) =>
+  call(server.url, "POST", "/api/v1/auth/signup", {
+    headers: { "x-forwarded-for": address },
+    body: { email: `limits-${randomUUID()}@example.test`, password: PASSWORD },
+  });
+const remaining = (reply: { headers: Headers }) => reply.headers.get("ratelimit")?.match(/;r=(\d+);t=(\d+)$/);
+
+describe("RateLimit headers", () => {
+  it("sign-up counts the address's attempts down to a 429 that keeps Retry-After", async () => {
+    const address = "203.0.113.77";
+    const replies = [await signUpFrom(address), await signUpFrom(address), await signUpFrom(address)];
+    for (const [i, reply] of replies.entries()) {
+      expect(reply.status).toBe(201);
+      expect(reply.headers.get("ratelimit-policy")).toBe('"auth";q=3;w=60');
+      const [, left, reset] = remaining(reply) ?? [];
+      expect(Number(left), reply.headers.get("ratelimit") ?? "none").toBe(2 - i);
+      expect(Number(reset)).toBeGreaterThanOrEqual(1);
+      expect(Number(reset)).toBeLessThanOrEqual(60);
+    }
+    const refused = await signUpFrom(address);
+    expect(refused.status).toBe(429);
+    const retryAfter = refused.headers.get("retry-after");
+    expect(retryAfter).toMatch(/^\d+$/);
+    expect(refused.headers.get("ratelimit")).toBe(`"auth";r=0;t=${retryAfter}`);
+    expect(refused.headers.get("ratelimit-policy")).toBe('"auth";q=3;w=60');
+  });
+
+  it("log-in counts against the same policy; a route without a limit has no RateLimit header", async () => {
+    const address = "203.0.113.78";
+    const login = await call(server.url, "POST", "/api/v1/auth/login", {
+      headers: { "x-forwarded-for": address },
+      body: { email: `nobody-${randomUUID()}@example.test`, password: "wrong password" },
+    });
+    expect(login.status).toBe(401);
+    expect(login.headers.get("ratelimit")).toMatch(/^"auth";r=2;t=\d+$/);
+    const packages = await call(server.url, "GET", "/api/v1/packages");
+    expect(packages.status).toBe(200);
+    expect(packages.headers.get("ratelimit")).toBeNull();
+    expect(packages.headers.get("ratelimit-policy")).toBeNull();
+  });
+
+  it("checkout counts the user's calls per minute", async () => {
+    const user = await signUpFrom("203.0.113.79");
+    const cookie = (user.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const packs = await call(server.url, "GET", "/api/v1/packages");
+    const body = { packageId: packs.body.packages[0].id };
+    const first = await call(server.url, "POST", "/api/v1/checkout", { cookie, body });
+    expect(first.status).toBe(201);
+    expect(first.headers.get("ratelimit-policy")).toBe('"checkout";q=2;w=60');
+    expect(remaining(first)?.[1]).toBe("1");
+    await call(server.url, "POST", "/api/v1/checkout", { cookie, body });
+    const refused = await call(server.url, "POST", "/api/v1/checkout", { cookie, body });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("ratelimit")).toBe(`"checkout";r=0;t=${refused.headers.get("retry-after")}`);
+  });
+});
