@@ -4,6 +4,7 @@ import {
   openApiDocument,
   rateLimitJar,
   readCookie,
+  restCreatedLocation,
   restSuccessStatus,
   type Services,
   sessionCookieJar,
@@ -175,6 +176,7 @@ export function createApp(options: AppOptions) {
     prefix: "/api/v1",
     router: appRouter,
     successStatus: (path) => restSuccessStatus[path] ?? 200,
+    locationOf: (path, output) => restCreatedLocation[path]?.(output),
     onInternalError: (error, path, requestId) => logInternal("rest", requestId, path, error),
   });
   app.all("/api/v1/*", (c) => withContext(c, (ctx) => rest.handle(c, ctx)));

@@ -48,11 +48,13 @@ export interface RestAdapterOptions {
   router: AnyTRPCRouter;
   // The success status of a procedure path (201, 204); 200 when absent.
   successStatus: (path: string) => number;
+  // A 201's Location under the prefix, from the procedure path and its output.
+  locationOf: (path: string, output: unknown) => string | undefined;
   // A 5xx the procedure did not mean to answer: reported by the caller (log, error hook).
   onInternalError: (error: TRPCError, path: string | undefined, requestId: string) => void;
 }
 
-export function createRestAdapter({ prefix, router, successStatus, onInternalError }: RestAdapterOptions) {
+export function createRestAdapter({ prefix, router, successStatus, locationOf, onInternalError }: RestAdapterOptions) {
   const procedures = createProcedureCache(router);
   const routes = new Map<AnyTRPCProcedure, RestRoute>();
   const createCaller = router.createCaller as (ctx: ApiContext) => Record<string, unknown>;
@@ -114,7 +116,11 @@ export function createRestAdapter({ prefix, router, successStatus, onInternalErr
       const data = await procedureFn(input);
       const status = successStatus(route.path);
       if (status === 204) return c.body(null, 204);
-      return c.body(JSON.stringify(data), status as 200, { "Content-Type": "application/json" });
+      const location = status === 201 ? locationOf(route.path, data) : undefined;
+      return c.body(JSON.stringify(data), status as 200, {
+        "Content-Type": "application/json",
+        ...(location ? { Location: `${prefix}${location}` } : {}),
+      });
     } catch (cause) {
       const error = getErrorFromUnknown(cause);
       const path = found?.route.path;

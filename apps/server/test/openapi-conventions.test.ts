@@ -67,4 +67,15 @@ describe("the document's HTTP conventions", () => {
       }
     }
   });
+
+  it("documents a required Location on every 201", () => {
+    const created = operations().filter(([, op]) => op.responses["201"]);
+    expect(created.map(([endpoint]) => endpoint).sort()).toEqual(["POST /auth/signup", "POST /checkout"]);
+    for (const [endpoint, op] of created) {
+      expect(op.responses["201"].headers?.Location, endpoint).toMatchObject({
+        required: true,
+        schema: { type: "string" },
+      });
+    }
+  });
 });

@@ -65,3 +65,16 @@ export function documentRateLimitHeaders(operation: Json, procedurePath: string,
   const refused = operation.responses["429"];
   if (refused) refused.headers = { ...refused.headers, ...headers(false) };
 }
+
+// A 201 says where the created resource is read (Location, under the API's prefix).
+export function documentLocation(operation: Json, procedurePath: string, location: unknown): void {
+  if (!location) throw new Error(`${procedurePath} answers 201 without a Location (restCreatedLocation)`);
+  operation.responses["201"].headers = {
+    ...operation.responses["201"].headers,
+    Location: {
+      description: "Where the created resource is read (a path on this server, e.g. /api/v1/payments/{id})",
+      required: true,
+      schema: { type: "string", format: "uri-reference" },
+    },
+  };
+}

@@ -11,7 +11,12 @@ import {
   unwrapZodType,
 } from "trpc-to-openapi";
 import type { PublicErrorCode } from "./errors.ts";
-import { documentIdempotencyHeader, documentRateLimitHeaders, IDEMPOTENCY_FIELD } from "./openapi-conventions.ts";
+import {
+  documentIdempotencyHeader,
+  documentLocation,
+  documentRateLimitHeaders,
+  IDEMPOTENCY_FIELD,
+} from "./openapi-conventions.ts";
 import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
 import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
 import { appRouter } from "./root.ts";
@@ -28,6 +33,14 @@ export const restSuccessStatus: Record<string, 201 | 204> = {
   "checkout.create": 201,
   "auth.logOut": 204,
   "auth.logOutEverywhere": 204,
+};
+
+// Where a 201's created resource is read, under the API's prefix: its Location header. Every 201
+// has one (the document generation refuses a 201 without).
+export const restCreatedLocation: Record<string, (output: unknown) => string> = {
+  // The new account, read as the signed-in user (the response set its session cookie).
+  "auth.signUp": () => "/me",
+  "checkout.create": (output) => `/payments/${(output as { paymentId: string }).paymentId}`,
 };
 
 type Schemas = NonNullable<NonNullable<OpenAPIObject["components"]>["schemas"]>;
@@ -120,6 +133,7 @@ function describeOperation(operation: Operation, path: string, procedure: AnyTRP
   if (status && ok) {
     delete operation.responses["200"];
     operation.responses[status] = status === 204 ? { description: "No content" } : ok;
+    if (status === 201) documentLocation(operation, path, restCreatedLocation[path]);
   }
   for (const code of Object.keys(operation.responses)) if (/^[45]/.test(code)) delete operation.responses[code];
   const input = unwrapZodType(getInputOutputParsers(procedure).inputParser, true);

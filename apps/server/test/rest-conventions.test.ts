@@ -1,5 +1,6 @@
-// RateLimit and RateLimit-Policy (IETF draft-ietf-httpapi-ratelimit-headers) through real HTTP:
-// on the rate-limited routes, counting down to the 429, which keeps Retry-After; not elsewhere.
+// The HTTP conventions through real HTTP: RateLimit and RateLimit-Policy (IETF
+// draft-ietf-httpapi-ratelimit-headers) on the rate-limited routes, counting down to the 429, which
+// keeps Retry-After, and not elsewhere; Location on every 201.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { startTestServer } from "./harness.ts";
@@ -65,5 +66,26 @@ describe("RateLimit headers", () => {
     const refused = await call(server.url, "POST", "/api/v1/checkout", { cookie, body });
     expect(refused.status).toBe(429);
     expect(refused.headers.get("ratelimit")).toBe(`"checkout";r=0;t=${refused.headers.get("retry-after")}`);
+  });
+});
+
+describe("Location on a 201", () => {
+  it("points at the created resource, readable by its creator", async () => {
+    const user = await signUpFrom("203.0.113.80");
+    expect(user.status).toBe(201);
+    expect(user.headers.get("location")).toBe("/api/v1/me");
+    const cookie = (user.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const me = await call(server.url, "GET", user.headers.get("location") ?? "", { cookie });
+    expect(me.body.id).toBe(user.body.user.id);
+    const packs = await call(server.url, "GET", "/api/v1/packages");
+    const checkout = await call(server.url, "POST", "/api/v1/checkout", {
+      cookie,
+      body: { packageId: packs.body.packages[0].id },
+    });
+    expect(checkout.status).toBe(201);
+    expect(checkout.headers.get("location")).toBe(`/api/v1/payments/${checkout.body.paymentId}`);
+    const payment = await call(server.url, "GET", checkout.headers.get("location") ?? "", { cookie });
+    expect(payment.status).toBe(200);
+    expect(payment.body.id).toBe(checkout.body.paymentId);
   });
 });
