@@ -120,11 +120,17 @@ async function adjustAction(api: Api, userId: string, form: FormData) {
 export default function AdminUser() {
   const { user, holds, payments, grants, ledger, cursor, trail, cursorInvalid, adjustKey, refundKey, emails, me } =
     useLoaderData<typeof loader>();
-  const answer = useActionData<typeof action>();
-  const outcome = answer?.intent === "adjust" ? answer : undefined;
-  const refundOutcome = answer?.intent === "refund" ? answer : undefined;
   const navigation = useNavigation();
-  const submitting = navigation.state === "submitting" && navigation.formMethod === "POST";
+  // From the form's POST until the page's data is loaded again after it (the buttons stay busy).
+  const submitting = navigation.state !== "idle" && navigation.formMethod === "POST";
+  // The router publishes the action's answer when it starts reloading the page's data, not when
+  // that reload answers: shown at once, "Refund sent" stood next to the balance from before the
+  // refund (seen on PostgreSQL, where the reload is slower). The answer waits for the data it speaks of.
+  const reloading = navigation.state === "loading" && navigation.formMethod === "POST";
+  const answer = useActionData<typeof action>();
+  const settled = reloading ? undefined : answer;
+  const outcome = settled?.intent === "adjust" ? settled : undefined;
+  const refundOutcome = settled?.intent === "refund" ? settled : undefined;
   const adjusting = submitting && navigation.formData?.get("intent") !== "refund";
   const refunding = submitting && navigation.formData?.get("intent") === "refund";
   const page = cursor ? trail.length + 2 : 1;
