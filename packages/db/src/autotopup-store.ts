@@ -75,7 +75,9 @@ function attemptMethods(db: Database) {
         .where(
           and(
             eq(autoTopUpAttempts.userId, userId),
-            inArray(autoTopUpAttempts.status, ["processing", "succeeded"]),
+            // A failed attempt reached the provider too (declined, authentication required, or
+            // no answer): a cap that skipped failures would let a declining card be tried forever.
+            inArray(autoTopUpAttempts.status, ["processing", "succeeded", "failed"]),
             gte(autoTopUpAttempts.createdAt, since),
           ),
         );
@@ -106,7 +108,15 @@ function settingsMethods(db: Database) {
     },
 
     saveSettings: async (userId, { enabled, threshold, packageId }) => {
-      const turnedOn = enabled ? { consecutiveFailures: 0, disabledReason: null } : {};
+      // Only turning it on from off starts the failures in a row again: a PUT while it is on (a new
+      // threshold) must not, or a declining card could be retried without end.
+      const wasOff = sql`NOT ${autoTopUpSettings.enabled}`;
+      const turnedOn = enabled
+        ? {
+            consecutiveFailures: sql`CASE WHEN ${wasOff} THEN 0 ELSE ${autoTopUpSettings.consecutiveFailures} END`,
+            disabledReason: sql`CASE WHEN ${wasOff} THEN NULL ELSE ${autoTopUpSettings.disabledReason} END`,
+          }
+        : {};
       await db
         .insert(autoTopUpSettings)
         .values({ userId, enabled, threshold, packageId })
@@ -124,10 +134,23 @@ function settingsMethods(db: Database) {
     saveCard: async (userId, paymentMethodId) => {
       const updated = await db
         .update(autoTopUpSettings)
-        .set({ paymentMethodId, updatedAt: sql`now()` })
+        .set({
+          paymentMethodId,
+          // A new card starts the failures in a row again (the declining one is gone).
+          consecutiveFailures: sql`CASE WHEN ${autoTopUpSettings.paymentMethodId} IS DISTINCT FROM ${paymentMethodId}
+            THEN 0 ELSE ${autoTopUpSettings.consecutiveFailures} END`,
+          updatedAt: sql`now()`,
+        })
         .where(eq(autoTopUpSettings.userId, userId))
         .returning({ userId: autoTopUpSettings.userId });
       return updated.length > 0;
+    },
+
+    removeCard: async (userId, disabledReason) => {
+      await db
+        .update(autoTopUpSettings)
+        .set({ paymentMethodId: null, enabled: false, disabledReason, updatedAt: sql`now()` })
+        .where(eq(autoTopUpSettings.userId, userId));
     },
 
     recordFailure: async (userId, disableAfter) => {

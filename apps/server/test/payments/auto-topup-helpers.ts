@@ -61,18 +61,19 @@ export async function saverWithCard(server: RunningServer, mock: StripeMock, thr
   const starter = await pack("starter");
   const opted = await optIn(server, user, { enabled: true, threshold, packageId: starter.id });
   expect(opted.status, JSON.stringify(opted.body)).toBe(200);
-  const purchase = await startPurchase(server, "starter", user.id);
-  expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
-  const session = mock.sessions.get(purchase.sessionId) as StripeJson;
   const paymentMethod = randomStripeId("pm");
-  const intent = savedCardIntent({
-    paymentId: purchase.paymentId,
-    userId: user.id,
-    customer: String(session.customer),
-    paymentMethod,
-  });
+  const customer = await buySavingCard(server, mock, user.id, paymentMethod);
+  return { ...user, paymentMethod, customer };
+}
+
+// Buys the starter pack through Checkout, its PaymentIntent saving `paymentMethod`: the customer.
+export async function buySavingCard(server: RunningServer, mock: StripeMock, userId: string, paymentMethod: string) {
+  const purchase = await startPurchase(server, "starter", userId);
+  expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
+  const customer = String((mock.sessions.get(purchase.sessionId) as StripeJson).customer);
+  const intent = savedCardIntent({ paymentId: purchase.paymentId, userId, customer, paymentMethod });
   expect((await deliver(server.url, stripeEvent("payment_intent.succeeded", intent))).status).toBe(200);
-  return { ...user, paymentMethod, customer: String(session.customer) };
+  return customer;
 }
 
 export const spend = (server: RunningServer, userId: string, amount: number) =>
@@ -123,4 +124,11 @@ export const expireLeases = (userId: string) =>
   db
     .update(autoTopUpAttempts)
     .set({ lockedUntil: sql`now() - interval '1 second'` })
+    .where(eq(autoTopUpAttempts.userId, userId));
+
+// Moves the user's attempts to yesterday: out of today's cap, which counts declines too.
+export const ageAttempts = (userId: string) =>
+  db
+    .update(autoTopUpAttempts)
+    .set({ createdAt: sql`now() - interval '1 day'` })
     .where(eq(autoTopUpAttempts.userId, userId));

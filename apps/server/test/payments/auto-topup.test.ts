@@ -5,8 +5,10 @@
 import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import {
+  ageAttempts,
   attemptsOf,
   autoTopUpOf,
+  buySavingCard,
   eventsOf,
   expireLeases,
   grant,
@@ -144,6 +146,8 @@ describe("auto top-up", () => {
       await spend(server, saver.id, 60);
       await runWorker();
       await grant(server, saver.id, 60);
+      // Three declines in one day would meet the daily cap (2) first.
+      await ageAttempts(saver.id);
     }
     expect(await eventsOf(saver.id, "auto_topup.failed")).toMatchObject([
       { consecutiveFailures: 1, disabled: false },
@@ -159,6 +163,15 @@ describe("auto top-up", () => {
     // Turning it on again clears the count.
     const again = await optIn(server, saver, { enabled: true, threshold: 50, packageId: (await pack("starter")).id });
     expect(again.body).toMatchObject({ enabled: true, consecutiveFailures: 0, disabledReason: null });
+    await grant(server, saver.id, 60);
+    await spend(server, saver.id, 60);
+    await runWorker();
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({ enabled: true, consecutiveFailures: 1 });
+    // A new card (saved by the next Checkout) clears it too; the same card again does not.
+    await buySavingCard(server, mock, saver.id, saver.paymentMethod);
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({ consecutiveFailures: 1 });
+    await buySavingCard(server, mock, saver.id, "pm_a_new_card");
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({ consecutiveFailures: 0, cardSaved: true });
   });
 
   it("a success resets the failures in a row", async () => {

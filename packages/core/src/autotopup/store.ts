@@ -24,6 +24,11 @@ export type AutoTopUpAttemptReason = AutoTopUpFailureReason | "disabled";
 // Failures in a row (declines, authentication required, provider errors) that turn it off.
 export const AUTO_TOPUP_FAILURES_TO_DISABLE = 3;
 
+// A dispute (the cardholder told their bank they did not authorize a payment) turns auto top-up
+// off and forgets the card: charging a disputing card off-session again invites a second one.
+// Shown on /account after "Auto top-up was".
+export const DISPUTE_DISABLED_REASON = "turned off because a payment was disputed, and the saved card was removed";
+
 export interface AutoTopUpSettings {
   userId: string;
   enabled: boolean;
@@ -32,7 +37,7 @@ export interface AutoTopUpSettings {
   // The card a Checkout saved (setup_future_usage=off_session); the customer is the user's.
   paymentMethodId: string | null;
   consecutiveFailures: number;
-  // Set when the platform turned it off (failures in a row); cleared when the user turns it on.
+  // Set when the platform turned it off (failures in a row, a dispute); cleared when the user turns it on.
   disabledReason: string | null;
   updatedAt: Date;
 }
@@ -59,7 +64,7 @@ export type AttemptPatch = Partial<Pick<AutoTopUpAttempt, "status" | "reason" | 
 export interface AutoTopUpStore {
   settings(userId: string): Promise<AutoTopUpSettings | null>;
   lastAttempt(userId: string): Promise<AutoTopUpAttempt | null>;
-  // Creates or replaces the user's choice; turning it on clears the failure count and reason.
+  // Creates or replaces the user's choice; turning it on from off clears the failure count and reason.
   saveSettings(userId: string, choice: { enabled: boolean; threshold: number; packageId: string }): Promise<void>;
   // Due attempts (pending, or processing with an expired lease), each claimed until leaseUntil.
   claimDue(limit: number, now: Date, leaseUntil: Date): Promise<AutoTopUpAttempt[]>;
@@ -67,11 +72,14 @@ export interface AutoTopUpStore {
   lockAttempt(id: string): Promise<AutoTopUpAttempt | null>;
   lockAttemptByPayment(paymentId: string): Promise<AutoTopUpAttempt | null>;
   lockSettings(userId: string): Promise<AutoTopUpSettings | null>;
-  // Attempts that charged (processing or succeeded) created at or after `since`.
+  // Attempts that reached the provider (processing, succeeded, failed) created at or after `since`.
   countCharged(userId: string, since: Date): Promise<number>;
   updateAttempt(id: string, patch: AttemptPatch): Promise<void>;
-  // The card a Checkout saved, kept when the user has auto top-up settings; false otherwise.
+  // The card a Checkout saved, kept when the user has auto top-up settings; false otherwise. A
+  // different card clears the failure count.
   saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
+  // Forgets the saved card and turns auto top-up off, saying why (no settings: nothing to do).
+  removeCard(userId: string, disabledReason: string): Promise<void>;
   // One more failure in a row; at `disableAfter` it turns auto top-up off.
   recordFailure(userId: string, disableAfter: number): Promise<{ consecutiveFailures: number; disabled: boolean }>;
   resetFailures(userId: string): Promise<void>;

@@ -1,5 +1,5 @@
 import { applyIntent, type PaidFacts } from "../autotopup/intent.ts";
-import type { AutoTopUpStore } from "../autotopup/store.ts";
+import { type AutoTopUpStore, DISPUTE_DISABLED_REASON } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
 import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
@@ -109,6 +109,7 @@ export function createPaymentService(deps: {
         // A closed dispute that was not lost (won, or an inquiry closed with a warning) returns the credits.
         const reported = event.type === "dispute.created" ? "open" : dispute.outcome === "lost" ? "lost" : "won";
         await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
+        if (reported === "open") await tx.autoTopUps.removeCard(payment.userId, DISPUTE_DISABLED_REASON);
         return true;
       }
       case "payment_intent.succeeded":

@@ -1,0 +1,127 @@
+// Hostile review 6 (auto top-up): refunds and disputes, caps, cancel, the idempotency window, currency.
+import { randomUUID } from "node:crypto";
+import { DISPUTE_DISABLED_REASON } from "@credits/core";
+import { describe, expect, it } from "vitest";
+import {
+  attemptsOf,
+  autoTopUpOf,
+  grant,
+  intentRequests,
+  optIn,
+  savedCardIntent,
+  saverWithCard,
+  spend,
+} from "./auto-topup-helpers.ts";
+import {
+  balanceOf,
+  call,
+  deliver,
+  failOnLoggedError,
+  pack,
+  purchaseEvents,
+  type StripeJson,
+  signUp,
+  startPurchase,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+  stripeEvent,
+} from "./helpers.ts";
+import { createAdmin } from "./refunds-helpers.ts";
+
+const { mock } = startStripeMock();
+const server = await startTestServer({ ...stripeEnv, AUTO_TOPUP_MAX_PER_DAY: "2", AUTO_TOPUP_MAX_PER_MONTH: "10" });
+failOnLoggedError();
+
+// Opted in (threshold 50, starter), bought starter (100 credits) with the card saved.
+async function buyerWithSavedCard() {
+  const user = await signUp(server.url, "review6");
+  const starter = await pack("starter");
+  expect((await optIn(server, user, { enabled: true, threshold: 50, packageId: starter.id })).status).toBe(200);
+  const purchase = await startPurchase(server, "starter", user.id);
+  const events = purchaseEvents(mock, purchase);
+  expect((await deliver(server.url, events.completed())).status).toBe(200);
+  const session = mock.sessions.get(purchase.sessionId) as StripeJson;
+  const customer = String(session.customer);
+  const intent = savedCardIntent({
+    paymentId: purchase.paymentId,
+    userId: user.id,
+    customer,
+    paymentMethod: "pm_review6_card",
+  });
+  expect((await deliver(server.url, stripeEvent("payment_intent.succeeded", intent))).status).toBe(200);
+  expect(await balanceOf(user.id)).toBe(100);
+  return { user, events, customer };
+}
+
+describe("review6 F1: a clawback is not a spend", () => {
+  it("a full refund of the purchase does not buy the pack again with the saved card", async () => {
+    const { user, events, customer } = await buyerWithSavedCard();
+    expect((await deliver(server.url, events.refunded(500))).status).toBe(200);
+    expect(await balanceOf(user.id)).toBe(0);
+    await server.services.autoTopUp.runOnce();
+    // Today: one attempt, one off-session PaymentIntent, 100 credits back: the refund is undone.
+    expect(intentRequests(mock, customer)).toHaveLength(0);
+    expect(await attemptsOf(user.id)).toHaveLength(0);
+  });
+
+  it("a dispute does not charge the disputing card again", async () => {
+    const { user, events, customer } = await buyerWithSavedCard();
+    expect((await deliver(server.url, events.disputeCreated())).status).toBe(200);
+    expect(await balanceOf(user.id)).toBe(0);
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, customer)).toHaveLength(0);
+    expect(await attemptsOf(user.id)).toHaveLength(0);
+    // The disputing card is forgotten and auto top-up is off, and /account says why.
+    expect((await autoTopUpOf(server, user)).body).toMatchObject({
+      enabled: false,
+      cardSaved: false,
+      disabledReason: DISPUTE_DISABLED_REASON,
+    });
+  });
+
+  it("an admin debit below the threshold is not a spend; a hold that crosses it is", async () => {
+    const { user, customer } = await buyerWithSavedCard();
+    const admin = await createAdmin(server);
+    const debit = await call(server.url, "POST", "/api/v1/admin/adjust", {
+      cookie: admin.cookie,
+      body: { userId: user.id, amount: -60, reason: "correction", idempotencyKey: randomUUID() },
+    });
+    expect(debit.status, JSON.stringify(debit.body)).toBe(200);
+    await server.services.autoTopUp.runOnce();
+    expect(await attemptsOf(user.id)).toHaveLength(0);
+    await grant(server, user.id, 60);
+    await server.services.credits.hold({
+      userId: user.id,
+      amount: 60,
+      idempotencyKey: randomUUID(),
+      scope: { kind: "user", id: user.id },
+    });
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, customer)).toHaveLength(1);
+  });
+});
+
+describe("review6 F2: declines are not capped, and any PUT resets the three-failures rule", () => {
+  it("a declining card is charged off-session at most perDay (2) times a day", async () => {
+    const saver = await saverWithCard(server, mock);
+    mock.cardOutcome(saver.paymentMethod, "card_declined");
+    const starter = await pack("starter");
+    for (let round = 0; round < 5; round += 1) {
+      // The user sets the threshold to the balance (PUT turns it "on" again: failures reset to 0)...
+      const balance = await balanceOf(saver.id);
+      expect((await optIn(server, saver, { enabled: true, threshold: balance, packageId: starter.id })).status).toBe(
+        200,
+      );
+      // ...and spends one credit: a new crossing, a new off-session charge of the declining card.
+      await spend(server, saver.id, 1);
+      await server.services.autoTopUp.runOnce();
+    }
+    // Today: 5 declined off-session PaymentIntents in one day (caps count only processing and
+    // succeeded attempts; ADR 019 says "attempts that reached the provider"), and the failure
+    // count never reaches 3.
+    expect(intentRequests(mock, saver.customer).length).toBeLessThanOrEqual(2);
+    // Two declines in a row, still counted: the PUTs while it was on reset nothing.
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({ enabled: true, consecutiveFailures: 2 });
+  });
+});
