@@ -43,3 +43,20 @@ export const readCommitted = (): Json => JSON.parse(readFileSync(COMMITTED_DOCUM
 export function writeCommitted(doc: Json): void {
   writeFileSync(COMMITTED_DOCUMENT, `${JSON.stringify(doc, null, 2)}\n`);
 }
+
+// The TypeScript types of the committed document (openapi-typescript), for clients such as
+// openapi-fetch; committed beside it and kept current by openapi:update (the client test and
+// openapi:check compare them with a fresh generation).
+export const COMMITTED_TYPES = join(import.meta.dirname, "../../docs/openapi/v1.d.ts");
+
+export async function typesOf(doc: Json): Promise<string> {
+  const { default: openapiTS, astToString, COMMENT_HEADER } = await import("openapi-typescript");
+  // The document's own copy: openapi-typescript resolves references in place.
+  const ast = await openapiTS(structuredClone(doc), { silent: true });
+  return `${COMMENT_HEADER}${astToString(ast)}`;
+}
+
+export const readCommittedTypes = (): string => readFileSync(COMMITTED_TYPES, "utf8");
+export async function writeCommittedTypes(doc: Json): Promise<void> {
+  writeFileSync(COMMITTED_TYPES, await typesOf(doc));
+}

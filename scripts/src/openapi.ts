@@ -1,13 +1,22 @@
 // pnpm openapi:update rewrites docs/openapi/v1.json from the code; pnpm openapi:check compares them
 // (scripts/test/openapi-compat.test.ts runs the same check in pnpm test).
 import { openApiDocument } from "@credits/api";
-import { COMMITTED_DOCUMENT, compare, DOCUMENT_BASE_URL, readCommitted, writeCommitted } from "./openapi-compat.ts";
+import {
+  COMMITTED_DOCUMENT,
+  COMMITTED_TYPES,
+  compare,
+  DOCUMENT_BASE_URL,
+  readCommitted,
+  writeCommitted,
+  writeCommittedTypes,
+} from "./openapi-compat.ts";
 
 const current = openApiDocument(DOCUMENT_BASE_URL);
 const command = process.argv[2];
 if (command === "update") {
   writeCommitted(current);
-  console.log(`wrote ${COMMITTED_DOCUMENT}`);
+  await writeCommittedTypes(readCommitted());
+  console.log(`wrote ${COMMITTED_DOCUMENT} and ${COMMITTED_TYPES}`);
 } else if (command === "check") {
   const result = compare(readCommitted(), current);
   for (const change of result.breaking) console.log(`breaking: ${change}`);
