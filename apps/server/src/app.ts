@@ -1,6 +1,7 @@
 import {
   appRouter,
   createContext,
+  OPENAPI_DOC_PATH,
   openApiDocument,
   rateLimitJar,
   readCookie,
@@ -167,7 +168,7 @@ export function createApp(options: AppOptions) {
       publicOrigin: new URL(options.publicUrl).origin,
     });
 
-  app.get("/api/v1/openapi.json", (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
+  app.get(`/api/v1${OPENAPI_DOC_PATH}`, (c) => c.json(openApiDocument(`${options.publicUrl}/api/v1`)));
   mountApiDocs(app);
 
   mountBalanceEvents(app, { ...options.balanceEvents, services, cookieName });

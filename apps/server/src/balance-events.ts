@@ -1,10 +1,10 @@
-import { readCookie, type Services } from "@credits/api";
+import { BALANCE_EVENTS_DOC_PATH, readCookie, type Services } from "@credits/api";
 import type { Hono, Env as HonoEnv } from "hono";
 import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import type { BalanceEvent, BalanceFeed } from "./balance-feed.ts";
 import { errorResponse } from "./http-errors.ts";
 
-export const BALANCE_EVENTS_PATH = "/api/v1/me/events";
+export const BALANCE_EVENTS_PATH = `/api/v1${BALANCE_EVENTS_DOC_PATH}`;
 
 export interface BalanceEventsOptions {
   feed: BalanceFeed;

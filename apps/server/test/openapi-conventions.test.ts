@@ -40,7 +40,10 @@ describe("the document's HTTP conventions", () => {
   it("documents RateLimit and RateLimit-Policy on every rate-limited operation's success and 429", () => {
     const codesOf = (op: Json) =>
       op.responses["429"]?.content["application/json"].schema.allOf[1].properties.error.properties.code.enum ?? [];
-    const limited = operations().filter(([, op]) => codesOf(op).includes("RATE_LIMITED"));
+    // The live balance's 429 is a cap on open streams, not a rate: no policy to advertise.
+    const limited = operations().filter(
+      ([endpoint, op]) => codesOf(op).includes("RATE_LIMITED") && endpoint !== "GET /me/events",
+    );
     expect(limited.map(([endpoint]) => endpoint).sort()).toEqual([
       "POST /auth/login",
       "POST /auth/signup",
@@ -77,5 +80,17 @@ describe("the document's HTTP conventions", () => {
         schema: { type: "string" },
       });
     }
+  });
+
+  it("documents the live balance (server-sent events) and this document itself", () => {
+    const events = doc.paths["/me/events"].get;
+    expect(Object.keys(events.responses["200"].content)).toEqual(["text/event-stream"]);
+    expect(events.security).toEqual([{ session: [] }]);
+    expect(Object.keys(events.responses).sort()).toEqual(["200", "401", "429", "500", "503"]);
+    expect(events.responses["429"].headers["Retry-After"].required).toBe(true);
+    expect(events.parameters.map((p: Json) => p.name)).toEqual(["Last-Event-ID"]);
+    const self = doc.paths["/openapi.json"].get;
+    expect(self.security).toEqual([]);
+    expect(self.responses["200"].content["application/json"].schema.required).toEqual(["openapi", "info", "paths"]);
   });
 });

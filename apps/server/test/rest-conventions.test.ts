@@ -89,3 +89,19 @@ describe("Location on a 201", () => {
     expect(payment.body.id).toBe(checkout.body.paymentId);
   });
 });
+
+describe("the server's own routes under /api/v1, where the document says", () => {
+  it("streams the live balance at /me/events and serves the document at /openapi.json", async () => {
+    const user = await signUpFrom("203.0.113.81");
+    const cookie = (user.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const document = await call(server.url, "GET", "/api/v1/openapi.json");
+    expect(document.body.paths["/me/events"].get.operationId).toBe("balance-events");
+    const controller = new AbortController();
+    const stream = await fetch(`${server.url}/api/v1/me/events`, { headers: { cookie }, signal: controller.signal });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get("content-type")).toMatch(/^text\/event-stream/);
+    controller.abort();
+    const anonymous = await call(server.url, "GET", "/api/v1/me/events");
+    expect(anonymous.status).toBe(401);
+  });
+});

@@ -2,6 +2,7 @@ export * from "./context.ts";
 export * from "./cookies.ts";
 export * from "./errors.ts";
 export * from "./openapi.ts";
+export { BALANCE_EVENTS_DOC_PATH, OPENAPI_DOC_PATH } from "./openapi-server-routes.ts";
 export * from "./rate-limit-headers.ts";
 export * from "./root.ts";
 export * from "./services.ts";

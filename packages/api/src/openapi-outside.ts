@@ -18,7 +18,7 @@ export const API_TAGS = [
   { name: "admin", description: "Administration: users, adjustments, refunds, packs, API keys, webhooks, audit" },
   { name: "webhooks", description: "Outbound webhook endpoints and their deliveries (events: see `webhooks`)" },
   { name: "reconciliation", description: "Payments checked against Stripe" },
-  { name: "operations", description: "Health checks and Stripe's webhook receiver (outside /api/v1)" },
+  { name: "operations", description: "This document, the health checks and Stripe's webhook receiver" },
 ];
 
 type Paths = NonNullable<OpenAPIObject["paths"]>;

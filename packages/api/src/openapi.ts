@@ -19,6 +19,7 @@ import {
 } from "./openapi-conventions.ts";
 import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
 import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
+import { serverRoutesUnderApi } from "./openapi-server-routes.ts";
 import { appRouter } from "./root.ts";
 import type { Access } from "./trpc.ts";
 
@@ -119,7 +120,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
   }
   const schemas = Object.entries(doc.components?.schemas ?? {}).filter(([name]) => !name.startsWith("error."));
   doc.components = { ...doc.components, schemas: { ...Object.fromEntries(schemas), Error: errorSchema } };
-  doc.paths = { ...doc.paths, ...outsidePaths(new URL(baseUrl).origin) };
+  doc.paths = { ...doc.paths, ...serverRoutesUnderApi(), ...outsidePaths(new URL(baseUrl).origin) };
   doc.tags = API_TAGS;
   doc.webhooks = outboundWebhooks();
   return doc;
