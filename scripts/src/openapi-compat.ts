@@ -27,7 +27,7 @@ const majorOf = (doc: Json) => Number(String(doc?.info?.version ?? "0").split(".
 
 export function compare(committed: Json, current: Json): Compatibility {
   // As JSON: the generator leaves undefined fields, which are no change to anyone.
-  const diffs = apiDiff(committed, JSON.parse(JSON.stringify(current)));
+  const diffs = apiDiff(structuredClone(committed), JSON.parse(JSON.stringify(current)));
   const breaking = diffs
     .filter((d) => d.type === "breaking" || (d.action === "replace" && d.path.at(-1) === "type"))
     .map((d) => `${d.action} ${d.path.join("/")}`);
@@ -59,4 +59,33 @@ export async function typesOf(doc: Json): Promise<string> {
 export const readCommittedTypes = (): string => readFileSync(COMMITTED_TYPES, "utf8");
 export async function writeCommittedTypes(doc: Json): Promise<void> {
   writeFileSync(COMMITTED_TYPES, await typesOf(doc));
+}
+
+export interface CheckResult {
+  ok: boolean;
+  lines: string[];
+}
+
+// pnpm openapi:check (and CI): the committed document must be exactly the code's, so that every
+// change, additions included, is recorded in a commit; a breaking one also needs a new major
+// version. The committed types must be the committed document's.
+export function checkCommitted(committed: Json, current: Json, types: { committed: string; current: string }) {
+  const result = compare(committed, current);
+  const lines = result.breaking.map((change) => `breaking: ${change}`);
+  const fail = (line: string): CheckResult => ({ ok: false, lines: [...lines, line] });
+  if (result.breaking.length > 0 && !result.newMajor) {
+    return fail(
+      `${result.breaking.length} breaking change(s) to /api/v1: keep them compatible, or make a new major version`,
+    );
+  }
+  if (JSON.stringify(committed) !== JSON.stringify(current)) {
+    return fail(
+      `docs/openapi/v1.json differs from the code's document (${result.additions} compatible change(s)): ` +
+        "run pnpm openapi:update and commit it",
+    );
+  }
+  if (types.committed !== types.current) {
+    return fail("docs/openapi/v1.d.ts is not the committed document's types: run pnpm openapi:update and commit it");
+  }
+  return { ok: true, lines: [...lines, "the committed document and its types are up to date"] };
 }

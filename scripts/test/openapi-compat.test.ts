@@ -2,13 +2,56 @@
 // one the code produces; and the comparer itself, on small documents, for each kind of change.
 import { openApiDocument } from "@credits/api";
 import { describe, expect, it } from "vitest";
-import { compare, DOCUMENT_BASE_URL, readCommitted } from "../src/openapi-compat.ts";
+import {
+  checkCommitted,
+  compare,
+  DOCUMENT_BASE_URL,
+  readCommitted,
+  readCommittedTypes,
+  typesOf,
+} from "../src/openapi-compat.ts";
 
 describe("the committed OpenAPI document", () => {
   it("has no breaking change against the code (pnpm openapi:update after a compatible one)", () => {
     const result = compare(readCommitted(), openApiDocument(DOCUMENT_BASE_URL));
     const message = `breaking changes to /api/v1 without a new major version:\n${result.breaking.join("\n")}`;
     expect(result.newMajor || result.breaking.length === 0, message).toBe(true);
+  });
+
+  it("is exactly the code's, additions included, with current types (pnpm openapi:check)", async () => {
+    const committed = readCommitted();
+    const current = JSON.parse(JSON.stringify(openApiDocument(DOCUMENT_BASE_URL)));
+    const types = { committed: readCommittedTypes(), current: await typesOf(committed) };
+    const result = checkCommitted(committed, current, types);
+    expect(result.lines.join("\n")).toBe("the committed document and its types are up to date");
+    expect(result.ok).toBe(true);
+  });
+});
+
+describe("the strict check", () => {
+  const same = { committed: "types", current: "types" };
+  it("fails on an addition, naming openapi:update, and on a breaking change, naming it", () => {
+    const added = base() as Doc & { paths: Record<string, unknown> };
+    added.paths["/new"] = { get: { responses: { "200": { description: "ok" } } } };
+    const addition = checkCommitted(base(), added, same);
+    expect(addition.ok).toBe(false);
+    expect(addition.lines.join("\n")).toMatch(/\(1 compatible change\(s\)\): run pnpm openapi:update/);
+    const described = base();
+    described.paths["/me"].get.responses["200"].description = "the user";
+    expect(checkCommitted(base(), described, same).ok).toBe(false);
+    const removed = base() as Partial<Doc["paths"]> & Doc;
+    delete (removed.paths as Partial<Doc["paths"]>)["/me"];
+    const breaking = checkCommitted(base(), removed, same);
+    expect(breaking.ok).toBe(false);
+    expect(breaking.lines[0]).toMatch(/^breaking: remove paths\/\/me/);
+  });
+
+  it("fails on stale types, and passes on an identical document with current types", () => {
+    expect(checkCommitted(base(), base(), { committed: "old", current: "new" }).lines.at(-1)).toMatch(/v1\.d\.ts/);
+    expect(checkCommitted(base(), base(), same)).toEqual({
+      ok: true,
+      lines: ["the committed document and its types are up to date"],
+    });
   });
 });
 
