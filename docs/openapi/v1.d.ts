@@ -1229,6 +1229,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery",
+                 *       "name": "Ada"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: email */
                     email: string;
@@ -1256,6 +1263,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         user: {
                             /** Format: uuid */
@@ -1471,6 +1489,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "email": "ada@example.com",
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: email */
                     email: string;
@@ -1495,6 +1519,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada",
+                     *         "role": "user",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         user: {
                             /** Format: uuid */
@@ -1954,6 +1989,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "email": "ada@example.com",
+                     *       "name": "Ada",
+                     *       "role": "user",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -2051,6 +2095,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "sessions": [
+                     *         {
+                     *           "id": "id",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "current": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         sessions: {
                             id: string;
@@ -2155,6 +2211,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 120,
+                     *       "grants": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "category": "paid",
+                     *           "priority": 1,
+                     *           "remaining": 1,
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextExpiry": {
+                     *         "amount": 3,
+                     *         "at": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "transactions": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "kind": "purchase",
+                     *           "amount": 3,
+                     *           "balanceAfter": 1,
+                     *           "reason": "render job 42",
+                     *           "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "holdId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "allocations": [
+                     *             {
+                     *               "grantId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "amount": 3,
+                     *               "category": "paid",
+                     *               "source": "payment"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "nextCursor": "nextCursor"
+                     *     }
+                     */
                     "application/json": {
                         balance: number;
                         grants: {
@@ -2315,6 +2411,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 120,
+                     *       "grants": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "category": "paid",
+                     *           "priority": 1,
+                     *           "remaining": 1,
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextExpiry": {
+                     *         "amount": 3,
+                     *         "at": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "transactions": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "kind": "purchase",
+                     *           "amount": 3,
+                     *           "balanceAfter": 1,
+                     *           "reason": "render job 42",
+                     *           "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "holdId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "allocations": [
+                     *             {
+                     *               "grantId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "amount": 3,
+                     *               "category": "paid",
+                     *               "source": "payment"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "nextCursor": "nextCursor"
+                     *     }
+                     */
                     "application/json": {
                         balance: number;
                         grants: {
@@ -2510,6 +2646,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 120,
+                     *       "nextExpiry": {
+                     *         "amount": 3,
+                     *         "at": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         balance: number;
                         nextExpiry: {
@@ -2607,6 +2752,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "balance": 120,
+                     *       "nextExpiry": {
+                     *         "amount": 3,
+                     *         "at": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         balance: number;
                         nextExpiry: {
@@ -2768,6 +2922,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "amount": 3,
+                 *       "idempotencyKey": "job-42",
+                 *       "reason": "render job 42"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     userId?: string;
@@ -2785,6 +2947,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "transactionId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         transactionId: string;
@@ -3055,6 +3223,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "amount": 3,
+                 *       "idempotencyKey": "job-42",
+                 *       "reason": "render job 42",
+                 *       "category": "paid",
+                 *       "priority": 1,
+                 *       "expiresAt": "2026-12-04T18:00:00.000Z"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     userId: string;
@@ -3080,6 +3259,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "transactionId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         transactionId: string;
@@ -3335,6 +3520,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "amount": 3,
+                 *       "idempotencyKey": "job-42",
+                 *       "ttlSeconds": 600
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     userId: string;
@@ -3352,6 +3545,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "holdId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "status": "open",
+                     *       "capturedAmount": 1,
+                     *       "clawedBack": 1,
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         holdId: string;
@@ -3627,6 +3832,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 3
+                 *     }
+                 */
                 "application/json": {
                     amount: number;
                 };
@@ -3639,6 +3849,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "holdId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "status": "open",
+                     *       "capturedAmount": 1,
+                     *       "clawedBack": 1,
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         holdId: string;
@@ -3874,6 +4096,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "holdId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "status": "open",
+                     *       "capturedAmount": 1,
+                     *       "clawedBack": 1,
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         holdId: string;
@@ -4107,6 +4341,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "currency": "eur",
+                 *       "idempotencyKey": "job-42"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     packageId: string;
@@ -4135,6 +4376,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "checkoutUrl": "https://checkout.stripe.com/c/pay/cs_test_a1"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         paymentId: string;
@@ -4387,6 +4634,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "sessionId": "cs_test_a1"
+                 *     }
+                 */
                 "application/json": {
                     sessionId: string;
                 };
@@ -4409,6 +4661,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payment": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "status": "created",
+                     *         "credits": 500,
+                     *         "amountMinor": 1,
+                     *         "currency": "eur",
+                     *         "credited": true,
+                     *         "underReview": true,
+                     *         "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "balance": 120
+                     *     }
+                     */
                     "application/json": {
                         payment: {
                             /** Format: uuid */
@@ -4659,6 +4927,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "status": "created",
+                     *       "credits": 500,
+                     *       "amountMinor": 1,
+                     *       "currency": "eur",
+                     *       "credited": true,
+                     *       "underReview": true,
+                     *       "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -4806,6 +5087,18 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "packageName": "packageName",
+                     *       "credits": 500,
+                     *       "amountMinor": 1,
+                     *       "currency": "eur",
+                     *       "paidAt": "2026-12-04T18:00:00.000Z",
+                     *       "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
+                     *       "hostedByProvider": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         paymentId: string;
@@ -4961,6 +5254,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "status": "created",
+                     *       "credits": 500,
+                     *       "amountMinor": 1,
+                     *       "currency": "eur",
+                     *       "credited": true,
+                     *       "underReview": true,
+                     *       "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -5206,6 +5512,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "payments": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "status": "created",
+                     *           "credits": 500,
+                     *           "amountMinor": 1,
+                     *           "currency": "eur",
+                     *           "credited": true,
+                     *           "underReview": true,
+                     *           "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         payments: {
                             /** Format: uuid */
@@ -5309,6 +5632,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "packages": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "slug": "slug",
+                     *           "name": "Ada",
+                     *           "credits": 500,
+                     *           "prices": [
+                     *             {
+                     *               "currency": "eur",
+                     *               "unitAmount": 1
+                     *             }
+                     *           ],
+                     *           "priceMinor": 1,
+                     *           "currency": "eur",
+                     *           "creditExpiryDays": 1,
+                     *           "position": 1,
+                     *           "highlight": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         packages: {
                             /** Format: uuid */
@@ -5392,6 +5738,33 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "apiKeys": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "name": "Ada",
+                     *           "prefix": "prefix",
+                     *           "scopes": [
+                     *             "credits:read"
+                     *           ],
+                     *           "owner": {
+                     *             "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *             "email": "ada@example.com"
+                     *           },
+                     *           "limits": {
+                     *             "grantCreditsPerDay": 1,
+                     *             "grantCallsPerDay": 1,
+                     *             "spendCreditsPerDay": 1,
+                     *             "spendCallsPerDay": 1
+                     *           },
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "lastUsedAt": "2026-12-04T18:00:00.000Z",
+                     *           "revokedAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         apiKeys: {
                             /** Format: uuid */
@@ -5519,6 +5892,20 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Ada",
+                 *       "scopes": [
+                 *         "credits:read"
+                 *       ],
+                 *       "limits": {
+                 *         "grantCreditsPerDay": 1,
+                 *         "grantCallsPerDay": 1,
+                 *         "spendCreditsPerDay": 1,
+                 *         "spendCallsPerDay": 1
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     scopes: ("credits:read" | "credits:spend" | "credits:grant")[];
@@ -5538,6 +5925,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "name": "Ada",
+                     *       "prefix": "prefix",
+                     *       "scopes": [
+                     *         "credits:read"
+                     *       ],
+                     *       "key": "key"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -5723,6 +6121,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "revokedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -5928,6 +6332,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "amount": 3,
+                 *       "reason": "render job 42",
+                 *       "idempotencyKey": "job-42"
+                 *     }
+                 */
                 "application/json": {
                     amount?: number;
                     reason: string;
@@ -5943,6 +6354,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "currency": "eur",
+                     *       "reason": "render job 42",
+                     *       "status": "pending",
+                     *       "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "providerRefundId": "providerRefundId",
+                     *       "failureReason": "failureReason",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -6185,6 +6614,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "refunds": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "amount": 3,
+                     *           "currency": "eur",
+                     *           "reason": "render job 42",
+                     *           "status": "pending",
+                     *           "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "providerRefundId": "providerRefundId",
+                     *           "failureReason": "failureReason",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         refunds: {
                             /** Format: uuid */
@@ -6321,6 +6772,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "currency": "eur",
+                     *       "reason": "render job 42",
+                     *       "status": "pending",
+                     *       "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "providerRefundId": "providerRefundId",
+                     *       "failureReason": "failureReason",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -6565,6 +7034,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "currency": "eur",
+                     *       "reason": "render job 42",
+                     *       "status": "pending",
+                     *       "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "providerRefundId": "providerRefundId",
+                     *       "failureReason": "failureReason",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -6807,6 +7294,27 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoints": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "url": "https://example.com/webhooks/credits",
+                     *           "events": [
+                     *             "events"
+                     *           ],
+                     *           "status": "enabled",
+                     *           "disabledReason": "disabledReason",
+                     *           "failedDeliveries": 1,
+                     *           "previousSecretExpiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "eventTypes": [
+                     *         "eventTypes"
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         endpoints: {
                             /** Format: uuid */
@@ -6926,6 +7434,14 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "url": "https://example.com/webhooks/credits",
+                 *       "events": [
+                 *         "credits.purchased"
+                 *       ]
+                 *     }
+                 */
                 "application/json": {
                     url: string;
                     events: ("credits.purchased" | "credits.low_balance" | "credits.depleted" | "credits.expiring" | "payment.refunded" | "payment.disputed" | "adjustment.pending" | "adjustment.decided" | "auto_topup.succeeded" | "auto_topup.failed")[];
@@ -6939,6 +7455,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "secret": "secret",
+                     *       "endpoint": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "url": "https://example.com/webhooks/credits",
+                     *         "events": [
+                     *           "events"
+                     *         ],
+                     *         "status": "enabled",
+                     *         "disabledReason": "disabledReason",
+                     *         "failedDeliveries": 1,
+                     *         "previousSecretExpiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -7136,6 +7670,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deliveries": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "endpointId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "eventId": "eventId",
+                     *           "eventType": "eventType",
+                     *           "status": "pending",
+                     *           "attempts": 1,
+                     *           "nextAttemptAt": "2026-12-04T18:00:00.000Z",
+                     *           "lastStatusCode": 1,
+                     *           "deliveredAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "log": [
+                     *             {
+                     *               "attempt": 1,
+                     *               "startedAt": "2026-12-04T18:00:00.000Z",
+                     *               "statusCode": 1,
+                     *               "latencyMs": 1,
+                     *               "error": "error",
+                     *               "responseExcerpt": "responseExcerpt"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         deliveries: {
                             /** Format: uuid */
@@ -7318,6 +7880,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "delivery": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "endpointId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "eventId": "eventId",
+                     *         "eventType": "eventType",
+                     *         "status": "pending",
+                     *         "attempts": 1,
+                     *         "nextAttemptAt": "2026-12-04T18:00:00.000Z",
+                     *         "lastStatusCode": 1,
+                     *         "deliveredAt": "2026-12-04T18:00:00.000Z",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z",
+                     *         "log": [
+                     *           {
+                     *             "attempt": 1,
+                     *             "startedAt": "2026-12-04T18:00:00.000Z",
+                     *             "statusCode": 1,
+                     *             "latencyMs": 1,
+                     *             "error": "error",
+                     *             "responseExcerpt": "responseExcerpt"
+                     *           }
+                     *         ]
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         delivery: {
                             /** Format: uuid */
@@ -7544,6 +8132,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "secret": "secret",
+                     *       "endpoint": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "url": "https://example.com/webhooks/credits",
+                     *         "events": [
+                     *           "events"
+                     *         ],
+                     *         "status": "enabled",
+                     *         "disabledReason": "disabledReason",
+                     *         "failedDeliveries": 1,
+                     *         "previousSecretExpiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -7761,6 +8367,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "url": "https://example.com/webhooks/credits",
+                     *         "events": [
+                     *           "events"
+                     *         ],
+                     *         "status": "enabled",
+                     *         "disabledReason": "disabledReason",
+                     *         "failedDeliveries": 1,
+                     *         "previousSecretExpiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         endpoint: {
                             /** Format: uuid */
@@ -7975,6 +8597,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "endpoint": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "url": "https://example.com/webhooks/credits",
+                     *         "events": [
+                     *           "events"
+                     *         ],
+                     *         "status": "enabled",
+                     *         "disabledReason": "disabledReason",
+                     *         "failedDeliveries": 1,
+                     *         "previousSecretExpiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         endpoint: {
                             /** Format: uuid */
@@ -8189,6 +8827,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "deleted": true
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         deleted: true;
@@ -8346,6 +8989,32 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "packages": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "slug": "slug",
+                     *           "name": "Ada",
+                     *           "credits": 500,
+                     *           "prices": [
+                     *             {
+                     *               "currency": "eur",
+                     *               "unitAmount": 1
+                     *             }
+                     *           ],
+                     *           "priceMinor": 1,
+                     *           "currency": "eur",
+                     *           "creditExpiryDays": 1,
+                     *           "position": 1,
+                     *           "highlight": true,
+                     *           "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         packages: {
                             /** Format: uuid */
@@ -8478,6 +9147,22 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Ada",
+                 *       "credits": 500,
+                 *       "prices": [
+                 *         {
+                 *           "currency": "eur",
+                 *           "unitAmount": 1
+                 *         }
+                 *       ],
+                 *       "creditExpiryDays": 1,
+                 *       "position": 1,
+                 *       "highlight": true,
+                 *       "idempotencyKey": "job-42"
+                 *     }
+                 */
                 "application/json": {
                     name: string;
                     credits: number;
@@ -8502,6 +9187,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "slug": "slug",
+                     *       "name": "Ada",
+                     *       "credits": 500,
+                     *       "prices": [
+                     *         {
+                     *           "currency": "eur",
+                     *           "unitAmount": 1
+                     *         }
+                     *       ],
+                     *       "priceMinor": 1,
+                     *       "currency": "eur",
+                     *       "creditExpiryDays": 1,
+                     *       "position": 1,
+                     *       "highlight": true,
+                     *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z",
+                     *       "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -8716,6 +9423,21 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "name": "Ada",
+                 *       "credits": 500,
+                 *       "prices": [
+                 *         {
+                 *           "currency": "eur",
+                 *           "unitAmount": 1
+                 *         }
+                 *       ],
+                 *       "creditExpiryDays": 1,
+                 *       "position": 1,
+                 *       "highlight": true
+                 *     }
+                 */
                 "application/json": {
                     name?: string;
                     credits?: number;
@@ -8739,6 +9461,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "slug": "slug",
+                     *       "name": "Ada",
+                     *       "credits": 500,
+                     *       "prices": [
+                     *         {
+                     *           "currency": "eur",
+                     *           "unitAmount": 1
+                     *         }
+                     *       ],
+                     *       "priceMinor": 1,
+                     *       "currency": "eur",
+                     *       "creditExpiryDays": 1,
+                     *       "position": 1,
+                     *       "highlight": true,
+                     *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z",
+                     *       "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -8981,6 +9725,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "slug": "slug",
+                     *       "name": "Ada",
+                     *       "credits": 500,
+                     *       "prices": [
+                     *         {
+                     *           "currency": "eur",
+                     *           "unitAmount": 1
+                     *         }
+                     *       ],
+                     *       "priceMinor": 1,
+                     *       "currency": "eur",
+                     *       "creditExpiryDays": 1,
+                     *       "position": 1,
+                     *       "highlight": true,
+                     *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z",
+                     *       "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -9201,6 +9967,22 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "users": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "email": "ada@example.com",
+                     *           "name": "Ada",
+                     *           "role": "user",
+                     *           "balance": 120,
+                     *           "disputed": true,
+                     *           "erased": true,
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         users: {
                             /** Format: uuid */
@@ -9349,6 +10131,73 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "user": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada",
+                     *         "role": "user",
+                     *         "balance": 120,
+                     *         "disputed": true,
+                     *         "erased": true,
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "holds": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "amount": 3,
+                     *           "capturedAmount": 1,
+                     *           "status": "status",
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "grants": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "category": "paid",
+                     *           "priority": 1,
+                     *           "remaining": 1,
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "amount": 3,
+                     *           "expiredAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "payments": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "status": "status",
+                     *           "credits": 500,
+                     *           "amountMinor": 1,
+                     *           "currency": "eur",
+                     *           "amountRefundedMinor": 1,
+                     *           "refundableMinor": 1,
+                     *           "reviewReason": "reviewReason",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "refunds": [
+                     *             {
+                     *               "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "amount": 3,
+                     *               "currency": "eur",
+                     *               "reason": "render job 42",
+                     *               "status": "pending",
+                     *               "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *               "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *               "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *               "providerRefundId": "providerRefundId",
+                     *               "failureReason": "failureReason",
+                     *               "createdAt": "2026-12-04T18:00:00.000Z"
+                     *             }
+                     *           ]
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         user: {
                             /** Format: uuid */
@@ -9573,6 +10422,12 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "reason": "render job 42",
+                 *       "confirmEmail": "confirmEmail"
+                 *     }
+                 */
                 "application/json": {
                     reason: string;
                     confirmEmail?: string;
@@ -9586,6 +10441,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "erasedAt": "2026-12-04T18:00:00.000Z",
+                     *       "alreadyErased": true
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         erasedAt: string;
@@ -9788,6 +10649,17 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "amount": 3,
+                 *       "reason": "render job 42",
+                 *       "idempotencyKey": "job-42",
+                 *       "category": "paid",
+                 *       "priority": 1,
+                 *       "expiresAt": "2026-12-04T18:00:00.000Z"
+                 *     }
+                 */
                 "application/json": {
                     /** Format: uuid */
                     userId: string;
@@ -9813,6 +10685,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "applied",
+                     *       "transactionId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "balance": 120,
+                     *       "adjustmentRequest": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "targetUserId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "amount": 3,
+                     *         "reason": "render job 42",
+                     *         "status": "pending",
+                     *         "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *         "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "grant": {
+                     *           "category": "paid",
+                     *           "priority": 1,
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *         },
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "applied" | "pending";
@@ -10084,6 +10980,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "adjustments": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "targetUserId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "amount": 3,
+                     *           "reason": "render job 42",
+                     *           "status": "pending",
+                     *           "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *           "grant": {
+                     *             "category": "paid",
+                     *             "priority": 1,
+                     *             "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *           },
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         adjustments: {
                             /** Format: uuid */
@@ -10221,6 +11140,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "applied",
+                     *       "transactionId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "balance": 120,
+                     *       "adjustmentRequest": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "targetUserId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "amount": 3,
+                     *         "reason": "render job 42",
+                     *         "status": "pending",
+                     *         "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *         "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *         "grant": {
+                     *           "category": "paid",
+                     *           "priority": 1,
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *         },
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {string} */
                         status: "applied" | "pending";
@@ -10494,6 +11437,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "targetUserId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "amount": 3,
+                     *       "reason": "render job 42",
+                     *       "status": "pending",
+                     *       "decidedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "decidedAt": "2026-12-04T18:00:00.000Z",
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z",
+                     *       "grant": {
+                     *         "category": "paid",
+                     *         "priority": 1,
+                     *         "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "createdAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -10745,6 +11707,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "actions": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "actorId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "targetUserId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "action": "action",
+                     *           "amount": 3,
+                     *           "reason": "render job 42",
+                     *           "requestId": "requestId",
+                     *           "balanceBefore": 1,
+                     *           "balanceAfter": 1,
+                     *           "adjustmentRequestId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "apiKeyId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "detail": {},
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "nextCursor"
+                     *     }
+                     */
                     "application/json": {
                         actions: {
                             /** Format: uuid */
@@ -10901,6 +11885,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "days": [
+                     *         {
+                     *           "day": "day",
+                     *           "purchased": 1,
+                     *           "spent": 1,
+                     *           "adjusted": 1,
+                     *           "clawedBack": 1,
+                     *           "revenueMinor": {}
+                     *         }
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         days: {
                             day: string;
@@ -11044,6 +12042,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lowBalanceThreshold": 1,
+                     *       "isDefault": true
+                     *     }
+                     */
                     "application/json": {
                         lowBalanceThreshold: number | null;
                         isDefault: boolean;
@@ -11129,6 +12133,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "lowBalanceThreshold": 1
+                 *     }
+                 */
                 "application/json": {
                     lowBalanceThreshold: number | null;
                 };
@@ -11141,6 +12150,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "lowBalanceThreshold": 1,
+                     *       "isDefault": true
+                     *     }
+                     */
                     "application/json": {
                         lowBalanceThreshold: number | null;
                         isDefault: boolean;
@@ -11320,6 +12335,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": true,
+                     *       "threshold": 1,
+                     *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "cardSaved": true,
+                     *       "consecutiveFailures": 1,
+                     *       "disabledReason": "disabledReason",
+                     *       "caps": {
+                     *         "perDay": 1,
+                     *         "perMonth": 1
+                     *       },
+                     *       "lastAttempt": {
+                     *         "status": "pending",
+                     *         "reason": "declined",
+                     *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         enabled: boolean;
                         threshold: number | null;
@@ -11421,6 +12456,13 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "enabled": true,
+                 *       "threshold": 1,
+                 *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11"
+                 *     }
+                 */
                 "application/json": {
                     enabled: boolean;
                     threshold: number;
@@ -11436,6 +12478,26 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "enabled": true,
+                     *       "threshold": 1,
+                     *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "cardSaved": true,
+                     *       "consecutiveFailures": 1,
+                     *       "disabledReason": "disabledReason",
+                     *       "caps": {
+                     *         "perDay": 1,
+                     *         "perMonth": 1
+                     *       },
+                     *       "lastAttempt": {
+                     *         "status": "pending",
+                     *         "reason": "declined",
+                     *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         enabled: boolean;
                         threshold: number | null;
@@ -11653,6 +12715,37 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "exportedAt": "2026-12-04T18:00:00.000Z",
+                     *       "profile": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "email": "ada@example.com",
+                     *         "name": "Ada",
+                     *         "role": "role",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "balance": 120,
+                     *       "payments": [
+                     *         {}
+                     *       ],
+                     *       "ledger": [
+                     *         {}
+                     *       ],
+                     *       "holds": [
+                     *         {}
+                     *       ],
+                     *       "sessions": [
+                     *         {
+                     *           "createdAt": "2026-12-04T18:00:00.000Z",
+                     *           "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "apiKeys": [
+                     *         {}
+                     *       ]
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         exportedAt: string;
@@ -11766,6 +12859,11 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "password": "correct horse battery"
+                 *     }
+                 */
                 "application/json": {
                     password: string;
                 };
@@ -11788,6 +12886,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "confirmationToken": "confirmationToken",
+                     *       "expiresAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         confirmationToken: string;
                         /** Format: date-time */
@@ -12004,6 +13108,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "erasedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: date-time */
                         erasedAt: string;
@@ -12142,6 +13251,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "runs": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "trigger": "schedule",
+                     *           "scheduledFor": "scheduledFor",
+                     *           "windowStart": "2026-12-04T18:00:00.000Z",
+                     *           "windowEnd": "2026-12-04T18:00:00.000Z",
+                     *           "status": "running",
+                     *           "stats": {},
+                     *           "startedAt": "2026-12-04T18:00:00.000Z",
+                     *           "finishedAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "nextCursor"
+                     *     }
+                     */
                     "application/json": {
                         runs: {
                             /** Format: uuid */
@@ -12295,6 +13422,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "trigger": "schedule",
+                     *       "scheduledFor": "scheduledFor",
+                     *       "windowStart": "2026-12-04T18:00:00.000Z",
+                     *       "windowEnd": "2026-12-04T18:00:00.000Z",
+                     *       "status": "running",
+                     *       "stats": {},
+                     *       "startedAt": "2026-12-04T18:00:00.000Z",
+                     *       "finishedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
                     "application/json": {
                         /** Format: uuid */
                         id: string;
@@ -12451,6 +13591,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "run": {
+                     *         "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "trigger": "schedule",
+                     *         "scheduledFor": "scheduledFor",
+                     *         "windowStart": "2026-12-04T18:00:00.000Z",
+                     *         "windowEnd": "2026-12-04T18:00:00.000Z",
+                     *         "status": "running",
+                     *         "stats": {},
+                     *         "startedAt": "2026-12-04T18:00:00.000Z",
+                     *         "finishedAt": "2026-12-04T18:00:00.000Z"
+                     *       },
+                     *       "findings": [
+                     *         {
+                     *           "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "kind": "missing_credit",
+                     *           "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "providerRef": "providerRef",
+                     *           "detail": {},
+                     *           "healed": true,
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ],
+                     *       "nextCursor": "nextCursor"
+                     *     }
+                     */
                     "application/json": {
                         run: {
                             /** Format: uuid */
@@ -12761,6 +13929,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "openapi": "3.1.0",
+                     *       "info": {
+                     *         "title": "Credits API",
+                     *         "version": "1.0.0"
+                     *       },
+                     *       "paths": {}
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         openapi: "3.1.0";
@@ -12802,6 +13980,7 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /** @example {} */
                 "application/json": Record<string, never>;
             };
         };
@@ -12812,6 +13991,12 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "received": true,
+                     *       "outcome": "processed"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         received: true;
@@ -12927,6 +14112,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ok"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "ok";
@@ -12950,6 +14140,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "ready"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "ready";
@@ -12962,6 +14157,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "status": "unavailable"
+                     *     }
+                     */
                     "application/json": {
                         /** @constant */
                         status: "unavailable";

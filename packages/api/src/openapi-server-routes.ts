@@ -81,6 +81,7 @@ export function serverRoutesUnderApi(): Record<string, Json> {
                   required: ["openapi", "info", "paths"],
                   properties: { openapi: { const: "3.1.0" } },
                 },
+                example: { openapi: "3.1.0", info: { title: "Credits API", version: "1.0.0" }, paths: {} },
               },
             },
           },

@@ -18,6 +18,7 @@ import {
   IDEMPOTENCY_FIELD,
 } from "./openapi-conventions.ts";
 import { byStatus, errorCodesOf, errorResponse } from "./openapi-errors.ts";
+import { addExamples } from "./openapi-examples.ts";
 import { API_TAGS, outboundWebhooks, outsidePaths } from "./openapi-outside.ts";
 import { serverRoutesUnderApi } from "./openapi-server-routes.ts";
 import { appRouter } from "./root.ts";
@@ -123,6 +124,7 @@ export function openApiDocument(baseUrl: string): OpenAPIObject {
   doc.paths = { ...doc.paths, ...serverRoutesUnderApi(), ...outsidePaths(new URL(baseUrl).origin) };
   doc.tags = API_TAGS;
   doc.webhooks = outboundWebhooks();
+  addExamples(doc);
   return doc;
 }
 

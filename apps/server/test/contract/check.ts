@@ -88,5 +88,32 @@ export function contractChecker(doc: Json) {
     return `${where}: body off its schema: ${ajv.errorsText(validate.errors)}; body ${answer.body.slice(0, 200)}`;
   }
 
-  return { problemOf, routeOf };
+  // Every example in the document (request bodies and responses) against its own schema; and an
+  // operation with a JSON body or JSON success without one is a problem too.
+  function exampleProblems(): string[] {
+    const problems: string[] = [];
+    for (const route of routes) {
+      const where = `${route.method} ${route.template}`;
+      const media: [string, Json][] = [];
+      const body = route.operation.requestBody?.content?.["application/json"];
+      if (body) media.push([`${route.pointer}/${pointerOf("requestBody", "content", "application/json")}`, body]);
+      for (const [status, response] of Object.entries<Json>(route.operation.responses)) {
+        const json = response.content?.["application/json"];
+        if (json)
+          media.push([`${route.pointer}/${pointerOf("responses", status, "content", "application/json")}`, json]);
+      }
+      for (const [pointer, content] of media) {
+        if (content.example === undefined) {
+          problems.push(`${where}: no example at ${pointer}`);
+          continue;
+        }
+        const validate = validatorOf(`${pointer}/schema`);
+        if (!validate(content.example))
+          problems.push(`${where}: example off its schema at ${pointer}: ${ajv.errorsText(validate.errors)}`);
+      }
+    }
+    return problems;
+  }
+
+  return { problemOf, routeOf, exampleProblems };
 }

@@ -11,6 +11,8 @@ import { startTestServer } from "../harness.ts";
 import { type Answer, contractChecker } from "./check.ts";
 import { RECORDINGS_DIR } from "./recordings.ts";
 
+// biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document walked as JSON
+type Json = any;
 const doc = openApiDocument("http://localhost:3000/api/v1");
 const checker = contractChecker(doc);
 
@@ -48,6 +50,32 @@ const answer = (overrides: Partial<Answer>): Answer => ({
   ...overrides,
 });
 const error = (code: string) => JSON.stringify({ error: { code, message: "m" } });
+
+describe("the document's examples", () => {
+  it("every operation has request and response examples, each valid against its schema", () => {
+    expect(checker.exampleProblems()).toEqual([]);
+    const spend = doc.paths?.["/credits/spend"]?.post as Json;
+    expect(spend.requestBody.content["application/json"].example).toMatchObject({
+      amount: 3,
+      idempotencyKey: "job-42",
+    });
+    expect(spend.responses["200"].content["application/json"].example).toEqual({
+      transactionId: expect.any(String),
+      balance: 120,
+    });
+  });
+
+  it("names an example that no longer fits its schema", () => {
+    const rotten: Json = JSON.parse(JSON.stringify(doc));
+    rotten.paths["/credits/spend"].post.requestBody.content["application/json"].example = { amount: "3" };
+    delete rotten.paths["/me"].get.responses["200"].content["application/json"].example;
+    const problems = contractChecker(rotten).exampleProblems();
+    expect(problems).toEqual([
+      expect.stringMatching(/^GET \/me: no example at .*responses\/200/),
+      expect.stringMatching(/^POST \/credits\/spend: example off its schema at .*requestBody/),
+    ]);
+  });
+});
 
 describe("the checker", () => {
   it("accepts a documented answer", () => {
