@@ -5371,6 +5371,28 @@ export interface operations {
                     };
                 };
             };
+            /** @description Conflicts with the current state or an earlier request with the same idempotency key */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INVALID_STATE",
+                     *         "message": "Conflicts with the current state or an earlier request with the same idempotency key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INVALID_STATE";
+                        };
+                    };
+                };
+            };
             /** @description The request body is over the size limit */
             413: {
                 headers: {

@@ -1,10 +1,14 @@
 // Hostile review 6 (auto top-up): refunds and disputes, caps, cancel, the idempotency window, currency.
 import { randomUUID } from "node:crypto";
 import { DISPUTE_DISABLED_REASON } from "@credits/core";
+import { autoTopUpAttempts, payments } from "@credits/db/schema";
+import { eq, sql } from "drizzle-orm";
+import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import {
   attemptsOf,
   autoTopUpOf,
+  expireLeases,
   grant,
   intentRequests,
   optIn,
@@ -15,9 +19,11 @@ import {
 import {
   balanceOf,
   call,
+  db,
   deliver,
   failOnLoggedError,
   pack,
+  paymentRow,
   purchaseEvents,
   type StripeJson,
   signUp,
@@ -123,5 +129,73 @@ describe("review6 F2: declines are not capped, and any PUT resets the three-fail
     expect(intentRequests(mock, saver.customer).length).toBeLessThanOrEqual(2);
     // Two declines in a row, still counted: the PUTs while it was on reset nothing.
     expect((await autoTopUpOf(server, saver)).body).toMatchObject({ enabled: true, consecutiveFailures: 2 });
+  });
+});
+
+describe("review6 F4: an auto top-up's payment is not a checkout the user can cancel", () => {
+  it("POST /payments/{id}/cancel on an auto top-up in flight is refused; the charge is not flagged 'paid after cancel'", async () => {
+    const saver = await saverWithCard(server, mock);
+    let canceled: { status: number; code?: string } = { status: 0 };
+    // While Stripe is charging the card (the payment row exists, the answer has not come back),
+    // the user cancels the payment by id (it is listed in GET /me/auto-topup as lastAttempt.paymentId).
+    mock.beforeIntentAnswer(async (intent) => {
+      const paymentId = String((intent.metadata as Record<string, string>).paymentId);
+      const reply = await call(server.url, "POST", `/api/v1/payments/${paymentId}/cancel`, { cookie: saver.cookie });
+      canceled = { status: reply.status, code: reply.body?.error?.code };
+      return undefined;
+    });
+    try {
+      await spend(server, saver.id, 60);
+      await server.services.autoTopUp.runOnce();
+    } finally {
+      mock.beforeIntentAnswer(null);
+    }
+    const [attempt] = await attemptsOf(saver.id);
+    const payment = await paymentRow(attempt?.paymentId ?? "");
+    // Today: the cancel answers 200 "canceled", the card is charged all the same, and the payment
+    // is credited and flagged "paid after its checkout was canceled: check with the customer".
+    expect(payment.reviewReason).toBeNull();
+    expect(payment.creditedAt).not.toBeNull();
+    expect(canceled).toMatchObject({ status: 409, code: "INVALID_STATE" });
+  });
+});
+
+describe("review6 F6: an off-session create is never re-sent after Stripe forgot its idempotency key", () => {
+  it("an attempt whose answer was lost a day ago is not charged again under a pruned key", async () => {
+    const saver = await saverWithCard(server, mock);
+    // Stripe charges, every answer is lost (the SDK's retries too): the attempt stays processing.
+    mock.beforeIntentAnswer(async () => {
+      mock.failWith("500");
+      return HttpResponse.json({ error: { type: "api_error", message: "lost" } }, { status: 500 });
+    });
+    try {
+      await spend(server, saver.id, 60);
+      await server.services.autoTopUp.runOnce();
+    } finally {
+      mock.beforeIntentAnswer(null);
+      mock.failWith(null);
+    }
+    const [attempt] = await attemptsOf(saver.id);
+    expect(attempt?.status).toBe("processing");
+    // The worker was off for a day (AUTO_TOPUP_WORKER_ENABLED=false during an incident, or every
+    // instance down): Stripe prunes idempotency keys after 24 hours.
+    await db
+      .update(autoTopUpAttempts)
+      .set({ createdAt: sql`now() - interval '25 hours'`, updatedAt: sql`now() - interval '25 hours'` })
+      .where(eq(autoTopUpAttempts.id, attempt?.id ?? ""));
+    await db
+      .update(payments)
+      .set({ createdAt: sql`now() - interval '25 hours'` })
+      .where(eq(payments.id, attempt?.paymentId ?? ""));
+    await expireLeases(saver.id);
+    const sent = intentRequests(mock, saver.customer).length;
+    await server.services.autoTopUp.runOnce();
+    // Today: paymentIntents.create is sent again under auto_topup:<attempt>; on real Stripe, with
+    // the key pruned, that is a NEW PaymentIntent: the card is charged twice, credited once.
+    // (Refunds guard exactly this: refunds.ts assertKeyRemembered.)
+    expect(intentRequests(mock, saver.customer).length).toBe(sent);
+    // Failed, and the payment is left for a person to look the PaymentIntent up at Stripe.
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["failed", "provider_error"]]);
+    expect((await paymentRow(attempt?.paymentId ?? "")).reviewReason).toMatch(/metadata paymentId/);
   });
 });

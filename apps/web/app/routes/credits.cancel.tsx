@@ -6,7 +6,7 @@ import { route } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Checkout canceled · Credits" }];
 
-type State = "canceled" | "paid" | "pending";
+type State = "canceled" | "paid" | "pending" | "not_checkout";
 
 // Where checkout sends someone who backed out. Their payment is canceled here: the provider's
 // session is expired (so it can no longer be paid) and the payment closes as canceled. Canceling
@@ -25,6 +25,8 @@ export const loader = route(async ({ request, api }) => {
     // Not this user's payment, a tampered link, or no answer from the provider right now: the
     // session expires on its own, and nothing was charged either way.
     const code = publicErrorOf(error)?.appCode;
+    // An auto top-up's payment: not a checkout, nothing was canceled.
+    if (code === "INVALID_STATE") return { state: "not_checkout" as State };
     if (["NOT_FOUND", "INVALID_INPUT", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"].includes(code ?? "")) {
       return { state: "canceled" as State };
     }
@@ -40,6 +42,10 @@ export default function CheckoutCanceled() {
     pending: [
       "Your payment is processing",
       "The checkout was completed; the credits are added once the payment clears.",
+    ],
+    not_checkout: [
+      "Nothing to cancel",
+      "This payment is an automatic top-up, not a checkout: see it under Auto top-up on your account page.",
     ],
   }[state];
   return (

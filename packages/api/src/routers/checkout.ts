@@ -121,7 +121,8 @@ export const checkoutRouter = router({
   // payment already paid or closed is answered as it is).
   cancel: authedProcedure
     .meta({
-      errors: ["NOT_FOUND", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"],
+      // INVALID_STATE: an auto top-up's payment (not a checkout).
+      errors: ["NOT_FOUND", "INVALID_STATE", "RATE_LIMITED", "PROVIDER_UNAVAILABLE"],
       openapi: {
         method: "POST",
         path: "/payments/{paymentId}/cancel",

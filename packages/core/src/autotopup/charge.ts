@@ -5,6 +5,7 @@ import {
   type OffSessionCharge,
   type PaymentIntentInfo,
   type PaymentProvider,
+  PROVIDER_IDEMPOTENCY_WINDOW_MS,
   ProviderRefusedError,
 } from "../payments/provider.ts";
 import { OPEN_STATUSES } from "../payments/state.ts";
@@ -12,7 +13,12 @@ import type { PaymentStore } from "../payments/store.ts";
 import { transition } from "../payments/transition.ts";
 import { withRetry } from "../retry.ts";
 import { applyIntent, attemptFailed, type IntentDeps, type IntentTx } from "./intent.ts";
-import { type AutoTopUpAttempt, type AutoTopUpAttemptReason, IN_FLIGHT_ATTEMPT_STATUSES } from "./store.ts";
+import {
+  type AutoTopUpAttempt,
+  type AutoTopUpAttemptReason,
+  autoTopUpPaymentKey,
+  IN_FLIGHT_ATTEMPT_STATUSES,
+} from "./store.ts";
 
 // The auto top-up worker's pass: claims due attempts (FOR UPDATE SKIP LOCKED and a lease, like
 // the webhook deliveries, ADR 013), makes each one's payment row in a transaction that also checks
@@ -42,7 +48,10 @@ export const AUTO_TOPUP_LEASE_MS = 60_000;
 // Claims of one attempt before a provider that keeps failing counts as a failure.
 export const AUTO_TOPUP_MAX_TRIES = 8;
 
-type Prepared = { charge: OffSessionCharge; paymentIntentId: string | null } | null;
+// paymentIntentId: the provider's PaymentIntent, when known (asked about, never created again);
+// keyForgotten: no PaymentIntent known and the first create was sent longer ago than the provider
+// remembers its idempotency key, so sending it again could charge the card a second time.
+type Prepared = { charge: OffSessionCharge; paymentIntentId: string | null; keyForgotten: boolean } | null;
 
 export function createAutoTopUpCharger(deps: ChargeDeps) {
   const { clock, provider } = deps;
@@ -59,6 +68,10 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
     const pack = await deps.catalog.findPackage(attempt.packageId);
     const prepared = await inTransaction((tx) => prepare(tx, attempt.id, pack));
     if (!prepared) return;
+    if (prepared.keyForgotten) {
+      await inTransaction((tx) => giveUp(tx, attempt.id, prepared.charge.paymentId, forgottenKey(prepared.charge)));
+      return;
+    }
     let intent: PaymentIntentInfo;
     try {
       intent = prepared.paymentIntentId
@@ -90,6 +103,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       return {
         charge: offSession(payment, customerId, attempt.paymentMethodId, attempt.id),
         paymentIntentId: payment.providerPaymentIntentId,
+        keyForgotten: keyForgotten(payment, clock.now()),
       };
     }
     const settings = await tx.autoTopUps.lockSettings(attempt.userId);
@@ -109,12 +123,16 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       currency: price.currency,
       creditExpiryDays: pack.creditExpiryDays,
       provider: provider.name,
-      idempotencyKey: `auto_topup:${attempt.id}`,
+      idempotencyKey: autoTopUpPaymentKey(attempt.id),
     });
     if (!payment) throw new Error(`auto top-up ${attempt.id}: its payment key is taken`);
     const paymentMethodId = settings.paymentMethodId;
     await tx.autoTopUps.updateAttempt(attempt.id, { status: "processing", paymentId: payment.id, paymentMethodId });
-    return { charge: offSession(payment, customerId, paymentMethodId, attempt.id), paymentIntentId: null };
+    return {
+      charge: offSession(payment, customerId, paymentMethodId, attempt.id),
+      paymentIntentId: null,
+      keyForgotten: false,
+    };
   }
 
   async function overCap(tx: IntentTx, userId: string): Promise<boolean> {
@@ -127,15 +145,17 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
     );
   }
 
-  // The provider refused the request, or kept failing: a failure like a decline (the payment, if
-  // the provider did take money after all, is still credited by its webhook).
-  async function giveUp(tx: IntentTx, attemptId: string, paymentId: string): Promise<void> {
+  // The provider refused the request, or kept failing, or may have forgotten it: a failure like a
+  // decline (the payment, if the provider did take money after all, is still credited by its
+  // webhook or the reconciliation). `reviewReason`: a person must look at the provider.
+  async function giveUp(tx: IntentTx, attemptId: string, paymentId: string, reviewReason?: string): Promise<void> {
     // The payment's lock first, as applyIntent takes them.
     const payment = await tx.payments.lockPayment(paymentId);
     const attempt = await tx.autoTopUps.lockAttempt(attemptId);
     if (!attempt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return;
     if (payment && !payment.creditedAt && OPEN_STATUSES.includes(payment.status)) {
-      await transition(tx.payments, payment, { status: "failed" }, "auto_topup_provider_error");
+      const review = reviewReason && !payment.reviewReason ? { reviewReason } : {};
+      await transition(tx.payments, payment, { status: "failed", ...review }, "auto_topup_provider_error");
     }
     await attemptFailed(tx, attempt, "provider_error", deps);
   }
@@ -146,6 +166,20 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
 async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {
   await tx.autoTopUps.updateAttempt(attempt.id, { status: "skipped", reason });
   return null;
+}
+
+// The payment row is written just before its first create is sent.
+function keyForgotten(payment: { providerPaymentIntentId: string | null; createdAt: Date }, now: Date): boolean {
+  return (
+    !payment.providerPaymentIntentId && now.getTime() - payment.createdAt.getTime() >= PROVIDER_IDEMPOTENCY_WINDOW_MS
+  );
+}
+
+function forgottenKey(charge: OffSessionCharge): string {
+  return (
+    `auto top-up sent over ${PROVIDER_IDEMPOTENCY_WINDOW_MS / 3_600_000} hours ago without an answer; not sent again ` +
+    `(it could charge twice): look for the provider's PaymentIntent with metadata paymentId ${charge.paymentId}`
+  );
 }
 
 function offSession(
@@ -162,6 +196,6 @@ function offSession(
     amountMinor: payment.amountMinor,
     currency: payment.currency,
     description: `Auto top-up: ${payment.credits} credits`,
-    idempotencyKey: `auto_topup:${attemptId}`,
+    idempotencyKey: autoTopUpPaymentKey(attemptId),
   };
 }

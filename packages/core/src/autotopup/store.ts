@@ -21,6 +21,12 @@ export const autoTopUpFailureReasons = [
 export type AutoTopUpFailureReason = (typeof autoTopUpFailureReasons)[number];
 export type AutoTopUpAttemptReason = AutoTopUpFailureReason | "disabled";
 
+// An attempt's payment row and its off-session charge carry this key: one payment, one
+// PaymentIntent per attempt. It also tells an auto top-up's payment from a Checkout's.
+export const autoTopUpPaymentKey = (attemptId: string) => `auto_topup:${attemptId}`;
+export const isAutoTopUpPayment = (payment: { idempotencyKey: string | null }) =>
+  payment.idempotencyKey?.startsWith(autoTopUpPaymentKey("")) === true;
+
 // Failures in a row (declines, authentication required, provider errors) that turn it off.
 export const AUTO_TOPUP_FAILURES_TO_DISABLE = 3;
 

@@ -1,4 +1,5 @@
-import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import { isAutoTopUpPayment } from "../autotopup/store.ts";
+import { InvalidStateError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import type { OutboxStore } from "../events/events.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerStore } from "../ledger.ts";
@@ -67,6 +68,11 @@ export function createCheckoutCanceler(deps: {
   ): Promise<Payment> {
     const payment = await store.findPayment(paymentId);
     if (!payment || payment.userId !== userId) throw new NotFoundError("payment");
+    // An auto top-up's card is charged off-session: there is no checkout to back out of, and
+    // "canceled" would be untrue once the charge (already on its way) succeeds.
+    if (isAutoTopUpPayment(payment)) {
+      throw new InvalidStateError("an auto top-up's payment is not a checkout and cannot be canceled");
+    }
     // Canceled before, paid, or closed otherwise: answered from our own row, the provider not asked.
     if (payment.creditedAt || !OPEN_STATUSES.includes(payment.status)) return payment;
     await beforeProviderCall();
