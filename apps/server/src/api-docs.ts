@@ -6,7 +6,9 @@ import type { Hono } from "hono";
 // /api/docs: the API reference, rendered by Scalar API Reference (its standalone browser bundle,
 // served from the server's own dependencies: no CDN, so the page works offline). It reads
 // /api/v1/openapi.json and gives schemas, code samples (curl, JavaScript, Python, …) and try-it
-// against this server. Scalar's default web fonts (a CDN) are off: the page uses system fonts.
+// against this server. Scalar's default web fonts are off, yet the bundle still asks
+// fonts.scalar.com for two (seen by apps/e2e/test/api-docs.e2e.test.ts); offline they fail and the
+// page uses system fonts.
 const SCRIPT_PATH = "/api/docs/scalar.js";
 const CONFIG_PATH = "/api/docs/init.js";
 // The package exports only its module entry (dist/index.js); the bundle sits beside it.
