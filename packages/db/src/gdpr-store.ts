@@ -124,6 +124,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       await dropUserMail(db, userId);
       // The saved card's id goes with the customer it belongs to; no top-up can start after this.
       await db.delete(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
+      // A provider's receipt link is a bearer link to a page with the payer's email and card.
+      await db.update(payments).set({ receiptUrl: null }).where(eq(payments.userId, userId));
       await db
         .update(apiKeys)
         .set({ name: "(erased)", revokedAt: sql`coalesce(${apiKeys.revokedAt}, ${now.toISOString()}::timestamptz)` })

@@ -28,6 +28,9 @@ export function createReceipts(deps: { store: PaymentStore; catalog: CatalogStor
     if (payment.receiptUrl || !payment.creditedAt || !payment.providerPaymentIntentId) return payment;
     // Made by another provider than the one running now (a key set or removed since).
     if (payment.provider !== provider.name) return payment;
+    // An erased user's (no billing profile any more): the provider's receipt shows their email and
+    // card, so no link to it is fetched or kept (erasure cleared the stored ones).
+    if (!(await store.getBillingProfile(payment.userId))) return payment;
     const receiptUrl = await provider
       .receiptUrl({ id: payment.id, paymentIntentId: payment.providerPaymentIntentId })
       .catch((error: unknown) => {
