@@ -229,7 +229,7 @@ beforeAll(async () => {
   poolsByOperation["admin-updatePackage"] = { id: fuzzPacks.slice(0, 4) };
   poolsByOperation["admin-archivePackage"] = { id: fuzzPacks.slice(4) };
   poolsByOperation["admin-revokeApiKey"] = { id: throwawayKeys };
-  const deliveries = await server.services.webhooks.listDeliveries(endpoints[0] ?? "", 10);
+  const { deliveries } = await server.services.webhooks.listDeliveries(endpoints[0] ?? "", { limit: 10 });
   for (const op of [
     "listWebhookDeliveries",
     "rotateWebhookSecret",

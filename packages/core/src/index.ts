@@ -36,6 +36,7 @@ export * from "./reconciliation.ts";
 export * from "./retry.ts";
 export * from "./validate.ts";
 export * from "./webhooks/endpoint-url.ts";
+export * from "./webhooks/endpoints.ts";
 export * from "./webhooks/retry-policy.ts";
 export * from "./webhooks/store.ts";
 export * from "./webhooks/webhooks.ts";

@@ -141,7 +141,9 @@ describe("delivery", () => {
     sent.length = 0;
     expect((await webhooks.deliverDue()).claimed).toBe(1);
     expect(sent).toEqual([]);
-    const [delivery] = await webhooks.listDeliveries(endpoint.id);
+    const {
+      deliveries: [delivery],
+    } = await webhooks.listDeliveries(endpoint.id);
     expect(delivery?.log[0]).toMatchObject({ statusCode: null, error: expect.stringMatching(/^refused: .*private/) });
     expect(delivery?.status).toBe("pending");
 

@@ -1,13 +1,14 @@
 import {
   eventTypes,
   MAX_ENDPOINT_EVENTS,
+  MAX_PAGE_SIZE,
   MAX_WEBHOOK_URL_LENGTH,
   type WebhookDelivery,
   type WebhookEndpoint,
 } from "@credits/core";
 import { z } from "zod";
 import type { PublicErrorCode } from "../errors.ts";
-import { uuid } from "../schemas.ts";
+import { cursor, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
 
 const eventType = z.enum(eventTypes as [string, ...string[]]);
@@ -113,15 +114,28 @@ export const webhookProcedures = {
         "NOT_FOUND",
       ]),
     )
-    .input(z.strictObject({ id: uuid, limit: z.coerce.number().int().min(1).max(100).optional() }))
-    .output(z.object({ deliveries: z.array(deliveryInfo) }))
-    .query(async ({ ctx, input }) => ({
-      deliveries: (await ctx.services.webhooks.listDeliveries(input.id, input.limit)).map(deliveryOut),
-    })),
+    .input(
+      z.strictObject({
+        id: uuid,
+        limit: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
+        cursor: cursor.optional(),
+      }),
+    )
+    .output(z.object({ deliveries: z.array(deliveryInfo), nextCursor: z.string().nullable() }))
+    .query(async ({ ctx, input }) => {
+      const { deliveries, nextCursor } = await ctx.services.webhooks.listDeliveries(input.id, {
+        ...(input.limit ? { limit: input.limit } : {}),
+        ...(input.cursor ? { cursor: input.cursor } : {}),
+      });
+      return { deliveries: deliveries.map(deliveryOut), nextCursor };
+    }),
 
   replayWebhookDelivery: adminProcedure
     .meta(
-      meta("POST", "/admin/webhook-deliveries/{id}/replay", "Deliver an event again (same webhook-id)", ["NOT_FOUND"]),
+      meta("POST", "/admin/webhook-deliveries/{id}/replay", "Deliver an event again (same webhook-id)", [
+        "NOT_FOUND",
+        "INVALID_STATE",
+      ]),
     )
     .input(byId)
     .output(z.object({ delivery: deliveryInfo }))

@@ -1,4 +1,5 @@
 import type { AdminStore } from "../admin/store.ts";
+import type { TimeCursor } from "../cursor.ts";
 import type { EventPayload, EventType } from "../events/events.ts";
 
 export const endpointStatuses = ["enabled", "disabled"] as const;
@@ -83,11 +84,12 @@ export interface WebhookStore {
   rotateSecret(id: string, secret: string, previousExpiresAt: Date): Promise<WebhookEndpoint | null>;
   setStatus(id: string, status: EndpointStatus, reason: string | null): Promise<WebhookEndpoint | null>;
   deleteEndpoint(id: string): Promise<boolean>;
-  // Newest first, each with its attempts.
-  listDeliveries(endpointId: string, limit: number): Promise<WebhookDelivery[]>;
+  // Newest first (creation time, then id), each with its attempts; after `before` when given.
+  listDeliveries(endpointId: string, limit: number, before: TimeCursor | null): Promise<WebhookDelivery[]>;
   findDelivery(id: string): Promise<WebhookDelivery | null>;
   // Starts a new round for a delivery (any status): due at `now`, its attempts kept in the log.
-  replayDelivery(id: string, now: Date): Promise<WebhookDelivery | null>;
+  // "in-flight" (and nothing changed) while a worker's claim on it is live at `now`.
+  replayDelivery(id: string, now: Date): Promise<WebhookDelivery | "in-flight" | null>;
   // Due deliveries of enabled endpoints, claimed until `lockedUntil` (FOR UPDATE SKIP LOCKED:
   // concurrent workers, on any instance, never claim the same one).
   claimDue(now: Date, limit: number, lockedUntil: Date): Promise<ClaimedDelivery[]>;
