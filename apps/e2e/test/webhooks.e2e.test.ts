@@ -27,8 +27,13 @@ await new Promise<void>((resolve) => receiver.listen(0, "127.0.0.1", resolve));
 afterAll(() => new Promise<void>((resolve) => receiver.close(() => resolve())));
 const receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`;
 
+const waitForReceived = async (count: number) => {
+  for (let i = 0; i < 400 && received.length < count; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(received.length).toBeGreaterThanOrEqual(count);
+};
+
 describe("admin: webhooks", () => {
-  test("an endpoint registered in the panel, its delivery log with each attempt, and a replay", async () => {
+  test("an endpoint registered in the panel, its delivery log (paged) with each attempt, a replay, then rotated, disabled and deleted", async () => {
     const admin = await createUser(server, "hooks-admin", "admin");
     const customer = await createUser(server, "hooks-customer", "user");
     const { context, page } = await newPage(browser, server.url);
@@ -68,6 +73,68 @@ describe("admin: webhooks", () => {
     await page.getByText("Queued again").waitFor();
     for (let i = 0; i < 200 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
     expect(received).toEqual([received[0], received[0], received[0]]);
+
+    // Twenty more events: the log's first page holds the twenty newest, the first event moves on.
+    const adjust = () =>
+      server.services.admin.adjust({
+        actorId: admin.id,
+        userId: customer.id,
+        amount: 50,
+        reason: "goodwill",
+        idempotencyKey: randomUUID(),
+      });
+    for (let i = 0; i < 20; i++) await adjust();
+    await waitForReceived(23);
+    await page.reload();
+    const webhookIds = page.getByText(/^webhook-id /);
+    await expect.poll(() => webhookIds.count()).toBe(20);
+    expect(await page.getByText(`webhook-id ${received[0]}`).count()).toBe(0);
+    await page.getByRole("link", { name: "Older deliveries →" }).click();
+    await page.getByText(`webhook-id ${received[0]}`).waitFor();
+    expect(await webhookIds.count()).toBe(1);
+    await page.getByRole("link", { name: "← Newest" }).click();
+    await expect.poll(() => webhookIds.count()).toBe(20);
+
+    // Rotate: a new secret shown once, the old one signing beside it for the overlap.
+    await page.getByRole("link", { name: "← All endpoints" }).click();
+    const row = page.getByRole("listitem", { name: receiverUrl });
+    await row.getByRole("button", { name: "Rotate secret" }).click();
+    await page.getByText("Secret rotated").waitFor();
+    const rotated = await page.getByTestId("new-webhook-secret").textContent();
+    expect(rotated).toMatch(/^whsec_/);
+    expect(rotated).not.toBe(secret);
+    await page.getByText("The previous secret keeps signing beside it until").waitFor();
+    await page.reload();
+    expect(await page.getByTestId("new-webhook-secret").count()).toBe(0);
+
+    // Disable: nothing more is delivered to it; enable; then delete, after a second confirmation.
+    await row.getByRole("button", { name: "Disable" }).click();
+    await row.getByText("Disabled", { exact: true }).waitFor();
+    const before = received.length;
+    await adjust();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(received).toHaveLength(before);
+    await row.getByRole("button", { name: "Enable" }).click();
+    await row.getByText("Enabled", { exact: true }).waitFor();
+    await waitForReceived(before + 1);
+    await row.getByText("Delete…").click();
+    await screenshot(page, "admin-webhook-delete");
+    await row.getByRole("button", { name: "Delete endpoint" }).click();
+    await page.getByText("Endpoint deleted, with its delivery log.").waitFor();
+    expect(await page.getByRole("listitem", { name: receiverUrl }).count()).toBe(0);
+
+    // Each change went through the API's procedures: audited, by this admin.
+    const audit = await server.services.admin.auditLog({ actorId: admin.id, limit: 100 });
+    const actions = audit.map((entry) => entry.action);
+    for (const action of [
+      "webhook_endpoint.created",
+      "webhook_endpoint.secret_rotated",
+      "webhook_endpoint.disabled",
+      "webhook_endpoint.enabled",
+      "webhook_endpoint.deleted",
+    ]) {
+      expect(actions).toContain(action);
+    }
     await context.close();
   });
 });

@@ -2,7 +2,8 @@
 // (both running the delivery worker), receivers that verify every signature with the
 // `standardwebhooks` package, endpoints registered, replayed and rotated through the REST API.
 import { randomUUID } from "node:crypto";
-import { adminActions, users } from "@credits/db/schema";
+import { MAX_WEBHOOK_URL_LENGTH } from "@credits/core";
+import { adminActions, users, webhookEndpoints } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { Webhook } from "standardwebhooks";
 import { afterAll, describe, expect, it } from "vitest";
@@ -81,6 +82,21 @@ describe("outbound webhooks", () => {
       expect.objectContaining({ id, url: receiver.url, events: ["adjustment.pending"], status: "enabled" }),
     );
     expect(JSON.stringify(list.body)).not.toContain("whsec_");
+    expect((await disable(id)).status).toBe(200);
+  });
+
+  it(`takes a URL of ${MAX_WEBHOOK_URL_LENGTH} characters, and refuses one longer (400, nothing stored)`, async () => {
+    const base = "http://127.0.0.1:9/";
+    const atLimit = `${base}${"a".repeat(MAX_WEBHOOK_URL_LENGTH - base.length)}`;
+    const before = await db.$count(webhookEndpoints);
+    const over = await call(one.url, "POST", "/api/v1/admin/webhook-endpoints", {
+      cookie: admin.cookie,
+      body: { url: `${atLimit}a`, events: ["adjustment.pending"] },
+    });
+    expect(over.status).toBe(400);
+    expect(over.body.error.code).toBe("INVALID_INPUT");
+    expect(await db.$count(webhookEndpoints)).toBe(before);
+    const { id } = await register(atLimit);
     expect((await disable(id)).status).toBe(200);
   });
 

@@ -13,6 +13,8 @@ export const PASSWORD_LENGTH = { min: 8, max: 200 } as const;
 export const MAX_EMAIL_LENGTH = 254;
 export const MAX_NAME_LENGTH = 100;
 export const MAX_API_KEY_NAME_LENGTH = 100;
+// A webhook endpoint's URL, wherever one is typed or checked (router, core, panel).
+export const MAX_WEBHOOK_URL_LENGTH = 2_048;
 export const HOLD_TTL_SECONDS = { min: 1, default: 3_600, max: 7 * 24 * 3_600 } as const;
 export const HOLD_EXPIRY_BATCH = 100;
 // An API key's optional limits per UTC day: far above any real day's use, far below the column

@@ -149,7 +149,10 @@ export const errorTable = {
     INVALID_INPUT: (error) => ({ url: error.message }),
     NOT_FOUND: form("This endpoint no longer exists."),
   },
-  webhookDelivery: { NOT_FOUND: form("This delivery no longer exists.") },
+  webhookDelivery: {
+    NOT_FOUND: form("This delivery no longer exists."),
+    INVALID_STATE: form("This delivery is being sent right now. Replay it once this attempt shows in the log."),
+  },
   setup: {
     UNAUTHENTICATED: field("token", "That setup token is not right. Copy it again from the server's log."),
     // Used meanwhile, expired, or an admin now exists: the page is gone.

@@ -1,22 +1,27 @@
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
-import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
+import { Alert, Badge, Button, buttonClass, EmptyState, PageHeader } from "../components/ui.tsx";
 import { isUuid } from "../lib/admin.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
+import { pageCursor } from "../lib/page-cursor.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Delivery log · Webhooks · Admin · Credits" }];
 
-export const loader = adminRoute(async ({ params, api }) => {
+const PAGE_SIZE = 20;
+
+export const loader = adminRoute(async ({ request, params, api }) => {
   const id = params.endpointId ?? "";
   if (!isUuid(id)) throw data("no such endpoint", { status: 404 });
   const { endpoints } = await api.caller.admin.listWebhookEndpoints();
   const endpoint = endpoints.find((e) => e.id === id);
   if (!endpoint) throw data("no such endpoint", { status: 404 });
-  const { deliveries } = await api.caller.admin.listWebhookDeliveries({ id, limit: 50 });
-  return { endpoint, deliveries };
+  const cursor = pageCursor(new URL(request.url).searchParams.get("cursor"));
+  // A cursor from an edited link is the 400 page (the wrapper's).
+  const page = await api.caller.admin.listWebhookDeliveries({ id, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+  return { endpoint, ...page, cursor };
 });
 
 export const action = adminRoute(async ({ request, api }) => {
@@ -35,7 +40,7 @@ export const action = adminRoute(async ({ request, api }) => {
 const statusTone = { succeeded: "positive", failed: "negative", pending: "warning" } as const;
 
 export default function DeliveryLog() {
-  const { endpoint, deliveries } = useLoaderData<typeof loader>();
+  const { endpoint, deliveries, nextCursor, cursor } = useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   return (
     <div className="space-y-6">
@@ -105,6 +110,20 @@ export default function DeliveryLog() {
           ))}
         </ul>
       )}
+      <nav aria-label="Delivery log pages" className="flex justify-between">
+        {cursor ? (
+          <Link to="?" className={buttonClass("secondary")}>
+            ← Newest
+          </Link>
+        ) : (
+          <span />
+        )}
+        {nextCursor ? (
+          <Link to={`?cursor=${encodeURIComponent(nextCursor)}`} className={buttonClass("secondary")} rel="next">
+            Older deliveries →
+          </Link>
+        ) : null}
+      </nav>
     </div>
   );
 }

@@ -1,8 +1,7 @@
 import ipaddr from "ipaddr.js";
 import { InvalidInputError } from "../errors.ts";
+import { MAX_WEBHOOK_URL_LENGTH } from "../limits.ts";
 import { textProblem } from "../validate.ts";
-
-export const MAX_WEBHOOK_URL_LENGTH = 2048;
 
 // Resolves a host name to its addresses (all of them: one private answer is enough to refuse).
 export type ResolveHost = (host: string) => Promise<string[]>;
