@@ -50,7 +50,7 @@ export async function severalInstances(quick: boolean, { pgbouncer = false } = {
     const today = now.toISOString().slice(0, 10);
     // A pool of 6 server connections for three servers of 10 each: transactions share them.
     bouncer = pgbouncer ? await startPgBouncer(PG, { poolSize: 6 }) : null;
-    const pooled: Record<string, string> = bouncer ? { DATABASE_PREPARE: "false", DATABASE_DIRECT_URL: db.url } : {};
+    const pooled: Record<string, string> = bouncer ? { DATABASE_PREPARE: "false" } : {};
     console.log(
       `  injected: 3 server processes${bouncer ? ` through PgBouncer (transaction mode, port ${bouncer.port})` : ""}, RECONCILE_SCHEDULE=${schedule} (already due), ${clients} clients for ${seconds} s`,
     );

@@ -9,7 +9,6 @@ export async function openDatabase(): Promise<DatabaseHandle> {
     dataDir: env.DATA_DIR,
     poolMax: 2,
     prepare: env.DATABASE_PREPARE,
-    directUrl: env.DATABASE_DIRECT_URL,
   });
   await database.migrate();
   await seedDefaults(database.db);

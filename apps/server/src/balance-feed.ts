@@ -1,17 +1,8 @@
-import type { DatabaseHandle } from "@credits/db";
-import { z } from "zod";
+import type { LatestPosting } from "@credits/db";
 
-// The channel the ledger trigger (migration 0010, ledger_announce) notifies on, at commit of
-// every posting, whichever instance or path made it.
-export const BALANCE_CHANNEL = "balance_changed";
-
-const balanceEvent = z.object({
-  userId: z.uuid(),
-  seq: z.number().int().positive(),
-  balance: z.number().int(),
-  transactionId: z.uuid(),
-});
-export type BalanceEvent = z.infer<typeof balanceEvent>;
+// A balance change as the streams send it: the ledger row's seq (monotonic per user), the balance
+// after it and its id.
+export type BalanceEvent = LatestPosting;
 
 export interface BalanceListener {
   onEvent(event: BalanceEvent): void;
@@ -26,24 +17,47 @@ export interface BalanceFeed {
   stop(): Promise<void>;
 }
 
-// One LISTEN per instance, fanned out in memory to the streams of the users it concerns: a
-// notification for a user nobody here watches costs a map lookup.
-export async function startBalanceFeed(
-  listen: DatabaseHandle["listen"],
-  limits: { perUser: number; total: number },
-): Promise<BalanceFeed> {
+export interface BalanceFeedOptions {
+  // The newest ledger row of each user (packages/db latestPostings), on the primary.
+  readLatest: (userIds: readonly string[]) => Promise<LatestPosting[]>;
+  perUser: number;
+  total: number;
+  // How often the users with open streams are read: the live balance's delay at most.
+  intervalMs: number;
+  onError?: (error: unknown) => void;
+}
+
+// Each instance reads, every interval, the newest ledger row of the users whose pages it holds
+// open, and hands a row it has not seen to their streams (ADR 020). Postings announce nothing: no
+// NOTIFY lock at their commit, no notification queue that could fill and fail them. Any instance
+// or path that posted is seen the same way; the cost follows the open streams, not the postings.
+export function startBalanceFeed(options: BalanceFeedOptions): BalanceFeed {
   const byUser = new Map<string, Set<BalanceListener>>();
+  // The newest seq handed on per watched user: a row is handed on once, whoever reads it again.
+  const seen = new Map<string, number>();
   let total = 0;
-  const unlisten = await listen(BALANCE_CHANNEL, (payload) => {
-    const parsed = balanceEvent.safeParse(safeJson(payload));
-    if (!parsed.success) return;
-    for (const listener of byUser.get(parsed.data.userId) ?? []) listener.onEvent(parsed.data);
-  });
+  let stopped = false;
+  let polling: Promise<void> = Promise.resolve();
+
+  async function poll() {
+    if (byUser.size === 0) return;
+    const rows = await options.readLatest([...byUser.keys()]);
+    for (const row of rows) {
+      if ((seen.get(row.userId) ?? 0) >= row.seq) continue;
+      seen.set(row.userId, row.seq);
+      for (const listener of byUser.get(row.userId) ?? []) listener.onEvent(row);
+    }
+  }
+  const timer = setInterval(() => {
+    polling = polling.then(poll).catch((error: unknown) => options.onError?.(error));
+  }, options.intervalMs);
+  timer.unref();
+
   return {
     subscribe(userId, listener) {
       const listeners = byUser.get(userId) ?? new Set<BalanceListener>();
-      if (listeners.size >= limits.perUser) return "per-user";
-      if (total >= limits.total) return "total";
+      if (listeners.size >= options.perUser) return "per-user";
+      if (total >= options.total || stopped) return "total";
       listeners.add(listener);
       byUser.set(userId, listeners);
       total += 1;
@@ -53,21 +67,17 @@ export async function startBalanceFeed(
         subscribed = false;
         total -= 1;
         listeners.delete(listener);
-        if (listeners.size === 0) byUser.delete(userId);
+        if (listeners.size > 0) return;
+        byUser.delete(userId);
+        seen.delete(userId);
       };
     },
     openStreams: () => total,
     async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await polling;
       for (const listeners of byUser.values()) for (const listener of listeners) listener.onStop();
-      await unlisten();
     },
   };
-}
-
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return null;
-  }
 }

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Services } from "@credits/api";
-import { createDatabase, type DatabaseHandle, openHoldTotals, seedDefaults } from "@credits/db";
+import { createDatabase, type DatabaseHandle, latestPostings, openHoldTotals, seedDefaults } from "@credits/db";
 import { type Env, env as processEnv } from "@credits/env";
 import {
   configureErrorReporting,
@@ -53,7 +53,6 @@ export async function startServer(
       dataDir: env.DATA_DIR,
       poolMax: env.DATABASE_POOL_MAX,
       prepare: env.DATABASE_PREPARE,
-      directUrl: env.DATABASE_DIRECT_URL,
       readUrl: env.DATABASE_READ_URL,
     });
   await database.migrate();
@@ -62,9 +61,12 @@ export async function startServer(
   const { provider, local } = paymentProviderFromEnv(env);
   const services = createServices(env, { db: database.db, readDb: database.readDb, provider });
   await services.alerts.setDefaultThreshold(env.LOW_BALANCE_THRESHOLD_DEFAULT);
-  const balanceFeed = await startBalanceFeed(database.listen, {
+  const balanceFeed = startBalanceFeed({
+    readLatest: (userIds) => latestPostings(database.db, userIds),
     perUser: env.EVENTS_MAX_STREAMS_PER_USER,
     total: env.EVENTS_MAX_STREAMS,
+    intervalMs: env.EVENTS_POLL_INTERVAL_MS,
+    onError: (error) => reportError(error, { where: "job", route: "balance-feed" }),
   });
   let shuttingDown = false;
 

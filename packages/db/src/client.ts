@@ -31,11 +31,6 @@ export interface DatabaseHandle {
   // The pool's configured size and the queries (or transactions) holding or waiting for a
   // connection right now; postgres.js exposes neither, so this handle counts them itself.
   poolStats(): { max: number; inFlight: number };
-  // LISTEN on a channel: `onPayload` gets each NOTIFY's payload, as committed by any instance.
-  // PostgreSQL: one dedicated connection (re-established by postgres.js after a drop) to
-  // `directUrl` when given, since a transaction-mode pooler hands a LISTENing server connection to
-  // other clients. PGlite: its own in-process notifications. Resolves to unlisten.
-  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -49,8 +44,6 @@ export interface DatabaseOptions {
   poolMax?: number;
   // PostgreSQL only: named prepared statements (false behind a pooler that cannot keep them).
   prepare?: boolean;
-  // PostgreSQL only: a connection not through a transaction pooler, for LISTEN.
-  directUrl?: string | undefined;
   // PostgreSQL only: a streaming replica, for `readDb`.
   readUrl?: string | undefined;
 }
@@ -64,7 +57,6 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
     ? postgresHandle(options.url, {
         poolMax: options.poolMax ?? 10,
         prepare: options.prepare ?? true,
-        directUrl: options.directUrl,
         readUrl: options.readUrl,
       })
     : pgliteHandle(options.dataDir ?? "./.data", options.loadDataDir);
@@ -73,7 +65,6 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
 interface PostgresSettings {
   poolMax: number;
   prepare: boolean;
-  directUrl: string | undefined;
   readUrl: string | undefined;
 }
 
@@ -87,7 +78,6 @@ function postgresHandle(url: string, settings: PostgresSettings): DatabaseHandle
   const inFlight = { count: 0 };
   const db = drizzlePostgres(counted(client, inFlight, ["unsafe", "begin"]), { schema }) as unknown as Database;
   const reader = settings.readUrl ? connect(settings.readUrl, poolMax) : null;
-  const listener = settings.directUrl ? postgres(settings.directUrl, { max: 1, onnotice: () => {} }) : client;
   return {
     db,
     readDb: reader ? (drizzlePostgres(reader, { schema }) as unknown as Database) : db,
@@ -114,16 +104,8 @@ function postgresHandle(url: string, settings: PostgresSettings): DatabaseHandle
     ping: async () => {
       await client`SELECT 1`;
     },
-    listen: async (channel, onPayload) => {
-      const { unlisten } = await listener.listen(channel, onPayload);
-      return unlisten;
-    },
     close: async () => {
-      await Promise.all([
-        client.end({ timeout: 5 }),
-        reader?.end({ timeout: 5 }),
-        listener === client ? undefined : listener.end({ timeout: 5 }),
-      ]);
+      await Promise.all([client.end({ timeout: 5 }), reader?.end({ timeout: 5 })]);
     },
   };
 }
@@ -153,7 +135,6 @@ function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseH
     ping: async () => {
       await client.query("SELECT 1");
     },
-    listen: (channel, onPayload) => client.listen(channel, onPayload),
     close: async () => {
       await client.close();
       unlock();

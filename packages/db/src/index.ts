@@ -2,6 +2,7 @@ export * from "./admin-store.ts";
 export * from "./alert-store.ts";
 export * from "./auth-stores.ts";
 export * from "./autotopup-store.ts";
+export * from "./balance-watch.ts";
 export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./data-dir-lock.ts";

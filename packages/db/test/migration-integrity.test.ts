@@ -33,6 +33,7 @@ const PINNED: Record<string, string> = {
   "0019_auto_topup": "0ed673ce9f6f1a5e4eaeeff3b696e1251a254d30321c178d9ce6231caf6e200f",
   "0020_payment_receipts": "e8f16a400281c12bdb45e33fb97997af49db8438443b601c1e4e17c54c78ba56",
   "0021_fix6_autotopup_spends": "1f29d1f9a3f2af7c1d79917988fae955c0e9053e76ce2380436baf5ba7335ff4",
+  "0022_i16hooks_quiet_ledger": "b23f63f4eb9a54cda795049414bddc54067665c0ac67cd92d5167b9a778c1bc9",
 };
 
 describe("migration integrity", () => {

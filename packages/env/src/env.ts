@@ -64,9 +64,6 @@ const schema = z.object({
   // Named prepared statements (postgres.js `prepare`): false behind a transaction-mode pooler
   // (PgBouncer before 1.21) that cannot keep them across transactions.
   DATABASE_PREPARE: z.stringbool().default(true),
-  // A direct connection (not through a transaction pooler) for the one thing that needs a session:
-  // LISTEN for the live balance events. Unset: DATABASE_URL.
-  DATABASE_DIRECT_URL: z.url().optional(),
   // A streaming replica for reads that tolerate staleness (admin lists and stats, the audit log,
   // the export). Unset: everything reads the primary.
   DATABASE_READ_URL: z.url().optional(),
@@ -196,6 +193,9 @@ const schema = z.object({
   EVENTS_MAX_STREAMS_PER_USER: z.coerce.number().int().min(1).max(100).default(5),
   EVENTS_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1_000),
   EVENTS_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).max(300).default(15),
+  // How often each instance reads the newest ledger row of the users it streams to (ADR 020): the
+  // most a balance change waits before it reaches an open page.
+  EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
 });
 
 export type Env = z.infer<typeof schema>;
@@ -233,12 +233,6 @@ const checked = schema
   .refine((env) => env.NODE_ENV !== "production" || env.METRICS_BIND !== "any" || env.METRICS_TOKEN, {
     message: "METRICS_BIND=any in production needs METRICS_TOKEN",
     path: ["METRICS_TOKEN"],
-  })
-  // DATABASE_PREPARE=false means a transaction-mode pooler: LISTEN through it would sit on a server
-  // connection the pooler hands to others, and the live balance would lose its events silently.
-  .refine((env) => env.DATABASE_PREPARE || !env.DATABASE_URL || env.DATABASE_DIRECT_URL, {
-    message: "DATABASE_PREPARE=false (a transaction pooler) needs DATABASE_DIRECT_URL for LISTEN",
-    path: ["DATABASE_DIRECT_URL"],
   })
   .refine((env) => env.AUTH_FAILED_LOGINS_PER_EMAIL >= env.AUTH_FAILED_LOGINS_PER_ADDRESS, {
     message: "the per-email ceiling must be at least AUTH_FAILED_LOGINS_PER_ADDRESS",

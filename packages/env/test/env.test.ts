@@ -18,13 +18,9 @@ describe("parseEnv", () => {
     expect(parseEnv({ NODE_ENV: "test" }).NODE_ENV).toBe("test");
   });
 
-  it("behind a transaction pooler (prepared statements off) needs the direct URL for LISTEN", () => {
+  it("behind a transaction pooler (prepared statements off) needs no direct URL: nothing LISTENs (ADR 020)", () => {
     const pooled = { NODE_ENV: "development", DATABASE_URL: "postgres://app@127.0.0.1:6432/credits" };
-    expect(() => parseEnv({ ...pooled, DATABASE_PREPARE: "false" })).toThrow(/DATABASE_DIRECT_URL/);
-    const direct = "postgres://app@127.0.0.1:5432/credits";
-    expect(parseEnv({ ...pooled, DATABASE_PREPARE: "false", DATABASE_DIRECT_URL: direct }).DATABASE_DIRECT_URL).toBe(
-      direct,
-    );
+    expect(parseEnv({ ...pooled, DATABASE_PREPARE: "false" }).DATABASE_PREPARE).toBe(false);
     expect(parseEnv(pooled).DATABASE_PREPARE).toBe(true);
   });
 

@@ -127,6 +127,34 @@ describe("the crossing", () => {
     expect(after.mails).toHaveLength(1);
   });
 
+  it("holds hovering at the threshold raise one alert, not one per request; only a real credit re-arms it", async () => {
+    const user = await signUp("crossing-holds");
+    await put(user.cookie, { lowBalanceThreshold: 100 });
+    await fund(user.id, 105);
+    // Each request holds 10 (105 → 95, below) and releases it (back to 105): one alert in all.
+    for (let i = 0; i < 4; i += 1) {
+      const held = await call("POST", "/api/v1/credits/holds", {
+        key: fullKey,
+        body: { userId: user.id, amount: 10, idempotencyKey: randomUUID() },
+      });
+      expect(held.status, JSON.stringify(held.body)).toBe(200);
+      const released = await call("POST", `/api/v1/credits/holds/${held.body.holdId}/release`, { key: fullKey });
+      expect(released.status, JSON.stringify(released.body)).toBe(200);
+    }
+    let alerts = await alertsOf(user.id);
+    expect(alerts.low).toHaveLength(1);
+    expect(alerts.mails).toHaveLength(1);
+    // A spend after those releases does not cross again: nothing replenished the balance.
+    expect((await spend(user.id, 10)).status).toBe(200);
+    expect((await alertsOf(user.id)).low).toHaveLength(1);
+    // A grant back above the threshold (95 → 115) re-arms it: the next crossing is a new alert.
+    await fund(user.id, 20);
+    expect((await spend(user.id, 20)).status).toBe(200);
+    alerts = await alertsOf(user.id);
+    expect(alerts.low).toHaveLength(2);
+    expect(alerts.mails).toHaveLength(2);
+  });
+
   it("no alert while turned off, and no alert for a spend that stays above", async () => {
     const user = await signUp("crossing-off");
     await put(user.cookie, { lowBalanceThreshold: null });

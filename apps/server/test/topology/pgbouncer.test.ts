@@ -37,7 +37,6 @@ describe.skipIf(!testDb.url || !installed)("behind PgBouncer in transaction mode
         DATABASE_URL: `${bouncer.url}/${databaseName()}`,
         DATABASE_POOL_MAX: "10",
         DATABASE_PREPARE: "false",
-        DATABASE_DIRECT_URL: testDb.url,
       }),
       { log: () => {} },
     );
@@ -120,7 +119,7 @@ describe.skipIf(!testDb.url || !installed)("behind PgBouncer in transaction mode
     expect(confirmed.body).toMatchObject({ payment: { status: "paid", credited: true }, balance: standard.credits });
   });
 
-  it("the live balance arrives over the direct connection (LISTEN cannot go through the pooler)", async () => {
+  it("the live balance arrives through the pooler (read from the ledger, no LISTEN: ADR 020)", async () => {
     const user = await signUp(server.url, "watcher");
     const stream = await openSse(`${server.url}/api/v1/me/events`, { cookie: user.cookie });
     try {
