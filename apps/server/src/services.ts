@@ -72,6 +72,7 @@ export function createServices(
   const approval = {
     approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
     approvalTtlMs: env.ADMIN_APPROVAL_TTL_HOURS * 3_600_000,
+    approvalWindowMs: env.ADMIN_APPROVAL_WINDOW_HOURS * 3_600_000,
   };
   const catalogStore = createCatalogStore(db);
   const apiKeys = createApiKeyService({ store: createApiKeyStore(db), clock });

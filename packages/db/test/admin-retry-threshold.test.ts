@@ -15,7 +15,12 @@ import { testDb } from "./setup.ts";
 const { db } = testDb;
 const credits = createCreditService({ store: createLedgerStore(db) });
 const withThreshold = (approvalThreshold: number) =>
-  createAdminService({ store: createAdminStore(db), approvalThreshold, approvalTtlMs: 3_600_000 });
+  createAdminService({
+    store: createAdminStore(db),
+    approvalThreshold,
+    approvalTtlMs: 3_600_000,
+    approvalWindowMs: 86_400_000,
+  });
 const strict = withThreshold(10_000);
 const lenient = withThreshold(50_000);
 

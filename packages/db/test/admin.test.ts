@@ -26,6 +26,7 @@ const admin = createAdminService({
   clock,
   approvalThreshold: 10_000,
   approvalTtlMs: 3_600_000,
+  approvalWindowMs: 86_400_000,
 });
 
 async function newAdmin(): Promise<string> {

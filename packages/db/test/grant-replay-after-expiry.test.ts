@@ -20,7 +20,7 @@ import { testDb } from "./setup.ts";
 const { db } = testDb;
 let nowMs = Date.parse("2026-06-01T12:00:00Z");
 const clock = { now: () => new Date(nowMs) };
-const approval = { approvalThreshold: 1_000, approvalTtlMs: 30 * 86_400_000 };
+const approval = { approvalThreshold: 1_000, approvalTtlMs: 30 * 86_400_000, approvalWindowMs: 86_400_000 };
 const admin = createAdminService({ store: createAdminStore(db), clock, ...approval });
 const keyCredits = createKeyCreditsService({ store: createKeyCreditsStore(db), clock, ...approval });
 

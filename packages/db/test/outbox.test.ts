@@ -243,7 +243,7 @@ describe("payment.refunded and payment.disputed", () => {
 });
 
 describe("adjustment.pending and adjustment.decided", () => {
-  const approval = { approvalThreshold: 10, approvalTtlMs: 3_600_000, clock };
+  const approval = { approvalThreshold: 10, approvalTtlMs: 3_600_000, approvalWindowMs: 86_400_000, clock };
   const admin = createAdminService({ store: createAdminStore(db), ...approval });
   const failing = createAdminService({ store: failingAdmin(createAdminStore(db)), ...approval });
   const newAdmin = async () => {

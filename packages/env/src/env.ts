@@ -116,6 +116,9 @@ const schema = z.object({
   // Adjustments larger than this (absolute credits) need a second admin's approval.
   ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
   ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),
+  // The threshold bounds the adjustments one user gets without a second admin within this window
+  // in all (many small ones add up like one large one).
+  ADMIN_APPROVAL_WINDOW_HOURS: z.coerce.number().positive().max(8_760).default(24),
   // Refunds larger than this (minor units, per currency: `usd:5000,jpy:5000`) need a second
   // admin's approval, as adjustments do; a currency not listed: every refund in it does.
   ADMIN_REFUND_APPROVAL_MINOR: refundThresholds,

@@ -24,6 +24,7 @@ import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
 import { emitAdjustmentDecided, emitAdjustmentPending } from "./adjustment-events.ts";
+import { exceedsApprovalWindow } from "./approval-window.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminAction, AdminStore, AdminTx, AuditQuery, NewAdminAction } from "./store.ts";
 
@@ -51,6 +52,8 @@ export function createAdminService(deps: {
   clock?: Clock;
   approvalThreshold: number;
   approvalTtlMs: number;
+  // The approval threshold bounds a user's unapproved adjustments within this window in all.
+  approvalWindowMs: number;
 }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
@@ -79,6 +82,11 @@ export function createAdminService(deps: {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       const filed = await filedRequest(tx.admin, key);
       if (filed) return samePending(filed, input, terms);
+      // A retry of an applied adjustment is answered by apply; a new one may add up past the threshold.
+      const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
+      if (!applied && (await exceedsApprovalWindow(tx.admin, input, deps))) {
+        return fileRequest(tx, input, key, terms);
+      }
       return apply(tx, {
         ...input,
         terms,
@@ -109,41 +117,51 @@ export function createAdminService(deps: {
   async function requestApproval(input: AdjustInput, key: ClientKey, terms: GrantTerms | null): Promise<AdjustResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
-      // Applied at once under a higher threshold before: that adjustment, not also a request.
-      const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
-      if (applied) return replayOf(tx.ledger, applied, { ...input, reason: input.reason.trim(), terms });
-      // A request made before keys were scoped answers its retries (never written to any more).
-      const filed = await filedRequest(tx.admin, key);
-      if (filed) return samePending(filed, input, terms);
-      assertNewGrantExpiry(terms, clock.now());
-      const created = await tx.admin.insertAdjustmentRequest({
-        requestedBy: input.actorId,
-        targetUserId: input.userId,
-        amount: input.amount,
-        reason: input.reason.trim(),
-        idempotencyKey: key.key,
-        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
-        ...termColumns(terms),
-      });
-      if (!created) {
-        const existing = await tx.admin.findAdjustmentRequestByKey(key.key);
-        if (!existing) throw new IdempotencyConflictError();
-        return samePending(existing, input, terms);
-      }
-      await tx.admin.insertAction({
-        actorId: input.actorId,
-        targetUserId: input.userId,
-        action: "adjustment_requested",
-        amount: input.amount,
-        reason: created.reason,
-        requestId: input.requestId ?? null,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: created.id,
-      });
-      await emitAdjustmentPending(tx.outbox, created);
-      return { status: "pending", adjustmentRequest: created };
+      return fileRequest(tx, input, key, terms);
     });
+  }
+
+  // Under the user's balance lock.
+  async function fileRequest(
+    tx: AdminTx,
+    input: AdjustInput,
+    key: ClientKey,
+    terms: GrantTerms | null,
+  ): Promise<AdjustResult> {
+    // Applied at once under a higher threshold before: that adjustment, not also a request.
+    const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
+    if (applied) return replayOf(tx.ledger, applied, { ...input, reason: input.reason.trim(), terms });
+    // A request made before keys were scoped answers its retries (never written to any more).
+    const filed = await filedRequest(tx.admin, key);
+    if (filed) return samePending(filed, input, terms);
+    assertNewGrantExpiry(terms, clock.now());
+    const created = await tx.admin.insertAdjustmentRequest({
+      requestedBy: input.actorId,
+      targetUserId: input.userId,
+      amount: input.amount,
+      reason: input.reason.trim(),
+      idempotencyKey: key.key,
+      expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+      ...termColumns(terms),
+    });
+    if (!created) {
+      const existing = await tx.admin.findAdjustmentRequestByKey(key.key);
+      if (!existing) throw new IdempotencyConflictError();
+      return samePending(existing, input, terms);
+    }
+    await tx.admin.insertAction({
+      actorId: input.actorId,
+      targetUserId: input.userId,
+      action: "adjustment_requested",
+      amount: input.amount,
+      reason: created.reason,
+      requestId: input.requestId ?? null,
+      balanceBefore: null,
+      balanceAfter: null,
+      adjustmentRequestId: created.id,
+    });
+    await emitAdjustmentPending(tx.outbox, created);
+    return { status: "pending", adjustmentRequest: created };
   }
 
   // The balance change, its ledger row and its audit row in one transaction, with the balance

@@ -126,6 +126,11 @@ export interface AdminStore {
   ): Promise<AdjustmentRequest | null>;
   findAdjustmentRequest(id: string): Promise<AdjustmentRequest | null>;
   findAdjustmentRequestByKey(key: string): Promise<AdjustmentRequest | null>;
+  // The credits (absolute amounts) moved to or from `userId` within the last `windowMs` (by the
+  // database's clock, which stamps the ledger) by adjustments and API-key grants applied without a
+  // second admin (approval-window.ts). API-key grants are not counted: a key has its own daily
+  // limits, and tools fund users with many grants.
+  unapprovedAdjustmentTotal(userId: string, windowMs: number): Promise<number>;
   // Moves a pending, unexpired request to `status` in one conditional statement; null otherwise.
   decideAdjustmentRequest(
     id: string,

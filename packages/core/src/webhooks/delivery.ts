@@ -30,20 +30,21 @@ async function within<T>(ms: number, work: Promise<T>, what: string): Promise<T>
 }
 
 // One attempt: the URL checked and resolved again now (DNS rebinding), the connection made to
-// that address, the outcome and the next step decided by the retry policy. The lookup and the
-// exchange share the attempt's one timeout: a resolver that never answers must not hold the
-// claim past its lease (another instance would then send the same delivery).
+// that address, the outcome and the next step decided by the retry policy. The lookup is bounded
+// by the timeout as the exchange is (the lease counts one of each per attempt): a resolver that
+// never answers must not hold the claim past its lease (another instance would then send the
+// same delivery). Each gets the whole timeout: a stalled event loop between them must not shorten
+// the exchange into a failure.
 async function attempt({ sender, settings, clock, network }: WebhookContext, claim: ClaimedDelivery) {
   const startedAt = clock.now();
   const started = performance.now();
-  const left = () => Math.max(1, Math.round(settings.timeoutMs - (performance.now() - started)));
   let reply: Awaited<ReturnType<WebhookSender["send"]>>;
   try {
     const target = parseEndpointUrl(claim.url, network);
-    const address = await within(left(), resolveTarget(target, network), "address lookup");
+    const address = await within(settings.timeoutMs, resolveTarget(target, network), "address lookup");
     const body = JSON.stringify(claim.payload);
     const request = { url: target.url, address, eventId: claim.eventId, timestamp: startedAt, body };
-    reply = await sender.send({ ...request, secrets: claim.secrets, timeoutMs: left() });
+    reply = await sender.send({ ...request, secrets: claim.secrets, timeoutMs: settings.timeoutMs });
   } catch (error) {
     reply = { statusCode: null, error: failureOf(error), responseExcerpt: null };
   }
@@ -76,8 +77,7 @@ async function deliverDue(context: WebhookContext): Promise<{ claimed: number; s
   const { store, settings, clock } = context;
   const now = clock.now();
   // The claim lasts until the batch's last delivery is sent: it waits for the waves before it
-  // (batchSize / concurrency), each attempt bounded by the timeout, with as much again for
-  // recording the attempts.
+  // (batchSize / concurrency), each attempt a lookup and a send of up to the timeout each.
   const waves = Math.ceil(settings.batchSize / settings.concurrency);
   const lease = new Date(now.getTime() + waves * 2 * settings.timeoutMs + 10_000);
   const claimed = await store.claimDue(now, settings.batchSize, lease);

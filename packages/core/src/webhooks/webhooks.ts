@@ -23,7 +23,7 @@ export interface WebhookSettings {
   // Development and tests: private addresses and plain http allowed.
   allowPrivate: boolean;
   retry: RetryPolicy;
-  // One attempt, the address lookup and the exchange together.
+  // The address lookup, and the exchange, of one attempt (each).
   timeoutMs: number;
   // Failed deliveries (every attempt used) in a row that disable an endpoint.
   disableAfterFailedDeliveries: number;
