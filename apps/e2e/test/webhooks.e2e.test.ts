@@ -123,7 +123,8 @@ describe("admin: webhooks", () => {
     await screenshot(page, "admin-webhook-delete");
     await row.getByRole("button", { name: "Delete endpoint" }).click();
     await page.getByText("Endpoint deleted, with its delivery log.").waitFor();
-    expect(await page.getByRole("listitem", { name: receiverUrl }).count()).toBe(0);
+    // The action's answer can show before the list is reloaded (the router revalidates after it).
+    await expect.poll(() => page.getByRole("listitem", { name: receiverUrl }).count()).toBe(0);
 
     // Each change went through the API's procedures: audited, by this admin.
     const audit = await server.services.admin.auditLog({ actorId: admin.id, limit: 100 });
