@@ -7677,6 +7677,7 @@ export interface operations {
         parameters: {
             query?: {
                 limit?: number;
+                cursor?: string;
             };
             header?: never;
             path: {
@@ -7746,6 +7747,7 @@ export interface operations {
                                 responseExcerpt: string | null;
                             }[];
                         }[];
+                        nextCursor: string | null;
                     };
                 };
             };
@@ -8041,6 +8043,28 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state or an earlier request with the same idempotency key */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INVALID_STATE",
+                     *         "message": "Conflicts with the current state or an earlier request with the same idempotency key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INVALID_STATE";
                         };
                     };
                 };

@@ -17,7 +17,7 @@ export const alertDefaults = pgTable(
   ],
 );
 
-// Users whose low-balance alert fired and was not re-armed since (migration 0021, ADR 020): written
+// Users whose low-balance alert fired and was not re-armed since (migration 0022, ADR 020): written
 // only by the ledger trigger.
 export const lowBalanceAlerted = pgTable("low_balance_alerted", {
   userId: uuid("user_id")
