@@ -7718,7 +7718,8 @@ export interface operations {
                      *             }
                      *           ]
                      *         }
-                     *       ]
+                     *       ],
+                     *       "nextCursor": "nextCursor"
                      *     }
                      */
                     "application/json": {
