@@ -9,6 +9,8 @@ export interface ObservedResponse {
   status: number;
   headers: Record<string, string>;
   body: string;
+  // A streamed body longer than OBSERVED_STREAM_BYTES, or one that failed: `body` is not all of it.
+  cut?: true;
 }
 
 type Observer = (response: ObservedResponse) => void;
@@ -17,6 +19,37 @@ const observers = new Set<Observer>();
 export function observeResponses(observer: Observer): () => void {
   observers.add(observer);
   return () => observers.delete(observer);
+}
+
+// Streamed answers (the GDPR export) are observed alongside the client, never held whole: their
+// first OBSERVED_STREAM_BYTES are kept (what the client's branch may queue ahead of it meanwhile).
+const OBSERVED_STREAM_BYTES = 1024 * 1024;
+const streamed = new WeakSet<Response>();
+export function markStreamed(response: Response): Response {
+  streamed.add(response);
+  return response;
+}
+
+async function observeStream(copy: ReadableStream<Uint8Array>, observed: Omit<ObservedResponse, "body">) {
+  const reader = copy.getReader();
+  const pieces: Uint8Array[] = [];
+  let bytes = 0;
+  let cut = false;
+  try {
+    for (let read = await reader.read(); !read.done; read = await reader.read()) {
+      pieces.push(read.value);
+      bytes += read.value.length;
+      if (bytes > OBSERVED_STREAM_BYTES) {
+        cut = true;
+        await reader.cancel();
+        break;
+      }
+    }
+  } catch {
+    cut = true;
+  }
+  const body = cut ? "" : Buffer.concat(pieces).toString("utf8");
+  for (const observer of observers) observer({ ...observed, body, ...(cut ? { cut: true as const } : {}) });
 }
 
 // The routes the OpenAPI document describes; the web app's pages are not in it.
@@ -28,14 +61,19 @@ export function responseObserver(): MiddlewareHandler {
     if (observers.size === 0 || !DOCUMENTED.test(c.req.path)) return;
     // A stream (the live balance) does not end while the client listens.
     if (c.res.headers.get("content-type")?.startsWith("text/event-stream")) return;
-    const body = c.res.body ? await c.res.clone().text() : "";
-    const observed: ObservedResponse = {
+    const head = {
       method: c.req.method,
       path: c.req.path,
       status: c.res.status,
       headers: Object.fromEntries(c.res.headers.entries()),
-      body,
     };
-    for (const observer of observers) observer(observed);
+    if (streamed.has(c.res) && c.res.body) {
+      const [client, copy] = c.res.body.tee();
+      c.res = new Response(client, c.res);
+      void observeStream(copy, head);
+      return;
+    }
+    const body = c.res.body ? await c.res.clone().text() : "";
+    for (const observer of observers) observer({ ...head, body });
   };
 }

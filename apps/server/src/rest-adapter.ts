@@ -1,4 +1,5 @@
-import type { Context as ApiContext, ErrorData } from "@credits/api";
+import { type Context as ApiContext, type ErrorData, readableOf, StreamedJson } from "@credits/api";
+import type { HttpBindings } from "@hono/node-server";
 import type { AnyTRPCProcedure, AnyTRPCRouter } from "@trpc/server";
 import { TRPCError } from "@trpc/server";
 import { getErrorShape } from "@trpc/server/unstable-core-do-not-import";
@@ -15,6 +16,7 @@ import {
   unwrapZodType,
 } from "trpc-to-openapi";
 import { errorResponse } from "./http-errors.ts";
+import { markStreamed } from "./response-observers.ts";
 
 // The REST mirror of the router (ADR 005): trpc-to-openapi's own pieces (route table, error
 // shape) composed on Hono's request. The library's HTTP adapters need a Node or
@@ -114,6 +116,7 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
         input: unknown,
       ) => Promise<unknown>;
       const data = await procedureFn(input);
+      if (data instanceof StreamedJson) return streamed(c, data, route.path, ctx.requestId);
       const status = successStatus(route.path);
       if (status === 204) return c.body(null, 204);
       const location = status === 201 ? locationOf(route.path, data) : undefined;
@@ -127,6 +130,18 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
       if (error.code === "INTERNAL_SERVER_ERROR") onInternalError(error, path, ctx.requestId);
       return errorOf(error, path, input, ctx);
     }
+  }
+
+  // Status and headers go first; an error later is reported and cuts the connection, without the
+  // chunked body's end: the client's transfer fails (curl: exit 18, fetch: a rejected read).
+  function streamed(c: Context, data: StreamedJson, path: string, requestId: string): Response {
+    const body = readableOf(data, (error) => {
+      onInternalError(getErrorFromUnknown(error), path, requestId);
+      (c.env as Partial<HttpBindings> | undefined)?.outgoing?.destroy();
+    });
+    return markStreamed(
+      new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } }),
+    );
   }
 
   // The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and

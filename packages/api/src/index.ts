@@ -6,4 +6,5 @@ export { BALANCE_EVENTS_DOC_PATH, OPENAPI_DOC_PATH } from "./openapi-server-rout
 export * from "./rate-limit-headers.ts";
 export * from "./root.ts";
 export * from "./services.ts";
+export * from "./streamed.ts";
 export type { Access } from "./trpc.ts";

@@ -1,18 +1,9 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "./errors.ts";
+import { type ExportHead, type ExportSection, exportChunks } from "./gdpr-export.ts";
 import { type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
 import { assertReason } from "./validate.ts";
-
-export interface PersonalData {
-  profile: { id: string; email: string | null; name: string | null; role: string; createdAt: Date };
-  balance: number;
-  payments: Record<string, unknown>[];
-  ledger: Record<string, unknown>[];
-  holds: Record<string, unknown>[];
-  sessions: { createdAt: Date; expiresAt: Date }[];
-  apiKeys: { id: string; name: string; prefix: string; scopes: string[]; createdAt: Date; revokedAt: Date | null }[];
-}
 
 export interface ErasableUser {
   id: string;
@@ -25,7 +16,9 @@ export interface GdprStore {
   transaction<T>(work: (tx: GdprStore) => Promise<T>): Promise<T>;
   findUser(userId: string): Promise<ErasableUser | null>;
   lockUser(userId: string): Promise<ErasableUser | null>;
-  exportData(userId: string): Promise<PersonalData | null>;
+  exportHead(userId: string): Promise<ExportHead | null>;
+  // The section's rows in pages of a bounded size, each read when the previous one was consumed.
+  exportPages(userId: string, section: ExportSection, head: ExportHead): AsyncIterable<Record<string, unknown>[]>;
   // Ends every session, revokes the user's API keys, drops their queued and kept mail, and clears
   // every personal field of the user row (the row itself stays: payments and the ledger keep
   // pointing at it, pseudonymized).
@@ -55,10 +48,16 @@ export function createGdprService(deps: {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
 
-  async function exportData(userId: string): Promise<PersonalData> {
-    const data = await store.exportData(userId);
-    if (!data) throw new NotFoundError("user");
-    return data;
+  // The export as JSON text in pieces: the head is read here (an unknown user fails before anything
+  // is sent), each page of rows only when the consumer asks for the next piece.
+  async function exportDocument(userId: string): Promise<{ exportedAt: string; chunks: AsyncIterable<string> }> {
+    const head = await store.exportHead(userId);
+    if (!head) throw new NotFoundError("user");
+    const exportedAt = clock.now().toISOString();
+    return {
+      exportedAt,
+      chunks: exportChunks(exportedAt, head, (section) => store.exportPages(userId, section, head)),
+    };
   }
 
   // A short-lived confirmation for erasure, bound to the session that re-entered the password:
@@ -116,7 +115,7 @@ export function createGdprService(deps: {
     return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
 
-  return { exportData, issueErasureToken, assertErasureToken, erase };
+  return { exportDocument, issueErasureToken, assertErasureToken, erase };
 }
 
 interface EraseInput {

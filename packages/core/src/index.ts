@@ -18,6 +18,7 @@ export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./events/events.ts";
 export * from "./gdpr.ts";
+export * from "./gdpr-export.ts";
 export * from "./grant-terms.ts";
 export * from "./grants.ts";
 export * from "./ledger.ts";

@@ -1,22 +1,11 @@
-import type { GdprStore, PersonalData } from "@credits/core";
-import { and, asc, desc, eq, isNull, sql } from "drizzle-orm";
+import type { GdprStore } from "@credits/core";
+import { eq, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
+import { readExportHead, readExportPages } from "./gdpr-export-store.ts";
 import { dropUserMail } from "./mail-store.ts";
-import {
-  adminActions,
-  apiKeys,
-  autoTopUpSettings,
-  creditTransactions,
-  holds,
-  payments,
-  processedEvents,
-  sessions,
-  users,
-} from "./schema.ts";
+import { adminActions, apiKeys, autoTopUpSettings, payments, processedEvents, sessions, users } from "./schema.ts";
 
-// An export is bounded like every other read; a user with more rows than this gets the newest.
-const EXPORT_ROW_LIMIT = 100_000;
 // Linking ids matched against the stored payloads per statement.
 const SCRUB_BATCH = 500;
 
@@ -43,81 +32,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       return row ?? null;
     },
 
-    exportData: async (userId): Promise<PersonalData | null> => {
-      const [user] = await readDb
-        .select()
-        .from(users)
-        .where(and(eq(users.id, userId), isNull(users.erasedAt)));
-      if (!user) return null;
-      const [paymentRows, ledgerRows, holdRows, sessionRows, keyRows] = await Promise.all([
-        readDb
-          .select({
-            id: payments.id,
-            status: payments.status,
-            credits: payments.credits,
-            amountMinor: payments.amountMinor,
-            currency: payments.currency,
-            amountRefundedMinor: payments.amountRefundedMinor,
-            createdAt: payments.createdAt,
-            creditedAt: payments.creditedAt,
-          })
-          .from(payments)
-          .where(eq(payments.userId, userId))
-          .orderBy(desc(payments.createdAt))
-          .limit(EXPORT_ROW_LIMIT),
-        readDb
-          .select({
-            id: creditTransactions.id,
-            kind: creditTransactions.kind,
-            amount: creditTransactions.amount,
-            balanceAfter: creditTransactions.balanceAfter,
-            reason: creditTransactions.reason,
-            paymentId: creditTransactions.paymentId,
-            holdId: creditTransactions.holdId,
-            createdAt: creditTransactions.createdAt,
-          })
-          .from(creditTransactions)
-          .where(eq(creditTransactions.userId, userId))
-          .orderBy(asc(creditTransactions.seq))
-          .limit(EXPORT_ROW_LIMIT),
-        readDb
-          .select({
-            id: holds.id,
-            amount: holds.amount,
-            capturedAmount: holds.capturedAmount,
-            status: holds.status,
-            expiresAt: holds.expiresAt,
-            createdAt: holds.createdAt,
-          })
-          .from(holds)
-          .where(eq(holds.userId, userId))
-          .limit(EXPORT_ROW_LIMIT),
-        readDb
-          .select({ createdAt: sessions.createdAt, expiresAt: sessions.expiresAt })
-          .from(sessions)
-          .where(eq(sessions.userId, userId)),
-        readDb
-          .select({
-            id: apiKeys.id,
-            name: apiKeys.name,
-            prefix: apiKeys.prefix,
-            scopes: apiKeys.scopes,
-            createdAt: apiKeys.createdAt,
-            revokedAt: apiKeys.revokedAt,
-          })
-          .from(apiKeys)
-          .where(eq(apiKeys.ownerUserId, userId)),
-      ]);
-      return {
-        profile: { id: user.id, email: user.email, name: user.name, role: user.role, createdAt: user.createdAt },
-        balance: user.creditsBalance,
-        payments: paymentRows,
-        ledger: ledgerRows,
-        holds: holdRows,
-        sessions: sessionRows,
-        apiKeys: keyRows,
-      };
-    },
+    exportHead: (userId) => readExportHead(readDb, userId),
+    exportPages: (userId, section, head) => readExportPages(readDb, userId, section, head),
 
     eraseUser: async (userId, now) => {
       await db.delete(sessions).where(eq(sessions.userId, userId));

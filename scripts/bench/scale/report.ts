@@ -26,6 +26,7 @@ export interface ScaleRun {
   userFacing: boolean[];
 }
 
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 
 function verdict(p99: number, growth: number, userFacing: boolean): string {
@@ -51,7 +52,14 @@ export function writeScaleReport(run: ScaleRun, dir: string, log: (line: string)
     return { read: a.read, small: a, large: b, growth, target };
   });
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${small.loadAverage.toFixed(2)} / ${large.loadAverage.toFixed(2)} at the two sizes`;
+  const memory = rows
+    .filter((row) => row.large.rssGrowthBytes !== undefined)
+    .map(
+      (row) =>
+        `${row.read}: ${mb(row.small.bytes)} / ${mb(row.large.bytes)} MB sent, the server's resident memory rose at most ${mb(row.small.rssGrowthBytes ?? 0)} / ${mb(row.large.rssGrowthBytes ?? 0)} MB during it (at the two sizes).`,
+    );
   const notes = [
+    ...memory,
     `${run.users.toLocaleString("en")} users; the heavy user has ${run.heavyRows.toLocaleString("en")} ledger rows at both sizes; ${run.samples} samples per read (a fifth of that for the export and the invariant check), one at a time, after 2 warm-ups.`,
     `Targets (issue 17): p99 ≤ ${TARGET_P99_MS} ms at the larger size for user-facing and admin reads, growth ≤ ${TARGET_GROWTH}× (ratio of medians) for every read. Reported, not asserted.`,
     machine,

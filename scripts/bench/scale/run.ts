@@ -93,7 +93,7 @@ const reads: Read[] = [
   ...httpReads(
     server.url,
     { user: `__Host-session=${heavyToken}`, admin: `__Host-session=${adminToken}` },
-    { web, searchFor: `scale${Math.floor(USERS / 2)}@` },
+    { web, searchFor: `scale${Math.floor(USERS / 2)}@`, serverPid: server.child.pid },
   ),
   {
     read: "reconciliation: ledger, daily pass",
@@ -144,8 +144,12 @@ for (const target of [SMALL, LARGE]) {
   const figures: ReadFigures[] = [];
   for (const read of reads) {
     const result = await timeRead(read, read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5)), 2);
+    const memory =
+      result.rssGrowthBytes === undefined
+        ? ""
+        : `  ${(result.bytes / 1e6).toFixed(1)} MB sent, server RSS +${(result.rssGrowthBytes / 1e6).toFixed(1)} MB`;
     log(
-      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms`,
+      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms${memory}`,
     );
     figures.push(result);
   }

@@ -16,6 +16,8 @@ export interface Answer {
   status: number;
   headers: Record<string, string>;
   body: string;
+  // A streamed body recorded only in part (response-observers.ts): its status and headers are checked.
+  cut?: true;
 }
 
 interface Route {
@@ -74,6 +76,7 @@ export function contractChecker(doc: Json) {
       if (header.required && headers[name.toLowerCase()] === undefined) return `${where}: no ${name} header`;
     }
     const media = response.content?.["application/json"];
+    if (answer.cut) return null;
     if (!media) return answer.body === "" ? null : `${where}: a body where none is documented`;
     let body: unknown;
     try {

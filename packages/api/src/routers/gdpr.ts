@@ -3,36 +3,38 @@ import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { consumeNoted } from "../rate-limit-headers.ts";
 import { text } from "../schemas.ts";
+import { StreamedJson, streamedJson } from "../streamed.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const dated = z.iso.datetime();
+
+// The export as the client receives it: written piece by piece (core/gdpr-export.ts), documented
+// here. The ledger is in posting order (seq), payments newest first.
+const exportDocument = z.object({
+  exportedAt: dated,
+  profile: z.object({
+    id: z.uuid(),
+    email: z.string().nullable(),
+    name: z.string().nullable(),
+    role: z.string(),
+    createdAt: dated,
+  }),
+  balance: z.number().int(),
+  payments: z.array(z.record(z.string(), z.unknown())),
+  ledger: z.array(z.record(z.string(), z.unknown())),
+  holds: z.array(z.record(z.string(), z.unknown())),
+  sessions: z.array(z.object({ createdAt: dated, expiresAt: dated })),
+  apiKeys: z.array(z.record(z.string(), z.unknown())),
+});
 
 export const gdprRouter = router({
   export: authedProcedure
     .meta({ openapi: { method: "GET", path: "/gdpr/export", tags: ["gdpr"], summary: "Download my data" } })
     .input(z.void())
-    .output(
-      z.object({
-        exportedAt: dated,
-        profile: z.object({
-          id: z.uuid(),
-          email: z.string().nullable(),
-          name: z.string().nullable(),
-          role: z.string(),
-          createdAt: dated,
-        }),
-        balance: z.number().int(),
-        payments: z.array(z.record(z.string(), z.unknown())),
-        ledger: z.array(z.record(z.string(), z.unknown())),
-        holds: z.array(z.record(z.string(), z.unknown())),
-        sessions: z.array(z.object({ createdAt: dated, expiresAt: dated })),
-        apiKeys: z.array(z.record(z.string(), z.unknown())),
-      }),
-    )
+    .output(streamedJson(exportDocument))
     .query(async ({ ctx }) => {
-      const data = await ctx.services.gdpr.exportData(ctx.user.id);
-      // Dates as ISO strings, everything else as stored: JSON round trip of our own plain rows.
-      return { exportedAt: new Date().toISOString(), ...JSON.parse(JSON.stringify(data)) };
+      const { chunks } = await ctx.services.gdpr.exportDocument(ctx.user.id);
+      return new StreamedJson(chunks);
     }),
 
   // Step one of erasure: the password again, for a confirmation valid ten minutes in this session.
