@@ -8,6 +8,11 @@ export class StreamedJson {
   constructor(chunks: AsyncIterable<string>) {
     this.chunks = chunks;
   }
+  // tRPC's own HTTP transport answers JSON in one piece and cannot carry a stream: a client there
+  // is sent to the REST route, which streams.
+  toJSON() {
+    return { streamed: true, download: "GET /api/v1/gdpr/export" };
+  }
 }
 
 // The output schema of a streamed procedure: validation checks that a stream is returned; the
