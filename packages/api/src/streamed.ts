@@ -5,13 +5,16 @@ import { createSchema } from "zod-openapi";
 // web app's download route write its pieces as the client reads them, never the whole document.
 export class StreamedJson {
   readonly chunks: AsyncIterable<string>;
-  constructor(chunks: AsyncIterable<string>) {
+  // The REST route that streams it, e.g. "GET /api/v1/gdpr/export".
+  readonly download: string;
+  constructor(chunks: AsyncIterable<string>, download: string) {
     this.chunks = chunks;
+    this.download = download;
   }
   // tRPC's own HTTP transport answers JSON in one piece and cannot carry a stream: a client there
   // is sent to the REST route, which streams.
   toJSON() {
-    return { streamed: true, download: "GET /api/v1/gdpr/export" };
+    return { streamed: true, download: this.download };
   }
 }
 

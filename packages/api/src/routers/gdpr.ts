@@ -34,7 +34,7 @@ export const gdprRouter = router({
     .output(streamedJson(exportDocument))
     .query(async ({ ctx }) => {
       const { chunks } = await ctx.services.gdpr.exportDocument(ctx.user.id);
-      return new StreamedJson(chunks);
+      return new StreamedJson(chunks, "GET /api/v1/gdpr/export");
     }),
 
   // Step one of erasure: the password again, for a confirmation valid ten minutes in this session.
