@@ -76,11 +76,11 @@ export function recordingDatabase(
   if (test.url) {
     const client = postgres(test.url, { max: 4, onnotice: () => {}, debug: (_connection, query) => record(query) });
     const db = drizzlePostgres(client, { schema }) as unknown as Database;
-    return { ...test, db, closeRecorder: () => client.end() };
+    return { ...test, db, readDb: db, closeRecorder: () => client.end() };
   }
   const client = (test.db as unknown as { $client: PGlite }).$client;
   const db = drizzlePglite(recordingProxy(client, record), { schema }) as unknown as Database;
-  return { ...test, db, closeRecorder: async () => {} };
+  return { ...test, db, readDb: db, closeRecorder: async () => {} };
 }
 
 function recordingProxy<T extends object>(target: T, record: (statement: string) => void): T {
