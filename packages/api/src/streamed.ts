@@ -4,12 +4,16 @@ import { createSchema } from "zod-openapi";
 // A procedure's answer sent as a stream of JSON text (the GDPR export): the REST adapter and the
 // web app's download route write its pieces as the client reads them, never the whole document.
 export class StreamedJson {
-  readonly chunks: AsyncIterable<string>;
+  // Private: tRPC refuses an answer holding an async iterable in a non-streaming request.
+  readonly #chunks: AsyncIterable<string>;
   // The REST route that streams it, e.g. "GET /api/v1/gdpr/export".
   readonly download: string;
   constructor(chunks: AsyncIterable<string>, download: string) {
-    this.chunks = chunks;
+    this.#chunks = chunks;
     this.download = download;
+  }
+  pieces(): AsyncIterator<string> {
+    return this.#chunks[Symbol.asyncIterator]();
   }
   // tRPC's own HTTP transport answers JSON in one piece and cannot carry a stream: a client there
   // is sent to the REST route, which streams.
@@ -34,7 +38,7 @@ export function streamedJson(documented: z.ZodType) {
 // about the cause: @hono/node-server writes that message after the text sent so far and ends the
 // body. Either way the JSON the client holds lacks its closing brace and does not parse.
 export function readableOf(streamed: StreamedJson, onError: (error: unknown) => void): ReadableStream<Uint8Array> {
-  const pieces = streamed.chunks[Symbol.asyncIterator]();
+  const pieces = streamed.pieces();
   const encoder = new TextEncoder();
   return new ReadableStream<Uint8Array>(
     {
