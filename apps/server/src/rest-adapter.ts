@@ -116,7 +116,9 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
         input: unknown,
       ) => Promise<unknown>;
       const data = await procedureFn(input);
-      if (data instanceof StreamedJson) return streamed(c, data, route.path, ctx.requestId);
+      if (data instanceof StreamedJson) {
+        return streamed(c, data, (error) => onInternalError(getErrorFromUnknown(error), route.path, ctx.requestId));
+      }
       const status = successStatus(route.path);
       if (status === 204) return c.body(null, 204);
       const location = status === 201 ? locationOf(route.path, data) : undefined;
@@ -130,18 +132,6 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
       if (error.code === "INTERNAL_SERVER_ERROR") onInternalError(error, path, ctx.requestId);
       return errorOf(error, path, input, ctx);
     }
-  }
-
-  // Status and headers go first; an error later is reported and cuts the connection, without the
-  // chunked body's end: the client's transfer fails (curl: exit 18, fetch: a rejected read).
-  function streamed(c: Context, data: StreamedJson, path: string, requestId: string): Response {
-    const body = readableOf(data, (error) => {
-      onInternalError(getErrorFromUnknown(error), path, requestId);
-      (c.env as Partial<HttpBindings> | undefined)?.outgoing?.destroy();
-    });
-    return markStreamed(
-      new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } }),
-    );
   }
 
   // The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and
@@ -185,6 +175,18 @@ function withIdempotencyHeader(input: Record<string, unknown>, header: string | 
     });
   }
   return { ...input, [IDEMPOTENCY_FIELD]: header };
+}
+
+// Status and headers go first; an error later is reported and cuts the connection, without the
+// chunked body's end: the client's transfer fails (curl: exit 18, fetch: a rejected read).
+function streamed(c: Context, data: StreamedJson, report: (error: unknown) => void): Response {
+  const body = readableOf(data, (error) => {
+    report(error);
+    (c.env as Partial<HttpBindings> | undefined)?.outgoing?.destroy();
+  });
+  return markStreamed(
+    new Response(body, { status: 200, headers: { "Content-Type": "application/json", "Cache-Control": "no-store" } }),
+  );
 }
 
 // A JSON object body; a POST whose input is all in its path (release, revoke, log-out) may come
