@@ -1,14 +1,22 @@
 // The pure pieces of a reconciliation pass (reconciliation-pass.ts): the provider's listings cut
 // into batches, and a session's amounts compared with our payment's.
 import type { CheckoutSessionInfo } from "./payments/provider.ts";
+import { chargedMinor } from "./payments/state.ts";
 import type { Payment } from "./payments/store.ts";
 
+// A charge against our payment: for what was paid (once the session told us), else the price.
 export function amountDiffers(payment: Payment, amountMinor: number | null, currency: string | null): boolean {
-  return amountMinor !== payment.amountMinor || currency?.toLowerCase() !== payment.currency;
+  return amountMinor !== chargedMinor(payment) || currency?.toLowerCase() !== payment.currency;
 }
 
 export function amounts(session: CheckoutSessionInfo) {
-  return { providerAmountMinor: session.amountTotalMinor, providerCurrency: session.currency };
+  return {
+    providerAmountMinor: session.amountTotalMinor,
+    providerSubtotalMinor: session.amountSubtotalMinor,
+    providerDiscountMinor: session.amountDiscountMinor,
+    providerTaxMinor: session.amountTaxMinor,
+    providerCurrency: session.currency,
+  };
 }
 
 export function byId(payments: Payment[]): Map<string, Payment> {

@@ -1,6 +1,7 @@
 import type { Clock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
 import type { TimeCursor } from "./cursor.ts";
+import { paidAmountProblem } from "./payments/payment-facts.ts";
 import type { PaymentService } from "./payments/payments.ts";
 import {
   type ChargeInfo,
@@ -119,7 +120,7 @@ export class ReconciliationPass {
 
   private async compareSession(session: CheckoutSessionInfo, payment: Payment): Promise<void> {
     const paid = session.paymentStatus === "paid";
-    if (amountDiffers(payment, session.amountTotalMinor, session.currency)) {
+    if (paidAmountProblem(payment, session)) {
       // The fulfil function refuses a mismatched session and flags the payment for review: the
       // same outcome as if the webhook had brought it.
       if (paid && !payment.creditedAt) await this.deps.payments.fulfilFromProvider(session, this.source);

@@ -181,6 +181,11 @@ const schema = z.object({
   STRIPE_API_BASE: z.url().optional(),
   // Per-attempt timeout of a Stripe API call (the SDK retries twice); unset: 10 s. Tests shorten it.
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(1).max(120_000).optional(),
+  // Stripe Checkout offers a promotion code field; credits still come from the pack, the amount
+  // paid is what the session says (its discount recorded on the payment).
+  STRIPE_ALLOW_PROMOTION_CODES: z.stringbool().default(false),
+  // Stripe Tax computes tax on top of the pack's price (prices are sent tax-exclusive).
+  STRIPE_AUTOMATIC_TAX: z.stringbool().default(false),
   // smtp://user:pass@host:587 or smtps://…:465; unset: mail goes to the local outbox (/dev/mail).
   SMTP_URL: z
     .string()

@@ -9,6 +9,8 @@ export function paymentProviderFromEnv(env: {
   STRIPE_WEBHOOK_SECRET?: string | undefined;
   STRIPE_API_BASE?: string | undefined;
   STRIPE_TIMEOUT_MS?: number | undefined;
+  STRIPE_ALLOW_PROMOTION_CODES?: boolean | undefined;
+  STRIPE_AUTOMATIC_TAX?: boolean | undefined;
   PUBLIC_URL: string;
 }): { provider: PaymentProvider; local: LocalProvider | null } {
   if (env.STRIPE_SECRET_KEY && env.STRIPE_WEBHOOK_SECRET) {
@@ -17,6 +19,10 @@ export function paymentProviderFromEnv(env: {
       webhookSecret: env.STRIPE_WEBHOOK_SECRET,
       ...(env.STRIPE_API_BASE ? { apiBase: env.STRIPE_API_BASE } : {}),
       ...(env.STRIPE_TIMEOUT_MS ? { timeoutMs: env.STRIPE_TIMEOUT_MS } : {}),
+      checkout: {
+        allowPromotionCodes: env.STRIPE_ALLOW_PROMOTION_CODES ?? false,
+        automaticTax: env.STRIPE_AUTOMATIC_TAX ?? false,
+      },
     });
     return { provider, local: null };
   }

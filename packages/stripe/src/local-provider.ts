@@ -255,6 +255,25 @@ function savedCard(
   return [{ id: randomId("evt_local"), type: "payment_intent.succeeded", paymentIntent }];
 }
 
+// A new session, open and unpaid. No promotion codes nor tax here: the customer pays the price.
+function openSession(id: string, url: string, request: CheckoutRequest): CheckoutSessionInfo {
+  return {
+    id,
+    paymentId: request.paymentId,
+    status: "open",
+    paymentStatus: "unpaid",
+    amountTotalMinor: request.amountMinor,
+    amountSubtotalMinor: request.amountMinor,
+    amountDiscountMinor: 0,
+    amountTaxMinor: 0,
+    currency: request.currency,
+    paymentIntentId: null,
+    // Like Stripe, a customer exists once the session completes (customer_creation: always).
+    customerId: request.customerId,
+    url,
+  };
+}
+
 export function createLocalProvider({
   publicUrl,
   clock = systemClock,
@@ -291,18 +310,7 @@ export function createLocalProvider({
         request: { ...request },
         checkoutUrl: url,
         createdAt: clock.now(),
-        info: {
-          id,
-          paymentId: request.paymentId,
-          status: "open",
-          paymentStatus: "unpaid",
-          amountTotalMinor: request.amountMinor,
-          currency: request.currency,
-          paymentIntentId: null,
-          // Like Stripe, a customer exists once the session completes (customer_creation: always).
-          customerId: request.customerId,
-          url,
-        },
+        info: openSession(id, url, request),
       });
       return { sessionId: id, url };
     },

@@ -101,6 +101,10 @@ export function toCheckoutSession(value: unknown): CheckoutSessionInfo {
     // Likewise an unknown payment status is "unpaid": credits are only granted for "paid".
     paymentStatus: oneOf(PAYMENT_STATUSES, session.payment_status, "unpaid"),
     amountTotalMinor: amount(session, "amount_total"),
+    amountSubtotalMinor: amount(session, "amount_subtotal"),
+    // total_details is null on sessions that have none; its amounts may be null too.
+    amountDiscountMinor: isFields(session.total_details) ? amount(session.total_details, "amount_discount") : null,
+    amountTaxMinor: isFields(session.total_details) ? amount(session.total_details, "amount_tax") : null,
     currency: text(session, "currency"),
     paymentIntentId: reference(session, "payment_intent"),
     customerId: reference(session, "customer"),

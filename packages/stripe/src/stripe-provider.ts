@@ -46,6 +46,13 @@ export interface StripeProviderOptions {
   timeoutMs?: number;
   // Webhook timestamp checks read this clock; tests can pin it.
   clock?: Clock;
+  checkout?: CheckoutSettings;
+}
+
+// STRIPE_ALLOW_PROMOTION_CODES and STRIPE_AUTOMATIC_TAX: off unless set.
+export interface CheckoutSettings {
+  allowPromotionCodes: boolean;
+  automaticTax: boolean;
 }
 
 interface Connection {
@@ -181,7 +188,11 @@ async function refund(stripe: Stripe, request: RefundRequest): Promise<RefundInf
   return toRefund(created);
 }
 
-async function checkoutSession(stripe: Stripe, request: CheckoutRequest): Promise<{ sessionId: string; url: string }> {
+async function checkoutSession(
+  stripe: Stripe,
+  request: CheckoutRequest,
+  settings: CheckoutSettings,
+): Promise<{ sessionId: string; url: string }> {
   assertCheckoutRequest(request);
   const metadata = { paymentId: request.paymentId, userId: request.userId };
   const session = await stripe.checkout.sessions.create(
@@ -193,10 +204,17 @@ async function checkoutSession(stripe: Stripe, request: CheckoutRequest): Promis
             currency: request.currency,
             unit_amount: request.amountMinor,
             product_data: { name: request.productName },
+            // The pack's price is before tax, so the session's total is its subtotal less
+            // discounts plus tax: the sum the payment's check relies on (payment-facts.ts).
+            ...(settings.automaticTax ? { tax_behavior: "exclusive" as const } : {}),
           },
           quantity: 1,
         },
       ],
+      ...(settings.allowPromotionCodes ? { allow_promotion_codes: true } : {}),
+      ...(settings.automaticTax ? { automatic_tax: { enabled: true } } : {}),
+      // Stripe Tax needs the customer's address: an existing customer keeps the one typed at checkout.
+      ...(settings.automaticTax && request.customerId ? { customer_update: { address: "auto" as const } } : {}),
       client_reference_id: request.paymentId,
       metadata,
       // On the PaymentIntent too, so charges, refunds and disputes (which point at the
@@ -252,6 +270,7 @@ async function chargeOffSession(stripe: Stripe, request: OffSessionCharge): Prom
 
 export function createStripeProvider(options: StripeProviderOptions): PaymentProvider {
   const { secretKey, webhookSecret, clock = systemClock } = options;
+  const checkout = options.checkout ?? { allowPromotionCodes: false, automaticTax: false };
   if (!secretKey) throw new Error("Stripe secret key is required");
   if (!webhookSecret) throw new Error("Stripe webhook secret is required");
   const timeoutMs = options.timeoutMs ?? DEFAULT_STRIPE_TIMEOUT_MS;
@@ -280,7 +299,8 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         return customer.id;
       }),
 
-    createCheckoutSession: (request) => call("checkout session create", () => checkoutSession(stripe, request)),
+    createCheckoutSession: (request) =>
+      call("checkout session create", () => checkoutSession(stripe, request, checkout)),
 
     retrieveCheckoutSession: (sessionId) =>
       call("checkout session retrieve", async () =>

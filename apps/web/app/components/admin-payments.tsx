@@ -80,12 +80,18 @@ function PaymentItem({
             {formatMoney(p.amountMinor, p.currency)} · {formatCredits(p.credits)}
           </span>
           <span className="block text-slate-500">{formatDateTime(p.createdAt)}</span>
+          {p.amountDiscountMinor || p.amountTaxMinor ? (
+            <span className="block text-slate-500" data-testid="payment-adjustments">
+              Promotion code −{formatMoney(p.amountDiscountMinor ?? 0, p.currency)} · Tax{" "}
+              {formatMoney(p.amountTaxMinor ?? 0, p.currency)}
+            </span>
+          ) : null}
           {p.reviewReason ? <span className="block text-amber-800">{p.reviewReason}</span> : null}
         </span>
         <Badge tone={paymentTone(p.status)}>{p.status}</Badge>
       </div>
       <dl className="mt-3 grid grid-cols-3 gap-2" data-testid="payment-amounts">
-        <Amount label="Paid" value={formatMoney(p.amountMinor, p.currency)} />
+        <Amount label="Paid" value={formatMoney(p.amountPaidMinor, p.currency)} />
         <Amount label="Refunded" value={formatMoney(p.amountRefundedMinor, p.currency)} />
         <Amount label="Refundable" value={formatMoney(p.refundableMinor, p.currency)} />
       </dl>

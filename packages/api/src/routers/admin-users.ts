@@ -1,5 +1,5 @@
 import type { PaymentRefunds, UserSummary } from "@credits/core";
-import { MAX_EMAIL_LENGTH, MAX_PAGE_SIZE, userRoles } from "@credits/core";
+import { chargedMinor, MAX_EMAIL_LENGTH, MAX_PAGE_SIZE, userRoles } from "@credits/core";
 import { z } from "zod";
 import { creditGrantOutput, reason, text, toGrant, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
@@ -37,13 +37,17 @@ const holdOutput = z.object({
   createdAt: z.iso.datetime(),
 });
 
-// A payment as an admin sees it: its money (minor units of its currency), what the provider
-// reports refunded, what is left to refund (0 when it cannot be), and its refunds, newest first.
+// A payment as an admin sees it: its money (minor units of its currency: the pack's price, what
+// was paid after a promotion code and with tax, and those two when the provider said), what the
+// provider reports refunded, what is left to refund (0 when it cannot be), and its refunds, newest first.
 const adminPaymentOutput = z.object({
   id: z.uuid(),
   status: z.string(),
   credits: z.number().int(),
   amountMinor: z.number().int(),
+  amountPaidMinor: z.number().int(),
+  amountDiscountMinor: z.number().int().nullable(),
+  amountTaxMinor: z.number().int().nullable(),
   currency: z.string(),
   amountRefundedMinor: z.number().int(),
   refundableMinor: z.number().int(),
@@ -56,6 +60,9 @@ const toAdminPayment = ({ payment: p, refunds, refundableMinor }: PaymentRefunds
   status: p.status,
   credits: p.credits,
   amountMinor: p.amountMinor,
+  amountPaidMinor: chargedMinor(p),
+  amountDiscountMinor: p.amountDiscountMinor,
+  amountTaxMinor: p.amountTaxMinor,
   currency: p.currency,
   amountRefundedMinor: p.amountRefundedMinor,
   refundableMinor,

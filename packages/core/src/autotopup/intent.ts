@@ -32,6 +32,10 @@ export interface PaidFacts {
   id: string | null;
   paymentId: string | null;
   amountTotalMinor: number | null;
+  // The session's subtotal, discounts and tax; absent for an off-session charge (no discount, no tax).
+  amountSubtotalMinor?: number | null;
+  amountDiscountMinor?: number | null;
+  amountTaxMinor?: number | null;
   currency: string | null;
   paymentIntentId: string | null;
 }

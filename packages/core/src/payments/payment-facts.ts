@@ -55,10 +55,39 @@ export function sessionMismatch(payment: Payment, session: PaidFacts): string | 
   if (payment.providerSessionId && session.id !== null && session.id !== payment.providerSessionId) {
     return `session ${session.id} is not this payment's session`;
   }
-  if (session.amountTotalMinor !== payment.amountMinor || session.currency?.toLowerCase() !== payment.currency) {
-    return `amount mismatch: paid ${session.amountTotalMinor} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
+  return paidAmountProblem(payment, session);
+}
+
+// The session's money checked against our payment: it sold our price (its subtotal, before its
+// own discounts and tax), in our currency, and its total is that subtotal less its discounts plus
+// its tax (tax is always added: checkout sends prices tax-exclusive). So a promotion code or tax
+// is not a mismatch, and a session that sold something else, or whose figures do not add up, is.
+export function paidAmountProblem(payment: Payment, session: PaidFacts): string | null {
+  const total = session.amountTotalMinor;
+  const subtotal = session.amountSubtotalMinor ?? total;
+  const discount = session.amountDiscountMinor ?? 0;
+  const tax = session.amountTaxMinor ?? 0;
+  if (subtotal !== payment.amountMinor) {
+    return `amount mismatch: sold ${subtotal} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
+  }
+  const expected = payment.amountMinor - discount + tax;
+  if (total === null || total <= 0 || total !== expected || session.currency?.toLowerCase() !== payment.currency) {
+    const how =
+      discount > 0 || tax > 0 ? ` (price ${payment.amountMinor} less discounts ${discount} plus tax ${tax})` : "";
+    return `amount mismatch: paid ${total} ${session.currency}, expected ${expected} ${payment.currency}${how}`;
   }
   return null;
+}
+
+// What a credited session's payment records about the money: the total paid and how it came about.
+export function paidAmounts(session: PaidFacts) {
+  const total = session.amountTotalMinor;
+  return {
+    amountPaidMinor: total,
+    amountSubtotalMinor: session.amountSubtotalMinor ?? total,
+    amountDiscountMinor: session.amountDiscountMinor ?? 0,
+    amountTaxMinor: session.amountTaxMinor ?? 0,
+  };
 }
 
 // A purchase is a paid grant at the default priority; bought from a pack with creditExpiryDays (as

@@ -16,6 +16,7 @@ import {
   emitPaymentFacts,
   type FulfilOutcome,
   flagPaidAfterCancel,
+  paidAmounts,
   purchaseTerms,
   sessionMismatch,
 } from "./payment-facts.ts";
@@ -29,7 +30,14 @@ import {
 import { createReceipts } from "./receipts.ts";
 import { refundRowReason } from "./refund-reason.ts";
 import type { RefundStore } from "./refund-store.ts";
-import { clawbackTargets, deriveStatus, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
+import {
+  chargedMinor,
+  clawbackTargets,
+  deriveStatus,
+  nextDisputeStatus,
+  OPEN_STATUSES,
+  type PaymentStatus,
+} from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
@@ -202,6 +210,7 @@ export function createPaymentService(deps: {
     });
     const paid = await tx.payments.updatePayment(payment.id, {
       creditedAt: now,
+      ...paidAmounts(session),
       providerSessionId: session.id ?? payment.providerSessionId,
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
@@ -219,10 +228,11 @@ export function createPaymentService(deps: {
     // A charge reporting more refunded than this payment's amount is not the charge we sold (or
     // the amounts disagree): record at most the whole payment (a CHECK forbids more, and failing
     // here would answer 500 forever) and have a person look.
-    if (next.amountRefundedMinor > next.amountMinor) {
-      patch.reviewReason = `provider reports ${next.amountRefundedMinor} refunded, more than the payment's ${next.amountMinor}`;
-      next.amountRefundedMinor = next.amountMinor;
-      patch.amountRefundedMinor = next.amountMinor;
+    const charged = chargedMinor(next);
+    if (next.amountRefundedMinor > charged) {
+      patch.reviewReason = `provider reports ${next.amountRefundedMinor} refunded, more than the payment's ${charged}`;
+      next.amountRefundedMinor = charged;
+      patch.amountRefundedMinor = charged;
     }
     if (next.creditedAt) {
       const target = clawbackTargets(next);

@@ -25,7 +25,13 @@ export interface CheckoutSessionInfo {
   paymentId: string | null;
   status: "open" | "complete" | "expired";
   paymentStatus: "paid" | "unpaid" | "no_payment_required";
+  // What the customer pays (amount_total): the subtotal, less discounts, plus tax.
   amountTotalMinor: number | null;
+  // What the session sold before discounts and tax (amount_subtotal): our price; and the
+  // session's own discounts and tax (total_details). Null when the provider did not say.
+  amountSubtotalMinor: number | null;
+  amountDiscountMinor: number | null;
+  amountTaxMinor: number | null;
   currency: string | null;
   paymentIntentId: string | null;
   customerId: string | null;

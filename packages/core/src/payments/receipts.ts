@@ -1,6 +1,7 @@
 import type { CatalogStore } from "../catalog.ts";
 import { NotFoundError } from "../errors.ts";
 import { type PaymentProvider, ProviderRefusedError, ProviderUnavailableError } from "./provider.ts";
+import { chargedMinor } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
 export interface Receipt {
@@ -53,7 +54,8 @@ export function createReceipts(deps: { store: PaymentStore; catalog: CatalogStor
       paymentId: payment.id,
       packageName: pack?.name ?? "Credits",
       credits: payment.credits,
-      amountMinor: payment.amountMinor,
+      // What was paid: after a promotion code, with tax.
+      amountMinor: chargedMinor(payment),
       currency: payment.currency,
       paidAt: found.creditedAt ?? payment.createdAt,
       receiptUrl: payment.receiptUrl,

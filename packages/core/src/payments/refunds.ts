@@ -22,6 +22,7 @@ import {
   type RefundInfo,
 } from "./provider.ts";
 import { IN_FLIGHT_REFUND_STATUSES, type Refund, type RefundStore } from "./refund-store.ts";
+import { chargedMinor } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
 // The largest refund anyone can ask for, in minor units: far above any payment, far below 2^53.
@@ -92,7 +93,7 @@ export function createRefundService(deps: RefundDeps) {
       // threshold bounds a payment's refunds in all (refunded, waiting and this one), so a large
       // refund split into small ones still needs a second admin.
       const threshold = deps.approvalThresholds[payment.currency] ?? 0;
-      const alreadyMinor = payment.amountMinor - remaining;
+      const alreadyMinor = chargedMinor(payment) - remaining;
       const needsApproval = alreadyMinor + amount > threshold || payment.userId === input.actorId;
       const created = await tx.refunds.insertRefund({
         paymentId: payment.id,
@@ -175,12 +176,12 @@ export function refundBlocker(payment: Payment): string | null {
   return null;
 }
 
-// What can still be refunded, in minor units: what was paid, less what the provider reports
-// refunded and what our own requests (waiting for approval or for the provider) already hold;
-// 0 for a payment that cannot be refunded.
+// What can still be refunded, in minor units: what was actually paid (after a promotion code, with
+// tax), less what the provider reports refunded and what our own requests (waiting for approval
+// or for the provider) already hold; 0 for a payment that cannot be refunded.
 export function refundableMinor(payment: Payment, inFlightMinor: number): number {
   if (refundBlocker(payment)) return 0;
-  return Math.max(0, payment.amountMinor - payment.amountRefundedMinor - inFlightMinor);
+  return Math.max(0, chargedMinor(payment) - payment.amountRefundedMinor - inFlightMinor);
 }
 
 function assertWithin(payment: Payment, amount: number, remaining: number): void {

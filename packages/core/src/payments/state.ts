@@ -24,8 +24,17 @@ export interface PaymentFacts {
   status: PaymentStatus;
   creditedAt: Date | null;
   amountMinor: number;
+  // What the customer paid (null until paid, or when the provider did not say): with a discount
+  // or tax it differs from amountMinor, the pack's price.
+  amountPaidMinor?: number | null;
   amountRefundedMinor: number;
   disputeStatus: DisputeStatus | null;
+}
+
+// The amount the charge was for, which refunds are measured against: what was paid once known
+// (a promotion code lowers it, tax raises it), else the price.
+export function chargedMinor(payment: { amountMinor: number; amountPaidMinor?: number | null }): number {
+  return payment.amountPaidMinor ?? payment.amountMinor;
 }
 
 // Statuses an unpaid payment may leave for a closing one (failed, expired, canceled).
@@ -35,7 +44,7 @@ export function deriveStatus(facts: PaymentFacts): PaymentStatus {
   if (!facts.creditedAt) return facts.status;
   if (facts.disputeStatus === "open") return "disputed";
   if (facts.disputeStatus === "lost") return "dispute_lost";
-  if (facts.amountRefundedMinor >= facts.amountMinor) return "refunded";
+  if (facts.amountRefundedMinor >= chargedMinor(facts)) return "refunded";
   if (facts.amountRefundedMinor > 0) return "partially_refunded";
   if (facts.disputeStatus === "won") return "dispute_won";
   return "paid";
@@ -48,17 +57,18 @@ export function nextDisputeStatus(current: DisputeStatus | null, reported: Dispu
 }
 
 // How many of the payment's credits each cause should hold back, given the facts.
-// Refunds claw back in proportion (rounded down, in the user's favour); an open or lost dispute
-// takes back whatever the refunds left.
+// Refunds claw back in proportion to the amount charged (rounded down, in the user's favour): a
+// full refund of a discounted payment takes back all its credits. An open or lost dispute takes
+// back whatever the refunds left.
 export function clawbackTargets(input: {
   credits: number;
   amountMinor: number;
+  amountPaidMinor?: number | null;
   amountRefundedMinor: number;
   disputeStatus: DisputeStatus | null;
 }): { refunded: number; disputed: number } {
-  const refunded = Math.floor(
-    (input.credits * Math.min(input.amountRefundedMinor, input.amountMinor)) / input.amountMinor,
-  );
+  const charged = chargedMinor(input);
+  const refunded = Math.floor((input.credits * Math.min(input.amountRefundedMinor, charged)) / charged);
   const disputed = input.disputeStatus === "open" || input.disputeStatus === "lost" ? input.credits - refunded : 0;
   return { refunded, disputed };
 }

@@ -13,8 +13,16 @@ export interface Payment {
   userId: string;
   packageId: string;
   credits: number;
+  // The pack's price when the payment was created: what the provider's session must sell.
   amountMinor: number;
   currency: string;
+  // What the provider's session says was paid, recorded when it is credited (null before, and for
+  // payments credited before these were kept): amount_total, amount_subtotal and its
+  // total_details' discount and tax. With a promotion code or tax the total differs from the price.
+  amountPaidMinor: number | null;
+  amountSubtotalMinor: number | null;
+  amountDiscountMinor: number | null;
+  amountTaxMinor: number | null;
   // The pack's creditExpiryDays when the payment was created: the purchase's grant expires this
   // many days after it is credited; null: never.
   creditExpiryDays: number | null;
@@ -46,6 +54,10 @@ export type PaymentPatch = Partial<
     | "providerPaymentIntentId"
     | "providerChargeId"
     | "amountRefundedMinor"
+    | "amountPaidMinor"
+    | "amountSubtotalMinor"
+    | "amountDiscountMinor"
+    | "amountTaxMinor"
     | "disputeStatus"
     | "creditsRefunded"
     | "creditsDisputed"

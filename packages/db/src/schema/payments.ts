@@ -108,6 +108,13 @@ export const payments = pgTable(
     credits: credits("credits").notNull(),
     amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
     currency: text("currency").notNull(),
+    // What the provider's session says was paid, recorded when the payment is credited (0023):
+    // amount_total, amount_subtotal (our price), and the session's own discount and tax. NULL
+    // before, and on payments credited before 0023 (their amount paid is amount_minor).
+    amountPaidMinor: bigint("amount_paid_minor", { mode: "number" }),
+    amountSubtotalMinor: bigint("amount_subtotal_minor", { mode: "number" }),
+    amountDiscountMinor: bigint("amount_discount_minor", { mode: "number" }),
+    amountTaxMinor: bigint("amount_tax_minor", { mode: "number" }),
     // The pack's creditExpiryDays when the payment was created (NULL: the credits never expire).
     creditExpiryDays: integer("credit_expiry_days"),
     status: paymentStatus("status").notNull().default("created"),
@@ -142,7 +149,11 @@ export const payments = pgTable(
     check("payments_amount_positive", sql`${t.amountMinor} > 0 AND ${t.credits} > 0`),
     check(
       "payments_refund_bounded",
-      sql`${t.amountRefundedMinor} >= 0 AND ${t.amountRefundedMinor} <= ${t.amountMinor}`,
+      sql`${t.amountRefundedMinor} >= 0 AND ${t.amountRefundedMinor} <= coalesce(${t.amountPaidMinor}, ${t.amountMinor})`,
+    ),
+    check(
+      "payments_paid_amounts_valid",
+      sql`${t.amountPaidMinor} IS NULL OR (${t.amountPaidMinor} > 0 AND ${t.amountSubtotalMinor} >= 0 AND ${t.amountDiscountMinor} >= 0 AND ${t.amountTaxMinor} >= 0)`,
     ),
     check(
       "payments_clawback_bounded",
