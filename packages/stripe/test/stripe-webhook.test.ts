@@ -68,6 +68,9 @@ describe("parseWebhook: mapping", () => {
         status,
         paymentStatus,
         amountTotalMinor: 1500,
+        amountSubtotalMinor: 1500,
+        amountDiscountMinor: 0,
+        amountTaxMinor: 0,
         currency: "usd",
         paymentIntentId: "pi_test_1",
         customerId: fixtureIds.customer,
@@ -93,6 +96,25 @@ describe("parseWebhook: mapping", () => {
         customerId: null,
       },
     });
+  });
+
+  it("reads the session's subtotal, discount and tax (total_details), null when Stripe gives none", () => {
+    const discounted = checkoutSessionEvent("checkout.session.completed", {
+      amount_subtotal: 2000,
+      amount_total: 1680,
+      total_details: { amount_discount: 500, amount_shipping: 0, amount_tax: 180 },
+    });
+    expect(parse(discounted)).toMatchObject({
+      session: { amountTotalMinor: 1680, amountSubtotalMinor: 2000, amountDiscountMinor: 500, amountTaxMinor: 180 },
+    });
+    const bare = checkoutSessionEvent("checkout.session.completed", { amount_subtotal: null, total_details: null });
+    expect(parse(bare)).toMatchObject({
+      session: { amountSubtotalMinor: null, amountDiscountMinor: null, amountTaxMinor: null },
+    });
+    const fractional = checkoutSessionEvent("checkout.session.completed", {
+      total_details: { amount_discount: 1.5, amount_tax: 0 },
+    });
+    expect(() => parse(fractional)).toThrow();
   });
 
   it("reads ids from expanded payment_intent and customer objects", () => {
