@@ -10289,6 +10289,9 @@ export interface operations {
                             status: string;
                             credits: number;
                             amountMinor: number;
+                            amountPaidMinor: number;
+                            amountDiscountMinor: number | null;
+                            amountTaxMinor: number | null;
                             currency: string;
                             amountRefundedMinor: number;
                             refundableMinor: number;
