@@ -2,7 +2,7 @@
 // their states) and what the user reads on a refund's ledger rows; erasure confirmed by typing
 // the user's email (optional over REST, always sent by the panel). Real HTTP, Stripe through msw.
 import { randomUUID } from "node:crypto";
-import { creditTransactions, users } from "@credits/db/schema";
+import { creditTransactions, paymentRefunds, users } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
@@ -66,6 +66,20 @@ describe("a user's payments as the admin sees them", () => {
       amountRefundedMinor: purchase.amountMinor,
       refundableMinor: 0,
       refunds: [{ status: "succeeded", requestedBy: admin.id, decidedBy: second.id }],
+    });
+  });
+
+  it("a pending refund past its expiry shows as expired and holds nothing, before anyone opens the approvals", async () => {
+    const purchase = await paidPurchase(server, mock, "pro");
+    const pending = await refund(server, admin, purchase.paymentId, {});
+    expect(pending.body.status).toBe("pending");
+    await db
+      .update(paymentRefunds)
+      .set({ expiresAt: new Date(Date.now() - 1_000) })
+      .where(eq(paymentRefunds.id, pending.body.id));
+    expect((await account(purchase.userId)).payments[0]).toMatchObject({
+      refundableMinor: purchase.amountMinor,
+      refunds: [{ id: pending.body.id, status: "expired" }],
     });
   });
 

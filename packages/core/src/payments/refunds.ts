@@ -124,8 +124,11 @@ export function createRefundService(deps: RefundDeps) {
     },
     refundsOf,
     // The admin's view of a user's payments: each one's refunds (newest first) and what is left
-    // to refund on it. Shown only: a refund is checked again under the payment's lock.
+    // to refund on it. Shown only: a refund is checked again under the payment's lock. Expired
+    // requests are marked so first, as for the approvals queue: shown as pending, they would
+    // still seem to hold their amount.
     async refundsOfPayments(payments: Payment[]): Promise<PaymentRefunds[]> {
+      await decisions.expirePending();
       const refunds = await refundsOf(payments.map((p) => p.id));
       return payments.map((payment) => {
         const own = refunds.filter((r) => r.paymentId === payment.id);
