@@ -4,7 +4,16 @@ import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { readExportHead, readExportPages } from "./gdpr-export-store.ts";
 import { dropUserMail } from "./mail-store.ts";
-import { adminActions, apiKeys, autoTopUpSettings, payments, processedEvents, sessions, users } from "./schema.ts";
+import {
+  adminActions,
+  apiKeys,
+  autoTopUpAttempts,
+  autoTopUpSettings,
+  payments,
+  processedEvents,
+  sessions,
+  users,
+} from "./schema.ts";
 
 // Linking ids matched against the stored payloads per statement.
 const SCRUB_BATCH = 500;
@@ -40,6 +49,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       await dropUserMail(db, userId);
       // The saved card's id goes with the customer it belongs to; no top-up can start after this.
       await db.delete(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
+      // The attempts' copies of it too (an attempt without a card is skipped, never charged).
+      await db.update(autoTopUpAttempts).set({ paymentMethodId: null }).where(eq(autoTopUpAttempts.userId, userId));
       // A provider's receipt link is a bearer link to a page with the payer's email and card.
       await db.update(payments).set({ receiptUrl: null }).where(eq(payments.userId, userId));
       await db

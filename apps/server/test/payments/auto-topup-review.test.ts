@@ -199,3 +199,19 @@ describe("review6 F6: an off-session create is never re-sent after Stripe forgot
     expect((await paymentRow(attempt?.paymentId ?? "")).reviewReason).toMatch(/metadata paymentId/);
   });
 });
+
+describe("review6 F9: erasure and the saved card", () => {
+  it("erasure forgets the card on the user's attempts too", async () => {
+    const saver = await saverWithCard(server, mock);
+    await spend(server, saver.id, 60);
+    await server.services.autoTopUp.runOnce();
+    expect((await attemptsOf(saver.id)).map((a) => a.paymentMethodId)).toEqual([saver.paymentMethod]);
+    const admin = await createAdmin(server);
+    const erased = await call(server.url, "POST", `/api/v1/admin/users/${saver.id}/erase`, {
+      cookie: admin.cookie,
+      body: { reason: "GDPR request" },
+    });
+    expect(erased.status, JSON.stringify(erased.body)).toBe(200);
+    expect((await attemptsOf(saver.id)).map((a) => a.paymentMethodId)).toEqual([null]);
+  });
+});
