@@ -1,6 +1,6 @@
 import { type CheckoutRequest, type ProviderEvent, ProviderRefusedError, WebhookSignatureError } from "@credits/core";
 import { describe, expect, it } from "vitest";
-import { createLocalProvider } from "../src/index.ts";
+import { createLocalProvider, LOCAL_CARD, LOCAL_DECLINING_CARD } from "../src/index.ts";
 
 let nowMs = Date.parse("2026-11-01T12:00:00Z");
 const clock = { now: () => new Date(nowMs) };
@@ -253,5 +253,101 @@ describe("local provider refunds", () => {
     await expect(provider.createRefund(request(paymentIntentId, 201, "k1"))).rejects.toThrow(ProviderRefusedError);
     await expect(provider.createRefund(request(paymentIntentId, 300, "k2"))).rejects.toThrow(/greater than unrefunded/);
     await expect(provider.createRefund(request("pi_unknown", 1, "k3"))).rejects.toThrow(/No such payment_intent/);
+  });
+});
+
+describe("local provider saved cards (auto top-up)", () => {
+  // A checkout that saves a card (the user opted in), completed with the given button.
+  async function saved(outcome: "pay" | "pay_declining_card") {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest({ saveCard: true }));
+    expect(provider.savesCard(sessionId)).toBe(true);
+    const events = provider.complete(sessionId, outcome)?.events ?? [];
+    const sent: ProviderEvent[] = [];
+    provider.onEvent(async (event) => {
+      sent.push(event);
+    });
+    return { provider, events, sent };
+  }
+  const charge = (paymentMethodId: string, idempotencyKey = "auto_topup:attempt-1") => ({
+    paymentId: "pay-topup",
+    userId: "user-1",
+    customerId: "cus_local_user-1",
+    paymentMethodId,
+    amountMinor: 499,
+    currency: "eur",
+    description: "Auto top-up: 500 credits",
+    idempotencyKey,
+  });
+
+  it("a checkout that saves no card sends no payment_intent.succeeded", async () => {
+    const provider = local();
+    const { sessionId } = await provider.createCheckoutSession(checkoutRequest());
+    expect(provider.savesCard(sessionId)).toBe(false);
+    expect(provider.complete(sessionId, "pay")?.events.map((event) => event.type)).toEqual(["checkout.completed"]);
+  });
+
+  it("Pay saves a card that pays off-session: succeeded, reported once per key, refundable", async () => {
+    const { provider, events, sent } = await saved("pay");
+    expect(events.map((event) => event.type)).toEqual(["checkout.completed", "payment_intent.succeeded"]);
+    expect(events[1]).toMatchObject({
+      paymentIntent: {
+        paymentId: "pay-1",
+        status: "succeeded",
+        customerId: "cus_local_user-1",
+        paymentMethodId: LOCAL_CARD,
+        savedForOffSession: true,
+      },
+    });
+    const intent = await provider.chargeOffSession(charge(LOCAL_CARD));
+    expect(intent).toMatchObject({
+      id: expect.stringMatching(/^pi_local_/),
+      paymentId: "pay-topup",
+      status: "succeeded",
+      amountMinor: 499,
+      currency: "eur",
+      paymentMethodId: LOCAL_CARD,
+      savedForOffSession: false,
+      failureCode: null,
+    });
+    expect(sent).toEqual([
+      { id: expect.stringMatching(/^evt_local_/), type: "payment_intent.succeeded", paymentIntent: intent },
+    ]);
+    // The same key: the same PaymentIntent, no second charge or event.
+    expect(await provider.chargeOffSession(charge(LOCAL_CARD))).toEqual(intent);
+    expect(sent).toHaveLength(1);
+    expect(await provider.retrievePaymentIntent(intent.id)).toEqual(intent);
+    const refund = await provider.createRefund({
+      paymentIntentId: intent.id,
+      amountMinor: 499,
+      metadata: {},
+      idempotencyKey: "r",
+    });
+    expect(refund.status).toBe("succeeded");
+  });
+
+  it("Pay, saving a card that declines: every off-session charge is declined, nothing is charged", async () => {
+    const { provider, events, sent } = await saved("pay_declining_card");
+    expect(events[1]).toMatchObject({
+      type: "payment_intent.succeeded",
+      paymentIntent: { paymentMethodId: LOCAL_DECLINING_CARD, savedForOffSession: true },
+    });
+    const intent = await provider.chargeOffSession(charge(LOCAL_DECLINING_CARD));
+    expect(intent).toMatchObject({
+      paymentId: "pay-topup",
+      status: "requires_payment_method",
+      failureCode: "card_declined",
+      paymentMethodId: LOCAL_DECLINING_CARD,
+    });
+    expect(sent).toEqual([
+      { id: expect.stringMatching(/^evt_local_/), type: "payment_intent.failed", paymentIntent: intent },
+    ]);
+    const again = await provider.chargeOffSession(charge(LOCAL_DECLINING_CARD, "auto_topup:attempt-2"));
+    expect(again).toMatchObject({ status: "requires_payment_method", failureCode: "card_declined" });
+    expect(again.id).not.toBe(intent.id);
+    await expect(
+      provider.createRefund({ paymentIntentId: intent.id, amountMinor: 1, metadata: {}, idempotencyKey: "r" }),
+    ).rejects.toThrow(ProviderRefusedError);
+    await expect(provider.retrievePaymentIntent("pi_unknown")).rejects.toThrow(/No such payment_intent/);
   });
 });

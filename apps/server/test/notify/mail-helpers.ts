@@ -24,14 +24,16 @@ export async function signUp(base: string) {
   return { id: reply.body.user.id as string, email, cookie };
 }
 
-export async function buy(base: string, cookie: string) {
+// outcome: the local checkout page's button ("pay_declining_card" saves a card that declines auto
+// top-ups, when the buyer opted in).
+export async function buy(base: string, cookie: string, outcome: "pay" | "pay_declining_card" = "pay") {
   const [pack] = await db.select().from(creditPackages).where(eq(creditPackages.slug, "starter"));
   if (!pack) throw new Error("no starter pack");
   await db.update(creditPackages).set({ name: HOSTILE_PACK }).where(eq(creditPackages.id, pack.id));
   const created = await call(base, "POST", "/api/v1/checkout", { cookie, body: { packageId: pack.id } });
   expect(created.status).toBe(201);
   const sessionPath = new URL(created.body.checkoutUrl).pathname;
-  const paid = await call(base, "POST", `${sessionPath}/pay`, { headers: { origin: "http://localhost:3000" } });
+  const paid = await call(base, "POST", `${sessionPath}/${outcome}`, { headers: { origin: "http://localhost:3000" } });
   expect(paid.status).toBe(303);
-  return { paymentId: created.body.paymentId as string, credits: pack.credits };
+  return { paymentId: created.body.paymentId as string, credits: pack.credits, packageId: pack.id };
 }

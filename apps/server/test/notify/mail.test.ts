@@ -2,7 +2,7 @@
 // receipts and low-balance alerts queued by the ledger, erasure confirmations, retries, one mail
 // per cause, hostile names. The local outbox: mail-local.test.ts.
 import { randomUUID } from "node:crypto";
-import { mails } from "@credits/db/schema";
+import { creditPackages, mails } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "../harness.ts";
@@ -72,5 +72,28 @@ describe("mail over SMTP", () => {
           ).length,
       )
       .toBe(0);
+  });
+
+  it("a declined auto top-up mails a link to pay for the pack on-session (text and an HTML anchor)", async () => {
+    const user = await signUp(server.url);
+    await call(server.url, "PUT", "/api/v1/me/alerts", { cookie: user.cookie, body: { lowBalanceThreshold: 0 } });
+    const [starter] = await db.select().from(creditPackages).where(eq(creditPackages.slug, "starter"));
+    const body = { enabled: true, threshold: 50, packageId: starter?.id };
+    expect((await call(server.url, "PUT", "/api/v1/me/auto-topup", { cookie: user.cookie, body })).status).toBe(200);
+    // The first checkout after opting in saves the card: here the local card that declines.
+    const { packageId } = await buy(server.url, user.cookie, "pay_declining_card");
+    const scope = { kind: "user", id: user.id } as const;
+    await server.services.credits.spend({ userId: user.id, amount: 60, idempotencyKey: randomUUID(), scope });
+    await server.services.autoTopUp.runOnce();
+    const failed = () => mailsTo(user.email).filter((mail) => mail.subject?.includes("top-up"));
+    await expect.poll(() => failed().length, { timeout: 10_000, interval: 200 }).toBe(1);
+    const [mail] = failed();
+    const payUrl = `http://localhost:3000/credits?package=${packageId}`;
+    expect(mail?.subject).toBe("Your automatic top-up did not go through");
+    expect(mail?.text).toContain("We could not charge your saved card for <b>Pro</b> Subject: injected X-Evil: 1.");
+    expect(mail?.text).toContain(`Pay for it now: ${payUrl}`);
+    const anchors = [...String(mail?.html).matchAll(/<a href="([^"]*)">([^<]*)<\/a>/g)];
+    expect(anchors.map(([, href, label]) => ({ href, label }))).toEqual([{ href: payUrl, label: "Pay for it now" }]);
+    expect(mail?.html).not.toMatch(/<b>Pro/);
   });
 });

@@ -15,9 +15,14 @@ const KEY_PATTERN = /^[0-9a-f-]{36}$/;
 
 export const meta: MetaFunction = () => [{ title: "Your credits · Credits" }];
 
-export const loader = userRoute(async ({ api }) => {
+export const loader = userRoute(async ({ api, request }) => {
   const [history, catalog] = await Promise.all([api.caller.credits.mine({ limit: 5 }), api.caller.packages.list()]);
+  // ?package=<id> (the auto top-up failure mail's link to pay on-session) pre-selects that pack;
+  // only the id of a pack on sale counts, anything else selects nothing.
+  const wanted = new URL(request.url).searchParams.get("package");
+  const selected = catalog.packages.find((pack) => pack.id === wanted) ?? null;
   return {
+    selectedPackageId: selected?.id ?? null,
     balance: history.balance,
     grants: history.grants,
     nextExpiry: history.nextExpiry,
@@ -87,7 +92,7 @@ export const action = userRoute(async ({ request, api }) => {
 });
 
 export default function Credits() {
-  const { balance, grants, nextExpiry, recent, packages, reportCost, reportKey, checkoutKey } =
+  const { balance, grants, nextExpiry, recent, packages, reportCost, reportKey, checkoutKey, selectedPackageId } =
     useLoaderData<typeof loader>();
   const result = useActionData<typeof action>();
   const navigation = useNavigation();
@@ -172,12 +177,17 @@ export default function Credits() {
           <ul className="grid gap-4 sm:grid-cols-2 lg:grid-cols-3">
             {packages.map((pack) => {
               const busy = buyingId === pack.id;
+              const selected = selectedPackageId === pack.id;
               return (
-                <li key={pack.id}>
-                  <Card className="flex h-full flex-col">
+                <li key={pack.id} aria-current={selected ? "true" : undefined}>
+                  <Card className={selected ? "flex h-full flex-col ring-2 ring-indigo-600" : "flex h-full flex-col"}>
                     <div className="flex items-start justify-between gap-2">
                       <h3 className="font-semibold text-slate-900">{pack.name}</h3>
-                      {pack.highlight ? <Badge tone="brand">Best value</Badge> : null}
+                      {selected ? (
+                        <Badge tone="brand">Selected</Badge>
+                      ) : pack.highlight ? (
+                        <Badge tone="brand">Best value</Badge>
+                      ) : null}
                     </div>
                     <p className="mt-3 text-3xl font-bold text-slate-900">{formatCredits(pack.credits)}</p>
                     <p className="mt-1 text-slate-600">
@@ -220,6 +230,8 @@ export default function Credits() {
                         disabled={buyingId !== null}
                         pending={busy}
                         pendingLabel="Opening checkout…"
+                        // The pack the link chose: its Buy button is focused (and so scrolled to).
+                        autoFocus={selected}
                         aria-label={`Buy ${pack.name}: ${formatCredits(pack.credits)}`}
                       >
                         Buy

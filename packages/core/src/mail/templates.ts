@@ -40,16 +40,27 @@ const integer = new Intl.NumberFormat("en");
 export function renderMail(template: MailTemplate, facts: MailFacts): RenderedMail {
   const hello = facts.name ? `Hello ${oneLine(facts.name)},` : "Hello,";
   const body = bodies[template](facts);
+  const link = body.link && /^https?:\/\//.test(body.link.href) ? body.link : null;
+  const text = link ? [...body.lines, `${link.label}: ${oneLine(link.href)}`] : body.lines;
+  // The link is a real anchor in the HTML (only http(s), escaped), and written out in the text.
+  const anchor = link ? `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>` : "";
   return {
     subject: oneLine(body.subject).slice(0, 200),
-    text: [hello, "", ...body.lines, "", "— Credits"].join("\n"),
+    text: [hello, "", ...text, "", "— Credits"].join("\n"),
     html: `<!doctype html><html><body><p>${escapeHtml(hello)}</p>${body.lines
       .map((line) => `<p>${escapeHtml(line)}</p>`)
-      .join("")}<p>— Credits</p></body></html>`,
+      .join("")}${anchor}<p>— Credits</p></body></html>`,
   };
 }
 
-const bodies: Record<MailTemplate, (facts: MailFacts) => { subject: string; lines: string[] }> = {
+interface MailBody {
+  subject: string;
+  lines: string[];
+  // A call to action: the page to open.
+  link?: { label: string; href: string };
+}
+
+const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
   receipt: (facts) => ({
     subject: `Receipt: ${credits(facts.credits)} credits${facts.packName ? ` (${facts.packName})` : ""}`,
     lines: [
@@ -73,8 +84,9 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => { subject: string; line
     subject: "Your automatic top-up did not go through",
     lines: [
       `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
-      facts.payUrl ? `You can pay for it here: ${facts.payUrl}` : "You can buy credits on the Credits page.",
+      ...(facts.payUrl ? [] : ["You can buy credits on the Credits page."]),
     ],
+    ...(facts.payUrl ? { link: { label: "Pay for it now", href: facts.payUrl } } : {}),
   }),
   endpoint_disabled: (facts) => ({
     subject: `Webhook endpoint disabled: ${facts.endpointHost ?? "an endpoint"}`,
