@@ -1,6 +1,6 @@
 // The pure pieces of a reconciliation pass (reconciliation-pass.ts): the provider's listings cut
 // into batches, and a session's amounts compared with our payment's.
-import type { CheckoutSessionInfo } from "./payments/provider.ts";
+import { type CheckoutSessionInfo, type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
 import { chargedMinor } from "./payments/state.ts";
 import type { Payment } from "./payments/store.ts";
 
@@ -37,4 +37,15 @@ export async function* batches<T>(items: AsyncIterable<T>, size: number): AsyncG
     }
   }
   if (batch.length > 0) yield batch;
+}
+
+// A session asked about by id: null when the provider does not know it.
+export async function lookUpSession(provider: PaymentProvider, sessionId: string): Promise<CheckoutSessionInfo | null> {
+  try {
+    return await provider.retrieveCheckoutSession(sessionId);
+  } catch (error) {
+    // An outage fails the run (it is not evidence of anything); any other refusal is "unknown".
+    if (error instanceof ProviderUnavailableError) throw error;
+    return null;
+  }
 }

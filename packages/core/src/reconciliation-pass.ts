@@ -3,34 +3,31 @@ import type { CreditService } from "./credits.ts";
 import type { TimeCursor } from "./cursor.ts";
 import { paidAmountProblem } from "./payments/payment-facts.ts";
 import type { PaymentService } from "./payments/payments.ts";
-import {
-  type ChargeInfo,
-  type CheckoutSessionInfo,
-  type ListWindow,
-  type PaymentProvider,
-  ProviderUnavailableError,
+import type {
+  ChargeInfo,
+  CheckoutSessionInfo,
+  ListWindow,
+  PaymentIntentInfo,
+  PaymentProvider,
 } from "./payments/provider.ts";
 import type { Payment } from "./payments/store.ts";
-import { amountDiffers, amounts, batches, byId, unique } from "./reconciliation-helpers.ts";
+import { amountDiffers, amounts, batches, byId, lookUpSession, unique } from "./reconciliation-helpers.ts";
+import { reconcileIntents } from "./reconciliation-intents.ts";
 import {
   emptyStats,
   FULL_LEDGER_PASS_EVERY_MS,
   MAX_FINDINGS_PER_RUN,
   MAX_INVARIANT_FINDINGS,
   MAX_SESSION_LOOKUPS,
+  progressOf,
   RECONCILE_BATCH_SIZE,
   type ReconcileOptions,
   type ReconcilePhase,
-  reconcilePhases,
 } from "./reconciliation-run.ts";
-import {
-  findingKinds,
-  type NewFinding,
-  type ReconciliationStats,
-  type ReconciliationStore,
-} from "./reconciliation-store.ts";
+import type { NewFinding, ReconciliationStats, ReconciliationStore } from "./reconciliation-store.ts";
 
-// One reconciliation run's comparison: the provider's sessions and charges against our payments,
+// One reconciliation run's comparison: the provider's sessions, charges and off-session
+// PaymentIntents (auto top-ups, reconciliation-intents.ts) against our payments,
 // batch by batch, then our credited payments the provider did not list, then the ledger. Heals go
 // through the payment service's own functions (fulfil, refund), which lock the payment and act at
 // most once, so a webhook or another run racing this one changes nothing twice.
@@ -38,7 +35,7 @@ import {
 export interface PassDeps {
   store: ReconciliationStore;
   credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
-  payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
+  payments: Pick<PaymentService, "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider">;
   provider: PaymentProvider;
   clock: Clock;
 }
@@ -49,7 +46,8 @@ export class ReconciliationPass {
   private readonly pending: NewFinding[] = [];
   private stored = 0;
   private readonly checked = new Set<string>();
-  // Payment ids whose session the provider listed, and those already reported as mismatched.
+  // Payment ids whose session (or, for an auto top-up, succeeded PaymentIntent) the provider
+  // listed, and those already reported as mismatched.
   private readonly sessionSeenFor = new Set<string>();
   private readonly mismatched = new Set<string>();
   private readonly runId: string;
@@ -77,6 +75,8 @@ export class ReconciliationPass {
     for await (const batch of batches(this.deps.provider.listCharges(this.window), RECONCILE_BATCH_SIZE)) {
       await this.charges(batch);
     }
+    const intents = this.deps.provider.listOffSessionPaymentIntents(this.window);
+    for await (const batch of batches(intents, RECONCILE_BATCH_SIZE)) await this.intents(batch);
     this.progress("payments");
     await this.creditedPayments();
     this.progress("ledger");
@@ -203,6 +203,27 @@ export class ReconciliationPass {
     this.progress("charges");
   }
 
+  private async intents(intents: PaymentIntentInfo[]): Promise<void> {
+    this.checkAborted();
+    await reconcileIntents(
+      {
+        deps: this.deps,
+        source: this.source,
+        stats: this.stats,
+        seen: (payment) => {
+          this.check(payment);
+          this.sessionSeenFor.add(payment.id);
+        },
+        find: (finding) => this.find(finding),
+        mismatch: (payment, intent) =>
+          this.mismatch(payment, intent.id, intent.amountMinor, intent.currency, { paid: true }),
+      },
+      intents,
+    );
+    await this.flush();
+    this.progress("charges");
+  }
+
   private async refund(charge: ChargeInfo, payment: Payment): Promise<void> {
     const applied = await this.deps.payments.applyRefundFromProvider(charge, this.source);
     if (!applied) {
@@ -248,7 +269,7 @@ export class ReconciliationPass {
         let session: CheckoutSessionInfo | null = null;
         if (payment.providerSessionId && lookups < MAX_SESSION_LOOKUPS) {
           lookups += 1;
-          session = await this.lookUpSession(payment.providerSessionId);
+          session = await lookUpSession(this.deps.provider, payment.providerSessionId);
         }
         if (session?.paymentStatus === "paid" && session.paymentId === payment.id) continue;
         this.find({
@@ -369,29 +390,7 @@ export class ReconciliationPass {
   }
 
   private progress(phase: ReconcilePhase): void {
-    if (!this.options.onProgress) return;
-    const { stats } = this;
-    this.options.onProgress({
-      runId: this.runId,
-      phase,
-      step: reconcilePhases.indexOf(phase) + 1,
-      steps: reconcilePhases.length,
-      sessionsSeen: stats.sessionsSeen,
-      chargesSeen: stats.chargesSeen,
-      paymentsChecked: stats.paymentsChecked,
-      findings: findingKinds.reduce((sum, kind) => sum + stats.findings[kind], 0),
-      healed: stats.healed,
-    });
-  }
-
-  private async lookUpSession(sessionId: string): Promise<CheckoutSessionInfo | null> {
-    try {
-      return await this.deps.provider.retrieveCheckoutSession(sessionId);
-    } catch (error) {
-      // An outage fails the run (it is not evidence of anything); any other refusal is "unknown".
-      if (error instanceof ProviderUnavailableError) throw error;
-      return null;
-    }
+    this.options.onProgress?.(progressOf(this.runId, phase, this.stats));
   }
 
   finalStats(startedAt: Date): ReconciliationStats {

@@ -54,6 +54,7 @@ export function emptyStats(): ReconciliationStats {
     sessionsForeign: 0,
     chargesSeen: 0,
     chargesUnmatched: 0,
+    intentsSeen: 0,
     paymentsChecked: 0,
     usersChecked: 0,
     findings: zeroByKind(),
@@ -67,4 +68,18 @@ export function emptyStats(): ReconciliationStats {
 
 function zeroByKind(): Record<FindingKind, number> {
   return Object.fromEntries(findingKinds.map((kind) => [kind, 0])) as Record<FindingKind, number>;
+}
+
+export function progressOf(runId: string, phase: ReconcilePhase, stats: ReconciliationStats): ReconcileProgress {
+  return {
+    runId,
+    phase,
+    step: reconcilePhases.indexOf(phase) + 1,
+    steps: reconcilePhases.length,
+    sessionsSeen: stats.sessionsSeen,
+    chargesSeen: stats.chargesSeen,
+    paymentsChecked: stats.paymentsChecked,
+    findings: findingKinds.reduce((sum, kind) => sum + stats.findings[kind], 0),
+    healed: stats.healed,
+  };
 }

@@ -31,6 +31,8 @@ export interface ReconciliationStats {
   chargesSeen: number;
   // Charges whose payment we could not find by payment intent or charge id.
   chargesUnmatched: number;
+  // Off-session PaymentIntents (auto top-ups) listed; absent from runs made before they were.
+  intentsSeen?: number;
   // Distinct payments of ours compared with the provider.
   paymentsChecked: number;
   usersChecked: number;

@@ -48,7 +48,7 @@ export type ReconciliationService = ReturnType<typeof createReconciliationServic
 export function createReconciliationService(deps: {
   store: ReconciliationStore;
   credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
-  payments: Pick<PaymentService, "fulfilFromProvider" | "applyRefundFromProvider">;
+  payments: Pick<PaymentService, "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider">;
   provider: PaymentProvider;
   clock?: Clock;
   windowDays?: number;

@@ -194,11 +194,12 @@ async function expireSession(
 }
 
 // Off-session charges of the saved local cards (auto top-up).
-function localIntents(charges: ReturnType<typeof localRefunds>) {
+function localIntents(charges: ReturnType<typeof localRefunds>, clock: Clock) {
   // Answered once per key (like Stripe's idempotency), and reported through the event sink too:
   // the answer and payment_intent.* both arrive.
   const intents = new Map<string, PaymentIntentInfo>();
   const intentByKey = new Map<string, string>();
+  const createdAt = new Map<string, Date>();
   async function chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo> {
     assertChargeable(request.currency, request.amountMinor);
     const earlier = intents.get(intentByKey.get(request.idempotencyKey) ?? "");
@@ -217,6 +218,7 @@ function localIntents(charges: ReturnType<typeof localRefunds>) {
     };
     intents.set(intent.id, intent);
     intentByKey.set(request.idempotencyKey, intent.id);
+    createdAt.set(intent.id, clock.now());
     if (!declined) charges.charged(intent.id, intent.amountMinor, intent.currency);
     const type = declined ? "payment_intent.failed" : "payment_intent.succeeded";
     await charges.send({ id: randomId("evt_local"), type, paymentIntent: { ...intent } });
@@ -229,7 +231,16 @@ function localIntents(charges: ReturnType<typeof localRefunds>) {
     return { ...intent };
   }
 
-  return { chargeOffSession, retrievePaymentIntent };
+  const listOffSessionPaymentIntents = (window: ListWindow): AsyncIterable<PaymentIntentInfo> => ({
+    async *[Symbol.asyncIterator]() {
+      for (const intent of [...intents.values()]) {
+        const at = createdAt.get(intent.id) ?? window.createdFrom;
+        if (at >= window.createdFrom && at <= window.createdTo) yield { ...intent };
+      }
+    },
+  });
+
+  return { chargeOffSession, retrievePaymentIntent, listOffSessionPaymentIntents };
 }
 
 // A checkout that saves a card for auto top-up: Stripe sends payment_intent.succeeded with the
@@ -284,7 +295,7 @@ export function createLocalProvider({
   const base = publicUrl.replace(/\/+$/, "");
   const { sessions, sessionByKey, find, remember } = sessionMemory();
   const refunds = localRefunds();
-  const intents = localIntents(refunds);
+  const intents = localIntents(refunds, clock);
 
   const provider: LocalProvider = {
     name: "local",
@@ -349,6 +360,7 @@ export function createLocalProvider({
     onEvent: refunds.onEvent,
     chargeOffSession: intents.chargeOffSession,
     retrievePaymentIntent: intents.retrievePaymentIntent,
+    listOffSessionPaymentIntents: intents.listOffSessionPaymentIntents,
     savesCard: (sessionId) => sessions.get(sessionId)?.request.saveCard === true,
 
     complete(sessionId, outcome) {

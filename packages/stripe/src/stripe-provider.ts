@@ -156,6 +156,11 @@ function untracedListing<T>(
   };
 }
 
+// Stripe cannot filter a listing by metadata: our off-session charges carry kind=auto_topup.
+async function* offSessionOnly(intents: AsyncIterable<Stripe.PaymentIntent>): AsyncIterable<Stripe.PaymentIntent> {
+  for await (const intent of intents) if (intent.metadata?.kind === "auto_topup") yield intent;
+}
+
 function createdRange(window: ListWindow): { gte: number; lte: number } {
   const gte = Math.floor(window.createdFrom.getTime() / 1000);
   const lte = Math.floor(window.createdTo.getTime() / 1000);
@@ -338,6 +343,13 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         "charge list",
         () => stripe.charges.list({ created: createdRange(window), limit: LIST_PAGE_SIZE }),
         toCharge,
+      ),
+
+    listOffSessionPaymentIntents: (window): AsyncIterable<PaymentIntentInfo> =>
+      listing(
+        "payment intent list",
+        () => offSessionOnly(stripe.paymentIntents.list({ created: createdRange(window), limit: LIST_PAGE_SIZE })),
+        toPaymentIntent,
       ),
 
     createRefund: (request) => call("refund create", () => refund(stripe, request)),

@@ -223,6 +223,37 @@ describe("stripe provider: listing for reconciliation", () => {
     expect(mock.requestsTo("GET", "/v1/charges")).toHaveLength(2);
   });
 
+  it("lists the off-session PaymentIntents (ours carry kind=auto_topup), not Checkout's", async () => {
+    const stripe = provider();
+    const offSession = (n: number) => ({
+      paymentId: `pay-${n}`,
+      userId: "user-1",
+      customerId: "cus_1",
+      paymentMethodId: "pm_1",
+      amountMinor: 500,
+      currency: "usd",
+      description: "Auto top-up: 100 credits",
+      idempotencyKey: `auto_topup:${n}`,
+    });
+    const charged = [await stripe.chargeOffSession(offSession(1)), await stripe.chargeOffSession(offSession(2))];
+    const checkoutIntent = stripeFixture("payment_intent", {
+      id: "pi_checkout",
+      status: "succeeded",
+      metadata: { paymentId: "pay-checkout" },
+      created: Math.floor(Date.now() / 1000),
+    });
+    mock.intents.set("pi_checkout", checkoutIntent);
+    const now = Date.now();
+    const around = { createdFrom: new Date(now - 60_000), createdTo: new Date(now + 60_000) };
+    const listed = await collect(stripe.listOffSessionPaymentIntents(around));
+    expect(listed.map((intent) => intent.id).sort()).toEqual(charged.map((intent) => intent.id).sort());
+    expect(listed.find((intent) => intent.paymentId === "pay-1")).toMatchObject({
+      status: "succeeded",
+      amountMinor: 500,
+    });
+    expect(mock.requestsTo("GET", "/v1/payment_intents")[0]?.query).toMatchObject({ limit: "100" });
+  });
+
   it("requests nothing until iterated, and can be iterated again", async () => {
     const stripe = provider();
     const sessions = stripe.listCheckoutSessions(window);

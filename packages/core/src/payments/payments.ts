@@ -23,6 +23,7 @@ import {
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
+  type PaymentIntentInfo,
   type PaymentProvider,
   type ProviderEvent,
   ProviderUnavailableError,
@@ -348,6 +349,22 @@ export function createPaymentService(deps: {
     });
   }
 
+  // For reconciliation: an off-session PaymentIntent (auto top-up) the provider says succeeded,
+  // through the same function as its payment_intent.succeeded. True when this call credited it.
+  async function applyIntentFromProvider(intent: PaymentIntentInfo, source: string): Promise<boolean> {
+    if (!intent.paymentId || intent.status !== "succeeded") return false;
+    return inTransaction(async (tx) => {
+      let credited = false;
+      const fulfil: typeof fulfilLocked = async (...args) => {
+        const outcome = await fulfilLocked(...args);
+        credited = outcome === "credited";
+        return outcome;
+      };
+      await applyIntent(tx, intent, source, { fulfil, clock, publicUrl: deps.publicUrl });
+      return credited;
+    });
+  }
+
   // For reconciliation: a refund the provider reports but we never recorded (a lost
   // charge.refunded), applied through the same path as the event. False when there is nothing
   // new to apply (unknown payment, or the refund is already recorded).
@@ -371,6 +388,7 @@ export function createPaymentService(deps: {
     getPayment,
     receipt: receipts.receipt,
     fulfilFromProvider,
+    applyIntentFromProvider,
     applyRefundFromProvider,
     // For the refund service: the provider's answer to our own refund applies the same fact as its
     // charge.refunded event, under the payment's lock held by the caller; whichever comes first

@@ -151,6 +151,8 @@ export interface PaymentProvider {
   // For reconciliation: every page, bounded by the window.
   listCheckoutSessions(window: ListWindow): AsyncIterable<CheckoutSessionInfo>;
   listCharges(window: ListWindow): AsyncIterable<ChargeInfo>;
+  // The off-session PaymentIntents (auto top-ups) created in the window; Checkout's are not listed.
+  listOffSessionPaymentIntents(window: ListWindow): AsyncIterable<PaymentIntentInfo>;
   // Refuses (ProviderRefusedError) what the provider will not do: more than the charge has left,
   // an unknown or disputed payment.
   createRefund(request: RefundRequest): Promise<RefundInfo>;

@@ -211,11 +211,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       charge: params["expand[0]"] === "charge" ? after : after.id,
       currency: after.currency,
       payment_intent: paymentIntent,
-      metadata: Object.fromEntries(
-        Object.entries(params)
-          .filter(([key]) => key.startsWith("metadata["))
-          .map(([key, value]) => [key.slice("metadata[".length, -1), value]),
-      ),
+      metadata: metadataOf(params),
       created: Math.floor(Date.now() / 1000),
     });
     if (idempotencyKey) refundByKey.set(idempotencyKey, { params, refund });
@@ -297,11 +293,15 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       }),
     );
   }
-
   const handlers = [
     http.post(`${baseUrl}/v1/payment_intents`, route(createIntent)),
     http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
     http.get(`${baseUrl}/v1/payment_intents/:id`, route(retrievePaymentIntent)),
+    // paymentIntents.list: those created through the API (the off-session charges), as they stand.
+    http.get(
+      `${baseUrl}/v1/payment_intents`,
+      route(({ query }) => ok(listPage([...intents.values()], query, "/v1/payment_intents"))),
+    ),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
     http.delete(
