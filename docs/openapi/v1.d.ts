@@ -14367,11 +14367,17 @@ export interface operations {
                     type: "credits.expiring";
                     /** Format: date-time */
                     timestamp: string;
+                    /** @description Once per grant with credits left, CREDITS_EXPIRING_NOTICE_DAYS (default 7) days before its expiresAt, with an email to the user; a grant spent to 0 before then raises none */
                     data: {
                         userId: string;
+                        /** @description The grant; the user's live grants are listed with their balance */
                         grantId: string;
+                        /** @description Credits left in the grant when the notice was decided: what expires unless spent */
                         amount: number;
-                        /** Format: date-time */
+                        /**
+                         * Format: date-time
+                         * @description When the grant's remainder expires
+                         */
                         expiresAt: string;
                     };
                 };

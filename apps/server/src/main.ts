@@ -139,6 +139,9 @@ export async function startServer(
   sweep.unref();
   const grantSweep = setInterval(() => {
     services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
+    services.expiryNotices
+      .runOnce()
+      .catch((error) => reportError(error, { where: "job", route: "grant-expiry-notice" }));
   }, env.EXPIRY_SWEEP_INTERVAL_SECONDS * 1000);
   grantSweep.unref();
   const mailSender = startMailSender(env, services.mail);

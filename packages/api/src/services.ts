@@ -7,6 +7,7 @@ import type {
   AutoTopUpService,
   CatalogService,
   CreditService,
+  ExpiryNotifier,
   FirstAdminSetup,
   GdprService,
   KeyCreditsService,
@@ -28,6 +29,8 @@ export interface Services {
   autoTopUp: AutoTopUpService;
   // Low-balance thresholds (the crossing itself is detected by the ledger, migration 0010).
   alerts: AlertService;
+  // credits.expiring: announces grants about to expire (run by each instance's grant sweep).
+  expiryNotices: ExpiryNotifier;
   // Grants through API keys (approval rule, audit, limits) and the spend limits of keys.
   keyCredits: KeyCreditsService;
   credits: CreditService;

@@ -17,6 +17,7 @@ export * from "./credits.ts";
 export * from "./cursor.ts";
 export * from "./errors.ts";
 export * from "./events/events.ts";
+export * from "./expiry-notices.ts";
 export * from "./gdpr.ts";
 export * from "./gdpr-export.ts";
 export * from "./grant-terms.ts";

@@ -7,6 +7,7 @@ export * from "./catalog-store.ts";
 export * from "./client.ts";
 export * from "./data-dir-lock.ts";
 export * from "./errors.ts";
+export * from "./expiry-notice-store.ts";
 export * from "./gdpr-store.ts";
 export * from "./ledger-store.ts";
 export * from "./mail-store.ts";

@@ -101,6 +101,7 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
       failedDeliveries: number("failedDeliveries"),
       // An auto top-up failure's link to buy the same pack on-session (made by us, not by a user).
       ...(typeof data.payUrl === "string" ? { payUrl: data.payUrl } : {}),
+      ...(typeof data.expiresAt === "string" ? { expiresAt: data.expiresAt } : {}),
       ...(pack ?? {}),
       ...(payment ?? {}),
     },

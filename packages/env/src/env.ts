@@ -113,6 +113,9 @@ const schema = z.object({
   // How often the server records the expiry of credit grants past their expiresAt (reads and
   // spends see them gone at once; the sweep writes their expiry rows).
   EXPIRY_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  // credits.expiring (webhook and email): a grant with credits left is announced this many days
+  // before its expiresAt, once, by the same sweep.
+  CREDITS_EXPIRING_NOTICE_DAYS: z.coerce.number().int().min(1).max(365).default(7),
   // Adjustments larger than this (absolute credits) need a second admin's approval.
   ADMIN_APPROVAL_THRESHOLD: z.coerce.number().int().min(0).default(10_000),
   ADMIN_APPROVAL_TTL_HOURS: z.coerce.number().positive().default(72),

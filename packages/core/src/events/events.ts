@@ -24,8 +24,18 @@ export const eventSchemas = {
   "credits.low_balance": z.object({ userId: id, balance: credits, threshold: credits, transactionId: id }),
   // The balance reached zero (or below, through a dispute).
   "credits.depleted": z.object({ userId: id, balance: credits, transactionId: id }),
-  // A grant's remainder expires soon.
-  "credits.expiring": z.object({ userId: id, grantId: id, amount: credits, expiresAt: instant }),
+  // A grant's remainder expires soon: once per grant (expiry-notices.ts).
+  "credits.expiring": z
+    .object({
+      userId: id,
+      grantId: id.describe("The grant; the user's live grants are listed with their balance"),
+      amount: credits.describe("Credits left in the grant when the notice was decided: what expires unless spent"),
+      expiresAt: instant.describe("When the grant's remainder expires"),
+    })
+    .describe(
+      "Once per grant with credits left, CREDITS_EXPIRING_NOTICE_DAYS (default 7) days before its expiresAt, " +
+        "with an email to the user; a grant spent to 0 before then raises none",
+    ),
   // The provider reported (more) money refunded; the credits clawed back so far for this payment.
   "payment.refunded": z.object({
     userId: id,

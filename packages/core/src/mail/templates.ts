@@ -8,6 +8,7 @@ export const mailTemplates = [
   "receipt",
   "low_balance",
   "auto_topup_failed",
+  "credits_expiring",
   "erasure_confirmation",
   "endpoint_disabled",
 ] as const;
@@ -30,6 +31,8 @@ export interface MailFacts {
   amountMinor?: number;
   currency?: string;
   payUrl?: string;
+  // When a grant's credits expire (ISO 8601).
+  expiresAt?: string;
   // An outbound webhook endpoint's host (never its path or query: they may carry tokens).
   endpointHost?: string;
   failedDeliveries?: number;
@@ -88,6 +91,13 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
     ],
     ...(facts.payUrl ? { link: { label: "Pay for it now", href: facts.payUrl } } : {}),
   }),
+  credits_expiring: (facts) => ({
+    subject: `${credits(facts.credits)} of your credits expire on ${day(facts.expiresAt)}`,
+    lines: [
+      `${credits(facts.credits)} credits of your balance expire on ${day(facts.expiresAt)} (UTC) if they are not used by then.`,
+      "Credits that expire sooner are spent first.",
+    ],
+  }),
   endpoint_disabled: (facts) => ({
     subject: `Webhook endpoint disabled: ${facts.endpointHost ?? "an endpoint"}`,
     lines: [
@@ -103,6 +113,12 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
     ],
   }),
 };
+
+// The UTC day of an instant, e.g. 2026-12-11; "soon" when it is missing or not a date.
+function day(value: string | undefined): string {
+  const at = value ? new Date(value) : null;
+  return at && !Number.isNaN(at.getTime()) ? at.toISOString().slice(0, 10) : "soon";
+}
 
 function credits(value: number | undefined): string {
   return integer.format(value ?? 0);

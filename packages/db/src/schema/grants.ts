@@ -61,3 +61,17 @@ export const ledgerAllocations = pgTable(
     check("ledger_allocations_nonzero", sql`${t.amount} <> 0`),
   ],
 );
+
+// credits.expiring: one notice per grant (drizzle/0024_i16topup_grant_expiry_notices.sql).
+export const grantExpiryNotices = pgTable(
+  "grant_expiry_notices",
+  {
+    grantId: uuid("grant_id")
+      .primaryKey()
+      .references(() => creditGrants.id),
+    amount: credits("amount").notNull(),
+    expiresAt: tsz("expires_at").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [check("grant_expiry_notices_amount_check", sql`${t.amount} > 0`)],
+);
