@@ -349,19 +349,15 @@ export function createPaymentService(deps: {
     });
   }
 
-  // For reconciliation: an off-session PaymentIntent (auto top-up) the provider says succeeded,
-  // through the same function as its payment_intent.succeeded. True when this call credited it.
+  // Reconciliation: an auto top-up's succeeded PaymentIntent, as its webhook; true if this call credited.
   async function applyIntentFromProvider(intent: PaymentIntentInfo, source: string): Promise<boolean> {
-    if (!intent.paymentId || intent.status !== "succeeded") return false;
+    const paymentId = intent.paymentId;
+    if (!paymentId || intent.status !== "succeeded") return false;
     return inTransaction(async (tx) => {
-      let credited = false;
-      const fulfil: typeof fulfilLocked = async (...args) => {
-        const outcome = await fulfilLocked(...args);
-        credited = outcome === "credited";
-        return outcome;
-      };
-      await applyIntent(tx, intent, source, { fulfil, clock, publicUrl: deps.publicUrl });
-      return credited;
+      const before = await tx.payments.lockPayment(paymentId);
+      if (!before || before.creditedAt) return false;
+      await applyIntent(tx, intent, source, { fulfil: fulfilLocked, clock, publicUrl: deps.publicUrl });
+      return Boolean((await tx.payments.findPayment(paymentId))?.creditedAt);
     });
   }
 
