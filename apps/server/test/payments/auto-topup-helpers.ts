@@ -4,9 +4,11 @@
 import { randomUUID } from "node:crypto";
 import { autoTopUpAttempts, mails, outboxEvents } from "@credits/db/schema";
 import { and, asc, eq, sql } from "drizzle-orm";
+import { HttpResponse } from "msw";
 import { expect } from "vitest";
 import type { RunningServer } from "../../src/main.ts";
 import {
+  balanceOf,
   call,
   db,
   deliver,
@@ -132,3 +134,26 @@ export const ageAttempts = (userId: string) =>
     .update(autoTopUpAttempts)
     .set({ createdAt: sql`now() - interval '1 day'` })
     .where(eq(autoTopUpAttempts.userId, userId));
+
+// Stripe charges the saved card, but every answer (the SDK's retries too) is lost and no webhook
+// comes: the attempt stays processing, the balance below the threshold (60 spent of 100).
+export async function chargedWithAnswerLost(server: RunningServer, mock: StripeMock) {
+  const saver = await saverWithCard(server, mock);
+  let charged: StripeJson = {};
+  mock.beforeIntentAnswer(async (intent) => {
+    charged = intent;
+    mock.failWith("500");
+    return HttpResponse.json({ error: { type: "api_error", message: "lost" } }, { status: 500 });
+  });
+  try {
+    await spend(server, saver.id, 60);
+    await server.services.autoTopUp.runOnce();
+  } finally {
+    mock.beforeIntentAnswer(null);
+    mock.failWith(null);
+  }
+  const [attempt] = await attemptsOf(saver.id);
+  expect(attempt?.status).toBe("processing");
+  expect(await balanceOf(saver.id)).toBe(40);
+  return { saver, charged, paymentId: attempt?.paymentId ?? "" };
+}

@@ -3,16 +3,21 @@
 // webhook and the worker; a top-up credited normally is not reported as unknown to Stripe.
 import { reconciliationFindings } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
-import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
-import { attemptsOf, eventsOf, expireLeases, saverWithCard, spend } from "./auto-topup-helpers.ts";
+import {
+  chargedWithAnswerLost as answerLost,
+  attemptsOf,
+  eventsOf,
+  expireLeases,
+  saverWithCard,
+  spend,
+} from "./auto-topup-helpers.ts";
 import {
   balanceOf,
   db,
   deliver,
   failOnLoggedError,
   ledgerOf,
-  type StripeJson,
   startStripeMock,
   startTestServer,
   stripeEnv,
@@ -40,28 +45,7 @@ const findingsOf = (runId: string) =>
     .from(reconciliationFindings)
     .where(eq(reconciliationFindings.runId, runId));
 
-// Stripe charges the saved card, but every answer is lost and no webhook comes: the attempt stays
-// processing, the balance below the threshold.
-async function chargedWithAnswerLost() {
-  const saver = await saverWithCard(server, mock);
-  let charged: StripeJson = {};
-  mock.beforeIntentAnswer(async (intent) => {
-    charged = intent;
-    mock.failWith("500");
-    return HttpResponse.json({ error: { type: "api_error", message: "lost" } }, { status: 500 });
-  });
-  try {
-    await spend(server, saver.id, 60);
-    await runWorker();
-  } finally {
-    mock.beforeIntentAnswer(null);
-    mock.failWith(null);
-  }
-  const [attempt] = await attemptsOf(saver.id);
-  expect(attempt?.status).toBe("processing");
-  expect(await balanceOf(saver.id)).toBe(40);
-  return { saver, charged, paymentId: attempt?.paymentId ?? "" };
-}
+const chargedWithAnswerLost = () => answerLost(server, mock);
 
 describe("reconciliation of auto top-ups", () => {
   it("credits a succeeded off-session PaymentIntent whose webhook was lost, once, and reports it healed", async () => {

@@ -2,13 +2,13 @@
 // card, one off-session charge per crossing (concurrent spends, a top-up in flight), success,
 // decline, 3-D Secure, the caps, three failures in a row, and the credit exactly once when the
 // webhook, the charge's own answer and the worker's reconciliation race.
-import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import {
   ageAttempts,
   attemptsOf,
   autoTopUpOf,
   buySavingCard,
+  chargedWithAnswerLost,
   eventsOf,
   expireLeases,
   grant,
@@ -26,7 +26,6 @@ import {
   ledgerOf,
   pack,
   paymentRow,
-  type StripeJson,
   signUp,
   startStripeMock,
   startTestServer,
@@ -225,29 +224,12 @@ describe("auto top-up", () => {
   });
 
   it("an answer lost: the webhook twice and the worker's reconciliation race, credited once", async () => {
-    const saver = await saverWithCard(server, mock);
-    let charged: StripeJson = {};
-    // Stripe charges, but every answer (the SDK's retries too) fails: the attempt stays processing.
-    mock.beforeIntentAnswer(async (intent) => {
-      charged = intent;
-      mock.failWith("500");
-      return HttpResponse.json({ error: { type: "api_error", message: "lost" } }, { status: 500 });
-    });
-    try {
-      await spend(server, saver.id, 60);
-      await runWorker();
-    } finally {
-      mock.beforeIntentAnswer(null);
-      mock.failWith(null);
-    }
-    const [attempt] = await attemptsOf(saver.id);
-    expect(attempt?.status).toBe("processing");
-    expect(await balanceOf(saver.id)).toBe(40);
+    const { saver, charged, paymentId } = await chargedWithAnswerLost(server, mock);
     await expireLeases(saver.id);
     const event = stripeEvent("payment_intent.succeeded", charged);
     const replies = await Promise.all([deliver(server.url, event), runWorker(), deliver(server.url, event)]);
     expect([replies[0]?.status, replies[2]?.status]).toEqual([200, 200]);
-    expect(await ledgerOf(attempt?.paymentId ?? "")).toEqual([{ kind: "purchase", amount: 100, balanceAfter: 140 }]);
+    expect(await ledgerOf(paymentId)).toEqual([{ kind: "purchase", amount: 100, balanceAfter: 140 }]);
     expect(await attemptsOf(saver.id)).toMatchObject([{ status: "succeeded" }]);
     expect(await eventsOf(saver.id, "auto_topup.succeeded")).toHaveLength(1);
     // Whatever asked Stripe again did so under the attempt's one key: one PaymentIntent.
