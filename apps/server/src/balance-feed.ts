@@ -48,10 +48,20 @@ export function startBalanceFeed(options: BalanceFeedOptions): BalanceFeed {
       for (const listener of byUser.get(row.userId) ?? []) listener.onEvent(row);
     }
   }
-  const timer = setInterval(() => {
-    polling = polling.then(poll).catch((error: unknown) => options.onError?.(error));
-  }, options.intervalMs);
-  timer.unref();
+  // The next poll is timed from the end of the last (as the webhook and mail workers do): a slow
+  // or stalled database must not queue a poll per interval and flood it with them on recovery.
+  let timer: NodeJS.Timeout | undefined;
+  function schedule() {
+    timer = setTimeout(() => {
+      polling = poll()
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, options.intervalMs);
+    timer.unref();
+  }
+  schedule();
 
   return {
     subscribe(userId, listener) {
@@ -75,7 +85,7 @@ export function startBalanceFeed(options: BalanceFeedOptions): BalanceFeed {
     openStreams: () => total,
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       await polling;
       for (const listeners of byUser.values()) for (const listener of listeners) listener.onStop();
     },
