@@ -165,8 +165,18 @@ const IDEMPOTENCY_HEADER = "idempotency-key";
 
 // The Idempotency-Key header is the body's idempotencyKey by its HTTP name: either may be given,
 // or both when they are equal; the procedure's schema then bounds it as it bounds the field.
+// Visible ASCII only: Node trims a header's spaces, reads its bytes as latin1 and joins repeated
+// headers with ", ", so any other value would not be the key the client meant (a retry with the
+// same key in the body would then run the operation twice).
 function withIdempotencyHeader(input: Record<string, unknown>, header: string | undefined) {
   if (header === undefined) return input;
+  // (Control characters and an empty value are left to the schema, which names the field.)
+  if (/[ \u007f-\uffff]/.test(header)) {
+    throw new TRPCError({
+      code: "BAD_REQUEST",
+      message: "the Idempotency-Key header must be one header of visible ASCII characters (no spaces)",
+    });
+  }
   const field = input[IDEMPOTENCY_FIELD];
   if (field !== undefined && field !== header) {
     throw new TRPCError({

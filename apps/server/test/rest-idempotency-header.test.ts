@@ -56,6 +56,14 @@ describe("the Idempotency-Key header", () => {
       expect(reply.body.error.code).toBe("INVALID_INPUT");
       expect(Object.keys(reply.body.error.fields ?? {}), JSON.stringify(reply.body)).toContain("idempotencyKey");
     }
+    // What Node would change before the schema sees it (latin1 bytes, two headers joined, spaces):
+    // refused, not read as another key than the client's.
+    for (const altered of ["caf\u00e9", "a, b", "a b"]) {
+      const reply = await spend(user.id, { "Idempotency-Key": altered });
+      expect(reply.status, JSON.stringify(altered)).toBe(400);
+      expect(reply.body.error.code).toBe("INVALID_INPUT");
+      expect(reply.body.error.message).toMatch(/visible ASCII/);
+    }
     const longest = await spend(user.id, { "Idempotency-Key": "k".repeat(MAX_IDEMPOTENCY_KEY_LENGTH) });
     expect(longest.status).toBe(200);
     expect(await ledgerRows()).toBe(rows + 1);
