@@ -35,8 +35,9 @@ export function streamedJson(documented: z.ZodType) {
 // HTTP server waits for the socket to drain before taking the next). An error after the first
 // piece is passed to `onError` (report it; the REST adapter also cuts the connection there, so
 // the client sees a failed transfer), then errors the stream with a message that tells nothing
-// about the cause: @hono/node-server writes that message after the text sent so far and ends the
-// body. Either way the JSON the client holds lacks its closing brace and does not parse.
+// about the cause: @hono/node-server (2.1.9) destroys the response on a stream error, so the web
+// download's transfer fails too. Either way the JSON the client holds lacks its closing brace and
+// does not parse.
 export function readableOf(streamed: StreamedJson, onError: (error: unknown) => void): ReadableStream<Uint8Array> {
   const pieces = streamed.pieces();
   const encoder = new TextEncoder();

@@ -40,10 +40,13 @@ export interface MailFacts {
 
 const integer = new Intl.NumberFormat("en");
 
+// Only an http(s) address becomes a link: without one the mail keeps its words of what to do.
+const isWebLink = (href: string) => /^https?:\/\//.test(href);
+
 export function renderMail(template: MailTemplate, facts: MailFacts): RenderedMail {
   const hello = facts.name ? `Hello ${oneLine(facts.name)},` : "Hello,";
   const body = bodies[template](facts);
-  const link = body.link && /^https?:\/\//.test(body.link.href) ? body.link : null;
+  const link = body.link && isWebLink(body.link.href) ? body.link : null;
   const text = link ? [...body.lines, `${link.label}: ${oneLine(link.href)}`] : body.lines;
   // The link is a real anchor in the HTML (only http(s), escaped), and written out in the text.
   const anchor = link ? `<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.label)}</a></p>` : "";
@@ -87,7 +90,7 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
     subject: "Your automatic top-up did not go through",
     lines: [
       `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
-      ...(facts.payUrl ? [] : ["You can buy credits on the Credits page."]),
+      ...(facts.payUrl && isWebLink(facts.payUrl) ? [] : ["You can buy credits on the Credits page."]),
     ],
     ...(facts.payUrl ? { link: { label: "Pay for it now", href: facts.payUrl } } : {}),
   }),
