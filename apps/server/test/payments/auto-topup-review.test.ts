@@ -215,3 +215,26 @@ describe("review6 F9: erasure and the saved card", () => {
     expect((await attemptsOf(saver.id)).map((a) => a.paymentMethodId)).toEqual([null]);
   });
 });
+
+describe("review7: an attempt in flight follows the settings until Stripe knows of its charge", () => {
+  it("turned off while its first create was unanswered: the worker does not charge the card", async () => {
+    const saver = await saverWithCard(server, mock);
+    mock.failWith("500");
+    try {
+      await spend(server, saver.id, 60);
+      await server.services.autoTopUp.runOnce();
+    } finally {
+      mock.failWith(null);
+    }
+    const [attempt] = await attemptsOf(saver.id);
+    expect(attempt?.status).toBe("processing");
+    const starter = await pack("starter");
+    expect((await optIn(server, saver, { enabled: false, threshold: 50, packageId: starter.id })).status).toBe(200);
+    await expireLeases(saver.id);
+    const sent = intentRequests(mock, saver.customer).length;
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, saver.customer).length).toBe(sent);
+    expect((await attemptsOf(saver.id)).map((a) => a.status)).not.toContain("processing");
+    expect(await balanceOf(saver.id)).toBe(40);
+  });
+});
