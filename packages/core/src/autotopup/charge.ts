@@ -100,15 +100,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       const payment = await tx.payments.findPayment(attempt.paymentId);
       if (!payment || !customerId || !attempt.paymentMethodId) return skip(tx, attempt, "disabled");
       if (payment.creditedAt) return null;
-      // No PaymentIntent known yet: the charge may never have reached Stripe, so the settings still
-      // decide. Turned off, or the card removed (a dispute) or changed since: no new create (one
-      // that did land is still credited by its webhook or by reconciliation).
-      if (!payment.providerPaymentIntentId) {
-        const settings = await tx.autoTopUps.lockSettings(attempt.userId);
-        if (!settings?.enabled || settings.paymentMethodId !== attempt.paymentMethodId) {
-          return skip(tx, attempt, "disabled");
-        }
-      }
+      if (!(await settingsStillAllow(tx, attempt, payment))) return skip(tx, attempt, "disabled");
       return {
         charge: offSession(payment, customerId, attempt.paymentMethodId, attempt.id),
         paymentIntentId: payment.providerPaymentIntentId,
@@ -170,6 +162,19 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
   }
 
   return { runOnce };
+}
+
+// A retried attempt with no PaymentIntent known yet: the charge may never have reached Stripe, so
+// the settings still decide. Turned off, or the card removed (a dispute) or changed since: no new
+// create (one that did land is still credited by its webhook or by reconciliation).
+async function settingsStillAllow(
+  tx: IntentTx,
+  attempt: AutoTopUpAttempt,
+  payment: { providerPaymentIntentId: string | null },
+): Promise<boolean> {
+  if (payment.providerPaymentIntentId) return true;
+  const settings = await tx.autoTopUps.lockSettings(attempt.userId);
+  return !!settings?.enabled && settings.paymentMethodId === attempt.paymentMethodId;
 }
 
 async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {
