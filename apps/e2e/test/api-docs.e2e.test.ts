@@ -21,6 +21,7 @@ describe("the API reference page", () => {
     await page.goto("/api/docs");
     const signUp = page.locator("section", { hasText: "Create an account" }).filter({ hasText: "Request Example" });
     await signUp.first().waitFor();
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator, not a DOM node: the text a reader sees.
     const body = () => page.locator("body").innerText();
     // The operations (the first tag's, open) and every tag in the sidebar.
     for (const summary of ["Create an account", "Log in", "The signed-in user"]) {
@@ -31,6 +32,7 @@ describe("the API reference page", () => {
     }
     // A schema: the sign-up body's fields with their bounds.
     const section = signUp.first();
+    // biome-ignore lint/performance/useDomNodeTextContent: Playwright's Locator, not a DOM node: the text a reader sees.
     await expect.poll(() => section.innerText()).toMatch(/email[\s\S]*max length:\s*254[\s\S]*password/);
     // Try-it against this server.
     await expect.poll(() => page.getByRole("button", { name: /Test Request/i }).count()).toBeGreaterThan(0);

@@ -86,7 +86,7 @@ export async function countDelivery(
     .set({ failedDeliveries: sql`${e.failedDeliveries} + 1` })
     .where(eq(e.id, endpointId))
     .returning({ failedDeliveries: e.failedDeliveries, status: e.status });
-  if (!counted || counted.status !== "enabled" || counted.failedDeliveries < disableAfter) return null;
+  if (counted?.status !== "enabled" || counted.failedDeliveries < disableAfter) return null;
   const reason = `disabled after ${counted.failedDeliveries} failed deliveries in a row`;
   const [disabled] = await db
     .update(e)
