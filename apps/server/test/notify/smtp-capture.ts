@@ -7,6 +7,7 @@ import { SMTPServer } from "smtp-server";
 export async function startSmtpCapture({ failFirst = 0 } = {}) {
   const received: ParsedMail[] = [];
   let refusals = failFirst;
+  let refused = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
@@ -17,6 +18,7 @@ export async function startSmtpCapture({ failFirst = 0 } = {}) {
       stream.on("end", () => {
         if (refusals > 0) {
           refusals -= 1;
+          refused += 1;
           const error = Object.assign(new Error("try again later"), { responseCode: 451 });
           callback(error);
           return;
@@ -33,6 +35,8 @@ export async function startSmtpCapture({ failFirst = 0 } = {}) {
   return {
     url: `smtp://127.0.0.1:${port}`,
     received,
+    // How many messages were refused so far.
+    refused: () => refused,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
