@@ -50,11 +50,16 @@ export function requestTelemetry(): MiddlewareHandler {
 // Records who the request turned out to be, as the procedures resolve it: the tRPC context
 // resolves the session or API key lazily, so this wraps those lookups rather than adding one.
 export function rememberIdentity(c: Context, ctx: ApiContext) {
-  const { session, apiKey } = ctx.auth;
+  const { session, sessionWith, apiKey } = ctx.auth;
   ctx.auth.session = async () => {
     const resolved = await session();
     if (resolved) c.set("userId", resolved.user.id);
     return resolved;
+  };
+  ctx.auth.sessionWith = async (find) => {
+    const found = await sessionWith(find);
+    if (found) c.set("userId", found.user.id);
+    return found;
   };
   ctx.auth.apiKey = async () => {
     const principal = await apiKey();

@@ -85,7 +85,7 @@ describe("unhandled errors", () => {
     hold = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const spy = vi.spyOn(server.services.credits, "account").mockRejectedValue(new Error(SECRET_MESSAGE));
+    const spy = vi.spyOn(server.services.credits, "accountOfSession").mockRejectedValue(new Error(SECRET_MESSAGE));
     try {
       const sent = performance.now();
       const response = await fetch(`${server.url}/api/v1/me/credits`, {
@@ -145,7 +145,7 @@ describe("unhandled errors", () => {
   it("a receiver that does not answer in time costs a warning, not the response", async () => {
     const user = await signUp(server.url, "unlucky2");
     hold = new Promise<void>(() => {});
-    const spy = vi.spyOn(server.services.credits, "account").mockRejectedValue(new Error("boom again"));
+    const spy = vi.spyOn(server.services.credits, "accountOfSession").mockRejectedValue(new Error("boom again"));
     try {
       const response = await fetch(`${server.url}/api/v1/me/credits`, {
         headers: { cookie: user.cookie, "x-request-id": "obs-test-err-2" },

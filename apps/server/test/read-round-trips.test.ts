@@ -2,10 +2,13 @@
 // real HTTP, on a database handle whose driver records every statement it sends; each read is
 // called a few times and the fewest statements any one call sent is what counts (a background
 // sweep landing inside one call cannot make it pass or fail). A new statement on one of these
-// paths (a second balance read, a grants read, a lookup per request) fails here.
+// paths (a second balance read, a grants read, a lookup per request) fails here. By session, the
+// session lookup is part of the read's one statement.
 import { randomUUID } from "node:crypto";
+import { sessionIdOf } from "@credits/core";
 import { recordingDatabase } from "@credits/db/testing";
 import { parseEnv } from "@credits/env";
+import { sql } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer } from "../src/main.ts";
 import { testDb } from "./harness.ts";
@@ -70,9 +73,10 @@ describe("round trips of the reads", () => {
     ["GET /api/v1/users/{id}/balance, API key", `/api/v1/users/${userId}/balance`, byKey, 1],
     ["tRPC credits.ofUser, API key", trpcPath("credits.ofUser", { userId }), byKey, 1],
     ["tRPC credits.balanceOfUser, API key", trpcPath("credits.balanceOfUser", { userId }), byKey, 1],
-    ["GET /api/v1/me/credits, session", "/api/v1/me/credits", bySession, 2],
-    ["GET /api/v1/me/balance, session", "/api/v1/me/balance", bySession, 2],
-    ["tRPC credits.mine, session", trpcPath("credits.mine", {}), bySession, 2],
+    ["GET /api/v1/me/credits, session", "/api/v1/me/credits", bySession, 1],
+    ["GET /api/v1/me/balance, session", "/api/v1/me/balance", bySession, 1],
+    ["tRPC credits.mine, session", trpcPath("credits.mine", {}), bySession, 1],
+    ["tRPC credits.myBalance, session", trpcPath("credits.myBalance", undefined), bySession, 1],
   ] as const)("%s", async (_name, path, headers, expected) => {
     const { fewest, seen } = await fewestStatements(path, headers);
     expect(fewest, seen.join("\n")).toBe(expected);
@@ -90,6 +94,41 @@ describe("round trips of the reads", () => {
   });
 });
 
-function trpcPath(procedure: string, input: Record<string, unknown>) {
-  return `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
+describe("a session read refuses what the session lookup refused", () => {
+  it.each([["/api/v1/me/balance"], ["/api/v1/me/credits"]])(
+    "%s: an unknown, an expired or a logged-out session is a 401 without the balance",
+    async (path) => {
+      const other = await server.services.auth.signUp({ email: email(), password: PASSWORD });
+      await server.services.credits.grant({
+        scope: { kind: "user", id: "round-trips" },
+        userId: other.user.id,
+        amount: 5,
+        idempotencyKey: randomUUID(),
+      });
+      const live = await fetch(`${server.url}${path}`, { headers: { cookie: `session=${other.token}` } });
+      expect(((await live.json()) as { balance: number }).balance).toBe(5);
+      const expired = await server.services.auth.signUp({ email: email(), password: PASSWORD });
+      await expireSession(expired.token);
+      await server.services.auth.logOut(other.token);
+      for (const token of [other.token, expired.token, "a".repeat(32)]) {
+        const response = await fetch(`${server.url}${path}`, { headers: { cookie: `session=${token}` } });
+        const text = await response.text();
+        expect(response.status, text).toBe(401);
+        expect(text).not.toContain("balance");
+        expect(response.headers.get("set-cookie") ?? "").toMatch(/^session=;/);
+      }
+    },
+  );
+});
+
+async function expireSession(token: string) {
+  await testDb.db.execute(
+    sql`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = ${sessionIdOf(token)}`,
+  );
+}
+
+function trpcPath(procedure: string, input: Record<string, unknown> | undefined) {
+  return input === undefined
+    ? `/trpc/${procedure}`
+    : `/trpc/${procedure}?input=${encodeURIComponent(JSON.stringify(input))}`;
 }

@@ -1,4 +1,4 @@
-import type { ApiKeyPrincipal, ApiKeyScope, PublicUser } from "@credits/core";
+import type { ApiKeyPrincipal, ApiKeyScope, FoundSession, PublicUser, ValidSession } from "@credits/core";
 import { type RateLimitJar, rateLimitJar } from "./rate-limit-headers.ts";
 import type { Services } from "./services.ts";
 
@@ -19,6 +19,9 @@ export interface Context {
     hasApiKey: boolean;
     // Resolved on first use and remembered for the request: a public procedure costs no lookup.
     session(): Promise<{ user: PublicUser; sessionId: string } | null>;
+    // The session found by a read that brings it and its user along (one statement for both,
+    // issue 17), then validated as session() validates; the read only with a valid session.
+    sessionWith<T extends FoundSession>(find: (sessionId: string) => Promise<T | null>): Promise<T | null>;
     apiKey(): Promise<ApiKeyPrincipal | null>;
   };
   cookies: SessionCookies;
@@ -40,6 +43,17 @@ export interface ContextInput {
 // The inner context: built the same way by the HTTP server, by Remix loaders and by tests.
 export function createContext(input: ContextInput): Context {
   const { services, sessionToken, apiKey, cookies } = input;
+  // The session, resolved on first use (by session() or sessionWith()) and remembered.
+  let session: Promise<{ user: PublicUser; sessionId: string } | null> | undefined;
+  const settle = async (validation: Promise<ValidSession | null>) => {
+    const valid = await validation;
+    if (!valid) {
+      cookies.clear();
+      return null;
+    }
+    if (valid.refreshed) cookies.set(sessionToken as string, valid.session.expiresAt);
+    return { user: valid.user, sessionId: valid.session.id };
+  };
   return {
     services,
     requestId: input.requestId,
@@ -49,16 +63,22 @@ export function createContext(input: ContextInput): Context {
     rateLimits: input.rateLimits ?? rateLimitJar(),
     auth: {
       hasApiKey: apiKey !== null,
-      session: once(async () => {
+      session: () => {
+        session ??= sessionToken ? settle(services.auth.validateSession(sessionToken)) : Promise.resolve(null);
+        return session;
+      },
+      sessionWith: async (find) => {
         if (!sessionToken) return null;
-        const valid = await services.auth.validateSession(sessionToken);
-        if (!valid) {
-          cookies.clear();
-          return null;
+        if (session) {
+          // Already resolved for this request: validated (and its cookie sent) once is enough.
+          if (!(await session)) return null;
+          return (await services.auth.validateSessionWith(sessionToken, find))?.found ?? null;
         }
-        if (valid.refreshed) cookies.set(sessionToken, valid.session.expiresAt);
-        return { user: valid.user, sessionId: valid.session.id };
-      }),
+        const validation = services.auth.validateSessionWith(sessionToken, find);
+        session = settle(validation.then((result) => result?.valid ?? null));
+        await session;
+        return (await validation)?.found ?? null;
+      },
       apiKey: once(() => (apiKey ? services.apiKeys.authenticate(apiKey) : Promise.resolve(null))),
     },
   };

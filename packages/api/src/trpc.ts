@@ -1,4 +1,10 @@
-import { type ApiKeyPrincipal, DomainError, type IdempotencyScope, isStoreUnavailable } from "@credits/core";
+import {
+  type ApiKeyPrincipal,
+  DomainError,
+  type IdempotencyScope,
+  isStoreUnavailable,
+  type OfSession,
+} from "@credits/core";
 import { initTRPC, TRPCError } from "@trpc/server";
 import type { OpenApiMeta } from "trpc-to-openapi";
 import type { ApiKeyScope, Context } from "./context.ts";
@@ -51,6 +57,19 @@ const requireUser = t.middleware(async ({ ctx, next }) => {
 });
 
 export const authedProcedure = base.meta({ access: "user" }).use(requireUser);
+
+// A read of the signed-in user's own account whose session lookup is part of the read's one
+// statement (issue 17): the procedure gets `ownRead` instead of ctx.user; it runs the read and
+// refuses (401) exactly when requireUser would, the read then discarded.
+export const ownReadProcedure = base.meta({ access: "user" }).use(({ ctx, next }) => {
+  if (ctx.sessionToken === null) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+  const ownRead = async <T>(find: (sessionId: string) => Promise<OfSession<T> | null>): Promise<T> => {
+    const found = await ctx.auth.sessionWith(find);
+    if (!found) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
+    return found.view;
+  };
+  return next({ ctx: { ownRead } });
+});
 
 export const adminProcedure = base
   .meta({ access: "admin" })

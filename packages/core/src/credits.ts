@@ -11,6 +11,7 @@ import {
 import { type GrantsView, type GrantTerms, grantsView, grantTermsOf, sameTerms } from "./grants.ts";
 import { invariant } from "./invariant.ts";
 import type {
+  AccountView,
   BalanceView,
   Hold,
   InvariantViolation,
@@ -18,6 +19,7 @@ import type {
   LedgerKind,
   LedgerQuery,
   LedgerStore,
+  PageQuery,
   Posting,
   TouchedUsers,
 } from "./ledger.ts";
@@ -104,7 +106,15 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     const query = pageQuery(userId, options);
     const view = await store.readAccount(query, clock.now());
     if (!view) throw new NotFoundError("user");
-    return { balance: view.balance, ...page(view.entries, query.limit - 1), ...grantsView(view.grants) };
+    return accountOf(view, query);
+  }
+
+  // The same reads of a session's own user: the session and its user come in the same statement
+  // (one round trip in all); null when there is no such session. The caller validates the session.
+  async function accountOfSession(sessionId: string, options: HistoryOptions = {}) {
+    const query = pageOf(options);
+    const found = await store.readAccountOfSession(sessionId, query, clock.now());
+    return found && { ...found, view: accountOf(found.view, query) };
   }
 
   // The balance and the next expiry only, in one round trip: the read to make before every job.
@@ -113,6 +123,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     if (!view) throw new NotFoundError("user");
     return view;
   }
+  const balanceOfSession = (sessionId: string) => store.readBalanceOfSession(sessionId, clock.now());
 
   async function hold(input: {
     userId: string;
@@ -278,7 +289,9 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
     balance,
     history,
     account,
+    accountOfSession,
     balanceView,
+    balanceOfSession,
     spend: (input: CreditChange) => change("spend", input),
     grant: (input: CreditChange) => change("grant", input),
     hold,
@@ -325,6 +338,10 @@ async function assertSameTerms(store: LedgerStore, existing: LedgerEntry, postin
 
 // The store query of a history page: one row more than the page, to know whether another follows.
 function pageQuery(userId: string, options: HistoryOptions): LedgerQuery {
+  return { userId, ...pageOf(options) };
+}
+
+function pageOf(options: HistoryOptions): PageQuery {
   const limit = options.limit ?? DEFAULT_PAGE_SIZE;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
     throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
@@ -333,7 +350,6 @@ function pageQuery(userId: string, options: HistoryOptions): LedgerQuery {
     throw new InvalidInputError("from must not be after to");
   }
   return {
-    userId,
     limit: limit + 1,
     order: options.order ?? "desc",
     ...(options.cursor ? { after: decodeCursor(options.cursor) } : {}),
@@ -341,6 +357,10 @@ function pageQuery(userId: string, options: HistoryOptions): LedgerQuery {
     ...(options.from ? { from: options.from } : {}),
     ...(options.to ? { to: options.to } : {}),
   };
+}
+
+function accountOf(view: AccountView, query: PageQuery): History & GrantsView {
+  return { balance: view.balance, ...page(view.entries, query.limit - 1), ...grantsView(view.grants) };
 }
 
 function page(rows: LedgerEntry[], limit: number): { transactions: LedgerEntry[]; nextCursor: string | null } {

@@ -1,3 +1,4 @@
+import type { FoundSession } from "./auth/ports.ts";
 import type { Cursor } from "./cursor.ts";
 import type { CreditGrant, GrantAllocation, GrantTerms } from "./grants.ts";
 
@@ -72,8 +73,12 @@ export interface Hold {
   settledAt: Date | null;
 }
 
-export interface LedgerQuery {
+export interface LedgerQuery extends PageQuery {
   userId: string;
+}
+
+// A page of one user's history: its filters, order and size.
+export interface PageQuery {
   limit: number;
   after?: Cursor;
   kinds?: LedgerKind[];
@@ -92,6 +97,9 @@ export interface BalanceView {
   balance: number;
   nextExpiry: { amount: number; at: Date } | null;
 }
+
+// A read of a session's own user with the session and the user found in the same statement.
+export type OfSession<T> = FoundSession & { view: T };
 
 // The users of the daily invariant pass: those with ledger rows after `afterSeq`, up to and
 // including `upToSeq`, and `users` (the previous run's violations, reported until fixed).
@@ -144,6 +152,10 @@ export interface LedgerStore {
   readAccount(query: LedgerQuery, at: Date): Promise<AccountView | null>;
   // The balance and the next expiry (what the earliest-expiring live grants take, and when):
   readBalance(userId: string, at: Date): Promise<BalanceView | null>;
+  // The same two reads of the user of a session (by its stored id), the session and its user
+  // found in the same statement; null when there is no such session (the caller validates it).
+  readAccountOfSession(sessionId: string, query: PageQuery, at: Date): Promise<OfSession<AccountView> | null>;
+  readBalanceOfSession(sessionId: string, at: Date): Promise<OfSession<BalanceView> | null>;
   // Inserts an open hold; null when the idempotency key is already taken.
   insertHold(hold: {
     id: string;

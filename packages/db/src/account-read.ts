@@ -1,10 +1,21 @@
-import type { AccountView, BalanceView, CreditGrant, GrantAllocation, LedgerEntry, LedgerQuery } from "@credits/core";
+import type {
+  AccountView,
+  BalanceView,
+  CreditGrant,
+  FoundSession,
+  GrantAllocation,
+  LedgerEntry,
+  LedgerQuery,
+  OfSession,
+  PageQuery,
+} from "@credits/core";
 import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
-
+import type { SelectedFields } from "drizzle-orm/pg-core";
+import { sessionColumns, userColumns } from "./auth-stores.ts";
 import type { Database } from "./client.ts";
 import { entryColumns } from "./grant-store.ts";
 import { prepared } from "./prepared.ts";
-import { creditTransactions, users } from "./schema.ts";
+import { creditTransactions, sessions, users } from "./schema.ts";
 
 // The reads a product makes most (issue 17): the balance, the live grants and the newest page of
 // history, or the balance and the next expiry, each ONE statement and one round trip, at the
@@ -35,8 +46,23 @@ const liveGrants = sql<GrantJson[] | string | null>`(
            WHERE g.user_id = "users"."id" AND g.remaining > 0
              AND (g.expires_at IS NULL OR g.expires_at > ${at}::timestamptz)) lg)`;
 
+// Whose account: a user's by id, or a session's own user's (by the session's stored id), the
+// session and its user then coming back in the same row (issue 17: one round trip for /me/*).
+type Subject = "user" | "session";
+const owner = { user: userId, session: sql`"users"."id"` };
+
+function fromSubject<S extends SelectedFields>(db: Database, subject: Subject, fields: S) {
+  if (subject === "user") return db.select(fields).from(users).where(eq(users.id, userId)).$dynamic();
+  return db
+    .select({ ...fields, session: sessionColumns, user: userColumns })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.id, sql.placeholder("sessionId")))
+    .$dynamic();
+}
+
 const accountQueries = new Map<string, ReturnType<typeof accountQueryOf>>();
-const accountQueryOf = (v: PageVariant) =>
+const accountQueryOf = (v: PageVariant, subject: Subject) =>
   prepared((db) => {
     const t = creditTransactions;
     const page = db
@@ -44,7 +70,7 @@ const accountQueryOf = (v: PageVariant) =>
       .from(t)
       .where(
         and(
-          eq(t.userId, userId),
+          eq(t.userId, owner[subject]),
           v.kinds ? sql`${t.kind} = ANY(${sql.placeholder("kinds")}::credit_transaction_kind[])` : undefined,
           v.from ? gte(t.createdAt, sql.placeholder("from")) : undefined,
           v.to ? lt(t.createdAt, sql.placeholder("to")) : undefined,
@@ -54,20 +80,16 @@ const accountQueryOf = (v: PageVariant) =>
       .orderBy(v.desc ? desc(t.seq) : asc(t.seq))
       .limit(sql.placeholder("limit"));
     const order = sql.raw(v.desc ? "DESC" : "ASC");
-    return db
-      .select({
-        balance: liveBalance,
-        grants: liveGrants,
-        entries: sql<EntryJson[] | string | null>`(SELECT json_agg(p ORDER BY p.seq ${order}) FROM (${page}) p)`,
-      })
-      .from(users)
-      .where(eq(users.id, userId))
-      .prepare("account_read");
+    return fromSubject(db, subject, {
+      balance: liveBalance,
+      grants: liveGrants,
+      entries: sql<EntryJson[] | string | null>`(SELECT json_agg(p ORDER BY p.seq ${order}) FROM (${page}) p)`,
+    }).prepare(`account_read_${subject}`);
   });
 
-const balanceQuery = prepared((db) =>
-  db
-    .select({
+const balanceQueryOf = (subject: Subject) =>
+  prepared((db) =>
+    fromSubject(db, subject, {
       balance: liveBalance,
       // The earliest expiry among live grants and what it takes (grants.ts grantsView's nextExpiry).
       nextExpiry: sql<{ at: string; amount: number } | string | null>`(
@@ -75,46 +97,68 @@ const balanceQuery = prepared((db) =>
           SELECT g.expires_at, sum(g.remaining) AS amount FROM credit_grants g
            WHERE g.user_id = "users"."id" AND g.remaining > 0 AND g.expires_at > ${at}::timestamptz
            GROUP BY g.expires_at ORDER BY g.expires_at LIMIT 1) ne)`,
-    })
-    .from(users)
-    .where(eq(users.id, userId))
-    .prepare("balance_read"),
-);
+    }).prepare(`balance_read_${subject}`),
+  );
+const balanceQueries = { user: balanceQueryOf("user"), session: balanceQueryOf("session") };
 
 export function accountReads(db: Database) {
-  return {
-    readAccount: async (query: LedgerQuery, instant: Date): Promise<AccountView | null> => {
-      const [row] = await accountQuery(query)(db).execute({
-        userId: query.userId,
-        at: instant.toISOString(),
-        // An array literal: PGlite does not turn a JS array parameter into one (as listEntries).
-        kinds: query.kinds ? `{${query.kinds.join(",")}}` : undefined,
-        from: query.from?.toISOString(),
-        to: query.to?.toISOString(),
-        after: query.after?.seq,
-        limit: query.limit,
-      });
-      if (!row) return null;
-      return {
-        balance: Number(row.balance),
-        grants: parsed(row.grants).map(toGrant),
-        entries: parsed(row.entries).map(toEntry),
-      };
-    },
+  const account = async (subject: Subject, query: PageQuery, params: Record<string, string>, instant: Date) => {
+    const [row] = await accountQuery(
+      query,
+      subject,
+    )(db).execute({
+      ...params,
+      at: instant.toISOString(),
+      // An array literal: PGlite does not turn a JS array parameter into one (as listEntries).
+      kinds: query.kinds ? `{${query.kinds.join(",")}}` : undefined,
+      from: query.from?.toISOString(),
+      to: query.to?.toISOString(),
+      after: query.after?.seq,
+      limit: query.limit,
+    });
+    if (!row) return null;
+    const view: AccountView = {
+      balance: Number(row.balance),
+      grants: parsed<GrantJson>(row.grants).map(toGrant),
+      entries: parsed<EntryJson>(row.entries).map(toEntry),
+    };
+    return { row, view };
+  };
 
-    readBalance: async (id: string, instant: Date): Promise<BalanceView | null> => {
-      const [row] = await balanceQuery(db).execute({ userId: id, at: instant.toISOString() });
-      if (!row) return null;
-      const next = row.nextExpiry === null ? null : parsedOne(row.nextExpiry);
-      return {
-        balance: Number(row.balance),
-        nextExpiry: next ? { amount: Number(next.amount), at: new Date(next.at) } : null,
-      };
-    },
+  const balance = async (subject: Subject, params: Record<string, string>, instant: Date) => {
+    const [row] = await balanceQueries[subject](db).execute({ ...params, at: instant.toISOString() });
+    if (!row) return null;
+    const next = row.nextExpiry === null ? null : parsedOne(row.nextExpiry);
+    const view: BalanceView = {
+      balance: Number(row.balance),
+      nextExpiry: next ? { amount: Number(next.amount), at: new Date(next.at) } : null,
+    };
+    return { row, view };
+  };
+
+  return {
+    readAccount: async (query: LedgerQuery, instant: Date): Promise<AccountView | null> =>
+      (await account("user", query, { userId: query.userId }, instant))?.view ?? null,
+
+    readBalance: async (id: string, instant: Date): Promise<BalanceView | null> =>
+      (await balance("user", { userId: id }, instant))?.view ?? null,
+
+    readAccountOfSession: async (sessionId: string, query: PageQuery, instant: Date) =>
+      ofSession(await account("session", query, { sessionId }, instant)),
+
+    readBalanceOfSession: async (sessionId: string, instant: Date) =>
+      ofSession(await balance("session", { sessionId }, instant)),
   };
 }
 
-function accountQuery(query: LedgerQuery) {
+// The session and its user of a session read's row (fromSubject's "session" columns).
+function ofSession<T>(read: { row: object; view: T } | null): OfSession<T> | null {
+  if (!read) return null;
+  const { session, user } = read.row as FoundSession;
+  return { session, user, view: read.view };
+}
+
+function accountQuery(query: PageQuery, subject: Subject) {
   const variant: PageVariant = {
     kinds: query.kinds !== undefined,
     from: query.from !== undefined,
@@ -122,10 +166,10 @@ function accountQuery(query: LedgerQuery) {
     after: query.after !== undefined,
     desc: query.order === "desc",
   };
-  const key = JSON.stringify(variant);
+  const key = `${subject}:${JSON.stringify(variant)}`;
   let built = accountQueries.get(key);
   if (!built) {
-    built = accountQueryOf(variant);
+    built = accountQueryOf(variant, subject);
     accountQueries.set(key, built);
   }
   return built;

@@ -9,7 +9,7 @@ export { createApiKeyStore, createApiKeyUsageStore, createKeyCreditsStore } from
 export { createRateLimitStore } from "./rate-limit-store.ts";
 
 // Explicit selects: a column added to these tables later does not leak into the domain.
-const userColumns = {
+export const userColumns = {
   id: users.id,
   email: users.email,
   name: users.name,
@@ -19,7 +19,7 @@ const userColumns = {
   createdAt: users.createdAt,
 };
 
-const sessionColumns = {
+export const sessionColumns = {
   id: sessions.id,
   userId: sessions.userId,
   expiresAt: sessions.expiresAt,

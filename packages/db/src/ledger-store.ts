@@ -186,6 +186,10 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
 
     readBalance: (userId, at) => (isUuid(userId) ? reads.readBalance(userId, at) : Promise.resolve(null)),
 
+    readAccountOfSession: reads.readAccountOfSession,
+
+    readBalanceOfSession: reads.readBalanceOfSession,
+
     listEntries: (query: LedgerQuery) => {
       const variant = {
         kinds: query.kinds !== undefined,

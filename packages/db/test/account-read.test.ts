@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { type Clock, createCreditService, NotFoundError } from "@credits/core";
 import { describe, expect, it } from "vitest";
+import { createSessionStore } from "../src/auth-stores.ts";
 import { createLedgerStore } from "../src/ledger-store.ts";
 import { createUser, TEST_SCOPE } from "./fixtures.ts";
 import { testDb } from "./setup.ts";
 
 // The one-statement reads (issue 17): account() (balance, live grants, a page of history) and
 // balanceView() (balance, next expiry) answer exactly what the separate reads answer, at every
-// instant around an expiry (issue 14: a grant is gone AT its expiresAt, by the injected clock).
+// instant around an expiry (issue 14: a grant is gone AT its expiresAt, by the injected clock);
+// the same reads by session (the session and its user in the same statement) answer the same.
 const { db } = testDb;
 const store = createLedgerStore(db);
 let nowMs = Date.parse("2026-06-01T00:00:00Z");
@@ -35,6 +37,13 @@ describe("one-statement reads", () => {
     await grant(userId, 4, { category: "paid", expiresAt: new Date(start + 2 * HOUR) });
     await grant(userId, 2, { category: "paid" });
     await spend(userId, 1);
+    const sessionId = `account-read-${randomUUID()}`;
+    await createSessionStore(db).insertSession({
+      id: sessionId,
+      userId,
+      expiresAt: new Date(start + 24 * HOUR),
+      createdAt: new Date(start),
+    });
     const pages = [
       {},
       { limit: 2 },
@@ -49,9 +58,13 @@ describe("one-statement reads", () => {
           await credits.account(userId, options),
           `${new Date(at).toISOString()} ${JSON.stringify(options)}`,
         ).toEqual(await separately(userId, options));
+        const own = await credits.accountOfSession(sessionId, options);
+        expect(own?.view).toEqual(await credits.account(userId, options));
+        expect([own?.session.id, own?.session.userId, own?.user.id]).toEqual([sessionId, userId, userId]);
       }
       const expected = await separately(userId);
       expect(await credits.balanceView(userId)).toEqual({ balance: expected.balance, nextExpiry: expected.nextExpiry });
+      expect((await credits.balanceOfSession(sessionId))?.view).toEqual(await credits.balanceView(userId));
     }
     nowMs = start;
     expect(await credits.balanceView(userId)).toEqual({ balance: 13, nextExpiry: { amount: 7, at: soon } });
@@ -60,6 +73,8 @@ describe("one-statement reads", () => {
     const atExpiry = await credits.account(userId);
     expect(atExpiry.balance).toBe(6);
     expect(atExpiry.grants.map((g) => g.remaining)).toEqual([4, 2]);
+    expect(await credits.accountOfSession("no-such-session")).toBeNull();
+    expect(await credits.balanceOfSession("no-such-session")).toBeNull();
     nowMs = start;
   });
 

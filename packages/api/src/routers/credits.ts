@@ -1,4 +1,4 @@
-import { clientKey } from "@credits/core";
+import { clientKey, type GrantsView, type History } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import type { Context } from "../context.ts";
@@ -20,7 +20,7 @@ import {
   ttlSeconds,
   uuid,
 } from "../schemas.ts";
-import { authedProcedure, router, scopeOf, serviceProcedure } from "../trpc.ts";
+import { ownReadProcedure, router, scopeOf, serviceProcedure } from "../trpc.ts";
 
 const change = z.strictObject({ userId: uuid, amount: credits, idempotencyKey, reason: reason.optional() });
 
@@ -32,11 +32,15 @@ const grantOutput = z.union([
 ]);
 
 export const creditsRouter = router({
-  mine: authedProcedure
+  mine: ownReadProcedure
     .meta({ openapi: { method: "GET", path: "/me/credits", tags: ["credits"], summary: "My balance and history" } })
     .input(historyQuery)
     .output(historyOutput)
-    .query(({ ctx, input }) => creditsOf(ctx, ctx.user.id, input)),
+    .query(async ({ ctx, input }) =>
+      toCredits(
+        await ctx.ownRead((sessionId) => ctx.services.credits.accountOfSession(sessionId, historyOptions(input))),
+      ),
+    ),
 
   ofUser: serviceProcedure("credits:read", { orAdmin: true })
     .meta({
@@ -54,13 +58,15 @@ export const creditsRouter = router({
     .query(({ ctx, input: { userId, ...query } }) => creditsOf(ctx, userId, query)),
 
   // The balance alone (and when credits next expire), the cheapest read: one round trip.
-  myBalance: authedProcedure
+  myBalance: ownReadProcedure
     .meta({
       openapi: { method: "GET", path: "/me/balance", tags: ["credits"], summary: "My balance and next expiry" },
     })
     .input(z.void())
     .output(balanceOutput)
-    .query(async ({ ctx }) => toBalance(await ctx.services.credits.balanceView(ctx.user.id))),
+    .query(async ({ ctx }) =>
+      toBalance(await ctx.ownRead((sessionId) => ctx.services.credits.balanceOfSession(sessionId))),
+    ),
 
   balanceOfUser: serviceProcedure("credits:read", { orAdmin: true })
     .meta({
@@ -210,7 +216,10 @@ export const creditsRouter = router({
 // The balance, the live grants (spending order) and the next expiry, and a page of history: one
 // statement (issue 17: this was four, and the session lookup a fifth).
 async function creditsOf(ctx: Context, userId: string, query: z.infer<typeof historyQuery>) {
-  const account = await ctx.services.credits.account(userId, historyOptions(query));
+  return toCredits(await ctx.services.credits.account(userId, historyOptions(query)));
+}
+
+function toCredits(account: History & GrantsView) {
   return {
     balance: account.balance,
     ...toGrants(account),

@@ -6,7 +6,7 @@ import { AlreadyExistsError, InvalidInputError, RateLimitedError, Unauthenticate
 import { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, PASSWORD_LENGTH } from "../limits.ts";
 import { assertText, isStorableText, isUuid } from "../validate.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
-import type { AccountStore, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
+import type { AccountStore, FoundSession, SessionRecord, SessionStore, UserRecord, UserRole } from "./ports.ts";
 import { userRoles } from "./ports.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -123,29 +123,9 @@ export function createAuthService({
     }
   }
 
-  async function validateSession(token: string): Promise<ValidSession | null> {
-    if (!SESSION_TOKEN_PATTERN.test(token)) return null;
-    const id = sessionIdOf(token);
-    const found = await sessions.findSession(id);
-    if (!found) return null;
-    const { session, user } = found;
-    const now = clock.now();
-    if (session.expiresAt.getTime() <= now.getTime() || !isUsable(user)) {
-      await sessions.deleteSession(id);
-      return null;
-    }
-    let expiresAt = session.expiresAt;
-    const refreshed = expiresAt.getTime() - now.getTime() < SESSION_RENEW_BEFORE_MS;
-    if (refreshed) {
-      expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
-      await sessions.updateSessionExpiry(id, expiresAt);
-    }
-    return {
-      user: toPublicUser(user),
-      session: { ...toSessionInfo({ ...session, expiresAt }), userId: session.userId },
-      refreshed,
-    };
-  }
+  const validateSessionWith = sessionValidator(sessions, clock);
+  const validateSession = async (token: string): Promise<ValidSession | null> =>
+    (await validateSessionWith(token, (id) => sessions.findSession(id)))?.valid ?? null;
 
   async function logOut(token: string): Promise<void> {
     if (SESSION_TOKEN_PATTERN.test(token)) await sessions.deleteSession(sessionIdOf(token));
@@ -161,6 +141,7 @@ export function createAuthService({
     signUp,
     logIn,
     validateSession,
+    validateSessionWith,
     logOut,
     // Ends every session of the user: log-out of all devices, password change, erasure.
     logOutEverywhere: async (userId: string): Promise<number> =>
@@ -211,6 +192,39 @@ function normalizeName(raw: string | null | undefined): string | null {
   const name = raw?.trim() ?? "";
   assertText(name, "name", { maxLength: MAX_NAME_LENGTH });
   return name === "" ? null : name;
+}
+
+// validateSession with the session found by `find` (by its stored id): a read that brings the
+// session and its user along with what it reads, in one statement. `found` (the read too) is
+// returned only when the session is valid.
+function sessionValidator(sessions: SessionStore, clock: Clock) {
+  return async function validateSessionWith<T extends FoundSession>(
+    token: string,
+    find: (sessionId: string) => Promise<T | null>,
+  ): Promise<{ valid: ValidSession; found: T } | null> {
+    if (!SESSION_TOKEN_PATTERN.test(token)) return null;
+    const id = sessionIdOf(token);
+    const found = await find(id);
+    if (!found) return null;
+    const { session, user } = found;
+    const now = clock.now();
+    if (session.expiresAt.getTime() <= now.getTime() || !isUsable(user)) {
+      await sessions.deleteSession(id);
+      return null;
+    }
+    let expiresAt = session.expiresAt;
+    const refreshed = expiresAt.getTime() - now.getTime() < SESSION_RENEW_BEFORE_MS;
+    if (refreshed) {
+      expiresAt = new Date(now.getTime() + SESSION_TTL_MS);
+      await sessions.updateSessionExpiry(id, expiresAt);
+    }
+    const valid = {
+      user: toPublicUser(user),
+      session: { ...toSessionInfo({ ...session, expiresAt }), userId: session.userId },
+      refreshed,
+    };
+    return { valid, found };
+  };
 }
 
 // An erased user keeps the row (the ledger points at it) but can never authenticate again.

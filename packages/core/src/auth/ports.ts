@@ -46,10 +46,16 @@ export interface SessionRecord {
   createdAt: Date;
 }
 
+// A session with its user, as found by one statement (findSession, or a read that brings them along).
+export interface FoundSession {
+  session: SessionRecord;
+  user: UserRecord;
+}
+
 export interface SessionStore {
   insertSession(session: SessionRecord): Promise<void>;
   // The session with its user in one round trip: validating runs on every request.
-  findSession(id: string): Promise<{ session: SessionRecord; user: UserRecord } | null>;
+  findSession(id: string): Promise<FoundSession | null>;
   updateSessionExpiry(id: string, expiresAt: Date): Promise<void>;
   deleteSession(id: string): Promise<void>;
   // Returns how many sessions were deleted.
