@@ -842,6 +842,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/me/auto-topup/payment-method": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Remove my saved card (turns auto top-up off) */
+        delete: operations["autoTopUp-removeCard"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/gdpr/export": {
         parameters: {
             query?: never;
@@ -12747,6 +12764,155 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "autoTopUp-removeCard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "enabled": true,
+                     *       "threshold": 1,
+                     *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "cardSaved": true,
+                     *       "consecutiveFailures": 1,
+                     *       "disabledReason": "disabledReason",
+                     *       "caps": {
+                     *         "perDay": 1,
+                     *         "perMonth": 1
+                     *       },
+                     *       "lastAttempt": {
+                     *         "status": "pending",
+                     *         "reason": "declined",
+                     *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "createdAt": "2026-12-04T18:00:00.000Z"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        enabled: boolean;
+                        threshold: number | null;
+                        packageId: string | null;
+                        cardSaved: boolean;
+                        consecutiveFailures: number;
+                        disabledReason: string | null;
+                        caps: {
+                            perDay: number;
+                            perMonth: number;
+                        };
+                        lastAttempt: {
+                            /** @enum {string} */
+                            status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
+                            reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
+                            paymentId: string | null;
+                            /** Format: date-time */
+                            createdAt: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description No valid credential: sign in, or send a valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNAUTHENTICATED",
+                     *         "message": "No valid credential: sign in, or send a valid API key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description The credential may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "CSRF",
+                     *         "message": "The credential may not do this"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CSRF";
+                        };
+                    };
+                };
+            };
+            /** @description Internal error (the body carries only a requestId) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INTERNAL",
+                     *         "message": "Internal error (the body carries only a requestId)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL";
+                        };
+                    };
+                };
+            };
+            /** @description Briefly unavailable: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "PROVIDER_UNAVAILABLE",
+                     *         "message": "Briefly unavailable: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PROVIDER_UNAVAILABLE" | "UNAVAILABLE";
                         };
                     };
                 };

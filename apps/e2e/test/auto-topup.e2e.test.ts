@@ -1,7 +1,7 @@
 // Auto top-up in the browser on the local provider: opt in on /account, the first checkout saves
 // the card, a spend through the API below the threshold is topped up and the open page's balance
 // follows; a card that declines fails the top-up, and the failure mail's link to pay on-session
-// opens the Buy page with that pack selected.
+// opens the Buy page with that pack selected; removing the card (after a confirmation) turns it off.
 import { randomUUID } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
 import { describe, expect, test } from "vitest";
@@ -67,6 +67,15 @@ describe("auto top-up", () => {
     await expect.poll(() => page.getByTestId("balance").textContent()).toBe("140 credits");
     await page.goto("/account");
     expect(await page.getByTestId("auto-topup-last").textContent()).toMatch(/^Last top-up: succeeded, /);
+
+    // Removing the card asks first, then turns auto top-up off.
+    await page.getByText("Remove card…").click();
+    await Promise.all([
+      page.waitForResponse((response) => response.request().method() === "POST"),
+      page.getByRole("button", { name: "Remove the card" }).click(),
+    ]);
+    await page.getByText("No card saved yet: your next purchase on the Credits page saves it.").waitFor();
+    expect(await page.getByLabel("Turn on auto top-up").isChecked()).toBe(false);
     await context.close();
   });
 

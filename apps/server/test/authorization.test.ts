@@ -128,6 +128,7 @@ const table: Record<string, Row> = {
     access: "user",
     input: async () => ({ enabled: true, threshold: 50, packageId: await starterPack() }),
   },
+  "autoTopUp.removeCard": { access: "user" },
   "gdpr.export": { access: "user" },
   "gdpr.confirmDeletion": { access: "user", input: () => ({ password: PASSWORD }) },
   "gdpr.delete": {

@@ -2,7 +2,7 @@ import type { AutoTopUpAttempt, AutoTopUpStore } from "@credits/core";
 import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { autoTopUpAttempts, autoTopUpSettings, mails } from "./schema.ts";
+import { adminActions, autoTopUpAttempts, autoTopUpSettings, mails } from "./schema.ts";
 
 const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -151,6 +151,17 @@ function settingsMethods(db: Database) {
         .update(autoTopUpSettings)
         .set({ paymentMethodId: null, enabled: false, disabledReason, updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
+    },
+
+    turnOff: async (userId) => {
+      await db
+        .update(autoTopUpSettings)
+        .set({ enabled: false, updatedAt: sql`now()` })
+        .where(eq(autoTopUpSettings.userId, userId));
+    },
+
+    audit: async (action) => {
+      await db.insert(adminActions).values(action);
     },
 
     recordFailure: async (userId, disableAfter) => {

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import {
   assertChargeable,
   type ChargeInfo,
@@ -6,8 +5,6 @@ import {
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
-  type OffSessionCharge,
-  type PaymentIntentInfo,
   type PaymentProvider,
   type ProviderEvent,
   ProviderRefusedError,
@@ -16,6 +13,7 @@ import {
   systemClock,
   WebhookSignatureError,
 } from "@credits/core";
+import { LOCAL_CARD, LOCAL_DECLINING_CARD, localIntents, randomId, savedCard } from "./local-intents.ts";
 
 // A payment provider for zero-config runs (no Stripe key): checkout sessions live in memory and
 // a local page "pays" them by calling complete(), which returns the events Stripe would have
@@ -29,9 +27,7 @@ import {
 export type LocalOutcome = "pay" | "pay_declining_card" | "fail" | "cancel";
 export const localOutcomes: readonly LocalOutcome[] = ["pay", "pay_declining_card", "fail", "cancel"];
 
-// The local cards a checkout saves: one that pays off-session, one that is declined.
-export const LOCAL_CARD = "pm_local_card";
-export const LOCAL_DECLINING_CARD = "pm_local_declining_card";
+export { LOCAL_CARD, LOCAL_DECLINING_CARD } from "./local-intents.ts";
 
 export interface LocalCompletion {
   // The events Stripe sends for this outcome, in order.
@@ -70,8 +66,6 @@ interface LocalCharge {
   info: ChargeInfo;
   refundsByKey: Map<string, { request: RefundRequest; refund: RefundInfo }>;
 }
-
-const randomId = (prefix: string) => `${prefix}_${randomBytes(12).toString("hex")}`;
 
 // What Stripe compares when an idempotency key is reused: a different request under the same key
 // is an error there, so it is one here.
@@ -193,79 +187,6 @@ async function expireSession(
   return { ...session.info };
 }
 
-// Off-session charges of the saved local cards (auto top-up).
-function localIntents(charges: ReturnType<typeof localRefunds>, clock: Clock) {
-  // Answered once per key (like Stripe's idempotency), and reported through the event sink too:
-  // the answer and payment_intent.* both arrive.
-  const intents = new Map<string, PaymentIntentInfo>();
-  const intentByKey = new Map<string, string>();
-  const createdAt = new Map<string, Date>();
-  async function chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo> {
-    assertChargeable(request.currency, request.amountMinor);
-    const earlier = intents.get(intentByKey.get(request.idempotencyKey) ?? "");
-    if (earlier) return { ...earlier };
-    const declined = request.paymentMethodId === LOCAL_DECLINING_CARD;
-    const intent: PaymentIntentInfo = {
-      id: randomId("pi_local"),
-      paymentId: request.paymentId,
-      status: declined ? "requires_payment_method" : "succeeded",
-      amountMinor: request.amountMinor,
-      currency: request.currency,
-      customerId: request.customerId,
-      paymentMethodId: request.paymentMethodId,
-      savedForOffSession: false,
-      failureCode: declined ? "card_declined" : null,
-    };
-    intents.set(intent.id, intent);
-    intentByKey.set(request.idempotencyKey, intent.id);
-    createdAt.set(intent.id, clock.now());
-    if (!declined) charges.charged(intent.id, intent.amountMinor, intent.currency);
-    const type = declined ? "payment_intent.failed" : "payment_intent.succeeded";
-    await charges.send({ id: randomId("evt_local"), type, paymentIntent: { ...intent } });
-    return { ...intent };
-  }
-
-  async function retrievePaymentIntent(id: string): Promise<PaymentIntentInfo> {
-    const intent = intents.get(id);
-    if (!intent) throw new ProviderRefusedError(`No such payment_intent: '${id}'`);
-    return { ...intent };
-  }
-
-  const listOffSessionPaymentIntents = (window: ListWindow): AsyncIterable<PaymentIntentInfo> => ({
-    async *[Symbol.asyncIterator]() {
-      for (const intent of [...intents.values()]) {
-        const at = createdAt.get(intent.id) ?? window.createdFrom;
-        if (at >= window.createdFrom && at <= window.createdTo) yield { ...intent };
-      }
-    },
-  });
-
-  return { chargeOffSession, retrievePaymentIntent, listOffSessionPaymentIntents };
-}
-
-// A checkout that saves a card for auto top-up: Stripe sends payment_intent.succeeded with the
-// card on the customer, which is where the platform learns the card.
-function savedCard(
-  request: CheckoutRequest,
-  paymentIntentId: string,
-  customerId: string,
-  card: string,
-): ProviderEvent[] {
-  if (!request.saveCard) return [];
-  const paymentIntent: PaymentIntentInfo = {
-    id: paymentIntentId,
-    paymentId: request.paymentId,
-    status: "succeeded",
-    amountMinor: request.amountMinor,
-    currency: request.currency,
-    customerId,
-    paymentMethodId: card,
-    savedForOffSession: true,
-    failureCode: null,
-  };
-  return [{ id: randomId("evt_local"), type: "payment_intent.succeeded", paymentIntent }];
-}
-
 // A new session, open and unpaid. No promotion codes nor tax here: the customer pays the price.
 function openSession(id: string, url: string, request: CheckoutRequest): CheckoutSessionInfo {
   return {
@@ -361,6 +282,7 @@ export function createLocalProvider({
     chargeOffSession: intents.chargeOffSession,
     retrievePaymentIntent: intents.retrievePaymentIntent,
     listOffSessionPaymentIntents: intents.listOffSessionPaymentIntents,
+    detachPaymentMethod: intents.detachPaymentMethod,
     savesCard: (sessionId) => sessions.get(sessionId)?.request.saveCard === true,
 
     complete(sessionId, outcome) {
@@ -380,6 +302,7 @@ export function createLocalProvider({
       const paymentIntentId = randomId("pi_local");
       if (paid) refunds.charged(paymentIntentId, request.amountMinor, request.currency);
       const card = outcome === "pay_declining_card" ? LOCAL_DECLINING_CARD : LOCAL_CARD;
+      if (paid && request.saveCard) intents.attach(customerId, card);
       session.info = {
         ...session.info,
         status: "complete",

@@ -359,6 +359,17 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         toReceiptUrl(await stripe.paymentIntents.retrieve(paymentIntentId, { expand: ["latest_charge"] })),
       ),
 
+    detachPaymentMethod: ({ paymentMethodId }) =>
+      call("payment method detach", async () => {
+        try {
+          await stripe.paymentMethods.detach(paymentMethodId);
+        } catch (error) {
+          // Detached already (a retry, the dashboard) or gone: the card can no longer be charged.
+          if (error instanceof Stripe.errors.StripeInvalidRequestError && notAttached(error)) return;
+          throw error;
+        }
+      }),
+
     deleteCustomer: (customerId) =>
       call("customer delete", async () => {
         try {
@@ -371,3 +382,8 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
       }),
   };
 }
+
+// Stripe answers a detach of a PaymentMethod on no customer with a 400 that has no code, only this
+// message; an unknown one is resource_missing.
+const notAttached = (error: { code?: string; message: string }) =>
+  error.code === "resource_missing" || /is not attached to a customer/.test(error.message);

@@ -350,4 +350,17 @@ describe("local provider saved cards (auto top-up)", () => {
     ).rejects.toThrow(ProviderRefusedError);
     await expect(provider.retrievePaymentIntent("pi_unknown")).rejects.toThrow(/No such payment_intent/);
   });
+
+  it("a detached card is refused off-session (that customer's only, twice is fine); saving it again attaches it", async () => {
+    const { provider } = await saved("pay");
+    const card = { paymentMethodId: LOCAL_CARD, customerId: "cus_local_user-1" };
+    await provider.detachPaymentMethod(card);
+    await provider.detachPaymentMethod(card);
+    await expect(provider.chargeOffSession(charge(LOCAL_CARD))).rejects.toThrow(ProviderRefusedError);
+    const other = { ...charge(LOCAL_CARD, "auto_topup:other"), customerId: "cus_local_user-2" };
+    expect((await provider.chargeOffSession(other)).status).toBe("succeeded");
+    const again = checkoutRequest({ saveCard: true, paymentId: "pay-2", idempotencyKey: "checkout:pay-2" });
+    provider.complete((await provider.createCheckoutSession(again)).sessionId, "pay");
+    expect((await provider.chargeOffSession(charge(LOCAL_CARD))).status).toBe("succeeded");
+  });
 });

@@ -1,6 +1,6 @@
 import { Form } from "@remix-run/react";
 import { formatDateTime } from "../lib/format.ts";
-import { Badge, Button, Card, Field } from "./ui.tsx";
+import { Badge, Button, buttonClass, Card, Field } from "./ui.tsx";
 
 export interface AutoTopUpView {
   enabled: boolean;
@@ -28,11 +28,15 @@ export function AutoTopUpForm({
   packs,
   error,
   saving,
+  removeError,
+  removing,
 }: {
   settings: AutoTopUpView;
   packs: { id: string; name: string; credits: number }[];
   error?: string | undefined;
   saving: boolean;
+  removeError?: string | undefined;
+  removing: boolean;
 }) {
   const last = settings.lastAttempt;
   return (
@@ -50,6 +54,7 @@ export function AutoTopUpForm({
           ? "Card saved for auto top-up."
           : "No card saved yet: your next purchase on the Credits page saves it."}
       </p>
+      {settings.cardSaved ? <RemoveCard error={removeError} removing={removing} /> : null}
       {settings.disabledReason ? (
         <p className="mt-2 text-sm font-medium text-rose-700" role="alert">
           Auto top-up was {settings.disabledReason}. Check your card, then turn it on again.
@@ -96,5 +101,29 @@ export function AutoTopUpForm({
         </Button>
       </Form>
     </Card>
+  );
+}
+
+// Removing the card asks first (a second button inside the opened details): it turns auto top-up off.
+function RemoveCard({ error, removing }: { error?: string | undefined; removing: boolean }) {
+  return (
+    <details className="group mt-2" open={Boolean(error)}>
+      <summary className={buttonClass("secondary", "cursor-pointer list-none group-open:mb-3")}>Remove card…</summary>
+      <Form method="post" className="max-w-md space-y-3 rounded-xl border border-rose-200 bg-rose-50/50 p-4">
+        <input type="hidden" name="intent" value="removeCard" />
+        <p className="text-sm text-rose-900">
+          Auto top-up turns off and the card is removed from our payment provider. Your next purchase can save a card
+          again.
+        </p>
+        {error ? (
+          <p className="text-sm font-medium text-rose-700" role="alert">
+            {error}
+          </p>
+        ) : null}
+        <Button type="submit" tone="danger" pending={removing} pendingLabel="Removing…">
+          Remove the card
+        </Button>
+      </Form>
+    </details>
   );
 }

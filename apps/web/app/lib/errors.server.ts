@@ -89,6 +89,11 @@ export const errorTable = {
     UNAUTHENTICATED: field("password", "That password is not correct."),
     RATE_LIMITED: tooManyAttempts,
   },
+  removeCard: {
+    PROVIDER_UNAVAILABLE: form(
+      "Auto top-up is off, but the card could not be removed at the payment provider right now. Try again in a minute.",
+    ),
+  },
   checkout: {
     NOT_FOUND: PACK_GONE,
     INVALID_INPUT: PACK_GONE,

@@ -48,6 +48,7 @@ export const action = userRoute(async ({ request, api }) => {
     return redirect("/account");
   }
   if (textField(form, "intent") === "autoTopUp") return saveAutoTopUp(form, api);
+  if (textField(form, "intent") === "removeCard") return removeCard(api);
   if (textField(form, "intent") !== "delete") {
     await api.caller.auth.logOutEverywhere();
     return redirect("/login?signedOut=everywhere");
@@ -84,6 +85,17 @@ async function saveAutoTopUp(form: FormData, api: Parameters<Parameters<typeof u
   } catch (error) {
     if (!formFailure(error, "deleteAccount")) throw error;
     return data({ autoTopUpError: "Enter a whole number of credits (1 to 1,000,000,000) and choose a pack." }, 400);
+  }
+  return redirect("/account");
+}
+
+async function removeCard(api: Parameters<Parameters<typeof userRoute>[0]>[0]["api"]) {
+  try {
+    await api.caller.autoTopUp.removeCard();
+  } catch (error) {
+    const failure = formFailure(error, "removeCard");
+    if (!failure) throw error;
+    return data({ removeCardError: failure.errors.form }, failure.status);
   }
   return redirect("/account");
 }
@@ -131,6 +143,8 @@ export default function Account() {
         packs={packs}
         error={actionData && "autoTopUpError" in actionData ? actionData.autoTopUpError : undefined}
         saving={submitting && navigation.formData?.get("intent") === "autoTopUp"}
+        removeError={actionData && "removeCardError" in actionData ? actionData.removeCardError : undefined}
+        removing={submitting && navigation.formData?.get("intent") === "removeCard"}
       />
 
       <Card>

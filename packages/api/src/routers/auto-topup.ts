@@ -66,4 +66,20 @@ export const autoTopUpRouter = router({
     )
     .output(autoTopUpOutput)
     .mutation(async ({ ctx, input }) => toOutput(await ctx.services.autoTopUp.choose(ctx.user.id, input))),
+
+  // Idempotent: with no card saved it answers the settings as they are.
+  removeCard: authedProcedure
+    .meta({
+      // Detaching the card at the provider failed: auto top-up is off already; ask again.
+      errors: ["PROVIDER_UNAVAILABLE"],
+      openapi: {
+        method: "DELETE",
+        path: "/me/auto-topup/payment-method",
+        tags: ["auto top-up"],
+        summary: "Remove my saved card (turns auto top-up off)",
+      },
+    })
+    .input(z.void())
+    .output(autoTopUpOutput)
+    .mutation(async ({ ctx }) => toOutput(await ctx.services.autoTopUp.removeCard(ctx.user.id, ctx.requestId))),
 });

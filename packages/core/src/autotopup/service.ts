@@ -1,7 +1,10 @@
 import type { CatalogStore } from "../catalog.ts";
-import { InvalidInputError, NotFoundError } from "../errors.ts";
+import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import { MAX_LOW_BALANCE_THRESHOLD } from "../limits.ts";
+import { ProviderUnavailableError } from "../payments/provider.ts";
+import { withRetry } from "../retry.ts";
 import { type AutoTopUpCaps, type ChargeDeps, createAutoTopUpCharger } from "./charge.ts";
+import type { IntentTx } from "./intent.ts";
 import type { AutoTopUpAttemptReason, AutoTopUpAttemptStatus, AutoTopUpStore } from "./store.ts";
 
 // The user's side of auto top-up: opting in (threshold and pack), and what they see on /account.
@@ -39,6 +42,7 @@ export function createAutoTopUpService(
 ) {
   const { store } = deps;
   const charger = createAutoTopUpCharger({ ...deps, claimDue: store.claimDue });
+  const inTransaction = <T>(work: (tx: IntentTx) => Promise<T>) => withRetry(() => deps.payments.transaction(work));
 
   async function status(userId: string): Promise<AutoTopUpStatus> {
     const [settings, last] = await Promise.all([store.settings(userId), store.lastAttempt(userId)]);
@@ -71,7 +75,43 @@ export function createAutoTopUpService(
     return status(userId);
   }
 
-  return { status, choose, runOnce: charger.runOnce };
+  // Turns auto top-up off and forgets the saved card, detached at the provider. Off first, under
+  // the settings lock the worker takes to make a charge: no attempt prepared after that commits
+  // charges the card, and a retried one finds it off (charge.ts, settingsStillAllow). The card is
+  // forgotten only once the provider detached it, so a failed detach is retried by asking again.
+  async function removeCard(userId: string, requestId: string | null): Promise<AutoTopUpStatus> {
+    const card = await inTransaction(async (tx) => {
+      const settings = await tx.autoTopUps.lockSettings(userId);
+      if (settings?.enabled) await tx.autoTopUps.turnOff(userId);
+      return settings?.paymentMethodId ?? null;
+    });
+    if (!card) return status(userId);
+    const customerId = (await deps.payments.getBillingProfile(userId))?.providerCustomerId ?? null;
+    await deps.provider.detachPaymentMethod({ paymentMethodId: card, customerId }).catch((error: unknown) => {
+      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
+      throw error;
+    });
+    await inTransaction(async (tx) => {
+      // Another removal (or a new card saved meanwhile) got there first: nothing more to do here.
+      if ((await tx.autoTopUps.lockSettings(userId))?.paymentMethodId !== card) return;
+      await tx.autoTopUps.removeCard(userId, null);
+      await tx.autoTopUps.audit({
+        actorId: userId,
+        targetUserId: userId,
+        action: "auto_topup.card_removed",
+        amount: null,
+        reason: null,
+        requestId,
+        balanceBefore: null,
+        balanceAfter: null,
+        adjustmentRequestId: null,
+        detail: { via: "user" },
+      });
+    });
+    return status(userId);
+  }
+
+  return { status, choose, removeCard, runOnce: charger.runOnce };
 }
 
 export type AutoTopUpService = ReturnType<typeof createAutoTopUpService>;

@@ -1,3 +1,5 @@
+import type { NewAdminAction } from "../admin/store.ts";
+
 // Auto top-up (issue 16, ADR 019): a user's settings, and one attempt per threshold crossing.
 // The crossing itself is decided where the balance changes, in the posting transaction under the
 // user's row lock (the ledger trigger of migration 0019): it writes the attempt row, which is the
@@ -84,8 +86,13 @@ export interface AutoTopUpStore {
   // The card a Checkout saved, kept when the user has auto top-up settings; false otherwise. A
   // different card clears the failure count.
   saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
-  // Forgets the saved card and turns auto top-up off, saying why (no settings: nothing to do).
-  removeCard(userId: string, disabledReason: string): Promise<void>;
+  // Forgets the saved card and turns auto top-up off, saying why (null: the user did; no settings:
+  // nothing to do).
+  removeCard(userId: string, disabledReason: string | null): Promise<void>;
+  // Turns auto top-up off, keeping the card and the rest of the choice.
+  turnOff(userId: string): Promise<void>;
+  // The audit row of a user's change, in the same transaction as the change.
+  audit(action: NewAdminAction): Promise<void>;
   // One more failure in a row; at `disableAfter` it turns auto top-up off.
   recordFailure(userId: string, disableAfter: number): Promise<{ consecutiveFailures: number; disabled: boolean }>;
   resetFailures(userId: string): Promise<void>;

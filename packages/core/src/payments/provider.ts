@@ -160,6 +160,9 @@ export interface PaymentProvider {
   // error: it comes back as the PaymentIntent, with its failureCode.
   chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo>;
   retrievePaymentIntent(paymentIntentId: string): Promise<PaymentIntentInfo>;
+  // Detaches a saved card from the customer, so it can no longer be charged off-session. One
+  // already detached (a retry, the dashboard) or unknown is done as well.
+  detachPaymentMethod(card: { paymentMethodId: string; customerId: string | null }): Promise<void>;
   // The receipt of a paid payment: Stripe's hosted receipt of its charge, or the local provider's
   // own page. Null when the provider has none (yet).
   receiptUrl(payment: { id: string; paymentIntentId: string }): Promise<string | null>;

@@ -3,6 +3,7 @@ import { delay, HttpResponse, http } from "msw";
 import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
 import { type CardOutcome, type IntentHook, intentAnswer, metadataOf } from "./intent-answers.ts";
 import { listPage } from "./list-page.ts";
+import { paymentMethodAnswers } from "./payment-methods.ts";
 
 // The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
 // stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
@@ -51,6 +52,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const customers = new Map<string, StripeJson>();
   const customerByKey = new Map<string, string>();
   const deletedCustomers = new Set<string>();
+  const paymentMethods = paymentMethodAnswers();
   const sessions = new Map<string, StripeJson>();
   const sessionByKey = new Map<string, string>();
   // Charges by payment intent (added by tests for the purchases they pay), and refunds by key.
@@ -304,6 +306,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     ),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
     http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
+    http.post(`${baseUrl}/v1/payment_methods/:id/detach`, route(paymentMethods.detach)),
     http.delete(
       `${baseUrl}/v1/customers/:id`,
       route((_, { id = "" }) => {
@@ -371,6 +374,8 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       sessions.set(id, { ...session, ...fields });
     },
     intents,
+    // Saved cards detached (by the platform, or by a test as if in the dashboard).
+    detachedPaymentMethods: paymentMethods.detached,
     // What charging this saved card does from now on.
     cardOutcome(paymentMethodId: string, outcome: CardOutcome) {
       cardOutcomes.set(paymentMethodId, outcome);
@@ -386,15 +391,10 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     reset() {
       requests.length = 0;
       for (const map of [customers, customerByKey, sessions, sessionByKey, charges, refundByKey]) map.clear();
-      for (const map of [intents, intentByKey, cardOutcomes]) map.clear();
-      beforeIntentAnswer = null;
-      deletedCustomers.clear();
-      listedSessions = [];
-      listedCharges = [];
-      failure = null;
-      beforeRefundAnswer = null;
-      loseRefundAnswers = false;
-      refundKeysInProgress.clear();
+      for (const map of [intents, intentByKey, cardOutcomes, paymentMethods.detached]) map.clear();
+      for (const set of [deletedCustomers, refundKeysInProgress]) set.clear();
+      [listedSessions, listedCharges, failure, loseRefundAnswers] = [[], [], null, false];
+      [beforeIntentAnswer, beforeRefundAnswer] = [null, null];
     },
   };
 }
