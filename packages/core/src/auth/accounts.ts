@@ -1,6 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { sha256 } from "@oslojs/crypto/sha2";
-import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { createHash, randomBytes } from "node:crypto";
+import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { AlreadyExistsError, InvalidInputError, RateLimitedError, UnauthenticatedError } from "../errors.ts";
 import { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, PASSWORD_LENGTH } from "../limits.ts";
@@ -170,7 +169,9 @@ export function generateSessionToken(): string {
 
 // The stored session id. A leaked sessions table therefore holds no usable token.
 export function sessionIdOf(token: string): string {
-  return encodeHexLowerCase(sha256(new TextEncoder().encode(token)));
+  // Node's native SHA-256: every request with a credential hashes it (the JS one cost ~0.4% of
+  // the API's CPU in pnpm bench). The same digest, so stored hashes stay valid.
+  return createHash("sha256").update(token).digest("hex");
 }
 
 export function normalizeEmail(raw: string): string {

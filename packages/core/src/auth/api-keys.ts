@@ -1,6 +1,5 @@
-import { randomBytes, randomUUID } from "node:crypto";
-import { sha256 } from "@oslojs/crypto/sha2";
-import { encodeBase32LowerCaseNoPadding, encodeHexLowerCase } from "@oslojs/encoding";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../errors.ts";
 import { MAX_API_KEY_NAME_LENGTH, MAX_PAGE_SIZE } from "../limits.ts";
@@ -217,7 +216,9 @@ export function assertScope(principal: { scopes: readonly string[] }, scope: Api
 }
 
 export function hashApiKey(key: string): string {
-  return encodeHexLowerCase(sha256(new TextEncoder().encode(key)));
+  // Node's native SHA-256: every request with a credential hashes it (the JS one cost ~0.4% of
+  // the API's CPU in pnpm bench). The same digest, so stored hashes stay valid.
+  return createHash("sha256").update(key).digest("hex");
 }
 
 function parseScopes(raw: readonly string[]): ApiKeyScope[] {
