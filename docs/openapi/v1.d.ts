@@ -12410,6 +12410,11 @@ export interface operations {
                      *       "enabled": true,
                      *       "threshold": 1,
                      *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "currency": "eur",
+                     *       "price": {
+                     *         "currency": "eur",
+                     *         "unitAmount": 1
+                     *       },
                      *       "cardSaved": true,
                      *       "consecutiveFailures": 1,
                      *       "disabledReason": "disabledReason",
@@ -12420,6 +12425,7 @@ export interface operations {
                      *       "lastAttempt": {
                      *         "status": "pending",
                      *         "reason": "declined",
+                     *         "cause": "declined",
                      *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *         "createdAt": "2026-12-04T18:00:00.000Z"
                      *       }
@@ -12429,6 +12435,11 @@ export interface operations {
                         enabled: boolean;
                         threshold: number | null;
                         packageId: string | null;
+                        currency: string | null;
+                        price: {
+                            currency: string;
+                            unitAmount: number;
+                        } | null;
                         cardSaved: boolean;
                         consecutiveFailures: number;
                         disabledReason: string | null;
@@ -12440,6 +12451,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -12530,7 +12542,8 @@ export interface operations {
                  * @example {
                  *       "enabled": true,
                  *       "threshold": 1,
-                 *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11"
+                 *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                 *       "currency": "eur"
                  *     }
                  */
                 "application/json": {
@@ -12538,6 +12551,8 @@ export interface operations {
                     threshold: number;
                     /** Format: uuid */
                     packageId: string;
+                    /** @description lowercase ISO 4217 code, e.g. usd, jpy, kwd */
+                    currency?: string;
                 };
             };
         };
@@ -12553,6 +12568,11 @@ export interface operations {
                      *       "enabled": true,
                      *       "threshold": 1,
                      *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "currency": "eur",
+                     *       "price": {
+                     *         "currency": "eur",
+                     *         "unitAmount": 1
+                     *       },
                      *       "cardSaved": true,
                      *       "consecutiveFailures": 1,
                      *       "disabledReason": "disabledReason",
@@ -12563,6 +12583,7 @@ export interface operations {
                      *       "lastAttempt": {
                      *         "status": "pending",
                      *         "reason": "declined",
+                     *         "cause": "declined",
                      *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *         "createdAt": "2026-12-04T18:00:00.000Z"
                      *       }
@@ -12572,6 +12593,11 @@ export interface operations {
                         enabled: boolean;
                         threshold: number | null;
                         packageId: string | null;
+                        currency: string | null;
+                        price: {
+                            currency: string;
+                            unitAmount: number;
+                        } | null;
                         cardSaved: boolean;
                         consecutiveFailures: number;
                         disabledReason: string | null;
@@ -12583,6 +12609,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -12790,6 +12817,11 @@ export interface operations {
                      *       "enabled": true,
                      *       "threshold": 1,
                      *       "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "currency": "eur",
+                     *       "price": {
+                     *         "currency": "eur",
+                     *         "unitAmount": 1
+                     *       },
                      *       "cardSaved": true,
                      *       "consecutiveFailures": 1,
                      *       "disabledReason": "disabledReason",
@@ -12800,6 +12832,7 @@ export interface operations {
                      *       "lastAttempt": {
                      *         "status": "pending",
                      *         "reason": "declined",
+                     *         "cause": "declined",
                      *         "paymentId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *         "createdAt": "2026-12-04T18:00:00.000Z"
                      *       }
@@ -12809,6 +12842,11 @@ export interface operations {
                         enabled: boolean;
                         threshold: number | null;
                         packageId: string | null;
+                        currency: string | null;
+                        price: {
+                            currency: string;
+                            unitAmount: number;
+                        } | null;
                         cardSaved: boolean;
                         consecutiveFailures: number;
                         disabledReason: string | null;
@@ -12820,6 +12858,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -14794,7 +14833,7 @@ export interface operations {
                         userId: string;
                         packageId: string;
                         /** @enum {string} */
-                        reason: "declined" | "authentication_required" | "cap_reached" | "provider_error";
+                        reason: "declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable";
                         consecutiveFailures: number;
                         disabled: boolean;
                     };

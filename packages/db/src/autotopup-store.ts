@@ -107,7 +107,7 @@ function settingsMethods(db: Database) {
       return row ?? null;
     },
 
-    saveSettings: async (userId, { enabled, threshold, packageId }) => {
+    saveSettings: async (userId, { enabled, threshold, packageId, currency }) => {
       // Only turning it on from off starts the failures in a row again: a PUT while it is on (a new
       // threshold) must not, or a declining card could be retried without end.
       const wasOff = sql`NOT ${autoTopUpSettings.enabled}`;
@@ -119,10 +119,10 @@ function settingsMethods(db: Database) {
         : {};
       await db
         .insert(autoTopUpSettings)
-        .values({ userId, enabled, threshold, packageId })
+        .values({ userId, enabled, threshold, packageId, currency })
         .onConflictDoUpdate({
           target: autoTopUpSettings.userId,
-          set: { enabled, threshold, packageId, ...turnedOn, updatedAt: sql`now()` },
+          set: { enabled, threshold, packageId, currency, ...turnedOn, updatedAt: sql`now()` },
         });
     },
 

@@ -36,6 +36,7 @@ const PINNED: Record<string, string> = {
   "0022_i16hooks_quiet_ledger": "b23f63f4eb9a54cda795049414bddc54067665c0ac67cd92d5167b9a778c1bc9",
   "0023_i15money_payment_paid_amounts": "78ea5fa1d9f2cf6ca23c54dda285a381abfbd50edbb64835d578f5bf7b29fe49",
   "0024_i16topup_grant_expiry_notices": "55404789c9d01a7aa4ee8ce605e3e7e6679e56b3ee22aa4c974663021012e652",
+  "0025_topup_autotopup_currency": "cf1023ef630a4096c4938d2d310866c091223ea815102715a5b2652c9df412b6",
 };
 
 describe("migration integrity", () => {

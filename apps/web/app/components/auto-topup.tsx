@@ -1,16 +1,32 @@
 import { Form } from "@remix-run/react";
-import { formatDateTime } from "../lib/format.ts";
+import { useState } from "react";
+import { formatDateTime, formatMoney } from "../lib/format.ts";
 import { Badge, Button, buttonClass, Card, Field } from "./ui.tsx";
 
 export interface AutoTopUpView {
   enabled: boolean;
   threshold: number | null;
   packageId: string | null;
+  currency: string | null;
+  price: Price | null;
   cardSaved: boolean;
   consecutiveFailures: number;
   disabledReason: string | null;
   caps: { perDay: number; perMonth: number };
-  lastAttempt: { status: string; reason: string | null; createdAt: string } | null;
+  lastAttempt: { status: string; cause: string | null; createdAt: string } | null;
+}
+
+interface Price {
+  currency: string;
+  unitAmount: number;
+}
+
+export interface AutoTopUpPack {
+  id: string;
+  name: string;
+  credits: number;
+  // The first is the pack's default price.
+  prices: Price[];
 }
 
 const attemptLabels: Record<string, string> = {
@@ -32,13 +48,17 @@ export function AutoTopUpForm({
   removing,
 }: {
   settings: AutoTopUpView;
-  packs: { id: string; name: string; credits: number }[];
+  packs: AutoTopUpPack[];
   error?: string | undefined;
   saving: boolean;
   removeError?: string | undefined;
   removing: boolean;
 }) {
   const last = settings.lastAttempt;
+  // The currency choices follow the pack chosen in the form (the saved currency while it is the saved pack).
+  const [packageId, setPackageId] = useState(settings.packageId ?? packs[0]?.id ?? "");
+  const prices = packs.find((pack) => pack.id === packageId)?.prices ?? [];
+  const savedCurrency = packageId === settings.packageId ? settings.currency : null;
   return (
     <Card>
       <div className="flex flex-wrap items-center justify-between gap-2">
@@ -55,6 +75,13 @@ export function AutoTopUpForm({
           : "No card saved yet: your next purchase on the Credits page saves it."}
       </p>
       {settings.cardSaved ? <RemoveCard error={removeError} removing={removing} /> : null}
+      {settings.packageId ? (
+        <p className="mt-2 text-sm text-slate-700" data-testid="auto-topup-price">
+          {settings.price
+            ? `Each top-up charges ${formatMoney(settings.price.unitAmount, settings.price.currency)}.`
+            : `This pack is no longer sold in ${(settings.currency ?? "").toUpperCase()}: choose a pack and currency again.`}
+        </p>
+      ) : null}
       {settings.disabledReason ? (
         <p className="mt-2 text-sm font-medium text-rose-700" role="alert">
           Auto top-up was {settings.disabledReason}. Check your card, then turn it on again.
@@ -63,7 +90,7 @@ export function AutoTopUpForm({
       {last ? (
         <p className="mt-2 text-sm text-slate-600" data-testid="auto-topup-last">
           Last top-up: {attemptLabels[last.status] ?? last.status}
-          {last.reason ? ` (${last.reason.replaceAll("_", " ")})` : ""}, {formatDateTime(last.createdAt)}.
+          {last.cause ? ` (${last.cause.replaceAll("_", " ")})` : ""}, {formatDateTime(last.createdAt)}.
         </p>
       ) : null}
       <Form method="post" className="mt-4 flex flex-wrap items-end gap-3">
@@ -86,12 +113,28 @@ export function AutoTopUpForm({
           Pack
           <select
             name="packageId"
-            defaultValue={settings.packageId ?? packs[0]?.id}
+            value={packageId}
+            onChange={(event) => setPackageId(event.target.value)}
             className="rounded-md border border-slate-300 px-3 py-2"
           >
             {packs.map((pack) => (
               <option key={pack.id} value={pack.id}>
                 {pack.name} ({pack.credits} credits)
+              </option>
+            ))}
+          </select>
+        </label>
+        <label className="flex flex-col gap-1 text-sm text-slate-800">
+          Price
+          <select
+            key={packageId}
+            name="currency"
+            defaultValue={savedCurrency ?? prices[0]?.currency}
+            className="rounded-md border border-slate-300 px-3 py-2"
+          >
+            {prices.map((price) => (
+              <option key={price.currency} value={price.currency}>
+                {formatMoney(price.unitAmount, price.currency)} ({price.currency.toUpperCase()})
               </option>
             ))}
           </select>

@@ -18,7 +18,7 @@ export const loader = userRoute(async ({ api, user }) => {
     api.caller.autoTopUp.get(),
     api.caller.packages.list(),
   ]);
-  const packs = catalog.packages.map(({ id, name, credits }) => ({ id, name, credits }));
+  const packs = catalog.packages.map(({ id, name, credits, prices }) => ({ id, name, credits, prices }));
   // The current session first, then the most recent.
   const ordered = [...sessions].sort(
     (a, b) => Number(b.current) - Number(a.current) || b.createdAt.localeCompare(a.createdAt),
@@ -81,10 +81,17 @@ async function saveAutoTopUp(form: FormData, api: Parameters<Parameters<typeof u
       enabled: textField(form, "enabled") === "on",
       threshold: /^\d{1,10}$/.test(raw) ? Number(raw) : -1,
       packageId: textField(form, "packageId") ?? "",
+      currency: textField(form, "currency") || undefined,
     });
   } catch (error) {
     if (!formFailure(error, "deleteAccount")) throw error;
-    return data({ autoTopUpError: "Enter a whole number of credits (1 to 1,000,000,000) and choose a pack." }, 400);
+    return data(
+      {
+        autoTopUpError:
+          "Enter a whole number of credits (1 to 1,000,000,000), and choose a pack and one of its prices.",
+      },
+      400,
+    );
   }
   return redirect("/account");
 }

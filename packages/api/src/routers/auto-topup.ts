@@ -1,18 +1,29 @@
 import {
+  type AutoTopUpAttemptReason,
   type AutoTopUpStatus,
+  autoTopUpAttemptReasons,
   autoTopUpAttemptStatuses,
-  autoTopUpFailureReasons,
   MAX_AUTO_TOPUP_THRESHOLD,
 } from "@credits/core";
 import { z } from "zod";
-import { uuid } from "../schemas.ts";
+import { currency, priceOutput, uuid } from "../schemas.ts";
 import { authedProcedure, router } from "../trpc.ts";
+
+const FIRST_REASONS = ["declined", "authentication_required", "cap_reached", "provider_error", "disabled"] as const;
+const firstReason = (reason: AutoTopUpAttemptReason | null): (typeof FIRST_REASONS)[number] | null =>
+  reason === "price_unavailable" ? "disabled" : reason === "flagged" ? "provider_error" : reason;
 
 const autoTopUpOutput = z.object({
   enabled: z.boolean(),
   // Null until chosen.
   threshold: z.number().int().nullable(),
   packageId: z.uuid().nullable(),
+  // The currency the pack is bought in (lowercase ISO 4217); null until chosen.
+  currency: z.string().nullable(),
+  // What a top-up charges: the pack's price in that currency, in its minor units. Null until
+  // chosen, or when the pack was archived or no longer sells in that currency (a top-up is then
+  // skipped with reason price_unavailable): choose again.
+  price: priceOutput.nullable(),
   // A Checkout saved a card for off-session charges (the next purchase saves one otherwise).
   cardSaved: z.boolean(),
   consecutiveFailures: z.number().int(),
@@ -22,7 +33,11 @@ const autoTopUpOutput = z.object({
   lastAttempt: z
     .object({
       status: z.enum(autoTopUpAttemptStatuses),
-      reason: z.enum([...autoTopUpFailureReasons, "disabled"]).nullable(),
+      // The reasons of the first version of this API (kept so that a client's enum still parses):
+      // price_unavailable is told as "disabled" (nothing charged), flagged as "provider_error".
+      reason: z.enum(FIRST_REASONS).nullable(),
+      // The precise reason, including those added since.
+      cause: z.enum(autoTopUpAttemptReasons).nullable(),
       paymentId: z.uuid().nullable(),
       createdAt: z.iso.datetime(),
     })
@@ -33,6 +48,8 @@ const toOutput = (status: AutoTopUpStatus): z.infer<typeof autoTopUpOutput> => (
   ...status,
   lastAttempt: status.lastAttempt && {
     ...status.lastAttempt,
+    reason: firstReason(status.lastAttempt.reason),
+    cause: status.lastAttempt.reason,
     createdAt: status.lastAttempt.createdAt.toISOString(),
   },
 });
@@ -48,7 +65,7 @@ export const autoTopUpRouter = router({
 
   set: authedProcedure
     .meta({
-      // An unknown or archived pack.
+      // An unknown or archived pack; a currency the pack is not priced in (400).
       errors: ["NOT_FOUND"],
       openapi: {
         method: "PUT",
@@ -62,6 +79,8 @@ export const autoTopUpRouter = router({
         enabled: z.boolean(),
         threshold: z.number().int().min(1).max(MAX_AUTO_TOPUP_THRESHOLD),
         packageId: uuid,
+        // One of the pack's prices; omitted: the one chosen before for this pack, else its default price.
+        currency: currency.optional(),
       }),
     )
     .output(autoTopUpOutput)

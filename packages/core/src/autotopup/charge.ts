@@ -1,5 +1,4 @@
 import type { CatalogStore } from "../catalog.ts";
-import { priceOf } from "../catalog-service.ts";
 import type { Clock } from "../clock.ts";
 import {
   type OffSessionCharge,
@@ -108,14 +107,17 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       };
     }
     const settings = await tx.autoTopUps.lockSettings(attempt.userId);
-    if (!settings?.enabled || !settings.paymentMethodId || !customerId || !pack || pack.archivedAt) {
-      return skip(tx, attempt, "disabled");
+    if (!settings?.enabled || !settings.paymentMethodId || !customerId) return skip(tx, attempt, "disabled");
+    // The currency the user buys in, never another: a pack archived or no longer sold in it since.
+    const price = pack && !pack.archivedAt ? pack.prices.find((p) => p.currency === settings.currency) : undefined;
+    if (!pack || !price) {
+      await attemptFailed(tx, attempt, "price_unavailable", deps);
+      return null;
     }
-    if (await overCap(tx, attempt.userId)) {
+    if (await overCap(tx, attempt.userId, clock.now(), deps.caps)) {
       await attemptFailed(tx, attempt, "cap_reached", deps);
       return null;
     }
-    const price = priceOf(pack, null);
     const payment = await tx.payments.insertPayment({
       userId: attempt.userId,
       packageId: pack.id,
@@ -134,16 +136,6 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       paymentIntentId: null,
       keyForgotten: false,
     };
-  }
-
-  async function overCap(tx: IntentTx, userId: string): Promise<boolean> {
-    const now = clock.now();
-    const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
-    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-    return (
-      (await tx.autoTopUps.countCharged(userId, day)) >= deps.caps.perDay ||
-      (await tx.autoTopUps.countCharged(userId, month)) >= deps.caps.perMonth
-    );
   }
 
   // The provider refused the request, or kept failing, or may have forgotten it: a failure like a
@@ -175,6 +167,15 @@ async function settingsStillAllow(
   if (payment.providerPaymentIntentId) return true;
   const settings = await tx.autoTopUps.lockSettings(attempt.userId);
   return !!settings?.enabled && settings.paymentMethodId === attempt.paymentMethodId;
+}
+
+async function overCap(tx: IntentTx, userId: string, now: Date, caps: AutoTopUpCaps): Promise<boolean> {
+  const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
+  return (
+    (await tx.autoTopUps.countCharged(userId, day)) >= caps.perDay ||
+    (await tx.autoTopUps.countCharged(userId, month)) >= caps.perMonth
+  );
 }
 
 async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {

@@ -11,6 +11,7 @@ import {
   type AutoTopUpFailureReason,
   type AutoTopUpStore,
   IN_FLIGHT_ATTEMPT_STATUSES,
+  NOT_CHARGED_REASONS,
 } from "./store.ts";
 
 // What a PaymentIntent's outcome does, whoever reports it: its webhook (payment_intent.succeeded
@@ -133,7 +134,8 @@ async function succeeded(tx: IntentTx, attempt: AutoTopUpAttempt, payment: Payme
 }
 
 // A failure that charged nothing: counted (three in a row turn auto top-up off), announced, and
-// mailed with a link to buy the same pack on-session. A cap is announced but not counted.
+// mailed with a link to buy the same pack on-session. A cap is announced but not counted. One
+// that never reached the provider (a cap, the price gone) is `skipped`, so the caps do not count it.
 export async function attemptFailed(
   tx: IntentTx,
   attempt: AutoTopUpAttempt,
@@ -141,7 +143,8 @@ export async function attemptFailed(
   deps: Pick<IntentDeps, "clock" | "publicUrl">,
 ): Promise<void> {
   const capped = reason === "cap_reached";
-  await tx.autoTopUps.updateAttempt(attempt.id, { status: capped ? "skipped" : "failed", reason });
+  const status = NOT_CHARGED_REASONS.includes(reason) ? "skipped" : "failed";
+  await tx.autoTopUps.updateAttempt(attempt.id, { status, reason });
   const settings = await tx.autoTopUps.lockSettings(attempt.userId);
   const count = capped
     ? { consecutiveFailures: settings?.consecutiveFailures ?? 0, disabled: false }

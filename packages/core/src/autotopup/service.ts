@@ -1,11 +1,12 @@
-import type { CatalogStore } from "../catalog.ts";
+import type { CatalogStore, CreditPackage, PackagePrice } from "../catalog.ts";
+import { priceOf } from "../catalog-service.ts";
 import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import { MAX_LOW_BALANCE_THRESHOLD } from "../limits.ts";
 import { ProviderUnavailableError } from "../payments/provider.ts";
 import { withRetry } from "../retry.ts";
 import { type AutoTopUpCaps, type ChargeDeps, createAutoTopUpCharger } from "./charge.ts";
 import type { IntentTx } from "./intent.ts";
-import type { AutoTopUpAttemptReason, AutoTopUpAttemptStatus, AutoTopUpStore } from "./store.ts";
+import type { AutoTopUpAttemptReason, AutoTopUpAttemptStatus, AutoTopUpSettings, AutoTopUpStore } from "./store.ts";
 
 // The user's side of auto top-up: opting in (threshold and pack), and what they see on /account.
 // The worker's pass (charge.ts) is part of the same service.
@@ -16,6 +17,9 @@ export interface AutoTopUpChoice {
   enabled: boolean;
   threshold: number;
   packageId: string;
+  // One of the pack's prices (lowercase ISO 4217). Omitted: the currency already chosen for this
+  // pack, else the pack's default price.
+  currency?: string | undefined;
 }
 
 export interface AutoTopUpStatus {
@@ -23,6 +27,11 @@ export interface AutoTopUpStatus {
   // null until the user has chosen.
   threshold: number | null;
   packageId: string | null;
+  // The currency the pack is bought in; null until chosen.
+  currency: string | null;
+  // What a top-up charges: the pack's price in that currency; null until chosen, or when the pack
+  // was archived or no longer sells in it (a top-up is then skipped, price_unavailable).
+  price: PackagePrice | null;
   // A Checkout saved a card for off-session charges.
   cardSaved: boolean;
   consecutiveFailures: number;
@@ -50,6 +59,8 @@ export function createAutoTopUpService(
       enabled: settings?.enabled ?? false,
       threshold: settings?.threshold ?? null,
       packageId: settings?.packageId ?? null,
+      currency: settings?.currency ?? null,
+      price: settings ? await currentPrice(settings) : null,
       cardSaved: settings?.paymentMethodId != null,
       consecutiveFailures: settings?.consecutiveFailures ?? 0,
       disabledReason: settings?.disabledReason ?? null,
@@ -68,11 +79,25 @@ export function createAutoTopUpService(
       );
     }
     const pack = await deps.catalog.findPackage(choice.packageId);
-    // Only a pack on sale can be chosen (the charge uses its first price).
+    // Only a pack on sale can be chosen.
     if (!pack || pack.archivedAt || pack.prices.length === 0) throw new NotFoundError("package");
     if (!(await deps.payments.getBillingProfile(userId))) throw new NotFoundError("user");
-    await store.saveSettings(userId, { enabled: choice.enabled, threshold, packageId: pack.id });
+    const { currency } = priceOf(pack, choice.currency ?? (await keptCurrency(userId, pack)));
+    await store.saveSettings(userId, { enabled: choice.enabled, threshold, packageId: pack.id, currency });
     return status(userId);
+  }
+
+  // A PUT that does not name a currency (an older client changing the threshold) keeps the one
+  // chosen for this pack while the pack still sells in it; otherwise the pack's default price.
+  async function keptCurrency(userId: string, pack: CreditPackage): Promise<string | null> {
+    const settings = await store.settings(userId);
+    const kept = settings?.packageId === pack.id ? settings.currency : null;
+    return pack.prices.some((p) => p.currency === kept) ? kept : null;
+  }
+
+  async function currentPrice(settings: AutoTopUpSettings): Promise<PackagePrice | null> {
+    const pack = await deps.catalog.findPackage(settings.packageId);
+    return (!pack?.archivedAt && pack?.prices.find((p) => p.currency === settings.currency)) || null;
   }
 
   // Turns auto top-up off and forgets the saved card, detached at the provider. Off first, under

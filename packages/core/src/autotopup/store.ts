@@ -12,16 +12,24 @@ export const autoTopUpAttemptStatuses = ["pending", "processing", "succeeded", "
 export type AutoTopUpAttemptStatus = (typeof autoTopUpAttemptStatuses)[number];
 export const IN_FLIGHT_ATTEMPT_STATUSES: readonly AutoTopUpAttemptStatus[] = ["pending", "processing"];
 
-// Why an attempt charged nothing: the first four are announced (auto_topup.failed); "disabled"
-// (turned off, no card, pack archived before the worker got to it) is not.
+// Why an attempt charged nothing (or was not credited): the first five are announced
+// (auto_topup.failed); "disabled" (turned off, no card, before the worker got to it) is not.
+// price_unavailable: the pack was archived, or no longer sells in the chosen currency, since.
 export const autoTopUpFailureReasons = [
   "declined",
   "authentication_required",
   "cap_reached",
   "provider_error",
+  "price_unavailable",
 ] as const;
 export type AutoTopUpFailureReason = (typeof autoTopUpFailureReasons)[number];
-export type AutoTopUpAttemptReason = AutoTopUpFailureReason | "disabled";
+// flagged: the provider charged, but not what the payment says (currency or amount): not
+// credited, left to a person (the payment's reviewReason), and auto top-up turned off.
+export const autoTopUpAttemptReasons = [...autoTopUpFailureReasons, "disabled", "flagged"] as const;
+export type AutoTopUpAttemptReason = (typeof autoTopUpAttemptReasons)[number];
+
+// Failures that never reached the provider: the attempt is skipped (not counted by the caps).
+export const NOT_CHARGED_REASONS: readonly AutoTopUpFailureReason[] = ["cap_reached", "price_unavailable"];
 
 // An attempt's payment row and its off-session charge carry this key: one payment, one
 // PaymentIntent per attempt. It also tells an auto top-up's payment from a Checkout's.
@@ -42,6 +50,8 @@ export interface AutoTopUpSettings {
   enabled: boolean;
   threshold: number;
   packageId: string;
+  // The currency the pack is bought in: one of its prices when chosen (lowercase ISO 4217).
+  currency: string;
   // The card a Checkout saved (setup_future_usage=off_session); the customer is the user's.
   paymentMethodId: string | null;
   consecutiveFailures: number;
@@ -73,7 +83,10 @@ export interface AutoTopUpStore {
   settings(userId: string): Promise<AutoTopUpSettings | null>;
   lastAttempt(userId: string): Promise<AutoTopUpAttempt | null>;
   // Creates or replaces the user's choice; turning it on from off clears the failure count and reason.
-  saveSettings(userId: string, choice: { enabled: boolean; threshold: number; packageId: string }): Promise<void>;
+  saveSettings(
+    userId: string,
+    choice: { enabled: boolean; threshold: number; packageId: string; currency: string },
+  ): Promise<void>;
   // Due attempts (pending, or processing with an expired lease), each claimed until leaseUntil.
   claimDue(limit: number, now: Date, leaseUntil: Date): Promise<AutoTopUpAttempt[]>;
   // In a transaction: row locks for the rest of it.

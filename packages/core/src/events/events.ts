@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { autoTopUpFailureReasons } from "../autotopup/store.ts";
 
 // Every event the platform tells people and systems about (outbound webhooks, email, the live
 // balance). One list: the outbox, the webhook endpoints' subscriptions and the README read it.
@@ -81,7 +82,7 @@ export const eventSchemas = {
   "auto_topup.failed": z.object({
     userId: id,
     packageId: id,
-    reason: z.enum(["declined", "authentication_required", "cap_reached", "provider_error"]),
+    reason: z.enum(autoTopUpFailureReasons),
     consecutiveFailures: z.number().int().min(0),
     // Auto top-up was turned off by this failure (three in a row).
     disabled: z.boolean(),

@@ -1,6 +1,6 @@
-// Auto top-up (drizzle/0019_auto_topup.sql): a user's settings and one attempt per crossing. The
-// ledger trigger credit_transactions_auto_topup writes the attempts.
-import { autoTopUpAttemptStatuses } from "@credits/core";
+// Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency): a user's settings and one
+// attempt per crossing. The ledger trigger credit_transactions_auto_topup writes the attempts.
+import { autoTopUpAttemptReasons, autoTopUpAttemptStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
 import { boolean, check, index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
@@ -18,12 +18,17 @@ export const autoTopUpSettings = pgTable(
     packageId: uuid("package_id")
       .notNull()
       .references(() => creditPackages.id),
+    // The currency the pack is bought in (one of its prices; migration 0025).
+    currency: text("currency").notNull(),
     paymentMethodId: text("payment_method_id"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     disabledReason: text("disabled_reason"),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
-  (t) => [check("auto_topup_settings_threshold_check", sql`${t.threshold} BETWEEN 1 AND 1000000000`)],
+  (t) => [
+    check("auto_topup_settings_threshold_check", sql`${t.threshold} BETWEEN 1 AND 1000000000`),
+    check("auto_topup_settings_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+  ],
 );
 
 export const autoTopUpAttempts = pgTable(
@@ -38,9 +43,7 @@ export const autoTopUpAttempts = pgTable(
       .references(() => creditPackages.id),
     crossingTransactionId: uuid("crossing_transaction_id").notNull().unique(),
     status: text("status", { enum: autoTopUpAttemptStatuses }).notNull().default("pending"),
-    reason: text("reason", {
-      enum: ["declined", "authentication_required", "cap_reached", "provider_error", "disabled"],
-    }),
+    reason: text("reason", { enum: autoTopUpAttemptReasons }),
     paymentId: uuid("payment_id")
       .unique()
       .references(() => payments.id),

@@ -1,0 +1,125 @@
+// Auto top-up charges the currency the user chose (review 8, F3): the settings keep a currency
+// among the pack's prices; the charge is that currency's price, and a price removed (or the pack
+// archived) since is skipped, announced and mailed, never charged in another currency.
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  attemptsOf,
+  autoTopUpOf,
+  buySavingCard,
+  eventsOf,
+  intentRequests,
+  mailsOf,
+  optIn,
+  spend,
+} from "./auto-topup-helpers.ts";
+import {
+  balanceOf,
+  call,
+  failOnLoggedError,
+  randomStripeId,
+  signUp,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+} from "./helpers.ts";
+import { createAdmin } from "./refunds-helpers.ts";
+
+const { mock } = startStripeMock();
+const server = await startTestServer({ ...stripeEnv, AUTO_TOPUP_MAX_PER_DAY: "2", AUTO_TOPUP_MAX_PER_MONTH: "10" });
+failOnLoggedError();
+const admin = await createAdmin(server);
+
+// A pack sold in dollars first (its default price) and in euros.
+async function dollarAndEuroPack(): Promise<string> {
+  const created = await call(server.url, "POST", "/api/v1/admin/packages", {
+    cookie: admin.cookie,
+    body: {
+      name: `Two currencies ${randomUUID().slice(0, 8)}`,
+      credits: 100,
+      prices: [
+        { currency: "usd", unitAmount: 500 },
+        { currency: "eur", unitAmount: 450 },
+      ],
+    },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(200);
+  return String(created.body.id);
+}
+
+// Opted in on `packageId` in `currency`, a card saved by a Checkout: 100 credits.
+async function euroSaver(packageId: string) {
+  const user = await signUp(server.url, "euro");
+  const opted = await optIn(server, user, { enabled: true, threshold: 50, packageId, currency: "eur" });
+  expect(opted.status, JSON.stringify(opted.body)).toBe(200);
+  const customer = await buySavingCard(server, mock, user.id, randomStripeId("pm"));
+  return { ...user, customer };
+}
+
+describe("auto top-up in the user's currency", () => {
+  it("PUT takes a currency among the pack's prices; GET says it and its price; omitted: the pack's default", async () => {
+    const packageId = await dollarAndEuroPack();
+    const user = await signUp(server.url, "currency-choice");
+    const euro = await optIn(server, user, { enabled: true, threshold: 50, packageId, currency: "eur" });
+    expect(euro.status, JSON.stringify(euro.body)).toBe(200);
+    expect(euro.body).toMatchObject({ packageId, currency: "eur", price: { currency: "eur", unitAmount: 450 } });
+    expect((await autoTopUpOf(server, user)).body).toMatchObject({ currency: "eur", price: { unitAmount: 450 } });
+    // Not sold in yen: a 400 that says so, and nothing changed.
+    const yen = await optIn(server, user, { enabled: true, threshold: 60, packageId, currency: "jpy" });
+    expect(yen.status).toBe(400);
+    expect(yen.body.error.message).toMatch(/not priced in jpy/);
+    expect((await autoTopUpOf(server, user)).body).toMatchObject({ threshold: 50, currency: "eur" });
+    // Another user who does not say: the pack's default price.
+    const other = await signUp(server.url, "currency-default");
+    const defaulted = await optIn(server, other, { enabled: true, threshold: 50, packageId });
+    expect(defaulted.body).toMatchObject({ currency: "usd", price: { currency: "usd", unitAmount: 500 } });
+  });
+
+  it("a user whose settings say EUR is charged the pack's EUR price", async () => {
+    const packageId = await dollarAndEuroPack();
+    const saver = await euroSaver(packageId);
+    await spend(server, saver.id, 60);
+    await server.services.autoTopUp.runOnce();
+    const requests = intentRequests(mock, saver.customer);
+    expect(requests).toHaveLength(1);
+    expect(requests[0]?.params).toMatchObject({ amount: "450", currency: "eur" });
+    expect((await attemptsOf(saver.id)).map((a) => a.status)).toEqual(["succeeded"]);
+    expect(await balanceOf(saver.id)).toBe(140);
+  });
+
+  it("the EUR price removed since: not charged (in EUR or in dollars), skipped, announced and mailed", async () => {
+    const packageId = await dollarAndEuroPack();
+    const saver = await euroSaver(packageId);
+    const patched = await call(server.url, "PATCH", `/api/v1/admin/packages/${packageId}`, {
+      cookie: admin.cookie,
+      body: { prices: [{ currency: "usd", unitAmount: 500 }] },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    await spend(server, saver.id, 60);
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, saver.customer)).toHaveLength(0);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["skipped", "price_unavailable"]]);
+    expect(await eventsOf(saver.id, "auto_topup.failed")).toMatchObject([{ reason: "price_unavailable" }]);
+    expect(await mailsOf(saver.id, "auto_topup_failed")).toHaveLength(1);
+    // The API's first reasons stay as they were (a client's enum still parses); `cause` is precise.
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({
+      currency: "eur",
+      price: null,
+      lastAttempt: { status: "skipped", reason: "disabled", cause: "price_unavailable" },
+    });
+    expect(await balanceOf(saver.id)).toBe(40);
+  });
+
+  it("the pack archived since: not charged, skipped with the same reason", async () => {
+    const packageId = await dollarAndEuroPack();
+    const saver = await euroSaver(packageId);
+    const archived = await call(server.url, "POST", `/api/v1/admin/packages/${packageId}/archive`, {
+      cookie: admin.cookie,
+    });
+    expect(archived.status).toBe(200);
+    await spend(server, saver.id, 60);
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, saver.customer)).toHaveLength(0);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["skipped", "price_unavailable"]]);
+  });
+});
