@@ -153,10 +153,10 @@ function settingsMethods(db: Database) {
         .where(eq(autoTopUpSettings.userId, userId));
     },
 
-    turnOff: async (userId) => {
+    turnOff: async (userId, disabledReason) => {
       await db
         .update(autoTopUpSettings)
-        .set({ enabled: false, updatedAt: sql`now()` })
+        .set({ enabled: false, ...(disabledReason ? { disabledReason } : {}), updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
     },
 

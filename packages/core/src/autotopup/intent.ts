@@ -10,6 +10,7 @@ import {
   type AutoTopUpAttempt,
   type AutoTopUpFailureReason,
   type AutoTopUpStore,
+  FLAGGED_DISABLED_REASON,
   IN_FLIGHT_ATTEMPT_STATUSES,
   NOT_CHARGED_REASONS,
 } from "./store.ts";
@@ -71,6 +72,7 @@ export async function applyIntent(
   if (intent.status === "succeeded") {
     const outcome = await deps.fulfil(tx, payment, paidFacts(payment, intent), source);
     if (outcome === "credited") await succeeded(tx, attempt, payment, deps.clock.now());
+    if (outcome === "flagged") await flagged(tx, attempt, payment, intent);
     return true;
   }
   if (FAILED.includes(intent.status)) {
@@ -113,6 +115,20 @@ async function saveCheckoutCard(tx: IntentTx, payment: Payment, intent: PaymentI
   const customerId = await tx.payments.setProviderCustomer(payment.userId, intent.customerId);
   if (customerId !== intent.customerId) return false;
   return tx.autoTopUps.saveCard(payment.userId, intent.paymentMethodId);
+}
+
+// The provider charged, but not what the payment says (the payment now carries its reviewReason):
+// not credited, and not a decline (no failure mail: the card was charged). The attempt ends, with
+// the PaymentIntent kept on the payment for the person who reviews it, and auto top-up is turned
+// off, so that a charge that cannot be credited is not repeated at the next crossing.
+async function flagged(tx: IntentTx, attempt: AutoTopUpAttempt, payment: Payment, intent: PaymentIntentInfo) {
+  if (!IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return;
+  // A PaymentIntent other than the one the payment names is not its charge: the payment keeps its own.
+  if (!payment.providerPaymentIntentId) {
+    await tx.payments.updatePayment(payment.id, { providerPaymentIntentId: intent.id });
+  }
+  await tx.autoTopUps.updateAttempt(attempt.id, { status: "failed", reason: "flagged" });
+  await tx.autoTopUps.turnOff(attempt.userId, FLAGGED_DISABLED_REASON);
 }
 
 async function succeeded(tx: IntentTx, attempt: AutoTopUpAttempt, payment: Payment, at: Date): Promise<void> {

@@ -45,6 +45,11 @@ export const AUTO_TOPUP_FAILURES_TO_DISABLE = 3;
 // Shown on /account after "Auto top-up was".
 export const DISPUTE_DISABLED_REASON = "turned off because a payment was disputed, and the saved card was removed";
 
+// A charge that did not match its payment (flagged for review) turns auto top-up off. Shown on
+// /account after "Auto top-up was".
+export const FLAGGED_DISABLED_REASON =
+  "turned off because a top-up was charged but did not match its price; it is being reviewed before it is credited";
+
 export interface AutoTopUpSettings {
   userId: string;
   enabled: boolean;
@@ -102,8 +107,9 @@ export interface AutoTopUpStore {
   // Forgets the saved card and turns auto top-up off, saying why (null: the user did; no settings:
   // nothing to do).
   removeCard(userId: string, disabledReason: string | null): Promise<void>;
-  // Turns auto top-up off, keeping the card and the rest of the choice.
-  turnOff(userId: string): Promise<void>;
+  // Turns auto top-up off, keeping the card and the rest of the choice; with a reason when the
+  // platform did it (shown on /account; the user turning it off gives none).
+  turnOff(userId: string, disabledReason?: string): Promise<void>;
   // The audit row of a user's change, in the same transaction as the change.
   audit(action: NewAdminAction): Promise<void>;
   // One more failure in a row; at `disableAfter` it turns auto top-up off.
