@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createDatabase, DataDirInUseError } from "@credits/db";
 import { users } from "@credits/db/schema";
+import { seedPgliteDataDir } from "@credits/db/testing/data-dir";
 import { afterAll, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -25,6 +26,8 @@ const cli = (args: string[], input: string) =>
   });
 
 it("the CLI beside a process holding the data directory refuses, and loses nothing", async () => {
+  // Migrated already (the run's image, when there is one): migrate() applies nothing then.
+  seedPgliteDataDir(dataDir);
   const server = createDatabase({ dataDir });
   await server.migrate();
   await server.db.insert(users).values({ email: "before@example.test" });

@@ -6,10 +6,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { seedPgliteDataDir } from "@credits/db/testing/data-dir";
 import { afterAll, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const dataDir = mkdtempSync(join(tmpdir(), "credits-embedded-"));
+// Migrated already (the run's image, when there is one): the first start does not migrate it.
+seedPgliteDataDir(dataDir);
 const env = {
   PATH: process.env.PATH ?? "",
   NODE_ENV: "test" as const,

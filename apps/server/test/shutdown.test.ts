@@ -5,10 +5,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { seedPgliteDataDir } from "@credits/db/testing/data-dir";
 import { afterAll, describe, expect, it } from "vitest";
 
 const dataDir = mkdtempSync(join(tmpdir(), "credits-shutdown-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+seedPgliteDataDir(dataDir);
 
 function startProcess(): Promise<{ child: ChildProcess; port: number; output: () => string }> {
   const child = spawn(process.execPath, ["apps/server/src/main.ts"], {

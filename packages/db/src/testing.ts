@@ -46,10 +46,11 @@ export async function createTestDatabase(serverUrl: string | undefined): Promise
   };
 }
 
-// Migrates a new in-memory PGlite and writes its data directory to `path` (uncompressed: loading
-// it is then a copy, not a gunzip, in every test file).
-export async function writePgliteImage(path: string): Promise<void> {
-  const handle = createDatabase({ dataDir: "memory://" });
+// Migrates a new PGlite on `dataDir` (an empty directory, kept: see PGLITE_DATA_DIR_ENV) and writes
+// its data directory to `path` (uncompressed: loading it is then a copy, not a gunzip, in every
+// test file).
+export async function writePgliteImage(path: string, dataDir: string): Promise<void> {
+  const handle = createDatabase({ dataDir });
   try {
     await handle.migrate();
     const client = (handle.db as unknown as { $client: PGlite }).$client;

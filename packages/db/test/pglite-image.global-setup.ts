@@ -2,15 +2,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PGLITE_IMAGE_ENV, writePgliteImage } from "../src/testing.ts";
+import { PGLITE_DATA_DIR_ENV } from "../src/testing-data-dir.ts";
 
 // Once per test run on PGlite: one migrated data directory, which every test file's database loads
-// instead of running initdb and the migrations itself (see PGLITE_IMAGE_ENV). The test workers are
-// started after this and inherit the variable.
+// instead of running initdb and the migrations itself (see PGLITE_IMAGE_ENV), and the same written
+// out on disk for the tests that start a process on a data directory (see PGLITE_DATA_DIR_ENV).
+// The test workers are started after this and inherit the variables.
 export default async function setup(): Promise<(() => void) | undefined> {
   if (process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "credits-pglite-image-"));
   const path = join(dir, "migrated.tar");
-  await writePgliteImage(path);
+  await writePgliteImage(path, join(dir, "data"));
   process.env[PGLITE_IMAGE_ENV] = path;
+  process.env[PGLITE_DATA_DIR_ENV] = join(dir, "data");
   return () => rmSync(dir, { recursive: true, force: true });
 }
