@@ -7,10 +7,23 @@ export interface ExportHead {
   lastSeq: number;
   sessions: { createdAt: Date; expiresAt: Date }[];
   apiKeys: { id: string; name: string; prefix: string; scopes: string[]; createdAt: Date; revokedAt: Date | null }[];
+  // Null when the user never chose. Whether a card is saved, never which: the PaymentMethod and
+  // the customer are the provider's, and nothing more of the card (brand, last 4) is stored.
+  autoTopUp: {
+    enabled: boolean;
+    threshold: number;
+    packageId: string;
+    cardSaved: boolean;
+    consecutiveFailures: number;
+    disabledReason: string | null;
+    updatedAt: Date;
+  } | null;
 }
 
 // The sections read page by page (keyset: each page one bounded statement).
-export const EXPORT_SECTIONS = ["payments", "ledger", "holds"] as const;
+// refunds: those of the user's payments, requested (pending) to settled, without the provider's
+// refund id, the key or the admins who asked and decided.
+export const EXPORT_SECTIONS = ["payments", "refunds", "ledger", "holds", "autoTopUpAttempts"] as const;
 export type ExportSection = (typeof EXPORT_SECTIONS)[number];
 
 // The export document written piece by piece: never more than one page of rows in memory, and the
@@ -32,5 +45,6 @@ export async function* exportChunks(
     }
     yield "]";
   }
-  yield `,"sessions":${JSON.stringify(head.sessions)},"apiKeys":${JSON.stringify(head.apiKeys)}}\n`;
+  yield `,"sessions":${JSON.stringify(head.sessions)},"apiKeys":${JSON.stringify(head.apiKeys)}`;
+  yield `,"autoTopUp":${JSON.stringify(head.autoTopUp)}}\n`;
 }

@@ -195,8 +195,8 @@ export default function Account() {
       <Card>
         <h2 className="text-lg font-semibold text-slate-900">Your data</h2>
         <p className="mt-1 text-sm text-slate-600">
-          A copy of everything we keep about you: your profile, balance, payments, credit history, holds, sessions and
-          API keys, as a JSON file.
+          A copy of everything we keep about you: your profile, balance, payments and their refunds, credit history,
+          holds, auto top-up, sessions and API keys, as a JSON file.
         </p>
         <a href="/account/export" download className={buttonClass("secondary", "mt-4")}>
           Download my data

@@ -9,7 +9,9 @@ import { authedProcedure, router } from "../trpc.ts";
 const dated = z.iso.datetime();
 
 // The export as the client receives it: written piece by piece (core/gdpr-export.ts), documented
-// here. The ledger is in posting order (seq), payments newest first.
+// here. The ledger is in posting order (seq), payments newest first; refunds (of the user's
+// payments, requests included) and auto top-up attempts oldest first. No provider ids: the saved
+// card is only `cardSaved`.
 const exportDocument = z.object({
   exportedAt: dated,
   profile: z.object({
@@ -21,10 +23,23 @@ const exportDocument = z.object({
   }),
   balance: z.number().int(),
   payments: z.array(z.record(z.string(), z.unknown())),
+  refunds: z.array(z.record(z.string(), z.unknown())),
   ledger: z.array(z.record(z.string(), z.unknown())),
   holds: z.array(z.record(z.string(), z.unknown())),
+  autoTopUpAttempts: z.array(z.record(z.string(), z.unknown())),
   sessions: z.array(z.object({ createdAt: dated, expiresAt: dated })),
   apiKeys: z.array(z.record(z.string(), z.unknown())),
+  autoTopUp: z
+    .object({
+      enabled: z.boolean(),
+      threshold: z.number().int(),
+      packageId: z.uuid(),
+      cardSaved: z.boolean(),
+      consecutiveFailures: z.number().int(),
+      disabledReason: z.string().nullable(),
+      updatedAt: dated,
+    })
+    .nullable(),
 });
 
 export const gdprRouter = router({
