@@ -4941,6 +4941,16 @@ export interface operations {
             /** @description Successful response */
             200: {
                 headers: {
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"receipt"`, `q` requests per window of `w` seconds
+                     * @example "receipt";q=10;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "receipt";r=9;t=42
+                     */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5039,6 +5049,40 @@ export interface operations {
                     };
                 };
             };
+            /** @description Too many requests: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"receipt"`, `q` requests per window of `w` seconds
+                     * @example "receipt";q=10;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "receipt";r=9;t=42
+                     */
+                    RateLimit?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Too many requests: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "RATE_LIMITED";
+                        };
+                    };
+                };
+            };
             /** @description Internal error (the body carries only a requestId) */
             500: {
                 headers: {
@@ -5101,6 +5145,16 @@ export interface operations {
             /** @description Successful response */
             200: {
                 headers: {
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"receipt"`, `q` requests per window of `w` seconds
+                     * @example "receipt";q=10;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "receipt";r=9;t=42
+                     */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5192,6 +5246,40 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"receipt"`, `q` requests per window of `w` seconds
+                     * @example "receipt";q=10;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "receipt";r=9;t=42
+                     */
+                    RateLimit?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Too many requests: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "RATE_LIMITED";
                         };
                     };
                 };
@@ -12987,10 +13075,16 @@ export interface operations {
                      *       "payments": [
                      *         {}
                      *       ],
+                     *       "refunds": [
+                     *         {}
+                     *       ],
                      *       "ledger": [
                      *         {}
                      *       ],
                      *       "holds": [
+                     *         {}
+                     *       ],
+                     *       "autoTopUpAttempts": [
                      *         {}
                      *       ],
                      *       "sessions": [
@@ -13001,7 +13095,16 @@ export interface operations {
                      *       ],
                      *       "apiKeys": [
                      *         {}
-                     *       ]
+                     *       ],
+                     *       "autoTopUp": {
+                     *         "enabled": true,
+                     *         "threshold": 1,
+                     *         "packageId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *         "cardSaved": true,
+                     *         "consecutiveFailures": 1,
+                     *         "disabledReason": "disabledReason",
+                     *         "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *       }
                      *     }
                      */
                     "application/json": {
@@ -13020,10 +13123,16 @@ export interface operations {
                         payments: {
                             [key: string]: unknown;
                         }[];
+                        refunds: {
+                            [key: string]: unknown;
+                        }[];
                         ledger: {
                             [key: string]: unknown;
                         }[];
                         holds: {
+                            [key: string]: unknown;
+                        }[];
+                        autoTopUpAttempts: {
                             [key: string]: unknown;
                         }[];
                         sessions: {
@@ -13035,6 +13144,17 @@ export interface operations {
                         apiKeys: {
                             [key: string]: unknown;
                         }[];
+                        autoTopUp: {
+                            enabled: boolean;
+                            threshold: number;
+                            /** Format: uuid */
+                            packageId: string;
+                            cardSaved: boolean;
+                            consecutiveFailures: number;
+                            disabledReason: string | null;
+                            /** Format: date-time */
+                            updatedAt: string;
+                        } | null;
                     };
                 };
             };

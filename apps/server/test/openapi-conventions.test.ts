@@ -45,6 +45,8 @@ describe("the document's HTTP conventions", () => {
       ([endpoint, op]) => codesOf(op).includes("RATE_LIMITED") && endpoint !== "GET /me/events",
     );
     expect(limited.map(([endpoint]) => endpoint).sort()).toEqual([
+      "GET /payments/{paymentId}",
+      "GET /payments/{paymentId}/receipt",
       "POST /auth/login",
       "POST /auth/signup",
       "POST /checkout",

@@ -13,6 +13,9 @@ export const rateLimitPolicies = {
   checkout: "checkout",
   // Password re-entry before erasure per user per minute (AUTH_RATE_LIMIT_PER_MINUTE).
   reauth: "reauth",
+  // Receipt reads that ask the payment provider (the receipt not stored yet) per user per minute
+  // (CHECKOUT_RATE_LIMIT_PER_MINUTE, counted apart from checkouts).
+  receipt: "receipt",
 } as const;
 export type RateLimitPolicy = keyof typeof rateLimitPolicies;
 
@@ -92,5 +95,7 @@ export const rateLimitedProcedures: Record<string, { policy: RateLimitPolicy; al
   "checkout.create": { policy: "checkout", always: true },
   "checkout.confirm": { policy: "checkout", always: false },
   "checkout.cancel": { policy: "checkout", always: false },
+  "checkout.payment": { policy: "receipt", always: false },
+  "checkout.receipt": { policy: "receipt", always: false },
   "gdpr.confirmDeletion": { policy: "reauth", always: true },
 };

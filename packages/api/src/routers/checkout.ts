@@ -1,7 +1,8 @@
 import { type Payment, paymentStatuses } from "@credits/core";
 import { z } from "zod";
-import { consumeNoted } from "../rate-limit-headers.ts";
+import { consumeNoted, type RateLimitJar } from "../rate-limit-headers.ts";
 import { currency, idempotencyKey, text, uuid } from "../schemas.ts";
+import type { Services } from "../services.ts";
 import { authedProcedure, router } from "../trpc.ts";
 
 const paymentOutput = z.object({
@@ -42,6 +43,11 @@ const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
   receiptUrl: p.creditedAt ? p.receiptUrl : null,
   createdAt: p.createdAt.toISOString(),
 });
+
+// A receipt read about to ask the provider (the receipt not stored yet) counts against the
+// viewer's receipt limit: the same quota as checkouts, its own count.
+const receiptAsking = (ctx: { rateLimits: RateLimitJar; services: Services; user: { id: string } }) => () =>
+  consumeNoted(ctx.rateLimits, "receipt", () => ctx.services.checkoutRateLimiter.consume(`receipt:${ctx.user.id}`));
 
 export const checkoutRouter = router({
   create: authedProcedure
@@ -92,17 +98,20 @@ export const checkoutRouter = router({
 
   payment: authedProcedure
     .meta({
-      errors: ["NOT_FOUND"],
+      // RATE_LIMITED: only a read that asks the provider for the receipt counts (receiptAsking).
+      errors: ["NOT_FOUND", "RATE_LIMITED"],
       openapi: { method: "GET", path: "/payments/{paymentId}", tags: ["payments"], summary: "One of my payments" },
     })
     .input(z.strictObject({ paymentId: uuid }))
     .output(paymentOutput)
-    .query(async ({ ctx, input }) => toPayment(await ctx.services.payments.getPayment(ctx.user.id, input.paymentId))),
+    .query(async ({ ctx, input }) =>
+      toPayment(await ctx.services.payments.getPayment(ctx.user.id, input.paymentId, receiptAsking(ctx))),
+    ),
 
   // The receipt page: a paid payment's receipt, for its owner or an admin (404 for anyone else).
   receipt: authedProcedure
     .meta({
-      errors: ["NOT_FOUND"],
+      errors: ["NOT_FOUND", "RATE_LIMITED"],
       openapi: {
         method: "GET",
         path: "/payments/{paymentId}/receipt",
@@ -113,7 +122,7 @@ export const checkoutRouter = router({
     .input(z.strictObject({ paymentId: uuid }))
     .output(receiptOutput)
     .query(async ({ ctx, input }) => {
-      const receipt = await ctx.services.payments.receipt(ctx.user, input.paymentId);
+      const receipt = await ctx.services.payments.receipt(ctx.user, input.paymentId, receiptAsking(ctx));
       return { ...receipt, paidAt: receipt.paidAt.toISOString() };
     }),
 

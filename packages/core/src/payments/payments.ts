@@ -332,13 +332,6 @@ export function createPaymentService(deps: {
 
   const receipts = createReceipts(deps);
 
-  // One of the user's payments, with its receipt once it is paid.
-  async function getPayment(userId: string, paymentId: string): Promise<Payment> {
-    const payment = await store.findPayment(paymentId);
-    if (!payment || payment.userId !== userId) throw new NotFoundError("payment");
-    return receipts.withReceipt(payment);
-  }
-
   // For reconciliation: fulfil a session the provider says is paid, through the same function.
   async function fulfilFromProvider(session: CheckoutSessionInfo, source: string): Promise<boolean> {
     if (!session.paymentId || session.paymentStatus !== "paid") return false;
@@ -381,7 +374,7 @@ export function createPaymentService(deps: {
     cancelCheckout: createCheckoutCanceler({ store, provider, fulfilLocked }),
     handleEvent,
     confirmCheckout,
-    getPayment,
+    getPayment: receipts.getPayment,
     receipt: receipts.receipt,
     fulfilFromProvider,
     applyIntentFromProvider,
