@@ -5,7 +5,7 @@
 // password's hash, the new key's hash) or the values in its text.
 import { randomUUID } from "node:crypto";
 import { adminActions, apiKeys, creditTransactions, users } from "@credits/db/schema";
-import { captureLogs } from "@credits/observability/testing";
+import { captureLogs } from "@credits/observability";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findLeaks } from "./observability.global-setup.ts";

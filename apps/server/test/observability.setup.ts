@@ -1,5 +1,5 @@
 import { appendFileSync } from "node:fs";
-import { captureLogs } from "@credits/observability/testing";
+import { captureLogs } from "@credits/observability";
 import { afterAll, inject } from "vitest";
 
 // Runs in every test process of the unit project: captures what the process logs (at info, in

@@ -13,7 +13,7 @@ import {
   processedEvents,
   users,
 } from "@credits/db/schema";
-import { captureLogs, type LogCapture } from "@credits/observability/testing";
+import { captureLogs, type LogCapture } from "@credits/observability";
 import {
   chargeRefundedEvent,
   createStripeApiMock,
