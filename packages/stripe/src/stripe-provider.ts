@@ -8,6 +8,7 @@ import {
   type OffSessionCharge,
   type PaymentIntentInfo,
   type PaymentProvider,
+  ProviderInProgressError,
   ProviderRefusedError,
   ProviderUnavailableError,
   type RefundInfo,
@@ -96,6 +97,11 @@ function translated(error: unknown, action: string): Error {
     return new ProviderUnavailableError(`stripe ${action} failed: ${why}`);
   }
   const status = error.statusCode ?? 0;
+  // A concurrent request with the same idempotency key (409 idempotency_key_in_use, whatever the
+  // SDK's class for it), or the object locked by another request (lock_timeout, a 429).
+  if (status === 409 || error.code === "idempotency_key_in_use" || error.code === "lock_timeout") {
+    return new ProviderInProgressError(`stripe ${action}: another request is in progress (status ${status})${request}`);
+  }
   if (
     error instanceof errors.StripeAPIError ||
     error instanceof errors.StripeRateLimitError ||

@@ -1,10 +1,22 @@
 // Review 8 (auto top-up): a flagged credit ends its attempt, the stale worker's race, the
 // checkout idempotency key that posed as an auto top-up, and the card of a lost Checkout event.
+import { AUTO_TOPUP_MAX_TRIES } from "@credits/core";
+import { autoTopUpAttempts } from "@credits/db/schema";
+import { eq, sql } from "drizzle-orm";
 import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
-import { attemptsOf, autoTopUpOf, eventsOf, mailsOf, saverWithCard, spend } from "./auto-topup-helpers.ts";
+import {
+  attemptsOf,
+  autoTopUpOf,
+  eventsOf,
+  intentRequests,
+  mailsOf,
+  saverWithCard,
+  spend,
+} from "./auto-topup-helpers.ts";
 import {
   balanceOf,
+  db,
   failOnLoggedError,
   paymentRow,
   type StripeJson,
@@ -46,5 +58,66 @@ describe("review8 F10: a flagged auto top-up does not stay processing", () => {
     expect(((await autoTopUpOf(server, saver)).body.disabledReason ?? "") as string).toMatch(/review/);
     expect(await mailsOf(saver.id, "auto_topup_failed")).toHaveLength(0);
     expect(await eventsOf(saver.id, "auto_topup.succeeded")).toHaveLength(0);
+  });
+});
+
+describe("review8: a worker whose lease ran out and a fresh one", () => {
+  it("the fresh worker's create meets Stripe's 409 (key in use) on its last try: left in flight, no failure, the winner credited", async () => {
+    const saver = await saverWithCard(server, mock);
+    // The first worker's create is at Stripe (not yet answered) when its lease runs out and a
+    // second worker claims the attempt (its last try) and sends the same create under the same key.
+    mock.beforeIntentAnswer(async () => {
+      mock.beforeIntentAnswer(null);
+      await db
+        .update(autoTopUpAttempts)
+        .set({ tries: AUTO_TOPUP_MAX_TRIES - 1, lockedUntil: sql`now() - interval '1 second'` })
+        .where(eq(autoTopUpAttempts.userId, saver.id));
+      await server.services.autoTopUp.runOnce();
+      return undefined;
+    });
+    try {
+      await spend(server, saver.id, 60);
+      await server.services.autoTopUp.runOnce();
+    } finally {
+      mock.beforeIntentAnswer(null);
+    }
+    // Today: Stripe's 409 (after the SDK's own retries) ends the last try as a provider error: the
+    // attempt failed, a failure counted and a pay link mailed, while the first worker's charge is
+    // credited.
+    expect(intentRequests(mock, saver.customer).length).toBeGreaterThan(1);
+    expect(await mailsOf(saver.id, "auto_topup_failed")).toHaveLength(0);
+    expect(await eventsOf(saver.id, "auto_topup.failed")).toHaveLength(0);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["succeeded", null]]);
+    expect((await autoTopUpOf(server, saver)).body).toMatchObject({ enabled: true, consecutiveFailures: 0 });
+    expect(await balanceOf(saver.id)).toBe(140);
+  });
+
+  it("a worker whose claim was taken over does not send the create (its lease is checked, and extended, per attempt)", async () => {
+    const first = await saverWithCard(server, mock);
+    const second = await saverWithCard(server, mock);
+    // One worker claims both crossings; while it charges the first, the second's lease runs out
+    // and another worker claims it (its charge still to come).
+    await spend(server, first.id, 60);
+    await spend(server, second.id, 60);
+    mock.beforeIntentAnswer(async (intent) => {
+      if (intent.customer !== first.customer) return undefined;
+      await db
+        .update(autoTopUpAttempts)
+        .set({ tries: sql`${autoTopUpAttempts.tries} + 1`, lockedUntil: sql`now() + interval '60 seconds'` })
+        .where(eq(autoTopUpAttempts.userId, second.id));
+      return undefined;
+    });
+    try {
+      await server.services.autoTopUp.runOnce();
+    } finally {
+      mock.beforeIntentAnswer(null);
+    }
+    // Today: the stale worker charges the second anyway, at the same time as the worker that now
+    // holds it (the 409 race above).
+    expect(intentRequests(mock, second.customer)).toHaveLength(0);
+    expect((await attemptsOf(second.id)).map((a) => a.status)).toEqual(["pending"]);
+    // The first, charged by this worker, had its lease extended right before its create.
+    const [charged] = await attemptsOf(first.id);
+    expect(charged?.status).toBe("succeeded");
   });
 });

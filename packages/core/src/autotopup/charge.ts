@@ -5,6 +5,7 @@ import {
   type PaymentIntentInfo,
   type PaymentProvider,
   PROVIDER_IDEMPOTENCY_WINDOW_MS,
+  ProviderInProgressError,
   ProviderRefusedError,
 } from "../payments/provider.ts";
 import { OPEN_STATUSES } from "../payments/state.ts";
@@ -65,7 +66,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
 
   async function charge(attempt: AutoTopUpAttempt): Promise<void> {
     const pack = await deps.catalog.findPackage(attempt.packageId);
-    const prepared = await inTransaction((tx) => prepare(tx, attempt.id, pack));
+    const prepared = await inTransaction((tx) => prepare(tx, attempt, pack));
     if (!prepared) return;
     if (prepared.keyForgotten) {
       await inTransaction((tx) => giveUp(tx, attempt.id, prepared.charge.paymentId, forgottenKey(prepared.charge)));
@@ -77,6 +78,10 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
         ? await provider.retrievePaymentIntent(prepared.paymentIntentId)
         : await provider.chargeOffSession(prepared.charge);
     } catch (error) {
+      // Another worker's request under this key is still at the provider (its lease ran out while
+      // it waited): that request's outcome counts, applied by its answer, the webhook or a later
+      // pass. Never a failure, even on the last try: the winner's charge may be credited.
+      if (error instanceof ProviderInProgressError) return;
       // Unreachable provider: the lease runs out and a later pass asks again with the same key.
       if (error instanceof ProviderRefusedError || attempt.tries >= AUTO_TOPUP_MAX_TRIES) {
         await inTransaction((tx) => giveUp(tx, attempt.id, prepared.charge.paymentId));
@@ -89,11 +94,11 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
   // Under the attempt's lock: skip it, or make (or find) its payment and say what to charge.
   async function prepare(
     tx: IntentTx,
-    attemptId: string,
+    claimed: AutoTopUpAttempt,
     pack: Awaited<ReturnType<CatalogStore["findPackage"]>>,
   ): Promise<Prepared> {
-    const attempt = await tx.autoTopUps.lockAttempt(attemptId);
-    if (!attempt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return null;
+    const attempt = await stillClaimed(tx, claimed, new Date(clock.now().getTime() + AUTO_TOPUP_LEASE_MS));
+    if (!attempt) return null;
     const customerId = (await tx.payments.getBillingProfile(attempt.userId))?.providerCustomerId ?? null;
     if (attempt.paymentId) {
       const payment = await tx.payments.findPayment(attempt.paymentId);
@@ -154,6 +159,16 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
   }
 
   return { runOnce };
+}
+
+// Under the attempt's lock: still in flight and still this worker's claim (no other worker claimed
+// it since, its lease having run out while this worker charged the ones before it in its batch),
+// its lease extended from now, right before the provider call it leads to.
+async function stillClaimed(tx: IntentTx, claimed: AutoTopUpAttempt, leaseUntil: Date) {
+  const attempt = await tx.autoTopUps.lockAttempt(claimed.id);
+  if (!attempt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status) || attempt.tries !== claimed.tries) return null;
+  await tx.autoTopUps.updateAttempt(attempt.id, { lockedUntil: leaseUntil });
+  return attempt;
 }
 
 // A retried attempt with no PaymentIntent known yet: the charge may never have reached Stripe, so

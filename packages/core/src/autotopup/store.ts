@@ -76,13 +76,18 @@ export interface AutoTopUpAttempt {
   paymentId: string | null;
   // The card charged (copied when the payment is made, so a retried charge is the same request).
   paymentMethodId: string | null;
-  // Claims so far (each claim may ask the provider once).
+  // Claims so far (each claim may ask the provider once); also what tells a worker its claim was
+  // taken over by another's.
   tries: number;
+  // The claim's lease: no other worker takes the attempt before this.
+  lockedUntil: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-export type AttemptPatch = Partial<Pick<AutoTopUpAttempt, "status" | "reason" | "paymentId" | "paymentMethodId">>;
+export type AttemptPatch = Partial<
+  Pick<AutoTopUpAttempt, "status" | "reason" | "paymentId" | "paymentMethodId" | "lockedUntil">
+>;
 
 export interface AutoTopUpStore {
   settings(userId: string): Promise<AutoTopUpSettings | null>;

@@ -195,6 +195,17 @@ export class ProviderUnavailableError extends Error {
   }
 }
 
+// Another request under the same idempotency key is still running at the provider (Stripe: 409,
+// idempotency_key_in_use), or the object is locked by one (lock_timeout). Not an answer: the first
+// request's outcome is the one that counts, and it arrives by its own answer, webhook or a later
+// ask. Callers that do not tell it apart treat it as unavailable.
+export class ProviderInProgressError extends ProviderUnavailableError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ProviderInProgressError";
+  }
+}
+
 // The provider understood the request and refused it (a 4xx: over-refund, unknown payment intent,
 // idempotency key reused with other parameters). Nothing was done; repeating it changes nothing.
 export class ProviderRefusedError extends Error {

@@ -1,7 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
 import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
-import { type CardOutcome, type IntentHook, intentAnswer, metadataOf } from "./intent-answers.ts";
+import {
+  type CardOutcome,
+  type IntentHook,
+  intentAnswer,
+  keyInUse,
+  metadataOf,
+  offSessionIntent,
+} from "./intent-answers.ts";
 import { listPage } from "./list-page.ts";
 import { paymentMethodAnswers } from "./payment-methods.ts";
 
@@ -69,6 +76,8 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   // method id; unlisted cards pay), and a hook run before a new PaymentIntent is answered.
   const intents = new Map<string, StripeJson>();
   const intentByKey = new Map<string, string>();
+  // Keys of PaymentIntents still being answered (a concurrent create under the same key: 409).
+  const intentKeysInProgress = new Set<string>();
   const cardOutcomes = new Map<string, CardOutcome>();
   let beforeIntentAnswer: IntentHook | null = null;
   let listedSessions: StripeJson[] = [];
@@ -245,35 +254,18 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   // paymentIntents.create with confirm and off_session, as Stripe answers it: the PaymentIntent,
   // or a 402 card error carrying it (status requires_payment_method, last_payment_error.code).
   async function createIntent({ params, idempotencyKey }: RecordedStripeRequest) {
+    if (idempotencyKey && intentKeysInProgress.has(idempotencyKey)) return keyInUse();
     const replayed = intents.get(intentByKey.get(idempotencyKey ?? "") ?? "");
     if (replayed) return intentAnswer(replayed, { "Idempotent-Replayed": "true" });
-    const outcome = cardOutcomes.get(params.payment_method ?? "") ?? "succeeded";
-    const intent = stripeFixture("payment_intent", {
-      id: randomStripeId("pi"),
-      amount: Number(params.amount),
-      amount_received: outcome === "succeeded" ? Number(params.amount) : 0,
-      currency: params.currency ?? null,
-      customer: params.customer ?? null,
-      payment_method: params.payment_method ?? null,
-      confirmation_method: "automatic",
-      setup_future_usage: null,
-      status: outcome === "succeeded" ? "succeeded" : "requires_payment_method",
-      last_payment_error:
-        outcome === "succeeded"
-          ? null
-          : {
-              type: "card_error",
-              code: outcome,
-              message: `mock: ${outcome}`,
-              ...(outcome === "card_declined" ? { decline_code: "generic_decline" } : {}),
-            },
-      metadata: metadataOf(params),
-      created: Math.floor(Date.now() / 1000),
-    });
+    const intent = offSessionIntent(params, cardOutcomes.get(params.payment_method ?? "") ?? "succeeded");
     intents.set(String(intent.id), intent);
     if (idempotencyKey) intentByKey.set(idempotencyKey, String(intent.id));
-    const replaced = await beforeIntentAnswer?.(intent);
-    return replaced ?? intentAnswer(intent);
+    if (idempotencyKey) intentKeysInProgress.add(idempotencyKey);
+    try {
+      return (await beforeIntentAnswer?.(intent)) ?? intentAnswer(intent);
+    } finally {
+      if (idempotencyKey) intentKeysInProgress.delete(idempotencyKey);
+    }
   }
 
   // paymentIntents.retrieve: one created through the API (an off-session charge) as it stands, or
