@@ -37,6 +37,7 @@ const PINNED: Record<string, string> = {
   "0023_i15money_payment_paid_amounts": "78ea5fa1d9f2cf6ca23c54dda285a381abfbd50edbb64835d578f5bf7b29fe49",
   "0024_i16topup_grant_expiry_notices": "55404789c9d01a7aa4ee8ce605e3e7e6679e56b3ee22aa4c974663021012e652",
   "0025_topup_autotopup_currency": "cf1023ef630a4096c4938d2d310866c091223ea815102715a5b2652c9df412b6",
+  "0026_i16user_depleted_once": "7f7998e3c798722a65e36ea08a452ddc102d29ae6625249c8865312dbf20ca83",
 };
 
 describe("migration integrity", () => {

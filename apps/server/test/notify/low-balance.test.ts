@@ -165,4 +165,31 @@ describe("the crossing", () => {
     await spend(user.id, 20);
     expect((await alertsOf(user.id)).low).toHaveLength(0);
   });
+
+  it("credits.depleted: once per crossing to zero; holds released and taken again do not repeat it", async () => {
+    const user = await signUp("depleted-holds");
+    await put(user.cookie, { lowBalanceThreshold: null });
+    await fund(user.id, 30);
+    const hold = async () => {
+      const held = await call("POST", "/api/v1/credits/holds", {
+        key: fullKey,
+        body: { userId: user.id, amount: 30, idempotencyKey: randomUUID() },
+      });
+      expect(held.status, JSON.stringify(held.body)).toBe(200);
+      return held.body.holdId as string;
+    };
+    // 30 → 0 by a hold (depleted), released to 30, held to 0 again, released, spent to 0.
+    for (let i = 0; i < 2; i += 1) {
+      const released = await call("POST", `/api/v1/credits/holds/${await hold()}/release`, { key: fullKey });
+      expect(released.status).toBe(200);
+    }
+    expect((await spend(user.id, 30)).status).toBe(200);
+    expect((await alertsOf(user.id)).depleted).toHaveLength(1);
+    // A real credit above zero re-arms it: the next time it reaches zero is a new alert.
+    await fund(user.id, 10);
+    expect((await spend(user.id, 10)).status).toBe(200);
+    const depleted = (await alertsOf(user.id)).depleted;
+    expect(depleted).toHaveLength(2);
+    expect(depleted[1]?.payload).toMatchObject({ data: { userId: user.id, balance: 0 } });
+  });
 });

@@ -27,6 +27,16 @@ export const lowBalanceAlerted = pgTable("low_balance_alerted", {
   createdAt: createdAt(),
 });
 
+// Users whose credits.depleted fired and was not re-armed since (migration 0026): written only by
+// the ledger trigger, re-armed by a credit (not a hold's release) that leaves the balance above zero.
+export const creditsDepletedAlerted = pgTable("credits_depleted_alerted", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id),
+  transactionId: uuid("transaction_id").notNull(),
+  createdAt: createdAt(),
+});
+
 export const mails = pgTable(
   "mails",
   {
