@@ -3,8 +3,9 @@ import type { OutboxStore } from "./events/events.ts";
 import { withRetry } from "./retry.ts";
 
 // credits.expiring: a grant with credits left is announced (webhook event and email) once,
-// noticeDays before its expiresAt. Every instance's sweeper runs this; the store claims due grants
-// with FOR UPDATE SKIP LOCKED and records one notice per grant (its primary key), and only the
+// noticeDays before its expiresAt. Every instance's sweeper runs this; the store reads due grants
+// (FOR KEY SHARE: a spend of them never waits for the batch) and records one notice per grant (its
+// primary key, ON CONFLICT DO NOTHING), and only the
 // notices this transaction recorded raise the event and the mail, in that same transaction: once
 // across instances. A grant spent to 0 before its notice is not due, so it raises nothing.
 

@@ -5,10 +5,14 @@ import { translated } from "./errors.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { mails } from "./schema.ts";
 
-// credits.expiring (drizzle/0024): due grants claimed with SKIP LOCKED, their notices inserted
-// ON CONFLICT DO NOTHING; RETURNING names only the notices this statement wrote, so a grant
-// another instance announced meanwhile (committed after this statement's snapshot) is not
-// announced twice.
+// credits.expiring (drizzle/0024): due grants read FOR KEY SHARE, their notices inserted ON
+// CONFLICT DO NOTHING; RETURNING names only the notices this statement wrote, so a grant another
+// instance announced meanwhile (committed after this statement's snapshot, or waited for on the
+// notice's key) is not announced twice. The notice's primary key is the "once", not the grant's
+// lock: FOR UPDATE (and FOR NO KEY UPDATE, which the review proposed) conflicts with the FOR NO KEY
+// UPDATE a spend takes on the grants it draws from (drizzle/0008), so a spend waited for the whole
+// batch's transaction (events, mails). KEY SHARE only keeps the grant from being deleted meanwhile
+// (the notice references it), and conflicts with nothing a posting takes.
 export function createExpiryNoticeStore(db: Database): ExpiryNoticeStore {
   return {
     transaction: (work) =>
@@ -44,7 +48,7 @@ async function recordDue(db: Database, now: Date, horizon: Date, limit: number):
         AND NOT EXISTS (SELECT 1 FROM grant_expiry_notices n WHERE n.grant_id = g.id)
       ORDER BY g.expires_at, g.id
       LIMIT ${limit}
-      FOR UPDATE OF g SKIP LOCKED
+      FOR KEY SHARE OF g SKIP LOCKED
     ), recorded AS (
       INSERT INTO grant_expiry_notices (grant_id, amount, expires_at)
       SELECT id, remaining, expires_at FROM due

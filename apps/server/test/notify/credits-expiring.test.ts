@@ -4,7 +4,7 @@
 // its own pool on PostgreSQL (on PGlite, one process: two servers on the one database).
 import { randomUUID } from "node:crypto";
 import { renderMail } from "@credits/core";
-import { createDatabase } from "@credits/db";
+import { createDatabase, createExpiryNoticeStore } from "@credits/db";
 import { mails, outboxEvents } from "@credits/db/schema";
 import { parseEnv } from "@credits/env";
 import { and, asc, eq, inArray } from "drizzle-orm";
@@ -143,5 +143,33 @@ describe("credits.expiring", () => {
     const mail = renderMail("credits_expiring", { name: null, credits: 1500, expiresAt: "2026-12-11T09:30:00.000Z" });
     expect(mail.subject).toBe("1,500 of your credits expire on 2026-12-11");
     expect(mail.text).toContain("1,500 credits of your balance expire on 2026-12-11 (UTC)");
+  });
+
+  // Review: the sweep's claim locked the grants FOR UPDATE, so a spend of one (which takes it FOR
+  // NO KEY UPDATE) waited for the whole batch's transaction. Two connections: PostgreSQL only.
+  it.skipIf(!testDb.url)("a spend of a grant being announced does not wait for the sweep's transaction", async () => {
+    const user = await newUser();
+    await grant(user, 50, 3 * DAY);
+    const sweeper = createDatabase({ url: testDb.url ?? "", poolMax: 1 });
+    let spent: Promise<unknown> = Promise.resolve();
+    try {
+      const outcome = await createExpiryNoticeStore(sweeper.db).transaction(async (tx) => {
+        const due = await tx.recordDue(new Date(), new Date(Date.now() + 7 * DAY), 1_000);
+        expect(due.map((notice) => notice.userId)).toContain(user);
+        spent = a.services.credits.spend({
+          userId: user,
+          amount: 10,
+          idempotencyKey: randomUUID(),
+          scope: { kind: "user", id: user },
+        });
+        const waited = new Promise<string>((resolve) => setTimeout(() => resolve("waited"), 3_000));
+        // Not awaited in here: a spend waiting for this transaction would wait for ever.
+        return Promise.race([spent.then(() => "spent"), waited]);
+      });
+      await spent;
+      expect(outcome).toBe("spent");
+    } finally {
+      await sweeper.close();
+    }
   });
 });
