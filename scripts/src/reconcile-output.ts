@@ -41,7 +41,7 @@ export function summaryTable(run: ReconciliationRun): string {
   ];
   if (!stats) return lines.join("\n");
   lines.push(
-    `seen       ${stats.sessionsSeen} sessions (${stats.sessionsForeign} not ours), ${stats.chargesSeen} charges (${stats.chargesUnmatched} unmatched), ${stats.paymentsChecked} payments, ${stats.usersChecked} users (${stats.ledgerPass ?? "full"} ledger pass)`,
+    `seen       ${stats.sessionsSeen} sessions (${stats.sessionsForeign} not ours), ${stats.chargesSeen} charges (${stats.chargesUnmatched} unmatched), ${stats.intentsSeen ?? 0} auto top-up PaymentIntents, ${stats.paymentsChecked} payments, ${stats.usersChecked} users (${stats.ledgerPass ?? "full"} ledger pass)`,
     "",
   );
   const rows = findingKinds.map((kind) => [kind, String(stats.findings[kind]), String(stats.healedByKind[kind])]);

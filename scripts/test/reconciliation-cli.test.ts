@@ -18,6 +18,8 @@ describe("pnpm cli reconcile", () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^run {8}[0-9a-f-]{36} \(cli, succeeded\)$/m);
     expect(stdout).toContain(`window     ${since} .. `);
+    // The off-session PaymentIntents (auto top-ups) listed, as the admin API's run shows them.
+    expect(stdout).toMatch(/^seen .*, 0 charges \(0 unmatched\), 0 auto top-up PaymentIntents, 0 payments, /m);
     for (const kind of ["missing_credit", "unexpected_credit", "refund_not_clawed_back", "amount_mismatch"]) {
       expect(stdout).toMatch(new RegExp(`^${kind} +0 +0$`, "m"));
     }
