@@ -19,6 +19,7 @@ import type { HttpBindings } from "@hono/node-server";
 import { getConnInfo } from "@hono/node-server/conninfo";
 import { serveStatic } from "@hono/node-server/serve-static";
 import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import { TRPCError } from "@trpc/server";
 import { fetchRequestHandler } from "@trpc/server/adapters/fetch";
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
@@ -152,7 +153,12 @@ export function createApp(options: AppOptions) {
         router: appRouter,
         // One request, one bounded amount of work: a batch of 900 log-ins is a 400, not 900 log-ins.
         maxBatchSize: TRPC_MAX_BATCH_SIZE,
-        createContext: () => ctx,
+        createContext: () => {
+          // ADR 018: an input takes its key in idempotencyKey; a batch is many calls under one
+          // header, so the header is refused here rather than guessed at (REST copies it in).
+          if (c.req.header("idempotency-key") !== undefined) throw trpcIdempotencyHeader();
+          return ctx;
+        },
         onError: ({ error, path }) => {
           if (error.code === "INTERNAL_SERVER_ERROR") logInternal("trpc", ctx.requestId, path, error);
         },
@@ -252,3 +258,9 @@ function viteHandled(middleware: NonNullable<WebApp["devMiddleware"]>, { incomin
 function logInternal(where: ErrorSource, requestId: string, route: string | undefined, error: unknown) {
   reportError(error, { where, requestId, route });
 }
+
+const trpcIdempotencyHeader = () =>
+  new TRPCError({
+    code: "BAD_REQUEST",
+    message: "/trpc does not read the Idempotency-Key header: send the key in the input's idempotencyKey field",
+  });

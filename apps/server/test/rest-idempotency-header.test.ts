@@ -1,5 +1,6 @@
 // The Idempotency-Key request header through real HTTP: accepted wherever the body takes an
-// idempotencyKey, with the field's semantics and bounds; both given and different is a 400.
+// idempotencyKey, with the field's semantics and bounds; both given and different is a 400. /trpc
+// refuses it (a 400 naming the input field): a batch is many calls under one header.
 import { randomUUID } from "node:crypto";
 import { MAX_IDEMPOTENCY_KEY_LENGTH } from "@credits/core";
 import { describe, expect, it } from "vitest";
@@ -91,5 +92,27 @@ describe("the Idempotency-Key header", () => {
     });
     expect(hold.status).toBe(200);
     expect(await balanceOf(user.id)).toBe(25);
+  });
+
+  it("/trpc refuses it with a 400 naming the input's idempotencyKey, and writes nothing", async () => {
+    const user = await signUp();
+    await fund(user.id, 50);
+    const rows = await ledgerRows();
+    const refused = await call("POST", "/trpc/credits.spend", {
+      key: fullKey,
+      headers: { "Idempotency-Key": randomUUID() },
+      body: { userId: user.id, amount: 10 },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/Idempotency-Key header.*idempotencyKey field/);
+    expect(refused.body.error.data).toMatchObject({ appCode: "INVALID_INPUT", httpStatus: 400 });
+    expect(await ledgerRows()).toBe(rows);
+    expect(await balanceOf(user.id)).toBe(50);
+    // The key in the input is how tRPC takes it.
+    const taken = await call("POST", "/trpc/credits.spend", {
+      key: fullKey,
+      body: { userId: user.id, amount: 10, idempotencyKey: randomUUID() },
+    });
+    expect(taken.status, JSON.stringify(taken.body)).toBe(200);
   });
 });
