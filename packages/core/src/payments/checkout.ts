@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { isAutoTopUpPayment } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
 import { priceOf } from "../catalog-service.ts";
 import {
@@ -62,6 +63,11 @@ export function createCheckoutStarter(deps: {
     const request = { packageId, currency };
     if (idempotencyKey !== null) {
       assertIdempotencyKey(idempotencyKey);
+      // auto_topup:<attempt> is the worker's payment key (autotopup/store.ts): a client's key of
+      // that form would take an attempt's key before the worker makes its payment.
+      if (isAutoTopUpPayment({ idempotencyKey })) {
+        throw new InvalidInputError("idempotencyKey must not start with auto_topup:");
+      }
       const earlier = await store.findPaymentByKey(userId, idempotencyKey);
       if (earlier) return checkoutOf(earlier, request);
     }
