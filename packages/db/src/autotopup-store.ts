@@ -68,6 +68,11 @@ function attemptMethods(db: Database) {
       return row ? attemptOf(row) : null;
     },
 
+    findAttemptByPayment: async (paymentId) => {
+      const [row] = await db.select().from(autoTopUpAttempts).where(eq(autoTopUpAttempts.paymentId, paymentId));
+      return row ? attemptOf(row) : null;
+    },
+
     countCharged: async (userId, since) => {
       const [row] = await db
         .select({ n: count() })

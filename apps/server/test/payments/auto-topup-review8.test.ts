@@ -1,5 +1,6 @@
 // Review 8 (auto top-up): a flagged credit ends its attempt, the stale worker's race, the
 // checkout idempotency key that posed as an auto top-up, and the card of a lost Checkout event.
+import { randomUUID } from "node:crypto";
 import { AUTO_TOPUP_MAX_TRIES } from "@credits/core";
 import { autoTopUpAttempts } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
@@ -16,10 +17,13 @@ import {
 } from "./auto-topup-helpers.ts";
 import {
   balanceOf,
+  call,
   db,
   failOnLoggedError,
+  pack,
   paymentRow,
   type StripeJson,
+  signUp,
   startStripeMock,
   startTestServer,
   stripeEnv,
@@ -119,5 +123,23 @@ describe("review8: a worker whose lease ran out and a fresh one", () => {
     // The first, charged by this worker, had its lease extended right before its create.
     const [charged] = await attemptsOf(first.id);
     expect(charged?.status).toBe("succeeded");
+  });
+});
+
+describe("review8: a checkout idempotency key that looks like an auto top-up's", () => {
+  it("a checkout started with the key auto_topup:<anything> can still be canceled by its owner", async () => {
+    const buyer = await signUp(server.url, "hostile-key");
+    const starter = await pack("starter");
+    const started = await call(server.url, "POST", "/api/v1/checkout", {
+      cookie: buyer.cookie,
+      body: { packageId: starter.id, idempotencyKey: `auto_topup:${randomUUID()}` },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    const canceled = await call(server.url, "POST", `/api/v1/payments/${started.body.paymentId}/cancel`, {
+      cookie: buyer.cookie,
+    });
+    // Today: 409 "an auto top-up's payment is not a checkout" (told apart by the key's prefix).
+    expect(canceled.status, JSON.stringify(canceled.body)).toBe(200);
+    expect((await paymentRow(String(started.body.paymentId))).status).toBe("canceled");
   });
 });

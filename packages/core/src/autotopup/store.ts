@@ -32,10 +32,9 @@ export type AutoTopUpAttemptReason = (typeof autoTopUpAttemptReasons)[number];
 export const NOT_CHARGED_REASONS: readonly AutoTopUpFailureReason[] = ["cap_reached", "price_unavailable"];
 
 // An attempt's payment row and its off-session charge carry this key: one payment, one
-// PaymentIntent per attempt. It also tells an auto top-up's payment from a Checkout's.
+// PaymentIntent per attempt. It does not tell an auto top-up's payment from a Checkout's (a user
+// may choose any checkout key): the attempt row naming the payment does.
 export const autoTopUpPaymentKey = (attemptId: string) => `auto_topup:${attemptId}`;
-export const isAutoTopUpPayment = (payment: { idempotencyKey: string | null }) =>
-  payment.idempotencyKey?.startsWith(autoTopUpPaymentKey("")) === true;
 
 // Failures in a row (declines, authentication required, provider errors) that turn it off.
 export const AUTO_TOPUP_FAILURES_TO_DISABLE = 3;
@@ -102,6 +101,8 @@ export interface AutoTopUpStore {
   // In a transaction: row locks for the rest of it.
   lockAttempt(id: string): Promise<AutoTopUpAttempt | null>;
   lockAttemptByPayment(paymentId: string): Promise<AutoTopUpAttempt | null>;
+  // The attempt whose payment this is (none: a Checkout's payment), unlocked.
+  findAttemptByPayment(paymentId: string): Promise<AutoTopUpAttempt | null>;
   lockSettings(userId: string): Promise<AutoTopUpSettings | null>;
   // Attempts that reached the provider (processing, succeeded, failed) created at or after `since`.
   countCharged(userId: string, since: Date): Promise<number>;

@@ -1,4 +1,3 @@
-import { isAutoTopUpPayment } from "../autotopup/store.ts";
 import { InvalidStateError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import type { OutboxStore } from "../events/events.ts";
 import { invariant } from "../invariant.ts";
@@ -70,7 +69,9 @@ export function createCheckoutCanceler(deps: {
     if (!payment || payment.userId !== userId) throw new NotFoundError("payment");
     // An auto top-up's card is charged off-session: there is no checkout to back out of, and
     // "canceled" would be untrue once the charge (already on its way) succeeds.
-    if (isAutoTopUpPayment(payment)) {
+    // Told by its attempt row, never by the payment's idempotency key: a user may choose any
+    // checkout key, "auto_topup:…" included.
+    if (await withRetry(() => store.transaction((tx) => tx.autoTopUps.findAttemptByPayment(payment.id)))) {
       throw new InvalidStateError("an auto top-up's payment is not a checkout and cannot be canceled");
     }
     // Canceled before, paid, or closed otherwise: answered from our own row, the provider not asked.
