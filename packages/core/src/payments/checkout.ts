@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAutoTopUpPayment } from "../autotopup/store.ts";
+import { autoTopUpPaymentKey } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
 import { priceOf } from "../catalog-service.ts";
 import {
@@ -65,7 +65,7 @@ export function createCheckoutStarter(deps: {
       assertIdempotencyKey(idempotencyKey);
       // auto_topup:<attempt> is the worker's payment key (autotopup/store.ts): a client's key of
       // that form would take an attempt's key before the worker makes its payment.
-      if (isAutoTopUpPayment({ idempotencyKey })) {
+      if (idempotencyKey.startsWith(autoTopUpPaymentKey(""))) {
         throw new InvalidInputError("idempotencyKey must not start with auto_topup:");
       }
       const earlier = await store.findPaymentByKey(userId, idempotencyKey);
