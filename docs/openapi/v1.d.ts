@@ -2211,7 +2211,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
-                kind?: ("purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "dispute_clawback" | "dispute_reversal" | "expiry")[];
+                kind?: ("purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "refund_reversal" | "dispute_clawback" | "dispute_reversal" | "expiry")[];
                 from?: string;
                 to?: string;
                 order?: "asc" | "desc";
@@ -2289,8 +2289,11 @@ export interface operations {
                         transactions: {
                             /** Format: uuid */
                             id: string;
-                            /** @enum {string} */
-                            kind: "purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "dispute_clawback" | "dispute_reversal" | "expiry";
+                            /**
+                             * @description The kind of ledger row; new kinds may be added, so show one you do not know as it is
+                             * @enum {string}
+                             */
+                            kind: "purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "refund_reversal" | "dispute_clawback" | "dispute_reversal" | "expiry";
                             amount: number;
                             balanceAfter: number;
                             reason: string | null;
@@ -2409,7 +2412,7 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string;
-                kind?: ("purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "dispute_clawback" | "dispute_reversal" | "expiry")[];
+                kind?: ("purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "refund_reversal" | "dispute_clawback" | "dispute_reversal" | "expiry")[];
                 from?: string;
                 to?: string;
                 order?: "asc" | "desc";
@@ -2489,8 +2492,11 @@ export interface operations {
                         transactions: {
                             /** Format: uuid */
                             id: string;
-                            /** @enum {string} */
-                            kind: "purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "dispute_clawback" | "dispute_reversal" | "expiry";
+                            /**
+                             * @description The kind of ledger row; new kinds may be added, so show one you do not know as it is
+                             * @enum {string}
+                             */
+                            kind: "purchase" | "spend" | "grant" | "hold" | "hold_release" | "admin_adjustment" | "refund_clawback" | "refund_reversal" | "dispute_clawback" | "dispute_reversal" | "expiry";
                             amount: number;
                             balanceAfter: number;
                             reason: string | null;

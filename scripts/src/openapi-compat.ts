@@ -30,12 +30,21 @@ export function compare(committed: Json, current: Json): Compatibility {
   const diffs = apiDiff(structuredClone(committed), JSON.parse(JSON.stringify(current)));
   const breaking = diffs
     .filter((d) => d.type === "breaking" || (d.action === "replace" && d.path.at(-1) === "type"))
+    .filter((d) => !(d.action === "add" && addsToOpenEnum(current, d.path)))
     .map((d) => `${d.action} ${d.path.join("/")}`);
   return {
     breaking,
     additions: diffs.length - breaking.length,
     newMajor: majorOf(current) !== majorOf(committed),
   };
+}
+
+// A value added to an enum the document declares open (`x-extensible-enum`, described as such to
+// clients, ADR 018) is compatible: a client shows a kind it does not know as it is.
+function addsToOpenEnum(doc: Json, path: readonly (string | number)[]): boolean {
+  if (path.at(-2) !== "enum") return false;
+  const schema = path.slice(0, -2).reduce((node: Json, key) => node?.[key], doc);
+  return schema?.["x-extensible-enum"] === true;
 }
 
 export const readCommitted = (): Json => JSON.parse(readFileSync(COMMITTED_DOCUMENT, "utf8"));

@@ -137,6 +137,22 @@ describe("the comparer", () => {
     expect(result.additions).toBeGreaterThan(0);
   });
 
+  it("refuses a value added to a response enum, unless the enum is declared open (x-extensible-enum)", () => {
+    const withKind = (values: string[], open: boolean) => {
+      const doc = base();
+      const kind = { type: "string", enum: values, ...(open ? { "x-extensible-enum": true } : {}) };
+      Object.assign(output(doc).properties, { kind });
+      return doc;
+    };
+    const closed = compare(withKind(["spend"], false), withKind(["spend", "refund"], false));
+    expect(closed.breaking).toEqual([
+      "add paths//spend/post/responses/200/content/application/json/schema/properties/kind/enum/1",
+    ]);
+    expect(compare(withKind(["spend"], true), withKind(["spend", "refund"], true)).breaking).toEqual([]);
+    // Declared open while growing: the marker tells clients from now on.
+    expect(compare(withKind(["spend"], false), withKind(["spend", "refund"], true)).breaking).toEqual([]);
+  });
+
   it("lets a breaking change pass with a new major version", () => {
     const result = changed((doc) => {
       delete (doc.paths as Record<string, unknown>)["/me"];

@@ -91,7 +91,11 @@ export const historyQuery = z.strictObject({
 
 export const transactionOutput = z.object({
   id: z.uuid(),
-  kind: z.enum(ledgerKinds),
+  // An open set (ADR 018): the ledger gains kinds as the product does (refund_reversal, 0027).
+  kind: z
+    .enum(ledgerKinds)
+    .describe("The kind of ledger row; new kinds may be added, so show one you do not know as it is")
+    .meta({ "x-extensible-enum": true }),
   amount: z.number().int(),
   balanceAfter: z.number().int(),
   reason: z.string().nullable(),

@@ -10,6 +10,8 @@ export const ledgerKinds = [
   "hold_release",
   "admin_adjustment",
   "refund_clawback",
+  // Gives back what a refund clawed back when the provider's refund later failed (ADR 016).
+  "refund_reversal",
   "dispute_clawback",
   "dispute_reversal",
   "expiry",

@@ -2,10 +2,11 @@ import { IN_FLIGHT_REFUND_STATUSES, isUuid, type RefundStore } from "@credits/co
 import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, paymentRefunds } from "./schema.ts";
+import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.ts";
 
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
+    ...refundFailures(db),
     insertRefund: async (refund) => {
       const [row] = await db
         .insert(paymentRefunds)
@@ -93,4 +94,27 @@ export function createRefundStore(db: Database): RefundStore {
       await db.insert(adminActions).values(action);
     },
   });
+}
+
+// The provider refunds that failed after we counted them (0027), one row per provider refund.
+function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" | "hasRefundFailures"> {
+  return {
+    recordRefundFailure: async (failure) => {
+      const rows = await db
+        .insert(providerRefundFailures)
+        .values(failure)
+        .onConflictDoNothing({ target: providerRefundFailures.providerRefundId })
+        .returning({ id: providerRefundFailures.providerRefundId });
+      return rows.length > 0;
+    },
+
+    hasRefundFailures: async (paymentId) => {
+      const rows = await db
+        .select({ id: providerRefundFailures.providerRefundId })
+        .from(providerRefundFailures)
+        .where(eq(providerRefundFailures.paymentId, paymentId))
+        .limit(1);
+      return rows.length > 0;
+    },
+  };
 }

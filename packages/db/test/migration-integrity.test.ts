@@ -38,6 +38,7 @@ const PINNED: Record<string, string> = {
   "0024_i16topup_grant_expiry_notices": "55404789c9d01a7aa4ee8ce605e3e7e6679e56b3ee22aa4c974663021012e652",
   "0025_topup_autotopup_currency": "cf1023ef630a4096c4938d2d310866c091223ea815102715a5b2652c9df412b6",
   "0026_i16user_depleted_once": "7f7998e3c798722a65e36ea08a452ddc102d29ae6625249c8865312dbf20ca83",
+  "0027_refunds_refund_reversal": "be3892cd570eda22404659943fd0027aaea2fefdcc2658a08cb7a713fba5a09f",
 };
 
 describe("migration integrity", () => {

@@ -41,9 +41,8 @@ export type LocalProvider = PaymentProvider & {
   // null when the session is unknown or no longer open: Stripe sends nothing for a session that
   // already completed or expired.
   complete(sessionId: string, outcome: LocalOutcome): LocalCompletion | null;
-  // Where the events Stripe would send on its own (charge.refunded after a refund,
-  // checkout.session.expired after an expiry) are delivered:
-  // the same event handler as the checkout page's. Unset: they are not sent.
+  // Where the events Stripe would send on its own (charge.refunded after a refund, checkout.session.expired
+  // after an expiry) are delivered: the same event handler as the checkout page's. Unset: not sent.
   onEvent(sink: (event: ProviderEvent) => Promise<unknown>): void;
   // The session saves a card for auto top-up (its page offers the declining card too).
   savesCard(sessionId: string): boolean;
@@ -144,10 +143,9 @@ function localRefunds() {
     }
     charge.info = { ...charge.info, amountRefundedMinor: charge.info.amountRefundedMinor + request.amountMinor };
     const refund: RefundInfo = {
-      id: randomId("re_local"),
-      status: "succeeded",
-      amountMinor: request.amountMinor,
-      charge: { ...charge.info },
+      ...{ id: randomId("re_local"), status: "succeeded", amountMinor: request.amountMinor, failureReason: null },
+      ...{ paymentIntentId: request.paymentIntentId, chargeId: charge.info.id, charge: { ...charge.info } },
+      refundRequestId: request.metadata.refundId ?? null,
     };
     charge.refundsByKey.set(request.idempotencyKey, { request: { ...request }, refund });
     // Stripe also sends charge.refunded; here it arrives before the answer (one of the two
@@ -164,6 +162,7 @@ function localRefunds() {
   return {
     charged,
     createRefund,
+    listRefunds: async (id: string) => [...(charges.get(id)?.refundsByKey.values() ?? [])].map((made) => made.refund),
     send,
     onEvent(next: (event: ProviderEvent) => Promise<unknown>) {
       sink = next;
@@ -278,6 +277,7 @@ export function createLocalProvider({
     receiptUrl: async ({ id }) => `${base}/receipts/${encodeURIComponent(id)}`,
 
     createRefund: refunds.createRefund,
+    listRefunds: refunds.listRefunds,
     onEvent: refunds.onEvent,
     chargeOffSession: intents.chargeOffSession,
     retrievePaymentIntent: intents.retrievePaymentIntent,

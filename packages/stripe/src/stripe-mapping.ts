@@ -1,10 +1,11 @@
-import type {
-  ChargeInfo,
-  CheckoutSessionInfo,
-  DisputeInfo,
-  PaymentIntentInfo,
-  ProviderEvent,
-  RefundInfo,
+import {
+  type ChargeInfo,
+  type CheckoutSessionInfo,
+  type DisputeInfo,
+  type PaymentIntentInfo,
+  type ProviderEvent,
+  providerRefundStatuses,
+  type RefundInfo,
 } from "@credits/core";
 
 // Maps Stripe objects (from an API response or a verified webhook body) to the port's shapes.
@@ -170,18 +171,22 @@ export function toReceiptUrl(value: unknown): string | null {
   return isFields(intent.latest_charge) ? receiptUrl(intent.latest_charge) : null;
 }
 
-const REFUND_STATUSES = ["succeeded", "pending", "requires_action", "failed", "canceled"] as const;
-
-// A refund as refunds.create answers it, with `charge` expanded (the charge's cumulative
-// amount_refunded is the fact the refund path applies).
+// A refund as refunds.create answers it (with `charge` expanded: the charge's cumulative
+// amount_refunded is the fact the refund path applies), as refunds.list lists it, or as a refund
+// event carries it (`charge` an id).
 export function toRefund(value: unknown): RefundInfo {
   const refund = expectObject(value, "refund");
-  const status = REFUND_STATUSES.find((candidate) => candidate === refund.status);
+  const status = providerRefundStatuses.find((candidate) => candidate === refund.status);
   if (!status) throw new StripeShapeError("refund.status is not a known status");
+  const metadata = isFields(refund.metadata) ? refund.metadata : {};
   return {
     id: requiredId(refund, "id"),
     status,
     amountMinor: requiredAmount(refund, "amount"),
+    paymentIntentId: reference(refund, "payment_intent"),
+    chargeId: reference(refund, "charge"),
+    refundRequestId: text(metadata, "refundId"),
+    failureReason: text(refund, "failure_reason"),
     charge: isFields(refund.charge) ? toCharge(refund.charge) : null,
   };
 }
@@ -220,6 +225,10 @@ const EVENT_MAP: Record<string, (id: string, object: unknown) => ProviderEvent> 
   }),
   "checkout.session.expired": (id, object) => ({ id, type: "checkout.expired", session: toCheckoutSession(object) }),
   "charge.refunded": (id, object) => ({ id, type: "charge.refunded", charge: toCharge(object) }),
+  // A refund's status changed (a pending refund failed, say): the refund path decides from it.
+  "refund.updated": (id, object) => ({ id, type: "refund.updated", refund: toRefund(object) }),
+  "refund.failed": (id, object) => ({ id, type: "refund.updated", refund: toRefund(object) }),
+  "charge.refund.updated": (id, object) => ({ id, type: "refund.updated", refund: toRefund(object) }),
   "charge.dispute.created": (id, object) => ({ id, type: "dispute.created", dispute: toDispute(object) }),
   "charge.dispute.closed": (id, object) => ({ id, type: "dispute.closed", dispute: toDispute(object) }),
   "payment_intent.succeeded": (id, object) => ({

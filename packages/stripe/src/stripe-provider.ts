@@ -5,6 +5,7 @@ import {
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
+  MAX_REFUNDS_LISTED,
   type OffSessionCharge,
   type PaymentIntentInfo,
   type PaymentProvider,
@@ -359,6 +360,14 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
       ),
 
     createRefund: (request) => call("refund create", () => refund(stripe, request)),
+
+    // One page: a payment has a few refunds, and more than MAX_REFUNDS_LISTED is refused.
+    listRefunds: (paymentIntentId) =>
+      call("refund list", async () => {
+        const page = await stripe.refunds.list({ payment_intent: paymentIntentId, limit: MAX_REFUNDS_LISTED });
+        if (page.has_more) throw new Error(`refund list: over ${MAX_REFUNDS_LISTED} refunds for one payment`);
+        return page.data.map(toRefund);
+      }),
 
     receiptUrl: ({ paymentIntentId }) =>
       call("receipt retrieve", async () =>

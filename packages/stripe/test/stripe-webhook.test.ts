@@ -79,6 +79,29 @@ describe("parseWebhook: mapping", () => {
     });
   });
 
+  it.each(["refund.failed", "refund.updated", "charge.refund.updated"])("maps %s to refund.updated", (stripeType) => {
+    const refund = stripeFixture("refund", {
+      status: "failed",
+      failure_reason: "lost_or_stolen_card",
+      payment_intent: "pi_test_9",
+      metadata: { refundId: "our-refund-1", paymentId: "pay-9" },
+    });
+    expect(parse(stripeEvent(stripeType, refund, { id: "evt_refund" }))).toEqual({
+      id: "evt_refund",
+      type: "refund.updated",
+      refund: {
+        id: "re_1Pgc72B7WZ01zgkWqPvrRrPE",
+        status: "failed",
+        amountMinor: 100,
+        paymentIntentId: "pi_test_9",
+        chargeId: "ch_1PgafuB7WZ01zgkWXYmPNZs8",
+        refundRequestId: "our-refund-1",
+        failureReason: "lost_or_stolen_card",
+        charge: null,
+      },
+    });
+  });
+
   it("maps checkout.session.expired to checkout.expired", () => {
     const event = checkoutSessionEvent(
       "checkout.session.expired",

@@ -11,6 +11,7 @@ export const kindLabels: Record<LedgerKind, string> = {
   hold_release: "Hold released",
   admin_adjustment: "Adjustment",
   refund_clawback: "Refund",
+  refund_reversal: "Refund failed, credits returned",
   dispute_clawback: "Dispute",
   dispute_reversal: "Dispute reversed",
   expiry: "Expiry",

@@ -1,19 +1,15 @@
 import { applyIntent, type PaidFacts } from "../autotopup/intent.ts";
 import { type AutoTopUpStore, DISPUTE_DISABLED_REASON } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
-import { clawBack } from "../clawback.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
-import type { OutboxStore } from "../events/events.ts";
 import { invariant } from "../invariant.ts";
-import type { LedgerStore } from "../ledger.ts";
 import { systemKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import { createCheckoutCanceler } from "./cancel.ts";
 import { createCheckoutStarter } from "./checkout.ts";
 import { PaymentNotYetKnownError } from "./not-yet-known.ts";
 import {
-  emitPaymentFacts,
   type FulfilOutcome,
   flagPaidAfterCancel,
   paidAmounts,
@@ -29,30 +25,23 @@ import {
   ProviderUnavailableError,
 } from "./provider.ts";
 import { createReceipts } from "./receipts.ts";
-import { refundRowReason } from "./refund-reason.ts";
-import type { RefundStore } from "./refund-store.ts";
 import {
-  chargedMinor,
-  clawbackTargets,
-  deriveStatus,
-  nextDisputeStatus,
-  OPEN_STATUSES,
-  type PaymentStatus,
-} from "./state.ts";
+  applyRefundFailure,
+  isFresh,
+  isUndone,
+  type ListedRefunds,
+  listedFor,
+  listRefundsFor,
+  RefundFactsMovedError,
+} from "./refund-failures.ts";
+import { createSettle, type LedgerTx } from "./settle.ts";
+import { nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
 export type { FulfilOutcome };
 export { PaymentNotYetKnownError };
 export type EventOutcome = "processed" | "duplicate" | "ignored";
-
-// What crediting and clawing back touch (the refund service passes its own transaction).
-interface LedgerTx {
-  payments: PaymentStore;
-  ledger: LedgerStore;
-  outbox: OutboxStore;
-  refunds: RefundStore;
-}
 
 interface Tx extends LedgerTx {
   autoTopUps: AutoTopUpStore;
@@ -70,15 +59,31 @@ export function createPaymentService(deps: {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
   const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
+  const settle = createSettle(clock);
 
   const createCheckout = createCheckoutStarter(deps);
 
   // Applies one provider event exactly once: the inbox row and the event's effects commit
   // together, under a lock on the event id, so a duplicate delivery finds the row and does nothing.
   async function handleEvent(event: ProviderEvent, rawBody: string): Promise<EventOutcome> {
+    // The provider's refunds, when the event needs them, are read first (never under a lock) and
+    // read again if the payment's refunds changed meanwhile. A charge report needs them only for a
+    // payment with a failed refund, which its first attempt finds out.
+    for (let attempt = 1; ; attempt += 1) {
+      const skip = attempt === 1 && event.type === "charge.refunded";
+      const listed = skip ? undefined : await listRefundsFor({ store, provider }, event);
+      try {
+        return await handleListed(event, rawBody, listed);
+      } catch (error) {
+        if (!(error instanceof RefundFactsMovedError) || attempt >= MAX_LISTINGS) throw error;
+      }
+    }
+  }
+
+  async function handleListed(event: ProviderEvent, rawBody: string, listed?: ListedRefunds): Promise<EventOutcome> {
     return inTransaction(async (tx) => {
       await tx.payments.lockEvent(event.id);
-      const acted = await apply(tx, event);
+      const acted = await apply(tx, event, listed);
       const recorded = await tx.payments.recordEvent({
         id: event.id,
         provider: provider.name,
@@ -94,7 +99,7 @@ export function createPaymentService(deps: {
     });
   }
 
-  async function apply(tx: Tx, event: ProviderEvent): Promise<boolean> {
+  async function apply(tx: Tx, event: ProviderEvent, listed?: ListedRefunds): Promise<boolean> {
     switch (event.type) {
       case "checkout.completed":
       case "checkout.async_succeeded":
@@ -108,7 +113,15 @@ export function createPaymentService(deps: {
           paymentIntentId: event.charge.paymentIntentId,
           chargeId: event.charge.id,
         });
-        await applyRefund(tx, payment, event.charge, event.id);
+        await applyRefund(tx, payment, event.charge, event.id, listed, true);
+        return true;
+      }
+      case "refund.updated": {
+        // Only a failure moves anything: the charge's refunded amount already counts the others.
+        if (!isUndone(event.refund)) return false;
+        const { refund } = event;
+        const payment = await lockByRef(tx, { paymentIntentId: refund.paymentIntentId, chargeId: refund.chargeId });
+        await applyRefundFailure(tx, settle, payment, refund, listedFor(payment, listed));
         return true;
       }
       case "dispute.created":
@@ -134,8 +147,21 @@ export function createPaymentService(deps: {
   }
 
   // The refunded amount is cumulative and only grows: a late or repeated report changes nothing.
-  async function applyRefund(tx: LedgerTx, payment: Payment, charge: ChargeInfo, source: string): Promise<void> {
-    const amountRefundedMinor = Math.max(payment.amountRefundedMinor, charge.amountRefundedMinor);
+  // Once a refund of the payment failed, the charge's cumulative amount is not comparable with
+  // ours: only the provider's refunds as listed now count (none given: the amount stays, or, for
+  // an event, which must not be lost, the event is handled again with a fresh list).
+  async function applyRefund(
+    tx: LedgerTx,
+    payment: Payment,
+    charge: ChargeInfo,
+    source: string,
+    listed?: ListedRefunds,
+    needsList = false,
+  ): Promise<void> {
+    const failures = await tx.refunds.hasRefundFailures(payment.id);
+    if (failures && needsList) listedFor(payment, listed);
+    const reported = failures ? (isFresh(payment, listed) ? listed.netMinor : 0) : charge.amountRefundedMinor;
+    const amountRefundedMinor = Math.max(payment.amountRefundedMinor, reported);
     const receiptUrl = payment.receiptUrl ?? charge.receiptUrl;
     await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id, receiptUrl }, source);
   }
@@ -222,85 +248,6 @@ export function createPaymentService(deps: {
     return "credited";
   }
 
-  // Applies new facts, posts the clawback deltas they imply, and records the status change.
-  async function settle(tx: LedgerTx, payment: Payment, facts: PaymentPatch, source: string): Promise<void> {
-    const next = { ...payment, ...facts };
-    const patch: PaymentPatch = { ...facts };
-    // A charge reporting more refunded than this payment's amount is not the charge we sold (or
-    // the amounts disagree): record at most the whole payment (a CHECK forbids more, and failing
-    // here would answer 500 forever) and have a person look.
-    const charged = chargedMinor(next);
-    if (next.amountRefundedMinor > charged) {
-      patch.reviewReason = `provider reports ${next.amountRefundedMinor} refunded, more than the payment's ${charged}`;
-      next.amountRefundedMinor = charged;
-      patch.amountRefundedMinor = charged;
-    }
-    if (next.creditedAt) {
-      const target = clawbackTargets(next);
-      // A dispute's share shrinks when a refund covers part of it: give that back first, so the
-      // refund's clawback finds the credits.
-      const disputeDelta = target.disputed - next.creditsDisputed;
-      if (disputeDelta < 0)
-        patch.creditsDisputed =
-          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", -disputeDelta, source));
-      const refundDelta = target.refunded - next.creditsRefunded;
-      if (refundDelta > 0) {
-        const taken = await clawBackRefund(tx, next, refundDelta, source, refundRowReason(payment, next));
-        patch.creditsRefunded = next.creditsRefunded + taken;
-        if (taken < refundDelta) {
-          patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
-        }
-      }
-      if (disputeDelta > 0) {
-        const { taken } = await clawBack(tx.ledger, {
-          userId: next.userId,
-          wanted: disputeDelta,
-          kind: "dispute_clawback",
-          idempotencyKey: `s:dispute_clawback:${payment.id}:${source}`,
-          paymentId: payment.id,
-          now: clock.now(),
-        });
-        patch.creditsDisputed = next.creditsDisputed + taken;
-      }
-    }
-    await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
-    await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, clock.now());
-  }
-
-  async function postDelta(
-    tx: LedgerTx,
-    payment: Payment,
-    kind: "dispute_reversal",
-    amount: number,
-    source: string,
-  ): Promise<number> {
-    const entry = await tx.ledger.post({
-      userId: payment.userId,
-      amount,
-      kind,
-      idempotencyKey: `s:${kind}:${payment.id}:${source}`,
-      paymentId: payment.id,
-      at: clock.now(),
-    });
-    invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
-    return Math.abs(amount);
-  }
-
-  // A refund takes back what the user still has, in the balance or reserved by open holds, never
-  // more: credits already spent are flagged for review rather than driving the balance below zero.
-  async function clawBackRefund(tx: LedgerTx, payment: Payment, wanted: number, source: string, reason: string) {
-    const { taken } = await clawBack(tx.ledger, {
-      userId: payment.userId,
-      wanted,
-      kind: "refund_clawback",
-      idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
-      paymentId: payment.id,
-      reason,
-      now: clock.now(),
-    });
-    return taken;
-  }
-
   // The success page: asks the provider about the session (the user may be back before the
   // webhook) and fulfils through the same function. A payment already credited, or closed
   // unpaid, is answered from our own row: the page asks every few seconds, and only a question we
@@ -364,6 +311,8 @@ export function createPaymentService(deps: {
         chargeId: charge.id,
       });
       if (!payment || charge.amountRefundedMinor <= payment.amountRefundedMinor) return false;
+      // After a failed refund the charge's total is not comparable with ours (ADR 016): its events apply it.
+      if (await tx.refunds.hasRefundFailures(payment.id)) return false;
       await applyRefund(tx, payment, charge, source);
       return true;
     });
@@ -391,3 +340,6 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
+
+// How often an event's refunds are read again when they changed while being read.
+const MAX_LISTINGS = 3;

@@ -101,6 +101,8 @@ export type ProviderEvent =
   | { id: string; type: "checkout.async_failed"; session: CheckoutSessionInfo }
   | { id: string; type: "checkout.expired"; session: CheckoutSessionInfo }
   | { id: string; type: "charge.refunded"; charge: ChargeInfo }
+  // refund.created, refund.updated, refund.failed and charge.refund.updated: one refund as it stood.
+  | { id: string; type: "refund.updated"; refund: RefundInfo }
   | { id: string; type: "dispute.created"; dispute: DisputeInfo }
   | { id: string; type: "dispute.closed"; dispute: DisputeInfo }
   | { id: string; type: "payment_intent.succeeded"; paymentIntent: PaymentIntentInfo }
@@ -114,6 +116,9 @@ export type ProviderEvent =
 // provider (Stripe prunes keys once they are 24 hours old, then makes a new object): an hour less.
 export const PROVIDER_IDEMPOTENCY_WINDOW_MS = 23 * 60 * 60 * 1000;
 
+// A payment is refunded in a few parts at most; a list longer than this is not a payment of ours.
+export const MAX_REFUNDS_LISTED = 100;
+
 export interface RefundRequest {
   paymentIntentId: string;
   amountMinor: number;
@@ -121,11 +126,22 @@ export interface RefundRequest {
   idempotencyKey: string;
 }
 
+export const providerRefundStatuses = ["succeeded", "pending", "requires_action", "failed", "canceled"] as const;
+// A refund that ends failed or canceled moved no money, and never leaves that status again.
+export const UNDONE_REFUND_STATUSES: readonly ProviderRefundStatus[] = ["failed", "canceled"];
+export type ProviderRefundStatus = (typeof providerRefundStatuses)[number];
+
 export interface RefundInfo {
   id: string;
   // The provider's own refund status; "pending" refunds are on their way (counted as refunded).
-  status: "succeeded" | "pending" | "requires_action" | "failed" | "canceled";
+  status: ProviderRefundStatus;
   amountMinor: number;
+  paymentIntentId: string | null;
+  chargeId: string | null;
+  // Our refund request's id, from the metadata we sent (null for a refund made elsewhere).
+  refundRequestId: string | null;
+  // Why the provider could not pay it back (failed refunds only), in its words.
+  failureReason: string | null;
   // The refunded charge as it stands after this refund (its cumulative amountRefundedMinor is the
   // same fact the charge.refunded event reports); null when the provider did not say.
   charge: ChargeInfo | null;
@@ -156,6 +172,8 @@ export interface PaymentProvider {
   // Refuses (ProviderRefusedError) what the provider will not do: more than the charge has left,
   // an unknown or disputed payment.
   createRefund(request: RefundRequest): Promise<RefundInfo>;
+  // Every refund of a payment intent as it now stands (at most MAX_REFUNDS_LISTED).
+  listRefunds(paymentIntentId: string): Promise<RefundInfo[]>;
   // Charges a saved card without the customer. A decline or a required authentication is not an
   // error: it comes back as the PaymentIntent, with its failureCode.
   chargeOffSession(request: OffSessionCharge): Promise<PaymentIntentInfo>;

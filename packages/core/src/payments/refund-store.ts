@@ -5,6 +5,8 @@ import type { NewAdminAction } from "../admin/store.ts";
 // without money moving (`failed`: the provider refused; `rejected`; `expired`).
 export const refundStatuses = ["pending", "processing", "succeeded", "failed", "rejected", "expired"] as const;
 export type RefundStatus = (typeof refundStatuses)[number];
+// The provider's words when it refuses or fails a refund, as stored and shown: bounded.
+export const MAX_FAILURE_LENGTH = 300;
 // Statuses whose amount is committed but not yet in the payment's refunded amount.
 export const IN_FLIGHT_REFUND_STATUSES: readonly RefundStatus[] = ["pending", "processing"];
 
@@ -63,6 +65,16 @@ export interface RefundStore {
   // What the payment's refunds waiting for approval or for the provider hold, in minor units.
   inFlightMinor(paymentId: string): Promise<number>;
   listRefunds(query: { paymentIds?: string[]; status?: RefundStatus; limit: number }): Promise<Refund[]>;
+  // Records that a provider refund failed (or was canceled); false when it was recorded before.
+  recordRefundFailure(failure: {
+    providerRefundId: string;
+    paymentId: string;
+    amountMinor: number;
+    status: "failed" | "canceled";
+  }): Promise<boolean>;
+  // Whether any of the payment's provider refunds failed: its charge's cumulative refunded amount
+  // no longer says what it refunded (ADR 016).
+  hasRefundFailures(paymentId: string): Promise<boolean>;
   // The audit row of a refund step, in the same transaction as the step.
   audit(action: NewAdminAction): Promise<void>;
 }

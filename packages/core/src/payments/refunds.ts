@@ -21,14 +21,13 @@ import {
   ProviderUnavailableError,
   type RefundInfo,
 } from "./provider.ts";
-import { IN_FLIGHT_REFUND_STATUSES, type Refund, type RefundStore } from "./refund-store.ts";
+import { type ListedRefunds, listRefundsOf } from "./refund-failures.ts";
+import { IN_FLIGHT_REFUND_STATUSES, MAX_FAILURE_LENGTH, type Refund, type RefundStore } from "./refund-store.ts";
 import { chargedMinor } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
 // The largest refund anyone can ask for, in minor units: far above any payment, far below 2^53.
 export const MAX_REFUND_MINOR = 1_000_000_000_000;
-// The provider's words when it refuses, as stored and shown: bounded.
-const MAX_FAILURE_LENGTH = 300;
 
 interface Tx {
   payments: PaymentStore;
@@ -52,7 +51,13 @@ export type RefundService = ReturnType<typeof createRefundService>;
 interface RefundDeps {
   store: PaymentStore;
   provider: PaymentProvider;
-  applyRefundLocked: (tx: Tx, payment: Payment, charge: ChargeInfo, source: string) => Promise<void>;
+  applyRefundLocked: (
+    tx: Tx,
+    payment: Payment,
+    charge: ChargeInfo,
+    source: string,
+    listed?: ListedRefunds,
+  ) => Promise<void>;
   // Refunds above this (per currency, minor units) wait for a second admin; a currency not listed: all do.
   approvalThresholds: Readonly<Record<string, number>>;
   approvalTtlMs: number;
@@ -202,7 +207,14 @@ function assertWithin(payment: Payment, amount: number, remaining: number): void
 function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTransaction) {
   // The answer, once: the refund row, its audit row and (for an accepted refund) the charge's
   // refunded amount, all under the payment's lock.
-  function settle(refund: Refund, outcome: Outcome, requestId?: string | null): Promise<Refund> {
+  // A payment one of whose refunds failed counts what the provider's refunds now add up to
+  // (ADR 016), read before the lock is taken; unreadable, its charge.refunded will do it.
+  async function settle(refund: Refund, outcome: Outcome, requestId?: string | null): Promise<Refund> {
+    const listed = "answer" in outcome ? await listRefundsOf(deps, refund.paymentId).catch(() => undefined) : undefined;
+    return settleListed(refund, outcome, requestId, listed);
+  }
+
+  function settleListed(refund: Refund, outcome: Outcome, requestId?: string | null, listed?: ListedRefunds) {
     return inTransaction(async (tx) => {
       const payment = await tx.payments.lockPayment(refund.paymentId);
       const current = await tx.refunds.lockRefund(refund.id);
@@ -217,7 +229,7 @@ function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTransacti
       });
       await auditRefund(tx, updated, null, accepted ? "refund_succeeded" : "refund_failed", requestId);
       if (accepted && answer.charge) {
-        await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`);
+        await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`, listed);
       }
       return updated;
     });

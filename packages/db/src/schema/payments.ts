@@ -245,3 +245,24 @@ export const paymentRefunds = pgTable(
     ),
   ],
 );
+
+// The provider refunds that failed (or were canceled) after we counted them (0027): one row per
+// provider refund, so its failure is applied once, however often and in whatever order Stripe
+// reports it. The credits given back are the payment's refund_reversal rows in the ledger.
+export const providerRefundFailures = pgTable(
+  "provider_refund_failures",
+  {
+    providerRefundId: text("provider_refund_id").primaryKey(),
+    paymentId: uuid("payment_id")
+      .notNull()
+      .references(() => payments.id),
+    amountMinor: bigint("amount_minor", { mode: "number" }).notNull(),
+    status: text("status").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("provider_refund_failures_payment_idx").on(t.paymentId),
+    check("provider_refund_failures_amount_positive", sql`${t.amountMinor} > 0`),
+    check("provider_refund_failures_status_undone", sql`${t.status} IN ('failed', 'canceled')`),
+  ],
+);

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
-import { charge, checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
+import { checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
 import {
   type CardOutcome,
   type IntentHook,
@@ -11,6 +11,7 @@ import {
 } from "./intent-answers.ts";
 import { listPage } from "./list-page.ts";
 import { paymentMethodAnswers } from "./payment-methods.ts";
+import { createRefundsMock } from "./refunds.ts";
 
 // The one msw handlers file for Stripe's API: the subset our provider calls, answered from the
 // stripe-mock fixtures. Every request is recorded (form params flattened as the SDK sends them,
@@ -62,16 +63,9 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const paymentMethods = paymentMethodAnswers();
   const sessions = new Map<string, StripeJson>();
   const sessionByKey = new Map<string, string>();
-  // Charges by payment intent (added by tests for the purchases they pay), and refunds by key.
+  // Charges by payment intent (added by tests for the purchases they pay); the refunds made of them.
   const charges = new Map<string, StripeJson>();
-  const refundByKey = new Map<string, { params: Record<string, string>; refund: StripeJson }>();
-  // Runs before a new refund is answered (with the charge as it now stands): a test delivers
-  // charge.refunded there to have the webhook arrive before the API's answer.
-  let beforeRefundAnswer: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null = null;
-  // Keys of refunds still being answered: Stripe answers a concurrent request with the same key 409.
-  const refundKeysInProgress = new Set<string>();
-  // Refunds made, but answered 500 (saved with the key, so replays answer 500 too, as Stripe does).
-  let loseRefundAnswers = false;
+  const refunds = createRefundsMock({ charges, ok, stripeError, noSuch });
   // Off-session PaymentIntents by id and by key; what a saved card does when charged (by payment
   // method id; unlisted cards pay), and a hook run before a new PaymentIntent is answered.
   const intents = new Map<string, StripeJson>();
@@ -163,79 +157,6 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     return ok(session);
   }
 
-  // refunds.create as Stripe answers it: refused beyond what the charge has left, replayed for the
-  // same key (refused for the same key with other parameters), `charge` expanded when asked.
-  async function createRefund({ params, idempotencyKey }: RecordedStripeRequest) {
-    if (idempotencyKey && refundKeysInProgress.has(idempotencyKey)) {
-      return stripeError(409, {
-        type: "invalid_request_error",
-        code: "idempotency_key_in_use",
-        message: "There is currently another in-progress request using this idempotency key. Please try again later.",
-      });
-    }
-    const replayed = idempotencyKey ? refundByKey.get(idempotencyKey) : undefined;
-    if (replayed && loseRefundAnswers)
-      return stripeError(500, { type: "api_error", message: "An unknown error occurred" });
-    if (replayed) {
-      const { expand: _a, ...first } = replayed.params;
-      const { expand: _b, ...now } = params;
-      if (JSON.stringify(first) !== JSON.stringify(now)) {
-        return stripeError(400, {
-          type: "idempotency_error",
-          message: "Keys for idempotent requests can only be used with the same parameters they were first used with.",
-        });
-      }
-      return ok(replayed.refund, { "Idempotent-Replayed": "true" });
-    }
-    const paymentIntent = params.payment_intent ?? "";
-    const charged = charges.get(paymentIntent);
-    if (!charged) return noSuch("payment_intent", paymentIntent, "payment_intent");
-    const left = Number(charged.amount) - Number(charged.amount_refunded);
-    const amount = params.amount === undefined ? left : Number(params.amount);
-    if (left <= 0) {
-      return stripeError(400, {
-        type: "invalid_request_error",
-        code: "charge_already_refunded",
-        message: `Charge ${String(charged.id)} has already been refunded.`,
-      });
-    }
-    if (!Number.isSafeInteger(amount) || amount <= 0 || amount > left) {
-      return stripeError(400, {
-        type: "invalid_request_error",
-        code: "amount_too_large",
-        message: `Refund amount (${amount}) is greater than unrefunded amount on charge (${left})`,
-        param: "amount",
-      });
-    }
-    const after = charge({
-      ...charged,
-      id: String(charged.id),
-      amount: Number(charged.amount),
-      amount_refunded: Number(charged.amount_refunded) + amount,
-      currency: String(charged.currency),
-      payment_intent: paymentIntent,
-    });
-    charges.set(paymentIntent, after);
-    const refund = stripeFixture("refund", {
-      id: randomStripeId("re"),
-      amount,
-      charge: params["expand[0]"] === "charge" ? after : after.id,
-      currency: after.currency,
-      payment_intent: paymentIntent,
-      metadata: metadataOf(params),
-      created: Math.floor(Date.now() / 1000),
-    });
-    if (idempotencyKey) refundByKey.set(idempotencyKey, { params, refund });
-    if (loseRefundAnswers) return stripeError(500, { type: "api_error", message: "An unknown error occurred" });
-    if (idempotencyKey) refundKeysInProgress.add(idempotencyKey);
-    try {
-      await beforeRefundAnswer?.(refund, after);
-    } finally {
-      if (idempotencyKey) refundKeysInProgress.delete(idempotencyKey);
-    }
-    return ok(refund);
-  }
-
   // checkout.sessions.expire as Stripe answers it: only an open session can be expired.
   function expireSession(_: RecordedStripeRequest, { id = "" }: Record<string, string>) {
     const session = sessions.get(id);
@@ -289,7 +210,9 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   }
   const handlers = [
     http.post(`${baseUrl}/v1/payment_intents`, route(createIntent)),
-    http.post(`${baseUrl}/v1/refunds`, route(createRefund)),
+    http.post(`${baseUrl}/v1/refunds`, route(refunds.create)),
+    http.get(`${baseUrl}/v1/refunds`, route(refunds.list)),
+    http.get(`${baseUrl}/v1/refunds/:id`, route(refunds.retrieve)),
     http.get(`${baseUrl}/v1/payment_intents/:id`, route(retrievePaymentIntent)),
     // paymentIntents.list: those created through the API (the off-session charges), as they stand.
     http.get(
@@ -345,17 +268,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       charges.set(String(object.payment_intent), object);
     },
     chargeOf: (paymentIntent: string) => charges.get(paymentIntent),
-    beforeRefundAnswer(hook: ((refund: StripeJson, charge: StripeJson) => Promise<void>) | null) {
-      beforeRefundAnswer = hook;
-    },
-    // Refunds are made but their answers lost (500, replayed for the same key while on).
-    loseRefundAnswers(on: boolean) {
-      loseRefundAnswers = on;
-    },
-    // Stripe prunes idempotency keys 24 hours after their first use: the same key then makes a new refund.
-    pruneRefundKeys() {
-      refundByKey.clear();
-    },
+    ...refunds.controls,
     seedCharges(objects: StripeJson[]) {
       listedCharges = [...listedCharges, ...objects];
     },
@@ -382,11 +295,11 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     },
     reset() {
       requests.length = 0;
-      for (const map of [customers, customerByKey, sessions, sessionByKey, charges, refundByKey]) map.clear();
+      for (const map of [customers, customerByKey, sessions, sessionByKey, charges]) map.clear();
       for (const map of [intents, intentByKey, cardOutcomes, paymentMethods.detached]) map.clear();
-      for (const set of [deletedCustomers, refundKeysInProgress]) set.clear();
-      [listedSessions, listedCharges, failure, loseRefundAnswers] = [[], [], null, false];
-      [beforeIntentAnswer, beforeRefundAnswer] = [null, null];
+      deletedCustomers.clear();
+      [listedSessions, listedCharges, failure, beforeIntentAnswer] = [[], [], null, null];
+      refunds.reset();
     },
   };
 }

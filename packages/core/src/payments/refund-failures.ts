@@ -1,0 +1,150 @@
+import { PaymentNotYetKnownError } from "./not-yet-known.ts";
+import { type PaymentProvider, type ProviderEvent, type RefundInfo, UNDONE_REFUND_STATUSES } from "./provider.ts";
+import { MAX_FAILURE_LENGTH } from "./refund-store.ts";
+import type { LedgerTx, Settle } from "./settle.ts";
+import type { Payment, PaymentStore } from "./store.ts";
+
+// A refund that fails after it was counted (a pending refund the bank sends back) gives back what
+// it clawed back (ADR 016). Stripe reports it as refund.failed, refund.updated and
+// charge.refund.updated, in any order, each possibly twice, possibly after a stale report of the
+// same refund as pending or succeeded. A failed or canceled refund never changes status again, so
+// such a report is final; a report of any other status is acted on by no one (the charge's
+// refunded amount counts those). Once a payment has a failed refund, the charge's cumulative
+// amount_refunded is no longer comparable with what we counted (a report from before the failure
+// still counts it): the payment's refunded amount is then what the provider's refunds of it, as
+// they stand now, add up to.
+
+// The provider's refunds of a payment, read before the payment's lock is taken (no provider call
+// is made under a database lock), and what our row said when they were read.
+export interface ListedRefunds {
+  paymentId: string;
+  // What the refunds not failed or canceled add up to.
+  netMinor: number;
+  // The payment's refunded amount when they were read: changed since, the list may be stale.
+  seenRefundedMinor: number;
+}
+
+// The payment's refunds changed between reading them from the provider and locking the payment.
+export class RefundFactsMovedError extends PaymentNotYetKnownError {
+  constructor(paymentId: string) {
+    super(`payment ${paymentId}`);
+    this.message = `the refunds of payment ${paymentId} changed while they were read: try again`;
+  }
+}
+
+export const isUndone = (refund: Pick<RefundInfo, "status">) => UNDONE_REFUND_STATUSES.includes(refund.status);
+
+export function netRefundedMinor(refunds: RefundInfo[]): number {
+  return refunds.filter((refund) => !isUndone(refund)).reduce((total, refund) => total + refund.amountMinor, 0);
+}
+
+interface Deps {
+  store: PaymentStore;
+  provider: PaymentProvider;
+}
+
+// Before the event's transaction: the provider's refunds of its payment, when the event needs
+// them (a refund that failed, or a charge report for a payment with a failed refund).
+export function listRefundsFor(deps: Deps, event: ProviderEvent): Promise<ListedRefunds | undefined> {
+  const failure = event.type === "refund.updated" && isUndone(event.refund);
+  const ref = failure
+    ? { paymentIntentId: event.refund.paymentIntentId, chargeId: event.refund.chargeId }
+    : event.type === "charge.refunded"
+      ? { paymentIntentId: event.charge.paymentIntentId, chargeId: event.charge.id }
+      : null;
+  if (!ref) return Promise.resolve(undefined);
+  return listRefunds(deps, (payments) => payments.lockPaymentByProviderRef(ref), failure);
+}
+
+// For our own refund's answer: the payment's refunds, if one of them failed before.
+export function listRefundsOf(deps: Deps, paymentId: string): Promise<ListedRefunds | undefined> {
+  return listRefunds(deps, (payments) => payments.lockPayment(paymentId), false);
+}
+
+async function listRefunds(
+  deps: Deps,
+  find: (payments: PaymentStore) => Promise<Payment | null>,
+  always: boolean,
+): Promise<ListedRefunds | undefined> {
+  const seen = await deps.store.transaction(async (tx) => {
+    const payment = await find(tx.payments);
+    if (!payment?.providerPaymentIntentId) return null;
+    const needed = always || (await tx.refunds.hasRefundFailures(payment.id));
+    return needed ? { payment, paymentIntentId: payment.providerPaymentIntentId } : null;
+  });
+  if (!seen) return undefined;
+  const refunds = await deps.provider.listRefunds(seen.paymentIntentId);
+  return {
+    paymentId: seen.payment.id,
+    netMinor: netRefundedMinor(refunds),
+    seenRefundedMinor: seen.payment.amountRefundedMinor,
+  };
+}
+
+// Whether the listing still describes this locked payment (nothing changed its refunds since).
+export const isFresh = (payment: Payment, listed: ListedRefunds | undefined): listed is ListedRefunds =>
+  listed?.paymentId === payment.id && listed.seenRefundedMinor === payment.amountRefundedMinor;
+
+// The listing for this locked payment, or an error that has the event handled again (a new list).
+export function listedFor(payment: Payment, listed: ListedRefunds | undefined): ListedRefunds {
+  if (!isFresh(payment, listed)) throw new RefundFactsMovedError(payment.id);
+  return listed;
+}
+
+// A failed or canceled refund, under the payment's lock: recorded once (by the provider's refund
+// id), the payment's refunded amount set to what its refunds now add up to, the credits taken
+// beyond the new target given back (a refund_reversal keyed by the refund id) and the status
+// recomputed, in one transaction; and our own refund request, if it was one, marked failed.
+export async function applyRefundFailure(
+  tx: LedgerTx,
+  settle: Settle,
+  payment: Payment,
+  refund: RefundInfo,
+  listed: ListedRefunds,
+): Promise<void> {
+  const status = refund.status === "canceled" ? "canceled" : "failed";
+  const first = await tx.refunds.recordRefundFailure({
+    providerRefundId: refund.id,
+    paymentId: payment.id,
+    amountMinor: refund.amountMinor,
+    status,
+  });
+  if (!first) return;
+  await settle(tx, payment, { amountRefundedMinor: listed.netMinor }, `refund_failed:${refund.id}`);
+  await failRequest(tx, payment, refund);
+}
+
+// Our request whose refund this was (its metadata names it): failed, with the provider's reason.
+async function failRequest(tx: LedgerTx, payment: Payment, refund: RefundInfo): Promise<void> {
+  const request = refund.refundRequestId ? await tx.refunds.lockRefund(refund.refundRequestId) : null;
+  if (!request || request.paymentId !== payment.id) return;
+  if (request.providerRefundId !== null && request.providerRefundId !== refund.id) return;
+  if (request.status !== "succeeded" && request.status !== "processing") return;
+  const failed = await tx.refunds.updateRefund(request.id, {
+    status: "failed",
+    providerRefundId: refund.id,
+    failureReason:
+      `the provider's refund ${refund.status}${refund.failureReason ? `: ${refund.failureReason}` : ""}`.slice(
+        0,
+        MAX_FAILURE_LENGTH,
+      ),
+  });
+  await tx.refunds.audit({
+    actorId: null,
+    targetUserId: failed.userId,
+    action: "refund_failed",
+    amount: null,
+    reason: failed.reason,
+    requestId: null,
+    balanceBefore: null,
+    balanceAfter: null,
+    adjustmentRequestId: null,
+    detail: {
+      refundId: failed.id,
+      paymentId: failed.paymentId,
+      amountMinor: failed.amountMinor,
+      currency: failed.currency,
+      providerRefundId: refund.id,
+    },
+  });
+}

@@ -1,0 +1,109 @@
+import { clawBack } from "../clawback.ts";
+import type { Clock } from "../clock.ts";
+import type { OutboxStore } from "../events/events.ts";
+import { invariant } from "../invariant.ts";
+import type { LedgerStore } from "../ledger.ts";
+import { emitPaymentFacts } from "./payment-facts.ts";
+import { refundRowReason } from "./refund-reason.ts";
+import type { RefundStore } from "./refund-store.ts";
+import { chargedMinor, clawbackTargets, deriveStatus } from "./state.ts";
+import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
+import { transition } from "./transition.ts";
+
+// What crediting, clawing back and giving back touch (the refund service passes its own transaction).
+export interface LedgerTx {
+  payments: PaymentStore;
+  ledger: LedgerStore;
+  outbox: OutboxStore;
+  refunds: RefundStore;
+}
+
+export type Settle = (tx: LedgerTx, payment: Payment, facts: PaymentPatch, source: string) => Promise<void>;
+
+// Applies new facts to a payment under its lock, posts the ledger deltas they imply (each the
+// difference between the target and what was already taken, under a key derived from `source`),
+// and records the status change (ADR 002).
+export function createSettle(clock: Clock): Settle {
+  async function postDelta(
+    tx: LedgerTx,
+    payment: Payment,
+    kind: "dispute_reversal" | "refund_reversal",
+    amount: number,
+    source: string,
+  ): Promise<number> {
+    const entry = await tx.ledger.post({
+      userId: payment.userId,
+      amount,
+      kind,
+      idempotencyKey: `s:${kind}:${payment.id}:${source}`,
+      paymentId: payment.id,
+      at: clock.now(),
+    });
+    invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
+    return Math.abs(amount);
+  }
+
+  // A refund takes back what the user still has, in the balance or reserved by open holds, never
+  // more: credits already spent are flagged for review rather than driving the balance below zero.
+  async function clawBackRefund(tx: LedgerTx, payment: Payment, wanted: number, source: string, reason: string) {
+    const { taken } = await clawBack(tx.ledger, {
+      userId: payment.userId,
+      wanted,
+      kind: "refund_clawback",
+      idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
+      paymentId: payment.id,
+      reason,
+      now: clock.now(),
+    });
+    return taken;
+  }
+
+  return async function settle(tx, payment, facts, source) {
+    const next = { ...payment, ...facts };
+    const patch: PaymentPatch = { ...facts };
+    // A charge reporting more refunded than this payment's amount is not the charge we sold (or
+    // the amounts disagree): record at most the whole payment (a CHECK forbids more, and failing
+    // here would answer 500 forever) and have a person look.
+    const charged = chargedMinor(next);
+    if (next.amountRefundedMinor > charged) {
+      patch.reviewReason = `provider reports ${next.amountRefundedMinor} refunded, more than the payment's ${charged}`;
+      next.amountRefundedMinor = charged;
+      patch.amountRefundedMinor = charged;
+    }
+    if (next.creditedAt) {
+      const target = clawbackTargets(next);
+      // A dispute's share shrinks when a refund covers part of it: give that back first, so the
+      // refund's clawback finds the credits.
+      const disputeDelta = target.disputed - next.creditsDisputed;
+      if (disputeDelta < 0)
+        patch.creditsDisputed =
+          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", -disputeDelta, source));
+      const refundDelta = target.refunded - next.creditsRefunded;
+      if (refundDelta > 0) {
+        const taken = await clawBackRefund(tx, next, refundDelta, source, refundRowReason(payment, next));
+        patch.creditsRefunded = next.creditsRefunded + taken;
+        if (taken < refundDelta) {
+          patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
+        }
+      }
+      // The refunded amount went down (a refund failed): what was taken beyond the new target goes
+      // back, never more than was taken (a clawback that came up short gives back only its part).
+      if (refundDelta < 0)
+        patch.creditsRefunded =
+          next.creditsRefunded - (await postDelta(tx, next, "refund_reversal", -refundDelta, source));
+      if (disputeDelta > 0) {
+        const { taken } = await clawBack(tx.ledger, {
+          userId: next.userId,
+          wanted: disputeDelta,
+          kind: "dispute_clawback",
+          idempotencyKey: `s:dispute_clawback:${payment.id}:${source}`,
+          paymentId: payment.id,
+          now: clock.now(),
+        });
+        patch.creditsDisputed = next.creditsDisputed + taken;
+      }
+    }
+    await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
+    await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, clock.now());
+  };
+}
