@@ -78,6 +78,21 @@ export function createRefundStore(db: Database): RefundStore {
       return Number(row?.total ?? 0);
     },
 
+    inFlightMinorOf: async (paymentIds) => {
+      if (paymentIds.length === 0) return new Map();
+      const rows = await db
+        .select({ paymentId: paymentRefunds.paymentId, total: sql<string>`sum(${paymentRefunds.amountMinor})` })
+        .from(paymentRefunds)
+        .where(
+          and(
+            inArray(paymentRefunds.paymentId, paymentIds),
+            inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES]),
+          ),
+        )
+        .groupBy(paymentRefunds.paymentId);
+      return new Map(rows.map((row) => [row.paymentId, Number(row.total)]));
+    },
+
     listRefunds: ({ paymentIds, status, limit }) => {
       const conditions: SQL[] = [];
       if (paymentIds) conditions.push(inArray(paymentRefunds.paymentId, paymentIds));

@@ -83,6 +83,26 @@ describe("a user's payments as the admin sees them", () => {
     });
   });
 
+  it("what is left to refund counts every request in flight, more than one page of them (F11)", async () => {
+    const purchase = await paidPurchase(server, mock, "standard");
+    // More waiting requests than the panel lists: each holds 1 minor unit.
+    const waiting = Array.from({ length: 101 }, () => ({
+      paymentId: purchase.paymentId,
+      userId: purchase.userId,
+      amountMinor: 1,
+      currency: "usd",
+      reason: "one of many",
+      idempotencyKey: `many:${randomUUID()}`,
+      status: "pending" as const,
+      requestedBy: admin.id,
+      expiresAt: new Date(Date.now() + 3_600_000),
+    }));
+    await db.insert(paymentRefunds).values(waiting);
+    const shown = (await account(purchase.userId)).payments[0];
+    expect(shown.refunds.length).toBeLessThan(101);
+    expect(shown).toMatchObject({ refundableMinor: purchase.amountMinor - 101 });
+  });
+
   it("an unpaid payment has nothing refundable", async () => {
     const { userId, paymentId } = await startPurchase(server, "starter");
     const payment = (await account(userId)).payments.find((p: { id: string }) => p.id === paymentId);

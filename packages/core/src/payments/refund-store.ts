@@ -64,6 +64,8 @@ export interface RefundStore {
   expireRefunds(now: Date): Promise<Refund[]>;
   // What the payment's refunds waiting for approval or for the provider hold, in minor units.
   inFlightMinor(paymentId: string): Promise<number>;
+  // The same for several payments in one statement (a payment with none is absent).
+  inFlightMinorOf(paymentIds: string[]): Promise<Map<string, number>>;
   listRefunds(query: { paymentIds?: string[]; status?: RefundStatus; limit: number }): Promise<Refund[]>;
   // Records that a provider refund failed (or was canceled); false when it was recorded before.
   recordRefundFailure(failure: {

@@ -22,7 +22,7 @@ import {
   type RefundInfo,
 } from "./provider.ts";
 import { type ListedRefunds, listRefundsOf } from "./refund-failures.ts";
-import { IN_FLIGHT_REFUND_STATUSES, MAX_FAILURE_LENGTH, type Refund, type RefundStore } from "./refund-store.ts";
+import { MAX_FAILURE_LENGTH, type Refund, type RefundStore } from "./refund-store.ts";
 import { chargedMinor } from "./state.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
@@ -128,19 +128,20 @@ export function createRefundService(deps: RefundDeps) {
       return store.refunds.listRefunds({ status: "pending", limit: MAX_PAGE_SIZE });
     },
     refundsOf,
-    // The admin's view of a user's payments: each one's refunds (newest first) and what is left
-    // to refund on it. Shown only: a refund is checked again under the payment's lock. Expired
-    // requests are marked so first, as for the approvals queue: shown as pending, they would
-    // still seem to hold their amount.
+    // The admin's view of a user's payments: each one's refunds (newest first, a page of them)
+    // and what is left to refund on it, from a sum in the database over all its requests in
+    // flight (the page may not hold them all). Shown only: a refund is checked again under the
+    // payment's lock. Expired requests are marked so first, as for the approvals queue: shown as
+    // pending, they would still seem to hold their amount.
     async refundsOfPayments(payments: Payment[]): Promise<PaymentRefunds[]> {
       await decisions.expirePending();
-      const refunds = await refundsOf(payments.map((p) => p.id));
-      return payments.map((payment) => {
-        const own = refunds.filter((r) => r.paymentId === payment.id);
-        const inFlight = own.filter((r) => IN_FLIGHT_REFUND_STATUSES.includes(r.status));
-        const inFlightMinor = inFlight.reduce((total, r) => total + r.amountMinor, 0);
-        return { payment, refunds: own, refundableMinor: refundableMinor(payment, inFlightMinor) };
-      });
+      const ids = payments.map((p) => p.id);
+      const [refunds, inFlight] = await Promise.all([refundsOf(ids), store.refunds.inFlightMinorOf(ids)]);
+      return payments.map((payment) => ({
+        payment,
+        refunds: refunds.filter((r) => r.paymentId === payment.id),
+        refundableMinor: refundableMinor(payment, inFlight.get(payment.id) ?? 0),
+      }));
     },
   };
 }
