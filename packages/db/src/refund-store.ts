@@ -7,6 +7,7 @@ import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.t
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
     ...refundFailures(db),
+    inFlightMinorOf: (paymentIds) => inFlightMinorOf(db, paymentIds),
     insertRefund: async (refund) => {
       const [row] = await db
         .insert(paymentRefunds)
@@ -78,21 +79,6 @@ export function createRefundStore(db: Database): RefundStore {
       return Number(row?.total ?? 0);
     },
 
-    inFlightMinorOf: async (paymentIds) => {
-      if (paymentIds.length === 0) return new Map();
-      const rows = await db
-        .select({ paymentId: paymentRefunds.paymentId, total: sql<string>`sum(${paymentRefunds.amountMinor})` })
-        .from(paymentRefunds)
-        .where(
-          and(
-            inArray(paymentRefunds.paymentId, paymentIds),
-            inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES]),
-          ),
-        )
-        .groupBy(paymentRefunds.paymentId);
-      return new Map(rows.map((row) => [row.paymentId, Number(row.total)]));
-    },
-
     listRefunds: ({ paymentIds, status, limit }) => {
       const conditions: SQL[] = [];
       if (paymentIds) conditions.push(inArray(paymentRefunds.paymentId, paymentIds));
@@ -132,4 +118,20 @@ function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" |
       return rows.length > 0;
     },
   };
+}
+
+// What each payment's requests in flight hold, in one statement.
+async function inFlightMinorOf(db: Database, paymentIds: string[]): Promise<Map<string, number>> {
+  if (paymentIds.length === 0) return new Map();
+  const rows = await db
+    .select({ paymentId: paymentRefunds.paymentId, total: sql<string>`sum(${paymentRefunds.amountMinor})` })
+    .from(paymentRefunds)
+    .where(
+      and(
+        inArray(paymentRefunds.paymentId, paymentIds),
+        inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES]),
+      ),
+    )
+    .groupBy(paymentRefunds.paymentId);
+  return new Map(rows.map((row) => [row.paymentId, Number(row.total)]));
 }

@@ -1,14 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { delay, HttpResponse, http } from "msw";
 import { checkoutSession, randomStripeId, type StripeJson, stripeFixture } from "../fixtures/stripe-events.ts";
-import {
-  type CardOutcome,
-  type IntentHook,
-  intentAnswer,
-  keyInUse,
-  metadataOf,
-  offSessionIntent,
-} from "./intent-answers.ts";
+import { type CardOutcome, type IntentHook, intentAnswer, keyInUse, offSessionIntent } from "./intent-answers.ts";
 import { listPage } from "./list-page.ts";
 import { paymentMethodAnswers } from "./payment-methods.ts";
 import { createRefundsMock } from "./refunds.ts";
