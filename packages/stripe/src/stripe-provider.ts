@@ -5,15 +5,12 @@ import {
   type CheckoutSessionInfo,
   type Clock,
   type ListWindow,
-  MAX_REFUNDS_LISTED,
   type OffSessionCharge,
   type PaymentIntentInfo,
   type PaymentProvider,
   ProviderInProgressError,
   ProviderRefusedError,
   ProviderUnavailableError,
-  type RefundInfo,
-  type RefundRequest,
   systemClock,
 } from "@credits/core";
 import { stripeRequestDuration, tracedIterable, withSpan } from "@credits/observability";
@@ -25,8 +22,8 @@ import {
   toCheckoutSession,
   toPaymentIntent,
   toReceiptUrl,
-  toRefund,
 } from "./stripe-mapping.ts";
+import { createRefund, listRefunds } from "./stripe-refunds.ts";
 import { parseStripeWebhook } from "./stripe-webhook.ts";
 
 export const DEFAULT_STRIPE_API_BASE = "https://api.stripe.com";
@@ -181,23 +178,6 @@ function assertCheckoutRequest(request: CheckoutRequest): void {
   // Stripe's unit_amount is in the currency's own minor unit (money.ts), lowercase code.
   assertChargeable(request.currency, request.amountMinor);
   if (!request.idempotencyKey) throw new Error("checkout idempotencyKey is required");
-}
-
-// The charge comes back expanded: its cumulative amount_refunded is the fact charge.refunded reports.
-async function refund(stripe: Stripe, request: RefundRequest): Promise<RefundInfo> {
-  if (!Number.isSafeInteger(request.amountMinor) || request.amountMinor <= 0) {
-    throw new Error("refund amountMinor must be a positive integer");
-  }
-  const created = await stripe.refunds.create(
-    {
-      payment_intent: request.paymentIntentId,
-      amount: request.amountMinor,
-      metadata: request.metadata,
-      expand: ["charge"],
-    },
-    { idempotencyKey: request.idempotencyKey },
-  );
-  return toRefund(created);
 }
 
 async function checkoutSession(
@@ -359,15 +339,9 @@ export function createStripeProvider(options: StripeProviderOptions): PaymentPro
         toPaymentIntent,
       ),
 
-    createRefund: (request) => call("refund create", () => refund(stripe, request)),
+    createRefund: (request) => call("refund create", () => createRefund(stripe, request)),
 
-    // One page: a payment has a few refunds, and more than MAX_REFUNDS_LISTED is refused.
-    listRefunds: (paymentIntentId) =>
-      call("refund list", async () => {
-        const page = await stripe.refunds.list({ payment_intent: paymentIntentId, limit: MAX_REFUNDS_LISTED });
-        if (page.has_more) throw new Error(`refund list: over ${MAX_REFUNDS_LISTED} refunds for one payment`);
-        return page.data.map(toRefund);
-      }),
+    listRefunds: (paymentIntentId) => call("refund list", () => listRefunds(stripe, paymentIntentId)),
 
     receiptUrl: ({ paymentIntentId }) =>
       call("receipt retrieve", async () =>
