@@ -13957,7 +13957,7 @@ export interface operations {
     "reconciliation-run": {
         parameters: {
             query?: {
-                kind?: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "amount_mismatch" | "ledger_invariant";
+                kind?: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
                 limit?: number;
                 cursor?: string;
             };
@@ -14026,8 +14026,11 @@ export interface operations {
                         findings: {
                             /** Format: uuid */
                             id: string;
-                            /** @enum {string} */
-                            kind: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "amount_mismatch" | "ledger_invariant";
+                            /**
+                             * @description What the run found; new kinds may be added, so show one you do not know as it is
+                             * @enum {string}
+                             */
+                            kind: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
                             paymentId: string | null;
                             userId: string | null;
                             providerRef: string | null;

@@ -11,7 +11,7 @@ import type {
   PaymentProvider,
 } from "./payments/provider.ts";
 import type { Payment } from "./payments/store.ts";
-import { amountDiffers, amounts, batches, byId, lookUpSession, unique } from "./reconciliation-helpers.ts";
+import { afterCancel, amountDiffers, amounts, batches, byId, lookUpSession, unique } from "./reconciliation-helpers.ts";
 import { reconcileIntents } from "./reconciliation-intents.ts";
 import {
   emptyStats,
@@ -46,8 +46,7 @@ export class ReconciliationPass {
   private readonly pending: NewFinding[] = [];
   private stored = 0;
   private readonly checked = new Set<string>();
-  // Payment ids whose session (or, for an auto top-up, succeeded PaymentIntent) the provider
-  // listed, and those already reported as mismatched.
+  // Payments whose session (or auto top-up's succeeded PaymentIntent) the provider listed; those found mismatched.
   private readonly sessionSeenFor = new Set<string>();
   private readonly mismatched = new Set<string>();
   private readonly runId: string;
@@ -55,7 +54,6 @@ export class ReconciliationPass {
   private readonly options: ReconcileOptions;
   // Recorded on the payment's transitions and in the ledger keys of what a heal posts.
   private readonly source: string;
-
   private readonly deps: PassDeps;
 
   constructor(deps: PassDeps, runId: string, window: ListWindow, options: ReconcileOptions) {
@@ -127,6 +125,8 @@ export class ReconciliationPass {
       this.mismatch(payment, session.id, session.amountTotalMinor, session.currency, { paid });
       return;
     }
+    const canceled = afterCancel(session, payment);
+    if (canceled) this.find(canceled);
     if (paid && !payment.creditedAt) {
       await this.heal(session, payment);
     } else if (!paid && payment.creditedAt) {

@@ -18,6 +18,8 @@ export const findingKinds = [
   "amount_mismatch",
   // A user's cached balance differs from the sum of their ledger, or is negative without a dispute.
   "ledger_invariant",
+  // Paid after its checkout was canceled: credited and flagged for review (a person checks with the customer).
+  "paid_after_cancel",
 ] as const;
 export type FindingKind = (typeof findingKinds)[number];
 

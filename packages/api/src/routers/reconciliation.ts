@@ -32,7 +32,11 @@ const toRun = (run: ReconciliationRun): z.infer<typeof runOutput> => ({
 
 const findingOutput = z.object({
   id: z.uuid(),
-  kind: z.enum(findingKinds),
+  // An open set (ADR 018): reconciliation learns new kinds of drift (paid_after_cancel).
+  kind: z
+    .enum(findingKinds)
+    .describe("What the run found; new kinds may be added, so show one you do not know as it is")
+    .meta({ "x-extensible-enum": true }),
   paymentId: z.uuid().nullable(),
   userId: z.uuid().nullable(),
   providerRef: z.string().nullable(),

@@ -97,6 +97,8 @@ export function purchaseTerms(expiryDays: number | null, now: Date): GrantTerms 
   return resolveGrantTerms("purchase", { expiresAt });
 }
 
+export const PAID_AFTER_CANCEL_REVIEW = "paid after its checkout was canceled: credited; check with the customer";
+
 // A canceled payment that was paid all the same: credited, flagged for review (shown on the
 // payment in the admin API) and audited, in the transaction that credits it.
 export async function flagPaidAfterCancel(
@@ -104,7 +106,7 @@ export async function flagPaidAfterCancel(
   payment: Payment,
   source: string,
 ): Promise<void> {
-  const reviewReason = "paid after its checkout was canceled: credited; check with the customer";
+  const reviewReason = PAID_AFTER_CANCEL_REVIEW;
   await tx.payments.updatePayment(payment.id, { reviewReason });
   await tx.refunds.audit({
     actorId: null,
