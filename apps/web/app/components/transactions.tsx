@@ -1,13 +1,18 @@
 import type { RouterOutputs } from "@credits/api";
-import { allocationSummary, formatCredits, formatDateTime, formatSigned, kindLabels } from "../lib/format.ts";
+import {
+  allocationSummary,
+  formatCredits,
+  formatDateTime,
+  formatSigned,
+  kindGivesCredits,
+  kindLabels,
+} from "../lib/format.ts";
 import { Badge, cx } from "./ui.tsx";
 
 type Transaction = RouterOutputs["credits"]["mine"]["transactions"][number];
 
-const positiveKinds = new Set(["purchase", "grant", "hold_release", "dispute_reversal"]);
-
 export function KindBadge({ kind }: { kind: Transaction["kind"] }) {
-  return <Badge tone={positiveKinds.has(kind) ? "positive" : "neutral"}>{kindLabels[kind]}</Badge>;
+  return <Badge tone={kindGivesCredits[kind] ? "positive" : "neutral"}>{kindLabels[kind]}</Badge>;
 }
 
 // The ledger rows as a table; at phone width the description moves under the kind.

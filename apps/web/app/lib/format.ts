@@ -17,6 +17,21 @@ export const kindLabels: Record<LedgerKind, string> = {
   expiry: "Expiry",
 };
 
+// Which kinds put credits back (shown green); a Record, so a new kind must be placed here too.
+export const kindGivesCredits: Record<LedgerKind, boolean> = {
+  purchase: true,
+  spend: false,
+  grant: true,
+  hold: false,
+  hold_release: true,
+  admin_adjustment: false,
+  refund_clawback: false,
+  refund_reversal: true,
+  dispute_clawback: false,
+  dispute_reversal: true,
+  expiry: false,
+};
+
 export const ledgerKinds = Object.keys(kindLabels) as LedgerKind[];
 
 // Own keys only: `in` would also accept "constructor" or "toString" from a URL.
