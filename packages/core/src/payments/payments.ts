@@ -305,15 +305,22 @@ export function createPaymentService(deps: {
   // charge.refunded), applied through the same path as the event. False when there is nothing
   // new to apply (unknown payment, or the refund is already recorded).
   async function applyRefundFromProvider(charge: ChargeInfo, source: string): Promise<boolean> {
+    // After a failed refund the charge's total is not comparable with ours (ADR 016): the
+    // provider's refunds, listed now (before the lock), say what was refunded (review 8: it was
+    // never healed). Unreadable now: nothing is applied, and the next run asks again.
+    const listed = await listRefundsFor({ store, provider }, { id: source, type: "charge.refunded", charge }).catch(
+      () => undefined,
+    );
     return inTransaction(async (tx) => {
       const payment = await tx.payments.lockPaymentByProviderRef({
         paymentIntentId: charge.paymentIntentId,
         chargeId: charge.id,
       });
-      if (!payment || charge.amountRefundedMinor <= payment.amountRefundedMinor) return false;
-      // After a failed refund the charge's total is not comparable with ours (ADR 016): its events apply it.
-      if (await tx.refunds.hasRefundFailures(payment.id)) return false;
-      await applyRefund(tx, payment, charge, source);
+      if (!payment) return false;
+      const failures = await tx.refunds.hasRefundFailures(payment.id);
+      const reported = failures ? (isFresh(payment, listed) ? listed.netMinor : 0) : charge.amountRefundedMinor;
+      if (reported <= payment.amountRefundedMinor) return false;
+      await applyRefund(tx, payment, charge, source, listed);
       return true;
     });
   }
