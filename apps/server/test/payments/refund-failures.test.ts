@@ -142,6 +142,26 @@ describe("a refund that fails after the credits were clawed back", () => {
     expect(await paymentRow(purchase.paymentId)).toMatchObject({ status: "paid", creditsRefunded: 0 });
   });
 
+  it("gives the credits back once when Stripe's refund list still shows the failed refund pending", async () => {
+    const purchase = await paidPurchase(server, mock, "standard");
+    const refundId = await pendingRefund(purchase.paymentId);
+    const failed = mock.failRefund(refundId);
+    // Read-after-event lag: the list still shows the refund as it was before it failed.
+    mock.setRefundStatus(refundId, "pending");
+    expect((await deliver(server.url, stripeEvent("refund.failed", failed))).status).toBe(200);
+    const reversals = async () => (await ledgerOf(purchase.paymentId)).filter((row) => row.kind === "refund_reversal");
+    expect(await reversals()).toEqual([expect.objectContaining({ amount: purchase.credits })]);
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
+    expect(await paymentRow(purchase.paymentId)).toMatchObject({ status: "paid", amountRefundedMinor: 0 });
+
+    // Redelivered, also once the list has caught up: nothing more.
+    expect((await deliver(server.url, stripeEvent("charge.refund.updated", failed))).status).toBe(200);
+    mock.setRefundStatus(refundId, "failed");
+    expect((await deliver(server.url, stripeEvent("refund.updated", failed))).status).toBe(200);
+    expect(await reversals()).toHaveLength(1);
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
+  });
+
   it("a failure for a payment we do not know yet answers 503 and changes nothing", async () => {
     const unknown = stripeEvent(
       "refund.failed",

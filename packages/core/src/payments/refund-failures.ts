@@ -18,7 +18,8 @@ import type { Payment, PaymentStore } from "./store.ts";
 // is made under a database lock), and what our row said when they were read.
 export interface ListedRefunds {
   paymentId: string;
-  // What the refunds not failed or canceled add up to.
+  // The refunds as listed, and what those not failed or canceled add up to.
+  refunds: RefundInfo[];
   netMinor: number;
   // The payment's refunded amount when they were read: changed since, the list may be stale.
   seenRefundedMinor: number;
@@ -76,6 +77,7 @@ async function listRefunds(
   const refunds = await deps.provider.listRefunds(seen.paymentIntentId);
   return {
     paymentId: seen.payment.id,
+    refunds,
     netMinor: netRefundedMinor(refunds),
     seenRefundedMinor: seen.payment.amountRefundedMinor,
   };
@@ -92,7 +94,9 @@ export function listedFor(payment: Payment, listed: ListedRefunds | undefined): 
 }
 
 // A failed or canceled refund, under the payment's lock: recorded once (by the provider's refund
-// id), the payment's refunded amount set to what its refunds now add up to, the credits taken
+// id), the payment's refunded amount set to what its other refunds now add up to (this one counts
+// as undone whatever the list says: the list may lag the event, and failed or canceled is final,
+// so a listing that still counts it must not consume the failure; review 8 F5), the credits taken
 // beyond the new target given back (a refund_reversal keyed by the refund id) and the status
 // recomputed, in one transaction; and our own refund request, if it was one, marked failed.
 export async function applyRefundFailure(
@@ -110,7 +114,8 @@ export async function applyRefundFailure(
     status,
   });
   if (!first) return;
-  await settle(tx, payment, { amountRefundedMinor: listed.netMinor }, `refund_failed:${refund.id}`);
+  const others = listed.refunds.filter((listedRefund) => listedRefund.id !== refund.id);
+  await settle(tx, payment, { amountRefundedMinor: netRefundedMinor(others) }, `refund_failed:${refund.id}`);
   await failRequest(tx, payment, refund);
 }
 
