@@ -13,6 +13,7 @@ import type {
 import type { Payment } from "./payments/store.ts";
 import { afterCancel, amountDiffers, amounts, batches, byId, lookUpSession, unique } from "./reconciliation-helpers.ts";
 import { reconcileIntents } from "./reconciliation-intents.ts";
+import { reconcileRefunds } from "./reconciliation-refunds.ts";
 import {
   emptyStats,
   FULL_LEDGER_PASS_EVERY_MS,
@@ -35,7 +36,10 @@ import type { NewFinding, ReconciliationStats, ReconciliationStore } from "./rec
 export interface PassDeps {
   store: ReconciliationStore;
   credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
-  payments: Pick<PaymentService, "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider">;
+  payments: Pick<
+    PaymentService,
+    "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider" | "applyRefundFailuresFromProvider"
+  >;
   provider: PaymentProvider;
   clock: Clock;
 }
@@ -185,6 +189,7 @@ export class ReconciliationPass {
     });
     const byIntent = new Map(found.flatMap((p) => (p.providerPaymentIntentId ? [[p.providerPaymentIntentId, p]] : [])));
     const byCharge = new Map(found.flatMap((p) => (p.providerChargeId ? [[p.providerChargeId, p]] : [])));
+    const refunds = { deps: this.deps, source: this.source, stats: this.stats, find: (f: NewFinding) => this.find(f) };
     for (const charge of charges) {
       const payment =
         byCharge.get(charge.id) ?? (charge.paymentIntentId ? byIntent.get(charge.paymentIntentId) : undefined);
@@ -197,7 +202,7 @@ export class ReconciliationPass {
         this.mismatch(payment, charge.id, charge.amountMinor, charge.currency, {});
         continue;
       }
-      if (charge.amountRefundedMinor > payment.amountRefundedMinor) await this.refund(charge, payment);
+      await reconcileRefunds(refunds, charge, payment);
     }
     await this.flush();
     this.progress("charges");
@@ -222,29 +227,6 @@ export class ReconciliationPass {
     );
     await this.flush();
     this.progress("charges");
-  }
-
-  private async refund(charge: ChargeInfo, payment: Payment): Promise<void> {
-    const applied = await this.deps.payments.applyRefundFromProvider(charge, this.source);
-    if (!applied) {
-      this.stats.healedElsewhere += 1;
-      return;
-    }
-    const after = (await this.deps.store.findPaymentsByIds([payment.id]))[0];
-    this.find({
-      kind: "refund_not_clawed_back",
-      paymentId: payment.id,
-      userId: payment.userId,
-      providerRef: charge.id,
-      detail: {
-        refundedAtProviderMinor: charge.amountRefundedMinor,
-        recordedBeforeMinor: payment.amountRefundedMinor,
-        currency: charge.currency,
-        creditsClawedBack: (after?.creditsRefunded ?? payment.creditsRefunded) - payment.creditsRefunded,
-        reviewReason: after?.reviewReason ?? null,
-      },
-      healed: true,
-    });
   }
 
   // Our credited payments in the window that the listing did not show. Each is asked about by

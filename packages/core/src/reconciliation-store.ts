@@ -14,6 +14,9 @@ export const findingKinds = [
   "unexpected_credit",
   // The provider refunded more than we recorded (healed through the charge.refunded path).
   "refund_not_clawed_back",
+  // The provider refunded less than we recorded: a refund failed after it was counted and all its
+  // events were lost (healed through the refund failure path, ADR 016).
+  "refund_failure_not_reversed",
   // The provider's amount or currency differs from our payment (never credited; a person decides).
   "amount_mismatch",
   // A user's cached balance differs from the sum of their ledger, or is negative without a dispute.

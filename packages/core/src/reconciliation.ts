@@ -3,9 +3,8 @@ import type { CreditService } from "./credits.ts";
 import { decodeTimeCursor, encodeTimeCursor } from "./cursor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
-import type { PaymentService } from "./payments/payments.ts";
 import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
-import { ReconciliationPass } from "./reconciliation-pass.ts";
+import { type PassDeps, ReconciliationPass } from "./reconciliation-pass.ts";
 import type { ReconcileOptions } from "./reconciliation-run.ts";
 import {
   type FindingKind,
@@ -48,7 +47,7 @@ export type ReconciliationService = ReturnType<typeof createReconciliationServic
 export function createReconciliationService(deps: {
   store: ReconciliationStore;
   credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
-  payments: Pick<PaymentService, "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider">;
+  payments: PassDeps["payments"];
   provider: PaymentProvider;
   clock?: Clock;
   windowDays?: number;

@@ -6,6 +6,7 @@ import {
   balanceOf,
   deliver,
   failOnLoggedError,
+  ledgerOf,
   paymentRow,
   STRIPE_TEST_API_BASE,
   startStripeMock,
@@ -49,5 +50,35 @@ describe("review8: reconciliation after a failed refund", () => {
     await server.services.reconciliation.run({ trigger: "manual" });
     expect(await paymentRow(purchase.paymentId)).toMatchObject({ amountRefundedMinor: 300 });
     expect(await balanceOf(purchase.userId)).toBe(purchase.credits - share(300));
+  });
+
+  it("a refund failure whose events were all lost gives the credits back once, through reconciliation", async () => {
+    const purchase = await paidPurchase(server, mock, "standard");
+    mock.refundsStart("pending");
+    const first = await refund(server, admin, purchase.paymentId, {});
+    mock.refundsStart("succeeded");
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(await balanceOf(purchase.userId)).toBe(0);
+    // The refund fails at Stripe; refund.failed, refund.updated and charge.refund.updated are all lost.
+    const failed = mock.failRefund(String(first.body.providerRefundId));
+    const charge = mock.chargeOf(purchase.paymentIntent);
+    expect(charge?.amount_refunded).toBe(0);
+    mock.seedCharges([{ ...(charge as Record<string, unknown>), created: Math.floor(Date.now() / 1000) }]);
+    const reversals = async () => (await ledgerOf(purchase.paymentId)).filter((row) => row.kind === "refund_reversal");
+
+    const run = await server.services.reconciliation.run({ trigger: "manual" });
+    expect(await reversals()).toEqual([expect.objectContaining({ amount: purchase.credits })]);
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
+    expect(await paymentRow(purchase.paymentId)).toMatchObject({ status: "paid", amountRefundedMinor: 0 });
+    const { findings } = await server.services.reconciliation.getRun(String(run?.id), { limit: 100 });
+    // (The test's Checkout session is not listed as paid, so an unexpected_credit is found too.)
+    const refundFindings = findings.filter((f) => f.paymentId === purchase.paymentId && f.kind.startsWith("refund"));
+    expect(refundFindings).toEqual([expect.objectContaining({ kind: "refund_failure_not_reversed", healed: true })]);
+
+    // Another run, then the lost event arriving after all: nothing more.
+    await server.services.reconciliation.run({ trigger: "manual" });
+    expect((await deliver(server.url, stripeEvent("refund.failed", failed))).status).toBe(200);
+    expect(await reversals()).toHaveLength(1);
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
   });
 });

@@ -19,6 +19,10 @@ const kindCopy: Record<string, { label: string; text: string }> = {
     label: "Refund not clawed back",
     text: "The provider refunded more than recorded (healed).",
   },
+  refund_failure_not_reversed: {
+    label: "Refund failure not reversed",
+    text: "A refund failed at the provider after it was counted; the credits were given back (healed).",
+  },
   amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
   ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
 };

@@ -32,6 +32,7 @@ import {
   type ListedRefunds,
   listedFor,
   listRefundsFor,
+  listRefundsOfCharge,
   RefundFactsMovedError,
 } from "./refund-failures.ts";
 import { createSettle, type LedgerTx } from "./settle.ts";
@@ -325,6 +326,28 @@ export function createPaymentService(deps: {
     });
   }
 
+  // For reconciliation: refunds that failed or were canceled at the provider after they were
+  // counted, all of whose events were lost (the charge reports less refunded than we recorded).
+  // Each goes through the events' failure path, keyed by the provider's refund id, so a late event
+  // (or another run) finds it done. The listing unreadable, or the payment's refunds changed while
+  // it was read: nothing now, the next run asks again. Returns the provider refund ids applied.
+  async function applyRefundFailuresFromProvider(charge: ChargeInfo): Promise<string[]> {
+    const ref = { paymentIntentId: charge.paymentIntentId, chargeId: charge.id };
+    const listed = await listRefundsOfCharge({ store, provider }, ref).catch(() => undefined);
+    const undone = listed?.refunds.filter(isUndone) ?? [];
+    if (!listed || undone.length === 0) return [];
+    return inTransaction(async (tx) => {
+      const applied: string[] = [];
+      let payment = await tx.payments.lockPaymentByProviderRef(ref);
+      if (!payment || !isFresh(payment, listed)) return applied;
+      for (const refund of undone) {
+        if (await applyRefundFailure(tx, settle, payment, refund, listed)) applied.push(refund.id);
+        payment = (await tx.payments.lockPayment(payment.id)) ?? payment;
+      }
+      return applied;
+    });
+  }
+
   return {
     createCheckout,
     cancelCheckout: createCheckoutCanceler({ store, provider, fulfilLocked }),
@@ -335,6 +358,7 @@ export function createPaymentService(deps: {
     fulfilFromProvider,
     applyIntentFromProvider,
     applyRefundFromProvider,
+    applyRefundFailuresFromProvider,
     // For the refund service: the provider's answer to our own refund applies the same fact as its
     // charge.refunded event, under the payment's lock held by the caller; whichever comes first
     // claws back, the other finds nothing left to do.

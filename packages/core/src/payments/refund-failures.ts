@@ -44,6 +44,8 @@ interface Deps {
   provider: PaymentProvider;
 }
 
+type ProviderRef = { paymentIntentId: string | null; chargeId: string | null };
+
 // Before the event's transaction: the provider's refunds of its payment, when the event needs
 // them (a refund that failed, or a charge report for a payment with a failed refund).
 export function listRefundsFor(deps: Deps, event: ProviderEvent): Promise<ListedRefunds | undefined> {
@@ -55,6 +57,11 @@ export function listRefundsFor(deps: Deps, event: ProviderEvent): Promise<Listed
       : null;
   if (!ref) return Promise.resolve(undefined);
   return listRefunds(deps, (payments) => payments.lockPaymentByProviderRef(ref), failure);
+}
+
+// For reconciliation: the refunds of the payment of a charge, whatever they are.
+export function listRefundsOfCharge(deps: Deps, ref: ProviderRef): Promise<ListedRefunds | undefined> {
+  return listRefunds(deps, (payments) => payments.lockPaymentByProviderRef(ref), true);
 }
 
 // For our own refund's answer: the payment's refunds, if one of them failed before.
@@ -99,13 +106,14 @@ export function listedFor(payment: Payment, listed: ListedRefunds | undefined): 
 // so a listing that still counts it must not consume the failure; review 8 F5), the credits taken
 // beyond the new target given back (a refund_reversal keyed by the refund id) and the status
 // recomputed, in one transaction; and our own refund request, if it was one, marked failed.
+// False when the failure was recorded before (nothing done).
 export async function applyRefundFailure(
   tx: LedgerTx,
   settle: Settle,
   payment: Payment,
   refund: RefundInfo,
   listed: ListedRefunds,
-): Promise<void> {
+): Promise<boolean> {
   const status = refund.status === "canceled" ? "canceled" : "failed";
   const first = await tx.refunds.recordRefundFailure({
     providerRefundId: refund.id,
@@ -113,10 +121,11 @@ export async function applyRefundFailure(
     amountMinor: refund.amountMinor,
     status,
   });
-  if (!first) return;
+  if (!first) return false;
   const others = listed.refunds.filter((listedRefund) => listedRefund.id !== refund.id);
   await settle(tx, payment, { amountRefundedMinor: netRefundedMinor(others) }, `refund_failed:${refund.id}`);
   await failRequest(tx, payment, refund);
+  return true;
 }
 
 // Our request whose refund this was (its metadata names it): failed, with the provider's reason.
