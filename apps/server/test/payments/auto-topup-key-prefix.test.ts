@@ -2,11 +2,14 @@
 // reads a pending attempt's id in their export and starts a checkout under that key first takes
 // the key from the worker: its payment insert finds the key taken and the pass throws, stalling
 // every other user's attempt claimed behind it in the same batch, pass after pass.
+import { payments } from "@credits/db/schema";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { attemptsOf, saverWithCard, spend } from "./auto-topup-helpers.ts";
 import {
   balanceOf,
   call,
+  db,
   failOnLoggedError,
   pack,
   paymentsOf,
@@ -45,5 +48,29 @@ describe("review8: the auto_topup: key prefix is the worker's", () => {
     expect((await attemptsOf(victim.id)).map((a) => a.status)).toEqual(["succeeded"]);
     expect((await attemptsOf(attacker.id)).map((a) => a.status)).toEqual(["succeeded"]);
     expect(await balanceOf(victim.id)).toBe(140);
+  });
+
+  it("an attempt that throws does not stop the others claimed in the same pass (the error is still reported)", async () => {
+    // A checkout made before the prefix was refused, holding a pending attempt's key.
+    const holder = await saverWithCard(server, mock);
+    await spend(server, holder.id, 60);
+    const [pending] = await attemptsOf(holder.id);
+    const starter = await pack("starter");
+    const started = await call(server.url, "POST", "/api/v1/checkout", {
+      cookie: holder.cookie,
+      body: { packageId: starter.id },
+    });
+    expect(started.status, JSON.stringify(started.body)).toBe(201);
+    await db
+      .update(payments)
+      .set({ idempotencyKey: `auto_topup:${pending?.id}` })
+      .where(eq(payments.id, String(started.body.paymentId)));
+
+    // Another user's crossing, claimed after the holder's in the same pass.
+    const other = await saverWithCard(server, mock);
+    await spend(server, other.id, 60);
+    await expect(server.services.autoTopUp.runOnce()).rejects.toThrow(/payment key is taken/);
+    expect((await attemptsOf(other.id)).map((a) => a.status)).toEqual(["succeeded"]);
+    expect(await balanceOf(other.id)).toBe(140);
   });
 });

@@ -60,7 +60,12 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
   async function runOnce(): Promise<{ claimed: number }> {
     const now = clock.now();
     const due = await deps.claimDue(BATCH, now, new Date(now.getTime() + AUTO_TOPUP_LEASE_MS));
-    for (const attempt of due) await charge(attempt);
+    // One attempt that throws (a bug, a database error) must not stall the other users' attempts
+    // claimed behind it (review 8 F1): each is tried, then the errors go to the worker's report.
+    const errors: unknown[] = [];
+    for (const attempt of due) await charge(attempt).catch((error: unknown) => errors.push(error));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) throw new AggregateError(errors, `${errors.length} auto top-up attempts failed`);
     return { claimed: due.length };
   }
 
