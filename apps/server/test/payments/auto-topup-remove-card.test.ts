@@ -3,12 +3,13 @@
 import { adminActions } from "@credits/db/schema";
 import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { attemptsOf, autoTopUpOf, intentRequests, saverWithCard, spend } from "./auto-topup-helpers.ts";
+import { attemptsOf, autoTopUpOf, intentRequests, optIn, saverWithCard, spend } from "./auto-topup-helpers.ts";
 import {
   balanceOf,
   call,
   db,
   failOnLoggedError,
+  pack,
   signUp,
   startStripeMock,
   startTestServer,
@@ -103,6 +104,16 @@ describe("F9a: removing the saved card", () => {
     const removed = await removeCard(user);
     expect(removed.status, JSON.stringify(removed.body)).toBe(200);
     expect(removed.body).toMatchObject({ enabled: false, cardSaved: false });
+    expect(await removals(user.id)).toHaveLength(0);
+  });
+
+  it("an opt-in still waiting for its first Checkout to save a card is kept: there is no card to remove", async () => {
+    const user = await signUp(server.url, "waiting");
+    const standard = await pack("standard");
+    expect((await optIn(server, user, { enabled: true, threshold: 50, packageId: standard.id })).status).toBe(200);
+    const removed = await removeCard(user);
+    expect(removed.status, JSON.stringify(removed.body)).toBe(200);
+    expect(removed.body).toMatchObject({ enabled: true, cardSaved: false });
     expect(await removals(user.id)).toHaveLength(0);
   });
 });

@@ -107,8 +107,10 @@ export function createAutoTopUpService(
   async function removeCard(userId: string, requestId: string | null): Promise<AutoTopUpStatus> {
     const card = await inTransaction(async (tx) => {
       const settings = await tx.autoTopUps.lockSettings(userId);
-      if (settings?.enabled) await tx.autoTopUps.turnOff(userId);
-      return settings?.paymentMethodId ?? null;
+      // No card saved: nothing to remove, and an opt-in waiting for its first Checkout stays.
+      if (!settings?.paymentMethodId) return null;
+      if (settings.enabled) await tx.autoTopUps.turnOff(userId);
+      return settings.paymentMethodId;
     });
     if (!card) return status(userId);
     const customerId = (await deps.payments.getBillingProfile(userId))?.providerCustomerId ?? null;
