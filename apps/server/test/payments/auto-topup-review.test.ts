@@ -3,11 +3,11 @@ import { randomUUID } from "node:crypto";
 import { DISPUTE_DISABLED_REASON } from "@credits/core";
 import { autoTopUpAttempts, payments } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
-import { HttpResponse } from "msw";
 import { describe, expect, it } from "vitest";
 import {
   attemptsOf,
   autoTopUpOf,
+  chargedWithAnswerLost,
   expireLeases,
   grant,
   intentRequests,
@@ -162,19 +162,8 @@ describe("review6 F4: an auto top-up's payment is not a checkout the user can ca
 
 describe("review6 F6: an off-session create is never re-sent after Stripe forgot its idempotency key", () => {
   it("an attempt whose answer was lost a day ago is not charged again under a pruned key", async () => {
-    const saver = await saverWithCard(server, mock);
     // Stripe charges, every answer is lost (the SDK's retries too): the attempt stays processing.
-    mock.beforeIntentAnswer(async () => {
-      mock.failWith("500");
-      return HttpResponse.json({ error: { type: "api_error", message: "lost" } }, { status: 500 });
-    });
-    try {
-      await spend(server, saver.id, 60);
-      await server.services.autoTopUp.runOnce();
-    } finally {
-      mock.beforeIntentAnswer(null);
-      mock.failWith(null);
-    }
+    const { saver } = await chargedWithAnswerLost(server, mock);
     const [attempt] = await attemptsOf(saver.id);
     expect(attempt?.status).toBe("processing");
     // The worker was off for a day (AUTO_TOPUP_WORKER_ENABLED=false during an incident, or every
