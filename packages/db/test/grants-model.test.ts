@@ -55,8 +55,12 @@ const command = fc.oneof(
 );
 type Command = typeof command extends fc.Arbitrary<infer C> ? C : never;
 
+// By grant, then amount: one grant can expire in two parts (a sweep, then a hold's settlement
+// giving back credits past their expiry), and the database returns those rows in no set order.
 const sorted = (allocations: readonly { grantId: string; amount: number }[]) =>
-  allocations.map(({ grantId, amount }) => ({ grantId, amount })).sort((a, b) => (a.grantId < b.grantId ? -1 : 1));
+  allocations
+    .map(({ grantId, amount }) => ({ grantId, amount }))
+    .sort((a, b) => (a.grantId === b.grantId ? a.amount - b.amount : a.grantId < b.grantId ? -1 : 1));
 
 async function allocationsOf(key: string): Promise<Allocation[]> {
   const entry = await store.findEntryByKey(key);
