@@ -1,6 +1,6 @@
 // API keys as a hostile or careless admin would use them, through the real server: a key answers
-// to the admin who made it, its grants follow that admin's approval rule, and every grant, key
-// creation and revocation leaves an audit row.
+// to the admin who made it, its grants follow that admin's approval rule (its window included), and
+// every grant, key creation and revocation leaves an audit row.
 import { randomUUID } from "node:crypto";
 import { hashApiKey } from "@credits/core";
 import { adjustmentRequests, adminActions, apiKeys, creditTransactions, users } from "@credits/db/schema";
@@ -169,6 +169,28 @@ describe("accountable keys", () => {
     const user = await person();
     const reply = await send("POST", "/api/v1/admin/api-keys", user, { name: "mine", scopes: ["credits:grant"] });
     expect(reply.status).toBe(403);
+  });
+});
+
+describe("the split-grant finding", () => {
+  it("small grants through an admin's keys add up in the user's window with adjustments: past it, requests", async () => {
+    const friend = await person();
+    const keys = [await createKey(alice, ["credits:grant"]), await createKey(alice, ["credits:grant"])];
+    const replies = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => grant(keys[i % 2]?.key ?? "", friend.id, 2_000)),
+    );
+    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200, 200, 200]);
+    expect(replies.filter((reply) => reply.body.status === "pending")).toHaveLength(1);
+    expect(await balance(friend.id)).toBe(10_000);
+    // Another admin's adjustment counts the grants too: the window is full.
+    const adjust = await send("POST", "/api/v1/admin/adjust", bob, {
+      userId: friend.id,
+      amount: 1,
+      reason: "support",
+      idempotencyKey: randomUUID(),
+    });
+    expect(adjust.body.status).toBe("pending");
+    expect(await balance(friend.id)).toBe(10_000);
   });
 });
 

@@ -91,13 +91,14 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
         .limit(limit),
 
     // Each ledger row joined to its audit action; the window by the clock that stamped the rows.
+    // An approved request's row has its own action ('adjustment_approved'): a second admin saw it.
     unapprovedAdjustmentTotal: async (userId, windowMs) => {
       const result = await db.execute(sql`
         SELECT coalesce(sum(abs(t.amount)), 0) AS total
           FROM credit_transactions t JOIN admin_actions a ON a.id = t.admin_action_id
          WHERE t.user_id = ${userId}::uuid
            AND t.created_at > now() - ${windowMs} * interval '1 millisecond'
-           AND a.action = 'adjust'`);
+           AND a.action IN ('adjust', 'api_key.grant')`);
       return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
     },
 

@@ -24,8 +24,9 @@ import { ownReadProcedure, router, scopeOf, serviceProcedure } from "../trpc.ts"
 
 const change = z.strictObject({ userId: uuid, amount: credits, idempotencyKey, reason: reason.optional() });
 
-// Applied, or (above ADMIN_APPROVAL_THRESHOLD, or to the key's own owner) filed as an adjustment
-// request that another admin must approve: nothing is granted yet.
+// Applied, or (above ADMIN_APPROVAL_THRESHOLD, alone or with the user's other unapproved grants and
+// adjustments within the window, or to the key's own owner) filed as an adjustment request that
+// another admin must approve: nothing is granted yet.
 const grantOutput = z.union([
   creditResultOutput,
   z.object({ status: z.literal("pending"), adjustmentRequestId: z.uuid(), expiresAt: z.iso.datetime() }),

@@ -18,6 +18,7 @@ import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
 import { emitAdjustmentPending } from "./adjustment-events.ts";
+import { exceedsApprovalWindow } from "./approval-window.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminStore } from "./store.ts";
 
@@ -43,6 +44,9 @@ export interface KeyGrantInput {
   terms?: GrantTermsInput;
 }
 
+// A grant as a request keeps: its terms resolved, its reason (or the key's default) settled.
+type GrantRequest = Omit<KeyGrantInput, "terms" | "reason"> & { terms: GrantTerms | null; reason: string };
+
 export type KeyGrantResult =
   | { status: "applied"; transactionId: string; balance: number }
   | { status: "pending"; adjustmentRequest: AdjustmentRequest };
@@ -50,14 +54,16 @@ export type KeyGrantResult =
 export type KeyCreditsService = ReturnType<typeof createKeyCreditsService>;
 
 // Credits moved through an API key answer to the admin who owns it: a grant is held to the rule of
-// an admin adjustment by that admin (above the approval threshold, or to the owner themself, it is
-// only a request another admin must approve), writes its audit row (the key and its owner) in the
-// ledger row's transaction, and counts against the key's daily limits.
+// an admin adjustment by that admin (above the approval threshold, alone or with the user's other
+// unapproved moves within the window, or to the owner themself, it is only a request another admin
+// must approve), writes its audit row (the key and its owner) in the ledger row's transaction, and
+// counts against the key's daily limits.
 export function createKeyCreditsService(deps: {
   store: KeyCreditsStore;
   clock?: Clock;
   approvalThreshold: number;
   approvalTtlMs: number;
+  approvalWindowMs: number;
 }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
@@ -71,18 +77,23 @@ export function createKeyCreditsService(deps: {
     const terms = creditTerms("grant", input.amount, input.terms);
     const ledgerKey = clientKey({ kind: "apiKey", id: key.id }, input.idempotencyKey);
     const reason = input.reason?.trim() || null;
+    const request = { ...input, terms, reason: reason ?? `grant through API key ${key.id}` };
     if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
-      return requestApproval(key, { ...input, terms }, ledgerKey, reason ?? `grant through API key ${key.id}`);
+      return requestApproval(key, request, ledgerKey);
     }
     return inTransaction(async (tx) => {
       const at = clock.now();
+      // The user's balance lock serializes their grants and adjustments: two concurrent small
+      // grants cannot both see room for themselves in the window.
       const before = await tx.ledger.lockBalance(input.userId, at);
       if (before === null) throw new NotFoundError("user");
       const replay =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
       if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
-      // The same key already filed a request (a larger amount, or another threshold then).
-      if (await tx.admin.findAdjustmentRequestByKey(ledgerKey.key)) throw new IdempotencyConflictError();
+      // The same key already filed a request (the window was full then, or another threshold).
+      const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+      if (filed) return samePending(filed, key, request);
+      if (await exceedsApprovalWindow(tx.admin, input, deps)) return fileRequest(tx, key, request, ledgerKey);
       assertNewGrantExpiry(terms, at);
       await countUse(tx.usage, clock, key, "grant", input.amount);
       const actionId = randomUUID();
@@ -120,9 +131,8 @@ export function createKeyCreditsService(deps: {
   // its beneficiary either, approves it (admin.ts).
   async function requestApproval(
     key: ApiKeyPrincipal,
-    input: Omit<KeyGrantInput, "terms"> & { terms: GrantTerms | null },
+    input: GrantRequest,
     ledgerKey: ClientKey,
-    reason: string,
   ): Promise<KeyGrantResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
@@ -132,40 +142,50 @@ export function createKeyCreditsService(deps: {
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
       if (applied) throw new IdempotencyConflictError();
       const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (filed) return samePending(filed, key, input, reason);
-      assertNewGrantExpiry(input.terms, clock.now());
-      const created = await tx.admin.insertAdjustmentRequest({
-        requestedBy: key.ownerUserId,
-        targetUserId: input.userId,
-        amount: input.amount,
-        reason,
-        idempotencyKey: ledgerKey.key,
-        expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
-        ...termColumns(input.terms),
-      });
-      if (!created) {
-        const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-        if (!existing) throw new IdempotencyConflictError();
-        return samePending(existing, key, input, reason);
-      }
-      // A request moves nothing, but it counts: a key cannot file requests past its limits.
-      await countUse(tx.usage, clock, key, "grant", input.amount);
-      await tx.admin.insertAction({
-        actorId: key.ownerUserId,
-        targetUserId: input.userId,
-        action: "adjustment_requested",
-        amount: input.amount,
-        reason,
-        requestId: input.requestId ?? null,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: created.id,
-        apiKeyId: key.id,
-        detail: { keyName: key.name },
-      });
-      await emitAdjustmentPending(tx.outbox, created);
-      return { status: "pending", adjustmentRequest: created };
+      if (filed) return samePending(filed, key, input);
+      return fileRequest(tx, key, input, ledgerKey);
     });
+  }
+
+  // Under the user's balance lock, with no ledger row or request under this key yet.
+  async function fileRequest(
+    tx: KeyCreditsTx,
+    key: ApiKeyPrincipal,
+    input: GrantRequest,
+    ledgerKey: ClientKey,
+  ): Promise<KeyGrantResult> {
+    assertNewGrantExpiry(input.terms, clock.now());
+    const created = await tx.admin.insertAdjustmentRequest({
+      requestedBy: key.ownerUserId,
+      targetUserId: input.userId,
+      amount: input.amount,
+      reason: input.reason,
+      idempotencyKey: ledgerKey.key,
+      expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
+      ...termColumns(input.terms),
+    });
+    if (!created) {
+      const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+      if (!existing) throw new IdempotencyConflictError();
+      return samePending(existing, key, input);
+    }
+    // A request moves nothing, but it counts: a key cannot file requests past its limits.
+    await countUse(tx.usage, clock, key, "grant", input.amount);
+    await tx.admin.insertAction({
+      actorId: key.ownerUserId,
+      targetUserId: input.userId,
+      action: "adjustment_requested",
+      amount: input.amount,
+      reason: input.reason,
+      requestId: input.requestId ?? null,
+      balanceBefore: null,
+      balanceAfter: null,
+      adjustmentRequestId: created.id,
+      apiKeyId: key.id,
+      detail: { keyName: key.name },
+    });
+    await emitAdjustmentPending(tx.outbox, created);
+    return { status: "pending", adjustmentRequest: created };
   }
 
   // Spends and holds run on the credit service's own path (group commit); a key with a spend limit
@@ -194,17 +214,12 @@ export function createKeyCreditsService(deps: {
 }
 
 // A retry of a filed request: the same request again, or a conflict.
-function samePending(
-  existing: AdjustmentRequest,
-  key: ApiKeyPrincipal,
-  input: Omit<KeyGrantInput, "terms"> & { terms: GrantTerms | null },
-  reason: string,
-): KeyGrantResult {
+function samePending(existing: AdjustmentRequest, key: ApiKeyPrincipal, input: GrantRequest): KeyGrantResult {
   const same =
     existing.requestedBy === key.ownerUserId &&
     existing.targetUserId === input.userId &&
     existing.amount === input.amount &&
-    existing.reason === reason &&
+    existing.reason === input.reason &&
     sameOptionalTerms(termsOfRequest(existing), input.terms);
   if (!same) throw new IdempotencyConflictError();
   return { status: "pending", adjustmentRequest: existing };

@@ -128,8 +128,8 @@ export interface AdminStore {
   findAdjustmentRequestByKey(key: string): Promise<AdjustmentRequest | null>;
   // The credits (absolute amounts) moved to or from `userId` within the last `windowMs` (by the
   // database's clock, which stamps the ledger) by adjustments and API-key grants applied without a
-  // second admin (approval-window.ts). API-key grants are not counted: a key has its own daily
-  // limits, and tools fund users with many grants.
+  // second admin (approval-window.ts): one total, as a key grant is its owner's adjustment. A key's
+  // daily limits are optional and per key, so they cannot stand in for it.
   unapprovedAdjustmentTotal(userId: string, windowMs: number): Promise<number>;
   // Moves a pending, unexpired request to `status` in one conditional statement; null otherwise.
   decideAdjustmentRequest(
