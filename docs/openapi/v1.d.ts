@@ -13064,6 +13064,16 @@ export interface operations {
             /** @description Successful response */
             200: {
                 headers: {
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"export"`, `q` requests per window of `w` seconds
+                     * @example "export";q=10;w=60
+                     */
+                    "RateLimit-Policy": string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "export";r=9;t=42
+                     */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -13182,6 +13192,40 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description Too many requests: retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    /**
+                     * @description The policy this operation counts against (IETF draft-ietf-httpapi-ratelimit-headers): `"export"`, `q` requests per window of `w` seconds
+                     * @example "export";q=10;w=60
+                     */
+                    "RateLimit-Policy"?: string;
+                    /**
+                     * @description What is left of it: `r` requests until the window resets in `t` seconds
+                     * @example "export";r=9;t=42
+                     */
+                    RateLimit?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "RATE_LIMITED",
+                     *         "message": "Too many requests: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "RATE_LIMITED";
                         };
                     };
                 };

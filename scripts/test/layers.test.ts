@@ -75,4 +75,4 @@ it("fails on each forbidden import, naming its rule, and passes without them", a
   } finally {
     for (const file of files) rmSync(join(root, file), { force: true });
   }
-}, 60_000);
+}, 120_000);

@@ -205,11 +205,17 @@ function paymentServices(
 }
 
 // Per-minute budgets: checkout calls per user, log-in and sign-up attempts per address, and the
-// failed log-ins per (email, address) and per email.
+// failed log-ins per (email, address) and per email; GDPR exports per user per hour.
 function rateLimiters(env: Env, store: RateLimitStore, clock: Clock) {
   const perMinute = (limit: number) => createRateLimiter({ store, clock, limit, windowMs: 60_000 });
   return {
     checkoutRateLimiter: perMinute(env.CHECKOUT_RATE_LIMIT_PER_MINUTE),
+    exportRateLimiter: createRateLimiter({
+      store,
+      clock,
+      limit: env.GDPR_EXPORT_RATE_LIMIT_PER_HOUR,
+      windowMs: 3_600_000,
+    }),
     authRateLimiter: perMinute(env.AUTH_RATE_LIMIT_PER_MINUTE),
     authThrottle: createAuthThrottle({
       store,

@@ -45,6 +45,7 @@ describe("the document's HTTP conventions", () => {
       ([endpoint, op]) => codesOf(op).includes("RATE_LIMITED") && endpoint !== "GET /me/events",
     );
     expect(limited.map(([endpoint]) => endpoint).sort()).toEqual([
+      "GET /gdpr/export",
       "GET /payments/{paymentId}",
       "GET /payments/{paymentId}/receipt",
       "POST /auth/login",
@@ -54,7 +55,13 @@ describe("the document's HTTP conventions", () => {
       "POST /gdpr/delete/confirmation",
       "POST /payments/{paymentId}/cancel",
     ]);
-    const always = ["POST /auth/login", "POST /auth/signup", "POST /checkout", "POST /gdpr/delete/confirmation"];
+    const always = [
+      "GET /gdpr/export",
+      "POST /auth/login",
+      "POST /auth/signup",
+      "POST /checkout",
+      "POST /gdpr/delete/confirmation",
+    ];
     for (const [endpoint, op] of limited) {
       const success = op.responses[Object.keys(op.responses).find((s) => s.startsWith("2")) ?? ""];
       for (const name of ["RateLimit", "RateLimit-Policy"]) {

@@ -11,6 +11,8 @@ export const rateLimitPolicies = {
   auth: "auth",
   // Checkout starts, confirmations and cancels per user per minute (CHECKOUT_RATE_LIMIT_PER_MINUTE).
   checkout: "checkout",
+  // GDPR exports per user per hour (GDPR_EXPORT_RATE_LIMIT_PER_HOUR).
+  export: "export",
   // Password re-entry before erasure per user per minute (AUTH_RATE_LIMIT_PER_MINUTE).
   reauth: "reauth",
   // Receipt reads that ask the payment provider (the receipt not stored yet) per user per minute
@@ -98,4 +100,5 @@ export const rateLimitedProcedures: Record<string, { policy: RateLimitPolicy; al
   "checkout.payment": { policy: "receipt", always: false },
   "checkout.receipt": { policy: "receipt", always: false },
   "gdpr.confirmDeletion": { policy: "reauth", always: true },
+  "gdpr.export": { policy: "export", always: true },
 };

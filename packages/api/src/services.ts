@@ -43,6 +43,8 @@ export interface Services {
   authRateLimiter: RateLimiter;
   // Calls that reach the payment provider (checkout, confirm), per user.
   checkoutRateLimiter: RateLimiter;
+  // GDPR exports (each reads the user's whole ledger), per user.
+  exportRateLimiter: RateLimiter;
   // Log-in and sign-up limits: per client address, and failed log-ins per (email, address) and per email.
   authThrottle: AuthThrottle;
   payments: PaymentService;

@@ -110,6 +110,8 @@ const schema = z.object({
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   // Checkout and confirm calls per user per minute: each one reaches the payment provider.
   CHECKOUT_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(10),
+  // GDPR exports per user per hour: each reads the user's whole ledger.
+  GDPR_EXPORT_RATE_LIMIT_PER_HOUR: z.coerce.number().int().min(1).max(1_000).default(10),
   // How often the server records the expiry of credit grants past their expiresAt (reads and
   // spends see them gone at once; the sweep writes their expiry rows).
   EXPIRY_SWEEP_INTERVAL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),

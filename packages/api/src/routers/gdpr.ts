@@ -44,10 +44,16 @@ const exportDocument = z.object({
 
 export const gdprRouter = router({
   export: authedProcedure
-    .meta({ openapi: { method: "GET", path: "/gdpr/export", tags: ["gdpr"], summary: "Download my data" } })
+    .meta({
+      errors: ["RATE_LIMITED"],
+      openapi: { method: "GET", path: "/gdpr/export", tags: ["gdpr"], summary: "Download my data" },
+    })
     .input(z.void())
     .output(streamedJson(exportDocument))
     .query(async ({ ctx }) => {
+      await consumeNoted(ctx.rateLimits, "export", () =>
+        ctx.services.exportRateLimiter.consume(`export:${ctx.user.id}`),
+      );
       const { chunks } = await ctx.services.gdpr.exportDocument(ctx.user.id);
       return new StreamedJson(chunks, "GET /api/v1/gdpr/export");
     }),
