@@ -12514,7 +12514,9 @@ export interface operations {
                      *       "disabledReason": "disabledReason",
                      *       "caps": {
                      *         "perDay": 1,
-                     *         "perMonth": 1
+                     *         "perMonth": 1,
+                     *         "amountPerDayMinor": 1,
+                     *         "amountPerMonthMinor": 1
                      *       },
                      *       "lastAttempt": {
                      *         "status": "pending",
@@ -12540,6 +12542,8 @@ export interface operations {
                         caps: {
                             perDay: number;
                             perMonth: number;
+                            amountPerDayMinor: number | null;
+                            amountPerMonthMinor: number | null;
                         };
                         lastAttempt: {
                             /** @enum {string} */
@@ -12672,7 +12676,9 @@ export interface operations {
                      *       "disabledReason": "disabledReason",
                      *       "caps": {
                      *         "perDay": 1,
-                     *         "perMonth": 1
+                     *         "perMonth": 1,
+                     *         "amountPerDayMinor": 1,
+                     *         "amountPerMonthMinor": 1
                      *       },
                      *       "lastAttempt": {
                      *         "status": "pending",
@@ -12698,6 +12704,8 @@ export interface operations {
                         caps: {
                             perDay: number;
                             perMonth: number;
+                            amountPerDayMinor: number | null;
+                            amountPerMonthMinor: number | null;
                         };
                         lastAttempt: {
                             /** @enum {string} */
@@ -12921,7 +12929,9 @@ export interface operations {
                      *       "disabledReason": "disabledReason",
                      *       "caps": {
                      *         "perDay": 1,
-                     *         "perMonth": 1
+                     *         "perMonth": 1,
+                     *         "amountPerDayMinor": 1,
+                     *         "amountPerMonthMinor": 1
                      *       },
                      *       "lastAttempt": {
                      *         "status": "pending",
@@ -12947,6 +12957,8 @@ export interface operations {
                         caps: {
                             perDay: number;
                             perMonth: number;
+                            amountPerDayMinor: number | null;
+                            amountPerMonthMinor: number | null;
                         };
                         lastAttempt: {
                             /** @enum {string} */

@@ -198,7 +198,12 @@ function paymentServices(
       fulfil: payments.fulfilLocked,
       publicUrl: env.PUBLIC_URL,
       clock,
-      caps: { perDay: env.AUTO_TOPUP_MAX_PER_DAY, perMonth: env.AUTO_TOPUP_MAX_PER_MONTH },
+      caps: {
+        perDay: env.AUTO_TOPUP_MAX_PER_DAY,
+        perMonth: env.AUTO_TOPUP_MAX_PER_MONTH,
+        amountPerDayMinor: env.AUTO_TOPUP_MAX_AMOUNT_PER_DAY_MINOR,
+        amountPerMonthMinor: env.AUTO_TOPUP_MAX_AMOUNT_PER_MONTH_MINOR,
+      },
     }),
   );
   return { payments, refunds, autoTopUp };

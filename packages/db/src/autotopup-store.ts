@@ -2,7 +2,7 @@ import type { AutoTopUpAttempt, AutoTopUpStore } from "@credits/core";
 import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, autoTopUpAttempts, autoTopUpSettings, mails } from "./schema.ts";
+import { adminActions, autoTopUpAttempts, autoTopUpSettings, mails, payments } from "./schema.ts";
 
 const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -73,10 +73,16 @@ function attemptMethods(db: Database) {
       return row ? attemptOf(row) : null;
     },
 
-    countCharged: async (userId, since) => {
+    charged: async (userId, since, currency) => {
+      // Each charged attempt has its payment, made from the attempt's price: the amount is the
+      // payments' in this currency, the count every currency's.
       const [row] = await db
-        .select({ n: count() })
+        .select({
+          count: count(),
+          amountMinor: sql<string>`coalesce(sum(${payments.amountMinor}) FILTER (WHERE ${payments.currency} = ${currency}), 0)`,
+        })
         .from(autoTopUpAttempts)
+        .innerJoin(payments, eq(payments.id, autoTopUpAttempts.paymentId))
         .where(
           and(
             eq(autoTopUpAttempts.userId, userId),
@@ -86,7 +92,7 @@ function attemptMethods(db: Database) {
             gte(autoTopUpAttempts.createdAt, since),
           ),
         );
-      return row?.n ?? 0;
+      return { count: row?.count ?? 0, amountMinor: Number(row?.amountMinor ?? 0) };
     },
 
     updateAttempt: async (id, patch) => {

@@ -1,22 +1,24 @@
 import { isIP } from "node:net";
 import { z } from "zod";
 
-// ADMIN_REFUND_APPROVAL_MINOR: `currency:amount` pairs (lowercase ISO 4217, integer minor units).
-const refundThresholds = z
-  .string()
-  .default("usd:5000,eur:5000,gbp:5000,jpy:5000")
-  .transform((value, ctx): Record<string, number> => {
-    const thresholds: Record<string, number> = {};
-    for (const pair of value.split(",").map((entry) => entry.trim().toLowerCase())) {
-      const match = /^([a-z]{3}):(\d{1,12})$/.exec(pair);
-      if (!match?.[1] || !match[2] || match[1] in thresholds) {
-        ctx.addIssue({ code: "custom", message: "give currency:minor-units pairs, e.g. usd:5000,jpy:5000" });
-        return z.NEVER;
+// Amounts per currency (ADMIN_REFUND_APPROVAL_MINOR, the auto top-up amount caps): `currency:amount`
+// pairs (lowercase ISO 4217, integer minor units). One parser, so they are written and read alike.
+const minorPerCurrency = (defaults: string) =>
+  z
+    .string()
+    .default(defaults)
+    .transform((value, ctx): Record<string, number> => {
+      const amounts: Record<string, number> = {};
+      for (const pair of value.split(",").map((entry) => entry.trim().toLowerCase())) {
+        const match = /^([a-z]{3}):(\d{1,12})$/.exec(pair);
+        if (!match?.[1] || !match[2] || match[1] in amounts) {
+          ctx.addIssue({ code: "custom", message: "give currency:minor-units pairs, e.g. usd:5000,jpy:5000" });
+          return z.NEVER;
+        }
+        amounts[match[1]] = Number(match[2]);
       }
-      thresholds[match[1]] = Number(match[2]);
-    }
-    return thresholds;
-  });
+      return amounts;
+    });
 
 // TRUST_PROXY: a hop count, or trusted proxy addresses/CIDRs. `true` is refused: trusting every
 // hop would take the client-written leftmost X-Forwarded-For entry as the address.
@@ -126,7 +128,7 @@ const schema = z.object({
   ADMIN_APPROVAL_WINDOW_HOURS: z.coerce.number().positive().max(8_760).default(24),
   // Refunds larger than this (minor units, per currency: `usd:5000,jpy:5000`) need a second
   // admin's approval, as adjustments do; a currency not listed: every refund in it does.
-  ADMIN_REFUND_APPROVAL_MINOR: refundThresholds,
+  ADMIN_REFUND_APPROVAL_MINOR: minorPerCurrency("usd:5000,eur:5000,gbp:5000,jpy:5000"),
   // The daily reconciliation against the payment provider. Unset: on, except under NODE_ENV=test.
   RECONCILE_ENABLED: z.stringbool().optional(),
   // UTC time of day (HH:MM) the daily run is due; an instance started later that day runs it then.
@@ -155,12 +157,15 @@ const schema = z.object({
   WEBHOOK_DISABLE_AFTER_FAILED_DELIVERIES: z.coerce.number().int().min(1).max(1_000).default(5),
   // Auto top-up: the worker that charges saved cards (claims due attempts every
   // AUTO_TOPUP_POLL_INTERVAL_MS; unset: on, except under NODE_ENV=test), and the caps: charges per
-  // user per UTC day and per UTC month. A crossing past a cap charges nothing (auto_topup.failed,
-  // reason cap_reached).
+  // user per UTC day and per UTC month, and the amount they add up to with this one (minor units,
+  // per currency: `usd:20000,jpy:30000`; a currency not listed: no top-up in it). A crossing past a
+  // cap charges nothing (auto_topup.failed, reason cap_reached).
   AUTO_TOPUP_WORKER_ENABLED: z.stringbool().optional(),
   AUTO_TOPUP_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   AUTO_TOPUP_MAX_PER_DAY: z.coerce.number().int().min(1).max(100).default(5),
   AUTO_TOPUP_MAX_PER_MONTH: z.coerce.number().int().min(1).max(1_000).default(30),
+  AUTO_TOPUP_MAX_AMOUNT_PER_DAY_MINOR: minorPerCurrency("usd:20000,eur:20000,gbp:20000,jpy:30000"),
+  AUTO_TOPUP_MAX_AMOUNT_PER_MONTH_MINOR: minorPerCurrency("usd:100000,eur:100000,gbp:100000,jpy:150000"),
   // After a secret rotation, the old secret signs beside the new one this long.
   WEBHOOK_SECRET_OVERLAP_HOURS: z.coerce.number().min(0).max(720).default(24),
   // Observability. Unset LOG_LEVEL: info (silent under NODE_ENV=test unless LOG_DESTINATION is set).

@@ -12,7 +12,7 @@ export interface AutoTopUpView {
   cardSaved: boolean;
   consecutiveFailures: number;
   disabledReason: string | null;
-  caps: { perDay: number; perMonth: number };
+  caps: { perDay: number; perMonth: number; amountPerDayMinor: number | null; amountPerMonthMinor: number | null };
   lastAttempt: { status: string; cause: string | null; createdAt: string } | null;
 }
 
@@ -36,6 +36,15 @@ const attemptLabels: Record<string, string> = {
   failed: "failed",
   skipped: "skipped",
 };
+
+// The amount caps in the chosen currency, e.g. ", up to $200.00 a day and $1,000.00 a month".
+function amountCaps({ caps, currency }: AutoTopUpView): string {
+  if (!currency || caps.amountPerDayMinor === null || caps.amountPerMonthMinor === null) return "";
+  if (caps.amountPerDayMinor === 0 || caps.amountPerMonthMinor === 0)
+    return `; not offered in ${currency.toUpperCase()}`;
+  const day = formatMoney(caps.amountPerDayMinor, currency);
+  return `, up to ${day} a day and ${formatMoney(caps.amountPerMonthMinor, currency)} a month`;
+}
 
 // Auto top-up on /account: the choice (on or off, threshold, pack), whether a card is saved, the
 // last attempt, and why it was turned off after failures.
@@ -67,7 +76,7 @@ export function AutoTopUpForm({
       </div>
       <p className="mt-1 text-sm text-slate-600">
         When a spend takes your balance below the threshold, we buy the pack with your saved card, once each time (at
-        most {settings.caps.perDay} a day and {settings.caps.perMonth} a month).
+        most {settings.caps.perDay} a day and {settings.caps.perMonth} a month{amountCaps(settings)}).
       </p>
       <p className="mt-2 text-sm text-slate-700" data-testid="auto-topup-card">
         {settings.cardSaved

@@ -29,7 +29,14 @@ const autoTopUpOutput = z.object({
   consecutiveFailures: z.number().int(),
   // Why the platform turned it off (failures in a row); null otherwise.
   disabledReason: z.string().nullable(),
-  caps: z.object({ perDay: z.number().int(), perMonth: z.number().int() }),
+  // Charges per UTC day and month, and what they may add up to in the chosen currency (minor
+  // units; null until chosen, 0: no top-up in that currency).
+  caps: z.object({
+    perDay: z.number().int(),
+    perMonth: z.number().int(),
+    amountPerDayMinor: z.number().int().nullable(),
+    amountPerMonthMinor: z.number().int().nullable(),
+  }),
   lastAttempt: z
     .object({
       status: z.enum(autoTopUpAttemptStatuses),

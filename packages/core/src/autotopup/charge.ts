@@ -32,6 +32,10 @@ export interface AutoTopUpCaps {
   // Charges per UTC day and per UTC month (attempts that reached the provider).
   perDay: number;
   perMonth: number;
+  // What those charges add up to with the next one, per UTC day and month, per currency (minor
+  // units). A currency not listed has no room: nothing is charged in it.
+  amountPerDayMinor: Readonly<Record<string, number>>;
+  amountPerMonthMinor: Readonly<Record<string, number>>;
 }
 
 export interface ChargeDeps extends IntentDeps {
@@ -124,7 +128,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       await attemptFailed(tx, attempt, "price_unavailable", deps);
       return null;
     }
-    if (await overCap(tx, attempt.userId, clock.now(), deps.caps)) {
+    if (await overCap(tx, attempt.userId, price, clock.now(), deps.caps)) {
       await attemptFailed(tx, attempt, "cap_reached", deps);
       return null;
     }
@@ -189,13 +193,27 @@ async function settingsStillAllow(
   return !!settings?.enabled && settings.paymentMethodId === attempt.paymentMethodId;
 }
 
-async function overCap(tx: IntentTx, userId: string, now: Date, caps: AutoTopUpCaps): Promise<boolean> {
+// Under the user's settings lock, in the transaction that makes this attempt's payment (and so
+// counts it from its commit on): attempts for one user are checked one after another, each seeing
+// the ones before it, so concurrent crossings cannot add up past a cap.
+async function overCap(
+  tx: IntentTx,
+  userId: string,
+  charge: { unitAmount: number; currency: string },
+  now: Date,
+  caps: AutoTopUpCaps,
+): Promise<boolean> {
   const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
-  return (
-    (await tx.autoTopUps.countCharged(userId, day)) >= caps.perDay ||
-    (await tx.autoTopUps.countCharged(userId, month)) >= caps.perMonth
-  );
+  const windows = [
+    { since: day, count: caps.perDay, amount: caps.amountPerDayMinor[charge.currency] ?? 0 },
+    { since: month, count: caps.perMonth, amount: caps.amountPerMonthMinor[charge.currency] ?? 0 },
+  ];
+  for (const window of windows) {
+    const charged = await tx.autoTopUps.charged(userId, window.since, charge.currency);
+    if (charged.count >= window.count || charged.amountMinor + charge.unitAmount > window.amount) return true;
+  }
+  return false;
 }
 
 async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {

@@ -37,7 +37,14 @@ export interface AutoTopUpStatus {
   consecutiveFailures: number;
   // Why the platform turned it off (failures in a row); null otherwise.
   disabledReason: string | null;
-  caps: AutoTopUpCaps;
+  caps: {
+    perDay: number;
+    perMonth: number;
+    // The amount caps in the chosen currency (minor units); null until chosen, 0 when that
+    // currency has none (no top-up in it).
+    amountPerDayMinor: number | null;
+    amountPerMonthMinor: number | null;
+  };
   lastAttempt: {
     status: AutoTopUpAttemptStatus;
     reason: AutoTopUpAttemptReason | null;
@@ -64,7 +71,7 @@ export function createAutoTopUpService(
       cardSaved: settings?.paymentMethodId != null,
       consecutiveFailures: settings?.consecutiveFailures ?? 0,
       disabledReason: settings?.disabledReason ?? null,
-      caps: deps.caps,
+      caps: capsIn(deps.caps, settings?.currency ?? null),
       lastAttempt: last
         ? { status: last.status, reason: last.reason, paymentId: last.paymentId, createdAt: last.createdAt }
         : null,
@@ -139,6 +146,16 @@ export function createAutoTopUpService(
   }
 
   return { status, choose, removeCard, runOnce: charger.runOnce };
+}
+
+function capsIn(caps: AutoTopUpCaps, currency: string | null): AutoTopUpStatus["caps"] {
+  const amount = (perCurrency: AutoTopUpCaps["amountPerDayMinor"]) => (currency ? (perCurrency[currency] ?? 0) : null);
+  return {
+    perDay: caps.perDay,
+    perMonth: caps.perMonth,
+    amountPerDayMinor: amount(caps.amountPerDayMinor),
+    amountPerMonthMinor: amount(caps.amountPerMonthMinor),
+  };
 }
 
 export type AutoTopUpService = ReturnType<typeof createAutoTopUpService>;

@@ -1,0 +1,109 @@
+// Auto top-up's amount caps (per currency, per UTC day and month): a count cap alone let 5 charges
+// of a 70 USD pack take 350 USD a day. The charges of the window in the attempt's currency, with
+// this one, must stay within the cap; past it the crossing charges nothing (cap_reached).
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  attemptsOf,
+  autoTopUpOf,
+  buySavingCard,
+  eventsOf,
+  intentRequests,
+  optIn,
+  saverWithCard,
+  spend,
+} from "./auto-topup-helpers.ts";
+import {
+  balanceOf,
+  call,
+  failOnLoggedError,
+  randomStripeId,
+  signUp,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+} from "./helpers.ts";
+import { createAdmin } from "./refunds-helpers.ts";
+
+const { mock } = startStripeMock();
+// The counts leave room; the amounts do not: two 5 USD charges a day, two 4.50 EUR ones a month.
+const server = await startTestServer({
+  ...stripeEnv,
+  AUTO_TOPUP_MAX_PER_DAY: "10",
+  AUTO_TOPUP_MAX_PER_MONTH: "100",
+  AUTO_TOPUP_MAX_AMOUNT_PER_DAY_MINOR: "usd:1000,eur:100000",
+  AUTO_TOPUP_MAX_AMOUNT_PER_MONTH_MINOR: "usd:100000,eur:900",
+});
+failOnLoggedError();
+const admin = await createAdmin(server);
+const runWorker = () => server.services.autoTopUp.runOnce();
+
+// 100 credits sold at `prices`.
+async function packPriced(prices: { currency: string; unitAmount: number }[]): Promise<string> {
+  const created = await call(server.url, "POST", "/api/v1/admin/packages", {
+    cookie: admin.cookie,
+    body: { name: `Capped ${randomUUID().slice(0, 8)}`, credits: 100, prices },
+  });
+  expect(created.status, JSON.stringify(created.body)).toBe(200);
+  return String(created.body.id);
+}
+
+// Opted in on `packageId` in `currency` with a card saved: 100 credits.
+async function saverIn(packageId: string, currency: string) {
+  const user = await signUp(server.url, `caps-${currency}`);
+  const opted = await optIn(server, user, { enabled: true, threshold: 50, packageId, currency });
+  expect(opted.status, JSON.stringify(opted.body)).toBe(200);
+  const customer = await buySavingCard(server, mock, user.id, randomStripeId("pm"));
+  return { ...user, customer };
+}
+
+// Three crossings: 100 → 40, topped up to 140 → 40, topped up to 140 → 40.
+async function crossThreeTimes(userId: string) {
+  for (const amount of [60, 100, 100]) {
+    await spend(server, userId, amount);
+    await runWorker();
+  }
+}
+
+describe("auto top-up amount caps", () => {
+  it("past the day's amount in its currency a crossing charges nothing, whatever the count cap", async () => {
+    const saver = await saverWithCard(server, mock);
+    await crossThreeTimes(saver.id);
+    expect(intentRequests(mock, saver.customer).map((r) => r.params.amount)).toEqual(["500", "500"]);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([
+      ["succeeded", null],
+      ["succeeded", null],
+      ["skipped", "cap_reached"],
+    ]);
+    expect(await eventsOf(saver.id, "auto_topup.failed")).toMatchObject([{ reason: "cap_reached" }]);
+    expect(await balanceOf(saver.id)).toBe(40);
+  });
+
+  it("past the month's amount likewise, counted in that currency only", async () => {
+    const saver = await saverIn(await packPriced([{ currency: "eur", unitAmount: 450 }]), "eur");
+    await crossThreeTimes(saver.id);
+    expect(intentRequests(mock, saver.customer).map((r) => [r.params.amount, r.params.currency])).toEqual([
+      ["450", "eur"],
+      ["450", "eur"],
+    ]);
+    expect((await attemptsOf(saver.id)).map((a) => a.reason)).toEqual([null, null, "cap_reached"]);
+  });
+
+  it("a currency with no amount cap configured: nothing charged in it", async () => {
+    const saver = await saverIn(await packPriced([{ currency: "gbp", unitAmount: 400 }]), "gbp");
+    await spend(server, saver.id, 60);
+    await runWorker();
+    expect(intentRequests(mock, saver.customer)).toEqual([]);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["skipped", "cap_reached"]]);
+  });
+
+  it("GET tells the amount caps in the chosen currency", async () => {
+    const saver = await saverIn(await packPriced([{ currency: "eur", unitAmount: 450 }]), "eur");
+    expect((await autoTopUpOf(server, saver)).body.caps).toEqual({
+      perDay: 10,
+      perMonth: 100,
+      amountPerDayMinor: 100_000,
+      amountPerMonthMinor: 900,
+    });
+  });
+});
