@@ -157,10 +157,17 @@ function settingsMethods(db: Database) {
       return updated.length > 0;
     },
 
-    removeCard: async (userId, disabledReason) => {
+    removeCard: async (userId, disabledReason, at) => {
       await db
         .update(autoTopUpSettings)
-        .set({ paymentMethodId: null, enabled: false, disabledReason, updatedAt: sql`now()` })
+        .set({ paymentMethodId: null, enabled: false, disabledReason, cardRemovedAt: at, updatedAt: sql`now()` })
+        .where(eq(autoTopUpSettings.userId, userId));
+    },
+
+    beginCardRemoval: async (userId, at) => {
+      await db
+        .update(autoTopUpSettings)
+        .set({ enabled: false, cardRemovedAt: at, updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
     },
 

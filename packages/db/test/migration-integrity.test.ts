@@ -39,6 +39,7 @@ const PINNED: Record<string, string> = {
   "0025_topup_autotopup_currency": "cf1023ef630a4096c4938d2d310866c091223ea815102715a5b2652c9df412b6",
   "0026_i16user_depleted_once": "7f7998e3c798722a65e36ea08a452ddc102d29ae6625249c8865312dbf20ca83",
   "0027_refunds_refund_reversal": "be3892cd570eda22404659943fd0027aaea2fefdcc2658a08cb7a713fba5a09f",
+  "0028_topup16_card_removed_at": "e28d673f4fc5994e35197cea85fd0ad724dadc9108001dbd1d8914f8c86ebd86",
 };
 
 describe("migration integrity", () => {

@@ -5,6 +5,7 @@ import type { PaymentIntentInfo } from "../payments/provider.ts";
 import type { RefundStore } from "../payments/refund-store.ts";
 import type { Payment, PaymentStore } from "../payments/store.ts";
 import { transition } from "../payments/transition.ts";
+import { saveCheckoutCard } from "./card.ts";
 import {
   AUTO_TOPUP_FAILURES_TO_DISABLE,
   type AutoTopUpAttempt,
@@ -105,16 +106,6 @@ function failureReason(intent: PaymentIntentInfo): AutoTopUpFailureReason {
   return intent.failureCode === "authentication_required" || intent.status === "requires_action"
     ? "authentication_required"
     : "declined";
-}
-
-async function saveCheckoutCard(tx: IntentTx, payment: Payment, intent: PaymentIntentInfo): Promise<boolean> {
-  if (intent.status !== "succeeded" || !intent.savedForOffSession || !intent.paymentMethodId || !intent.customerId) {
-    return false;
-  }
-  // The card belongs to the customer it was saved on: keep that customer for the user.
-  const customerId = await tx.payments.setProviderCustomer(payment.userId, intent.customerId);
-  if (customerId !== intent.customerId) return false;
-  return tx.autoTopUps.saveCard(payment.userId, intent.paymentMethodId);
 }
 
 // The provider charged, but not what the payment says (the payment now carries its reviewReason):

@@ -116,7 +116,7 @@ export function createAutoTopUpService(
       const settings = await tx.autoTopUps.lockSettings(userId);
       // No card saved: nothing to remove, and an opt-in waiting for its first Checkout stays.
       if (!settings?.paymentMethodId) return null;
-      if (settings.enabled) await tx.autoTopUps.turnOff(userId);
+      await tx.autoTopUps.beginCardRemoval(userId, deps.clock.now());
       return settings.paymentMethodId;
     });
     if (!card) return status(userId);
@@ -128,7 +128,7 @@ export function createAutoTopUpService(
     await inTransaction(async (tx) => {
       // Another removal (or a new card saved meanwhile) got there first: nothing more to do here.
       if ((await tx.autoTopUps.lockSettings(userId))?.paymentMethodId !== card) return;
-      await tx.autoTopUps.removeCard(userId, null);
+      await tx.autoTopUps.removeCard(userId, null, deps.clock.now());
       await tx.autoTopUps.audit({
         actorId: userId,
         targetUserId: userId,

@@ -61,6 +61,9 @@ export interface AutoTopUpSettings {
   consecutiveFailures: number;
   // Set when the platform turned it off (failures in a row, a dispute); cleared when the user turns it on.
   disabledReason: string | null;
+  // When the saved card was last removed (the user began removing it, or a dispute did): a
+  // Checkout started before then never saves its card again (removal wins over a late event).
+  cardRemovedAt: Date | null;
   updatedAt: Date;
 }
 
@@ -112,8 +115,10 @@ export interface AutoTopUpStore {
   // different card clears the failure count.
   saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
   // Forgets the saved card and turns auto top-up off, saying why (null: the user did; no settings:
-  // nothing to do).
-  removeCard(userId: string, disabledReason: string | null): Promise<void>;
+  // nothing to do); `at` is the removal's time (cardRemovedAt).
+  removeCard(userId: string, disabledReason: string | null, at: Date): Promise<void>;
+  // A user's removal begins: auto top-up off, the card kept until the provider detached it.
+  beginCardRemoval(userId: string, at: Date): Promise<void>;
   // Turns auto top-up off, keeping the card and the rest of the choice; with a reason when the
   // platform did it (shown on /account; the user turning it off gives none).
   turnOff(userId: string, disabledReason?: string): Promise<void>;

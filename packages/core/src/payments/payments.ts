@@ -1,3 +1,4 @@
+import { checkoutCardIntent, saveCheckoutCard } from "../autotopup/card.ts";
 import { applyIntent, type PaidFacts } from "../autotopup/intent.ts";
 import { type AutoTopUpStore, DISPUTE_DISABLED_REASON } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
@@ -24,6 +25,7 @@ import {
   type ProviderEvent,
   ProviderUnavailableError,
 } from "./provider.ts";
+import { createRefundHeals } from "./provider-heals.ts";
 import { createReceipts } from "./receipts.ts";
 import {
   applyRefundFailure,
@@ -32,7 +34,6 @@ import {
   type ListedRefunds,
   listedFor,
   listRefundsFor,
-  listRefundsOfCharge,
   RefundFactsMovedError,
 } from "./refund-failures.ts";
 import { createSettle, type LedgerTx } from "./settle.ts";
@@ -69,22 +70,25 @@ export function createPaymentService(deps: {
   async function handleEvent(event: ProviderEvent, rawBody: string): Promise<EventOutcome> {
     // The provider's refunds, when the event needs them, are read first (never under a lock) and
     // read again if the payment's refunds changed meanwhile. A charge report needs them only for a
-    // payment with a failed refund, which its first attempt finds out.
+    // payment with a failed refund, which its first attempt finds out. So is the card a paid
+    // Checkout saved, when its user waits for one (its payment_intent.succeeded may be lost).
+    const paid = event.type === "checkout.completed" || event.type === "checkout.async_succeeded";
+    const card = paid ? await checkoutCardIntent({ store, provider }, event.session) : null;
     for (let attempt = 1; ; attempt += 1) {
       const skip = attempt === 1 && event.type === "charge.refunded";
       const listed = skip ? undefined : await listRefundsFor({ store, provider }, event);
       try {
-        return await handleListed(event, rawBody, listed);
+        return await handleListed(event, rawBody, { listed, card });
       } catch (error) {
         if (!(error instanceof RefundFactsMovedError) || attempt >= MAX_LISTINGS) throw error;
       }
     }
   }
 
-  async function handleListed(event: ProviderEvent, rawBody: string, listed?: ListedRefunds): Promise<EventOutcome> {
+  async function handleListed(event: ProviderEvent, rawBody: string, read: PreRead): Promise<EventOutcome> {
     return inTransaction(async (tx) => {
       await tx.payments.lockEvent(event.id);
-      const acted = await apply(tx, event, listed);
+      const acted = await apply(tx, event, read);
       const recorded = await tx.payments.recordEvent({
         id: event.id,
         provider: provider.name,
@@ -100,11 +104,11 @@ export function createPaymentService(deps: {
     });
   }
 
-  async function apply(tx: Tx, event: ProviderEvent, listed?: ListedRefunds): Promise<boolean> {
+  async function apply(tx: Tx, event: ProviderEvent, { listed, card }: PreRead): Promise<boolean> {
     switch (event.type) {
       case "checkout.completed":
       case "checkout.async_succeeded":
-        return onCheckoutPaidOrPending(tx, event.session, event.id);
+        return onCheckoutPaidOrPending(tx, event.session, event.id, card);
       case "checkout.async_failed":
         return closeUnpaid(tx, event.session, "failed", event.id);
       case "checkout.expired":
@@ -132,7 +136,7 @@ export function createPaymentService(deps: {
         // A closed dispute that was not lost (won, or an inquiry closed with a warning) returns the credits.
         const reported = event.type === "dispute.created" ? "open" : dispute.outcome === "lost" ? "lost" : "won";
         await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
-        if (reported === "open") await tx.autoTopUps.removeCard(payment.userId, DISPUTE_DISABLED_REASON);
+        if (reported === "open") await tx.autoTopUps.removeCard(payment.userId, DISPUTE_DISABLED_REASON, clock.now());
         return true;
       }
       case "payment_intent.succeeded":
@@ -173,11 +177,17 @@ export function createPaymentService(deps: {
     return payment;
   }
 
-  async function onCheckoutPaidOrPending(tx: Tx, session: CheckoutSessionInfo, source: string): Promise<boolean> {
+  async function onCheckoutPaidOrPending(
+    tx: Tx,
+    session: CheckoutSessionInfo,
+    source: string,
+    card: PaymentIntentInfo | null,
+  ): Promise<boolean> {
     const payment = session.paymentId ? await tx.payments.lockPayment(session.paymentId) : null;
     if (!payment) return false;
     if (session.paymentStatus === "paid") {
       await fulfilLocked(tx, payment, session, source);
+      if (card) await saveCheckoutCard(tx, payment, card);
       return true;
     }
     const patch: PaymentPatch = { providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId };
@@ -280,13 +290,19 @@ export function createPaymentService(deps: {
 
   const receipts = createReceipts(deps);
 
-  // For reconciliation: fulfil a session the provider says is paid, through the same function.
+  // For reconciliation: fulfil a session the provider says is paid, through the same function,
+  // and keep the card it saved as its events would have (the card unreadable now: credited all
+  // the same, the card is not worth holding back credits for).
   async function fulfilFromProvider(session: CheckoutSessionInfo, source: string): Promise<boolean> {
     if (!session.paymentId || session.paymentStatus !== "paid") return false;
     const paymentId = session.paymentId;
+    const card = await checkoutCardIntent({ store, provider }, session).catch(() => null);
     return inTransaction(async (tx) => {
       const payment = await tx.payments.lockPayment(paymentId);
-      return payment !== null && (await fulfilLocked(tx, payment, session, source)) === "credited";
+      if (!payment) return false;
+      const credited = (await fulfilLocked(tx, payment, session, source)) === "credited";
+      if (credited && card) await saveCheckoutCard(tx, payment, card);
+      return credited;
     });
   }
 
@@ -302,52 +318,6 @@ export function createPaymentService(deps: {
     });
   }
 
-  // For reconciliation: a refund the provider reports but we never recorded (a lost
-  // charge.refunded), applied through the same path as the event. False when there is nothing
-  // new to apply (unknown payment, or the refund is already recorded).
-  async function applyRefundFromProvider(charge: ChargeInfo, source: string): Promise<boolean> {
-    // After a failed refund the charge's total is not comparable with ours (ADR 016): the
-    // provider's refunds, listed now (before the lock), say what was refunded (review 8: it was
-    // never healed). Unreadable now: nothing is applied, and the next run asks again.
-    const listed = await listRefundsFor({ store, provider }, { id: source, type: "charge.refunded", charge }).catch(
-      () => undefined,
-    );
-    return inTransaction(async (tx) => {
-      const payment = await tx.payments.lockPaymentByProviderRef({
-        paymentIntentId: charge.paymentIntentId,
-        chargeId: charge.id,
-      });
-      if (!payment) return false;
-      const failures = await tx.refunds.hasRefundFailures(payment.id);
-      const reported = failures ? (isFresh(payment, listed) ? listed.netMinor : 0) : charge.amountRefundedMinor;
-      if (reported <= payment.amountRefundedMinor) return false;
-      await applyRefund(tx, payment, charge, source, listed);
-      return true;
-    });
-  }
-
-  // For reconciliation: refunds that failed or were canceled at the provider after they were
-  // counted, all of whose events were lost (the charge reports less refunded than we recorded).
-  // Each goes through the events' failure path, keyed by the provider's refund id, so a late event
-  // (or another run) finds it done. The listing unreadable, or the payment's refunds changed while
-  // it was read: nothing now, the next run asks again. Returns the provider refund ids applied.
-  async function applyRefundFailuresFromProvider(charge: ChargeInfo): Promise<string[]> {
-    const ref = { paymentIntentId: charge.paymentIntentId, chargeId: charge.id };
-    const listed = await listRefundsOfCharge({ store, provider }, ref).catch(() => undefined);
-    const undone = listed?.refunds.filter(isUndone) ?? [];
-    if (!listed || undone.length === 0) return [];
-    return inTransaction(async (tx) => {
-      const applied: string[] = [];
-      let payment = await tx.payments.lockPaymentByProviderRef(ref);
-      if (!payment || !isFresh(payment, listed)) return applied;
-      for (const refund of undone) {
-        if (await applyRefundFailure(tx, settle, payment, refund, listed)) applied.push(refund.id);
-        payment = (await tx.payments.lockPayment(payment.id)) ?? payment;
-      }
-      return applied;
-    });
-  }
-
   return {
     createCheckout,
     cancelCheckout: createCheckoutCanceler({ store, provider, fulfilLocked }),
@@ -357,8 +327,7 @@ export function createPaymentService(deps: {
     receipt: receipts.receipt,
     fulfilFromProvider,
     applyIntentFromProvider,
-    applyRefundFromProvider,
-    applyRefundFailuresFromProvider,
+    ...createRefundHeals({ store, provider, settle, inTransaction, applyRefund }),
     // For the refund service: the provider's answer to our own refund applies the same fact as its
     // charge.refunded event, under the payment's lock held by the caller; whichever comes first
     // claws back, the other finds nothing left to do.
@@ -371,6 +340,13 @@ export function createPaymentService(deps: {
 }
 
 class DuplicateEvent extends Error {}
+
+// What an event needs from the provider, read before its transaction: the refunds (refund-failures.ts)
+// and the PaymentIntent of a paid Checkout that saved a card (autotopup/card.ts).
+interface PreRead {
+  listed: ListedRefunds | undefined;
+  card: PaymentIntentInfo | null;
+}
 
 // How often an event's refunds are read again when they changed while being read.
 const MAX_LISTINGS = 3;

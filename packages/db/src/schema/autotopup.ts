@@ -1,4 +1,4 @@
-// Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency): a user's settings and one
+// Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency, 0028 for the card's removal): a user's settings and one
 // attempt per crossing. The ledger trigger credit_transactions_auto_topup writes the attempts.
 import { autoTopUpAttemptReasons, autoTopUpAttemptStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
@@ -23,6 +23,8 @@ export const autoTopUpSettings = pgTable(
     paymentMethodId: text("payment_method_id"),
     consecutiveFailures: integer("consecutive_failures").notNull().default(0),
     disabledReason: text("disabled_reason"),
+    // When the saved card was last removed (migration 0028).
+    cardRemovedAt: tsz("card_removed_at"),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
   (t) => [
