@@ -40,6 +40,7 @@ const PINNED: Record<string, string> = {
   "0026_i16user_depleted_once": "7f7998e3c798722a65e36ea08a452ddc102d29ae6625249c8865312dbf20ca83",
   "0027_refunds_refund_reversal": "be3892cd570eda22404659943fd0027aaea2fefdcc2658a08cb7a713fba5a09f",
   "0028_topup16_card_removed_at": "e28d673f4fc5994e35197cea85fd0ad724dadc9108001dbd1d8914f8c86ebd86",
+  "0029_payment_refunds_user_idx": "54f1ea05f163de199a6fff159c7fa97b8a624f08fcb8881c9963d5d59057ad8e",
 };
 
 describe("migration integrity", () => {
