@@ -188,17 +188,24 @@ async function cannon(url: string, connections: number, duration: number, setupR
   });
 }
 
-// Committed transactions of the bench database; PostgreSQL flushes these counters within a second.
-async function xactCommits(): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, 1_100));
+// Committed transactions of the bench database. A backend reports its counts at most once a
+// second while it works, and one that goes idle with counts pending reports them up to 10 s later
+// (PostgreSQL's PGSTAT_IDLE_INTERVAL): read a second after a load, up to a second of each pool
+// connection's work went to the next scenario (the balance reads, one transaction each, showed
+// 1.16 and 0.74). So a scenario's count is read before its warm-up (the previous one's settled)
+// and again once its own has settled, and covers the warm-up's requests with the run's.
+const STATS_SETTLE_MS = 10_500;
+async function xactCommits(settleMs: number): Promise<number> {
+  await new Promise((resolve) => setTimeout(resolve, settleMs));
   await pg`SELECT pg_stat_clear_snapshot()`;
   const [row] = await pg`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = ${dbName}`;
   return Number(row?.n ?? 0);
 }
 
 async function runLoad(load: Load): Promise<Figures> {
-  if (WARMUP > 0) await cannon(load.url, load.connections, WARMUP, load.setupRequest);
-  const xactBefore = await xactCommits();
+  const xactBefore = await xactCommits(1_100);
+  const warmedUp =
+    WARMUP > 0 ? ((await cannon(load.url, load.connections, WARMUP, load.setupRequest))["2xx"] as number) : 0;
   let peak = statusKb(load.pid, "VmRSS");
   const sampler = setInterval(() => {
     peak = Math.max(peak, statusKb(load.pid, "VmRSS"));
@@ -209,7 +216,7 @@ async function runLoad(load: Load): Promise<Figures> {
   clearInterval(sampler);
   peak = Math.max(peak, statusKb(load.pid, "VmHWM"));
   const ok = result["2xx"] as number;
-  const xacts = (await xactCommits()) - xactBefore;
+  const xacts = (await xactCommits(STATS_SETTLE_MS)) - xactBefore;
   const figures: Figures = {
     scenario: load.scenario,
     target: load.target,
@@ -221,7 +228,7 @@ async function runLoad(load: Load): Promise<Figures> {
     non2xx: result.non2xx as number,
     requests: ok,
     peakRssMb: peak / 1024,
-    dbXactPerRequest: ok > 0 ? xacts / ok : 0,
+    dbXactPerRequest: ok > 0 ? xacts / (warmedUp + ok) : 0,
     cpuMicrosPerRequest: ok > 0 ? cpu / ok : 0,
     otherStatuses: Object.fromEntries(
       Object.entries((result.statusCodeStats ?? {}) as Record<string, { count: number }>)
