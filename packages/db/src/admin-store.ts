@@ -90,14 +90,17 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
         .orderBy(desc(adjustmentRequests.createdAt))
         .limit(limit),
 
-    // Each ledger row joined to its audit action; the window by the clock that stamped the rows.
-    // An approved request's row has its own action ('adjustment_approved'): a second admin saw it.
+    // From the audit rows, by admin_actions_target_idx: an applied adjustment's or key grant's is
+    // written in its ledger row's transaction (one now() stamps both; its amount is the row's) and
+    // is append-only. The user's ledger rows in the window are as many as their spends, and every
+    // key grant reads this total under the user's balance lock (ADR 023). An approved request's
+    // row has its own action ('adjustment_approved'): a second admin saw it.
     unapprovedAdjustmentTotal: async (userId, windowMs) => {
       const result = await db.execute(sql`
-        SELECT coalesce(sum(abs(t.amount)), 0) AS total
-          FROM credit_transactions t JOIN admin_actions a ON a.id = t.admin_action_id
-         WHERE t.user_id = ${userId}::uuid
-           AND t.created_at > now() - ${windowMs} * interval '1 millisecond'
+        SELECT coalesce(sum(abs(a.amount)), 0) AS total
+          FROM admin_actions a
+         WHERE a.target_user_id = ${userId}::uuid
+           AND a.created_at > now() - ${windowMs} * interval '1 millisecond'
            AND a.action IN ('adjust', 'api_key.grant')`);
       return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
     },
