@@ -75,10 +75,13 @@ export function provisionAdminKeys(): void {
   });
 }
 
+// Applied, not only accepted: a grant past the approval threshold (alone or with the user's other
+// grants within the window) is a 200 too, a pending request that funds nothing.
 export async function fund(userId: string, amount: number): Promise<void> {
   const reply = await call("POST", "/api/v1/credits/grant", {
     key: fullKey,
     body: { userId, amount, idempotencyKey: randomUUID(), reason: "funding" },
   });
   expect(reply.status).toBe(200);
+  expect(reply.body).toEqual({ transactionId: expect.any(String), balance: expect.any(Number) });
 }
