@@ -1,4 +1,4 @@
-import { IN_FLIGHT_REFUND_STATUSES, isUuid, type RefundStore } from "@credits/core";
+import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore } from "@credits/core";
 import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
@@ -98,7 +98,7 @@ export function createRefundStore(db: Database): RefundStore {
 }
 
 // The provider refunds that failed after we counted them (0027), one row per provider refund.
-function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" | "hasRefundFailures"> {
+function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" | "failedRefundIds"> {
   return {
     recordRefundFailure: async (failure) => {
       const rows = await db
@@ -109,13 +109,13 @@ function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" |
       return rows.length > 0;
     },
 
-    hasRefundFailures: async (paymentId) => {
+    failedRefundIds: async (paymentId) => {
       const rows = await db
         .select({ id: providerRefundFailures.providerRefundId })
         .from(providerRefundFailures)
         .where(eq(providerRefundFailures.paymentId, paymentId))
-        .limit(1);
-      return rows.length > 0;
+        .limit(MAX_REFUNDS_LISTED);
+      return rows.map((row) => row.id);
     },
   };
 }

@@ -29,12 +29,12 @@ import { createRefundHeals } from "./provider-heals.ts";
 import { createReceipts } from "./receipts.ts";
 import {
   applyRefundFailure,
-  isFresh,
   isUndone,
   type ListedRefunds,
   listedFor,
   listRefundsFor,
   RefundFactsMovedError,
+  refundedAtProvider,
 } from "./refund-failures.ts";
 import { createSettle, type LedgerTx } from "./settle.ts";
 import { nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
@@ -153,8 +153,9 @@ export function createPaymentService(deps: {
 
   // The refunded amount is cumulative and only grows: a late or repeated report changes nothing.
   // Once a refund of the payment failed, the charge's cumulative amount is not comparable with
-  // ours: only the provider's refunds as listed now count (none given: the amount stays, or, for
-  // an event, which must not be lost, the event is handled again with a fresh list).
+  // ours: only the provider's refunds as listed now count, less those recorded failed (none given:
+  // the amount stays, or, for an event, which must not be lost, the event is handled again with a
+  // fresh list).
   async function applyRefund(
     tx: LedgerTx,
     payment: Payment,
@@ -163,9 +164,7 @@ export function createPaymentService(deps: {
     listed?: ListedRefunds,
     needsList = false,
   ): Promise<void> {
-    const failures = await tx.refunds.hasRefundFailures(payment.id);
-    if (failures && needsList) listedFor(payment, listed);
-    const reported = failures ? (isFresh(payment, listed) ? listed.netMinor : 0) : charge.amountRefundedMinor;
+    const reported = await refundedAtProvider(tx, payment, charge, listed, needsList);
     const amountRefundedMinor = Math.max(payment.amountRefundedMinor, reported);
     const receiptUrl = payment.receiptUrl ?? charge.receiptUrl;
     await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id, receiptUrl }, source);

@@ -6,6 +6,7 @@ import {
   type ListedRefunds,
   listRefundsFor,
   listRefundsOfCharge,
+  refundedAtProvider,
 } from "./refund-failures.ts";
 import type { LedgerTx, Settle } from "./settle.ts";
 import type { Payment, PaymentStore } from "./store.ts";
@@ -46,8 +47,7 @@ export function createRefundHeals(deps: RefundHealDeps) {
         chargeId: charge.id,
       });
       if (!payment) return false;
-      const failures = await tx.refunds.hasRefundFailures(payment.id);
-      const reported = failures ? (isFresh(payment, listed) ? listed.netMinor : 0) : charge.amountRefundedMinor;
+      const reported = await refundedAtProvider(tx, payment, charge, listed, false);
       if (reported <= payment.amountRefundedMinor) return false;
       await deps.applyRefund(tx, payment, charge, source, listed);
       return true;

@@ -1,5 +1,11 @@
 import { PaymentNotYetKnownError } from "./not-yet-known.ts";
-import { type PaymentProvider, type ProviderEvent, type RefundInfo, UNDONE_REFUND_STATUSES } from "./provider.ts";
+import {
+  type ChargeInfo,
+  type PaymentProvider,
+  type ProviderEvent,
+  type RefundInfo,
+  UNDONE_REFUND_STATUSES,
+} from "./provider.ts";
 import { MAX_FAILURE_LENGTH } from "./refund-store.ts";
 import type { LedgerTx, Settle } from "./settle.ts";
 import type { Payment, PaymentStore } from "./store.ts";
@@ -18,9 +24,8 @@ import type { Payment, PaymentStore } from "./store.ts";
 // is made under a database lock), and what our row said when they were read.
 export interface ListedRefunds {
   paymentId: string;
-  // The refunds as listed, and what those not failed or canceled add up to.
+  // The refunds as listed.
   refunds: RefundInfo[];
-  netMinor: number;
   // The payment's refunded amount when they were read: changed since, the list may be stale.
   seenRefundedMinor: number;
 }
@@ -35,8 +40,13 @@ export class RefundFactsMovedError extends PaymentNotYetKnownError {
 
 export const isUndone = (refund: Pick<RefundInfo, "status">) => UNDONE_REFUND_STATUSES.includes(refund.status);
 
-export function netRefundedMinor(refunds: RefundInfo[]): number {
-  return refunds.filter((refund) => !isUndone(refund)).reduce((total, refund) => total + refund.amountMinor, 0);
+// What the listed refunds add up to, less those failed or canceled as the list says or as we
+// recorded them: a list read after a failure may still show the refund pending (Stripe's lists are
+// eventually consistent), and counting it again would claw back credits its refund_reversal gave back.
+export function netRefundedMinor(refunds: RefundInfo[], failedIds: readonly string[]): number {
+  return refunds
+    .filter((refund) => !isUndone(refund) && !failedIds.includes(refund.id))
+    .reduce((total, refund) => total + refund.amountMinor, 0);
 }
 
 interface Deps {
@@ -77,7 +87,7 @@ async function listRefunds(
   const seen = await deps.store.transaction(async (tx) => {
     const payment = await find(tx.payments);
     if (!payment?.providerPaymentIntentId) return null;
-    const needed = always || (await tx.refunds.hasRefundFailures(payment.id));
+    const needed = always || (await tx.refunds.failedRefundIds(payment.id)).length > 0;
     return needed ? { payment, paymentIntentId: payment.providerPaymentIntentId } : null;
   });
   if (!seen) return undefined;
@@ -85,7 +95,6 @@ async function listRefunds(
   return {
     paymentId: seen.payment.id,
     refunds,
-    netMinor: netRefundedMinor(refunds),
     seenRefundedMinor: seen.payment.amountRefundedMinor,
   };
 }
@@ -100,10 +109,28 @@ export function listedFor(payment: Payment, listed: ListedRefunds | undefined): 
   return listed;
 }
 
+// Under the payment's lock: the refunded amount a report of its charge stands for. With no failed
+// refund, the charge's cumulative amount; after one, what the provider's refunds listed before the
+// lock add up to, without those recorded failed (none fresh: 0, nothing moves; or, when the caller
+// must not let it go, an error that has it read the list again).
+export async function refundedAtProvider(
+  tx: LedgerTx,
+  payment: Payment,
+  charge: ChargeInfo,
+  listed: ListedRefunds | undefined,
+  needsList: boolean,
+): Promise<number> {
+  const failedIds = await tx.refunds.failedRefundIds(payment.id);
+  if (failedIds.length === 0) return charge.amountRefundedMinor;
+  if (needsList) listedFor(payment, listed);
+  return isFresh(payment, listed) ? netRefundedMinor(listed.refunds, failedIds) : 0;
+}
+
 // A failed or canceled refund, under the payment's lock: recorded once (by the provider's refund
-// id), the payment's refunded amount set to what its other refunds now add up to (this one counts
-// as undone whatever the list says: the list may lag the event, and failed or canceled is final,
-// so a listing that still counts it must not consume the failure; review 8 F5), the credits taken
+// id), the payment's refunded amount set to what its other refunds now add up to (this one, and
+// every one recorded failed before, counts as undone whatever the list says: the list may lag the
+// event, and failed or canceled is final, so a listing that still counts it must not consume the
+// failure; review 8 F5), the credits taken
 // beyond the new target given back (a refund_reversal keyed by the refund id) and the status
 // recomputed, in one transaction; and our own refund request, if it was one, marked failed.
 // False when the failure was recorded before (nothing done).
@@ -122,8 +149,8 @@ export async function applyRefundFailure(
     status,
   });
   if (!first) return false;
-  const others = listed.refunds.filter((listedRefund) => listedRefund.id !== refund.id);
-  await settle(tx, payment, { amountRefundedMinor: netRefundedMinor(others) }, `refund_failed:${refund.id}`);
+  const amountRefundedMinor = netRefundedMinor(listed.refunds, await tx.refunds.failedRefundIds(payment.id));
+  await settle(tx, payment, { amountRefundedMinor }, `refund_failed:${refund.id}`);
   await failRequest(tx, payment, refund);
   return true;
 }

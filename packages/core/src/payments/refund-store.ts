@@ -74,9 +74,10 @@ export interface RefundStore {
     amountMinor: number;
     status: "failed" | "canceled";
   }): Promise<boolean>;
-  // Whether any of the payment's provider refunds failed: its charge's cumulative refunded amount
-  // no longer says what it refunded (ADR 016).
-  hasRefundFailures(paymentId: string): Promise<boolean>;
+  // The payment's provider refunds recorded failed or canceled (at most MAX_REFUNDS_LISTED). Any at
+  // all: its charge's cumulative refunded amount no longer says what it refunded (ADR 016); and
+  // the provider's refund list, which may lag, must not count these again.
+  failedRefundIds(paymentId: string): Promise<string[]>;
   // The audit row of a refund step, in the same transaction as the step.
   audit(action: NewAdminAction): Promise<void>;
 }
