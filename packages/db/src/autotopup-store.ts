@@ -75,21 +75,23 @@ function attemptMethods(db: Database) {
 
     charged: async (userId, since, currency) => {
       // Each charged attempt has its payment, made from the attempt's price: the amount is the
-      // payments' in this currency, the count every currency's.
+      // payments' in this currency, the count every currency's. The window is the payment's time
+      // (made under the caps' check, right before its charge is sent), not the crossing's: a
+      // crossing of yesterday charged today is today's charge (payments_user_idx).
       const [row] = await db
         .select({
           count: count(),
           amountMinor: sql<string>`coalesce(sum(${payments.amountMinor}) FILTER (WHERE ${payments.currency} = ${currency}), 0)`,
         })
-        .from(autoTopUpAttempts)
-        .innerJoin(payments, eq(payments.id, autoTopUpAttempts.paymentId))
+        .from(payments)
+        .innerJoin(autoTopUpAttempts, eq(autoTopUpAttempts.paymentId, payments.id))
         .where(
           and(
-            eq(autoTopUpAttempts.userId, userId),
+            eq(payments.userId, userId),
+            gte(payments.createdAt, since),
             // A failed attempt reached the provider too (declined, authentication required, or
             // no answer): a cap that skipped failures would let a declining card be tried forever.
             inArray(autoTopUpAttempts.status, ["processing", "succeeded", "failed"]),
-            gte(autoTopUpAttempts.createdAt, since),
           ),
         );
       return { count: row?.count ?? 0, amountMinor: Number(row?.amountMinor ?? 0) };

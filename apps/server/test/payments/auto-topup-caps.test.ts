@@ -2,6 +2,8 @@
 // of a 70 USD pack take 350 USD a day. The charges of the window in the attempt's currency, with
 // this one, must stay within the cap; past it the crossing charges nothing (cap_reached).
 import { randomUUID } from "node:crypto";
+import { autoTopUpAttempts } from "@credits/db/schema";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
   attemptsOf,
@@ -16,6 +18,7 @@ import {
 import {
   balanceOf,
   call,
+  db,
   failOnLoggedError,
   randomStripeId,
   signUp,
@@ -77,6 +80,24 @@ describe("auto top-up amount caps", () => {
     ]);
     expect(await eventsOf(saver.id, "auto_topup.failed")).toMatchObject([{ reason: "cap_reached" }]);
     expect(await balanceOf(saver.id)).toBe(40);
+  });
+
+  // A crossing just before midnight UTC, charged after it (the worker behind, the provider slow): its
+  // charge is today's, as the caps say (charges sent per UTC day), not its crossing's day's.
+  it("a charge sent today for a crossing of yesterday counts in today's caps", async () => {
+    const saver = await saverWithCard(server, mock);
+    await spend(server, saver.id, 60);
+    await db
+      .update(autoTopUpAttempts)
+      .set({ createdAt: sql`date_trunc('day', now(), 'UTC') - interval '1 second'` })
+      .where(eq(autoTopUpAttempts.userId, saver.id));
+    await runWorker();
+    for (const amount of [100, 100]) {
+      await spend(server, saver.id, amount);
+      await runWorker();
+    }
+    expect(intentRequests(mock, saver.customer).map((r) => r.params.amount)).toEqual(["500", "500"]);
+    expect((await attemptsOf(saver.id)).map((a) => a.reason)).toEqual([null, null, "cap_reached"]);
   });
 
   it("past the month's amount likewise, counted in that currency only", async () => {

@@ -2,8 +2,8 @@
 // the real path: the session asks Stripe to keep the card, payment_intent.succeeded names it),
 // spends, and what the platform recorded about each attempt.
 import { randomUUID } from "node:crypto";
-import { autoTopUpAttempts, mails, outboxEvents } from "@credits/db/schema";
-import { and, asc, eq, sql } from "drizzle-orm";
+import { autoTopUpAttempts, mails, outboxEvents, payments } from "@credits/db/schema";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { HttpResponse } from "msw";
 import { expect } from "vitest";
 import type { RunningServer } from "../../src/main.ts";
@@ -128,12 +128,26 @@ export const expireLeases = (userId: string) =>
     .set({ lockedUntil: sql`now() - interval '1 second'` })
     .where(eq(autoTopUpAttempts.userId, userId));
 
-// Moves the user's attempts to yesterday: out of today's cap, which counts declines too.
-export const ageAttempts = (userId: string) =>
-  db
+// Moves the user's attempts and their payments to yesterday: out of today's cap, which counts
+// declines too (by the payment's time).
+export async function ageAttempts(userId: string) {
+  await db
     .update(autoTopUpAttempts)
     .set({ createdAt: sql`now() - interval '1 day'` })
     .where(eq(autoTopUpAttempts.userId, userId));
+  await db
+    .update(payments)
+    .set({ createdAt: sql`now() - interval '1 day'` })
+    .where(
+      inArray(
+        payments.id,
+        db
+          .select({ id: autoTopUpAttempts.paymentId })
+          .from(autoTopUpAttempts)
+          .where(eq(autoTopUpAttempts.userId, userId)),
+      ),
+    );
+}
 
 // Stripe charges the saved card, but every answer (the SDK's retries too) is lost and no webhook
 // comes: the attempt stays processing, the balance below the threshold (60 spent of 100).

@@ -107,8 +107,9 @@ export interface AutoTopUpStore {
   // The attempt whose payment this is (none: a Checkout's payment), unlocked.
   findAttemptByPayment(paymentId: string): Promise<AutoTopUpAttempt | null>;
   lockSettings(userId: string): Promise<AutoTopUpSettings | null>;
-  // Attempts that reached the provider (processing, succeeded, failed) created at or after `since`:
-  // how many (any currency), and the amount of those in `currency` (minor units).
+  // Attempts that reached the provider (processing, succeeded, failed) whose payment was made (right
+  // before its charge was sent) at or after `since`, whenever their crossing was: how many (any
+  // currency), and the amount of those in `currency` (minor units).
   charged(userId: string, since: Date, currency: string): Promise<{ count: number; amountMinor: number }>;
   updateAttempt(id: string, patch: AttemptPatch): Promise<void>;
   // The card a Checkout saved, kept when the user has auto top-up settings; false otherwise. A
