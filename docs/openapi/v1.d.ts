@@ -14013,7 +14013,7 @@ export interface operations {
     "reconciliation-run": {
         parameters: {
             query?: {
-                kind?: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "refund_failure_not_reversed" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
+                kind?: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "refund_failure_not_reversed" | "refund_unanswered" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
                 limit?: number;
                 cursor?: string;
             };
@@ -14086,7 +14086,7 @@ export interface operations {
                              * @description What the run found; new kinds may be added, so show one you do not know as it is
                              * @enum {string}
                              */
-                            kind: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "refund_failure_not_reversed" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
+                            kind: "missing_credit" | "unexpected_credit" | "refund_not_clawed_back" | "refund_failure_not_reversed" | "refund_unanswered" | "amount_mismatch" | "ledger_invariant" | "paid_after_cancel";
                             paymentId: string | null;
                             userId: string | null;
                             providerRef: string | null;

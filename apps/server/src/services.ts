@@ -156,6 +156,7 @@ export function createServices(
         store: createReconciliationStore(db),
         credits,
         payments,
+        refunds,
         provider,
         clock,
         windowDays: env.RECONCILE_WINDOW_DAYS,

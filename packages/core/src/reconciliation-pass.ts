@@ -10,10 +10,11 @@ import type {
   PaymentIntentInfo,
   PaymentProvider,
 } from "./payments/provider.ts";
+import type { RefundService } from "./payments/refunds.ts";
 import type { Payment } from "./payments/store.ts";
 import { afterCancel, amountDiffers, amounts, batches, byId, lookUpSession, unique } from "./reconciliation-helpers.ts";
 import { reconcileIntents } from "./reconciliation-intents.ts";
-import { reconcileRefunds } from "./reconciliation-refunds.ts";
+import { reconcileRefunds, reconcileUnanswered } from "./reconciliation-refunds.ts";
 import {
   emptyStats,
   FULL_LEDGER_PASS_EVERY_MS,
@@ -40,6 +41,7 @@ export interface PassDeps {
     PaymentService,
     "fulfilFromProvider" | "applyIntentFromProvider" | "applyRefundFromProvider" | "applyRefundFailuresFromProvider"
   >;
+  refunds: Pick<RefundService, "unansweredRefunds" | "settleFromProvider">;
   provider: PaymentProvider;
   clock: Clock;
 }
@@ -79,6 +81,8 @@ export class ReconciliationPass {
     }
     const intents = this.deps.provider.listOffSessionPaymentIntents(this.window);
     for await (const batch of batches(intents, RECONCILE_BATCH_SIZE)) await this.intents(batch);
+    await reconcileUnanswered(this.refundPass());
+    await this.flush();
     this.progress("payments");
     await this.creditedPayments();
     this.progress("ledger");
@@ -189,7 +193,7 @@ export class ReconciliationPass {
     });
     const byIntent = new Map(found.flatMap((p) => (p.providerPaymentIntentId ? [[p.providerPaymentIntentId, p]] : [])));
     const byCharge = new Map(found.flatMap((p) => (p.providerChargeId ? [[p.providerChargeId, p]] : [])));
-    const refunds = { deps: this.deps, source: this.source, stats: this.stats, find: (f: NewFinding) => this.find(f) };
+    const refunds = this.refundPass();
     for (const charge of charges) {
       const payment =
         byCharge.get(charge.id) ?? (charge.paymentIntentId ? byIntent.get(charge.paymentIntentId) : undefined);
@@ -338,6 +342,10 @@ export class ReconciliationPass {
       },
       healed: false,
     });
+  }
+
+  private refundPass() {
+    return { deps: this.deps, source: this.source, stats: this.stats, find: (f: NewFinding) => this.find(f) };
   }
 
   private check(payment: Payment): void {

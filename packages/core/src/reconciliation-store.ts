@@ -17,6 +17,9 @@ export const findingKinds = [
   // The provider refunded less than we recorded: a refund failed after it was counted and all its
   // events were lost (healed through the refund failure path, ADR 016).
   "refund_failure_not_reversed",
+  // A refund sent from the panel whose provider answer was never recorded (left processing),
+  // settled from the provider's record of it, or closed as failed when the provider never made it.
+  "refund_unanswered",
   // The provider's amount or currency differs from our payment (never credited; a person decides).
   "amount_mismatch",
   // A user's cached balance differs from the sum of their ledger, or is negative without a dispute.

@@ -48,6 +48,7 @@ export function createReconciliationService(deps: {
   store: ReconciliationStore;
   credits: Pick<CreditService, "checkInvariants" | "ledgerWatermark">;
   payments: PassDeps["payments"];
+  refunds: PassDeps["refunds"];
   provider: PaymentProvider;
   clock?: Clock;
   windowDays?: number;

@@ -1,5 +1,5 @@
 import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore } from "@credits/core";
-import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
 import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.ts";
@@ -7,6 +7,7 @@ import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.t
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
     ...refundFailures(db),
+    ...refundLists(db),
     inFlightMinorOf: (paymentIds) => inFlightMinorOf(db, paymentIds),
     insertRefund: async (refund) => {
       const [row] = await db
@@ -79,6 +80,15 @@ export function createRefundStore(db: Database): RefundStore {
       return Number(row?.total ?? 0);
     },
 
+    audit: async (action) => {
+      await db.insert(adminActions).values(action);
+    },
+  });
+}
+
+// The refund pages: an admin's view (by payment, by status) and reconciliation's unanswered ones.
+function refundLists(db: Database): Pick<RefundStore, "listRefunds" | "listUnanswered"> {
+  return {
     listRefunds: ({ paymentIds, status, limit }) => {
       const conditions: SQL[] = [];
       if (paymentIds) conditions.push(inArray(paymentRefunds.paymentId, paymentIds));
@@ -91,10 +101,20 @@ export function createRefundStore(db: Database): RefundStore {
         .limit(limit);
     },
 
-    audit: async (action) => {
-      await db.insert(adminActions).values(action);
+    listUnanswered: ({ sentBefore, limit }) => {
+      // Sent when approved, or when filed if it needed no approval.
+      const sent = or(
+        lte(paymentRefunds.decidedAt, sentBefore),
+        and(isNull(paymentRefunds.decidedAt), lte(paymentRefunds.createdAt, sentBefore)),
+      );
+      return db
+        .select()
+        .from(paymentRefunds)
+        .where(and(eq(paymentRefunds.status, "processing"), sent))
+        .orderBy(sql`coalesce(${paymentRefunds.decidedAt}, ${paymentRefunds.createdAt})`, paymentRefunds.id)
+        .limit(limit);
     },
-  });
+  };
 }
 
 // The provider refunds that failed after we counted them (0027), one row per provider refund.

@@ -162,7 +162,12 @@ function localRefunds() {
   return {
     charged,
     createRefund,
-    listRefunds: async (id: string) => [...(charges.get(id)?.refundsByKey.values() ?? [])].map((made) => made.refund),
+    // Each with its charge as it now stands, as Stripe's list (charge expanded) answers it.
+    listRefunds: async (id: string) => {
+      const charge = charges.get(id);
+      if (!charge) return [];
+      return [...charge.refundsByKey.values()].map((made) => ({ ...made.refund, charge: { ...charge.info } }));
+    },
     send,
     onEvent(next: (event: ProviderEvent) => Promise<unknown>) {
       sink = next;

@@ -21,9 +21,14 @@ export async function createRefund(stripe: Stripe, request: RefundRequest): Prom
   return toRefund(created);
 }
 
-// One page: a payment has a few refunds, and more than MAX_REFUNDS_LISTED is refused.
+// One page: a payment has a few refunds, and more than MAX_REFUNDS_LISTED is refused. Each with
+// its charge expanded, as create answers it: a refund found here stands for its lost answer.
 export async function listRefunds(stripe: Stripe, paymentIntentId: string): Promise<RefundInfo[]> {
-  const page = await stripe.refunds.list({ payment_intent: paymentIntentId, limit: MAX_REFUNDS_LISTED });
+  const page = await stripe.refunds.list({
+    payment_intent: paymentIntentId,
+    limit: MAX_REFUNDS_LISTED,
+    expand: ["data.charge"],
+  });
   if (page.has_more) throw new Error(`refund list: over ${MAX_REFUNDS_LISTED} refunds for one payment`);
   return page.data.map(toRefund);
 }

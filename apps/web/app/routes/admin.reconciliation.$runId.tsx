@@ -23,6 +23,10 @@ const kindCopy: Record<string, { label: string; text: string }> = {
     label: "Refund failure not reversed",
     text: "A refund failed at the provider after it was counted; the credits were given back (healed).",
   },
+  refund_unanswered: {
+    label: "Refund unanswered",
+    text: "A refund sent from the panel never got the provider's answer; settled from the provider's record (healed).",
+  },
   amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
   ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
 };

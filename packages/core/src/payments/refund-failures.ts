@@ -74,6 +74,11 @@ export function listRefundsOfCharge(deps: Deps, ref: ProviderRef): Promise<Liste
   return listRefunds(deps, (payments) => payments.lockPaymentByProviderRef(ref), true);
 }
 
+// For an answer found later (reconciliation): the payment's refunds, whatever they are.
+export function listAllRefundsOf(deps: Deps, paymentId: string): Promise<ListedRefunds | undefined> {
+  return listRefunds(deps, (payments) => payments.lockPayment(paymentId), true);
+}
+
 // For our own refund's answer: the payment's refunds, if one of them failed before.
 export function listRefundsOf(deps: Deps, paymentId: string): Promise<ListedRefunds | undefined> {
   return listRefunds(deps, (payments) => payments.lockPayment(paymentId), false);

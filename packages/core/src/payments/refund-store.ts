@@ -67,6 +67,9 @@ export interface RefundStore {
   // The same for several payments in one statement (a payment with none is absent).
   inFlightMinorOf(paymentIds: string[]): Promise<Map<string, number>>;
   listRefunds(query: { paymentIds?: string[]; status?: RefundStatus; limit: number }): Promise<Refund[]>;
+  // Requests sent to the provider (`processing`) first sent (approved, or filed) at or before
+  // `sentBefore`, oldest first.
+  listUnanswered(query: { sentBefore: Date; limit: number }): Promise<Refund[]>;
   // Records that a provider refund failed (or was canceled); false when it was recorded before.
   recordRefundFailure(failure: {
     providerRefundId: string;

@@ -5,36 +5,21 @@ import {
   InvalidInputError,
   InvalidStateError,
   NotFoundError,
-  ProviderUnavailableDomainError,
 } from "../errors.ts";
-import type { OutboxStore } from "../events/events.ts";
-import type { LedgerStore } from "../ledger.ts";
 import { clientKey } from "../ledger-keys.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
-import {
-  type ChargeInfo,
-  type PaymentProvider,
-  PROVIDER_IDEMPOTENCY_WINDOW_MS,
-  ProviderRefusedError,
-  ProviderUnavailableError,
-  type RefundInfo,
-} from "./provider.ts";
-import { type ListedRefunds, listRefundsOf } from "./refund-failures.ts";
-import { MAX_FAILURE_LENGTH, type Refund, type RefundStore } from "./refund-store.ts";
+import { auditRefund, type InTransaction, type RefundDeps, refundSender, type Tx } from "./refund-sender.ts";
+import type { Refund } from "./refund-store.ts";
 import { chargedMinor } from "./state.ts";
-import type { Payment, PaymentStore } from "./store.ts";
+import type { Payment } from "./store.ts";
 
 // The largest refund anyone can ask for, in minor units: far above any payment, far below 2^53.
 export const MAX_REFUND_MINOR = 1_000_000_000_000;
-
-interface Tx {
-  payments: PaymentStore;
-  ledger: LedgerStore;
-  outbox: OutboxStore;
-  refunds: RefundStore;
-}
+// A request still waiting for the provider's answer this long after it was sent lost it (a call
+// takes seconds): reconciliation looks for the provider's record of it.
+export const UNANSWERED_REFUND_AFTER_MS = 10 * 60_000;
 
 export interface RefundInput {
   actorId: string;
@@ -48,22 +33,6 @@ export interface RefundInput {
 
 export type RefundService = ReturnType<typeof createRefundService>;
 
-interface RefundDeps {
-  store: PaymentStore;
-  provider: PaymentProvider;
-  applyRefundLocked: (
-    tx: Tx,
-    payment: Payment,
-    charge: ChargeInfo,
-    source: string,
-    listed?: ListedRefunds,
-  ) => Promise<void>;
-  // Refunds above this (per currency, minor units) wait for a second admin; a currency not listed: all do.
-  approvalThresholds: Readonly<Record<string, number>>;
-  approvalTtlMs: number;
-  clock?: Clock;
-}
-
 // Refunds from the admin panel and API: a row per request (the record of who asked, who approved,
 // and the provider's refund id), the provider's refund API, and a second admin above the
 // per-currency threshold. Credits are never clawed back here directly: the provider's answer is
@@ -73,7 +42,7 @@ export function createRefundService(deps: RefundDeps) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
   const inTransaction = <T>(work: (tx: Tx) => Promise<T>) => withRetry(() => store.transaction(work));
-  const issue = refundSender(deps, clock, inTransaction);
+  const { issue, settleFromProvider } = refundSender(deps, clock, inTransaction);
   const decisions = refundDecisions(clock, inTransaction, issue);
 
   const refundsOf = (paymentIds: string[]) =>
@@ -128,6 +97,15 @@ export function createRefundService(deps: RefundDeps) {
       return store.refunds.listRefunds({ status: "pending", limit: MAX_PAGE_SIZE });
     },
     refundsOf,
+    // For reconciliation: requests sent to the provider over UNANSWERED_REFUND_AFTER_MS ago whose
+    // answer was never recorded, oldest first (a page a run), and each one settled from the
+    // provider's own record of it.
+    unansweredRefunds: () =>
+      store.refunds.listUnanswered({
+        sentBefore: new Date(clock.now().getTime() - UNANSWERED_REFUND_AFTER_MS),
+        limit: MAX_PAGE_SIZE,
+      }),
+    settleFromProvider,
     // The admin's view of a user's payments: each one's refunds (newest first, a page of them)
     // and what is left to refund on it, from a sum in the database over all its requests in
     // flight (the page may not hold them all). Shown only: a refund is checked again under the
@@ -145,8 +123,6 @@ export function createRefundService(deps: RefundDeps) {
     },
   };
 }
-
-type InTransaction = <T>(work: (tx: Tx) => Promise<T>) => Promise<T>;
 
 function assertRefundInput(input: RefundInput): void {
   const { amountMinor } = input;
@@ -202,75 +178,6 @@ function assertWithin(payment: Payment, amount: number, remaining: number): void
   }
 }
 
-// Sends a refund the provider has not answered yet and records the answer. Its idempotency key is
-// the refund row's, so a retry (or a second approval) after a timeout or a crash is the same
-// refund at the provider.
-function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTransaction) {
-  // The answer, once: the refund row, its audit row and (for an accepted refund) the charge's
-  // refunded amount, all under the payment's lock.
-  // A payment one of whose refunds failed counts what the provider's refunds now add up to
-  // (ADR 016), read before the lock is taken; unreadable, its charge.refunded will do it.
-  async function settle(refund: Refund, outcome: Outcome, requestId?: string | null): Promise<Refund> {
-    const listed = "answer" in outcome ? await listRefundsOf(deps, refund.paymentId).catch(() => undefined) : undefined;
-    return settleListed(refund, outcome, requestId, listed);
-  }
-
-  function settleListed(refund: Refund, outcome: Outcome, requestId?: string | null, listed?: ListedRefunds) {
-    return inTransaction(async (tx) => {
-      const payment = await tx.payments.lockPayment(refund.paymentId);
-      const current = await tx.refunds.lockRefund(refund.id);
-      if (!payment || !current) throw new NotFoundError("refund");
-      if (current.status !== "processing") return current;
-      const answer = "answer" in outcome ? outcome.answer : null;
-      const accepted = answer !== null && answer.status !== "failed" && answer.status !== "canceled";
-      const updated = await tx.refunds.updateRefund(current.id, {
-        status: accepted ? "succeeded" : "failed",
-        providerRefundId: answer?.id ?? null,
-        failureReason: accepted ? null : failureOf(outcome),
-      });
-      await auditRefund(tx, updated, null, accepted ? "refund_succeeded" : "refund_failed", requestId);
-      if (accepted && answer.charge) {
-        await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`, listed);
-      }
-      return updated;
-    });
-  }
-
-  return async function issue(refund: Refund, requestId?: string | null): Promise<Refund> {
-    assertKeyRemembered(refund, clock);
-    const payment = await deps.store.findPayment(refund.paymentId);
-    if (!payment?.providerPaymentIntentId) throw new NotFoundError("payment");
-    let answer: RefundInfo;
-    try {
-      answer = await deps.provider.createRefund({
-        paymentIntentId: payment.providerPaymentIntentId,
-        amountMinor: refund.amountMinor,
-        metadata: { paymentId: payment.id, refundId: refund.id },
-        idempotencyKey: `refund:${refund.id}`,
-      });
-    } catch (error) {
-      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
-      if (error instanceof ProviderRefusedError) return settle(refund, { refused: error.message }, requestId);
-      throw error;
-    }
-    return settle(refund, { answer }, requestId);
-  };
-}
-
-type Outcome = { answer: RefundInfo } | { refused: string };
-
-// A refund is first sent when it is filed (at or below the threshold) or approved. Sent again
-// after the provider may have forgotten its idempotency key, it would be a second refund: past
-// that, only someone who looked it up at the provider can say whether it was made.
-function assertKeyRemembered(refund: Refund, clock: Clock): void {
-  const firstSentAt = refund.decidedAt ?? refund.createdAt;
-  if (clock.now().getTime() - firstSentAt.getTime() < PROVIDER_IDEMPOTENCY_WINDOW_MS) return;
-  throw new InvalidStateError(
-    `refund ${refund.id} was sent over ${PROVIDER_IDEMPOTENCY_WINDOW_MS / 3_600_000} hours ago without an answer and ` +
-      `sending it again could refund twice: look for the provider's refund with metadata refundId ${refund.id}`,
-  );
-}
-
 // A second admin approves or rejects, as for adjustments: never the requester nor the payee, once.
 function refundDecisions(
   clock: Clock,
@@ -322,30 +229,4 @@ function refundDecisions(
       });
     },
   };
-}
-
-async function auditRefund(tx: Tx, refund: Refund, actorId: string | null, action: string, requestId?: string | null) {
-  await tx.refunds.audit({
-    actorId,
-    targetUserId: refund.userId,
-    action,
-    amount: null,
-    reason: refund.reason,
-    requestId: requestId ?? null,
-    balanceBefore: null,
-    balanceAfter: null,
-    adjustmentRequestId: null,
-    detail: {
-      refundId: refund.id,
-      paymentId: refund.paymentId,
-      amountMinor: refund.amountMinor,
-      currency: refund.currency,
-      ...(refund.providerRefundId ? { providerRefundId: refund.providerRefundId } : {}),
-    },
-  });
-}
-
-function failureOf(outcome: Outcome): string {
-  const text = "refused" in outcome ? outcome.refused : `the provider answered ${outcome.answer.status}`;
-  return text.slice(0, MAX_FAILURE_LENGTH);
 }

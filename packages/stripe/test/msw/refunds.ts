@@ -122,11 +122,18 @@ export function createRefundsMock({ charges, ok, stripeError, noSuch }: Deps) {
 
   return {
     create,
-    // refunds.list, by payment_intent when given, newest first.
+    // refunds.list, by payment_intent when given, newest first; each one's charge, as it now
+    // stands, expanded when asked (expand[]=data.charge).
     list: ({ query }: RecordedStripeRequest) => {
-      const all = [...made.values()].filter(
-        (refund) => query.payment_intent === undefined || refund.payment_intent === query.payment_intent,
+      const expanded = Object.entries(query).some(
+        ([name, value]) => name.startsWith("expand") && value === "data.charge",
       );
+      const all = [...made.values()]
+        .filter((refund) => query.payment_intent === undefined || refund.payment_intent === query.payment_intent)
+        .map((refund) => {
+          const charged = expanded ? charges.get(String(refund.payment_intent)) : undefined;
+          return charged ? { ...refund, charge: charged } : refund;
+        });
       return ok(listPage(all, query, "/v1/refunds"));
     },
     retrieve: (_: RecordedStripeRequest, { id = "" }: Record<string, string>) => {
