@@ -1,4 +1,10 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+
+// Every test file runs in a new process that compiles the same dependencies again (drizzle, PGlite,
+// the Stripe SDK, OpenTelemetry…); Node's compile cache keeps their compiled code between processes
+// and runs (about 0.5 s of CPU less per file that loads the server). The workers inherit it from here.
+process.env.NODE_COMPILE_CACHE ??= fileURLToPath(new URL("node_modules/.cache/node-compile-cache", import.meta.url));
 
 // Three projects, one command: unit and integration suites, the contract test over what they
 // recorded, and the browser tests (apps/e2e, their
