@@ -126,9 +126,8 @@ export function createApiKeyService({
     const staleBefore = new Date(now.getTime() - LAST_USED_PRECISION_MS);
     const cached = cache.get(keyHash);
     if (cached && cached.expiresAtMs > now.getTime()) {
-      // Most recently used last: the first entry is the one to evict.
       cache.delete(keyHash);
-      cache.set(keyHash, cached);
+      remember(cache, keyHash, cached);
       if (cached.lastUsedAt === null || cached.lastUsedAt < staleBefore) {
         cached.lastUsedAt = now;
         await store.touchApiKey(cached.principal.id, now, staleBefore);
@@ -138,15 +137,7 @@ export function createApiKeyService({
     if (cached) cache.delete(keyHash);
     const found = await store.findApiKeyByHash(keyHash);
     if (!found || found.revokedAt !== null) return null;
-    if (found.ownerUserId === null) {
-      throw new UnauthenticatedError(
-        "this API key has no accountable owner (it was made before keys had owners): an admin must create a new one",
-      );
-    }
-    if (found.ownerErased) throw new UnauthenticatedError("this API key's owner was erased: it no longer works");
-    if (found.ownerRole !== "admin") {
-      throw new UnauthenticatedError("this API key's owner is no longer an admin: it no longer works");
-    }
+    const ownerUserId = accountableOwner(found);
     // The read decides whether to write at all; the conditional UPDATE settles concurrent requests.
     let lastUsedAt = found.lastUsedAt;
     if (lastUsedAt === null || lastUsedAt < staleBefore) {
@@ -157,16 +148,10 @@ export function createApiKeyService({
       id: found.id,
       name: found.name,
       scopes: knownScopes(found.scopes),
-      ownerUserId: found.ownerUserId,
+      ownerUserId,
       limits: found.limits,
     };
-    if (cacheTtlMs > 0) {
-      cache.set(keyHash, { principal, lastUsedAt, expiresAtMs: now.getTime() + cacheTtlMs });
-      if (cache.size > API_KEY_CACHE_MAX) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
-      }
-    }
+    if (cacheTtlMs > 0) remember(cache, keyHash, { principal, lastUsedAt, expiresAtMs: now.getTime() + cacheTtlMs });
     return principal;
   }
 
@@ -188,10 +173,7 @@ export function createApiKeyService({
   }
 
   async function list(query: { ownerUserId?: string; limit?: number } = {}): Promise<ApiKeyInfo[]> {
-    const limit = query.limit ?? MAX_PAGE_SIZE;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-    }
+    const limit = pageLimit(query.limit ?? MAX_PAGE_SIZE);
     if (query.ownerUserId !== undefined && !isUuid(query.ownerUserId)) return [];
     const rows = await store.listApiKeys({
       limit,
@@ -201,6 +183,40 @@ export function createApiKeyService({
   }
 
   return { create, authenticate, revoke, list, forgetOwner };
+}
+
+// The owner id of a key whose owner can answer for it; otherwise the reason it no longer works.
+function accountableOwner(found: {
+  ownerUserId: string | null;
+  ownerErased: boolean;
+  ownerRole: string | null;
+}): string {
+  if (found.ownerUserId === null) {
+    throw new UnauthenticatedError(
+      "this API key has no accountable owner (it was made before keys had owners): an admin must create a new one",
+    );
+  }
+  if (found.ownerErased) throw new UnauthenticatedError("this API key's owner was erased: it no longer works");
+  if (found.ownerRole !== "admin") {
+    throw new UnauthenticatedError("this API key's owner is no longer an admin: it no longer works");
+  }
+  return found.ownerUserId;
+}
+
+function pageLimit(limit: number): number {
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return limit;
+}
+
+// Most recently used last: past API_KEY_CACHE_MAX the first entry is evicted.
+function remember(cache: Map<string, CachedKey>, keyHash: string, entry: CachedKey): void {
+  cache.set(keyHash, entry);
+  if (cache.size > API_KEY_CACHE_MAX) {
+    const oldest = cache.keys().next().value;
+    if (oldest !== undefined) cache.delete(oldest);
+  }
 }
 
 export function isApiKeyScope(value: string): value is ApiKeyScope {
