@@ -110,6 +110,27 @@ describe("auto top-up amount caps", () => {
     expect((await attemptsOf(saver.id)).map((a) => a.reason)).toEqual([null, null, "cap_reached"]);
   });
 
+  it("a charge in another currency leaves the month's EUR room as it was", async () => {
+    const packageId = await packPriced([
+      { currency: "eur", unitAmount: 450 },
+      { currency: "usd", unitAmount: 500 },
+    ]);
+    const saver = await saverIn(packageId, "usd");
+    await spend(server, saver.id, 60);
+    await runWorker();
+    const opted = await optIn(server, saver, { enabled: true, threshold: 50, packageId, currency: "eur" });
+    expect(opted.status, JSON.stringify(opted.body)).toBe(200);
+    for (const amount of [100, 100]) {
+      await spend(server, saver.id, amount);
+      await runWorker();
+    }
+    expect(intentRequests(mock, saver.customer).map((r) => [r.params.amount, r.params.currency])).toEqual([
+      ["500", "usd"],
+      ["450", "eur"],
+      ["450", "eur"],
+    ]);
+  });
+
   it("a currency with no amount cap configured: nothing charged in it", async () => {
     const saver = await saverIn(await packPriced([{ currency: "gbp", unitAmount: 400 }]), "gbp");
     await spend(server, saver.id, 60);
