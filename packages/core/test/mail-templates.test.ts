@@ -11,3 +11,22 @@ it("the auto top-up failure mail links to paying now, or names the Credits page 
   expect(unusable.html).not.toContain("<a ");
   expect(unusable.text).toContain("You can buy credits on the Credits page.");
 });
+
+// The pack no longer sold in the chosen currency (caps16 finding 3): said plainly, nothing charged,
+// and the link goes to /account to choose another pack, not to the pack or to paying now.
+it("the auto top-up mail for a pack no longer sold says so and links to choosing another pack", () => {
+  const mail = renderMail("auto_topup_failed", {
+    name: null,
+    packName: "Starter",
+    currency: "eur",
+    reason: "price_unavailable",
+    payUrl: "https://x.test/account",
+  });
+  expect(mail.subject).toBe("Your automatic top-up did not go through: choose another pack");
+  expect(mail.text).toContain(
+    "Starter, the pack you chose for automatic top-ups, is no longer sold in EUR, so we charged nothing.",
+  );
+  expect(mail.text).toContain("Choose another pack: https://x.test/account");
+  expect(mail.html).toContain('<a href="https://x.test/account">Choose another pack</a>');
+  expect(`${mail.text}${mail.html}`).not.toMatch(/Pay for it now|could not charge/);
+});

@@ -101,6 +101,9 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
       failedDeliveries: number("failedDeliveries"),
       // An auto top-up failure's link to buy the same pack on-session (made by us, not by a user).
       ...(typeof data.payUrl === "string" ? { payUrl: data.payUrl } : {}),
+      // An auto top-up failure's reason, and the currency a pack is no longer sold in.
+      ...(typeof data.reason === "string" ? { reason: data.reason } : {}),
+      ...(typeof data.currency === "string" ? { currency: data.currency } : {}),
       ...(typeof data.expiresAt === "string" ? { expiresAt: data.expiresAt } : {}),
       ...(pack ?? {}),
       ...(payment ?? {}),

@@ -2,6 +2,8 @@
 // among the pack's prices; the charge is that currency's price, and a price removed (or the pack
 // archived) since is skipped, announced and mailed, never charged in another currency.
 import { randomUUID } from "node:crypto";
+import { mails } from "@credits/db/schema";
+import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
   attemptsOf,
@@ -16,6 +18,7 @@ import {
 import {
   balanceOf,
   call,
+  db,
   failOnLoggedError,
   randomStripeId,
   signUp,
@@ -29,6 +32,19 @@ const { mock } = startStripeMock();
 const server = await startTestServer({ ...stripeEnv, AUTO_TOPUP_MAX_PER_DAY: "2", AUTO_TOPUP_MAX_PER_MONTH: "10" });
 failOnLoggedError();
 const admin = await createAdmin(server);
+
+// The user's failure mail as the dispatcher rendered it (the local outbox keeps it).
+async function sentMail(userId: string) {
+  const rendered = async () =>
+    (
+      await db
+        .select({ rendered: mails.rendered })
+        .from(mails)
+        .where(and(eq(mails.userId, userId), eq(mails.template, "auto_topup_failed")))
+    )[0]?.rendered as { subject: string; text: string; html: string } | null | undefined;
+  await expect.poll(rendered, { timeout: 10_000, interval: 100 }).toBeTruthy();
+  return (await rendered()) as { subject: string; text: string; html: string };
+}
 
 // A pack sold in dollars first (its default price) and in euros.
 async function dollarAndEuroPack(): Promise<string> {
@@ -100,7 +116,19 @@ describe("auto top-up in the user's currency", () => {
     expect(intentRequests(mock, saver.customer)).toHaveLength(0);
     expect((await attemptsOf(saver.id)).map((a) => [a.status, a.reason])).toEqual([["skipped", "price_unavailable"]]);
     expect(await eventsOf(saver.id, "auto_topup.failed")).toMatchObject([{ reason: "price_unavailable" }]);
-    expect(await mailsOf(saver.id, "auto_topup_failed")).toHaveLength(1);
+    // The mail says the pack is no longer sold in EUR and links to /account to choose another,
+    // never to the pack (which cannot be bought in EUR any more).
+    expect(await mailsOf(saver.id, "auto_topup_failed")).toMatchObject([
+      { data: { packageId, reason: "price_unavailable", currency: "eur", payUrl: "http://localhost:3000/account" } },
+    ]);
+    const mail = await sentMail(saver.id);
+    expect(mail.subject).toBe("Your automatic top-up did not go through: choose another pack");
+    expect(mail.text).toMatch(
+      /^Two currencies \w+, the pack you chose for automatic top-ups, is no longer sold in EUR, so we charged nothing\.$/m,
+    );
+    expect(mail.text).toContain("Choose another pack: http://localhost:3000/account");
+    expect(mail.html).toContain('<a href="http://localhost:3000/account">Choose another pack</a>');
+    expect(`${mail.text}${mail.html}`).not.toMatch(/Pay for it now|could not charge|\/credits/);
     // The API's first reasons stay as they were (a client's enum still parses); `cause` is precise.
     expect((await autoTopUpOf(server, saver)).body).toMatchObject({
       currency: "eur",
@@ -108,6 +136,45 @@ describe("auto top-up in the user's currency", () => {
       lastAttempt: { status: "skipped", reason: "disabled", cause: "price_unavailable" },
     });
     expect(await balanceOf(saver.id)).toBe(40);
+  });
+
+  // The crossing fixes the offer (caps16 finding 2): what changes between it and the worker's
+  // charge does not change what is charged.
+  it("a price changed by an admin after the crossing: the crossing's price is charged", async () => {
+    const packageId = await dollarAndEuroPack();
+    const saver = await euroSaver(packageId);
+    await spend(server, saver.id, 60);
+    const patched = await call(server.url, "PATCH", `/api/v1/admin/packages/${packageId}`, {
+      cookie: admin.cookie,
+      body: {
+        prices: [
+          { currency: "usd", unitAmount: 500 },
+          { currency: "eur", unitAmount: 990 },
+        ],
+      },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, saver.customer).map((r) => r.params)).toMatchObject([
+      { amount: "450", currency: "eur" },
+    ]);
+    expect((await attemptsOf(saver.id)).map((a) => [a.status, a.amountMinor, a.currency])).toEqual([
+      ["succeeded", 450, "eur"],
+    ]);
+    expect(await balanceOf(saver.id)).toBe(140);
+  });
+
+  it("a currency changed by the user after the crossing: charged in the crossing's currency", async () => {
+    const packageId = await dollarAndEuroPack();
+    const saver = await euroSaver(packageId);
+    await spend(server, saver.id, 60);
+    const dollars = await optIn(server, saver, { enabled: true, threshold: 50, packageId, currency: "usd" });
+    expect(dollars.status, JSON.stringify(dollars.body)).toBe(200);
+    await server.services.autoTopUp.runOnce();
+    expect(intentRequests(mock, saver.customer).map((r) => r.params)).toMatchObject([
+      { amount: "450", currency: "eur" },
+    ]);
+    expect(await balanceOf(saver.id)).toBe(140);
   });
 
   it("the pack archived since: not charged, skipped with the same reason", async () => {

@@ -118,7 +118,11 @@ describe("auto top-up", () => {
     expect(sent).toEqual([
       {
         cause: `auto_topup_failed:${attempt?.id}`,
-        data: { packageId: starter.id, payUrl: `http://localhost:3000/credits?package=${starter.id}` },
+        data: {
+          packageId: starter.id,
+          payUrl: `http://localhost:3000/credits?package=${starter.id}`,
+          reason: "declined",
+        },
       },
     ]);
     // Stripe's payment_intent.payment_failed arriving afterwards changes nothing.

@@ -122,22 +122,21 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
     }
     const settings = await tx.autoTopUps.lockSettings(attempt.userId);
     if (!settings?.enabled || !settings.paymentMethodId || !customerId) return skip(tx, attempt, "disabled");
-    // The currency the user buys in, never another: a pack archived or no longer sold in it since.
-    const price = pack && !pack.archivedAt ? pack.prices.find((p) => p.currency === settings.currency) : undefined;
-    if (!pack || !price) {
+    // The offer copied at the crossing, never the pack's or the settings' of now: a price or a
+    // currency changed since does not change what this crossing charges.
+    const offer = offerOf(attempt);
+    if (!pack || !offer) {
       await attemptFailed(tx, attempt, "price_unavailable", deps);
       return null;
     }
-    if (await overCap(tx, attempt.userId, price, clock.now(), deps.caps)) {
+    if (await overCap(tx, attempt.userId, offer, clock.now(), deps.caps)) {
       await attemptFailed(tx, attempt, "cap_reached", deps);
       return null;
     }
     const payment = await tx.payments.insertPayment({
       userId: attempt.userId,
       packageId: pack.id,
-      credits: pack.credits,
-      amountMinor: price.unitAmount,
-      currency: price.currency,
+      ...offer,
       creditExpiryDays: pack.creditExpiryDays,
       provider: provider.name,
       idempotencyKey: autoTopUpPaymentKey(attempt.id),
@@ -196,10 +195,14 @@ async function settingsStillAllow(
 // Under the user's settings lock, in the transaction that makes this attempt's payment (and so
 // counts it from its commit on): attempts for one user are checked one after another, each seeing
 // the ones before it, so concurrent crossings cannot add up past a cap.
+function offerOf({ credits, amountMinor, currency }: AutoTopUpAttempt) {
+  return credits !== null && amountMinor !== null && currency !== null ? { credits, amountMinor, currency } : null;
+}
+
 async function overCap(
   tx: IntentTx,
   userId: string,
-  charge: { unitAmount: number; currency: string },
+  charge: { amountMinor: number; currency: string },
   now: Date,
   caps: AutoTopUpCaps,
 ): Promise<boolean> {
@@ -211,7 +214,7 @@ async function overCap(
   ];
   for (const window of windows) {
     const charged = await tx.autoTopUps.charged(userId, window.since, charge.currency);
-    if (charged.count >= window.count || charged.amountMinor + charge.unitAmount > window.amount) return true;
+    if (charged.count >= window.count || charged.amountMinor + charge.amountMinor > window.amount) return true;
   }
   return false;
 }

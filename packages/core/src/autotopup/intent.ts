@@ -141,7 +141,7 @@ async function succeeded(tx: IntentTx, attempt: AutoTopUpAttempt, payment: Payme
 }
 
 // A failure that charged nothing: counted (three in a row turn auto top-up off), announced, and
-// mailed with a link to buy the same pack on-session. A cap is announced but not counted. One
+// mailed with a link to buy the same pack on-session (the price gone: to choose another). A cap is announced but not counted. One
 // that never reached the provider (a cap, the price gone) is `skipped`, so the caps do not count it.
 export async function attemptFailed(
   tx: IntentTx,
@@ -163,6 +163,12 @@ export async function attemptFailed(
     data: { userId: attempt.userId, packageId: attempt.packageId, reason, ...count },
   });
   if (capped) return;
-  const payUrl = `${deps.publicUrl.replace(/\/+$/, "")}/credits?package=${encodeURIComponent(attempt.packageId)}`;
-  await tx.autoTopUps.queueFailureMail(attempt.id, attempt.userId, { packageId: attempt.packageId, payUrl });
+  const base = deps.publicUrl.replace(/\/+$/, "");
+  // The pack no longer sold in that currency cannot be bought on-session either: the user chooses
+  // another pack (or currency) on /account instead.
+  const mail =
+    reason === "price_unavailable"
+      ? { reason, currency: attempt.currency ?? settings?.currency ?? null, payUrl: `${base}/account` }
+      : { reason, payUrl: `${base}/credits?package=${encodeURIComponent(attempt.packageId)}` };
+  await tx.autoTopUps.queueFailureMail(attempt.id, attempt.userId, { packageId: attempt.packageId, ...mail });
 }

@@ -14,7 +14,7 @@ export const IN_FLIGHT_ATTEMPT_STATUSES: readonly AutoTopUpAttemptStatus[] = ["p
 
 // Why an attempt charged nothing (or was not credited): the first five are announced
 // (auto_topup.failed); "disabled" (turned off, no card, before the worker got to it) is not.
-// price_unavailable: the pack was archived, or no longer sells in the chosen currency, since.
+// price_unavailable: the pack was archived, or did not sell in the chosen currency, at the crossing.
 export const autoTopUpFailureReasons = [
   "declined",
   "authentication_required",
@@ -73,6 +73,13 @@ export interface AutoTopUpAttempt {
   packageId: string;
   // The ledger row that took the balance below the threshold: one attempt per crossing.
   crossingTransactionId: string;
+  // The user's currency at the crossing, and the pack's credits and price in it then: what is
+  // charged, whatever the pack or the settings say by then. Credits and amount null: the pack was
+  // archived or not sold in that currency at the crossing (skipped, price_unavailable). Currency
+  // null: an attempt that had ended before migration 0030.
+  credits: number | null;
+  amountMinor: number | null;
+  currency: string | null;
   status: AutoTopUpAttemptStatus;
   reason: AutoTopUpAttemptReason | null;
   paymentId: string | null;
@@ -129,5 +136,9 @@ export interface AutoTopUpStore {
   recordFailure(userId: string, disableAfter: number): Promise<{ consecutiveFailures: number; disabled: boolean }>;
   resetFailures(userId: string): Promise<void>;
   // The failure mail, queued once per attempt (sent after commit by the mail dispatcher).
-  queueFailureMail(attemptId: string, userId: string, data: { packageId: string; payUrl: string }): Promise<void>;
+  queueFailureMail(
+    attemptId: string,
+    userId: string,
+    data: { packageId: string; payUrl: string; reason: AutoTopUpFailureReason; currency?: string | null },
+  ): Promise<void>;
 }

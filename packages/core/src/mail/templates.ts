@@ -31,6 +31,8 @@ export interface MailFacts {
   amountMinor?: number;
   currency?: string;
   payUrl?: string;
+  // Why an auto top-up failed (its attempt's reason).
+  reason?: string;
   // When a grant's credits expire (ISO 8601).
   expiresAt?: string;
   // An outbound webhook endpoint's host (never its path or query: they may carry tokens).
@@ -86,14 +88,17 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
       "You can buy more credits on the Credits page, or change the alert on your Account page.",
     ],
   }),
-  auto_topup_failed: (facts) => ({
-    subject: "Your automatic top-up did not go through",
-    lines: [
-      `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
-      ...(facts.payUrl && isWebLink(facts.payUrl) ? [] : ["You can buy credits on the Credits page."]),
-    ],
-    ...(facts.payUrl ? { link: { label: "Pay for it now", href: facts.payUrl } } : {}),
-  }),
+  auto_topup_failed: (facts) =>
+    facts.reason === "price_unavailable"
+      ? packNoLongerSold(facts)
+      : {
+          subject: "Your automatic top-up did not go through",
+          lines: [
+            `We could not charge your saved card for ${facts.packName ? oneLine(facts.packName) : "your top-up"}.`,
+            ...(facts.payUrl && isWebLink(facts.payUrl) ? [] : ["You can buy credits on the Credits page."]),
+          ],
+          ...(facts.payUrl ? { link: { label: "Pay for it now", href: facts.payUrl } } : {}),
+        },
   credits_expiring: (facts) => ({
     subject: `${credits(facts.credits)} of your credits expire on ${day(facts.expiresAt)}`,
     lines: [
@@ -116,6 +121,22 @@ const bodies: Record<MailTemplate, (facts: MailFacts) => MailBody> = {
     ],
   }),
 };
+
+// The pack chosen for auto top-up was archived, or no longer sells in the chosen currency: nothing
+// was charged, and it cannot be bought on-session either, so the link is to /account to choose
+// another pack (never to the pack itself).
+function packNoLongerSold(facts: MailFacts): MailBody {
+  const pack = facts.packName ? oneLine(facts.packName) : "The pack you chose";
+  const currency = facts.currency ? ` in ${oneLine(facts.currency).toUpperCase()}` : "";
+  return {
+    subject: "Your automatic top-up did not go through: choose another pack",
+    lines: [
+      `${pack}, the pack you chose for automatic top-ups, is no longer sold${currency}, so we charged nothing.`,
+      "Choose another pack (or currency) for automatic top-ups on your Account page.",
+    ],
+    ...(facts.payUrl ? { link: { label: "Choose another pack", href: facts.payUrl } } : {}),
+  };
+}
 
 // The UTC day of an instant, e.g. 2026-12-11; "soon" when it is missing or not a date.
 function day(value: string | undefined): string {

@@ -1,8 +1,9 @@
-// Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency, 0028 for the card's removal): a user's settings and one
+// Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency, 0028 for the card's removal,
+// 0030 for the attempt's offer): a user's settings and one
 // attempt per crossing. The ledger trigger credit_transactions_auto_topup writes the attempts.
 import { autoTopUpAttemptReasons, autoTopUpAttemptStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
-import { boolean, check, index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, check, index, integer, pgTable, text, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
 import { createdAt, credits, tsz } from "./columns.ts";
 import { creditPackages, payments } from "./payments.ts";
@@ -44,6 +45,11 @@ export const autoTopUpAttempts = pgTable(
       .notNull()
       .references(() => creditPackages.id),
     crossingTransactionId: uuid("crossing_transaction_id").notNull().unique(),
+    // The user's currency at the crossing, and the pack's credits and price in it (migration
+    // 0030): what is charged. Credits and amount NULL: no price then (archived, or not sold in it).
+    credits: credits("credits"),
+    amountMinor: bigint("amount_minor", { mode: "number" }),
+    currency: text("currency"),
     status: text("status", { enum: autoTopUpAttemptStatuses }).notNull().default("pending"),
     reason: text("reason", { enum: autoTopUpAttemptReasons }),
     paymentId: uuid("payment_id")
@@ -59,5 +65,11 @@ export const autoTopUpAttempts = pgTable(
     uniqueIndex("auto_topup_attempts_one_in_flight").on(t.userId).where(sql`${t.status} IN ('pending', 'processing')`),
     index("auto_topup_attempts_user_idx").on(t.userId, t.createdAt.desc()),
     index("auto_topup_attempts_due_idx").on(t.createdAt).where(sql`${t.status} IN ('pending', 'processing')`),
+    check(
+      "auto_topup_attempts_offer_whole",
+      sql`(${t.credits} IS NULL) = (${t.amountMinor} IS NULL) AND (${t.amountMinor} IS NULL OR ${t.currency} IS NOT NULL)`,
+    ),
+    check("auto_topup_attempts_offer_positive", sql`${t.credits} > 0 AND ${t.amountMinor} > 0`),
+    check("auto_topup_attempts_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
   ],
 );
