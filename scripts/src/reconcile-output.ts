@@ -1,4 +1,4 @@
-import { findingKinds, type ReconcileProgress, type ReconciliationRun } from "@credits/core";
+import { type FindingKind, findingKinds, type ReconcileProgress, type ReconciliationRun } from "@credits/core";
 
 // What `pnpm cli reconcile` prints: progress on stderr (a redrawn bar on a terminal, one plain
 // line per phase otherwise, so logs stay readable) and the summary table on stdout.
@@ -44,10 +44,14 @@ export function summaryTable(run: ReconciliationRun): string {
     `seen       ${stats.sessionsSeen} sessions (${stats.sessionsForeign} not ours), ${stats.chargesSeen} charges (${stats.chargesUnmatched} unmatched), ${stats.intentsSeen ?? 0} auto top-up PaymentIntents, ${stats.paymentsChecked} payments, ${stats.usersChecked} users (${stats.ledgerPass ?? "full"} ledger pass)`,
     "",
   );
-  const rows = findingKinds.map((kind) => [kind, String(stats.findings[kind]), String(stats.healedByKind[kind])]);
+  // A run stored before a kind existed has no count for it: "-", not a zero it never checked.
+  const found: Partial<Record<FindingKind, number>> = stats.findings;
+  const healed: Partial<Record<FindingKind, number>> = stats.healedByKind;
+  const counted = (count: number | undefined) => (count === undefined ? "-" : String(count));
+  const rows = findingKinds.map((kind) => [kind, counted(found[kind]), counted(healed[kind])]);
   const total = [
     "total",
-    String(findingKinds.reduce((sum, kind) => sum + stats.findings[kind], 0)),
+    String(findingKinds.reduce((sum, kind) => sum + (found[kind] ?? 0), 0)),
     String(stats.healed),
   ];
   const table = [["finding", "found", "healed"], ...rows, total];

@@ -44,6 +44,7 @@ export interface ReconciliationStats {
   // Distinct payments of ours compared with the provider.
   paymentsChecked: number;
   usersChecked: number;
+  // Every kind for a new run; a run stored before a kind existed has no count for it.
   findings: Record<FindingKind, number>;
   healed: number;
   healedByKind: Record<FindingKind, number>;
