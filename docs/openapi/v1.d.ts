@@ -12549,7 +12549,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
-                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged" | "card_removed") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -12711,7 +12711,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
-                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged" | "card_removed") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;
@@ -12964,7 +12964,7 @@ export interface operations {
                             /** @enum {string} */
                             status: "pending" | "processing" | "succeeded" | "failed" | "skipped";
                             reason: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "disabled") | null;
-                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged") | null;
+                            cause: ("declined" | "authentication_required" | "cap_reached" | "provider_error" | "price_unavailable" | "disabled" | "flagged" | "card_removed") | null;
                             paymentId: string | null;
                             /** Format: date-time */
                             createdAt: string;

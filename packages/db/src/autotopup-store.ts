@@ -1,5 +1,5 @@
 import type { AutoTopUpAttempt, AutoTopUpStore } from "@credits/core";
-import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, isNotNull, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
 import { adminActions, autoTopUpAttempts, autoTopUpSettings, mails, payments } from "./schema.ts";
@@ -9,7 +9,7 @@ const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 // Auto top-up settings and attempts (migration 0019). The attempts are written by the ledger
 // trigger; here they are claimed (SKIP LOCKED and a lease) and moved along.
 export function createAutoTopUpStore(db: Database): AutoTopUpStore {
-  return translatingErrors({ ...settingsMethods(db), ...attemptMethods(db) });
+  return translatingErrors({ ...settingsMethods(db), ...cardMethods(db), ...attemptMethods(db) });
 }
 
 const attemptOf = (row: typeof autoTopUpAttempts.$inferSelect): AutoTopUpAttempt => row;
@@ -205,6 +205,43 @@ function settingsMethods(db: Database) {
         .update(autoTopUpSettings)
         .set({ consecutiveFailures: 0, updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
+    },
+  } satisfies Partial<AutoTopUpStore>;
+}
+
+// The saved card's removal by a dispute: forgotten at once, detached at the provider by the worker.
+function cardMethods(db: Database) {
+  return {
+    forgetCardToDetach: async (userId, disabledReason, at) => {
+      await db
+        .update(autoTopUpSettings)
+        .set({
+          cardToDetach: sql`coalesce(${autoTopUpSettings.paymentMethodId}, ${autoTopUpSettings.cardToDetach})`,
+          paymentMethodId: null,
+          enabled: false,
+          disabledReason,
+          cardRemovedAt: at,
+          updatedAt: sql`now()`,
+        })
+        .where(eq(autoTopUpSettings.userId, userId));
+    },
+
+    cardsToDetach: async (limit) => {
+      const rows = await db
+        .select({ userId: autoTopUpSettings.userId, card: autoTopUpSettings.cardToDetach })
+        .from(autoTopUpSettings)
+        .where(isNotNull(autoTopUpSettings.cardToDetach))
+        .limit(limit);
+      return rows.flatMap((row) => (row.card ? [{ userId: row.userId, card: row.card }] : []));
+    },
+
+    cardDetached: async (userId, card) => {
+      const updated = await db
+        .update(autoTopUpSettings)
+        .set({ cardToDetach: null, updatedAt: sql`now()` })
+        .where(and(eq(autoTopUpSettings.userId, userId), eq(autoTopUpSettings.cardToDetach, card)))
+        .returning({ userId: autoTopUpSettings.userId });
+      return updated.length > 0;
     },
   } satisfies Partial<AutoTopUpStore>;
 }

@@ -11,7 +11,11 @@ import { authedProcedure, router } from "../trpc.ts";
 
 const FIRST_REASONS = ["declined", "authentication_required", "cap_reached", "provider_error", "disabled"] as const;
 const firstReason = (reason: AutoTopUpAttemptReason | null): (typeof FIRST_REASONS)[number] | null =>
-  reason === "price_unavailable" ? "disabled" : reason === "flagged" ? "provider_error" : reason;
+  reason === "price_unavailable" || reason === "card_removed"
+    ? "disabled"
+    : reason === "flagged"
+      ? "provider_error"
+      : reason;
 
 const autoTopUpOutput = z.object({
   enabled: z.boolean(),
@@ -41,10 +45,16 @@ const autoTopUpOutput = z.object({
     .object({
       status: z.enum(autoTopUpAttemptStatuses),
       // The reasons of the first version of this API (kept so that a client's enum still parses):
-      // price_unavailable is told as "disabled" (nothing charged), flagged as "provider_error".
+      // price_unavailable and card_removed are told as "disabled" (nothing charged), flagged as
+      // "provider_error".
       reason: z.enum(FIRST_REASONS).nullable(),
       // The precise reason, including those added since.
-      cause: z.enum(autoTopUpAttemptReasons).nullable(),
+      // An open set (ADR 018): causes are added as the product learns them (card_removed, 0030).
+      cause: z
+        .enum(autoTopUpAttemptReasons)
+        .describe("Why the attempt ended so; new causes may be added, so show one you do not know as it is")
+        .meta({ "x-extensible-enum": true })
+        .nullable(),
       paymentId: z.uuid().nullable(),
       createdAt: z.iso.datetime(),
     })

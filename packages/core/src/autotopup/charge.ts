@@ -12,7 +12,7 @@ import { OPEN_STATUSES } from "../payments/state.ts";
 import type { PaymentStore } from "../payments/store.ts";
 import { transition } from "../payments/transition.ts";
 import { withRetry } from "../retry.ts";
-import { applyIntent, attemptFailed, type IntentDeps, type IntentTx } from "./intent.ts";
+import { applyIntent, attemptFailed, canceledByRemoval, type IntentDeps, type IntentTx } from "./intent.ts";
 import {
   type AutoTopUpAttempt,
   type AutoTopUpAttemptReason,
@@ -163,6 +163,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       const review = reviewReason && !payment.reviewReason ? { reviewReason } : {};
       await transition(tx.payments, payment, { status: "failed", ...review }, "auto_topup_provider_error");
     }
+    if (await canceledByRemoval(tx, attempt, payment?.createdAt ?? attempt.createdAt)) return;
     await attemptFailed(tx, attempt, "provider_error", deps);
   }
 

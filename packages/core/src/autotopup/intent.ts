@@ -79,6 +79,7 @@ export async function applyIntent(
   if (FAILED.includes(intent.status)) {
     if (payment.creditedAt || !IN_FLIGHT_ATTEMPT_STATUSES.includes(attempt.status)) return true;
     await transition(tx.payments, payment, { status: "failed", providerPaymentIntentId: intent.id }, source);
+    if (await canceledByRemoval(tx, attempt, payment.createdAt)) return true;
     await attemptFailed(tx, attempt, failureReason(intent), deps);
     return true;
   }
@@ -138,6 +139,17 @@ async function succeeded(tx: IntentTx, attempt: AutoTopUpAttempt, payment: Payme
       currency: payment.currency,
     },
   });
+}
+
+// The card was removed (by its user, or a dispute) at or after `since`, when this charge began: a
+// failure is then the removal's doing (a detached card is refused), not the card's. The attempt is
+// skipped (card_removed): no failure mail or event, not counted toward the failures in a row.
+// False (nothing done) when the card was not removed since.
+export async function canceledByRemoval(tx: IntentTx, attempt: AutoTopUpAttempt, since: Date): Promise<boolean> {
+  const removedAt = (await tx.autoTopUps.lockSettings(attempt.userId))?.cardRemovedAt;
+  if (!removedAt || removedAt < since) return false;
+  await tx.autoTopUps.updateAttempt(attempt.id, { status: "skipped", reason: "card_removed" });
+  return true;
 }
 
 // A failure that charged nothing: counted (three in a row turn auto top-up off), announced, and

@@ -1,11 +1,9 @@
 import type { CatalogStore, CreditPackage, PackagePrice } from "../catalog.ts";
 import { priceOf } from "../catalog-service.ts";
-import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
+import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { MAX_LOW_BALANCE_THRESHOLD } from "../limits.ts";
-import { ProviderUnavailableError } from "../payments/provider.ts";
-import { withRetry } from "../retry.ts";
+import { createCardRemoval } from "./card-removal.ts";
 import { type AutoTopUpCaps, type ChargeDeps, createAutoTopUpCharger } from "./charge.ts";
-import type { IntentTx } from "./intent.ts";
 import type { AutoTopUpAttemptReason, AutoTopUpAttemptStatus, AutoTopUpSettings, AutoTopUpStore } from "./store.ts";
 
 // The user's side of auto top-up: opting in (threshold and pack), and what they see on /account.
@@ -58,7 +56,7 @@ export function createAutoTopUpService(
 ) {
   const { store } = deps;
   const charger = createAutoTopUpCharger({ ...deps, claimDue: store.claimDue });
-  const inTransaction = <T>(work: (tx: IntentTx) => Promise<T>) => withRetry(() => deps.payments.transaction(work));
+  const cardRemoval = createCardRemoval(deps);
 
   async function status(userId: string): Promise<AutoTopUpStatus> {
     const [settings, last] = await Promise.all([store.settings(userId), store.lastAttempt(userId)]);
@@ -107,45 +105,25 @@ export function createAutoTopUpService(
     return (!pack?.archivedAt && pack?.prices.find((p) => p.currency === settings.currency)) || null;
   }
 
-  // Turns auto top-up off and forgets the saved card, detached at the provider. Off first, under
-  // the settings lock the worker takes to make a charge: no attempt prepared after that commits
-  // charges the card, and a retried one finds it off (charge.ts, settingsStillAllow). The card is
-  // forgotten only once the provider detached it, so a failed detach is retried by asking again.
+  // Turns auto top-up off and forgets the saved card, detached at the provider (card-removal.ts).
   async function removeCard(userId: string, requestId: string | null): Promise<AutoTopUpStatus> {
-    const card = await inTransaction(async (tx) => {
-      const settings = await tx.autoTopUps.lockSettings(userId);
-      // No card saved: nothing to remove, and an opt-in waiting for its first Checkout stays.
-      if (!settings?.paymentMethodId) return null;
-      await tx.autoTopUps.beginCardRemoval(userId, deps.clock.now());
-      return settings.paymentMethodId;
-    });
-    if (!card) return status(userId);
-    const customerId = (await deps.payments.getBillingProfile(userId))?.providerCustomerId ?? null;
-    await deps.provider.detachPaymentMethod({ paymentMethodId: card, customerId }).catch((error: unknown) => {
-      if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
-      throw error;
-    });
-    await inTransaction(async (tx) => {
-      // Another removal (or a new card saved meanwhile) got there first: nothing more to do here.
-      if ((await tx.autoTopUps.lockSettings(userId))?.paymentMethodId !== card) return;
-      await tx.autoTopUps.removeCard(userId, null, deps.clock.now());
-      await tx.autoTopUps.audit({
-        actorId: userId,
-        targetUserId: userId,
-        action: "auto_topup.card_removed",
-        amount: null,
-        reason: null,
-        requestId,
-        balanceBefore: null,
-        balanceAfter: null,
-        adjustmentRequestId: null,
-        detail: { via: "user" },
-      });
-    });
+    await cardRemoval.removeByUser(userId, requestId);
     return status(userId);
   }
 
-  return { status, choose, removeCard, runOnce: charger.runOnce };
+  // A worker pass: the cards a dispute forgot are detached at the provider, then due attempts
+  // charged; an error of the first is reported after the second ran.
+  async function runOnce(): Promise<{ claimed: number }> {
+    const detachFailure = await cardRemoval.detachForgottenCards().then(
+      () => null,
+      (error: unknown) => ({ error }),
+    );
+    const result = await charger.runOnce();
+    if (detachFailure) throw detachFailure.error;
+    return result;
+  }
+
+  return { status, choose, removeCard, runOnce };
 }
 
 function capsIn(caps: AutoTopUpCaps, currency: string | null): AutoTopUpStatus["caps"] {

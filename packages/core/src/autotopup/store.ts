@@ -25,7 +25,9 @@ export const autoTopUpFailureReasons = [
 export type AutoTopUpFailureReason = (typeof autoTopUpFailureReasons)[number];
 // flagged: the provider charged, but not what the payment says (currency or amount): not
 // credited, left to a person (the payment's reviewReason), and auto top-up turned off.
-export const autoTopUpAttemptReasons = [...autoTopUpFailureReasons, "disabled", "flagged"] as const;
+// card_removed: the card was removed (its user, a dispute) while its charge was on its way, which
+// failed for it: skipped, neither announced nor counted as a failure.
+export const autoTopUpAttemptReasons = [...autoTopUpFailureReasons, "disabled", "flagged", "card_removed"] as const;
 export type AutoTopUpAttemptReason = (typeof autoTopUpAttemptReasons)[number];
 
 // Failures that never reached the provider: the attempt is skipped (not counted by the caps).
@@ -64,6 +66,8 @@ export interface AutoTopUpSettings {
   // When the saved card was last removed (the user began removing it, or a dispute did): a
   // Checkout started before then never saves its card again (removal wins over a late event).
   cardRemovedAt: Date | null;
+  // A card forgotten before the provider detached it (a dispute's removal): the worker detaches it.
+  cardToDetach: string | null;
   updatedAt: Date;
 }
 
@@ -127,6 +131,13 @@ export interface AutoTopUpStore {
   removeCard(userId: string, disabledReason: string | null, at: Date): Promise<void>;
   // A user's removal begins: auto top-up off, the card kept until the provider detached it.
   beginCardRemoval(userId: string, at: Date): Promise<void>;
+  // A dispute's removal: forgets the card at once (as removeCard), keeping it as cardToDetach
+  // for the worker to detach at the provider after commit.
+  forgetCardToDetach(userId: string, disabledReason: string, at: Date): Promise<void>;
+  // Cards forgotten but not detached at the provider yet (unlocked).
+  cardsToDetach(limit: number): Promise<{ userId: string; card: string }[]>;
+  // The provider detached it: no longer to detach. False when it was not (or no longer) marked.
+  cardDetached(userId: string, card: string): Promise<boolean>;
   // Turns auto top-up off, keeping the card and the rest of the choice; with a reason when the
   // platform did it (shown on /account; the user turning it off gives none).
   turnOff(userId: string, disabledReason?: string): Promise<void>;

@@ -26,11 +26,14 @@ export const autoTopUpSettings = pgTable(
     disabledReason: text("disabled_reason"),
     // When the saved card was last removed (migration 0028).
     cardRemovedAt: tsz("card_removed_at"),
+    // A card a dispute forgot, still to detach at the provider (migration 0031).
+    cardToDetach: text("card_to_detach"),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
   (t) => [
     check("auto_topup_settings_threshold_check", sql`${t.threshold} BETWEEN 1 AND 1000000000`),
     check("auto_topup_settings_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    index("auto_topup_settings_card_to_detach_idx").on(t.userId).where(sql`${t.cardToDetach} IS NOT NULL`),
   ],
 );
 
