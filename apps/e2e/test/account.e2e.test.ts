@@ -1,3 +1,4 @@
+import { parseEnv } from "@credits/env";
 import { describe, expect, test } from "vitest";
 import {
   docsScreenshot,
@@ -31,6 +32,24 @@ describe("my data", () => {
     const body = (await response.json()) as { profile: { email: string }; balance: number };
     expect(body.profile.email).toBe(email);
     expect(body.balance).toBe(0);
+    await context.close();
+  });
+
+  test("past GDPR_EXPORT_RATE_LIMIT_PER_HOUR downloads, a plain 429 says when to come back", async () => {
+    const email = uniqueEmail("exporter-often");
+    await server.services.auth.createUser({ email, password: PASSWORD, role: "user" });
+    const { context, page } = await newPage(browser, server.url);
+    await logInThroughPage(page, email);
+    // The harness keeps the default.
+    const limit = parseEnv({ NODE_ENV: "test" }).GDPR_EXPORT_RATE_LIMIT_PER_HOUR;
+    for (let i = 0; i < limit; i++) expect((await page.request.get("/account/export")).status()).toBe(200);
+    const refused = await page.request.get("/account/export");
+    expect(refused.status()).toBe(429);
+    expect(Number(refused.headers()["retry-after"])).toBeGreaterThan(0);
+    expect(refused.headers()["content-type"]).toContain("text/plain");
+    expect(await refused.text()).toMatch(
+      /^Your data was downloaded too often in the last hour\. Try again in \d+ min\.\n$/,
+    );
     await context.close();
   });
 
