@@ -85,6 +85,8 @@ const server = await startChild(
     PORT: "0",
     PUBLIC_URL: "http://127.0.0.1:3000",
     ALLOW_LOCAL_PAYMENTS: "true",
+    // The heavy user's export is timed 20 times at each size: past the per-user hourly limit.
+    GDPR_EXPORT_RATE_LIMIT_PER_HOUR: "1000",
   },
   /(?:listening on |READY )(http:\/\/[\d.:]+)/,
 );
