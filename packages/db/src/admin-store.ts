@@ -91,8 +91,8 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
         .limit(limit),
 
     // From the audit rows, by admin_actions_target_idx: an applied adjustment's or key grant's is
-    // written in its ledger row's transaction (one now() stamps both; its amount is the row's) and
-    // is append-only. The user's ledger rows in the window are as many as their spends, and every
+    // written in its ledger row's transaction (the audit row stamped by the database's now(), as
+    // every audit row the window compares is; its amount is the row's) and is append-only. The user's ledger rows in the window are as many as their spends, and every
     // key grant reads this total under the user's balance lock (ADR 023). An approved request's
     // row has its own action ('adjustment_approved'): a second admin saw it.
     unapprovedAdjustmentTotal: async (userId, windowMs) => {
