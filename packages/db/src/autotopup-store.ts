@@ -159,17 +159,23 @@ function settingsMethods(db: Database) {
       return updated.length > 0;
     },
 
-    removeCard: async (userId, disabledReason, at) => {
+    removeCard: async (userId, disabledReason) => {
       await db
         .update(autoTopUpSettings)
-        .set({ paymentMethodId: null, enabled: false, disabledReason, cardRemovedAt: at, updatedAt: sql`now()` })
+        .set({
+          paymentMethodId: null,
+          enabled: false,
+          disabledReason,
+          cardRemovedAt: sql`now()`,
+          updatedAt: sql`now()`,
+        })
         .where(eq(autoTopUpSettings.userId, userId));
     },
 
-    beginCardRemoval: async (userId, at) => {
+    beginCardRemoval: async (userId) => {
       await db
         .update(autoTopUpSettings)
-        .set({ enabled: false, cardRemovedAt: at, updatedAt: sql`now()` })
+        .set({ enabled: false, cardRemovedAt: sql`now()`, updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
     },
 
@@ -212,7 +218,7 @@ function settingsMethods(db: Database) {
 // The saved card's removal by a dispute: forgotten at once, detached at the provider by the worker.
 function cardMethods(db: Database) {
   return {
-    forgetCardToDetach: async (userId, disabledReason, at) => {
+    forgetCardToDetach: async (userId, disabledReason) => {
       await db
         .update(autoTopUpSettings)
         .set({
@@ -220,7 +226,7 @@ function cardMethods(db: Database) {
           paymentMethodId: null,
           enabled: false,
           disabledReason,
-          cardRemovedAt: at,
+          cardRemovedAt: sql`now()`,
           updatedAt: sql`now()`,
         })
         .where(eq(autoTopUpSettings.userId, userId));

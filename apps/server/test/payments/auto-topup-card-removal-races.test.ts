@@ -2,10 +2,11 @@
 // Stripe too (the worker's pass, retried while Stripe is down), a user's removal whose detach
 // fails is audited all the same, and a charge that fails because the card was just removed is
 // canceled (card_removed), not a failure: no mail, no auto_topup.failed, not counted.
+import { systemClock } from "@credits/core";
 import { adminActions } from "@credits/db/schema";
 import { asc, eq } from "drizzle-orm";
 import { HttpResponse } from "msw";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   attemptsOf,
   autoTopUpOf,
@@ -148,5 +149,49 @@ describe("a charge racing the card's removal", () => {
       mock.beforeIntentAnswer(null);
     }
     await expectCanceled(saved);
+  });
+});
+
+// F3: the removal's time is compared with payments' times, stamped by the database: an instance
+// whose clock is behind the database's must not make a removal look older than a Checkout begun
+// before it (which would then save its card again).
+describe("the removal's time is the database's", () => {
+  async function behindTheDatabase<T>(work: () => Promise<T>): Promise<T> {
+    const skewed = vi.spyOn(systemClock, "now").mockImplementation(() => new Date(Date.now() - 2 * 60_000));
+    try {
+      return await work();
+    } finally {
+      skewed.mockRestore();
+    }
+  }
+
+  // A Checkout begun before the removal, its card saved by its events after it.
+  async function lateCheckoutSaves(saved: Saver, remove: () => Promise<unknown>) {
+    const late = await startPurchase(server, "starter", saved.id);
+    await behindTheDatabase(remove);
+    const completed = await deliver(server.url, purchaseEvents(mock, late).completed());
+    expect(completed.status).toBe(200);
+    const card = randomStripeId("pm");
+    const intent = savedCardIntent({
+      paymentId: late.paymentId,
+      userId: saved.id,
+      customer: saved.customer,
+      paymentMethod: card,
+    });
+    expect((await deliver(server.url, stripeEvent("payment_intent.succeeded", intent))).status).toBe(200);
+  }
+
+  it("a user's removal on an instance whose clock is behind: the earlier Checkout saves no card", async () => {
+    const { saved } = await saver();
+    await lateCheckoutSaves(saved, () => server.services.autoTopUp.removeCard(saved.id, null));
+    expect((await autoTopUpOf(server, saved)).body).toMatchObject({ cardSaved: false });
+  });
+
+  it("a dispute handled on an instance whose clock is behind: the earlier Checkout saves no card", async () => {
+    const { saved, purchase } = await saver();
+    await lateCheckoutSaves(saved, async () =>
+      expect((await deliver(server.url, purchaseEvents(mock, purchase).disputeCreated())).status).toBe(200),
+    );
+    expect((await autoTopUpOf(server, saved)).body).toMatchObject({ cardSaved: false });
   });
 });

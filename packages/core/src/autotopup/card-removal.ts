@@ -1,5 +1,4 @@
 import type { NewAdminAction } from "../admin/store.ts";
-import type { Clock } from "../clock.ts";
 import { ProviderUnavailableDomainError } from "../errors.ts";
 import { type PaymentProvider, ProviderUnavailableError } from "../payments/provider.ts";
 import type { PaymentStore } from "../payments/store.ts";
@@ -15,7 +14,6 @@ export interface CardRemovalDeps {
   store: Pick<AutoTopUpStore, "cardsToDetach">;
   payments: PaymentStore;
   provider: PaymentProvider;
-  clock: Clock;
 }
 
 // Cards forgotten before their detach (a dispute) detached per worker pass.
@@ -41,7 +39,7 @@ export function createCardRemoval(deps: CardRemovalDeps) {
     const card = await inTransaction(async (tx) => {
       const settings = await tx.autoTopUps.lockSettings(userId);
       if (!settings?.paymentMethodId) return null;
-      await tx.autoTopUps.beginCardRemoval(userId, deps.clock.now());
+      await tx.autoTopUps.beginCardRemoval(userId);
       if (settings.enabled) await tx.autoTopUps.audit(cardAudit(userId, "auto_topup.turned_off", "user", requestId));
       return settings.paymentMethodId;
     });
@@ -57,7 +55,7 @@ export function createCardRemoval(deps: CardRemovalDeps) {
     await inTransaction(async (tx) => {
       // Another removal (or a new card saved meanwhile) got there first: nothing more to do here.
       if ((await tx.autoTopUps.lockSettings(userId))?.paymentMethodId !== card) return;
-      await tx.autoTopUps.removeCard(userId, null, deps.clock.now());
+      await tx.autoTopUps.removeCard(userId, null);
       await tx.autoTopUps.audit(cardAudit(userId, "auto_topup.card_removed", "user", requestId));
     });
     return true;

@@ -127,13 +127,15 @@ export interface AutoTopUpStore {
   // different card clears the failure count.
   saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
   // Forgets the saved card and turns auto top-up off, saying why (null: the user did; no settings:
-  // nothing to do); `at` is the removal's time (cardRemovedAt).
-  removeCard(userId: string, disabledReason: string | null, at: Date): Promise<void>;
+  // nothing to do). Each of the three stamps cardRemovedAt with the database's now(), as payments'
+  // createdAt, which it is compared with: an instance's clock behind the database's would make a
+  // removal look older than a Checkout begun before it (review F3).
+  removeCard(userId: string, disabledReason: string | null): Promise<void>;
   // A user's removal begins: auto top-up off, the card kept until the provider detached it.
-  beginCardRemoval(userId: string, at: Date): Promise<void>;
+  beginCardRemoval(userId: string): Promise<void>;
   // A dispute's removal: forgets the card at once (as removeCard), keeping it as cardToDetach
   // for the worker to detach at the provider after commit.
-  forgetCardToDetach(userId: string, disabledReason: string, at: Date): Promise<void>;
+  forgetCardToDetach(userId: string, disabledReason: string): Promise<void>;
   // Cards forgotten but not detached at the provider yet (unlocked).
   cardsToDetach(limit: number): Promise<{ userId: string; card: string }[]>;
   // The provider detached it: no longer to detach. False when it was not (or no longer) marked.

@@ -136,8 +136,7 @@ export function createPaymentService(deps: {
         // A closed dispute that was not lost (won, or an inquiry closed with a warning) returns the credits.
         const reported = event.type === "dispute.created" ? "open" : dispute.outcome === "lost" ? "lost" : "won";
         await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
-        if (reported === "open")
-          await tx.autoTopUps.forgetCardToDetach(payment.userId, DISPUTE_DISABLED_REASON, clock.now());
+        if (reported === "open") await tx.autoTopUps.forgetCardToDetach(payment.userId, DISPUTE_DISABLED_REASON);
         return true;
       }
       case "payment_intent.succeeded":
