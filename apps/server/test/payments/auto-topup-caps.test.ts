@@ -2,7 +2,7 @@
 // of a 70 USD pack take 350 USD a day. The charges of the window in the attempt's currency, with
 // this one, must stay within the cap; past it the crossing charges nothing (cap_reached).
 import { randomUUID } from "node:crypto";
-import { autoTopUpAttempts } from "@credits/db/schema";
+import { autoTopUpAttempts, autoTopUpSettings } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
@@ -131,8 +131,14 @@ describe("auto top-up amount caps", () => {
     ]);
   });
 
+  // A choice made while the currency had a cap, the cap removed from the configuration since.
   it("a currency with no amount cap configured: nothing charged in it", async () => {
-    const saver = await saverIn(await packPriced([{ currency: "gbp", unitAmount: 400 }]), "gbp");
+    const packageId = await packPriced([
+      { currency: "usd", unitAmount: 500 },
+      { currency: "gbp", unitAmount: 400 },
+    ]);
+    const saver = await saverIn(packageId, "usd");
+    await db.update(autoTopUpSettings).set({ currency: "gbp" }).where(eq(autoTopUpSettings.userId, saver.id));
     await spend(server, saver.id, 60);
     await runWorker();
     expect(intentRequests(mock, saver.customer)).toEqual([]);
@@ -147,5 +153,59 @@ describe("auto top-up amount caps", () => {
       amountPerDayMinor: 100_000,
       amountPerMonthMinor: 900,
     });
+  });
+});
+
+// Turning it on for a price no top-up can charge would skip every crossing (cap_reached): 400.
+describe("choosing a pack and currency the amount caps leave no room for", () => {
+  const choose = async (currency: unknown, prices = [{ currency: "gbp", unitAmount: 400 }]) => {
+    const user = await signUp(server.url, "caps-choice");
+    const packageId = await packPriced(prices);
+    return { user, reply: await optIn(server, user, { enabled: true, threshold: 50, packageId, currency }) };
+  };
+
+  it("a currency with no amount cap configured: 400 saying so, nothing saved", async () => {
+    const { user, reply } = await choose("gbp");
+    expect(reply.status).toBe(400);
+    expect(reply.body).toMatchObject({
+      error: { code: "INVALID_INPUT", message: "auto top-up is not available in GBP: choose another currency or pack" },
+    });
+    expect((await autoTopUpOf(server, user)).body).toMatchObject({ enabled: false, packageId: null });
+  });
+
+  it("a price past the day's or the month's cap on its own: 400", async () => {
+    const day = await choose("usd", [{ currency: "usd", unitAmount: 1001 }]);
+    expect(day.reply.status).toBe(400);
+    expect(String((day.reply.body.error as { message: string }).message)).toMatch(/limit of 1000 a day/);
+    const month = await choose("eur", [{ currency: "eur", unitAmount: 901 }]);
+    expect(month.reply.status).toBe(400);
+    expect(String((month.reply.body.error as { message: string }).message)).toMatch(/limit of 900 a month/);
+  });
+
+  it("hostile currencies: 400, never a prototype's key taken for a cap", async () => {
+    for (const currency of ["__proto__", "constructor", "GBP", "gb", "gbp ", "usd\u0000", 840, null, ["usd"]]) {
+      const { reply } = await choose(currency, [{ currency: "usd", unitAmount: 500 }]);
+      expect(reply.status, JSON.stringify(currency)).toBe(400);
+    }
+  });
+
+  it("turning it off stays allowed with no cap", async () => {
+    const { reply } = await choose("gbp").then(async ({ user }) => ({
+      reply: await optIn(server, user, {
+        enabled: false,
+        threshold: 50,
+        packageId: await packPriced([{ currency: "gbp", unitAmount: 400 }]),
+        currency: "gbp",
+      }),
+    }));
+    expect(reply.status).toBe(200);
+  });
+
+  it("a capped currency of the same pack is accepted", async () => {
+    const { reply } = await choose("usd", [
+      { currency: "gbp", unitAmount: 400 },
+      { currency: "usd", unitAmount: 500 },
+    ]);
+    expect(reply.status, JSON.stringify(reply.body)).toBe(200);
   });
 });

@@ -41,6 +41,14 @@ function invalidFields(names: string[], words: Messages = {}): Explain {
   };
 }
 
+// The router's bounds (a field it refused) get one sentence for the whole choice; the core's
+// refusal (a currency the pack is not sold in, or with no amount cap configured) says why itself.
+const AUTO_TOPUP_FIELDS =
+  "Enter a whole number of credits (1 to 1,000,000,000), and choose a pack and one of its prices.";
+const autoTopUpRefused: Explain = (error) =>
+  error.fieldErrors || error.formErrors
+    ? { form: AUTO_TOPUP_FIELDS }
+    : { form: `${error.message.charAt(0).toUpperCase()}${error.message.slice(1)}.` };
 const PACK_GONE = form("This pack is no longer on sale. Pick another one.");
 const PAYMENTS_DOWN = form("Payments are unavailable right now. Nothing was charged; try again in a minute.");
 const CHECKOUT_FAILED = form("That checkout did not start. Nothing was charged; try again.");
@@ -88,6 +96,10 @@ export const errorTable = {
   deleteAccount: {
     UNAUTHENTICATED: field("password", "That password is not correct."),
     RATE_LIMITED: tooManyAttempts,
+  },
+  autoTopUp: {
+    INVALID_INPUT: autoTopUpRefused,
+    NOT_FOUND: form("This pack is no longer on sale. Choose another one."),
   },
   removeCard: {
     PROVIDER_UNAVAILABLE: form(

@@ -84,14 +84,9 @@ async function saveAutoTopUp(form: FormData, api: Parameters<Parameters<typeof u
       currency: textField(form, "currency") || undefined,
     });
   } catch (error) {
-    if (!formFailure(error, "deleteAccount")) throw error;
-    return data(
-      {
-        autoTopUpError:
-          "Enter a whole number of credits (1 to 1,000,000,000), and choose a pack and one of its prices.",
-      },
-      400,
-    );
+    const failure = formFailure(error, "autoTopUp");
+    if (!failure) throw error;
+    return data({ autoTopUpError: failure.errors.form }, failure.status);
   }
   return redirect("/account");
 }

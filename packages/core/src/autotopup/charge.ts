@@ -210,14 +210,20 @@ async function overCap(
   const day = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
   const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1));
   const windows = [
-    { since: day, count: caps.perDay, amount: caps.amountPerDayMinor[charge.currency] ?? 0 },
-    { since: month, count: caps.perMonth, amount: caps.amountPerMonthMinor[charge.currency] ?? 0 },
+    { since: day, count: caps.perDay, amount: capOf(caps.amountPerDayMinor, charge.currency) },
+    { since: month, count: caps.perMonth, amount: capOf(caps.amountPerMonthMinor, charge.currency) },
   ];
   for (const window of windows) {
     const charged = await tx.autoTopUps.charged(userId, window.since, charge.currency);
     if (charged.count >= window.count || charged.amountMinor + charge.amountMinor > window.amount) return true;
   }
   return false;
+}
+
+// A currency's amount cap (minor units); none configured: 0, no room. Own keys only: a hostile
+// currency must not read the prototype's.
+export function capOf(perCurrency: Readonly<Record<string, number>>, currency: string): number {
+  return Object.hasOwn(perCurrency, currency) ? (perCurrency[currency] ?? 0) : 0;
 }
 
 async function skip(tx: IntentTx, attempt: AutoTopUpAttempt, reason: AutoTopUpAttemptReason): Promise<null> {

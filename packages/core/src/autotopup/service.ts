@@ -3,7 +3,7 @@ import { priceOf } from "../catalog-service.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { MAX_LOW_BALANCE_THRESHOLD } from "../limits.ts";
 import { createCardRemoval } from "./card-removal.ts";
-import { type AutoTopUpCaps, type ChargeDeps, createAutoTopUpCharger } from "./charge.ts";
+import { type AutoTopUpCaps, type ChargeDeps, capOf, createAutoTopUpCharger } from "./charge.ts";
 import type { AutoTopUpAttemptReason, AutoTopUpAttemptStatus, AutoTopUpSettings, AutoTopUpStore } from "./store.ts";
 
 // The user's side of auto top-up: opting in (threshold and pack), and what they see on /account.
@@ -87,7 +87,9 @@ export function createAutoTopUpService(
     // Only a pack on sale can be chosen.
     if (!pack || pack.archivedAt || pack.prices.length === 0) throw new NotFoundError("package");
     if (!(await deps.payments.getBillingProfile(userId))) throw new NotFoundError("user");
-    const { currency } = priceOf(pack, choice.currency ?? (await keptCurrency(userId, pack)));
+    const price = priceOf(pack, choice.currency ?? (await keptCurrency(userId, pack)));
+    const { currency } = price;
+    if (choice.enabled) assertWithinCaps(price, deps.caps);
     await store.saveSettings(userId, { enabled: choice.enabled, threshold, packageId: pack.id, currency });
     return status(userId);
   }
@@ -126,8 +128,26 @@ export function createAutoTopUpService(
   return { status, choose, removeCard, runOnce };
 }
 
+// Turning it on for a price no top-up can charge (its currency has no amount cap configured, or
+// the price alone is past one) would skip every crossing with cap_reached: refused when chosen
+// instead. Turning it off is always allowed.
+function assertWithinCaps(price: PackagePrice, caps: AutoTopUpCaps): void {
+  const code = price.currency.toUpperCase();
+  const perDay = capOf(caps.amountPerDayMinor, price.currency);
+  const perMonth = capOf(caps.amountPerMonthMinor, price.currency);
+  if (perDay === 0 || perMonth === 0) {
+    throw new InvalidInputError(`auto top-up is not available in ${code}: choose another currency or pack`);
+  }
+  if (price.unitAmount > perDay || price.unitAmount > perMonth) {
+    const limit = price.unitAmount > perDay ? `${perDay} a day` : `${perMonth} a month`;
+    throw new InvalidInputError(
+      `this pack's price (${price.unitAmount} ${code} minor units) is above the auto top-up limit of ${limit}: choose a smaller pack`,
+    );
+  }
+}
+
 function capsIn(caps: AutoTopUpCaps, currency: string | null): AutoTopUpStatus["caps"] {
-  const amount = (perCurrency: AutoTopUpCaps["amountPerDayMinor"]) => (currency ? (perCurrency[currency] ?? 0) : null);
+  const amount = (perCurrency: AutoTopUpCaps["amountPerDayMinor"]) => (currency ? capOf(perCurrency, currency) : null);
   return {
     perDay: caps.perDay,
     perMonth: caps.perMonth,
