@@ -2,10 +2,12 @@ import {
   PaymentNotYetKnownError,
   type PaymentProvider,
   type PaymentService,
+  ProviderUnavailableDomainError,
+  ProviderUnavailableError,
   WebhookPayloadError,
   WebhookSignatureError,
 } from "@credits/core";
-import { boundedLabel, type WebhookOutcome, webhookEvents, withSpan } from "@credits/observability";
+import { boundedLabel, logger, type WebhookOutcome, webhookEvents, withSpan } from "@credits/observability";
 import type { Hono } from "hono";
 import { errorResponse } from "./http-errors.ts";
 import { bodySizeLimit } from "./security.ts";
@@ -53,6 +55,18 @@ export function mountWebhooks(
         outcome(type, "failed");
         if (error instanceof PaymentNotYetKnownError) {
           return errorResponse(503, "NOT_YET_KNOWN", error.message, { headers: { "Retry-After": "60" } });
+        }
+        // Stripe itself could not be read (the paid session's PaymentIntent for a user waiting for
+        // a card, the charge's refunds): nothing was applied; its redelivery (or reconciliation)
+        // handles it. Expected while Stripe is down: a warning, not an error report.
+        if (error instanceof ProviderUnavailableError || error instanceof ProviderUnavailableDomainError) {
+          logger.warn(
+            { requestId: c.get("requestId"), eventId: event.id, eventType: boundedLabel(type) },
+            "stripe webhook: the payment provider is unreachable, not handled yet",
+          );
+          return errorResponse(503, "PROVIDER_UNAVAILABLE", "the payment provider is unavailable, deliver again", {
+            headers: { "Retry-After": "60" },
+          });
         }
         throw error;
       }

@@ -2,9 +2,11 @@
 // payment_intent.succeeded no longer leaves an opted-in buyer without the card a Checkout saved
 // (checkout.session.completed, or reconciliation crediting the session, reads the session's
 // PaymentIntent), and a card the user removed is never saved again by a late event or repair.
+import { captureLogs } from "@credits/observability";
 import { describe, expect, it } from "vitest";
 import { autoTopUpOf, intentRequests, optIn, savedCardIntent, spend } from "./auto-topup-helpers.ts";
 import {
+  balanceOf,
   deliver,
   failOnLoggedError,
   type Purchase,
@@ -68,6 +70,38 @@ describe("the card a Checkout saved, when its payment_intent.succeeded is lost",
     mock.seedCheckoutSessions([paidSession(purchase)]);
     const run = await server.services.reconciliation.run({ trigger: "manual" });
     expect(run?.status).toBe("succeeded");
+    expect(await cardSaved(user)).toBe(true);
+  });
+});
+
+// F2: the session's PaymentIntent cannot be read while Stripe is down. The event is answered as
+// the documented retryable outcome (503 PROVIDER_UNAVAILABLE with Retry-After, a warning, no
+// error), nothing is credited, and Stripe's redelivery credits it once and saves the card.
+describe("checkout.session.completed while Stripe cannot be read", () => {
+  it("503 and a warning; the redelivery credits it once and saves the card", async () => {
+    const { user, purchase } = await paidSavingCard();
+    const completed = purchaseEvents(mock, purchase).completed();
+    const logs = captureLogs("warn");
+    mock.failWith("500");
+    let reply: Awaited<ReturnType<typeof deliver>>;
+    try {
+      reply = await deliver(server.url, completed);
+    } finally {
+      mock.failWith(null);
+      logs.stop();
+    }
+    expect(reply.status).toBe(503);
+    expect(reply.body).toMatchObject({ error: { code: "PROVIDER_UNAVAILABLE" } });
+    expect(reply.headers.get("retry-after")).toBe("60");
+    const warned = logs.entries().filter((entry) => entry.level === "warn" || entry.level === 40);
+    expect(warned.map((entry) => entry.msg)).toContain(
+      "stripe webhook: the payment provider is unreachable, not handled yet",
+    );
+    expect(await balanceOf(user.id)).toBe(0);
+
+    expect((await deliver(server.url, completed)).status).toBe(200);
+    expect((await deliver(server.url, completed)).status).toBe(200);
+    expect(await balanceOf(user.id)).toBe(purchase.credits);
     expect(await cardSaved(user)).toBe(true);
   });
 });
