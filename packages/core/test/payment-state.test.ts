@@ -20,6 +20,20 @@ const amounts = fc.integer({ min: 1, max: 1_000_000 }).chain((amountMinor) =>
   }),
 );
 
+// A payment of any price whose charge is any amount from nothing (a 100%-off promotion code) up,
+// with any refunded amount up to it.
+const charged = fc.integer({ min: 1, max: 1_000_000 }).chain((amountMinor) =>
+  fc.integer({ min: 0, max: 2 * amountMinor }).chain((amountPaidMinor) =>
+    fc.record({
+      amountMinor: fc.constant(amountMinor),
+      amountPaidMinor: fc.constant(amountPaidMinor),
+      amountRefundedMinor: fc.integer({ min: 0, max: amountPaidMinor }),
+      credits: fc.integer({ min: 1, max: 1_000_000_000 }),
+      disputeStatus: dispute,
+    }),
+  ),
+);
+
 describe("payment state", () => {
   it("an uncredited payment keeps its own status; a credited one is derived from its facts", () => {
     const facts = (f: Partial<PaymentFacts>): PaymentFacts => ({
@@ -69,6 +83,39 @@ describe("payment state", () => {
       fc.property(amounts, fc.integer({ min: 0, max: 1_000_000 }), (input, more) => {
         const later = { ...input, amountRefundedMinor: Math.min(input.amountMinor, input.amountRefundedMinor + more) };
         expect(clawbackTargets(later).refunded).toBeGreaterThanOrEqual(clawbackTargets(input).refunded);
+      }),
+    );
+  });
+
+  it("a payment that charged nothing (a 100%-off promotion code) is paid, never refunded, and no refund claws back", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 1_000_000 }),
+        fc.integer({ min: 1, max: 1_000_000_000 }),
+        dispute,
+        (amountMinor, credits, disputeStatus) => {
+          const free = { amountMinor, amountPaidMinor: 0, amountRefundedMinor: 0, credits, disputeStatus };
+          const { refunded, disputed } = clawbackTargets(free);
+          expect(refunded).toBe(0);
+          expect(disputed).toBe(disputeStatus === "open" || disputeStatus === "lost" ? credits : 0);
+          const status = deriveStatus({ ...free, status: "paid", creditedAt: new Date(0) });
+          expect(status).not.toMatch(/refunded/);
+          if (disputeStatus === null) expect(status).toBe("paid");
+        },
+      ),
+    );
+  });
+
+  it("whatever was charged, from nothing up: targets are whole credits within the payment, refunded only once money went back", () => {
+    fc.assert(
+      fc.property(charged, (input) => {
+        const { refunded, disputed } = clawbackTargets(input);
+        expect(Number.isSafeInteger(refunded) && Number.isSafeInteger(disputed)).toBe(true);
+        expect(refunded).toBeGreaterThanOrEqual(0);
+        expect(refunded + disputed).toBeLessThanOrEqual(input.credits);
+        const status = deriveStatus({ ...input, status: "paid", creditedAt: new Date(0) });
+        if (status === "refunded" || status === "partially_refunded") expect(input.amountRefundedMinor).toBeGreaterThan(0);
+        if (input.amountRefundedMinor === 0 && input.disputeStatus === null) expect(status).toBe("paid");
       }),
     );
   });

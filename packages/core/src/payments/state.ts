@@ -40,11 +40,13 @@ export function chargedMinor(payment: { amountMinor: number; amountPaidMinor?: n
 // Statuses an unpaid payment may leave for a closing one (failed, expired, canceled).
 export const OPEN_STATUSES: readonly PaymentStatus[] = ["created", "pending"];
 
+// A payment that charged nothing (a 100%-off promotion code) has nothing to refund: with 0 refunded
+// of 0 charged it is paid, not refunded.
 export function deriveStatus(facts: PaymentFacts): PaymentStatus {
   if (!facts.creditedAt) return facts.status;
   if (facts.disputeStatus === "open") return "disputed";
   if (facts.disputeStatus === "lost") return "dispute_lost";
-  if (facts.amountRefundedMinor >= chargedMinor(facts)) return "refunded";
+  if (facts.amountRefundedMinor > 0 && facts.amountRefundedMinor >= chargedMinor(facts)) return "refunded";
   if (facts.amountRefundedMinor > 0) return "partially_refunded";
   if (facts.disputeStatus === "won") return "dispute_won";
   return "paid";
@@ -59,7 +61,8 @@ export function nextDisputeStatus(current: DisputeStatus | null, reported: Dispu
 // How many of the payment's credits each cause should hold back, given the facts.
 // Refunds claw back in proportion to the amount charged (rounded down, in the user's favour): a
 // full refund of a discounted payment takes back all its credits. An open or lost dispute takes
-// back whatever the refunds left.
+// back whatever the refunds left. A payment that charged nothing has no refund to claw back for
+// (and no proportion to take: 0 of 0).
 export function clawbackTargets(input: {
   credits: number;
   amountMinor: number;
@@ -68,7 +71,8 @@ export function clawbackTargets(input: {
   disputeStatus: DisputeStatus | null;
 }): { refunded: number; disputed: number } {
   const charged = chargedMinor(input);
-  const refunded = Math.floor((input.credits * Math.min(input.amountRefundedMinor, charged)) / charged);
+  const refunded =
+    charged > 0 ? Math.floor((input.credits * Math.min(input.amountRefundedMinor, charged)) / charged) : 0;
   const disputed = input.disputeStatus === "open" || input.disputeStatus === "lost" ? input.credits - refunded : 0;
   return { refunded, disputed };
 }
