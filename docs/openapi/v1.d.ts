@@ -4691,6 +4691,8 @@ export interface operations {
                      *         "status": "created",
                      *         "credits": 500,
                      *         "amountMinor": 1,
+                     *         "amountPaidMinor": 1,
+                     *         "amountDiscountMinor": 1,
                      *         "currency": "eur",
                      *         "credited": true,
                      *         "underReview": true,
@@ -4708,6 +4710,8 @@ export interface operations {
                             status: "created" | "pending" | "paid" | "partially_refunded" | "refunded" | "disputed" | "dispute_won" | "dispute_lost" | "failed" | "expired" | "canceled";
                             credits: number;
                             amountMinor: number;
+                            amountPaidMinor: number | null;
+                            amountDiscountMinor: number | null;
                             currency: string;
                             credited: boolean;
                             underReview: boolean;
@@ -4966,6 +4970,8 @@ export interface operations {
                      *       "status": "created",
                      *       "credits": 500,
                      *       "amountMinor": 1,
+                     *       "amountPaidMinor": 1,
+                     *       "amountDiscountMinor": 1,
                      *       "currency": "eur",
                      *       "credited": true,
                      *       "underReview": true,
@@ -4980,6 +4986,8 @@ export interface operations {
                         status: "created" | "pending" | "paid" | "partially_refunded" | "refunded" | "disputed" | "dispute_won" | "dispute_lost" | "failed" | "expired" | "canceled";
                         credits: number;
                         amountMinor: number;
+                        amountPaidMinor: number | null;
+                        amountDiscountMinor: number | null;
                         currency: string;
                         credited: boolean;
                         underReview: boolean;
@@ -5371,6 +5379,8 @@ export interface operations {
                      *       "status": "created",
                      *       "credits": 500,
                      *       "amountMinor": 1,
+                     *       "amountPaidMinor": 1,
+                     *       "amountDiscountMinor": 1,
                      *       "currency": "eur",
                      *       "credited": true,
                      *       "underReview": true,
@@ -5385,6 +5395,8 @@ export interface operations {
                         status: "created" | "pending" | "paid" | "partially_refunded" | "refunded" | "disputed" | "dispute_won" | "dispute_lost" | "failed" | "expired" | "canceled";
                         credits: number;
                         amountMinor: number;
+                        amountPaidMinor: number | null;
+                        amountDiscountMinor: number | null;
                         currency: string;
                         credited: boolean;
                         underReview: boolean;
@@ -5653,6 +5665,8 @@ export interface operations {
                      *           "status": "created",
                      *           "credits": 500,
                      *           "amountMinor": 1,
+                     *           "amountPaidMinor": 1,
+                     *           "amountDiscountMinor": 1,
                      *           "currency": "eur",
                      *           "credited": true,
                      *           "underReview": true,
@@ -5670,6 +5684,8 @@ export interface operations {
                             status: "created" | "pending" | "paid" | "partially_refunded" | "refunded" | "disputed" | "dispute_won" | "dispute_lost" | "failed" | "expired" | "canceled";
                             credits: number;
                             amountMinor: number;
+                            amountPaidMinor: number | null;
+                            amountDiscountMinor: number | null;
                             currency: string;
                             credited: boolean;
                             underReview: boolean;

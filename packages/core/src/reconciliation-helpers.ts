@@ -1,7 +1,12 @@
 // The pure pieces of a reconciliation pass (reconciliation-pass.ts): the provider's listings cut
 // into batches, and a session's amounts compared with our payment's.
 import { PAID_AFTER_CANCEL_REVIEW } from "./payments/payment-facts.ts";
-import { type CheckoutSessionInfo, type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
+import {
+  type CheckoutSessionInfo,
+  type PaymentProvider,
+  ProviderUnavailableError,
+  sessionSettled,
+} from "./payments/provider.ts";
 import { chargedMinor } from "./payments/state.ts";
 import type { Payment } from "./payments/store.ts";
 import type { NewFinding } from "./reconciliation-store.ts";
@@ -16,7 +21,7 @@ export function amountDiffers(payment: Payment, amountMinor: number | null, curr
 // beside the review queue; the flag and its audit row stay the fulfil function's alone.
 export function afterCancel(session: CheckoutSessionInfo, payment: Payment): NewFinding | null {
   const flagged = payment.status === "canceled" || payment.reviewReason === PAID_AFTER_CANCEL_REVIEW;
-  if (session.paymentStatus !== "paid" || !flagged) return null;
+  if (!sessionSettled(session) || !flagged) return null;
   const detail = { reason: PAID_AFTER_CANCEL_REVIEW, credits: payment.credits, ...amounts(session) };
   return {
     kind: "paid_after_cancel",

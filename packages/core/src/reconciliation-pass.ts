@@ -3,12 +3,13 @@ import type { CreditService } from "./credits.ts";
 import type { TimeCursor } from "./cursor.ts";
 import { paidAmountProblem } from "./payments/payment-facts.ts";
 import type { PaymentService } from "./payments/payments.ts";
-import type {
-  ChargeInfo,
-  CheckoutSessionInfo,
-  ListWindow,
-  PaymentIntentInfo,
-  PaymentProvider,
+import {
+  type ChargeInfo,
+  type CheckoutSessionInfo,
+  type ListWindow,
+  type PaymentIntentInfo,
+  type PaymentProvider,
+  sessionSettled,
 } from "./payments/provider.ts";
 import type { RefundService } from "./payments/refunds.ts";
 import type { Payment } from "./payments/store.ts";
@@ -104,7 +105,7 @@ export class ReconciliationPass {
         this.check(payment);
         this.sessionSeenFor.add(payment.id);
         await this.compareSession(session, payment);
-      } else if (session.paymentStatus === "paid") {
+      } else if (sessionSettled(session)) {
         // Money taken for a payment id we do not have: nothing to credit, so a person looks.
         this.find({
           kind: "missing_credit",
@@ -125,7 +126,7 @@ export class ReconciliationPass {
   }
 
   private async compareSession(session: CheckoutSessionInfo, payment: Payment): Promise<void> {
-    const paid = session.paymentStatus === "paid";
+    const paid = sessionSettled(session);
     if (paidAmountProblem(payment, session)) {
       // The fulfil function refuses a mismatched session and flags the payment for review: the
       // same outcome as if the webhook had brought it.
@@ -257,7 +258,7 @@ export class ReconciliationPass {
           lookups += 1;
           session = await lookUpSession(this.deps.provider, payment.providerSessionId);
         }
-        if (session?.paymentStatus === "paid" && session.paymentId === payment.id) continue;
+        if (session && sessionSettled(session) && session.paymentId === payment.id) continue;
         this.find({
           kind: "unexpected_credit",
           paymentId: payment.id,

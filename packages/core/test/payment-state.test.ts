@@ -114,7 +114,8 @@ describe("payment state", () => {
         expect(refunded).toBeGreaterThanOrEqual(0);
         expect(refunded + disputed).toBeLessThanOrEqual(input.credits);
         const status = deriveStatus({ ...input, status: "paid", creditedAt: new Date(0) });
-        if (status === "refunded" || status === "partially_refunded") expect(input.amountRefundedMinor).toBeGreaterThan(0);
+        if (status === "refunded" || status === "partially_refunded")
+          expect(input.amountRefundedMinor).toBeGreaterThan(0);
         if (input.amountRefundedMinor === 0 && input.disputeStatus === null) expect(status).toBe("paid");
       }),
     );

@@ -116,6 +116,8 @@ describe("purchase through Stripe Checkout", () => {
       status: "created",
       credits: starter.credits,
       amountMinor: starter.priceMinor,
+      amountPaidMinor: null,
+      amountDiscountMinor: null,
       currency: starter.currency,
       credited: false,
       underReview: false,
@@ -132,7 +134,13 @@ describe("purchase through Stripe Checkout", () => {
     expect(reply.body).toEqual({ received: true, outcome: "processed" });
 
     expect(await balanceOf(user.id)).toBe(starter.credits);
-    expect(await getPayment(user, paymentId)).toMatchObject({ status: "paid", credited: true, underReview: false });
+    expect(await getPayment(user, paymentId)).toMatchObject({
+      status: "paid",
+      credited: true,
+      underReview: false,
+      amountPaidMinor: starter.priceMinor,
+      amountDiscountMinor: 0,
+    });
     expect(await transitionsOf(paymentId)).toEqual([{ from: "created", to: "paid", source: event.id }]);
     expect(await ledgerOf(paymentId)).toEqual([
       { kind: "purchase", amount: starter.credits, balanceAfter: starter.credits },

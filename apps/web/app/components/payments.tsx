@@ -44,7 +44,13 @@ export function PaymentList({ payments }: { payments: Payment[] }) {
                   {p.status !== "paid" ? <Badge tone="neutral">{p.status.replaceAll("_", " ")}</Badge> : null}
                 </td>
                 <td className="px-4 py-3 text-right whitespace-nowrap tabular-nums">
-                  {formatMoney(p.amountMinor, p.currency)}
+                  {formatMoney(p.amountPaidMinor ?? p.amountMinor, p.currency)}
+                  {p.amountDiscountMinor ? (
+                    <span className="block text-xs text-slate-500" data-testid="payment-discount">
+                      {formatMoney(p.amountMinor, p.currency)} less promotion code −
+                      {formatMoney(p.amountDiscountMinor, p.currency)}
+                    </span>
+                  ) : null}
                 </td>
                 <td className="px-4 py-3 text-right">
                   <Link to={`/receipts/${p.id}`} className="font-medium text-indigo-700 underline">

@@ -35,7 +35,8 @@ export const loader = userRoute(async ({ request, api }) => {
       state,
       balance,
       credits: payment.credits,
-      price: formatMoney(payment.amountMinor, payment.currency),
+      // What was paid once credited (a promotion code may have taken some or all of the price).
+      price: formatMoney(payment.amountPaidMinor ?? payment.amountMinor, payment.currency),
       paymentId: payment.id,
     };
   } catch (error) {

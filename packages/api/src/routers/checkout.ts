@@ -1,4 +1,4 @@
-import { type Payment, paymentStatuses } from "@credits/core";
+import { chargedMinor, type Payment, paymentStatuses } from "@credits/core";
 import { z } from "zod";
 import { consumeNoted, type RateLimitJar } from "../rate-limit-headers.ts";
 import { currency, idempotencyKey, text, uuid } from "../schemas.ts";
@@ -9,7 +9,12 @@ const paymentOutput = z.object({
   id: z.uuid(),
   status: z.enum(paymentStatuses),
   credits: z.number().int(),
+  // The pack's price.
   amountMinor: z.number().int(),
+  // Once credited: what was paid (after a promotion code, with tax; 0 when a promotion code took
+  // the whole price) and the promotion code's discount. Null before.
+  amountPaidMinor: z.number().int().nullable(),
+  amountDiscountMinor: z.number().int().nullable(),
   currency: z.string(),
   credited: z.boolean(),
   // Set when a person has to look at the payment: not credited (the session did not match), or
@@ -37,6 +42,8 @@ const toPayment = (p: Payment): z.infer<typeof paymentOutput> => ({
   status: p.status,
   credits: p.credits,
   amountMinor: p.amountMinor,
+  amountPaidMinor: p.creditedAt ? chargedMinor(p) : null,
+  amountDiscountMinor: p.creditedAt ? (p.amountDiscountMinor ?? 0) : null,
   currency: p.currency,
   credited: p.creditedAt !== null,
   underReview: p.reviewReason !== null,

@@ -41,6 +41,8 @@ export interface PaidFacts {
   amountTaxMinor?: number | null;
   currency: string | null;
   paymentIntentId: string | null;
+  // The session's payment status; absent for an off-session charge (always paid when credited).
+  paymentStatus?: "paid" | "unpaid" | "no_payment_required";
 }
 
 export type Fulfil = (

@@ -9,6 +9,7 @@ import {
   type PaymentProvider,
   ProviderRefusedError,
   ProviderUnavailableError,
+  sessionSettled,
 } from "./provider.ts";
 import type { RefundStore } from "./refund-store.ts";
 import { OPEN_STATUSES } from "./state.ts";
@@ -81,7 +82,7 @@ export function createCheckoutCanceler(deps: {
     return inTransaction(async (tx) => {
       const locked = await tx.payments.lockPayment(payment.id);
       invariant(locked, `payment ${payment.id} vanished while being canceled`);
-      if (session?.paymentStatus === "paid") {
+      if (session && sessionSettled(session)) {
         await deps.fulfilLocked(tx, locked, session, CANCEL_SOURCE);
       } else if (!locked.creditedAt && (session === null || expiredByUs)) {
         // The provider's own expired event may have come first (it does on the local provider):

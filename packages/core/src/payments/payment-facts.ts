@@ -62,6 +62,8 @@ export function sessionMismatch(payment: Payment, session: PaidFacts): string | 
 // own discounts and tax), in our currency, and its total is that subtotal less its discounts plus
 // its tax (tax is always added: checkout sends prices tax-exclusive). So a promotion code or tax
 // is not a mismatch, and a session that sold something else, or whose figures do not add up, is.
+// A total of 0 (a 100%-off promotion code) is right only for a session with nothing to pay, and
+// such a session must total 0.
 export function paidAmountProblem(payment: Payment, session: PaidFacts): string | null {
   const total = session.amountTotalMinor;
   const subtotal = session.amountSubtotalMinor ?? total;
@@ -71,7 +73,9 @@ export function paidAmountProblem(payment: Payment, session: PaidFacts): string 
     return `amount mismatch: sold ${subtotal} ${session.currency}, expected ${payment.amountMinor} ${payment.currency}`;
   }
   const expected = payment.amountMinor - discount + tax;
-  if (total === null || total <= 0 || total !== expected || session.currency?.toLowerCase() !== payment.currency) {
+  const nothingDue = session.paymentStatus === "no_payment_required";
+  const wrongTotal = total === null || total < 0 || (total === 0) !== nothingDue || total !== expected;
+  if (wrongTotal || session.currency?.toLowerCase() !== payment.currency) {
     const how =
       discount > 0 || tax > 0 ? ` (price ${payment.amountMinor} less discounts ${discount} plus tax ${tax})` : "";
     return `amount mismatch: paid ${total} ${session.currency}, expected ${expected} ${payment.currency}${how}`;

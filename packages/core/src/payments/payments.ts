@@ -24,6 +24,7 @@ import {
   type PaymentProvider,
   type ProviderEvent,
   ProviderUnavailableError,
+  sessionSettled,
 } from "./provider.ts";
 import { createRefundHeals } from "./provider-heals.ts";
 import { createReceipts } from "./receipts.ts";
@@ -184,7 +185,7 @@ export function createPaymentService(deps: {
   ): Promise<boolean> {
     const payment = session.paymentId ? await tx.payments.lockPayment(session.paymentId) : null;
     if (!payment) return false;
-    if (session.paymentStatus === "paid") {
+    if (sessionSettled(session)) {
       await fulfilLocked(tx, payment, session, source);
       if (card) await saveCheckoutCard(tx, payment, card);
       return true;
@@ -278,7 +279,7 @@ export function createPaymentService(deps: {
     });
     const owned = session.paymentId ? await store.findPayment(session.paymentId) : null;
     if (!owned || owned.userId !== userId) throw new NotFoundError("checkout session");
-    if (session.paymentStatus === "paid") {
+    if (sessionSettled(session)) {
       await inTransaction(async (tx) => {
         const payment = await tx.payments.lockPayment(owned.id);
         if (payment) await fulfilLocked(tx, payment, session, "success_page");
@@ -293,7 +294,7 @@ export function createPaymentService(deps: {
   // and keep the card it saved as its events would have (the card unreadable now: credited all
   // the same, the card is not worth holding back credits for).
   async function fulfilFromProvider(session: CheckoutSessionInfo, source: string): Promise<boolean> {
-    if (!session.paymentId || session.paymentStatus !== "paid") return false;
+    if (!session.paymentId || !sessionSettled(session)) return false;
     const paymentId = session.paymentId;
     const card = await checkoutCardIntent({ store, provider }, session).catch(() => null);
     return inTransaction(async (tx) => {

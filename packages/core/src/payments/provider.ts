@@ -38,6 +38,18 @@ export interface CheckoutSessionInfo {
   url: string | null;
 }
 
+// A session the customer completed that owes nothing more: paid, or completed with nothing to pay.
+// A promotion code can take the whole price: Stripe then completes the session as
+// "no_payment_required" with amount_total 0, and makes no PaymentIntent and no charge (no receipt,
+// no refund, no dispute), and checkout.session.completed is its only event. Its figures are still
+// checked against our payment before crediting (paidAmountProblem).
+export function sessionSettled(session: Pick<CheckoutSessionInfo, "status" | "paymentStatus">): boolean {
+  return (
+    session.paymentStatus === "paid" ||
+    (session.paymentStatus === "no_payment_required" && session.status === "complete")
+  );
+}
+
 // A PaymentIntent: an auto top-up's off-session charge, or the one behind a Checkout.
 export interface PaymentIntentInfo {
   id: string;

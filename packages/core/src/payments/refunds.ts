@@ -151,8 +151,13 @@ export interface PaymentRefunds {
   refundableMinor: number;
 }
 
-// Why a payment cannot be refunded at all, or null: only a paid, undisputed payment can be.
+// Why a payment cannot be refunded at all, or null: only a paid, undisputed payment that charged
+// something can be. One a promotion code made free has no charge at the provider to refund (409,
+// INVALID_STATE, before anything is recorded or sent).
 export function refundBlocker(payment: Payment): string | null {
+  if (payment.creditedAt && chargedMinor(payment) === 0) {
+    return "nothing was charged for this payment (a promotion code took the whole price): there is nothing to refund";
+  }
   if (!payment.creditedAt || !payment.providerPaymentIntentId) {
     return `payment is ${payment.status}: only a paid payment can be refunded`;
   }

@@ -153,7 +153,7 @@ export const payments = pgTable(
     ),
     check(
       "payments_paid_amounts_valid",
-      sql`${t.amountPaidMinor} IS NULL OR (${t.amountPaidMinor} > 0 AND ${t.amountSubtotalMinor} >= 0 AND ${t.amountDiscountMinor} >= 0 AND ${t.amountTaxMinor} >= 0)`,
+      sql`${t.amountPaidMinor} IS NULL OR (${t.amountPaidMinor} >= 0 AND ${t.amountSubtotalMinor} >= 0 AND ${t.amountDiscountMinor} >= 0 AND ${t.amountTaxMinor} >= 0)`,
     ),
     check(
       "payments_clawback_bounded",
