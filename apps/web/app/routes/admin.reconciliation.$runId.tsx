@@ -4,32 +4,10 @@ import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/
 import { isUuid } from "../lib/admin.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { pageCursor } from "../lib/page-cursor.ts";
-import { statEntries, statusTone } from "../lib/reconciliation.ts";
+import { findingCopy, statEntries, statusTone } from "../lib/reconciliation.ts";
 import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin · Credits" }];
-
-const kindCopy: Record<string, { label: string; text: string }> = {
-  missing_credit: { label: "Missing credit", text: "Paid at the provider, not credited here (healed automatically)." },
-  unexpected_credit: {
-    label: "Unexpected credit",
-    text: "Credited here, but unpaid or unknown at the provider: decide.",
-  },
-  refund_not_clawed_back: {
-    label: "Refund not clawed back",
-    text: "The provider refunded more than recorded (healed).",
-  },
-  refund_failure_not_reversed: {
-    label: "Refund failure not reversed",
-    text: "A refund failed at the provider after it was counted; the credits were given back (healed).",
-  },
-  refund_unanswered: {
-    label: "Refund unanswered",
-    text: "A refund sent from the panel never got the provider's answer; settled from the provider's record (healed).",
-  },
-  amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
-  ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
-};
 
 export const loader = adminRoute(async ({ request, params, api }) => {
   const id = params.runId ?? "";
@@ -94,10 +72,10 @@ export default function ReconciliationRun() {
             {findings.map((f) => (
               <li key={f.id} className="px-4 py-3 text-sm">
                 <p className="flex flex-wrap items-center gap-2 font-medium text-slate-900">
-                  {kindCopy[f.kind]?.label ?? f.kind}
+                  {findingCopy(f.kind).label}
                   {f.healed ? <Badge tone="positive">Healed</Badge> : <Badge tone="warning">Needs a decision</Badge>}
                 </p>
-                <p className="mt-1 text-slate-600">{kindCopy[f.kind]?.text}</p>
+                <p className="mt-1 text-slate-600">{findingCopy(f.kind).text}</p>
                 <p className="mt-1 flex flex-wrap gap-x-4 text-xs text-slate-500">
                   {f.userId ? (
                     <Link
