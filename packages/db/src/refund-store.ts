@@ -1,5 +1,5 @@
 import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore } from "@credits/core";
-import { and, desc, eq, gt, inArray, isNull, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
 import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.ts";
@@ -102,16 +102,14 @@ function refundLists(db: Database): Pick<RefundStore, "listRefunds" | "listUnans
     },
 
     listUnanswered: ({ sentBefore, limit }) => {
-      // Sent when approved, or when filed if it needed no approval.
-      const sent = or(
-        lte(paymentRefunds.decidedAt, sentBefore),
-        and(isNull(paymentRefunds.decidedAt), lte(paymentRefunds.createdAt, sentBefore)),
-      );
+      // Sent when approved, or when filed if it needed no approval: the expression of the partial
+      // index payment_refunds_processing_idx (0033), which answers this range in this order.
+      const sent = sql`coalesce(${paymentRefunds.decidedAt}, ${paymentRefunds.createdAt})`;
       return db
         .select()
         .from(paymentRefunds)
-        .where(and(eq(paymentRefunds.status, "processing"), sent))
-        .orderBy(sql`coalesce(${paymentRefunds.decidedAt}, ${paymentRefunds.createdAt})`, paymentRefunds.id)
+        .where(and(eq(paymentRefunds.status, "processing"), sql`${sent} <= ${sentBefore.toISOString()}::timestamptz`))
+        .orderBy(sent, paymentRefunds.id)
         .limit(limit);
     },
   };

@@ -44,6 +44,7 @@ const PINNED: Record<string, string> = {
   "0030_caps16_autotopup_attempt_price": "88e4aa0466046198032db8941fd3310cb0d47d66727aeab44a431bbcfcf09889",
   "0031_topup16_card_to_detach": "9b055432a114e07bb2e3d1c593774b9ddc4006d3abd7fc6fb0939b64b7f674a7",
   "0032_promo15_paid_nothing": "81edfcb2985f996b4c738161d01e68e7450fb79f527eeaa09e28be2b4c4db67b",
+  "0033_promo15_refunds_processing_idx": "cfe65fac89571290c38de068c7048996d4a663917647c1028e731353c316f0f3",
 };
 
 describe("migration integrity", () => {

@@ -232,6 +232,10 @@ export const paymentRefunds = pgTable(
   (t) => [
     index("payment_refunds_payment_idx").on(t.paymentId, t.createdAt),
     index("payment_refunds_pending_idx").on(t.createdAt).where(sql`${t.status} = 'pending'`),
+    // Reconciliation's refunds left processing, oldest sent first (listUnanswered, migration 0033).
+    index("payment_refunds_processing_idx")
+      .on(sql`coalesce(${t.decidedAt}, ${t.createdAt})`, t.id)
+      .where(sql`${t.status} = 'processing'`),
     index("payment_refunds_user_idx").on(t.userId, t.createdAt, t.id),
     check("payment_refunds_amount_positive", sql`${t.amountMinor} > 0`),
     check("payment_refunds_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
