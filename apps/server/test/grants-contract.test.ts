@@ -229,3 +229,44 @@ describe("approvals apply the terms they were filed with", () => {
     expect(await ledgerRows()).toBe(rows);
   });
 });
+
+// review9 F5: a retry of a filed request answered `pending` after it was decided.
+describe("a retry of a filed request answers its decision", () => {
+  const filings = {
+    "/admin/adjust": (userId: string) => ({
+      cookie: first.cookie,
+      body: { userId, amount: THRESHOLD + 1, reason: "decided", idempotencyKey: randomUUID() },
+    }),
+    "/credits/grant": (userId: string) => ({
+      key,
+      body: { userId, amount: THRESHOLD + 1, idempotencyKey: randomUUID() },
+    }),
+  };
+  const requestIdOf = (body: Body): string => body.adjustmentRequest?.id ?? body.adjustmentRequestId;
+
+  for (const [path, filing] of Object.entries(filings)) {
+    it(`${path}: approved, the applied transaction; rejected, a 409 saying so`, async () => {
+      const [approvedUser, rejectedUser] = [await newUser(), await newUser()];
+      const toApprove = filing(approvedUser);
+      const filed = await call("POST", `/api/v1${path}`, toApprove);
+      expect(filed.body.status).toBe("pending");
+      const decided = `/api/v1/admin/adjustments/${requestIdOf(filed.body)}/approve`;
+      const approved = await call("POST", decided, { cookie: second.cookie });
+      expect(approved.status).toBe(200);
+      const retried = await call("POST", `/api/v1${path}`, toApprove);
+      expect(retried.status).toBe(200);
+      expect(retried.body).toMatchObject({ transactionId: approved.body.transactionId, balance: THRESHOLD + 1 });
+      expect(retried.body.status ?? "applied").toBe("applied");
+
+      const toReject = filing(rejectedUser);
+      const refused = await call("POST", `/api/v1${path}`, toReject);
+      await call("POST", `/api/v1/admin/adjustments/${requestIdOf(refused.body)}/reject`, { cookie: second.cookie });
+      const again = await call("POST", `/api/v1${path}`, toReject);
+      expect(again.status).toBe(409);
+      expect(again.body.error).toEqual({
+        code: "IDEMPOTENCY_CONFLICT",
+        message: expect.stringMatching(/was rejected/),
+      });
+    });
+  }
+});

@@ -46,6 +46,19 @@ describe("the error table", () => {
     });
   });
 
+  it("tells a resent adjustment whose request was decided from one sent with other values", () => {
+    const message = (text: string) => explainFailure(failure("IDEMPOTENCY_CONFLICT", 409, { message: text }), "adjust");
+    const rejected = message("adjustment request 5c1e… under this idempotency key was rejected");
+    expect(rejected?.errors.form).toBe("This form was already sent and its request was rejected: nothing was changed.");
+    const expired = message("adjustment request 5c1e… under this idempotency key expired undecided");
+    expect(expired?.errors.form).toBe(
+      "This form was already sent and its request expired undecided: nothing was changed.",
+    );
+    expect(message("this idempotency key was already used with different parameters")?.errors.form).toMatch(
+      /already sent with other values/,
+    );
+  });
+
   it("reads a call's failure as the API reports it", () => {
     const refused = formFailure(new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" }), "logIn");
     expect(refused).toEqual({ status: 401, errors: { form: "That email and password don't match an account." } });

@@ -52,6 +52,16 @@ export class IdempotencyConflictError extends DomainError {
   }
 }
 
+// A retry of an adjustment request that was decided against it (rejected) or never decided in time
+// (expired): its key is spent, nothing was or will be credited under it (admin/filed-request.ts).
+// The API's 409 for a reused key: its documented codes stay as they were (ADR 018, 023).
+export class RequestRefusedError extends DomainError {
+  constructor(adjustmentRequestId: string, outcome: "rejected" | "expired") {
+    const what = outcome === "rejected" ? "was rejected" : "expired undecided";
+    super("IDEMPOTENCY_CONFLICT", `adjustment request ${adjustmentRequestId} under this idempotency key ${what}`);
+  }
+}
+
 export class InvalidStateError extends DomainError {
   constructor(message: string) {
     super("INVALID_STATE", message);

@@ -61,6 +61,14 @@ const decidedOrPastExpiry: Explain = (error) =>
       }
     : { form: "This request was already decided, or it expired." };
 const ADJUST_REPLAYED = form("This form was already sent with other values. Reload the page and try again.");
+// The same adjustment sent again (a resent POST) once its request was decided against answers that
+// (core admin/filed-request.ts); a key sent with other values is a plain conflict.
+const adjustReplayed: Explain = (error) => {
+  const refused = /(was rejected|expired undecided)$/.exec(error.message)?.[1];
+  return refused
+    ? { form: `This form was already sent and its request ${refused}: nothing was changed.` }
+    : ADJUST_REPLAYED(error);
+};
 // The core's refusals of a refund (refunds.ts), in words for the admin.
 const refundRefused: Explain = (error) => {
   if (/more than is left/.test(error.message))
@@ -132,7 +140,7 @@ export const errorTable = {
   adjust: {
     INSUFFICIENT_CREDITS: field("amount", "The balance is too small to remove that many credits."),
     NOT_FOUND: form("This user no longer exists."),
-    IDEMPOTENCY_CONFLICT: ADJUST_REPLAYED,
+    IDEMPOTENCY_CONFLICT: adjustReplayed,
     INVALID_STATE: ADJUST_REPLAYED,
     // An expiry the core refuses (past, too far) names no field: its message is the form's.
     INVALID_INPUT: invalidFields(["amount", "reason", "category", "expiresAt"]),

@@ -19,12 +19,13 @@ import {
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
-import { type ClientKey, clientKey } from "../ledger-keys.ts";
+import { type ClientKey, clientKey, systemKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
 import { assertIdempotencyKey, assertReason } from "../validate.ts";
 import { emitAdjustmentDecided, emitAdjustmentPending } from "./adjustment-events.ts";
 import { exceedsApprovalWindow } from "./approval-window.ts";
+import { type AdjustResult, answerOfFiled } from "./filed-request.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminAction, AdminStore, AdminTx, AuditQuery, NewAdminAction } from "./store.ts";
 
@@ -40,9 +41,7 @@ export interface AdjustInput {
   terms?: GrantTermsInput;
 }
 
-export type AdjustResult =
-  | { status: "applied"; transactionId: string; balance: number }
-  | { status: "pending"; adjustmentRequest: AdjustmentRequest };
+export type { AdjustResult };
 
 export type AdminService = ReturnType<typeof createAdminService>;
 
@@ -81,7 +80,7 @@ export function createAdminService(deps: {
       // lower threshold (another process's environment, a deploy since) is that request again.
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
       const filed = await filedRequest(tx.admin, key);
-      if (filed) return samePending(filed, input, terms);
+      if (filed) return sameRequest(tx.ledger, filed, input, terms);
       // A retry of an applied adjustment is answered by apply; a new one may add up past the threshold.
       const applied = (await tx.ledger.findEntryByKey(key.key)) ?? (await tx.ledger.findEntryByKey(key.legacy));
       if (!applied && (await exceedsApprovalWindow(tx.admin, input, deps))) {
@@ -103,7 +102,13 @@ export function createAdminService(deps: {
   const filedRequest = async (admin: AdminStore, key: ClientKey) =>
     (await admin.findAdjustmentRequestByKey(key.key)) ?? (await admin.findAdjustmentRequestByKey(key.legacy));
 
-  function samePending(existing: AdjustmentRequest, input: AdjustInput, terms: GrantTerms | null): AdjustResult {
+  // A retry of a filed request: what became of it (filed-request.ts), or a conflict.
+  function sameRequest(
+    ledger: LedgerStore,
+    existing: AdjustmentRequest,
+    input: AdjustInput,
+    terms: GrantTerms | null,
+  ): Promise<AdjustResult> {
     const same =
       existing.requestedBy === input.actorId &&
       existing.targetUserId === input.userId &&
@@ -111,7 +116,7 @@ export function createAdminService(deps: {
       existing.reason === input.reason.trim() &&
       sameOptionalTerms(termsOfRequest(existing), terms);
     if (!same) throw new IdempotencyConflictError();
-    return { status: "pending", adjustmentRequest: existing };
+    return answerOfFiled(ledger, existing, clock.now());
   }
 
   async function requestApproval(input: AdjustInput, key: ClientKey, terms: GrantTerms | null): Promise<AdjustResult> {
@@ -133,7 +138,7 @@ export function createAdminService(deps: {
     if (applied) return replayOf(tx.ledger, applied, { ...input, reason: input.reason.trim(), terms });
     // A request made before keys were scoped answers its retries (never written to any more).
     const filed = await filedRequest(tx.admin, key);
-    if (filed) return samePending(filed, input, terms);
+    if (filed) return sameRequest(tx.ledger, filed, input, terms);
     assertNewGrantExpiry(terms, clock.now());
     const created = await tx.admin.insertAdjustmentRequest({
       requestedBy: input.actorId,
@@ -147,7 +152,7 @@ export function createAdminService(deps: {
     if (!created) {
       const existing = await tx.admin.findAdjustmentRequestByKey(key.key);
       if (!existing) throw new IdempotencyConflictError();
-      return samePending(existing, input, terms);
+      return sameRequest(tx.ledger, existing, input, terms);
     }
     await tx.admin.insertAction({
       actorId: input.actorId,
@@ -246,7 +251,7 @@ export function createAdminService(deps: {
         reason: request.reason,
         terms: termsOfRequest(request),
         requestId: input.requestId ?? null,
-        ledgerKey: `s:adjustment:${request.id}`,
+        ledgerKey: systemKey.approvedAdjustment(request.id),
         action: "adjustment_approved",
         adjustmentRequestId: request.id,
         checkTerms: assertNotExpired,

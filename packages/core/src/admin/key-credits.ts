@@ -19,6 +19,7 @@ import { withRetry } from "../retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
 import { emitAdjustmentPending } from "./adjustment-events.ts";
 import { exceedsApprovalWindow } from "./approval-window.ts";
+import { type AdjustResult, answerOfFiled } from "./filed-request.ts";
 import { termColumns, termsOfRequest } from "./request-terms.ts";
 import type { AdjustmentRequest, AdminStore } from "./store.ts";
 
@@ -47,9 +48,7 @@ export interface KeyGrantInput {
 // A grant as a request keeps: its terms resolved, its reason (or the key's default) settled.
 type GrantRequest = Omit<KeyGrantInput, "terms" | "reason"> & { terms: GrantTerms | null; reason: string };
 
-export type KeyGrantResult =
-  | { status: "applied"; transactionId: string; balance: number }
-  | { status: "pending"; adjustmentRequest: AdjustmentRequest };
+export type KeyGrantResult = AdjustResult;
 
 export type KeyCreditsService = ReturnType<typeof createKeyCreditsService>;
 
@@ -92,7 +91,7 @@ export function createKeyCreditsService(deps: {
       if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
       // The same key already filed a request (the window was full then, or another threshold).
       const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (filed) return samePending(filed, key, request);
+      if (filed) return sameRequest(tx.ledger, filed, key, request, clock.now());
       if (await exceedsApprovalWindow(tx.admin, input, deps)) return fileRequest(tx, key, request, ledgerKey);
       assertNewGrantExpiry(terms, at);
       await countUse(tx.usage, clock, key, "grant", input.amount);
@@ -142,7 +141,7 @@ export function createKeyCreditsService(deps: {
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
       if (applied) throw new IdempotencyConflictError();
       const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (filed) return samePending(filed, key, input);
+      if (filed) return sameRequest(tx.ledger, filed, key, input, clock.now());
       return fileRequest(tx, key, input, ledgerKey);
     });
   }
@@ -167,7 +166,7 @@ export function createKeyCreditsService(deps: {
     if (!created) {
       const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
       if (!existing) throw new IdempotencyConflictError();
-      return samePending(existing, key, input);
+      return sameRequest(tx.ledger, existing, key, input, clock.now());
     }
     // A request moves nothing, but it counts: a key cannot file requests past its limits.
     await countUse(tx.usage, clock, key, "grant", input.amount);
@@ -213,8 +212,14 @@ export function createKeyCreditsService(deps: {
   return { grant, metered };
 }
 
-// A retry of a filed request: the same request again, or a conflict.
-function samePending(existing: AdjustmentRequest, key: ApiKeyPrincipal, input: GrantRequest): KeyGrantResult {
+// A retry of a filed request: what became of it (filed-request.ts), or a conflict.
+function sameRequest(
+  ledger: LedgerStore,
+  existing: AdjustmentRequest,
+  key: ApiKeyPrincipal,
+  input: GrantRequest,
+  now: Date,
+): Promise<KeyGrantResult> {
   const same =
     existing.requestedBy === key.ownerUserId &&
     existing.targetUserId === input.userId &&
@@ -222,7 +227,7 @@ function samePending(existing: AdjustmentRequest, key: ApiKeyPrincipal, input: G
     existing.reason === input.reason &&
     sameOptionalTerms(termsOfRequest(existing), input.terms);
   if (!same) throw new IdempotencyConflictError();
-  return { status: "pending", adjustmentRequest: existing };
+  return answerOfFiled(ledger, existing, now);
 }
 
 async function replayOf(
