@@ -94,3 +94,22 @@ describe.each(Object.keys(paths) as (keyof typeof paths)[])("a retried %s filed 
     expect(await credits.balance(userId)).toBe(0);
   });
 });
+
+// review9 F6, ADR 023: a retry of an applied grant is that grant, whichever side of the threshold
+// the retry falls on (a deploy may lower ADMIN_APPROVAL_THRESHOLD between a grant and its retry),
+// as for an adjustment (admin-retry-threshold.test.ts). It was a 409 above the threshold.
+describe("a key grant applied, retried under a lower threshold", () => {
+  it("answers the applied grant, files no request; other values are still a conflict", async () => {
+    const lenient = createKeyCreditsService({ store: createKeyCreditsStore(db), ...rule, approvalThreshold: 1000 });
+    const [key, userId] = [await newKey(await newAdmin()), await createUser(db)];
+    const input = { userId, amount: 500, idempotencyKey: randomUUID(), reason: "launch" };
+    const applied = await lenient.grant(key, input);
+    expect(applied.status).toBe("applied");
+    expect(await keyCredits.grant(key, input)).toEqual(applied);
+    await expect(keyCredits.grant(key, { ...input, reason: "other" })).rejects.toMatchObject({
+      code: "IDEMPOTENCY_CONFLICT",
+    });
+    expect(await db.select().from(adjustmentRequests).where(eq(adjustmentRequests.targetUserId, userId))).toEqual([]);
+    expect(await credits.balance(userId)).toBe(500);
+  });
+});

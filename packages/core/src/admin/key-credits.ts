@@ -78,7 +78,7 @@ export function createKeyCreditsService(deps: {
     const reason = input.reason?.trim() || null;
     const request = { ...input, terms, reason: reason ?? `grant through API key ${key.id}` };
     if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
-      return requestApproval(key, request, ledgerKey);
+      return requestApproval(key, request, ledgerKey, reason);
     }
     return inTransaction(async (tx) => {
       const at = clock.now();
@@ -132,14 +132,17 @@ export function createKeyCreditsService(deps: {
     key: ApiKeyPrincipal,
     input: GrantRequest,
     ledgerKey: ClientKey,
+    // As given (null: none), which is what an applied grant's ledger row keeps.
+    reason: string | null,
   ): Promise<KeyGrantResult> {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
-      // Applied before under this key (a lower threshold then, or before keys were scoped): never
-      // also a request that could be approved into a second credit.
+      // Applied before under this key (a higher threshold then, or before keys were scoped): that
+      // grant (ADR 023), as an adjustment's retry is (admin.ts), never also a request that could be
+      // approved into a second credit.
       const applied =
         (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
-      if (applied) throw new IdempotencyConflictError();
+      if (applied) return replayOf(tx.ledger, applied, input, reason, input.terms);
       const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
       if (filed) return sameRequest(tx.ledger, filed, key, input, clock.now());
       return fileRequest(tx, key, input, ledgerKey);
@@ -233,7 +236,7 @@ function sameRequest(
 async function replayOf(
   ledger: LedgerStore,
   entry: LedgerEntry,
-  input: KeyGrantInput,
+  input: Pick<KeyGrantInput, "userId" | "amount">,
   reason: string | null,
   terms: GrantTerms | null,
 ): Promise<KeyGrantResult> {
