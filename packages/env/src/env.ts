@@ -74,7 +74,8 @@ const schema = z.object({
   // sets 0.0.0.0).
   HOST: z.string().default("127.0.0.1"),
   // Where people reach the app: checkout return URLs, the CSRF origin check and the cookie name.
-  PUBLIC_URL: z.url().default("http://localhost:3000"),
+  // Unset: http://localhost on PORT (below).
+  PUBLIC_URL: z.url().optional(),
   // Extra origins allowed to call the API from a browser (comma-separated); default same-origin only.
   CORS_ORIGINS: z
     .string()
@@ -216,7 +217,7 @@ const schema = z.object({
   EVENTS_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(10_000).default(500),
 });
 
-export type Env = z.infer<typeof schema>;
+export type Env = z.output<typeof checked>;
 
 // proxy-addr's names for private ranges, as its trust lists accept them.
 const NAMED_RANGES = new Set(["loopback", "linklocal", "uniquelocal"]);
@@ -255,7 +256,11 @@ const checked = schema
   .refine((env) => env.AUTH_FAILED_LOGINS_PER_EMAIL >= env.AUTH_FAILED_LOGINS_PER_ADDRESS, {
     message: "the per-email ceiling must be at least AUTH_FAILED_LOGINS_PER_ADDRESS",
     path: ["AUTH_FAILED_LOGINS_PER_EMAIL"],
-  });
+  })
+  // A development server on another PORT is reached there (PORT=3999 pnpm dev: its start-up
+  // message's /setup link, the CSRF origin). A port picked at listen time (0) is not known yet:
+  // 3000 then, as before; such servers (the tests) set PUBLIC_URL.
+  .transform((env) => ({ ...env, PUBLIC_URL: env.PUBLIC_URL ?? `http://localhost:${env.PORT || 3000}` }));
 
 export function parseEnv(source: Record<string, string | undefined>): Env {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ""));

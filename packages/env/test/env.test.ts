@@ -29,6 +29,17 @@ describe("parseEnv", () => {
     expect(parseEnv({ NODE_ENV: "development", HOST: "0.0.0.0" }).HOST).toBe("0.0.0.0");
   });
 
+  it("defaults PUBLIC_URL to localhost on PORT (the start-up message's /setup link), unless it is set", () => {
+    const dev = { NODE_ENV: "development" };
+    expect(parseEnv({ ...dev, PORT: "3999" }).PUBLIC_URL).toBe("http://localhost:3999");
+    expect(parseEnv(dev).PUBLIC_URL).toBe("http://localhost:3000");
+    expect(parseEnv({ ...dev, PORT: "3999", PUBLIC_URL: "https://credits.example" }).PUBLIC_URL).toBe(
+      "https://credits.example",
+    );
+    // A port picked at listen time (0) is not known here: the usual default, as before.
+    expect(parseEnv({ ...dev, PORT: "0" }).PUBLIC_URL).toBe("http://localhost:3000");
+  });
+
   it("requires the webhook secret with a Stripe key", () => {
     expect(() => parseEnv({ NODE_ENV: "development", STRIPE_SECRET_KEY: "sk_test_x" })).toThrow(
       /STRIPE_WEBHOOK_SECRET/,
