@@ -24,9 +24,9 @@ import type {
   TouchedUsers,
 } from "./ledger.ts";
 import { clientKey, type IdempotencyScope, systemKey } from "./ledger-keys.ts";
-import { DEFAULT_PAGE_SIZE, GRANT_EXPIRY_BATCH, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
+import { GRANT_EXPIRY_BATCH, HOLD_EXPIRY_BATCH, HOLD_TTL_SECONDS, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
-import { assertCredits, assertIdempotencyKey, assertReason } from "./validate.ts";
+import { assertCredits, assertIdempotencyKey, assertReason, pageLimit } from "./validate.ts";
 
 export interface CreditChange {
   userId: string;
@@ -272,10 +272,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   }
 
   async function grantHistory(userId: string, limit = MAX_PAGE_SIZE) {
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-    }
-    return store.grantHistory(userId, limit);
+    return store.grantHistory(userId, pageLimit(limit));
   }
 
   async function checkInvariants(
@@ -342,10 +339,7 @@ function pageQuery(userId: string, options: HistoryOptions): LedgerQuery {
 }
 
 function pageOf(options: HistoryOptions): PageQuery {
-  const limit = options.limit ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-  }
+  const limit = pageLimit(options.limit);
   if (options.from && options.to && options.from > options.to) {
     throw new InvalidInputError("from must not be after to");
   }

@@ -2,7 +2,6 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
 import { decodeTimeCursor, encodeTimeCursor } from "./cursor.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from "./limits.ts";
 import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
 import { type PassDeps, ReconciliationPass } from "./reconciliation-pass.ts";
 import type { ReconcileOptions } from "./reconciliation-run.ts";
@@ -13,6 +12,7 @@ import {
   type ReconciliationRun,
   type ReconciliationStore,
 } from "./reconciliation-store.ts";
+import { pageLimit } from "./validate.ts";
 
 export {
   emptyStats,
@@ -154,14 +154,6 @@ export function createReconciliationService(deps: {
     lastSuccessfulRun: () => store.lastSuccessfulRun(),
     windowDays,
   };
-}
-
-function pageLimit(limit: number | undefined): number {
-  const value = limit ?? DEFAULT_PAGE_SIZE;
-  if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-  }
-  return value;
 }
 
 function errorMessage(error: unknown): string {

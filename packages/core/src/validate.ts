@@ -1,5 +1,12 @@
 import { InvalidInputError } from "./errors.ts";
-import { MAX_CREDITS_PER_OPERATION, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_REASON_LENGTH, MAX_TEXT_LENGTH } from "./limits.ts";
+import {
+  DEFAULT_PAGE_SIZE,
+  MAX_CREDITS_PER_OPERATION,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_PAGE_SIZE,
+  MAX_REASON_LENGTH,
+  MAX_TEXT_LENGTH,
+} from "./limits.ts";
 
 // The core checks its own inputs even though the API validates them too: the core is also called
 // by the CLI, jobs and tests, and a wrong amount here is a wrong balance.
@@ -11,6 +18,15 @@ export function assertCredits(amount: number, field = "amount", { allowZero = fa
 }
 
 // Ids are UUIDs in the database: anything else is "not found" or invalid input, never a driver error.
+// The size of a page of any list the core serves: the list's default when none is asked for.
+export function pageLimit(limit: number | undefined, fallback = DEFAULT_PAGE_SIZE): number {
+  const value = limit ?? fallback;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_PAGE_SIZE) {
+    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  return value;
+}
+
 export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

@@ -22,7 +22,7 @@ import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey, systemKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
-import { assertIdempotencyKey, assertReason } from "../validate.ts";
+import { assertIdempotencyKey, assertReason, pageLimit } from "../validate.ts";
 import { emitAdjustmentDecided, emitAdjustmentPending } from "./adjustment-events.ts";
 import { exceedsApprovalWindow } from "./approval-window.ts";
 import { type AdjustResult, answerOfFiled } from "./filed-request.ts";
@@ -329,11 +329,7 @@ export function createAdminService(deps: {
   }
 
   async function auditLog(query: Omit<AuditQuery, "limit"> & { limit?: number }): Promise<AdminAction[]> {
-    const limit = query.limit ?? 50;
-    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-      throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-    }
-    return store.listActions({ ...query, limit });
+    return store.listActions({ ...query, limit: pageLimit(query.limit, 50) });
   }
 
   return {

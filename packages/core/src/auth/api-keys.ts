@@ -3,7 +3,7 @@ import { encodeBase32LowerCaseNoPadding } from "@oslojs/encoding";
 import { type Clock, systemClock } from "../clock.ts";
 import { ForbiddenError, InvalidInputError, NotFoundError, UnauthenticatedError } from "../errors.ts";
 import { MAX_API_KEY_NAME_LENGTH, MAX_PAGE_SIZE } from "../limits.ts";
-import { assertText, isUuid } from "../validate.ts";
+import { assertText, isUuid, pageLimit } from "../validate.ts";
 import { type ApiKeyLimits, parseLimits } from "./api-key-limits.ts";
 import type { ApiKeyAudit, ApiKeyRecord, ApiKeyStore } from "./ports.ts";
 
@@ -173,7 +173,7 @@ export function createApiKeyService({
   }
 
   async function list(query: { ownerUserId?: string; limit?: number } = {}): Promise<ApiKeyInfo[]> {
-    const limit = pageLimit(query.limit ?? MAX_PAGE_SIZE);
+    const limit = pageLimit(query.limit, MAX_PAGE_SIZE);
     if (query.ownerUserId !== undefined && !isUuid(query.ownerUserId)) return [];
     const rows = await store.listApiKeys({
       limit,
@@ -201,13 +201,6 @@ function accountableOwner(found: {
     throw new UnauthenticatedError("this API key's owner is no longer an admin: it no longer works");
   }
   return found.ownerUserId;
-}
-
-function pageLimit(limit: number): number {
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-  }
-  return limit;
 }
 
 // Most recently used last: past API_KEY_CACHE_MAX the first entry is evicted.

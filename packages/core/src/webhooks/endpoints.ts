@@ -3,7 +3,7 @@ import { decodeTimeCursor, encodeTimeCursor } from "../cursor.ts";
 import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.ts";
 import { type EventType, isEventType } from "../events/events.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
-import { isUuid } from "../validate.ts";
+import { isUuid, pageLimit } from "../validate.ts";
 import { auditRow, hostOf } from "./audit.ts";
 import { parseEndpointUrl, resolveTarget } from "./endpoint-url.ts";
 import type { WebhookStore } from "./store.ts";
@@ -111,12 +111,10 @@ async function replay(context: WebhookContext, deliveryId: string, actor: AdminA
 async function listDeliveries(
   context: WebhookContext,
   endpointId: string,
-  { limit = DEFAULT_DELIVERY_PAGE, cursor }: { limit?: number; cursor?: string },
+  { cursor, ...query }: { limit?: number; cursor?: string },
 ) {
   await existing(context, endpointId);
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
-    throw new InvalidInputError(`limit must be from 1 to ${MAX_PAGE_SIZE}`);
-  }
+  const limit = pageLimit(query.limit, DEFAULT_DELIVERY_PAGE);
   const before = cursor ? decodeTimeCursor(cursor) : null;
   const rows = await context.store.listDeliveries(endpointId, limit + 1, before);
   const deliveries = rows.slice(0, limit);
