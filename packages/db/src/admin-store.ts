@@ -105,39 +105,11 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
       return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
     },
 
-    listActions: (query: AuditQuery) => {
-      const t = adminActions;
-      const conditions: (SQL | undefined)[] = [
-        query.actorId ? eq(t.actorId, query.actorId) : undefined,
-        query.targetUserId ? eq(t.targetUserId, query.targetUserId) : undefined,
-        query.action ? eq(t.action, query.action) : undefined,
-        query.from ? gte(t.createdAt, query.from) : undefined,
-        query.to ? lt(t.createdAt, query.to) : undefined,
-        query.before
-          ? sql`(${t.createdAt}, ${t.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`
-          : undefined,
-      ];
-      return readDb
-        .select()
-        .from(t)
-        .where(and(...conditions))
-        .orderBy(desc(t.createdAt), desc(t.id))
-        .limit(query.limit);
-    },
+    listActions: (query: AuditQuery) => listActions(readDb, query),
 
     // Three or more characters: a substring of the email (the trigram index); fewer: a prefix
     // (the pattern index). LIKE's wildcards and escape in the query match themselves.
-    searchUsers: async (query, limit): Promise<UserSummary[]> => {
-      if (query === "") return readDb.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
-      const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
-      const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
-      return readDb
-        .select(summaryColumns)
-        .from(users)
-        .where(or(like(users.email, pattern), isUuid(query) ? eq(users.id, query) : undefined))
-        .orderBy(desc(users.createdAt))
-        .limit(limit);
-    },
+    searchUsers: (query, limit) => searchUsers(readDb, query, limit),
 
     getUserSummary: async (userId) => {
       if (!isUuid(userId)) return null;
@@ -145,53 +117,87 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
       return row ?? null;
     },
 
-    // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
-    // revenue per currency from credited payments; from the daily totals the ledger's and the
-    // payments' triggers keep (migration 0011), never from the ledger itself.
-    dailyTotals: async (from, to): Promise<DailyTotals[]> => {
-      const first = from.toISOString().slice(0, 10);
-      const last = to.toISOString().slice(0, 10);
-      const result = await readDb.execute(sql`
-        WITH days AS (
-          SELECT generate_series(${first}::date, ${last}::date, interval '1 day')::date AS day
-        ),
-        ledger AS (
-          SELECT day, sum(purchased) AS purchased, sum(spent) AS spent, sum(adjusted) AS adjusted,
-                 sum(clawed_back) AS clawed_back
-            FROM ledger_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
-           GROUP BY day
-        ),
-        revenue AS (
-          SELECT day, jsonb_object_agg(currency, total) AS by_currency FROM (
-            SELECT day, currency, sum(net_minor) AS total
-              FROM revenue_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
-             GROUP BY 1, 2
-          ) r GROUP BY day
-        )
-        SELECT to_char(days.day, 'YYYY-MM-DD') AS day,
-               coalesce(ledger.purchased, 0) AS purchased, coalesce(ledger.spent, 0) AS spent,
-               coalesce(ledger.adjusted, 0) AS adjusted, coalesce(ledger.clawed_back, 0) AS clawed_back,
-               coalesce(revenue.by_currency, '{}'::jsonb) AS revenue
-          FROM days LEFT JOIN ledger USING (day) LEFT JOIN revenue USING (day)
-         ORDER BY days.day`);
-      return rowsOf<{
-        day: string;
-        purchased: string | number;
-        spent: string | number;
-        adjusted: string | number;
-        clawed_back: string | number;
-        revenue: Record<string, string | number> | string;
-      }>(result).map((row) => {
-        const revenue = typeof row.revenue === "string" ? JSON.parse(row.revenue) : row.revenue;
-        return {
-          day: row.day,
-          purchased: Number(row.purchased),
-          spent: Number(row.spent),
-          adjusted: Number(row.adjusted),
-          clawedBack: Number(row.clawed_back),
-          revenueMinor: Object.fromEntries(Object.entries(revenue).map(([k, v]) => [k, Number(v)])),
-        };
-      });
-    },
+    dailyTotals: (from, to) => dailyTotals(readDb, from, to),
+  });
+}
+
+function listActions(readDb: Database, query: AuditQuery) {
+  const t = adminActions;
+  const conditions: (SQL | undefined)[] = [
+    query.actorId ? eq(t.actorId, query.actorId) : undefined,
+    query.targetUserId ? eq(t.targetUserId, query.targetUserId) : undefined,
+    query.action ? eq(t.action, query.action) : undefined,
+    query.from ? gte(t.createdAt, query.from) : undefined,
+    query.to ? lt(t.createdAt, query.to) : undefined,
+    query.before
+      ? sql`(${t.createdAt}, ${t.id}) < (${query.before.createdAt.toISOString()}::timestamptz, ${query.before.id}::uuid)`
+      : undefined,
+  ];
+  return readDb
+    .select()
+    .from(t)
+    .where(and(...conditions))
+    .orderBy(desc(t.createdAt), desc(t.id))
+    .limit(query.limit);
+}
+
+async function searchUsers(readDb: Database, query: string, limit: number): Promise<UserSummary[]> {
+  if (query === "") return readDb.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
+  const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
+  const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
+  return readDb
+    .select(summaryColumns)
+    .from(users)
+    .where(or(like(users.email, pattern), isUuid(query) ? eq(users.id, query) : undefined))
+    .orderBy(desc(users.createdAt))
+    .limit(limit);
+}
+
+// Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
+// revenue per currency from credited payments; from the daily totals the ledger's and the
+// payments' triggers keep (migration 0011), never from the ledger itself.
+async function dailyTotals(readDb: Database, from: Date, to: Date): Promise<DailyTotals[]> {
+  const first = from.toISOString().slice(0, 10);
+  const last = to.toISOString().slice(0, 10);
+  const result = await readDb.execute(sql`
+    WITH days AS (
+      SELECT generate_series(${first}::date, ${last}::date, interval '1 day')::date AS day
+    ),
+    ledger AS (
+      SELECT day, sum(purchased) AS purchased, sum(spent) AS spent, sum(adjusted) AS adjusted,
+             sum(clawed_back) AS clawed_back
+        FROM ledger_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
+       GROUP BY day
+    ),
+    revenue AS (
+      SELECT day, jsonb_object_agg(currency, total) AS by_currency FROM (
+        SELECT day, currency, sum(net_minor) AS total
+          FROM revenue_daily_totals WHERE day BETWEEN ${first}::date AND ${last}::date
+         GROUP BY 1, 2
+      ) r GROUP BY day
+    )
+    SELECT to_char(days.day, 'YYYY-MM-DD') AS day,
+           coalesce(ledger.purchased, 0) AS purchased, coalesce(ledger.spent, 0) AS spent,
+           coalesce(ledger.adjusted, 0) AS adjusted, coalesce(ledger.clawed_back, 0) AS clawed_back,
+           coalesce(revenue.by_currency, '{}'::jsonb) AS revenue
+      FROM days LEFT JOIN ledger USING (day) LEFT JOIN revenue USING (day)
+     ORDER BY days.day`);
+  return rowsOf<{
+    day: string;
+    purchased: string | number;
+    spent: string | number;
+    adjusted: string | number;
+    clawed_back: string | number;
+    revenue: Record<string, string | number> | string;
+  }>(result).map((row) => {
+    const revenue = typeof row.revenue === "string" ? JSON.parse(row.revenue) : row.revenue;
+    return {
+      day: row.day,
+      purchased: Number(row.purchased),
+      spent: Number(row.spent),
+      adjusted: Number(row.adjusted),
+      clawedBack: Number(row.clawed_back),
+      revenueMinor: Object.fromEntries(Object.entries(revenue).map(([k, v]) => [k, Number(v)])),
+    };
   });
 }
