@@ -45,6 +45,7 @@ const PINNED: Record<string, string> = {
   "0031_topup16_card_to_detach": "9b055432a114e07bb2e3d1c593774b9ddc4006d3abd7fc6fb0939b64b7f674a7",
   "0032_promo15_paid_nothing": "81edfcb2985f996b4c738161d01e68e7450fb79f527eeaa09e28be2b4c4db67b",
   "0033_promo15_refunds_processing_idx": "cfe65fac89571290c38de068c7048996d4a663917647c1028e731353c316f0f3",
+  "0034_topup16_attempt_credit_expiry": "d17f4e5a6292590a00e45aa0ec4a8e137c7fe8ec44c57a75740f386425ce3ca4",
 };
 
 describe("migration integrity", () => {

@@ -2,8 +2,8 @@
 // among the pack's prices; the charge is that currency's price, and a price removed (or the pack
 // archived) since is skipped, announced and mailed, never charged in another currency.
 import { randomUUID } from "node:crypto";
-import { mails } from "@credits/db/schema";
-import { and, eq } from "drizzle-orm";
+import { creditGrants, mails } from "@credits/db/schema";
+import { and, desc, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
   attemptsOf,
@@ -20,6 +20,7 @@ import {
   call,
   db,
   failOnLoggedError,
+  paymentRow,
   randomStripeId,
   signUp,
   startStripeMock,
@@ -47,7 +48,7 @@ async function sentMail(userId: string) {
 }
 
 // A pack sold in dollars first (its default price) and in euros.
-async function dollarAndEuroPack(): Promise<string> {
+async function dollarAndEuroPack(creditExpiryDays?: number): Promise<string> {
   const created = await call(server.url, "POST", "/api/v1/admin/packages", {
     cookie: admin.cookie,
     body: {
@@ -57,6 +58,7 @@ async function dollarAndEuroPack(): Promise<string> {
         { currency: "usd", unitAmount: 500 },
         { currency: "eur", unitAmount: 450 },
       ],
+      ...(creditExpiryDays ? { creditExpiryDays } : {}),
     },
   });
   expect(created.status, JSON.stringify(created.body)).toBe(200);
@@ -162,6 +164,29 @@ describe("auto top-up in the user's currency", () => {
       ["succeeded", 450, "eur"],
     ]);
     expect(await balanceOf(saver.id)).toBe(140);
+  });
+
+  // Issue 16 review item 4: the credits' expiry is part of the offer too.
+  it("a pack's credit expiry changed by an admin after the crossing: the crossing's expiry is granted", async () => {
+    const packageId = await dollarAndEuroPack(30);
+    const saver = await euroSaver(packageId);
+    await spend(server, saver.id, 60);
+    const patched = await call(server.url, "PATCH", `/api/v1/admin/packages/${packageId}`, {
+      cookie: admin.cookie,
+      body: { creditExpiryDays: 2 },
+    });
+    expect(patched.status, JSON.stringify(patched.body)).toBe(200);
+    await server.services.autoTopUp.runOnce();
+    const [attempt] = await attemptsOf(saver.id);
+    expect(attempt?.status).toBe("succeeded");
+    expect((await paymentRow(attempt?.paymentId ?? ""))?.creditExpiryDays).toBe(30);
+    const [grant] = await db
+      .select({ days: sql<number>`round(extract(epoch from ${creditGrants.expiresAt} - now()) / 86400)` })
+      .from(creditGrants)
+      .where(and(eq(creditGrants.userId, saver.id), sql`${creditGrants.expiresAt} IS NOT NULL`))
+      .orderBy(desc(creditGrants.createdAt))
+      .limit(1);
+    expect(Number(grant?.days)).toBe(30);
   });
 
   it("a currency changed by the user after the crossing: charged in the crossing's currency", async () => {

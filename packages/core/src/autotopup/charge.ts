@@ -137,7 +137,7 @@ export function createAutoTopUpCharger(deps: ChargeDeps) {
       userId: attempt.userId,
       packageId: pack.id,
       ...offer,
-      creditExpiryDays: pack.creditExpiryDays,
+      creditExpiryDays: attempt.creditExpiryDays,
       provider: provider.name,
       idempotencyKey: autoTopUpPaymentKey(attempt.id),
     });

@@ -84,6 +84,9 @@ export interface AutoTopUpAttempt {
   credits: number | null;
   amountMinor: number | null;
   currency: string | null;
+  // The pack's credit expiry at the crossing (days; null: never expire): what the payment grants,
+  // whatever the pack says by the charge (migration 0034).
+  creditExpiryDays: number | null;
   status: AutoTopUpAttemptStatus;
   reason: AutoTopUpAttemptReason | null;
   paymentId: string | null;

@@ -1,5 +1,5 @@
 // Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency, 0028 for the card's removal,
-// 0030 for the attempt's offer): a user's settings and one
+// 0030 and 0034 for the attempt's offer): a user's settings and one
 // attempt per crossing. The ledger trigger credit_transactions_auto_topup writes the attempts.
 import { autoTopUpAttemptReasons, autoTopUpAttemptStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
@@ -53,6 +53,9 @@ export const autoTopUpAttempts = pgTable(
     credits: credits("credits"),
     amountMinor: bigint("amount_minor", { mode: "number" }),
     currency: text("currency"),
+    // The pack's credit expiry at the crossing (migration 0034): what the payment grants. NULL:
+    // the credits never expire.
+    creditExpiryDays: integer("credit_expiry_days"),
     status: text("status", { enum: autoTopUpAttemptStatuses }).notNull().default("pending"),
     reason: text("reason", { enum: autoTopUpAttemptReasons }),
     paymentId: uuid("payment_id")
@@ -74,5 +77,9 @@ export const autoTopUpAttempts = pgTable(
     ),
     check("auto_topup_attempts_offer_positive", sql`${t.credits} > 0 AND ${t.amountMinor} > 0`),
     check("auto_topup_attempts_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
+    check(
+      "auto_topup_attempts_credit_expiry_positive",
+      sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`,
+    ),
   ],
 );
