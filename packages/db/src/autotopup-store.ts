@@ -1,8 +1,15 @@
 import type { AutoTopUpAttempt, AutoTopUpStore } from "@credits/core";
-import { and, count, desc, eq, gte, inArray, isNotNull, sql } from "drizzle-orm";
+import { and, count, desc, eq, gte, inArray, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, autoTopUpAttempts, autoTopUpSettings, mails, payments } from "./schema.ts";
+import {
+  adminActions,
+  autoTopUpAttempts,
+  autoTopUpCardsToDetach,
+  autoTopUpSettings,
+  mails,
+  payments,
+} from "./schema.ts";
 
 const PAYMENT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -219,10 +226,14 @@ function settingsMethods(db: Database) {
 function cardMethods(db: Database) {
   return {
     forgetCardToDetach: async (userId, disabledReason) => {
+      await db.execute(sql`
+        INSERT INTO auto_topup_cards_to_detach (payment_method_id, user_id)
+        SELECT payment_method_id, user_id FROM auto_topup_settings
+         WHERE user_id = ${userId} AND payment_method_id IS NOT NULL
+        ON CONFLICT (payment_method_id) DO NOTHING`);
       await db
         .update(autoTopUpSettings)
         .set({
-          cardToDetach: sql`coalesce(${autoTopUpSettings.paymentMethodId}, ${autoTopUpSettings.cardToDetach})`,
           paymentMethodId: null,
           enabled: false,
           disabledReason,
@@ -234,20 +245,26 @@ function cardMethods(db: Database) {
 
     cardsToDetach: async (limit) => {
       const rows = await db
-        .select({ userId: autoTopUpSettings.userId, card: autoTopUpSettings.cardToDetach })
-        .from(autoTopUpSettings)
-        .where(isNotNull(autoTopUpSettings.cardToDetach))
+        .select({ userId: autoTopUpCardsToDetach.userId, card: autoTopUpCardsToDetach.paymentMethodId })
+        .from(autoTopUpCardsToDetach)
+        .orderBy(sql`${autoTopUpCardsToDetach.lastTriedAt} ASC NULLS FIRST`, autoTopUpCardsToDetach.createdAt)
         .limit(limit);
-      return rows.flatMap((row) => (row.card ? [{ userId: row.userId, card: row.card }] : []));
+      return rows;
     },
 
     cardDetached: async (userId, card) => {
-      const updated = await db
-        .update(autoTopUpSettings)
-        .set({ cardToDetach: null, updatedAt: sql`now()` })
-        .where(and(eq(autoTopUpSettings.userId, userId), eq(autoTopUpSettings.cardToDetach, card)))
-        .returning({ userId: autoTopUpSettings.userId });
-      return updated.length > 0;
+      const deleted = await db
+        .delete(autoTopUpCardsToDetach)
+        .where(and(eq(autoTopUpCardsToDetach.userId, userId), eq(autoTopUpCardsToDetach.paymentMethodId, card)))
+        .returning({ card: autoTopUpCardsToDetach.paymentMethodId });
+      return deleted.length > 0;
+    },
+
+    cardDetachFailed: async (card) => {
+      await db
+        .update(autoTopUpCardsToDetach)
+        .set({ tries: sql`${autoTopUpCardsToDetach.tries} + 1`, lastTriedAt: sql`now()` })
+        .where(eq(autoTopUpCardsToDetach.paymentMethodId, card));
     },
   } satisfies Partial<AutoTopUpStore>;
 }

@@ -46,6 +46,7 @@ const PINNED: Record<string, string> = {
   "0032_promo15_paid_nothing": "81edfcb2985f996b4c738161d01e68e7450fb79f527eeaa09e28be2b4c4db67b",
   "0033_promo15_refunds_processing_idx": "cfe65fac89571290c38de068c7048996d4a663917647c1028e731353c316f0f3",
   "0034_topup16_attempt_credit_expiry": "d17f4e5a6292590a00e45aa0ec4a8e137c7fe8ec44c57a75740f386425ce3ca4",
+  "0035_topup16_cards_to_detach": "2e17e38123c7a9a041db15ee47c0ce817ba4cf8c9e06d625886417509b819768",
 };
 
 describe("migration integrity", () => {

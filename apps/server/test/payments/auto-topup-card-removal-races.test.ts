@@ -89,6 +89,36 @@ describe("a dispute removes the card at Stripe too", () => {
   });
 });
 
+describe("two disputed cards waiting for their detach", () => {
+  // Review item 2: a second dispute, on a card saved after the first one's, before the worker's
+  // pass, overwrote the first card to detach: it stayed attached at Stripe, never audited.
+  it("both are detached at the next pass, each audited once", async () => {
+    const { saved, purchase } = await saver();
+    expect((await deliver(server.url, purchaseEvents(mock, purchase).disputeCreated())).status).toBe(200);
+    const second = await startPurchase(server, "starter", saved.id);
+    expect((await deliver(server.url, purchaseEvents(mock, second).completed())).status).toBe(200);
+    const card = randomStripeId("pm");
+    const intent = savedCardIntent({
+      paymentId: second.paymentId,
+      userId: saved.id,
+      customer: saved.customer,
+      paymentMethod: card,
+    });
+    expect((await deliver(server.url, stripeEvent("payment_intent.succeeded", intent))).status).toBe(200);
+    expect((await autoTopUpOf(server, saved)).body).toMatchObject({ cardSaved: true });
+    expect((await deliver(server.url, purchaseEvents(mock, second).disputeCreated())).status).toBe(200);
+
+    await server.services.autoTopUp.runOnce();
+    await server.services.autoTopUp.runOnce();
+    expect(detaches(saved.paymentMethod)).toHaveLength(1);
+    expect(detaches(card)).toHaveLength(1);
+    expect(await auditsOf(saved.id)).toEqual([
+      ["auto_topup.card_removed", "dispute"],
+      ["auto_topup.card_removed", "dispute"],
+    ]);
+  });
+});
+
 describe("the user's removal, its detach failing", () => {
   it("records the turn-off and the failed detach", async () => {
     const { saved } = await saver();

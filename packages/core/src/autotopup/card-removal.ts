@@ -11,7 +11,7 @@ import type { AutoTopUpStore } from "./store.ts";
 // row for what happened, whether the provider detached it or not.
 
 export interface CardRemovalDeps {
-  store: Pick<AutoTopUpStore, "cardsToDetach">;
+  store: Pick<AutoTopUpStore, "cardsToDetach" | "cardDetachFailed">;
   payments: PaymentStore;
   provider: PaymentProvider;
 }
@@ -62,8 +62,9 @@ export function createCardRemoval(deps: CardRemovalDeps) {
   }
 
   // A dispute forgets the card in its event's transaction (forgetCardToDetach), before the
-  // provider is asked; the worker's pass detaches each such card here, and a failed detach stays
-  // marked for the next pass (its error goes to the worker's report).
+  // provider is asked; the worker's pass detaches each such card here (every one: a set, so two
+  // disputes before a pass leave both), each audited; a failed detach stays, counted and put after
+  // the others, for the next pass (its error goes to the worker's report).
   async function detachForgottenCards(): Promise<void> {
     const errors: unknown[] = [];
     for (const { userId, card } of await deps.store.cardsToDetach(DETACH_BATCH)) {
@@ -75,6 +76,7 @@ export function createCardRemoval(deps: CardRemovalDeps) {
           }
         });
       } catch (error) {
+        await deps.store.cardDetachFailed(card).catch((failure: unknown) => errors.push(failure));
         errors.push(error);
       }
     }

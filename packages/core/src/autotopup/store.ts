@@ -66,8 +66,6 @@ export interface AutoTopUpSettings {
   // When the saved card was last removed (the user began removing it, or a dispute did): a
   // Checkout started before then never saves its card again (removal wins over a late event).
   cardRemovedAt: Date | null;
-  // A card forgotten before the provider detached it (a dispute's removal): the worker detaches it.
-  cardToDetach: string | null;
   updatedAt: Date;
 }
 
@@ -136,13 +134,17 @@ export interface AutoTopUpStore {
   removeCard(userId: string, disabledReason: string | null): Promise<void>;
   // A user's removal begins: auto top-up off, the card kept until the provider detached it.
   beginCardRemoval(userId: string): Promise<void>;
-  // A dispute's removal: forgets the card at once (as removeCard), keeping it as cardToDetach
-  // for the worker to detach at the provider after commit.
+  // A dispute's removal: forgets the card at once (as removeCard), adding it to the cards to
+  // detach (a set: one already there, from an earlier dispute, stays) for the worker to detach
+  // at the provider after commit.
   forgetCardToDetach(userId: string, disabledReason: string): Promise<void>;
-  // Cards forgotten but not detached at the provider yet (unlocked).
+  // Cards forgotten but not detached at the provider yet (unlocked), those not tried yet first,
+  // then the longest since their last failed detach.
   cardsToDetach(limit: number): Promise<{ userId: string; card: string }[]>;
   // The provider detached it: no longer to detach. False when it was not (or no longer) marked.
   cardDetached(userId: string, card: string): Promise<boolean>;
+  // Its detach failed: counted, and put after the others for the next pass.
+  cardDetachFailed(card: string): Promise<void>;
   // Turns auto top-up off, keeping the card and the rest of the choice; with a reason when the
   // platform did it (shown on /account; the user turning it off gives none).
   turnOff(userId: string, disabledReason?: string): Promise<void>;

@@ -1,5 +1,5 @@
 // Auto top-up (drizzle/0019_auto_topup.sql, 0025 for the currency, 0028 for the card's removal,
-// 0030 and 0034 for the attempt's offer): a user's settings and one
+// 0030 and 0034 for the attempt's offer, 0035 for the cards to detach): a user's settings and one
 // attempt per crossing. The ledger trigger credit_transactions_auto_topup writes the attempts.
 import { autoTopUpAttemptReasons, autoTopUpAttemptStatuses } from "@credits/core";
 import { sql } from "drizzle-orm";
@@ -26,14 +26,11 @@ export const autoTopUpSettings = pgTable(
     disabledReason: text("disabled_reason"),
     // When the saved card was last removed (migration 0028).
     cardRemovedAt: tsz("card_removed_at"),
-    // A card a dispute forgot, still to detach at the provider (migration 0031).
-    cardToDetach: text("card_to_detach"),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
   (t) => [
     check("auto_topup_settings_threshold_check", sql`${t.threshold} BETWEEN 1 AND 1000000000`),
     check("auto_topup_settings_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
-    index("auto_topup_settings_card_to_detach_idx").on(t.userId).where(sql`${t.cardToDetach} IS NOT NULL`),
   ],
 );
 
@@ -82,4 +79,21 @@ export const autoTopUpAttempts = pgTable(
       sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`,
     ),
   ],
+);
+
+// Cards a dispute forgot, still to detach at the provider (migration 0035): one row per card, so
+// a second dispute never hides the first one's card; deleted once detached.
+export const autoTopUpCardsToDetach = pgTable(
+  "auto_topup_cards_to_detach",
+  {
+    paymentMethodId: text("payment_method_id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    // Failed detaches so far; the last one's time puts it after the cards not tried yet.
+    tries: integer("tries").notNull().default(0),
+    lastTriedAt: tsz("last_tried_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("auto_topup_cards_to_detach_due_idx").on(t.lastTriedAt.asc().nullsFirst(), t.createdAt)],
 );
