@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ReconciliationRun } from "@credits/core";
-import { createLedgerStore } from "@credits/db";
+import { createLedgerStore, rowsOf } from "@credits/db";
 import { users } from "@credits/db/schema";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -71,6 +71,63 @@ describe("reconciliation: the ledger pass", () => {
     await tamper(touched, -7);
     await tamper(untouched, -3);
     expect((await run(true)).flagged).toEqual([]);
+  });
+});
+
+// Two spends of 5 written as the posting function would, allocations and grant included, but
+// with the first row's balance_after 2 too high and the second's back in line: the rows sum to
+// the balance, so only the chain (each row continues the one before it) tells.
+async function plantBrokenChain(userId: string): Promise<number> {
+  const seqs: number[] = [];
+  for (const after of [97, 90]) {
+    const [row] = rowsOf<{ seq: string }>(
+      await db.execute(sql`
+      WITH entry AS (
+        INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+        VALUES (${userId}::uuid, -5, ${after}, 'spend', ${randomUUID()}) RETURNING id, seq)
+      INSERT INTO ledger_allocations (entry_id, grant_id, amount)
+      SELECT entry.id, cg.id, -5 FROM entry, credit_grants cg WHERE cg.user_id = ${userId}::uuid
+      RETURNING (SELECT seq FROM entry)::bigint AS seq`),
+    );
+    seqs.push(Number(row?.seq));
+  }
+  await db.execute(sql`UPDATE credit_grants SET remaining = remaining - 10 WHERE user_id = ${userId}::uuid`);
+  await tamper(userId, -10);
+  return seqs[0] as number;
+}
+
+async function ledgerFindings(runId: string) {
+  const { findings } = await reconciliation.getRun(runId, { kind: "ledger_invariant", limit: 100 });
+  return new Map(findings.map((f) => [f.userId, f.detail]));
+}
+
+describe("reconciliation: the daily pass checks the rows since the checkpoint", () => {
+  it("finds a row that breaks the chain (the sums still agree) and a drifted balance", async () => {
+    const broken = await newUser(100);
+    const drifted = await newUser(50);
+    expect((await run()).flagged).toEqual([]);
+
+    const brokenAt = await plantBrokenChain(broken);
+    await post(drifted, -1, "spend");
+    await tamper(drifted, 4);
+    const daily = await run();
+    expect(daily.run.stats).toMatchObject({ ledgerPass: "incremental", usersChecked: 2 });
+    const found = await ledgerFindings(daily.run.id);
+    expect(found.get(broken)).toMatchObject({ balance: 90, ledgerSum: 90, chainBrokenAtSeq: brokenAt });
+    expect(found.get(broken)).toMatchObject({ grantsInconsistent: false, grantsRemaining: 90 });
+    expect(found.get(drifted)).toMatchObject({ balance: 53, ledgerSum: 49, chainBrokenAtSeq: null });
+
+    // Reported again by the next daily run (its users checked from their first row), and by a full pass.
+    const nextDay = await run();
+    expect(nextDay.flagged.sort()).toEqual([broken, drifted].sort());
+    expect((await ledgerFindings(nextDay.run.id)).get(broken)).toMatchObject({ chainBrokenAtSeq: brokenAt });
+    const full = await run(true);
+    expect(full.flagged.sort()).toEqual([broken, drifted].sort());
+    expect((await ledgerFindings(full.run.id)).get(broken)).toMatchObject({ chainBrokenAtSeq: brokenAt });
+
+    // Fixed balances drop out; rows cannot be changed, so the broken chain stays reported.
+    await tamper(drifted, -4);
+    expect((await run()).flagged).toEqual([broken]);
   });
 });
 

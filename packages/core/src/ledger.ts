@@ -104,7 +104,8 @@ export interface BalanceView {
 export type OfSession<T> = FoundSession & { view: T };
 
 // The users of the daily invariant pass: those with ledger rows after `afterSeq`, up to and
-// including `upToSeq`, and `users` (the previous run's violations, reported until fixed).
+// including `upToSeq` (their rows after `afterSeq` checked, chained from the last one at or below
+// it), and `users` (the previous run's violations, reported until fixed: checked from their first row).
 export interface TouchedUsers {
   afterSeq: number;
   upToSeq: number;
@@ -114,7 +115,11 @@ export interface TouchedUsers {
 export interface InvariantViolation {
   userId: string;
   balance: number;
+  // What the ledger says the balance is: the sum of the user's rows (full pass), the newest row's
+  // balance_after (daily pass: the chain from the checkpoint makes it that sum).
   ledgerSum: number;
+  // The seq of the first row whose balance_after is not the previous row's plus its amount.
+  chainBrokenAtSeq: number | null;
   // The user's grants' remainders, swept or not: greatest(balance, 0) when consistent.
   grantsRemaining: number;
   // Set when a grant's remainder is not what its allocations say, or a row moved grants by other

@@ -309,6 +309,7 @@ export class ReconciliationPass {
         detail: {
           balance: violation.balance,
           ledgerSum: violation.ledgerSum,
+          chainBrokenAtSeq: violation.chainBrokenAtSeq,
           grantsRemaining: violation.grantsRemaining,
           negativeWithoutDispute: violation.negativeWithoutDispute,
           grantsInconsistent: violation.grantsInconsistent,

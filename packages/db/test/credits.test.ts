@@ -311,6 +311,7 @@ describe("the database backs the rules", () => {
       userId,
       balance: 6,
       ledgerSum: 5,
+      chainBrokenAtSeq: null,
       grantsRemaining: 5,
       negativeWithoutDispute: false,
       grantsInconsistent: false,
