@@ -62,7 +62,7 @@ export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: s
   for (const r of readRatios)
     log(`  ${r.label.padEnd(44)} ${r.ratio.toFixed(2)}   by CPU/req ${r.cpuRatio.toFixed(2)}`);
   log("\ntargets (reported, not asserted)");
-  for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${t.value}`);
+  for (const t of targets) log(`  ${t.met ? "met   " : "MISSED"} ${t.target}: ${measured(t)}`);
   log(`\nwebhook payments credited: ${outcome.credited}`);
 
   const cpus = os.cpus();
@@ -81,7 +81,32 @@ export function writeReport(outcome: BenchOutcome, outDir: string, log: (line: s
 
 type Summary = ReturnType<typeof summarize>;
 
-function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
+interface Target {
+  target: string;
+  value: string;
+  met: boolean;
+  // For a miss: by how much, and the reason known for it.
+  missedBy?: string;
+  why?: string;
+}
+
+export const measured = (t: Target) =>
+  [t.value, t.missedBy ? `, ${t.missedBy}` : "", t.why ? `: ${t.why}` : ""].join("");
+
+// A ratio to reach (higher is better): met, or short by how much.
+function ratioTarget(target: string, value: number, goal: number, why?: string): Target {
+  const met = value >= goal;
+  if (met || !Number.isFinite(value)) return { target, value: `${fmt(value, 2)} ×`, met };
+  const missedBy = `short by ${fmt(goal - value, 2)} × (${fmt((value / goal) * 100)} % of the target)`;
+  return { target, value: `${fmt(value, 2)} ×`, met, missedBy, ...(why ? { why } : {}) };
+}
+
+// Why a read misses its ratio (ADR 022, "What is left"): the bare server runs the same one
+// statement, so what the API adds per request is its own CPU, whose ratio is printed with it.
+const readMissWhy = (cpuRatio: number) =>
+  `server CPU per request bare / API ${fmt(cpuRatio, 2)}: the JavaScript on the API's request path (Hono and its middlewares, the REST adapter, tRPC's chain, zod input and output checks; docs/decisions/022-read-path-cpu.md, "What is left")`;
+
+export function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
   const find = (target: Figures["target"], scenario: string, connections: number) =>
     results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections);
   const ratio = (a?: Figures, b?: Figures) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
@@ -106,30 +131,19 @@ function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
     target: r.target,
   }));
   const p99At4 = find("api", "spend", 4)?.p99 ?? Number.NaN;
-  const targets = [
+  const targets: Target[] = [
+    ratioTarget("API ≥ 0.7 × bare, spend at 64 connections", ratios[1]?.apiBare ?? Number.NaN, 0.7),
     {
-      target: "API ≥ 0.7 × bare, spend at 64 connections",
-      value: `${ratios[1]?.apiBare.toFixed(2)} ×`,
-      met: (ratios[1]?.apiBare ?? 0) >= 0.7,
+      target: "p99 ≤ 15 ms, spend at 4 connections",
+      value: `${p99At4.toFixed(1)} ms`,
+      met: p99At4 <= 15,
+      ...(p99At4 > 15 ? { missedBy: `over by ${(p99At4 - 15).toFixed(1)} ms` } : {}),
     },
-    { target: "p99 ≤ 15 ms, spend at 4 connections", value: `${p99At4.toFixed(1)} ms`, met: p99At4 <= 15 },
-    {
-      target: "hot user ≥ 1.0 × pgbench's hot row",
-      value: `${ratios[2]?.apiPgbench.toFixed(2)} ×`,
-      met: (ratios[2]?.apiPgbench ?? 0) >= 1,
-    },
-    {
-      target: "spend at 4 connections ≥ 0.8 × bare",
-      value: `${ratios[0]?.apiBare.toFixed(2)} ×`,
-      met: (ratios[0]?.apiBare ?? 0) >= 0.8,
-    },
-    ...readRatios
-      .filter((r) => r.target !== null)
-      .map((r) => ({
-        target: `${r.label} ≥ ${r.target} ×`,
-        value: `${r.ratio.toFixed(2)} ×`,
-        met: r.ratio >= (r.target ?? 0),
-      })),
+    ratioTarget("hot user ≥ 1.0 × pgbench's hot row", ratios[2]?.apiPgbench ?? Number.NaN, 1),
+    ratioTarget("spend at 4 connections ≥ 0.8 × bare", ratios[0]?.apiBare ?? Number.NaN, 0.8),
+    ...readRatios.flatMap((r) =>
+      r.target === null ? [] : [ratioTarget(`${r.label} ≥ ${r.target} ×`, r.ratio, r.target, readMissWhy(r.cpuRatio))],
+    ),
     { target: "server peak RSS ≤ 300 MB", value: `${apiPeakRssMb.toFixed(0)} MB`, met: apiPeakRssMb <= 300 },
     {
       target: "balance = sum(ledger) for every user after the run",
@@ -182,7 +196,7 @@ ${readRatios.map((r) => `| ${r.label} | ${fmt(r.ratio, 2)} | ${fmt(r.cpuRatio, 2
 
 | Target | Measured | Met |
 |---|--:|:-:|
-${targets.map((t) => `| ${t.target} | ${t.value} | ${t.met ? "yes" : "**no**"} |`).join("\n")}
+${targets.map((t) => `| ${t.target} | ${measured(t)} | ${t.met ? "yes" : "**no**"} |`).join("\n")}
 
 Webhook payments credited during the run: ${credited}. Regenerate with \`pnpm bench\` (\`--quick\` for the CI version).
 `;

@@ -2,7 +2,8 @@
 // against the bare server's balance-only read (the same one statement, scripts/bench/read-sql.ts)
 // with the 0.7 × target, and against the bare full read at 1 × (at least as fast as it).
 import { describe, expect, it } from "vitest";
-import { apiReads, bareReads, READ_RATIOS, READ_TARGET } from "../bench/reads.ts";
+import { apiReads, bareReads, READ_CONNECTIONS, READ_RATIOS, READ_TARGET } from "../bench/reads.ts";
+import { type BenchOutcome, type Figures, measured, summarize } from "../bench/report.ts";
 
 const apiScenarios = apiReads("u", {}, {}).map((read) => read.scenario);
 const bareScenarios = bareReads("u").map((read) => read.scenario);
@@ -25,5 +26,50 @@ describe("bench read ratios", () => {
     for (const api of ["users/{id}/credits", "me/credits"]) {
       expect(READ_RATIOS).toContainEqual({ api, bare: "read credits", target: READ_TARGET });
     }
+  });
+});
+
+// A run where the balance reads by key answer 0.41 × the bare balance-only read (as a quiet quick
+// bench measured): the printed target line says by how much, and why (ADR 022).
+describe("bench read targets, printed", () => {
+  const figures = (target: Figures["target"], scenario: string, rps: number, cpu: number): Figures => ({
+    scenario,
+    target,
+    connections: READ_CONNECTIONS,
+    rps,
+    p50: 1,
+    p99: 2,
+    errors: 0,
+    non2xx: 0,
+    requests: rps * 10,
+    cpuMicrosPerRequest: cpu,
+  });
+  const outcome = {
+    results: [
+      figures("bare", "read balance", 10_000, 62),
+      figures("bare", "read credits", 5_000, 120),
+      figures("api", "users/{id}/balance", 4_100, 195),
+      figures("api", "users/{id}/credits", 3_600, 160),
+    ],
+    apiPeakRssMb: 100,
+    broken: 0,
+  } as unknown as BenchOutcome;
+  const line = (target: string) => {
+    const found = summarize(outcome).targets.find((t) => t.target === target);
+    if (!found) throw new Error(`no target ${target}`);
+    return { met: found.met, text: measured(found) };
+  };
+
+  it("a missed read says by how much and points to ADR 022's reason", () => {
+    const balance = line("users/{id}/balance / bare read balance, c=64 ≥ 0.7 ×");
+    expect(balance.met).toBe(false);
+    expect(balance.text).toMatch(
+      /^0\.41 ×, short by 0\.29 × \(59 % of the target\): server CPU per request bare \/ API 0\.32/,
+    );
+    expect(balance.text).toContain("docs/decisions/022-read-path-cpu.md");
+  });
+
+  it("a met read says only its figure", () => {
+    expect(line("users/{id}/credits / bare read credits, c=64 ≥ 0.7 ×")).toEqual({ met: true, text: "0.72 ×" });
   });
 });

@@ -20,6 +20,8 @@ export interface Read {
   // Whether the ≤ 50 ms p99 target applies: a whole-history export is bounded by its own size.
   userFacing: boolean;
   run: () => Promise<number>;
+  // Why the read grows with the ledger when it does so by design (printed with a growth miss).
+  growsBecause?: string;
   // The server process whose memory to watch during the read (Linux /proc).
   serverPid?: number;
 }

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import type { ReadFigures } from "./reads.ts";
+import type { Read, ReadFigures } from "./reads.ts";
 
 // The scale bench's table: each read at both ledger sizes, its growth, and the targets of
 // issue 17 (p99 ≤ 50 ms at the larger size, growth ≤ 1.2×) met or missed by how much. Growth is
@@ -12,7 +12,8 @@ export const TARGET_GROWTH = 1.2;
 
 export interface SizeFigures {
   ledgerRows: number;
-  loadAverage: number;
+  // The 1-minute load average when the size's reads began and ended.
+  load: { before: number; after: number };
   figures: ReadFigures[];
 }
 
@@ -22,19 +23,54 @@ export interface ScaleRun {
   heavyRows: number;
   samples: number;
   sizes: SizeFigures[];
-  // Per read: whether the 50 ms target applies (not to a whole-history export or a batch job).
-  userFacing: boolean[];
+  // Per read: whether the 50 ms target applies (not to a whole-history export or a batch job),
+  // and why it grows when it does so by design.
+  reads: Pick<Read, "read" | "userFacing" | "growsBecause">[];
 }
 
 const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
 const ms = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
+const peakLoad = (size: SizeFigures) => Math.max(size.load.before, size.load.after);
 
-function verdict(p99: number, growth: number, userFacing: boolean): string {
-  const misses: string[] = [];
-  if (userFacing && p99 > TARGET_P99_MS)
-    misses.push(`p99 ${(p99 / TARGET_P99_MS).toFixed(1)}× the ${TARGET_P99_MS} ms`);
-  if (growth > TARGET_GROWTH) misses.push(`grows ${growth.toFixed(2)}× (> ${TARGET_GROWTH}×)`);
-  return misses.length === 0 ? "met" : `missed: ${misses.join(", ")}`;
+// Each target line of a read: met, or missed by how much and, where the run can tell, why. Known
+// reasons: the read grows by design; the machine was busier than its cores (a sample waits for a
+// core, which a p99 of one-at-a-time reads shows first); the load rose between the sizes, or was
+// above the cores at both.
+export function verdict(
+  read: ScaleRun["reads"][number],
+  figures: { p50: number; p99: number; growth: number },
+  sizes: { small: SizeFigures; large: SizeFigures },
+  cores: number,
+): string {
+  const lines: string[] = [];
+  const large = peakLoad(sizes.large);
+  const busy = large > cores ? `load average up to ${large.toFixed(1)} on ${cores} cores at the larger size` : null;
+  const p99 = `p99 ≤ ${TARGET_P99_MS} ms`;
+  if (!read.userFacing) lines.push(`${p99}: not a target (whole history or batch)`);
+  else if (figures.p99 <= TARGET_P99_MS) lines.push(`${p99}: met (${ms(figures.p99)} ms)`);
+  else {
+    const why = busy ?? (figures.p50 <= TARGET_P99_MS ? "no known reason (the median meets it)" : "no known reason");
+    const over = `${ms(figures.p99 - TARGET_P99_MS)} ms (${ms(figures.p99)} ms, ${(figures.p99 / TARGET_P99_MS).toFixed(1)}×)`;
+    lines.push(`${p99}: MISSED by ${over}: ${why}`);
+  }
+  const growth = `growth ≤ ${TARGET_GROWTH}×`;
+  if (figures.growth <= TARGET_GROWTH) lines.push(`${growth}: met (${figures.growth.toFixed(2)}×)`);
+  else {
+    const small = peakLoad(sizes.small);
+    const rose =
+      large > cores && large > small * TARGET_GROWTH
+        ? `load average rose from ${small.toFixed(1)} to ${large.toFixed(1)} between the sizes`
+        : null;
+    // Both sizes on a busy machine: one-at-a-time medians move with the neighbours' work.
+    const noisy =
+      Math.max(small, large) > cores
+        ? `load average ${small.toFixed(1)} and ${large.toFixed(1)} on ${cores} cores at the two sizes (medians that noisy)`
+        : null;
+    const why = read.growsBecause ?? rose ?? noisy ?? "no known reason";
+    const over = `${((figures.growth / TARGET_GROWTH - 1) * 100).toFixed(0)} % (${figures.growth.toFixed(2)}×)`;
+    lines.push(`${growth}: MISSED by ${over}: ${why}`);
+  }
+  return lines.join("; ");
 }
 
 export function writeScaleReport(run: ScaleRun, dir: string, log: (line: string) => void) {
@@ -45,13 +81,15 @@ export function writeScaleReport(run: ScaleRun, dir: string, log: (line: string)
   const rows = small.figures.map((a, i) => {
     const b = large.figures[i] as ReadFigures;
     const growth = a.p50 > 0 ? b.p50 / a.p50 : 1;
-    const target = verdict(b.p99, growth, run.userFacing[i] ?? true);
+    const read = run.reads[i] ?? { read: a.read, userFacing: true };
+    const target = verdict(read, { p50: b.p50, p99: b.p99, growth }, { small, large }, os.cpus().length);
     lines.push(
       `| ${a.read} | ${ms(a.p50)} / ${ms(a.p99)} | ${ms(b.p50)} / ${ms(b.p99)} | ${growth.toFixed(2)}× | ${target} |`,
     );
     return { read: a.read, small: a, large: b, growth, target };
   });
-  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${small.loadAverage.toFixed(2)} / ${large.loadAverage.toFixed(2)} at the two sizes`;
+  const loads = (size: SizeFigures) => `${size.load.before.toFixed(2)} → ${size.load.after.toFixed(2)}`;
+  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average (1 min, before → after the reads) ${loads(small)} at the smaller size, ${loads(large)} at the larger`;
   const memory = rows
     .filter((row) => row.large.rssGrowthBytes !== undefined)
     .map(

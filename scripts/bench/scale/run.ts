@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { createAuthService, createCreditService, systemClock, type TouchedUsers } from "@credits/core";
 import { createAccountStore, createDatabase, createLedgerStore, createSessionStore, seedDefaults } from "@credits/db";
@@ -108,6 +109,7 @@ const reads: Read[] = [
   {
     read: "reconciliation: ledger, full pass",
     userFacing: false,
+    growsBecause: "the weekly (or --full) pass reads the whole ledger by design (ADR 012)",
     run: async () => {
       await checkedClean(undefined);
       return 0;
@@ -141,8 +143,8 @@ for (const target of [SMALL, LARGE]) {
   day = { afterSeq, upToSeq: (await credits.ledgerWatermark()).seq, users: [] };
   await timed("ANALYZE", () => pg`ANALYZE`);
   const rows = await ledgerRows();
-  const [load] = (await import("node:os")).loadavg();
-  log(`\n${rows} ledger rows (load average ${load?.toFixed(2)}):`);
+  const loadBefore = loadavg()[0] ?? 0;
+  log(`\n${rows} ledger rows (load average ${loadBefore.toFixed(2)} before the reads):`);
   const figures: ReadFigures[] = [];
   for (const read of reads) {
     const result = await timeRead(read, read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5)), 2);
@@ -155,7 +157,9 @@ for (const target of [SMALL, LARGE]) {
     );
     figures.push(result);
   }
-  sizes.push({ ledgerRows: rows, loadAverage: load ?? 0, figures });
+  const loadAfter = loadavg()[0] ?? 0;
+  log(`  load average ${loadAfter.toFixed(2)} after the reads (${cpus().length} cores)`);
+  sizes.push({ ledgerRows: rows, load: { before: loadBefore, after: loadAfter }, figures });
 }
 
 await stopChild(server.child);
@@ -165,7 +169,7 @@ if (!args.includes("--keep-db")) await admin.unsafe(`DROP DATABASE IF EXISTS ${d
 await admin.end();
 
 writeScaleReport(
-  { quick, users: USERS, heavyRows: HEAVY, samples: SAMPLES, sizes, userFacing: reads.map((r) => r.userFacing) },
+  { quick, users: USERS, heavyRows: HEAVY, samples: SAMPLES, sizes, reads },
   join(root, "bench/results"),
   log,
 );

@@ -1,0 +1,50 @@
+// `pnpm bench --scale`'s target lines (issue 17): each says met, or missed by how much and the
+// reason the run can tell (a read that grows by design, a machine busier than its cores, load
+// that rose between the sizes), from the load averages it printed before and after each size.
+import { describe, expect, it } from "vitest";
+import { type SizeFigures, verdict } from "../bench/scale/report.ts";
+
+const size = (before: number, after: number): SizeFigures => ({ ledgerRows: 1, load: { before, after }, figures: [] });
+const read = { read: "me/credits", userFacing: true };
+
+describe("scale bench target lines", () => {
+  it("says met with the figure for each target", () => {
+    const line = verdict(read, { p50: 4, p99: 38.2, growth: 0.95 }, { small: size(1, 1), large: size(1.5, 1) }, 2);
+    expect(line).toBe("p99 ≤ 50 ms: met (38.2 ms); growth ≤ 1.2×: met (0.95×)");
+  });
+
+  it("says by how much a p99 misses, and that the machine was busier than its cores", () => {
+    const line = verdict(read, { p50: 20, p99: 80, growth: 1.1 }, { small: size(3, 4), large: size(9, 6) }, 2);
+    expect(line).toContain("p99 ≤ 50 ms: MISSED by 30.0 ms (80.0 ms, 1.6×): load average up to 9.0 on 2 cores");
+  });
+
+  it("blames the load's rise between the sizes for a growth, unless the read grows by design", () => {
+    const sizes = { small: size(1, 1.5), large: size(6, 8) };
+    expect(verdict(read, { p50: 12, p99: 40, growth: 1.8 }, sizes, 2)).toContain(
+      "growth ≤ 1.2×: MISSED by 50 % (1.80×): load average rose from 1.5 to 8.0 between the sizes",
+    );
+    const full = { read: "full pass", userFacing: false, growsBecause: "reads the whole ledger by design" };
+    expect(verdict(full, { p50: 900, p99: 1000, growth: 9 }, sizes, 2)).toBe(
+      "p99 ≤ 50 ms: not a target (whole history or batch); growth ≤ 1.2×: MISSED by 650 % (9.00×): reads the whole ledger by design",
+    );
+  });
+
+  it("says a growth was measured on a machine busier than its cores at both sizes", () => {
+    const line = verdict(
+      read,
+      { p50: 12, p99: 40, growth: 1.3 },
+      { small: size(15.7, 15.6), large: size(14.5, 13.2) },
+      2,
+    );
+    expect(line).toContain(
+      "growth ≤ 1.2×: MISSED by 8 % (1.30×): load average 15.7 and 14.5 on 2 cores at the two sizes (medians that noisy)",
+    );
+  });
+
+  it("says when it knows no reason", () => {
+    const line = verdict(read, { p50: 30, p99: 60, growth: 2 }, { small: size(1, 1), large: size(1, 1) }, 2);
+    expect(line).toBe(
+      "p99 ≤ 50 ms: MISSED by 10.0 ms (60.0 ms, 1.2×): no known reason (the median meets it); growth ≤ 1.2×: MISSED by 67 % (2.00×): no known reason",
+    );
+  });
+});
