@@ -40,7 +40,10 @@ const kindCopy: Record<FindingKind, { label: string; text: string }> = {
     text: "A refund sent from the panel never got the provider's answer; settled from the provider's record (healed).",
   },
   amount_mismatch: { label: "Amount mismatch", text: "Amount or currency differs from the provider's: decide." },
-  ledger_invariant: { label: "Ledger invariant", text: "A balance differs from the sum of its ledger." },
+  ledger_invariant: {
+    label: "Ledger invariant",
+    text: "A balance differs from its ledger, a ledger row does not follow the one before it (chainBrokenAtSeq), or the grants do not add up: look.",
+  },
   paid_after_cancel: {
     label: "Paid after cancel",
     text: "Paid after its checkout was canceled: credited and flagged for review; check with the customer (a refund, most likely).",
