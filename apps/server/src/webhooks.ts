@@ -58,13 +58,14 @@ export function mountWebhooks(
         }
         // Stripe itself could not be read (the paid session's PaymentIntent for a user waiting for
         // a card, the charge's refunds): nothing was applied; its redelivery (or reconciliation)
-        // handles it. Expected while Stripe is down: a warning, not an error report.
+        // handles it. Expected while Stripe is down: a warning, not an error report. The documented
+        // 503 code for a dependency that is down (UNAVAILABLE): Stripe reads only the status.
         if (error instanceof ProviderUnavailableError || error instanceof ProviderUnavailableDomainError) {
           logger.warn(
             { requestId: c.get("requestId"), eventId: event.id, eventType: boundedLabel(type) },
             "stripe webhook: the payment provider is unreachable, not handled yet",
           );
-          return errorResponse(503, "PROVIDER_UNAVAILABLE", "the payment provider is unavailable, deliver again", {
+          return errorResponse(503, "UNAVAILABLE", "the payment provider is unavailable, deliver again", {
             headers: { "Retry-After": "60" },
           });
         }

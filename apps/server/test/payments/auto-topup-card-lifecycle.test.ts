@@ -75,7 +75,7 @@ describe("the card a Checkout saved, when its payment_intent.succeeded is lost",
 });
 
 // F2: the session's PaymentIntent cannot be read while Stripe is down. The event is answered as
-// the documented retryable outcome (503 PROVIDER_UNAVAILABLE with Retry-After, a warning, no
+// the documented retryable outcome (503 UNAVAILABLE with Retry-After, a warning, no
 // error), nothing is credited, and Stripe's redelivery credits it once and saves the card.
 describe("checkout.session.completed while Stripe cannot be read", () => {
   it("503 and a warning; the redelivery credits it once and saves the card", async () => {
@@ -91,7 +91,7 @@ describe("checkout.session.completed while Stripe cannot be read", () => {
       logs.stop();
     }
     expect(reply.status).toBe(503);
-    expect(reply.body).toMatchObject({ error: { code: "PROVIDER_UNAVAILABLE" } });
+    expect(reply.body).toMatchObject({ error: { code: "UNAVAILABLE" } });
     expect(reply.headers.get("retry-after")).toBe("60");
     const warned = logs.entries().filter((entry) => entry.level === "warn" || entry.level === 40);
     expect(warned.map((entry) => entry.msg)).toContain(

@@ -63,7 +63,7 @@ describe("idempotency keys belong to their caller", () => {
   it("a grant made before keys were scoped, retried above the threshold, is never also a request", async () => {
     const userId = await insertUser("legacy-grant");
     const key = `legacy-grant-${randomUUID()}`;
-    await createLedgerStore(db).post({
+    const legacy = await createLedgerStore(db).post({
       userId,
       amount: 20_000,
       kind: "grant",
@@ -73,7 +73,9 @@ describe("idempotency keys belong to their caller", () => {
       key: tool.key,
       body: { userId, amount: 20_000, idempotencyKey: key },
     });
-    expect(retry.status).toBe(409);
+    // ADR 023: a retry of an applied grant answers that grant, even above the threshold.
+    expect(retry.status).toBe(200);
+    expect(retry.body).toMatchObject({ transactionId: legacy?.id, balance: 20_000 });
     expect(await db.$count(adjustmentRequests, eq(adjustmentRequests.targetUserId, userId))).toBe(0);
     expect(await balanceOf(userId)).toBe(20_000);
   });
