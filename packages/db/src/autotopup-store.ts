@@ -226,6 +226,9 @@ function settingsMethods(db: Database) {
 function cardMethods(db: Database) {
   return {
     forgetCardToDetach: async (userId, disabledReason) => {
+      // The settings row locked first: a Checkout saving a new card (under this lock) between the
+      // read and the update below would otherwise be forgotten without ever being queued (review10).
+      await db.execute(sql`SELECT 1 FROM auto_topup_settings WHERE user_id = ${userId} FOR UPDATE`);
       await db.execute(sql`
         INSERT INTO auto_topup_cards_to_detach (payment_method_id, user_id)
         SELECT payment_method_id, user_id FROM auto_topup_settings
