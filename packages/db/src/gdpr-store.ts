@@ -8,6 +8,7 @@ import {
   adminActions,
   apiKeys,
   autoTopUpAttempts,
+  autoTopUpCardsToDetach,
   autoTopUpSettings,
   payments,
   processedEvents,
@@ -49,6 +50,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       await dropUserMail(db, userId);
       // The saved card's id goes with the customer it belongs to; no top-up can start after this.
       await db.delete(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
+      // A disputed card waiting for its detach: deleting the customer at the provider detached it.
+      await db.delete(autoTopUpCardsToDetach).where(eq(autoTopUpCardsToDetach.userId, userId));
       // The attempts' copies of it too (an attempt without a card is skipped, never charged).
       await db.update(autoTopUpAttempts).set({ paymentMethodId: null }).where(eq(autoTopUpAttempts.userId, userId));
       // A provider's receipt link is a bearer link to a page with the payer's email and card.

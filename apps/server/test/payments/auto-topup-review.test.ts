@@ -1,7 +1,7 @@
 // Hostile review 6 (auto top-up): refunds and disputes, caps, cancel, the idempotency window, currency.
 import { randomUUID } from "node:crypto";
 import { DISPUTE_DISABLED_REASON } from "@credits/core";
-import { autoTopUpAttempts, payments } from "@credits/db/schema";
+import { autoTopUpAttempts, autoTopUpCardsToDetach, payments } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import {
@@ -202,6 +202,20 @@ describe("review6 F9: erasure and the saved card", () => {
     });
     expect(erased.status, JSON.stringify(erased.body)).toBe(200);
     expect((await attemptsOf(saver.id)).map((a) => a.paymentMethodId)).toEqual([null]);
+  });
+
+  it("erasure forgets a disputed card still waiting for its detach (review10)", async () => {
+    const { user, events } = await buyerWithSavedCard();
+    expect((await deliver(server.url, events.disputeCreated())).status).toBe(200);
+    const waiting = () => db.$count(autoTopUpCardsToDetach, eq(autoTopUpCardsToDetach.userId, user.id));
+    expect(await waiting()).toBe(1);
+    const admin = await createAdmin(server);
+    const erased = await call(server.url, "POST", `/api/v1/admin/users/${user.id}/erase`, {
+      cookie: admin.cookie,
+      body: { reason: "GDPR request" },
+    });
+    expect(erased.status, JSON.stringify(erased.body)).toBe(200);
+    expect(await waiting()).toBe(0);
   });
 });
 
