@@ -1,10 +1,16 @@
 // `pnpm bench --scale`'s target lines (issue 17): each says met, or missed by how much and the
-// reason the run can tell (a read that grows by design, a machine busier than its cores, load
-// that rose between the sizes), from the load averages it printed before and after each size.
+// reason the run can tell (a read that grows by design, pages read from outside shared buffers, a
+// machine busier than its cores, load that rose between the sizes), from the blocks read and the
+// load averages it printed before and after each size.
 import { describe, expect, it } from "vitest";
 import { type SizeFigures, verdict } from "../bench/scale/report.ts";
 
-const size = (before: number, after: number): SizeFigures => ({ ledgerRows: 1, load: { before, after }, figures: [] });
+const size = (before: number, after: number): SizeFigures => ({
+  ledgerRows: 1,
+  ledgerBytes: 1,
+  load: { before, after },
+  figures: [],
+});
 const read = { read: "me/credits", userFacing: true };
 
 describe("scale bench target lines", () => {
@@ -27,6 +33,18 @@ describe("scale bench target lines", () => {
     expect(verdict(full, { p50: 900, p99: 1000, growth: 9 }, sizes, 2)).toBe(
       "p99 ≤ 50 ms: not a target (whole history or batch); growth ≤ 1.2×: MISSED by 650 % (9.00×): reads the whole ledger by design",
     );
+  });
+
+  it("blames pages read from outside shared buffers before the load, and only a clear rise of them", () => {
+    const sizes = { small: size(1, 1.5), large: size(6, 8) };
+    const cold = { p50: 90, p99: 97, growth: 5.4, blocksRead: { small: 3, large: 1_130 } };
+    expect(verdict({ ...read, userFacing: false }, cold, sizes, 2, "128MB")).toBe(
+      "p99 ≤ 50 ms: not a target (whole history or batch); growth ≤ 1.2×: MISSED by 350 % (5.40×): 1130 blocks (8 kB) per call read from outside PostgreSQL's shared buffers (128MB) at the larger size against 3 at the smaller: the same rows on pages no longer in memory",
+    );
+    const few = { ...cold, blocksRead: { small: 3, large: 99 } };
+    expect(verdict(read, few, sizes, 2, "128MB")).toContain("load average rose from 1.5 to 8.0");
+    const alike = { ...cold, blocksRead: { small: 600, large: 1_130 } };
+    expect(verdict(read, alike, sizes, 2, "128MB")).toContain("load average rose from 1.5 to 8.0");
   });
 
   it("says a growth was measured on a machine busier than its cores at both sizes", () => {

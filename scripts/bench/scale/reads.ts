@@ -13,6 +13,10 @@ export interface ReadFigures {
   // For a read given a server pid: the most the server's resident memory rose above its level
   // before the call, over all samples (the export: flat when streamed, the history's size when built).
   rssGrowthBytes?: number;
+  // Blocks (8 kB) PostgreSQL read from outside its shared buffers per call, over every backend of
+  // the bench's database (the server's background work included): a read that does the same work
+  // at both sizes but on pages no longer in memory shows it here.
+  blocksRead?: number;
 }
 
 export interface Read {

@@ -127,6 +127,27 @@ async function checkedClean(touched: TouchedUsers | undefined) {
   if (touched && usersChecked !== DAY_USERS) throw new Error(`the daily pass checked ${usersChecked} users`);
 }
 
+// Each read's blocks read from outside shared buffers: the database's counter once every backend
+// has reported (PostgreSQL 15+ sends an idle backend's pending statistics up to 10 s late).
+const WARMUPS = 2;
+const STATS_SETTLE_MS = 10_500;
+async function settledBlocksRead() {
+  await new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
+  const [row] = await pg`SELECT blks_read FROM pg_stat_database WHERE datname = current_database()`;
+  return Number(row?.blks_read ?? 0);
+}
+const ledgerBytes = async () =>
+  Number((await pg`SELECT pg_total_relation_size('credit_transactions') AS n`)[0]?.n ?? 0);
+
+// Building the ledger keeps the cores busy and the 1-minute load average trails it: wait (at
+// most 90 s) for it to fall under half the cores, so no read is timed against the build's tail.
+async function quietDown() {
+  const until = Date.now() + 90_000;
+  while ((loadavg()[0] ?? 0) > cpus().length / 2 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 5_000));
+  }
+}
+
 const sizes: SizeFigures[] = [];
 let grown = 0;
 for (const target of [SMALL, LARGE]) {
@@ -143,25 +164,37 @@ for (const target of [SMALL, LARGE]) {
   day = { afterSeq, upToSeq: (await credits.ledgerWatermark()).seq, users: [] };
   await timed("ANALYZE", () => pg`ANALYZE`);
   const rows = await ledgerRows();
+  await quietDown();
   const loadBefore = loadavg()[0] ?? 0;
   log(`\n${rows} ledger rows (load average ${loadBefore.toFixed(2)} before the reads):`);
   const figures: ReadFigures[] = [];
+  let blocks = await settledBlocksRead();
   for (const read of reads) {
-    const result = await timeRead(read, read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5)), 2);
+    const samples = read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5));
+    const result = await timeRead(read, samples, WARMUPS);
+    const blocksAfter = await settledBlocksRead();
+    const blocksRead = (blocksAfter - blocks) / (samples + WARMUPS);
+    blocks = blocksAfter;
     const memory =
       result.rssGrowthBytes === undefined
         ? ""
         : `  ${(result.bytes / 1e6).toFixed(1)} MB sent, server RSS +${(result.rssGrowthBytes / 1e6).toFixed(1)} MB`;
     log(
-      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms${memory}`,
+      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms  ${blocksRead.toFixed(0).padStart(6)} blocks read${memory}`,
     );
-    figures.push(result);
+    figures.push({ ...result, blocksRead });
   }
   const loadAfter = loadavg()[0] ?? 0;
   log(`  load average ${loadAfter.toFixed(2)} after the reads (${cpus().length} cores)`);
-  sizes.push({ ledgerRows: rows, load: { before: loadBefore, after: loadAfter }, figures });
+  sizes.push({
+    ledgerRows: rows,
+    ledgerBytes: await ledgerBytes(),
+    load: { before: loadBefore, after: loadAfter },
+    figures,
+  });
 }
 
+const sharedBuffers = String((await pg`SHOW shared_buffers`)[0]?.shared_buffers ?? "?");
 await stopChild(server.child);
 await pg.end();
 await handle.close();
@@ -169,7 +202,7 @@ if (!args.includes("--keep-db")) await admin.unsafe(`DROP DATABASE IF EXISTS ${d
 await admin.end();
 
 writeScaleReport(
-  { quick, users: USERS, heavyRows: HEAVY, samples: SAMPLES, sizes, reads },
+  { quick, users: USERS, heavyRows: HEAVY, samples: SAMPLES, sharedBuffers, sizes, reads },
   join(root, "bench/results"),
   log,
 );
