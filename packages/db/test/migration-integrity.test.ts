@@ -55,6 +55,17 @@ describe("migration integrity", () => {
     expect(files).toEqual(PINNED);
   });
 
+  // drizzle's migrator applies only the migrations whose journal `when` is above the newest one the
+  // database recorded: a migration renumbered on a rebase but keeping a `when` equal to (or below)
+  // one already applied would be skipped in silence on every database that ran the other.
+  it("the journal numbers its migrations in order, each `when` above the one before", () => {
+    const files = migrationFiles(folder);
+    files.forEach((file, index) => {
+      expect(file.tag.slice(0, 4)).toBe(String(index).padStart(4, "0"));
+      if (index > 0) expect(file.when).toBeGreaterThan(files[index - 1]?.when ?? Number.POSITIVE_INFINITY);
+    });
+  });
+
   // The test database's own migration record, with one hash replaced for the length of `check`.
   async function withRecordedHash(tag: string, hash: string, check: () => Promise<void>) {
     const file = migrationFiles(folder).find((candidate) => candidate.tag === tag);
