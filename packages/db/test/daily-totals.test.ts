@@ -8,9 +8,10 @@ import { seedDefaults } from "../src/seed.ts";
 import { createUser } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
-// The daily totals (migration 0011) are kept by triggers in the posting transaction: after any
-// mix of postings, rollbacks and payment changes they equal what the ledger and the payments
-// say when summed from scratch (the stats' definition, computed here the slow way).
+// The daily totals (migrations 0011, 0036) are kept by triggers in the posting transaction: after
+// any mix of postings, rollbacks and payment changes they equal what the ledger and the payments
+// say when summed from scratch (the stats' definition, computed here the slow way): revenue is
+// what was paid (the price when no amount paid is recorded) less what was refunded.
 const { db } = testDb;
 const admin = createAdminStore(db);
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000);
@@ -32,7 +33,7 @@ async function fromScratch(from: Date, to: Date) {
   const revenue = rowsOf<{ day: string; currency: string; total: string }>(
     await db.execute(sql`
       SELECT to_char((credited_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, currency,
-             sum(amount_minor - amount_refunded_minor) AS total
+             sum(coalesce(amount_paid_minor, amount_minor) - amount_refunded_minor) AS total
         FROM payments
        WHERE (credited_at AT TIME ZONE 'UTC')::date BETWEEN ${first}::date AND ${last}::date
        GROUP BY 1, 2`),
@@ -124,6 +125,41 @@ describe("daily totals", () => {
     await db.execute(sql`UPDATE payments SET amount_refunded_minor = 250 WHERE id = ${payment?.id}::uuid`);
     await db.execute(sql`UPDATE payments SET updated_at = now() WHERE id = ${payment?.id}::uuid`);
     expect(await revenueToday()).toBe(before + 750);
+  });
+
+  it("count what a payment paid, not its price: a promotion code, a free one, an amount paid set after crediting", async () => {
+    await seedDefaults(db);
+    const userId = await createUser(db);
+    const [pack] = rowsOf<{ id: string }>(await db.execute(sql`SELECT id FROM credit_packages LIMIT 1`));
+    const newPayment = async () => {
+      const [row] = rowsOf<{ id: string }>(
+        await db.execute(sql`
+          INSERT INTO payments (user_id, package_id, credits, amount_minor, currency, provider, status)
+          VALUES (${userId}::uuid, ${pack?.id}::uuid, 100, 2000, 'gbp', 'local', 'pending') RETURNING id`),
+      );
+      return row?.id as string;
+    };
+    const credit = (id: string, paid: number) =>
+      db.execute(sql`
+        UPDATE payments SET status = 'paid', credited_at = now(), amount_paid_minor = ${paid},
+               amount_subtotal_minor = 2000, amount_discount_minor = ${2000 - paid}, amount_tax_minor = 0
+         WHERE id = ${id}::uuid`);
+    const revenueToday = async () => todayOf(await expectTotalsMatchLedger())?.revenueMinor.gbp ?? 0;
+    const before = await revenueToday();
+    const [discounted, free, legacy] = [await newPayment(), await newPayment(), await newPayment()];
+    await credit(discounted, 1_500);
+    expect(await revenueToday()).toBe(before + 1_500);
+    await credit(free, 0);
+    expect(await revenueToday()).toBe(before + 1_500);
+    await db.execute(sql`UPDATE payments SET amount_refunded_minor = 600 WHERE id = ${discounted}::uuid`);
+    expect(await revenueToday()).toBe(before + 900);
+    // Credited first (its price counted), its amount paid recorded by a later change.
+    await db.execute(sql`UPDATE payments SET status = 'paid', credited_at = now() WHERE id = ${legacy}::uuid`);
+    expect(await revenueToday()).toBe(before + 2_900);
+    await db.execute(sql`
+      UPDATE payments SET amount_paid_minor = 1200, amount_subtotal_minor = 2000, amount_discount_minor = 800,
+             amount_tax_minor = 0 WHERE id = ${legacy}::uuid`);
+    expect(await revenueToday()).toBe(before + 2_100);
   });
 
   it("answer a zero for a day nothing happened on", async () => {
