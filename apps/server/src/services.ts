@@ -176,7 +176,14 @@ function paymentServices(
   const { catalog, provider, clock } = deps;
   const payments = traced(
     "payments",
-    createPaymentService({ store, catalog, provider, publicUrl: env.PUBLIC_URL, clock }),
+    createPaymentService({
+      store,
+      catalog,
+      provider,
+      publicUrl: env.PUBLIC_URL,
+      promotionReviewAbove: env.ADMIN_APPROVAL_THRESHOLD,
+      clock,
+    }),
   );
   const refunds = traced(
     "refunds",

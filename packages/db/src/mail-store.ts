@@ -75,7 +75,12 @@ async function dueMail(db: Database, row: ClaimedRow): Promise<DueMail> {
   const paymentId = typeof data.paymentId === "string" ? data.paymentId : null;
   const [payment] = paymentId
     ? await db
-        .select({ packName: creditPackages.name, amountMinor: payments.amountMinor, currency: payments.currency })
+        .select({
+          packName: creditPackages.name,
+          // What was paid (after a promotion code, with tax), else the price (credited before 0023).
+          amountMinor: sql<number>`coalesce(${payments.amountPaidMinor}, ${payments.amountMinor})`.mapWith(Number),
+          currency: payments.currency,
+        })
         .from(payments)
         .innerJoin(creditPackages, eq(creditPackages.id, payments.packageId))
         .where(eq(payments.id, paymentId))

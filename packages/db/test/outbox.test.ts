@@ -50,7 +50,14 @@ const failingAdmin = (store: AdminStore): AdminStore => ({
 });
 
 const paymentsOf = (store: PaymentStore) =>
-  createPaymentService({ store, catalog: {} as never, provider, publicUrl: "http://localhost", clock });
+  createPaymentService({
+    store,
+    catalog: {} as never,
+    provider,
+    publicUrl: "http://localhost",
+    promotionReviewAbove: 10_000,
+    clock,
+  });
 const paymentService = paymentsOf(createPaymentStore(db));
 const failingPaymentService = paymentsOf(failingPayments(createPaymentStore(db)));
 
@@ -164,6 +171,9 @@ describe("credits.purchased", () => {
           transactionId: entry?.id,
           credits: 100,
           amountMinor: 500,
+          amountPaidMinor: 500,
+          amountDiscountMinor: 0,
+          amountTaxMinor: 0,
           currency: "usd",
           balance: 100,
         },

@@ -2,14 +2,16 @@ import { data, type MetaFunction, redirect } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { buttonClass, Card } from "../components/ui.tsx";
 import { publicErrorOf } from "../lib/errors.server.ts";
-import { formatCredits, formatDateTime, formatMoney } from "../lib/format.ts";
+import { formatCredits, formatDateTime } from "../lib/format.ts";
+import { receiptMoneyRows } from "../lib/receipt.ts";
 import { userRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Receipt · Credits" }];
 
 // A paid payment's receipt, for its owner or an admin. A Stripe payment's receipt is Stripe's
 // hosted page (the charge's receipt_url): this page sends the browser there. The local provider
-// has none, so this page is the receipt.
+// has none, nor has a Stripe payment a 100%-off promotion code made free (no charge): this page is
+// their receipt.
 export const loader = userRoute(async ({ params, api }) => {
   try {
     const receipt = await api.caller.checkout.receipt({ paymentId: params.paymentId ?? "" });
@@ -27,7 +29,7 @@ export default function ReceiptPage() {
   const rows: [string, string][] = [
     ["Pack", receipt.packageName],
     ["Credits", formatCredits(receipt.credits)],
-    ["Amount paid", formatMoney(receipt.amountMinor, receipt.currency)],
+    ...receiptMoneyRows(receipt),
     ["Date", formatDateTime(receipt.paidAt)],
     ["Payment", receipt.paymentId],
   ];

@@ -30,7 +30,11 @@ const receiptOutput = z.object({
   paymentId: z.uuid(),
   packageName: z.string(),
   credits: z.number().int(),
+  // What was paid: priceMinor less discountMinor (a promotion code) plus taxMinor.
   amountMinor: z.number().int(),
+  priceMinor: z.number().int(),
+  discountMinor: z.number().int(),
+  taxMinor: z.number().int(),
   currency: z.string(),
   paidAt: z.iso.datetime(),
   receiptUrl: z.string().nullable(),

@@ -17,7 +17,13 @@ export const eventSchemas = {
     packageId: id,
     transactionId: id,
     credits,
-    amountMinor: z.number().int(),
+    amountMinor: z.number().int().describe("The pack's price when the payment was created"),
+    amountPaidMinor: z
+      .number()
+      .int()
+      .describe("What was paid: the price less a promotion code's discount plus tax; 0 when the code took it all"),
+    amountDiscountMinor: z.number().int().describe("A promotion code's discount (0 without one)"),
+    amountTaxMinor: z.number().int().describe("Tax added to the price (0 without automatic tax)"),
     currency,
     balance: credits,
   }),

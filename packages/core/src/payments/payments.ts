@@ -17,6 +17,7 @@ import {
   purchaseTerms,
   sessionMismatch,
 } from "./payment-facts.ts";
+import { recordPromotion } from "./promotions.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -38,7 +39,7 @@ import {
   refundedAtProvider,
 } from "./refund-failures.ts";
 import { createSettle, type LedgerTx } from "./settle.ts";
-import { nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
+import { chargedMinor, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
@@ -57,6 +58,8 @@ export function createPaymentService(deps: {
   catalog: CatalogStore;
   provider: PaymentProvider;
   publicUrl: string;
+  // The adjustments' approval threshold (credits): a promotion code giving away more is flagged.
+  promotionReviewAbove: number;
   clock?: Clock;
 }) {
   const { store, provider } = deps;
@@ -231,6 +234,7 @@ export function createPaymentService(deps: {
       grant: purchaseTerms(payment.creditExpiryDays, now),
     });
     invariant(entry, `payment ${payment.id}: crediting user failed`);
+    const money = paidAmounts(session);
     await tx.outbox.emit({
       type: "credits.purchased",
       userId: payment.userId,
@@ -242,17 +246,21 @@ export function createPaymentService(deps: {
         transactionId: entry.id,
         credits: entry.amount,
         amountMinor: payment.amountMinor,
+        amountPaidMinor: chargedMinor({ amountMinor: payment.amountMinor, amountPaidMinor: money.amountPaidMinor }),
+        amountDiscountMinor: money.amountDiscountMinor,
+        amountTaxMinor: money.amountTaxMinor,
         currency: payment.currency,
         balance: entry.balanceAfter,
       },
     });
     const paid = await tx.payments.updatePayment(payment.id, {
       creditedAt: now,
-      ...paidAmounts(session),
+      ...money,
       providerSessionId: session.id ?? payment.providerSessionId,
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
     await settle(tx, { ...paid, status: payment.status }, {}, source);
+    await recordPromotion(tx, paid, deps.promotionReviewAbove, source);
     // The customer paid after canceling (a race with the cancel page): they get what they paid
     // for, and a person checks with them (a refund, most likely).
     if (payment.status === "canceled") await flagPaidAfterCancel(tx, payment, source);

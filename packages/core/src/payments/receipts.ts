@@ -8,7 +8,11 @@ export interface Receipt {
   paymentId: string;
   packageName: string;
   credits: number;
+  // What was paid: the price less a promotion code's discount plus tax (each 0 without one).
   amountMinor: number;
+  priceMinor: number;
+  discountMinor: number;
+  taxMinor: number;
   currency: string;
   paidAt: Date;
   // The provider's receipt (Stripe's hosted page), or the app's own page on the local provider.
@@ -63,8 +67,10 @@ export function createReceipts(deps: { store: PaymentStore; catalog: CatalogStor
       paymentId: payment.id,
       packageName: pack?.name ?? "Credits",
       credits: payment.credits,
-      // What was paid: after a promotion code, with tax.
       amountMinor: chargedMinor(payment),
+      priceMinor: payment.amountMinor,
+      discountMinor: payment.amountDiscountMinor ?? 0,
+      taxMinor: payment.amountTaxMinor ?? 0,
       currency: payment.currency,
       paidAt: found.creditedAt ?? payment.createdAt,
       receiptUrl: payment.receiptUrl,
