@@ -26,6 +26,9 @@ export function paymentProviderFromEnv(env: {
     });
     return { provider, local: null };
   }
-  const local = createLocalProvider({ publicUrl: env.PUBLIC_URL });
+  const local = createLocalProvider({
+    publicUrl: env.PUBLIC_URL,
+    allowPromotionCodes: env.STRIPE_ALLOW_PROMOTION_CODES ?? false,
+  });
   return { provider: local, local };
 }

@@ -8,6 +8,7 @@ export {
   type LocalProvider,
   localOutcomes,
   MAX_LOCAL_SESSIONS,
+  promotionOutcomes,
 } from "./local-provider.ts";
 export {
   createStripeProvider,

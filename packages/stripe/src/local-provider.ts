@@ -24,8 +24,23 @@ import { LOCAL_CARD, LOCAL_DECLINING_CARD, localIntents, randomId, savedCard } f
 
 // pay_declining_card: pays, and (when the checkout saves a card for auto top-up) saves a card that
 // every later off-session charge declines, to try the failure path from a fresh clone.
-export type LocalOutcome = "pay" | "pay_declining_card" | "fail" | "cancel";
-export const localOutcomes: readonly LocalOutcome[] = ["pay", "pay_declining_card", "fail", "cancel"];
+// pay_with_code and pay_free (only with STRIPE_ALLOW_PROMOTION_CODES): a promotion code takes a
+// quarter of the price, or all of it; Stripe then completes the session with nothing to pay (no
+// PaymentIntent, no charge, payment_status no_payment_required).
+export type LocalOutcome = "pay" | "pay_declining_card" | "pay_with_code" | "pay_free" | "fail" | "cancel";
+export const localOutcomes: readonly LocalOutcome[] = [
+  "pay",
+  "pay_declining_card",
+  "pay_with_code",
+  "pay_free",
+  "fail",
+  "cancel",
+];
+export const promotionOutcomes: readonly LocalOutcome[] = ["pay_with_code", "pay_free"];
+
+// What a promotion code of this outcome takes off the price.
+const discountOf = (outcome: LocalOutcome, price: number) =>
+  outcome === "pay_free" ? price : outcome === "pay_with_code" ? Math.floor(price / 4) : 0;
 
 export { LOCAL_CARD, LOCAL_DECLINING_CARD } from "./local-intents.ts";
 
@@ -46,6 +61,8 @@ export type LocalProvider = PaymentProvider & {
   onEvent(sink: (event: ProviderEvent) => Promise<unknown>): void;
   // The session saves a card for auto top-up (its page offers the declining card too).
   savesCard(sessionId: string): boolean;
+  // The checkout page offers promotion codes (STRIPE_ALLOW_PROMOTION_CODES).
+  promotionCodes: boolean;
 };
 
 // A dev process is not meant to hold sessions forever; past this the oldest are forgotten.
@@ -191,7 +208,7 @@ async function expireSession(
   return { ...session.info };
 }
 
-// A new session, open and unpaid. No promotion codes nor tax here: the customer pays the price.
+// A new session, open and unpaid. No tax here; a promotion code is applied when it is paid.
 function openSession(id: string, url: string, request: CheckoutRequest): CheckoutSessionInfo {
   return {
     id,
@@ -213,9 +230,11 @@ function openSession(id: string, url: string, request: CheckoutRequest): Checkou
 export function createLocalProvider({
   publicUrl,
   clock = systemClock,
+  allowPromotionCodes = false,
 }: {
   publicUrl: string;
   clock?: Clock;
+  allowPromotionCodes?: boolean;
 }): LocalProvider {
   const base = publicUrl.replace(/\/+$/, "");
   const { sessions, sessionByKey, find, remember } = sessionMemory();
@@ -289,10 +308,12 @@ export function createLocalProvider({
     listOffSessionPaymentIntents: intents.listOffSessionPaymentIntents,
     detachPaymentMethod: intents.detachPaymentMethod,
     savesCard: (sessionId) => sessions.get(sessionId)?.request.saveCard === true,
+    promotionCodes: allowPromotionCodes,
 
     complete(sessionId, outcome) {
       const session = sessions.get(sessionId);
       if (session?.info.status !== "open") return null;
+      if (promotionOutcomes.includes(outcome) && !allowPromotionCodes) return null;
       const { request } = session;
       const customerId = request.customerId ?? `cus_local_${request.userId}`;
       const event = (type: "checkout.completed" | "checkout.async_failed" | "checkout.expired"): ProviderEvent => ({
@@ -303,25 +324,31 @@ export function createLocalProvider({
       const successUrl = request.successUrl.replaceAll("{CHECKOUT_SESSION_ID}", encodeURIComponent(sessionId));
       // As on Stripe, backing out leaves the session open: the cancel page expires it.
       if (outcome === "cancel") return { events: [], redirectUrl: request.cancelUrl };
-      const paid = outcome === "pay" || outcome === "pay_declining_card";
-      const paymentIntentId = randomId("pi_local");
-      if (paid) refunds.charged(paymentIntentId, request.amountMinor, request.currency);
+      const paid = outcome !== "fail";
+      const discount = discountOf(outcome, request.amountMinor);
+      const total = request.amountMinor - discount;
+      // Nothing to pay: no PaymentIntent, no charge, no card saved, only checkout.session.completed.
+      const paymentIntentId = paid && total === 0 ? null : randomId("pi_local");
+      if (paid && paymentIntentId) refunds.charged(paymentIntentId, total, request.currency);
       const card = outcome === "pay_declining_card" ? LOCAL_DECLINING_CARD : LOCAL_CARD;
-      if (paid && request.saveCard) intents.attach(customerId, card);
+      if (paid && paymentIntentId && request.saveCard) intents.attach(customerId, card);
       session.info = {
         ...session.info,
         status: "complete",
-        paymentStatus: paid ? "paid" : "unpaid",
+        paymentStatus: !paid ? "unpaid" : paymentIntentId ? "paid" : "no_payment_required",
+        amountTotalMinor: total,
+        amountDiscountMinor: discount,
         paymentIntentId,
         customerId,
         url: null,
       };
       // A failure is a delayed payment method that later fails: Stripe first completes the
       // session unpaid (and sends the customer to success_url), then reports the failure.
-      const events = paid
-        ? [event("checkout.completed"), ...savedCard(request, paymentIntentId, customerId, card)]
-        : [event("checkout.completed"), event("checkout.async_failed")];
-      return { events, redirectUrl: successUrl };
+      if (!paid) {
+        return { events: [event("checkout.completed"), event("checkout.async_failed")], redirectUrl: successUrl };
+      }
+      const cardEvents = paymentIntentId ? savedCard(request, paymentIntentId, customerId, card) : [];
+      return { events: [event("checkout.completed"), ...cardEvents], redirectUrl: successUrl };
     },
   };
   return provider;
