@@ -146,6 +146,7 @@ describe("the outbox", () => {
         "credits.depleted",
         "credits.expiring",
         "payment.refunded",
+        "payment.refund_failed",
         "payment.disputed",
         "adjustment.pending",
         "adjustment.decided",

@@ -53,6 +53,17 @@ export const eventSchemas = {
     // Credits the refund wanted but the user had already spent (flagged for review).
     creditsShort: credits,
   }),
+  // A refund the provider refused or failed: at once (nothing went back), or later (a bank sent it
+  // back: the payment's refunded amount goes down, and credits it clawed back are returned).
+  "payment.refund_failed": z.object({
+    userId: id,
+    paymentId: id,
+    refundId: id.nullable().describe("The refund request made from the panel; null for a refund made at the provider"),
+    providerRefundId: id.nullable().describe("The provider's refund; null when it refused to make one"),
+    amountMinor: z.number().int(),
+    currency,
+    reason: z.string().describe("The provider's reason, as recorded on the refund"),
+  }),
   // A dispute opened or closed; what it holds back now.
   "payment.disputed": z.object({
     userId: id,

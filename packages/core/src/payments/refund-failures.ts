@@ -1,3 +1,4 @@
+import type { OutboxStore } from "../events/events.ts";
 import { PaymentNotYetKnownError } from "./not-yet-known.ts";
 import {
   type ChargeInfo,
@@ -6,7 +7,7 @@ import {
   type RefundInfo,
   UNDONE_REFUND_STATUSES,
 } from "./provider.ts";
-import { MAX_FAILURE_LENGTH } from "./refund-store.ts";
+import { MAX_FAILURE_LENGTH, type Refund } from "./refund-store.ts";
 import type { LedgerTx, Settle } from "./settle.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
@@ -156,24 +157,64 @@ export async function applyRefundFailure(
   if (!first) return false;
   const amountRefundedMinor = netRefundedMinor(listed.refunds, await tx.refunds.failedRefundIds(payment.id));
   await settle(tx, payment, { amountRefundedMinor }, `refund_failed:${refund.id}`);
-  await failRequest(tx, payment, refund);
+  const request = await failRequest(tx, payment, refund);
+  // Our request already recorded failed (the provider answered it failed) was announced then.
+  if (request === "failed_before") return true;
+  await emitRefundFailed(
+    tx.outbox,
+    request ?? {
+      ...{ id: null, userId: payment.userId, paymentId: payment.id, providerRefundId: refund.id },
+      ...{ amountMinor: refund.amountMinor, currency: payment.currency, failureReason: failureText(refund) },
+    },
+  );
   return true;
 }
 
+const failureText = (refund: RefundInfo) =>
+  `the provider's refund ${refund.status}${refund.failureReason ? `: ${refund.failureReason}` : ""}`.slice(
+    0,
+    MAX_FAILURE_LENGTH,
+  );
+
+// payment.refund_failed, in the transaction that records the failure: for our refund request, or
+// (id null) for a refund made at the provider.
+export function emitRefundFailed(
+  outbox: OutboxStore,
+  refund: Pick<Refund, "userId" | "paymentId" | "providerRefundId" | "amountMinor" | "currency" | "failureReason"> & {
+    id: string | null;
+  },
+) {
+  return outbox.emit({
+    type: "payment.refund_failed",
+    userId: refund.userId,
+    data: {
+      userId: refund.userId,
+      paymentId: refund.paymentId,
+      refundId: refund.id,
+      providerRefundId: refund.providerRefundId,
+      amountMinor: refund.amountMinor,
+      currency: refund.currency,
+      reason: refund.failureReason ?? "failed",
+    },
+  });
+}
+
 // Our request whose refund this was (its metadata names it): failed, with the provider's reason.
-async function failRequest(tx: LedgerTx, payment: Payment, refund: RefundInfo): Promise<void> {
+// Null when the refund was not one of ours; "failed_before" when our request was already failed.
+async function failRequest(
+  tx: LedgerTx,
+  payment: Payment,
+  refund: RefundInfo,
+): Promise<Refund | "failed_before" | null> {
   const request = refund.refundRequestId ? await tx.refunds.lockRefund(refund.refundRequestId) : null;
-  if (!request || request.paymentId !== payment.id) return;
-  if (request.providerRefundId !== null && request.providerRefundId !== refund.id) return;
-  if (request.status !== "succeeded" && request.status !== "processing") return;
+  if (!request || request.paymentId !== payment.id) return null;
+  if (request.providerRefundId !== null && request.providerRefundId !== refund.id) return null;
+  if (request.status === "failed") return "failed_before";
+  if (request.status !== "succeeded" && request.status !== "processing") return null;
   const failed = await tx.refunds.updateRefund(request.id, {
     status: "failed",
     providerRefundId: refund.id,
-    failureReason:
-      `the provider's refund ${refund.status}${refund.failureReason ? `: ${refund.failureReason}` : ""}`.slice(
-        0,
-        MAX_FAILURE_LENGTH,
-      ),
+    failureReason: failureText(refund),
   });
   await tx.refunds.audit({
     actorId: null,
@@ -193,4 +234,5 @@ async function failRequest(tx: LedgerTx, payment: Payment, refund: RefundInfo): 
       providerRefundId: refund.id,
     },
   });
+  return failed;
 }

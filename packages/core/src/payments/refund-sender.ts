@@ -10,7 +10,7 @@ import {
   ProviderUnavailableError,
   type RefundInfo,
 } from "./provider.ts";
-import { type ListedRefunds, listAllRefundsOf, listRefundsOf } from "./refund-failures.ts";
+import { emitRefundFailed, type ListedRefunds, listAllRefundsOf, listRefundsOf } from "./refund-failures.ts";
 import { MAX_FAILURE_LENGTH, type Refund, type RefundStore } from "./refund-store.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
@@ -69,6 +69,7 @@ export function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTr
         failureReason: accepted ? null : failureOf(outcome),
       });
       await auditRefund(tx, updated, null, accepted ? "refund_succeeded" : "refund_failed", requestId);
+      if (!accepted) await emitRefundFailed(tx.outbox, updated);
       if (accepted && answer.charge) {
         await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`, listed);
       }
