@@ -1126,6 +1126,23 @@ export interface webhooks {
         patch?: never;
         trace?: never;
     };
+    "payment.refund_failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The payment.refund_failed event */
+        post: operations["event-payment.refund_failed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "payment.disputed": {
         parameters: {
             query?: never;
@@ -5178,6 +5195,9 @@ export interface operations {
                      *       "packageName": "packageName",
                      *       "credits": 500,
                      *       "amountMinor": 1,
+                     *       "priceMinor": 1,
+                     *       "discountMinor": 1,
+                     *       "taxMinor": 1,
                      *       "currency": "eur",
                      *       "paidAt": "2026-12-04T18:00:00.000Z",
                      *       "receiptUrl": "https://pay.stripe.com/receipts/payment/acct_1",
@@ -5190,6 +5210,9 @@ export interface operations {
                         packageName: string;
                         credits: number;
                         amountMinor: number;
+                        priceMinor: number;
+                        discountMinor: number;
+                        taxMinor: number;
                         currency: string;
                         /** Format: date-time */
                         paidAt: string;
@@ -7593,7 +7616,7 @@ export interface operations {
                  */
                 "application/json": {
                     url: string;
-                    events: ("credits.purchased" | "credits.low_balance" | "credits.depleted" | "credits.expiring" | "payment.refunded" | "payment.disputed" | "adjustment.pending" | "adjustment.decided" | "auto_topup.succeeded" | "auto_topup.failed")[];
+                    events: ("credits.purchased" | "credits.low_balance" | "credits.depleted" | "credits.expiring" | "payment.refunded" | "payment.refund_failed" | "payment.disputed" | "adjustment.pending" | "adjustment.decided" | "auto_topup.succeeded" | "auto_topup.failed")[];
                 };
             };
         };
@@ -14656,7 +14679,14 @@ export interface operations {
                         packageId: string;
                         transactionId: string;
                         credits: number;
+                        /** @description The pack's price when the payment was created */
                         amountMinor: number;
+                        /** @description What was paid: the price less a promotion code's discount plus tax; 0 when the code took it all */
+                        amountPaidMinor: number;
+                        /** @description A promotion code's discount (0 without one) */
+                        amountDiscountMinor: number;
+                        /** @description Tax added to the price (0 without automatic tax) */
+                        amountTaxMinor: number;
                         currency: string;
                         balance: number;
                     };
@@ -14827,6 +14857,52 @@ export interface operations {
                         currency: string;
                         creditsRefunded: number;
                         creditsShort: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received; anything else is retried with backoff */
+            "2XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event-payment.refund_failed": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description The event's id (evt_…): the same on every delivery of the event; deduplicate on it */
+                "webhook-id": string;
+                /** @description Seconds since the epoch when this delivery was signed */
+                "webhook-timestamp": string;
+                /** @description v1,<base64 HMAC-SHA256> with the endpoint's whsec_ secret (Standard Webhooks) */
+                "webhook-signature": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @constant */
+                    type: "payment.refund_failed";
+                    /** Format: date-time */
+                    timestamp: string;
+                    data: {
+                        userId: string;
+                        paymentId: string;
+                        /** @description The refund request made from the panel; null for a refund made at the provider */
+                        refundId: string | null;
+                        /** @description The provider's refund; null when it refused to make one */
+                        providerRefundId: string | null;
+                        amountMinor: number;
+                        currency: string;
+                        /** @description The provider's reason, as recorded on the refund */
+                        reason: string;
                     };
                 };
             };
