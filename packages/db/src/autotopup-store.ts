@@ -166,18 +166,7 @@ function settingsMethods(db: Database) {
       return updated.length > 0;
     },
 
-    removeCard: async (userId, disabledReason) => {
-      await db
-        .update(autoTopUpSettings)
-        .set({
-          paymentMethodId: null,
-          enabled: false,
-          disabledReason,
-          cardRemovedAt: sql`now()`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(autoTopUpSettings.userId, userId));
-    },
+    removeCard: (userId, disabledReason) => forgetCard(db, userId, disabledReason),
 
     beginCardRemoval: async (userId) => {
       await db
@@ -222,6 +211,15 @@ function settingsMethods(db: Database) {
   } satisfies Partial<AutoTopUpStore>;
 }
 
+// Forgets the saved card and turns auto top-up off, saying why; the user's removal once its detach
+// succeeded, and a dispute's at once.
+async function forgetCard(db: Database, userId: string, disabledReason: string | null): Promise<void> {
+  await db
+    .update(autoTopUpSettings)
+    .set({ paymentMethodId: null, enabled: false, disabledReason, cardRemovedAt: sql`now()`, updatedAt: sql`now()` })
+    .where(eq(autoTopUpSettings.userId, userId));
+}
+
 // The saved card's removal by a dispute: forgotten at once, detached at the provider by the worker.
 function cardMethods(db: Database) {
   return {
@@ -234,16 +232,7 @@ function cardMethods(db: Database) {
         SELECT payment_method_id, user_id FROM auto_topup_settings
          WHERE user_id = ${userId} AND payment_method_id IS NOT NULL
         ON CONFLICT (payment_method_id) DO NOTHING`);
-      await db
-        .update(autoTopUpSettings)
-        .set({
-          paymentMethodId: null,
-          enabled: false,
-          disabledReason,
-          cardRemovedAt: sql`now()`,
-          updatedAt: sql`now()`,
-        })
-        .where(eq(autoTopUpSettings.userId, userId));
+      await forgetCard(db, userId, disabledReason);
     },
 
     cardsToDetach: async (limit) => {
