@@ -171,7 +171,7 @@ function settingsMethods(db: Database) {
     beginCardRemoval: async (userId) => {
       await db
         .update(autoTopUpSettings)
-        .set({ enabled: false, cardRemovedAt: sql`now()`, updatedAt: sql`now()` })
+        .set({ enabled: false, cardRemovedAt: removalTime, updatedAt: sql`now()` })
         .where(eq(autoTopUpSettings.userId, userId));
     },
 
@@ -211,12 +211,22 @@ function settingsMethods(db: Database) {
   } satisfies Partial<AutoTopUpStore>;
 }
 
+// When the card's removal happened, as compared with payments' created_at (the database's now()):
+// the time of this statement, not now(), which is its transaction's start. Every caller holds the
+// settings row lock, taken by an earlier statement of its transaction, so the stamp is later than
+// every auto top-up payment made under that lock before it; and a dispute's transaction may run
+// long, so now() would date the removal before a Checkout begun while it ran, whose card would then
+// be saved after the dispute forgot the user's card (ADR 019, removal wins). What is left: a
+// Checkout made between this statement and its transaction's commit (a dispute's: the event's
+// inbox row), which clock_timestamp() would not close either (Checkouts take no settings lock).
+const removalTime = sql`statement_timestamp()`;
+
 // Forgets the saved card and turns auto top-up off, saying why; the user's removal once its detach
 // succeeded, and a dispute's at once.
 async function forgetCard(db: Database, userId: string, disabledReason: string | null): Promise<void> {
   await db
     .update(autoTopUpSettings)
-    .set({ paymentMethodId: null, enabled: false, disabledReason, cardRemovedAt: sql`now()`, updatedAt: sql`now()` })
+    .set({ paymentMethodId: null, enabled: false, disabledReason, cardRemovedAt: removalTime, updatedAt: sql`now()` })
     .where(eq(autoTopUpSettings.userId, userId));
 }
 

@@ -2,9 +2,10 @@
 // Stripe too (the worker's pass, retried while Stripe is down), a user's removal whose detach
 // fails is audited all the same, and a charge that fails because the card was just removed is
 // canceled (card_removed), not a failure: no mail, no auto_topup.failed, not counted.
-import { systemClock } from "@credits/core";
+import { DISPUTE_DISABLED_REASON, systemClock } from "@credits/core";
+import { createAutoTopUpStore, createDatabase } from "@credits/db";
 import { adminActions } from "@credits/db/schema";
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { HttpResponse } from "msw";
 import { describe, expect, it, vi } from "vitest";
 import {
@@ -21,6 +22,8 @@ import {
   db,
   deliver,
   failOnLoggedError,
+  onPostgres,
+  type Purchase,
   pack,
   purchaseEvents,
   randomStripeId,
@@ -31,6 +34,7 @@ import {
   startTestServer,
   stripeEnv,
   stripeEvent,
+  testDb,
 } from "./helpers.ts";
 
 const { mock } = startStripeMock();
@@ -199,6 +203,11 @@ describe("the removal's time is the database's", () => {
   async function lateCheckoutSaves(saved: Saver, remove: () => Promise<unknown>) {
     const late = await startPurchase(server, "starter", saved.id);
     await behindTheDatabase(remove);
+    await lateCardSaved(saved, late);
+  }
+
+  // The Checkout's events, after the removal: it completed, its PaymentIntent saving a new card.
+  async function lateCardSaved(saved: Saver, late: Purchase) {
     const completed = await deliver(server.url, purchaseEvents(mock, late).completed());
     expect(completed.status).toBe(200);
     const card = randomStripeId("pm");
@@ -214,6 +223,27 @@ describe("the removal's time is the database's", () => {
   it("a user's removal on an instance whose clock is behind: the earlier Checkout saves no card", async () => {
     const { saved } = await saver();
     await lateCheckoutSaves(saved, () => server.services.autoTopUp.removeCard(saved.id, null));
+    expect((await autoTopUpOf(server, saved)).body).toMatchObject({ cardSaved: false });
+  });
+
+  // Review item 4: a dispute's transaction stamped the removal with now(), its start. A Checkout
+  // begun while it ran (its profile read before the turn-off committed) looked begun after the
+  // removal, and its card was saved. Two connections at once: PostgreSQL only.
+  it.runIf(onPostgres)("a Checkout begun while a dispute's transaction ran saves no card", async () => {
+    const { saved } = await saver();
+    const dispute = createDatabase({ url: testDb.url ?? "", poolMax: 1 });
+    let during: Purchase | undefined;
+    try {
+      await dispute.db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT pg_sleep(0.05)`);
+        during = await startPurchase(server, "starter", saved.id);
+        await createAutoTopUpStore(tx).forgetCardToDetach(saved.id, DISPUTE_DISABLED_REASON);
+      });
+    } finally {
+      await dispute.close();
+    }
+    if (!during) throw new Error("no Checkout started");
+    await lateCardSaved(saved, during);
     expect((await autoTopUpOf(server, saved)).body).toMatchObject({ cardSaved: false });
   });
 

@@ -128,9 +128,11 @@ export interface AutoTopUpStore {
   // different card clears the failure count.
   saveCard(userId: string, paymentMethodId: string): Promise<boolean>;
   // Forgets the saved card and turns auto top-up off, saying why (null: the user did; no settings:
-  // nothing to do). Each of the three stamps cardRemovedAt with the database's now(), as payments'
+  // nothing to do). Each of the three stamps cardRemovedAt with the database's clock, as payments'
   // createdAt, which it is compared with: an instance's clock behind the database's would make a
-  // removal look older than a Checkout begun before it (review F3).
+  // removal look older than a Checkout begun before it (review F3). The caller holds the settings
+  // lock; the stamp is the stamping statement's time, not its transaction's start (a dispute's
+  // transaction may have begun before a Checkout whose card must not be saved).
   removeCard(userId: string, disabledReason: string | null): Promise<void>;
   // A user's removal begins: auto top-up off, the card kept until the provider detached it.
   beginCardRemoval(userId: string): Promise<void>;
