@@ -10,9 +10,12 @@ import {
   chargeRefundedEvent,
   deliver,
   failOnLoggedError,
+  inboxRow,
   ledgerOf,
+  type Purchase,
   paymentRow,
   randomStripeId,
+  STRIPE_TEST_API_BASE,
   startStripeMock,
   startTestServer,
   stripeEnv,
@@ -174,5 +177,82 @@ describe("a refund that fails after the credits were clawed back", () => {
     );
     const reply = await deliver(server.url, unknown);
     expect(reply.status).toBe(503);
+  });
+});
+
+// Review item 3: a refund event that needs Stripe's refund list (a failure, or a charge report for a
+// payment with a failed refund) while Stripe cannot be read is answered 503 UNAVAILABLE with
+// Retry-After, and nothing moves until Stripe's redelivery finds Stripe readable again.
+describe("a refund event while Stripe cannot be read", () => {
+  const moneyOf = async (purchase: Purchase) => ({
+    balance: await balanceOf(purchase.userId),
+    ledger: await ledgerOf(purchase.paymentId),
+    payment: await paymentRow(purchase.paymentId),
+    requests: await refundsOf(purchase.paymentId),
+  });
+
+  async function deliverWhileDown(event: ReturnType<typeof stripeEvent>) {
+    mock.failWith("500");
+    try {
+      return await deliver(server.url, event);
+    } finally {
+      mock.failWith(null);
+    }
+  }
+
+  function expectUnavailable(reply: Awaited<ReturnType<typeof deliver>>) {
+    expect(reply.status).toBe(503);
+    expect(reply.headers.get("retry-after")).toBe("60");
+    expect(reply.body).toMatchObject({ error: { code: "UNAVAILABLE" } });
+  }
+
+  it("a refund's failure: 503, the credits not given back until the redelivery, then once", async () => {
+    const purchase = await paidPurchase(server, mock, "standard");
+    const event = stripeEvent("refund.failed", mock.failRefund(await pendingRefund(purchase.paymentId)));
+    const before = await moneyOf(purchase);
+    expect(before.balance).toBe(0);
+
+    expectUnavailable(await deliverWhileDown(event));
+    expect(await moneyOf(purchase)).toEqual(before);
+    expect(await inboxRow(String(event.id))).toBeNull();
+
+    expect((await deliver(server.url, event)).status).toBe(200);
+    expect((await deliver(server.url, event)).body).toMatchObject({ outcome: "duplicate" });
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
+    expect((await ledgerOf(purchase.paymentId)).map((row) => row.kind)).toEqual([
+      "purchase",
+      "refund_clawback",
+      "refund_reversal",
+    ]);
+  });
+
+  it("charge.refunded of a payment with a failed refund: 503, nothing clawed back until the redelivery", async () => {
+    const purchase = await paidPurchase(server, mock, "standard");
+    const failed = mock.failRefund(await pendingRefund(purchase.paymentId, 500));
+    expect((await deliver(server.url, stripeEvent("refund.failed", failed))).status).toBe(200);
+    // A refund of 300 made in Stripe's dashboard: only its charge.refunded tells us.
+    const made = await fetch(`${STRIPE_TEST_API_BASE}/v1/refunds`, {
+      method: "POST",
+      headers: { authorization: "Bearer sk_test_dashboard", "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ payment_intent: purchase.paymentIntent, amount: "300" }),
+    });
+    expect(made.status).toBe(200);
+    const event = chargeRefundedEvent({
+      id: purchase.chargeId,
+      amount: purchase.amountMinor,
+      amount_refunded: 300,
+      payment_intent: purchase.paymentIntent,
+    });
+    const before = await moneyOf(purchase);
+    expect(before.balance).toBe(purchase.credits);
+
+    expectUnavailable(await deliverWhileDown(event));
+    expect(await moneyOf(purchase)).toEqual(before);
+    expect(await inboxRow(String(event.id))).toBeNull();
+
+    expect((await deliver(server.url, event)).status).toBe(200);
+    const share = Math.floor((purchase.credits * 300) / purchase.amountMinor);
+    expect(await balanceOf(purchase.userId)).toBe(purchase.credits - share);
+    expect(await paymentRow(purchase.paymentId)).toMatchObject({ amountRefundedMinor: 300, creditsRefunded: share });
   });
 });
