@@ -135,6 +135,28 @@ const commands: Record<string, { usage: string; run: (cli: CliContext, flags: Fl
       }
     },
   },
+  // The admin pages' acknowledgement of a ledger chain break (a ledger_invariant finding's
+  // chainBrokenAtSeq), as a named admin, audited; repeating it answers the first one.
+  "reconcile:acknowledge": {
+    usage: "--admin ADMIN_EMAIL --user-id USER_ID --seq N --reason TEXT",
+    async run(cli, flags) {
+      const admin = await namedAdmin(cli, flags);
+      const seq = required(flags, "seq");
+      if (!/^\d{1,15}$/.test(seq)) throw new DomainError("INVALID_INPUT", "--seq must be a ledger row's seq");
+      const { acknowledgement: ack, created } = await services(cli).reconciliation.acknowledgeBreak({
+        actorId: admin.id,
+        userId: required(flags, "user-id"),
+        seq: Number(seq),
+        reason: required(flags, "reason"),
+        requestId: null,
+        via: "cli",
+      });
+      const when = ack.createdAt.toISOString();
+      cli.out(
+        `${created ? "acknowledged" : "already acknowledged"}: user ${ack.userId}, row ${ack.seq}, jump ${ack.delta} (${when})`,
+      );
+    },
+  },
   "api-keys:revoke": {
     usage: "--admin ADMIN_EMAIL --id KEY_ID",
     async run(cli, flags) {
@@ -217,6 +239,8 @@ const options = {
       "category",
       "priority",
       "expires-at",
+      "user-id",
+      "seq",
       ...Object.values(limitFlags),
     ].map((flag) => [flag, { type: "string" as const }]),
   ),

@@ -62,6 +62,11 @@ export function summaryTable(run: ReconciliationRun): string {
   if (stats.healedElsewhere > 0)
     lines.push("", `${stats.healedElsewhere} healed meanwhile by a webhook or another run`);
   if (stats.findingsTruncated) lines.push("", "more findings than a run stores: only the first are listed");
+  if (stats.ledgerUnlisted) {
+    lines.push(
+      `${stats.ledgerUnlisted} users in ledger violation not listed: still flagged, listed first by the next run`,
+    );
+  }
   if (stats.error) lines.push("", `error: ${stats.error}`);
   return lines.join("\n");
 }

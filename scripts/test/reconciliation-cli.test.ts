@@ -1,8 +1,12 @@
+import { randomUUID } from "node:crypto";
+import { rowsOf } from "@credits/db";
+import { adminActions, ledgerBreakAcknowledgements } from "@credits/db/schema";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { cliHarness } from "./cli-harness.ts";
 
 // `pnpm cli reconcile`: stderr is not a terminal, so progress comes as plain lines.
-const { cli } = await cliHarness();
+const { cli, inspect } = await cliHarness();
 
 describe("pnpm cli reconcile", () => {
   it("runs a reconciliation for the window and prints the summary table", async () => {
@@ -34,5 +38,73 @@ describe("pnpm cli reconcile", () => {
     expect(tooLong.code).toBe(1);
     expect(tooLong.stderr.trim()).toBe("error: the window may span at most 31 days");
     expect(tooLong.stdout).toBe("");
+  });
+});
+
+describe("pnpm cli reconcile:acknowledge", () => {
+  it("acknowledges a ledger chain break as the named admin, audited, once", async () => {
+    const admin = `ops-${randomUUID()}@example.test`;
+    const customer = `customer-${randomUUID()}@example.test`;
+    const password = "a long enough password";
+    expect((await cli(["users:create", "--email", admin, "--password", password, "--role", "admin"])).code).toBe(0);
+    expect((await cli(["users:create", "--email", customer, "--password", password])).code).toBe(0);
+    // A grant of 50, then a row whose balance_after is 3 above what its amount makes of it.
+    const { userId, seq, opening } = await inspect(async (db) => {
+      await db.execute(sql`
+        SELECT count(*) FROM post_ledger((SELECT jsonb_build_array(jsonb_build_object('ord', 0, 'user_id', id,
+          'amount', 50, 'kind', 'grant', 'idempotency_key', gen_random_uuid()::text)) FROM users WHERE email = ${customer}))`);
+      const [jump] = rowsOf<{ user_id: string; seq: number; opening: number }>(
+        await db.execute(sql`
+          INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+          SELECT id, -5, 48, 'spend', gen_random_uuid()::text FROM users WHERE email = ${customer}
+          RETURNING user_id, seq::int AS seq,
+                    (SELECT min(seq)::int FROM credit_transactions t WHERE t.user_id = credit_transactions.user_id) AS opening`),
+      );
+      return { userId: jump?.user_id ?? "", seq: jump?.seq ?? 0, opening: jump?.opening ?? 0 };
+    });
+    const args = ["reconcile:acknowledge", "--admin", admin, "--user-id", userId, "--seq", String(seq)];
+    const first = await cli([...args, "--reason", "seen, a restore"]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    expect(first.stdout).toMatch(new RegExp(`^acknowledged: user ${userId}, row ${seq}, jump 3 \\(`, "m"));
+    const again = await cli([...args, "--reason", "again"]);
+    expect(again.stdout).toMatch(/^already acknowledged: /m);
+
+    const notAdmin = await cli([
+      "reconcile:acknowledge",
+      "--admin",
+      customer,
+      "--user-id",
+      userId,
+      "--seq",
+      String(seq),
+      "--reason",
+      "x",
+    ]);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.stderr.trim()).toBe("error: --admin must be the email of an admin account");
+    const badSeq = await cli([
+      "reconcile:acknowledge",
+      "--admin",
+      admin,
+      "--user-id",
+      userId,
+      "--seq",
+      "1.5",
+      "--reason",
+      "x",
+    ]);
+    expect(badSeq.stderr.trim()).toBe("error: --seq must be a ledger row's seq");
+    const noBreak = await cli([...args.slice(0, -1), String(opening), "--reason", "x"]);
+    expect(noBreak.code).toBe(1);
+    expect(noBreak.stderr).toMatch(/no break to acknowledge/);
+
+    const { acks, audit } = await inspect(async (db) => ({
+      acks: await db.select().from(ledgerBreakAcknowledgements),
+      audit: await db.select().from(adminActions).where(eq(adminActions.action, "ledger_break.acknowledged")),
+    }));
+    expect(acks).toEqual([expect.objectContaining({ userId, seq, delta: 3, reason: "seen, a restore" })]);
+    expect(audit).toHaveLength(1);
+    expect(audit[0]?.detail).toEqual({ seq, delta: 3, via: "cli" });
   });
 });

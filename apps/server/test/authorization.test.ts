@@ -121,6 +121,10 @@ const table: Record<string, Row> = {
   "reconciliation.runs": { access: "admin", input: () => ({}) },
   "reconciliation.run": { access: "admin", input: async (fx) => ({ id: await fx.newReconciliationRun() }) },
   "reconciliation.start": { access: "admin" },
+  "reconciliation.acknowledgeBreak": {
+    access: "admin",
+    input: (fx) => ({ userId: fx.victim.id, seq: 1, reason: "matrix" }),
+  },
   "alerts.get": { access: "user" },
   "alerts.set": { access: "user", input: () => ({ lowBalanceThreshold: 25 }) },
   "autoTopUp.get": { access: "user" },

@@ -14,7 +14,7 @@ import type {
   AccountView,
   BalanceView,
   Hold,
-  InvariantViolation,
+  InvariantCheck,
   LedgerEntry,
   LedgerKind,
   LedgerQuery,
@@ -278,8 +278,9 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   async function checkInvariants(
     limit = 100,
     touched?: TouchedUsers,
-  ): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
-    return store.findInvariantViolations(limit, touched);
+    options: { flag?: boolean } = {},
+  ): Promise<InvariantCheck> {
+    return store.findInvariantViolations(limit, touched, options);
   }
 
   return {

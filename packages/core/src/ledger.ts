@@ -105,11 +105,19 @@ export type OfSession<T> = FoundSession & { view: T };
 
 // The users of the daily invariant pass: those with ledger rows after `afterSeq`, up to and
 // including `upToSeq` (their rows after `afterSeq` checked, chained from the last one at or below
-// it), and `users` (the previous run's violations, reported until fixed: checked from their first row).
+// it), and the users the last pass found in violation (the flagged set, kept by the store whether
+// or not their finding was reported: checked from their first row until found clean).
 export interface TouchedUsers {
   afterSeq: number;
   upToSeq: number;
-  users: string[];
+}
+
+export interface InvariantCheck {
+  usersChecked: number;
+  // Every user found in violation, listed or not.
+  violationsFound: number;
+  // At most the limit asked for: the users never reported first, then the least recently reported.
+  violations: InvariantViolation[];
 }
 
 export interface InvariantViolation {
@@ -118,7 +126,8 @@ export interface InvariantViolation {
   // What the ledger says the balance is: the sum of the user's rows (full pass), the newest row's
   // balance_after (daily pass: the chain from the checkpoint makes it that sum).
   ledgerSum: number;
-  // The seq of the first row whose balance_after is not the previous row's plus its amount.
+  // The seq of the first row whose balance_after is not the previous row's plus its amount (a
+  // break an admin acknowledged, that jump at that row, excepted).
   chainBrokenAtSeq: number | null;
   // The user's grants' remainders, swept or not: greatest(balance, 0) when consistent.
   grantsRemaining: number;
@@ -187,11 +196,10 @@ export interface LedgerStore {
   clawBackHold(id: string, amount: number, now: Date): Promise<Hold | null>;
   // Open holds past their expiry, locked for this transaction and skipped by concurrent sweepers.
   lockExpiredHolds(now: Date, limit: number): Promise<Hold[]>;
-  // Every user, or only those with ledger rows in `touched` (the daily pass, ADR 012).
-  findInvariantViolations(
-    limit: number,
-    touched?: TouchedUsers,
-  ): Promise<{ usersChecked: number; violations: InvariantViolation[] }>;
+  // Every user, or only those with ledger rows in `touched` and the flagged set (the daily pass,
+  // ADR 012). With `flag` (reconciliation's ledger step), the flagged set becomes this check's
+  // violators: every one, not only the `limit` listed.
+  findInvariantViolations(limit: number, touched?: TouchedUsers, options?: { flag?: boolean }): Promise<InvariantCheck>;
   // A ledger seq at or below which every row is final (committed or rolled back): `settled` is
   // false when postings open at the time did not end within a bounded wait.
   ledgerWatermark(): Promise<{ seq: number; settled: boolean }>;

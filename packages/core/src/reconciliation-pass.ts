@@ -1,6 +1,7 @@
 import type { Clock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
 import type { TimeCursor } from "./cursor.ts";
+import type { InvariantViolation } from "./ledger.ts";
 import { paidAmountProblem } from "./payments/payment-facts.ts";
 import type { PaymentService } from "./payments/payments.ts";
 import {
@@ -282,9 +283,11 @@ export class ReconciliationPass {
   }
 
   // Every user when asked, when no run checked before or the last full pass is a week old;
-  // otherwise the users with ledger rows after the previous checkpoint, and those the previous
-  // run found in violation (reported every day until fixed). The checkpoint moves to
-  // the watermark only when every row up to it was final before the check read them.
+  // otherwise the users with ledger rows after the previous checkpoint, and the flagged users (every
+  // violator the last pass found, listed or not: reported every day until fixed). The checkpoint
+  // moves to the watermark only when every row up to it was final before the check read them.
+  // Violators past the limit are counted, not listed; they stay flagged and the next run lists
+  // them first (the least recently reported come first), so none waits for the weekly pass.
   private async ledger(): Promise<void> {
     this.checkAborted();
     const previous = await this.deps.store.lastLedgerCheckpoint();
@@ -294,29 +297,17 @@ export class ReconciliationPass {
       this.options.fullLedger === true ||
       !previous?.lastFullAt ||
       now - previous.lastFullAt.getTime() >= FULL_LEDGER_PASS_EVERY_MS;
-    const touched =
-      full || !previous ? undefined : { afterSeq: previous.seq, upToSeq: watermark.seq, users: previous.flaggedUsers };
-    const { usersChecked, violations } = await this.deps.credits.checkInvariants(MAX_INVARIANT_FINDINGS, touched);
+    const touched = full || !previous ? undefined : { afterSeq: previous.seq, upToSeq: watermark.seq };
+    const limit = this.options.maxLedgerFindings ?? MAX_INVARIANT_FINDINGS;
+    const check = await this.deps.credits.checkInvariants(limit, touched, { flag: true });
     this.stats.ledgerPass = full ? "full" : "incremental";
     this.stats.ledgerCheckpoint = watermark.settled ? watermark.seq : (previous?.seq ?? 0);
-    this.stats.usersChecked = usersChecked;
-    for (const violation of violations) {
-      this.find({
-        kind: "ledger_invariant",
-        paymentId: null,
-        userId: violation.userId,
-        providerRef: null,
-        detail: {
-          balance: violation.balance,
-          ledgerSum: violation.ledgerSum,
-          chainBrokenAtSeq: violation.chainBrokenAtSeq,
-          grantsRemaining: violation.grantsRemaining,
-          negativeWithoutDispute: violation.negativeWithoutDispute,
-          grantsInconsistent: violation.grantsInconsistent,
-        },
-        healed: false,
-      });
-    }
+    this.stats.usersChecked = check.usersChecked;
+    // Listed outside the run's cap on findings: the steps before cannot crowd them out.
+    for (const violation of check.violations) this.pending.push(ledgerFinding(violation));
+    this.stats.findings.ledger_invariant = check.violationsFound;
+    this.stats.ledgerUnlisted = check.violationsFound - check.violations.length;
+    if (this.stats.ledgerUnlisted > 0) this.stats.findingsTruncated = true;
     this.progress("ledger");
   }
 
@@ -388,4 +379,22 @@ export class ReconciliationPass {
   finalStats(startedAt: Date): ReconciliationStats {
     return { ...this.stats, durationMs: Math.max(0, this.deps.clock.now().getTime() - startedAt.getTime()) };
   }
+}
+
+function ledgerFinding(violation: InvariantViolation): NewFinding {
+  return {
+    kind: "ledger_invariant",
+    paymentId: null,
+    userId: violation.userId,
+    providerRef: null,
+    detail: {
+      balance: violation.balance,
+      ledgerSum: violation.ledgerSum,
+      chainBrokenAtSeq: violation.chainBrokenAtSeq,
+      grantsRemaining: violation.grantsRemaining,
+      negativeWithoutDispute: violation.negativeWithoutDispute,
+      grantsInconsistent: violation.grantsInconsistent,
+    },
+    healed: false,
+  };
 }

@@ -5,10 +5,11 @@ import { findingKinds } from "./reconciliation-store.ts";
 
 // Sessions and charges are compared a page at a time: one query per batch on our side.
 export const RECONCILE_BATCH_SIZE = 100;
-// Past this many findings a run stops storing rows (the stats still count them): a run that
-// finds everything wrong says so without writing a row per payment.
+// Past this many findings of the provider and payment steps a run stops storing rows (the stats
+// still count them): a run that finds everything wrong says so without writing a row per payment.
 export const MAX_FINDINGS_PER_RUN = 10_000;
-// Ledger invariant violations reported per run.
+// Users in ledger violation listed per run, apart from the cap above (the steps before cannot
+// crowd them out); the rest are counted, stay flagged and are listed first by the next runs.
 export const MAX_INVARIANT_FINDINGS = 1_000;
 // Credited payments the listing did not show are asked about one by one, up to this many.
 export const MAX_SESSION_LOOKUPS = 200;
@@ -44,6 +45,8 @@ export interface ReconcileOptions {
   // The ledger invariant step over every user, not only those with postings since the last
   // checkpoint (a full pass also runs by itself once FULL_LEDGER_PASS_EVERY_MS has passed).
   fullLedger?: boolean;
+  // Users in ledger violation listed by this run (default MAX_INVARIANT_FINDINGS; tests lower it).
+  maxLedgerFindings?: number;
   // Stops the run between batches (shutdown); it is then recorded as failed.
   signal?: AbortSignal;
 }

@@ -54,9 +54,13 @@ export interface ReconciliationStats {
   findingsTruncated: boolean;
   durationMs: number;
   // The ledger step (ADR 012): every user, or only those with ledger rows after the previous
-  // run's checkpoint; the checkpoint is the ledger seq this run checked through.
+  // run's checkpoint and the flagged users; the checkpoint is the ledger seq this run checked through.
   ledgerPass?: LedgerPass;
   ledgerCheckpoint?: number;
+  // Users in ledger violation this run found but did not list (past MAX_INVARIANT_FINDINGS): they
+  // stay flagged, are checked again by the next run and listed first (findings.ledger_invariant
+  // counts them; findingsTruncated is set). Absent from runs made before it was counted.
+  ledgerUnlisted?: number;
   // Why a failed run failed.
   error?: string;
 }
@@ -74,6 +78,19 @@ export interface ReconciliationRun {
   stats: ReconciliationStats | null;
   startedAt: Date;
   finishedAt: Date | null;
+}
+
+// An admin's acceptance of the break of a user's balance_after chain at one row (the ledger is
+// append-only: the row cannot be corrected). The checks accept exactly this jump at exactly this
+// row; any other break or drift of the user is still reported.
+export interface LedgerBreakAcknowledgement {
+  userId: string;
+  seq: number;
+  // The row's balance_after minus the previous row's (0 before the first) minus its amount.
+  delta: number;
+  actorId: string;
+  reason: string;
+  createdAt: Date;
 }
 
 export interface NewFinding {
@@ -105,6 +122,8 @@ export interface ReconciliationStore {
   // Marks runs still `running` that started before `startedBefore` as failed (their process
   // stopped mid-run); returns how many.
   failAbandonedRuns(startedBefore: Date, finishedAt: Date): Promise<number>;
+  // Stores findings; a ledger_invariant finding marks its user reported now (the flagged set's
+  // reported_at), so the next runs list the others first.
   addFindings(runId: string, findings: NewFinding[]): Promise<void>;
   finishRun(
     id: string,
@@ -119,10 +138,17 @@ export interface ReconciliationStore {
     query: { limit: number; after?: TimeCursor; kind?: FindingKind },
   ): Promise<ReconciliationFinding[]>;
   lastSuccessfulRun(): Promise<ReconciliationRun | null>;
-  // The ledger checkpoint of the newest succeeded run that recorded one, the users that run
-  // found in violation, and when the newest succeeded full pass started; null when no run
-  // recorded a checkpoint.
-  lastLedgerCheckpoint(): Promise<{ seq: number; flaggedUsers: string[]; lastFullAt: Date | null } | null>;
+  // The ledger checkpoint of the newest succeeded run that recorded one, and when the newest
+  // succeeded full pass started; null when no run recorded a checkpoint.
+  lastLedgerCheckpoint(): Promise<{ seq: number; lastFullAt: Date | null } | null>;
+  // Records the acknowledgement of the break at the user's ledger row `seq`, its delta read from
+  // the ledger, with its audit row (ledger_break.acknowledged), in one transaction. One that exists
+  // for the row is answered as it is, nothing written. "no_row": the user has no row with that
+  // seq; "no_break": the row continues the one before it.
+  acknowledgeBreak(
+    ack: Pick<LedgerBreakAcknowledgement, "userId" | "seq" | "actorId" | "reason">,
+    audit: { requestId: string | null; via: "api" | "cli" },
+  ): Promise<{ acknowledgement: LedgerBreakAcknowledgement; created: boolean } | "no_row" | "no_break">;
   // Our payments with these ids (ids that cannot be ours are simply not found).
   findPaymentsByIds(ids: string[]): Promise<Payment[]>;
   findPaymentsByProviderRefs(refs: { paymentIntentIds: string[]; chargeIds: string[] }): Promise<Payment[]>;

@@ -1,18 +1,19 @@
 import { type Clock, systemClock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
 import { decodeTimeCursor, encodeTimeCursor } from "./cursor.ts";
-import { InvalidInputError, NotFoundError } from "./errors.ts";
+import { InvalidInputError, InvalidStateError, NotFoundError } from "./errors.ts";
 import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
 import { type PassDeps, ReconciliationPass } from "./reconciliation-pass.ts";
 import type { ReconcileOptions } from "./reconciliation-run.ts";
 import {
   type FindingKind,
   findingKinds,
+  type LedgerBreakAcknowledgement,
   type ReconciliationFinding,
   type ReconciliationRun,
   type ReconciliationStore,
 } from "./reconciliation-store.ts";
-import { pageLimit } from "./validate.ts";
+import { assertReason, isUuid, pageLimit } from "./validate.ts";
 
 export {
   emptyStats,
@@ -151,9 +152,41 @@ export function createReconciliationService(deps: {
     run,
     listRuns,
     getRun,
+    acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input),
     lastSuccessfulRun: () => store.lastSuccessfulRun(),
     windowDays,
   };
+}
+
+export interface BreakAcknowledgementInput {
+  actorId: string;
+  userId: string;
+  seq: number;
+  reason: string;
+  requestId: string | null;
+  via: "api" | "cli";
+}
+
+// An admin accepts the break of a user's balance_after chain at the row `seq` (a finding's
+// chainBrokenAtSeq): the ledger is append-only, so without this the user is reported, and read
+// from their first row, every day for ever. From then on the checks accept exactly that row's jump
+// and still report any other break or drift of the user. Audited; acknowledging the same row again
+// answers the first acknowledgement and writes nothing. The caller is an admin (the API's admin
+// procedure, the CLI's --admin).
+async function acknowledgeBreak(
+  store: ReconciliationStore,
+  input: BreakAcknowledgementInput,
+): Promise<{ acknowledgement: LedgerBreakAcknowledgement; created: boolean }> {
+  const { actorId, userId, seq, reason, requestId, via } = input;
+  if (!isUuid(userId)) throw new NotFoundError("user");
+  if (!Number.isSafeInteger(seq) || seq < 1) throw new InvalidInputError("seq must be a ledger row's seq");
+  assertReason(reason, { required: true });
+  const result = await store.acknowledgeBreak({ userId, seq, actorId, reason: reason.trim() }, { requestId, via });
+  if (result === "no_row") throw new NotFoundError("ledger row of this user with this seq");
+  if (result === "no_break") {
+    throw new InvalidStateError("this ledger row continues the one before it: there is no break to acknowledge");
+  }
+  return result;
 }
 
 function errorMessage(error: unknown): string {

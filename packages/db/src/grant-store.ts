@@ -82,7 +82,7 @@ export function grantReads(db: Database): GrantReads {
       return Number(row?.handled ?? 0);
     },
 
-    findInvariantViolations: (limit, touched) => findInvariantViolations(db, limit, touched),
+    findInvariantViolations: (limit, touched, options) => findInvariantViolations(db, limit, touched, options),
     ledgerWatermark: () => ledgerWatermark(db),
   };
 }

@@ -1,4 +1,4 @@
-import type { InvariantViolation, TouchedUsers } from "@credits/core";
+import type { InvariantCheck, InvariantViolation, TouchedUsers } from "@credits/core";
 import { type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 
@@ -8,7 +8,7 @@ import { type Database, rowsOf } from "./client.ts";
 
 // Per user: the cached balance is what the ledger says; each row continues the one before it in
 // seq order (its balance_after is the previous row's plus its amount, the first row's its
-// amount); the grants' remainders (unswept included) sum to the balance (none while it is below
+// amount; a break an admin acknowledged is accepted with exactly its recorded jump); the grants' remainders (unswept included) sum to the balance (none while it is below
 // zero); each grant's remainder is its opening (a migrated balance) plus its allocations; and each
 // ledger row since grants exist (0018) moved grants by exactly what it changed of the balance's
 // part above zero (what grants hold): a dispute's shortfall is debt and moves no grant, a credit
@@ -23,20 +23,26 @@ const rowMovedGrantsWrongly = (allocated: SQL) => sql`t.seq >= ledger_grants_epo
      AND coalesce(${allocated}, 0) <> CASE WHEN ${clawbackHoldPart} THEN t.amount
                                            ELSE greatest(t.balance_after, 0) - greatest(t.balance_after - t.amount, 0) END`;
 
+// A row that does not continue the one before it (c: the row and its predecessor's balance_after,
+// k: an acknowledged break at the row, whose recorded jump alone is accepted there).
+const chainBroken = sql`c.before + c.amount + coalesce(k.delta, 0) <> c.balance_after`;
+
 // A grant whose remainder is not its opening plus its allocations (cg: the grant).
 const grantDrifted = (allocated: SQL) =>
   sql`cg.remaining <> CASE WHEN cg.entry_id IS NULL THEN cg.amount ELSE 0 END + coalesce(${allocated}, 0)`;
 
 // The full pass: whole tables, aggregated with hash joins; the chain by a window over each user's
-// rows. The balance is compared with the sum of the user's rows.
+// rows. The balance is compared with the sum of the user's rows plus the jumps admins acknowledged.
 const fullPass = sql`
   chained AS (
     SELECT user_id, seq, amount, balance_after,
            lag(balance_after, 1, 0::bigint) OVER (PARTITION BY user_id ORDER BY seq) AS before
       FROM credit_transactions),
   ledger AS (
-    SELECT user_id, sum(amount) AS total, min(seq) FILTER (WHERE before + amount <> balance_after) AS broken_at
-      FROM chained GROUP BY user_id),
+    SELECT c.user_id, sum(c.amount) + coalesce(sum(k.delta), 0) AS total,
+           min(c.seq) FILTER (WHERE ${chainBroken}) AS broken_at
+      FROM chained c LEFT JOIN ledger_break_acknowledgements k ON k.user_id = c.user_id AND k.seq = c.seq
+     GROUP BY c.user_id),
   grants AS (SELECT user_id, sum(remaining) AS total FROM credit_grants GROUP BY user_id),
   bad_grants AS (
     SELECT cg.user_id FROM credit_grants cg
@@ -56,8 +62,8 @@ const fullPass = sql`
 
 // The daily pass: each user with rows in (afterSeq, upToSeq] is checked from afterSeq on (the
 // rows after it, chained from the user's last row at or below it, which an earlier pass
-// checked), each previously flagged user from the start. Every read goes through an index by
-// user and seq, entry or grant: the cost follows the new rows, the scoped users' grants and the
+// checked), each flagged user (ledger_flagged_users) from the start. Every read goes through an
+// index by user and seq, entry or grant: the cost follows the new rows, the scoped users' grants and the
 // grants opened since. A grant opened before the checkpoint has its remainder checked against
 // all its allocations by the full pass only (a long-lived grant's allocations grow with the
 // history); the rows moving it are checked here, and the user's grants must still sum to the balance.
@@ -67,7 +73,7 @@ const dailyPass = (touched: TouchedUsers) => sql`
       SELECT DISTINCT user_id, ${touched.afterSeq}::bigint AS from_seq FROM credit_transactions
        WHERE seq > ${touched.afterSeq}::bigint AND seq <= ${touched.upToSeq}::bigint
       UNION ALL
-      SELECT unnest(string_to_array(${touched.users.join(",")}, ',')::uuid[]), 0::bigint) s
+      SELECT user_id, 0::bigint FROM ledger_flagged_users) s
      GROUP BY user_id),
   anchored AS MATERIALIZED (
     SELECT s.user_id, s.from_seq, coalesce(a.balance_after, 0) AS anchor FROM scope s
@@ -78,9 +84,10 @@ const dailyPass = (touched: TouchedUsers) => sql`
            lag(t.balance_after, 1, s.anchor) OVER (PARTITION BY t.user_id ORDER BY t.seq) AS before
       FROM anchored s JOIN credit_transactions t ON t.user_id = s.user_id AND t.seq > s.from_seq),
   ledger AS (
-    SELECT user_id, (array_agg(balance_after ORDER BY seq DESC))[1] AS total,
-           min(seq) FILTER (WHERE before + amount <> balance_after) AS broken_at
-      FROM fresh GROUP BY user_id),
+    SELECT c.user_id, (array_agg(c.balance_after ORDER BY c.seq DESC))[1] AS total,
+           min(c.seq) FILTER (WHERE ${chainBroken}) AS broken_at
+      FROM fresh c LEFT JOIN ledger_break_acknowledgements k ON k.user_id = c.user_id AND k.seq = c.seq
+     GROUP BY c.user_id),
   grants AS (SELECT user_id, sum(remaining) AS total FROM credit_grants WHERE user_id IN (SELECT user_id FROM scope)
               GROUP BY user_id),
   bad_grants AS (
@@ -100,20 +107,40 @@ const dailyPass = (touched: TouchedUsers) => sql`
       LEFT JOIN ledger l ON l.user_id = u.id LEFT JOIN grants g ON g.user_id = u.id),
   counted AS (SELECT count(*)::int AS n FROM scope)`;
 
+// The flagged set, with `flag`: this check's violators in (a user already in keeps when they were
+// last reported), everyone else out (the daily pass's scope holds every flagged user).
+const flagging = sql`,
+  flagged AS (INSERT INTO ledger_flagged_users (user_id) SELECT user_id FROM violating ON CONFLICT (user_id) DO NOTHING),
+  cleared AS (DELETE FROM ledger_flagged_users WHERE user_id NOT IN (SELECT user_id FROM violating))`;
+
+// Two ledger steps (a scheduled run and a manual one) write the flagged set one after the other:
+// each from a snapshot taken after the other's commit, so an older check never clears a newer flag.
+const FLAG_LOCK = sql`SELECT pg_advisory_xact_lock(hashtextextended('ledger_flagged_users', 0))`;
+
 export async function findInvariantViolations(
   db: Database,
   limit: number,
   touched?: TouchedUsers,
-): Promise<{ usersChecked: number; violations: InvariantViolation[] }> {
-  const result = await db.execute(sql`
-    WITH ${touched ? dailyPass(touched) : fullPass}
+  options: { flag?: boolean } = {},
+): Promise<InvariantCheck> {
+  const check = sql`
+    WITH ${touched ? dailyPass(touched) : fullPass},
+    violating AS MATERIALIZED (
+      SELECT * FROM checked
+       WHERE balance <> ledger_sum OR broken_at IS NOT NULL OR negative_without_dispute
+          OR grants_remaining <> greatest(balance, 0) OR grants_inconsistent)${options.flag ? flagging : sql``}
     SELECT NULL AS user_id, NULL AS balance, NULL AS ledger_sum, NULL AS broken_at, NULL AS grants_remaining,
-           NULL AS negative_without_dispute, NULL AS grants_inconsistent, n FROM counted
+           NULL AS negative_without_dispute, NULL AS grants_inconsistent, n,
+           (SELECT count(*)::int FROM violating) AS found FROM counted
     UNION ALL
-    (SELECT checked.*, NULL FROM checked
-      WHERE balance <> ledger_sum OR broken_at IS NOT NULL OR negative_without_dispute
-         OR grants_remaining <> greatest(balance, 0) OR grants_inconsistent
-      LIMIT ${limit})`);
+    (SELECT v.*, NULL, NULL FROM violating v LEFT JOIN ledger_flagged_users f ON f.user_id = v.user_id
+      ORDER BY f.reported_at NULLS FIRST, v.user_id LIMIT ${limit})`;
+  const result = options.flag
+    ? await db.transaction(async (tx) => {
+        await tx.execute(FLAG_LOCK);
+        return tx.execute(check);
+      })
+    : await db.execute(check);
   const rows = rowsOf<{
     user_id: string | null;
     balance: string | number;
@@ -123,8 +150,9 @@ export async function findInvariantViolations(
     negative_without_dispute: boolean;
     grants_inconsistent: boolean;
     n: number | null;
+    found: number | null;
   }>(result);
-  const usersChecked = Number(rows.find((row) => row.user_id === null)?.n ?? 0);
+  const counts = rows.find((row) => row.user_id === null);
   const violations = rows.flatMap((row): InvariantViolation[] =>
     row.user_id === null
       ? []
@@ -140,7 +168,7 @@ export async function findInvariantViolations(
           },
         ],
   );
-  return { usersChecked, violations };
+  return { usersChecked: Number(counts?.n ?? 0), violationsFound: Number(counts?.found ?? 0), violations };
 }
 
 // How long the watermark waits for postings that were open when it looked (a posting takes

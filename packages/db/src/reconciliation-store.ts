@@ -13,7 +13,8 @@ import { isUuid } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
+import { acknowledgeBreak } from "./ledger-acknowledgements.ts";
+import { ledgerFlaggedUsers, payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
 
 // Ids from the provider are untrusted text: only those shaped like ours are looked up (a uuid
 // column refuses anything else with an error).
@@ -47,7 +48,15 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
 
     addFindings: async (runId, findings) => {
       if (findings.length === 0) return;
-      await db.insert(reconciliationFindings).values(findings.map((finding) => ({ ...finding, runId })));
+      const reported = findings.flatMap((f) => (f.kind === "ledger_invariant" && f.userId ? [f.userId] : []));
+      await db.transaction(async (tx) => {
+        await tx.insert(reconciliationFindings).values(findings.map((finding) => ({ ...finding, runId })));
+        if (reported.length === 0) return;
+        await tx
+          .update(ledgerFlaggedUsers)
+          .set({ reportedAt: sql`now()` })
+          .where(inArray(ledgerFlaggedUsers.userId, reported));
+      });
     },
 
     finishRun: async (id, { status, stats, finishedAt }) => {
@@ -109,31 +118,19 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
     },
 
     lastLedgerCheckpoint: async () => {
-      const [row] = rowsOf<{
-        seq: string | number | null;
-        flagged: string[] | string | null;
-        last_full_at: string | Date | null;
-      }>(
+      const [row] = rowsOf<{ seq: string | number | null; last_full_at: string | Date | null }>(
         await db.execute(sql`
-          WITH last AS (
-            SELECT id, (stats->>'ledgerCheckpoint')::bigint AS seq FROM reconciliation_runs
-             WHERE status = 'succeeded' AND stats ? 'ledgerCheckpoint'
-             ORDER BY created_at DESC, id DESC LIMIT 1)
-          SELECT last.seq,
-                 (SELECT coalesce(jsonb_agg(DISTINCT f.user_id), '[]'::jsonb) FROM reconciliation_findings f
-                   WHERE f.run_id = last.id AND f.kind = 'ledger_invariant') AS flagged,
+          SELECT (SELECT (stats->>'ledgerCheckpoint')::bigint FROM reconciliation_runs
+                   WHERE status = 'succeeded' AND stats ? 'ledgerCheckpoint'
+                   ORDER BY created_at DESC, id DESC LIMIT 1) AS seq,
                  (SELECT max(created_at) FROM reconciliation_runs
-                   WHERE status = 'succeeded' AND stats->>'ledgerPass' = 'full') AS last_full_at
-            FROM last`),
+                   WHERE status = 'succeeded' AND stats->>'ledgerPass' = 'full') AS last_full_at`),
       );
       if (!row || row.seq === null) return null;
-      const flagged = typeof row.flagged === "string" ? JSON.parse(row.flagged) : (row.flagged ?? []);
-      return {
-        seq: Number(row.seq),
-        flaggedUsers: flagged as string[],
-        lastFullAt: row.last_full_at === null ? null : new Date(row.last_full_at),
-      };
+      return { seq: Number(row.seq), lastFullAt: row.last_full_at === null ? null : new Date(row.last_full_at) };
     },
+
+    acknowledgeBreak: acknowledgeBreak(db),
 
     findPaymentsByIds: async (ids) => {
       const wanted = ids.filter((id) => isUuid(id)).slice(0, MAX_LOOKUP);

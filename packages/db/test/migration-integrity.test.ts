@@ -48,6 +48,7 @@ const PINNED: Record<string, string> = {
   "0034_topup16_attempt_credit_expiry": "d17f4e5a6292590a00e45aa0ec4a8e137c7fe8ec44c57a75740f386425ce3ca4",
   "0035_topup16_cards_to_detach": "2e17e38123c7a9a041db15ee47c0ce817ba4cf8c9e06d625886417509b819768",
   "0036_promo15_revenue_paid": "ccaed86f8d6552398ca1e67c4c6c5337f94b150cbb65fe30e9be43f4962b2a76",
+  "0037_recon17_ledger_flags_acks": "9a2972d3ba1c2940685b7882e790851174c362147976044d94355baade512714",
 };
 
 describe("migration integrity", () => {

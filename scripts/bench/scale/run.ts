@@ -120,7 +120,7 @@ const reads: Read[] = [
 // A day's activity, the same at both sizes: one spend for each of DAY_USERS users, posted after
 // the watermark the daily pass starts from (as if the previous run had stopped there).
 const DAY_USERS = Math.min(1_000, USERS - 1);
-let day: TouchedUsers = { afterSeq: 0, upToSeq: 0, users: [] };
+let day: TouchedUsers = { afterSeq: 0, upToSeq: 0 };
 async function checkedClean(touched: TouchedUsers | undefined) {
   const { usersChecked, violations } = await credits.checkInvariants(100, touched);
   if (violations.length > 0) throw new Error(`the bench ledger breaks its invariants: ${violations[0]?.userId}`);
@@ -161,7 +161,7 @@ for (const target of [SMALL, LARGE]) {
   grown = target;
   const { seq: afterSeq } = await credits.ledgerWatermark();
   await appendSpends(pg, benchUsers(2, DAY_USERS + 1), 1, `day${target}`);
-  day = { afterSeq, upToSeq: (await credits.ledgerWatermark()).seq, users: [] };
+  day = { afterSeq, upToSeq: (await credits.ledgerWatermark()).seq };
   await timed("ANALYZE", () => pg`ANALYZE`);
   const rows = await ledgerRows();
   await quietDown();

@@ -8,6 +8,7 @@ export const auditActions = {
   adjustment_expired: "Adjustment expired",
   gdpr_erasure: "Erasure (GDPR)",
   reconciliation_run: "Reconciliation run",
+  "ledger_break.acknowledged": "Ledger chain break acknowledged",
   "api_key.created": "API key created",
   "api_key.revoked": "API key revoked",
   "api_key.grant": "Grant through an API key",

@@ -7,7 +7,7 @@ import {
   reconciliationTriggers,
 } from "@credits/core";
 import { z } from "zod";
-import { cursor, uuid } from "../schemas.ts";
+import { cursor, reason, uuid } from "../schemas.ts";
 import { adminProcedure, router } from "../trpc.ts";
 
 const runOutput = z.object({
@@ -53,6 +53,21 @@ const toFinding = (f: ReconciliationFinding): z.infer<typeof findingOutput> => (
   detail: f.detail,
   healed: f.healed,
   createdAt: f.createdAt.toISOString(),
+});
+
+const acknowledgementOutput = z.object({
+  userId: z.uuid(),
+  seq: z.number().int(),
+  delta: z
+    .number()
+    .int()
+    .describe("The jump accepted at the row: its balance_after minus the previous row's minus its amount"),
+  actorId: z.uuid(),
+  reason: z.string(),
+  createdAt: z.iso.datetime(),
+  created: z
+    .boolean()
+    .describe("False when the row's break was already acknowledged: that acknowledgement is answered"),
 });
 
 const page = { limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(), cursor: cursor.optional() };
@@ -115,5 +130,32 @@ export const reconciliationRouter = router({
         adjustmentRequestId: null,
       });
       return toRun(run);
+    }),
+
+  // An admin accepts a break of a user's balance_after chain (a ledger_invariant finding's
+  // chainBrokenAtSeq), audited: the ledger checks stop reporting that jump at that row and still
+  // report anything else. Repeating it answers the first acknowledgement.
+  acknowledgeBreak: adminProcedure
+    .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
+      openapi: {
+        method: "POST",
+        path: "/admin/reconciliation/ledger-breaks",
+        tags: ["reconciliation"],
+        summary: "Acknowledge a break of a user's ledger chain",
+      },
+    })
+    .input(z.strictObject({ userId: uuid, seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), reason }))
+    .output(acknowledgementOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { acknowledgement, created } = await ctx.services.reconciliation.acknowledgeBreak({
+        actorId: ctx.user.id,
+        userId: input.userId,
+        seq: input.seq,
+        reason: input.reason,
+        requestId: ctx.requestId,
+        via: "api",
+      });
+      return { ...acknowledgement, createdAt: acknowledgement.createdAt.toISOString(), created };
     }),
 });

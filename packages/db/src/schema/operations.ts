@@ -1,5 +1,5 @@
 // Reconciliation runs and what they found.
-import { boolean, index, jsonb, pgTable, text, uuid } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, jsonb, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
 import { createdAt, tsz } from "./columns.ts";
 import { payments } from "./payments.ts";
@@ -33,4 +33,34 @@ export const reconciliationFindings = pgTable(
     createdAt: createdAt(),
   },
   (t) => [index("reconciliation_findings_run_idx").on(t.runId)],
+);
+
+// The users the ledger step last found in violation, stored finding or not (0036, ADR 012): the
+// daily pass re-checks each from their first row until a pass finds them clean.
+export const ledgerFlaggedUsers = pgTable("ledger_flagged_users", {
+  userId: uuid("user_id")
+    .primaryKey()
+    .references(() => users.id),
+  flaggedAt: tsz("flagged_at").notNull().defaultNow(),
+  // When a run last stored a finding about them: the least recently reported are listed first.
+  reportedAt: tsz("reported_at"),
+});
+
+// A balance_after chain break an admin acknowledged (0036): the checks accept exactly this jump
+// (delta) at exactly this row, and nothing else of the user.
+export const ledgerBreakAcknowledgements = pgTable(
+  "ledger_break_acknowledgements",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    delta: bigint("delta", { mode: "number" }).notNull(),
+    actorId: uuid("actor_id")
+      .notNull()
+      .references(() => users.id),
+    reason: text("reason").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.seq] })],
 );
