@@ -192,6 +192,12 @@ export const errorTable = {
       token: "That is not a setup token.",
     }),
   },
+  acknowledgeBreak: {
+    // The core's refusals (reconciliation.ts): the row is not the user's, or it breaks nothing.
+    NOT_FOUND: form("This user has no ledger row with that number: reload the run."),
+    INVALID_STATE: form("This row continues the one before it: there is no break to acknowledge."),
+    INVALID_INPUT: invalidFields(["reason"]),
+  },
   erase: {
     // The core's refusal of a typed email that is not the user's (gdpr.ts): nothing was erased.
     INVALID_INPUT: (error) =>

@@ -1,8 +1,11 @@
 import { data, type MetaFunction } from "@remix-run/node";
-import { Link, useLoaderData } from "@remix-run/react";
+import { Link, useActionData, useLoaderData } from "@remix-run/react";
+import { AcknowledgeBreak, type BreakOutcome } from "../components/acknowledge-break.tsx";
 import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
 import { isUuid } from "../lib/admin.server.ts";
+import { formFailure } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
+import { textField } from "../lib/forms.ts";
 import { pageCursor } from "../lib/page-cursor.ts";
 import { findingCopy, statEntries, statusTone } from "../lib/reconciliation.ts";
 import { adminRoute } from "../lib/route.server.ts";
@@ -19,8 +22,32 @@ export const loader = adminRoute(async ({ request, params, api }) => {
   return { ...result, cursor };
 });
 
+// A finding's "Acknowledge" form: the break of that user's chain at that row, audited.
+export const action = adminRoute(async ({ request, api }) => {
+  const form = await request.formData();
+  const outcome = { userId: textField(form, "userId"), seq: textField(form, "seq") };
+  const reason = textField(form, "reason").trim();
+  if (!reason) {
+    const errors = { reason: "Say why the break is accepted: the reason is kept in the audit log." };
+    return data<BreakOutcome>({ ...outcome, ok: false, errors }, { status: 400 });
+  }
+  try {
+    const { created } = await api.caller.reconciliation.acknowledgeBreak({
+      userId: outcome.userId,
+      seq: Number(outcome.seq),
+      reason,
+    });
+    return data<BreakOutcome>({ ...outcome, ok: true, created, errors: {} });
+  } catch (error) {
+    const failure = formFailure(error, "acknowledgeBreak");
+    if (!failure) throw error;
+    return data<BreakOutcome>({ ...outcome, ok: false, errors: failure.errors }, { status: failure.status });
+  }
+});
+
 export default function ReconciliationRun() {
   const { run, findings, nextCursor, cursor } = useLoaderData<typeof loader>();
+  const outcome = useActionData<typeof action>();
   const stats = statEntries(run.stats);
   return (
     <div className="space-y-6">
@@ -93,6 +120,9 @@ export default function ReconciliationRun() {
                     </span>
                   ))}
                 </p>
+                {f.kind === "ledger_invariant" && f.userId && typeof f.detail.chainBrokenAtSeq === "number" ? (
+                  <AcknowledgeBreak userId={f.userId} seq={f.detail.chainBrokenAtSeq} outcome={outcome} />
+                ) : null}
               </li>
             ))}
           </ul>
