@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Answer, contractChecker } from "./contract/check.ts";
+import { plantLedgerBreak } from "./ledger-break.ts";
 import { type Json, type Operation, operationsOf, type RequestCase, requestCases } from "./openapi-fuzz-inputs.ts";
 import { call, insertUser, PASSWORD, signUp, startTestServer } from "./payments/helpers.ts";
 
@@ -248,6 +249,9 @@ beforeAll(async () => {
   poolsByOperation["admin-approveRefund"] = { id: refundRequests.slice(0, 4) };
   poolsByOperation["admin-rejectRefund"] = { id: refundRequests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
+  // A planted break of a user's ledger chain, so an acknowledgement can succeed.
+  const broken = await plantLedgerBreak();
+  poolsByOperation["reconciliation-acknowledgeBreak"] = { userId: [broken.userId], seq: [String(broken.seq)] };
   // A grant's expiry in the future (one in the past is a 400 the mutations cover), whatever the seed draws.
   poolsByOperation["admin-adjust"] = { expiresAt: ["2030-01-01T00:00:00.000Z"] };
   // Ranges the stats accept (from before to, at most a year), whatever the seed draws.
