@@ -160,6 +160,7 @@ export function createServices(
         provider,
         clock,
         windowDays: env.RECONCILE_WINDOW_DAYS,
+        approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
       }),
     ),
     ...rateLimiters(env, createRateLimitStore(db), clock),

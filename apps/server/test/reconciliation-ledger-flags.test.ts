@@ -14,7 +14,8 @@ import { call } from "./http-call.ts";
 // (nothing at Stripe to compare): the admin's calls go over real HTTP to the server.
 
 const { db } = testDb;
-const server = await startTestServer();
+const THRESHOLD = 1_000;
+const server = await startTestServer({ ADMIN_APPROVAL_THRESHOLD: String(THRESHOLD) });
 const { reconciliation } = server.services;
 
 const post = (userId: string, amount: number, kind: "grant" | "spend") =>
@@ -181,14 +182,21 @@ describe("reconciliation: an acknowledged chain break", () => {
     expect(audit).toMatchObject({ actorId: admin.id, targetUserId: broken, reason: "planted by the test" });
     expect(audit?.detail).toEqual({ seq: first, delta: 2, via: "api" });
 
-    // Again, through tRPC: the first acknowledgement is answered, nothing written.
+    // Again, through tRPC: the first acknowledgement is answered, nothing written; with another
+    // reason, or by another admin, a conflict.
     const again = await call(server.url, "POST", "/trpc/reconciliation.acknowledgeBreak", {
       cookie: admin.cookie,
-      body: { userId: broken, seq: first, reason: "a second look" },
+      body: { userId: broken, seq: first, reason: "planted by the test" },
     });
     expect(again.status).toBe(200);
     expect(again.body.result.data).toMatchObject({ reason: "planted by the test", created: false });
     expect(again.body.result.data.createdAt).toBe(reply.body.createdAt);
+    const otherReason = await acknowledge(admin.cookie, { userId: broken, seq: first, reason: "a second look" });
+    expect(otherReason.status).toBe(409);
+    expect(otherReason.body.error.code).toBe("INVALID_STATE");
+    const otherAdmin = await adminCookie();
+    const theirs = await acknowledge(otherAdmin.cookie, { userId: broken, seq: first, reason: "planted by the test" });
+    expect(theirs.status).toBe(409);
     expect(await audited()).toHaveLength(1);
 
     // The same user's other break is still reported, until acknowledged too.
@@ -226,5 +234,50 @@ describe("reconciliation: an acknowledged chain break", () => {
     expect((await acknowledge(admin.cookie, { userId: broken, seq: first, reason: " " })).status).toBe(400);
     expect(await db.$count(ledgerBreakAcknowledgements)).toBe(3);
     expect(await audited()).toHaveLength(3);
+  });
+});
+
+// Accepting a jump is accepting credits no row accounts for: the rules of an adjustment (ADR 012).
+describe("reconciliation: who may acknowledge a break", () => {
+  const bareUser = async () => {
+    const [user] = await db
+      .insert(users)
+      .values({ email: `acks-${randomUUID()}@example.test` })
+      .returning();
+    return user?.id ?? "";
+  };
+  // On a user with no ledger yet: a grant of 10, then a spend of 1 whose balance_after is `jump` too high.
+  async function breakOf(userId: string, jump: number): Promise<number> {
+    await post(userId, 10, "grant");
+    const [row] = rowsOf<{ seq: number }>(
+      await db.execute(sql`
+        INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+        VALUES (${userId}::uuid, -1, ${9 + jump}, 'spend', ${randomUUID()}) RETURNING seq::int AS seq`),
+    );
+    return row?.seq ?? 0;
+  }
+
+  it("not the admin whose ledger it is, and one admin alone only up to the approval threshold", async () => {
+    const admin = await adminCookie();
+    const own = await acknowledge(admin.cookie, { userId: admin.id, seq: await breakOf(admin.id, 2), reason: "mine" });
+    expect(own.status).toBe(403);
+    expect(own.body.error.code).toBe("FORBIDDEN");
+
+    const large = await bareUser();
+    const seq = await breakOf(large, THRESHOLD + 1);
+    const above = await acknowledge(admin.cookie, { userId: large, seq, reason: "too large for one" });
+    expect(above.status).toBe(409);
+    expect(above.body.error).toMatchObject({ code: "INVALID_STATE" });
+    expect(above.body.error.message).toContain(`${THRESHOLD + 1} credits`);
+    const lost = await bareUser();
+    const lostSeq = await breakOf(lost, -(THRESHOLD + 1));
+    expect((await acknowledge(admin.cookie, { userId: lost, seq: lostSeq, reason: "a loss" })).status).toBe(409);
+    const at = await bareUser();
+    const atSeq = await breakOf(at, THRESHOLD);
+    expect((await acknowledge(admin.cookie, { userId: at, seq: atSeq, reason: "at the threshold" })).status).toBe(200);
+    const acknowledged = await db.select().from(ledgerBreakAcknowledgements);
+    expect(acknowledged.map((a) => a.userId)).not.toContain(admin.id);
+    expect(acknowledged.map((a) => a.userId)).not.toContain(large);
+    expect(acknowledged.map((a) => a.userId)).toContain(at);
   });
 });

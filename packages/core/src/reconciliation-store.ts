@@ -144,11 +144,15 @@ export interface ReconciliationStore {
   // Records the acknowledgement of the break at the user's ledger row `seq`, its delta read from
   // the ledger, with its audit row (ledger_break.acknowledged), in one transaction. One that exists
   // for the row is answered as it is, nothing written. "no_row": the user has no row with that
-  // seq; "no_break": the row continues the one before it.
+  // seq; "no_break": the row continues the one before it; "above_limit": the jump moves more than
+  // `maxDelta` credits either way (nothing written).
   acknowledgeBreak(
     ack: Pick<LedgerBreakAcknowledgement, "userId" | "seq" | "actorId" | "reason">,
     audit: { requestId: string | null; via: "api" | "cli" },
-  ): Promise<{ acknowledgement: LedgerBreakAcknowledgement; created: boolean } | "no_row" | "no_break">;
+    maxDelta: number,
+  ): Promise<
+    { acknowledgement: LedgerBreakAcknowledgement; created: boolean } | "no_row" | "no_break" | { aboveLimit: number }
+  >;
   // Our payments with these ids (ids that cannot be ours are simply not found).
   findPaymentsByIds(ids: string[]): Promise<Payment[]>;
   findPaymentsByProviderRefs(refs: { paymentIntentIds: string[]; chargeIds: string[] }): Promise<Payment[]>;

@@ -1,7 +1,7 @@
 import { type Clock, systemClock } from "./clock.ts";
 import type { CreditService } from "./credits.ts";
 import { decodeTimeCursor, encodeTimeCursor } from "./cursor.ts";
-import { InvalidInputError, InvalidStateError, NotFoundError } from "./errors.ts";
+import { ForbiddenError, InvalidInputError, InvalidStateError, NotFoundError } from "./errors.ts";
 import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
 import { type PassDeps, ReconciliationPass } from "./reconciliation-pass.ts";
 import type { ReconcileOptions } from "./reconciliation-run.ts";
@@ -53,6 +53,8 @@ export function createReconciliationService(deps: {
   provider: PaymentProvider;
   clock?: Clock;
   windowDays?: number;
+  // ADMIN_APPROVAL_THRESHOLD: the most credits one admin may accept alone (a break's jump).
+  approvalThreshold: number;
 }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
@@ -152,7 +154,7 @@ export function createReconciliationService(deps: {
     run,
     listRuns,
     getRun,
-    acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input),
+    acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input, deps.approvalThreshold),
     lastSuccessfulRun: () => store.lastSuccessfulRun(),
     windowDays,
   };
@@ -173,18 +175,37 @@ export interface BreakAcknowledgementInput {
 // and still report any other break or drift of the user. Audited; acknowledging the same row again
 // answers the first acknowledgement and writes nothing. The caller is an admin (the API's admin
 // procedure, the CLI's --admin).
+// Accepting a jump is accepting credits no ledger row accounts for (or their loss), so the rules
+// of a credit adjustment hold (ADR 012): never on one's own ledger, and one admin alone only up to
+// the approval threshold; a larger break stays reported (there is no second-admin approval of an
+// acknowledgement yet). A repeat by another admin or with another reason is a conflict, not the
+// first one's answer.
 async function acknowledgeBreak(
   store: ReconciliationStore,
   input: BreakAcknowledgementInput,
+  approvalThreshold: number,
 ): Promise<{ acknowledgement: LedgerBreakAcknowledgement; created: boolean }> {
   const { actorId, userId, seq, reason, requestId, via } = input;
   if (!isUuid(userId)) throw new NotFoundError("user");
   if (!Number.isSafeInteger(seq) || seq < 1) throw new InvalidInputError("seq must be a ledger row's seq");
   assertReason(reason, { required: true });
-  const result = await store.acknowledgeBreak({ userId, seq, actorId, reason: reason.trim() }, { requestId, via });
+  if (actorId === userId) {
+    throw new ForbiddenError("an admin cannot acknowledge a break of their own ledger: another admin must");
+  }
+  const ack = { userId, seq, actorId, reason: reason.trim() };
+  const result = await store.acknowledgeBreak(ack, { requestId, via }, approvalThreshold);
   if (result === "no_row") throw new NotFoundError("ledger row of this user with this seq");
   if (result === "no_break") {
     throw new InvalidStateError("this ledger row continues the one before it: there is no break to acknowledge");
+  }
+  if ("aboveLimit" in result) {
+    throw new InvalidStateError(
+      `this break moves ${result.aboveLimit} credits, more than one admin may accept (ADMIN_APPROVAL_THRESHOLD ${approvalThreshold}): it stays reported`,
+    );
+  }
+  const first = result.acknowledgement;
+  if (!result.created && (first.actorId !== ack.actorId || first.reason !== ack.reason)) {
+    throw new InvalidStateError("this break was already acknowledged by another request (another admin or reason)");
   }
   return result;
 }

@@ -11,7 +11,7 @@ type Acknowledge = ReconciliationStore["acknowledgeBreak"];
 
 export const acknowledgeBreak =
   (db: Database): Acknowledge =>
-  (ack, audit) =>
+  (ack, audit, maxDelta) =>
     db.transaction(async (tx) => {
       const existing = await find(tx, ack.userId, ack.seq);
       if (existing) return { acknowledgement: existing, created: false };
@@ -25,6 +25,7 @@ export const acknowledgeBreak =
       if (!row) return "no_row";
       const delta = Number(row.delta);
       if (delta === 0) return "no_break";
+      if (Math.abs(delta) > maxDelta) return { aboveLimit: delta };
       const [inserted] = await tx
         .insert(ledgerBreakAcknowledgements)
         .values({ ...ack, delta })
