@@ -67,8 +67,12 @@ describe("pnpm cli reconcile:acknowledge", () => {
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     expect(first.stdout).toMatch(new RegExp(`^acknowledged: user ${userId}, row ${seq}, jump 3 \\(`, "m"));
-    const again = await cli([...args, "--reason", "again"]);
+    const again = await cli([...args, "--reason", "seen, a restore"]);
     expect(again.stdout).toMatch(/^already acknowledged: /m);
+    // Another reason is another request: refused, not answered as the first (the rules of an adjustment).
+    const otherReason = await cli([...args, "--reason", "again"]);
+    expect(otherReason.code).toBe(1);
+    expect(otherReason.stderr).toContain("already acknowledged by another request");
 
     const notAdmin = await cli([
       "reconcile:acknowledge",
