@@ -52,20 +52,22 @@ export type KeyGrantResult = AdjustResult;
 
 export type KeyCreditsService = ReturnType<typeof createKeyCreditsService>;
 
+// The approval rule a key's grant is held to, as an admin adjustment is (admin.ts).
+interface GrantRules {
+  clock: Clock;
+  approvalThreshold: number;
+  approvalTtlMs: number;
+  approvalWindowMs: number;
+}
+
 // Credits moved through an API key answer to the admin who owns it: a grant is held to the rule of
 // an admin adjustment by that admin (above the approval threshold, alone or with the user's other
 // unapproved moves within the window, or to the owner themself, it is only a request another admin
 // must approve), writes its audit row (the key and its owner) in the ledger row's transaction, and
 // counts against the key's daily limits.
-export function createKeyCreditsService(deps: {
-  store: KeyCreditsStore;
-  clock?: Clock;
-  approvalThreshold: number;
-  approvalTtlMs: number;
-  approvalWindowMs: number;
-}) {
+export function createKeyCreditsService(deps: Omit<GrantRules, "clock"> & { store: KeyCreditsStore; clock?: Clock }) {
   const { store } = deps;
-  const clock = deps.clock ?? systemClock;
+  const rules: GrantRules = { ...deps, clock: deps.clock ?? systemClock };
   const inTransaction = <T>(work: (tx: KeyCreditsTx) => Promise<T>) => withRetry(() => store.transaction(work));
 
   async function grant(key: ApiKeyPrincipal, input: KeyGrantInput): Promise<KeyGrantResult> {
@@ -78,116 +80,9 @@ export function createKeyCreditsService(deps: {
     const reason = input.reason?.trim() || null;
     const request = { ...input, terms, reason: reason ?? `grant through API key ${key.id}` };
     if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
-      return requestApproval(key, request, ledgerKey, reason);
+      return inTransaction((tx) => requestApproval(tx, rules, key, request, ledgerKey, reason));
     }
-    return inTransaction(async (tx) => {
-      const at = clock.now();
-      // The user's balance lock serializes their grants and adjustments: two concurrent small
-      // grants cannot both see room for themselves in the window.
-      const before = await tx.ledger.lockBalance(input.userId, at);
-      if (before === null) throw new NotFoundError("user");
-      const replay =
-        (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
-      if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
-      // The same key already filed a request (the window was full then, or another threshold).
-      const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (filed) return sameRequest(tx.ledger, filed, key, request, clock.now());
-      if (await exceedsApprovalWindow(tx.admin, input, deps)) return fileRequest(tx, key, request, ledgerKey);
-      assertNewGrantExpiry(terms, at);
-      await countUse(tx.usage, clock, key, "grant", input.amount);
-      const actionId = randomUUID();
-      const entry = await tx.ledger.post({
-        userId: input.userId,
-        amount: input.amount,
-        kind: "grant",
-        idempotencyKey: ledgerKey.key,
-        legacyKey: ledgerKey.legacy,
-        reason,
-        adminActionId: actionId,
-        at,
-        ...(terms ? { grant: terms } : {}),
-      });
-      invariant(entry, `grant to user ${input.userId} was not applied`);
-      await tx.admin.insertAction({
-        id: actionId,
-        actorId: key.ownerUserId,
-        targetUserId: input.userId,
-        action: "api_key.grant",
-        amount: input.amount,
-        reason,
-        requestId: input.requestId ?? null,
-        balanceBefore: before,
-        balanceAfter: entry.balanceAfter,
-        adjustmentRequestId: null,
-        apiKeyId: key.id,
-        detail: { keyName: key.name },
-      });
-      return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
-    });
-  }
-
-  // A pending adjustment request by the key's owner: applied only when another admin, who is not
-  // its beneficiary either, approves it (admin.ts).
-  async function requestApproval(
-    key: ApiKeyPrincipal,
-    input: GrantRequest,
-    ledgerKey: ClientKey,
-    // As given (null: none), which is what an applied grant's ledger row keeps.
-    reason: string | null,
-  ): Promise<KeyGrantResult> {
-    return inTransaction(async (tx) => {
-      if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
-      // Applied before under this key (a higher threshold then, or before keys were scoped): that
-      // grant (ADR 023), as an adjustment's retry is (admin.ts), never also a request that could be
-      // approved into a second credit.
-      const applied =
-        (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
-      if (applied) return replayOf(tx.ledger, applied, input, reason, input.terms);
-      const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (filed) return sameRequest(tx.ledger, filed, key, input, clock.now());
-      return fileRequest(tx, key, input, ledgerKey);
-    });
-  }
-
-  // Under the user's balance lock, with no ledger row or request under this key yet.
-  async function fileRequest(
-    tx: KeyCreditsTx,
-    key: ApiKeyPrincipal,
-    input: GrantRequest,
-    ledgerKey: ClientKey,
-  ): Promise<KeyGrantResult> {
-    assertNewGrantExpiry(input.terms, clock.now());
-    const created = await tx.admin.insertAdjustmentRequest({
-      requestedBy: key.ownerUserId,
-      targetUserId: input.userId,
-      amount: input.amount,
-      reason: input.reason,
-      idempotencyKey: ledgerKey.key,
-      expiresAt: new Date(clock.now().getTime() + deps.approvalTtlMs),
-      ...termColumns(input.terms),
-    });
-    if (!created) {
-      const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
-      if (!existing) throw new IdempotencyConflictError();
-      return sameRequest(tx.ledger, existing, key, input, clock.now());
-    }
-    // A request moves nothing, but it counts: a key cannot file requests past its limits.
-    await countUse(tx.usage, clock, key, "grant", input.amount);
-    await tx.admin.insertAction({
-      actorId: key.ownerUserId,
-      targetUserId: input.userId,
-      action: "adjustment_requested",
-      amount: input.amount,
-      reason: input.reason,
-      requestId: input.requestId ?? null,
-      balanceBefore: null,
-      balanceAfter: null,
-      adjustmentRequestId: created.id,
-      apiKeyId: key.id,
-      detail: { keyName: key.name },
-    });
-    await emitAdjustmentPending(tx.outbox, created);
-    return { status: "pending", adjustmentRequest: created };
+    return inTransaction((tx) => grantUnderThreshold(tx, rules, key, request, ledgerKey, reason));
   }
 
   // Spends and holds run on the credit service's own path (group commit); a key with a spend limit
@@ -202,7 +97,7 @@ export function createKeyCreditsService(deps: {
   ): Promise<T> {
     let usage: KeyUsage | null = null;
     if (key.limits.spendCreditsPerDay !== null || key.limits.spendCallsPerDay !== null) {
-      if (!(await alreadyApplied(store.ledger))) usage = await countUse(store.usage, clock, key, "spend", amount);
+      if (!(await alreadyApplied(store.ledger))) usage = await countUse(store.usage, rules.clock, key, "spend", amount);
     }
     try {
       return await run();
@@ -213,6 +108,125 @@ export function createKeyCreditsService(deps: {
   }
 
   return { grant, metered };
+}
+
+async function grantUnderThreshold(
+  tx: KeyCreditsTx,
+  rules: GrantRules,
+  key: ApiKeyPrincipal,
+  input: GrantRequest,
+  ledgerKey: ClientKey,
+  // As given (null: none), which is what the ledger row keeps.
+  reason: string | null,
+): Promise<KeyGrantResult> {
+  const { clock } = rules;
+  const { terms } = input;
+  const at = clock.now();
+  // The user's balance lock serializes their grants and adjustments: two concurrent small
+  // grants cannot both see room for themselves in the window.
+  const before = await tx.ledger.lockBalance(input.userId, at);
+  if (before === null) throw new NotFoundError("user");
+  const replay = (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
+  if (replay) return replayOf(tx.ledger, replay, input, reason, terms);
+  // The same key already filed a request (the window was full then, or another threshold).
+  const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+  if (filed) return sameRequest(tx.ledger, filed, key, input, clock.now());
+  if (await exceedsApprovalWindow(tx.admin, input, rules)) return fileRequest(tx, rules, key, input, ledgerKey);
+  assertNewGrantExpiry(terms, at);
+  await countUse(tx.usage, clock, key, "grant", input.amount);
+  const actionId = randomUUID();
+  const entry = await tx.ledger.post({
+    userId: input.userId,
+    amount: input.amount,
+    kind: "grant",
+    idempotencyKey: ledgerKey.key,
+    legacyKey: ledgerKey.legacy,
+    reason,
+    adminActionId: actionId,
+    at,
+    ...(terms ? { grant: terms } : {}),
+  });
+  invariant(entry, `grant to user ${input.userId} was not applied`);
+  await tx.admin.insertAction({
+    id: actionId,
+    actorId: key.ownerUserId,
+    targetUserId: input.userId,
+    action: "api_key.grant",
+    amount: input.amount,
+    reason,
+    requestId: input.requestId ?? null,
+    balanceBefore: before,
+    balanceAfter: entry.balanceAfter,
+    adjustmentRequestId: null,
+    apiKeyId: key.id,
+    detail: { keyName: key.name },
+  });
+  return { status: "applied", transactionId: entry.id, balance: entry.balanceAfter };
+}
+
+// A pending adjustment request by the key's owner: applied only when another admin, who is not
+// its beneficiary either, approves it (admin.ts).
+async function requestApproval(
+  tx: KeyCreditsTx,
+  rules: GrantRules,
+  key: ApiKeyPrincipal,
+  input: GrantRequest,
+  ledgerKey: ClientKey,
+  // As given (null: none), which is what an applied grant's ledger row keeps.
+  reason: string | null,
+): Promise<KeyGrantResult> {
+  if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");
+  // Applied before under this key (a higher threshold then, or before keys were scoped): that
+  // grant (ADR 023), as an adjustment's retry is (admin.ts), never also a request that could be
+  // approved into a second credit.
+  const applied = (await tx.ledger.findEntryByKey(ledgerKey.key)) ?? (await tx.ledger.findEntryByKey(ledgerKey.legacy));
+  if (applied) return replayOf(tx.ledger, applied, input, reason, input.terms);
+  const filed = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+  if (filed) return sameRequest(tx.ledger, filed, key, input, rules.clock.now());
+  return fileRequest(tx, rules, key, input, ledgerKey);
+}
+
+// Under the user's balance lock, with no ledger row or request under this key yet.
+async function fileRequest(
+  tx: KeyCreditsTx,
+  rules: GrantRules,
+  key: ApiKeyPrincipal,
+  input: GrantRequest,
+  ledgerKey: ClientKey,
+): Promise<KeyGrantResult> {
+  const { clock } = rules;
+  assertNewGrantExpiry(input.terms, clock.now());
+  const created = await tx.admin.insertAdjustmentRequest({
+    requestedBy: key.ownerUserId,
+    targetUserId: input.userId,
+    amount: input.amount,
+    reason: input.reason,
+    idempotencyKey: ledgerKey.key,
+    expiresAt: new Date(clock.now().getTime() + rules.approvalTtlMs),
+    ...termColumns(input.terms),
+  });
+  if (!created) {
+    const existing = await tx.admin.findAdjustmentRequestByKey(ledgerKey.key);
+    if (!existing) throw new IdempotencyConflictError();
+    return sameRequest(tx.ledger, existing, key, input, clock.now());
+  }
+  // A request moves nothing, but it counts: a key cannot file requests past its limits.
+  await countUse(tx.usage, clock, key, "grant", input.amount);
+  await tx.admin.insertAction({
+    actorId: key.ownerUserId,
+    targetUserId: input.userId,
+    action: "adjustment_requested",
+    amount: input.amount,
+    reason: input.reason,
+    requestId: input.requestId ?? null,
+    balanceBefore: null,
+    balanceAfter: null,
+    adjustmentRequestId: created.id,
+    apiKeyId: key.id,
+    detail: { keyName: key.name },
+  });
+  await emitAdjustmentPending(tx.outbox, created);
+  return { status: "pending", adjustmentRequest: created };
 }
 
 // A retry of a filed request: what became of it (filed-request.ts), or a conflict.
