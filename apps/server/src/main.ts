@@ -6,7 +6,6 @@ import { type Env, env as processEnv } from "@credits/env";
 import {
   configureErrorReporting,
   createScrapeRegistry,
-  errorsTotal,
   logger,
   reportError,
   shutdownTelemetry,
@@ -15,14 +14,11 @@ import { paymentProviderFromEnv } from "@credits/stripe";
 import type { WebApp } from "@credits/web/server";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
+import { startBackgroundJobs } from "./background-jobs.ts";
 import { startBalanceFeed } from "./balance-feed.ts";
 import { answerClientError } from "./http-errors.ts";
-import { startMailSender } from "./mail-sender.ts";
-import { createReconciliationScheduler } from "./scheduler.ts";
 import { createServices } from "./services.ts";
-import { startWebhookWorker } from "./webhook-worker.ts";
 
-const HOLD_SWEEP_INTERVAL_MS = 30_000;
 const READY_TIMEOUT_MS = 1_000;
 
 export interface RunningServer {
@@ -46,15 +42,7 @@ export async function startServer(
     log = (line: string) => logger.info(line),
   }: { database?: DatabaseHandle; web?: WebApp | null; log?: (line: string) => void } = {},
 ): Promise<RunningServer> {
-  const database =
-    given ??
-    createDatabase({
-      url: env.DATABASE_URL,
-      dataDir: env.DATA_DIR,
-      poolMax: env.DATABASE_POOL_MAX,
-      prepare: env.DATABASE_PREPARE,
-      readUrl: env.DATABASE_READ_URL,
-    });
+  const database = given ?? databaseFromEnv(env);
   await database.migrate();
   await seedDefaults(database.db);
   configureErrorReporting({ url: env.ERROR_WEBHOOK_URL, timeoutMs: env.ERROR_WEBHOOK_TIMEOUT_MS });
@@ -69,17 +57,66 @@ export async function startServer(
     onError: (error) => reportError(error, { where: "job", route: "balance-feed" }),
   });
   let shuttingDown = false;
-
   const app = createApp({
-    services,
+    ...appOptions(env, services, database),
     localProvider: local,
+    balanceEvents: { feed: balanceFeed, heartbeatMs: env.EVENTS_HEARTBEAT_SECONDS * 1000 },
+    web,
+    ready: () => (shuttingDown ? Promise.resolve(false) : databaseReady(database)),
+  });
+  const server = await listen(env, app.fetch);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
+  log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
+  await announceSetupToken(env, services, log);
+  const jobs = startBackgroundJobs(env, services);
+
+  return {
+    url,
+    services,
+    httpServer: server,
+    // Graceful: readiness turns 503, no new connections, in-flight requests finish (up to the
+    // timeout), then the database closes.
+    async close() {
+      shuttingDown = true;
+      jobs.stopSweeps();
+      await jobs.mailSender.stop();
+      const reconcilerClosed = jobs.reconciler?.close();
+      // Open event streams end now rather than hold the shutdown until its timeout.
+      await balanceFeed.stop();
+      const webhooksClosed = jobs.webhookWorker?.close();
+      const autoTopUpClosed = jobs.autoTopUpWorker?.close();
+      await closeHttpServer(server, env.SHUTDOWN_TIMEOUT_MS);
+      await reconcilerClosed;
+      await webhooksClosed;
+      await autoTopUpClosed;
+      if (!given) await database.close();
+    },
+  };
+}
+
+function databaseFromEnv(env: Env): DatabaseHandle {
+  return createDatabase({
+    url: env.DATABASE_URL,
+    dataDir: env.DATA_DIR,
+    poolMax: env.DATABASE_POOL_MAX,
+    prepare: env.DATABASE_PREPARE,
+    readUrl: env.DATABASE_READ_URL,
+  });
+}
+
+// The app's settings from env, and its /metrics: event counters from the whole process, plus
+// figures read from this server's database.
+function appOptions(env: Env, services: Services, database: DatabaseHandle) {
+  return {
+    services,
     publicUrl: env.PUBLIC_URL,
     corsOrigins: env.CORS_ORIGINS,
     bodyLimitBytes: env.BODY_LIMIT_BYTES,
     trustProxy: env.TRUST_PROXY,
     production: env.NODE_ENV === "production",
     metrics: {
-      // Event counters from the whole process, plus figures read from this server's database.
       registry: createScrapeRegistry({
         holdsOpen: () => openHoldTotals(database.db),
         lastReconciliation: async () => {
@@ -94,33 +131,33 @@ export async function startServer(
         refuseForwarded: env.NODE_ENV === "production",
       },
     },
-    balanceEvents: { feed: balanceFeed, heartbeatMs: env.EVENTS_HEARTBEAT_SECONDS * 1000 },
     devMail: database.db,
-    web,
-    ready: async () => {
-      if (shuttingDown) return false;
-      const timeout = new Promise<false>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
-      // The database answers, and has every migration this code expects.
-      const ping = database
-        .ping()
-        .then(() => database.migrationsApplied())
-        .catch(() => false);
-      return Promise.race([ping, timeout]);
-    },
-  });
+  };
+}
 
+// The database answers, and has every migration this code expects, within the readiness timeout.
+function databaseReady(database: DatabaseHandle): Promise<boolean> {
+  const timeout = new Promise<false>((resolve) => setTimeout(resolve, READY_TIMEOUT_MS, false).unref());
+  const ping = database
+    .ping()
+    .then(() => database.migrationsApplied())
+    .catch(() => false);
+  return Promise.race([ping, timeout]);
+}
+
+async function listen(env: Env, fetch: (request: Request) => Response | Promise<Response>): Promise<Server> {
   // Without a createServer option, serve() makes a node:http server.
-  const server = serve({ fetch: app.fetch, port: env.PORT, hostname: env.HOST }) as Server;
+  const server = serve({ fetch, port: env.PORT, hostname: env.HOST }) as Server;
   server.keepAliveTimeout = env.HTTP_KEEP_ALIVE_TIMEOUT_MS;
   server.headersTimeout = env.HTTP_HEADERS_TIMEOUT_MS;
   server.requestTimeout = env.HTTP_REQUEST_TIMEOUT_MS;
   server.on("clientError", answerClientError);
   await new Promise<void>((resolve) => server.once("listening", resolve));
-  const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
-  const webMode = web ? (web.mode === "development" ? "vite dev" : "built") : "none";
-  log(`credits server listening on ${url} (database: ${database.driver}, payments: ${provider.name}, web: ${webMode})`);
-  // The one line that ever shows the setup token: it is kept only as a hash, in this process.
+  return server;
+}
+
+// The one line that ever shows the setup token: it is kept only as a hash, in this process.
+async function announceSetupToken(env: Env, services: Services, log: (line: string) => void): Promise<void> {
   const setupToken = await services.firstAdmin.open();
   if (setupToken) {
     log(
@@ -128,87 +165,18 @@ export async function startServer(
         "(valid for an hour, until this server stops, or until used)",
     );
   }
-
-  const sweep = setInterval(() => {
-    services.credits.expireHolds().catch((error) => reportError(error, { where: "job", route: "hold-expiry" }));
-    // Ended rate-limit windows, so a flood of distinct keys leaves no lasting rows.
-    services.authThrottle
-      .purgeExpired()
-      .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
-  }, HOLD_SWEEP_INTERVAL_MS);
-  sweep.unref();
-  const grantSweep = setInterval(() => {
-    services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
-    services.expiryNotices
-      .runOnce()
-      .catch((error) => reportError(error, { where: "job", route: "grant-expiry-notice" }));
-  }, env.EXPIRY_SWEEP_INTERVAL_SECONDS * 1000);
-  grantSweep.unref();
-  const mailSender = startMailSender(env, services.mail);
-  // Tests start many servers: they opt in to the daily reconciliation explicitly.
-  const reconciler =
-    (env.RECONCILE_ENABLED ?? env.NODE_ENV !== "test")
-      ? createReconciliationScheduler({
-          reconciliation: services.reconciliation,
-          timeOfDay: env.RECONCILE_SCHEDULE,
-          closeTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
-          log: ({ level, message, ...fields }) => {
-            if (level === "error") errorsTotal.inc({ where: "job" });
-            logger[level]({ job: "reconciliation", ...fields }, message);
-          },
-        })
-      : null;
-  reconciler?.start();
-  // Tests start many servers: they opt in to delivering webhooks explicitly.
-  const webhookWorker =
-    (env.WEBHOOK_WORKER_ENABLED ?? env.NODE_ENV !== "test")
-      ? startWebhookWorker({
-          webhooks: services.webhooks,
-          pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
-          onError: (error) => reportError(error, { where: "job", route: "webhook-delivery" }),
-        })
-      : null;
-  // Auto top-up charges run on the same kind of loop: a pass claims due attempts (SKIP LOCKED).
-  const autoTopUpWorker =
-    (env.AUTO_TOPUP_WORKER_ENABLED ?? env.NODE_ENV !== "test")
-      ? startWebhookWorker({
-          webhooks: { deliverDue: services.autoTopUp.runOnce },
-          pollIntervalMs: env.AUTO_TOPUP_POLL_INTERVAL_MS,
-          onError: (error) => reportError(error, { where: "job", route: "auto-topup" }),
-        })
-      : null;
-
-  return {
-    url,
-    services,
-    httpServer: server,
-    // Graceful: readiness turns 503, no new connections, in-flight requests finish (up to the
-    // timeout), then the database closes.
-    async close() {
-      shuttingDown = true;
-      clearInterval(sweep);
-      clearInterval(grantSweep);
-      await mailSender.stop();
-      const reconcilerClosed = reconciler?.close();
-      // Open event streams end now rather than hold the shutdown until its timeout.
-      await balanceFeed.stop();
-      const webhooksClosed = webhookWorker?.close();
-      const autoTopUpClosed = autoTopUpWorker?.close();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      if ("closeIdleConnections" in server) server.closeIdleConnections();
-      const forced = setTimeout(() => {
-        if ("closeAllConnections" in server) server.closeAllConnections();
-      }, env.SHUTDOWN_TIMEOUT_MS);
-      await closed;
-      clearTimeout(forced);
-      await reconcilerClosed;
-      await webhooksClosed;
-      await autoTopUpClosed;
-      if (!given) await database.close();
-    },
-  };
 }
 
+// No new connections; in-flight requests finish, or are cut after the timeout.
+async function closeHttpServer(server: Server, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  if ("closeIdleConnections" in server) server.closeIdleConnections();
+  const forced = setTimeout(() => {
+    if ("closeAllConnections" in server) server.closeAllConnections();
+  }, timeoutMs);
+  await closed;
+  clearTimeout(forced);
+}
 if (import.meta.main) {
   // Development: Remix through Vite's dev middleware (hot reload); otherwise the build of
   // `pnpm build` (apps/web/build), which must exist. Loaded here only: tests pass their own.

@@ -1,0 +1,66 @@
+import type { Services } from "@credits/api";
+import type { Env } from "@credits/env";
+import { errorsTotal, logger, reportError } from "@credits/observability";
+import { startMailSender } from "./mail-sender.ts";
+import { createReconciliationScheduler } from "./scheduler.ts";
+import { startWebhookWorker } from "./webhook-worker.ts";
+
+const HOLD_SWEEP_INTERVAL_MS = 30_000;
+
+// The process's background work: the expiry sweeps, the mail sender, the daily reconciliation and
+// the webhook and auto top-up workers. The server stops them in its own order on close (main.ts).
+export function startBackgroundJobs(env: Env, services: Services) {
+  const sweep = setInterval(() => {
+    services.credits.expireHolds().catch((error) => reportError(error, { where: "job", route: "hold-expiry" }));
+    // Ended rate-limit windows, so a flood of distinct keys leaves no lasting rows.
+    services.authThrottle
+      .purgeExpired()
+      .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
+  }, HOLD_SWEEP_INTERVAL_MS);
+  sweep.unref();
+  const grantSweep = setInterval(() => {
+    services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
+    services.expiryNotices
+      .runOnce()
+      .catch((error) => reportError(error, { where: "job", route: "grant-expiry-notice" }));
+  }, env.EXPIRY_SWEEP_INTERVAL_SECONDS * 1000);
+  grantSweep.unref();
+  const mailSender = startMailSender(env, services.mail);
+  // Tests start many servers: they opt in to the daily reconciliation explicitly.
+  const reconciler =
+    (env.RECONCILE_ENABLED ?? env.NODE_ENV !== "test")
+      ? createReconciliationScheduler({
+          reconciliation: services.reconciliation,
+          timeOfDay: env.RECONCILE_SCHEDULE,
+          closeTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+          log: ({ level, message, ...fields }) => {
+            if (level === "error") errorsTotal.inc({ where: "job" });
+            logger[level]({ job: "reconciliation", ...fields }, message);
+          },
+        })
+      : null;
+  reconciler?.start();
+  // Tests start many servers: they opt in to delivering webhooks explicitly.
+  const webhookWorker =
+    (env.WEBHOOK_WORKER_ENABLED ?? env.NODE_ENV !== "test")
+      ? startWebhookWorker({
+          webhooks: services.webhooks,
+          pollIntervalMs: env.WEBHOOK_POLL_INTERVAL_MS,
+          onError: (error) => reportError(error, { where: "job", route: "webhook-delivery" }),
+        })
+      : null;
+  // Auto top-up charges run on the same kind of loop: a pass claims due attempts (SKIP LOCKED).
+  const autoTopUpWorker =
+    (env.AUTO_TOPUP_WORKER_ENABLED ?? env.NODE_ENV !== "test")
+      ? startWebhookWorker({
+          webhooks: { deliverDue: services.autoTopUp.runOnce },
+          pollIntervalMs: env.AUTO_TOPUP_POLL_INTERVAL_MS,
+          onError: (error) => reportError(error, { where: "job", route: "auto-topup" }),
+        })
+      : null;
+  const stopSweeps = () => {
+    clearInterval(sweep);
+    clearInterval(grantSweep);
+  };
+  return { stopSweeps, mailSender, reconciler, webhookWorker, autoTopUpWorker };
+}
