@@ -1,16 +1,15 @@
-import { DEFAULT_PAGE_SIZE, MAX_CREDITS_PER_OPERATION, MAX_REASON_LENGTH } from "@credits/api/limits";
+import { DEFAULT_PAGE_SIZE, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { AdminPayments } from "../components/admin-payments.tsx";
 import { GrantTable, GrantTermsFields } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { adjustAction } from "../lib/adjust-form.server.ts";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
-import type { Api } from "../lib/api.server.ts";
-import { formFailure, type Messages, publicErrorOf } from "../lib/errors.server.ts";
+import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatCredits, formatDate, formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
-import { grantTermsFromForm } from "../lib/grant-form.ts";
 import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
 import { refundAction } from "../lib/refund-form.server.ts";
 import { adminRoute } from "../lib/route.server.ts";
@@ -18,8 +17,6 @@ import { adminRoute } from "../lib/route.server.ts";
 export const meta: MetaFunction<typeof loader> = ({ data: loaded }) => [
   { title: `${loaded?.user.email ?? "User"} · Admin · Credits` },
 ];
-
-const KEY_PATTERN = /^[0-9a-f-]{36}$/;
 
 function ledgerHref(userId: string, cursor: string | null, trail: string[]) {
   if (!cursor) return `/admin/users/${userId}#ledger`;
@@ -68,54 +65,8 @@ export const action = adminRoute(async ({ request, params, api }) => {
   return adjustAction(api, userId, form);
 });
 
-async function adjustAction(api: Api, userId: string, form: FormData) {
-  const rawAmount = textField(form, "amount")
-    .trim()
-    .replace(/[,\s_]/g, "")
-    .replace(/^−/, "-");
-  const reason = textField(form, "reason").trim();
-  const key = textField(form, "idempotencyKey");
-  const values = {
-    amount: textField(form, "amount"),
-    reason: textField(form, "reason"),
-    category: textField(form, "category"),
-    expiresOn: textField(form, "expiresOn"),
-  };
-  const grant = grantTermsFromForm(form);
-  const errors: Messages = { ...grant.errors };
-  const amount = Number(rawAmount);
-  if (!rawAmount) errors.amount = "Enter a number of credits: positive to add, negative to remove.";
-  else if (!/^-?\d+$/.test(rawAmount)) errors.amount = "Enter a whole number of credits, e.g. 500 or -200.";
-  else if (amount === 0) errors.amount = "The amount must not be zero.";
-  else if (Math.abs(amount) > MAX_CREDITS_PER_OPERATION)
-    errors.amount = `Use at most ${MAX_CREDITS_PER_OPERATION.toLocaleString("en")} credits.`;
-  else if (amount < 0 && (values.category || values.expiresOn)) {
-    errors.amount = "A category and an expiry apply only when adding credits.";
-  }
-  if (!reason) errors.reason = "Say why: the reason is kept in the audit log and shown in the user's history.";
-  else if (reason.length > MAX_REASON_LENGTH) errors.reason = `Use at most ${MAX_REASON_LENGTH} characters.`;
-  if (!KEY_PATTERN.test(key)) errors.form = "This form expired. Reload the page and try again.";
-  if (Object.keys(errors).length > 0) {
-    return data({ intent: "adjust" as const, ok: false as const, errors, values, result: null }, { status: 400 });
-  }
-  try {
-    const result = await api.caller.admin.adjust({
-      userId,
-      amount,
-      reason,
-      idempotencyKey: `web-adjust:${key}`,
-      ...grant.terms,
-    });
-    return { intent: "adjust" as const, ok: true as const, errors: {} as Messages, values: null, result };
-  } catch (error) {
-    const failure = formFailure(error, "adjust");
-    if (!failure) throw error;
-    return data(
-      { intent: "adjust" as const, ok: false as const, errors: failure.errors, values, result: null },
-      { status: failure.status },
-    );
-  }
-}
+type Loaded = ReturnType<typeof useLoaderData<typeof loader>>;
+type AdjustOutcome = Extract<NonNullable<ReturnType<typeof useActionData<typeof action>>>, { intent: "adjust" }>;
 
 export default function AdminUser() {
   const { user, holds, payments, grants, ledger, cursor, trail, cursorInvalid, adjustKey, refundKey, emails, me } =
@@ -133,13 +84,52 @@ export default function AdminUser() {
   const refundOutcome = settled?.intent === "refund" ? settled : undefined;
   const adjusting = submitting && navigation.formData?.get("intent") !== "refund";
   const refunding = submitting && navigation.formData?.get("intent") === "refund";
-  const page = cursor ? trail.length + 2 : 1;
-  const previous = cursor ? { cursor: trail.at(-1) ?? null, trail: trail.slice(0, -1) } : null;
-  const next = ledger.nextCursor ? { cursor: ledger.nextCursor, trail: cursor ? [...trail, cursor] : [] } : null;
-  const activeHolds = holds.filter((h) => h.status === "active");
 
   return (
     <div className="space-y-6">
+      <UserHeader user={user} />
+      <div className="grid gap-6 lg:grid-cols-3">
+        <AccountCard user={user} holds={holds} />
+        <AdjustCard balance={user.balance} outcome={outcome} adjustKey={adjustKey} adjusting={adjusting} />
+      </div>
+
+      <section aria-labelledby="grants-heading">
+        <h2 id="grants-heading" className="mb-3 text-lg font-semibold text-slate-900">
+          Grants
+        </h2>
+        {grants.length === 0 ? (
+          <EmptyState title="No grants">Credits bought, granted or added by an admin appear here.</EmptyState>
+        ) : (
+          <GrantTable grants={grants} />
+        )}
+      </section>
+
+      <LedgerSection user={user} ledger={ledger} cursor={cursor} trail={trail} cursorInvalid={cursorInvalid} />
+
+      <section aria-labelledby="payments-heading">
+        <h2 id="payments-heading" className="mb-3 text-lg font-semibold text-slate-900">
+          Payments
+        </h2>
+        <AdminPayments
+          payments={payments}
+          emails={emails}
+          me={me}
+          refundKey={refundKey}
+          outcome={refundOutcome}
+          busyPaymentId={refunding ? String(navigation.formData?.get("paymentId") ?? "") : null}
+        />
+      </section>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <HoldsSection holds={holds} />
+      </div>
+    </div>
+  );
+}
+
+function UserHeader({ user }: { user: Loaded["user"] }) {
+  return (
+    <>
       <p>
         <Link to="/admin/users" className="text-sm font-medium text-indigo-700 underline-offset-4 hover:underline">
           ← Users
@@ -163,197 +153,197 @@ export default function AdminUser() {
           )
         }
       />
+    </>
+  );
+}
 
-      <div className="grid gap-6 lg:grid-cols-3">
-        <Card className="lg:col-span-1">
-          <dl className="space-y-4">
-            <div>
-              <dt className="text-sm text-slate-500">Balance</dt>
-              <dd className="mt-1 text-3xl font-bold text-slate-900 tabular-nums" data-testid="user-balance">
-                {formatCredits(user.balance)}
-              </dd>
-            </div>
-            <div>
-              <dt className="text-sm text-slate-500">Held</dt>
-              <dd className="mt-1 font-medium text-slate-900">
-                {activeHolds.length
-                  ? `${formatCredits(activeHolds.reduce((t, h) => t + h.amount, 0))} in ${activeHolds.length} active ${activeHolds.length === 1 ? "hold" : "holds"}`
-                  : "Nothing held"}
-              </dd>
-            </div>
-            <div>
-              <dt className="text-sm text-slate-500">Member since</dt>
-              <dd className="mt-1 font-medium text-slate-900">{formatDate(user.createdAt)}</dd>
-            </div>
-          </dl>
-        </Card>
-
-        <Card className="lg:col-span-2">
-          <h2 id="adjust-heading" className="text-lg font-semibold text-slate-900">
-            Adjust the balance
-          </h2>
-          <p className="mt-1 text-sm text-slate-600">
-            Large amounts wait for a second admin's approval before they apply.
-          </p>
-          {outcome?.ok && outcome.result ? (
-            <div className="mt-4">
-              {outcome.result.status === "applied" ? (
-                <Alert tone="success" title="Adjustment applied">
-                  The new balance is {formatCredits(outcome.result.balance ?? user.balance)}.
-                </Alert>
-              ) : (
-                <Alert tone="warning" title="Waiting for approval">
-                  This amount needs another admin's approval: it is in the{" "}
-                  <Link to="/admin/approvals" className="font-medium underline">
-                    approvals queue
-                  </Link>
-                  . The balance has not changed yet.
-                </Alert>
-              )}
-            </div>
-          ) : null}
-          <Form
-            method="post"
-            className="mt-4 grid gap-4 sm:grid-cols-2"
-            aria-labelledby="adjust-heading"
-            key={adjustKey}
-          >
-            <input type="hidden" name="intent" value="adjust" />
-            <input type="hidden" name="idempotencyKey" value={adjustKey} />
-            {outcome?.errors.form ? (
-              <div className="sm:col-span-2">
-                <Alert tone="error">{outcome.errors.form}</Alert>
-              </div>
-            ) : null}
-            <Field
-              label="Amount (credits)"
-              name="amount"
-              inputMode="numeric"
-              required
-              placeholder="500 or -200"
-              hint="Positive adds credits, negative removes them."
-              defaultValue={outcome?.values?.amount}
-              error={outcome?.errors.amount}
-            />
-            <Field
-              label="Reason"
-              name="reason"
-              required
-              maxLength={MAX_REASON_LENGTH}
-              placeholder="Goodwill for the outage of 3 March"
-              hint="Kept in the audit log forever, even if the user is erased: no personal data (names, emails, what they wrote)."
-              defaultValue={outcome?.values?.reason}
-              error={outcome?.errors.reason}
-            />
-            <GrantTermsFields values={outcome?.values} errors={outcome?.errors} />
-            <div className="sm:col-span-2">
-              <Button type="submit" disabled={adjusting} pending={adjusting} pendingLabel="Adjusting…">
-                Adjust balance
-              </Button>
-            </div>
-          </Form>
-        </Card>
-      </div>
-
-      <section aria-labelledby="grants-heading">
-        <h2 id="grants-heading" className="mb-3 text-lg font-semibold text-slate-900">
-          Grants
-        </h2>
-        {grants.length === 0 ? (
-          <EmptyState title="No grants">Credits bought, granted or added by an admin appear here.</EmptyState>
-        ) : (
-          <GrantTable grants={grants} />
-        )}
-      </section>
-
-      <section aria-labelledby="ledger-heading" id="ledger">
-        <div className="mb-3 flex items-baseline justify-between">
-          <h2 id="ledger-heading" className="text-lg font-semibold text-slate-900">
-            Ledger
-          </h2>
-          <span className="text-sm text-slate-500">Page {page}</span>
+function AccountCard({ user, holds }: { user: Loaded["user"]; holds: Loaded["holds"] }) {
+  const activeHolds = holds.filter((h) => h.status === "active");
+  return (
+    <Card className="lg:col-span-1">
+      <dl className="space-y-4">
+        <div>
+          <dt className="text-sm text-slate-500">Balance</dt>
+          <dd className="mt-1 text-3xl font-bold text-slate-900 tabular-nums" data-testid="user-balance">
+            {formatCredits(user.balance)}
+          </dd>
         </div>
-        {cursorInvalid ? (
-          <Alert tone="warning" title="This page link is out of date">
-            <Link to={ledgerHref(user.id, null, [])} className="font-medium underline">
-              Go to the first page
-            </Link>
-          </Alert>
-        ) : ledger.transactions.length === 0 ? (
-          <EmptyState title={page > 1 ? "No more activity" : "No activity yet"}>
-            Purchases, spending and adjustments for this user will be listed here.
-          </EmptyState>
-        ) : (
-          <TransactionList
-            transactions={ledger.transactions}
-            caption={`Ledger of ${user.email ?? user.id}, page ${page}`}
-          />
-        )}
-        {previous || next ? (
-          <nav aria-label="Ledger pages" className="mt-4 flex items-center justify-between gap-3">
-            {previous ? (
-              <Link
-                to={ledgerHref(user.id, previous.cursor, previous.trail)}
-                className={buttonClass("secondary")}
-                rel="prev"
-              >
-                ← Previous
-              </Link>
-            ) : (
-              <span />
-            )}
-            {next ? (
-              <Link to={ledgerHref(user.id, next.cursor, next.trail)} className={buttonClass("secondary")} rel="next">
-                Next →
-              </Link>
-            ) : (
-              <span />
-            )}
-          </nav>
-        ) : null}
-      </section>
+        <div>
+          <dt className="text-sm text-slate-500">Held</dt>
+          <dd className="mt-1 font-medium text-slate-900">
+            {activeHolds.length
+              ? `${formatCredits(activeHolds.reduce((t, h) => t + h.amount, 0))} in ${activeHolds.length} active ${activeHolds.length === 1 ? "hold" : "holds"}`
+              : "Nothing held"}
+          </dd>
+        </div>
+        <div>
+          <dt className="text-sm text-slate-500">Member since</dt>
+          <dd className="mt-1 font-medium text-slate-900">{formatDate(user.createdAt)}</dd>
+        </div>
+      </dl>
+    </Card>
+  );
+}
 
-      <section aria-labelledby="payments-heading">
-        <h2 id="payments-heading" className="mb-3 text-lg font-semibold text-slate-900">
-          Payments
-        </h2>
-        <AdminPayments
-          payments={payments}
-          emails={emails}
-          me={me}
-          refundKey={refundKey}
-          outcome={refundOutcome}
-          busyPaymentId={refunding ? String(navigation.formData?.get("paymentId") ?? "") : null}
-        />
-      </section>
-
-      <div className="grid gap-6 lg:grid-cols-2">
-        <section aria-labelledby="holds-heading">
-          <h2 id="holds-heading" className="mb-3 text-lg font-semibold text-slate-900">
-            Holds
-          </h2>
-          {holds.length === 0 ? (
-            <EmptyState title="No holds">Credits reserved by a tool before it spends them appear here.</EmptyState>
+function AdjustCard({
+  balance,
+  outcome,
+  adjustKey,
+  adjusting,
+}: {
+  balance: number;
+  outcome: AdjustOutcome | undefined;
+  adjustKey: string;
+  adjusting: boolean;
+}) {
+  return (
+    <Card className="lg:col-span-2">
+      <h2 id="adjust-heading" className="text-lg font-semibold text-slate-900">
+        Adjust the balance
+      </h2>
+      <p className="mt-1 text-sm text-slate-600">Large amounts wait for a second admin's approval before they apply.</p>
+      {outcome?.ok && outcome.result ? (
+        <div className="mt-4">
+          {outcome.result.status === "applied" ? (
+            <Alert tone="success" title="Adjustment applied">
+              The new balance is {formatCredits(outcome.result.balance ?? balance)}.
+            </Alert>
           ) : (
-            <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
-              {holds.map((h) => (
-                <li key={h.id} className="flex flex-wrap items-start justify-between gap-2 px-4 py-3 text-sm">
-                  <span>
-                    <span className="block font-medium text-slate-900">
-                      {formatCredits(h.amount)}
-                      {h.capturedAmount !== null ? ` · captured ${formatCredits(h.capturedAmount)}` : ""}
-                    </span>
-                    <span className="block text-slate-500">
-                      {formatDateTime(h.createdAt)} · expires {formatDateTime(h.expiresAt)}
-                    </span>
-                  </span>
-                  <Badge tone={h.status === "active" ? "warning" : "neutral"}>{h.status}</Badge>
-                </li>
-              ))}
-            </ul>
+            <Alert tone="warning" title="Waiting for approval">
+              This amount needs another admin's approval: it is in the{" "}
+              <Link to="/admin/approvals" className="font-medium underline">
+                approvals queue
+              </Link>
+              . The balance has not changed yet.
+            </Alert>
           )}
-        </section>
+        </div>
+      ) : null}
+      <Form method="post" className="mt-4 grid gap-4 sm:grid-cols-2" aria-labelledby="adjust-heading" key={adjustKey}>
+        <input type="hidden" name="intent" value="adjust" />
+        <input type="hidden" name="idempotencyKey" value={adjustKey} />
+        {outcome?.errors.form ? (
+          <div className="sm:col-span-2">
+            <Alert tone="error">{outcome.errors.form}</Alert>
+          </div>
+        ) : null}
+        <Field
+          label="Amount (credits)"
+          name="amount"
+          inputMode="numeric"
+          required
+          placeholder="500 or -200"
+          hint="Positive adds credits, negative removes them."
+          defaultValue={outcome?.values?.amount}
+          error={outcome?.errors.amount}
+        />
+        <Field
+          label="Reason"
+          name="reason"
+          required
+          maxLength={MAX_REASON_LENGTH}
+          placeholder="Goodwill for the outage of 3 March"
+          hint="Kept in the audit log forever, even if the user is erased: no personal data (names, emails, what they wrote)."
+          defaultValue={outcome?.values?.reason}
+          error={outcome?.errors.reason}
+        />
+        <GrantTermsFields values={outcome?.values} errors={outcome?.errors} />
+        <div className="sm:col-span-2">
+          <Button type="submit" disabled={adjusting} pending={adjusting} pendingLabel="Adjusting…">
+            Adjust balance
+          </Button>
+        </div>
+      </Form>
+    </Card>
+  );
+}
+
+function LedgerSection({
+  user,
+  ledger,
+  cursor,
+  trail,
+  cursorInvalid,
+}: Pick<Loaded, "user" | "ledger" | "cursor" | "trail" | "cursorInvalid">) {
+  const page = cursor ? trail.length + 2 : 1;
+  const previous = cursor ? { cursor: trail.at(-1) ?? null, trail: trail.slice(0, -1) } : null;
+  const next = ledger.nextCursor ? { cursor: ledger.nextCursor, trail: cursor ? [...trail, cursor] : [] } : null;
+  return (
+    <section aria-labelledby="ledger-heading" id="ledger">
+      <div className="mb-3 flex items-baseline justify-between">
+        <h2 id="ledger-heading" className="text-lg font-semibold text-slate-900">
+          Ledger
+        </h2>
+        <span className="text-sm text-slate-500">Page {page}</span>
       </div>
-    </div>
+      {cursorInvalid ? (
+        <Alert tone="warning" title="This page link is out of date">
+          <Link to={ledgerHref(user.id, null, [])} className="font-medium underline">
+            Go to the first page
+          </Link>
+        </Alert>
+      ) : ledger.transactions.length === 0 ? (
+        <EmptyState title={page > 1 ? "No more activity" : "No activity yet"}>
+          Purchases, spending and adjustments for this user will be listed here.
+        </EmptyState>
+      ) : (
+        <TransactionList
+          transactions={ledger.transactions}
+          caption={`Ledger of ${user.email ?? user.id}, page ${page}`}
+        />
+      )}
+      {previous || next ? (
+        <nav aria-label="Ledger pages" className="mt-4 flex items-center justify-between gap-3">
+          {previous ? (
+            <Link
+              to={ledgerHref(user.id, previous.cursor, previous.trail)}
+              className={buttonClass("secondary")}
+              rel="prev"
+            >
+              ← Previous
+            </Link>
+          ) : (
+            <span />
+          )}
+          {next ? (
+            <Link to={ledgerHref(user.id, next.cursor, next.trail)} className={buttonClass("secondary")} rel="next">
+              Next →
+            </Link>
+          ) : (
+            <span />
+          )}
+        </nav>
+      ) : null}
+    </section>
+  );
+}
+
+function HoldsSection({ holds }: { holds: Loaded["holds"] }) {
+  return (
+    <section aria-labelledby="holds-heading">
+      <h2 id="holds-heading" className="mb-3 text-lg font-semibold text-slate-900">
+        Holds
+      </h2>
+      {holds.length === 0 ? (
+        <EmptyState title="No holds">Credits reserved by a tool before it spends them appear here.</EmptyState>
+      ) : (
+        <ul className="divide-y divide-slate-100 rounded-2xl border border-slate-200 bg-white shadow-sm">
+          {holds.map((h) => (
+            <li key={h.id} className="flex flex-wrap items-start justify-between gap-2 px-4 py-3 text-sm">
+              <span>
+                <span className="block font-medium text-slate-900">
+                  {formatCredits(h.amount)}
+                  {h.capturedAmount !== null ? ` · captured ${formatCredits(h.capturedAmount)}` : ""}
+                </span>
+                <span className="block text-slate-500">
+                  {formatDateTime(h.createdAt)} · expires {formatDateTime(h.expiresAt)}
+                </span>
+              </span>
+              <Badge tone={h.status === "active" ? "warning" : "neutral"}>{h.status}</Badge>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
   );
 }
