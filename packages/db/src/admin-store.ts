@@ -154,8 +154,9 @@ async function searchUsers(readDb: Database, query: string, limit: number): Prom
 }
 
 // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
-// revenue per currency from credited payments (what was paid, less refunds: 0036); from the daily
-// totals the ledger's and the payments' triggers keep (migration 0011), never from the ledger itself.
+// revenue per currency from credited payments (what was paid less refunds, tax and lost disputes:
+// 0036, 0038); from the daily totals the ledger's and the payments' triggers keep (migration 0011),
+// never from the ledger itself.
 async function dailyTotals(readDb: Database, from: Date, to: Date): Promise<DailyTotals[]> {
   const first = from.toISOString().slice(0, 10);
   const last = to.toISOString().slice(0, 10);

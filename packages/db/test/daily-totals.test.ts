@@ -8,10 +8,11 @@ import { seedDefaults } from "../src/seed.ts";
 import { createUser } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
-// The daily totals (migrations 0011, 0036) are kept by triggers in the posting transaction: after
-// any mix of postings, rollbacks and payment changes they equal what the ledger and the payments
-// say when summed from scratch (the stats' definition, computed here the slow way): revenue is
-// what was paid (the price when no amount paid is recorded) less what was refunded.
+// The daily totals (migrations 0011, 0036, 0038) are kept by triggers in the posting transaction:
+// after any mix of postings, rollbacks and payment changes they equal what the ledger and the
+// payments say when summed from scratch (the stats' definition, computed here the slow way):
+// revenue is what was paid (the price when no amount paid is recorded) less what was refunded, less
+// the tax's share of what was kept, and nothing of a payment whose dispute was lost.
 const { db } = testDb;
 const admin = createAdminStore(db);
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000);
@@ -33,8 +34,10 @@ async function fromScratch(from: Date, to: Date) {
   const revenue = rowsOf<{ day: string; currency: string; total: string }>(
     await db.execute(sql`
       SELECT to_char((credited_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, currency,
-             sum(coalesce(amount_paid_minor, amount_minor) - amount_refunded_minor) AS total
-        FROM payments
+             sum(CASE WHEN dispute_status = 'lost' OR paid = 0 THEN 0
+                      ELSE (paid - amount_refunded_minor)
+                           - coalesce(amount_tax_minor, 0) * (paid - amount_refunded_minor) / paid END) AS total
+        FROM (SELECT *, coalesce(amount_paid_minor, amount_minor) AS paid FROM payments) p
        WHERE (credited_at AT TIME ZONE 'UTC')::date BETWEEN ${first}::date AND ${last}::date
        GROUP BY 1, 2`),
   );

@@ -49,6 +49,7 @@ const PINNED: Record<string, string> = {
   "0035_topup16_cards_to_detach": "2e17e38123c7a9a041db15ee47c0ce817ba4cf8c9e06d625886417509b819768",
   "0036_promo15_revenue_paid": "ccaed86f8d6552398ca1e67c4c6c5337f94b150cbb65fe30e9be43f4962b2a76",
   "0037_recon17_ledger_flags_acks": "9a2972d3ba1c2940685b7882e790851174c362147976044d94355baade512714",
+  "0038_promo15_revenue_net_of_tax_disputes": "a203f7527987ec1112c13e15621b563e98dec77e8dcceb3354d9a55d4322452d",
 };
 
 describe("migration integrity", () => {
