@@ -182,7 +182,10 @@ function paymentServices(
       catalog,
       provider,
       publicUrl: env.PUBLIC_URL,
-      promotionReviewAbove: env.ADMIN_APPROVAL_THRESHOLD,
+      promotionReview: {
+        threshold: env.ADMIN_APPROVAL_THRESHOLD,
+        windowMs: env.ADMIN_APPROVAL_WINDOW_HOURS * 3_600_000,
+      },
       clock,
     }),
   );

@@ -2,7 +2,7 @@ import type { PaymentStore } from "@credits/core";
 import { paymentTransitions as transitionsCounter } from "@credits/observability";
 import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import { createAutoTopUpStore } from "./autotopup-store.ts";
-import type { Database } from "./client.ts";
+import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
@@ -135,6 +135,18 @@ export function createPaymentStore(db: Database): PaymentStore {
         .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
       const [row] = await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
       return row?.id ?? customerId;
+    },
+
+    // By admin_actions_target_idx, as the adjustments' window total (ADR 023): audit rows are
+    // append-only and stamped by the database's now(), as the window's edge is.
+    unpaidPromotionCredits: async (userId, windowMs) => {
+      const result = await db.execute(sql`
+        SELECT coalesce(sum((a.detail->>'unpaidCredits')::bigint), 0) AS total
+          FROM admin_actions a
+         WHERE a.target_user_id = ${userId}::uuid
+           AND a.created_at > now() - ${windowMs} * interval '1 millisecond'
+           AND a.action IN ('payment.promotion_applied', 'payment.promotion_review')`);
+      return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
     },
   };
   return translatingErrors(store);

@@ -55,7 +55,7 @@ const paymentsOf = (store: PaymentStore) =>
     catalog: {} as never,
     provider,
     publicUrl: "http://localhost",
-    promotionReviewAbove: 10_000,
+    promotionReview: { threshold: 10_000, windowMs: 86_400_000 },
     clock,
   });
 const paymentService = paymentsOf(createPaymentStore(db));

@@ -17,6 +17,7 @@ import {
   paymentRow,
   type StripeJson,
   sessionEvent,
+  type TestUser,
   signUp,
   startPurchase,
   startStripeMock,
@@ -42,8 +43,8 @@ type Slug = "starter" | "standard" | "pro";
 
 // Completed at Stripe with this much off: paid (a charge to refund) or, all of it off, a no-cost
 // order (no PaymentIntent, nothing to pay).
-async function boughtWith(slug: Slug, discount: number) {
-  const user = await signUp(server.url);
+async function boughtWith(slug: Slug, discount: number, buyer?: TestUser) {
+  const user = buyer ?? (await signUp(server.url));
   const purchase = await startPurchase(server, slug, user.id);
   const free = discount >= purchase.amountMinor;
   const total = purchase.amountMinor - discount;
@@ -59,7 +60,7 @@ async function boughtWith(slug: Slug, discount: number) {
   });
   expect((await deliver(server.url, event)).status).toBe(200);
   if (!free) mock.addCharge(charge({ id: purchase.chargeId, amount: total, payment_intent: purchase.paymentIntent }));
-  expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
+  if (!buyer) expect(await balanceOf(purchase.userId)).toBe(purchase.credits);
   return { user, purchase };
 }
 
@@ -186,5 +187,27 @@ describe("a promotion code's money", () => {
     const { purchase: full } = await boughtWith("pro", 0);
     expect(await auditOf(full)).toEqual([]);
     expect(await paymentRow(full.paymentId)).toMatchObject({ reviewReason: null });
+  });
+
+  // Review11 F7: one user's codes add up over the adjustments' approval window
+  // (ADMIN_APPROVAL_WINDOW_HOURS), as their adjustments and key grants do (ADR 023), so a large
+  // discount split into purchases each below the threshold is flagged once their sum crosses it.
+  it("small discounted purchases of one user are flagged once their unpaid credits together cross the threshold", async () => {
+    const { user, purchase: first } = await boughtWith("standard", 500);
+    const purchases = [first];
+    for (let i = 0; i < 3; i++) purchases.push((await boughtWith("standard", 500, user)).purchase);
+    expect(await balanceOf(user.id)).toBe(4 * 500);
+    // 125 unpaid each: 375 after three, 500 with the fourth, above 400.
+    const [a, b, c, d] = purchases as [Purchase, Purchase, Purchase, Purchase];
+    for (const purchase of [a, b, c]) {
+      expect(await paymentRow(purchase.paymentId)).toMatchObject({ reviewReason: null });
+      expect((await auditOf(purchase)).map((row) => row.action)).toEqual(["payment.promotion_applied"]);
+    }
+    const reason = expect.stringContaining("500 credits unpaid by promotion codes within 24 hours");
+    expect(await paymentRow(d.paymentId)).toMatchObject({ status: "paid", reviewReason: reason });
+    expect(await auditOf(d)).toEqual([{ action: "payment.promotion_review", amount: 500, reason }]);
+    // Another user's codes are theirs alone.
+    const { purchase: other } = await boughtWith("standard", 500);
+    expect(await paymentRow(other.paymentId)).toMatchObject({ reviewReason: null });
   });
 });

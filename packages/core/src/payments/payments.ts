@@ -17,7 +17,7 @@ import {
   purchaseTerms,
   sessionMismatch,
 } from "./payment-facts.ts";
-import { recordPromotion } from "./promotions.ts";
+import { type PromotionRule, recordPromotion } from "./promotions.ts";
 import {
   type ChargeInfo,
   type CheckoutSessionInfo,
@@ -58,8 +58,9 @@ export function createPaymentService(deps: {
   catalog: CatalogStore;
   provider: PaymentProvider;
   publicUrl: string;
-  // The adjustments' approval threshold (credits): a promotion code giving away more is flagged.
-  promotionReviewAbove: number;
+  // The adjustments' approval threshold (credits) and window: promotion codes giving one user more
+  // unpaid credits within the window are flagged.
+  promotionReview: PromotionRule;
   clock?: Clock;
 }) {
   const { store, provider } = deps;
@@ -260,7 +261,7 @@ export function createPaymentService(deps: {
       providerPaymentIntentId: session.paymentIntentId ?? payment.providerPaymentIntentId,
     });
     await settle(tx, { ...paid, status: payment.status }, {}, source);
-    await recordPromotion(tx, paid, deps.promotionReviewAbove, source);
+    await recordPromotion(tx, paid, deps.promotionReview, source);
     // The customer paid after canceling (a race with the cancel page): they get what they paid
     // for, and a person checks with them (a refund, most likely).
     if (payment.status === "canceled") await flagPaidAfterCancel(tx, payment, source);

@@ -122,4 +122,8 @@ export interface PaymentStore {
   ): Promise<{ email: string | null; providerCustomerId: string | null; saveCard: boolean } | null>;
   // Stores the customer id unless one is already stored; returns the one that is stored.
   setProviderCustomer(userId: string, customerId: string): Promise<string>;
+  // The credits promotion codes left unpaid on the user's purchases credited within the last
+  // windowMs, from their audit rows (payment.promotion_applied / _review, written in the
+  // crediting transaction). Call it under the user's balance lock.
+  unpaidPromotionCredits(userId: string, windowMs: number): Promise<number>;
 }
