@@ -1,3 +1,6 @@
+// The audit log's actions, for the panel's labels (a Record over them: a new action without a label
+// fails typecheck).
+export type { AuditAction } from "@credits/core";
 export * from "./context.ts";
 export * from "./cookies.ts";
 export * from "./errors.ts";

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { AuditAction } from "./admin/audit-actions.ts";
 import type { CatalogStore, CatalogTx, CreditPackage, PackageFields, PackagePrice } from "./catalog.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { IdempotencyConflictError, InvalidInputError, InvalidStateError, NotFoundError } from "./errors.ts";
@@ -162,7 +163,11 @@ function pick(fields: PackageFields, keys: Partial<PackageFields>): Partial<Pack
   return Object.fromEntries(Object.keys(keys).map((k) => [k, fields[k as keyof PackageFields]]));
 }
 
-const auditRow = (actor: Actor, action: string, detail: Record<string, unknown>) => ({
+const auditRow = (
+  actor: Actor,
+  action: Extract<AuditAction, `package.${string}`>,
+  detail: Record<string, unknown>,
+) => ({
   actorId: actor.actorId,
   targetUserId: null,
   action,

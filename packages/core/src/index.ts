@@ -1,4 +1,5 @@
 export * from "./admin/admin.ts";
+export * from "./admin/audit-actions.ts";
 export * from "./admin/key-credits.ts";
 export * from "./admin/request-terms.ts";
 export * from "./admin/store.ts";

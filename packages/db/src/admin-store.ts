@@ -126,7 +126,8 @@ function listActions(readDb: Database, query: AuditQuery) {
   const conditions: (SQL | undefined)[] = [
     query.actorId ? eq(t.actorId, query.actorId) : undefined,
     query.targetUserId ? eq(t.targetUserId, query.targetUserId) : undefined,
-    query.action ? eq(t.action, query.action) : undefined,
+    // The filter is any text (an unknown action finds nothing), compared as text.
+    query.action ? sql`${t.action} = ${query.action}` : undefined,
     query.from ? gte(t.createdAt, query.from) : undefined,
     query.to ? lt(t.createdAt, query.to) : undefined,
     query.before

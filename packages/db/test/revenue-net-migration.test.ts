@@ -48,7 +48,9 @@ async function payment(db: Database, user: string, pack: string, money: Money) {
   if (money.dispute) {
     await db.execute(sql`UPDATE payments SET dispute_status = 'open' WHERE id = ${id}::uuid`);
     if (money.dispute !== "open")
-      await db.execute(sql`UPDATE payments SET dispute_status = ${money.dispute}::dispute_status WHERE id = ${id}::uuid`);
+      await db.execute(
+        sql`UPDATE payments SET dispute_status = ${money.dispute}::dispute_status WHERE id = ${id}::uuid`,
+      );
   }
 }
 

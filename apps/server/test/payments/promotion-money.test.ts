@@ -17,12 +17,12 @@ import {
   paymentRow,
   type StripeJson,
   sessionEvent,
-  type TestUser,
   signUp,
   startPurchase,
   startStripeMock,
   startTestServer,
   stripeEnv,
+  type TestUser,
 } from "./helpers.ts";
 import { createAdmin, refund } from "./refunds-helpers.ts";
 

@@ -5,6 +5,7 @@ import { sameTermsAsApplied } from "../grant-terms.ts";
 import type { GrantTerms } from "../grants.ts";
 import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
+import type { AuditAction } from "./audit-actions.ts";
 import type { AdjustResult } from "./filed-request.ts";
 import type { AdminTx } from "./store.ts";
 
@@ -18,7 +19,7 @@ export interface ApplyInput {
   terms: GrantTerms | null;
   ledgerKey: string;
   legacyKey?: string;
-  action: string;
+  action: Extract<AuditAction, "adjust" | "adjustment_approved">;
   adjustmentRequestId: string | null;
   // After the replay lookup: a new adjustment's expiry must be ahead (400), an approved
   // request's must not have passed (409).

@@ -1,6 +1,7 @@
 import type { OutboxStore } from "../events/events.ts";
 import type { GrantCategory } from "../grants.ts";
 import type { LedgerStore } from "../ledger.ts";
+import type { AuditAction } from "./audit-actions.ts";
 
 export const adjustmentStatuses = ["pending", "approved", "rejected", "expired"] as const;
 export type AdjustmentStatus = (typeof adjustmentStatuses)[number];
@@ -23,7 +24,9 @@ export interface AdminAction {
   createdAt: Date;
 }
 
-export type NewAdminAction = Omit<AdminAction, "id" | "createdAt" | "apiKeyId" | "detail"> & {
+// A write names one of the known actions (audit-actions.ts); rows read back keep whatever they say.
+export type NewAdminAction = Omit<AdminAction, "id" | "createdAt" | "apiKeyId" | "detail" | "action"> & {
+  action: AuditAction;
   id?: string;
   apiKeyId?: string | null;
   detail?: Record<string, unknown> | null;

@@ -1,3 +1,4 @@
+import type { AuditAction } from "../admin/audit-actions.ts";
 import type { NewAdminAction } from "../admin/store.ts";
 import { ProviderUnavailableDomainError } from "../errors.ts";
 import { type PaymentProvider, ProviderUnavailableError } from "../payments/provider.ts";
@@ -86,7 +87,12 @@ export function createCardRemoval(deps: CardRemovalDeps) {
   return { removeByUser, detachForgottenCards };
 }
 
-function cardAudit(userId: string, action: string, via: "user" | "dispute", requestId: string | null): NewAdminAction {
+function cardAudit(
+  userId: string,
+  action: Extract<AuditAction, `auto_topup.${string}`>,
+  via: "user" | "dispute",
+  requestId: string | null,
+): NewAdminAction {
   return {
     actorId: via === "user" ? userId : null,
     targetUserId: userId,

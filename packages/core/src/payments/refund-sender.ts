@@ -1,3 +1,4 @@
+import type { AuditAction } from "../admin/audit-actions.ts";
 import type { Clock } from "../clock.ts";
 import { InvalidStateError, NotFoundError, ProviderUnavailableDomainError } from "../errors.ts";
 import type { OutboxStore } from "../events/events.ts";
@@ -133,7 +134,7 @@ export async function auditRefund(
   tx: Tx,
   refund: Refund,
   actorId: string | null,
-  action: string,
+  action: Extract<AuditAction, `refund_${string}`>,
   requestId?: string | null,
 ) {
   await tx.refunds.audit({

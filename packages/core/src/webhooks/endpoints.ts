@@ -4,7 +4,7 @@ import { InvalidInputError, InvalidStateError, NotFoundError } from "../errors.t
 import { type EventType, isEventType } from "../events/events.ts";
 import { MAX_PAGE_SIZE } from "../limits.ts";
 import { isUuid, pageLimit } from "../validate.ts";
-import { auditRow, hostOf } from "./audit.ts";
+import { auditRow, hostOf, type WebhookAuditAction } from "./audit.ts";
 import { parseEndpointUrl, resolveTarget } from "./endpoint-url.ts";
 import type { WebhookStore } from "./store.ts";
 import type { AdminActor, WebhookContext } from "./webhooks.ts";
@@ -34,7 +34,7 @@ type Subject = { endpointId: string; detail?: Record<string, unknown> };
 const audited = <T>(
   { store }: WebhookContext,
   actor: AdminActor,
-  action: string,
+  action: WebhookAuditAction,
   work: (webhooks: WebhookStore) => Promise<T & Subject>,
 ) =>
   store.transaction(async (tx) => {

@@ -1,5 +1,12 @@
 // The ledger, holds, and the admin actions and approvals that post to it.
-import { adjustmentStatuses, grantCategories, grantSources, holdStatuses, ledgerKinds } from "@credits/core";
+import {
+  type AuditAction,
+  adjustmentStatuses,
+  grantCategories,
+  grantSources,
+  holdStatuses,
+  ledgerKinds,
+} from "@credits/core";
 import { sql } from "drizzle-orm";
 import { bigint, check, index, jsonb, pgEnum, pgTable, smallint, text, uuid } from "drizzle-orm/pg-core";
 import { apiKeys, users } from "./accounts.ts";
@@ -52,7 +59,8 @@ export const adminActions = pgTable(
     // NULL for actions taken by the system or the CLI.
     actorId: uuid("actor_id").references(() => users.id),
     targetUserId: uuid("target_user_id").references(() => users.id),
-    action: text("action").notNull(),
+    // One of core's auditActions: every write is checked against the list (review11).
+    action: text("action").$type<AuditAction>().notNull(),
     amount: credits("amount"),
     reason: text("reason"),
     requestId: text("request_id"),
