@@ -140,7 +140,13 @@ function ledgerPages(db: Database, userId: string, head: ExportHead) {
   );
 }
 
-// Newest first, as the payments page shows them.
+// What was paid once credited (the price for a payment credited before 0023 recorded it; null
+// before crediting), as GET /payments/{id} says it.
+const paidOnceCredited = sql<number | null>`CASE WHEN ${payments.creditedAt} IS NOT NULL
+  THEN coalesce(${payments.amountPaidMinor}, ${payments.amountMinor}) END`.mapWith(Number);
+
+// Newest first, as the payments page shows them; with what was paid, and the discount and tax the
+// provider's session recorded (null when it recorded none).
 function paymentPages(db: Database, userId: string) {
   return keyset((after) => {
     const from = after === null ? null : afterTimeKey(after);
@@ -150,6 +156,9 @@ function paymentPages(db: Database, userId: string) {
         status: payments.status,
         credits: payments.credits,
         amountMinor: payments.amountMinor,
+        amountPaidMinor: paidOnceCredited,
+        amountDiscountMinor: payments.amountDiscountMinor,
+        amountTaxMinor: payments.amountTaxMinor,
         currency: payments.currency,
         amountRefundedMinor: payments.amountRefundedMinor,
         createdAt: payments.createdAt,

@@ -4,10 +4,25 @@ import { randomUUID } from "node:crypto";
 import { paymentRefunds } from "@credits/db/schema";
 import { describe, expect, it } from "vitest";
 import { attemptsOf, saverWithCard, spend } from "./auto-topup-helpers.ts";
-import { call, db, failOnLoggedError, signUp, startStripeMock, startTestServer, stripeEnv } from "./helpers.ts";
+import {
+  call,
+  db,
+  deliver,
+  failOnLoggedError,
+  sessionEvent,
+  signUp,
+  startPurchase,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+} from "./helpers.ts";
 
 const { mock } = startStripeMock();
-const server = await startTestServer(stripeEnv);
+const server = await startTestServer({
+  ...stripeEnv,
+  STRIPE_ALLOW_PROMOTION_CODES: "true",
+  STRIPE_AUTOMATIC_TAX: "true",
+});
 failOnLoggedError();
 
 // A saver whose card topped up once (100 → 40 → 140), and two refunds of the first purchase.
@@ -69,5 +84,39 @@ describe("F9b: the export's money beyond purchases", () => {
     const reply = await call(server.url, "GET", "/api/v1/gdpr/export", { cookie: user.cookie });
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({ autoTopUp: null, autoTopUpAttempts: [], refunds: [] });
+  });
+
+  // Review11: a payment's money in the export is what was paid, with the discount and tax the
+  // session recorded, not only the price.
+  it("each payment says what was paid, and its discount and tax when it had them", async () => {
+    const user = await signUp(server.url, "gdpr-paid");
+    const purchase = await startPurchase(server, "standard", user.id);
+    const event = sessionEvent(mock, purchase.sessionId, "checkout.session.completed", {
+      paymentIntent: purchase.paymentIntent,
+      overrides: {
+        amount_subtotal: 2_000,
+        amount_total: 1_800,
+        total_details: { amount_discount: 500, amount_shipping: 0, amount_tax: 300 },
+      },
+    });
+    expect((await deliver(server.url, event)).status).toBe(200);
+    const unpaid = await startPurchase(server, "starter", user.id);
+
+    const reply = await call(server.url, "GET", "/api/v1/gdpr/export", { cookie: user.cookie });
+    expect(reply.status).toBe(200);
+    const byId = new Map(reply.body.payments.map((p: { id: string }) => [p.id, p]));
+    expect(byId.get(purchase.paymentId)).toMatchObject({
+      amountMinor: 2_000,
+      amountPaidMinor: 1_800,
+      amountDiscountMinor: 500,
+      amountTaxMinor: 300,
+    });
+    // Not paid yet: nothing paid, no discount or tax known.
+    expect(byId.get(unpaid.paymentId)).toMatchObject({
+      amountMinor: 500,
+      amountPaidMinor: null,
+      amountDiscountMinor: null,
+      amountTaxMinor: null,
+    });
   });
 });

@@ -11,7 +11,9 @@ const dated = z.iso.datetime();
 // The export as the client receives it: written piece by piece (core/gdpr-export.ts), documented
 // here. The ledger is in posting order (seq), payments newest first; refunds (of the user's
 // payments, requests included) and auto top-up attempts oldest first. No provider ids: the saved
-// card is only `cardSaved`.
+// card is only `cardSaved`. A payment carries its price (amountMinor), what was paid once credited
+// (amountPaidMinor) and the session's discount and tax (amountDiscountMinor, amountTaxMinor; null
+// when none was recorded).
 const exportDocument = z.object({
   exportedAt: dated,
   profile: z.object({
