@@ -1,8 +1,8 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Clock, systemClock } from "./clock.ts";
-import { InvalidInputError, NotFoundError, ProviderUnavailableDomainError } from "./errors.ts";
+import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { type ExportHead, type ExportSection, exportChunks } from "./gdpr-export.ts";
-import { type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
+import type { PaymentProvider } from "./payments/provider.ts";
 import { assertReason } from "./validate.ts";
 
 export interface ErasableUser {
@@ -26,6 +26,12 @@ export interface GdprStore {
   // Drops every stored provider payload linked to the user (their payments' ids, their customer
   // id) or holding one of the given strings, and rate-limit keys holding one of them.
   scrub(userId: string, needles: string[]): Promise<void>;
+  // Queues the user's provider customer for deletion at the provider (in the erasure's transaction).
+  queueCustomerDeletion(userId: string, customerId: string): Promise<void>;
+  // Queued customers due for a (new) try: never tried first; a failed one waits longer per try.
+  customersToDelete(limit: number): Promise<{ customerId: string; tries: number }[]>;
+  customerDeleted(customerId: string): Promise<void>;
+  customerDeleteFailed(customerId: string): Promise<void>;
   recordErasure(audit: {
     actorId: string | null;
     userId: string;
@@ -35,6 +41,11 @@ export interface GdprStore {
 }
 
 const ERASURE_TOKEN_TTL_MS = 10 * 60_000;
+// Queued provider customers deleted per worker pass.
+const CUSTOMER_DELETE_BATCH = 20;
+// From this many failed deletes of one customer (about two hours of backoff), each failing pass
+// is reported as needing a person: the customer may have to be deleted in the provider's dashboard.
+export const CUSTOMER_DELETE_ALERT_TRIES = 8;
 
 export type GdprService = ReturnType<typeof createGdprService>;
 
@@ -78,26 +89,24 @@ export function createGdprService(deps: {
     }
   }
 
-  // Erases a user: provider customer first (so a failure there changes nothing here), then in one
-  // transaction the sessions, API keys, personal fields and the audit row. Idempotent.
+  // Erases a user in one transaction: the sessions, API keys, personal fields, the audit row, and
+  // the provider customer queued for deletion there, so the erasure never waits for the provider
+  // and the customer is never forgotten (a checkout creating one meanwhile queues its own:
+  // PaymentStore.setProviderCustomer). The queued customer is then deleted at once if the
+  // provider answers, else by the worker's passes. Idempotent.
   async function erase(input: EraseInput) {
     assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
     if (!user) throw new NotFoundError("user");
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
     assertConfirmedEmail(user.email, input.confirmEmail);
-    if (user.stripeCustomerId) {
-      await provider.deleteCustomer(user.stripeCustomerId).catch((error: unknown) => {
-        if (error instanceof ProviderUnavailableError) throw new ProviderUnavailableDomainError();
-        throw error;
-      });
-    }
     const erased = await store.transaction(async (tx) => {
       const locked = await tx.lockUser(input.userId);
       if (!locked) throw new NotFoundError("user");
-      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null };
+      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null, customer: null };
       assertConfirmedEmail(locked.email, input.confirmEmail);
       const now = clock.now();
+      if (locked.stripeCustomerId) await tx.queueCustomerDeletion(input.userId, locked.stripeCustomerId);
       await tx.eraseUser(input.userId, now);
       await tx.scrub(
         input.userId,
@@ -109,13 +118,48 @@ export function createGdprService(deps: {
         requestId: input.requestId ?? null,
         reason: input.reason,
       });
-      return { erasedAt: now, alreadyErased: false, address: locked.email };
+      return { erasedAt: now, alreadyErased: false, address: locked.email, customer: locked.stripeCustomerId };
     });
+    // A failure here is counted on the queued row and left to the worker, which reports it.
+    if (erased.customer) await deleteCustomer(erased.customer).catch(() => {});
     if (erased.address) await deps.confirmErasure?.(input.userId, erased.address);
     return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
 
-  return { exportDocument, issueErasureToken, assertErasureToken, erase };
+  async function deleteCustomer(customerId: string): Promise<void> {
+    try {
+      await provider.deleteCustomer(customerId);
+    } catch (error) {
+      await store.customerDeleteFailed(customerId);
+      throw error;
+    }
+    await store.customerDeleted(customerId);
+  }
+
+  // The worker's pass: deletes the due queued customers at the provider (one already deleted
+  // counts as done). Failures stay queued, counted, and are reported together; one failing for
+  // CUSTOMER_DELETE_ALERT_TRIES or more is named as needing a person.
+  async function deleteQueuedCustomers(): Promise<{ deleted: number }> {
+    const errors: unknown[] = [];
+    let stuck = 0;
+    let deleted = 0;
+    for (const { customerId, tries } of await store.customersToDelete(CUSTOMER_DELETE_BATCH)) {
+      try {
+        await deleteCustomer(customerId);
+        deleted += 1;
+      } catch (error) {
+        errors.push(error);
+        if (tries + 1 >= CUSTOMER_DELETE_ALERT_TRIES) stuck += 1;
+      }
+    }
+    if (errors.length > 0) {
+      const alert = stuck > 0 ? `; ${stuck} failed ${CUSTOMER_DELETE_ALERT_TRIES} times or more: check the provider` : "";
+      throw new AggregateError(errors, `${errors.length} erased users' provider customers not deleted yet${alert}`);
+    }
+    return { deleted };
+  }
+
+  return { exportDocument, issueErasureToken, assertErasureToken, erase, deleteQueuedCustomers };
 }
 
 interface EraseInput {

@@ -1,5 +1,5 @@
 import type { GdprStore } from "@credits/core";
-import { eq, sql } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { readExportHead, readExportPages } from "./gdpr-export-store.ts";
@@ -12,12 +12,15 @@ import {
   autoTopUpSettings,
   payments,
   processedEvents,
+  providerCustomersToDelete,
   sessions,
   users,
 } from "./schema.ts";
 
 // Linking ids matched against the stored payloads per statement.
 const SCRUB_BATCH = 500;
+// A queued customer whose delete failed waits 30 s × 2^tries before the next, at most this long.
+const RETRY_CAP = sql`interval '6 hours'`;
 
 const erasable = {
   id: users.id,
@@ -50,7 +53,8 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       await dropUserMail(db, userId);
       // The saved card's id goes with the customer it belongs to; no top-up can start after this.
       await db.delete(autoTopUpSettings).where(eq(autoTopUpSettings.userId, userId));
-      // A disputed card waiting for its detach: deleting the customer at the provider detached it.
+      // A disputed card waiting for its detach: deleting the customer at the provider (queued by
+      // the erasure) detaches it.
       await db.delete(autoTopUpCardsToDetach).where(eq(autoTopUpCardsToDetach.userId, userId));
       // The attempts' copies of it too (an attempt without a card is skipped, never charged).
       await db.update(autoTopUpAttempts).set({ paymentMethodId: null }).where(eq(autoTopUpAttempts.userId, userId));
@@ -96,6 +100,32 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
                  WHERE strpos(${processedEvents.payload}, link) > 0)`,
           );
       }
+    },
+
+    queueCustomerDeletion: async (userId, customerId) => {
+      await db.insert(providerCustomersToDelete).values({ customerId, userId }).onConflictDoNothing();
+    },
+
+    customersToDelete: async (limit) =>
+      db
+        .select({ customerId: providerCustomersToDelete.customerId, tries: providerCustomersToDelete.tries })
+        .from(providerCustomersToDelete)
+        .where(
+          sql`${providerCustomersToDelete.lastTriedAt} IS NULL OR ${providerCustomersToDelete.lastTriedAt} <=
+              now() - least(interval '30 seconds' * power(2, least(${providerCustomersToDelete.tries}, 12)), ${RETRY_CAP})`,
+        )
+        .orderBy(sql`${providerCustomersToDelete.lastTriedAt} NULLS FIRST`, asc(providerCustomersToDelete.createdAt))
+        .limit(limit),
+
+    customerDeleted: async (customerId) => {
+      await db.delete(providerCustomersToDelete).where(eq(providerCustomersToDelete.customerId, customerId));
+    },
+
+    customerDeleteFailed: async (customerId) => {
+      await db
+        .update(providerCustomersToDelete)
+        .set({ tries: sql`${providerCustomersToDelete.tries} + 1`, lastTriedAt: sql`now()` })
+        .where(eq(providerCustomersToDelete.customerId, customerId));
     },
 
     recordErasure: async ({ actorId, userId, requestId, reason }) => {

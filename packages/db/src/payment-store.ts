@@ -128,13 +128,25 @@ export function createPaymentStore(db: Database): PaymentStore {
       return row ?? null;
     },
 
+    // One statement under the user's row lock, so an erasure committing meanwhile is seen: a
+    // customer created for a user erased since is queued for deletion, never stored (null).
     setProviderCustomer: async (userId, customerId) => {
-      await db
-        .update(users)
-        .set({ stripeCustomerId: customerId })
-        .where(and(eq(users.id, userId), isNull(users.stripeCustomerId)));
-      const [row] = await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId));
-      return row?.id ?? customerId;
+      const result = await db.execute(sql`
+        WITH target AS (
+          SELECT id, erased_at, stripe_customer_id FROM users WHERE id = ${userId} FOR UPDATE
+        ), stored AS (
+          UPDATE users SET stripe_customer_id = ${customerId} FROM target
+          WHERE users.id = target.id AND target.erased_at IS NULL AND target.stripe_customer_id IS NULL
+          RETURNING users.stripe_customer_id
+        ), queued AS (
+          INSERT INTO provider_customers_to_delete (customer_id, user_id)
+          SELECT ${customerId}, id FROM target WHERE erased_at IS NOT NULL
+          ON CONFLICT DO NOTHING
+        )
+        SELECT CASE WHEN target.erased_at IS NULL
+          THEN coalesce((SELECT stripe_customer_id FROM stored), target.stripe_customer_id) END AS customer_id
+        FROM target`);
+      return rowsOf<{ customer_id: string | null }>(result)[0]?.customer_id ?? null;
     },
 
     // By admin_actions_target_idx, as the adjustments' window total (ADR 023): audit rows are

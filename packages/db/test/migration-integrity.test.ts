@@ -50,6 +50,7 @@ const PINNED: Record<string, string> = {
   "0036_promo15_revenue_paid": "ccaed86f8d6552398ca1e67c4c6c5337f94b150cbb65fe30e9be43f4962b2a76",
   "0037_recon17_ledger_flags_acks": "9a2972d3ba1c2940685b7882e790851174c362147976044d94355baade512714",
   "0038_promo15_revenue_net_of_tax_disputes": "a203f7527987ec1112c13e15621b563e98dec77e8dcceb3354d9a55d4322452d",
+  "0039_erase18_customers_to_delete": "1cf4fd5832d35630cf170c3f3378aeb52fc9e7675b3b4f64c66624945a41d522",
 };
 
 describe("migration integrity", () => {

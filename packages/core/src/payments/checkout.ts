@@ -144,7 +144,11 @@ export function createCheckoutStarter(deps: {
   async function createCustomer(userId: string, email: string | null): Promise<string> {
     const created = await provider.createCustomer({ userId, email, idempotencyKey: `customer:${userId}` });
     // Two checkouts racing for a new user keep the first stored customer: one customer per user.
-    return store.setProviderCustomer(userId, created);
+    // A user erased while the provider created it: the customer is queued for deletion, and the
+    // checkout (its payment closed as failed by the caller) answers as for any unknown user.
+    const stored = await store.setProviderCustomer(userId, created);
+    if (stored === null) throw new NotFoundError("user");
+    return stored;
   }
 
   return createCheckout;

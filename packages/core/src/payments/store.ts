@@ -120,8 +120,9 @@ export interface PaymentStore {
   getBillingProfile(
     userId: string,
   ): Promise<{ email: string | null; providerCustomerId: string | null; saveCard: boolean } | null>;
-  // Stores the customer id unless one is already stored; returns the one that is stored.
-  setProviderCustomer(userId: string, customerId: string): Promise<string>;
+  // Stores the customer id unless one is already stored; returns the one that is stored. Null when
+  // the user is gone or erased: the given customer is then queued for deletion at the provider.
+  setProviderCustomer(userId: string, customerId: string): Promise<string | null>;
   // The credits promotion codes left unpaid on the user's purchases credited within the last
   // windowMs, from their audit rows (payment.promotion_applied / _review, written in the
   // crediting transaction). Call it under the user's balance lock.

@@ -35,6 +35,23 @@ export const users = pgTable(
   ],
 );
 
+// Provider customers still to delete after an erasure (migration 0039): queued in the erasure's
+// transaction, or instead of storing a customer created for a user erased meanwhile; a worker
+// deletes each at the provider, then its row. A failed delete stays, counted, for a later pass.
+export const providerCustomersToDelete = pgTable(
+  "provider_customers_to_delete",
+  {
+    customerId: text("customer_id").primaryKey(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    tries: integer("tries").notNull().default(0),
+    lastTriedAt: tsz("last_tried_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [index("provider_customers_to_delete_due_idx").on(t.lastTriedAt.asc().nullsFirst(), t.createdAt)],
+);
+
 export const sessions = pgTable(
   "sessions",
   {

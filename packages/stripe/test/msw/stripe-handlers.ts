@@ -67,6 +67,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const intentKeysInProgress = new Set<string>();
   const cardOutcomes = new Map<string, CardOutcome>();
   let beforeIntentAnswer: IntentHook | null = null;
+  let beforeCustomerAnswer: (() => Promise<void>) | null = null;
   let listedSessions: StripeJson[] = [];
   let listedCharges: StripeJson[] = [];
   let failure: StripeFailureMode = null;
@@ -213,7 +214,13 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       route(({ query }) => ok(listPage([...intents.values()], query, "/v1/payment_intents"))),
     ),
     http.post(`${baseUrl}/v1/checkout/sessions/:id/expire`, route(expireSession)),
-    http.post(`${baseUrl}/v1/customers`, route(createCustomer)),
+    http.post(
+      `${baseUrl}/v1/customers`,
+      route(async (recorded) => {
+        await beforeCustomerAnswer?.();
+        return createCustomer(recorded);
+      }),
+    ),
     http.post(`${baseUrl}/v1/payment_methods/:id/detach`, route(paymentMethods.detach)),
     http.delete(
       `${baseUrl}/v1/customers/:id`,
@@ -283,6 +290,10 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     beforeIntentAnswer(hook: IntentHook | null) {
       beforeIntentAnswer = hook;
     },
+    // Runs before a new customer is answered: a test erases its user there.
+    beforeCustomerAnswer(hook: (() => Promise<void>) | null) {
+      beforeCustomerAnswer = hook;
+    },
     failWith(mode: StripeFailureMode) {
       failure = mode;
     },
@@ -291,7 +302,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       for (const map of [customers, customerByKey, sessions, sessionByKey, charges]) map.clear();
       for (const map of [intents, intentByKey, cardOutcomes, paymentMethods.detached]) map.clear();
       deletedCustomers.clear();
-      [listedSessions, listedCharges, failure, beforeIntentAnswer] = [[], [], null, null];
+      [listedSessions, listedCharges, failure, beforeIntentAnswer, beforeCustomerAnswer] = [[], [], null, null, null];
       refunds.reset();
     },
   };

@@ -1,0 +1,99 @@
+// Erasure and the user's customer at the provider (review11 F5, F6). The erasure queues the
+// customer for deletion in its own transaction and never waits for the provider; a checkout that
+// created a customer while its user was being erased queues that one instead of storing it; the
+// worker's passes retry a failed delete with backoff and name one that keeps failing.
+import { providerCustomersToDelete, users } from "@credits/db/schema";
+import { eq, sql } from "drizzle-orm";
+import { afterEach, describe, expect, it } from "vitest";
+import { db, insertUser, pack, paymentsOf, startStripeMock, startTestServer, stripeEnv } from "./payments/helpers.ts";
+
+const { mock } = startStripeMock();
+const server = await startTestServer(stripeEnv);
+const { gdpr, payments } = server.services;
+
+const queuedFor = (userId: string) =>
+  db.select().from(providerCustomersToDelete).where(eq(providerCustomersToDelete.userId, userId));
+const deletesOf = (customerId: string) => mock.requestsTo("DELETE", `/v1/customers/${customerId}`).length;
+const customerOf = async (userId: string) =>
+  (await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId)))[0]?.id ?? null;
+const erase = (userId: string) => gdpr.erase({ userId, actorId: null, reason: "request by email" });
+
+// A row tried a moment ago waits for its backoff: the test moves its last try back instead.
+const makeDue = (userId: string) =>
+  db
+    .update(providerCustomersToDelete)
+    .set({ lastTriedAt: sql`now() - interval '7 hours'` })
+    .where(eq(providerCustomersToDelete.userId, userId));
+
+afterEach(() => {
+  mock.beforeCustomerAnswer(null);
+  mock.failWith(null);
+});
+
+describe("erasure and the provider customer", () => {
+  it("a customer created while its user is erased is queued and deleted, never stored; the checkout is refused", async () => {
+    const userId = await insertUser("erased-mid-checkout");
+    const starter = await pack("starter");
+    mock.beforeCustomerAnswer(async () => {
+      await erase(userId);
+    });
+
+    await expect(payments.createCheckout(userId, starter.id)).rejects.toMatchObject({ code: "NOT_FOUND" });
+
+    expect(await customerOf(userId)).toBeNull();
+    expect((await paymentsOf(userId)).map((payment) => payment.status)).toEqual(["failed"]);
+    const [queued] = await queuedFor(userId);
+    expect(queued?.customerId).toMatch(/^cus_/);
+    const customerId = queued?.customerId ?? "";
+    expect(deletesOf(customerId)).toBe(0);
+
+    await makeDue(userId);
+    await gdpr.deleteQueuedCustomers();
+    expect(deletesOf(customerId)).toBe(1);
+    expect(await queuedFor(userId)).toEqual([]);
+  });
+
+  it("erases while the provider is down, and deletes the customer on a later pass, after the backoff", async () => {
+    const userId = await insertUser("erased-provider-down");
+    await payments.createCheckout(userId, (await pack("starter")).id);
+    const customerId = (await customerOf(userId)) ?? "";
+    expect(customerId).toMatch(/^cus_/);
+    mock.failWith("500");
+
+    const erased = await erase(userId);
+
+    expect(erased.alreadyErased).toBe(false);
+    expect(await customerOf(userId)).toBeNull();
+    expect((await queuedFor(userId)).map((row) => [row.customerId, row.tries])).toEqual([[customerId, 1]]);
+    mock.failWith(null);
+    const triedBefore = mock.requestsTo("DELETE", `/v1/customers/${customerId}`).length;
+    // Tried a moment ago: not due yet.
+    await gdpr.deleteQueuedCustomers();
+    expect(deletesOf(customerId)).toBe(triedBefore);
+
+    await makeDue(userId);
+    await gdpr.deleteQueuedCustomers();
+    expect(deletesOf(customerId)).toBe(triedBefore + 1);
+    expect(await queuedFor(userId)).toEqual([]);
+  });
+
+  it("a delete that keeps failing is reported, named as needing a person, and stays queued", async () => {
+    const userId = await insertUser("erased-stuck");
+    await payments.createCheckout(userId, (await pack("starter")).id);
+    mock.failWith("500");
+    await erase(userId);
+    await db
+      .update(providerCustomersToDelete)
+      .set({ tries: 7 })
+      .where(eq(providerCustomersToDelete.userId, userId));
+    await makeDue(userId);
+
+    await expect(gdpr.deleteQueuedCustomers()).rejects.toThrow(/failed 8 times or more: check the provider/);
+
+    expect((await queuedFor(userId)).map((row) => row.tries)).toEqual([8]);
+    mock.failWith(null);
+    await makeDue(userId);
+    await gdpr.deleteQueuedCustomers();
+    expect(await queuedFor(userId)).toEqual([]);
+  });
+});
