@@ -82,10 +82,7 @@ describe("erasure and the provider customer", () => {
     await payments.createCheckout(userId, (await pack("starter")).id);
     mock.failWith("500");
     await erase(userId);
-    await db
-      .update(providerCustomersToDelete)
-      .set({ tries: 7 })
-      .where(eq(providerCustomersToDelete.userId, userId));
+    await db.update(providerCustomersToDelete).set({ tries: 7 }).where(eq(providerCustomersToDelete.userId, userId));
     await makeDue(userId);
 
     await expect(gdpr.deleteQueuedCustomers()).rejects.toThrow(/failed 8 times or more: check the provider/);

@@ -153,7 +153,8 @@ export function createGdprService(deps: {
       }
     }
     if (errors.length > 0) {
-      const alert = stuck > 0 ? `; ${stuck} failed ${CUSTOMER_DELETE_ALERT_TRIES} times or more: check the provider` : "";
+      const alert =
+        stuck > 0 ? `; ${stuck} failed ${CUSTOMER_DELETE_ALERT_TRIES} times or more: check the provider` : "";
       throw new AggregateError(errors, `${errors.length} erased users' provider customers not deleted yet${alert}`);
     }
     return { deleted };
