@@ -102,6 +102,20 @@ export function createPaymentStore(db: Database): PaymentStore {
       transitionsCounter.inc({ from: transition.from, to: transition.to });
     },
 
+    ...eventsAndUsers(db),
+  };
+  return translatingErrors(store);
+}
+
+// The provider's events (the inbox), and what payments need of their user: the billing profile,
+// the customer at the provider, the credits promotion codes left unpaid in the approval window.
+function eventsAndUsers(
+  db: Database,
+): Pick<
+  PaymentStore,
+  "lockEvent" | "recordEvent" | "getBillingProfile" | "setProviderCustomer" | "unpaidPromotionCredits"
+> {
+  return {
     lockEvent: async (eventId) => {
       await db.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`event:${eventId}`}, 0))`);
     },
@@ -128,26 +142,7 @@ export function createPaymentStore(db: Database): PaymentStore {
       return row ?? null;
     },
 
-    // One statement under the user's row lock, so an erasure committing meanwhile is seen: a
-    // customer created for a user erased since is queued for deletion, never stored (null).
-    setProviderCustomer: async (userId, customerId) => {
-      const result = await db.execute(sql`
-        WITH target AS (
-          SELECT id, erased_at, stripe_customer_id FROM users WHERE id = ${userId} FOR UPDATE
-        ), stored AS (
-          UPDATE users SET stripe_customer_id = ${customerId} FROM target
-          WHERE users.id = target.id AND target.erased_at IS NULL AND target.stripe_customer_id IS NULL
-          RETURNING users.stripe_customer_id
-        ), queued AS (
-          INSERT INTO provider_customers_to_delete (customer_id, user_id)
-          SELECT ${customerId}, id FROM target WHERE erased_at IS NOT NULL
-          ON CONFLICT DO NOTHING
-        )
-        SELECT CASE WHEN target.erased_at IS NULL
-          THEN coalesce((SELECT stripe_customer_id FROM stored), target.stripe_customer_id) END AS customer_id
-        FROM target`);
-      return rowsOf<{ customer_id: string | null }>(result)[0]?.customer_id ?? null;
-    },
+    setProviderCustomer: (userId, customerId) => setProviderCustomer(db, userId, customerId),
 
     // By admin_actions_target_idx, as the adjustments' window total (ADR 023): audit rows are
     // append-only and stamped by the database's now(), as the window's edge is.
@@ -161,5 +156,25 @@ export function createPaymentStore(db: Database): PaymentStore {
       return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
     },
   };
-  return translatingErrors(store);
+}
+
+// One statement under the user's row lock, so an erasure committing meanwhile is seen: a customer
+// created for a user erased since is queued for deletion, never stored (null).
+async function setProviderCustomer(db: Database, userId: string, customerId: string): Promise<string | null> {
+  const result = await db.execute(sql`
+    WITH target AS (
+      SELECT id, erased_at, stripe_customer_id FROM users WHERE id = ${userId} FOR UPDATE
+    ), stored AS (
+      UPDATE users SET stripe_customer_id = ${customerId} FROM target
+      WHERE users.id = target.id AND target.erased_at IS NULL AND target.stripe_customer_id IS NULL
+      RETURNING users.stripe_customer_id
+    ), queued AS (
+      INSERT INTO provider_customers_to_delete (customer_id, user_id)
+      SELECT ${customerId}, id FROM target WHERE erased_at IS NOT NULL
+      ON CONFLICT DO NOTHING
+    )
+    SELECT CASE WHEN target.erased_at IS NULL
+      THEN coalesce((SELECT stripe_customer_id FROM stored), target.stripe_customer_id) END AS customer_id
+    FROM target`);
+  return rowsOf<{ customer_id: string | null }>(result)[0]?.customer_id ?? null;
 }
