@@ -1,6 +1,5 @@
 import {
   createBatcher,
-  type Hold,
   isUuid,
   type LedgerEntry,
   type LedgerQuery,
@@ -10,14 +9,15 @@ import {
   StoreUnavailableError,
 } from "@credits/core";
 import { ledgerBatchSize, recordLedgerPosting, withSpan } from "@credits/observability";
-import { and, asc, desc, eq, gt, gte, inArray, lt, lte, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
 import { accountReads } from "./account-read.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { isUniqueViolation, translated, translatingErrors } from "./errors.ts";
 import { balanceQuery, entryColumns, grantReads } from "./grant-store.ts";
+import { holdMethods } from "./hold-store.ts";
 import { type BatchRow, fromBatchRow } from "./ledger-rows.ts";
 import { prepared } from "./prepared.ts";
-import { creditTransactions, holds, users } from "./schema.ts";
+import { creditTransactions } from "./schema.ts";
 
 const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 
@@ -75,70 +75,18 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       }
     });
 
-  // Postings in one statement, post_ledger (drizzle/0007_credit_grants.sql), for one posting as
-  // for a group-commit batch: the balance, the grants it moves and its ledger row, atomically and in
-  // one round trip. A posting without a row was not applied: unknown user, too little credit, or
-  // its key (or legacy key) already in the ledger.
-  const postAll = async (postings: Posting[]): Promise<Map<number, BatchRow>> => {
-    const payload = postings.map((p, ord) => ({
-      ord,
-      user_id: p.userId,
-      amount: p.amount,
-      kind: p.kind,
-      idempotency_key: p.idempotencyKey,
-      legacy_key: p.legacyKey ?? null,
-      reason: p.reason ?? null,
-      payment_id: p.paymentId ?? null,
-      hold_id: p.holdId ?? null,
-      admin_action_id: p.adminActionId ?? null,
-      allow_negative: p.allowNegative ?? false,
-      posted_at: p.at?.toISOString() ?? null,
-      grant_category: p.grant?.category ?? null,
-      grant_priority: p.grant?.priority ?? null,
-      grant_expires_at: p.grant?.expiresAt?.toISOString() ?? null,
-    }));
-    const result = await db.execute(sql`SELECT * FROM post_ledger(${JSON.stringify(payload)}::jsonb)`);
-    return new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
-  };
-
   const postSingle = (posting: Posting) =>
     keyConflictsRetried(async () => {
-      const row = (await postAll([posting])).get(0);
+      const row = (await postAll(db, [posting])).get(0);
       return row ? fromBatchRow(posting, row) : null;
     });
-
-  const postBatch = async (postings: Posting[]): Promise<PromiseSettledResult<LedgerEntry | null>[]> => {
-    let applied: Map<number, BatchRow>;
-    try {
-      applied = await translated(() => postAll(postings));
-    } catch (error) {
-      // A deadlock is retried posting by posting; an unreachable database fails them all at once.
-      if (error instanceof RetryableStoreError || error instanceof StoreUnavailableError) throw error;
-      // One statement: nothing of the batch was applied. Each posting runs alone, in arrival
-      // order, so that only a posting that fails alone fails.
-      const outcomes: PromiseSettledResult<LedgerEntry | null>[] = [];
-      for (const posting of postings) {
-        outcomes.push(
-          await postSingle(posting).then(
-            (value) => ({ status: "fulfilled", value }) as const,
-            (reason: unknown) => ({ status: "rejected", reason }) as const,
-          ),
-        );
-      }
-      return outcomes;
-    }
-    return postings.map((posting, ord) => {
-      const row = applied.get(ord);
-      return { status: "fulfilled", value: row ? fromBatchRow(posting, row) : null };
-    });
-  };
 
   const batched = createBatcher<Posting, LedgerEntry | null>({
     lanes: POSTING_LANES,
     maxBatch: MAX_BATCH,
     laneOf: (posting) => Number.parseInt(posting.userId.slice(-8), 16) || 0,
     runOne: postSingle,
-    runMany: postBatch,
+    runMany: (postings) => postBatch(db, postings, postSingle),
     onBatch: (size) => ledgerBatchSize.observe(size),
   });
   // The batch statement covers the plain case: a posting outside a transaction, never below
@@ -210,105 +158,66 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
       });
     },
 
-    insertHold: async (hold) => {
-      const [row] = await db
-        .insert(holds)
-        .values(hold)
-        .onConflictDoNothing({ target: holds.idempotencyKey })
-        .returning();
-      return row ?? null;
-    },
-
-    findHold: async (id) => {
-      const [row] = await db.select().from(holds).where(eq(holds.id, id));
-      return row ?? null;
-    },
-
-    findHoldByKey: async (key) => {
-      const [row] = await db.select().from(holds).where(eq(holds.idempotencyKey, key));
-      return row ?? null;
-    },
-
-    listHolds: (userId, limit) =>
-      db.select().from(holds).where(eq(holds.userId, userId)).orderBy(desc(holds.createdAt)).limit(limit),
-
-    settleHold: async (id, { status, capturedAmount, now }) => {
-      // A capture needs a live hold; a release or an expiry returns the credits either way.
-      const timing = status === "captured" ? sql`${holds.expiresAt} > ${now.toISOString()}::timestamptz` : undefined;
-      const expiryDue = status === "expired" ? lte(holds.expiresAt, now) : undefined;
-      const [row] = await db
-        .update(holds)
-        .set({ status, capturedAmount, settledAt: now })
-        .where(and(eq(holds.id, id), eq(holds.status, "open"), timing, expiryDue))
-        .returning();
-      return (row as Hold | undefined) ?? null;
-    },
-
-    lockOpenHolds: (userId, limit) =>
-      db
-        .select()
-        .from(holds)
-        .where(and(eq(holds.userId, userId), eq(holds.status, "open")))
-        .orderBy(asc(holds.createdAt), asc(holds.id))
-        .limit(limit)
-        .for("update"),
-
-    clawBackHold: async (id, amount, now) => {
-      // A hold left with nothing to capture or return is settled as released.
-      const emptied = sql`coalesce(${holds.capturedAmount}, 0) + ${holds.clawedBack} + ${amount} = ${holds.amount}`;
-      const [row] = await db
-        .update(holds)
-        .set({
-          clawedBack: sql`${holds.clawedBack} + ${amount}`,
-          status: sql`CASE WHEN ${emptied} THEN 'released'::hold_status ELSE ${holds.status} END`,
-          settledAt: sql`CASE WHEN ${emptied} THEN ${now.toISOString()}::timestamptz ELSE ${holds.settledAt} END`,
-        })
-        .where(
-          and(
-            eq(holds.id, id),
-            eq(holds.status, "open"),
-            sql`coalesce(${holds.capturedAmount}, 0) + ${holds.clawedBack} + ${amount} <= ${holds.amount}`,
-          ),
-        )
-        .returning();
-      return row ?? null;
-    },
-
-    // The users of due holds are locked first, in id order (the lock order of every posting: the
-    // balance row, then holds), so two sweepers, or a sweeper and a clawback, never deadlock; a
-    // hold another sweeper settled meanwhile is no longer open and is not returned.
-    lockExpiredHolds: async (now, limit) => {
-      const due = db
-        .selectDistinct({ userId: holds.userId })
-        .from(holds)
-        .where(and(eq(holds.status, "open"), lte(holds.expiresAt, now)))
-        .orderBy(holds.userId)
-        .limit(limit);
-      const owners = await db
-        .select({ id: users.id })
-        .from(users)
-        .where(inArray(users.id, due))
-        .orderBy(asc(users.id))
-        .for("update");
-      if (owners.length === 0) return [];
-      return db
-        .select()
-        .from(holds)
-        .where(
-          and(
-            eq(holds.status, "open"),
-            lte(holds.expiresAt, now),
-            inArray(
-              holds.userId,
-              owners.map((owner) => owner.id),
-            ),
-          ),
-        )
-        .orderBy(asc(holds.expiresAt))
-        .for("update");
-    },
+    ...holdMethods(db),
 
     ...grantReads(db),
   };
   return translatingErrors(store);
+}
+
+// Postings in one statement, post_ledger (drizzle/0007_credit_grants.sql), for one posting as
+// for a group-commit batch: the balance, the grants it moves and its ledger row, atomically and in
+// one round trip. A posting without a row was not applied: unknown user, too little credit, or
+// its key (or legacy key) already in the ledger.
+async function postAll(db: Database, postings: Posting[]): Promise<Map<number, BatchRow>> {
+  const payload = postings.map((p, ord) => ({
+    ord,
+    user_id: p.userId,
+    amount: p.amount,
+    kind: p.kind,
+    idempotency_key: p.idempotencyKey,
+    legacy_key: p.legacyKey ?? null,
+    reason: p.reason ?? null,
+    payment_id: p.paymentId ?? null,
+    hold_id: p.holdId ?? null,
+    admin_action_id: p.adminActionId ?? null,
+    allow_negative: p.allowNegative ?? false,
+    posted_at: p.at?.toISOString() ?? null,
+    grant_category: p.grant?.category ?? null,
+    grant_priority: p.grant?.priority ?? null,
+    grant_expires_at: p.grant?.expiresAt?.toISOString() ?? null,
+  }));
+  const result = await db.execute(sql`SELECT * FROM post_ledger(${JSON.stringify(payload)}::jsonb)`);
+  return new Map(rowsOf<BatchRow>(result).map((row) => [Number(row.ord), row]));
+}
+
+// A group-commit batch (ADR 006): one statement for all, or each alone when that one failed.
+async function postBatch(
+  db: Database,
+  postings: Posting[],
+  postSingle: (posting: Posting) => Promise<LedgerEntry | null>,
+): Promise<PromiseSettledResult<LedgerEntry | null>[]> {
+  let applied: Map<number, BatchRow>;
+  try {
+    applied = await translated(() => postAll(db, postings));
+  } catch (error) {
+    // A deadlock is retried posting by posting; an unreachable database fails them all at once.
+    if (error instanceof RetryableStoreError || error instanceof StoreUnavailableError) throw error;
+    // One statement: nothing of the batch was applied. Each posting runs alone, in arrival
+    // order, so that only a posting that fails alone fails.
+    const outcomes: PromiseSettledResult<LedgerEntry | null>[] = [];
+    for (const posting of postings) {
+      outcomes.push(
+        await postSingle(posting).then(
+          (value) => ({ status: "fulfilled", value }) as const,
+          (reason: unknown) => ({ status: "rejected", reason }) as const,
+        ),
+      );
+    }
+    return outcomes;
+  }
+  return postings.map((posting, ord) => {
+    const row = applied.get(ord);
+    return { status: "fulfilled", value: row ? fromBatchRow(posting, row) : null };
+  });
 }
