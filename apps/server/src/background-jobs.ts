@@ -10,6 +10,7 @@ const HOLD_SWEEP_INTERVAL_MS = 30_000;
 // The process's background work: the expiry sweeps (and the erased customers' deletes), the mail sender, the daily reconciliation and
 // the webhook and auto top-up workers. The server stops them in its own order on close (main.ts).
 export function startBackgroundJobs(env: Env, services: Services) {
+  const deleteCustomers = env.GDPR_CUSTOMER_DELETE_ENABLED ?? env.NODE_ENV !== "test";
   const sweep = setInterval(() => {
     services.credits.expireHolds().catch((error) => reportError(error, { where: "job", route: "hold-expiry" }));
     // Ended rate-limit windows, so a flood of distinct keys leaves no lasting rows.
@@ -17,9 +18,11 @@ export function startBackgroundJobs(env: Env, services: Services) {
       .purgeExpired()
       .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
     // Erased users' provider customers not deleted yet (the provider was down): tried again.
-    services.gdpr
-      .deleteQueuedCustomers()
-      .catch((error) => reportError(error, { where: "job", route: "gdpr-customer-delete" }));
+    if (deleteCustomers) {
+      services.gdpr
+        .deleteQueuedCustomers()
+        .catch((error) => reportError(error, { where: "job", route: "gdpr-customer-delete" }));
+    }
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
   const grantSweep = setInterval(() => {

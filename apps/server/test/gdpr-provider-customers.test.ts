@@ -1,11 +1,26 @@
 // Erasure and the user's customer at the provider (review11 F5, F6). The erasure queues the
 // customer for deletion in its own transaction and never waits for the provider; a checkout that
 // created a customer while its user was being erased queues that one instead of storing it; the
-// worker's passes retry a failed delete with backoff and name one that keeps failing.
-import { providerCustomersToDelete, users } from "@credits/db/schema";
+// worker's passes retry a failed delete with backoff and name one that keeps failing. The server's
+// own sweep is off under NODE_ENV=test (GDPR_CUSTOMER_DELETE_ENABLED): the tests run the passes.
+import { setTimeout as sleep } from "node:timers/promises";
+import { createPaymentStore } from "@credits/db";
+import { processedEvents, providerCustomersToDelete, users } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
-import { db, insertUser, pack, paymentsOf, startStripeMock, startTestServer, stripeEnv } from "./payments/helpers.ts";
+import {
+  db,
+  deliver,
+  insertUser,
+  onPostgres,
+  pack,
+  paymentsOf,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+  stripeEvent,
+  stripeFixture,
+} from "./payments/helpers.ts";
 
 const { mock } = startStripeMock();
 const server = await startTestServer(stripeEnv);
@@ -47,7 +62,6 @@ describe("erasure and the provider customer", () => {
     const customerId = queued?.customerId ?? "";
     expect(deletesOf(customerId)).toBe(0);
 
-    await makeDue(userId);
     await gdpr.deleteQueuedCustomers();
     expect(deletesOf(customerId)).toBe(1);
     expect(await queuedFor(userId)).toEqual([]);
@@ -92,5 +106,28 @@ describe("erasure and the provider customer", () => {
     await makeDue(userId);
     await gdpr.deleteQueuedCustomers();
     expect(await queuedFor(userId)).toEqual([]);
+  });
+
+  it.runIf(onPostgres)("saving a card on the customer already stored waits for no lock on the user row", async () => {
+    // An erasure locks the user row, then the auto top-up settings row; saving a card holds the
+    // settings row first. Had it waited for the user row too, the two would deadlock.
+    const userId = await insertUser("card-saved");
+    await payments.createCheckout(userId, (await pack("starter")).id);
+    const customerId = (await customerOf(userId)) ?? "";
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT 1 FROM users WHERE id = ${userId} FOR UPDATE`);
+      const saved = createPaymentStore(db).setProviderCustomer(userId, customerId);
+      expect(await Promise.race([saved, sleep(2_000).then(() => "waited for the user row")])).toBe(customerId);
+    });
+  });
+
+  it("a provider event that changed nothing keeps no body (the customer.deleted after an erasure names them)", async () => {
+    const event = stripeEvent("customer.deleted", stripeFixture("customer", { email: "erased@example.test" }));
+    expect((await deliver(server.url, event)).body).toEqual({ received: true, outcome: "ignored" });
+    const [row] = await db
+      .select()
+      .from(processedEvents)
+      .where(eq(processedEvents.id, String(event.id)));
+    expect(row).toMatchObject({ type: "customer.deleted", status: "ignored", payload: null });
   });
 });

@@ -21,6 +21,8 @@ import { GRANT_EXPIRY_BATCH, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
 import { assertCredits, assertIdempotencyKey, assertReason, pageLimit } from "./validate.ts";
 
+export type { HoldResult } from "./credit-holds.ts";
+
 export interface CreditChange {
   userId: string;
   amount: number;

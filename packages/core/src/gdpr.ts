@@ -3,6 +3,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { type ExportHead, type ExportSection, exportChunks } from "./gdpr-export.ts";
 import type { PaymentProvider } from "./payments/provider.ts";
+import { withRetry } from "./retry.ts";
 import { assertReason } from "./validate.ts";
 
 export interface ErasableUser {
@@ -26,12 +27,13 @@ export interface GdprStore {
   // Drops every stored provider payload linked to the user (their payments' ids, their customer
   // id) or holding one of the given strings, and rate-limit keys holding one of them.
   scrub(userId: string, needles: string[]): Promise<void>;
-  // Queues the user's provider customer for deletion at the provider (in the erasure's transaction).
+  // Queues the user's provider customer for deletion at the provider, in the erasure's
+  // transaction, counted as tried now (the erasure tries it right after its commit).
   queueCustomerDeletion(userId: string, customerId: string): Promise<void>;
-  // Queued customers due for a (new) try: never tried first; a failed one waits longer per try.
-  customersToDelete(limit: number): Promise<{ customerId: string; tries: number }[]>;
+  // Claims one queued customer due for a try (never tried first; a failed one waits 30 s ×
+  // 2^tries, at most 6 h): counts the try and stamps it, so other passes and instances skip it.
+  claimCustomerToDelete(): Promise<{ customerId: string; tries: number } | null>;
   customerDeleted(customerId: string): Promise<void>;
-  customerDeleteFailed(customerId: string): Promise<void>;
   recordErasure(audit: {
     actorId: string | null;
     userId: string;
@@ -58,6 +60,7 @@ export function createGdprService(deps: {
 }) {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
+  const customers = customerDeletion(store, provider);
 
   // The export as JSON text in pieces: the head is read here (an unknown user fails before anything
   // is sent), each page of rows only when the consumer asks for the next piece.
@@ -90,66 +93,77 @@ export function createGdprService(deps: {
   }
 
   // Erases a user in one transaction: the sessions, API keys, personal fields, the audit row, and
-  // the provider customer queued for deletion there, so the erasure never waits for the provider
-  // and the customer is never forgotten (a checkout creating one meanwhile queues its own:
-  // PaymentStore.setProviderCustomer). The queued customer is then deleted at once if the
-  // provider answers, else by the worker's passes. Idempotent.
+  // the provider customer queued for deletion there, so the erasure completes while the provider
+  // is down and the customer is never forgotten (a checkout creating one meanwhile queues its
+  // own: PaymentStore.setProviderCustomer). The answer waits for one try of that delete; a failed
+  // one is left to the worker's passes. Retried on a deadlock (nothing before it reached the
+  // provider). Idempotent.
   async function erase(input: EraseInput) {
     assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
     if (!user) throw new NotFoundError("user");
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
     assertConfirmedEmail(user.email, input.confirmEmail);
-    const erased = await store.transaction(async (tx) => {
-      const locked = await tx.lockUser(input.userId);
-      if (!locked) throw new NotFoundError("user");
-      if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null, customer: null };
-      assertConfirmedEmail(locked.email, input.confirmEmail);
-      const now = clock.now();
-      if (locked.stripeCustomerId) await tx.queueCustomerDeletion(input.userId, locked.stripeCustomerId);
-      await tx.eraseUser(input.userId, now);
-      await tx.scrub(
-        input.userId,
-        [locked.email, locked.stripeCustomerId].filter((v): v is string => !!v),
-      );
-      await tx.recordErasure({
-        actorId: input.actorId,
-        userId: input.userId,
-        requestId: input.requestId ?? null,
-        reason: input.reason,
-      });
-      return { erasedAt: now, alreadyErased: false, address: locked.email, customer: locked.stripeCustomerId };
-    });
-    // A failure here is counted on the queued row and left to the worker, which reports it.
-    if (erased.customer) await deleteCustomer(erased.customer).catch(() => {});
+    const erased = await withRetry(() => store.transaction((tx) => eraseIn(tx, input)));
+    if (erased.customer) await customers.deleteNow(erased.customer).catch(() => {});
     if (erased.address) await deps.confirmErasure?.(input.userId, erased.address);
     return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
 
-  async function deleteCustomer(customerId: string): Promise<void> {
-    try {
-      await provider.deleteCustomer(customerId);
-    } catch (error) {
-      await store.customerDeleteFailed(customerId);
-      throw error;
-    }
+  async function eraseIn(tx: GdprStore, input: EraseInput) {
+    const locked = await tx.lockUser(input.userId);
+    if (!locked) throw new NotFoundError("user");
+    if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null, customer: null };
+    assertConfirmedEmail(locked.email, input.confirmEmail);
+    const now = clock.now();
+    if (locked.stripeCustomerId) await tx.queueCustomerDeletion(input.userId, locked.stripeCustomerId);
+    await tx.eraseUser(input.userId, now);
+    await tx.scrub(
+      input.userId,
+      [locked.email, locked.stripeCustomerId].filter((v): v is string => !!v),
+    );
+    await tx.recordErasure({
+      actorId: input.actorId,
+      userId: input.userId,
+      requestId: input.requestId ?? null,
+      reason: input.reason,
+    });
+    return { erasedAt: now, alreadyErased: false, address: locked.email, customer: locked.stripeCustomerId };
+  }
+
+  return {
+    exportDocument,
+    issueErasureToken,
+    assertErasureToken,
+    erase,
+    deleteQueuedCustomers: customers.deleteQueued,
+  };
+}
+
+// Erased users' customers at the provider: each queued one deleted there (one already deleted
+// counts as done), then its row.
+function customerDeletion(store: GdprStore, provider: PaymentProvider) {
+  async function deleteNow(customerId: string): Promise<void> {
+    await provider.deleteCustomer(customerId);
     await store.customerDeleted(customerId);
   }
 
-  // The worker's pass: deletes the due queued customers at the provider (one already deleted
-  // counts as done). Failures stay queued, counted, and are reported together; one failing for
-  // CUSTOMER_DELETE_ALERT_TRIES or more is named as needing a person.
-  async function deleteQueuedCustomers(): Promise<{ deleted: number }> {
+  // The worker's pass: claims one due customer at a time (a claim lasts until its backoff ends, so
+  // a slow provider never has two passes on the same customer). Failures stay queued and are
+  // reported together; one that failed CUSTOMER_DELETE_ALERT_TRIES times or more is named as
+  // needing a person (its row is in provider_customers_to_delete).
+  async function deleteQueued(): Promise<{ deleted: number }> {
     const errors: unknown[] = [];
-    let stuck = 0;
-    let deleted = 0;
-    for (const { customerId, tries } of await store.customersToDelete(CUSTOMER_DELETE_BATCH)) {
+    let [stuck, deleted] = [0, 0];
+    for (let claimed = 0; claimed < CUSTOMER_DELETE_BATCH; claimed += 1) {
+      const due = await store.claimCustomerToDelete();
+      if (!due) break;
       try {
-        await deleteCustomer(customerId);
+        await deleteNow(due.customerId);
         deleted += 1;
       } catch (error) {
         errors.push(error);
-        if (tries + 1 >= CUSTOMER_DELETE_ALERT_TRIES) stuck += 1;
+        if (due.tries >= CUSTOMER_DELETE_ALERT_TRIES) stuck += 1;
       }
     }
     if (errors.length > 0) {
@@ -160,7 +174,7 @@ export function createGdprService(deps: {
     return { deleted };
   }
 
-  return { exportDocument, issueErasureToken, assertErasureToken, erase, deleteQueuedCustomers };
+  return { deleteNow, deleteQueued };
 }
 
 interface EraseInput {

@@ -1,6 +1,6 @@
 import type { GdprStore } from "@credits/core";
-import { asc, eq, sql } from "drizzle-orm";
-import type { Database } from "./client.ts";
+import { eq, sql } from "drizzle-orm";
+import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { readExportHead, readExportPages } from "./gdpr-export-store.ts";
 import { dropUserMail } from "./mail-store.ts";
@@ -103,29 +103,29 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
     },
 
     queueCustomerDeletion: async (userId, customerId) => {
-      await db.insert(providerCustomersToDelete).values({ customerId, userId }).onConflictDoNothing();
+      await db
+        .insert(providerCustomersToDelete)
+        .values({ customerId, userId, tries: 1, lastTriedAt: sql`now()` })
+        .onConflictDoNothing();
     },
 
-    customersToDelete: async (limit) =>
-      db
-        .select({ customerId: providerCustomersToDelete.customerId, tries: providerCustomersToDelete.tries })
-        .from(providerCustomersToDelete)
-        .where(
-          sql`${providerCustomersToDelete.lastTriedAt} IS NULL OR ${providerCustomersToDelete.lastTriedAt} <=
-              now() - least(interval '30 seconds' * power(2, least(${providerCustomersToDelete.tries}, 12)), ${RETRY_CAP})`,
-        )
-        .orderBy(sql`${providerCustomersToDelete.lastTriedAt} NULLS FIRST`, asc(providerCustomersToDelete.createdAt))
-        .limit(limit),
+    claimCustomerToDelete: async () => {
+      const t = providerCustomersToDelete;
+      const result = await db.execute(sql`
+        UPDATE provider_customers_to_delete SET tries = tries + 1, last_tried_at = now()
+         WHERE customer_id = (
+           SELECT ${t.customerId} FROM ${t}
+            WHERE ${t.lastTriedAt} IS NULL
+               OR ${t.lastTriedAt} <= now() - least(interval '30 seconds' * power(2, least(${t.tries}, 12)), ${RETRY_CAP})
+            ORDER BY ${t.lastTriedAt} NULLS FIRST, ${t.createdAt}
+            LIMIT 1 FOR UPDATE SKIP LOCKED)
+        RETURNING customer_id, tries`);
+      const [row] = rowsOf<{ customer_id: string; tries: number }>(result);
+      return row ? { customerId: row.customer_id, tries: Number(row.tries) } : null;
+    },
 
     customerDeleted: async (customerId) => {
       await db.delete(providerCustomersToDelete).where(eq(providerCustomersToDelete.customerId, customerId));
-    },
-
-    customerDeleteFailed: async (customerId) => {
-      await db
-        .update(providerCustomersToDelete)
-        .set({ tries: sql`${providerCustomersToDelete.tries} + 1`, lastTriedAt: sql`now()` })
-        .where(eq(providerCustomersToDelete.customerId, customerId));
     },
 
     recordErasure: async ({ actorId, userId, requestId, reason }) => {

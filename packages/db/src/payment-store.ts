@@ -158,9 +158,17 @@ function eventsAndUsers(
   };
 }
 
-// One statement under the user's row lock, so an erasure committing meanwhile is seen: a customer
-// created for a user erased since is queued for deletion, never stored (null).
+// The usual case, the customer already stored (a card saved on it), takes no lock: a lock here
+// would order the user row after the auto top-up settings row, against the erasure's order.
+// Storing a new one is one statement under the user's row lock, so an erasure committing
+// meanwhile is seen: a customer created for a user erased since is queued for deletion, never
+// stored (null).
 async function setProviderCustomer(db: Database, userId: string, customerId: string): Promise<string | null> {
+  const [current] = await db
+    .select({ id: users.stripeCustomerId })
+    .from(users)
+    .where(and(eq(users.id, userId), isNull(users.erasedAt)));
+  if (current?.id === customerId) return customerId;
   const result = await db.execute(sql`
     WITH target AS (
       SELECT id, erased_at, stripe_customer_id FROM users WHERE id = ${userId} FOR UPDATE

@@ -162,6 +162,9 @@ const schema = z.object({
   // per currency: `usd:20000,jpy:30000`; a currency not listed: no top-up in it). A crossing past a
   // cap charges nothing (auto_topup.failed, reason cap_reached).
   AUTO_TOPUP_WORKER_ENABLED: z.stringbool().optional(),
+  // Retry the deletes at the provider of erased users' customers (default: on, off under
+  // NODE_ENV=test: tests share a database, and run a pass themselves).
+  GDPR_CUSTOMER_DELETE_ENABLED: z.stringbool().optional(),
   AUTO_TOPUP_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   AUTO_TOPUP_MAX_PER_DAY: z.coerce.number().int().min(1).max(100).default(5),
   AUTO_TOPUP_MAX_PER_MONTH: z.coerce.number().int().min(1).max(1_000).default(30),

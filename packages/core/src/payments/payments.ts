@@ -99,7 +99,9 @@ export function createPaymentService(deps: {
         provider: provider.name,
         type: event.type === "ignored" ? event.providerType : event.type,
         status: acted ? "processed" : "ignored",
-        payload: rawBody,
+        // An event that changed nothing keeps no body: the provider's data we do not use (a
+        // customer.deleted after an erasure carries the erased email) is not stored.
+        payload: acted ? rawBody : null,
       });
       if (!recorded) throw new DuplicateEvent();
       return acted ? "processed" : "ignored";

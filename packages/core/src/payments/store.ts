@@ -114,7 +114,7 @@ export interface PaymentStore {
     provider: string;
     type: string;
     status: ProcessedEventStatus;
-    payload: string;
+    payload: string | null;
   }): Promise<boolean>;
   // saveCard: the user opted into auto top-up and has no saved card yet (the next Checkout saves one).
   getBillingProfile(
