@@ -6,6 +6,7 @@ import {
   clawbackTargets,
   type DisputeStatus,
   deriveStatus,
+  nextDispute,
   nextDisputeStatus,
   type PaymentFacts,
 } from "../src/payments/state.ts";
@@ -62,6 +63,19 @@ describe("payment state", () => {
         expect(final).toBe(firstClose ?? (reports.length > 0 ? "open" : null));
       }),
     );
+  });
+
+  it("a dispute's amount is the one reported while open or at its close, never a late report's", () => {
+    const opened = nextDispute({ disputeStatus: null, disputeAmountMinor: null }, "open", 1_200);
+    expect(opened).toEqual({ disputeStatus: "open", disputeAmountMinor: 1_200 });
+    const lost = nextDispute(opened, "lost", 1_100);
+    expect(lost).toEqual({ disputeStatus: "lost", disputeAmountMinor: 1_100 });
+    expect(nextDispute(lost, "open", 2_000)).toEqual(lost);
+    // Closed before 0040 recorded amounts: the late report's is all there is.
+    expect(nextDispute({ disputeStatus: "won", disputeAmountMinor: null }, "open", 900)).toEqual({
+      disputeStatus: "won",
+      disputeAmountMinor: 900,
+    });
   });
 
   it("clawback targets: refunds in proportion, rounded in the user's favour, a dispute takes the rest", () => {

@@ -8,11 +8,12 @@ import { seedDefaults } from "../src/seed.ts";
 import { createUser } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
-// The daily totals (migrations 0011, 0036, 0038) are kept by triggers in the posting transaction:
-// after any mix of postings, rollbacks and payment changes they equal what the ledger and the
-// payments say when summed from scratch (the stats' definition, computed here the slow way):
-// revenue is what was paid (the price when no amount paid is recorded) less what was refunded, less
-// the tax's share of what was kept, and nothing of a payment whose dispute was lost.
+// The daily totals (migrations 0011, 0036, 0038, 0040) are kept by triggers in the posting
+// transaction: after any mix of postings, rollbacks and payment changes they equal what the ledger
+// and the payments say when summed from scratch (the stats' definition, computed here the slow
+// way): revenue is what was paid (the price when no amount paid is recorded) less what was
+// refunded, less what an open or lost dispute took (its amount, at most what the refunds left; the
+// whole charge when none was recorded), less the tax's share of what was kept.
 const { db } = testDb;
 const admin = createAdminStore(db);
 const day = (offsetDays: number) => new Date(Date.now() + offsetDays * 86_400_000);
@@ -34,10 +35,12 @@ async function fromScratch(from: Date, to: Date) {
   const revenue = rowsOf<{ day: string; currency: string; total: string }>(
     await db.execute(sql`
       SELECT to_char((credited_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day, currency,
-             sum(CASE WHEN dispute_status = 'lost' OR paid = 0 THEN 0
-                      ELSE (paid - amount_refunded_minor)
-                           - coalesce(amount_tax_minor, 0) * (paid - amount_refunded_minor) / paid END) AS total
-        FROM (SELECT *, coalesce(amount_paid_minor, amount_minor) AS paid FROM payments) p
+             sum(CASE WHEN paid = 0 THEN 0 ELSE kept - coalesce(amount_tax_minor, 0) * kept / paid END) AS total
+        FROM (SELECT *, paid - amount_refunded_minor
+                        - CASE WHEN dispute_status IN ('open', 'lost')
+                               THEN least(coalesce(dispute_amount_minor, paid), paid - amount_refunded_minor)
+                               ELSE 0 END AS kept
+                FROM (SELECT *, coalesce(amount_paid_minor, amount_minor) AS paid FROM payments) q) p
        WHERE (credited_at AT TIME ZONE 'UTC')::date BETWEEN ${first}::date AND ${last}::date
        GROUP BY 1, 2`),
   );
@@ -163,6 +166,43 @@ describe("daily totals", () => {
       UPDATE payments SET amount_paid_minor = 1200, amount_subtotal_minor = 2000, amount_discount_minor = 800,
              amount_tax_minor = 0 WHERE id = ${legacy}::uuid`);
     expect(await revenueToday()).toBe(before + 2_100);
+  });
+
+  it("leave out the tax and what a dispute took while it is open or lost, and count it again once won", async () => {
+    await seedDefaults(db);
+    const userId = await createUser(db);
+    const [pack] = rowsOf<{ id: string }>(await db.execute(sql`SELECT id FROM credit_packages LIMIT 1`));
+    // Charged 2 400 chf (a currency no other test here writes), 400 of it tax.
+    const credited = async (at = sql`now()`) => {
+      const [row] = rowsOf<{ id: string; day: string }>(
+        await db.execute(sql`
+          INSERT INTO payments (user_id, package_id, credits, amount_minor, currency, provider, status, credited_at,
+                                amount_paid_minor, amount_subtotal_minor, amount_discount_minor, amount_tax_minor)
+          VALUES (${userId}::uuid, ${pack?.id}::uuid, 100, 2000, 'chf', 'stripe', 'paid', ${at}, 2400, 2000, 0, 400)
+          RETURNING id, to_char((credited_at AT TIME ZONE 'UTC')::date, 'YYYY-MM-DD') AS day`),
+      );
+      return { id: row?.id as string, day: row?.day as string };
+    };
+    const set = (id: string, change: ReturnType<typeof sql>) =>
+      db.execute(sql`UPDATE payments SET ${change} WHERE id = ${id}::uuid`);
+    // The day comes from the row the database stamped, never from this process's clock.
+    const first = await credited();
+    const revenueOn = async () =>
+      (await expectTotalsMatchLedger()).find((d) => d.day === first.day)?.revenueMinor.chf ?? 0;
+    const start = (await revenueOn()) - 2_000;
+    // A quarter refunded: 1 800 kept, 300 of it tax.
+    await set(first.id, sql`amount_refunded_minor = 600`);
+    expect(await revenueOn()).toBe(start + 1_500);
+    // 900 disputed, withdrawn at once: 900 kept, 150 of it tax.
+    await set(first.id, sql`dispute_status = 'open', dispute_amount_minor = 900`);
+    expect(await revenueOn()).toBe(start + 750);
+    await set(first.id, sql`dispute_status = 'won'`);
+    expect(await revenueOn()).toBe(start + 1_500);
+    // Lost in full, with no amount recorded (a dispute from before 0040): nothing left.
+    const second = await credited(sql`(SELECT credited_at FROM payments WHERE id = ${first.id}::uuid)`);
+    expect(await revenueOn()).toBe(start + 3_500);
+    await set(second.id, sql`dispute_status = 'lost'`);
+    expect(await revenueOn()).toBe(start + 1_500);
   });
 
   it("answer a zero for a day nothing happened on", async () => {

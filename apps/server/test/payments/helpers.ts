@@ -337,14 +337,10 @@ export function purchaseEvents(mock: StripeMock, purchase: Purchase) {
         amount_refunded: amountRefundedMinor,
         payment_intent: paymentIntent,
       }),
-    disputeCreated: () =>
-      disputeEvent("charge.dispute.created", { charge: chargeId, payment_intent: paymentIntent, amount: amountMinor }),
-    disputeClosed: (status: "won" | "lost") =>
-      disputeEvent("charge.dispute.closed", {
-        charge: chargeId,
-        payment_intent: paymentIntent,
-        amount: amountMinor,
-        status,
-      }),
+    // amount: the dispute's (all or part of the charge); the price unless given.
+    disputeCreated: (amount = amountMinor) =>
+      disputeEvent("charge.dispute.created", { charge: chargeId, payment_intent: paymentIntent, amount }),
+    disputeClosed: (status: "won" | "lost", amount = amountMinor) =>
+      disputeEvent("charge.dispute.closed", { charge: chargeId, payment_intent: paymentIntent, amount, status }),
   };
 }

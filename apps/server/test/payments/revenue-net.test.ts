@@ -1,7 +1,9 @@
-// Review11 F8 (migration 0038, ADR 021): the daily revenue (/admin/stats/daily, which the admin
-// dashboard's loader charts) is ours only: the tax collected for the state is left out, a
-// discount counts what was paid, a refund lowers it by what it gave back net of its tax share, and
-// a lost dispute takes the payment out (a won one leaves it), Stripe's API answered by msw.
+// Review11 F8 and promo15d (migrations 0038, 0040; ADR 021): the daily revenue
+// (/admin/stats/daily, which the admin dashboard's loader charts) is ours only: the tax collected
+// for the state is left out, a discount counts what was paid, a refund lowers it by what it gave
+// back net of its tax share, and a dispute takes out its own amount (all or part of the charge)
+// from the day it opens until it is won, Stripe's API answered by msw. Changes are booked on the
+// payment's credited day ("by purchase day", ADR 012).
 import { describe, expect, it } from "vitest";
 import {
   call,
@@ -48,60 +50,91 @@ async function paid(money: { discount?: number; tax?: number }): Promise<Purchas
   return purchase;
 }
 
-async function revenueToday(): Promise<number> {
-  const today = new Date().toISOString().slice(0, 10);
-  const reply = await call(server.url, "GET", `/api/v1/admin/stats/daily?from=${today}&to=${today}`, {
+// The days around this file's start, fixed once: every purchase here is credited within them, so
+// their sum moves only by what the tests do, whichever side of UTC midnight each change lands on.
+const [from, to] = [-1, 1].map((d) => new Date(Date.now() + d * 86_400_000).toISOString().slice(0, 10));
+
+async function revenueByDay(): Promise<Record<string, number>> {
+  const reply = await call(server.url, "GET", `/api/v1/admin/stats/daily?from=${from}&to=${to}`, {
     cookie: admin.cookie,
   });
   expect(reply.status).toBe(200);
-  return reply.body.days[0]?.revenueMinor.usd ?? 0;
+  const days = reply.body.days as { day: string; revenueMinor: Record<string, number> }[];
+  return Object.fromEntries(days.map((d) => [d.day, d.revenueMinor.usd ?? 0]));
 }
 
-async function disputed(purchase: Purchase, outcome: "won" | "lost") {
+const revenue = async () => Object.values(await revenueByDay()).reduce((sum, v) => sum + v, 0);
+
+// The day a purchase's revenue is booked on: its row's credited_at, stamped by the database.
+async function creditedDay(purchase: Purchase): Promise<string> {
+  const row = await paymentRow(purchase.paymentId);
+  return (row.creditedAt as Date).toISOString().slice(0, 10);
+}
+
+// amount: the dispute's (Stripe may dispute part of the charge).
+async function disputed(purchase: Purchase, outcome: "won" | "lost", amount: number) {
   const events = purchaseEvents(mock, purchase);
-  expect((await deliver(server.url, events.disputeCreated())).status).toBe(200);
-  expect((await deliver(server.url, events.disputeClosed(outcome))).status).toBe(200);
-  expect(await paymentRow(purchase.paymentId)).toMatchObject({ disputeStatus: outcome });
+  expect((await deliver(server.url, events.disputeCreated(amount))).status).toBe(200);
+  expect((await deliver(server.url, events.disputeClosed(outcome, amount))).status).toBe(200);
+  expect(await paymentRow(purchase.paymentId)).toMatchObject({ disputeStatus: outcome, disputeAmountMinor: amount });
 }
 
 describe("the daily revenue is ours only", () => {
-  it("a taxed purchase counts without its tax; a partial refund gives back its share of the tax", async () => {
-    const before = await revenueToday();
+  it("a taxed purchase counts without its tax, on its credited day; a partial refund gives back its share of the tax", async () => {
+    const before = await revenueByDay();
     const taxed = await paid({ tax: 400 });
-    expect(await revenueToday()).toBe(before + 2_000);
+    const day = await creditedDay(taxed);
+    expect((await revenueByDay())[day]).toBe((before[day] ?? 0) + 2_000);
     // 600 of 2 400 back: 100 of it was tax, 500 ours.
     const refunded = await refund(server, admin, taxed.paymentId, { amount: 600 });
     expect(refunded.body).toMatchObject({ amount: 600, status: "succeeded" });
-    expect(await revenueToday()).toBe(before + 1_500);
+    expect((await revenueByDay())[day]).toBe((before[day] ?? 0) + 1_500);
   });
 
   it("a discounted purchase counts what was paid, less a partial refund", async () => {
-    const before = await revenueToday();
+    const before = await revenue();
     const discounted = await paid({ discount: 500 });
-    expect(await revenueToday()).toBe(before + 1_500);
+    expect(await revenue()).toBe(before + 1_500);
     expect((await refund(server, admin, discounted.paymentId, { amount: 300 })).body).toMatchObject({
       status: "succeeded",
     });
-    expect(await revenueToday()).toBe(before + 1_200);
+    expect(await revenue()).toBe(before + 1_200);
   });
 
-  it("a lost dispute takes the payment out of the revenue, a partial refund before it not twice", async () => {
-    const before = await revenueToday();
+  it("a dispute lost for the whole charge takes the payment out, a partial refund before it not twice", async () => {
+    const before = await revenue();
     const lost = await paid({ tax: 400 });
     const refundedThenLost = await paid({});
     expect((await refund(server, admin, refundedThenLost.paymentId, { amount: 500 })).body).toMatchObject({
       status: "succeeded",
     });
-    expect(await revenueToday()).toBe(before + 2_000 + 1_500);
-    await disputed(lost, "lost");
-    await disputed(refundedThenLost, "lost");
-    expect(await revenueToday()).toBe(before);
+    expect(await revenue()).toBe(before + 2_000 + 1_500);
+    await disputed(lost, "lost", 2_400);
+    // Stripe disputes what is left of the charge.
+    await disputed(refundedThenLost, "lost", 1_500);
+    expect(await revenue()).toBe(before);
   });
 
-  it("a won dispute leaves the payment counted", async () => {
-    const before = await revenueToday();
+  it("a dispute for part of the charge takes out that part only, from the day it opens", async () => {
+    const before = await revenue();
+    const partly = await paid({ tax: 400 });
+    const events = purchaseEvents(mock, partly);
+    // 1 200 of 2 400 disputed: 1 200 kept, 200 of it tax.
+    expect((await deliver(server.url, events.disputeCreated(1_200))).status).toBe(200);
+    expect(await paymentRow(partly.paymentId)).toMatchObject({ disputeStatus: "open", disputeAmountMinor: 1_200 });
+    expect(await revenue()).toBe(before + 1_000);
+    expect((await deliver(server.url, events.disputeClosed("lost", 1_200))).status).toBe(200);
+    expect(await revenue()).toBe(before + 1_000);
+  });
+
+  it("an open dispute is withdrawn until it is won", async () => {
+    const before = await revenue();
     const won = await paid({ tax: 400 });
-    await disputed(won, "won");
-    expect(await revenueToday()).toBe(before + 2_000);
+    const events = purchaseEvents(mock, won);
+    expect((await deliver(server.url, events.disputeCreated(2_400))).status).toBe(200);
+    expect(await revenue()).toBe(before);
+    expect((await deliver(server.url, events.disputeClosed("won", 2_400))).status).toBe(200);
+    expect(await paymentRow(won.paymentId)).toMatchObject({ disputeStatus: "won" });
+    expect(await revenue()).toBe(before + 2_000);
   });
 });

@@ -39,7 +39,7 @@ import {
   refundedAtProvider,
 } from "./refund-failures.ts";
 import { createSettle, type LedgerTx } from "./settle.ts";
-import { chargedMinor, nextDisputeStatus, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
+import { chargedMinor, nextDispute, OPEN_STATUSES, type PaymentStatus } from "./state.ts";
 import type { Payment, PaymentPatch, PaymentStore } from "./store.ts";
 import { transition } from "./transition.ts";
 
@@ -142,7 +142,7 @@ export function createPaymentService(deps: {
         const payment = await lockByRef(tx, { paymentIntentId: dispute.paymentIntentId, chargeId: dispute.chargeId });
         // A closed dispute that was not lost (won, or an inquiry closed with a warning) returns the credits.
         const reported = event.type === "dispute.created" ? "open" : dispute.outcome === "lost" ? "lost" : "won";
-        await settle(tx, payment, { disputeStatus: nextDisputeStatus(payment.disputeStatus, reported) }, event.id);
+        await settle(tx, payment, nextDispute(payment, reported, dispute.amountMinor), event.id);
         if (reported === "open") await tx.autoTopUps.forgetCardToDetach(payment.userId, DISPUTE_DISABLED_REASON);
         return true;
       }

@@ -58,6 +58,21 @@ export function nextDisputeStatus(current: DisputeStatus | null, reported: Dispu
   return reported;
 }
 
+// A dispute report's facts: the status only moves forward (nextDisputeStatus), and the amount is
+// what the bank took (all or part of the charge), never replaced by a late report on a dispute
+// already closed.
+export function nextDispute(
+  current: { disputeStatus: DisputeStatus | null; disputeAmountMinor: number | null },
+  reported: DisputeStatus,
+  amountMinor: number,
+): { disputeStatus: DisputeStatus; disputeAmountMinor: number } {
+  const closed = current.disputeStatus === "won" || current.disputeStatus === "lost";
+  return {
+    disputeStatus: nextDisputeStatus(current.disputeStatus, reported),
+    disputeAmountMinor: closed ? (current.disputeAmountMinor ?? amountMinor) : amountMinor,
+  };
+}
+
 // How many of the payment's credits each cause should hold back, given the facts.
 // Refunds claw back in proportion to the amount charged (rounded down, in the user's favour): a
 // full refund of a discounted payment takes back all its credits. An open or lost dispute takes

@@ -33,6 +33,8 @@ export interface Payment {
   providerChargeId: string | null;
   amountRefundedMinor: number;
   disputeStatus: DisputeStatus | null;
+  // The dispute's amount (it may cover part of the charge); null with none, or recorded before 0040.
+  disputeAmountMinor: number | null;
   creditsRefunded: number;
   creditsDisputed: number;
   reviewReason: string | null;
@@ -59,6 +61,7 @@ export type PaymentPatch = Partial<
     | "amountDiscountMinor"
     | "amountTaxMinor"
     | "disputeStatus"
+    | "disputeAmountMinor"
     | "creditsRefunded"
     | "creditsDisputed"
     | "reviewReason"

@@ -126,6 +126,9 @@ export const payments = pgTable(
     // so events applied in any order end in the same state.
     amountRefundedMinor: bigint("amount_refunded_minor", { mode: "number" }).notNull().default(0),
     disputeStatus: disputeStatus("dispute_status"),
+    // The dispute's amount as the provider reported it (0040): a dispute may cover part of the
+    // charge. NULL with no dispute, or one recorded before 0040 (taken as the whole charge).
+    disputeAmountMinor: bigint("dispute_amount_minor", { mode: "number" }),
     // Credits taken back so far, per cause (the ledger rows say the same, row by row).
     creditsRefunded: credits("credits_refunded").notNull().default(0),
     creditsDisputed: credits("credits_disputed").notNull().default(0),
@@ -159,6 +162,7 @@ export const payments = pgTable(
       "payments_clawback_bounded",
       sql`${t.creditsRefunded} >= 0 AND ${t.creditsDisputed} >= 0 AND ${t.creditsRefunded} + ${t.creditsDisputed} <= ${t.credits}`,
     ),
+    check("payments_dispute_amount_valid", sql`${t.disputeAmountMinor} IS NULL OR ${t.disputeAmountMinor} >= 0`),
     check("payments_currency_iso", sql`${t.currency} ~ '^[a-z]{3}$'`),
     check("payments_receipt_url_bounded", sql`${t.receiptUrl} IS NULL OR char_length(${t.receiptUrl}) <= 2048`),
     check("payments_credit_expiry_positive", sql`${t.creditExpiryDays} IS NULL OR ${t.creditExpiryDays} > 0`),
