@@ -796,7 +796,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Daily totals for charts */
+        /**
+         * Daily totals for charts
+         * @description Per UTC day: credits purchased, spent, adjusted and clawed back, and revenue per currency by purchase day (ADR 012): a refund or dispute changes the day its payment was credited, not the day it happened, so a past day's revenue can still change.
+         */
         get: operations["admin-dailyStats"];
         put?: never;
         post?: never;
@@ -12126,6 +12129,7 @@ export interface operations {
                             spent: number;
                             adjusted: number;
                             clawedBack: number;
+                            /** @description Revenue in minor units per currency, by purchase day: what the payments credited that day paid, less tax, refunds and open or lost disputes, whenever those happened */
                             revenueMinor: {
                                 [key: string]: number;
                             };

@@ -134,6 +134,9 @@ describe("admin", () => {
     expect(await page.getByTestId("chart-credits").locator("rect").count()).toBeGreaterThanOrEqual(2);
     const revenue = page.getByTestId("chart-revenue").getByRole("img");
     expect(await revenue.getAttribute("aria-label")).toContain("USD: $5.00");
+    // Booked by purchase day (ADR 012): a late refund moves a past day, and the page says so.
+    expect(await page.getByTestId("chart-revenue").textContent()).toContain("by purchase day");
+    expect(await page.getByText("Revenue (by purchase day)", { exact: true }).count()).toBe(1);
     expect(await page.getByRole("table", { name: "Credits per day: figures per day" }).getByRole("row").count()).toBe(
       31,
     );

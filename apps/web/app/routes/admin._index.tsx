@@ -48,7 +48,7 @@ export default function AdminDashboard() {
         <Stat label="Credits purchased" value={integer.format(sum((d) => d.purchased))} />
         <Stat label="Credits spent" value={integer.format(sum((d) => d.spent))} />
         <Stat label="Net adjustments" value={integer.format(sum((d) => d.adjusted))} />
-        <Stat label="Revenue" value={revenueTotals.length ? revenueTotals.join(" · ") : "None yet"} />
+        <Stat label="Revenue (by purchase day)" value={revenueTotals.length ? revenueTotals.join(" · ") : "None yet"} />
       </dl>
 
       <div className="grid gap-6 xl:grid-cols-2">
@@ -80,7 +80,9 @@ export default function AdminDashboard() {
           <Chart
             testId="chart-revenue"
             title="Revenue per day"
-            description="Paid minus refunded, per currency."
+            // Booked on the day each payment was credited (ADR 012): a late refund or dispute moves
+            // a past day, so the words say which day a figure belongs to.
+            description="Paid less tax, refunds and disputes, per currency, by purchase day."
             kind="line"
             days={labels}
             // One currency: its minor units, formatted as money. Several: each in whole units of its

@@ -230,7 +230,16 @@ export const adminRouter = router({
 
   dailyStats: adminProcedure
     .meta({
-      openapi: { method: "GET", path: "/admin/stats/daily", tags: ["admin"], summary: "Daily totals for charts" },
+      openapi: {
+        method: "GET",
+        path: "/admin/stats/daily",
+        tags: ["admin"],
+        summary: "Daily totals for charts",
+        description:
+          "Per UTC day: credits purchased, spent, adjusted and clawed back, and revenue per currency by purchase " +
+          "day (ADR 012): a refund or dispute changes the day its payment was credited, not the day it happened, " +
+          "so a past day's revenue can still change.",
+      },
     })
     .input(z.strictObject({ from: z.iso.date(), to: z.iso.date() }))
     .output(
@@ -242,7 +251,12 @@ export const adminRouter = router({
             spent: z.number().int(),
             adjusted: z.number().int(),
             clawedBack: z.number().int(),
-            revenueMinor: z.record(z.string(), z.number().int()),
+            revenueMinor: z
+              .record(z.string(), z.number().int())
+              .describe(
+                "Revenue in minor units per currency, by purchase day: what the payments credited that day paid, " +
+                  "less tax, refunds and open or lost disputes, whenever those happened",
+              ),
           }),
         ),
       }),
