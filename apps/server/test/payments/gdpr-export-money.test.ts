@@ -88,7 +88,7 @@ describe("F9b: the export's money beyond purchases", () => {
 
   // Review11: a payment's money in the export is what was paid, with the discount and tax the
   // session recorded, not only the price.
-  it("each payment says what was paid, and its discount and tax when it had them", async () => {
+  it("each payment says what was paid, and its discount and tax (0 without), once credited", async () => {
     const user = await signUp(server.url, "gdpr-paid");
     const purchase = await startPurchase(server, "standard", user.id);
     const event = sessionEvent(mock, purchase.sessionId, "checkout.session.completed", {
@@ -100,6 +100,11 @@ describe("F9b: the export's money beyond purchases", () => {
       },
     });
     expect((await deliver(server.url, event)).status).toBe(200);
+    const plain = await startPurchase(server, "starter", user.id);
+    const plainPaid = sessionEvent(mock, plain.sessionId, "checkout.session.completed", {
+      paymentIntent: plain.paymentIntent,
+    });
+    expect((await deliver(server.url, plainPaid)).status).toBe(200);
     const unpaid = await startPurchase(server, "starter", user.id);
 
     const reply = await call(server.url, "GET", "/api/v1/gdpr/export", { cookie: user.cookie });
@@ -110,6 +115,12 @@ describe("F9b: the export's money beyond purchases", () => {
       amountPaidMinor: 1_800,
       amountDiscountMinor: 500,
       amountTaxMinor: 300,
+    });
+    // Credited without a code or tax: 0 recorded, not null.
+    expect(byId.get(plain.paymentId)).toMatchObject({
+      amountPaidMinor: 500,
+      amountDiscountMinor: 0,
+      amountTaxMinor: 0,
     });
     // Not paid yet: nothing paid, no discount or tax known.
     expect(byId.get(unpaid.paymentId)).toMatchObject({

@@ -12,8 +12,9 @@ const dated = z.iso.datetime();
 // here. The ledger is in posting order (seq), payments newest first; refunds (of the user's
 // payments, requests included) and auto top-up attempts oldest first. No provider ids: the saved
 // card is only `cardSaved`. A payment carries its price (amountMinor), what was paid once credited
-// (amountPaidMinor) and the session's discount and tax (amountDiscountMinor, amountTaxMinor; null
-// when none was recorded).
+// (amountPaidMinor) and the session's discount and tax (amountDiscountMinor, amountTaxMinor: 0 for
+// a purchase credited without a code or tax; null while it is not credited, or when it was credited
+// before these were recorded, migration 0023).
 const exportDocument = z.object({
   exportedAt: dated,
   profile: z.object({
