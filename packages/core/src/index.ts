@@ -29,6 +29,7 @@ export * from "./limits.ts";
 export * from "./mail/index.ts";
 export * from "./money.ts";
 export * from "./payments/payments.ts";
+export * from "./payments/promotions.ts";
 export * from "./payments/provider.ts";
 export * from "./payments/receipts.ts";
 export * from "./payments/refund-store.ts";

@@ -1,5 +1,12 @@
-import { type AdminStore, type AuditQuery, type DailyTotals, isUuid, type UserSummary } from "@credits/core";
-import { and, desc, eq, gt, gte, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import {
+  type AdminStore,
+  type AuditQuery,
+  type DailyTotals,
+  isUuid,
+  type UserSummary,
+  unapprovedGrantActions,
+} from "@credits/core";
+import { and, desc, eq, gt, gte, inArray, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
@@ -96,13 +103,17 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
     // key grant reads this total under the user's balance lock (ADR 023). An approved request's
     // row has its own action ('adjustment_approved'): a second admin saw it.
     unapprovedAdjustmentTotal: async (userId, windowMs) => {
-      const result = await db.execute(sql`
-        SELECT coalesce(sum(abs(a.amount)), 0) AS total
-          FROM admin_actions a
-         WHERE a.target_user_id = ${userId}::uuid
-           AND a.created_at > now() - ${windowMs} * interval '1 millisecond'
-           AND a.action IN ('adjust', 'api_key.grant')`);
-      return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
+      const [row] = await db
+        .select({ total: sql<string | number>`coalesce(sum(abs(${adminActions.amount})), 0)` })
+        .from(adminActions)
+        .where(
+          and(
+            eq(adminActions.targetUserId, userId),
+            sql`${adminActions.createdAt} > now() - ${windowMs} * interval '1 millisecond'`,
+            inArray(adminActions.action, unapprovedGrantActions),
+          ),
+        );
+      return Number(row?.total ?? 0);
     },
 
     listActions: (query: AuditQuery) => listActions(readDb, query),

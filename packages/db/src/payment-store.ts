@@ -1,13 +1,13 @@
-import type { PaymentStore } from "@credits/core";
+import { type PaymentStore, promotionActions } from "@credits/core";
 import { paymentTransitions as transitionsCounter } from "@credits/observability";
-import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import { createAutoTopUpStore } from "./autotopup-store.ts";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { createRefundStore } from "./refund-store.ts";
-import { autoTopUpSettings, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
+import { adminActions, autoTopUpSettings, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
 // another integration on the same Stripe account) names no payment: answer "none" rather than let
@@ -145,15 +145,21 @@ function eventsAndUsers(
     setProviderCustomer: (userId, customerId) => setProviderCustomer(db, userId, customerId),
 
     // By admin_actions_target_idx, as the adjustments' window total (ADR 023): audit rows are
-    // append-only and stamped by the database's now(), as the window's edge is.
+    // append-only and stamped by the database's now(), as the window's edge is. Each purchase's
+    // share rounded up; rows written before it was recorded have only the rounded-down one.
     unpaidPromotionCredits: async (userId, windowMs) => {
-      const result = await db.execute(sql`
-        SELECT coalesce(sum((a.detail->>'unpaidCredits')::bigint), 0) AS total
-          FROM admin_actions a
-         WHERE a.target_user_id = ${userId}::uuid
-           AND a.created_at > now() - ${windowMs} * interval '1 millisecond'
-           AND a.action IN ('payment.promotion_applied', 'payment.promotion_review')`);
-      return Number(rowsOf<{ total: string | number }>(result)[0]?.total ?? 0);
+      const unpaid = sql`coalesce(${adminActions.detail}->>'unpaidCreditsUp', ${adminActions.detail}->>'unpaidCredits')`;
+      const [row] = await db
+        .select({ total: sql<string | number>`coalesce(sum((${unpaid})::bigint), 0)` })
+        .from(adminActions)
+        .where(
+          and(
+            eq(adminActions.targetUserId, userId),
+            sql`${adminActions.createdAt} > now() - ${windowMs} * interval '1 millisecond'`,
+            inArray(adminActions.action, promotionActions),
+          ),
+        );
+      return Number(row?.total ?? 0);
     },
   };
 }

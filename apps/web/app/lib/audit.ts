@@ -39,4 +39,7 @@ export const auditActions: Record<AuditAction, string> = {
   "webhook_delivery.replayed": "Webhook delivery replayed",
 };
 
-export const actionLabel = (action: string) => (auditActions as Record<string, string>)[action] ?? action;
+// Own keys only: `in` and a plain lookup also find the prototype's ("constructor", "toString").
+export const isAuditAction = (action: string): action is AuditAction => Object.hasOwn(auditActions, action);
+
+export const actionLabel = (action: string) => (isAuditAction(action) ? auditActions[action] : action);

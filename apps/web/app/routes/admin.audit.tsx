@@ -4,7 +4,7 @@ import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, cx, EmptyState, Field, PageHeader, Pager } from "../components/ui.tsx";
 import { emailsFor, isUuid, validDate } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
-import { actionLabel, auditActions } from "../lib/audit.ts";
+import { actionLabel, auditActions, isAuditAction } from "../lib/audit.ts";
 import { publicErrorOf } from "../lib/errors.server.ts";
 import { formatDateTime, formatSigned } from "../lib/format.ts";
 import { isPageCursor, pageCursor } from "../lib/page-cursor.ts";
@@ -48,7 +48,7 @@ export const loader = adminRoute(async ({ request, api }) => {
     to: params.get("to") ?? "",
   };
   const errors: FilterErrors = {};
-  if (filters.action && !(filters.action in auditActions)) filters.action = "";
+  if (filters.action && !isAuditAction(filters.action)) filters.action = "";
   if (filters.from && !validDate(filters.from)) errors.from = "Enter a date as YYYY-MM-DD.";
   if (filters.to && !validDate(filters.to)) errors.to = "Enter a date as YYYY-MM-DD.";
   if (!errors.from && !errors.to && filters.from && filters.to && filters.from > filters.to) {

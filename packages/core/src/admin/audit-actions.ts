@@ -48,3 +48,12 @@ export const auditActions = [
 ] as const;
 
 export type AuditAction = (typeof auditActions)[number];
+
+// The audit rows a user's window totals are summed from, named from the list above so a renamed
+// action fails typecheck here rather than silently leaving the sum at 0: adjustments and key
+// grants applied without a second admin (ADR 023), and discounted purchases (ADR 021, F7).
+export const unapprovedGrantActions = ["adjust", "api_key.grant"] as const satisfies readonly AuditAction[];
+export const promotionActions = [
+  "payment.promotion_applied",
+  "payment.promotion_review",
+] as const satisfies readonly AuditAction[];

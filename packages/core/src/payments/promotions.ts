@@ -17,20 +17,25 @@ export interface PromotionRule {
 }
 
 // The credits a promotion code gave away: the pack's credits in proportion to the discount's share
-// of the price (all of them when it took the whole price, its tax included), rounded down.
-export function unpaidCredits(payment: Payment): number {
+// of the price (all of them when it took the whole price, its tax included), rounded down for the
+// purchase alone (as reported) and up for the window's sum ("up"): rounded down, many tiny
+// discounts would each count 0 and never add up. Integer arithmetic, so a share that is a whole
+// number is never rounded past it.
+export function unpaidCredits(payment: Payment, round: "down" | "up" = "down"): number {
   const discount = payment.amountDiscountMinor ?? 0;
   const price = payment.amountSubtotalMinor ?? payment.amountMinor;
   if (discount <= 0) return 0;
   if (price <= 0 || chargedMinor(payment) === 0) return payment.credits;
-  return Math.min(payment.credits, Math.floor((payment.credits * discount) / price));
+  const share = BigInt(payment.credits) * BigInt(discount);
+  const rounded = (round === "up" ? share + BigInt(price) - 1n : share) / BigInt(price);
+  return Math.min(payment.credits, Number(rounded));
 }
 
 // earlier: the credits codes left unpaid on the user's purchases credited before this one within
-// the window.
+// the window, each rounded up (unpaidCreditsUp in their audit rows).
 export function promotionReview(payment: Payment, rule: PromotionRule, earlier = 0): string | null {
   const unpaid = unpaidCredits(payment);
-  const total = earlier + unpaid;
+  const total = earlier + unpaidCredits(payment, "up");
   if (total <= rule.threshold) return null;
   const paid = chargedMinor(payment);
   const took = `a promotion code took ${payment.amountDiscountMinor} of ${payment.amountMinor} ${payment.currency} (paid ${paid})`;
@@ -83,6 +88,7 @@ export async function recordPromotion(
       amountTaxMinor: paid.amountTaxMinor ?? 0,
       currency: paid.currency,
       unpaidCredits: unpaidCredits(paid),
+      unpaidCreditsUp: unpaidCredits(paid, "up"),
       source,
     },
   });
