@@ -11,12 +11,9 @@ ALTER TABLE "payments" ADD COLUMN "dispute_amount_minor" bigint;
 ALTER TABLE "payments" ADD CONSTRAINT "payments_dispute_amount_valid"
   CHECK ("dispute_amount_minor" IS NULL OR "dispute_amount_minor" >= 0);
 --> statement-breakpoint
--- No payment is written while this runs: the ALTER above holds the table's ACCESS EXCLUSIVE lock
--- until the migration commits, so the rebuild below reads every payment once, under the new rule,
--- and no fold of the old rule lands after it. The lock is taken again here so that stays true if
--- the column is ever dropped from this file.
-LOCK TABLE "payments" IN SHARE MODE;
---> statement-breakpoint
+-- No payment is written while this runs: the ALTERs above hold the table's ACCESS EXCLUSIVE lock
+-- until the migration commits (0038 took SHARE for the same end), so the rebuild below reads every
+-- payment once, under the new rule, and no fold of the old rule lands after it.
 DROP FUNCTION payment_revenue_minor(bigint, bigint, bigint, dispute_status);
 --> statement-breakpoint
 -- One definition for the fold and the rebuild (as 0038), so incremental maintenance and a rebuild
