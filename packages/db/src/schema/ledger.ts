@@ -145,6 +145,8 @@ export const creditTransactions = pgTable(
     createdAt: createdAt(),
   },
   (t) => [
+    // Also INCLUDE (balance_after) since migration 0041 (drizzle cannot declare it): the daily
+    // reconciliation's anchor lookups are index-only scans (ADR 024).
     index("credit_transactions_user_seq_idx").on(t.userId, t.seq),
     index("credit_transactions_payment_idx").on(t.paymentId),
     index("credit_transactions_created_idx").on(t.createdAt),
