@@ -67,6 +67,11 @@ const fullPass = sql`
 // grants opened since. A grant opened before the checkpoint has its remainder checked against
 // all its allocations by the full pass only (a long-lived grant's allocations grow with the
 // history); the rows moving it are checked here, and the user's grants must still sum to the balance.
+// Per-user reads are LATERAL subqueries with an ORDER BY, a LIMIT or an aggregate, which the
+// planner cannot flatten into a join: each is an index lookup per user in scope. As plain joins the
+// planner, estimating the scope at a default 200 users, hashed whole scans of users, credit_grants
+// and even the ledger (ADR 024). The anchor is an index-only scan: migration 0039's index carries
+// balance_after.
 const dailyPass = (touched: TouchedUsers) => sql`
   scope AS MATERIALIZED (
     SELECT user_id, min(from_seq) AS from_seq FROM (
@@ -82,29 +87,35 @@ const dailyPass = (touched: TouchedUsers) => sql`
   fresh AS MATERIALIZED (
     SELECT t.id, t.user_id, t.seq, t.amount, t.balance_after, t.kind, t.payment_id, t.hold_id,
            lag(t.balance_after, 1, s.anchor) OVER (PARTITION BY t.user_id ORDER BY t.seq) AS before
-      FROM anchored s JOIN credit_transactions t ON t.user_id = s.user_id AND t.seq > s.from_seq),
+      FROM anchored s
+     CROSS JOIN LATERAL (SELECT c.id, c.user_id, c.seq, c.amount, c.balance_after, c.kind, c.payment_id, c.hold_id
+                           FROM credit_transactions c
+                          WHERE c.user_id = s.user_id AND c.seq > s.from_seq ORDER BY c.seq) t),
   ledger AS (
     SELECT c.user_id, (array_agg(c.balance_after ORDER BY c.seq DESC))[1] AS total,
            min(c.seq) FILTER (WHERE ${chainBroken}) AS broken_at
       FROM fresh c LEFT JOIN ledger_break_acknowledgements k ON k.user_id = c.user_id AND k.seq = c.seq
      GROUP BY c.user_id),
-  grants AS (SELECT user_id, sum(remaining) AS total FROM credit_grants WHERE user_id IN (SELECT user_id FROM scope)
-              GROUP BY user_id),
   bad_grants AS (
-    SELECT cg.user_id FROM scope s JOIN credit_grants cg ON cg.user_id = s.user_id
-      LEFT JOIN LATERAL (SELECT sum(amount) AS total FROM ledger_allocations a WHERE a.grant_id = cg.id) a ON true
-     WHERE (s.from_seq = 0 OR cg.entry_seq > s.from_seq) AND ${grantDrifted(sql`a.total`)}
+    SELECT s.user_id FROM scope s
+     CROSS JOIN LATERAL (
+       SELECT 1 FROM credit_grants cg
+         LEFT JOIN LATERAL (SELECT sum(amount) AS total FROM ledger_allocations a WHERE a.grant_id = cg.id) a ON true
+        WHERE cg.user_id = s.user_id AND (s.from_seq = 0 OR cg.entry_seq > s.from_seq) AND ${grantDrifted(sql`a.total`)}
+        LIMIT 1) drifted
     UNION
     SELECT t.user_id FROM fresh t
       LEFT JOIN LATERAL (SELECT sum(amount) AS total FROM ledger_allocations a WHERE a.entry_id = t.id) a ON true
      WHERE ${rowMovedGrantsWrongly(sql`a.total`)}),
   checked AS (
-    SELECT u.id AS user_id, u.credits_balance AS balance, coalesce(l.total, s.anchor) AS ledger_sum, l.broken_at,
+    SELECT s.user_id, u.credits_balance AS balance, coalesce(l.total, s.anchor) AS ledger_sum, l.broken_at,
            coalesce(g.total, 0) AS grants_remaining,
            (u.credits_balance < 0 AND u.disputed_at IS NULL) AS negative_without_dispute,
-           (u.id IN (SELECT user_id FROM bad_grants)) AS grants_inconsistent
-      FROM anchored s JOIN users u ON u.id = s.user_id
-      LEFT JOIN ledger l ON l.user_id = u.id LEFT JOIN grants g ON g.user_id = u.id),
+           (s.user_id IN (SELECT user_id FROM bad_grants)) AS grants_inconsistent
+      FROM anchored s
+     CROSS JOIN LATERAL (SELECT credits_balance, disputed_at FROM users WHERE id = s.user_id LIMIT 1) u
+     CROSS JOIN LATERAL (SELECT sum(remaining) AS total FROM credit_grants cg WHERE cg.user_id = s.user_id) g
+      LEFT JOIN ledger l ON l.user_id = s.user_id),
   counted AS (SELECT count(*)::int AS n FROM scope)`;
 
 // The flagged set, with `flag`: this check's violators in (a user already in keeps when they were
@@ -117,24 +128,30 @@ const flagging = sql`,
 // each from a snapshot taken after the other's commit, so an older check never clears a newer flag.
 const FLAG_LOCK = sql`SELECT pg_advisory_xact_lock(hashtextextended('ledger_flagged_users', 0))`;
 
-export async function findInvariantViolations(
-  db: Database,
-  limit: number,
-  touched?: TouchedUsers,
-  options: { flag?: boolean } = {},
-): Promise<InvariantCheck> {
-  const check = sql`
+// The check's one statement: a row of counts, then up to `limit` violators (exported for the
+// test of its plan).
+export function invariantCheckStatement(limit: number, touched: TouchedUsers | undefined, flag: boolean): SQL {
+  return sql`
     WITH ${touched ? dailyPass(touched) : fullPass},
     violating AS MATERIALIZED (
       SELECT * FROM checked
        WHERE balance <> ledger_sum OR broken_at IS NOT NULL OR negative_without_dispute
-          OR grants_remaining <> greatest(balance, 0) OR grants_inconsistent)${options.flag ? flagging : sql``}
+          OR grants_remaining <> greatest(balance, 0) OR grants_inconsistent)${flag ? flagging : sql``}
     SELECT NULL AS user_id, NULL AS balance, NULL AS ledger_sum, NULL AS broken_at, NULL AS grants_remaining,
            NULL AS negative_without_dispute, NULL AS grants_inconsistent, n,
            (SELECT count(*)::int FROM violating) AS found FROM counted
     UNION ALL
     (SELECT v.*, NULL, NULL FROM violating v LEFT JOIN ledger_flagged_users f ON f.user_id = v.user_id
       ORDER BY f.reported_at NULLS FIRST, v.user_id LIMIT ${limit})`;
+}
+
+export async function findInvariantViolations(
+  db: Database,
+  limit: number,
+  touched?: TouchedUsers,
+  options: { flag?: boolean } = {},
+): Promise<InvariantCheck> {
+  const check = invariantCheckStatement(limit, touched, options.flag === true);
   const result = options.flag
     ? await db.transaction(async (tx) => {
         await tx.execute(FLAG_LOCK);
