@@ -281,3 +281,29 @@ describe("reconciliation: who may acknowledge a break", () => {
     expect(acknowledged.map((a) => a.userId)).toContain(at);
   });
 });
+
+// Migration 0037 seeded the flagged set from stored findings only: a violator lost past the old
+// findings cap before it, with nothing posted since, was in no set and below the checkpoint. The
+// first run after the upgrade is a full pass, whenever the last full pass ran (review11 F4).
+describe("reconciliation: the first run after the flagged set existed", () => {
+  it("is a full pass, which flags a violator the set's seed missed", async () => {
+    const flaggedSet = async () => (await db.select().from(ledgerFlaggedUsers)).map((row) => row.userId);
+    const lost = await newUser(10);
+    expect((await run(true)).flagged).not.toContain(lost);
+    await tamper(lost, 1);
+    // As before 0037: the runs' stats had no ledgerUnlisted, and the violator is in no set.
+    await db.execute(sql`UPDATE reconciliation_runs SET stats = stats - 'ledgerUnlisted'`);
+    expect(await flaggedSet()).not.toContain(lost);
+
+    const first = await run();
+    expect(first.run.stats).toMatchObject({ ledgerPass: "full" });
+    expect(first.flagged).toContain(lost);
+    expect(await flaggedSet()).toContain(lost);
+    // That pass counts: the next run is daily again, and still reports the violator (flagged).
+    const next = await run();
+    expect(next.run.stats).toMatchObject({ ledgerPass: "incremental" });
+    expect(next.flagged).toContain(lost);
+    await tamper(lost, -1);
+    expect((await run()).flagged).not.toContain(lost);
+  });
+});

@@ -282,7 +282,7 @@ export class ReconciliationPass {
     }
   }
 
-  // Every user when asked, when no run checked before or the last full pass is a week old;
+  // Every user when asked, when no run checked before or the last full pass that wrote the flagged set is a week old;
   // otherwise the users with ledger rows after the previous checkpoint, and the flagged users (every
   // violator the last pass found, listed or not: reported every day until fixed). The checkpoint
   // moves to the watermark only when every row up to it was final before the check read them.

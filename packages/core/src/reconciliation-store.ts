@@ -139,7 +139,8 @@ export interface ReconciliationStore {
   ): Promise<ReconciliationFinding[]>;
   lastSuccessfulRun(): Promise<ReconciliationRun | null>;
   // The ledger checkpoint of the newest succeeded run that recorded one, and when the newest
-  // succeeded full pass started; null when no run recorded a checkpoint.
+  // succeeded full pass that wrote the flagged set started (null: none did, so the next pass is
+  // full); null when no run recorded a checkpoint.
   lastLedgerCheckpoint(): Promise<{ seq: number; lastFullAt: Date | null } | null>;
   // Records the acknowledgement of the break at the user's ledger row `seq`, its delta read from
   // the ledger, with its audit row (ledger_break.acknowledged), in one transaction. One that exists

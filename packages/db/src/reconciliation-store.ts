@@ -117,6 +117,10 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
       return row ? toRun(row) : null;
     },
 
+    // Only a full pass that wrote the flagged set counts (its stats carry ledgerUnlisted, which came
+    // with the set, migration 0037): 0037 seeded the set from stored findings only, so a violator
+    // lost past the old findings cap before it is found by the first full pass after it, which is
+    // the first run after the upgrade (review11 F4), not up to a week later.
     lastLedgerCheckpoint: async () => {
       const [row] = rowsOf<{ seq: string | number | null; last_full_at: string | Date | null }>(
         await db.execute(sql`
@@ -124,7 +128,8 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
                    WHERE status = 'succeeded' AND stats ? 'ledgerCheckpoint'
                    ORDER BY created_at DESC, id DESC LIMIT 1) AS seq,
                  (SELECT max(created_at) FROM reconciliation_runs
-                   WHERE status = 'succeeded' AND stats->>'ledgerPass' = 'full') AS last_full_at`),
+                   WHERE status = 'succeeded' AND stats->>'ledgerPass' = 'full' AND stats ? 'ledgerUnlisted')
+                   AS last_full_at`),
       );
       if (!row || row.seq === null) return null;
       return { seq: Number(row.seq), lastFullAt: row.last_full_at === null ? null : new Date(row.last_full_at) };
