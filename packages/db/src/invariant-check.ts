@@ -70,7 +70,7 @@ const fullPass = sql`
 // Per-user reads are LATERAL subqueries with an ORDER BY, a LIMIT or an aggregate, which the
 // planner cannot flatten into a join: each is an index lookup per user in scope. As plain joins the
 // planner, estimating the scope at a default 200 users, hashed whole scans of users, credit_grants
-// and even the ledger (ADR 024). The anchor is an index-only scan: migration 0039's index carries
+// and even the ledger (ADR 024). The anchor is an index-only scan: migration 0041's index carries
 // balance_after.
 const dailyPass = (touched: TouchedUsers) => sql`
   scope AS MATERIALIZED (

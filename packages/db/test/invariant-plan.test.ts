@@ -44,7 +44,7 @@ it("the daily pass reads each user in scope by index, the anchor index-only", as
   const { seq: afterSeq } = await ledgerWatermark(db);
   await append(USERS / 10, 1);
   const { seq: upToSeq } = await ledgerWatermark(db);
-  // What autovacuum keeps (migration 0039): the visibility map set, the statistics current.
+  // What autovacuum keeps (migration 0041): the visibility map set, the statistics current.
   await db.execute(sql`VACUUM (ANALYZE) credit_transactions, users, credit_grants, ledger_allocations`);
 
   const [row] = rowsOf<{ "QUERY PLAN": unknown }>(

@@ -159,7 +159,7 @@ for (const target of [SMALL, LARGE]) {
     growAdminTables(pg, adminUser.id, USERS, target - grown, `a${target}`),
   );
   grown = target;
-  // What autovacuum keeps in a real database (migration 0039: the ledger all-visible up to its
+  // What autovacuum keeps in a real database (migration 0041: the ledger all-visible up to its
   // last ~10,000 rows, so the daily pass's anchors are index-only): the CI's PostgreSQL runs
   // without autovacuum, so the bench vacuums, before the day's rows.
   await timed("VACUUM", () => pg`VACUUM`);
