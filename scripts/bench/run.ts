@@ -27,12 +27,14 @@ if (flag("scale")) {
   process.exit(0);
 }
 const quick = flag("quick");
+// --reads: only the read scenarios (API and bare), to compare a change to the read path in minutes.
+const readsOnly = flag("reads");
 const DURATION = option("duration", quick ? 3 : 15);
 const WARMUP = option("warmup", quick ? 1 : 3);
 const USERS = option("users", quick ? 1_000 : 10_000);
 const POOL = option("pool", 10);
 const WEBHOOK_CONNECTIONS = option("webhook-connections", 16);
-const NAME = quick ? "quick" : "latest";
+const NAME = readsOnly ? "reads" : quick ? "quick" : "latest";
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const START_BALANCE = 1_000_000;
 const WEBHOOK_SECRET = "whsec_bench";
@@ -286,12 +288,14 @@ const api = await startChild("scripts/bench/server-entry.ts", {
 const apiPid = api.child.pid as number;
 const bearer = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
 const spendPath = "/api/v1/credits/spend";
-for (const [scenario, connections, users] of [
-  ["spend", 4, "all"],
-  ["spend", 64, "all"],
-  ["spend hot user", 64, "hot"],
-  ["spend 20 grants", 64, "grants"],
-] as const) {
+for (const [scenario, connections, users] of readsOnly
+  ? []
+  : ([
+      ["spend", 4, "all"],
+      ["spend", 64, "all"],
+      ["spend hot user", 64, "hot"],
+      ["spend 20 grants", 64, "grants"],
+    ] as const)) {
   results.push(
     await runLoad({
       scenario,
@@ -309,27 +313,30 @@ const cookie = { cookie: `__Host-session=${sessionToken}` };
 for (const read of apiReads(sessionUser.id, { authorization: `Bearer ${apiKey}` }, cookie)) {
   results.push(await runLoad({ ...read, target: "api", url: api.url, connections: READ_CONNECTIONS, pid: apiPid }));
 }
-results.push(
-  await runLoad({
-    scenario: "webhook",
-    target: "api",
-    url: api.url,
-    connections: WEBHOOK_CONNECTIONS,
-    setupRequest: webhookRequest,
-    pid: apiPid,
-  }),
-);
+if (!readsOnly)
+  results.push(
+    await runLoad({
+      scenario: "webhook",
+      target: "api",
+      url: api.url,
+      connections: WEBHOOK_CONNECTIONS,
+      setupRequest: webhookRequest,
+      pid: apiPid,
+    }),
+  );
 const apiPeakRssMb = statusKb(apiPid, "VmHWM") / 1024;
 await stopChild(api.child);
 
 log("\nbare node:http + postgres.js (same statements, same pool size)");
 const bare = await startChild("scripts/bench/bare-server.ts", common);
 const barePid = bare.child.pid as number;
-for (const [scenario, connections, users] of [
-  ["spend", 4, "all"],
-  ["spend", 64, "all"],
-  ["spend hot user", 64, "hot"],
-] as const) {
+for (const [scenario, connections, users] of readsOnly
+  ? []
+  : ([
+      ["spend", 4, "all"],
+      ["spend", 64, "all"],
+      ["spend hot user", 64, "hot"],
+    ] as const)) {
   results.push(
     await runLoad({
       scenario,
@@ -346,10 +353,12 @@ for (const read of bareReads(sessionUser.id)) {
 }
 await stopChild(bare.child);
 
-log("\npgbench (same statement, -M prepared, -j 2)");
-results.push(pgbenchFigures("spend", 4, false));
-results.push(pgbenchFigures("spend", 64, false));
-results.push(pgbenchFigures("spend hot user", 64, true));
+if (!readsOnly) {
+  log("\npgbench (same statement, -M prepared, -j 2)");
+  results.push(pgbenchFigures("spend", 4, false));
+  results.push(pgbenchFigures("spend", 64, false));
+  results.push(pgbenchFigures("spend hot user", 64, true));
+}
 
 // The ledger invariant held under all that load.
 const [invariant] = await pg`
