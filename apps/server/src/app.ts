@@ -28,6 +28,7 @@ import { mountBalanceEvents } from "./balance-events.ts";
 import type { BalanceFeed } from "./balance-feed.ts";
 import { clientAddressResolver, type TrustProxy } from "./client-address.ts";
 import { errorResponse } from "./http-errors.ts";
+import { leanReads } from "./lean-reads.ts";
 import { mountLocalCheckout } from "./local-checkout.ts";
 import { mountDevMail } from "./mail.ts";
 import { responseObserver } from "./response-observers.ts";
@@ -131,7 +132,7 @@ export function createApp(options: AppOptions) {
       cookies: jar,
       rateLimits,
     });
-    rememberIdentity(c, ctx);
+    rememberIdentity((key, value) => c.set(key, value), ctx);
     const response = await handle(ctx);
     // Appended in place: wrapping the response anew would turn the server's lightweight
     // Response into a streamed one.
@@ -222,6 +223,13 @@ export function createApp(options: AppOptions) {
     });
   }
 
+  const lean = leanReads({
+    services,
+    cookieName,
+    production: options.production,
+    clientAddressOf,
+    onInternalError: (error, path, requestId) => logInternal("rest", requestId, path, error),
+  });
   app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => {
     if (isDatabaseUnavailable(error)) {
@@ -233,7 +241,8 @@ export function createApp(options: AppOptions) {
     logInternal("http", c.get("requestId"), routeOf(c), error);
     return errorResponse(500, "INTERNAL", "internal error", { requestId: c.get("requestId") });
   });
-  return app;
+  // The two balance-only reads take the lean route when they can (lean-reads.ts), all else the app.
+  return { fetch: (request: Request, env?: unknown) => lean(request, env) ?? app.fetch(request, env) };
 }
 
 // Development: Vite's connect middlewares see the raw Node request first. They either answer it

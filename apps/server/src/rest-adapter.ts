@@ -142,34 +142,40 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
       const error = getErrorFromUnknown(cause);
       const path = found?.route.path;
       if (error.code === "INTERNAL_SERVER_ERROR") onInternalError(error, path, ctx.requestId);
-      return errorOf(error, path, input, ctx);
+      return restErrorResponse(router, error, path, input, ctx);
     }
   }
 
-  // The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and
-  // message; REST wraps them in { error: { code, message, fields? } }.
-  function errorOf(error: TRPCError, path: string | undefined, input: unknown, ctx: ApiContext): Response {
-    const shape = getErrorShape({
-      config: router._def._config,
-      error,
-      type: "unknown",
-      path,
-      input,
-      ctx,
-    }) as { message: string; data: ErrorData };
-    const { appCode, httpStatus, fieldErrors, formErrors, retryAfterSeconds } = shape.data;
-    const fields: Record<string, string[]> = { ...(fieldErrors ?? {}) };
-    if (formErrors?.length) fields._ = formErrors;
-    // A 503 is brief (the database or the provider is back within seconds): say when to retry.
-    const retryAfter = retryAfterSeconds ?? (httpStatus === 503 ? 1 : undefined);
-    return errorResponse(httpStatus, appCode, shape.message, {
-      ...(Object.keys(fields).length ? { fields } : {}),
-      ...(httpStatus >= 500 ? { requestId: ctx.requestId } : {}),
-      headers: retryAfter ? { "Retry-After": String(retryAfter) } : {},
-    });
-  }
-
   return { handle, find };
+}
+
+// The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and
+// message; REST wraps them in { error: { code, message, fields? } }. Also the lean balance route's.
+export function restErrorResponse(
+  router: AnyTRPCRouter,
+  error: TRPCError,
+  path: string | undefined,
+  input: unknown,
+  ctx: ApiContext,
+): Response {
+  const shape = getErrorShape({
+    config: router._def._config,
+    error,
+    type: "unknown",
+    path,
+    input,
+    ctx,
+  }) as { message: string; data: ErrorData };
+  const { appCode, httpStatus, fieldErrors, formErrors, retryAfterSeconds } = shape.data;
+  const fields: Record<string, string[]> = { ...(fieldErrors ?? {}) };
+  if (formErrors?.length) fields._ = formErrors;
+  // A 503 is brief (the database or the provider is back within seconds): say when to retry.
+  const retryAfter = retryAfterSeconds ?? (httpStatus === 503 ? 1 : undefined);
+  return errorResponse(httpStatus, appCode, shape.message, {
+    ...(Object.keys(fields).length ? { fields } : {}),
+    ...(httpStatus >= 500 ? { requestId: ctx.requestId } : {}),
+    headers: retryAfter ? { "Retry-After": String(retryAfter) } : {},
+  });
 }
 
 const IDEMPOTENCY_FIELD = "idempotencyKey";

@@ -27,43 +27,61 @@ export function requestTelemetry(): MiddlewareHandler {
   return async (c, next) => {
     const started = performance.now();
     await next();
-    const durationMs = performance.now() - started;
-    const route = routeOf(c);
-    const status = c.res.status;
-    httpRequestDuration.observe({ method: c.req.method, route, status: String(status) }, durationMs / 1000);
-    // The HTTP server span (instrumentation-http) knows the path, not the route: name it here.
-    annotateActiveSpan({ "http.route": route }, `${c.req.method} ${route}`);
-    const entry = {
+    recordRequest({
       requestId: c.get("requestId"),
       method: c.req.method,
-      route,
-      status,
-      durationMs: Math.round(durationMs * 10) / 10,
+      path: c.req.path,
+      route: routeOf(c),
+      status: c.res.status,
+      started,
       userId: c.get("userId"),
       apiKeyId: c.get("apiKeyId"),
-    };
-    if (QUIET_PATHS.has(c.req.path)) logger.debug(entry, "request");
-    else logger.info(entry, "request");
+    });
   };
 }
 
+export interface RequestRecord {
+  requestId: string;
+  method: string;
+  path: string;
+  route: string;
+  status: number;
+  // performance.now() when the request arrived.
+  started: number;
+  userId: string | undefined;
+  apiKeyId: string | undefined;
+}
+
+// The request's histogram sample, span name and log line; also the lean balance route's (lean-reads.ts).
+export function recordRequest({ requestId, method, path, route, status, started, userId, apiKeyId }: RequestRecord) {
+  const durationMs = performance.now() - started;
+  httpRequestDuration.observe({ method, route, status: String(status) }, durationMs / 1000);
+  // The HTTP server span (instrumentation-http) knows the path, not the route: name it here.
+  annotateActiveSpan({ "http.route": route }, `${method} ${route}`);
+  const entry = { requestId, method, route, status, durationMs: Math.round(durationMs * 10) / 10, userId, apiKeyId };
+  if (QUIET_PATHS.has(path)) logger.debug(entry, "request");
+  else logger.info(entry, "request");
+}
+
+type Identity = { userId?: string; apiKeyId?: string };
+
 // Records who the request turned out to be, as the procedures resolve it: the tRPC context
 // resolves the session or API key lazily, so this wraps those lookups rather than adding one.
-export function rememberIdentity(c: Context, ctx: ApiContext) {
+export function rememberIdentity(note: <K extends keyof Identity>(key: K, value: string) => void, ctx: ApiContext) {
   const { session, sessionWith, apiKey } = ctx.auth;
   ctx.auth.session = async () => {
     const resolved = await session();
-    if (resolved) c.set("userId", resolved.user.id);
+    if (resolved) note("userId", resolved.user.id);
     return resolved;
   };
   ctx.auth.sessionWith = async (find) => {
     const found = await sessionWith(find);
-    if (found) c.set("userId", found.user.id);
+    if (found) note("userId", found.user.id);
     return found;
   };
   ctx.auth.apiKey = async () => {
     const principal = await apiKey();
-    if (principal) c.set("apiKeyId", principal.id);
+    if (principal) note("apiKeyId", principal.id);
     return principal;
   };
 }

@@ -27,18 +27,27 @@ const t = initTRPC
     },
   });
 
-const domainErrors = t.middleware(async ({ next }) => {
-  const result = await next();
-  if (!result.ok && result.error.cause instanceof DomainError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: trpcCodeOf[cause.code], message: cause.message, cause });
-  }
-  if (!result.ok && isStoreUnavailable(result.error.cause)) {
-    throw new TRPCError({
+// A domain error or an unavailable store, thrown by a procedure, as the client sees it: shared by
+// every procedure (domainErrors) and the server's lean balance route (balance-reads.ts).
+export function publicTrpcError(error: TRPCError): TRPCError {
+  const cause = error.cause;
+  if (cause instanceof DomainError)
+    return new TRPCError({ code: trpcCodeOf[cause.code], message: cause.message, cause });
+  if (isStoreUnavailable(cause)) {
+    return new TRPCError({
       code: "SERVICE_UNAVAILABLE",
       message: "the service is briefly unavailable, try again shortly",
-      cause: result.error.cause,
+      cause,
     });
+  }
+  return error;
+}
+
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (!result.ok) {
+    const error = publicTrpcError(result.error);
+    if (error !== result.error) throw error;
   }
   return result;
 });
@@ -61,15 +70,21 @@ export const authedProcedure = base.meta({ access: "user" }).use(requireUser);
 // A read of the signed-in user's own account whose session lookup is part of the read's one
 // statement (issue 17): the procedure gets `ownRead` instead of ctx.user; it runs the read and
 // refuses (401) exactly when requireUser would, the read then discarded.
-export const ownReadProcedure = base.meta({ access: "user" }).use(({ ctx, next }) => {
+export const ownReadProcedure = base
+  .meta({ access: "user" })
+  .use(({ ctx, next }) => next({ ctx: { ownRead: ownReaderOf(ctx) } }));
+
+// ownReadProcedure's rule as a function, shared with the server's lean balance route: a request
+// without a session cookie is a 401 at once; with one, the read is returned only if the session
+// turns out valid.
+export function ownReaderOf(ctx: Context) {
   if (ctx.sessionToken === null) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
-  const ownRead = async <T>(find: (sessionId: string) => Promise<OfSession<T> | null>): Promise<T> => {
+  return async <T>(find: (sessionId: string) => Promise<OfSession<T> | null>): Promise<T> => {
     const found = await ctx.auth.sessionWith(find);
     if (!found) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
     return found.view;
   };
-  return next({ ctx: { ownRead } });
-});
+}
 
 export const adminProcedure = base
   .meta({ access: "admin" })
@@ -87,27 +102,31 @@ export type Caller =
 export const scopeOf = (caller: Caller): IdempotencyScope =>
   caller.kind === "apiKey" ? { kind: "apiKey", id: caller.apiKeyId } : { kind: "user", id: caller.userId };
 
+type ServiceAccess = { orAdmin?: boolean; orUser?: boolean };
+
 // For internal tools with an API key holding `scope`; optionally also an admin's session, or any
 // signed-in user acting on their own account (the procedure then must use ctx.caller.userId).
-export function serviceProcedure(scope: ApiKeyScope, also: { orAdmin?: boolean; orUser?: boolean } = {}) {
-  return base.meta({ access: { scope, ...also } }).use(async ({ ctx, next }) => {
-    if (ctx.auth.hasApiKey) {
-      const key = await ctx.auth.apiKey();
-      if (!key) throw new TRPCError({ code: "UNAUTHORIZED", message: "invalid or revoked API key" });
-      if (!key.scopes.includes(scope)) {
-        throw new TRPCError({ code: "FORBIDDEN", message: `this API key lacks the ${scope} scope` });
-      }
-      // Widened on purpose: both branches must give the procedure the same context type.
-      const caller = { kind: "apiKey", apiKeyId: key.id, key } as Caller;
-      return next({ ctx: { caller } });
+export function serviceProcedure(scope: ApiKeyScope, also: ServiceAccess = {}) {
+  return base
+    .meta({ access: { scope, ...also } })
+    .use(async ({ ctx, next }) => next({ ctx: { caller: await serviceCallerOf(ctx, scope, also) } }));
+}
+
+// serviceProcedure's rule as a function, shared with the server's lean balance route.
+export async function serviceCallerOf(ctx: Context, scope: ApiKeyScope, also: ServiceAccess): Promise<Caller> {
+  if (ctx.auth.hasApiKey) {
+    const key = await ctx.auth.apiKey();
+    if (!key) throw new TRPCError({ code: "UNAUTHORIZED", message: "invalid or revoked API key" });
+    if (!key.scopes.includes(scope)) {
+      throw new TRPCError({ code: "FORBIDDEN", message: `this API key lacks the ${scope} scope` });
     }
-    const session = await ctx.auth.session();
-    if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "an API key or a session is required" });
-    const isAdmin = session.user.role === "admin";
-    if (!(also.orUser || (also.orAdmin && isAdmin))) {
-      throw new TRPCError({ code: "FORBIDDEN", message: `requires an API key with the ${scope} scope` });
-    }
-    const caller = { kind: "user", userId: session.user.id, isAdmin } as Caller;
-    return next({ ctx: { caller } });
-  });
+    return { kind: "apiKey", apiKeyId: key.id, key };
+  }
+  const session = await ctx.auth.session();
+  if (!session) throw new TRPCError({ code: "UNAUTHORIZED", message: "an API key or a session is required" });
+  const isAdmin = session.user.role === "admin";
+  if (!(also.orUser || (also.orAdmin && isAdmin))) {
+    throw new TRPCError({ code: "FORBIDDEN", message: `requires an API key with the ${scope} scope` });
+  }
+  return { kind: "user", userId: session.user.id, isAdmin };
 }

@@ -1,6 +1,13 @@
 import { clientKey, type GrantsView, type History } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
+import {
+  BALANCE_READ_ACCESS,
+  BALANCE_READ_SCOPE,
+  balanceOfUser,
+  balanceOfUserInput,
+  myBalance,
+} from "../balance-reads.ts";
 import type { Context } from "../context.ts";
 import {
   balanceOutput,
@@ -13,7 +20,6 @@ import {
   holdOutput,
   idempotencyKey,
   reason,
-  toBalance,
   toGrants,
   toHold,
   toTransaction,
@@ -59,17 +65,17 @@ export const creditsRouter = router({
     .query(({ ctx, input: { userId, ...query } }) => creditsOf(ctx, userId, query)),
 
   // The balance alone (and when credits next expire), the cheapest read: one round trip.
+  // The server answers REST calls of these two with a lean route running the same functions
+  // (balance-reads.ts, ADR 022); these procedures stay the documented definitions.
   myBalance: ownReadProcedure
     .meta({
       openapi: { method: "GET", path: "/me/balance", tags: ["credits"], summary: "My balance and next expiry" },
     })
     .input(z.void())
     .output(balanceOutput)
-    .query(async ({ ctx }) =>
-      toBalance(await ctx.ownRead((sessionId) => ctx.services.credits.balanceOfSession(sessionId))),
-    ),
+    .query(({ ctx }) => myBalance(ctx.ownRead, ctx)),
 
-  balanceOfUser: serviceProcedure("credits:read", { orAdmin: true })
+  balanceOfUser: serviceProcedure(BALANCE_READ_SCOPE, BALANCE_READ_ACCESS)
     .meta({
       errors: ["NOT_FOUND"],
       openapi: {
@@ -80,9 +86,9 @@ export const creditsRouter = router({
         protect: true,
       },
     })
-    .input(z.strictObject({ userId: uuid }))
+    .input(balanceOfUserInput)
     .output(balanceOutput)
-    .query(async ({ ctx, input }) => toBalance(await ctx.services.credits.balanceView(input.userId))),
+    .query(({ ctx, input }) => balanceOfUser(ctx, input)),
 
   // One procedure for internal tools (API key, any user) and for people spending their own
   // credits (session: the user is always the session's, never the input's).

@@ -1,0 +1,160 @@
+// ADR 022: GET /api/v1/users/{userId}/balance and GET /api/v1/me/balance take a lean route
+// (apps/server/src/lean-reads.ts) that skips Hono's middlewares, the REST adapter and tRPC's chain.
+// It must answer exactly as the documented route does. Each request of a matrix (credentials of
+// every kind and state, user ids of every shape, hostile headers) is sent three ways through the
+// real server: plainly (the lean route), with the app's own Origin (which the lean route leaves to
+// Hono, the REST adapter and tRPC: the documented route) and as the tRPC procedure. Status, error
+// code, message, fields and body must agree, and so must the headers that matter.
+import { randomUUID } from "node:crypto";
+import { sessionIdOf } from "@credits/core";
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { startTestServer, testDb } from "./harness.ts";
+
+const server = await startTestServer();
+const { services } = server;
+const PASSWORD = "correct horse battery";
+const email = (name: string) => `lean-${name}-${randomUUID()}@example.test`;
+const ORIGIN = "http://localhost:3000";
+
+const admin = await services.auth.createUser({ email: email("admin"), password: PASSWORD, role: "admin" });
+const adminSession = await services.auth.logIn({ email: admin.email, password: PASSWORD });
+const key = async (scopes: ("credits:read" | "credits:spend")[], ownerUserId = admin.id) =>
+  (await services.apiKeys.create({ name: "lean", scopes, ownerUserId })).key;
+const readKey = await key(["credits:read"]);
+const spendKey = await key(["credits:spend"]);
+const revoked = await services.apiKeys.create({ name: "lean", scopes: ["credits:read"], ownerUserId: admin.id });
+await services.apiKeys.revoke(revoked.id);
+const reader = await services.auth.signUp({ email: email("reader"), password: PASSWORD });
+const other = await services.auth.signUp({ email: email("other"), password: PASSWORD });
+await services.credits.grant({
+  scope: { kind: "user", id: "lean" },
+  userId: reader.user.id,
+  amount: 40,
+  idempotencyKey: randomUUID(),
+  terms: { expiresAt: new Date(Date.now() + 86_400_000) },
+});
+const loggedOut = await services.auth.signUp({ email: email("out"), password: PASSWORD });
+await services.auth.logOut(loggedOut.token);
+const expired = await services.auth.signUp({ email: email("expired"), password: PASSWORD });
+await testDb.db.execute(
+  sql`UPDATE sessions SET expires_at = now() - interval '1 second' WHERE id = ${sessionIdOf(expired.token)}`,
+);
+// An erased user: their session is gone, and so is the key of an erased admin.
+const erased = await services.auth.signUp({ email: email("erased"), password: PASSWORD });
+const erasedAdmin = await services.auth.createUser({ email: email("gone"), password: PASSWORD, role: "admin" });
+const erasedAdminKey = await key(["credits:read"], erasedAdmin.id);
+for (const userId of [erased.user.id, erasedAdmin.id]) {
+  await services.gdpr.erase({ userId, actorId: null, reason: "lean route test" });
+}
+
+const session = (token: string) => ({ cookie: `session=${token}` });
+const bearer = (value: string) => ({ authorization: `Bearer ${value}` });
+type Headers = Record<string, string>;
+
+// [case, user id or "me", request headers]
+const ofUser: [string, string, Headers][] = [
+  ["no credentials", reader.user.id, {}],
+  ["valid key", reader.user.id, bearer(readKey)],
+  ["valid key, another user", other.user.id, bearer(readKey)],
+  ["valid key, upper-case id", reader.user.id.toUpperCase(), bearer(readKey)],
+  ["valid key, unknown user", randomUUID(), bearer(readKey)],
+  ["valid key, nil uuid", "00000000-0000-0000-0000-000000000000", bearer(readKey)],
+  ["valid key, erased user", erased.user.id, bearer(readKey)],
+  ["valid key, non-uuid id", "not-a-uuid", bearer(readKey)],
+  ["valid key, numeric id", "12345", bearer(readKey)],
+  ["valid key, 'true' as id", "true", bearer(readKey)],
+  ["valid key, huge id", "a".repeat(6_000), bearer(readKey)],
+  ["valid key, control characters in the id", "a%00b%0d%0a", bearer(readKey)],
+  ["valid key, escaped uuid", encodeURIComponent(reader.user.id).replace("-", "%2D"), bearer(readKey)],
+  ["malformed key", reader.user.id, bearer("not-a-key")],
+  ["huge key", reader.user.id, bearer("k".repeat(6_000))],
+  ["two tokens in Authorization", reader.user.id, { authorization: `Bearer ${readKey} extra` }],
+  ["Basic authorization", reader.user.id, { authorization: "Basic dXNlcjpwYXNz" }],
+  ["revoked key", reader.user.id, bearer(revoked.key)],
+  ["key of an erased owner", reader.user.id, bearer(erasedAdminKey)],
+  ["key without credits:read", reader.user.id, bearer(spendKey)],
+  ["key and a session cookie", reader.user.id, { ...bearer(readKey), ...session(reader.token) }],
+  ["user's own session (not an admin)", reader.user.id, session(reader.token)],
+  ["admin session, another user", reader.user.id, session(adminSession.token)],
+  ["logged-out session", reader.user.id, session(loggedOut.token)],
+  ["hostile request id and cookie", reader.user.id, { "x-request-id": "bad id\t!", cookie: `session=${"x".repeat(4_000)}` }],
+];
+const mine: [string, string, Headers][] = [
+  ["no credentials", "me", {}],
+  ["valid session", "me", session(reader.token)],
+  ["admin session", "me", session(adminSession.token)],
+  ["logged-out session", "me", session(loggedOut.token)],
+  ["expired session", "me", session(expired.token)],
+  ["erased user's session", "me", session(erased.token)],
+  ["malformed cookie", "me", { cookie: "session=;;=x; session" }],
+  ["huge cookie", "me", session("s".repeat(6_000))],
+  ["an API key instead", "me", bearer(readKey)],
+  ["an API key and a session", "me", { ...bearer(readKey), ...session(reader.token) }],
+];
+
+async function send(path: string, headers: Headers) {
+  const response = await fetch(`${server.url}${path}`, { headers });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, body: text === "" ? null : JSON.parse(text) };
+}
+
+// The headers a client relies on, compared between the lean and the documented route.
+const HEADERS = ["content-type", "cache-control", "x-content-type-options", "set-cookie", "retry-after"];
+
+describe("the lean balance route answers as the documented route and the tRPC procedure", () => {
+  let seen = 0;
+  it.each([...ofUser, ...mine])("%s", async (_name, userId, headers) => {
+    seen += 1;
+    const requestId = `lean-${seen}`;
+    const path = userId === "me" ? "/api/v1/me/balance" : `/api/v1/users/${userId}/balance`;
+    const lean = await send(path, { ...headers, "x-request-id": requestId, ...hostileId(headers) });
+    const documented = await send(path, {
+      ...headers,
+      "x-request-id": requestId,
+      ...hostileId(headers),
+      origin: ORIGIN,
+    });
+    expect({ status: lean.status, body: lean.body }).toEqual({ status: documented.status, body: documented.body });
+    for (const name of HEADERS) expect([name, lean.headers.get(name)]).toEqual([name, documented.headers.get(name)]);
+    expect(lean.headers.get("vary")).toContain("Origin");
+    const echoed = lean.headers.get("x-request-id");
+    if (headers["x-request-id"]) expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
+    else expect(echoed).toBe(requestId);
+
+    const procedure = userId === "me" ? "credits.myBalance" : "credits.balanceOfUser";
+    const input = userId === "me" ? "" : `?input=${encodeURIComponent(JSON.stringify({ userId: decoded(userId) }))}`;
+    const trpc = await send(`/trpc/${procedure}${input}`, headers);
+    expect(trpc.status).toBe(lean.status);
+    if (lean.status === 200) {
+      expect(trpc.body.result.data).toEqual(lean.body);
+      return;
+    }
+    const { appCode, fieldErrors, formErrors } = trpc.body.error.data;
+    expect({ code: lean.body.error.code, message: lean.body.error.message }).toEqual({
+      code: appCode,
+      message: trpc.body.error.message,
+    });
+    const fields = { ...fieldErrors, ...(formErrors?.length ? { _: formErrors } : {}) };
+    expect(lean.body.error.fields ?? {}).toEqual(fields);
+  });
+
+  it("covers every answer the matrix means to reach", async () => {
+    const statuses = new Set<number>();
+    for (const [, userId, headers] of [...ofUser, ...mine]) {
+      const path = userId === "me" ? "/api/v1/me/balance" : `/api/v1/users/${userId}/balance`;
+      statuses.add((await send(path, headers)).status);
+    }
+    expect([...statuses].sort()).toEqual([200, 400, 401, 403, 404]);
+  });
+});
+
+// A hostile X-Request-Id of the case replaces the test's own.
+const hostileId = (headers: Headers) => (headers["x-request-id"] ? { "x-request-id": headers["x-request-id"] } : {});
+const decoded = (id: string) => {
+  try {
+    return decodeURIComponent(id);
+  } catch {
+    return id;
+  }
+};

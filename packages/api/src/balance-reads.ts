@@ -1,0 +1,51 @@
+import { TRPCError } from "@trpc/server";
+import { getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
+import { z } from "zod";
+import type { Context } from "./context.ts";
+import { balanceOutput, toBalance, uuid } from "./schemas.ts";
+import { ownReaderOf, publicTrpcError, serviceCallerOf } from "./trpc.ts";
+
+// The balance-only reads (issue 17), the reads a product makes most: the tRPC procedures
+// credits.balanceOfUser and credits.myBalance (the documented definitions, routers/credits.ts) and
+// the server's lean REST route for the same two paths (apps/server/src/lean-reads.ts, ADR 022) run
+// these same functions, so that both apply the same rules in the same order: authorization, input
+// schema, the read, the output schema, the same errors.
+
+export const BALANCE_READ_SCOPE = "credits:read";
+export const BALANCE_READ_ACCESS = { orAdmin: true } as const;
+export const balanceOfUserInput = z.strictObject({ userId: uuid });
+export type BalanceOutput = z.infer<typeof balanceOutput>;
+
+export const balanceOfUser = async (ctx: Context, input: z.infer<typeof balanceOfUserInput>) =>
+  toBalance(await ctx.services.credits.balanceView(input.userId));
+
+export const myBalance = async (ownRead: ReturnType<typeof ownReaderOf>, ctx: Context) =>
+  toBalance(await ownRead((sessionId) => ctx.services.credits.balanceOfSession(sessionId)));
+
+// A procedure's whole call without tRPC's middleware chain, in the chain's order: access (the
+// procedure's middleware), input (parsed after it, a 400 with the schema's fields), the read, and
+// the output schema (a mismatch is an internal error, never an extra field sent). Errors come out as
+// the procedure's would reach its caller: a TRPCError, domain errors mapped as domainErrors maps them.
+export async function leanBalanceRead(
+  ctx: Context,
+  read: { kind: "me" } | { kind: "user"; rawInput: unknown },
+): Promise<BalanceOutput> {
+  try {
+    let output: BalanceOutput;
+    if (read.kind === "me") {
+      output = await myBalance(ownReaderOf(ctx), ctx);
+    } else {
+      await serviceCallerOf(ctx, BALANCE_READ_SCOPE, BALANCE_READ_ACCESS);
+      const input = balanceOfUserInput.safeParse(read.rawInput);
+      if (!input.success) throw new TRPCError({ code: "BAD_REQUEST", cause: input.error });
+      output = await balanceOfUser(ctx, input.data);
+    }
+    const checked = balanceOutput.safeParse(output);
+    if (!checked.success) {
+      throw new TRPCError({ code: "INTERNAL_SERVER_ERROR", message: "Output validation failed", cause: checked.error });
+    }
+    return checked.data;
+  } catch (cause) {
+    throw publicTrpcError(getTRPCErrorFromUnknown(cause));
+  }
+}
