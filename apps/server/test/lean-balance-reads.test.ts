@@ -78,7 +78,11 @@ const ofUser: [string, string, Headers][] = [
   ["user's own session (not an admin)", reader.user.id, session(reader.token)],
   ["admin session, another user", reader.user.id, session(adminSession.token)],
   ["logged-out session", reader.user.id, session(loggedOut.token)],
-  ["hostile request id and cookie", reader.user.id, { "x-request-id": "bad id\t!", cookie: `session=${"x".repeat(4_000)}` }],
+  [
+    "hostile request id and cookie",
+    reader.user.id,
+    { "x-request-id": "bad id\t!", cookie: `session=${"x".repeat(4_000)}` },
+  ],
 ];
 const mine: [string, string, Headers][] = [
   ["no credentials", "me", {}],

@@ -14,7 +14,7 @@ import { ownReaderOf, publicTrpcError, serviceCallerOf } from "./trpc.ts";
 export const BALANCE_READ_SCOPE = "credits:read";
 export const BALANCE_READ_ACCESS = { orAdmin: true } as const;
 export const balanceOfUserInput = z.strictObject({ userId: uuid });
-export type BalanceOutput = z.infer<typeof balanceOutput>;
+type BalanceOutput = z.infer<typeof balanceOutput>;
 
 export const balanceOfUser = async (ctx: Context, input: z.infer<typeof balanceOfUserInput>) =>
   toBalance(await ctx.services.credits.balanceView(input.userId));
