@@ -4,9 +4,11 @@
 // every kind and state, user ids of every shape, hostile headers) is sent three ways through the
 // real server: plainly (the lean route), with the app's own Origin (which the lean route leaves to
 // Hono, the REST adapter and tRPC: the documented route) and as the tRPC procedure. Status, error
-// code, message, fields and body must agree, and so must the headers that matter.
+// code, message, fields and body must agree, and so must the headers that matter; and the lean
+// route's log line and request-duration sample must be the documented route's.
 import { randomUUID } from "node:crypto";
 import { sessionIdOf } from "@credits/core";
+import { captureLogs, httpRequestDuration } from "@credits/observability";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
@@ -152,6 +154,46 @@ describe("the lean balance route answers as the documented route and the tRPC pr
     expect([...statuses].sort()).toEqual([200, 400, 401, 403, 404]);
   });
 });
+
+describe("the lean route logs and counts a request as the documented route does", () => {
+  it.each([
+    ["by key", `/api/v1/users/${reader.user.id}/balance`, bearer(readKey), "/api/v1/users/{userId}/balance", 200],
+    ["refused", `/api/v1/users/${reader.user.id}/balance`, bearer(spendKey), "/api/v1/users/{userId}/balance", 403],
+    ["invalid id", "/api/v1/users/not-a-uuid/balance", bearer(readKey), "/api/v1/users/{userId}/balance", 400],
+    ["by session", "/api/v1/me/balance", session(reader.token), "/api/v1/me/balance", 200],
+    ["logged out", "/api/v1/me/balance", session(loggedOut.token), "/api/v1/me/balance", 401],
+  ] as const)("%s", async (name, path, headers, route, status) => {
+    const logs = captureLogs("info");
+    const before = await samples(route, status);
+    const logged: Record<string, unknown>[] = [];
+    for (const [via, extra] of [
+      ["lean", {}],
+      ["documented", { origin: ORIGIN }],
+    ] as const) {
+      const requestId = `log-${name.replace(/ /g, "-")}-${via}`;
+      expect((await send(path, { ...headers, ...extra, "x-request-id": requestId })).status).toBe(status);
+      const entry = logs.entries().find((line) => line.requestId === requestId);
+      const { level, msg, method, userId, apiKeyId } = entry ?? {};
+      logged.push({ level, msg, method, route: entry?.route, status: entry?.status, userId, apiKeyId });
+    }
+    logs.stop();
+    expect(logged[0]).toEqual(logged[1]);
+    expect(logged[0]).toMatchObject({ msg: "request", route, status });
+    expect((await samples(route, status)) - before).toBe(2);
+  });
+});
+
+// The request duration histogram's count for a route and status.
+async function samples(route: string, status: number) {
+  const { values } = await httpRequestDuration.get();
+  const count = values.find(
+    (v) =>
+      v.metricName === "http_request_duration_seconds_count" &&
+      v.labels.route === route &&
+      v.labels.status === String(status),
+  );
+  return Number(count?.value ?? 0);
+}
 
 // A hostile X-Request-Id of the case replaces the test's own.
 const hostileId = (headers: Headers) => (headers["x-request-id"] ? { "x-request-id": headers["x-request-id"] } : {});
