@@ -1,6 +1,7 @@
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { redactText } from "@credits/observability";
+import { isDatabaseUnavailable } from "@credits/db";
+import { type ErrorSource, redactText, reportError } from "@credits/observability";
 
 // The REST error body, { error: { code, message } }, built in one place for every non-tRPC path.
 export interface ErrorBody {
@@ -23,6 +24,27 @@ export function errorResponse(
     },
   };
   return Response.json(body, { status, headers: extra.headers ?? {} });
+}
+
+// The answer to an error no handler answered: the app's onError, and the lean balance route's
+// (lean-reads.ts), so that both answer and report a failure alike. An unavailable database is a
+// brief 503; anything else is logged and a 500 naming only the request id.
+export function unhandledErrorResponse(error: unknown, requestId: string, route: string): Response {
+  if (isDatabaseUnavailable(error)) {
+    return errorResponse(503, "UNAVAILABLE", "the service is briefly unavailable, try again shortly", {
+      requestId,
+      headers: { "Retry-After": "1" },
+    });
+  }
+  logInternal("http", requestId, route, error);
+  return errorResponse(500, "INTERNAL", "internal error", { requestId });
+}
+
+// Logged with the trace id, counted in errors_total and passed to the error hook (ERROR_WEBHOOK_URL).
+// Only the error itself, redacted, and where it happened: never the request, which may carry
+// credentials. The client sees a generic message and the request id.
+export function logInternal(where: ErrorSource, requestId: string, route: string | undefined, error: unknown) {
+  reportError(error, { where, requestId, route });
 }
 
 // Requests Node's HTTP parser refuses before any handler sees them (a head over its 16 KiB limit,

@@ -2,6 +2,8 @@ import {
   type Context as ApiContext,
   appRouter,
   createContext,
+  LEAN_BALANCE_PROCEDURES,
+  leanBalanceProblems,
   leanBalanceRead,
   rateLimitJar,
   readCookie,
@@ -10,6 +12,7 @@ import {
 } from "@credits/api";
 import type { HttpBindings } from "@hono/node-server";
 import type { TRPCError } from "@trpc/server";
+import { unhandledErrorResponse } from "./http-errors.ts";
 import { observeAnswer, observing } from "./response-observers.ts";
 import { restErrorResponse } from "./rest-adapter.ts";
 import { bearerToken, requestIdOf, securityHeaderList } from "./security.ts";
@@ -20,10 +23,12 @@ import { recordRequest, rememberIdentity } from "./telemetry.ts";
 // whose layers were most of such a read's CPU. It runs what those layers run for these two paths,
 // through the same functions: the request id, the tRPC context (credentials read as there), the
 // procedures' own authorization, input and output schemas (packages/api/src/balance-reads.ts), the
-// REST error body, security headers, Vary: Origin, the log line, metrics and the contract test's
-// observers. It takes only the plain form of the request; anything else goes the documented way:
-// another method (HEAD), a query string, an escaped or unusual path, an Origin header (CORS), or a
-// request body.
+// REST error body, the app's onError, security headers, Vary: Origin, the log line, metrics and the
+// contract test's observers. It takes only the plain form of the request; anything else goes the
+// documented way: another method (HEAD), a query string, an escaped or unusual path, an Origin
+// header (CORS), or a request body. Its method and paths are the procedures' meta; at start-up it
+// refuses procedures whose chain is not the one it mirrors (leanBalanceProblems), and
+// lean-balance-reads.test.ts fails when the app's middlewares for these paths change.
 
 export interface LeanReadsOptions {
   services: Services;
@@ -33,45 +38,114 @@ export interface LeanReadsOptions {
   onInternalError: (error: TRPCError, path: string, requestId: string) => void;
 }
 
+type Kind = keyof typeof LEAN_BALANCE_PROCEDURES;
 type Read = { kind: "me" } | { kind: "user"; userId: string };
+type Meta = { access?: unknown; openapi?: { method?: string; path?: string } };
 
 const PREFIX = "/api/v1";
-const ME = `${PREFIX}/me/balance`;
-const OF_USER = /^\/api\/v1\/users\/([\w-]+)\/balance$/;
-// As the REST adapter labels and names them (the OpenAPI path template, the procedure path).
-const ROUTE = { me: ME, user: `${PREFIX}/users/{userId}/balance` };
-const PROCEDURE = { me: "credits.myBalance", user: "credits.balanceOfUser" };
+const definitionOf = (kind: Kind) =>
+  (appRouter._def.procedures as unknown as Record<string, { _def: { middlewares: unknown[]; meta?: Meta } }>)[
+    LEAN_BALANCE_PROCEDURES[kind]
+  ]?._def;
+// As the REST adapter labels them: the OpenAPI path template under the prefix.
+const ROUTE = {
+  me: PREFIX + definitionOf("me")?.meta?.openapi?.path,
+  user: PREFIX + definitionOf("user")?.meta?.openapi?.path,
+};
+const OF_USER = new RegExp(`^${ROUTE.user.replace("{userId}", "([\\w-]+)")}$`);
+
+// Why the lean route cannot answer for the procedures as they are defined now (none: it can).
+export function leanRouteProblems(): string[] {
+  const problems: string[] = [];
+  for (const kind of ["me", "user"] as const) {
+    const def = definitionOf(kind);
+    if (!def) {
+      problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no such procedure`);
+      continue;
+    }
+    problems.push(...leanBalanceProblems(kind, def));
+    if (def.meta?.openapi?.method !== "GET") problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: not a GET`);
+  }
+  if (ROUTE.me.includes("{") || ROUTE.user.split("{").length !== 2 || !ROUTE.user.includes("/{userId}/")) {
+    problems.push(`paths ${ROUTE.me}, ${ROUTE.user}: not the parameters the lean route reads`);
+  }
+  return problems;
+}
+
+// How many requests the lean route answered: the equivalence test proves with it that it ran.
+export const leanAnswers = { count: 0 };
 
 export function leanReads(options: LeanReadsOptions) {
+  const problems = leanRouteProblems();
+  if (problems.length > 0) {
+    throw new Error(`apps/server/src/lean-reads.ts no longer mirrors its procedures: ${problems.join("; ")}`);
+  }
   // null: not a request this route takes, the app answers it.
   return (request: Request, env: unknown): Promise<Response> | null => {
-    if (request.method !== "GET") return null;
     const incoming = (env as Partial<HttpBindings> | undefined)?.incoming;
-    if (!incoming) return null;
-    const read = readOf(request.url);
-    if (!read) return null;
-    const headers = request.headers;
-    for (const name of FALL_THROUGH_HEADERS) if (headers.has(name)) return null;
-    return answer(options, request, incoming.socket.remoteAddress, read);
+    const read = incoming ? leanReadOf(request) : null;
+    return read ? answer(options, request, incoming?.socket.remoteAddress, read) : null;
   };
 }
 
 const FALL_THROUGH_HEADERS = ["origin", "content-length", "transfer-encoding"];
 
-// The read a URL names, from its path as Hono reads it (after the authority, before the query).
-function readOf(url: string): Read | null {
+// The read a request names when the lean route takes it, from its path as Hono reads it (after the
+// authority, before the query); null for anything the documented route must see.
+export function leanReadOf(request: Request): Read | null {
+  if (request.method !== "GET") return null;
+  const url = request.url;
   const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-  if (path === ME) return { kind: "me" };
-  const userId = OF_USER.exec(path)?.[1];
-  return userId === undefined ? null : { kind: "user", userId };
+  let read: Read | null = null;
+  if (path === ROUTE.me) read = { kind: "me" };
+  else {
+    const userId = OF_USER.exec(path)?.[1];
+    if (userId !== undefined) read = { kind: "user", userId };
+  }
+  if (!read) return null;
+  for (const name of FALL_THROUGH_HEADERS) if (request.headers.has(name)) return null;
+  return read;
 }
 
 async function answer(options: LeanReadsOptions, request: Request, socketAddress: string | undefined, read: Read) {
+  leanAnswers.count += 1;
   const started = performance.now();
-  const headers = request.headers;
-  const requestId = requestIdOf(headers.get("x-request-id") ?? undefined);
-  const apiKey = bearerToken(headers.get("authorization") ?? undefined);
+  const requestId = requestIdOf(request.headers.get("x-request-id") ?? undefined);
+  const identity: Identity = {};
   const jar = sessionCookieJar(options.cookieName);
+  const path = read.kind === "me" ? ROUTE.me : `${PREFIX}/users/${read.userId}/balance`;
+  let response: Response;
+  try {
+    response = await respond(options, request, socketAddress, read, { requestId, identity, jar });
+    if (observing()) {
+      const body = await response.clone().text();
+      const headers = Object.fromEntries(response.headers.entries());
+      observeAnswer({ method: "GET", path, status: response.status, headers, body });
+    }
+  } catch (error) {
+    // Whatever threw (the read's error handling, header building, an observer): the app's onError
+    // answer, with what the app's middlewares add to it, and a renewed session's cookie kept.
+    response = unhandledErrorResponse(error, requestId, ROUTE[read.kind]);
+    addAppHeaders(response.headers, options.production, requestId, jar.headers(), []);
+  }
+  const { userId, apiKeyId } = identity;
+  const status = response.status;
+  recordRequest({ requestId, method: "GET", path, route: ROUTE[read.kind], status, started, userId, apiKeyId });
+  return response;
+}
+
+type Identity = { userId?: string; apiKeyId?: string };
+type Answering = { requestId: string; identity: Identity; jar: ReturnType<typeof sessionCookieJar> };
+
+async function respond(
+  options: LeanReadsOptions,
+  request: Request,
+  socketAddress: string | undefined,
+  read: Read,
+  { requestId, identity, jar }: Answering,
+): Promise<Response> {
+  const headers = request.headers;
+  const apiKey = bearerToken(headers.get("authorization") ?? undefined);
   const rateLimits = rateLimitJar();
   const ctx = createContext({
     services: options.services,
@@ -83,45 +157,48 @@ async function answer(options: LeanReadsOptions, request: Request, socketAddress
     cookies: jar,
     rateLimits,
   });
-  const identity: { userId?: string; apiKeyId?: string } = {};
   rememberIdentity((key, value) => {
     identity[key] = value;
   }, ctx);
   const outcome = await readAnswer(options, ctx, read);
-  // What the app's layers add: withContext (cookies, rate limits), the request id, CORS without an
-  // Origin, securityHeaders (no answer of these two sets its own Cache-Control).
-  const added: [string, string][] = [
-    ["X-Request-Id", requestId],
-    ["Vary", "Origin"],
-  ];
-  for (const [name, value] of securityHeaderList(options.production, true)) added.push([name, value]);
-  for (const [name, value] of rateLimits.headers()) added.push([name, value]);
   const cookies = jar.headers();
-  let response: Response;
   if (typeof outcome === "string" && cookies.length === 0) {
     // The common case, headers as a plain object: @hono/node-server writes them without a Headers.
-    response = new Response(outcome, { status: 200, headers: Object.fromEntries([JSON_TYPE, ...added]) });
-  } else {
-    response = typeof outcome === "string" ? new Response(outcome, { headers: [JSON_TYPE] }) : outcome;
-    for (const cookie of cookies) response.headers.append("Set-Cookie", cookie);
-    for (const [name, value] of added) response.headers.set(name, value);
+    const plain: [string, string][] = [
+      ["Content-Type", "application/json"],
+      ...rateLimits.headers(),
+      ["Vary", "Origin"],
+    ];
+    for (const [name, value] of securityHeaderList(options.production, true)) plain.push([name, value]);
+    plain.push(["X-Request-Id", requestId]);
+    return new Response(outcome, { status: 200, headers: Object.fromEntries(plain) });
   }
-  const path = read.kind === "me" ? ME : `${PREFIX}/users/${read.userId}/balance`;
-  const status = response.status;
-  if (observing()) {
-    const body = await response.clone().text();
-    observeAnswer({ method: "GET", path, status, headers: Object.fromEntries(response.headers.entries()), body });
-  }
-  const { userId, apiKeyId } = identity;
-  recordRequest({ requestId, method: "GET", path, route: ROUTE[read.kind], status, started, userId, apiKeyId });
+  const response =
+    typeof outcome === "string" ? new Response(outcome, { headers: { "Content-Type": "application/json" } }) : outcome;
+  addAppHeaders(response.headers, options.production, requestId, cookies, rateLimits.headers());
   return response;
 }
 
-const JSON_TYPE: [string, string] = ["Content-Type", "application/json"];
+// What the app's layers add, as they add it: withContext (cookies appended, rate limits set), CORS
+// without an Origin (Vary appended), securityHeaders (no-store only when the answer set no
+// Cache-Control) and the request id.
+function addAppHeaders(
+  headers: Headers,
+  production: boolean,
+  requestId: string,
+  cookies: readonly string[],
+  rateLimits: ReadonlyArray<readonly [string, string]>,
+) {
+  for (const cookie of cookies) headers.append("Set-Cookie", cookie);
+  for (const [name, value] of rateLimits) headers.set(name, value);
+  headers.append("Vary", "Origin");
+  for (const [name, value] of securityHeaderList(production, !headers.has("Cache-Control"))) headers.set(name, value);
+  headers.set("X-Request-Id", requestId);
+}
 
 // The read's JSON body, or its error as the REST adapter answers it (reported when internal).
 async function readAnswer(options: LeanReadsOptions, ctx: ApiContext, read: Read): Promise<string | Response> {
-  const procedure = PROCEDURE[read.kind];
+  const procedure = LEAN_BALANCE_PROCEDURES[read.kind];
   const input = read.kind === "me" ? undefined : { userId: read.userId };
   try {
     return JSON.stringify(await leanBalanceRead(ctx, read.kind === "me" ? read : { kind: "user", rawInput: input }));

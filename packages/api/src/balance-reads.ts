@@ -3,7 +3,7 @@ import { getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-impor
 import { z } from "zod";
 import type { Context } from "./context.ts";
 import { balanceOutput, toBalance, uuid } from "./schemas.ts";
-import { ownReaderOf, publicTrpcError, serviceCallerOf } from "./trpc.ts";
+import { domainErrors, ownReadAccess, ownReaderOf, publicTrpcError, serviceAccessOf, serviceCallerOf } from "./trpc.ts";
 
 // The balance-only reads (issue 17), the reads a product makes most: the tRPC procedures
 // credits.balanceOfUser and credits.myBalance (the documented definitions, routers/credits.ts) and
@@ -48,4 +48,30 @@ export async function leanBalanceRead(
   } catch (cause) {
     throw publicTrpcError(getTRPCErrorFromUnknown(cause));
   }
+}
+
+// The two procedures the lean route answers for, by their router path; their REST method and path
+// come from their meta (apps/server/src/lean-reads.ts).
+export const LEAN_BALANCE_PROCEDURES = { me: "credits.myBalance", user: "credits.balanceOfUser" } as const;
+
+type ProcedureDef = { middlewares: unknown[]; meta?: { access?: unknown } };
+const ACCESS = { me: "user", user: { scope: BALANCE_READ_SCOPE, ...BALANCE_READ_ACCESS } };
+
+// Where a procedure's definition differs from what leanBalanceRead runs for it: its chain must be
+// domainErrors, its access middleware (ownReadProcedure's, or serviceProcedure's with the same
+// rule), input, output and the resolver, and its meta.access the rule above. Any new middleware or
+// rule on these procedures shows here, so that the lean route cannot silently skip it.
+export function leanBalanceProblems(kind: keyof typeof LEAN_BALANCE_PROCEDURES, def: ProcedureDef): string[] {
+  const chain = def.middlewares as { _type?: string }[];
+  const problems: string[] = [];
+  if (chain.length !== 5) problems.push(`${chain.length} middlewares, not 5`);
+  if (chain[0] !== domainErrors._middlewares[0]) problems.push("the first middleware is not domainErrors");
+  const access = kind === "me" ? chain[1] === ownReadAccess._middlewares[0] : serviceAccessOf.get(chain[1] as object);
+  if (kind === "me" ? !access : JSON.stringify(access) !== JSON.stringify(ACCESS.user)) {
+    problems.push("the access middleware is not the one the lean route applies");
+  }
+  if (chain[2]?._type !== "input" || chain[3]?._type !== "output")
+    problems.push("input and output are not 3rd and 4th");
+  if (JSON.stringify(def.meta?.access) !== JSON.stringify(ACCESS[kind])) problems.push("meta.access differs");
+  return problems.map((problem) => `${LEAN_BALANCE_PROCEDURES[kind]}: ${problem}`);
 }

@@ -43,7 +43,8 @@ export function publicTrpcError(error: TRPCError): TRPCError {
   return error;
 }
 
-const domainErrors = t.middleware(async ({ next }) => {
+// Exported for the lean balance route's start-up check of the procedures' chain (lean-reads.ts).
+export const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok) {
     const error = publicTrpcError(result.error);
@@ -55,6 +56,7 @@ const domainErrors = t.middleware(async ({ next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+// A rule added here (or to ownReadProcedure, serviceProcedure) must reach apps/server/src/lean-reads.ts.
 const base = t.procedure.use(domainErrors);
 
 export const publicProcedure = base.meta({ access: "public" });
@@ -70,9 +72,8 @@ export const authedProcedure = base.meta({ access: "user" }).use(requireUser);
 // A read of the signed-in user's own account whose session lookup is part of the read's one
 // statement (issue 17): the procedure gets `ownRead` instead of ctx.user; it runs the read and
 // refuses (401) exactly when requireUser would, the read then discarded.
-export const ownReadProcedure = base
-  .meta({ access: "user" })
-  .use(({ ctx, next }) => next({ ctx: { ownRead: ownReaderOf(ctx) } }));
+export const ownReadAccess = t.middleware(({ ctx, next }) => next({ ctx: { ownRead: ownReaderOf(ctx) } }));
+export const ownReadProcedure = base.meta({ access: "user" }).use(ownReadAccess);
 
 // ownReadProcedure's rule as a function, shared with the server's lean balance route: a request
 // without a session cookie is a 401 at once; with one, the read is returned only if the session
@@ -104,12 +105,18 @@ export const scopeOf = (caller: Caller): IdempotencyScope =>
 
 type ServiceAccess = { orAdmin?: boolean; orUser?: boolean };
 
+// Each serviceProcedure's access middleware and the rule it applies: the lean balance route checks
+// at start-up that its procedure's chain is the one it mirrors (apps/server/src/lean-reads.ts).
+export const serviceAccessOf = new WeakMap<object, { scope: ApiKeyScope } & ServiceAccess>();
+
 // For internal tools with an API key holding `scope`; optionally also an admin's session, or any
 // signed-in user acting on their own account (the procedure then must use ctx.caller.userId).
 export function serviceProcedure(scope: ApiKeyScope, also: ServiceAccess = {}) {
-  return base
-    .meta({ access: { scope, ...also } })
-    .use(async ({ ctx, next }) => next({ ctx: { caller: await serviceCallerOf(ctx, scope, also) } }));
+  const access = t.middleware(async ({ ctx, next }) =>
+    next({ ctx: { caller: await serviceCallerOf(ctx, scope, also) } }),
+  );
+  serviceAccessOf.set(access._middlewares[0] as object, { scope, ...also });
+  return base.meta({ access: { scope, ...also } }).use(access);
 }
 
 // serviceProcedure's rule as a function, shared with the server's lean balance route.
