@@ -1,0 +1,250 @@
+// ADR 022: what keeps the lean balance route (apps/server/src/lean-reads.ts) the documented route's
+// twin. Which requests it takes (its matcher), the start-up check of the procedures it mirrors, the
+// app's middlewares it mirrors (pinned here: a change must reach lean-reads.ts), and a throw
+// outside the read handled as the app's onError handles it.
+import { createHash, randomUUID } from "node:crypto";
+import { appRouter, LEAN_BALANCE_PROCEDURES, leanBalanceProblems } from "@credits/api";
+import { sessionIdOf } from "@credits/core";
+import { captureLogs, errorsTotal } from "@credits/observability";
+import { sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app.ts";
+import type { BalanceFeed } from "../src/balance-feed.ts";
+import { leanAnswers, leanReadOf, leanRouteProblems } from "../src/lean-reads.ts";
+import { observeResponses } from "../src/response-observers.ts";
+import { startTestServer, testDb } from "./harness.ts";
+
+const server = await startTestServer();
+const { services } = server;
+const ID = "0b6c2d1e-6f1a-4a57-9a59-3a4e2f1c9d10";
+
+describe("the lean route's matcher", () => {
+  const of = (path: string, init: RequestInit = {}) => leanReadOf(new Request(`http://127.0.0.1:3000${path}`, init));
+
+  it("takes the plain GET of the two balance paths", () => {
+    expect(of("/api/v1/me/balance")).toEqual({ kind: "me" });
+    expect(of(`/api/v1/users/${ID}/balance`)).toEqual({ kind: "user", userId: ID });
+    expect(of(`/api/v1/users/${ID.toUpperCase()}/balance`)).toEqual({ kind: "user", userId: ID.toUpperCase() });
+    expect(of("/api/v1/users/not-a-uuid/balance", { headers: { authorization: "Bearer x" } })).not.toBeNull();
+  });
+
+  it.each([
+    ["HEAD", "/api/v1/me/balance", { method: "HEAD" }],
+    ["OPTIONS", "/api/v1/me/balance", { method: "OPTIONS" }],
+    ["a query string", "/api/v1/me/balance?x=1", {}],
+    ["an empty query string", `/api/v1/users/${ID}/balance?`, {}],
+    ["an escaped id", `/api/v1/users/${ID.replace("-", "%2D")}/balance`, {}],
+    ["an escaped path", "/api/v1/me/%62alance", {}],
+    ["a double slash", "//api/v1/me/balance", {}],
+    ["a double slash inside", "/api/v1//me/balance", {}],
+    ["a trailing slash", `/api/v1/users/${ID}/balance/`, {}],
+    ["upper case", "/API/v1/me/balance", {}],
+    ["upper case inside", `/api/v1/users/${ID}/Balance`, {}],
+    ["an Origin", "/api/v1/me/balance", { headers: { origin: "http://localhost:3000" } }],
+    ["a Content-Length", "/api/v1/me/balance", { headers: { "content-length": "0" } }],
+    ["a Transfer-Encoding", "/api/v1/me/balance", { headers: { "transfer-encoding": "chunked" } }],
+  ] as const)("leaves %s to the documented route", (_name, path, init) => {
+    expect(of(path, init as RequestInit)).toBeNull();
+  });
+});
+
+describe("the procedures the lean route mirrors", () => {
+  const defOf = (name: string) =>
+    (appRouter._def.procedures as unknown as Record<string, { _def: Parameters<typeof leanBalanceProblems>[1] }>)[name]
+      ?._def as Parameters<typeof leanBalanceProblems>[1];
+
+  it("are as lean-reads.ts implements them (else the server refuses to start)", () => {
+    expect(leanRouteProblems()).toEqual([]);
+  });
+
+  it("show a middleware added to a procedure's chain", () => {
+    const def = defOf(LEAN_BALANCE_PROCEDURES.user);
+    const added = { ...def, middlewares: [...def.middlewares.slice(0, 2), () => null, ...def.middlewares.slice(2)] };
+    expect(leanBalanceProblems("user", added)).toContain("credits.balanceOfUser: 6 middlewares, not 5");
+  });
+
+  it("show another access rule, in the chain or in meta.access", () => {
+    // credits.spend: a serviceProcedure of another scope; auth.me: requireUser, not ownReadProcedure's rule.
+    expect(leanBalanceProblems("user", defOf("credits.spend"))).toEqual([
+      "credits.balanceOfUser: the access middleware is not the one the lean route applies",
+      "credits.balanceOfUser: meta.access differs",
+    ]);
+    expect(leanBalanceProblems("me", defOf("auth.me"))).toContain(
+      "credits.myBalance: the access middleware is not the one the lean route applies",
+    );
+    const def = defOf(LEAN_BALANCE_PROCEDURES.me);
+    expect(leanBalanceProblems("me", { ...def, meta: { access: "admin" } })).toEqual([
+      "credits.myBalance: meta.access differs",
+    ]);
+  });
+});
+
+// Hono's handlers for GET /api/v1/me/balance and /users/{id}/balance, in order, by a hash of their
+// source: what lean-reads.ts does in their place. A change here means a middleware was added,
+// removed, moved or edited: make apps/server/src/lean-reads.ts do the same, then update this list.
+const MIRRORED = [
+  ["ALL", "/*", "aa5b9287e266"], // the request id: requestIdOf, X-Request-Id
+  ["ALL", "/*", "ecd266104267"], // responseObserver: observeAnswer
+  ["ALL", "/*", "4c62fe60cc9a"], // requestTelemetry: recordRequest
+  ["ALL", "/*", "aeab84b931e1"], // securityHeaders: securityHeaderList, no-store when absent
+  ["ALL", "/*", "e4fed6d4ad86"], // the body limit: no body taken (Content-Length, Transfer-Encoding)
+  ["ALL", "/api/v1/*", "6880cea605ed"], // CORS: no Origin taken, Vary: Origin appended
+  ["ALL", "/api/v1/*", "ac18884c56ed"], // csrfGuard: a GET passes it
+  ["ALL", "/api/v1/*", "5c508f8b8dca"], // withContext and the REST adapter: respond, readAnswer
+];
+
+describe("the app's middlewares on the lean paths", () => {
+  it("are those lean-reads.ts mirrors", () => {
+    const app = createApp({
+      services,
+      localProvider: null,
+      publicUrl: "http://localhost:3000",
+      corsOrigins: [],
+      bodyLimitBytes: 1024,
+      trustProxy: 0,
+      production: false,
+      ready: async () => true,
+      balanceEvents: { feed: {} as BalanceFeed, heartbeatMs: 1000 },
+    });
+    const applies = (pattern: string) =>
+      ["/api/v1/me/balance", `/api/v1/users/${ID}/balance`].some((path) =>
+        new RegExp(`^${pattern.replace(/\*/g, ".*").replace(/:\w+/g, "[^/]+")}$`).test(path),
+      );
+    const handlers = app.routes
+      .filter((route) => (route.method === "ALL" || route.method === "GET") && applies(route.path))
+      .map((route) => [route.method, route.path, hash(route.handler.toString())]);
+    expect(handlers, "the app's middlewares changed: mirror them in apps/server/src/lean-reads.ts").toEqual(MIRRORED);
+  });
+});
+
+const hash = (text: string) => createHash("sha256").update(text).digest("hex").slice(0, 12);
+
+const PASSWORD = "correct horse battery";
+const signUp = () => services.auth.signUp({ email: `lean-${randomUUID()}@example.test`, password: PASSWORD });
+// A session a day from expiry: the next request renews it and sends its cookie again.
+const nearExpiry = (token: string) =>
+  testDb.db.execute(sql`UPDATE sessions SET expires_at = now() + interval '1 day' WHERE id = ${sessionIdOf(token)}`);
+
+async function send(path: string, headers: Record<string, string>) {
+  const response = await fetch(`${server.url}${path}`, { headers });
+  const body = (await response.json()) as { error: { code: string; message: string; requestId?: string } };
+  return { status: response.status, headers: response.headers, body };
+}
+
+// Sent plainly (the lean route, checked by its count) and with "?" (the documented route).
+async function twice(path: string, headers: Record<string, string>, before?: () => Promise<unknown>) {
+  const answered = leanAnswers.count;
+  await before?.();
+  const lean = await send(path, { ...headers, "x-request-id": `lean-${randomUUID()}` });
+  expect(leanAnswers.count - answered).toBe(1);
+  await before?.();
+  const documented = await send(`${path}?`, { ...headers, "x-request-id": `documented-${randomUUID()}` });
+  expect(leanAnswers.count - answered).toBe(1);
+  return { lean, documented };
+}
+
+const errorCount = async () =>
+  (await errorsTotal.get()).values.find((value) => value.labels.where === "http")?.value ?? 0;
+
+describe("a throw outside the read", () => {
+  it.each([
+    ["an internal error", () => new Error("observer failed"), 500, "INTERNAL", 2],
+    ["an unavailable database", () => Object.assign(new Error("gone"), { code: "57P01" }), 503, "UNAVAILABLE", 0],
+  ] as const)("%s is answered as the app's onError answers it", async (_name, thrown, status, code, reported) => {
+    const user = await signUp();
+    const cookie = `session=${user.token}`;
+    const errors = await errorCount();
+    const logs = captureLogs("info");
+    // The observers run after the answer is built, outside the read, on both routes.
+    const stop = observeResponses(() => {
+      throw thrown();
+    });
+    const { lean, documented } = await twice("/api/v1/me/balance", { cookie }, () => nearExpiry(user.token)).finally(
+      () => {
+        stop();
+        logs.stop();
+      },
+    );
+    const requestId = lean.headers.get("x-request-id");
+    expect(lean.status).toBe(status);
+    expect(lean.body).toEqual({ error: { code, message: expect.any(String), requestId } });
+    expect({ ...lean.body.error, requestId: null }).toEqual({ ...documented.body.error, requestId: null });
+    for (const name of ["content-type", "retry-after"])
+      expect(lean.headers.get(name)).toBe(documented.headers.get(name));
+    expect(documented.body.error.requestId).toBe(documented.headers.get("x-request-id"));
+    // What the app adds around its onError for a throw inside a handler, and the renewed cookie,
+    // which the documented route loses when the throw is above withContext.
+    expect(lean.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(lean.headers.get("cache-control")).toBe("no-store");
+    expect(lean.headers.get("vary")).toBe("Origin");
+    expect(lean.headers.get("set-cookie")).toMatch(/^session=.+; Expires=/);
+    const line = logs.entries().find((entry) => entry.requestId === requestId && entry.msg === "request");
+    expect(line).toMatchObject({ route: "/api/v1/me/balance", status, userId: user.user.id });
+    expect((await errorCount()) - errors).toBe(reported);
+  });
+});
+
+describe("cases the matrix does not reach", () => {
+  const withoutExpiry = (cookie: string | null) => cookie?.replace(/Expires=[^;]+/, "Expires=…");
+  const headersOf = ({ headers }: { headers: Headers }) => {
+    const all = Object.fromEntries(headers.entries());
+    for (const name of ["date", "x-request-id"]) delete all[name];
+    return { ...all, "set-cookie": withoutExpiry(headers.get("set-cookie")) };
+  };
+
+  it("a renewed session's cookie on a 200", async () => {
+    const user = await signUp();
+    const { lean, documented } = await twice("/api/v1/me/balance", { cookie: `session=${user.token}` }, () =>
+      nearExpiry(user.token),
+    );
+    expect(lean.status).toBe(200);
+    expect(lean.headers.get("set-cookie")).toMatch(/^session=.+; Expires=/);
+    expect({ body: lean.body, headers: headersOf(lean) }).toEqual({
+      body: documented.body,
+      headers: headersOf(documented),
+    });
+  });
+
+  it("a demoted admin's session", async () => {
+    const admin = await services.auth.createUser({
+      email: `lean-${randomUUID()}@example.test`,
+      password: PASSWORD,
+      role: "admin",
+    });
+    const { token } = await services.auth.logIn({ email: admin.email, password: PASSWORD });
+    const path = `/api/v1/users/${admin.id}/balance`;
+    expect((await send(path, { cookie: `session=${token}` })).status).toBe(200);
+    await testDb.db.execute(sql`UPDATE users SET role = 'user' WHERE id = ${admin.id}`);
+    const { lean, documented } = await twice(path, { cookie: `session=${token}` });
+    expect(lean.status).toBe(403);
+    expect({ body: lean.body, headers: headersOf(lean) }).toEqual({
+      body: documented.body,
+      headers: headersOf(documented),
+    });
+  });
+
+  it("a key revoked after it was cached", async () => {
+    const user = await signUp();
+    const owner = await services.auth.createUser({
+      email: `lean-${randomUUID()}@example.test`,
+      password: PASSWORD,
+      role: "admin",
+    });
+    const created = await services.apiKeys.create({
+      name: "lean",
+      scopes: ["credits:read"],
+      ownerUserId: owner.id,
+    });
+    const headers = { authorization: `Bearer ${created.key}` };
+    const path = `/api/v1/users/${user.user.id}/balance`;
+    expect((await send(path, headers)).status).toBe(200);
+    await services.apiKeys.revoke(created.id);
+    // Within the key cache's 5 s both routes see the same cached key: the same answer either way.
+    const { lean, documented } = await twice(path, headers);
+    expect({ status: lean.status, body: lean.body, headers: headersOf(lean) }).toEqual({
+      status: documented.status,
+      body: documented.body,
+      headers: headersOf(documented),
+    });
+  });
+});
