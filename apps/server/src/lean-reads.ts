@@ -181,8 +181,8 @@ async function respond(
 
 // What the app's layers add, as they add it: withContext (cookies appended, rate limits set), CORS
 // without an Origin (Vary appended), securityHeaders (no-store only when the answer set no
-// Cache-Control) and the request id.
-function addAppHeaders(
+// Cache-Control) and the request id. Exported for its test.
+export function addAppHeaders(
   headers: Headers,
   production: boolean,
   requestId: string,

@@ -10,7 +10,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { createApp } from "../src/app.ts";
 import type { BalanceFeed } from "../src/balance-feed.ts";
-import { leanAnswers, leanReadOf, leanRouteProblems } from "../src/lean-reads.ts";
+import { addAppHeaders, leanAnswers, leanReadOf, leanRouteProblems } from "../src/lean-reads.ts";
 import { observeResponses } from "../src/response-observers.ts";
 import { startTestServer, testDb } from "./harness.ts";
 
@@ -46,6 +46,19 @@ describe("the lean route's matcher", () => {
   ] as const)("leaves %s to the documented route", (_name, path, init) => {
     expect(of(path, init as RequestInit)).toBeNull();
   });
+});
+
+// No answer of these two routes sets Vary or Cache-Control today: the matrix cannot show this.
+it("adds the app's headers as the app does: appended Vary and cookies, no-store only when absent", () => {
+  const headers = new Headers({ "Cache-Control": "private", Vary: "Accept", "Set-Cookie": "a=1" });
+  addAppHeaders(headers, false, "id-1", ["session=x"], [["RateLimit", "r"]]);
+  expect(headers.get("cache-control")).toBe("private");
+  expect(headers.get("vary")).toBe("Accept, Origin");
+  expect(headers.getSetCookie()).toEqual(["a=1", "session=x"]);
+  expect([headers.get("ratelimit"), headers.get("x-request-id")]).toEqual(["r", "id-1"]);
+  const bare = new Headers();
+  addAppHeaders(bare, false, "id-2", [], []);
+  expect([bare.get("cache-control"), bare.get("vary")]).toEqual(["no-store", "Origin"]);
 });
 
 describe("the procedures the lean route mirrors", () => {

@@ -188,7 +188,9 @@ describe("the lean route logs and counts a request as the documented route does"
       ["documented", DOCUMENTED],
     ] as const) {
       const requestId = `log-${name.replace(/ /g, "-")}-${via}`;
+      const answered = leanAnswers.count;
       expect((await send(path + query, { ...headers, "x-request-id": requestId })).status).toBe(status);
+      expect(leanAnswers.count - answered).toBe(via === "lean" ? 1 : 0);
       const entry = logs.entries().find((line) => line.requestId === requestId);
       const { level, msg, method, userId, apiKeyId } = entry ?? {};
       logged.push({ level, msg, method, route: entry?.route, status: entry?.status, userId, apiKeyId });
