@@ -65,6 +65,7 @@ export function leanRouteProblems(): string[] {
     }
     problems.push(...leanBalanceProblems(kind, def));
     if (def.meta?.openapi?.method !== "GET") problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: not a GET`);
+    if (!def.meta?.openapi?.path) problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no REST path`);
   }
   if (ROUTE.me.includes("{") || ROUTE.user.split("{").length !== 2 || !ROUTE.user.includes("/{userId}/")) {
     problems.push(`paths ${ROUTE.me}, ${ROUTE.user}: not the parameters the lean route reads`);
