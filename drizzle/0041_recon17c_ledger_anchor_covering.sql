@@ -5,26 +5,43 @@
 -- now carries balance_after, so the anchor is an index-only scan; it replaces the old index (one
 -- index on (user_id, seq), not two, for every posting to maintain) and keeps its name.
 --
--- Built inside the migrator's transaction (CONCURRENTLY cannot run in one): the build holds a
--- SHARE lock, so reads go on and postings wait for it (seconds at 5 M rows, ADR 024). An operator
--- who cannot stop postings that long builds credit_transactions_user_seq_cover_idx beforehand
--- with CREATE INDEX CONCURRENTLY (the same definition): the migration then only drops the old
--- index and renames. A concurrent build that failed leaves an invalid index: rebuilt here.
+-- Built inside the migrator's transaction (CONCURRENTLY cannot run in one). The ledger is locked
+-- ACCESS EXCLUSIVE first, once: taking SHARE for the build and then ACCESS EXCLUSIVE for the drop
+-- is a lock upgrade, which deadlocks with a posting that read the ledger (post_ledger's key check)
+-- before the build and inserts after it. Reads and postings wait for the build (seconds at 5 M
+-- rows, ADR 024); lock_timeout bounds the wait for the lock behind a long reader (the migration
+-- then fails and runs again at the next start) instead of queueing every reader behind it. An
+-- operator who cannot stop the ledger that long builds credit_transactions_user_seq_cover_idx
+-- beforehand with CREATE INDEX CONCURRENTLY (the same definition): the migration then only drops
+-- the old index and renames (milliseconds). A pre-built index that is invalid (a failed or
+-- running concurrent build) or not this definition stops the migration, naming what to do.
+SET LOCAL lock_timeout = '10s';
+--> statement-breakpoint
+LOCK TABLE credit_transactions IN ACCESS EXCLUSIVE MODE;
+--> statement-breakpoint
 DO $$
+DECLARE
+  prebuilt oid := to_regclass('credit_transactions_user_seq_cover_idx');
 BEGIN
-  IF EXISTS (SELECT 1 FROM pg_index
-              WHERE indexrelid = to_regclass('credit_transactions_user_seq_cover_idx') AND NOT indisvalid) THEN
-    DROP INDEX credit_transactions_user_seq_cover_idx;
+  IF prebuilt IS NULL THEN
+    RETURN;
+  END IF;
+  IF NOT (SELECT indisvalid FROM pg_index WHERE indexrelid = prebuilt) THEN
+    RAISE EXCEPTION 'credit_transactions_user_seq_cover_idx is invalid (a concurrent build failed or is running): DROP INDEX CONCURRENTLY credit_transactions_user_seq_cover_idx, build it again, then restart';
+  END IF;
+  IF pg_get_indexdef(prebuilt) NOT LIKE 'CREATE INDEX % USING btree (user_id, seq) INCLUDE (balance_after)' THEN
+    RAISE EXCEPTION 'credit_transactions_user_seq_cover_idx is not (user_id, seq) INCLUDE (balance_after): %', pg_get_indexdef(prebuilt);
   END IF;
 END $$;
 --> statement-breakpoint
 CREATE INDEX IF NOT EXISTS credit_transactions_user_seq_cover_idx
   ON credit_transactions (user_id, seq) INCLUDE (balance_after);
 --> statement-breakpoint
--- Last: the ACCESS EXCLUSIVE lock of the drop is held only from here to the commit.
 DROP INDEX credit_transactions_user_seq_idx;
 --> statement-breakpoint
 ALTER INDEX credit_transactions_user_seq_cover_idx RENAME TO credit_transactions_user_seq_idx;
+--> statement-breakpoint
+SET LOCAL lock_timeout = DEFAULT;
 --> statement-breakpoint
 -- An index-only scan skips the heap only on pages the visibility map marks all-visible, which
 -- vacuum sets. The ledger is append-only: only insert-triggered autovacuum visits it, by default

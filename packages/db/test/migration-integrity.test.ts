@@ -52,7 +52,7 @@ const PINNED: Record<string, string> = {
   "0038_promo15_revenue_net_of_tax_disputes": "a203f7527987ec1112c13e15621b563e98dec77e8dcceb3354d9a55d4322452d",
   "0039_erase18_customers_to_delete": "1cf4fd5832d35630cf170c3f3378aeb52fc9e7675b3b4f64c66624945a41d522",
   "0040_promo15_dispute_amount_revenue": "4ed10e00a847b0e1628e1e65a4ee6472354d6e3faafeee3641073d64f7e79ac2",
-  "0041_recon17c_ledger_anchor_covering": "34c434d7e8e506da4dafb952fa037f8535ab70a8aed21634aee3ddf941a871e7",
+  "0041_recon17c_ledger_anchor_covering": "b55f5db970067fb859c630c3c65e7e703be1305c7474d7eb849f06573f69234c",
 };
 
 describe("migration integrity", () => {
