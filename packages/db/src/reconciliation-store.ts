@@ -26,6 +26,18 @@ type FindingRow = typeof reconciliationFindings.$inferSelect;
 
 export function createReconciliationStore(db: Database): ReconciliationStore {
   return translatingErrors({
+    ...runWrites(db),
+    ...runReads(db),
+    acknowledgeBreak: acknowledgeBreak(db),
+    ...paymentLookups(db),
+  });
+}
+
+// A run's lifecycle: started (one per scheduled day), its findings, finished or failed when abandoned.
+function runWrites(
+  db: Database,
+): Pick<ReconciliationStore, "insertRun" | "failAbandonedRuns" | "addFindings" | "finishRun"> {
+  return {
     insertRun: async (run) => {
       const [row] = await db
         .insert(reconciliationRuns)
@@ -68,7 +80,14 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
       if (!row) throw new Error(`reconciliation run ${id} not found`);
       return toRun(row);
     },
+  };
+}
 
+// The runs and findings as the admin pages and the next run read them.
+function runReads(
+  db: Database,
+): Pick<ReconciliationStore, "findRun" | "listRuns" | "listFindings" | "lastSuccessfulRun" | "lastLedgerCheckpoint"> {
+  return {
     findRun: async (id) => {
       if (!isUuid(id)) return null;
       const [row] = await db.select().from(reconciliationRuns).where(eq(reconciliationRuns.id, id));
@@ -134,9 +153,14 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
       if (!row || row.seq === null) return null;
       return { seq: Number(row.seq), lastFullAt: row.last_full_at === null ? null : new Date(row.last_full_at) };
     },
+  };
+}
 
-    acknowledgeBreak: acknowledgeBreak(db),
-
+// The payments a run compares with the provider's records.
+function paymentLookups(
+  db: Database,
+): Pick<ReconciliationStore, "findPaymentsByIds" | "findPaymentsByProviderRefs" | "listCreditedPayments"> {
+  return {
     findPaymentsByIds: async (ids) => {
       const wanted = ids.filter((id) => isUuid(id)).slice(0, MAX_LOOKUP);
       if (wanted.length === 0) return [];
@@ -172,7 +196,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
         .orderBy(asc(t.createdAt), asc(t.id))
         .limit(query.limit);
     },
-  });
+  };
 }
 
 function keysetAfter(
