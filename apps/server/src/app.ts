@@ -73,22 +73,7 @@ export function createApp(options: AppOptions) {
   const allowedOrigins = new Set([new URL(options.publicUrl).origin, ...options.corsOrigins]);
   const app = new Hono<Env>();
 
-  // Every request of the two balance reads skips these middlewares and the /api/v1/* ones below:
-  // a change here must reach apps/server/src/lean-reads.ts (lean-balance-reads.test.ts checks).
-  app.use(async (c, next) => {
-    const requestId = requestIdOf(c.req.header("x-request-id"));
-    c.set("requestId", requestId);
-    await next();
-    c.res.headers.set("X-Request-Id", requestId);
-  });
-  app.use(responseObserver());
-  // One log line and one duration sample per request, under its route pattern.
-  app.use(requestTelemetry());
-  app.use(securityHeaders({ production: options.production }));
-  // Every route, web forms included, refuses an oversized body before reading it; the Stripe
-  // webhook has its own, larger cap (webhooks.ts).
-  const limitBody = bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`);
-  app.use((c, next) => (c.req.path === "/webhooks/stripe" ? next() : limitBody(c, next)));
+  useRequestMiddlewares(app, options);
   if (options.metrics) mountMetrics(app, options.metrics.registry, options.metrics.access);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
@@ -96,78 +81,15 @@ export function createApp(options: AppOptions) {
     (await options.ready()) ? c.json({ status: "ready" }) : c.json({ status: "unavailable" }, 503),
   );
 
-  // CORS is for browsers, which send Origin on every cross-origin request. Hono's cors middleware
-  // sets its headers on a placeholder response before the handler runs, which makes Hono copy the
-  // handler's response (body stream and all) afterwards (pnpm bench: the server's slow response
-  // path on every API call); a request without Origin skips it, and only says that the answer
-  // depends on Origin, so that a shared cache never hands it to a browser.
-  const corsForBrowsers = cors({
-    origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
-    credentials: true,
-    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
-  });
-  const api = ["/trpc/*", "/api/v1/*"];
-  for (const path of api) {
-    app.use(
-      path,
-      async (c, next) => {
-        if (c.req.header("origin") !== undefined) return corsForBrowsers(c, next);
-        await next();
-        c.res.headers.append("Vary", "Origin");
-      },
-      csrfGuard({ allowedOrigins }),
-    );
-  }
-
-  // Builds the tRPC context of one request and sends its cookie changes with the response.
-  async function withContext(c: Context<Env>, handle: (ctx: ReturnType<typeof createContext>) => Promise<Response>) {
-    const jar = sessionCookieJar(cookieName);
-    const rateLimits = rateLimitJar();
-    const apiKey = bearerToken(c.req.header("authorization"));
-    const ctx = createContext({
-      services,
-      requestId: c.get("requestId"),
-      clientAddress: clientAddress(c),
-      // One credential per request: with an API key the session cookie is not even read.
-      sessionToken: apiKey === null ? readCookie(c.req.header("cookie"), cookieName) : null,
-      apiKey,
-      cookies: jar,
-      rateLimits,
-    });
-    rememberIdentity((key, value) => c.set(key, value), ctx);
-    const response = await handle(ctx);
-    // Appended in place: wrapping the response anew would turn the server's lightweight
-    // Response into a streamed one.
-    for (const cookie of jar.headers()) response.headers.append("Set-Cookie", cookie);
-    for (const [name, value] of rateLimits.headers()) response.headers.set(name, value);
-    return response;
-  }
+  useApiGuards(app, allowedOrigins);
 
   const clientAddressOf = clientAddressResolver(options.trustProxy);
   function clientAddress(c: Context<Env>): string {
     return clientAddressOf(getConnInfo(c).remote.address, c.req.header("x-forwarded-for"));
   }
+  const withContext = contextRunner(services, cookieName, clientAddress);
 
-  app.all("/trpc/*", (c) =>
-    withContext(c, (ctx) =>
-      fetchRequestHandler({
-        endpoint: "/trpc",
-        req: c.req.raw,
-        router: appRouter,
-        // One request, one bounded amount of work: a batch of 900 log-ins is a 400, not 900 log-ins.
-        maxBatchSize: TRPC_MAX_BATCH_SIZE,
-        createContext: () => {
-          // ADR 018: an input takes its key in idempotencyKey; a batch is many calls under one
-          // header, so the header is refused here rather than guessed at (REST copies it in).
-          if (c.req.header("idempotency-key") !== undefined) throw trpcIdempotencyHeader();
-          return ctx;
-        },
-        onError: ({ error, path }) => {
-          if (error.code === "INTERNAL_SERVER_ERROR") logInternal("trpc", ctx.requestId, path, error);
-        },
-      }),
-    ),
-  );
+  mountTrpc(app, withContext);
 
   mountWebhooks(app, { provider: services.provider, payments: services.payments });
   if (options.localProvider)
@@ -193,37 +115,7 @@ export function createApp(options: AppOptions) {
 
   if (options.devMail && !options.production) mountDevMail(app, options.devMail);
 
-  if (options.web) {
-    const web = options.web;
-    if (web.assetsDir) {
-      // Hashed file names: cache for a year. A missing asset is a plain 404, not a page.
-      app.use(
-        "/assets/*",
-        serveStatic({
-          root: web.assetsDir,
-          onFound: (_path, c) => c.header("Cache-Control", "public, max-age=31536000, immutable"),
-        }),
-      );
-      app.all("/assets/*", (c) => c.text("not found", 404));
-    }
-    app.all("*", async (c, next) => {
-      const path = c.req.path;
-      if (API_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return next();
-      const node = c.env as HttpBindings | undefined;
-      if (web.devMiddleware && node?.incoming && (await viteHandled(web.devMiddleware, node))) {
-        return RESPONSE_ALREADY_SENT;
-      }
-      // Remix's getLoadContext: the server's own services and this request's identity.
-      return web.handle(c.req.raw, {
-        services,
-        requestId: c.get("requestId"),
-        clientAddress: clientAddress(c),
-        sessionCookieName: cookieName,
-        publicOrigin: new URL(options.publicUrl).origin,
-        reportError: (error) => logInternal("http", c.get("requestId"), "(web)", error),
-      });
-    });
-  }
+  if (options.web) mountWeb(app, options.web, { services, cookieName, publicUrl: options.publicUrl, clientAddress });
 
   const lean = leanReads({
     services,
@@ -240,6 +132,145 @@ export function createApp(options: AppOptions) {
     // What Hono runs for a path, in order: lean-balance-reads test pins those of the lean paths.
     routes: app.routes,
   };
+}
+
+// Every request of the two balance reads skips these middlewares and the /api/v1/* ones of
+// useApiGuards and createApp: a change here must reach apps/server/src/lean-reads.ts
+// (lean-balance-reads.test.ts checks).
+function useRequestMiddlewares(app: Hono<Env>, options: AppOptions) {
+  app.use(async (c, next) => {
+    const requestId = requestIdOf(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    await next();
+    c.res.headers.set("X-Request-Id", requestId);
+  });
+  app.use(responseObserver());
+  // One log line and one duration sample per request, under its route pattern.
+  app.use(requestTelemetry());
+  app.use(securityHeaders({ production: options.production }));
+  // Every route, web forms included, refuses an oversized body before reading it; the Stripe
+  // webhook has its own, larger cap (webhooks.ts).
+  const limitBody = bodySizeLimit(options.bodyLimitBytes, `request body over ${options.bodyLimitBytes} bytes`);
+  app.use((c, next) => (c.req.path === "/webhooks/stripe" ? next() : limitBody(c, next)));
+}
+
+function useApiGuards(app: Hono<Env>, allowedOrigins: Set<string>) {
+  // CORS is for browsers, which send Origin on every cross-origin request. Hono's cors middleware
+  // sets its headers on a placeholder response before the handler runs, which makes Hono copy the
+  // handler's response (body stream and all) afterwards (pnpm bench: the server's slow response
+  // path on every API call); a request without Origin skips it, and only says that the answer
+  // depends on Origin, so that a shared cache never hands it to a browser.
+  const corsForBrowsers = cors({
+    origin: (origin) => (allowedOrigins.has(origin) ? origin : null),
+    credentials: true,
+    exposeHeaders: ["X-Request-Id", "Retry-After", "RateLimit", "RateLimit-Policy", "Location"],
+  });
+  const api = ["/trpc/*", "/api/v1/*"];
+  for (const path of api) {
+    app.use(
+      path,
+      async (c, next) => {
+        if (c.req.header("origin") !== undefined) return corsForBrowsers(c, next);
+        await next();
+        c.res.headers.append("Vary", "Origin");
+      },
+      csrfGuard({ allowedOrigins }),
+    );
+  }
+}
+
+type WithContext = (
+  c: Context<Env>,
+  handle: (ctx: ReturnType<typeof createContext>) => Promise<Response>,
+) => Promise<Response>;
+
+// Builds the tRPC context of one request and sends its cookie changes with the response.
+function contextRunner(
+  services: Services,
+  cookieName: string,
+  clientAddress: (c: Context<Env>) => string,
+): WithContext {
+  return async function withContext(c, handle) {
+    const jar = sessionCookieJar(cookieName);
+    const rateLimits = rateLimitJar();
+    const apiKey = bearerToken(c.req.header("authorization"));
+    const ctx = createContext({
+      services,
+      requestId: c.get("requestId"),
+      clientAddress: clientAddress(c),
+      // One credential per request: with an API key the session cookie is not even read.
+      sessionToken: apiKey === null ? readCookie(c.req.header("cookie"), cookieName) : null,
+      apiKey,
+      cookies: jar,
+      rateLimits,
+    });
+    rememberIdentity((key, value) => c.set(key, value), ctx);
+    const response = await handle(ctx);
+    // Appended in place: wrapping the response anew would turn the server's lightweight
+    // Response into a streamed one.
+    for (const cookie of jar.headers()) response.headers.append("Set-Cookie", cookie);
+    for (const [name, value] of rateLimits.headers()) response.headers.set(name, value);
+    return response;
+  };
+}
+
+function mountTrpc(app: Hono<Env>, withContext: WithContext) {
+  app.all("/trpc/*", (c) =>
+    withContext(c, (ctx) =>
+      fetchRequestHandler({
+        endpoint: "/trpc",
+        req: c.req.raw,
+        router: appRouter,
+        // One request, one bounded amount of work: a batch of 900 log-ins is a 400, not 900 log-ins.
+        maxBatchSize: TRPC_MAX_BATCH_SIZE,
+        createContext: () => {
+          // ADR 018: an input takes its key in idempotencyKey; a batch is many calls under one
+          // header, so the header is refused here rather than guessed at (REST copies it in).
+          if (c.req.header("idempotency-key") !== undefined) throw trpcIdempotencyHeader();
+          return ctx;
+        },
+        onError: ({ error, path }) => {
+          if (error.code === "INTERNAL_SERVER_ERROR") logInternal("trpc", ctx.requestId, path, error);
+        },
+      }),
+    ),
+  );
+}
+
+// The Remix app (and its built assets) for every path the API does not own.
+function mountWeb(
+  app: Hono<Env>,
+  web: WebApp,
+  deps: { services: Services; cookieName: string; publicUrl: string; clientAddress: (c: Context<Env>) => string },
+) {
+  if (web.assetsDir) {
+    // Hashed file names: cache for a year. A missing asset is a plain 404, not a page.
+    app.use(
+      "/assets/*",
+      serveStatic({
+        root: web.assetsDir,
+        onFound: (_path, c) => c.header("Cache-Control", "public, max-age=31536000, immutable"),
+      }),
+    );
+    app.all("/assets/*", (c) => c.text("not found", 404));
+  }
+  app.all("*", async (c, next) => {
+    const path = c.req.path;
+    if (API_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return next();
+    const node = c.env as HttpBindings | undefined;
+    if (web.devMiddleware && node?.incoming && (await viteHandled(web.devMiddleware, node))) {
+      return RESPONSE_ALREADY_SENT;
+    }
+    // Remix's getLoadContext: the server's own services and this request's identity.
+    return web.handle(c.req.raw, {
+      services: deps.services,
+      requestId: c.get("requestId"),
+      clientAddress: deps.clientAddress(c),
+      sessionCookieName: deps.cookieName,
+      publicOrigin: new URL(deps.publicUrl).origin,
+      reportError: (error) => logInternal("http", c.get("requestId"), "(web)", error),
+    });
+  });
 }
 
 // Development: Vite's connect middlewares see the raw Node request first. They either answer it
