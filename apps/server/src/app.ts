@@ -136,7 +136,7 @@ export function createApp(options: AppOptions) {
 
 // Every request of the two balance reads skips these middlewares and the /api/v1/* ones of
 // useApiGuards and createApp: a change here must reach apps/server/src/lean-reads.ts
-// (lean-balance-reads.test.ts checks).
+// (lean-balance-guards.test.ts pins them).
 function useRequestMiddlewares(app: Hono<Env>, options: AppOptions) {
   app.use(async (c, next) => {
     const requestId = requestIdOf(c.req.header("x-request-id"));

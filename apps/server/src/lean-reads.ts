@@ -28,7 +28,7 @@ import { recordRequest, rememberIdentity } from "./telemetry.ts";
 // documented way: another method (HEAD), a query string, an escaped or unusual path, an Origin
 // header (CORS), or a request body. Its method and paths are the procedures' meta; at start-up it
 // refuses procedures whose chain is not the one it mirrors (leanBalanceProblems), and
-// lean-balance-reads.test.ts fails when the app's middlewares for these paths change.
+// lean-balance-guards.test.ts fails when the app's middlewares for these paths change.
 
 export interface LeanReadsOptions {
   services: Services;
