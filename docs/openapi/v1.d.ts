@@ -10842,7 +10842,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "PROVIDER_UNAVAILABLE",
+                     *         "code": "UNAVAILABLE",
                      *         "message": "Briefly unavailable: retry after `Retry-After` seconds"
                      *       }
                      *     }
@@ -10850,7 +10850,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "PROVIDER_UNAVAILABLE" | "UNAVAILABLE";
+                            code?: "UNAVAILABLE";
                         };
                     };
                 };
@@ -13718,7 +13718,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "PROVIDER_UNAVAILABLE",
+                     *         "code": "UNAVAILABLE",
                      *         "message": "Briefly unavailable: retry after `Retry-After` seconds"
                      *       }
                      *     }
@@ -13726,7 +13726,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"] & {
                         error?: {
                             /** @enum {unknown} */
-                            code?: "PROVIDER_UNAVAILABLE" | "UNAVAILABLE";
+                            code?: "UNAVAILABLE";
                         };
                     };
                 };

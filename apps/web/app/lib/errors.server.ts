@@ -208,7 +208,6 @@ export const errorTable = {
         ? { confirmEmail: "That is not this user's email: nothing was erased. Type it exactly as shown above." }
         : invalidFields(["reason", "confirmEmail"])(error),
     UNAVAILABLE: (error) => ({ form: error.message }),
-    PROVIDER_UNAVAILABLE: (error) => ({ form: error.message }),
   },
 } satisfies Record<string, Partial<Record<PublicErrorCode, Explain>>>;
 

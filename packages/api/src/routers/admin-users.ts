@@ -119,7 +119,7 @@ export const userProcedures = {
 
   eraseUser: adminProcedure
     .meta({
-      errors: ["NOT_FOUND", "PROVIDER_UNAVAILABLE"],
+      errors: ["NOT_FOUND"],
       openapi: { method: "POST", path: "/admin/users/{userId}/erase", tags: ["admin"], summary: "Erase a user (GDPR)" },
     })
     .input(

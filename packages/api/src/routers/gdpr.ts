@@ -85,7 +85,6 @@ export const gdprRouter = router({
 
   delete: authedProcedure
     .meta({
-      errors: ["PROVIDER_UNAVAILABLE"],
       openapi: { method: "DELETE", path: "/gdpr/delete", tags: ["gdpr"], summary: "Erase my account" },
     })
     .input(z.strictObject({ confirmationToken: text({ max: 200, trim: false }) }))
