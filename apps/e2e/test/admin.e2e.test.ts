@@ -1,3 +1,5 @@
+import { testDb } from "@credits/db/test-setup";
+import { plantLedgerBreak } from "@credits/db/testing";
 import { describe, expect, test } from "vitest";
 import { buyThroughLocalCheckout, docsScreenshot, logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 
@@ -179,6 +181,57 @@ describe("admin", () => {
       const response = await page.goto(path);
       expect(response?.status(), path).toBe(403);
     }
+    await context.close();
+  });
+
+  test("a break in a ledger: the run reports it, another admin acknowledges it, the next run does not", async () => {
+    // An admin whose own ledger breaks, and a user whose ledger breaks twice (+2, then -2).
+    const admin = await createUser("admin-broken", "admin");
+    const own = await plantLedgerBreak(testDb.db, admin.id);
+    const other = await plantLedgerBreak(testDb.db);
+    const [first, second] = other.seqs;
+
+    const { context, page } = await newPage(browser, server.url);
+    await logInThroughPage(page, admin.email);
+    const runNow = async () => {
+      await page.goto("/admin/reconciliation");
+      await page.getByRole("button", { name: "Run now" }).click();
+      await page.waitForURL(/\/admin\/reconciliation\/[0-9a-f-]{36}$/);
+      await page.getByRole("heading", { name: "Findings" }).waitFor();
+    };
+    const findingOf = (userId: string) =>
+      page.getByRole("listitem").filter({ has: page.getByRole("link", { name: `User ${userId}` }) });
+    const acknowledge = async (userId: string, seq: number, reason: string) => {
+      const field = findingOf(userId).getByLabel(`Acknowledge the break at row ${seq}`);
+      await field.evaluate((input) => input.removeAttribute("required"));
+      await field.fill(reason);
+      await findingOf(userId).getByRole("button", { name: "Acknowledge" }).click();
+    };
+    await runNow();
+    expect(await findingOf(own.userId).count()).toBe(1);
+
+    // No reason, or one with a control character: the field says so; never on one's own ledger.
+    await acknowledge(other.userId, first, "   ");
+    await page.getByText("Say why the break is accepted", { exact: false }).waitFor();
+    await acknowledge(other.userId, first, "restored\u0007from backup");
+    await page.getByText("must not contain control characters", { exact: false }).waitFor();
+    await acknowledge(own.userId, own.seq, "Looks fine to me");
+    await page.getByText("A break in your own ledger must be acknowledged by another admin.").waitFor();
+
+    // "Acknowledged", not "Already acknowledged": none of the refused attempts recorded one.
+    await acknowledge(other.userId, first, "Restored from the backup of 3 March");
+    await page.getByText(`Acknowledged: the break at row ${first} is no longer reported.`).waitFor();
+    await screenshot(page, "admin-ledger-break-acknowledged");
+
+    // The next run reports the user's later break (and the admin's own) only; once that one is
+    // acknowledged too, the user is not reported any more.
+    await runNow();
+    expect(await findingOf(own.userId).count()).toBe(1);
+    await acknowledge(other.userId, second, "The same restore, second row");
+    await page.getByText(`Acknowledged: the break at row ${second} is no longer reported.`).waitFor();
+    await runNow();
+    expect(await findingOf(own.userId).count()).toBe(1);
+    expect(await findingOf(other.userId).count()).toBe(0);
     await context.close();
   });
 });

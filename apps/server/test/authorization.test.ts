@@ -1,4 +1,5 @@
 // The authorization matrix: every procedure of appRouter, called over real HTTP (its REST route
+
 // and /trpc) by every kind of caller that must be refused, is refused with 401/403 and writes
 // nothing. The table below names every procedure: a procedure added to the router without a row
 // here, or a row whose procedure is gone, fails the first test.
@@ -6,6 +7,8 @@ import { randomUUID } from "node:crypto";
 import type { Access } from "@credits/api";
 import { type ApiKeyScope, apiKeyScopes, createAuthService } from "@credits/core";
 import { createAccountStore, createSessionStore } from "@credits/db";
+import { testDb } from "@credits/db/test-setup";
+import { plantLedgerBreak } from "@credits/db/testing";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   type CallerKind,
@@ -29,7 +32,6 @@ import {
   starterPack,
   transportsOf,
 } from "./authorization-helpers.ts";
-import { plantLedgerBreak } from "./ledger-break.ts";
 
 // Every procedure of appRouter, with who may call it. Keep in step with the router on purpose.
 const table: Record<string, Row> = {
@@ -124,7 +126,10 @@ const table: Record<string, Row> = {
   "reconciliation.start": { access: "admin" },
   "reconciliation.acknowledgeBreak": {
     access: "admin",
-    input: async () => ({ ...(await plantLedgerBreak()), reason: "matrix" }),
+    input: async () => {
+      const { userId, seq } = await plantLedgerBreak(testDb.db);
+      return { userId, seq, reason: "matrix" };
+    },
   },
   "alerts.get": { access: "user" },
   "alerts.set": { access: "user", input: () => ({ lowBalanceThreshold: 25 }) },

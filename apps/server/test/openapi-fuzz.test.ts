@@ -1,13 +1,15 @@
 // Walks the published OpenAPI document of the real server: every operation, called by every kind of
+
 // caller (anonymous, a user's session, an admin's session, an API key of each scope), with inputs
 // generated from its schemas and then mutated (openapi-fuzz-inputs.ts). Whatever comes in: never a
 // 5xx; every answer, error or success, has a status documented for its operation and a body valid
 // against its documented schema (contract/check.ts). Seeded: SEED below reproduces a run exactly.
 import { randomUUID } from "node:crypto";
+import { testDb } from "@credits/db/test-setup";
+import { plantLedgerBreak } from "@credits/db/testing";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type Answer, contractChecker } from "./contract/check.ts";
-import { plantLedgerBreak } from "./ledger-break.ts";
 import { type Json, type Operation, operationsOf, type RequestCase, requestCases } from "./openapi-fuzz-inputs.ts";
 import { call, insertUser, PASSWORD, signUp, startTestServer } from "./payments/helpers.ts";
 
@@ -250,7 +252,7 @@ beforeAll(async () => {
   poolsByOperation["admin-rejectRefund"] = { id: refundRequests.slice(4) };
   poolsByOperation["reconciliation-run"] = { id: run.body?.id ? [run.body.id] : [] };
   // A planted break of a user's ledger chain, so an acknowledgement can succeed.
-  const broken = await plantLedgerBreak();
+  const broken = await plantLedgerBreak(testDb.db);
   poolsByOperation["reconciliation-acknowledgeBreak"] = { userId: [broken.userId], seq: [String(broken.seq)] };
   // A grant's expiry in the future (one in the past is a 400 the mutations cover), whatever the seed draws.
   poolsByOperation["admin-adjust"] = { expiresAt: ["2030-01-01T00:00:00.000Z"] };

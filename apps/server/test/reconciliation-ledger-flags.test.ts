@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { MAX_INVARIANT_FINDINGS, type ReconciliationRun } from "@credits/core";
 import { rowsOf } from "@credits/db";
 import { adminActions, ledgerBreakAcknowledgements, ledgerFlaggedUsers, users } from "@credits/db/schema";
+import { plantBrokenChain } from "@credits/db/testing";
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
@@ -130,28 +131,6 @@ describe("reconciliation: the listing past the limit takes turns", () => {
   });
 });
 
-// Two spends of 5 written as the posting function would, allocations and grant included, but
-// with the first row's balance_after 2 too high and the second's back in line: two breaks (+2,
-// then -2) whose rows still sum to the balance.
-async function plantBrokenChain(userId: string): Promise<[number, number]> {
-  const seqs: number[] = [];
-  for (const after of [97, 90]) {
-    const [row] = rowsOf<{ seq: string }>(
-      await db.execute(sql`
-      WITH entry AS (
-        INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
-        VALUES (${userId}::uuid, -5, ${after}, 'spend', ${randomUUID()}) RETURNING id, seq)
-      INSERT INTO ledger_allocations (entry_id, grant_id, amount)
-      SELECT entry.id, cg.id, -5 FROM entry, credit_grants cg WHERE cg.user_id = ${userId}::uuid
-      RETURNING (SELECT seq FROM entry)::bigint AS seq`),
-    );
-    seqs.push(Number(row?.seq));
-  }
-  await db.execute(sql`UPDATE credit_grants SET remaining = remaining - 10 WHERE user_id = ${userId}::uuid`);
-  await tamper(userId, -10);
-  return [seqs[0] as number, seqs[1] as number];
-}
-
 async function adminCookie(): Promise<{ id: string; cookie: string }> {
   const email = `admin-${randomUUID()}@example.test`;
   const password = "correct horse battery";
@@ -171,7 +150,7 @@ describe("reconciliation: an acknowledged chain break", () => {
     const broken = await newUser(100);
     const bystander = await newUser(10);
     await run(true);
-    const [first, second] = await plantBrokenChain(broken);
+    const [first, second] = await plantBrokenChain(db, broken);
     expect((await run()).detail.get(broken)).toMatchObject({ chainBrokenAtSeq: first });
 
     const admin = await adminCookie();

@@ -1,10 +1,11 @@
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { openAsBlob, writeFileSync } from "node:fs";
 import type { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
-import { createDatabase, type Database, type DatabaseHandle } from "./client.ts";
+import { createDatabase, type Database, type DatabaseHandle, rowsOf } from "./client.ts";
 import * as schema from "./schema.ts";
 
 export interface TestDatabase extends DatabaseHandle {
@@ -111,4 +112,47 @@ function recordingProxy<T extends object>(target: T, record: (statement: string)
       return value.bind(object);
     },
   });
+}
+
+// A ledger chain broken twice, as a restore from an older backup could leave it: two spends of 5
+// written as the posting function would (allocations, the grant's remainder, the balance), but the
+// first row's balance_after 2 too high and the second's back in line: breaks of +2, then -2, whose
+// rows still sum to the balance. The user holds exactly one grant with at least 10 remaining.
+export async function plantBrokenChain(db: Database, userId: string): Promise<[number, number]> {
+  const seqs: number[] = [];
+  for (const off of [-3, -10]) {
+    const [row] = rowsOf<{ seq: string }>(
+      await db.execute(sql`
+        WITH entry AS (
+          INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+          SELECT id, -5, credits_balance + ${off}, 'spend', gen_random_uuid()::text FROM users WHERE id = ${userId}::uuid
+          RETURNING id, seq)
+        INSERT INTO ledger_allocations (entry_id, grant_id, amount)
+        SELECT entry.id, cg.id, -5 FROM entry, credit_grants cg WHERE cg.user_id = ${userId}::uuid
+        RETURNING (SELECT seq FROM entry)::bigint AS seq`),
+    );
+    seqs.push(Number(row?.seq));
+  }
+  await db.execute(sql`UPDATE credit_grants SET remaining = remaining - 10 WHERE user_id = ${userId}::uuid`);
+  await db.execute(sql`UPDATE users SET credits_balance = credits_balance - 10 WHERE id = ${userId}::uuid`);
+  return [seqs[0] as number, seqs[1] as number];
+}
+
+// A user (a new one, or the one given, with no ledger yet) granted 100 credits, then their chain
+// broken as plantBrokenChain does: what an admin may acknowledge (reconciliation.acknowledgeBreak).
+export async function plantLedgerBreak(
+  db: Database,
+  userId?: string,
+): Promise<{ userId: string; seq: number; seqs: [number, number] }> {
+  const [user] = userId
+    ? [{ id: userId }]
+    : rowsOf<{ id: string }>(
+        await db.execute(sql`INSERT INTO users (email) VALUES (${`break-${randomUUID()}@example.test`}) RETURNING id`),
+      );
+  if (!user) throw new Error("no user for the break");
+  await db.execute(sql`
+    SELECT count(*) FROM post_ledger(jsonb_build_array(jsonb_build_object('ord', 0, 'user_id', ${user.id}::uuid,
+      'amount', 100, 'kind', 'grant', 'idempotency_key', gen_random_uuid()::text)))`);
+  const seqs = await plantBrokenChain(db, user.id);
+  return { userId: user.id, seq: seqs[0], seqs };
 }
