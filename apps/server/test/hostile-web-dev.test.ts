@@ -47,19 +47,17 @@ describe("the Vite dev server", () => {
     }
   });
 
-  // Vite's HMR websocket listens apart from the server, on 24678: reachable on loopback, not from
-  // this machine's network address.
+  // Vite's HMR websocket listens apart from the server (on a free port here; 24678 under
+  // `pnpm dev`): reachable on loopback, not from this machine's network address.
   it("keeps its HMR websocket off the network (loopback only)", async () => {
     const external = Object.values(networkInterfaces())
       .flat()
       .find((address) => address && !address.internal && address.family === "IPv4")?.address;
     expect(external, "a network address to probe from").toBeDefined();
-    expect(await reachable("127.0.0.1", HMR_PORT)).toBe(true);
-    expect(await reachable(external ?? "", HMR_PORT)).toBe(false);
+    expect(await reachable("127.0.0.1", server.hmrPort)).toBe(true);
+    expect(await reachable(external ?? "", server.hmrPort)).toBe(false);
   });
 });
-
-const HMR_PORT = 24_678;
 
 function reachable(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {

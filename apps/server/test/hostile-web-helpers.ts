@@ -17,7 +17,7 @@ export async function startWebServer(
   overrides: Record<string, string> = {},
   // The server's own lines (start-up); dropped unless a test reads them.
   log: (line: string) => void = () => {},
-): Promise<RunningServer> {
+): Promise<RunningServer & { hmrPort: number }> {
   if (mode === "production") buildWebApp();
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -30,7 +30,9 @@ export async function startWebServer(
     AUTH_RATE_LIMIT_PER_MINUTE: "100000",
     ...overrides,
   });
-  const web: WebApp = await createWebApp({ mode });
+  // Vite's HMR websocket (development) on a free port, not its fixed default.
+  const hmrPort = await freePort();
+  const web: WebApp = await createWebApp({ mode, hmrPort });
   const server = await startServer(env, { database: testDb, web, log });
   // Closing Vite's dev server waits for its dependency scan, which on a loaded machine (CI runs
   // every suite at once) has taken past the default hook timeout.
@@ -38,7 +40,7 @@ export async function startWebServer(
     await server.close();
     await web.close();
   }, 180_000);
-  return { ...server, url };
+  return { ...server, url, hmrPort };
 }
 
 function freePort(): Promise<number> {

@@ -48,7 +48,15 @@ const webRoot = fileURLToPath(new URL("..", import.meta.url));
 export const buildDir = join(webRoot, "build");
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export async function createWebApp({ mode }: { mode: "development" | "production" }): Promise<WebApp> {
+// hmrPort: Vite's HMR websocket port in development (its default, 24678, unless given): a test
+// takes a free one, so that it never collides with a `pnpm dev` running on the same machine.
+export async function createWebApp({
+  mode,
+  hmrPort,
+}: {
+  mode: "development" | "production";
+  hmrPort?: number;
+}): Promise<WebApp> {
   if (mode === "production") {
     const serverBuild = join(buildDir, "server", "index.js");
     if (!existsSync(serverBuild)) {
@@ -65,17 +73,17 @@ export async function createWebApp({ mode }: { mode: "development" | "production
     };
   }
 
-  // Vite in middleware mode: no server of its own; the HMR websocket uses Vite's default port.
+  // Vite in middleware mode: no server of its own; the HMR websocket listens apart (hmrPort).
   const { createServer } = await import("vite");
   const sigterm = new Set(process.listeners("SIGTERM"));
   const stdinEnd = new Set(process.stdin.listeners("end"));
   const vite: ViteDevServer = await createServer({
     root: webRoot,
     configFile: join(webRoot, "vite.config.ts"),
-    // The HMR websocket is Vite's own listener (port 24678); unset, it takes every interface.
-    // Loopback, like the server's default HOST (with HOST=0.0.0.0, another device gets the pages
-    // without hot reload).
-    server: { middlewareMode: true, hmr: { host: "127.0.0.1" } },
+    // The HMR websocket is Vite's own listener (port 24678 by default); unset, it takes every
+    // interface. Loopback, like the server's default HOST (with HOST=0.0.0.0, another device gets
+    // the pages without hot reload).
+    server: { middlewareMode: true, hmr: { host: "127.0.0.1", ...(hmrPort ? { port: hmrPort } : {}) } },
     appType: "custom",
   });
   // Remix's child compiler is a full Vite server, which exits the process on SIGTERM (or when
