@@ -10394,6 +10394,10 @@ export interface operations {
                      *           "currency": "eur",
                      *           "amountRefundedMinor": 1,
                      *           "refundableMinor": 1,
+                     *           "dispute": {
+                     *             "status": "open",
+                     *             "amountMinor": 1
+                     *           },
                      *           "reviewReason": "reviewReason",
                      *           "createdAt": "2026-12-04T18:00:00.000Z",
                      *           "refunds": [
@@ -10468,6 +10472,11 @@ export interface operations {
                             currency: string;
                             amountRefundedMinor: number;
                             refundableMinor: number;
+                            dispute: {
+                                /** @enum {string} */
+                                status: "open" | "won" | "lost";
+                                amountMinor: number | null;
+                            } | null;
                             reviewReason: string | null;
                             /** Format: date-time */
                             createdAt: string;

@@ -79,6 +79,13 @@ async function disputed(purchase: Purchase, outcome: "won" | "lost", amount: num
   expect(await paymentRow(purchase.paymentId)).toMatchObject({ disputeStatus: outcome, disputeAmountMinor: amount });
 }
 
+// The payment as the admin's user page shows it (GET /api/v1/admin/users/{id}).
+async function adminPaymentOf(purchase: Purchase) {
+  const reply = await call(server.url, "GET", `/api/v1/admin/users/${purchase.userId}`, { cookie: admin.cookie });
+  expect(reply.status).toBe(200);
+  return (reply.body.payments as { id: string }[]).find((p) => p.id === purchase.paymentId);
+}
+
 describe("the daily revenue is ours only", () => {
   it("a taxed purchase counts without its tax, on its credited day; a partial refund gives back its share of the tax", async () => {
     const before = await revenueByDay();
@@ -125,6 +132,11 @@ describe("the daily revenue is ours only", () => {
     expect(await revenue()).toBe(before + 1_000);
     expect((await deliver(server.url, events.disputeClosed("lost", 1_200))).status).toBe(200);
     expect(await revenue()).toBe(before + 1_000);
+    // The admin's view of the payment says so, with the dispute's own amount.
+    expect(await adminPaymentOf(partly)).toMatchObject({
+      status: "dispute_lost",
+      dispute: { status: "lost", amountMinor: 1_200 },
+    });
   });
 
   it("an open dispute is withdrawn until it is won", async () => {
@@ -136,5 +148,8 @@ describe("the daily revenue is ours only", () => {
     expect((await deliver(server.url, events.disputeClosed("won", 2_400))).status).toBe(200);
     expect(await paymentRow(won.paymentId)).toMatchObject({ disputeStatus: "won" });
     expect(await revenue()).toBe(before + 2_000);
+    expect(await adminPaymentOf(won)).toMatchObject({ dispute: { status: "won", amountMinor: 2_400 } });
+    // A payment never disputed has none.
+    expect(await adminPaymentOf(await paid({}))).toMatchObject({ dispute: null });
   });
 });

@@ -86,6 +86,12 @@ function PaymentItem({
               {formatMoney(p.amountTaxMinor ?? 0, p.currency)}
             </span>
           ) : null}
+          {p.dispute ? (
+            <span className="block text-rose-700" data-testid="payment-dispute">
+              {disputeLabels[p.dispute.status]}:{" "}
+              {p.dispute.amountMinor === null ? "amount not recorded" : formatMoney(p.dispute.amountMinor, p.currency)}
+            </span>
+          ) : null}
           {p.reviewReason ? <span className="block text-amber-800">{p.reviewReason}</span> : null}
         </span>
         <Badge tone={paymentTone(p.status)}>{p.status}</Badge>
@@ -122,6 +128,12 @@ function PaymentItem({
     </li>
   );
 }
+
+const disputeLabels: Record<NonNullable<Payment["dispute"]>["status"], string> = {
+  open: "Disputed by the payer (open)",
+  won: "Dispute won",
+  lost: "Dispute lost",
+};
 
 function Amount({ label, value }: { label: string; value: string }) {
   return (

@@ -1,5 +1,5 @@
 import type { PaymentRefunds, UserSummary } from "@credits/core";
-import { chargedMinor, MAX_EMAIL_LENGTH, MAX_PAGE_SIZE, userRoles } from "@credits/core";
+import { chargedMinor, disputeStatuses, MAX_EMAIL_LENGTH, MAX_PAGE_SIZE, userRoles } from "@credits/core";
 import { z } from "zod";
 import { creditGrantOutput, reason, text, toGrant, uuid } from "../schemas.ts";
 import { adminProcedure } from "../trpc.ts";
@@ -39,7 +39,9 @@ const holdOutput = z.object({
 
 // A payment as an admin sees it: its money (minor units of its currency: the pack's price, what
 // was paid after a promotion code and with tax, and those two when the provider said), what the
-// provider reports refunded, what is left to refund (0 when it cannot be), and its refunds, newest first.
+// provider reports refunded, what is left to refund (0 when it cannot be), its dispute if the payer
+// disputed the charge (its amount may be part of the charge; null for one recorded before it was
+// kept), and its refunds, newest first.
 const adminPaymentOutput = z.object({
   id: z.uuid(),
   status: z.string(),
@@ -51,6 +53,7 @@ const adminPaymentOutput = z.object({
   currency: z.string(),
   amountRefundedMinor: z.number().int(),
   refundableMinor: z.number().int(),
+  dispute: z.object({ status: z.enum(disputeStatuses), amountMinor: z.number().int().nullable() }).nullable(),
   reviewReason: z.string().nullable(),
   createdAt: z.iso.datetime(),
   refunds: z.array(refundOutput),
@@ -66,6 +69,7 @@ const toAdminPayment = ({ payment: p, refunds, refundableMinor }: PaymentRefunds
   currency: p.currency,
   amountRefundedMinor: p.amountRefundedMinor,
   refundableMinor,
+  dispute: p.disputeStatus ? { status: p.disputeStatus, amountMinor: p.disputeAmountMinor } : null,
   reviewReason: p.reviewReason,
   createdAt: p.createdAt.toISOString(),
   refunds: refunds.map(toRefund),
