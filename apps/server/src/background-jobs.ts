@@ -7,7 +7,7 @@ import { startWebhookWorker } from "./webhook-worker.ts";
 
 const HOLD_SWEEP_INTERVAL_MS = 30_000;
 
-// The process's background work: the expiry sweeps (and the erased customers' deletes), the mail sender, the daily reconciliation and
+// The process's background work: the expiry sweeps (and the erasure's work at the provider), the mail sender, the daily reconciliation and
 // the webhook and auto top-up workers. The server stops them in its own order on close (main.ts).
 export function startBackgroundJobs(env: Env, services: Services) {
   const deleteCustomers = env.GDPR_CUSTOMER_DELETE_ENABLED ?? env.NODE_ENV !== "test";
@@ -17,10 +17,11 @@ export function startBackgroundJobs(env: Env, services: Services) {
     services.authThrottle
       .purgeExpired()
       .catch((error) => reportError(error, { where: "job", route: "rate-limit-purge" }));
-    // Erased users' provider customers not deleted yet (the provider was down): tried again.
+    // The erasure's work at the provider (customers to delete, open checkouts to expire, refunds
+    // of payments completed after an erasure) not done yet: done, or tried again.
     if (deleteCustomers) {
       services.gdpr
-        .deleteQueuedCustomers()
+        .runErasureTasks()
         .catch((error) => reportError(error, { where: "job", route: "gdpr-customer-delete" }));
     }
   }, HOLD_SWEEP_INTERVAL_MS);

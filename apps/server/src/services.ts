@@ -146,6 +146,7 @@ export function createServices(
             mail.sendErasureConfirmation(userId, address).catch(() => {
               logger.warn({ job: "mail", cause: "erasure" }, "erasure confirmation not sent");
             }),
+          sendErasureRefund: refunds.sendErasureRefund,
         }),
         apiKeys,
       ),

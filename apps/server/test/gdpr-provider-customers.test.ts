@@ -5,8 +5,8 @@
 // own sweep is off under NODE_ENV=test (GDPR_CUSTOMER_DELETE_ENABLED): the tests run the passes.
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPaymentStore } from "@credits/db";
-import { processedEvents, providerCustomersToDelete, users } from "@credits/db/schema";
-import { eq, sql } from "drizzle-orm";
+import { processedEvents, providerErasureTasks, users } from "@credits/db/schema";
+import { and, eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   db,
@@ -27,7 +27,10 @@ const server = await startTestServer(stripeEnv);
 const { gdpr, payments } = server.services;
 
 const queuedFor = (userId: string) =>
-  db.select().from(providerCustomersToDelete).where(eq(providerCustomersToDelete.userId, userId));
+  db
+    .select()
+    .from(providerErasureTasks)
+    .where(and(eq(providerErasureTasks.userId, userId), eq(providerErasureTasks.kind, "delete_customer")));
 const deletesOf = (customerId: string) => mock.requestsTo("DELETE", `/v1/customers/${customerId}`).length;
 const customerOf = async (userId: string) =>
   (await db.select({ id: users.stripeCustomerId }).from(users).where(eq(users.id, userId)))[0]?.id ?? null;
@@ -36,9 +39,9 @@ const erase = (userId: string) => gdpr.erase({ userId, actorId: null, reason: "r
 // A row tried a moment ago waits for its backoff: the test moves its last try back instead.
 const makeDue = (userId: string) =>
   db
-    .update(providerCustomersToDelete)
+    .update(providerErasureTasks)
     .set({ lastTriedAt: sql`now() - interval '7 hours'` })
-    .where(eq(providerCustomersToDelete.userId, userId));
+    .where(eq(providerErasureTasks.userId, userId));
 
 afterEach(() => {
   mock.beforeCustomerAnswer(null);
@@ -58,11 +61,11 @@ describe("erasure and the provider customer", () => {
     expect(await customerOf(userId)).toBeNull();
     expect((await paymentsOf(userId)).map((payment) => payment.status)).toEqual(["failed"]);
     const [queued] = await queuedFor(userId);
-    expect(queued?.customerId).toMatch(/^cus_/);
-    const customerId = queued?.customerId ?? "";
+    expect(queued?.targetId).toMatch(/^cus_/);
+    const customerId = queued?.targetId ?? "";
     expect(deletesOf(customerId)).toBe(0);
 
-    await gdpr.deleteQueuedCustomers();
+    await gdpr.runErasureTasks();
     expect(deletesOf(customerId)).toBe(1);
     expect(await queuedFor(userId)).toEqual([]);
   });
@@ -78,15 +81,15 @@ describe("erasure and the provider customer", () => {
 
     expect(erased.alreadyErased).toBe(false);
     expect(await customerOf(userId)).toBeNull();
-    expect((await queuedFor(userId)).map((row) => [row.customerId, row.tries])).toEqual([[customerId, 1]]);
+    expect((await queuedFor(userId)).map((row) => [row.targetId, row.tries])).toEqual([[customerId, 1]]);
     mock.failWith(null);
     const triedBefore = mock.requestsTo("DELETE", `/v1/customers/${customerId}`).length;
     // Tried a moment ago: not due yet.
-    await gdpr.deleteQueuedCustomers();
+    await gdpr.runErasureTasks();
     expect(deletesOf(customerId)).toBe(triedBefore);
 
     await makeDue(userId);
-    await gdpr.deleteQueuedCustomers();
+    await gdpr.runErasureTasks();
     expect(deletesOf(customerId)).toBe(triedBefore + 1);
     expect(await queuedFor(userId)).toEqual([]);
   });
@@ -96,15 +99,15 @@ describe("erasure and the provider customer", () => {
     await payments.createCheckout(userId, (await pack("starter")).id);
     mock.failWith("500");
     await erase(userId);
-    await db.update(providerCustomersToDelete).set({ tries: 7 }).where(eq(providerCustomersToDelete.userId, userId));
+    await db.update(providerErasureTasks).set({ tries: 7 }).where(eq(providerErasureTasks.userId, userId));
     await makeDue(userId);
 
-    await expect(gdpr.deleteQueuedCustomers()).rejects.toThrow(/failed 8 times or more: check the provider/);
+    await expect(gdpr.runErasureTasks()).rejects.toThrow(/failed 8 times or more: check the provider/);
 
     expect((await queuedFor(userId)).map((row) => row.tries)).toEqual([8]);
     mock.failWith(null);
     await makeDue(userId);
-    await gdpr.deleteQueuedCustomers();
+    await gdpr.runErasureTasks();
     expect(await queuedFor(userId)).toEqual([]);
   });
 

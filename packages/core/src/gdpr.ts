@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { type ExportHead, type ExportSection, exportChunks } from "./gdpr-export.ts";
+import { type ErasureTask, type ErasureTaskStore, erasureTasks } from "./gdpr-tasks.ts";
 import type { PaymentProvider } from "./payments/provider.ts";
 import { withRetry } from "./retry.ts";
 import { assertReason } from "./validate.ts";
@@ -13,7 +14,7 @@ export interface ErasableUser {
   erasedAt: Date | null;
 }
 
-export interface GdprStore {
+export interface GdprStore extends ErasureTaskStore {
   transaction<T>(work: (tx: GdprStore) => Promise<T>): Promise<T>;
   findUser(userId: string): Promise<ErasableUser | null>;
   lockUser(userId: string): Promise<ErasableUser | null>;
@@ -30,10 +31,9 @@ export interface GdprStore {
   // Queues the user's provider customer for deletion at the provider, in the erasure's
   // transaction, counted as tried now (the erasure tries it right after its commit).
   queueCustomerDeletion(userId: string, customerId: string): Promise<void>;
-  // Claims one queued customer due for a try (never tried first; a failed one waits 30 s ×
-  // 2^tries, at most 6 h): counts the try and stamps it, so other passes and instances skip it.
-  claimCustomerToDelete(): Promise<{ customerId: string; tries: number } | null>;
-  customerDeleted(customerId: string): Promise<void>;
+  // Queues, the same way, the user's checkout sessions still open (their payments unpaid, not
+  // closed) for expiry at the provider; answers the sessions queued.
+  queueSessionExpiries(userId: string): Promise<string[]>;
   recordErasure(audit: {
     actorId: string | null;
     userId: string;
@@ -43,11 +43,6 @@ export interface GdprStore {
 }
 
 const ERASURE_TOKEN_TTL_MS = 10 * 60_000;
-// Queued provider customers deleted per worker pass.
-const CUSTOMER_DELETE_BATCH = 20;
-// From this many failed deletes of one customer (about two hours of backoff), each failing pass
-// is reported as needing a person: the customer may have to be deleted in the provider's dashboard.
-export const CUSTOMER_DELETE_ALERT_TRIES = 8;
 
 export type GdprService = ReturnType<typeof createGdprService>;
 
@@ -57,10 +52,12 @@ export function createGdprService(deps: {
   clock?: Clock;
   // Mails the confirmation to the erased address once the erasure committed.
   confirmErasure?: (userId: string, address: string) => Promise<void>;
+  // Sends an erasure refund (ADR 025) the erasure worker found queued: the refund service's.
+  sendErasureRefund: (refundId: string) => Promise<void>;
 }) {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
-  const customers = customerDeletion(store, provider);
+  const tasks = erasureTasks(store, provider, deps.sendErasureRefund);
 
   // The export as JSON text in pieces: the head is read here (an unknown user fails before anything
   // is sent), each page of rows only when the consumer asks for the next piece.
@@ -95,9 +92,11 @@ export function createGdprService(deps: {
   // Erases a user in one transaction: the sessions, API keys, personal fields, the audit row, and
   // the provider customer queued for deletion there, so the erasure completes while the provider
   // is down and the customer is never forgotten (a checkout creating one meanwhile queues its
-  // own: PaymentStore.setProviderCustomer). The answer waits for one try of that delete; a failed
-  // one is left to the worker's passes. Retried on a deadlock (nothing before it reached the
-  // provider). Idempotent.
+  // own: PaymentStore.setProviderCustomer). Their checkout sessions still open are queued for
+  // expiry the same way: a tab left open must not take money for an account nobody can use (one
+  // paid before its expiry is refunded in full when credited: ADR 025). The answer waits for one
+  // try of each; a failed one is left to the worker's passes. Retried on a deadlock (nothing
+  // before it reached the provider). Idempotent.
   async function erase(input: EraseInput) {
     assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
@@ -105,7 +104,7 @@ export function createGdprService(deps: {
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
     assertConfirmedEmail(user.email, input.confirmEmail);
     const erased = await withRetry(() => store.transaction((tx) => eraseIn(tx, input)));
-    if (erased.customer) await customers.deleteNow(erased.customer).catch(() => {});
+    for (const task of erased.tasks) await tasks.runNow(task).catch(() => {});
     if (erased.address) await deps.confirmErasure?.(input.userId, erased.address);
     return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
@@ -113,10 +112,18 @@ export function createGdprService(deps: {
   async function eraseIn(tx: GdprStore, input: EraseInput) {
     const locked = await tx.lockUser(input.userId);
     if (!locked) throw new NotFoundError("user");
-    if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null, customer: null };
+    if (locked.erasedAt) return { erasedAt: locked.erasedAt, alreadyErased: true, address: null, tasks: [] };
     assertConfirmedEmail(locked.email, input.confirmEmail);
     const now = clock.now();
-    if (locked.stripeCustomerId) await tx.queueCustomerDeletion(input.userId, locked.stripeCustomerId);
+    const tasks: ErasureTask[] = (await tx.queueSessionExpiries(input.userId)).map((targetId) => ({
+      kind: "expire_session",
+      targetId,
+    }));
+    if (locked.stripeCustomerId) {
+      await tx.queueCustomerDeletion(input.userId, locked.stripeCustomerId);
+      // After the sessions: a session is expired while its customer still exists.
+      tasks.push({ kind: "delete_customer", targetId: locked.stripeCustomerId });
+    }
     await tx.eraseUser(input.userId, now);
     await tx.scrub(
       input.userId,
@@ -128,7 +135,7 @@ export function createGdprService(deps: {
       requestId: input.requestId ?? null,
       reason: input.reason,
     });
-    return { erasedAt: now, alreadyErased: false, address: locked.email, customer: locked.stripeCustomerId };
+    return { erasedAt: now, alreadyErased: false, address: locked.email, tasks };
   }
 
   return {
@@ -136,45 +143,9 @@ export function createGdprService(deps: {
     issueErasureToken,
     assertErasureToken,
     erase,
-    deleteQueuedCustomers: customers.deleteQueued,
+    // The worker's pass over the queued provider work (customers, sessions, refunds).
+    runErasureTasks: tasks.runQueued,
   };
-}
-
-// Erased users' customers at the provider: each queued one deleted there (one already deleted
-// counts as done), then its row.
-function customerDeletion(store: GdprStore, provider: PaymentProvider) {
-  async function deleteNow(customerId: string): Promise<void> {
-    await provider.deleteCustomer(customerId);
-    await store.customerDeleted(customerId);
-  }
-
-  // The worker's pass: claims one due customer at a time (a claim lasts until its backoff ends, so
-  // a slow provider never has two passes on the same customer). Failures stay queued and are
-  // reported together; one that failed CUSTOMER_DELETE_ALERT_TRIES times or more is named as
-  // needing a person (its row is in provider_customers_to_delete).
-  async function deleteQueued(): Promise<{ deleted: number }> {
-    const errors: unknown[] = [];
-    let [stuck, deleted] = [0, 0];
-    for (let claimed = 0; claimed < CUSTOMER_DELETE_BATCH; claimed += 1) {
-      const due = await store.claimCustomerToDelete();
-      if (!due) break;
-      try {
-        await deleteNow(due.customerId);
-        deleted += 1;
-      } catch (error) {
-        errors.push(error);
-        if (due.tries >= CUSTOMER_DELETE_ALERT_TRIES) stuck += 1;
-      }
-    }
-    if (errors.length > 0) {
-      const alert =
-        stuck > 0 ? `; ${stuck} failed ${CUSTOMER_DELETE_ALERT_TRIES} times or more: check the provider` : "";
-      throw new AggregateError(errors, `${errors.length} erased users' provider customers not deleted yet${alert}`);
-    }
-    return { deleted };
-  }
-
-  return { deleteNow, deleteQueued };
 }
 
 interface EraseInput {

@@ -21,6 +21,7 @@ export * from "./events/events.ts";
 export * from "./expiry-notices.ts";
 export * from "./gdpr.ts";
 export * from "./gdpr-export.ts";
+export * from "./gdpr-tasks.ts";
 export * from "./grant-terms.ts";
 export * from "./grants.ts";
 export * from "./ledger.ts";

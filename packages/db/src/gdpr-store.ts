@@ -1,5 +1,5 @@
-import type { GdprStore } from "@credits/core";
-import { eq, sql } from "drizzle-orm";
+import { type ErasureTaskKind, type GdprStore, OPEN_STATUSES } from "@credits/core";
+import { and, eq, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { readExportHead, readExportPages } from "./gdpr-export-store.ts";
@@ -12,14 +12,14 @@ import {
   autoTopUpSettings,
   payments,
   processedEvents,
-  providerCustomersToDelete,
+  providerErasureTasks,
   sessions,
   users,
 } from "./schema.ts";
 
 // Linking ids matched against the stored payloads per statement.
 const SCRUB_BATCH = 500;
-// A queued customer whose delete failed waits 30 s × 2^tries before the next, at most this long.
+// A queued task that failed waits 30 s × 2^tries before the next, at most this long.
 const RETRY_CAP = sql`interval '6 hours'`;
 
 const erasable = {
@@ -104,28 +104,46 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
 
     queueCustomerDeletion: async (userId, customerId) => {
       await db
-        .insert(providerCustomersToDelete)
-        .values({ customerId, userId, tries: 1, lastTriedAt: sql`now()` })
+        .insert(providerErasureTasks)
+        .values({ kind: "delete_customer", targetId: customerId, userId, tries: 1, lastTriedAt: sql`now()` })
         .onConflictDoNothing();
     },
 
-    claimCustomerToDelete: async () => {
-      const t = providerCustomersToDelete;
+    // A payment with a session and no credit, not closed: its session may still be paid.
+    queueSessionExpiries: async (userId) => {
+      const open = sql.join(
+        OPEN_STATUSES.map((status) => sql`${status}`),
+        sql`, `,
+      );
       const result = await db.execute(sql`
-        UPDATE provider_customers_to_delete SET tries = tries + 1, last_tried_at = now()
-         WHERE customer_id = (
-           SELECT ${t.customerId} FROM ${t}
+        INSERT INTO provider_erasure_tasks (kind, target_id, user_id, tries, last_tried_at)
+        SELECT 'expire_session', provider_session_id, user_id, 1, now() FROM payments
+         WHERE user_id = ${userId} AND provider_session_id IS NOT NULL AND credited_at IS NULL
+           AND status::text IN (${open})
+        ON CONFLICT DO NOTHING
+        RETURNING target_id`);
+      return rowsOf<{ target_id: string }>(result).map((row) => row.target_id);
+    },
+
+    claimErasureTask: async () => {
+      const t = providerErasureTasks;
+      const result = await db.execute(sql`
+        UPDATE provider_erasure_tasks SET tries = tries + 1, last_tried_at = now()
+         WHERE (kind, target_id) = (
+           SELECT ${t.kind}, ${t.targetId} FROM ${t}
             WHERE ${t.lastTriedAt} IS NULL
                OR ${t.lastTriedAt} <= now() - least(interval '30 seconds' * power(2, least(${t.tries}, 12)), ${RETRY_CAP})
             ORDER BY ${t.lastTriedAt} NULLS FIRST, ${t.createdAt}
             LIMIT 1 FOR UPDATE SKIP LOCKED)
-        RETURNING customer_id, tries`);
-      const [row] = rowsOf<{ customer_id: string; tries: number }>(result);
-      return row ? { customerId: row.customer_id, tries: Number(row.tries) } : null;
+        RETURNING kind, target_id, tries`);
+      const [row] = rowsOf<{ kind: ErasureTaskKind; target_id: string; tries: number }>(result);
+      return row ? { kind: row.kind, targetId: row.target_id, tries: Number(row.tries) } : null;
     },
 
-    customerDeleted: async (customerId) => {
-      await db.delete(providerCustomersToDelete).where(eq(providerCustomersToDelete.customerId, customerId));
+    erasureTaskDone: async ({ kind, targetId }) => {
+      await db
+        .delete(providerErasureTasks)
+        .where(and(eq(providerErasureTasks.kind, kind), eq(providerErasureTasks.targetId, targetId)));
     },
 
     recordErasure: async ({ actorId, userId, requestId, reason }) => {

@@ -113,7 +113,7 @@ function eventsAndUsers(
   db: Database,
 ): Pick<
   PaymentStore,
-  "lockEvent" | "recordEvent" | "getBillingProfile" | "setProviderCustomer" | "unpaidPromotionCredits"
+  "lockEvent" | "recordEvent" | "getBillingProfile" | "setProviderCustomer" | "unpaidPromotionCredits" | "isUserErased"
 > {
   return {
     lockEvent: async (eventId) => {
@@ -140,6 +140,11 @@ function eventsAndUsers(
         .leftJoin(autoTopUpSettings, eq(autoTopUpSettings.userId, users.id))
         .where(and(eq(users.id, userId), isNull(users.erasedAt)));
       return row ?? null;
+    },
+
+    isUserErased: async (userId) => {
+      const [row] = await db.select({ erasedAt: users.erasedAt }).from(users).where(eq(users.id, userId));
+      return Boolean(row?.erasedAt);
     },
 
     setProviderCustomer: (userId, customerId) => setProviderCustomer(db, userId, customerId),
@@ -183,8 +188,8 @@ async function setProviderCustomer(db: Database, userId: string, customerId: str
       WHERE users.id = target.id AND target.erased_at IS NULL AND target.stripe_customer_id IS NULL
       RETURNING users.stripe_customer_id
     ), queued AS (
-      INSERT INTO provider_customers_to_delete (customer_id, user_id)
-      SELECT ${customerId}, id FROM target WHERE erased_at IS NOT NULL
+      INSERT INTO provider_erasure_tasks (kind, target_id, user_id)
+      SELECT 'delete_customer', ${customerId}, id FROM target WHERE erased_at IS NOT NULL
       ON CONFLICT DO NOTHING
     )
     SELECT CASE WHEN target.erased_at IS NULL

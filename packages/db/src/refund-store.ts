@@ -2,7 +2,7 @@ import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore
 import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, paymentRefunds, providerRefundFailures } from "./schema.ts";
+import { adminActions, paymentRefunds, providerErasureTasks, providerRefundFailures } from "./schema.ts";
 
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
@@ -16,6 +16,13 @@ export function createRefundStore(db: Database): RefundStore {
         .onConflictDoNothing({ target: paymentRefunds.idempotencyKey })
         .returning();
       return row ?? null;
+    },
+
+    queueErasureRefund: async ({ id, userId }) => {
+      await db
+        .insert(providerErasureTasks)
+        .values({ kind: "send_refund", targetId: id, userId })
+        .onConflictDoNothing();
     },
 
     findRefund: async (id) => {

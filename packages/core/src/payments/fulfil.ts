@@ -1,5 +1,6 @@
 import type { PaidFacts } from "../autotopup/intent.ts";
 import type { Clock } from "../clock.ts";
+import { refundIfErased } from "./erasure-refund.ts";
 import { invariant } from "../invariant.ts";
 import { systemKey } from "../ledger-keys.ts";
 import {
@@ -77,6 +78,8 @@ export function createFulfilLocked(
     // The customer paid after canceling (a race with the cancel page): they get what they paid
     // for, and a person checks with them (a refund, most likely).
     if (payment.status === "canceled") await flagPaidAfterCancel(tx, payment, source);
+    // Paid for a user erased meanwhile: credited as any payment, and refunded in full (ADR 025).
+    await refundIfErased(tx, paid, now);
     return "credited";
   };
 }

@@ -5,6 +5,10 @@ import type { NewAdminAction } from "../admin/store.ts";
 // without money moving (`failed`: the provider refused; `rejected`; `expired`).
 export const refundStatuses = ["pending", "processing", "succeeded", "failed", "rejected", "expired"] as const;
 export type RefundStatus = (typeof refundStatuses)[number];
+// Who asked: an admin (the panel, the API), or the system refunding in full a payment completed
+// after its user was erased (ADR 025; the database admits that origin for nothing else).
+export const refundOrigins = ["admin", "erasure"] as const;
+export type RefundOrigin = (typeof refundOrigins)[number];
 // The provider's words when it refuses or fails a refund, as stored and shown: bounded.
 export const MAX_FAILURE_LENGTH = 300;
 // Statuses whose amount is committed but not yet in the payment's refunded amount.
@@ -21,6 +25,8 @@ export interface Refund {
   // The requesting admin's key, scoped to that admin (ledger-keys.ts clientKey).
   idempotencyKey: string;
   status: RefundStatus;
+  origin: RefundOrigin;
+  // The requesting admin; for an erasure refund, the payee (no admin asked: the erasure did).
   requestedBy: string;
   // The second admin, for a refund above the approval threshold.
   decidedBy: string | null;
@@ -44,7 +50,8 @@ export type NewRefund = Pick<
   | "status"
   | "requestedBy"
   | "expiresAt"
->;
+> &
+  Partial<Pick<Refund, "origin">>;
 
 export type RefundPatch = Partial<Pick<Refund, "status" | "providerRefundId" | "failureReason">>;
 
@@ -81,6 +88,9 @@ export interface RefundStore {
   // all: its charge's cumulative refunded amount no longer says what it refunded (ADR 016); and
   // the provider's refund list, which may lag, must not count these again.
   failedRefundIds(paymentId: string): Promise<string[]>;
+  // Queues an erasure refund for the erasure worker to send (provider_erasure_tasks), in the
+  // transaction that filed it.
+  queueErasureRefund(refund: Pick<Refund, "id" | "userId">): Promise<void>;
   // The audit row of a refund step, in the same transaction as the step.
   audit(action: NewAdminAction): Promise<void>;
 }

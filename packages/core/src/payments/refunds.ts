@@ -106,6 +106,14 @@ export function createRefundService(deps: RefundDeps) {
         limit: MAX_PAGE_SIZE,
       }),
     settleFromProvider,
+    // The erasure worker's send of an erasure refund (ADR 025) filed when its payment was credited:
+    // under the row's own key, so a retry after a lost answer is the same refund; one settled
+    // meanwhile (answered, or by reconciliation) is not sent again.
+    async sendErasureRefund(refundId: string): Promise<void> {
+      const refund = await store.refunds.findRefund(refundId);
+      if (refund?.origin !== "erasure" || refund.status !== "processing") return;
+      await issue(refund);
+    },
     // The admin's view of a user's payments: each one's refunds (newest first, a page of them)
     // and what is left to refund on it, from a sum in the database over all its requests in
     // flight (the page may not hold them all). Shown only: a refund is checked again under the

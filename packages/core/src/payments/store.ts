@@ -123,6 +123,9 @@ export interface PaymentStore {
   getBillingProfile(
     userId: string,
   ): Promise<{ email: string | null; providerCustomerId: string | null; saveCard: boolean } | null>;
+  // Whether the user was erased. Read after the crediting ledger row (which holds the user's row
+  // lock), an erasure is either seen or waits for this transaction.
+  isUserErased(userId: string): Promise<boolean>;
   // Stores the customer id unless one is already stored; returns the one that is stored. Null when
   // the user is gone or erased: the given customer is then queued for deletion at the provider.
   setProviderCustomer(userId: string, customerId: string): Promise<string | null>;

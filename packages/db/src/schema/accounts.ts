@@ -1,5 +1,5 @@
 // People, their sessions and API keys, and the rate limits of logging in.
-import { userRoles } from "@credits/core";
+import { erasureTaskKinds, userRoles } from "@credits/core";
 import { sql } from "drizzle-orm";
 import { boolean, check, date, index, integer, pgEnum, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { createdAt, credits, tsz } from "./columns.ts";
@@ -35,13 +35,16 @@ export const users = pgTable(
   ],
 );
 
-// Provider customers still to delete after an erasure (migration 0039): queued in the erasure's
-// transaction, or instead of storing a customer created for a user erased meanwhile; a worker
-// deletes each at the provider, then its row. A failed delete stays, counted, for a later pass.
-export const providerCustomersToDelete = pgTable(
-  "provider_customers_to_delete",
+// The erasure's work at the provider (migration 0039, one queue by kind since 0042): an erased
+// user's customer to delete, their open Checkout session to expire, a refund of a payment completed
+// after the erasure to send. Queued in the transaction that decided it; a worker does each at the
+// provider, then deletes its row. A failed one stays, counted, for a later pass.
+export const providerErasureTasks = pgTable(
+  "provider_erasure_tasks",
   {
-    customerId: text("customer_id").primaryKey(),
+    kind: text("kind", { enum: erasureTaskKinds }).notNull(),
+    // The customer's, the session's or our refund row's id.
+    targetId: text("target_id").notNull(),
     userId: uuid("user_id")
       .notNull()
       .references(() => users.id),
@@ -49,7 +52,14 @@ export const providerCustomersToDelete = pgTable(
     lastTriedAt: tsz("last_tried_at"),
     createdAt: createdAt(),
   },
-  (t) => [index("provider_customers_to_delete_due_idx").on(t.lastTriedAt.asc().nullsFirst(), t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.kind, t.targetId] }),
+    index("provider_erasure_tasks_due_idx").on(t.lastTriedAt.asc().nullsFirst(), t.createdAt),
+    check(
+      "provider_erasure_tasks_kind",
+      sql`${t.kind} IN ('delete_customer', 'expire_session', 'send_refund')`,
+    ),
+  ],
 );
 
 export const sessions = pgTable(

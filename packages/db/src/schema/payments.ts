@@ -6,6 +6,7 @@ import {
   PACKAGE_LIMITS,
   paymentStatuses,
   processedEventStatuses,
+  refundOrigins,
   refundStatuses,
 } from "@credits/core";
 import { sql } from "drizzle-orm";
@@ -230,6 +231,9 @@ export const paymentRefunds = pgTable(
     expiresAt: tsz("expires_at").notNull(),
     providerRefundId: text("provider_refund_id").unique(),
     failureReason: text("failure_reason"),
+    // 'erasure': the system's full refund of a payment completed after its user was erased (ADR
+    // 025, migration 0042: a check and a trigger admit it for nothing else).
+    origin: text("origin", { enum: refundOrigins }).notNull().default("admin"),
     createdAt: createdAt(),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
@@ -247,6 +251,11 @@ export const paymentRefunds = pgTable(
     check(
       "payment_refunds_second_person",
       sql`${t.decidedBy} IS NULL OR (${t.decidedBy} <> ${t.requestedBy} AND ${t.decidedBy} <> ${t.userId})`,
+    ),
+    check(
+      "payment_refunds_origin",
+      sql`${t.origin} = 'admin' OR (${t.origin} = 'erasure' AND ${t.idempotencyKey} = 'erasure:' || ${t.paymentId}::text
+          AND ${t.requestedBy} = ${t.userId} AND ${t.decidedBy} IS NULL)`,
     ),
     check(
       "payment_refunds_succeeded_has_provider_id",
