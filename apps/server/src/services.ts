@@ -135,22 +135,7 @@ export function createServices(
     payments,
     mail,
     refunds,
-    gdpr: traced(
-      "gdpr",
-      forgettingErasedKeys(
-        createGdprService({
-          store: createGdprStore(db, readDb),
-          provider,
-          clock,
-          confirmErasure: (userId, address) =>
-            mail.sendErasureConfirmation(userId, address).catch(() => {
-              logger.warn({ job: "mail", cause: "erasure" }, "erasure confirmation not sent");
-            }),
-          sendErasureRefund: refunds.sendErasureRefund,
-        }),
-        apiKeys,
-      ),
-    ),
+    gdpr: gdprService({ db, readDb, provider, clock, mail, apiKeys, refunds }),
     reconciliation: traced(
       "reconciliation",
       createReconciliationService({
@@ -245,6 +230,35 @@ function rateLimiters(env: Env, store: RateLimitStore, clock: Clock) {
       },
     }),
   };
+}
+
+// Erasure and the export; the erasure worker sends erasure refunds through the refund service.
+function gdprService(deps: {
+  db: Database;
+  readDb: Database;
+  provider: PaymentProvider;
+  clock: Clock;
+  mail: Services["mail"];
+  apiKeys: ApiKeyService;
+  refunds: Services["refunds"];
+}): GdprService {
+  const { mail } = deps;
+  return traced(
+    "gdpr",
+    forgettingErasedKeys(
+      createGdprService({
+        store: createGdprStore(deps.db, deps.readDb),
+        provider: deps.provider,
+        clock: deps.clock,
+        confirmErasure: (userId, address) =>
+          mail.sendErasureConfirmation(userId, address).catch(() => {
+            logger.warn({ job: "mail", cause: "erasure" }, "erasure confirmation not sent");
+          }),
+        sendErasureRefund: deps.refunds.sendErasureRefund,
+      }),
+      deps.apiKeys,
+    ),
+  );
 }
 
 // An erased user's API keys stop authenticating in this process at once (the key cache forgets them).

@@ -113,7 +113,13 @@ function eventsAndUsers(
   db: Database,
 ): Pick<
   PaymentStore,
-  "lockEvent" | "recordEvent" | "getBillingProfile" | "setProviderCustomer" | "unpaidPromotionCredits" | "isUserErased"
+  | "lockEvent"
+  | "recordEvent"
+  | "getBillingProfile"
+  | "setProviderCustomer"
+  | "unpaidPromotionCredits"
+  | "isUserErased"
+  | "storeCheckoutSession"
 > {
   return {
     lockEvent: async (eventId) => {
@@ -148,6 +154,23 @@ function eventsAndUsers(
     },
 
     setProviderCustomer: (userId, customerId) => setProviderCustomer(db, userId, customerId),
+
+    storeCheckoutSession: async (payment, session) => {
+      const result = await db.execute(sql`
+        WITH target AS (
+          SELECT id, erased_at FROM users WHERE id = ${payment.userId} FOR UPDATE
+        ), stored AS (
+          UPDATE payments SET provider_session_id = ${session.id}, checkout_url = ${session.url}, updated_at = now()
+          FROM target WHERE payments.id = ${payment.id} AND target.erased_at IS NULL
+          RETURNING payments.id
+        ), queued AS (
+          INSERT INTO provider_erasure_tasks (kind, target_id, user_id)
+          SELECT 'expire_session', ${session.id}, id FROM target WHERE erased_at IS NOT NULL
+          ON CONFLICT DO NOTHING
+        )
+        SELECT count(*)::int AS stored FROM stored`);
+      return Number(rowsOf<{ stored: number }>(result)[0]?.stored ?? 0) === 1;
+    },
 
     // By admin_actions_target_idx, as the adjustments' window total (ADR 023): audit rows are
     // append-only and stamped by the database's now(), as the window's edge is. Each purchase's

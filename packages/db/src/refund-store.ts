@@ -19,10 +19,7 @@ export function createRefundStore(db: Database): RefundStore {
     },
 
     queueErasureRefund: async ({ id, userId }) => {
-      await db
-        .insert(providerErasureTasks)
-        .values({ kind: "send_refund", targetId: id, userId })
-        .onConflictDoNothing();
+      await db.insert(providerErasureTasks).values({ kind: "send_refund", targetId: id, userId }).onConflictDoNothing();
     },
 
     findRefund: async (id) => {

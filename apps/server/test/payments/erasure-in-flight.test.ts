@@ -14,8 +14,9 @@ import {
   db,
   deliver,
   ledgerOf,
-  paymentRow,
   type Purchase,
+  paymentRow,
+  paymentsOf,
   purchaseEvents,
   startPurchase,
   startStripeMock,
@@ -47,7 +48,10 @@ const refundRowsOf = (paymentId: string) =>
   db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, paymentId));
 const sumOf = (rows: { amount: number }[]) => rows.reduce((total, row) => total + row.amount, 0);
 
-afterEach(() => mock.failWith(null));
+afterEach(() => {
+  mock.failWith(null);
+  mock.beforeSessionAnswer(null);
+});
 
 // A purchase whose Checkout the user pays while the erasure runs: the session is complete before
 // the erasure's expiry reaches Stripe (which answers 400: too late), then its webhook arrives.
@@ -60,7 +64,9 @@ async function paidDuringErasure(): Promise<Purchase> {
   });
   await erase(purchase.userId);
   expect(expiresOf(purchase.sessionId)).toBe(1);
-  mock.addCharge(charge({ id: purchase.chargeId, amount: purchase.amountMinor, payment_intent: purchase.paymentIntent }));
+  mock.addCharge(
+    charge({ id: purchase.chargeId, amount: purchase.amountMinor, payment_intent: purchase.paymentIntent }),
+  );
   return purchase;
 }
 
@@ -98,6 +104,27 @@ describe("erasure expires the user's open checkouts", () => {
     await gdpr.runErasureTasks();
     expect(mock.sessions.get(purchase.sessionId)?.status).toBe("expired");
     expect(await tasksOf(purchase.userId)).toEqual([]);
+  });
+
+  it("a session the provider made while its user was erased is queued for expiry, never stored; the checkout is refused", async () => {
+    const first = await startPurchase(server, "starter");
+    const sessionsBefore = new Set(mock.sessions.keys());
+    mock.beforeSessionAnswer(async () => {
+      await erase(first.userId);
+    });
+
+    await expect(startPurchase(server, "starter", first.userId)).rejects.toMatchObject({ code: "NOT_FOUND" });
+
+    const [made] = [...mock.sessions.keys()].filter((id) => !sessionsBefore.has(id));
+    expect(made).toMatch(/^cs_/);
+    expect((await paymentsOf(first.userId)).map((p) => [p.status, p.providerSessionId])).toEqual([
+      ["created", first.sessionId],
+      ["failed", null],
+    ]);
+    expect(await tasksOf(first.userId)).toEqual([{ kind: "expire_session", targetId: made }]);
+    await gdpr.runErasureTasks();
+    expect(mock.sessions.get(made ?? "")?.status).toBe("expired");
+    expect(await tasksOf(first.userId)).toEqual([]);
   });
 
   it("a session completed before the worker's expiry counts as done (too late: the refund path has it)", async () => {
@@ -200,7 +227,9 @@ describe("a payment completed after its user's erasure is refunded in full", () 
     await erase(saver.id);
     const before = await balanceOf(saver.id);
     const intent = { ...charged, status: "succeeded", amount_received: charged.amount };
-    mock.addCharge(charge({ id: `ch_${paymentId.slice(0, 8)}`, amount: Number(charged.amount), payment_intent: charged.id }));
+    mock.addCharge(
+      charge({ id: `ch_${paymentId.slice(0, 8)}`, amount: Number(charged.amount), payment_intent: String(charged.id) }),
+    );
 
     const succeeded = stripeEvent("payment_intent.succeeded", intent);
     expect((await deliver(server.url, succeeded)).status).toBe(200);

@@ -100,7 +100,9 @@ describe("the erasure refund is for erased users' payments only", () => {
   it("the database refuses a partial erasure refund, or one under another key, of an erased user's payment", async () => {
     const purchase = await startPurchase(server, "starter", await insertUser("erased-then-paid"));
     await erase(purchase.userId);
-    mock.addCharge(charge({ id: purchase.chargeId, amount: purchase.amountMinor, payment_intent: purchase.paymentIntent }));
+    mock.addCharge(
+      charge({ id: purchase.chargeId, amount: purchase.amountMinor, payment_intent: purchase.paymentIntent }),
+    );
     // Credited and refunded in full by the rule: the refund row exists; delete it to try others.
     expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
     await db.delete(providerErasureTasks).where(eq(providerErasureTasks.userId, purchase.userId));

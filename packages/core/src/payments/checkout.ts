@@ -109,7 +109,9 @@ export function createCheckoutStarter(deps: {
         cancelUrl: `${deps.publicUrl}/credits/cancel?payment_id=${payment.id}`,
         idempotencyKey: `checkout:${payment.id}`,
       });
-      await store.updatePayment(payment.id, { providerSessionId: session.sessionId, checkoutUrl: session.url });
+      // A user erased while the provider made the session: it is queued for expiry, never shown.
+      const stored = await store.storeCheckoutSession(payment, { id: session.sessionId, url: session.url });
+      if (!stored) throw new NotFoundError("user");
       return { paymentId: payment.id, checkoutUrl: session.url };
     } catch (error) {
       // No orphan: the payment is closed as failed, so it can never be credited or shown as open.

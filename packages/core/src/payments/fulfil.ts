@@ -1,8 +1,8 @@
 import type { PaidFacts } from "../autotopup/intent.ts";
 import type { Clock } from "../clock.ts";
-import { refundIfErased } from "./erasure-refund.ts";
 import { invariant } from "../invariant.ts";
 import { systemKey } from "../ledger-keys.ts";
+import { refundIfErased } from "./erasure-refund.ts";
 import {
   type FulfilOutcome,
   flagPaidAfterCancel,

@@ -123,6 +123,10 @@ export interface PaymentStore {
   getBillingProfile(
     userId: string,
   ): Promise<{ email: string | null; providerCustomerId: string | null; saveCard: boolean } | null>;
+  // Stores a new checkout's session on its payment under the user's row lock, so an erasure
+  // committing meanwhile is seen: either it finds the session stored (and queues its expiry), or
+  // this finds the user erased and queues the expiry itself, storing nothing (false).
+  storeCheckoutSession(payment: { id: string; userId: string }, session: { id: string; url: string }): Promise<boolean>;
   // Whether the user was erased. Read after the crediting ledger row (which holds the user's row
   // lock), an erasure is either seen or waits for this transaction.
   isUserErased(userId: string): Promise<boolean>;

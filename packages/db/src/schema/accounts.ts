@@ -55,10 +55,7 @@ export const providerErasureTasks = pgTable(
   (t) => [
     primaryKey({ columns: [t.kind, t.targetId] }),
     index("provider_erasure_tasks_due_idx").on(t.lastTriedAt.asc().nullsFirst(), t.createdAt),
-    check(
-      "provider_erasure_tasks_kind",
-      sql`${t.kind} IN ('delete_customer', 'expire_session', 'send_refund')`,
-    ),
+    check("provider_erasure_tasks_kind", sql`${t.kind} IN ('delete_customer', 'expire_session', 'send_refund')`),
   ],
 );
 

@@ -68,6 +68,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
   const cardOutcomes = new Map<string, CardOutcome>();
   let beforeIntentAnswer: IntentHook | null = null;
   let beforeCustomerAnswer: (() => Promise<void>) | null = null;
+  let beforeSessionAnswer: (() => Promise<void>) | null = null;
   let listedSessions: StripeJson[] = [];
   let listedCharges: StripeJson[] = [];
   let failure: StripeFailureMode = null;
@@ -233,7 +234,13 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
         return ok(stripeFixture("deleted_customer", { id }));
       }),
     ),
-    http.post(`${baseUrl}/v1/checkout/sessions`, route(createSession)),
+    http.post(
+      `${baseUrl}/v1/checkout/sessions`,
+      route(async (recorded) => {
+        await beforeSessionAnswer?.();
+        return createSession(recorded);
+      }),
+    ),
     http.get(
       `${baseUrl}/v1/checkout/sessions`,
       route(({ query }) => ok(listPage(listedSessions, query, "/v1/checkout/sessions"))),
@@ -294,6 +301,10 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
     beforeCustomerAnswer(hook: (() => Promise<void>) | null) {
       beforeCustomerAnswer = hook;
     },
+    // Runs before a new Checkout Session is answered (it is made all the same): a test erases its user there.
+    beforeSessionAnswer(hook: (() => Promise<void>) | null) {
+      beforeSessionAnswer = hook;
+    },
     failWith(mode: StripeFailureMode) {
       failure = mode;
     },
@@ -303,6 +314,7 @@ export function createStripeApiMock(baseUrl: string = STRIPE_TEST_API_BASE) {
       for (const map of [intents, intentByKey, cardOutcomes, paymentMethods.detached]) map.clear();
       deletedCustomers.clear();
       [listedSessions, listedCharges, failure, beforeIntentAnswer, beforeCustomerAnswer] = [[], [], null, null, null];
+      beforeSessionAnswer = null;
       refunds.reset();
     },
   };
