@@ -46,6 +46,15 @@ const refundRequests = (paymentIntent: string) =>
   mock.requestsTo("POST", "/v1/refunds").filter((request) => request.params.payment_intent === paymentIntent);
 const refundRowsOf = (paymentId: string) =>
   db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, paymentId));
+const eventTypesOf = async (userId: string, paymentId: string) =>
+  (
+    await db
+      .select({ type: outboxEvents.type })
+      .from(outboxEvents)
+      .where(and(eq(outboxEvents.userId, userId), sql`${outboxEvents.payload}->'data'->>'paymentId' = ${paymentId}`))
+  )
+    .map((row) => row.type)
+    .sort();
 const sumOf = (rows: { amount: number }[]) => rows.reduce((total, row) => total + row.amount, 0);
 
 afterEach(() => {
@@ -185,6 +194,7 @@ describe("a payment completed after its user's erasure is refunded in full", () 
       { action: "refund_succeeded", actorId: null, reason: filed?.reason },
     ]);
     expect(await tasksOf(purchase.userId)).toEqual([]);
+    expect(await eventTypesOf(purchase.userId, purchase.paymentId)).toEqual(["credits.purchased", "payment.refunded"]);
 
     // Stripe's own charge.refunded, later: the clawback already happened, nothing moves.
     expect((await deliver(server.url, purchaseEvents(mock, purchase).refunded(purchase.amountMinor))).status).toBe(200);
@@ -242,11 +252,7 @@ describe("a payment completed after its user's erasure is refunded in full", () 
     expect(rows.map((row) => row.kind)).toEqual(["purchase", "refund_clawback"]);
     expect(sumOf(rows)).toBe(0);
     expect(await refundRowsOf(paymentId)).toMatchObject([{ origin: "erasure", status: "succeeded" }]);
-    const types = await db
-      .select({ type: outboxEvents.type })
-      .from(outboxEvents)
-      .where(and(eq(outboxEvents.userId, saver.id), sql`${outboxEvents.payload}->'data'->>'paymentId' = ${paymentId}`));
-    expect(types.map((row) => row.type)).toContain("credits.purchased");
+    expect(await eventTypesOf(saver.id, paymentId)).toEqual(["auto_topup.succeeded", "credits.purchased", "payment.refunded"]);
   });
 });
 
