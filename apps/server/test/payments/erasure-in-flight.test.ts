@@ -252,7 +252,11 @@ describe("a payment completed after its user's erasure is refunded in full", () 
     expect(rows.map((row) => row.kind)).toEqual(["purchase", "refund_clawback"]);
     expect(sumOf(rows)).toBe(0);
     expect(await refundRowsOf(paymentId)).toMatchObject([{ origin: "erasure", status: "succeeded" }]);
-    expect(await eventTypesOf(saver.id, paymentId)).toEqual(["auto_topup.succeeded", "credits.purchased", "payment.refunded"]);
+    expect(await eventTypesOf(saver.id, paymentId)).toEqual([
+      "auto_topup.succeeded",
+      "credits.purchased",
+      "payment.refunded",
+    ]);
   });
 });
 
