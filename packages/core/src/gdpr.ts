@@ -2,8 +2,8 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type Clock, systemClock } from "./clock.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { type ExportHead, type ExportSection, exportChunks } from "./gdpr-export.ts";
-import { type ErasureTask, type ErasureTaskStore, erasureTasks } from "./gdpr-tasks.ts";
-import type { PaymentProvider } from "./payments/provider.ts";
+import { type ErasureTask, type ErasureTaskOutcome, type ErasureTaskStore, erasureTasks } from "./gdpr-tasks.ts";
+import { type PaymentProvider, ProviderUnavailableError } from "./payments/provider.ts";
 import { withRetry } from "./retry.ts";
 import { assertReason } from "./validate.ts";
 
@@ -53,7 +53,7 @@ export function createGdprService(deps: {
   // Mails the confirmation to the erased address once the erasure committed.
   confirmErasure?: (userId: string, address: string) => Promise<void>;
   // Sends an erasure refund (ADR 025) the erasure worker found queued: the refund service's.
-  sendErasureRefund: (refundId: string) => Promise<void>;
+  sendErasureRefund: (refundId: string) => Promise<ErasureTaskOutcome>;
 }) {
   const { store, provider } = deps;
   const clock = deps.clock ?? systemClock;
@@ -95,8 +95,9 @@ export function createGdprService(deps: {
   // own: PaymentStore.setProviderCustomer). Their checkout sessions still open are queued for
   // expiry the same way: a tab left open must not take money for an account nobody can use (one
   // paid before its expiry is refunded in full when credited: ADR 025). The answer waits for one
-  // try of each; a failed one is left to the worker's passes. Retried on a deadlock (nothing
-  // before it reached the provider). Idempotent.
+  // try of each, sessions first (expired while their customer exists); a failed one is left to the
+  // worker's passes, and a provider that does not answer leaves all the rest to them (one timeout,
+  // not one per task). Retried on a deadlock (nothing before it reached the provider). Idempotent.
   async function erase(input: EraseInput) {
     assertReason(input.reason, { required: true });
     const user = await store.findUser(input.userId);
@@ -104,7 +105,13 @@ export function createGdprService(deps: {
     if (user.erasedAt) return { erasedAt: user.erasedAt, alreadyErased: true };
     assertConfirmedEmail(user.email, input.confirmEmail);
     const erased = await withRetry(() => store.transaction((tx) => eraseIn(tx, input)));
-    for (const task of erased.tasks) await tasks.runNow(task).catch(() => {});
+    for (const task of erased.tasks) {
+      const unavailable = await tasks.runNow(task).then(
+        () => false,
+        (error: unknown) => error instanceof ProviderUnavailableError,
+      );
+      if (unavailable) break;
+    }
     if (erased.address) await deps.confirmErasure?.(input.userId, erased.address);
     return { erasedAt: erased.erasedAt, alreadyErased: erased.alreadyErased };
   }
@@ -143,7 +150,8 @@ export function createGdprService(deps: {
     issueErasureToken,
     assertErasureToken,
     erase,
-    // The worker's pass over the queued provider work (customers, sessions, refunds).
+    // The worker's pass over the queued provider work (customers, sessions, refunds): customers
+    // only with `deleteCustomers` (GDPR_CUSTOMER_DELETE_ENABLED).
     runErasureTasks: tasks.runQueued,
   };
 }

@@ -125,15 +125,21 @@ export function createGdprStore(db: Database, readDb: Database = db): GdprStore 
       return rowsOf<{ target_id: string }>(result).map((row) => row.target_id);
     },
 
-    claimErasureTask: async () => {
+    claimErasureTask: async (kinds) => {
       const t = providerErasureTasks;
+      const wanted = sql.join(
+        kinds.map((kind) => sql`${kind}`),
+        sql`, `,
+      );
+      // false sorts first: sessions and refunds due before customers due.
       const result = await db.execute(sql`
         UPDATE provider_erasure_tasks SET tries = tries + 1, last_tried_at = now()
          WHERE (kind, target_id) = (
            SELECT ${t.kind}, ${t.targetId} FROM ${t}
-            WHERE ${t.lastTriedAt} IS NULL
-               OR ${t.lastTriedAt} <= now() - least(interval '30 seconds' * power(2, least(${t.tries}, 12)), ${RETRY_CAP})
-            ORDER BY ${t.lastTriedAt} NULLS FIRST, ${t.createdAt}
+            WHERE ${t.kind} IN (${wanted})
+              AND (${t.lastTriedAt} IS NULL
+               OR ${t.lastTriedAt} <= now() - least(interval '30 seconds' * power(2, least(${t.tries}, 12)), ${RETRY_CAP}))
+            ORDER BY ${t.kind} = 'delete_customer', ${t.lastTriedAt} NULLS FIRST, ${t.createdAt}
             LIMIT 1 FOR UPDATE SKIP LOCKED)
         RETURNING kind, target_id, tries`);
       const [row] = rowsOf<{ kind: ErasureTaskKind; target_id: string; tries: number }>(result);

@@ -149,16 +149,23 @@ function eventsAndUsers(
     },
 
     isUserErased: async (userId) => {
-      const [row] = await db.select({ erasedAt: users.erasedAt }).from(users).where(eq(users.id, userId));
+      const [row] = await db
+        .select({ erasedAt: users.erasedAt })
+        .from(users)
+        .where(eq(users.id, userId))
+        .for("key share");
       return Boolean(row?.erasedAt);
     },
 
     setProviderCustomer: (userId, customerId) => setProviderCustomer(db, userId, customerId),
 
+    // FOR KEY SHARE waits for the erasure's FOR UPDATE (and reads the row it committed), and is
+    // waited for by it, yet does not block the user's own postings (a balance update is FOR NO KEY
+    // UPDATE).
     storeCheckoutSession: async (payment, session) => {
       const result = await db.execute(sql`
         WITH target AS (
-          SELECT id, erased_at FROM users WHERE id = ${payment.userId} FOR UPDATE
+          SELECT id, erased_at FROM users WHERE id = ${payment.userId} FOR KEY SHARE
         ), stored AS (
           UPDATE payments SET provider_session_id = ${session.id}, checkout_url = ${session.url}, updated_at = now()
           FROM target WHERE payments.id = ${payment.id} AND target.erased_at IS NULL

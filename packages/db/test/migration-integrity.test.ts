@@ -53,7 +53,7 @@ const PINNED: Record<string, string> = {
   "0039_erase18_customers_to_delete": "1cf4fd5832d35630cf170c3f3378aeb52fc9e7675b3b4f64c66624945a41d522",
   "0040_promo15_dispute_amount_revenue": "4ed10e00a847b0e1628e1e65a4ee6472354d6e3faafeee3641073d64f7e79ac2",
   "0041_recon17c_ledger_anchor_covering": "b55f5db970067fb859c630c3c65e7e703be1305c7474d7eb849f06573f69234c",
-  "0042_erase19_erasure_tasks": "eb1cd4711b42375130fcbdb3196b24f21db1a8d68f3ec358efce3217c80f6333",
+  "0042_erase19_erasure_tasks": "8720d66371c251cccae9350dbfe353734aa6173c624278811eddffbcdb4ba416",
 };
 
 describe("migration integrity", () => {

@@ -162,8 +162,10 @@ const schema = z.object({
   // per currency: `usd:20000,jpy:30000`; a currency not listed: no top-up in it). A crossing past a
   // cap charges nothing (auto_topup.failed, reason cap_reached).
   AUTO_TOPUP_WORKER_ENABLED: z.stringbool().optional(),
-  // Retry the deletes at the provider of erased users' customers (default: on, off under
-  // NODE_ENV=test: tests share a database, and run a pass themselves).
+  // Delete erased users' customers at the provider in the erasure worker's passes (default: on,
+  // off under NODE_ENV=test: tests share a database, and run a pass themselves). The worker's other
+  // work (open checkouts to expire, erasure refunds) runs whatever this says, except under
+  // NODE_ENV=test with the flag unset.
   GDPR_CUSTOMER_DELETE_ENABLED: z.stringbool().optional(),
   AUTO_TOPUP_POLL_INTERVAL_MS: z.coerce.number().int().min(10).max(60_000).default(1_000),
   AUTO_TOPUP_MAX_PER_DAY: z.coerce.number().int().min(1).max(100).default(5),

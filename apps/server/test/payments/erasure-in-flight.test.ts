@@ -4,8 +4,8 @@
 // reconciliation heal, an auto top-up's charge) is credited and refunded in full, once, by the
 // refund path. The real Stripe SDK talks to msw; the worker's sweep is off under NODE_ENV=test,
 // so the tests run its passes.
-import { adminActions, outboxEvents, paymentRefunds, providerErasureTasks } from "@credits/db/schema";
-import { and, eq, sql } from "drizzle-orm";
+import { adminActions, outboxEvents, paymentRefunds, processedEvents, providerErasureTasks } from "@credits/db/schema";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { chargedWithAnswerLost } from "./auto-topup-helpers.ts";
 import {
@@ -57,6 +57,38 @@ const eventTypesOf = async (userId: string, paymentId: string) =>
     .sort();
 const sumOf = (rows: { amount: number }[]) => rows.reduce((total, row) => total + row.amount, 0);
 
+// The provider's bodies still stored that name the erased user's session, payment, charge,
+// customer or email: none may (the erasure scrubbed those before it; those after it keep none).
+async function storedBodiesNaming(purchase: Purchase): Promise<string[]> {
+  const session = mock.sessions.get(purchase.sessionId) ?? {};
+  const details = (session.customer_details ?? {}) as { email?: unknown };
+  const named = [purchase.sessionId, purchase.paymentIntent, purchase.chargeId, session.customer];
+  const needles = [...named, session.customer_email, details.email].filter(
+    (needle): needle is string => typeof needle === "string" && needle !== "",
+  );
+  expect(needles).toContain(String(session.customer));
+  const rows = await db
+    .select({ payload: processedEvents.payload })
+    .from(processedEvents)
+    .where(
+      sql`${processedEvents.payload} IS NOT NULL AND EXISTS (SELECT 1 FROM unnest(ARRAY[${sql.join(
+        needles.map((needle) => sql`${needle}`),
+        sql`, `,
+      )}]::text[]) AS needle WHERE strpos(${processedEvents.payload}, needle) > 0)`,
+    );
+  return rows.map((row) => String(row.payload));
+}
+
+// The events were recorded (processed, so a replay is a duplicate), without their bodies.
+async function expectRecordedWithoutBody(events: { id?: unknown }[]) {
+  const ids = events.map((event) => String(event.id));
+  const rows = await db
+    .select({ status: processedEvents.status, payload: processedEvents.payload })
+    .from(processedEvents)
+    .where(inArray(processedEvents.id, ids));
+  expect(rows).toEqual(ids.map(() => ({ status: "processed", payload: null })));
+}
+
 afterEach(() => {
   mock.failWith(null);
   mock.beforeSessionAnswer(null);
@@ -98,6 +130,12 @@ describe("erasure expires the user's open checkouts", () => {
     expect(expiresOf(purchase.sessionId)).toBe(1);
     expect(mock.sessions.get(purchase.sessionId)?.status).toBe("expired");
     expect(await tasksOf(purchase.userId)).toEqual([]);
+    // Stripe's checkout.session.expired, after the erasure: applied, its body (the customer) not kept.
+    const expired = purchaseEvents(mock, purchase).expired();
+    expect((await deliver(server.url, expired)).status).toBe(200);
+    expect((await paymentRow(purchase.paymentId)).status).toBe("expired");
+    await expectRecordedWithoutBody([expired]);
+    expect(await storedBodiesNaming(purchase)).toEqual([]);
   });
 
   it("an expiry the provider failed stays queued and a later pass expires it", async () => {
@@ -197,9 +235,13 @@ describe("a payment completed after its user's erasure is refunded in full", () 
     expect(await eventTypesOf(purchase.userId, purchase.paymentId)).toEqual(["credits.purchased", "payment.refunded"]);
 
     // Stripe's own charge.refunded, later: the clawback already happened, nothing moves.
-    expect((await deliver(server.url, purchaseEvents(mock, purchase).refunded(purchase.amountMinor))).status).toBe(200);
+    const refunded = purchaseEvents(mock, purchase).refunded(purchase.amountMinor);
+    expect((await deliver(server.url, refunded)).status).toBe(200);
     await expectCreditedAndClawedBack(purchase);
     await expectNoFindingFor(purchase);
+    // Neither body, about a payment of an erased user, was kept.
+    await expectRecordedWithoutBody([completed, refunded]);
+    expect(await storedBodiesNaming(purchase)).toEqual([]);
   });
 
   it("a reconciliation heal of the lost webhook credits and refunds it; a second run refunds nothing more", async () => {

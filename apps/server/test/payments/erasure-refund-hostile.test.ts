@@ -32,15 +32,16 @@ const refundRequests = (paymentIntent: string) =>
   mock.requestsTo("POST", "/v1/refunds").filter((request) => request.params.payment_intent === paymentIntent);
 
 // An erasure refund row written straight to the database, as a path that skipped the rule would.
-const insertErasureRefund = (purchase: Purchase, fields: { amountMinor?: number; idempotencyKey?: string } = {}) =>
+type GuardedFields = { amountMinor?: number; idempotencyKey?: string; currency?: string; status?: "pending" };
+const insertErasureRefund = (purchase: Purchase, fields: GuardedFields = {}) =>
   db.insert(paymentRefunds).values({
     paymentId: purchase.paymentId,
     userId: purchase.userId,
     amountMinor: fields.amountMinor ?? purchase.amountMinor,
-    currency: "usd",
+    currency: fields.currency ?? "usd",
     reason: "not an erasure",
     idempotencyKey: fields.idempotencyKey ?? `erasure:${purchase.paymentId}`,
-    status: "processing",
+    status: fields.status ?? "processing",
     origin: "erasure",
     requestedBy: purchase.userId,
     expiresAt: new Date(),
@@ -97,7 +98,7 @@ describe("the erasure refund is for erased users' payments only", () => {
     expect(await refundRowsOf(purchase.paymentId)).toEqual([]);
   });
 
-  it("the database refuses a partial erasure refund, or one under another key, of an erased user's payment", async () => {
+  it("the database refuses a partial, pending or other-currency erasure refund, or one under another key", async () => {
     const purchase = await startPurchase(server, "starter", await insertUser("erased-then-paid"));
     await erase(purchase.userId);
     mock.addCharge(
@@ -112,6 +113,10 @@ describe("the erasure refund is for erased users' payments only", () => {
     expect(await refusal(insertErasureRefund(purchase, { idempotencyKey: `erasure:${randomUUID()}` }))).toMatch(
       /payment_refunds_origin/,
     );
+    // Pending would wait for a second admin's decision that an erasure refund never gets.
+    expect(await refusal(insertErasureRefund(purchase, { status: "pending" }))).toMatch(/payment_refunds_origin/);
+    // The same number in another currency is another amount.
+    expect(await refusal(insertErasureRefund(purchase, { currency: "eur" }))).toMatch(GUARD);
     await expect(insertErasureRefund(purchase)).resolves.toBeDefined();
   });
 });

@@ -102,8 +102,10 @@ export function createEventHandler(deps: { publicUrl: string }, parts: EventPart
         type: event.type === "ignored" ? event.providerType : event.type,
         status: acted ? "processed" : "ignored",
         // An event that changed nothing keeps no body: the provider's data we do not use (a
-        // customer.deleted after an erasure carries the erased email) is not stored.
-        payload: acted ? rawBody : null,
+        // customer.deleted after an erasure carries the erased email) is not stored. Nor does one
+        // about an erased user's payment: its body names their customer and email, which the
+        // erasure scrubbed from the bodies stored before it.
+        payload: acted && !(await aboutErasedUser(tx, event)) ? rawBody : null,
       });
       if (!recorded) throw new DuplicateEvent();
       return acted ? "processed" : "ignored";
@@ -164,6 +166,39 @@ function createEventRouter(deps: { publicUrl: string }, { clock, settle, fulfilL
         return false;
     }
   };
+}
+
+// Whether the event's payment (already locked by its effects) belongs to an erased user. The read
+// locks the user's row (key share): an erasure running meanwhile either committed before it, or
+// waits for this event's commit and scrubs its body then.
+async function aboutErasedUser(tx: Tx, event: ProviderEvent): Promise<boolean> {
+  const payment = await paymentOfEvent(tx, event);
+  return payment ? tx.payments.isUserErased(payment.userId) : false;
+}
+
+function paymentOfEvent(tx: Tx, event: ProviderEvent): Promise<Payment | null> {
+  const byRef = (ref: { paymentIntentId: string | null; chargeId: string | null }) =>
+    tx.payments.lockPaymentByProviderRef(ref);
+  const byId = (id: string | null) => (id ? tx.payments.lockPayment(id) : Promise.resolve(null));
+  switch (event.type) {
+    case "checkout.completed":
+    case "checkout.async_succeeded":
+    case "checkout.async_failed":
+    case "checkout.expired":
+      return byId(event.session.paymentId);
+    case "charge.refunded":
+      return byRef({ paymentIntentId: event.charge.paymentIntentId, chargeId: event.charge.id });
+    case "refund.updated":
+      return byRef({ paymentIntentId: event.refund.paymentIntentId, chargeId: event.refund.chargeId });
+    case "dispute.created":
+    case "dispute.closed":
+      return byRef({ paymentIntentId: event.dispute.paymentIntentId, chargeId: event.dispute.chargeId });
+    case "payment_intent.succeeded":
+    case "payment_intent.failed":
+      return byId(event.paymentIntent.paymentId);
+    case "ignored":
+      return Promise.resolve(null);
+  }
 }
 
 async function lockByRef(tx: Tx, ref: { paymentIntentId: string | null; chargeId: string | null }) {

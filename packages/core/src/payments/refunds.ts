@@ -108,11 +108,13 @@ export function createRefundService(deps: RefundDeps) {
     settleFromProvider,
     // The erasure worker's send of an erasure refund (ADR 025) filed when its payment was credited:
     // under the row's own key, so a retry after a lost answer is the same refund; one settled
-    // meanwhile (answered, or by reconciliation) is not sent again.
-    async sendErasureRefund(refundId: string): Promise<void> {
-      const refund = await store.refunds.findRefund(refundId);
-      if (refund?.origin !== "erasure" || refund.status !== "processing") return;
-      await issue(refund);
+    // meanwhile (answered, or by reconciliation) is not sent again. "refund_failed": the provider
+    // refused it, or reconciliation closed it unanswered: the worker reports it for a person.
+    async sendErasureRefund(refundId: string): Promise<"done" | "refund_failed"> {
+      const found = await store.refunds.findRefund(refundId);
+      if (found?.origin !== "erasure") return "done";
+      const refund = found.status === "processing" ? await issue(found) : found;
+      return refund.status === "failed" ? "refund_failed" : "done";
     },
     // The admin's view of a user's payments: each one's refunds (newest first, a page of them)
     // and what is left to refund on it, from a sum in the database over all its requests in

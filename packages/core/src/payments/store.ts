@@ -127,8 +127,9 @@ export interface PaymentStore {
   // committing meanwhile is seen: either it finds the session stored (and queues its expiry), or
   // this finds the user erased and queues the expiry itself, storing nothing (false).
   storeCheckoutSession(payment: { id: string; userId: string }, session: { id: string; url: string }): Promise<boolean>;
-  // Whether the user was erased. Read after the crediting ledger row (which holds the user's row
-  // lock), an erasure is either seen or waits for this transaction.
+  // Whether the user was erased, under a key-share lock on the user's row (already held in a
+  // transaction that posted to the ledger): an erasure is either seen, or waits for this
+  // transaction to commit (and then scrubs what it stored).
   isUserErased(userId: string): Promise<boolean>;
   // Stores the customer id unless one is already stored; returns the one that is stored. Null when
   // the user is gone or erased: the given customer is then queued for deletion at the provider.

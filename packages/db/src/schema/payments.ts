@@ -255,7 +255,7 @@ export const paymentRefunds = pgTable(
     check(
       "payment_refunds_origin",
       sql`${t.origin} = 'admin' OR (${t.origin} = 'erasure' AND ${t.idempotencyKey} = 'erasure:' || ${t.paymentId}::text
-          AND ${t.requestedBy} = ${t.userId} AND ${t.decidedBy} IS NULL)`,
+          AND ${t.requestedBy} = ${t.userId} AND ${t.decidedBy} IS NULL AND ${t.status} <> 'pending')`,
     ),
     check(
       "payment_refunds_succeeded_has_provider_id",
