@@ -965,6 +965,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/reconciliation/ledger-breaks/pending": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Ledger chain breaks awaiting a second admin */
+        get: operations["reconciliation-breakRequests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/me/events": {
         parameters: {
             query?: never;
@@ -14345,7 +14362,8 @@ export interface operations {
                      *       "actorId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *       "reason": "render job 42",
                      *       "createdAt": "2026-12-04T18:00:00.000Z",
-                     *       "created": true
+                     *       "created": true,
+                     *       "awaitingSecondAdmin": true
                      *     }
                      */
                     "application/json": {
@@ -14359,8 +14377,10 @@ export interface operations {
                         reason: string;
                         /** Format: date-time */
                         createdAt: string;
-                        /** @description False when the row's break was already acknowledged: that acknowledgement is answered */
+                        /** @description False when the row's break was already acknowledged (or sent): that acknowledgement is answered */
                         created: boolean;
+                        /** @description True when the break moves more credits than one admin may accept (ADMIN_APPROVAL_THRESHOLD): this is the first admin's acknowledgement, and another admin (not the user) must acknowledge the break too before it is accepted; actorId is then the first admin */
+                        awaitingSecondAdmin: boolean;
                     };
                 };
             };
@@ -14514,6 +14534,142 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "UNSUPPORTED_MEDIA_TYPE";
+                        };
+                    };
+                };
+            };
+            /** @description Internal error (the body carries only a requestId) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INTERNAL",
+                     *         "message": "Internal error (the body carries only a requestId)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL";
+                        };
+                    };
+                };
+            };
+            /** @description Briefly unavailable: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNAVAILABLE",
+                     *         "message": "Briefly unavailable: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "reconciliation-breakRequests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "requests": [
+                     *         {
+                     *           "userId": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "seq": 1,
+                     *           "delta": 1,
+                     *           "requestedBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *           "reason": "render job 42",
+                     *           "createdAt": "2026-12-04T18:00:00.000Z"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": {
+                        requests: {
+                            /** Format: uuid */
+                            userId: string;
+                            seq: number;
+                            delta: number;
+                            /** Format: uuid */
+                            requestedBy: string;
+                            reason: string;
+                            /** Format: date-time */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description No valid credential: sign in, or send a valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNAUTHENTICATED",
+                     *         "message": "No valid credential: sign in, or send a valid API key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description The credential may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "FORBIDDEN",
+                     *         "message": "The credential may not do this"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "FORBIDDEN";
                         };
                     };
                 };

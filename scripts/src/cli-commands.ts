@@ -136,14 +136,19 @@ const commands: Record<string, { usage: string; run: (cli: CliContext, flags: Fl
     },
   },
   // The admin pages' acknowledgement of a ledger chain break (a ledger_invariant finding's
-  // chainBrokenAtSeq), as a named admin, audited; repeating it answers the first one.
+  // chainBrokenAtSeq), as a named admin, audited; repeating it answers the first one. Above the
+  // approval threshold the first admin's waits for a second admin's.
   "reconcile:acknowledge": {
     usage: "--admin ADMIN_EMAIL --user-id USER_ID --seq N --reason TEXT",
     async run(cli, flags) {
       const admin = await namedAdmin(cli, flags);
       const seq = required(flags, "seq");
       if (!/^\d{1,15}$/.test(seq)) throw new DomainError("INVALID_INPUT", "--seq must be a ledger row's seq");
-      const { acknowledgement: ack, created } = await services(cli).reconciliation.acknowledgeBreak({
+      const {
+        acknowledgement: ack,
+        created,
+        awaitingSecondAdmin,
+      } = await services(cli).reconciliation.acknowledgeBreak({
         actorId: admin.id,
         userId: required(flags, "user-id"),
         seq: Number(seq),
@@ -152,9 +157,12 @@ const commands: Record<string, { usage: string; run: (cli: CliContext, flags: Fl
         via: "cli",
       });
       const when = ack.createdAt.toISOString();
-      cli.out(
-        `${created ? "acknowledged" : "already acknowledged"}: user ${ack.userId}, row ${ack.seq}, jump ${ack.delta} (${when})`,
-      );
+      const done = awaitingSecondAdmin
+        ? `${created ? "sent" : "already sent"} to a second admin (above what one admin may accept)`
+        : created
+          ? "acknowledged"
+          : "already acknowledged";
+      cli.out(`${done}: user ${ack.userId}, row ${ack.seq}, jump ${ack.delta} (${when})`);
     },
   },
   "api-keys:revoke": {

@@ -111,4 +111,55 @@ describe("pnpm cli reconcile:acknowledge", () => {
     expect(audit).toHaveLength(1);
     expect(audit[0]?.detail).toEqual({ seq, delta: 3, via: "cli" });
   });
+
+  it("a break above the approval threshold: sent by one admin, accepted by a second", async () => {
+    const password = "a long enough password";
+    const [first, second, customer] = ["ops-a", "ops-b", "customer"].map(
+      (l) => `${l}-${randomUUID()}@example.test`,
+    ) as [string, string, string];
+    for (const email of [first, second]) {
+      expect((await cli(["users:create", "--email", email, "--password", password, "--role", "admin"])).code).toBe(0);
+    }
+    expect((await cli(["users:create", "--email", customer, "--password", password])).code).toBe(0);
+    // A grant of 50, then a row 20,000 above what its amount makes of it (the default threshold: 10,000).
+    const { userId, seq } = await inspect(async (db) => {
+      await db.execute(sql`
+        SELECT count(*) FROM post_ledger((SELECT jsonb_build_array(jsonb_build_object('ord', 0, 'user_id', id,
+          'amount', 50, 'kind', 'grant', 'idempotency_key', gen_random_uuid()::text)) FROM users WHERE email = ${customer}))`);
+      const [jump] = rowsOf<{ user_id: string; seq: number }>(
+        await db.execute(sql`
+          INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
+          SELECT id, -5, 20045, 'spend', gen_random_uuid()::text FROM users WHERE email = ${customer}
+          RETURNING user_id, seq::int AS seq`),
+      );
+      return { userId: jump?.user_id ?? "", seq: jump?.seq ?? 0 };
+    });
+    const args = (admin: string) => [
+      "reconcile:acknowledge",
+      "--admin",
+      admin,
+      "--user-id",
+      userId,
+      "--seq",
+      String(seq),
+    ];
+    const sent = await cli([...args(first), "--reason", "restored from a backup"]);
+    expect(sent.stdout).toMatch(
+      new RegExp(
+        `^sent to a second admin \\(above what one admin may accept\\): user ${userId}, row ${seq}, jump 20000 \\(`,
+        "m",
+      ),
+    );
+    const again = await cli([...args(first), "--reason", "restored from a backup"]);
+    expect(again.stdout).toMatch(/^already sent to a second admin /m);
+    expect(
+      await inspect((db) => db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, userId))),
+    ).toBe(0);
+    const accepted = await cli([...args(second), "--reason", "checked the backup"]);
+    expect(accepted.stderr).toBe("");
+    expect(accepted.stdout).toMatch(new RegExp(`^acknowledged: user ${userId}, row ${seq}, jump 20000 \\(`, "m"));
+    expect(
+      await inspect((db) => db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, userId))),
+    ).toBe(1);
+  });
 });

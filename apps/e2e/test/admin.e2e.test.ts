@@ -232,6 +232,28 @@ describe("admin", () => {
     await runNow();
     expect(await findingOf(own.userId).count()).toBe(1);
     expect(await findingOf(other.userId).count()).toBe(0);
+
+    // A break of 20,000 credits, above what one admin may accept (10,000): this admin's
+    // acknowledgement waits for a second admin, who sees it on the run page and accepts it.
+    const large = await plantLedgerBreak(testDb.db, undefined, 20_000);
+    await runNow();
+    await acknowledge(large.userId, large.seq, "Restored from the backup of 3 March");
+    await page.getByText("Sent to a second admin", { exact: false }).waitFor();
+    await runNow();
+    await findingOf(large.userId).getByText("it waits for a second admin", { exact: false }).waitFor();
     await context.close();
+
+    const approver = await newPage(browser, server.url);
+    await logInThroughPage(approver.page, people.approver.email);
+    await approver.page.goto(page.url());
+    const finding = approver.page
+      .getByRole("listitem")
+      .filter({ has: approver.page.getByRole("link", { name: `User ${large.userId}` }) });
+    await finding.getByText(`Acknowledged by ${admin.email}`, { exact: false }).waitFor();
+    await finding.getByLabel(`Acknowledge the break at row ${large.seq}`).fill("Checked the backup");
+    await finding.getByRole("button", { name: "Acknowledge" }).click();
+    await approver.page.getByText(`Acknowledged: the break at row ${large.seq} is no longer reported.`).waitFor();
+    await screenshot(approver.page, "admin-ledger-break-second-admin");
+    await approver.context.close();
   });
 });

@@ -124,6 +124,7 @@ const table: Record<string, Row> = {
   "reconciliation.runs": { access: "admin", input: () => ({}) },
   "reconciliation.run": { access: "admin", input: async (fx) => ({ id: await fx.newReconciliationRun() }) },
   "reconciliation.start": { access: "admin" },
+  "reconciliation.breakRequests": { access: "admin" },
   "reconciliation.acknowledgeBreak": {
     access: "admin",
     input: async () => {

@@ -242,22 +242,89 @@ describe("reconciliation: who may acknowledge a break", () => {
     expect(own.status).toBe(403);
     expect(own.body.error.code).toBe("FORBIDDEN");
 
-    const large = await bareUser();
-    const seq = await breakOf(large, THRESHOLD + 1);
-    const above = await acknowledge(admin.cookie, { userId: large, seq, reason: "too large for one" });
-    expect(above.status).toBe(409);
-    expect(above.body.error).toMatchObject({ code: "INVALID_STATE" });
-    expect(above.body.error.message).toContain(`${THRESHOLD + 1} credits`);
-    const lost = await bareUser();
-    const lostSeq = await breakOf(lost, -(THRESHOLD + 1));
-    expect((await acknowledge(admin.cookie, { userId: lost, seq: lostSeq, reason: "a loss" })).status).toBe(409);
+    // Above the threshold, either way: the first admin's acknowledgement waits for a second admin.
+    for (const jump of [THRESHOLD + 1, -(THRESHOLD + 1)]) {
+      const large = await bareUser();
+      const seq = await breakOf(large, jump);
+      const above = await acknowledge(admin.cookie, { userId: large, seq, reason: "too large for one" });
+      expect(above.status, JSON.stringify(above.body)).toBe(200);
+      expect(above.body).toMatchObject({ delta: jump, actorId: admin.id, created: true, awaitingSecondAdmin: true });
+    }
     const at = await bareUser();
     const atSeq = await breakOf(at, THRESHOLD);
-    expect((await acknowledge(admin.cookie, { userId: at, seq: atSeq, reason: "at the threshold" })).status).toBe(200);
+    const atReply = await acknowledge(admin.cookie, { userId: at, seq: atSeq, reason: "at the threshold" });
+    expect(atReply.body).toMatchObject({ created: true, awaitingSecondAdmin: false });
     const acknowledged = await db.select().from(ledgerBreakAcknowledgements);
     expect(acknowledged.map((a) => a.userId)).not.toContain(admin.id);
-    expect(acknowledged.map((a) => a.userId)).not.toContain(large);
     expect(acknowledged.map((a) => a.userId)).toContain(at);
+    expect(acknowledged.filter((a) => Math.abs(a.delta) > THRESHOLD)).toEqual([]);
+  });
+
+  it("above the threshold: accepted when a second admin, not the first nor the user, acknowledges it too", async () => {
+    const [first, second] = [await adminCookie(), await adminCookie()];
+    // The user whose ledger breaks is an admin too: they may not be the second.
+    const owner = await adminCookie();
+    const seq = await breakOf(owner.id, THRESHOLD + 5);
+    const send = (who: { cookie: string }, reason: string) =>
+      acknowledge(who.cookie, { userId: owner.id, seq, reason });
+    const pending = async () =>
+      (await call(server.url, "GET", "/api/v1/admin/reconciliation/ledger-breaks/pending", { cookie: second.cookie }))
+        .body.requests as { userId: string; seq: number; requestedBy: string; reason: string; delta: number }[];
+
+    expect((await send(first, "restored from backup")).body).toMatchObject({
+      awaitingSecondAdmin: true,
+      created: true,
+    });
+    // The first admin again: their request is answered; with another reason, a conflict.
+    expect((await send(first, "restored from backup")).body).toMatchObject({
+      awaitingSecondAdmin: true,
+      created: false,
+    });
+    expect((await send(first, "another reason")).status).toBe(409);
+    expect((await send(owner, "mine")).status).toBe(403);
+    expect(await pending()).toContainEqual(
+      expect.objectContaining({ userId: owner.id, seq, requestedBy: first.id, reason: "restored from backup" }),
+    );
+    expect(await db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, owner.id))).toBe(0);
+
+    // The second admin accepts it (through tRPC), once; the audit names both.
+    const trpc = await call(server.url, "POST", "/trpc/reconciliation.acknowledgeBreak", {
+      cookie: second.cookie,
+      body: { userId: owner.id, seq, reason: "checked the backup" },
+    });
+    expect(trpc.status, JSON.stringify(trpc.body)).toBe(200);
+    expect(trpc.body.result.data).toMatchObject({ actorId: second.id, created: true, awaitingSecondAdmin: false });
+    expect((await send(second, "checked the backup")).body).toMatchObject({
+      created: false,
+      awaitingSecondAdmin: false,
+    });
+    expect((await pending()).map((r) => r.userId)).not.toContain(owner.id);
+    const trail = await db.select().from(adminActions).where(eq(adminActions.targetUserId, owner.id));
+    expect(trail.map((a) => [a.action, a.actorId, a.reason])).toEqual(
+      expect.arrayContaining([
+        ["ledger_break.requested", first.id, "restored from backup"],
+        ["ledger_break.acknowledged", second.id, "checked the backup"],
+      ]),
+    );
+    expect(trail.find((a) => a.action === "ledger_break.acknowledged")?.detail).toMatchObject({
+      requestedBy: first.id,
+    });
+    // After it: the first admin's repeat is a conflict (another admin accepted it), nothing written.
+    expect((await send(first, "restored from backup")).status).toBe(409);
+    expect(await db.$count(adminActions, eq(adminActions.targetUserId, owner.id))).toBe(trail.length);
+  });
+
+  it("two admins at once on a request: one acknowledgement", async () => {
+    const [one, two, three] = [await adminCookie(), await adminCookie(), await adminCookie()];
+    const user = await bareUser();
+    const seq = await breakOf(user, THRESHOLD + 1);
+    expect((await acknowledge(one.cookie, { userId: user, seq, reason: "first" })).status).toBe(200);
+    const replies = await Promise.all(
+      [two, three].map((a) => acknowledge(a.cookie, { userId: user, seq, reason: "second" })),
+    );
+    // Both are second admins: one records it, the other is answered it or is a conflict (another admin).
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(await db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, user))).toBe(1);
   });
 });
 

@@ -93,6 +93,23 @@ export interface LedgerBreakAcknowledgement {
   createdAt: Date;
 }
 
+// The first admin's acknowledgement of a break above what one admin may accept, waiting for a
+// second admin (not the requester, not the user) to acknowledge it too.
+export interface LedgerBreakRequest {
+  userId: string;
+  seq: number;
+  delta: number;
+  requestedBy: string;
+  reason: string;
+  createdAt: Date;
+}
+
+// What acknowledging a break did: accepted it (a new acknowledgement, or the one that exists), or
+// recorded (or found) the request a second admin must acknowledge too.
+export type BreakAcknowledged =
+  | { acknowledgement: LedgerBreakAcknowledgement; created: boolean }
+  | { request: LedgerBreakRequest; created: boolean };
+
 export interface NewFinding {
   kind: FindingKind;
   paymentId: string | null;
@@ -144,16 +161,18 @@ export interface ReconciliationStore {
   lastLedgerCheckpoint(): Promise<{ seq: number; lastFullAt: Date | null } | null>;
   // Records the acknowledgement of the break at the user's ledger row `seq`, its delta read from
   // the ledger, with its audit row (ledger_break.acknowledged), in one transaction. One that exists
-  // for the row is answered as it is, nothing written. "no_row": the user has no row with that
-  // seq; "no_break": the row continues the one before it; "above_limit": the jump moves more than
-  // `maxDelta` credits either way (nothing written).
+  // for the row is answered as it is, nothing written. A jump of more than `maxDelta` credits
+  // either way needs two admins: the first one's is recorded as a request (ledger_break.requested;
+  // the same admin again is answered that request), a second admin's then records the
+  // acknowledgement (with the request's reason; the audit row carries theirs). "no_row": the user
+  // has no row with that seq; "no_break": the row continues the one before it.
   acknowledgeBreak(
     ack: Pick<LedgerBreakAcknowledgement, "userId" | "seq" | "actorId" | "reason">,
     audit: { requestId: string | null; via: "api" | "cli" },
     maxDelta: number,
-  ): Promise<
-    { acknowledgement: LedgerBreakAcknowledgement; created: boolean } | "no_row" | "no_break" | { aboveLimit: number }
-  >;
+  ): Promise<BreakAcknowledged | "no_row" | "no_break">;
+  // The requests no second admin acknowledged yet, newest first.
+  pendingBreakRequests(limit: number): Promise<LedgerBreakRequest[]>;
   // Our payments with these ids (ids that cannot be ours are simply not found).
   findPaymentsByIds(ids: string[]): Promise<Payment[]>;
   findPaymentsByProviderRefs(refs: { paymentIntentIds: string[]; chargeIds: string[] }): Promise<Payment[]>;

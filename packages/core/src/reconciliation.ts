@@ -9,6 +9,7 @@ import {
   type FindingKind,
   findingKinds,
   type LedgerBreakAcknowledgement,
+  type LedgerBreakRequest,
   type ReconciliationFinding,
   type ReconciliationRun,
   type ReconciliationStore,
@@ -155,6 +156,8 @@ export function createReconciliationService(deps: {
     listRuns,
     getRun,
     acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input, deps.approvalThreshold),
+    // Breaks one admin acknowledged that wait for a second, newest first.
+    pendingBreakRequests: (limit: number) => store.pendingBreakRequests(limit),
     lastSuccessfulRun: () => store.lastSuccessfulRun(),
     windowDays,
   };
@@ -177,14 +180,15 @@ export interface BreakAcknowledgementInput {
 // procedure, the CLI's --admin).
 // Accepting a jump is accepting credits no ledger row accounts for (or their loss), so the rules
 // of a credit adjustment hold (ADR 012): never on one's own ledger, and one admin alone only up to
-// the approval threshold; a larger break stays reported (there is no second-admin approval of an
-// acknowledgement yet). A repeat by another admin or with another reason is a conflict, not the
-// first one's answer.
+// the approval threshold; a larger break needs a second admin (not the first, not the user) to
+// acknowledge it too: until then it stays reported, and the answer says it awaits them. A repeat by
+// another admin or with another reason of an accepted break, or by the first admin with another
+// reason of a request, is a conflict, not the first one's answer.
 async function acknowledgeBreak(
   store: ReconciliationStore,
   input: BreakAcknowledgementInput,
   approvalThreshold: number,
-): Promise<{ acknowledgement: LedgerBreakAcknowledgement; created: boolean }> {
+): Promise<BreakAcknowledgement> {
   const { actorId, userId, seq, reason, requestId, via } = input;
   if (!isUuid(userId)) throw new NotFoundError("user");
   if (!Number.isSafeInteger(seq) || seq < 1) throw new InvalidInputError("seq must be a ledger row's seq");
@@ -198,17 +202,29 @@ async function acknowledgeBreak(
   if (result === "no_break") {
     throw new InvalidStateError("this ledger row continues the one before it: there is no break to acknowledge");
   }
-  if ("aboveLimit" in result) {
-    throw new InvalidStateError(
-      `this break moves ${result.aboveLimit} credits, more than one admin may accept (ADMIN_APPROVAL_THRESHOLD ${approvalThreshold}): it stays reported`,
-    );
-  }
-  const first = result.acknowledgement;
-  if (!result.created && (first.actorId !== ack.actorId || first.reason !== ack.reason)) {
+  const answer =
+    "acknowledgement" in result
+      ? { acknowledgement: result.acknowledgement, created: result.created, awaitingSecondAdmin: false }
+      : { acknowledgement: asAcknowledgement(result.request), created: result.created, awaitingSecondAdmin: true };
+  const first = answer.acknowledgement;
+  if (!answer.created && (first.actorId !== ack.actorId || first.reason !== ack.reason)) {
     throw new InvalidStateError("this break was already acknowledged by another request (another admin or reason)");
   }
-  return result;
+  return answer;
 }
+
+// What acknowledging a break answers: the acknowledgement, or the first admin's request while it
+// awaits a second admin (its actor the requester).
+export interface BreakAcknowledgement {
+  acknowledgement: LedgerBreakAcknowledgement;
+  created: boolean;
+  awaitingSecondAdmin: boolean;
+}
+
+const asAcknowledgement = ({ requestedBy, ...request }: LedgerBreakRequest): LedgerBreakAcknowledgement => ({
+  ...request,
+  actorId: requestedBy,
+});
 
 function errorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);

@@ -13,7 +13,7 @@ import { isUuid } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, inArray, isNotNull, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { acknowledgeBreak } from "./ledger-acknowledgements.ts";
+import { acknowledgeBreak, pendingBreakRequests } from "./ledger-acknowledgements.ts";
 import { ledgerFlaggedUsers, payments, reconciliationFindings, reconciliationRuns } from "./schema.ts";
 
 // Ids from the provider are untrusted text: only those shaped like ours are looked up (a uuid
@@ -29,6 +29,7 @@ export function createReconciliationStore(db: Database): ReconciliationStore {
     ...runWrites(db),
     ...runReads(db),
     acknowledgeBreak: acknowledgeBreak(db),
+    pendingBreakRequests: pendingBreakRequests(db),
     ...paymentLookups(db),
   });
 }

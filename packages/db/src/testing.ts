@@ -116,11 +116,12 @@ function recordingProxy<T extends object>(target: T, record: (statement: string)
 
 // A ledger chain broken twice, as a restore from an older backup could leave it: two spends of 5
 // written as the posting function would (allocations, the grant's remainder, the balance), but the
-// first row's balance_after 2 too high and the second's back in line: breaks of +2, then -2, whose
-// rows still sum to the balance. The user holds exactly one grant with at least 10 remaining.
-export async function plantBrokenChain(db: Database, userId: string): Promise<[number, number]> {
+// first row's balance_after `jump` too high and the second's back in line: breaks of +jump, then
+// -jump, whose rows still sum to the balance. The user holds exactly one grant with at least 10
+// remaining.
+export async function plantBrokenChain(db: Database, userId: string, jump = 2): Promise<[number, number]> {
   const seqs: number[] = [];
-  for (const off of [-3, -10]) {
+  for (const off of [jump - 5, -10]) {
     const [row] = rowsOf<{ seq: string }>(
       await db.execute(sql`
         WITH entry AS (
@@ -143,6 +144,7 @@ export async function plantBrokenChain(db: Database, userId: string): Promise<[n
 export async function plantLedgerBreak(
   db: Database,
   userId?: string,
+  jump = 2,
 ): Promise<{ userId: string; seq: number; seqs: [number, number] }> {
   const [user] = userId
     ? [{ id: userId }]
@@ -153,6 +155,6 @@ export async function plantLedgerBreak(
   await db.execute(sql`
     SELECT count(*) FROM post_ledger(jsonb_build_array(jsonb_build_object('ord', 0, 'user_id', ${user.id}::uuid,
       'amount', 100, 'kind', 'grant', 'idempotency_key', gen_random_uuid()::text)))`);
-  const seqs = await plantBrokenChain(db, user.id);
+  const seqs = await plantBrokenChain(db, user.id, jump);
   return { userId: user.id, seq: seqs[0], seqs };
 }

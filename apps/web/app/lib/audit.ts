@@ -15,6 +15,7 @@ export const auditActions: Record<AuditAction, string> = {
   gdpr_erasure: "Erasure (GDPR)",
   reconciliation_run: "Reconciliation run",
   "ledger_break.acknowledged": "Ledger chain break acknowledged",
+  "ledger_break.requested": "Ledger chain break sent to a second admin",
   "package.created": "Pack created",
   "package.updated": "Pack changed",
   "package.archived": "Pack archived",

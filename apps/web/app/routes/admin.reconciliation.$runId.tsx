@@ -2,7 +2,7 @@ import { data, type MetaFunction } from "@remix-run/node";
 import { Link, useActionData, useLoaderData } from "@remix-run/react";
 import { AcknowledgeBreak, type BreakOutcome } from "../components/acknowledge-break.tsx";
 import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
-import { isUuid } from "../lib/admin.server.ts";
+import { emailsFor, isUuid } from "../lib/admin.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -12,14 +12,27 @@ import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Reconciliation run · Admin · Credits" }];
 
-export const loader = adminRoute(async ({ request, params, api }) => {
+export const loader = adminRoute(async ({ request, params, api, user }) => {
   const id = params.runId ?? "";
   if (!isUuid(id)) throw data("no such run", { status: 404 });
   const cursorParam = new URL(request.url).searchParams.get("cursor");
   const cursor = pageCursor(cursorParam);
   // A run that is gone is the 404 page, a cursor from an edited link the 400 page (the wrapper's).
-  const result = await api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) });
-  return { ...result, cursor };
+  const [result, { requests }] = await Promise.all([
+    api.caller.reconciliation.run({ id, limit: 50, ...(cursor ? { cursor } : {}) }),
+    api.caller.reconciliation.breakRequests(),
+  ]);
+  // The breaks one admin acknowledged that wait for a second (by user and row), and who sent them.
+  const emails = await emailsFor(
+    api,
+    requests.map((r) => r.requestedBy),
+  );
+  const pending = requests.map((r) => ({
+    ...r,
+    requestedBy: r.requestedBy === user.id ? "you" : (emails[r.requestedBy] ?? r.requestedBy),
+    mine: r.requestedBy === user.id,
+  }));
+  return { ...result, cursor, pending };
 });
 
 // A finding's "Acknowledge" form: the break of that user's chain at that row, audited.
@@ -32,12 +45,12 @@ export const action = adminRoute(async ({ request, api }) => {
     return data<BreakOutcome>({ ...outcome, ok: false, errors }, { status: 400 });
   }
   try {
-    const { created } = await api.caller.reconciliation.acknowledgeBreak({
+    const { created, awaitingSecondAdmin } = await api.caller.reconciliation.acknowledgeBreak({
       userId: outcome.userId,
       seq: Number(outcome.seq),
       reason,
     });
-    return data<BreakOutcome>({ ...outcome, ok: true, created, errors: {} });
+    return data<BreakOutcome>({ ...outcome, ok: true, created, awaitingSecondAdmin, errors: {} });
   } catch (error) {
     const failure = formFailure(error, "acknowledgeBreak");
     if (!failure) throw error;
@@ -46,7 +59,7 @@ export const action = adminRoute(async ({ request, api }) => {
 });
 
 export default function ReconciliationRun() {
-  const { run, findings, nextCursor, cursor } = useLoaderData<typeof loader>();
+  const { run, findings, nextCursor, cursor, pending } = useLoaderData<typeof loader>();
   const outcome = useActionData<typeof action>();
   const stats = statEntries(run.stats);
   return (
@@ -121,7 +134,12 @@ export default function ReconciliationRun() {
                   ))}
                 </p>
                 {f.kind === "ledger_invariant" && f.userId && typeof f.detail.chainBrokenAtSeq === "number" ? (
-                  <AcknowledgeBreak userId={f.userId} seq={f.detail.chainBrokenAtSeq} outcome={outcome} />
+                  <AcknowledgeBreak
+                    userId={f.userId}
+                    seq={f.detail.chainBrokenAtSeq}
+                    outcome={outcome}
+                    pending={pending.find((r) => r.userId === f.userId && r.seq === f.detail.chainBrokenAtSeq)}
+                  />
                 ) : null}
               </li>
             ))}

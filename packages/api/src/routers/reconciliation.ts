@@ -67,7 +67,21 @@ const acknowledgementOutput = z.object({
   createdAt: z.iso.datetime(),
   created: z
     .boolean()
-    .describe("False when the row's break was already acknowledged: that acknowledgement is answered"),
+    .describe("False when the row's break was already acknowledged (or sent): that acknowledgement is answered"),
+  awaitingSecondAdmin: z
+    .boolean()
+    .describe(
+      "True when the break moves more credits than one admin may accept (ADMIN_APPROVAL_THRESHOLD): this is the first admin's acknowledgement, and another admin (not the user) must acknowledge the break too before it is accepted; actorId is then the first admin",
+    ),
+});
+
+const breakRequestOutput = z.object({
+  userId: z.uuid(),
+  seq: z.number().int(),
+  delta: z.number().int(),
+  requestedBy: z.uuid(),
+  reason: z.string(),
+  createdAt: z.iso.datetime(),
 });
 
 const page = { limit: z.number().int().min(1).max(MAX_PAGE_SIZE).optional(), cursor: cursor.optional() };
@@ -148,7 +162,7 @@ export const reconciliationRouter = router({
     .input(z.strictObject({ userId: uuid, seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER), reason }))
     .output(acknowledgementOutput)
     .mutation(async ({ ctx, input }) => {
-      const { acknowledgement, created } = await ctx.services.reconciliation.acknowledgeBreak({
+      const { acknowledgement, created, awaitingSecondAdmin } = await ctx.services.reconciliation.acknowledgeBreak({
         actorId: ctx.user.id,
         userId: input.userId,
         seq: input.seq,
@@ -156,6 +170,25 @@ export const reconciliationRouter = router({
         requestId: ctx.requestId,
         via: "api",
       });
-      return { ...acknowledgement, createdAt: acknowledgement.createdAt.toISOString(), created };
+      return { ...acknowledgement, createdAt: acknowledgement.createdAt.toISOString(), created, awaitingSecondAdmin };
     }),
+
+  // Breaks one admin acknowledged that wait for a second admin's acknowledgement, newest first.
+  breakRequests: adminProcedure
+    .meta({
+      openapi: {
+        method: "GET",
+        path: "/admin/reconciliation/ledger-breaks/pending",
+        tags: ["reconciliation"],
+        summary: "Ledger chain breaks awaiting a second admin",
+      },
+    })
+    .input(z.void())
+    .output(z.object({ requests: z.array(breakRequestOutput) }))
+    .query(async ({ ctx }) => ({
+      requests: (await ctx.services.reconciliation.pendingBreakRequests(MAX_PAGE_SIZE)).map((r) => ({
+        ...r,
+        createdAt: r.createdAt.toISOString(),
+      })),
+    })),
 });

@@ -18,6 +18,7 @@ export const auditActions = [
   // Reconciliation.
   "reconciliation_run",
   "ledger_break.acknowledged",
+  "ledger_break.requested",
   // The catalogue (issue 15).
   "package.created",
   "package.updated",

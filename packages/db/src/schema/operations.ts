@@ -46,7 +46,7 @@ export const ledgerFlaggedUsers = pgTable("ledger_flagged_users", {
   reportedAt: tsz("reported_at"),
 });
 
-// A balance_after chain break an admin acknowledged (0036): the checks accept exactly this jump
+// A balance_after chain break an admin acknowledged (0037): the checks accept exactly this jump
 // (delta) at exactly this row, and nothing else of the user.
 export const ledgerBreakAcknowledgements = pgTable(
   "ledger_break_acknowledgements",
@@ -63,4 +63,26 @@ export const ledgerBreakAcknowledgements = pgTable(
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.userId, t.seq] })],
+);
+
+// A break above what one admin may accept, acknowledged by one admin and waiting for a second
+// (0043); accepted once another admin acknowledges it too (a ledgerBreakAcknowledgements row).
+export const ledgerBreakRequests = pgTable(
+  "ledger_break_requests",
+  {
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id),
+    seq: bigint("seq", { mode: "number" }).notNull(),
+    delta: bigint("delta", { mode: "number" }).notNull(),
+    requestedBy: uuid("requested_by")
+      .notNull()
+      .references(() => users.id),
+    reason: text("reason").notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.userId, t.seq] }),
+    index("ledger_break_requests_created_idx").on(t.createdAt.desc(), t.userId, t.seq),
+  ],
 );
