@@ -109,10 +109,10 @@ describe("pnpm cli reconcile:acknowledge", () => {
     }));
     expect(acks).toEqual([expect.objectContaining({ userId, seq, delta: 3, reason: "seen, a restore" })]);
     expect(audit).toHaveLength(1);
-    expect(audit[0]?.detail).toEqual({ seq, delta: 3, via: "cli" });
+    expect(audit[0]?.detail).toEqual({ seq, delta: 3, via: "cli", threshold: 10_000 });
   });
 
-  it("a break above the approval threshold: sent by one admin, accepted by a second", async () => {
+  it("a break above the approval threshold: sent from the CLI, never accepted from it", async () => {
     const password = "a long enough password";
     const [first, second, customer] = ["ops-a", "ops-b", "customer"].map(
       (l) => `${l}-${randomUUID()}@example.test`,
@@ -155,11 +155,18 @@ describe("pnpm cli reconcile:acknowledge", () => {
     expect(
       await inspect((db) => db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, userId))),
     ).toBe(0);
-    const accepted = await cli([...args(second), "--reason", "checked the backup"]);
-    expect(accepted.stderr).toBe("");
-    expect(accepted.stdout).toMatch(new RegExp(`^acknowledged: user ${userId}, row ${seq}, jump 20000 \\(`, "m"));
-    expect(
-      await inspect((db) => db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, userId))),
-    ).toBe(1);
+    // The CLI names its admin by email alone, so it cannot be a second person: that is the
+    // signed-in admin pages' (or the API's).
+    const refused = await cli([...args(second), "--reason", "checked the backup"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("accept it signed in, in the admin pages");
+    const { acks, audit } = await inspect(async (db) => ({
+      acks: await db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, userId)),
+      audit: await db.select().from(adminActions).where(eq(adminActions.action, "ledger_break.requested")),
+    }));
+    expect(acks).toBe(0);
+    expect(audit.map((a) => [a.action, a.detail])).toEqual([
+      ["ledger_break.requested", { seq, delta: 20_000, via: "cli" }],
+    ]);
   });
 });

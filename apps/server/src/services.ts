@@ -146,7 +146,7 @@ export function createServices(
         provider,
         clock,
         windowDays: env.RECONCILE_WINDOW_DAYS,
-        approvalThreshold: env.ADMIN_APPROVAL_THRESHOLD,
+        approval,
       }),
     ),
     ...rateLimiters(env, createRateLimitStore(db), clock),

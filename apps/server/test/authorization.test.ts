@@ -1,5 +1,4 @@
 // The authorization matrix: every procedure of appRouter, called over real HTTP (its REST route
-
 // and /trpc) by every kind of caller that must be refused, is refused with 401/403 and writes
 // nothing. The table below names every procedure: a procedure added to the router without a row
 // here, or a row whose procedure is gone, fails the first test.

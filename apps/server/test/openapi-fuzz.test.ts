@@ -1,5 +1,4 @@
 // Walks the published OpenAPI document of the real server: every operation, called by every kind of
-
 // caller (anonymous, a user's session, an admin's session, an API key of each scope), with inputs
 // generated from its schemas and then mutated (openapi-fuzz-inputs.ts). Whatever comes in: never a
 // 5xx; every answer, error or success, has a status documented for its operation and a body valid

@@ -7,17 +7,20 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "./harness.ts";
 import { call } from "./http-call.ts";
+import { breakAdmins } from "./ledger-break-admins.ts";
 
 // The ledger step never loses a violator past its limit (every one stays flagged until a pass
 // finds it clean, and the next runs list the unlisted first), and an admin can acknowledge a
-// break of a user's chain, after which only that jump at that row is accepted (ADR 012). Its own
-// file: the runs' checkpoints and the flagged set are this file's alone. The local payment provider
+// break of a user's chain, after which only that jump at that row is accepted (ADR 012; who may:
+// reconciliation-break-approval.test.ts). Its own file: the runs' checkpoints and the flagged set
+// are this file's alone. The local payment provider
 // (nothing at Stripe to compare): the admin's calls go over real HTTP to the server.
 
 const { db } = testDb;
 const THRESHOLD = 1_000;
 const server = await startTestServer({ ADMIN_APPROVAL_THRESHOLD: String(THRESHOLD) });
 const { reconciliation } = server.services;
+const { adminCookie, acknowledge } = breakAdmins(server);
 
 const post = (userId: string, amount: number, kind: "grant" | "spend") =>
   db.execute(sql`
@@ -131,18 +134,6 @@ describe("reconciliation: the listing past the limit takes turns", () => {
   });
 });
 
-async function adminCookie(): Promise<{ id: string; cookie: string }> {
-  const email = `admin-${randomUUID()}@example.test`;
-  const password = "correct horse battery";
-  const admin = await server.services.auth.createUser({ email, password, role: "admin" });
-  const login = await call(server.url, "POST", "/api/v1/auth/login", { body: { email, password } });
-  expect(login.status).toBe(200);
-  return { id: admin.id, cookie: login.headers.getSetCookie()[0]?.split(";")[0] ?? "" };
-}
-
-const acknowledge = (cookie: string, body: Record<string, unknown>) =>
-  call(server.url, "POST", "/api/v1/admin/reconciliation/ledger-breaks", { cookie, body });
-
 const audited = () => db.select().from(adminActions).where(eq(adminActions.action, "ledger_break.acknowledged"));
 
 describe("reconciliation: an acknowledged chain break", () => {
@@ -159,7 +150,7 @@ describe("reconciliation: an acknowledged chain break", () => {
     expect(reply.body).toMatchObject({ userId: broken, seq: first, delta: 2, actorId: admin.id, created: true });
     const [audit] = await audited();
     expect(audit).toMatchObject({ actorId: admin.id, targetUserId: broken, reason: "planted by the test" });
-    expect(audit?.detail).toEqual({ seq: first, delta: 2, via: "api" });
+    expect(audit?.detail).toEqual({ seq: first, delta: 2, via: "api", threshold: THRESHOLD });
 
     // Again, through tRPC: the first acknowledgement is answered, nothing written; with another
     // reason, or by another admin, a conflict.
@@ -213,118 +204,6 @@ describe("reconciliation: an acknowledged chain break", () => {
     expect((await acknowledge(admin.cookie, { userId: broken, seq: first, reason: " " })).status).toBe(400);
     expect(await db.$count(ledgerBreakAcknowledgements)).toBe(3);
     expect(await audited()).toHaveLength(3);
-  });
-});
-
-// Accepting a jump is accepting credits no row accounts for: the rules of an adjustment (ADR 012).
-describe("reconciliation: who may acknowledge a break", () => {
-  const bareUser = async () => {
-    const [user] = await db
-      .insert(users)
-      .values({ email: `acks-${randomUUID()}@example.test` })
-      .returning();
-    return user?.id ?? "";
-  };
-  // On a user with no ledger yet: a grant of 10, then a spend of 1 whose balance_after is `jump` too high.
-  async function breakOf(userId: string, jump: number): Promise<number> {
-    await post(userId, 10, "grant");
-    const [row] = rowsOf<{ seq: number }>(
-      await db.execute(sql`
-        INSERT INTO credit_transactions (user_id, amount, balance_after, kind, idempotency_key)
-        VALUES (${userId}::uuid, -1, ${9 + jump}, 'spend', ${randomUUID()}) RETURNING seq::int AS seq`),
-    );
-    return row?.seq ?? 0;
-  }
-
-  it("not the admin whose ledger it is, and one admin alone only up to the approval threshold", async () => {
-    const admin = await adminCookie();
-    const own = await acknowledge(admin.cookie, { userId: admin.id, seq: await breakOf(admin.id, 2), reason: "mine" });
-    expect(own.status).toBe(403);
-    expect(own.body.error.code).toBe("FORBIDDEN");
-
-    // Above the threshold, either way: the first admin's acknowledgement waits for a second admin.
-    for (const jump of [THRESHOLD + 1, -(THRESHOLD + 1)]) {
-      const large = await bareUser();
-      const seq = await breakOf(large, jump);
-      const above = await acknowledge(admin.cookie, { userId: large, seq, reason: "too large for one" });
-      expect(above.status, JSON.stringify(above.body)).toBe(200);
-      expect(above.body).toMatchObject({ delta: jump, actorId: admin.id, created: true, awaitingSecondAdmin: true });
-    }
-    const at = await bareUser();
-    const atSeq = await breakOf(at, THRESHOLD);
-    const atReply = await acknowledge(admin.cookie, { userId: at, seq: atSeq, reason: "at the threshold" });
-    expect(atReply.body).toMatchObject({ created: true, awaitingSecondAdmin: false });
-    const acknowledged = await db.select().from(ledgerBreakAcknowledgements);
-    expect(acknowledged.map((a) => a.userId)).not.toContain(admin.id);
-    expect(acknowledged.map((a) => a.userId)).toContain(at);
-    expect(acknowledged.filter((a) => Math.abs(a.delta) > THRESHOLD)).toEqual([]);
-  });
-
-  it("above the threshold: accepted when a second admin, not the first nor the user, acknowledges it too", async () => {
-    const [first, second] = [await adminCookie(), await adminCookie()];
-    // The user whose ledger breaks is an admin too: they may not be the second.
-    const owner = await adminCookie();
-    const seq = await breakOf(owner.id, THRESHOLD + 5);
-    const send = (who: { cookie: string }, reason: string) =>
-      acknowledge(who.cookie, { userId: owner.id, seq, reason });
-    const pending = async () =>
-      (await call(server.url, "GET", "/api/v1/admin/reconciliation/ledger-breaks/pending", { cookie: second.cookie }))
-        .body.requests as { userId: string; seq: number; requestedBy: string; reason: string; delta: number }[];
-
-    expect((await send(first, "restored from backup")).body).toMatchObject({
-      awaitingSecondAdmin: true,
-      created: true,
-    });
-    // The first admin again: their request is answered; with another reason, a conflict.
-    expect((await send(first, "restored from backup")).body).toMatchObject({
-      awaitingSecondAdmin: true,
-      created: false,
-    });
-    expect((await send(first, "another reason")).status).toBe(409);
-    expect((await send(owner, "mine")).status).toBe(403);
-    expect(await pending()).toContainEqual(
-      expect.objectContaining({ userId: owner.id, seq, requestedBy: first.id, reason: "restored from backup" }),
-    );
-    expect(await db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, owner.id))).toBe(0);
-
-    // The second admin accepts it (through tRPC), once; the audit names both.
-    const trpc = await call(server.url, "POST", "/trpc/reconciliation.acknowledgeBreak", {
-      cookie: second.cookie,
-      body: { userId: owner.id, seq, reason: "checked the backup" },
-    });
-    expect(trpc.status, JSON.stringify(trpc.body)).toBe(200);
-    expect(trpc.body.result.data).toMatchObject({ actorId: second.id, created: true, awaitingSecondAdmin: false });
-    expect((await send(second, "checked the backup")).body).toMatchObject({
-      created: false,
-      awaitingSecondAdmin: false,
-    });
-    expect((await pending()).map((r) => r.userId)).not.toContain(owner.id);
-    const trail = await db.select().from(adminActions).where(eq(adminActions.targetUserId, owner.id));
-    expect(trail.map((a) => [a.action, a.actorId, a.reason])).toEqual(
-      expect.arrayContaining([
-        ["ledger_break.requested", first.id, "restored from backup"],
-        ["ledger_break.acknowledged", second.id, "checked the backup"],
-      ]),
-    );
-    expect(trail.find((a) => a.action === "ledger_break.acknowledged")?.detail).toMatchObject({
-      requestedBy: first.id,
-    });
-    // After it: the first admin's repeat is a conflict (another admin accepted it), nothing written.
-    expect((await send(first, "restored from backup")).status).toBe(409);
-    expect(await db.$count(adminActions, eq(adminActions.targetUserId, owner.id))).toBe(trail.length);
-  });
-
-  it("two admins at once on a request: one acknowledgement", async () => {
-    const [one, two, three] = [await adminCookie(), await adminCookie(), await adminCookie()];
-    const user = await bareUser();
-    const seq = await breakOf(user, THRESHOLD + 1);
-    expect((await acknowledge(one.cookie, { userId: user, seq, reason: "first" })).status).toBe(200);
-    const replies = await Promise.all(
-      [two, three].map((a) => acknowledge(a.cookie, { userId: user, seq, reason: "second" })),
-    );
-    // Both are second admins: one records it, the other is answered it or is a conflict (another admin).
-    expect(replies.map((r) => r.status).sort()).toEqual([200, 409]);
-    expect(await db.$count(ledgerBreakAcknowledgements, eq(ledgerBreakAcknowledgements.userId, user))).toBe(1);
   });
 });
 

@@ -102,13 +102,23 @@ export interface LedgerBreakRequest {
   requestedBy: string;
   reason: string;
   createdAt: Date;
+  // When a second admin accepted it; null while it waits.
+  acceptedAt: Date | null;
 }
 
-// What acknowledging a break did: accepted it (a new acknowledgement, or the one that exists), or
-// recorded (or found) the request a second admin must acknowledge too.
+// What acknowledging a break did: accepted it (a new acknowledgement, or the one that exists, with
+// the request it came from if a second admin accepted it), or recorded (or found) the request a
+// second admin must acknowledge too.
 export type BreakAcknowledged =
-  | { acknowledgement: LedgerBreakAcknowledgement; created: boolean }
+  | { acknowledgement: LedgerBreakAcknowledgement; created: boolean; request: LedgerBreakRequest | null }
   | { request: LedgerBreakRequest; created: boolean };
+
+// What one admin may accept alone: ADMIN_APPROVAL_THRESHOLD credits moved for a user within
+// ADMIN_APPROVAL_WINDOW_HOURS, a break's jump counted with the adjustments and key grants (ADR 023).
+export interface BreakApprovalRule {
+  approvalThreshold: number;
+  approvalWindowMs: number;
+}
 
 export interface NewFinding {
   kind: FindingKind;
@@ -160,17 +170,20 @@ export interface ReconciliationStore {
   // full); null when no run recorded a checkpoint.
   lastLedgerCheckpoint(): Promise<{ seq: number; lastFullAt: Date | null } | null>;
   // Records the acknowledgement of the break at the user's ledger row `seq`, its delta read from
-  // the ledger, with its audit row (ledger_break.acknowledged), in one transaction. One that exists
-  // for the row is answered as it is, nothing written. A jump of more than `maxDelta` credits
-  // either way needs two admins: the first one's is recorded as a request (ledger_break.requested;
-  // the same admin again is answered that request), a second admin's then records the
-  // acknowledgement (with the request's reason; the audit row carries theirs). "no_row": the user
-  // has no row with that seq; "no_break": the row continues the one before it.
+  // the ledger, with its audit row, in one transaction under the user's balance lock. One that
+  // exists for the row is answered as it is, nothing written. One admin alone accepts it while the
+  // jump, with what admins moved for the user alone within the window, stays within the threshold
+  // (ledger_break.acknowledged, its amount the jump, counted by that window); beyond it the first
+  // admin's is recorded as a request (ledger_break.requested; the same admin again is answered
+  // it, and a request whose row's jump has changed since is replaced by this admin's), and another
+  // admin's then accepts it (ledger_break.approved, naming the requester), except from the CLI
+  // ("second_admin_signed_in"). "no_row": the user has no row with that seq; "no_break": the row
+  // continues the one before it.
   acknowledgeBreak(
     ack: Pick<LedgerBreakAcknowledgement, "userId" | "seq" | "actorId" | "reason">,
     audit: { requestId: string | null; via: "api" | "cli" },
-    maxDelta: number,
-  ): Promise<BreakAcknowledged | "no_row" | "no_break">;
+    rule: BreakApprovalRule,
+  ): Promise<BreakAcknowledged | "no_row" | "no_break" | "second_admin_signed_in">;
   // The requests no second admin acknowledged yet, newest first.
   pendingBreakRequests(limit: number): Promise<LedgerBreakRequest[]>;
   // Our payments with these ids (ids that cannot be ours are simply not found).

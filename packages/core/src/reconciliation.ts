@@ -6,6 +6,7 @@ import type { ListWindow, PaymentProvider } from "./payments/provider.ts";
 import { type PassDeps, ReconciliationPass } from "./reconciliation-pass.ts";
 import type { ReconcileOptions } from "./reconciliation-run.ts";
 import {
+  type BreakApprovalRule,
   type FindingKind,
   findingKinds,
   type LedgerBreakAcknowledgement,
@@ -54,8 +55,9 @@ export function createReconciliationService(deps: {
   provider: PaymentProvider;
   clock?: Clock;
   windowDays?: number;
-  // ADMIN_APPROVAL_THRESHOLD: the most credits one admin may accept alone (a break's jump).
-  approvalThreshold: number;
+  // ADMIN_APPROVAL_THRESHOLD: the most credits one admin may move for a user alone within
+  // ADMIN_APPROVAL_WINDOW_HOURS (adjustments, key grants and accepted breaks' jumps together).
+  approval: BreakApprovalRule;
 }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
@@ -155,7 +157,7 @@ export function createReconciliationService(deps: {
     run,
     listRuns,
     getRun,
-    acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input, deps.approvalThreshold),
+    acknowledgeBreak: (input: BreakAcknowledgementInput) => acknowledgeBreak(store, input, deps.approval),
     // Breaks one admin acknowledged that wait for a second, newest first.
     pendingBreakRequests: (limit: number) => store.pendingBreakRequests(limit),
     lastSuccessfulRun: () => store.lastSuccessfulRun(),
@@ -179,15 +181,16 @@ export interface BreakAcknowledgementInput {
 // answers the first acknowledgement and writes nothing. The caller is an admin (the API's admin
 // procedure, the CLI's --admin).
 // Accepting a jump is accepting credits no ledger row accounts for (or their loss), so the rules
-// of a credit adjustment hold (ADR 012): never on one's own ledger, and one admin alone only up to
-// the approval threshold; a larger break needs a second admin (not the first, not the user) to
-// acknowledge it too: until then it stays reported, and the answer says it awaits them. A repeat by
-// another admin or with another reason of an accepted break, or by the first admin with another
-// reason of a request, is a conflict, not the first one's answer.
+// of a credit adjustment hold (ADR 012, ADR 023): never on one's own ledger, and one admin alone
+// only up to the approval threshold, counted with what admins moved for the user alone within the
+// window; beyond it a second admin (not the first, not the user, signed in: the CLI only sends it)
+// must acknowledge it too, and until then it stays reported. A repeat of an accepted break by
+// another admin or with another reason (but its requester's own) is a conflict; the requester's
+// repeat with another reason too.
 async function acknowledgeBreak(
   store: ReconciliationStore,
   input: BreakAcknowledgementInput,
-  approvalThreshold: number,
+  approval: BreakApprovalRule,
 ): Promise<BreakAcknowledgement> {
   const { actorId, userId, seq, reason, requestId, via } = input;
   if (!isUuid(userId)) throw new NotFoundError("user");
@@ -197,21 +200,34 @@ async function acknowledgeBreak(
     throw new ForbiddenError("an admin cannot acknowledge a break of their own ledger: another admin must");
   }
   const ack = { userId, seq, actorId, reason: reason.trim() };
-  const result = await store.acknowledgeBreak(ack, { requestId, via }, approvalThreshold);
+  const result = await store.acknowledgeBreak(ack, { requestId, via }, approval);
   if (result === "no_row") throw new NotFoundError("ledger row of this user with this seq");
   if (result === "no_break") {
     throw new InvalidStateError("this ledger row continues the one before it: there is no break to acknowledge");
   }
-  const answer =
-    "acknowledgement" in result
-      ? { acknowledgement: result.acknowledgement, created: result.created, awaitingSecondAdmin: false }
-      : { acknowledgement: asAcknowledgement(result.request), created: result.created, awaitingSecondAdmin: true };
-  const first = answer.acknowledgement;
-  if (!answer.created && (first.actorId !== ack.actorId || first.reason !== ack.reason)) {
-    throw new InvalidStateError("this break was already acknowledged by another request (another admin or reason)");
+  if (result === "second_admin_signed_in") {
+    throw new ForbiddenError(
+      "another admin sent this break for a second admin: accept it signed in, in the admin pages (the CLI only sends breaks)",
+    );
   }
-  return answer;
+  if (!("acknowledgement" in result)) {
+    if (!result.created && result.request.reason !== ack.reason) throw alreadyAcknowledged();
+    return { acknowledgement: asAcknowledgement(result.request), created: result.created, awaitingSecondAdmin: true };
+  }
+  const { acknowledgement: first, request } = result;
+  const same = (who: string, why: string) => who === ack.actorId && why === ack.reason;
+  if (
+    !result.created &&
+    !same(first.actorId, first.reason) &&
+    !(request && same(request.requestedBy, request.reason))
+  ) {
+    throw alreadyAcknowledged();
+  }
+  return { acknowledgement: first, created: result.created, awaitingSecondAdmin: false };
 }
+
+const alreadyAcknowledged = () =>
+  new InvalidStateError("this break was already acknowledged by another request (another admin or reason)");
 
 // What acknowledging a break answers: the acknowledgement, or the first admin's request while it
 // awaits a second admin (its actor the requester).
@@ -221,9 +237,13 @@ export interface BreakAcknowledgement {
   awaitingSecondAdmin: boolean;
 }
 
-const asAcknowledgement = ({ requestedBy, ...request }: LedgerBreakRequest): LedgerBreakAcknowledgement => ({
-  ...request,
-  actorId: requestedBy,
+const asAcknowledgement = (r: LedgerBreakRequest): LedgerBreakAcknowledgement => ({
+  userId: r.userId,
+  seq: r.seq,
+  delta: r.delta,
+  actorId: r.requestedBy,
+  reason: r.reason,
+  createdAt: r.createdAt,
 });
 
 function errorMessage(error: unknown): string {

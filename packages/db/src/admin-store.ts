@@ -97,24 +97,7 @@ export function createAdminStore(db: Database, readDb: Database = db): AdminStor
         .orderBy(desc(adjustmentRequests.createdAt))
         .limit(limit),
 
-    // From the audit rows, by admin_actions_target_idx: an applied adjustment's or key grant's is
-    // written in its ledger row's transaction (the audit row stamped by the database's now(), as
-    // every audit row the window compares is; its amount is the row's) and is append-only. The user's ledger rows in the window are as many as their spends, and every
-    // key grant reads this total under the user's balance lock (ADR 023). An approved request's
-    // row has its own action ('adjustment_approved'): a second admin saw it.
-    unapprovedAdjustmentTotal: async (userId, windowMs) => {
-      const [row] = await db
-        .select({ total: sql<string | number>`coalesce(sum(abs(${adminActions.amount})), 0)` })
-        .from(adminActions)
-        .where(
-          and(
-            eq(adminActions.targetUserId, userId),
-            sql`${adminActions.createdAt} > now() - ${windowMs} * interval '1 millisecond'`,
-            inArray(adminActions.action, unapprovedGrantActions),
-          ),
-        );
-      return Number(row?.total ?? 0);
-    },
+    unapprovedAdjustmentTotal: (userId, windowMs) => unapprovedMoveTotal(db, userId, windowMs),
 
     listActions: (query: AuditQuery) => listActions(readDb, query),
 
@@ -213,4 +196,24 @@ async function dailyTotals(readDb: Database, from: Date, to: Date): Promise<Dail
       revenueMinor: Object.fromEntries(Object.entries(revenue).map(([k, v]) => [k, Number(v)])),
     };
   });
+}
+
+// What admins moved for the user alone within the window, from the audit rows, by
+// admin_actions_target_idx: an applied adjustment's, key grant's or single-admin break
+// acknowledgement's is written in its own transaction (the audit row stamped by the database's
+// now(), as every audit row the window compares is; its amount is what it moved) and is
+// append-only. Every caller reads this total under the user's balance lock (ADR 023). An approved
+// request's row has its own action (adjustment_approved, ledger_break.approved): a second admin saw it.
+export async function unapprovedMoveTotal(db: Database, userId: string, windowMs: number): Promise<number> {
+  const [row] = await db
+    .select({ total: sql<string | number>`coalesce(sum(abs(${adminActions.amount})), 0)` })
+    .from(adminActions)
+    .where(
+      and(
+        eq(adminActions.targetUserId, userId),
+        sql`${adminActions.createdAt} > now() - ${windowMs} * interval '1 millisecond'`,
+        inArray(adminActions.action, unapprovedGrantActions),
+      ),
+    );
+  return Number(row?.total ?? 0);
 }

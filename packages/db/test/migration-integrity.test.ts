@@ -54,7 +54,7 @@ const PINNED: Record<string, string> = {
   "0040_promo15_dispute_amount_revenue": "4ed10e00a847b0e1628e1e65a4ee6472354d6e3faafeee3641073d64f7e79ac2",
   "0041_recon17c_ledger_anchor_covering": "b55f5db970067fb859c630c3c65e7e703be1305c7474d7eb849f06573f69234c",
   "0042_erase19_erasure_tasks": "8720d66371c251cccae9350dbfe353734aa6173c624278811eddffbcdb4ba416",
-  "0043_ack17_break_requests": "cdb21e09de462a2610b47574bf04298fe35496f97d9434843d4c33829506f3ec",
+  "0043_ack17_break_requests": "902f8a7a677758fc05d48412a751b7f60f28a8b8df3a84b52ff8d090ba847ede",
 };
 
 describe("migration integrity", () => {

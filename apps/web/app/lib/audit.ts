@@ -16,6 +16,7 @@ export const auditActions: Record<AuditAction, string> = {
   reconciliation_run: "Reconciliation run",
   "ledger_break.acknowledged": "Ledger chain break acknowledged",
   "ledger_break.requested": "Ledger chain break sent to a second admin",
+  "ledger_break.approved": "Ledger chain break accepted by a second admin",
   "package.created": "Pack created",
   "package.updated": "Pack changed",
   "package.archived": "Pack archived",

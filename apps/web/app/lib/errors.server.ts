@@ -193,9 +193,9 @@ export const errorTable = {
     }),
   },
   acknowledgeBreak: {
-    // The core's refusals (reconciliation.ts): the row is not the user's; it breaks nothing, its
-    // jump is above what one admin may accept, or another request acknowledged it (the message
-    // says which); the break is in the admin's own ledger.
+    // The core's refusals (reconciliation.ts): the row is not the user's; it breaks nothing, or
+    // another request acknowledged it (the message says which); the break is in the admin's own
+    // ledger. A jump above what one admin may accept is no refusal: it waits for a second admin.
     NOT_FOUND: form("This user has no ledger row with that number: reload the run."),
     INVALID_STATE: (error) => ({ form: error.message }),
     FORBIDDEN: form("A break in your own ledger must be acknowledged by another admin."),

@@ -148,7 +148,10 @@ export const reconciliationRouter = router({
 
   // An admin accepts a break of a user's balance_after chain (a ledger_invariant finding's
   // chainBrokenAtSeq), audited: the ledger checks stop reporting that jump at that row and still
-  // report anything else. Repeating it answers the first acknowledgement.
+  // report anything else. Repeating it answers the first acknowledgement (or, for its requester,
+  // the second admin's). Beyond what one admin may accept alone (the approval threshold, with
+  // what admins moved for the user alone in the window) a second admin must acknowledge it too
+  // (awaitingSecondAdmin until then).
   acknowledgeBreak: adminProcedure
     .meta({
       errors: ["NOT_FOUND", "INVALID_STATE"],

@@ -19,6 +19,7 @@ export const auditActions = [
   "reconciliation_run",
   "ledger_break.acknowledged",
   "ledger_break.requested",
+  "ledger_break.approved",
   // The catalogue (issue 15).
   "package.created",
   "package.updated",
@@ -51,9 +52,15 @@ export const auditActions = [
 export type AuditAction = (typeof auditActions)[number];
 
 // The audit rows a user's window totals are summed from, named from the list above so a renamed
-// action fails typecheck here rather than silently leaving the sum at 0: adjustments and key
-// grants applied without a second admin (ADR 023), and discounted purchases (ADR 021, F7).
-export const unapprovedGrantActions = ["adjust", "api_key.grant"] as const satisfies readonly AuditAction[];
+// action fails typecheck here rather than silently leaving the sum at 0: what one admin moved for
+// a user alone (the row's amount: adjustments and key grants applied without a second admin, ADR
+// 023, and breaks' jumps accepted by one admin, ADR 012; approved ones have their own actions),
+// and discounted purchases (ADR 021, F7).
+export const unapprovedGrantActions = [
+  "adjust",
+  "api_key.grant",
+  "ledger_break.acknowledged",
+] as const satisfies readonly AuditAction[];
 export const promotionActions = [
   "payment.promotion_applied",
   "payment.promotion_review",

@@ -1,4 +1,5 @@
 // Reconciliation runs and what they found.
+import { sql } from "drizzle-orm";
 import { bigint, boolean, index, jsonb, pgTable, primaryKey, text, uuid } from "drizzle-orm/pg-core";
 import { users } from "./accounts.ts";
 import { createdAt, tsz } from "./columns.ts";
@@ -80,9 +81,13 @@ export const ledgerBreakRequests = pgTable(
       .references(() => users.id),
     reason: text("reason").notNull(),
     createdAt: createdAt(),
+    // When a second admin accepted it (a ledgerBreakAcknowledgements row); null while it waits.
+    acceptedAt: tsz("accepted_at"),
   },
   (t) => [
     primaryKey({ columns: [t.userId, t.seq] }),
-    index("ledger_break_requests_created_idx").on(t.createdAt.desc(), t.userId, t.seq),
+    index("ledger_break_requests_pending_idx")
+      .on(t.createdAt.desc(), t.userId, t.seq)
+      .where(sql`${t.acceptedAt} IS NULL`),
   ],
 );
