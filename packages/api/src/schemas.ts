@@ -66,7 +66,9 @@ export const email = z
   .superRefine(storable({ maxLength: MAX_EMAIL_LENGTH }));
 // Opaque page cursors: empty means the first page.
 export const cursor = text({ max: MAX_CURSOR_LENGTH, min: 0 });
-export const uuid = z.uuid();
+// Lower-cased as read: PostgreSQL compares uuids whatever their case, and the rules that compare
+// ids in JavaScript (one's own ledger, a retried request's parameters) must see one spelling.
+export const uuid = z.uuid().overwrite((id) => id.toLowerCase());
 export const ttlSeconds = z.number().int().min(HOLD_TTL_SECONDS.min).max(HOLD_TTL_SECONDS.max);
 
 // The terms of the grant a credit creates; the core checks them again (grant-terms.ts): an expiry

@@ -19,7 +19,7 @@ import { balanceIn, refusal } from "./ledger-balance.ts";
 import { clientKey, type IdempotencyScope } from "./ledger-keys.ts";
 import { GRANT_EXPIRY_BATCH, MAX_PAGE_SIZE } from "./limits.ts";
 import { withRetry } from "./retry.ts";
-import { assertCredits, assertIdempotencyKey, assertReason, pageLimit } from "./validate.ts";
+import { assertCredits, assertIdempotencyKey, assertReason, pageLimit, sameId } from "./validate.ts";
 
 export type { HoldResult } from "./credit-holds.ts";
 
@@ -225,7 +225,7 @@ function page(rows: LedgerEntry[], limit: number): { transactions: LedgerEntry[]
 
 function samePosting(entry: LedgerEntry, posting: Posting): boolean {
   return (
-    entry.userId === posting.userId &&
+    sameId(entry.userId, posting.userId) &&
     entry.amount === posting.amount &&
     entry.kind === posting.kind &&
     (entry.reason ?? null) === (posting.reason ?? null)

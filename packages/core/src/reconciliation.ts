@@ -15,7 +15,7 @@ import {
   type ReconciliationRun,
   type ReconciliationStore,
 } from "./reconciliation-store.ts";
-import { assertReason, isUuid, pageLimit } from "./validate.ts";
+import { assertReason, isUuid, pageLimit, sameId } from "./validate.ts";
 
 export {
   emptyStats,
@@ -196,7 +196,7 @@ async function acknowledgeBreak(
   if (!isUuid(userId)) throw new NotFoundError("user");
   if (!Number.isSafeInteger(seq) || seq < 1) throw new InvalidInputError("seq must be a ledger row's seq");
   assertReason(reason, { required: true });
-  if (actorId === userId) {
+  if (sameId(actorId, userId)) {
     throw new ForbiddenError("an admin cannot acknowledge a break of their own ledger: another admin must");
   }
   const ack = { userId, seq, actorId, reason: reason.trim() };

@@ -31,6 +31,13 @@ export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }
 
+// Whether two ids name the same row: PostgreSQL compares uuids whatever their case, so a rule that
+// compares them in JavaScript (one's own ledger, one's own key's owner) must too, or the same user
+// in upper case slips past it. The API lower-cases every uuid it reads; the core does not rely on it.
+export function sameId(a: string | null | undefined, b: string | null | undefined): boolean {
+  return a != null && b != null && a.toLowerCase() === b.toLowerCase();
+}
+
 // Bidirectional formatting characters (LRE, RLE, PDF, LRO, RLO, the isolates LRI, RLI, FSI, PDI,
 // and the marks LRM, RLM, ALM): they reorder how the text around them is displayed, so a name or
 // reason could read as something it is not in an admin page or a terminal ("Trojan Source").

@@ -6,7 +6,7 @@ import type { LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { MAX_CREDITS_PER_OPERATION, MAX_PAGE_SIZE } from "../limits.ts";
 import { withRetry } from "../retry.ts";
-import { assertIdempotencyKey, assertReason, pageLimit } from "../validate.ts";
+import { assertIdempotencyKey, assertReason, pageLimit, sameId } from "../validate.ts";
 import { emitAdjustmentPending } from "./adjustment-events.ts";
 import { applyAdjustment, replayOfAdjustment } from "./apply-adjustment.ts";
 import { exceedsApprovalWindow } from "./approval-window.ts";
@@ -90,7 +90,7 @@ async function adjust(rules: ApprovalRules, inTransaction: InTransaction, input:
   const key = clientKey({ kind: "user", id: input.actorId }, input.idempotencyKey);
   // Crediting oneself always takes a second admin, whatever the amount (as a key's grant to its
   // own owner does): no one mints credits for themself alone.
-  const selfCredit = input.userId === input.actorId && input.amount > 0;
+  const selfCredit = sameId(input.userId, input.actorId) && input.amount > 0;
   if (selfCredit || Math.abs(input.amount) > rules.approvalThreshold) {
     return inTransaction(async (tx) => {
       if ((await tx.ledger.lockBalance(input.userId)) === null) throw new NotFoundError("user");

@@ -16,7 +16,7 @@ import { invariant } from "../invariant.ts";
 import type { LedgerEntry, LedgerStore } from "../ledger.ts";
 import { type ClientKey, clientKey } from "../ledger-keys.ts";
 import { withRetry } from "../retry.ts";
-import { assertCredits, assertIdempotencyKey, assertReason } from "../validate.ts";
+import { assertCredits, assertIdempotencyKey, assertReason, sameId } from "../validate.ts";
 import { emitAdjustmentPending } from "./adjustment-events.ts";
 import { exceedsApprovalWindow } from "./approval-window.ts";
 import { type AdjustResult, answerOfFiled } from "./filed-request.ts";
@@ -79,7 +79,7 @@ export function createKeyCreditsService(deps: Omit<GrantRules, "clock"> & { stor
     const ledgerKey = clientKey({ kind: "apiKey", id: key.id }, input.idempotencyKey);
     const reason = input.reason?.trim() || null;
     const request = { ...input, terms, reason: reason ?? `grant through API key ${key.id}` };
-    if (input.amount > deps.approvalThreshold || input.userId === key.ownerUserId) {
+    if (input.amount > deps.approvalThreshold || sameId(input.userId, key.ownerUserId)) {
       return inTransaction((tx) => requestApproval(tx, rules, key, request, ledgerKey, reason));
     }
     return inTransaction((tx) => grantUnderThreshold(tx, rules, key, request, ledgerKey, reason));
