@@ -27,14 +27,16 @@ if (flag("scale")) {
   process.exit(0);
 }
 const quick = flag("quick");
-// --reads: only the read scenarios (API and bare), to compare a change to the read path in minutes.
+// --reads / --spend: only the read or only the spend scenarios (API and bare), to compare a change
+// to one path in minutes.
 const readsOnly = flag("reads");
+const spendOnly = flag("spend");
 const DURATION = option("duration", quick ? 3 : 15);
 const WARMUP = option("warmup", quick ? 1 : 3);
 const USERS = option("users", quick ? 1_000 : 10_000);
 const POOL = option("pool", 10);
 const WEBHOOK_CONNECTIONS = option("webhook-connections", 16);
-const NAME = readsOnly ? "reads" : quick ? "quick" : "latest";
+const NAME = readsOnly ? "reads" : spendOnly ? "spend" : quick ? "quick" : "latest";
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const START_BALANCE = 1_000_000;
 const WEBHOOK_SECRET = "whsec_bench";
@@ -310,10 +312,10 @@ for (const [scenario, connections, users] of readsOnly
 // The reads before the webhooks: a credited payment leaves work behind it (outbox deliveries, mail),
 // which would otherwise be counted against the next scenario's CPU and throughput.
 const cookie = { cookie: `__Host-session=${sessionToken}` };
-for (const read of apiReads(sessionUser.id, { authorization: `Bearer ${apiKey}` }, cookie)) {
+for (const read of spendOnly ? [] : apiReads(sessionUser.id, { authorization: `Bearer ${apiKey}` }, cookie)) {
   results.push(await runLoad({ ...read, target: "api", url: api.url, connections: READ_CONNECTIONS, pid: apiPid }));
 }
-if (!readsOnly)
+if (!readsOnly && !spendOnly)
   results.push(
     await runLoad({
       scenario: "webhook",
@@ -348,12 +350,12 @@ for (const [scenario, connections, users] of readsOnly
     }),
   );
 }
-for (const read of bareReads(sessionUser.id)) {
+for (const read of spendOnly ? [] : bareReads(sessionUser.id)) {
   results.push(await runLoad({ ...read, target: "bare", url: bare.url, connections: READ_CONNECTIONS, pid: barePid }));
 }
 await stopChild(bare.child);
 
-if (!readsOnly) {
+if (!readsOnly && !spendOnly) {
   log("\npgbench (same statement, -M prepared, -j 2)");
   results.push(pgbenchFigures("spend", 4, false));
   results.push(pgbenchFigures("spend", 64, false));
@@ -365,9 +367,7 @@ const [invariant] = await pg`
   SELECT count(*)::int AS broken FROM users u
    WHERE u.credits_balance <> coalesce((SELECT sum(amount) FROM credit_transactions t WHERE t.user_id = u.id), 0)`;
 const broken = Number(invariant?.broken ?? -1);
-const [{ credited }] = (await pg`SELECT count(*)::int AS credited FROM payments WHERE credited_at IS NOT NULL`) as [
-  { credited: number },
-];
+const credited = Number((await pg`SELECT count(*)::int AS n FROM payments WHERE credited_at IS NOT NULL`)[0]?.n ?? 0);
 
 await pg.end();
 await handle.close();
