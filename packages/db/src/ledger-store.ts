@@ -21,10 +21,10 @@ import { creditTransactions } from "./schema.ts";
 
 const KEY_CONSTRAINT = "credit_transactions_idempotency_key_unique";
 
-// Group commit (ADR 006): standalone postings of one lane that arrive while its previous
-// statement runs go together in the next. Lanes bound the connections postings hold at once (the
-// rest of the pool stays free for reads); a user's postings always share a lane, so they never
-// wait on each other's row lock from two statements of this process.
+// Group commit (ADR 006): a standalone posting runs at once on an idle lane; those that arrive
+// while every lane is busy go together in a lane's next statement. Lanes bound the connections
+// postings hold at once (the rest of the pool stays free for reads); a user's postings in flight
+// share a lane, so they never wait on each other's row lock from two statements of this process.
 const POSTING_LANES = 4;
 const MAX_BATCH = 64;
 
@@ -84,7 +84,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
   const batched = createBatcher<Posting, LedgerEntry | null>({
     lanes: POSTING_LANES,
     maxBatch: MAX_BATCH,
-    laneOf: (posting) => Number.parseInt(posting.userId.slice(-8), 16) || 0,
+    keyOf: (posting) => posting.userId,
     runOne: postSingle,
     runMany: (postings) => postBatch(db, postings, postSingle),
     onBatch: (size) => ledgerBatchSize.observe(size),
