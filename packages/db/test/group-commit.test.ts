@@ -12,7 +12,7 @@ import postgres from "postgres";
 import { describe, expect, it } from "vitest";
 import { rowsOf } from "../src/client.ts";
 import { createLedgerStore } from "../src/ledger-store.ts";
-import { creditTransactions } from "../src/schema.ts";
+import { creditTransactions, users as usersTable } from "../src/schema.ts";
 import { expectInvariantHolds, fundedUser, TEST_SCOPE } from "./fixtures.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
@@ -44,6 +44,26 @@ describe("group commit", () => {
     expect(new Set(results.map((r) => r.transactionId)).size).toBe(50);
     expect(await credits.balance(userId)).toBe(950);
     await expectInvariantHolds(db);
+  });
+
+  // Issue 17: a posting went to its user's hashed lane (the id's last 8 hex digits, modulo 4) and
+  // waited there behind another user's statement even with other lanes idle. These four ids all
+  // hashed to one lane: the first ran alone, the other three waited and went as one batch.
+  it("spends of four users at once each run alone at once, whichever lanes their ids hash to", async () => {
+    const prefix = randomUUID().slice(0, -8);
+    const users = ["00000004", "00000008", "0000000c", "00000010"].map((tail) => `${prefix}${tail}`);
+    await db.insert(usersTable).values(users.map((id) => ({ id, email: `lane-${id}@example.test` })));
+    for (const userId of users) {
+      await credits.grant({ scope: TEST_SCOPE, userId, amount: 10, idempotencyKey: `fund-${userId}` });
+    }
+    const keys = users.map(() => randomUUID());
+    const results = await Promise.all(
+      users.map((userId, i) =>
+        credits.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey: keys[i] as string }),
+      ),
+    );
+    expect(results.map((r) => r.balance)).toEqual([9, 9, 9, 9]);
+    expect(await transactionsBehind(keys)).toBe(4);
   });
 
   it("each posting of a batch gets its own outcome: applied, refused, unknown user, replayed, conflicting", async () => {
