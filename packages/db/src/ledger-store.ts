@@ -84,7 +84,8 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
   const batched = createBatcher<Posting, LedgerEntry | null>({
     lanes: POSTING_LANES,
     maxBatch: MAX_BATCH,
-    keyOf: (posting) => posting.userId,
+    // One spelling per user (a uuid in upper case is the same row): a user's postings share a lane.
+    keyOf: (posting) => posting.userId.toLowerCase(),
     runOne: postSingle,
     runMany: (postings) => postBatch(db, postings, postSingle),
     onBatch: (size) => ledgerBatchSize.observe(size),
@@ -165,7 +166,7 @@ export function createLedgerStore(db: Database, inTransaction = false): LedgerSt
   return translatingErrors(store);
 }
 
-// Postings in one statement, post_ledger (drizzle/0007_credit_grants.sql), for one posting as
+// Postings in one statement, post_ledger (its newest definition: drizzle/0027), for one posting as
 // for a group-commit batch: the balance, the grants it moves and its ledger row, atomically and in
 // one round trip. A posting without a row was not applied: unknown user, too little credit, or
 // its key (or legacy key) already in the ledger.

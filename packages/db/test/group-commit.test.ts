@@ -66,6 +66,33 @@ describe("group commit", () => {
     expect(await transactionsBehind(keys)).toBe(4);
   });
 
+  // Users interleaved, many spends in flight, lanes freeing up and filling again: a user's
+  // postings never run on two lanes at once, so each user's answers come back in arrival order and
+  // the balance_after chain holds (a lane released before its batch finished fails this).
+  it("each user's spends apply in arrival order while lanes come and go", async () => {
+    const people = await Promise.all(Array.from({ length: 6 }, () => fundedUser(db, credits, 1_000)));
+    const calls = Array.from({ length: 40 }, () => people).flat();
+    const answers: Promise<{ balance: number }>[] = [];
+    for (const [i, userId] of calls.entries()) {
+      answers.push(credits.spend({ scope: TEST_SCOPE, userId, amount: 1, idempotencyKey: randomUUID() }));
+      if (i % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+    const done = await Promise.all(answers);
+    for (const userId of people) {
+      const balances = done.filter((_, i) => calls[i] === userId).map((r) => r.balance);
+      expect(balances).toEqual(Array.from({ length: 40 }, (_, i) => 999 - i));
+    }
+    const broken = rowsOf<{ n: number }>(
+      await db.execute(sql`
+        SELECT count(*)::int AS n FROM (
+          SELECT balance_after, amount, lag(balance_after) OVER (PARTITION BY user_id ORDER BY seq) AS prev
+            FROM credit_transactions WHERE user_id IN ${people}) x
+         WHERE prev IS NOT NULL AND balance_after <> prev + amount`),
+    );
+    expect(Number(broken[0]?.n)).toBe(0);
+    await expectInvariantHolds(db);
+  });
+
   it("each posting of a batch gets its own outcome: applied, refused, unknown user, replayed, conflicting", async () => {
     const userId = await fundedUser(db, credits, 10);
     const taken = randomUUID();
