@@ -9,14 +9,14 @@ import {
   checkoutSession,
   checkoutSessionEvent,
   createStripeApiMock,
+  listenMsw,
   randomStripeId,
   STRIPE_TEST_API_BASE,
   type StripeJson,
   signedWebhook,
 } from "@credits/stripe/testing";
 import { and, eq } from "drizzle-orm";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach } from "vitest";
+import { afterEach } from "vitest";
 import type { RunningServer } from "../src/main.ts";
 import { startTestServer, testDb } from "./harness.ts";
 
@@ -33,10 +33,8 @@ export const stripeEnv = {
 // anything unhandled fails loudly (these tests make no other HTTP calls).
 export async function startReconciliationServer(overrides: Record<string, string> = {}) {
   const mock = createStripeApiMock(STRIPE_TEST_API_BASE);
-  const msw = setupServer(...mock.handlers);
-  msw.listen({ onUnhandledFrame: "error" });
+  listenMsw(mock.handlers, "error");
   afterEach(() => mock.reset());
-  afterAll(() => msw.close());
   const server = await startTestServer({ ...stripeEnv, ...overrides });
   return { mock, server, ...tools(server, mock) };
 }

@@ -1,18 +1,40 @@
+import http from "node:http";
+import net from "node:net";
+import { closeLeftoverMswServers } from "@credits/stripe/testing/msw-servers";
 import { vi } from "vitest";
 
-// Runs first before every test file of the unit project. With TEST_REUSE_WORKERS=1 (isolate:
-// false, vitest.config.ts) a worker process runs one test file after another, keeping what Node
-// loaded (drizzle, PGlite, the Stripe SDK, msw, Hono…: node_modules, compiled once per worker).
-// This gives each file what a new process gave it: every module of ours (packages, apps, test
-// helpers: run by Vitest's module runner) is evaluated again, so each file has its own database
-// (packages/db/test/setup.ts), env and module state; the environment variables the worker started
-// with; real timers. In a new process (the default) there is nothing to reset.
-const KEY = Symbol.for("credits.test.reused-worker.env");
-const holder = globalThis as { [KEY]?: NodeJS.ProcessEnv };
-holder[KEY] ??= { ...process.env };
-const startEnv = holder[KEY];
+// Runs first before every test file of the unit project, whose worker processes run one test file
+// after another (isolate: false, vitest.config.ts), keeping what Node loaded (drizzle, PGlite, the
+// Stripe SDK, msw, Hono…: node_modules, compiled once per worker). This gives each file what a new
+// process gave it: every module of ours (packages, apps, test helpers: run by Vitest's module
+// runner) is evaluated again, so each file has its own database (packages/db/test/setup.ts), env
+// and module state; the environment variables the worker started with; real timers; no HTTP
+// interception. In a new process (the unit-own-process project) there is nothing to reset.
+const KEY = Symbol.for("credits.test.reused-worker.start");
+const holder = globalThis as { [KEY]?: ReturnType<typeof processState> };
+// What a new process has: taken before the worker's first file.
+function processState() {
+  return {
+    env: { ...process.env },
+    // What an HTTP interceptor (msw) replaces: fetch, node:http's client, every socket's connect.
+    network: { fetch: globalThis.fetch, request: http.request, connect: net.Socket.prototype.connect },
+  };
+}
+holder[KEY] ??= processState();
+const start = holder[KEY];
 
 vi.resetModules();
 vi.useRealTimers();
-for (const name of Object.keys(process.env)) if (!(name in startEnv)) delete process.env[name];
-Object.assign(process.env, startEnv);
+for (const name of Object.keys(process.env)) if (!(name in start.env)) delete process.env[name];
+Object.assign(process.env, start.env);
+
+// An earlier file that failed while being collected never ran its afterAll hooks: its msw server
+// would still intercept this file's requests (a 10 KB URL to our own server then fails msw's
+// URL-length check: a 500 from msw, not our 400).
+closeLeftoverMswServers();
+const now = { fetch: globalThis.fetch, request: http.request, connect: net.Socket.prototype.connect };
+const patched = Object.entries(start.network).filter(([name, value]) => now[name as keyof typeof now] !== value);
+if (patched.length > 0) {
+  const names = patched.map(([name]) => name).join(", ");
+  throw new Error(`an earlier test file in this worker left HTTP interception on (${names} replaced)`);
+}

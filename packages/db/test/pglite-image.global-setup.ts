@@ -7,9 +7,11 @@ import { PGLITE_DATA_DIR_ENV } from "../src/testing-data-dir.ts";
 // Once per test run on PGlite: one migrated data directory, which every test file's database loads
 // instead of running initdb and the migrations itself (see PGLITE_IMAGE_ENV), and the same written
 // out on disk for the tests that start a process on a data directory (see PGLITE_DATA_DIR_ENV).
-// The test workers are started after this and inherit the variables.
+// The test workers are started after this and inherit the variables. Both unit projects list this
+// setup and vitest runs both in its one main process: the second keeps the first's image.
 export default async function setup(): Promise<(() => void) | undefined> {
   if (process.env.TEST_DATABASE_URL || process.env.DATABASE_URL) return undefined;
+  if (process.env[PGLITE_IMAGE_ENV]) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "credits-pglite-image-"));
   const path = join(dir, "migrated.tar");
   await writePgliteImage(path, join(dir, "data"));

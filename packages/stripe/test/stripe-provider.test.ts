@@ -1,23 +1,21 @@
 import { type CheckoutRequest, ProviderUnavailableError } from "@credits/core";
 import { HttpResponse, http } from "msw";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createStripeProvider } from "../src/index.ts";
 import { charge, checkoutSession, fixtureIds, stripeFixture } from "./fixtures/stripe-events.ts";
+import { listenMsw } from "./msw/servers.ts";
 import { createStripeApiMock } from "./msw/stripe-handlers.ts";
 
 // The real Stripe SDK, talking HTTP to msw handlers built from stripe-mock's fixtures.
 
 const SECRET_KEY = "sk_test_51SecretKeyThatMustNeverAppearInErrors";
 const mock = createStripeApiMock();
-const server = setupServer(...mock.handlers);
+const { server } = listenMsw(mock.handlers, "error");
 
-beforeAll(() => server.listen({ onUnhandledFrame: "error" }));
 afterEach(() => {
   mock.reset();
   server.resetHandlers();
 });
-afterAll(() => server.close());
 
 const provider = (timeoutMs = 2_000) =>
   createStripeProvider({ secretKey: SECRET_KEY, webhookSecret: "whsec_test", apiBase: mock.baseUrl, timeoutMs });

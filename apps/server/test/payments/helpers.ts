@@ -19,6 +19,7 @@ import {
   createStripeApiMock,
   disputeEvent,
   type EventOverrides,
+  listenMsw,
   randomStripeId,
   STRIPE_TEST_API_BASE,
   type StripeJson,
@@ -26,8 +27,7 @@ import {
   stripeEvent,
 } from "@credits/stripe/testing";
 import { and, eq } from "drizzle-orm";
-import { setupServer } from "msw/node";
-import { afterAll, afterEach, beforeEach, expect } from "vitest";
+import { afterEach, beforeEach, expect } from "vitest";
 import type { RunningServer } from "../../src/main.ts";
 import { testDb } from "../harness.ts";
 
@@ -50,22 +50,13 @@ export const stripeEnv = {
 // our own server (127.0.0.1) pass through; anything else unhandled fails the request loudly.
 export function startStripeMock() {
   const mock = createStripeApiMock(STRIPE_TEST_API_BASE);
-  const msw = setupServer(...mock.handlers);
-  msw.listen({
-    onUnhandledFrame: ({ frame }) => {
-      const request = (frame.data as { request?: Request } | null)?.request;
-      const url = request ? new URL(request.url) : null;
-      if (url?.hostname === "127.0.0.1") return;
-      throw new Error(`unexpected network call: ${url?.href ?? "a non-HTTP frame"}`);
-    },
+  // Closes interception (once; else after the file): a file that needs Stripe only to set up can stop it early.
+  const { close: stop } = listenMsw(mock.handlers, ({ frame }) => {
+    const request = (frame.data as { request?: Request } | null)?.request;
+    const url = request ? new URL(request.url) : null;
+    if (url?.hostname === "127.0.0.1") return;
+    throw new Error(`unexpected network call: ${url?.href ?? "a non-HTTP frame"}`);
   });
-  let listening = true;
-  // Closes interception (once): a file that needs Stripe only to set up can stop it early.
-  const stop = () => {
-    if (listening) msw.close();
-    listening = false;
-  };
-  afterAll(stop);
   return { mock, stop };
 }
 
