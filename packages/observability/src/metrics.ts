@@ -8,7 +8,18 @@ export type { Registry } from "prom-client";
 // with the process one when /metrics answers.
 
 export const processRegistry = new Registry();
-collectDefaultMetrics({ register: processRegistry });
+
+// The process's own figures (CPU, memory, GC, event-loop delay) come from observers that
+// collectDefaultMetrics starts and nothing stops: collected once per process, in a registry kept on
+// globalThis, even where this module is evaluated again (the test workers evaluate it once per test
+// file; each evaluation added a GC observer and an event-loop monitor for the worker's lifetime).
+const DEFAULT_METRICS = Symbol.for("credits.observability.default-metrics");
+const holder = globalThis as { [DEFAULT_METRICS]?: Registry };
+if (!holder[DEFAULT_METRICS]) {
+  holder[DEFAULT_METRICS] = new Registry();
+  collectDefaultMetrics({ register: holder[DEFAULT_METRICS] });
+}
+const defaultMetrics = holder[DEFAULT_METRICS];
 
 export const httpRequestDuration = new Histogram({
   name: "http_request_duration_seconds",
@@ -160,7 +171,7 @@ export function createScrapeRegistry(sources: ScrapeSources): Registry {
       this.set(sources.pool().inFlight);
     },
   });
-  return Registry.merge([processRegistry, registry]);
+  return Registry.merge([defaultMetrics, processRegistry, registry]);
 }
 
 // Shares one load among the callers that ask while it is in flight: the gauges of one scrape are
