@@ -2,7 +2,9 @@ import {
   type Context as ApiContext,
   appRouter,
   createContext,
+  isOwnRead,
   LEAN_BALANCE_PROCEDURES,
+  type LeanKind,
   leanBalanceProblems,
   leanBalanceRead,
   rateLimitJar,
@@ -18,9 +20,10 @@ import { restErrorResponse } from "./rest-adapter.ts";
 import { bearerToken, requestIdOf, securityHeaderList } from "./security.ts";
 import { recordRequest, rememberIdentity } from "./telemetry.ts";
 
-// The lean route of the two balance-only reads (issue 17, ADR 022): GET /api/v1/users/{userId}/balance
-// and GET /api/v1/me/balance answered before Hono's middlewares, the REST adapter and tRPC's chain,
-// whose layers were most of such a read's CPU. It runs what those layers run for these two paths,
+// The lean route of the most frequent reads (issue 17, ADR 022): GET /api/v1/users/{userId}/balance,
+// /api/v1/me/balance, /api/v1/users/{userId}/credits and /api/v1/me/credits answered before Hono's
+// middlewares, the REST adapter and tRPC's chain, whose layers were most of a balance read's CPU
+// (and a tenth of a credits read's). It runs what those layers run for these four paths,
 // through the same functions: the request id, the tRPC context (credentials read as there), the
 // procedures' own authorization, input and output schemas (packages/api/src/balance-reads.ts), the
 // REST error body, the app's onError, security headers, Vary: Origin, the log line, metrics and the
@@ -38,8 +41,8 @@ export interface LeanReadsOptions {
   onInternalError: (error: TRPCError, path: string, requestId: string) => void;
 }
 
-type Kind = keyof typeof LEAN_BALANCE_PROCEDURES;
-type Read = { kind: "me" } | { kind: "user"; userId: string };
+type Kind = LeanKind;
+type Read = { kind: Kind; userId?: string };
 type Meta = { access?: unknown; openapi?: { method?: string; path?: string } };
 
 const PREFIX = "/api/v1";
@@ -47,17 +50,22 @@ const definitionOf = (kind: Kind) =>
   (appRouter._def.procedures as unknown as Record<string, { _def: { middlewares: unknown[]; meta?: Meta } }>)[
     LEAN_BALANCE_PROCEDURES[kind]
   ]?._def;
+const KINDS = Object.keys(LEAN_BALANCE_PROCEDURES) as Kind[];
 // As the REST adapter labels them: the OpenAPI path template under the prefix.
-const ROUTE = {
-  me: PREFIX + definitionOf("me")?.meta?.openapi?.path,
-  user: PREFIX + definitionOf("user")?.meta?.openapi?.path,
-};
-const OF_USER = new RegExp(`^${ROUTE.user.replace("{userId}", "([\\w-]+)")}$`);
+const ROUTE = Object.fromEntries(
+  KINDS.map((kind) => [kind, PREFIX + definitionOf(kind)?.meta?.openapi?.path]),
+) as Record<Kind, string>;
+const OWN_KINDS = KINDS.filter(isOwnRead);
+const USER_KINDS = KINDS.filter((kind) => !isOwnRead(kind));
+const OF_USER = USER_KINDS.map((kind) => ({
+  kind,
+  path: new RegExp(`^${ROUTE[kind].replace("{userId}", "([\\w-]+)")}$`),
+}));
 
 // Why the lean route cannot answer for the procedures as they are defined now (none: it can).
 export function leanRouteProblems(): string[] {
   const problems: string[] = [];
-  for (const kind of ["me", "user"] as const) {
+  for (const kind of KINDS) {
     const def = definitionOf(kind);
     if (!def) {
       problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no such procedure`);
@@ -67,8 +75,12 @@ export function leanRouteProblems(): string[] {
     if (def.meta?.openapi?.method !== "GET") problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: not a GET`);
     if (!def.meta?.openapi?.path) problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no REST path`);
   }
-  if (ROUTE.me.includes("{") || ROUTE.user.split("{").length !== 2 || !ROUTE.user.includes("/{userId}/")) {
-    problems.push(`paths ${ROUTE.me}, ${ROUTE.user}: not the parameters the lean route reads`);
+  for (const kind of KINDS) {
+    const path = ROUTE[kind];
+    const params = path.split("{").length - 1;
+    if (isOwnRead(kind) ? params !== 0 : params !== 1 || !path.includes("/{userId}/")) {
+      problems.push(`path ${path}: not the parameters the lean route reads`);
+    }
   }
   return problems;
 }
@@ -98,10 +110,10 @@ export function leanReadOf(request: Request): Read | null {
   const url = request.url;
   const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
   let read: Read | null = null;
-  if (path === ROUTE.me) read = { kind: "me" };
-  else {
-    const userId = OF_USER.exec(path)?.[1];
-    if (userId !== undefined) read = { kind: "user", userId };
+  for (const kind of OWN_KINDS) if (path === ROUTE[kind]) read = { kind };
+  for (const { kind, path: pattern } of OF_USER) {
+    const userId = read ? undefined : pattern.exec(path)?.[1];
+    if (userId !== undefined) read = { kind, userId };
   }
   if (!read) return null;
   for (const name of FALL_THROUGH_HEADERS) if (request.headers.has(name)) return null;
@@ -114,7 +126,7 @@ async function answer(options: LeanReadsOptions, request: Request, socketAddress
   const requestId = requestIdOf(request.headers.get("x-request-id") ?? undefined);
   const identity: Identity = {};
   const jar = sessionCookieJar(options.cookieName);
-  const path = read.kind === "me" ? ROUTE.me : `${PREFIX}/users/${read.userId}/balance`;
+  const path = read.userId === undefined ? ROUTE[read.kind] : ROUTE[read.kind].replace("{userId}", read.userId);
   let response: Response;
   try {
     response = await respond(options, request, socketAddress, read, { requestId, identity, jar });
@@ -200,9 +212,10 @@ export function addAppHeaders(
 // The read's JSON body, or its error as the REST adapter answers it (reported when internal).
 async function readAnswer(options: LeanReadsOptions, ctx: ApiContext, read: Read): Promise<string | Response> {
   const procedure = LEAN_BALANCE_PROCEDURES[read.kind];
-  const input = read.kind === "me" ? undefined : { userId: read.userId };
+  // As the REST adapter builds it from a path without a query string: none for a z.void() input.
+  const input = read.kind === "me" ? undefined : read.userId === undefined ? {} : { userId: read.userId };
   try {
-    return JSON.stringify(await leanBalanceRead(ctx, read.kind === "me" ? read : { kind: "user", rawInput: input }));
+    return JSON.stringify(await leanBalanceRead(ctx, read.kind, input));
   } catch (cause) {
     const error = cause as TRPCError;
     if (error.code === "INTERNAL_SERVER_ERROR") options.onInternalError(error, procedure, ctx.requestId);

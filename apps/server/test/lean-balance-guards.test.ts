@@ -8,6 +8,7 @@ import { sessionIdOf } from "@credits/core";
 import { captureLogs, errorsTotal } from "@credits/observability";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { createApp } from "../src/app.ts";
 import type { BalanceFeed } from "../src/balance-feed.ts";
 import { addAppHeaders, leanAnswers, leanReadOf, leanRouteProblems } from "../src/lean-reads.ts";
@@ -21,9 +22,11 @@ const ID = "0b6c2d1e-6f1a-4a57-9a59-3a4e2f1c9d10";
 describe("the lean route's matcher", () => {
   const of = (path: string, init: RequestInit = {}) => leanReadOf(new Request(`http://127.0.0.1:3000${path}`, init));
 
-  it("takes the plain GET of the two balance paths", () => {
+  it("takes the plain GET of the four paths", () => {
     expect(of("/api/v1/me/balance")).toEqual({ kind: "me" });
     expect(of(`/api/v1/users/${ID}/balance`)).toEqual({ kind: "user", userId: ID });
+    expect(of("/api/v1/me/credits")).toEqual({ kind: "myCredits" });
+    expect(of(`/api/v1/users/${ID}/credits`)).toEqual({ kind: "userCredits", userId: ID });
     expect(of(`/api/v1/users/${ID.toUpperCase()}/balance`)).toEqual({ kind: "user", userId: ID.toUpperCase() });
     expect(of("/api/v1/users/not-a-uuid/balance", { headers: { authorization: "Bearer x" } })).not.toBeNull();
   });
@@ -43,6 +46,13 @@ describe("the lean route's matcher", () => {
     ["an Origin", "/api/v1/me/balance", { headers: { origin: "http://localhost:3000" } }],
     ["a Content-Length", "/api/v1/me/balance", { headers: { "content-length": "0" } }],
     ["a Transfer-Encoding", "/api/v1/me/balance", { headers: { "transfer-encoding": "chunked" } }],
+    ["a query string (credits)", "/api/v1/me/credits?limit=5", {}],
+    ["an empty query string (credits)", `/api/v1/users/${ID}/credits?`, {}],
+    ["a trailing slash (credits)", "/api/v1/me/credits/", {}],
+    ["an escaped path (credits)", `/api/v1/users/${ID}/%63redits`, {}],
+    ["HEAD (credits)", "/api/v1/me/credits", { method: "HEAD" }],
+    ["an Origin (credits)", `/api/v1/users/${ID}/credits`, { headers: { origin: "http://localhost:3000" } }],
+    ["another resource of the user", `/api/v1/users/${ID}/grants`, {}],
   ] as const)("leaves %s to the documented route", (_name, path, init) => {
     expect(of(path, init as RequestInit)).toBeNull();
   });
@@ -80,6 +90,7 @@ describe("the procedures the lean route mirrors", () => {
     // credits.spend: a serviceProcedure of another scope; auth.me: requireUser, not ownReadProcedure's rule.
     expect(leanBalanceProblems("user", defOf("credits.spend"))).toEqual([
       "credits.balanceOfUser: the access middleware is not the one the lean route applies",
+      "credits.balanceOfUser: its input or output schema is not the one the lean route parses with",
       "credits.balanceOfUser: meta.access differs",
     ]);
     expect(leanBalanceProblems("me", defOf("auth.me"))).toContain(
@@ -90,9 +101,18 @@ describe("the procedures the lean route mirrors", () => {
       "credits.myBalance: meta.access differs",
     ]);
   });
+
+  it("show another input or output schema", () => {
+    const def = defOf(LEAN_BALANCE_PROCEDURES.userCredits);
+    const problem = "credits.ofUser: its input or output schema is not the one the lean route parses with";
+    expect(leanBalanceProblems("userCredits", { ...def, inputs: [z.object({})] })).toEqual([problem]);
+    expect(leanBalanceProblems("userCredits", { ...def, output: z.object({}) })).toEqual([problem]);
+    expect(leanBalanceProblems("myCredits", defOf(LEAN_BALANCE_PROCEDURES.myCredits))).toEqual([]);
+  });
 });
 
-// Hono's handlers for GET /api/v1/me/balance and /users/{id}/balance, in order, by a hash of their
+// Hono's handlers for GET /api/v1/me/balance, /users/{id}/balance, /me/credits and
+// /users/{id}/credits, in order, by a hash of their
 // source: what lean-reads.ts does in their place. A change here means a middleware was added,
 // removed, moved or edited: make apps/server/src/lean-reads.ts do the same, then update this list.
 const MIRRORED = [
@@ -120,8 +140,8 @@ describe("the app's middlewares on the lean paths", () => {
       balanceEvents: { feed: {} as BalanceFeed, heartbeatMs: 1000 },
     });
     const applies = (pattern: string) =>
-      ["/api/v1/me/balance", `/api/v1/users/${ID}/balance`].some((path) =>
-        new RegExp(`^${pattern.replace(/\*/g, ".*").replace(/:\w+/g, "[^/]+")}$`).test(path),
+      ["/api/v1/me/balance", `/api/v1/users/${ID}/balance`, "/api/v1/me/credits", `/api/v1/users/${ID}/credits`].some(
+        (path) => new RegExp(`^${pattern.replace(/\*/g, ".*").replace(/:\w+/g, "[^/]+")}$`).test(path),
       );
     const handlers = app.routes
       .filter((route) => (route.method === "ALL" || route.method === "GET") && applies(route.path))

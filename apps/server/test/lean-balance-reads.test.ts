@@ -1,5 +1,6 @@
-// ADR 022: GET /api/v1/users/{userId}/balance and GET /api/v1/me/balance take a lean route
-// (apps/server/src/lean-reads.ts) that skips Hono's middlewares, the REST adapter and tRPC's chain.
+// ADR 022: GET /api/v1/users/{userId}/balance, /api/v1/me/balance, /api/v1/users/{userId}/credits
+// and /api/v1/me/credits take a lean route (apps/server/src/lean-reads.ts) that skips Hono's
+// middlewares, the REST adapter and tRPC's chain.
 // It must answer exactly as the documented route does. Each request of a matrix (credentials of
 // every kind and state, user ids of every shape, hostile headers) is sent three ways through the
 // real server: plainly (the lean route, which counts its answers: proof that it answered), with an
@@ -129,12 +130,25 @@ async function leanAndDocumented(path: string, headers: Headers) {
   return { lean, documented };
 }
 
-describe("the lean balance route answers as the documented route and the tRPC procedure", () => {
+// Each case of the matrix, for the balance-only read and the balance-and-history read.
+const READS = ["balance", "credits"] as const;
+type ReadOf = (typeof READS)[number];
+const cases = [...ofUser, ...mine].flatMap(([name, userId, headers]) =>
+  READS.map((read) => [`${read}: ${name}`, userId, headers, read] as const),
+);
+const pathOf = (userId: string, read: ReadOf) =>
+  userId === "me" ? `/api/v1/me/${read}` : `/api/v1/users/${userId}/${read}`;
+const PROCEDURES = {
+  balance: { me: "credits.myBalance", user: "credits.balanceOfUser" },
+  credits: { me: "credits.mine", user: "credits.ofUser" },
+};
+
+describe("the lean route answers as the documented route and the tRPC procedure", () => {
   let seen = 0;
-  it.each([...ofUser, ...mine])("%s", async (_name, userId, headers) => {
+  it.each(cases)("%s", async (_name, userId, headers, read) => {
     seen += 1;
     const requestId = `lean-${seen}`;
-    const path = userId === "me" ? "/api/v1/me/balance" : `/api/v1/users/${userId}/balance`;
+    const path = pathOf(userId, read);
     const sent = { ...headers, "x-request-id": requestId, ...hostileId(headers) };
     const { lean, documented } = await leanAndDocumented(path, sent);
     expect({ status: lean.status, body: lean.body }).toEqual({ status: documented.status, body: documented.body });
@@ -145,8 +159,10 @@ describe("the lean balance route answers as the documented route and the tRPC pr
     if (headers["x-request-id"]) expect(echoed).toMatch(/^[0-9a-f-]{36}$/);
     else expect(echoed).toBe(requestId);
 
-    const procedure = userId === "me" ? "credits.myBalance" : "credits.balanceOfUser";
-    const input = userId === "me" ? "" : `?input=${encodeURIComponent(JSON.stringify({ userId: decoded(userId) }))}`;
+    const procedure = PROCEDURES[read][userId === "me" ? "me" : "user"];
+    // The REST input of a plain path: the user id, or nothing (myBalance) or no field (mine).
+    const given = userId === "me" ? (read === "credits" ? {} : undefined) : { userId: decoded(userId) };
+    const input = given === undefined ? "" : `?input=${encodeURIComponent(JSON.stringify(given))}`;
     const trpc = await send(`/trpc/${procedure}${input}`, headers);
     expect(trpc.status).toBe(lean.status);
     if (lean.status === 200) {
@@ -163,12 +179,12 @@ describe("the lean balance route answers as the documented route and the tRPC pr
   });
 
   it("covers every answer the matrix means to reach", async () => {
-    const statuses = new Set<number>();
-    for (const [, userId, headers] of [...ofUser, ...mine]) {
-      const path = userId === "me" ? "/api/v1/me/balance" : `/api/v1/users/${userId}/balance`;
-      statuses.add((await send(path, headers)).status);
+    for (const read of READS) {
+      const statuses = new Set<number>();
+      for (const [, userId, headers] of [...ofUser, ...mine])
+        statuses.add((await send(pathOf(userId, read), headers)).status);
+      expect([...statuses].sort()).toEqual([200, 400, 401, 403, 404]);
     }
-    expect([...statuses].sort()).toEqual([200, 400, 401, 403, 404]);
   });
 });
 
@@ -179,6 +195,29 @@ describe("the lean route logs and counts a request as the documented route does"
     ["invalid id", "/api/v1/users/not-a-uuid/balance", bearer(readKey), "/api/v1/users/{userId}/balance", 400],
     ["by session", "/api/v1/me/balance", session(reader.token), "/api/v1/me/balance", 200],
     ["logged out", "/api/v1/me/balance", session(loggedOut.token), "/api/v1/me/balance", 401],
+    [
+      "credits by key",
+      `/api/v1/users/${reader.user.id}/credits`,
+      bearer(readKey),
+      "/api/v1/users/{userId}/credits",
+      200,
+    ],
+    [
+      "credits refused",
+      `/api/v1/users/${reader.user.id}/credits`,
+      bearer(spendKey),
+      "/api/v1/users/{userId}/credits",
+      403,
+    ],
+    [
+      "credits of an invalid id",
+      "/api/v1/users/not-a-uuid/credits",
+      bearer(readKey),
+      "/api/v1/users/{userId}/credits",
+      400,
+    ],
+    ["credits by session", "/api/v1/me/credits", session(reader.token), "/api/v1/me/credits", 200],
+    ["credits logged out", "/api/v1/me/credits", session(loggedOut.token), "/api/v1/me/credits", 401],
   ] as const)("%s", async (name, path, headers, route, status) => {
     const logs = captureLogs("info");
     const before = await samples(route, status);

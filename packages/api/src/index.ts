@@ -1,7 +1,13 @@
 // The audit log's actions, for the panel's labels (a Record over them: a new action without a label
 // fails typecheck).
 export type { AuditAction } from "@credits/core";
-export { LEAN_BALANCE_PROCEDURES, leanBalanceProblems, leanBalanceRead } from "./balance-reads.ts";
+export {
+  isOwnRead,
+  LEAN_BALANCE_PROCEDURES,
+  type LeanKind,
+  leanBalanceProblems,
+  leanBalanceRead,
+} from "./balance-reads.ts";
 export * from "./context.ts";
 export * from "./cookies.ts";
 export * from "./errors.ts";

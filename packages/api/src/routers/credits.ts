@@ -1,4 +1,4 @@
-import { clientKey, type GrantsView, type History } from "@credits/core";
+import { clientKey } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import {
@@ -6,23 +6,23 @@ import {
   BALANCE_READ_SCOPE,
   balanceOfUser,
   balanceOfUserInput,
+  creditsOfUser,
+  creditsOfUserInput,
   myBalance,
+  myBalanceInput,
+  myCredits,
 } from "../balance-reads.ts";
-import type { Context } from "../context.ts";
 import {
   balanceOutput,
   creditResultOutput,
   credits,
   grantTermsInput,
-  historyOptions,
   historyOutput,
   historyQuery,
   holdOutput,
   idempotencyKey,
   reason,
-  toGrants,
   toHold,
-  toTransaction,
   ttlSeconds,
   uuid,
 } from "../schemas.ts";
@@ -38,18 +38,17 @@ const grantOutput = z.union([
   z.object({ status: z.literal("pending"), adjustmentRequestId: z.uuid(), expiresAt: z.iso.datetime() }),
 ]);
 
+// The server answers the plain REST calls of mine, ofUser, myBalance and balanceOfUser with a lean
+// route running the same functions (balance-reads.ts, ADR 022); these procedures stay the
+// documented definitions.
 export const creditsRouter = router({
   mine: ownReadProcedure
     .meta({ openapi: { method: "GET", path: "/me/credits", tags: ["credits"], summary: "My balance and history" } })
     .input(historyQuery)
     .output(historyOutput)
-    .query(async ({ ctx, input }) =>
-      toCredits(
-        await ctx.ownRead((sessionId) => ctx.services.credits.accountOfSession(sessionId, historyOptions(input))),
-      ),
-    ),
+    .query(({ ctx, input }) => myCredits(ctx.ownRead, ctx, input)),
 
-  ofUser: serviceProcedure("credits:read", { orAdmin: true })
+  ofUser: serviceProcedure(BALANCE_READ_SCOPE, BALANCE_READ_ACCESS)
     .meta({
       errors: ["NOT_FOUND"],
       openapi: {
@@ -60,18 +59,16 @@ export const creditsRouter = router({
         protect: true,
       },
     })
-    .input(historyQuery.extend({ userId: uuid }))
+    .input(creditsOfUserInput)
     .output(historyOutput)
-    .query(({ ctx, input: { userId, ...query } }) => creditsOf(ctx, userId, query)),
+    .query(({ ctx, input }) => creditsOfUser(ctx, input)),
 
   // The balance alone (and when credits next expire), the cheapest read: one round trip.
-  // The server answers REST calls of these two with a lean route running the same functions
-  // (balance-reads.ts, ADR 022); these procedures stay the documented definitions.
   myBalance: ownReadProcedure
     .meta({
       openapi: { method: "GET", path: "/me/balance", tags: ["credits"], summary: "My balance and next expiry" },
     })
-    .input(z.void())
+    .input(myBalanceInput)
     .output(balanceOutput)
     .query(({ ctx }) => myBalance(ctx.ownRead, ctx)),
 
@@ -219,18 +216,3 @@ export const creditsRouter = router({
       return toHold(hold, balance);
     }),
 });
-
-// The balance, the live grants (spending order) and the next expiry, and a page of history: one
-// statement (issue 17: this was four, and the session lookup a fifth).
-async function creditsOf(ctx: Context, userId: string, query: z.infer<typeof historyQuery>) {
-  return toCredits(await ctx.services.credits.account(userId, historyOptions(query)));
-}
-
-function toCredits(account: History & GrantsView) {
-  return {
-    balance: account.balance,
-    ...toGrants(account),
-    transactions: account.transactions.map(toTransaction),
-    nextCursor: account.nextCursor,
-  };
-}
