@@ -37,9 +37,17 @@ const liveBalance = sql<string | number>`"users"."credits_balance" - coalesce((
    WHERE d.user_id = "users"."id" AND d.remaining > 0 AND d.expires_at <= ${at}::timestamptz
 ), 0)`;
 
+// An instant as JSON takes it cheapest to a Date: milliseconds since the epoch, the fraction below
+// a millisecond dropped (floor), as JavaScript's own parsing of the timestamp's text drops it.
+const epochMs = (column: string) => sql.raw(`floor(extract(epoch FROM ${column}) * 1000)`);
+
 // Live grants at `at` in spending order (listGrants' order), as one JSON array.
 const liveGrants = sql<GrantJson[] | string | null>`(
-  SELECT json_agg(lg ORDER BY lg.priority, lg.expires_at NULLS LAST, lg.created_at, lg.entry_seq NULLS FIRST, lg.id)
+  SELECT json_agg(json_build_object('id', lg.id, 'user_id', lg.user_id, 'category', lg.category,
+           'priority', lg.priority, 'amount', lg.amount, 'remaining', lg.remaining,
+           'expires_ms', ${epochMs("lg.expires_at")}, 'created_ms', ${epochMs("lg.created_at")},
+           'source', lg.source, 'payment_id', lg.payment_id, 'expired_ms', ${epochMs("lg.expired_at")})
+         ORDER BY lg.priority, lg.expires_at NULLS LAST, lg.created_at, lg.entry_seq NULLS FIRST, lg.id)
     FROM (SELECT g.id, g.user_id, g.category, g.priority, g.amount, g.remaining, g.expires_at, g.created_at,
                  g.entry_seq, g.source, g.payment_id, g.expired_at
             FROM credit_grants g
@@ -65,8 +73,9 @@ const accountQueries = new Map<string, ReturnType<typeof accountQueryOf>>();
 const accountQueryOf = (v: PageVariant, subject: Subject) =>
   prepared((db) => {
     const t = creditTransactions;
+    const { createdAt: _createdAt, ...columns } = entryColumns;
     const page = db
-      .select(entryColumns)
+      .select({ ...columns, createdMs: sql<number>`${epochMs('"credit_transactions"."created_at"')}`.as("created_ms") })
       .from(t)
       .where(
         and(
@@ -175,7 +184,8 @@ function accountQuery(query: PageQuery, subject: Subject) {
   return built;
 }
 
-// JSON columns as PostgreSQL builds them: snake_case keys, bigints as numbers, times as ISO text.
+// JSON columns as PostgreSQL builds them: snake_case keys, bigints as numbers, instants as epoch
+// milliseconds (epochMs).
 interface GrantJson {
   id: string;
   user_id: string;
@@ -183,11 +193,11 @@ interface GrantJson {
   priority: number;
   amount: number | string;
   remaining: number | string;
-  expires_at: string | null;
-  created_at: string;
+  expires_ms: number | null;
+  created_ms: number;
   source: CreditGrant["source"];
   payment_id: string | null;
-  expired_at: string | null;
+  expired_ms: number | null;
 }
 
 interface EntryJson {
@@ -202,7 +212,7 @@ interface EntryJson {
   payment_id: string | null;
   hold_id: string | null;
   admin_action_id: string | null;
-  created_at: string;
+  created_ms: number;
   allocations: GrantAllocation[] | null;
 }
 
@@ -216,7 +226,7 @@ function parsedOne<T extends object>(value: T | string): T {
   return typeof value === "string" ? (JSON.parse(value) as T) : value;
 }
 
-const dateOrNull = (value: string | null) => (value === null ? null : new Date(value));
+const dateOrNull = (value: number | null) => (value === null ? null : new Date(value));
 
 const toGrant = (row: GrantJson): CreditGrant => ({
   id: row.id,
@@ -225,11 +235,11 @@ const toGrant = (row: GrantJson): CreditGrant => ({
   priority: row.priority,
   amount: Number(row.amount),
   remaining: Number(row.remaining),
-  expiresAt: dateOrNull(row.expires_at),
-  createdAt: new Date(row.created_at),
+  expiresAt: dateOrNull(row.expires_ms),
+  createdAt: new Date(row.created_ms),
   source: row.source,
   paymentId: row.payment_id,
-  expiredAt: dateOrNull(row.expired_at),
+  expiredAt: dateOrNull(row.expired_ms),
 });
 
 const toEntry = (row: EntryJson): LedgerEntry => ({
@@ -244,6 +254,6 @@ const toEntry = (row: EntryJson): LedgerEntry => ({
   paymentId: row.payment_id,
   holdId: row.hold_id,
   adminActionId: row.admin_action_id,
-  createdAt: new Date(row.created_at),
+  createdAt: new Date(row.created_ms),
   allocations: row.allocations ?? [],
 });
