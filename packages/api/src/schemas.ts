@@ -26,6 +26,7 @@ import {
   userRoles,
 } from "@credits/core";
 import { z } from "zod";
+import { isoInstant } from "./iso-instant.ts";
 
 // Inputs are strict objects: an unknown field (a balance, a role, a user id) is a 400, never ignored.
 export const credits = z.number().int().min(1).max(MAX_CREDITS_PER_OPERATION);
@@ -215,7 +216,7 @@ export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOut
   reason: entry.reason,
   paymentId: entry.paymentId,
   holdId: entry.holdId,
-  createdAt: entry.createdAt.toISOString(),
+  createdAt: isoInstant(entry.createdAt),
   allocations: entry.allocations.map((a) => ({
     grantId: a.grantId,
     amount: a.amount,
@@ -229,12 +230,12 @@ export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({
   category: g.category,
   priority: g.priority,
   remaining: g.remaining,
-  expiresAt: g.expiresAt?.toISOString() ?? null,
-  createdAt: g.createdAt.toISOString(),
+  expiresAt: g.expiresAt ? isoInstant(g.expiresAt) : null,
+  createdAt: isoInstant(g.createdAt),
 });
 
 const toNextExpiry = (next: GrantsView["nextExpiry"]) =>
-  next ? { amount: next.amount, at: next.at.toISOString() } : null;
+  next ? { amount: next.amount, at: isoInstant(next.at) } : null;
 
 export const toGrants = (view: GrantsView) => ({
   grants: view.grants.map(toGrant),
