@@ -9,7 +9,7 @@
 // body and every header but Date must agree; and the lean route's log line and request-duration
 // sample must be the documented route's.
 import { randomUUID } from "node:crypto";
-import { sessionIdOf } from "@credits/core";
+import { DEFAULT_PAGE_SIZE, sessionIdOf } from "@credits/core";
 import { captureLogs, httpRequestDuration } from "@credits/observability";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
@@ -34,6 +34,23 @@ const revoked = await services.apiKeys.create({ name: "lean", scopes: ["credits:
 await services.apiKeys.revoke(revoked.id);
 const reader = await services.auth.signUp({ email: email("reader"), password: PASSWORD });
 const other = await services.auth.signUp({ email: email("other"), password: PASSWORD });
+// Another user with more than a page of history, grants of several expiries and a spend across
+// them: the credits answer then carries a next cursor, allocations and a next expiry.
+for (let i = 0; i < DEFAULT_PAGE_SIZE + 2; i += 1) {
+  await services.credits.grant({
+    scope: { kind: "user", id: "lean" },
+    userId: other.user.id,
+    amount: 5,
+    idempotencyKey: randomUUID(),
+    terms: i % 2 ? { expiresAt: new Date(Date.now() + (i + 1) * 3_600_000) } : {},
+  });
+}
+await services.credits.spend({
+  scope: { kind: "user", id: "lean" },
+  userId: other.user.id,
+  amount: 12,
+  idempotencyKey: randomUUID(),
+});
 await services.credits.grant({
   scope: { kind: "user", id: "lean" },
   userId: reader.user.id,
@@ -176,6 +193,15 @@ describe("the lean route answers as the documented route and the tRPC procedure"
     });
     const fields = { ...fieldErrors, ...(formErrors?.length ? { _: formErrors } : {}) };
     expect(lean.body.error.fields ?? {}).toEqual(fields);
+  });
+
+  it("compares a full credits answer: a next cursor, allocations, a next expiry", async () => {
+    const { lean, documented } = await leanAndDocumented(`/api/v1/users/${other.user.id}/credits`, bearer(readKey));
+    expect(lean.body).toEqual(documented.body);
+    expect(lean.body.transactions).toHaveLength(DEFAULT_PAGE_SIZE);
+    expect(lean.body.nextCursor).toEqual(expect.any(String));
+    expect(lean.body.nextExpiry).not.toBeNull();
+    expect(lean.body.transactions[0].allocations.length).toBeGreaterThan(1);
   });
 
   it("covers every answer the matrix means to reach", async () => {
