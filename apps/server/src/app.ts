@@ -126,17 +126,18 @@ export function createApp(options: AppOptions) {
   });
   app.notFound((c) => errorResponse(404, "NOT_FOUND", `no route for ${c.req.method} ${c.req.path}`));
   app.onError((error, c) => unhandledErrorResponse(error, c.get("requestId"), routeOf(c)));
-  // The two balance-only reads take the lean route when they can (lean-reads.ts), all else the app.
+  // The four credits reads (balance and credits, own and a user's) take the lean route when they
+  // can (lean-reads.ts), all else the app.
   return {
     fetch: (request: Request, env?: unknown) => lean(request, env) ?? app.fetch(request, env),
-    // What Hono runs for a path, in order: lean-balance-reads test pins those of the lean paths.
+    // What Hono runs for a path, in order: lean-reads-guards.test.ts pins those of the lean paths.
     routes: app.routes,
   };
 }
 
-// Every request of the two balance reads skips these middlewares and the /api/v1/* ones of
-// useApiGuards and createApp: a change here must reach apps/server/src/lean-reads.ts
-// (lean-balance-guards.test.ts pins them).
+// Every request the lean route takes (the four credits reads) skips these middlewares and the
+// /api/v1/* ones of useApiGuards and createApp: a change here must reach
+// apps/server/src/lean-reads.ts (lean-reads-guards.test.ts pins them).
 function useRequestMiddlewares(app: Hono<Env>, options: AppOptions) {
   app.use(async (c, next) => {
     const requestId = requestIdOf(c.req.header("x-request-id"));

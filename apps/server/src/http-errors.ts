@@ -26,7 +26,7 @@ export function errorResponse(
   return Response.json(body, { status, headers: extra.headers ?? {} });
 }
 
-// The answer to an error no handler answered: the app's onError, and the lean balance route's
+// The answer to an error no handler answered: the app's onError, and the lean route's
 // (lean-reads.ts), so that both answer and report a failure alike. An unavailable database is a
 // brief 503; anything else is logged and a 500 naming only the request id.
 export function unhandledErrorResponse(error: unknown, requestId: string, route: string): Response {

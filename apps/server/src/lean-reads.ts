@@ -2,12 +2,14 @@ import {
   type Context as ApiContext,
   appRouter,
   createContext,
-  isOwnRead,
-  LEAN_BALANCE_PROCEDURES,
+  LEAN_READ_PROCEDURES,
   type LeanKind,
-  leanBalanceProblems,
-  leanBalanceRead,
+  type LeanProcedureDef,
+  type LeanRead,
+  leanRead,
+  leanReadProblems,
   rateLimitJar,
+  rawInputOf,
   readCookie,
   type Services,
   sessionCookieJar,
@@ -25,13 +27,14 @@ import { recordRequest, rememberIdentity } from "./telemetry.ts";
 // middlewares, the REST adapter and tRPC's chain, whose layers were most of a balance read's CPU
 // (and a tenth of a credits read's). It runs what those layers run for these four paths,
 // through the same functions: the request id, the tRPC context (credentials read as there), the
-// procedures' own authorization, input and output schemas (packages/api/src/balance-reads.ts), the
+// procedures' own authorization, input and output schemas and resolvers
+// (packages/api/src/lean-read-procedures.ts), the
 // REST error body, the app's onError, security headers, Vary: Origin, the log line, metrics and the
 // contract test's observers. It takes only the plain form of the request; anything else goes the
 // documented way: another method (HEAD), a query string, an escaped or unusual path, an Origin
 // header (CORS), or a request body. Its method and paths are the procedures' meta; at start-up it
-// refuses procedures whose chain is not the one it mirrors (leanBalanceProblems), and
-// lean-balance-guards.test.ts fails when the app's middlewares for these paths change.
+// refuses procedures whose chain is not the one it mirrors (leanReadProblems), and
+// lean-reads-guards.test.ts fails when the app's middlewares for these paths change.
 
 export interface LeanReadsOptions {
   services: Services;
@@ -42,21 +45,22 @@ export interface LeanReadsOptions {
 }
 
 type Kind = LeanKind;
-type Read = { kind: Kind; userId?: string };
 type Meta = { access?: unknown; openapi?: { method?: string; path?: string } };
+type Definition = LeanProcedureDef & { meta?: Meta };
 
 const PREFIX = "/api/v1";
 const definitionOf = (kind: Kind) =>
-  (appRouter._def.procedures as unknown as Record<string, { _def: { middlewares: unknown[]; meta?: Meta } }>)[
-    LEAN_BALANCE_PROCEDURES[kind]
+  (appRouter._def.procedures as unknown as Record<string, { _def: Definition } | undefined>)[
+    LEAN_READ_PROCEDURES[kind].path
   ]?._def;
-const KINDS = Object.keys(LEAN_BALANCE_PROCEDURES) as Kind[];
+const KINDS = Object.keys(LEAN_READ_PROCEDURES) as Kind[];
+const isOwnRead = (kind: Kind) => LEAN_READ_PROCEDURES[kind].own;
 // As the REST adapter labels them: the OpenAPI path template under the prefix.
 const ROUTE = Object.fromEntries(
   KINDS.map((kind) => [kind, PREFIX + definitionOf(kind)?.meta?.openapi?.path]),
 ) as Record<Kind, string>;
-const OWN_KINDS = KINDS.filter(isOwnRead);
-const USER_KINDS = KINDS.filter((kind) => !isOwnRead(kind));
+const OWN_KINDS = KINDS.filter(isOwnRead) as Extract<LeanRead, { userId?: never }>["kind"][];
+const USER_KINDS = KINDS.filter((kind) => !isOwnRead(kind)) as Extract<LeanRead, { userId: string }>["kind"][];
 const OF_USER = USER_KINDS.map((kind) => ({
   kind,
   path: new RegExp(`^${ROUTE[kind].replace("{userId}", "([\\w-]+)")}$`),
@@ -68,12 +72,12 @@ export function leanRouteProblems(): string[] {
   for (const kind of KINDS) {
     const def = definitionOf(kind);
     if (!def) {
-      problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no such procedure`);
+      problems.push(`${LEAN_READ_PROCEDURES[kind].path}: no such procedure`);
       continue;
     }
-    problems.push(...leanBalanceProblems(kind, def));
-    if (def.meta?.openapi?.method !== "GET") problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: not a GET`);
-    if (!def.meta?.openapi?.path) problems.push(`${LEAN_BALANCE_PROCEDURES[kind]}: no REST path`);
+    problems.push(...leanReadProblems(kind, def));
+    if (def.meta?.openapi?.method !== "GET") problems.push(`${LEAN_READ_PROCEDURES[kind].path}: not a GET`);
+    if (!def.meta?.openapi?.path) problems.push(`${LEAN_READ_PROCEDURES[kind].path}: no REST path`);
   }
   for (const kind of KINDS) {
     const path = ROUTE[kind];
@@ -93,11 +97,13 @@ export function leanReads(options: LeanReadsOptions) {
   if (problems.length > 0) {
     throw new Error(`apps/server/src/lean-reads.ts no longer mirrors its procedures: ${problems.join("; ")}`);
   }
+  // The definitions just checked: the lean route runs their resolvers.
+  const definitions = Object.fromEntries(KINDS.map((kind) => [kind, definitionOf(kind)])) as Record<Kind, Definition>;
   // null: not a request this route takes, the app answers it.
   return (request: Request, env: unknown): Promise<Response> | null => {
     const incoming = (env as Partial<HttpBindings> | undefined)?.incoming;
     const read = incoming ? leanReadOf(request) : null;
-    return read ? answer(options, request, incoming?.socket.remoteAddress, read) : null;
+    return read ? answer(options, definitions[read.kind], request, incoming?.socket.remoteAddress, read) : null;
   };
 }
 
@@ -105,14 +111,14 @@ const FALL_THROUGH_HEADERS = ["origin", "content-length", "transfer-encoding"];
 
 // The read a request names when the lean route takes it, from its path as Hono reads it (after the
 // authority, before the query); null for anything the documented route must see.
-export function leanReadOf(request: Request): Read | null {
+export function leanReadOf(request: Request): LeanRead | null {
   if (request.method !== "GET") return null;
   const url = request.url;
   const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-  let read: Read | null = null;
+  let read: LeanRead | null = null;
   for (const kind of OWN_KINDS) if (path === ROUTE[kind]) read = { kind };
   for (const { kind, path: pattern } of OF_USER) {
-    const userId = read ? undefined : pattern.exec(path)?.[1];
+    const userId: string | undefined = read ? undefined : pattern.exec(path)?.[1];
     if (userId !== undefined) read = { kind, userId };
   }
   if (!read) return null;
@@ -120,16 +126,22 @@ export function leanReadOf(request: Request): Read | null {
   return read;
 }
 
-async function answer(options: LeanReadsOptions, request: Request, socketAddress: string | undefined, read: Read) {
+async function answer(
+  options: LeanReadsOptions,
+  def: Definition,
+  request: Request,
+  socketAddress: string | undefined,
+  read: LeanRead,
+) {
   leanAnswers.count += 1;
   const started = performance.now();
   const requestId = requestIdOf(request.headers.get("x-request-id") ?? undefined);
   const identity: Identity = {};
   const jar = sessionCookieJar(options.cookieName);
-  const path = read.userId === undefined ? ROUTE[read.kind] : ROUTE[read.kind].replace("{userId}", read.userId);
+  const path = "userId" in read ? ROUTE[read.kind].replace("{userId}", read.userId) : ROUTE[read.kind];
   let response: Response;
   try {
-    response = await respond(options, request, socketAddress, read, { requestId, identity, jar });
+    response = await respond(options, request, socketAddress, read, { def, requestId, identity, jar });
     if (observing()) {
       const body = await response.clone().text();
       const headers = Object.fromEntries(response.headers.entries());
@@ -148,14 +160,19 @@ async function answer(options: LeanReadsOptions, request: Request, socketAddress
 }
 
 type Identity = { userId?: string; apiKeyId?: string };
-type Answering = { requestId: string; identity: Identity; jar: ReturnType<typeof sessionCookieJar> };
+type Answering = {
+  def: Definition;
+  requestId: string;
+  identity: Identity;
+  jar: ReturnType<typeof sessionCookieJar>;
+};
 
 async function respond(
   options: LeanReadsOptions,
   request: Request,
   socketAddress: string | undefined,
-  read: Read,
-  { requestId, identity, jar }: Answering,
+  read: LeanRead,
+  { def, requestId, identity, jar }: Answering,
 ): Promise<Response> {
   const headers = request.headers;
   const apiKey = bearerToken(headers.get("authorization") ?? undefined);
@@ -173,7 +190,7 @@ async function respond(
   rememberIdentity((key, value) => {
     identity[key] = value;
   }, ctx);
-  const outcome = await readAnswer(options, ctx, read);
+  const outcome = await readAnswer(options, ctx, def, read);
   const cookies = jar.headers();
   if (typeof outcome === "string" && cookies.length === 0) {
     // The common case, headers as a plain object: @hono/node-server writes them without a Headers.
@@ -210,15 +227,18 @@ export function addAppHeaders(
 }
 
 // The read's JSON body, or its error as the REST adapter answers it (reported when internal).
-async function readAnswer(options: LeanReadsOptions, ctx: ApiContext, read: Read): Promise<string | Response> {
-  const procedure = LEAN_BALANCE_PROCEDURES[read.kind];
-  // As the REST adapter builds it from a path without a query string: none for a z.void() input.
-  const input = read.kind === "me" ? undefined : read.userId === undefined ? {} : { userId: read.userId };
+async function readAnswer(
+  options: LeanReadsOptions,
+  ctx: ApiContext,
+  def: Definition,
+  read: LeanRead,
+): Promise<string | Response> {
+  const procedure = LEAN_READ_PROCEDURES[read.kind].path;
   try {
-    return JSON.stringify(await leanBalanceRead(ctx, read.kind, input));
+    return JSON.stringify(await leanRead(ctx, def, read));
   } catch (cause) {
     const error = cause as TRPCError;
     if (error.code === "INTERNAL_SERVER_ERROR") options.onInternalError(error, procedure, ctx.requestId);
-    return restErrorResponse(appRouter, error, procedure, input, ctx);
+    return restErrorResponse(appRouter, error, procedure, rawInputOf(read), ctx);
   }
 }

@@ -55,7 +55,7 @@ async function observeStream(copy: ReadableStream<Uint8Array>, observed: Omit<Ob
 // The routes the OpenAPI document describes; the web app's pages are not in it.
 const DOCUMENTED = /^\/(api\/v1\/|webhooks\/stripe$|healthz$|readyz$)/;
 
-// Whether any observer listens: the lean balance route (lean-reads.ts) builds what it reports only then.
+// Whether any observer listens: the lean route (lean-reads.ts) builds what it reports only then.
 export const observing = () => observers.size > 0;
 
 // An answer made outside Hono's middlewares (lean-reads.ts), reported as responseObserver reports.

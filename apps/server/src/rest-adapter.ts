@@ -150,7 +150,7 @@ export function createRestAdapter({ prefix, router, successStatus, locationOf, o
 }
 
 // The error formatter of the router (packages/api/src/trpc.ts) decides the code, fields and
-// message; REST wraps them in { error: { code, message, fields? } }. Also the lean balance route's.
+// message; REST wraps them in { error: { code, message, fields? } }. Also the lean route's (lean-reads.ts).
 export function restErrorResponse(
   router: AnyTRPCRouter,
   error: TRPCError,

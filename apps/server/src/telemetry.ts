@@ -52,7 +52,7 @@ export interface RequestRecord {
   apiKeyId: string | undefined;
 }
 
-// The request's histogram sample, span name and log line; also the lean balance route's (lean-reads.ts).
+// The request's histogram sample, span name and log line; also the lean route's (lean-reads.ts).
 export function recordRequest({ requestId, method, path, route, status, started, userId, apiKeyId }: RequestRecord) {
   const durationMs = performance.now() - started;
   httpRequestDuration.observe({ method, route, status: String(status) }, durationMs / 1000);

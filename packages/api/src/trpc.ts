@@ -28,7 +28,7 @@ const t = initTRPC
   });
 
 // A domain error or an unavailable store, thrown by a procedure, as the client sees it: shared by
-// every procedure (domainErrors) and the server's lean balance route (balance-reads.ts).
+// every procedure (domainErrors) and the server's lean route of the credits reads (lean-read-procedures.ts).
 export function publicTrpcError(error: TRPCError): TRPCError {
   const cause = error.cause;
   if (cause instanceof DomainError)
@@ -43,7 +43,7 @@ export function publicTrpcError(error: TRPCError): TRPCError {
   return error;
 }
 
-// Exported for the lean balance route's start-up check of the procedures' chain (lean-reads.ts).
+// Exported for the lean route's start-up check of the procedures' chain (lean-reads.ts).
 export const domainErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok) {
@@ -75,9 +75,9 @@ export const authedProcedure = base.meta({ access: "user" }).use(requireUser);
 export const ownReadAccess = t.middleware(({ ctx, next }) => next({ ctx: { ownRead: ownReaderOf(ctx) } }));
 export const ownReadProcedure = base.meta({ access: "user" }).use(ownReadAccess);
 
-// ownReadProcedure's rule as a function, shared with the server's lean balance route: a request
-// without a session cookie is a 401 at once; with one, the read is returned only if the session
-// turns out valid.
+// ownReadProcedure's rule as a function, shared with the server's lean route of the credits reads:
+// a request without a session cookie is a 401 at once; with one, the read is returned only if the
+// session turns out valid.
 export function ownReaderOf(ctx: Context) {
   if (ctx.sessionToken === null) throw new TRPCError({ code: "UNAUTHORIZED", message: "sign in first" });
   return async <T>(find: (sessionId: string) => Promise<OfSession<T> | null>): Promise<T> => {
@@ -105,7 +105,7 @@ export const scopeOf = (caller: Caller): IdempotencyScope =>
 
 type ServiceAccess = { orAdmin?: boolean; orUser?: boolean };
 
-// Each serviceProcedure's access middleware and the rule it applies: the lean balance route checks
+// Each serviceProcedure's access middleware and the rule it applies: the lean route checks
 // at start-up that its procedure's chain is the one it mirrors (apps/server/src/lean-reads.ts).
 export const serviceAccessOf = new WeakMap<object, { scope: ApiKeyScope } & ServiceAccess>();
 
@@ -119,7 +119,7 @@ export function serviceProcedure(scope: ApiKeyScope, also: ServiceAccess = {}) {
   return base.meta({ access: { scope, ...also } }).use(access);
 }
 
-// serviceProcedure's rule as a function, shared with the server's lean balance route.
+// serviceProcedure's rule as a function, shared with the server's lean route of the credits reads.
 export async function serviceCallerOf(ctx: Context, scope: ApiKeyScope, also: ServiceAccess): Promise<Caller> {
   if (ctx.auth.hasApiKey) {
     const key = await ctx.auth.apiKey();

@@ -2,16 +2,16 @@ import { clientKey } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import {
-  BALANCE_READ_ACCESS,
-  BALANCE_READ_SCOPE,
   balanceOfUser,
   balanceOfUserInput,
+  CREDITS_READ_ACCESS,
+  CREDITS_READ_SCOPE,
   creditsOfUser,
   creditsOfUserInput,
   myBalance,
   myBalanceInput,
   myCredits,
-} from "../balance-reads.ts";
+} from "../lean-read-procedures.ts";
 import {
   balanceOutput,
   creditResultOutput,
@@ -39,8 +39,8 @@ const grantOutput = z.union([
 ]);
 
 // The server answers the plain REST calls of mine, ofUser, myBalance and balanceOfUser with a lean
-// route running the same functions (balance-reads.ts, ADR 022); these procedures stay the
-// documented definitions.
+// route running the same access rules, schemas and these resolvers (lean-read-procedures.ts, ADR
+// 022); these procedures stay the documented definitions.
 export const creditsRouter = router({
   mine: ownReadProcedure
     .meta({ openapi: { method: "GET", path: "/me/credits", tags: ["credits"], summary: "My balance and history" } })
@@ -48,7 +48,7 @@ export const creditsRouter = router({
     .output(historyOutput)
     .query(({ ctx, input }) => myCredits(ctx.ownRead, ctx, input)),
 
-  ofUser: serviceProcedure(BALANCE_READ_SCOPE, BALANCE_READ_ACCESS)
+  ofUser: serviceProcedure(CREDITS_READ_SCOPE, CREDITS_READ_ACCESS)
     .meta({
       errors: ["NOT_FOUND"],
       openapi: {
@@ -72,7 +72,7 @@ export const creditsRouter = router({
     .output(balanceOutput)
     .query(({ ctx }) => myBalance(ctx.ownRead, ctx)),
 
-  balanceOfUser: serviceProcedure(BALANCE_READ_SCOPE, BALANCE_READ_ACCESS)
+  balanceOfUser: serviceProcedure(CREDITS_READ_SCOPE, CREDITS_READ_ACCESS)
     .meta({
       errors: ["NOT_FOUND"],
       openapi: {

@@ -1,11 +1,21 @@
-// ADR 022: what keeps the lean balance route (apps/server/src/lean-reads.ts) the documented route's
-// twin. Which requests it takes (its matcher), the start-up check of the procedures it mirrors, the
-// app's middlewares it mirrors (pinned here: a change must reach lean-reads.ts), and a throw
-// outside the read handled as the app's onError handles it.
+// ADR 022: what keeps the lean route of the four credits reads (apps/server/src/lean-reads.ts) the
+// documented route's twin. Which requests it takes (its matcher), the start-up check of the
+// procedures it mirrors and that it runs their own resolvers, the app's middlewares it mirrors
+// (pinned here: a change must reach lean-reads.ts), and a throw outside the read handled as the
+// app's onError handles it.
 import { createHash, randomUUID } from "node:crypto";
-import { appRouter, LEAN_BALANCE_PROCEDURES, leanBalanceProblems } from "@credits/api";
+import {
+  appRouter,
+  createContext,
+  LEAN_READ_PROCEDURES,
+  type LeanProcedureDef,
+  leanRead,
+  leanReadProblems,
+  sessionCookieJar,
+} from "@credits/api";
 import { sessionIdOf } from "@credits/core";
 import { captureLogs, errorsTotal } from "@credits/observability";
+import { TRPCError } from "@trpc/server";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -23,11 +33,14 @@ describe("the lean route's matcher", () => {
   const of = (path: string, init: RequestInit = {}) => leanReadOf(new Request(`http://127.0.0.1:3000${path}`, init));
 
   it("takes the plain GET of the four paths", () => {
-    expect(of("/api/v1/me/balance")).toEqual({ kind: "me" });
-    expect(of(`/api/v1/users/${ID}/balance`)).toEqual({ kind: "user", userId: ID });
-    expect(of("/api/v1/me/credits")).toEqual({ kind: "myCredits" });
-    expect(of(`/api/v1/users/${ID}/credits`)).toEqual({ kind: "userCredits", userId: ID });
-    expect(of(`/api/v1/users/${ID.toUpperCase()}/balance`)).toEqual({ kind: "user", userId: ID.toUpperCase() });
+    expect(of("/api/v1/me/balance")).toEqual({ kind: "myBalance" });
+    expect(of(`/api/v1/users/${ID}/balance`)).toEqual({ kind: "balanceOfUser", userId: ID });
+    expect(of("/api/v1/me/credits")).toEqual({ kind: "mine" });
+    expect(of(`/api/v1/users/${ID}/credits`)).toEqual({ kind: "ofUser", userId: ID });
+    expect(of(`/api/v1/users/${ID.toUpperCase()}/balance`)).toEqual({
+      kind: "balanceOfUser",
+      userId: ID.toUpperCase(),
+    });
     expect(of("/api/v1/users/not-a-uuid/balance", { headers: { authorization: "Bearer x" } })).not.toBeNull();
   });
 
@@ -73,41 +86,85 @@ it("adds the app's headers as the app does: appended Vary and cookies, no-store 
 
 describe("the procedures the lean route mirrors", () => {
   const defOf = (name: string) =>
-    (appRouter._def.procedures as unknown as Record<string, { _def: Parameters<typeof leanBalanceProblems>[1] }>)[name]
-      ?._def as Parameters<typeof leanBalanceProblems>[1];
+    (appRouter._def.procedures as unknown as Record<string, { _def: LeanProcedureDef }>)[name]
+      ?._def as LeanProcedureDef;
 
   it("are as lean-reads.ts implements them (else the server refuses to start)", () => {
     expect(leanRouteProblems()).toEqual([]);
   });
 
   it("show a middleware added to a procedure's chain", () => {
-    const def = defOf(LEAN_BALANCE_PROCEDURES.user);
+    const def = defOf(LEAN_READ_PROCEDURES.balanceOfUser.path);
     const added = { ...def, middlewares: [...def.middlewares.slice(0, 2), () => null, ...def.middlewares.slice(2)] };
-    expect(leanBalanceProblems("user", added)).toContain("credits.balanceOfUser: 6 middlewares, not 5");
+    expect(leanReadProblems("balanceOfUser", added)).toContain("credits.balanceOfUser: 6 middlewares, not 5");
   });
 
   it("show another access rule, in the chain or in meta.access", () => {
     // credits.spend: a serviceProcedure of another scope; auth.me: requireUser, not ownReadProcedure's rule.
-    expect(leanBalanceProblems("user", defOf("credits.spend"))).toEqual([
+    expect(leanReadProblems("balanceOfUser", defOf("credits.spend"))).toEqual([
+      "credits.balanceOfUser: not a query with a resolver",
       "credits.balanceOfUser: the access middleware is not the one the lean route applies",
       "credits.balanceOfUser: its input or output schema is not the one the lean route parses with",
       "credits.balanceOfUser: meta.access differs",
     ]);
-    expect(leanBalanceProblems("me", defOf("auth.me"))).toContain(
+    expect(leanReadProblems("myBalance", defOf("auth.me"))).toContain(
       "credits.myBalance: the access middleware is not the one the lean route applies",
     );
-    const def = defOf(LEAN_BALANCE_PROCEDURES.me);
-    expect(leanBalanceProblems("me", { ...def, meta: { access: "admin" } })).toEqual([
+    const def = defOf(LEAN_READ_PROCEDURES.myBalance.path);
+    expect(leanReadProblems("myBalance", { ...def, meta: { access: "admin" } })).toEqual([
       "credits.myBalance: meta.access differs",
     ]);
   });
 
   it("show another input or output schema", () => {
-    const def = defOf(LEAN_BALANCE_PROCEDURES.userCredits);
+    const def = defOf(LEAN_READ_PROCEDURES.ofUser.path);
     const problem = "credits.ofUser: its input or output schema is not the one the lean route parses with";
-    expect(leanBalanceProblems("userCredits", { ...def, inputs: [z.object({})] })).toEqual([problem]);
-    expect(leanBalanceProblems("userCredits", { ...def, output: z.object({}) })).toEqual([problem]);
-    expect(leanBalanceProblems("myCredits", defOf(LEAN_BALANCE_PROCEDURES.myCredits))).toEqual([]);
+    expect(leanReadProblems("ofUser", { ...def, inputs: [z.object({})] })).toEqual([problem]);
+    expect(leanReadProblems("ofUser", { ...def, output: z.object({}) })).toEqual([problem]);
+    expect(leanReadProblems("mine", defOf(LEAN_READ_PROCEDURES.mine.path))).toEqual([]);
+  });
+
+  it("show a procedure without a resolver the lean route can call", () => {
+    const def = defOf(LEAN_READ_PROCEDURES.mine.path);
+    const problem = "credits.mine: not a query with a resolver";
+    expect(leanReadProblems("mine", { ...def, resolver: undefined })).toEqual([problem]);
+    expect(leanReadProblems("mine", { ...def, type: "mutation" })).toEqual([problem]);
+  });
+
+  // A rule inside a resolver (here: a planted one refusing the read) is not in the chain the guard
+  // compares: the lean route runs the procedure's own resolver, so it applies there too.
+  it("run the procedure's own resolver, with the access middleware's context", async () => {
+    const def = defOf(LEAN_READ_PROCEDURES.balanceOfUser.path);
+    const seen: unknown[] = [];
+    const planted = {
+      ...def,
+      resolver: ({ ctx, input }: { ctx: { caller?: unknown }; input: unknown }) => {
+        seen.push(ctx.caller, input);
+        throw new TRPCError({ code: "FORBIDDEN", message: "a rule inside the resolver" });
+      },
+    };
+    expect(leanReadProblems("balanceOfUser", planted)).toEqual([]);
+    const owner = await services.auth.createUser({
+      email: `lean-${randomUUID()}@example.test`,
+      password: PASSWORD,
+      role: "admin",
+    });
+    const { key, id } = await services.apiKeys.create({
+      name: "lean",
+      scopes: ["credits:read"],
+      ownerUserId: owner.id,
+    });
+    const ctx = createContext({
+      services,
+      requestId: "planted",
+      clientAddress: "127.0.0.1",
+      sessionToken: null,
+      apiKey: key,
+      cookies: sessionCookieJar("session"),
+    });
+    const read = leanRead(ctx, planted, { kind: "balanceOfUser", userId: ID });
+    await expect(read).rejects.toMatchObject({ code: "FORBIDDEN", message: "a rule inside the resolver" });
+    expect(seen).toEqual([expect.objectContaining({ kind: "apiKey", apiKeyId: id }), { userId: ID }]);
   });
 });
 
