@@ -37,9 +37,11 @@ const liveBalance = sql<string | number>`"users"."credits_balance" - coalesce((
    WHERE d.user_id = "users"."id" AND d.remaining > 0 AND d.expires_at <= ${at}::timestamptz
 ), 0)`;
 
-// An instant as JSON takes it cheapest to a Date: milliseconds since the epoch, the fraction below
-// a millisecond dropped (floor), as JavaScript's own parsing of the timestamp's text drops it.
-const epochMs = (column: string) => sql.raw(`floor(extract(epoch FROM ${column}) * 1000)`);
+// An instant as JSON takes it cheapest to a Date: milliseconds since the epoch. The columns are
+// timestamptz(3), so the milliseconds are whole and nothing is dropped; round, not floor, because
+// before PostgreSQL 14 extract returns a double, whose product can fall just below the whole
+// millisecond (…122.99999), and round gives the exact integer there as numeric does from 14 on.
+const epochMs = (column: string) => sql.raw(`round(extract(epoch FROM ${column}) * 1000)::bigint`);
 
 // Live grants at `at` in spending order (listGrants' order), as one JSON array.
 const liveGrants = sql<GrantJson[] | string | null>`(
