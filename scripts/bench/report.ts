@@ -104,7 +104,7 @@ function ratioTarget(target: string, value: number, goal: number, why?: string):
 // Why a read misses its ratio (ADR 022, "What is left"): the bare server runs the same one
 // statement, so what the API adds per request is its own CPU, whose ratio is printed with it.
 const readMissWhy = (cpuRatio: number) =>
-  `server CPU per request bare / API ${fmt(cpuRatio, 2)}: the JavaScript on the API's request path (the lean route of the four reads: credentials, the store's drizzle query and spans; for the credits reads also the rows mapped to core types and to the answer, and zod's output check of every row; and their garbage; docs/decisions/022-read-path-cpu.md, "What is left" of the fourth pass)`;
+  `server CPU per request bare / API ${fmt(cpuRatio, 2)}: the JavaScript on the API's request path (the lean route of the four reads: credentials, the store's drizzle query and spans; for the credits reads also the rows mapped to core types and to the answer, and zod's output check of every row; and their garbage; docs/decisions/022-read-path-cpu.md, "What is left" of the fifth pass)`;
 
 export function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
   const find = (target: Figures["target"], scenario: string, connections: number) =>
