@@ -4,10 +4,11 @@
 // reconciliation heal, an auto top-up's charge) is credited and refunded in full, once, by the
 // refund path. The real Stripe SDK talks to msw; the worker's sweep is off under NODE_ENV=test,
 // so the tests run its passes.
-import { adminActions, outboxEvents, paymentRefunds, processedEvents, providerErasureTasks } from "@credits/db/schema";
+import { adminActions, outboxEvents, processedEvents } from "@credits/db/schema";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
 import { chargedWithAnswerLost } from "./auto-topup-helpers.ts";
+import { erasureProbes } from "./erasure-helpers.ts";
 import {
   balanceOf,
   charge,
@@ -27,25 +28,9 @@ import {
 
 const { mock } = startStripeMock();
 const server = await startTestServer(stripeEnv);
+const { erase, tasksOf, makeDue, expiresOf, refundRequests, refundRowsOf } = erasureProbes(server, mock);
 const { gdpr, reconciliation } = server.services;
 
-const erase = (userId: string) => gdpr.erase({ userId, actorId: null, reason: "request by email" });
-const tasksOf = (userId: string) =>
-  db
-    .select({ kind: providerErasureTasks.kind, targetId: providerErasureTasks.targetId })
-    .from(providerErasureTasks)
-    .where(eq(providerErasureTasks.userId, userId));
-// A task tried a moment ago waits for its backoff: the test moves its last try back instead.
-const makeDue = (userId: string) =>
-  db
-    .update(providerErasureTasks)
-    .set({ lastTriedAt: sql`now() - interval '7 hours'` })
-    .where(eq(providerErasureTasks.userId, userId));
-const expiresOf = (sessionId: string) => mock.requestsTo("POST", `/v1/checkout/sessions/${sessionId}/expire`).length;
-const refundRequests = (paymentIntent: string) =>
-  mock.requestsTo("POST", "/v1/refunds").filter((request) => request.params.payment_intent === paymentIntent);
-const refundRowsOf = (paymentId: string) =>
-  db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, paymentId));
 const eventTypesOf = async (userId: string, paymentId: string) =>
   (
     await db

@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { paymentRefunds, providerErasureTasks } from "@credits/db/schema";
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { erasureProbes } from "./erasure-helpers.ts";
 import {
   charge,
   db,
@@ -23,13 +24,8 @@ import { createAdmin, paidPurchase, refund } from "./refunds-helpers.ts";
 
 const { mock } = startStripeMock();
 const server = await startTestServer(stripeEnv);
+const { erase, refundRowsOf, refundRequests } = erasureProbes(server, mock);
 const { gdpr } = server.services;
-
-const erase = (userId: string) => gdpr.erase({ userId, actorId: null, reason: "request by email" });
-const refundRowsOf = (paymentId: string) =>
-  db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, paymentId));
-const refundRequests = (paymentIntent: string) =>
-  mock.requestsTo("POST", "/v1/refunds").filter((request) => request.params.payment_intent === paymentIntent);
 
 // An erasure refund row written straight to the database, as a path that skipped the rule would.
 type GuardedFields = { amountMinor?: number; idempotencyKey?: string; currency?: string; status?: "pending" };

@@ -6,6 +6,7 @@
 import { paymentRefunds, providerErasureTasks } from "@credits/db/schema";
 import { eq, sql } from "drizzle-orm";
 import { afterEach, describe, expect, it } from "vitest";
+import { erasureProbes } from "./erasure-helpers.ts";
 import {
   charge,
   db,
@@ -20,22 +21,9 @@ import {
 
 const { mock } = startStripeMock();
 const server = await startTestServer(stripeEnv);
+const { erase, tasksOf, makeDue, expiresOf, refundRowsOf } = erasureProbes(server, mock);
 const { gdpr, reconciliation } = server.services;
 
-const erase = (userId: string) => gdpr.erase({ userId, actorId: null, reason: "request by email" });
-const tasksOf = (userId: string) =>
-  db
-    .select({ kind: providerErasureTasks.kind, targetId: providerErasureTasks.targetId })
-    .from(providerErasureTasks)
-    .where(eq(providerErasureTasks.userId, userId));
-const makeDue = (userId: string, ago = "7 hours") =>
-  db
-    .update(providerErasureTasks)
-    .set({ lastTriedAt: sql`now() - ${ago}::interval` })
-    .where(eq(providerErasureTasks.userId, userId));
-const expiresOf = (sessionId: string) => mock.requestsTo("POST", `/v1/checkout/sessions/${sessionId}/expire`).length;
-const refundRowsOf = (paymentId: string) =>
-  db.select().from(paymentRefunds).where(eq(paymentRefunds.paymentId, paymentId));
 const passError = () =>
   gdpr.runErasureTasks().then(
     () => "",
