@@ -18,11 +18,6 @@ export default defineProject({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // One worker runs file after file (node_modules loaded once, as in the unit project); the
-    // unit project's reset runs before each file: our modules evaluated again (each file its own
-    // database and server), the worker's env, real timers, no HTTP interception left on.
-    isolate: false,
-    setupFiles: ["../server/test/reused-worker.setup.ts"],
     // After the unit and contract projects, one file at a time: a browser, a server and its database per file
     // are what two cores carry without the page waits timing out (CI saw a 15 s wait expire when
     // browser files ran beside unit files).
