@@ -1,5 +1,5 @@
 // A reference model of credit grants (ADR 009), pure and in memory: what post_ledger
-// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql) must
+// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql, 0027, 0044) must
 // do, written the obvious way. Tests drive it and the database with the same commands and compare.
 
 export interface ModelGrant {
@@ -225,11 +225,18 @@ export class GrantModel {
     return left;
   }
 
+  // One row gives a grant credits in one allocation, and what of them expires at once in one
+  // expiry row (keyed by the grant and that row, 0044): a second give to the same grant (a
+  // reversal's second pass) adds to both.
   private give(g: ModelGrant, give: number, at: number, given: Allocation[], keep: boolean): void {
-    given.push({ grantId: g.id, amount: give });
+    const earlier = given.find((a) => a.grantId === g.id);
+    if (earlier) earlier.amount += give;
+    else given.push({ grantId: g.id, amount: give });
     g.remaining += give;
     if (!keep && g.expiresAt !== null && g.expiresAt <= at) {
-      this.expiries.push({ grantId: g.id, amount: give });
+      const expiry = earlier && this.expiries.findLast((e) => e.grantId === g.id);
+      if (expiry) expiry.amount += give;
+      else this.expiries.push({ grantId: g.id, amount: give });
       this.balance -= give;
       g.remaining -= give;
     }

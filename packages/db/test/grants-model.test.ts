@@ -300,6 +300,25 @@ describe("grants against the reference model", () => {
     await expectInvariantHolds(db);
   });
 
+  // A won dispute's reversal gives a grant back what the second dispute took from it, then (still
+  // short) part of the debt that grant's creating row repaid: one allocation row for the two parts,
+  // and for a grant past its expiry one expiry row (0044; both failed on their keys before).
+  const repaidThenDisputed = (ttl: number | null): Command[] => [
+    { op: "purchase", amount: 1, ttl: null },
+    { op: "dispute", payment: 0, amount: 4 },
+    { op: "grant", amount: 4, priority: 0, ttl },
+    { op: "dispute", payment: 0, amount: 1 },
+    { op: "advance", seconds: 10 },
+    { op: "reverse", payment: 0, part: 60 },
+  ];
+  it.each([
+    ["a live grant", null],
+    ["an expired grant", 5],
+  ])("a reversal that gives %s back in both of its passes posts one row for it", async (_, ttl) => {
+    await run(repaidThenDisputed(ttl));
+    await expectInvariantHolds(db);
+  });
+
   it(`random grants, purchases, spends, holds, captures, releases, refunds, disputes, reversals, sweeps and clock moves (${NUM_RUNS} runs)`, async () => {
     await fc.assert(fc.asyncProperty(fc.array(command, { minLength: 5, maxLength: 30 }), run), { numRuns: NUM_RUNS });
     await expectInvariantHolds(db);

@@ -1,0 +1,109 @@
+-- A dispute reversal gives a grant back what the payment's clawbacks took from it, then, while
+-- credits are left, what grants' creating rows spent repaying debt. Both passes can reach the same
+-- grant (one that repaid the first dispute's debt, then lost credits to a second dispute of the
+-- same payment): the second insert of (entry, grant) failed on the key, and for a grant past its
+-- expiry the second expiry row on its key too, so that reversal could never post. The passes now
+-- add up what they give each grant and what of it expires at once (those grants' remainders, +give
+-- then -give before, are left as they are during the passes, as the second pass reads them), and
+-- write one allocation and one expiry row per grant after both. The second pass reads no
+-- allocation of this entry, so what it gives is unchanged.
+CREATE OR REPLACE FUNCTION grant_restore(p_user uuid, p_entry uuid, p_kind credit_transaction_kind, p_hold uuid,
+                              p_payment uuid, p_amount bigint, p_at timestamptz, p_balance bigint,
+                              p_keep boolean) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+  g record;
+  left_over bigint := p_amount;
+  give bigint;
+  created uuid;
+  expiry timestamptz;
+  balance bigint := p_balance;
+  -- What this entry gives each grant over both passes, and how much of that expires at once:
+  -- one allocation row and one expiry row per grant, written after the passes.
+  given jsonb := '{}';
+  expiring jsonb := '{}';
+  x record;
+BEGIN
+  FOR g IN
+    SELECT cg.id, cg.expires_at, -sum(a.amount) AS owed
+      FROM credit_transactions t
+      JOIN ledger_allocations a ON a.entry_id = t.id
+      JOIN credit_grants cg ON cg.id = a.grant_id
+     WHERE t.user_id = p_user AND t.id <> p_entry
+       AND CASE WHEN p_kind = 'hold_release' THEN t.hold_id = p_hold AND t.kind IN ('hold', 'hold_release')
+                WHEN p_kind = 'refund_reversal' THEN t.payment_id = p_payment AND t.kind IN ('refund_clawback', 'refund_reversal')
+                ELSE t.payment_id = p_payment AND t.kind IN ('dispute_clawback', 'dispute_reversal') END
+     GROUP BY cg.id, cg.priority, cg.expires_at, cg.created_at, cg.entry_seq
+    HAVING -sum(a.amount) > 0
+     ORDER BY cg.priority DESC, cg.expires_at DESC NULLS FIRST, cg.created_at DESC, cg.entry_seq DESC NULLS LAST,
+              cg.id DESC
+  LOOP
+    EXIT WHEN left_over = 0;
+    give := least(left_over, g.owed);
+    left_over := left_over - give;
+    given := jsonb_set(given, ARRAY[g.id::text], to_jsonb(coalesce((given ->> g.id::text)::bigint, 0) + give));
+    IF g.expires_at <= p_at AND NOT p_keep THEN
+      expiring := jsonb_set(expiring, ARRAY[g.id::text], to_jsonb(coalesce((expiring ->> g.id::text)::bigint, 0) + give));
+    ELSE
+      UPDATE credit_grants SET remaining = remaining + give WHERE id = g.id;
+    END IF;
+  END LOOP;
+  IF left_over > 0 AND p_kind = 'dispute_reversal' THEN
+    -- What a grant's creating row did not give it repaid debt; reversals gave some of it back.
+    FOR g IN
+      SELECT cg.id, cg.expires_at,
+             least(cg.amount - cg.remaining, cg.amount - coalesce(made.amount, 0) - coalesce(back.amount, 0)) AS owed
+        FROM credit_grants cg
+        -- What the creating row gave the grant: the rest of its credit repaid debt.
+        LEFT JOIN LATERAL (SELECT sum(a.amount) AS amount FROM ledger_allocations a
+                            WHERE a.entry_id = cg.entry_id AND a.grant_id = cg.id) made ON true
+        -- What reversals gave back of that: per payment, what its reversals gave the grant beyond
+        -- what its dispute clawbacks took from it (those gifts were the clawbacks' own credits).
+        LEFT JOIN LATERAL (
+          SELECT sum(greatest(per.given, 0)) AS amount
+            FROM (SELECT sum(a.amount) AS given
+                    FROM ledger_allocations a JOIN credit_transactions t ON t.id = a.entry_id
+                   WHERE a.grant_id = cg.id AND t.id <> cg.entry_id
+                     AND t.kind IN ('dispute_clawback', 'dispute_reversal')
+                   GROUP BY t.payment_id) per) back ON true
+       WHERE cg.user_id = p_user AND cg.entry_id IS NOT NULL AND cg.entry_id <> p_entry
+       ORDER BY cg.created_at DESC, cg.entry_seq DESC, cg.id DESC
+    LOOP
+      EXIT WHEN left_over = 0;
+      CONTINUE WHEN g.owed <= 0;
+      give := least(left_over, g.owed);
+      left_over := left_over - give;
+      given := jsonb_set(given, ARRAY[g.id::text], to_jsonb(coalesce((given ->> g.id::text)::bigint, 0) + give));
+      IF g.expires_at <= p_at THEN
+        expiring := jsonb_set(expiring, ARRAY[g.id::text], to_jsonb(coalesce((expiring ->> g.id::text)::bigint, 0) + give));
+      ELSE
+        UPDATE credit_grants SET remaining = remaining + give WHERE id = g.id;
+      END IF;
+    END LOOP;
+  END IF;
+  INSERT INTO ledger_allocations (entry_id, grant_id, amount)
+  SELECT p_entry, e.key::uuid, e.value::bigint FROM jsonb_each_text(given) e;
+  FOR x IN SELECT e.key::uuid AS grant_id, e.value::bigint AS amount FROM jsonb_each_text(expiring) e LOOP
+    UPDATE credit_grants SET remaining = remaining + x.amount WHERE id = x.grant_id;
+    balance := grant_expire_given(p_user, x.grant_id, p_entry, x.amount, p_at, balance);
+  END LOOP;
+  IF left_over > 0 THEN
+    SELECT cg.expires_at INTO expiry FROM credit_grants cg
+     WHERE p_kind IN ('dispute_reversal', 'refund_reversal') AND cg.payment_id = p_payment AND cg.source = 'payment'
+     ORDER BY cg.entry_seq LIMIT 1;
+    INSERT INTO credit_grants AS cg (user_id, category, priority, amount, remaining, expires_at, source, payment_id,
+                                     entry_id, entry_seq, created_at)
+    SELECT p_user, 'paid', 50, left_over, left_over, expiry,
+           CASE WHEN p_kind IN ('dispute_reversal', 'refund_reversal') THEN 'payment' ELSE 'migration' END::grant_source,
+           CASE WHEN p_kind IN ('dispute_reversal', 'refund_reversal') THEN p_payment END, p_entry, t.seq, p_at
+      FROM credit_transactions t WHERE t.id = p_entry
+    RETURNING cg.id INTO created;
+    INSERT INTO ledger_allocations (entry_id, grant_id, amount) VALUES (p_entry, created, left_over);
+    IF expiry <= p_at THEN
+      balance := grant_expire_given(p_user, created, p_entry, left_over, p_at, balance);
+    END IF;
+  END IF;
+  RETURN balance;
+END;
+$$;
+
