@@ -1,12 +1,19 @@
--- A dispute reversal gives a grant back what the payment's clawbacks took from it, then, while
--- credits are left, what grants' creating rows spent repaying debt. Both passes can reach the same
--- grant (one that repaid the first dispute's debt, then lost credits to a second dispute of the
--- same payment): the second insert of (entry, grant) failed on the key, and for a grant past its
--- expiry the second expiry row on its key too, so that reversal could never post. The passes now
--- add up what they give each grant and what of it expires at once (those grants' remainders, +give
--- then -give before, are left as they are during the passes, as the second pass reads them), and
--- write one allocation and one expiry row per grant after both. The second pass reads no
--- allocation of this entry, so what it gives is unchanged.
+-- Two fixes to grant_restore (newest before: 0027), which gives credits back to grants.
+-- 1. A dispute reversal gives a grant back what the payment's clawbacks took from it, then, while
+--    credits are left, what grants' creating rows spent repaying debt. Both passes can reach one
+--    grant (one that repaid the first dispute's debt, then lost credits to a second dispute of the
+--    payment): the second insert of (entry, grant) failed on the key, and for a grant past its
+--    expiry the second expiry row on its key too, so that reversal could never post. The passes
+--    now add up what they give each grant and what of it expires at once, and write one
+--    allocation and one expiry row per grant after both, in the order the grants were first given
+--    to (as before). The remainder of a grant whose credits expire at once is left as it is during
+--    the passes (before: +give, then -give), since the second pass reads it; the second pass reads
+--    no allocation of this entry, so what it gives is unchanged.
+-- 2. Credits given back to a grant whose expiry is recorded (a sweep expired it) expire at once,
+--    even when the giving row is stamped before the grant's expiry (rows carry the posting host's
+--    clock; another host's sweep may have run first). They stayed live, and the next sweep's
+--    expiry row reused the grant's key ('s:expiry:' || grant): the sweep failed, and so did every
+--    later posting of that user.
 CREATE OR REPLACE FUNCTION grant_restore(p_user uuid, p_entry uuid, p_kind credit_transaction_kind, p_hold uuid,
                               p_payment uuid, p_amount bigint, p_at timestamptz, p_balance bigint,
                               p_keep boolean) RETURNS bigint
@@ -18,14 +25,16 @@ DECLARE
   created uuid;
   expiry timestamptz;
   balance bigint := p_balance;
-  -- What this entry gives each grant over both passes, and how much of that expires at once:
-  -- one allocation row and one expiry row per grant, written after the passes.
+  -- What this entry gives each grant over both passes, and how much of that expires at once, with
+  -- the grants in the order first given to: one allocation row and one expiry row per grant,
+  -- written in that order after the passes.
   given jsonb := '{}';
   expiring jsonb := '{}';
-  x record;
+  gave uuid[] := '{}';
+  one uuid;
 BEGIN
   FOR g IN
-    SELECT cg.id, cg.expires_at, -sum(a.amount) AS owed
+    SELECT cg.id, cg.expires_at, cg.expired_at, -sum(a.amount) AS owed
       FROM credit_transactions t
       JOIN ledger_allocations a ON a.entry_id = t.id
       JOIN credit_grants cg ON cg.id = a.grant_id
@@ -33,7 +42,7 @@ BEGIN
        AND CASE WHEN p_kind = 'hold_release' THEN t.hold_id = p_hold AND t.kind IN ('hold', 'hold_release')
                 WHEN p_kind = 'refund_reversal' THEN t.payment_id = p_payment AND t.kind IN ('refund_clawback', 'refund_reversal')
                 ELSE t.payment_id = p_payment AND t.kind IN ('dispute_clawback', 'dispute_reversal') END
-     GROUP BY cg.id, cg.priority, cg.expires_at, cg.created_at, cg.entry_seq
+     GROUP BY cg.id, cg.priority, cg.expires_at, cg.expired_at, cg.created_at, cg.entry_seq
     HAVING -sum(a.amount) > 0
      ORDER BY cg.priority DESC, cg.expires_at DESC NULLS FIRST, cg.created_at DESC, cg.entry_seq DESC NULLS LAST,
               cg.id DESC
@@ -41,8 +50,11 @@ BEGIN
     EXIT WHEN left_over = 0;
     give := least(left_over, g.owed);
     left_over := left_over - give;
+    IF NOT given ? g.id::text THEN
+      gave := gave || g.id;
+    END IF;
     given := jsonb_set(given, ARRAY[g.id::text], to_jsonb(coalesce((given ->> g.id::text)::bigint, 0) + give));
-    IF g.expires_at <= p_at AND NOT p_keep THEN
+    IF (g.expires_at <= p_at OR g.expired_at IS NOT NULL) AND NOT p_keep THEN
       expiring := jsonb_set(expiring, ARRAY[g.id::text], to_jsonb(coalesce((expiring ->> g.id::text)::bigint, 0) + give));
     ELSE
       UPDATE credit_grants SET remaining = remaining + give WHERE id = g.id;
@@ -51,7 +63,7 @@ BEGIN
   IF left_over > 0 AND p_kind = 'dispute_reversal' THEN
     -- What a grant's creating row did not give it repaid debt; reversals gave some of it back.
     FOR g IN
-      SELECT cg.id, cg.expires_at,
+      SELECT cg.id, cg.expires_at, cg.expired_at,
              least(cg.amount - cg.remaining, cg.amount - coalesce(made.amount, 0) - coalesce(back.amount, 0)) AS owed
         FROM credit_grants cg
         -- What the creating row gave the grant: the rest of its credit repaid debt.
@@ -73,19 +85,22 @@ BEGIN
       CONTINUE WHEN g.owed <= 0;
       give := least(left_over, g.owed);
       left_over := left_over - give;
+      IF NOT given ? g.id::text THEN
+        gave := gave || g.id;
+      END IF;
       given := jsonb_set(given, ARRAY[g.id::text], to_jsonb(coalesce((given ->> g.id::text)::bigint, 0) + give));
-      IF g.expires_at <= p_at THEN
+      IF g.expires_at <= p_at OR g.expired_at IS NOT NULL THEN
         expiring := jsonb_set(expiring, ARRAY[g.id::text], to_jsonb(coalesce((expiring ->> g.id::text)::bigint, 0) + give));
       ELSE
         UPDATE credit_grants SET remaining = remaining + give WHERE id = g.id;
       END IF;
     END LOOP;
   END IF;
-  INSERT INTO ledger_allocations (entry_id, grant_id, amount)
-  SELECT p_entry, e.key::uuid, e.value::bigint FROM jsonb_each_text(given) e;
-  FOR x IN SELECT e.key::uuid AS grant_id, e.value::bigint AS amount FROM jsonb_each_text(expiring) e LOOP
-    UPDATE credit_grants SET remaining = remaining + x.amount WHERE id = x.grant_id;
-    balance := grant_expire_given(p_user, x.grant_id, p_entry, x.amount, p_at, balance);
+  FOREACH one IN ARRAY gave LOOP
+    INSERT INTO ledger_allocations (entry_id, grant_id, amount) VALUES (p_entry, one, (given ->> one::text)::bigint);
+    CONTINUE WHEN NOT expiring ? one::text;
+    UPDATE credit_grants SET remaining = remaining + (expiring ->> one::text)::bigint WHERE id = one;
+    balance := grant_expire_given(p_user, one, p_entry, (expiring ->> one::text)::bigint, p_at, balance);
   END LOOP;
   IF left_over > 0 THEN
     SELECT cg.expires_at INTO expiry FROM credit_grants cg
