@@ -7,8 +7,10 @@
 --    now add up what they give each grant and what of it expires at once, and write one
 --    allocation and one expiry row per grant after both, in the order the grants were first given
 --    to (as before). The remainder of a grant whose credits expire at once is left as it is during
---    the passes (before: +give, then -give), since the second pass reads it; the second pass reads
---    no allocation of this entry, so what it gives is unchanged.
+--    the passes (before: +give, then -give), since the second pass reads it. The second pass no
+--    longer sees this entry's first-pass allocations, which changes nothing: it runs only when the
+--    first pass gave each grant all the payment's rows owed it, so their sum per grant is 0 either
+--    way and adds nothing to what reversals gave back (`back`).
 -- 2. Credits given back to a grant whose expiry is recorded (a sweep expired it) expire at once,
 --    even when the giving row is stamped before the grant's expiry (rows carry the posting host's
 --    clock; another host's sweep may have run first). They stayed live, and the next sweep's

@@ -55,7 +55,7 @@ const PINNED: Record<string, string> = {
   "0041_recon17c_ledger_anchor_covering": "b55f5db970067fb859c630c3c65e7e703be1305c7474d7eb849f06573f69234c",
   "0042_erase19_erasure_tasks": "673198e1267785ef33bfd5924addfcdb94e1499a879bb80ab770339b3c9da157",
   "0043_ack17_break_requests": "902f8a7a677758fc05d48412a751b7f60f28a8b8df3a84b52ff8d090ba847ede",
-  "0044_alloc28_restore_one_row_per_grant": "b8268c3a8634b510594f549906ad873868f47aca6c8b91f07b0ba4c92b2ffe87",
+  "0044_alloc28_restore_one_row_per_grant": "e2355b06155a8cd5dcb5974be1e8cea623d9d9f612ee13825a1f30c8b247c061",
 };
 
 describe("migration integrity", () => {
