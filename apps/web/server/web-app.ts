@@ -109,8 +109,25 @@ export async function createWebApp({
     // Looked up per request: Vite replaces its middlewares when it restarts (vite.config.ts edits).
     devMiddleware: (req, res, next) => vite.middlewares(req, res, next),
     handle: (request, context) => guarded(request, context, handler, "development"),
-    close: () => vite.close(),
+    close: async () => {
+      await optimizerSettled(vite);
+      await vite.close();
+    },
   };
+}
+
+// Vite 6.4's dependency optimizer answers the requests for pre-bundled dependencies (react,
+// @remix-run/react…) only once a run of it is committed, the first run not before its "crawl end"
+// (the static imports of the first pages all transformed). close() cancels the crawl and the run
+// without answering those requests, then waits for them forever (vitejs/vite#22934): a page
+// requested in the first moments after start hung the shutdown (and the dev-server test's close,
+// past 180 s in CI). So the crawl ends first, then every run until no dependency is pending.
+async function optimizerSettled(vite: ViteDevServer): Promise<void> {
+  const client = vite.environments.client;
+  await client.waitForRequestsIdle();
+  const pending = () =>
+    Object.values(client.depsOptimizer?.metadata.discovered ?? {}).flatMap((dep) => dep.processing ?? []);
+  for (let waiting = pending(); waiting.length > 0; waiting = pending()) await Promise.allSettled(waiting);
 }
 
 async function guarded(
