@@ -34,12 +34,10 @@ export async function startWebServer(
   const hmrPort = await freePort();
   const web: WebApp = await createWebApp({ mode, hmrPort });
   const server = await startServer(env, { database: testDb, web, log });
-  // Closing Vite's dev server waits for its dependency scan, which on a loaded machine (CI runs
-  // every suite at once) has taken past the default hook timeout.
   afterAll(async () => {
     await server.close();
     await web.close();
-  }, 180_000);
+  });
   return { ...server, url, hmrPort };
 }
 

@@ -109,8 +109,32 @@ export async function createWebApp({
     // Looked up per request: Vite replaces its middlewares when it restarts (vite.config.ts edits).
     devMiddleware: (req, res, next) => vite.middlewares(req, res, next),
     handle: (request, context) => guarded(request, context, handler, "development"),
-    close: () => vite.close(),
+    close: async () => {
+      await optimizerSettled(vite);
+      await vite.close();
+    },
   };
+}
+
+// Vite 6.4's dependency optimizer answers the requests for pre-bundled dependencies (react,
+// @remix-run/react…) only once a run of it is committed, the first run not before its "crawl end"
+// (the static imports of the first pages all transformed). close() cancels the crawl and the run
+// without answering those requests, then waits for them forever (vitejs/vite#22934): a page
+// requested in the first moments after start hung the shutdown (and the dev-server test's close,
+// past 180 s in CI). So the crawl ends first, then every run that a dependency still waits for.
+async function optimizerSettled(vite: ViteDevServer): Promise<void> {
+  const client = vite.environments.client;
+  await client.waitForRequestsIdle();
+  // One promise per run, shared by its dependencies; each awaited once (a settled one left behind
+  // must not make this spin).
+  const awaited = new Set<Promise<void>>();
+  for (;;) {
+    const discovered = Object.values(client.depsOptimizer?.metadata.discovered ?? {});
+    const waiting = [...new Set(discovered.flatMap((dep) => dep.processing ?? []))].filter((p) => !awaited.has(p));
+    if (waiting.length === 0) return;
+    for (const promise of waiting) awaited.add(promise);
+    await Promise.allSettled(waiting);
+  }
 }
 
 async function guarded(
