@@ -1,4 +1,4 @@
-import type { GrantsView, History } from "@credits/core";
+import type { Account } from "@credits/core";
 import { TRPCError } from "@trpc/server";
 import { getTRPCErrorFromUnknown } from "@trpc/server/unstable-core-do-not-import";
 import { z } from "zod";
@@ -45,7 +45,7 @@ export const creditsOfUser = async (ctx: Context, { userId, ...query }: z.infer<
 export const myCredits = async (ownRead: Own, ctx: Context, input: z.infer<typeof historyQuery>) =>
   toCredits(await ownRead((sessionId) => ctx.services.credits.accountOfSession(sessionId, historyOptions(input))));
 
-function toCredits(account: History & GrantsView) {
+function toCredits(account: Account) {
   return {
     balance: account.balance,
     ...toGrants(account),

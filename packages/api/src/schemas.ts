@@ -1,7 +1,8 @@
 import {
+  type AccountEntry,
+  type AccountGrant,
   apiKeyScopes,
   type BalanceView,
-  type CreditGrant,
   type CreditPackage,
   currencyProblem,
   GRANT_PRIORITY,
@@ -11,7 +12,6 @@ import {
   HOLD_TTL_SECONDS,
   type Hold,
   holdStatuses,
-  type LedgerEntry,
   ledgerKinds,
   MAX_CREDITS_PER_OPERATION,
   MAX_CURSOR_LENGTH,
@@ -208,7 +208,7 @@ export const packageOutput = z.object({
 export const apiKeyScope = z.enum(apiKeyScopes);
 
 // Explicit mappings: a stored row's other columns never reach a response.
-export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOutput> => ({
+export const toTransaction = (entry: AccountEntry): z.infer<typeof transactionOutput> => ({
   id: entry.id,
   kind: entry.kind,
   amount: entry.amount,
@@ -225,7 +225,7 @@ export const toTransaction = (entry: LedgerEntry): z.infer<typeof transactionOut
   })),
 });
 
-export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({
+export const toGrant = (g: AccountGrant): z.infer<typeof creditGrantOutput> => ({
   id: g.id,
   category: g.category,
   priority: g.priority,
@@ -237,7 +237,7 @@ export const toGrant = (g: CreditGrant): z.infer<typeof creditGrantOutput> => ({
 const toNextExpiry = (next: GrantsView["nextExpiry"]) =>
   next ? { amount: next.amount, at: isoInstant(next.at) } : null;
 
-export const toGrants = (view: GrantsView) => ({
+export const toGrants = (view: GrantsView<AccountGrant>) => ({
   grants: view.grants.map(toGrant),
   nextExpiry: toNextExpiry(view.nextExpiry),
 });

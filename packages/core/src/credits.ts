@@ -4,6 +4,8 @@ import { decodeCursor, encodeCursor } from "./cursor.ts";
 import { IdempotencyConflictError, InvalidInputError, NotFoundError } from "./errors.ts";
 import { type GrantsView, type GrantTerms, grantsView, grantTermsOf, sameTerms } from "./grants.ts";
 import type {
+  AccountEntry,
+  AccountGrant,
   AccountView,
   BalanceView,
   InvariantCheck,
@@ -48,11 +50,14 @@ export interface HistoryOptions {
   order?: "asc" | "desc";
 }
 
-export interface History {
+export interface History<E extends Pick<LedgerEntry, "seq"> = LedgerEntry> {
   balance: number;
-  transactions: LedgerEntry[];
+  transactions: E[];
   nextCursor: string | null;
 }
+
+// The balance-and-history read (account, accountOfSession): the fields its answer shows.
+export type Account = History<AccountEntry> & GrantsView<AccountGrant>;
 
 export type CreditService = ReturnType<typeof createCreditService>;
 
@@ -93,7 +98,7 @@ export function createCreditService({ store, clock = systemClock }: { store: Led
   }
 
   // The balance, the live grants and a page of history, in one round trip (issue 17).
-  async function account(userId: string, options: HistoryOptions = {}): Promise<History & GrantsView> {
+  async function account(userId: string, options: HistoryOptions = {}): Promise<Account> {
     const query = pageQuery(userId, options);
     const view = await store.readAccount(query, clock.now());
     if (!view) throw new NotFoundError("user");
@@ -213,11 +218,14 @@ function pageOf(options: HistoryOptions): PageQuery {
   };
 }
 
-function accountOf(view: AccountView, query: PageQuery): History & GrantsView {
+function accountOf(view: AccountView, query: PageQuery): Account {
   return { balance: view.balance, ...page(view.entries, query.limit - 1), ...grantsView(view.grants) };
 }
 
-function page(rows: LedgerEntry[], limit: number): { transactions: LedgerEntry[]; nextCursor: string | null } {
+function page<E extends Pick<LedgerEntry, "seq">>(
+  rows: E[],
+  limit: number,
+): { transactions: E[]; nextCursor: string | null } {
   const transactions = rows.slice(0, limit);
   const last = transactions.at(-1);
   return { transactions, nextCursor: rows.length > limit && last ? encodeCursor(last) : null };

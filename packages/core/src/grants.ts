@@ -42,9 +42,9 @@ export interface GrantAllocation {
   source: GrantSource;
 }
 
-export interface GrantsView {
+export interface GrantsView<G extends GrantRemainder = CreditGrant> {
   // Live grants (remaining > 0, not past expiry), in spending order.
-  grants: CreditGrant[];
+  grants: G[];
   // The earliest expiry among live grants and how many credits it takes.
   nextExpiry: { amount: number; at: Date } | null;
 }
@@ -79,8 +79,11 @@ export function sameTerms(a: GrantTerms, b: GrantTerms): boolean {
   );
 }
 
+// What the next expiry is computed from.
+type GrantRemainder = Pick<CreditGrant, "remaining" | "expiresAt">;
+
 // The view of a user's live grants: the grants as listed, and the earliest expiry among them.
-export function grantsView(live: CreditGrant[]): GrantsView {
+export function grantsView<G extends GrantRemainder>(live: G[]): GrantsView<G> {
   let next: { amount: number; at: Date } | null = null;
   for (const grant of live) {
     if (!grant.expiresAt) continue;

@@ -1,10 +1,10 @@
 import type {
+  AccountEntry,
+  AccountGrant,
   AccountView,
   BalanceView,
-  CreditGrant,
   FoundSession,
   GrantAllocation,
-  LedgerEntry,
   LedgerQuery,
   OfSession,
   PageQuery,
@@ -20,7 +20,9 @@ import { creditTransactions, sessions, users } from "./schema.ts";
 // The reads a product makes most (issue 17): the balance, the live grants and the newest page of
 // history, or the balance and the next expiry, each ONE statement and one round trip, at the
 // instant `at` (the service's clock, as every other read of grants). The page and the grants come
-// back as JSON arrays in the one row, so the balance is there even when the page is empty.
+// back as JSON arrays in the one row, so the balance is there even when the page is empty, with
+// only the fields the read's answer shows (AccountEntry, AccountGrant): the JSON is built by
+// PostgreSQL and parsed by the driver on every read.
 
 // One prepared statement per combination of filters the page uses.
 type PageVariant = { kinds: boolean; from: boolean; to: boolean; after: boolean; desc: boolean };
@@ -45,13 +47,11 @@ const epochMs = (column: string) => sql.raw(`round(extract(epoch FROM ${column})
 
 // Live grants at `at` in spending order (listGrants' order), as one JSON array.
 const liveGrants = sql<GrantJson[] | string | null>`(
-  SELECT json_agg(json_build_object('id', lg.id, 'user_id', lg.user_id, 'category', lg.category,
-           'priority', lg.priority, 'amount', lg.amount, 'remaining', lg.remaining,
-           'expires_ms', ${epochMs("lg.expires_at")}, 'created_ms', ${epochMs("lg.created_at")},
-           'source', lg.source, 'payment_id', lg.payment_id, 'expired_ms', ${epochMs("lg.expired_at")})
+  SELECT json_agg(json_build_object('id', lg.id, 'category', lg.category, 'priority', lg.priority,
+           'remaining', lg.remaining, 'expires_ms', ${epochMs("lg.expires_at")},
+           'created_ms', ${epochMs("lg.created_at")})
          ORDER BY lg.priority, lg.expires_at NULLS LAST, lg.created_at, lg.entry_seq NULLS FIRST, lg.id)
-    FROM (SELECT g.id, g.user_id, g.category, g.priority, g.amount, g.remaining, g.expires_at, g.created_at,
-                 g.entry_seq, g.source, g.payment_id, g.expired_at
+    FROM (SELECT g.id, g.category, g.priority, g.remaining, g.expires_at, g.created_at, g.entry_seq
             FROM credit_grants g
            WHERE g.user_id = "users"."id" AND g.remaining > 0
              AND (g.expires_at IS NULL OR g.expires_at > ${at}::timestamptz)) lg)`;
@@ -75,7 +75,8 @@ const accountQueries = new Map<string, ReturnType<typeof accountQueryOf>>();
 const accountQueryOf = (v: PageVariant, subject: Subject) =>
   prepared((db) => {
     const t = creditTransactions;
-    const { createdAt: _createdAt, ...columns } = entryColumns;
+    const { id, seq, kind, amount, balanceAfter, reason, paymentId, holdId, allocations } = entryColumns;
+    const columns = { id, seq, kind, amount, balanceAfter, reason, paymentId, holdId, allocations };
     const page = db
       .select({ ...columns, createdMs: sql<number>`${epochMs('"credit_transactions"."created_at"')}`.as("created_ms") })
       .from(t)
@@ -190,30 +191,22 @@ function accountQuery(query: PageQuery, subject: Subject) {
 // milliseconds (epochMs).
 interface GrantJson {
   id: string;
-  user_id: string;
-  category: CreditGrant["category"];
+  category: AccountGrant["category"];
   priority: number;
-  amount: number | string;
   remaining: number | string;
   expires_ms: number | null;
   created_ms: number;
-  source: CreditGrant["source"];
-  payment_id: string | null;
-  expired_ms: number | null;
 }
 
 interface EntryJson {
   id: string;
   seq: number | string;
-  user_id: string;
   amount: number | string;
   balance_after: number | string;
-  kind: LedgerEntry["kind"];
-  idempotency_key: string;
+  kind: AccountEntry["kind"];
   reason: string | null;
   payment_id: string | null;
   hold_id: string | null;
-  admin_action_id: string | null;
   created_ms: number;
   allocations: GrantAllocation[] | null;
 }
@@ -230,32 +223,24 @@ function parsedOne<T extends object>(value: T | string): T {
 
 const dateOrNull = (value: number | null) => (value === null ? null : new Date(value));
 
-const toGrant = (row: GrantJson): CreditGrant => ({
+const toGrant = (row: GrantJson): AccountGrant => ({
   id: row.id,
-  userId: row.user_id,
   category: row.category,
   priority: row.priority,
-  amount: Number(row.amount),
   remaining: Number(row.remaining),
   expiresAt: dateOrNull(row.expires_ms),
   createdAt: new Date(row.created_ms),
-  source: row.source,
-  paymentId: row.payment_id,
-  expiredAt: dateOrNull(row.expired_ms),
 });
 
-const toEntry = (row: EntryJson): LedgerEntry => ({
+const toEntry = (row: EntryJson): AccountEntry => ({
   id: row.id,
   seq: Number(row.seq),
-  userId: row.user_id,
   amount: Number(row.amount),
   balanceAfter: Number(row.balance_after),
   kind: row.kind,
-  idempotencyKey: row.idempotency_key,
   reason: row.reason,
   paymentId: row.payment_id,
   holdId: row.hold_id,
-  adminActionId: row.admin_action_id,
   createdAt: new Date(row.created_ms),
   allocations: row.allocations ?? [],
 });

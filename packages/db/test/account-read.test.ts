@@ -22,9 +22,36 @@ const grant = (userId: string, amount: number, terms: Parameters<typeof credits.
 const spend = (userId: string, amount: number) =>
   credits.spend({ scope: TEST_SCOPE, userId, amount, idempotencyKey: randomUUID() });
 
+// The separate reads' answer, with the fields the one-statement read carries (AccountEntry,
+// AccountGrant): the same values, and no other field.
 async function separately(userId: string, options: Parameters<typeof credits.history>[1] = {}) {
   const [history, view] = await Promise.all([credits.history(userId, options), credits.grants(userId)]);
-  return { ...history, ...view };
+  return {
+    ...history,
+    transactions: history.transactions.map(
+      ({ id, seq, kind, amount, balanceAfter, reason, paymentId, holdId, createdAt, allocations }) => ({
+        id,
+        seq,
+        kind,
+        amount,
+        balanceAfter,
+        reason,
+        paymentId,
+        holdId,
+        createdAt,
+        allocations,
+      }),
+    ),
+    ...view,
+    grants: view.grants.map(({ id, category, priority, remaining, expiresAt, createdAt }) => ({
+      id,
+      category,
+      priority,
+      remaining,
+      expiresAt,
+      createdAt,
+    })),
+  };
 }
 
 describe("one-statement reads", () => {

@@ -1,0 +1,23 @@
+// The bench's command line: flags (--quick), numbers (--duration 5, --duration=5) and
+// `--only spend@4,users/{id}/credits@64`: only the named scenarios (scenario@connections, API and
+// bare alike; "webhook@16", "pgbench@0"), to measure or profile one path without the others' work in
+// the same server process. The seeding is the same; the ratios of the scenarios run are printed.
+const args = process.argv.slice(2);
+const argValue = (name: string): string | undefined => {
+  const index = args.indexOf(`--${name}`);
+  const inline = args.find((a) => a.startsWith(`--${name}=`));
+  return inline ? inline.slice(name.length + 3) : index >= 0 ? args[index + 1] : undefined;
+};
+
+export const flag = (name: string) => args.includes(`--${name}`);
+
+export const option = (name: string, fallback: number) => {
+  const raw = argValue(name);
+  return raw === undefined ? fallback : Number(raw);
+};
+
+const onlyNames = argValue("only");
+const selected = onlyNames === undefined ? null : new Set(onlyNames.split(",").map((name) => name.trim()));
+export const onlySome = selected !== null;
+export const only = (scenario: string, connections: number) =>
+  selected === null || selected.has(`${scenario}@${connections}`);
