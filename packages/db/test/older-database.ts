@@ -1,7 +1,7 @@
 // A database migrated only up to a given migration: for tests of what a later migration does to
 // data written before it. Closed (and dropped, on PostgreSQL) after the file's tests.
 import { randomBytes } from "node:crypto";
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, openAsBlob, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,7 @@ import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { afterAll } from "vitest";
 import { createDatabase, type DatabaseHandle } from "../src/client.ts";
-import { withDatabase } from "../src/testing.ts";
+import { PGLITE_EMPTY_IMAGE_ENV, withDatabase } from "../src/testing.ts";
 import { onPostgres, testDb } from "./setup.ts";
 
 const drizzleFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
@@ -35,7 +35,9 @@ function folderBefore(tag: string): string {
 export async function databaseBefore(tag: string): Promise<DatabaseHandle> {
   const migrationsFolder = folderBefore(tag);
   if (!onPostgres || !testDb.url) {
-    const handle = createDatabase({ dataDir: "memory://" });
+    // initdb's cluster, dumped once per run (the run's image, when there is one), not made again.
+    const empty = process.env[PGLITE_EMPTY_IMAGE_ENV];
+    const handle = createDatabase({ dataDir: "memory://", loadDataDir: empty ? await openAsBlob(empty) : undefined });
     cleanups.push(() => handle.close());
     // biome-ignore lint/suspicious/noExplicitAny: drizzle's PGlite migrator wants its own driver type
     await migratePglite(handle.db as any, { migrationsFolder });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PGLITE_IMAGE_ENV, writePgliteImage } from "../src/testing.ts";
+import { PGLITE_EMPTY_IMAGE_ENV, PGLITE_IMAGE_ENV, writePgliteImage } from "../src/testing.ts";
 import { PGLITE_DATA_DIR_ENV } from "../src/testing-data-dir.ts";
 
 // Once per test run on PGlite: one migrated data directory, which every test file's database loads
@@ -14,8 +14,10 @@ export default async function setup(): Promise<(() => void) | undefined> {
   if (process.env[PGLITE_IMAGE_ENV]) return undefined;
   const dir = mkdtempSync(join(tmpdir(), "credits-pglite-image-"));
   const path = join(dir, "migrated.tar");
-  await writePgliteImage(path, join(dir, "data"));
+  const empty = join(dir, "empty.tar");
+  await writePgliteImage(path, join(dir, "data"), empty);
   process.env[PGLITE_IMAGE_ENV] = path;
+  process.env[PGLITE_EMPTY_IMAGE_ENV] = empty;
   process.env[PGLITE_DATA_DIR_ENV] = join(dir, "data");
   return () => rmSync(dir, { recursive: true, force: true });
 }
