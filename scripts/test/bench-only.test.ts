@@ -1,7 +1,7 @@
 // `pnpm bench --only` with a name that matches no scenario (a typo, the wrong connection count)
 // ran none, wrote bench/results/only.* with every target "MISSED … –" and exited 0: it must refuse
 // the name before it creates a database. The admin URL points at a closed port, so that reaching
-// PostgreSQL at all fails the test with a different error.
+// PostgreSQL at all fails the test with a different error. NODE_ENV as `pnpm bench` sets it.
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 
@@ -10,7 +10,7 @@ const bench = (only: string) =>
   spawnSync(process.execPath, ["scripts/bench/run.ts", "--quick", "--only", only], {
     cwd: root,
     encoding: "utf8",
-    env: { ...process.env, BENCH_ADMIN_URL: "postgres://nobody@127.0.0.1:1/none" },
+    env: { ...process.env, NODE_ENV: "development", BENCH_ADMIN_URL: "postgres://nobody@127.0.0.1:1/none" },
     timeout: 60_000,
   });
 
