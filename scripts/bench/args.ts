@@ -21,3 +21,14 @@ const selected = onlyNames === undefined ? null : new Set(onlyNames.split(",").m
 export const onlySome = selected !== null;
 export const only = (scenario: string, connections: number) =>
   selected === null || selected.has(`${scenario}@${connections}`);
+
+// A name that matches no scenario (a typo, another connection count) would run none and still
+// write a report and exit 0: refused, with the names there are, before any database is made.
+export function checkOnly(known: string[]) {
+  const unknown = [...(selected ?? [])].filter((name) => !known.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(
+      `--only: no such scenario ${unknown.map((n) => JSON.stringify(n)).join(", ")}; the scenarios are ${known.join(", ")}`,
+    );
+  }
+}

@@ -5,12 +5,13 @@ import { createAccountStore, createApiKeyStore, createDatabase, createSessionSto
 import { checkoutSessionEvent, serveStripeApiMock, signedWebhook } from "@credits/stripe/testing";
 import autocannon, { type Request } from "autocannon";
 import postgres from "postgres";
-import { flag, only, onlySome, option } from "./args.ts";
+import { checkOnly, flag, only, onlySome, option } from "./args.ts";
 import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
 import { cpuMicros, PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
 import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
+import { SPENDS, scenarioNames } from "./scenarios.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -33,6 +34,9 @@ const NAME = readsOnly ? "reads" : spendOnly ? "spend" : onlySome ? "only" : qui
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const START_BALANCE = 1_000_000;
 const WEBHOOK_SECRET = "whsec_bench";
+
+const spends = readsOnly ? [] : SPENDS;
+checkOnly(scenarioNames(WEBHOOK_CONNECTIONS));
 
 const dbName = `bench_${Date.now()}`;
 const dbUrl = ADMIN_URL.replace(/\/[^/]*$/, `/${dbName}`);
@@ -110,8 +114,6 @@ const paymentIds = (
   )
 ).map((row) => row.id as string);
 log(`${paymentIds.length} payments created for webhook deliveries`);
-
-// ---------------------------------------------------------------- servers
 
 // ---------------------------------------------------------------- load
 
@@ -296,14 +298,6 @@ const api = await startChild("scripts/bench/server-entry.ts", {
 const apiPid = api.child.pid as number;
 const bearer = { "content-type": "application/json", authorization: `Bearer ${apiKey}` };
 const spendPath = "/api/v1/credits/spend";
-const spends = readsOnly
-  ? []
-  : ([
-      ["spend", 4, "all"],
-      ["spend", 64, "all"],
-      ["spend hot user", 64, "hot"],
-      ["spend 20 grants", 64, "grants"],
-    ] as const);
 // The reads before the webhooks: a credited payment leaves work behind it (outbox deliveries, mail),
 // which would otherwise be counted against the next scenario's CPU and throughput.
 const cookie = { cookie: `__Host-session=${sessionToken}` };
