@@ -392,3 +392,8 @@ writeReport(
   join(root, "bench/results"),
   log,
 );
+// A ledger out of balance after the load is a bug, not a figure: the run fails (CI runs it).
+if (broken !== 0) {
+  log(`the ledger invariant does not hold for ${broken} users after the run`);
+  process.exitCode = 1;
+}

@@ -110,8 +110,11 @@ export async function createWebApp({
     devMiddleware: (req, res, next) => vite.middlewares(req, res, next),
     handle: (request, context) => guarded(request, context, handler, "development"),
     close: async () => {
-      await optimizerSettled(vite);
-      await vite.close();
+      try {
+        await optimizerSettled(vite);
+      } finally {
+        await vite.close();
+      }
     },
   };
 }
