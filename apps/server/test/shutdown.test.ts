@@ -41,37 +41,61 @@ function startProcess(): Promise<{ child: ChildProcess; port: number; output: ()
   });
 }
 
+// Resolves once a new connection to the port is refused: the server has stopped listening.
+async function refused(port: number): Promise<void> {
+  for (;;) {
+    const outcome = await new Promise<"refused" | "answered">((resolve) => {
+      const req = request({ host: "127.0.0.1", port, path: "/readyz", agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve("answered"));
+      });
+      req.on("error", (error: NodeJS.ErrnoException) =>
+        resolve(error.code === "ECONNREFUSED" ? "refused" : "answered"),
+      );
+      req.end();
+    });
+    if (outcome === "refused") return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 describe("SIGTERM", () => {
   it("finishes the in-flight request, then exits cleanly", async () => {
     const { child, port, output } = await startProcess();
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
-    // A sign-up whose body arrives in two halves: in flight when the signal lands.
+    // A sign-up whose body arrives in two halves: in flight when the signal lands. Its
+    // "Expect: 100-continue" makes the server say when it has read the headers and taken the request.
     const body = JSON.stringify({ email: `late-${Date.now()}@example.test`, password: "a long password" });
-    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = request(
-        {
-          host: "127.0.0.1",
-          port,
-          method: "POST",
-          path: "/api/v1/auth/signup",
-          headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
-        },
-        (res) => {
-          let text = "";
-          res.on("data", (chunk: Buffer) => {
-            text += chunk.toString();
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
-        },
-      );
-      req.on("error", reject);
-      req.write(body.slice(0, 10));
-      setTimeout(() => req.end(body.slice(10)), 2_000);
+    const req = request({
+      host: "127.0.0.1",
+      port,
+      method: "POST",
+      path: "/api/v1/auth/signup",
+      headers: {
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(body),
+        expect: "100-continue",
+      },
     });
-    // Long enough for the server to have parsed the request's headers: the request is in flight.
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      req.on("response", (res) => {
+        let text = "";
+        res.on("data", (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on("error", reject);
+    });
+    const taken = new Promise((resolve) => req.once("continue", resolve));
+    req.flushHeaders();
+    await taken;
+    req.write(body.slice(0, 10));
     child.kill("SIGTERM");
+    // The rest of the body only once the server takes no new connection: it is shutting down.
+    await refused(port);
+    req.end(body.slice(10));
 
     const reply = await response;
     expect(reply.status, reply.text).toBe(201);
