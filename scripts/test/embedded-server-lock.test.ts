@@ -1,15 +1,11 @@
 // The embedded database beside a running server: the real server process on a temporary data
-// directory, a user signed up over HTTP, the database on the same directory refused with the
-// server's pid, then the server stopped and started again: the user is still there. Nothing is lost.
-// The refusal is asked of createDatabase here, in this process: what the CLI opens its database
-// with (scripts/src/database.ts), and it refuses before it starts a PGlite. That the CLI reports it
-// and exits 1 is cli-data-dir-lock.test.ts's; a CLI process here cost ~3 s of CPU more.
-import { type ChildProcess, spawn } from "node:child_process";
+// directory, a user signed up over HTTP, the CLI on the same directory refused with the server's
+// pid, then the server stopped and started again: the user is still there. Nothing is lost.
+import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createDatabase, DataDirInUseError } from "@credits/db";
 import { seedPgliteDataDir } from "@credits/db/testing/data-dir";
 import { afterAll, expect, it } from "vitest";
 
@@ -57,7 +53,18 @@ function startServerProcess(): Promise<{ url: string; stop: () => Promise<number
   });
 }
 
-it("the database beside the running server is refused with its pid; after a restart the server's user is there", async () => {
+const cli = (args: string[], input: string) =>
+  new Promise<{ code: number; stderr: string }>((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["scripts/src/cli.ts", ...args],
+      { cwd: root, env, timeout: 60_000 },
+      (error, _stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stderr }),
+    );
+    child.stdin?.end(input);
+  });
+
+it("the CLI beside the running server refuses with its pid; after a restart the server's user is there", async () => {
   const first = await startServerProcess();
   const email = "signed-up@example.test";
   const signUp = await fetch(`${first.url}/api/v1/auth/signup`, {
@@ -68,8 +75,12 @@ it("the database beside the running server is refused with its pid; after a rest
   expect(signUp.status).toBe(201);
   const { user } = (await signUp.json()) as { user: { id: string } };
 
-  expect(() => createDatabase({ dataDir })).toThrow(DataDirInUseError);
-  expect(() => createDatabase({ dataDir })).toThrow(`is in use by another process (pid ${first.pid}`);
+  const refused = await cli(
+    ["users:create", "--email", "admin@example.test", "--role", "admin", "--password-stdin"],
+    "a long password\n",
+  );
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`is in use by another process (pid ${first.pid}`);
   expect(await first.stop()).toBe(0);
 
   const second = await startServerProcess();
