@@ -18,9 +18,9 @@ export default defineProject({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // After the unit and contract projects, one file at a time: a browser, a server and its database per file
-    // are what two cores carry without the page waits timing out (CI saw a 15 s wait expire when
-    // browser files ran beside unit files).
+    // After the unit and contract projects, one file at a time: a server and its database per file,
+    // and the Chromium they share (global-setup.ts), are what two cores carry without the page
+    // waits timing out (CI saw a 15 s wait expire when browser files ran beside unit files).
     fileParallelism: false,
     sequence: { groupOrder: 2 },
   },

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import {
-  launchBrowser,
+  connectBrowser,
   logInThroughPage,
   newPage,
   PASSWORD,
@@ -11,7 +11,7 @@ import {
 } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 async function userWithCredits(label: string, credits: number) {
   const email = uniqueEmail(label);

@@ -1,8 +1,8 @@
 import { parseEnv } from "@credits/env";
 import { describe, expect, test } from "vitest";
 import {
+  connectBrowser,
   docsScreenshot,
-  launchBrowser,
   logInThroughPage,
   newPage,
   PASSWORD,
@@ -11,7 +11,7 @@ import {
 } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 describe("my data", () => {
   test("download my data: the export as a JSON attachment", async () => {

@@ -2,10 +2,10 @@
 // server is aborted, and the page still renders the operations, a schema, the try-it button and
 // code samples in curl, Node.js and Python.
 import { describe, expect, test } from "vitest";
-import { launchBrowser, newPage, screenshot, startWebServer } from "./harness.ts";
+import { connectBrowser, newPage, screenshot, startWebServer } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 describe("the API reference page", () => {
   test("renders offline: operations, a schema, try-it and curl, Node.js and Python samples", async () => {

@@ -5,7 +5,7 @@
 import { randomUUID } from "node:crypto";
 import type { BrowserContext, Page } from "playwright-core";
 import { describe, expect, test } from "vitest";
-import { createUser, launchBrowser, logInThroughPage, newPage, startWebServer } from "./harness.ts";
+import { connectBrowser, createUser, logInThroughPage, newPage, startWebServer } from "./harness.ts";
 
 // The worker is off under NODE_ENV=test unless asked for; a short poll keeps the test quick.
 const server = await startWebServer({
@@ -13,7 +13,7 @@ const server = await startWebServer({
   AUTO_TOPUP_POLL_INTERVAL_MS: "100",
   MAIL_POLL_INTERVAL_MS: "100",
 });
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 async function optIn(page: Page, threshold: number, packName: string): Promise<void> {
   await page.goto("/account");

@@ -6,6 +6,16 @@ import { join } from "node:path";
 export const INSTALL_HINT =
   "install Chromium (Debian/Ubuntu: `apt-get install chromium`) or point CHROME_PATH at a Chrome or Chromium binary";
 
+export const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
 // The Chromium the browser tests drive: CHROME_PATH, the system's, or one Playwright downloaded
 // into its cache. Test tooling, so it reads the process environment itself.
 export function findChromium(): string | null {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { launchBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
+import { connectBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 // RemixBrowser sets this once the app has hydrated (its inline scripts ran).
 const HYDRATED = "'__remixRouter' in window";
 

@@ -7,18 +7,7 @@ import { parseEnv } from "@credits/env";
 import { type RunningServer, startServer } from "@credits/server/main";
 import { createWebApp } from "@credits/web/server";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll } from "vitest";
-import { findChromium, INSTALL_HINT } from "./chromium.ts";
-
-const CHROMIUM_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
+import { afterAll, inject } from "vitest";
 
 export const screenshotDir = fileURLToPath(new URL("../../../test-results/screenshots/", import.meta.url));
 
@@ -58,12 +47,10 @@ function freePort(): Promise<number> {
   });
 }
 
-// One Chromium per test file (a fresh temporary profile: Playwright's launch makes one), a
-// fresh context per test, closed in afterAll.
-export async function launchBrowser(): Promise<Browser> {
-  const executablePath = findChromium();
-  if (!executablePath) throw new Error(`no Chromium: ${INSTALL_HINT}`);
-  const browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+// A connection per test file to the run's one Chromium (global-setup.ts), a fresh context per
+// test. Closing the connection in afterAll closes every context the file opened.
+export async function connectBrowser(): Promise<Browser> {
+  const browser = await chromium.connect(inject("chromiumEndpoint"));
   afterAll(() => browser.close());
   return browser;
 }
@@ -126,10 +113,10 @@ export async function docsScreenshot(page: Page, name: string): Promise<void> {
 }
 
 // The head every test file of the panel shares: its own server (with `overrides` to the
-// environment), one Chromium, and users made on that server.
+// environment), a connection to the run's Chromium, and users made on that server.
 export async function startE2e(overrides: Record<string, string> = {}) {
   const server = await startWebServer(overrides);
-  const browser = await launchBrowser();
+  const browser = await connectBrowser();
   return {
     server,
     browser,

@@ -7,10 +7,10 @@ import { testDb } from "@credits/db/test-setup";
 import { parseEnv } from "@credits/env";
 import { startServer } from "@credits/server/main";
 import { afterAll, describe, expect, test } from "vitest";
-import { createUser, launchBrowser, logInThroughPage, newPage, startWebServer } from "./harness.ts";
+import { connectBrowser, createUser, logInThroughPage, newPage, startWebServer } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 // Instance B: its own pool on the same PostgreSQL database; on PGlite (one process) the same server.
 async function otherInstance(): Promise<string> {

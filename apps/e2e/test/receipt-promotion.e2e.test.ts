@@ -1,13 +1,13 @@
 import type { Page } from "playwright-core";
 import { describe, expect, test } from "vitest";
-import { launchBrowser, newPage, screenshot, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
+import { connectBrowser, newPage, screenshot, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
 
 // Review11 (issue 15): a purchase with a promotion code on the local provider
 // (STRIPE_ALLOW_PROMOTION_CODES: its checkout page offers LOCAL25 and FREE100), from the Buy page
 // to the receipt page's money rows. The local provider simulates no tax, so the receipt shows no
 // tax row here (the rows with tax are covered by apps/web's receiptMoneyRows and the msw tests).
 const server = await startWebServer({ STRIPE_ALLOW_PROMOTION_CODES: "true" });
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 async function buyWithCode(page: Page, packName: string, code: RegExp) {
   await page.goto("/credits");

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { launchBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
+import { connectBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail } from "./harness.ts";
 
 const server = await startWebServer();
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 describe("receipts", () => {
   test("buy a pack on the local provider, follow the receipt link from the success page and from the history", async () => {

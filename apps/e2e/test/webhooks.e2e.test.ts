@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, describe, expect, test } from "vitest";
-import { createUser, launchBrowser, logInThroughPage, newPage, screenshot, startWebServer } from "./harness.ts";
+import { connectBrowser, createUser, logInThroughPage, newPage, screenshot, startWebServer } from "./harness.ts";
 
 const server = await startWebServer({
   OUTBOUND_WEBHOOKS_ALLOW_PRIVATE: "true",
@@ -12,7 +12,7 @@ const server = await startWebServer({
   WEBHOOK_RETRY_MAX_MS: "100",
   ADMIN_APPROVAL_THRESHOLD: "10",
 });
-const browser = await launchBrowser();
+const browser = await connectBrowser();
 
 // A receiving service that fails once, then accepts.
 const received: string[] = [];
