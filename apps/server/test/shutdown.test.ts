@@ -6,7 +6,7 @@ import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seedPgliteDataDir } from "@credits/db/testing/data-dir";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
 
 const dataDir = mkdtempSync(join(tmpdir(), "credits-shutdown-"));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -62,6 +62,10 @@ async function refused(port: number): Promise<void> {
 describe("SIGTERM", () => {
   it("finishes the in-flight request, then exits cleanly", async () => {
     const { child, port, output } = await startProcess();
+    // A failed or timed-out test must not leave the server running (a no-op once it has exited).
+    onTestFinished(() => {
+      child.kill("SIGKILL");
+    });
     const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
 
     // A sign-up whose body arrives in two halves: in flight when the signal lands. Its
@@ -90,7 +94,9 @@ describe("SIGTERM", () => {
     });
     const taken = new Promise((resolve) => req.once("continue", resolve));
     req.flushHeaders();
-    await taken;
+    // Raced with the reply: a request answered or cut before "100 Continue" fails the test now
+    // rather than at its timeout, and its error is not left unhandled while the body waits.
+    await Promise.race([taken, response]);
     req.write(body.slice(0, 10));
     child.kill("SIGTERM");
     // The rest of the body only once the server takes no new connection: it is shutting down.
