@@ -48,9 +48,14 @@ function freePort(): Promise<number> {
 }
 
 // A connection per test file to the run's one Chromium (global-setup.ts), a fresh context per
-// test. Closing the connection in afterAll closes every context the file opened.
+// test. Closing the connection in afterAll closes every context the file opened. A refused
+// connection after earlier files connected means that Chromium died during the run.
 export async function connectBrowser(): Promise<Browser> {
-  const browser = await chromium.connect(inject("chromiumEndpoint"));
+  const shared = inject("chromium");
+  if ("failed" in shared) throw new Error(shared.failed);
+  const browser = await chromium.connect(shared.endpoint).catch((error: unknown) => {
+    throw new Error(`the run's shared Chromium (global-setup.ts) is not reachable: ${String(error)}`);
+  });
   afterAll(() => browser.close());
   return browser;
 }

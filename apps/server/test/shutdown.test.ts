@@ -1,5 +1,5 @@
 // Graceful shutdown of the real process: SIGTERM stops new connections, lets a request that is
-// already in flight finish, answers /readyz 503 meanwhile, closes the database and exits 0.
+// already in flight finish, closes the database and exits 0.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { request } from "node:http";
