@@ -6,8 +6,14 @@ import { type Database, rowsOf } from "./client.ts";
 // Hashes an applied migration may carry besides its file's own. 0003 was edited once after it
 // had been applied, before this check existed; migration 0006 re-creates the function that edit
 // changed, so a database that ran the first version converges, and that version stays accepted.
+// 0038 and 0042 were each released in two texts (stops 27 and 28): 0038 with the batch's locks
+// taken first (ACCESS EXCLUSIVE, retried) or with SHARE on payments only, 0042 with one comment
+// worded otherwise. Both texts of each create the same objects (only how 0038 locks while it runs
+// differs), so nothing needs to converge: databases that ran either version are accepted.
 const SUPERSEDED_HASHES: Readonly<Record<string, readonly string[]>> = {
   "0003_ledger_batch_posting": ["cb15ecb5539a3af548599d4cb866d439f9dd8aac503aa608862d20a02de205fb"],
+  "0038_promo15_revenue_net_of_tax_disputes": ["65bb693fd5e521c141f14cf0a4e7acf6b84b3e85d0b087bd5c199c9ac06c6136"],
+  "0042_erase19_erasure_tasks": ["8720d66371c251cccae9350dbfe353734aa6173c624278811eddffbcdb4ba416"],
 };
 
 export interface MigrationFile {
