@@ -11,7 +11,7 @@ import { runPgbench } from "./pgbench.ts";
 import { cpuMicros, PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
 import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
-import { SPENDS, scenarioNames } from "./scenarios.ts";
+import { SPENDS, scenarioNames, WEBHOOK_CONNECTIONS_DEFAULT } from "./scenarios.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -29,7 +29,7 @@ const DURATION = option("duration", quick ? 3 : 15);
 const WARMUP = option("warmup", quick ? 1 : 3);
 const USERS = option("users", quick ? 1_000 : 10_000);
 const POOL = option("pool", 10);
-const WEBHOOK_CONNECTIONS = option("webhook-connections", 16);
+const WEBHOOK_CONNECTIONS = option("webhook-connections", WEBHOOK_CONNECTIONS_DEFAULT);
 const NAME = readsOnly ? "reads" : spendOnly ? "spend" : onlySome ? "only" : quick ? "quick" : "latest";
 const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const START_BALANCE = 1_000_000;

@@ -9,6 +9,9 @@ export const SPENDS = [
   ["spend 20 grants", 64, "grants"],
 ] as const;
 
+// The webhook scenario's connections unless `--webhook-connections` says otherwise.
+export const WEBHOOK_CONNECTIONS_DEFAULT = 16;
+
 // Every name `--only` may give (scenario@connections), whatever else the command line narrows.
 export const scenarioNames = (webhookConnections: number) => [
   ...SPENDS.map(([name, connections]) => `${name}@${connections}`),

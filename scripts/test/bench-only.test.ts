@@ -7,11 +7,11 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { checkOnly, parseOnly } from "../bench/args.ts";
-import { scenarioNames } from "../bench/scenarios.ts";
+import { scenarioNames, WEBHOOK_CONNECTIONS_DEFAULT } from "../bench/scenarios.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
-// As run.ts asks: its default webhook connections.
-const known = scenarioNames(16);
+// As run.ts asks without --webhook-connections.
+const known = scenarioNames(WEBHOOK_CONNECTIONS_DEFAULT);
 const check =
   (...argv: string[]) =>
   () =>
