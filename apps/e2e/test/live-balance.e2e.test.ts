@@ -32,13 +32,27 @@ describe("live balance", () => {
     const scope = { kind: "user", id: user.id } as const;
     await server.services.credits.grant({ userId: user.id, amount: 120, idempotencyKey: randomUUID(), scope });
     const { context, page } = await newPage(browser, server.url);
+    // Counts the balance events each page's stream receives: the page revalidates on a change
+    // after its first event, so the spend must come after that one (a fixed wait did not know).
+    await context.addInitScript(() => {
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init);
+          this.addEventListener("balance", () => {
+            const seen = Number(document.documentElement.dataset.balanceEvents ?? 0);
+            document.documentElement.dataset.balanceEvents = String(seen + 1);
+          });
+        }
+      };
+    });
     await logInThroughPage(page, user.email);
     await page.goto("/account");
     await page.getByLabel("Alert threshold (credits)").fill("100");
     await page.getByRole("button", { name: "Save alert" }).click();
     await expect.poll(() => page.getByLabel("Alert threshold (credits)").inputValue()).toBe("100");
     await expect.poll(() => page.getByRole("status").filter({ hasText: "alert threshold" }).count()).toBe(0);
-    await page.waitForTimeout(500);
+    await page.waitForFunction(() => Number(document.documentElement.dataset.balanceEvents ?? 0) > 0);
 
     const cookie = (await context.cookies()).find((candidate) => candidate.name === "session");
     const reply = await fetch(`${spendBase}/api/v1/credits/spend`, {
