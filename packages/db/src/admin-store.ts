@@ -144,8 +144,7 @@ export const RECENT_USERS_SCANNED = 2_000;
 // Two steps, so that neither depends on how many users match (ADR 026). First the newest
 // RECENT_USERS_SCANNED users, filtered: a query many users match (a domain, a common fragment)
 // fills the page there, and that page is the answer (every user outside is older). Else the
-// matches are few: all of them through the trigram or prefix index (the subquery's OFFSET 0 keeps
-// the planner from walking the newest-first index over every user instead), then sorted.
+// matches are few: all of them through the trigram or prefix index, then sorted.
 async function searchUsers(readDb: Database, query: string, limit: number): Promise<UserSummary[]> {
   if (query === "")
     return readDb
@@ -170,8 +169,14 @@ async function searchUsers(readDb: Database, query: string, limit: number): Prom
     .orderBy(desc(recent.createdAt), desc(recent.id))
     .limit(limit);
   if (page.length >= limit) return page;
-  const matches = readDb.select(summaryColumns).from(users).where(matching(users)).offset(0).as("matches");
-  return readDb.select().from(matches).orderBy(desc(matches.createdAt), desc(matches.id)).limit(limit);
+  // Ordered by an expression the newest-first index cannot serve: the planner then cannot walk
+  // that index over every user to find a few old matches (ADR 026); equal to created_at.
+  return readDb
+    .select(summaryColumns)
+    .from(users)
+    .where(matching(users))
+    .orderBy(sql`${users.createdAt} + interval '0 seconds' desc`, desc(users.id))
+    .limit(limit);
 }
 
 // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and
