@@ -6,7 +6,7 @@ import {
   type UserSummary,
   unapprovedGrantActions,
 } from "@credits/core";
-import { and, desc, eq, gt, gte, inArray, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, type Column, desc, eq, gt, gte, inArray, like, lt, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import { type Database, rowsOf } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
@@ -136,15 +136,46 @@ function listActions(readDb: Database, query: AuditQuery) {
     .limit(query.limit);
 }
 
+// Newest first; id breaks ties so the order is total (the index of migration 0045).
+const newestFirst = [desc(users.createdAt), desc(users.id)];
+// How many of the newest users a search reads before it turns to the email indexes (ADR 026).
+export const RECENT_USERS_SCANNED = 2_000;
+
+// Two steps, so that neither depends on how many users match (ADR 026). First the newest
+// RECENT_USERS_SCANNED users, filtered: a query many users match (a domain, a common fragment)
+// fills the page there, and that page is the answer (every user outside is older). Else the
+// matches are few: all of them through the trigram or prefix index, then sorted.
 async function searchUsers(readDb: Database, query: string, limit: number): Promise<UserSummary[]> {
-  if (query === "") return readDb.select(summaryColumns).from(users).orderBy(desc(users.createdAt)).limit(limit);
+  if (query === "")
+    return readDb
+      .select(summaryColumns)
+      .from(users)
+      .orderBy(...newestFirst)
+      .limit(limit);
   const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
   const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
+  const matching = (t: { email: Column; id: Column }) =>
+    or(like(t.email, pattern), isUuid(query) ? eq(t.id, query) : undefined);
+  const recent = readDb
+    .select(summaryColumns)
+    .from(users)
+    .orderBy(...newestFirst)
+    .limit(RECENT_USERS_SCANNED)
+    .as("recent");
+  const page = await readDb
+    .select()
+    .from(recent)
+    .where(matching(recent))
+    .orderBy(desc(recent.createdAt), desc(recent.id))
+    .limit(limit);
+  if (page.length >= limit) return page;
+  // Ordered by an expression the newest-first index cannot serve: the planner then cannot walk
+  // that index over every user to find a few old matches (ADR 026); equal to created_at.
   return readDb
     .select(summaryColumns)
     .from(users)
-    .where(or(like(users.email, pattern), isUuid(query) ? eq(users.id, query) : undefined))
-    .orderBy(desc(users.createdAt))
+    .where(matching(users))
+    .orderBy(sql`${users.createdAt} + interval '0 seconds' desc`, desc(users.id))
     .limit(limit);
 }
 

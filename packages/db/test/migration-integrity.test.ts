@@ -56,6 +56,7 @@ const PINNED: Record<string, string> = {
   "0042_erase19_erasure_tasks": "673198e1267785ef33bfd5924addfcdb94e1499a879bb80ab770339b3c9da157",
   "0043_ack17_break_requests": "902f8a7a677758fc05d48412a751b7f60f28a8b8df3a84b52ff8d090ba847ede",
   "0044_alloc28_restore_one_row_per_grant": "e2355b06155a8cd5dcb5974be1e8cea623d9d9f612ee13825a1f30c8b247c061",
+  "0045_search17_users_newest": "74c934aff91798ed7cd4d19a48e05dd0d19d893b6fe100cc52d222755aaea7da",
 };
 
 describe("migration integrity", () => {

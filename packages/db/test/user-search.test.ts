@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { createAdminStore } from "../src/admin-store.ts";
+import { createAdminStore, RECENT_USERS_SCANNED } from "../src/admin-store.ts";
 import { rowsOf } from "../src/client.ts";
 import { users } from "../src/schema.ts";
 import { testDb } from "./setup.ts";
@@ -50,5 +50,60 @@ describe("admin user search", () => {
       });
     expect(await plan(`%b-${tag}%`)).toMatch(/users_email_trgm_idx/);
     expect(await plan("zz%")).toMatch(/users_email_prefix_idx|users_email_trgm_idx/);
+  });
+
+  it("reads the newest users from an index, not by sorting every user (migration 0045)", async () => {
+    const rows = rowsOf<{ "QUERY PLAN": string }>(
+      await db.execute(sql`EXPLAIN SELECT id FROM users ORDER BY created_at DESC, id DESC LIMIT 20`),
+    );
+    expect(rows.map((r) => r["QUERY PLAN"]).join("\n")).toMatch(/Scan Backward using users_created_at_id_idx/);
+  });
+});
+
+// The search reads the newest users first and only then the email indexes (ADR 026): either way
+// it answers as one filtered, sorted read of every user would, newest first and id breaking ties.
+describe("admin user search order", () => {
+  const reference = async (fragment: string, limit: number) =>
+    rowsOf<{ email: string }>(
+      await db.execute(
+        sql`SELECT email FROM users WHERE email LIKE ${`%${fragment}%`} ORDER BY created_at DESC, id DESC LIMIT ${limit}`,
+      ),
+    ).map((row) => row.email);
+  const inOrder = async (query: string) => (await admin.searchUsers(query, 20)).map((u) => u.email);
+
+  it("pages matches among the newest users newest first, ties by id", async () => {
+    const fresh = randomUUID().slice(0, 8);
+    // One statement: every row has the same created_at (now()), so only id orders them.
+    await db.execute(sql`
+      INSERT INTO users (email) SELECT 'new' || g || '-' || ${fresh} || '@example.test' FROM generate_series(1, 30) AS g`);
+    const page = await inOrder(fresh);
+    expect(page).toHaveLength(20);
+    expect(page).toEqual(await reference(fresh, 20));
+  });
+
+  it("finds old matches behind more than RECENT_USERS_SCANNED newer users", async () => {
+    const old = randomUUID().slice(0, 8);
+    // 25 matches on five days of 2001, five to a day; then more non-matching users, all newer.
+    await db.execute(sql`
+      INSERT INTO users (email, created_at)
+      SELECT 'old' || g || '-' || ${old} || '@example.test', timestamptz '2001-01-01' + (g % 5) * interval '1 day'
+        FROM generate_series(1, 25) AS g`);
+    await db.execute(sql`
+      INSERT INTO users (email, created_at)
+      SELECT 'filler' || g || '-' || ${randomUUID()} || '@example.test', timestamptz '2002-01-01' + g * interval '1 second'
+        FROM generate_series(1, ${RECENT_USERS_SCANNED + 1}) AS g`);
+    const page = await inOrder(old);
+    expect(page).toHaveLength(20);
+    expect(page).toEqual(await reference(old, 20));
+    const [oldest] = rowsOf<{ id: string }>(
+      await db.execute(sql`SELECT id FROM users WHERE email = ${`old5-${old}@example.test`}`),
+    );
+    expect((await admin.searchUsers(oldest?.id ?? "", 20)).map((u) => u.email)).toEqual([`old5-${old}@example.test`]);
+  });
+
+  it("treats control characters and an unknown uuid as text that matches nobody", async () => {
+    expect(await found("\u0001\u0007")).toEqual([]);
+    expect(await found(`${tag}\n`)).toEqual([]);
+    expect(await found(randomUUID())).toEqual([]);
   });
 });
