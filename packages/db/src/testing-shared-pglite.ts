@@ -97,8 +97,8 @@ async function withTimeout<T>(work: Promise<T>): Promise<T> {
 
 // The file's view of the instance: what a PGlite of its own would be. close() ends the lease and
 // undoes the file's listeners (PGlite keeps them in JavaScript, where DISCARD ALL's UNLISTEN does
-// not reach: a callback left there would hear the next file's notifications, and its LISTEN on the
-// same channel would not be sent). After close(), every method rejects as a closed PGlite's does,
+// not reach: a callback left there would hear the next file's notifications on its channel once
+// that file listens to it). After close(), every method rejects as a closed PGlite's does,
 // so a timer or request the file left running cannot write into the next file's database.
 function lend(shared: Shared): PGlite {
   shared.lent = true;

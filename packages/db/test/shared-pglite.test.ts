@@ -83,12 +83,14 @@ describe.skipIf(!image)("the shared PGlite, lent to one file after another", () 
       await next.exec("NOTIFY left_behind, 'for the next file'");
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(heard).toEqual([]);
-      // The next file's LISTEN on the same channel is sent again, and heard.
+      // The next file listening on the same channel hears its notification, and the earlier
+      // file's callback does not.
       const nextHeard: string[] = [];
       await next.listen("left_behind", (payload) => nextHeard.push(payload));
       await next.exec("NOTIFY left_behind, 'heard'");
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(nextHeard).toEqual(["heard"]);
+      expect(heard).toEqual([]);
     } finally {
       await next.close();
     }
