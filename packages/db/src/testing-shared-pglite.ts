@@ -104,12 +104,14 @@ function lend(shared: Shared): PGlite {
   shared.lent = true;
   const { client } = shared;
   let closed = false;
-  const channels = new Set<string>();
+  // What the file's listen() calls returned: each removes its callback (PGlite's unlisten(channel)
+  // without one sends UNLISTEN but keeps the channel's callbacks).
+  const unlistens: (() => Promise<void>)[] = [];
   const callbacks = new Set<(channel: string, payload: string) => void>();
   const close = async () => {
     if (closed) return;
     closed = true;
-    for (const channel of channels) await client.unlisten(channel);
+    for (const unlisten of unlistens) await unlisten();
     for (const callback of callbacks) client.offNotification(callback);
     shared.lent = false;
   };
@@ -122,9 +124,10 @@ function lend(shared: Shared): PGlite {
       if (typeof value !== "function") return value;
       if (closed) return () => Promise.reject(new Error("PGlite is closed"));
       if (property === "listen") {
-        return (channel: string, ...rest: unknown[]) => {
-          channels.add(channel);
-          return (value as (...args: unknown[]) => unknown).call(target, channel, ...rest);
+        return async (...args: Parameters<PGlite["listen"]>) => {
+          const unlisten = await target.listen(...args);
+          unlistens.push(() => unlisten());
+          return unlisten;
         };
       }
       if (property === "onNotification") {
