@@ -28,7 +28,7 @@ const OUR_RELATIONS = `c.relnamespace IN (SELECT oid FROM pg_namespace WHERE ${O
 // What a test could change and the next file would see, one query a kind. The planner's inputs
 // are in it (pg_class sizes, pg_statistic, per-column statistics targets): a file that ran ANALYZE
 // would otherwise change the plans the next file's EXPLAIN tests see.
-export const FINGERPRINT_PARTS: Record<string, string> = {
+const FINGERPRINT_PARTS: Record<string, string> = {
   schemas: `SELECT nspname, nspowner::regrole, nspacl FROM pg_namespace WHERE ${OUR_SCHEMAS}`,
   relations: `SELECT c.oid::regclass, relkind, relpersistence, relowner::regrole, relacl, reloptions,
       relrowsecurity, relforcerowsecurity, relreplident, relpages, reltuples, relallvisible, relallfrozen
@@ -112,11 +112,10 @@ export async function fingerprint(
   client: PGlite,
   image: Pick<ImageState, "tables" | "seeded" | "sequences">,
 ): Promise<Fingerprint> {
-  const parts = { ...FINGERPRINT_PARTS, data: dataQuery(image) };
-  const names = Object.keys(parts);
-  const select = names.map((name, i) => `(${digestQuery(parts[name] as string)}) AS p${i}`).join(",\n");
+  const parts = Object.entries({ ...FINGERPRINT_PARTS, data: dataQuery(image) });
+  const select = parts.map(([, query], i) => `(${digestQuery(query)}) AS p${i}`).join(",\n");
   const { rows } = await client.query<Record<string, string>>(`SELECT ${select}`);
-  return Object.fromEntries(names.map((name, i) => [name, rows[0]?.[`p${i}`] ?? ""]));
+  return Object.fromEntries(parts.map(([name], i) => [name, rows[0]?.[`p${i}`] ?? ""]));
 }
 
 // The kinds of state in which `now` differs from the image's.
