@@ -14,7 +14,8 @@ const unit = {
   hookTimeout: 60_000,
   pool: "forks" as const,
   // Every log line of the run is captured and scanned for secrets and personal data at the end.
-  // One migrated PGlite image per run, loaded by every test file (no initdb, no migrations).
+  // One migrated PGlite image per run, loaded by each worker (unit) or test file (unit-own-process)
+  // instead of initdb and the migrations.
   // Both unit projects list them: vitest runs every project's global setup before any test, and
   // the second PGlite image setup keeps the first's image (the recordings are emptied twice).
   globalSetup: [
@@ -71,6 +72,10 @@ export default defineConfig({
           // and resets the environment, timers and HTTP interception. A 10-file PGlite subset took
           // 52-67 s of CPU that way instead of 104-118 s (README, Tests).
           isolate: false,
+          // On PGlite, each worker keeps one database and resets it to the migrated image for every
+          // file instead of loading the image into a new PGlite per file (packages/db/test/setup.ts,
+          // packages/db/src/testing-shared-pglite.ts).
+          provide: { sharedPglite: true },
         },
       },
       {

@@ -7,9 +7,11 @@ import { vi } from "vitest";
 // after another (isolate: false, vitest.config.ts), keeping what Node loaded (drizzle, PGlite, the
 // Stripe SDK, msw, Hono…: node_modules, compiled once per worker). This gives each file what a new
 // process gave it: every module of ours (packages, apps, test helpers: run by Vitest's module
-// runner) is evaluated again, so each file has its own database (packages/db/test/setup.ts), env
-// and module state; the environment variables the worker started with; real timers; no HTTP
-// interception. In a new process (the unit-own-process project) there is nothing to reset.
+// runner) is evaluated again, so each file has its own module state and env, and its database
+// (packages/db/test/setup.ts: on PGlite the worker's one instance, brought back to the migrated
+// image for each file, or a new one when that cannot be trusted); the environment variables the
+// worker started with; real timers; no HTTP interception. In a new process (the unit-own-process
+// project) there is nothing to reset.
 const KEY = Symbol.for("credits.test.reused-worker.start");
 const holder = globalThis as { [KEY]?: ReturnType<typeof processState> };
 // What a new process has: taken before the worker's first file.

@@ -41,6 +41,9 @@ export interface DatabaseOptions {
   dataDir?: string;
   // PGlite only: start from this dumped data directory (PGlite's dumpDataDir) instead of initdb.
   loadDataDir?: Blob | undefined;
+  // PGlite only: an instance already open, used instead of opening `dataDir`; the handle's close()
+  // calls its close(). The tests lend one per worker this way (testing-shared-pglite.ts).
+  pglite?: PGlite | undefined;
   poolMax?: number;
   // PostgreSQL only: named prepared statements (false behind a pooler that cannot keep them).
   prepare?: boolean;
@@ -59,7 +62,9 @@ export function createDatabase(options: DatabaseOptions): DatabaseHandle {
         prepare: options.prepare ?? true,
         readUrl: options.readUrl,
       })
-    : pgliteHandle(options.dataDir ?? "./.data", options.loadDataDir);
+    : options.pglite
+      ? pgliteHandle(options.pglite, () => {})
+      : openPgliteHandle(options.dataDir ?? "./.data", options.loadDataDir);
 }
 
 interface PostgresSettings {
@@ -110,12 +115,19 @@ function postgresHandle(url: string, settings: PostgresSettings): DatabaseHandle
   };
 }
 
-function pgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseHandle {
+function openPgliteHandle(dataDir: string, loadDataDir: Blob | undefined): DatabaseHandle {
   const inMemory = dataDir.startsWith("memory://");
   if (!inMemory) mkdirSync(dataDir, { recursive: true });
   const unlock = inMemory ? () => {} : lockDataDir(dataDir);
+  return pgliteHandle(openPglite(dataDir, loadDataDir), unlock);
+}
+
+export function openPglite(dataDir: string, loadDataDir?: Blob): PGlite {
   // pg_trgm: the admin user search index (migration 0015).
-  const client = new PGlite({ dataDir, loadDataDir, extensions: { pg_trgm } });
+  return new PGlite({ dataDir, loadDataDir, extensions: { pg_trgm } });
+}
+
+function pgliteHandle(client: PGlite, unlock: () => void): DatabaseHandle {
   const inFlight = { count: 0 };
   const db = drizzlePglite(counted(client, inFlight, ["query", "transaction"]), { schema });
   return {

@@ -3,7 +3,7 @@
 import { cpSync } from "node:fs";
 
 // The path of a migrated PGlite data directory on disk, written once per test run on PGlite by the
-// suite's global setup (from the same image as every test file's in-memory database).
+// suite's global setup (from the same image the test files' in-memory databases load).
 export const PGLITE_DATA_DIR_ENV = "CREDITS_TEST_PGLITE_DATA_DIR";
 
 // Copies the run's migrated data directory into `dataDir` (empty), so the process started on it

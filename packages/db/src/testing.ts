@@ -7,6 +7,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { createDatabase, type Database, type DatabaseHandle, rowsOf } from "./client.ts";
 import * as schema from "./schema.ts";
+import { lendSharedPglite } from "./testing-shared-pglite.ts";
 
 export interface TestDatabase extends DatabaseHandle {
   // The connection string of this test's own database; undefined on PGlite.
@@ -15,8 +16,9 @@ export interface TestDatabase extends DatabaseHandle {
 
 // The path of a migrated PGlite data directory, dumped once per test run by the suite's global
 // setup (writePgliteImage). initdb and the migrations cost several seconds of every test file's
-// start; loading the image costs a fraction of that. The migrations themselves stay covered: the
-// image is made by them, and migrations.test.ts runs them on empty databases.
+// start; loading the image costs a fraction of that (in the unit project's reused workers, once per
+// worker: testing-shared-pglite.ts). The migrations themselves stay covered: the image is made by
+// them, and migrations.test.ts runs them on empty databases.
 export const PGLITE_IMAGE_ENV = "CREDITS_TEST_PGLITE_IMAGE";
 // The same cluster dumped before its first migration (just after initdb): the older databases of the
 // migration tests (packages/db/test/older-database.ts) load it instead of running initdb, about
@@ -24,13 +26,20 @@ export const PGLITE_IMAGE_ENV = "CREDITS_TEST_PGLITE_IMAGE";
 export const PGLITE_EMPTY_IMAGE_ENV = "CREDITS_TEST_PGLITE_EMPTY_IMAGE";
 
 // A fresh, migrated database for one test file: a new database on the PostgreSQL server at
-// `serverUrl` (dropped again on close), or an in-memory PGlite when there is none.
-export async function createTestDatabase(serverUrl: string | undefined): Promise<TestDatabase> {
+// `serverUrl` (dropped again on close), or an in-memory PGlite when there is none. `shared`: on
+// PGlite, the worker's one instance, reset to the image's state for this file (lendSharedPglite);
+// only where a worker runs one file at a time and nothing else in the file asks for it.
+export async function createTestDatabase(
+  serverUrl: string | undefined,
+  options: { shared?: boolean } = {},
+): Promise<TestDatabase> {
   if (!serverUrl) {
     const image = process.env[PGLITE_IMAGE_ENV];
-    // Backed by the file: read once, where a Blob of its bytes would copy them twice more.
-    const loadDataDir = image ? await openAsBlob(image) : undefined;
-    const handle = createDatabase({ dataDir: "memory://", loadDataDir });
+    const handle =
+      image && options.shared
+        ? createDatabase({ pglite: await lendSharedPglite(image) })
+        : // Backed by the file: read once, where a Blob of its bytes would copy them twice more.
+          createDatabase({ dataDir: "memory://", loadDataDir: image ? await openAsBlob(image) : undefined });
     // On the image: checks every migration is applied and unchanged, and applies none.
     await handle.migrate();
     return { ...handle, url: undefined };

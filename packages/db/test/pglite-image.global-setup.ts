@@ -4,9 +4,10 @@ import { join } from "node:path";
 import { PGLITE_EMPTY_IMAGE_ENV, PGLITE_IMAGE_ENV, writePgliteImage } from "../src/testing.ts";
 import { PGLITE_DATA_DIR_ENV } from "../src/testing-data-dir.ts";
 
-// Once per test run on PGlite: one migrated data directory, which every test file's database loads
-// instead of running initdb and the migrations itself (see PGLITE_IMAGE_ENV), and the same written
-// out on disk for the tests that start a process on a data directory (see PGLITE_DATA_DIR_ENV).
+// Once per test run on PGlite: one migrated data directory, which the test databases load instead
+// of running initdb and the migrations (see PGLITE_IMAGE_ENV; in the unit project once per worker,
+// then reset to it for each file: testing-shared-pglite.ts), and the same written out on disk for
+// the tests that start a process on a data directory (see PGLITE_DATA_DIR_ENV).
 // The test workers are started after this and inherit the variables. Both unit projects list this
 // setup and vitest runs both in its one main process: the second keeps the first's image.
 export default async function setup(): Promise<(() => void) | undefined> {
