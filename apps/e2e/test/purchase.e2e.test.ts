@@ -55,7 +55,7 @@ describe("buying credits", () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Account" }).click();
     await page.waitForURL("**/account");
     await page.getByText("This device", { exact: true }).waitFor();
-    await screenshot(page, "account");
+    await screenshot(page, "account-after-purchase");
     await context.close();
   });
 

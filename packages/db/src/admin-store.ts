@@ -152,6 +152,15 @@ async function searchUsers(readDb: Database, query: string, limit: number): Prom
       .from(users)
       .orderBy(...newestFirst)
       .limit(limit);
+  const steps = userSearchSteps(readDb, query, limit);
+  const page = await steps.recent;
+  if (page.length >= limit) return page;
+  return steps.all;
+}
+
+// The two statements of a search, built here so that a test can plan them as the server's
+// prepared statements run (a generic plan must not walk the newest-first index: ADR 026).
+export function userSearchSteps(readDb: Database, query: string, limit: number) {
   const escaped = query.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`);
   const pattern = query.length >= MIN_SUBSTRING_SEARCH ? `%${escaped}%` : `${escaped}%`;
   const matching = (t: { email: Column; id: Column }) =>
@@ -162,21 +171,22 @@ async function searchUsers(readDb: Database, query: string, limit: number): Prom
     .orderBy(...newestFirst)
     .limit(RECENT_USERS_SCANNED)
     .as("recent");
-  const page = await readDb
-    .select()
-    .from(recent)
-    .where(matching(recent))
-    .orderBy(desc(recent.createdAt), desc(recent.id))
-    .limit(limit);
-  if (page.length >= limit) return page;
-  // Ordered by an expression the newest-first index cannot serve: the planner then cannot walk
-  // that index over every user to find a few old matches (ADR 026); equal to created_at.
-  return readDb
-    .select(summaryColumns)
-    .from(users)
-    .where(matching(users))
-    .orderBy(sql`${users.createdAt} + interval '0 seconds' desc`, desc(users.id))
-    .limit(limit);
+  return {
+    recent: readDb
+      .select()
+      .from(recent)
+      .where(matching(recent))
+      .orderBy(desc(recent.createdAt), desc(recent.id))
+      .limit(limit),
+    // Ordered by an expression the newest-first index cannot serve: the planner then cannot walk
+    // that index over every user to find a few old matches (ADR 026); equal to created_at.
+    all: readDb
+      .select(summaryColumns)
+      .from(users)
+      .where(matching(users))
+      .orderBy(sql`${users.createdAt} + interval '0 seconds' desc`, desc(users.id))
+      .limit(limit),
+  };
 }
 
 // Per UTC day: credits bought, spent (spends and captured holds), adjusted, clawed back, and

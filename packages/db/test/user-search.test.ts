@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { createAdminStore, RECENT_USERS_SCANNED } from "../src/admin-store.ts";
+import { createAdminStore, RECENT_USERS_SCANNED, userSearchSteps } from "../src/admin-store.ts";
 import { rowsOf } from "../src/client.ts";
 import { users } from "../src/schema.ts";
 import { testDb } from "./setup.ts";
@@ -100,6 +100,30 @@ describe("admin user search order", () => {
     );
     expect((await admin.searchUsers(oldest?.id ?? "", 20)).map((u) => u.email)).toEqual([`old5-${old}@example.test`]);
   });
+
+  // The server prepares its statements (postgres.js), and PostgreSQL may switch a prepared one to
+  // its generic plan (LIKE $1 at a default selectivity): the second step must not walk the
+  // newest-first index over every user then. With sorting priced out, any index that serves the
+  // step's order would be walked; the ORDER BY expression leaves none (ADR 026).
+  it.each([`t1999-${tag}`, "fi", randomUUID()])(
+    "plans the second step for %s without the newest-first index",
+    async (query) => {
+      const { sql: text, params } = userSearchSteps(db, query, 20).all.toSQL();
+      const literal = (value: unknown) => (typeof value === "number" ? String(value) : `'${String(value)}'`);
+      const plan = await db.transaction(async (tx) => {
+        await tx.execute(sql`SET LOCAL plan_cache_mode = force_generic_plan`);
+        await tx.execute(sql`SET LOCAL enable_sort = off`);
+        await tx.execute(sql.raw(`PREPARE user_search_all AS ${text}`));
+        const rows = rowsOf<{ "QUERY PLAN": string }>(
+          await tx.execute(sql.raw(`EXPLAIN EXECUTE user_search_all(${params.map(literal).join(", ")})`)),
+        );
+        await tx.execute(sql`DEALLOCATE user_search_all`);
+        return rows.map((r) => r["QUERY PLAN"]).join("\n");
+      });
+      expect(plan).toMatch(/\$1/);
+      expect(plan).not.toMatch(/users_created_at_id_idx/);
+    },
+  );
 
   it("treats control characters and an unknown uuid as text that matches nobody", async () => {
     expect(await found("\u0001\u0007")).toEqual([]);
