@@ -39,6 +39,10 @@ const FINGERPRINT_PARTS: Record<string, string> = {
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE ${OUR_RELATIONS} AND attnum > 0`,
+  // COMMENT ON: obj_description() reads them, and neither their catalogs nor a reset's TRUNCATE
+  // have an OID of their own to count (otherObjects).
+  comments: `SELECT classoid::regclass, objoid, objsubid, description FROM pg_description WHERE objoid >= 16384
+    UNION ALL SELECT classoid::regclass, objoid, 0, description FROM pg_shdescription`,
   indexes: `SELECT pg_get_indexdef(indexrelid), indisvalid, indisready, indislive, indisclustered
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE ${OUR_RELATIONS}`,
   constraints: `SELECT conrelid::regclass, contypid::regtype, conname, pg_get_constraintdef(oid),

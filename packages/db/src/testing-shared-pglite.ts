@@ -10,7 +10,7 @@
 // (a file that failed while being collected never runs its afterAll) gets the next file a new
 // instance loaded from the image, as every file had before, with one line on stderr saying why.
 import { openAsBlob } from "node:fs";
-import type { PGlite } from "@electric-sql/pglite";
+import type { PGlite, Transaction } from "@electric-sql/pglite";
 import { openPglite } from "./client.ts";
 import { captureImage, differences, fingerprint, type ImageState, resetToImage } from "./testing-pglite-state.ts";
 
@@ -108,6 +108,13 @@ function lend(shared: Shared): PGlite {
   // without one sends UNLISTEN but keeps the channel's callbacks).
   const unlistens: (() => Promise<void>)[] = [];
   const callbacks = new Set<(channel: string, payload: string) => void>();
+  const tracked =
+    <A extends unknown[]>(listen: (...args: A) => Promise<() => Promise<void>>) =>
+    async (...args: A) => {
+      const unlisten = await listen(...args);
+      unlistens.push(() => unlisten());
+      return unlisten;
+    };
   const close = async () => {
     if (closed) return;
     closed = true;
@@ -123,12 +130,17 @@ function lend(shared: Shared): PGlite {
       const value = Reflect.get(target, property, target);
       if (typeof value !== "function") return value;
       if (closed) return () => Promise.reject(new Error("PGlite is closed"));
-      if (property === "listen") {
-        return async (...args: Parameters<PGlite["listen"]>) => {
-          const unlisten = await target.listen(...args);
-          unlistens.push(() => unlisten());
-          return unlisten;
-        };
+      if (property === "listen") return tracked(target.listen.bind(target));
+      // A transaction's listen() registers its callback on the instance itself, past this view.
+      if (property === "transaction") {
+        return <T>(callback: (tx: Transaction) => Promise<T>) =>
+          target.transaction((tx) =>
+            callback(
+              new Proxy(tx, {
+                get: (inner, name) => (name === "listen" ? tracked(inner.listen) : Reflect.get(inner, name, inner)),
+              }),
+            ),
+          );
       }
       if (property === "onNotification") {
         return (callback: (channel: string, payload: string) => void) => {

@@ -111,6 +111,7 @@ describe.skipIf(!image)("the shared PGlite, lent to one file after another", () 
     ],
     ["settings", "ALTER DATABASE postgres SET work_mem = '7MB'"],
     ["roles", "CREATE ROLE left_behind"],
+    ["comments", "COMMENT ON TABLE users IS 'left behind'"],
   ])("a change of %s gets the next file a new instance", async ([kind, statement]) => {
     const first = await lend();
     await first.exec(statement as string);
@@ -125,6 +126,25 @@ describe.skipIf(!image)("the shared PGlite, lent to one file after another", () 
         expect.stringMatching(new RegExp(`differs from the image in: .*${kind}`)),
       ]);
       expect(await observed(next)).toEqual(expected);
+    } finally {
+      await next.close();
+    }
+  });
+
+  it("a callback a transaction's listen() registered does not hear the next file", async () => {
+    const first = await lend();
+    const heard: string[] = [];
+    await first.transaction(async (tx) => {
+      await tx.listen("left_behind", (payload) => heard.push(payload));
+    });
+    await first.close();
+
+    const next = await lend();
+    try {
+      await next.listen("left_behind", () => {});
+      await next.exec("NOTIFY left_behind, 'for the next file'");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(heard).toEqual([]);
     } finally {
       await next.close();
     }
