@@ -2,8 +2,8 @@
 // receipts and low-balance alerts queued by the ledger, erasure confirmations, retries, one mail
 // per cause, hostile names. The local outbox: mail-local.test.ts.
 import { randomUUID } from "node:crypto";
-import { creditPackages, mails } from "@credits/db/schema";
-import { eq } from "drizzle-orm";
+import { autoTopUpAttempts, creditPackages, mails } from "@credits/db/schema";
+import { and, eq, like } from "drizzle-orm";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTestServer, testDb } from "../harness.ts";
 import { buy, call, signUp } from "./mail-helpers.ts";
@@ -101,9 +101,27 @@ describe("mail over SMTP", () => {
     const { packageId } = await buy(server.url, user.cookie, "pay_declining_card");
     const scope = { kind: "user", id: user.id } as const;
     await server.services.credits.spend({ userId: user.id, amount: 60, idempotencyKey: randomUUID(), scope });
-    await server.services.autoTopUp.runOnce();
+    expect(await server.services.autoTopUp.runOnce()).toEqual({ claimed: 1 });
     const failed = () => mailsTo(user.email).filter((mail) => mail.subject?.includes("top-up"));
-    await expect.poll(() => failed().length, { timeout: 10_000, interval: 200 }).toBe(1);
+    // Each step's state, so a stall names the step: the attempt, its mail's row, what arrived.
+    const steps = async () => {
+      const [attempt] = await db
+        .select({ status: autoTopUpAttempts.status, reason: autoTopUpAttempts.reason })
+        .from(autoTopUpAttempts)
+        .where(eq(autoTopUpAttempts.userId, user.id));
+      const [row] = await db
+        .select({ status: mails.status, attempts: mails.attempts })
+        .from(mails)
+        .where(and(eq(mails.userId, user.id), like(mails.cause, "auto_topup_failed:%")));
+      return { attempt, mail: row, received: failed().length };
+    };
+    await expect
+      .poll(steps, { timeout: 10_000, interval: 200 })
+      .toEqual({
+        attempt: { status: "failed", reason: "declined" },
+        mail: { status: "sent", attempts: 1 },
+        received: 1,
+      });
     const [mail] = failed();
     const payUrl = `http://localhost:3000/credits?package=${packageId}`;
     expect(mail?.subject).toBe("Your automatic top-up did not go through");
