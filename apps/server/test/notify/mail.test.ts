@@ -115,13 +115,11 @@ describe("mail over SMTP", () => {
         .where(and(eq(mails.userId, user.id), like(mails.cause, "auto_topup_failed:%")));
       return { attempt, mail: row, received: failed().length };
     };
-    await expect
-      .poll(steps, { timeout: 10_000, interval: 200 })
-      .toEqual({
-        attempt: { status: "failed", reason: "declined" },
-        mail: { status: "sent", attempts: 1 },
-        received: 1,
-      });
+    await expect.poll(steps, { timeout: 10_000, interval: 200 }).toEqual({
+      attempt: { status: "failed", reason: "declined" },
+      mail: { status: "sent", attempts: 1 },
+      received: 1,
+    });
     const [mail] = failed();
     const payUrl = `http://localhost:3000/credits?package=${packageId}`;
     expect(mail?.subject).toBe("Your automatic top-up did not go through");
