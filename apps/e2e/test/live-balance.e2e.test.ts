@@ -1,6 +1,7 @@
 // The live balance and the low-balance banner in the browser: a spend made through the API (on
 // another server instance when PostgreSQL is there to share) updates the open page without a
-// reload; setting the threshold on /account and going below it shows the banner.
+// reload; setting the threshold on /account and going below it shows the banner. The page's own
+// change, heard after its reload, keeps the form's result on screen.
 import { randomUUID } from "node:crypto";
 import { createDatabase } from "@credits/db";
 import { testDb } from "@credits/db/test-setup";
@@ -66,6 +67,43 @@ describe("live balance", () => {
     await expect
       .poll(() => page.getByRole("status").filter({ hasText: "below your alert threshold of 100" }).count())
       .toBe(1);
+    await context.close();
+  });
+
+  // Remix clears a form's result (actionData) on any later reload, so reloading for an event the
+  // page's data already shows took "Report ready" away again; when the event came after the
+  // action's own reload (a loaded machine), the browser tests waited for it in vain.
+  test('the page\'s own spend, heard after its reload, keeps "Report ready" on screen', async () => {
+    const user = await createUser(server, "live-own", "user");
+    const scope = { kind: "user", id: user.id } as const;
+    await server.services.credits.grant({ userId: user.id, amount: 20, idempotencyKey: randomUUID(), scope });
+    const { context, page } = await newPage(browser, server.url);
+    // Every balance event reaches the page 1.5 s late: after the action and its reload. (A string:
+    // typing an override of EventSource's overloaded addEventListener costs more than it checks.)
+    await context.addInitScript(`{
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        addEventListener(type, listener, options) {
+          if (type !== "balance") return super.addEventListener(type, listener, options);
+          super.addEventListener(type, (event) => setTimeout(() => {
+            listener.call(this, event);
+            const seen = Number(document.documentElement.dataset.balanceEvents ?? 0);
+            document.documentElement.dataset.balanceEvents = String(seen + 1);
+          }, 1500), options);
+        }
+      };
+    }`);
+    await logInThroughPage(page, user.email);
+    await page.waitForFunction(() => Number(document.documentElement.dataset.balanceEvents ?? 0) > 0);
+    await page.getByRole("button", { name: "Run report (5 credits)" }).click();
+    await page.getByText("Report ready").waitFor();
+    await expect.poll(() => page.getByTestId("balance").textContent()).toBe("15 credits");
+    // The spend's own event, then whatever it started (a reload, or nothing) has finished.
+    await page.waitForFunction(() => Number(document.documentElement.dataset.balanceEvents ?? 0) > 1);
+    await page.waitForFunction(
+      "__remixRouter.state.navigation.state === 'idle' && __remixRouter.state.revalidation === 'idle'",
+    );
+    expect(await page.getByText("Report ready").count()).toBe(1);
     await context.close();
   });
 });

@@ -87,7 +87,7 @@ export function Layout({ children }: { children: ReactNode }) {
 
 export default function App() {
   const { user } = useLoaderData<typeof loader>();
-  useLiveBalance(user !== null);
+  useLiveBalance(user?.balance ?? null);
   return (
     <Shell user={user}>
       <Outlet />
