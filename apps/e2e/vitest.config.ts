@@ -18,10 +18,15 @@ export default defineProject({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",
-    // After the unit and contract projects, one file at a time. Two at a time (44e2f08) passed two
-    // gates, then failed one: access.e2e's "Report ready" never came within 15 s beside another
-    // file (the same symptom a reused e2e worker once gave grants.e2e); not explained yet.
-    fileParallelism: false,
+    // After the unit and contract projects (groupOrder), two files at a time (the run's maxWorkers):
+    // each file starts its own server on its own database in a new process, and the Chromium they
+    // share (global-setup.ts) gives each test a new context. The phase is mostly CPU (Chromium's
+    // renderers and main process, then each file's import of the server and its PGlite), and one
+    // file alone keeps about one core busy; two overlap one file's start-up with the other's pages.
+    // Two at a time once failed a gate ("Report ready" never came): the live balance reloaded the
+    // page for the page's own spend when its event came after the action's reload, which clears the
+    // form's result; more likely on a loaded machine. Fixed in c63f551 (live-balance.e2e shows it).
+    fileParallelism: true,
     sequence: { groupOrder: 2 },
   },
 });
