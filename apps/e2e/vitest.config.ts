@@ -23,9 +23,9 @@ export default defineProject({
     // share (global-setup.ts) gives each test a new context. The phase is mostly CPU (Chromium's
     // renderers and main process, then each file's import of the server and its PGlite), and one
     // file alone keeps about one core busy; two overlap one file's start-up with the other's pages.
-    // Two at a time once failed a gate ("Report ready" never came): the live balance reloaded the
-    // page for the page's own spend when its event came after the action's reload, which clears the
-    // form's result; more likely on a loaded machine. Fixed in c63f551 (live-balance.e2e shows it).
+    // Two at a time once failed a gate ("Report ready" never came). Likely cause, fixed: the live
+    // balance reloaded the page for the page's own spend when its event came after the action's
+    // reload, which clears the form's result (apps/web/app/lib/live-balance.ts, live-balance.e2e).
     fileParallelism: true,
     sequence: { groupOrder: 2 },
   },

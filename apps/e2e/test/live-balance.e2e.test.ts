@@ -106,4 +106,25 @@ describe("live balance", () => {
     expect(await page.getByText("Report ready").count()).toBe(1);
     await context.close();
   });
+
+  // The history changes, the balance does not: the page still reloads (it compares the newest
+  // ledger row, not the balance).
+  test("a hold and its release, the balance unchanged, show up in the recent history", async () => {
+    const user = await createUser(server, "live-hold", "user");
+    const scope = { kind: "user", id: user.id } as const;
+    await server.services.credits.grant({ userId: user.id, amount: 20, idempotencyKey: randomUUID(), scope });
+    const { context, page } = await newPage(browser, server.url);
+    await logInThroughPage(page, user.email);
+    await expect.poll(() => page.getByTestId("balance").textContent()).toBe("20 credits");
+    const { hold } = await server.services.credits.hold({
+      userId: user.id,
+      amount: 5,
+      idempotencyKey: randomUUID(),
+      scope,
+    });
+    await server.services.credits.release(hold.id);
+    await expect.poll(() => page.getByText("Hold released").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await page.getByTestId("balance").textContent()).toBe("20 credits");
+    await context.close();
+  });
 });

@@ -53,8 +53,14 @@ function errorCopy(status: number) {
 export const loader = route(async ({ api }) => {
   const session = await api.session();
   let user: ShellUser | null = null;
+  // The newest ledger row this page's data includes: the live balance reloads for any other.
+  let newestTransactionId: string | null = null;
   if (session) {
-    const [{ balance }, alerts] = await Promise.all([api.caller.credits.mine({ limit: 1 }), api.caller.alerts.get()]);
+    const [{ balance, transactions }, alerts] = await Promise.all([
+      api.caller.credits.mine({ limit: 1 }),
+      api.caller.alerts.get(),
+    ]);
+    newestTransactionId = transactions[0]?.id ?? null;
     user = {
       email: session.user.email,
       name: session.user.name,
@@ -63,7 +69,7 @@ export const loader = route(async ({ api }) => {
       lowBalanceThreshold: alerts.lowBalanceThreshold,
     };
   }
-  return { user };
+  return { user, newestTransactionId };
 });
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -86,8 +92,8 @@ export function Layout({ children }: { children: ReactNode }) {
 }
 
 export default function App() {
-  const { user } = useLoaderData<typeof loader>();
-  useLiveBalance(user?.balance ?? null);
+  const { user, newestTransactionId } = useLoaderData<typeof loader>();
+  useLiveBalance(user !== null, newestTransactionId);
   return (
     <Shell user={user}>
       <Outlet />

@@ -1,51 +1,45 @@
 import { useNavigation, useRevalidator } from "@remix-run/react";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef } from "react";
 
 // The live balance: while someone is signed in, the page follows GET /api/v1/me/events and
-// reloads its data (header balance, balance card, history, banner) when the balance changes,
-// whoever changed it and on whichever server. EventSource reconnects by itself with
-// Last-Event-ID; the first event of a connection is the balance the page may already show.
+// reloads its data (header balance, balance card, history, banner) when the ledger changes,
+// whoever changed it and on whichever server. Each event names the user's newest ledger row
+// (EventSource reconnects by itself with Last-Event-ID; a connection's first event is the newest
+// row then).
 //
-// A change the page already shows is not reloaded: Remix clears a form's result (actionData) on
-// any later reload, so the page's own spend, heard just after its action's reload, took "Report
-// ready" off the screen. An event heard while a navigation or reload runs waits for it to finish,
-// then is compared with what it loaded (it may have read the balance before the change).
-export function useLiveBalance(shownBalance: number | null): void {
+// Idle, the page reloads unless its data already ends with that row: Remix clears a form's result
+// (actionData) on any later reload, so reloading for the page's own spend, heard after its
+// action's reload, took "Report ready" off the screen. The row, not the balance: a hold and its
+// release, or an expiry the balance already left out, change the history, not the balance. While
+// a navigation or reload runs, it may have read the ledger before the row: the router restarts its
+// loads (keeping a submission's result).
+export function useLiveBalance(signedIn: boolean, newestTransactionId: string | null): void {
   const revalidator = useRevalidator();
   const navigation = useNavigation();
-  const revalidate = useRef(revalidator.revalidate);
-  revalidate.current = revalidator.revalidate;
-  const idle = navigation.state === "idle" && revalidator.state === "idle";
-  // The balance of the newest change heard and not yet compared (a new object per event).
-  const [heard, setHeard] = useState<{ balance: number } | null>(null);
-  const signedIn = shownBalance !== null;
-
+  const latest = useRef({ revalidate: revalidator.revalidate, busy: false, shown: newestTransactionId });
+  latest.current = {
+    revalidate: revalidator.revalidate,
+    busy: navigation.state !== "idle" || revalidator.state !== "idle",
+    shown: newestTransactionId,
+  };
   useEffect(() => {
     if (!signedIn || typeof EventSource === "undefined") return;
     const source = new EventSource("/api/v1/me/events");
-    let lastId: string | null = null;
     source.addEventListener("balance", (event) => {
-      const { lastEventId, data } = event as MessageEvent<string>;
-      const seen = lastId;
-      lastId = lastEventId;
-      if (seen !== null && seen !== lastEventId) setHeard({ balance: balanceOf(data) });
+      const { revalidate, busy, shown } = latest.current;
+      if (busy || transactionIdOf((event as MessageEvent<string>).data) !== shown) revalidate();
     });
     return () => source.close();
   }, [signedIn]);
-
-  useEffect(() => {
-    if (!heard || !idle) return;
-    setHeard(null);
-    if (heard.balance !== shownBalance) revalidate.current();
-  }, [heard, idle, shownBalance]);
 }
 
-// NaN when the event is not what the server sends: never equal, so the page reloads.
-function balanceOf(data: string): number {
+// The event's newest ledger row (null for a user with none); undefined when the event is not
+// what the server sends: never equal to what the page shows, so the page reloads.
+function transactionIdOf(data: string): string | null | undefined {
   try {
-    const balance = (JSON.parse(data) as { balance?: unknown }).balance;
-    return typeof balance === "number" ? balance : Number.NaN;
+    const id = (JSON.parse(data) as { transactionId?: unknown }).transactionId;
+    return typeof id === "string" || id === null ? id : undefined;
   } catch {
-    return Number.NaN;
+    return undefined;
   }
 }
