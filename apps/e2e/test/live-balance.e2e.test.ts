@@ -33,8 +33,8 @@ describe("live balance", () => {
     const scope = { kind: "user", id: user.id } as const;
     await server.services.credits.grant({ userId: user.id, amount: 120, idempotencyKey: randomUUID(), scope });
     const { context, page } = await newPage(browser, server.url);
-    // Counts the balance events each page's stream receives: the page revalidates on a change
-    // after its first event, so the spend must come after that one (a fixed wait did not know).
+    // Counts the balance events each page's stream receives: the spend comes once the stream is
+    // open, so its event is one the page hears (a fixed wait did not know when that was).
     await context.addInitScript(() => {
       const Original = window.EventSource;
       window.EventSource = class extends Original {

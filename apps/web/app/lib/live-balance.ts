@@ -7,8 +7,8 @@ import { useEffect, useRef } from "react";
 // (EventSource reconnects by itself with Last-Event-ID; a connection's first event is the newest
 // row then).
 //
-// Idle, the page reloads unless its data already ends with that row: Remix clears a form's result
-// (actionData) on any later reload, so reloading for the page's own spend, heard after its
+// Idle, the page reloads unless its root data already ends with that row: Remix clears a form's
+// result (actionData) on any later reload, so reloading for the page's own spend, heard after its
 // action's reload, took "Report ready" off the screen. The row, not the balance: a hold and its
 // release, or an expiry the balance already left out, change the history, not the balance. While
 // a navigation or reload runs, it may have read the ledger before the row: the router restarts its
@@ -16,8 +16,8 @@ import { useEffect, useRef } from "react";
 export function useLiveBalance(signedIn: boolean, newestTransactionId: string | null): void {
   const revalidator = useRevalidator();
   const navigation = useNavigation();
-  const latest = useRef({ revalidate: revalidator.revalidate, busy: false, shown: newestTransactionId });
-  latest.current = {
+  const rendered = useRef({ revalidate: revalidator.revalidate, busy: false, shown: newestTransactionId });
+  rendered.current = {
     revalidate: revalidator.revalidate,
     busy: navigation.state !== "idle" || revalidator.state !== "idle",
     shown: newestTransactionId,
@@ -26,11 +26,31 @@ export function useLiveBalance(signedIn: boolean, newestTransactionId: string | 
     if (!signedIn || typeof EventSource === "undefined") return;
     const source = new EventSource("/api/v1/me/events");
     source.addEventListener("balance", (event) => {
-      const { revalidate, busy, shown } = latest.current;
+      const { revalidate, busy, shown } = { ...rendered.current, ...routerNow() };
       if (busy || transactionIdOf((event as MessageEvent<string>).data) !== shown) revalidate();
     });
     return () => source.close();
   }, [signedIn]);
+}
+
+interface RouterState {
+  navigation: { state: string };
+  revalidation: string;
+  loaderData: { root?: { newestTransactionId?: string | null } };
+}
+
+// The router's state as of now. Remix renders router changes in a transition, so what this hook
+// last rendered can lag: an event heard between the action's reload and that render looked busy,
+// and its reload cleared the result. Remix's browser entry keeps the router on window (the
+// browser tests read it too); without it, the rendered values stand.
+function routerNow(): { busy: boolean; shown: string | null | undefined } | Record<string, never> {
+  const router = (window as { __remixRouter?: { state: RouterState } }).__remixRouter;
+  if (!router) return {};
+  const { navigation, revalidation, loaderData } = router.state;
+  return {
+    busy: navigation.state !== "idle" || revalidation !== "idle",
+    shown: loaderData.root?.newestTransactionId,
+  };
 }
 
 // The event's newest ledger row (null for a user with none); undefined when the event is not
