@@ -22,7 +22,9 @@ export default defineProject({
     // each file starts its own server on its own database in a new process, and the Chromium they
     // share (global-setup.ts) gives each test a new context. The phase is mostly CPU (Chromium's
     // renderers and main process, then each file's import of the server and its PGlite), and one
-    // file alone keeps about one core busy; two overlap one file's start-up with the other's pages.
+    // file alone keeps about one core busy; two overlap one file's start-up with the other's
+    // pages: alone on this 2-core machine, 97-105 s against 113-132 s one at a time (README,
+    // Tests). Browser files never run beside unit files: CI saw a 15 s page wait expire then.
     // Two at a time once failed a gate ("Report ready" never came). Likely cause, fixed: the live
     // balance reloaded the page for the page's own spend when its event came after the action's
     // reload, which clears the form's result (apps/web/app/lib/live-balance.ts, live-balance.e2e).
