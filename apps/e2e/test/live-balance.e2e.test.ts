@@ -107,6 +107,36 @@ describe("live balance", () => {
     await context.close();
   });
 
+  // A result shown once outlives the reload a later ledger change brings (Remix clears actionData
+  // on it; the routes keep their result until the next navigation: lib/action-result.ts).
+  test("a new API key, shown once, stays on screen when a grant reloads the page; gone after a navigation", async () => {
+    const admin = await createUser(server, "live-key", "admin");
+    const { context, page } = await newPage(browser, server.url);
+    await logInThroughPage(page, admin.email);
+    await page.goto("/admin/api-keys");
+    await page.getByLabel("Name").fill("reporting-tool");
+    await page.getByRole("checkbox", { name: /credits:read/ }).check();
+    await page.getByRole("button", { name: "Create key" }).click();
+    const key = await page.getByTestId("new-api-key").textContent();
+    expect(key).toMatch(/\S{20,}/);
+
+    const scope = { kind: "user", id: admin.id } as const;
+    await server.services.credits.grant({ userId: admin.id, amount: 30, idempotencyKey: randomUUID(), scope });
+    await expect.poll(() => page.getByLabel("Balance: 30").count(), { timeout: 10_000 }).toBe(1);
+    await page.waitForFunction(
+      "__remixRouter.state.navigation.state === 'idle' && __remixRouter.state.revalidation === 'idle'",
+    );
+    expect(await page.getByTestId("new-api-key").textContent()).toBe(key);
+
+    await page.getByRole("navigation", { name: "Admin" }).getByRole("link", { name: "Approvals" }).click();
+    await page.waitForURL("**/admin/approvals");
+    await page.goBack();
+    await page.waitForURL("**/admin/api-keys");
+    await page.getByRole("button", { name: "Create key" }).waitFor();
+    expect(await page.getByTestId("new-api-key").count()).toBe(0);
+    await context.close();
+  });
+
   // The history changes, the balance does not: the page still reloads (it compares the newest
   // ledger row, not the balance).
   test("a hold and its release, the balance unchanged, show up in the recent history", async () => {

@@ -7,9 +7,9 @@ import { useEffect, useRef } from "react";
 // (EventSource reconnects by itself with Last-Event-ID; a connection's first event is the newest
 // row then).
 //
-// Idle, the page reloads unless its root data already ends with that row: Remix clears a form's
-// result (actionData) on any later reload, so reloading for the page's own spend, heard after its
-// action's reload, took "Report ready" off the screen. The row, not the balance: a hold and its
+// Idle, the page reloads unless its root data already ends with that row: the page's own spend,
+// heard after its action's reload, needs no second one (Remix clears a form's result on a reload;
+// the routes keep theirs, action-result.ts, which also covers the reloads that do happen). The row, not the balance: a hold and its
 // release, or an expiry the balance already left out, change the history, not the balance. While
 // a navigation or reload runs, it may have read the ledger before the row: the router restarts its
 // loads (keeping a submission's result).

@@ -1,9 +1,10 @@
 import { PASSWORD_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, useLoaderData, useNavigation } from "@remix-run/react";
 import { AutoTopUpForm } from "../components/auto-topup.tsx";
 import { LowBalanceAlertForm } from "../components/low-balance-alert.tsx";
 import { Badge, Button, buttonClass, Card, Field, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDate, formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -104,7 +105,7 @@ async function removeCard(api: Parameters<Parameters<typeof userRoute>[0]>[0]["a
 
 export default function Account() {
   const { user, sessions, alerts, autoTopUp, packs } = useLoaderData<typeof loader>();
-  const actionData = useActionData<typeof action>();
+  const actionData = useActionResult<typeof action>();
   const deletion = actionData && "error" in actionData ? actionData : undefined;
   const navigation = useNavigation();
   const submitting = navigation.state === "submitting" && navigation.formAction === "/account";

@@ -1,8 +1,9 @@
 import { MAX_API_KEY_NAME_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, useLoaderData, useNavigation } from "@remix-run/react";
 import { describeLimits, LimitInputs, type LimitValues, parseLimitFields } from "../components/api-key-limits.tsx";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -70,7 +71,7 @@ export const action = adminRoute(async ({ request, api }) => {
 
 export default function Admin() {
   const { apiKeys } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const navigation = useNavigation();
   const pending = navigation.state === "submitting" ? navigation.formData : undefined;
   const creating = pending?.get("intent") === "create";

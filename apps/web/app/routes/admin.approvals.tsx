@@ -1,7 +1,8 @@
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, type useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { RefundApprovals } from "../components/refund-approvals.tsx";
 import { Alert, Badge, Button, EmptyState, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
 import type { Api } from "../lib/api.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
@@ -122,7 +123,7 @@ function OutcomeAlert({ outcome }: { outcome: NonNullable<ReturnType<typeof useA
 
 export default function AdminApprovals() {
   const { adjustments, refunds, emails, me } = useLoaderData<typeof loader>();
-  const outcome = useActionData<typeof action>();
+  const outcome = useActionResult<typeof action>();
   const navigation = useNavigation();
   const pending = navigation.state === "submitting" ? navigation.formData : undefined;
 

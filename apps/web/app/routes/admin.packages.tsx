@@ -1,7 +1,8 @@
 import { MAX_NAME_LENGTH, PACKAGE_LIMITS } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { formatCredits, formatDateTime, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -135,7 +136,7 @@ function PackForm({
 
 export default function AdminPackages() {
   const { packages, createKey } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const resultFor = (id: string) => (result && result.id === id && result.intent !== "archive" ? result : undefined);
   const onSale = packages.filter((p) => !p.archivedAt);
   const archived = packages.filter((p) => p.archivedAt);

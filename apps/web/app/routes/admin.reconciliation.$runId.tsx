@@ -1,7 +1,8 @@
 import { data, type MetaFunction } from "@remix-run/node";
-import { Link, useActionData, useLoaderData } from "@remix-run/react";
+import { Link, useLoaderData } from "@remix-run/react";
 import { AcknowledgeBreak, type BreakOutcome } from "../components/acknowledge-break.tsx";
 import { Badge, buttonClass, Card, EmptyState, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
@@ -60,7 +61,7 @@ export const action = adminRoute(async ({ request, api }) => {
 
 export default function ReconciliationRun() {
   const { run, findings, nextCursor, cursor, pending } = useLoaderData<typeof loader>();
-  const outcome = useActionData<typeof action>();
+  const outcome = useActionResult<typeof action>();
   const stats = statEntries(run.stats);
   return (
     <div className="space-y-6">

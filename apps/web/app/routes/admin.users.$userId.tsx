@@ -1,10 +1,11 @@
 import { DEFAULT_PAGE_SIZE, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, type useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import { AdminPayments } from "../components/admin-payments.tsx";
 import { GrantTable, GrantTermsFields } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { adjustAction } from "../lib/adjust-form.server.ts";
 import { emailsFor, isUuid } from "../lib/admin.server.ts";
 import { publicErrorOf } from "../lib/errors.server.ts";
@@ -78,7 +79,7 @@ export default function AdminUser() {
   // that reload answers: shown at once, "Refund sent" stood next to the balance from before the
   // refund (seen on PostgreSQL, where the reload is slower). The answer waits for the data it speaks of.
   const reloading = navigation.state === "loading" && navigation.formMethod === "POST";
-  const answer = useActionData<typeof action>();
+  const answer = useActionResult<typeof action>();
   const settled = reloading ? undefined : answer;
   const outcome = settled?.intent === "adjust" ? settled : undefined;
   const refundOutcome = settled?.intent === "refund" ? settled : undefined;

@@ -1,7 +1,8 @@
 import { MAX_EMAIL_LENGTH, MAX_REASON_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { Alert, Button, Card, Field, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { isUuid } from "../lib/admin.server.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { textField } from "../lib/forms.ts";
@@ -43,7 +44,7 @@ export const action = adminRoute(async ({ request, params, api }) => {
 
 export default function EraseUser() {
   const { user } = useLoaderData<typeof loader>();
-  const outcome = useActionData<typeof action>();
+  const outcome = useActionResult<typeof action>();
   const erasing = useNavigation().state === "submitting";
   return (
     <div className="space-y-6">

@@ -1,6 +1,7 @@
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData } from "@remix-run/react";
+import { Form, Link, useLoaderData } from "@remix-run/react";
 import { Alert, Badge, Button, buttonClass, EmptyState, PageHeader } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { isUuid } from "../lib/admin.server.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
@@ -41,7 +42,7 @@ const statusTone = { succeeded: "positive", failed: "negative", pending: "warnin
 
 export default function DeliveryLog() {
   const { endpoint, deliveries, nextCursor, cursor } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   return (
     <div className="space-y-6">
       <p>

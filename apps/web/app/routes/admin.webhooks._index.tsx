@@ -1,10 +1,11 @@
 import type { RouterInputs } from "@credits/api";
 import { MAX_WEBHOOK_URL_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, type useActionData, useLoaderData, useNavigation } from "@remix-run/react";
 import type { ReactNode } from "react";
 import { Alert, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { WebhookEndpointRow } from "../components/webhook-endpoint-row.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { formatDateTime } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -64,7 +65,7 @@ export const action = adminRoute(async ({ request, api }) => {
 
 export default function Webhooks() {
   const { endpoints, eventTypes } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const create = result?.intent === "create" ? result : null;
   return (
     <div className="space-y-6">

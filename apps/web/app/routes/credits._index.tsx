@@ -1,8 +1,9 @@
 import { data, type MetaFunction, redirectDocument } from "@remix-run/node";
-import { Form, Link, useActionData, useLoaderData, useNavigation } from "@remix-run/react";
+import { Form, Link, useLoaderData, useNavigation } from "@remix-run/react";
 import { BalanceBreakdown } from "../components/grants.tsx";
 import { TransactionList } from "../components/transactions.tsx";
 import { Alert, Badge, Button, buttonClass, Card, EmptyState } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure } from "../lib/errors.server.ts";
 import { formatCredits, formatMoney } from "../lib/format.ts";
 import { textField } from "../lib/forms.ts";
@@ -94,7 +95,7 @@ export const action = userRoute(async ({ request, api }) => {
 export default function Credits() {
   const { balance, grants, nextExpiry, recent, packages, reportCost, reportKey, checkoutKey, selectedPackageId } =
     useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const navigation = useNavigation();
   const submitting = navigation.state !== "idle" ? navigation.formData : undefined;
   const buyingId = submitting?.get("intent") === "buy" ? submitting.get("packageId") : null;

@@ -1,7 +1,8 @@
 import { data, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, useActionData, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
+import { Form, useLoaderData, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, TextLink } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, PASSWORD_MAX, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
@@ -46,7 +47,7 @@ export const action = route(async ({ request, context, api }) => {
 
 export default function LogIn() {
   const { notice } = useLoaderData<typeof loader>();
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const navigation = useNavigation();
   const [params] = useSearchParams();
   const redirectTo = params.get("redirectTo") ?? "";

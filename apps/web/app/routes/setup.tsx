@@ -1,7 +1,8 @@
 import { data, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, useActionData, useNavigation } from "@remix-run/react";
+import { Form, useNavigation } from "@remix-run/react";
 import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, Field } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, checkNewPassword, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
@@ -45,7 +46,7 @@ export const action = route(async ({ request, api }) => {
 });
 
 export default function Setup() {
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const navigation = useNavigation();
   const errors: Messages = result?.errors ?? {};
   return (

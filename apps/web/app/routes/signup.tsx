@@ -1,8 +1,9 @@
 import { MAX_NAME_LENGTH } from "@credits/api/limits";
 import { data, type MetaFunction, redirect } from "@remix-run/node";
-import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
+import { Form, useNavigation, useSearchParams } from "@remix-run/react";
 import { AuthCard, CredentialFields } from "../components/auth-card.tsx";
 import { Alert, Button, Field, TextLink } from "../components/ui.tsx";
+import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
 import { checkEmail, checkNewPassword, textField } from "../lib/forms.ts";
 import { route } from "../lib/route.server.ts";
@@ -41,7 +42,7 @@ export const action = route(async ({ request, context, api }) => {
 });
 
 export default function SignUp() {
-  const result = useActionData<typeof action>();
+  const result = useActionResult<typeof action>();
   const navigation = useNavigation();
   const [params] = useSearchParams();
   const redirectTo = params.get("redirectTo") ?? "";
