@@ -1,10 +1,12 @@
 // The runtime's limit: node:http + postgres.js executing exactly the statement of each call,
 // nothing else (no router, validation, auth or logging). Same load generator, same database, same
 // pool size. POST /spend: the spend statement; GET /credits/<userId>: the balance, grants and
-// newest page in one statement; GET /balance/<userId>: the balance and the next expiry.
+// newest page in one statement; GET /balance/<userId>: the balance and the next expiry;
+// GET /balance-owed/<userId>: that read with the work every API read owes (owed-work.ts).
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import postgres from "postgres";
+import { owedWorkRead } from "./owed-work.ts";
 import { BALANCE_SQL, READ_SQL } from "./read-sql.ts";
 import { SPEND_SQL } from "./spend-sql.ts";
 
@@ -29,10 +31,13 @@ async function read(res: ServerResponse, statement: string, userId: string) {
   }
 }
 
+const balanceWithOwedWork = owedWorkRead((userId) => sql.unsafe(BALANCE_SQL, [userId], { prepare: true }));
+
 const server = createServer((req, res) => {
   const [, route, userId] = (req.url ?? "").split("/");
   if (req.method === "GET" && route === "credits" && userId) return void read(res, READ_SQL, userId);
   if (req.method === "GET" && route === "balance" && userId) return void read(res, BALANCE_SQL, userId);
+  if (req.method === "GET" && route === "balance-owed" && userId) return void balanceWithOwedWork(req, res, userId);
   const chunks: Buffer[] = [];
   req.on("data", (chunk: Buffer) => chunks.push(chunk));
   req.on("end", async () => {

@@ -6,6 +6,8 @@ import type { Request } from "autocannon";
 export const READ_CONNECTIONS = 64;
 
 type Headers = Record<string, string>;
+// The owed-work read's credential (owed-work.ts hashes it and keeps it 5 s, as the API its keys).
+const OWED_WORK_TOKEN = "ck_bench_owed_work_0123456789abcdef";
 const get =
   (path: string, headers: Headers) =>
   (req: Request): Request => ({ ...req, method: "GET", path, headers });
@@ -23,6 +25,10 @@ export function bareReads(userId: string) {
   return [
     { scenario: "read credits", setupRequest: get(`/credits/${userId}`, {}) },
     { scenario: "read balance", setupRequest: get(`/balance/${userId}`, {}) },
+    {
+      scenario: "read balance, owed work",
+      setupRequest: get(`/balance-owed/${userId}`, { authorization: `Bearer ${OWED_WORK_TOKEN}` }),
+    },
   ];
 }
 
@@ -37,4 +43,7 @@ export const READ_RATIOS = [
   { api: "me/balance", bare: "read credits", target: 1 },
   { api: "users/{id}/balance", bare: "read balance", target: READ_TARGET },
   { api: "me/balance", bare: "read balance", target: READ_TARGET },
+  // No target: how far the API is from a bare server doing the work every read owes (owed-work.ts).
+  { api: "users/{id}/balance", bare: "read balance, owed work", target: null },
+  { api: "me/balance", bare: "read balance, owed work", target: null },
 ] as const;
