@@ -19,8 +19,9 @@ export default defineProject({
     hookTimeout: 120_000,
     pool: "forks",
     // After the unit and contract projects (groupOrder), two files at a time (the run's maxWorkers):
-    // each file starts its own server on its own database, and the Chromium they share
-    // (global-setup.ts) gives each test a new context. The phase is mostly CPU (Chromium's
+    // each file starts its own server on its own database (on PGlite the worker's one, reset to
+    // the migrated image for the file), and the Chromium they share (global-setup.ts) gives each
+    // test a new context. The phase is mostly CPU (Chromium's
     // renderers and main process, then each file's server and its PGlite), and one file alone
     // keeps about one core busy; two overlap one file's start-up with the other's pages.
     // Browser files never run beside unit files: CI saw a 15 s page wait expire then.
@@ -30,8 +31,8 @@ export default defineProject({
     fileParallelism: true,
     // Each of the two workers runs file after file, as in the unit project: node_modules load once
     // per worker, and the unit project's reset runs before each file (our modules evaluated again,
-    // so each file its own server; the worker's env, real timers, no HTTP interception left on);
-    // on PGlite the worker's one database is reset to the migrated image for each file. Alone on
+    // so each file its own server; the worker's env, real timers, no HTTP interception left on;
+    // what a file that failed while collected left open closed). Alone on
     // this 2-core machine: 103-106 s and ~100 s of CPU, against 131 s and ~150 s with a process
     // per file (README, Tests).
     isolate: false,

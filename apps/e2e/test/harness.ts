@@ -5,9 +5,10 @@ import { fileURLToPath } from "node:url";
 import { testDb } from "@credits/db/test-setup";
 import { parseEnv } from "@credits/env";
 import { type RunningServer, startServer } from "@credits/server/main";
+import { closeAfterFile } from "@credits/server/testing";
 import { createWebApp } from "@credits/web/server";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
-import { afterAll, inject } from "vitest";
+import { inject } from "vitest";
 
 export const screenshotDir = fileURLToPath(new URL("../../../test-results/screenshots/", import.meta.url));
 
@@ -28,7 +29,7 @@ export async function startWebServer(overrides: Record<string, string> = {}): Pr
   });
   const web = await createWebApp({ mode: "production" });
   const server = await startServer(env, { database: testDb, web, log: () => {} });
-  afterAll(async () => {
+  closeAfterFile(async () => {
     await server.close();
     await web.close();
   });
@@ -48,7 +49,7 @@ function freePort(): Promise<number> {
 }
 
 // A connection per test file to the run's one Chromium (global-setup.ts), a fresh context per
-// test. Closing the connection in afterAll closes every context the file opened. A refused
+// test. Closing the connection after the file closes every context the file opened. A refused
 // connection after earlier files connected means that Chromium died during the run.
 export async function connectBrowser(): Promise<Browser> {
   const shared = inject("chromium");
@@ -56,7 +57,7 @@ export async function connectBrowser(): Promise<Browser> {
   const browser = await chromium.connect(shared.endpoint).catch((error: unknown) => {
     throw new Error(`the run's shared Chromium (global-setup.ts) is not reachable: ${String(error)}`);
   });
-  afterAll(() => browser.close());
+  closeAfterFile(() => browser.close());
   return browser;
 }
 

@@ -1,7 +1,7 @@
 import { testDb } from "@credits/db/test-setup";
 import { parseEnv } from "@credits/env";
-import { afterAll } from "vitest";
 import { type RunningServer, startServer } from "../src/main.ts";
+import { closeAfterFile } from "./open-servers.ts";
 
 // The real server over real HTTP, on a free port, on this test file's own database.
 export async function startTestServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
@@ -15,8 +15,8 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     ...overrides,
   });
   const server = await startServer(env, { database: testDb, log: () => {} });
-  afterAll(() => server.close());
+  closeAfterFile(() => server.close());
   return server;
 }
 
-export { testDb };
+export { closeAfterFile, testDb };
