@@ -97,8 +97,10 @@ export const measured = (t: Target) =>
 function ratioTarget(target: string, value: number, goal: number, why?: string): Target {
   const met = value >= goal;
   if (met || !Number.isFinite(value)) return { target, value: `${fmt(value, 2)} ×`, met };
-  const missedBy = `short by ${fmt(goal - value, 2)} × (${fmt((value / goal) * 100)} % of the target)`;
-  return { target, value: `${fmt(value, 2)} ×`, met, missedBy, ...(why ? { why } : {}) };
+  // Enough digits that a near miss does not print as the target itself ("0.70 ×, short by 0.00 ×").
+  const digits = fmt(value, 2) === fmt(goal, 2) ? 3 : 2;
+  const missedBy = `short by ${fmt(goal - value, digits)} × (${fmt((value / goal) * 100, digits - 2)} % of the target)`;
+  return { target, value: `${fmt(value, digits)} ×`, met, missedBy, ...(why ? { why } : {}) };
 }
 
 // Why a read misses its ratio (ADR 022, "What is left"): the bare server runs the same one

@@ -72,6 +72,14 @@ describe("bench read targets, printed", () => {
     expect(balance.text).toContain("answered 0.83 × the bare read");
   });
 
+  it("a near miss prints enough digits not to read as the target", () => {
+    const near = summarize({
+      ...outcome,
+      results: [figures("bare", "read credits", 10_000, 120), figures("api", "me/credits", 6_980, 160)],
+    } as unknown as BenchOutcome).targets.find((t) => t.target === "me/credits / bare read credits, c=64 ≥ 0.7 ×");
+    expect(near && measured(near)).toMatch(/^0\.698 ×, short by 0\.002 × \(99\.7 % of the target\)/);
+  });
+
   it("a met read says only its figure", () => {
     expect(line("users/{id}/credits / bare read credits, c=64 ≥ 0.7 ×")).toEqual({ met: true, text: "0.72 ×" });
   });
