@@ -24,6 +24,11 @@ describe("scale bench target lines", () => {
     expect(line).toContain("p99 ≤ 50 ms: MISSED by 30.0 ms (80.0 ms, 1.6×): load average up to 9.0 on 2 cores");
   });
 
+  it("prints a near miss with enough digits not to read as the target", () => {
+    const line = verdict(read, { p50: 4, p99: 6, growth: 1.2049 }, { small: size(1, 1), large: size(0.4, 0.1) }, 2);
+    expect(line).toContain("growth ≤ 1.2×: MISSED by 0.4 % (1.205×): no known reason");
+  });
+
   it("blames the load's rise between the sizes for a growth, unless the read grows by design", () => {
     const sizes = { small: size(1, 1.5), large: size(6, 8) };
     expect(verdict(read, { p50: 12, p99: 40, growth: 1.8 }, sizes, 2)).toContain(

@@ -82,7 +82,10 @@ export function verdict(
         : null;
     const cold = colder(figures.blocksRead ?? {}, sharedBuffers);
     const why = read.growsBecause ?? cold ?? rose ?? noisy ?? "no known reason";
-    const over = `${((figures.growth / TARGET_GROWTH - 1) * 100).toFixed(0)} % (${figures.growth.toFixed(2)}×)`;
+    // A near miss with enough digits not to print as the target ("MISSED by 0 % (1.20×)").
+    const overPercent = (figures.growth / TARGET_GROWTH - 1) * 100;
+    const near = overPercent < 1;
+    const over = `${overPercent.toFixed(near ? 1 : 0)} % (${figures.growth.toFixed(near ? 3 : 2)}×)`;
     lines.push(`${growth}: MISSED by ${over}: ${why}`);
   }
   return lines.join("; ");
