@@ -163,8 +163,24 @@ describe("live balance", () => {
     const scope = { kind: "user", id: user.id } as const;
     await server.services.credits.grant({ userId: user.id, amount: 20, idempotencyKey: randomUUID(), scope });
     const { context, page } = await newPage(browser, server.url);
+    // The events the page hears, kept where the test can read them: a gate once saw no reload
+    // within 10 s (not reproduced), and a recurrence should say whether any event came.
+    await context.addInitScript(`{
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        constructor(url, init) {
+          super(url, init);
+          this.addEventListener("balance", (event) => {
+            const seen = document.documentElement.dataset.balanceEvents ?? "";
+            document.documentElement.dataset.balanceEvents = seen + " " + event.data;
+          });
+        }
+      };
+    }`);
     await logInThroughPage(page, user.email);
     await expect.poll(() => page.getByTestId("balance").textContent()).toBe("20 credits");
+    // The stream is open (its first event heard) before the ledger changes.
+    await page.waitForFunction(() => (document.documentElement.dataset.balanceEvents ?? "").length > 0);
     const { hold } = await server.services.credits.hold({
       userId: user.id,
       amount: 5,
@@ -172,7 +188,20 @@ describe("live balance", () => {
       scope,
     });
     await server.services.credits.release(hold.id);
-    await expect.poll(() => page.getByText("Hold released").count(), { timeout: 10_000 }).toBeGreaterThan(0);
+    const heard = async () => {
+      const events = await page.evaluate(() => document.documentElement.dataset.balanceEvents);
+      const router = await page.evaluate(() => {
+        const { state } = (window as unknown as { __remixRouter: { state: Record<string, unknown> } }).__remixRouter;
+        return { navigation: state.navigation, revalidation: state.revalidation, root: state.loaderData };
+      });
+      return JSON.stringify({ events, router, release: hold.id }).slice(0, 2000);
+    };
+    await expect
+      .poll(() => page.getByText("Hold released").count(), { timeout: 10_000, message: "no reload" })
+      .toBeGreaterThan(0)
+      .catch(async (error: unknown) => {
+        throw new Error(`${String(error)}; the page heard: ${await heard()}`);
+      });
     expect(await page.getByTestId("balance").textContent()).toBe("20 credits");
     await context.close();
   });
