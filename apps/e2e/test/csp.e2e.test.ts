@@ -3,8 +3,10 @@ import { connectBrowser, newPage, signUpThroughPage, startWebServer, uniqueEmail
 
 const server = await startWebServer();
 const browser = await connectBrowser();
-// RemixBrowser sets this once the app has hydrated (its inline scripts ran).
-const HYDRATED = "'__remixRouter' in window";
+// RemixBrowser sets this once the app has hydrated (its inline scripts ran). A function, not a
+// string: Playwright polls a string predicate with eval, which this CSP refuses (a gate failed
+// with EvalError when hydration was slower than the first check).
+const hydrated = () => "__remixRouter" in window;
 
 // The built app runs under a nonce-based Content-Security-Policy: every script it needs must still
 // run (the app hydrates, client-side navigation works) and the browser reports no violation.
@@ -22,7 +24,7 @@ describe("the Content-Security-Policy", () => {
 
     const first = await page.goto("/login");
     expect(first?.headers()["content-security-policy"]).toMatch(/script-src 'self' 'nonce-/);
-    await page.waitForFunction(HYDRATED);
+    await page.waitForFunction(hydrated);
 
     await signUpThroughPage(page, uniqueEmail("csp"));
     // A client-side navigation: the document stays the same (no full load) when the app is live.
@@ -36,7 +38,7 @@ describe("the Content-Security-Policy", () => {
 
     for (const path of ["/credits", "/account"]) {
       await page.goto(path);
-      await page.waitForFunction(HYDRATED);
+      await page.waitForFunction(hydrated);
     }
     expect(violations).toEqual([]);
     await context.close();

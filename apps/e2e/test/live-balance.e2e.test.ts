@@ -100,9 +100,12 @@ describe("live balance", () => {
     await expect.poll(() => page.getByTestId("balance").textContent()).toBe("15 credits");
     // The spend's own event, then whatever it started (a reload, or nothing) has finished.
     await page.waitForFunction(() => Number(document.documentElement.dataset.balanceEvents ?? 0) > 1);
-    await page.waitForFunction(
-      "__remixRouter.state.navigation.state === 'idle' && __remixRouter.state.revalidation === 'idle'",
-    );
+    // A function, not a string: Playwright polls a string predicate with eval, which the CSP refuses.
+    await page.waitForFunction(() => {
+      type Router = { state: { navigation: { state: string }; revalidation: string } };
+      const { state } = (window as unknown as { __remixRouter: Router }).__remixRouter;
+      return state.navigation.state === "idle" && state.revalidation === "idle";
+    });
     expect(await page.getByText("Report ready").count()).toBe(1);
     await context.close();
   });
