@@ -26,7 +26,7 @@ export function bareReads(userId: string) {
     { scenario: "read credits", setupRequest: get(`/credits/${userId}`, {}) },
     { scenario: "read balance", setupRequest: get(`/balance/${userId}`, {}) },
     {
-      scenario: "read balance, owed work",
+      scenario: "read balance + owed work",
       setupRequest: get(`/balance-owed/${userId}`, { authorization: `Bearer ${OWED_WORK_TOKEN}` }),
     },
   ];
@@ -44,6 +44,6 @@ export const READ_RATIOS = [
   { api: "users/{id}/balance", bare: "read balance", target: READ_TARGET },
   { api: "me/balance", bare: "read balance", target: READ_TARGET },
   // No target: how far the API is from a bare server doing the work every read owes (owed-work.ts).
-  { api: "users/{id}/balance", bare: "read balance, owed work", target: null },
-  { api: "me/balance", bare: "read balance, owed work", target: null },
+  { api: "users/{id}/balance", bare: "read balance + owed work", target: null },
+  { api: "me/balance", bare: "read balance + owed work", target: null },
 ] as const;

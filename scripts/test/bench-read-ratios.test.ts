@@ -47,7 +47,7 @@ describe("bench read targets, printed", () => {
   const outcome = {
     results: [
       figures("bare", "read balance", 10_000, 62),
-      figures("bare", "read balance, owed work", 8_300, 74),
+      figures("bare", "read balance + owed work", 8_300, 74),
       figures("bare", "read credits", 5_000, 120),
       figures("api", "users/{id}/balance", 4_100, 195),
       figures("api", "users/{id}/credits", 3_600, 160),
@@ -78,6 +78,20 @@ describe("bench read targets, printed", () => {
       results: [figures("bare", "read credits", 10_000, 120), figures("api", "me/credits", 6_980, 160)],
     } as unknown as BenchOutcome).targets.find((t) => t.target === "me/credits / bare read credits, c=64 ≥ 0.7 ×");
     expect(near && measured(near)).toMatch(/^0\.698 ×, short by 0\.002 × \(99\.7 % of the target\)/);
+  });
+
+  // `pnpm bench --only` ran these reads and no spend: the spend targets were printed "MISSED … –".
+  it("a target whose scenarios did not run is not run, neither met nor missed", () => {
+    const { targets } = summarize(outcome);
+    const spend = targets.filter((t) => /spend|hot user/.test(t.target));
+    expect(spend.map((t) => t.target)).toHaveLength(4);
+    for (const t of spend) expect(t).toMatchObject({ notRun: true, met: false, value: "–" });
+    // The fixture has users/{id}/balance and no me/balance.
+    const balance = targets.filter((t) => t.target.includes("bare read balance, c=64"));
+    expect(balance.map((t) => [t.target.split(" ")[0], t.notRun])).toEqual([
+      ["users/{id}/balance", undefined],
+      ["me/balance", true],
+    ]);
   });
 
   it("a met read says only its figure", () => {
