@@ -1,5 +1,6 @@
 import { useNavigation, useRevalidator } from "@remix-run/react";
 import { useEffect, useRef } from "react";
+import { ledgerFollower } from "./ledger-follower.ts";
 
 // The live balance: while someone is signed in, the page follows GET /api/v1/me/events and
 // reloads its data (header balance, balance card, history, banner) when the ledger changes,
@@ -12,7 +13,8 @@ import { useEffect, useRef } from "react";
 // the routes keep theirs, action-result.ts, which also covers the reloads that do happen). The row, not the balance: a hold and its
 // release, or an expiry the balance already left out, change the history, not the balance. While
 // a navigation or reload runs, it may have read the ledger before the row: the router restarts its
-// loads (keeping a submission's result).
+// loads (keeping a submission's result). A load that saw the ledger move while it ran loads once
+// more (ledger-follower.ts).
 export function useLiveBalance(signedIn: boolean, newestTransactionId: string | null): void {
   const revalidator = useRevalidator();
   const navigation = useNavigation();
@@ -24,12 +26,24 @@ export function useLiveBalance(signedIn: boolean, newestTransactionId: string | 
   };
   useEffect(() => {
     if (!signedIn || typeof EventSource === "undefined") return;
+    const follower = ledgerFollower(rendered.current.shown);
+    const router = remixRouter();
+    const unsubscribe = router?.subscribe((state) => {
+      const { busy, shown } = stateOf(state);
+      if (busy) follower.loadStarted();
+      // Not from inside the router's own notification of its subscribers.
+      else if (follower.loadEnded(shown) === "reload") queueMicrotask(() => router.revalidate());
+    });
     const source = new EventSource("/api/v1/me/events");
     source.addEventListener("balance", (event) => {
-      const { revalidate, busy, shown } = { ...rendered.current, ...routerNow() };
-      if (busy || transactionIdOf((event as MessageEvent<string>).data) !== shown) revalidate();
+      const { revalidate, busy, shown } = { ...rendered.current, ...(router ? stateOf(router.state) : {}) };
+      const row = transactionIdOf((event as MessageEvent<string>).data);
+      if (follower.heard(row, shown, busy) === "reload") revalidate();
     });
-    return () => source.close();
+    return () => {
+      source.close();
+      unsubscribe?.();
+    };
   }, [signedIn]);
 }
 
@@ -39,14 +53,20 @@ interface RouterState {
   loaderData: { root?: { newestTransactionId?: string | null } };
 }
 
-// The router's state as of now. Remix renders router changes in a transition, so what this hook
-// last rendered can lag: an event heard between the action's reload and that render looked busy,
-// and its reload cleared the result. Remix's browser entry keeps the router on window (the
-// browser tests read it too); without it, the rendered values stand.
-function routerNow(): { busy: boolean; shown: string | null | undefined } | Record<string, never> {
-  const router = (window as { __remixRouter?: { state: RouterState } }).__remixRouter;
-  if (!router) return {};
-  const { navigation, revalidation, loaderData } = router.state;
+interface Router {
+  state: RouterState;
+  subscribe(listener: (state: RouterState) => void): () => void;
+  revalidate(): void;
+}
+
+// Remix's router. Remix renders router changes in a transition, so what this hook last rendered
+// can lag: an event heard between the action's reload and that render looked busy, and its reload
+// cleared the result; and a load can start and end between two renders. Remix's browser entry
+// keeps the router on window (the browser tests read it too); without it, the rendered values
+// stand and no load's end is checked.
+const remixRouter = () => (window as { __remixRouter?: Router }).__remixRouter;
+
+function stateOf({ navigation, revalidation, loaderData }: RouterState) {
   return {
     busy: navigation.state !== "idle" || revalidation !== "idle",
     shown: loaderData.root?.newestTransactionId,
