@@ -5,14 +5,13 @@
 // that row, heard later, looked already shown (a hold's release stayed out of the recent history).
 //
 // So the follower remembers the newest row the page knows of (the last event heard, or the root
-// loader's row once a load ends) and, when a load ends, compares: a load whose root row is not the
-// one known when it began saw the ledger move, and the page loads once more. That second load
-// begins knowing that row, so it settles. One such load per event heard: while the ledger changes
-// faster than a load (a busy API user), a load that saw it move again leaves the page marked stale,
-// and the next event (the feed sends one for every newer row) reloads even when the root already
-// shows its row, so loads follow the events' pace (one per poll interval), not their own. Rows are
-// compared for equality (an id, not an order): a load that shows a row the page had not heard of,
-// its own action's included, costs one more load.
+// loader's row once a load ends). A load whose root row is not the one known when it began saw
+// the ledger move: the page is marked stale, and the next event reloads it even when the root
+// already shows its row. That event always comes: the feed sends one for any row newer than the
+// last it sent (coalesced to the newest at each poll). Waiting for it, not reloading at once, keeps
+// loads at the events' pace while the ledger keeps moving, and loads nothing when the load ended
+// signed out (no events). Rows are compared for equality (an id, not an order): a load showing a
+// row the page had not heard of, its own action's included, costs one more load at that row's event.
 
 export type Step = "reload" | "none";
 
@@ -21,19 +20,17 @@ export interface LedgerFollower {
   heard(row: string | null | undefined, shown: string | null | undefined, busy: boolean): Step;
   loadStarted(): void;
   // A load (navigation, revalidation, an action's reload) ended with the root loader's row.
-  loadEnded(shown: string | null | undefined): Step;
+  loadEnded(shown: string | null | undefined): void;
 }
 
 export function ledgerFollower(initiallyShown: string | null | undefined): LedgerFollower {
   let known = initiallyShown;
   let knownAtStart: typeof known;
   let loading = false;
-  let extraLoads = 1;
   let stale = false;
   return {
     heard(row, shown, busy) {
       known = row;
-      extraLoads = 1;
       const behind = stale;
       stale = false;
       // While a load runs it may have read the ledger before the row: it restarts (the router keeps
@@ -47,16 +44,11 @@ export function ledgerFollower(initiallyShown: string | null | undefined): Ledge
       knownAtStart = known;
     },
     loadEnded(shown) {
-      if (!loading) return "none";
+      if (!loading) return;
       loading = false;
+      // A load that saw no move read everything it shows after the last one: nothing left behind.
+      stale = shown !== knownAtStart;
       known = shown;
-      if (shown === knownAtStart) return "none";
-      if (extraLoads === 0) {
-        stale = true;
-        return "none";
-      }
-      extraLoads -= 1;
-      return "reload";
     },
   };
 }

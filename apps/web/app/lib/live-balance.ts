@@ -13,8 +13,8 @@ import { ledgerFollower } from "./ledger-follower.ts";
 // the routes keep theirs, action-result.ts, which also covers the reloads that do happen). The row, not the balance: a hold and its
 // release, or an expiry the balance already left out, change the history, not the balance. While
 // a navigation or reload runs, it may have read the ledger before the row: the router restarts its
-// loads (keeping a submission's result). A load that saw the ledger move while it ran loads once
-// more (ledger-follower.ts).
+// loads (keeping a submission's result). After a load that saw the ledger move while it ran, the
+// next event reloads whatever it names (ledger-follower.ts).
 export function useLiveBalance(signedIn: boolean, newestTransactionId: string | null): void {
   const revalidator = useRevalidator();
   const navigation = useNavigation();
@@ -31,8 +31,7 @@ export function useLiveBalance(signedIn: boolean, newestTransactionId: string | 
     const unsubscribe = router?.subscribe((state) => {
       const { busy, shown } = stateOf(state);
       if (busy) follower.loadStarted();
-      // Not from inside the router's own notification of its subscribers.
-      else if (follower.loadEnded(shown) === "reload") queueMicrotask(() => router.revalidate());
+      else follower.loadEnded(shown);
     });
     const source = new EventSource("/api/v1/me/events");
     source.addEventListener("balance", (event) => {
@@ -56,7 +55,6 @@ interface RouterState {
 interface Router {
   state: RouterState;
   subscribe(listener: (state: RouterState) => void): () => void;
-  revalidate(): void;
 }
 
 // Remix's router. Remix renders router changes in a transition, so what this hook last rendered
