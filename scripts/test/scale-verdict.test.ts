@@ -64,6 +64,28 @@ describe("scale bench target lines", () => {
     );
   });
 
+  it("says when the database's extra work is too little to explain a growth of time", () => {
+    const sizes = { small: size(1, 1), large: size(1, 1) };
+    // 3.2 → 4.1 ms; 4 → 43 pages per call is 0.2 ms at most.
+    const figures = {
+      p50: 4.1,
+      p99: 13,
+      growth: 4.1 / 3.2,
+      pagesTouched: { small: 4, large: 43 },
+      bytes: { small: 9_120, large: 9_133 },
+    };
+    expect(verdict(read, figures, sizes, 2)).toBe(
+      "p99 ≤ 50 ms: met (13.0 ms); growth ≤ 1.2×: MISSED by 7 % (1.28×): the database's extra work explains at most 0.20 of its 0.9 ms (4 / 43 pages touched per call, 5 µs each; answers of 9120 / 9133 bytes): its time grew in the server process or on the machine, not with the ledger",
+    );
+    // Enough more pages to cost half the growth, or a larger answer: the run knows no reason.
+    for (const grown of [
+      { ...figures, pagesTouched: { small: 4, large: 94 } },
+      { ...figures, bytes: { small: 9_120, large: 11_000 } },
+    ]) {
+      expect(verdict(read, grown, sizes, 2)).toContain("MISSED by 7 % (1.28×): no known reason");
+    }
+  });
+
   it("says when it knows no reason", () => {
     const line = verdict(read, { p50: 30, p99: 60, growth: 2 }, { small: size(1, 1), large: size(1, 1) }, 2);
     expect(line).toBe(

@@ -17,6 +17,9 @@ export interface ReadFigures {
   // the bench's database (the server's background work included): a read that does the same work
   // at both sizes but on pages no longer in memory shows it here.
   blocksRead?: number;
+  // Pages PostgreSQL touched per call (read from outside shared buffers or found in them), over
+  // the same backends: the database's work for the read, whatever the machine's load.
+  pagesTouched?: number;
 }
 
 export interface Read {

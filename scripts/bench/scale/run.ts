@@ -127,15 +127,28 @@ async function checkedClean(touched: TouchedUsers | undefined) {
   if (touched && usersChecked !== DAY_USERS) throw new Error(`the daily pass checked ${usersChecked} users`);
 }
 
-// Each read's blocks read from outside shared buffers: the database's counter once every backend
-// has reported (PostgreSQL 15+ sends an idle backend's pending statistics up to 10 s late).
-const WARMUPS = 2;
+// Each read's pages read from outside shared buffers and pages touched: the database's counters
+// once every backend has reported (PostgreSQL 15+ sends an idle backend's pending statistics up to
+// 10 s late).
 const STATS_SETTLE_MS = 10_500;
-async function settledBlocksRead() {
+async function settledPages() {
   await new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
-  const [row] = await pg`SELECT blks_read FROM pg_stat_database WHERE datname = current_database()`;
-  return Number(row?.blks_read ?? 0);
+  const [row] = await pg`SELECT blks_read, blks_hit FROM pg_stat_database WHERE datname = current_database()`;
+  const read = Number(row?.blks_read ?? 0);
+  return { read, touched: read + Number(row?.blks_hit ?? 0), at: performance.now() };
 }
+// The server's background work (its job queue and pollers) touches pages all along, about as many
+// per second at both sizes: measured over one window without reads, and taken off each read's
+// pages touched for the time its window lasted, so that a read of a few pages per call is not
+// mostly the background's.
+async function backgroundPagesPerMs(from: Awaited<ReturnType<typeof settledPages>>) {
+  const to = await settledPages();
+  return { rate: (to.touched - from.touched) / (to.at - from.at), pages: to };
+}
+// A read's first calls in the server compile its code path: the smaller size, timed first, paid
+// for it in its medians (every HTTP read 5-45 % slower there than at the larger size in a quiet
+// run). The batch reads take seconds at the full sizes and are warm after one call.
+const warmupsOf = (read: Read) => (read.userFacing ? 10 : 2);
 const ledgerBytes = async () =>
   Number((await pg`SELECT pg_total_relation_size('credit_transactions') AS n`)[0]?.n ?? 0);
 
@@ -172,21 +185,26 @@ for (const target of [SMALL, LARGE]) {
   const loadBefore = loadavg()[0] ?? 0;
   log(`\n${rows} ledger rows (load average ${loadBefore.toFixed(2)} before the reads):`);
   const figures: ReadFigures[] = [];
-  let blocks = await settledBlocksRead();
+  const background = await backgroundPagesPerMs(await settledPages());
+  let pages = background.pages;
+  log(`  the server's background work: ${(background.rate * 1000).toFixed(0)} pages touched per second without reads`);
   for (const read of reads) {
     const samples = read.userFacing ? SAMPLES : Math.max(3, Math.floor(SAMPLES / 5));
-    const result = await timeRead(read, samples, WARMUPS);
-    const blocksAfter = await settledBlocksRead();
-    const blocksRead = (blocksAfter - blocks) / (samples + WARMUPS);
-    blocks = blocksAfter;
+    const result = await timeRead(read, samples, warmupsOf(read));
+    const pagesAfter = await settledPages();
+    const calls = samples + warmupsOf(read);
+    const blocksRead = (pagesAfter.read - pages.read) / calls;
+    const own = pagesAfter.touched - pages.touched - background.rate * (pagesAfter.at - pages.at);
+    const pagesTouched = Math.max(0, own) / calls;
+    pages = pagesAfter;
     const memory =
       result.rssGrowthBytes === undefined
         ? ""
         : `  ${(result.bytes / 1e6).toFixed(1)} MB sent, server RSS +${(result.rssGrowthBytes / 1e6).toFixed(1)} MB`;
     log(
-      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms  ${blocksRead.toFixed(0).padStart(6)} blocks read${memory}`,
+      `  ${read.read.padEnd(36)} p50 ${result.p50.toFixed(1).padStart(8)} ms  p99 ${result.p99.toFixed(1).padStart(8)} ms  ${blocksRead.toFixed(0).padStart(6)} blocks read  ${pagesTouched.toFixed(0).padStart(7)} pages touched${memory}`,
     );
-    figures.push({ ...result, blocksRead });
+    figures.push({ ...result, blocksRead, pagesTouched });
   }
   const loadAfter = loadavg()[0] ?? 0;
   log(`  load average ${loadAfter.toFixed(2)} after the reads (${cpus().length} cores)`);
