@@ -104,8 +104,15 @@ export async function growLedger(pg: Sql, users: number, rows: number, batch: st
   }
 }
 
-// Admin-side tables grow with the ledger: audit rows, approvals (pending and expired), payments.
-export async function growAdminTables(pg: Sql, adminId: string, users: number, rows: number, batch: string) {
+// Admin-side tables grow with the ledger: audit rows, expired approvals, payments. The pending
+// approvals (`pending`, the first size's call only) stay as many at both sizes: they follow the
+// admins' work, not the ledger's size, and the approvals queue answers all of them (a gate had
+// the queue at 1.93×, "no known reason": 20 pending at the smaller size, 40 at the larger).
+export async function growAdminTables(
+  pg: Sql,
+  adminId: string,
+  { users, rows, pending, batch }: { users: number; rows: number; pending: number; batch: string },
+) {
   const audit = Math.max(100, Math.floor(rows / 100));
   await pg.unsafe(
     `INSERT INTO admin_actions (actor_id, target_user_id, action, amount, reason, created_at)
@@ -119,9 +126,9 @@ export async function growAdminTables(pg: Sql, adminId: string, users: number, r
     `INSERT INTO adjustment_requests (requested_by, target_user_id, amount, reason, idempotency_key, status, decided_at,
                                       expires_at, created_at)
      SELECT $1::uuid, ${BENCH_USER_ID_SQL(`1 + g % ${users}`)}, 1 + g % 50, 'scale bench', 'scale:${batch}:req:' || g,
-            CASE WHEN g <= 20 THEN 'pending' ELSE 'expired' END::adjustment_status,
-            CASE WHEN g <= 20 THEN NULL ELSE now() END,
-            CASE WHEN g <= 20 THEN now() + interval '1 day' ELSE now() - interval '1 day' END,
+            CASE WHEN g <= ${pending} THEN 'pending' ELSE 'expired' END::adjustment_status,
+            CASE WHEN g <= ${pending} THEN NULL ELSE now() END,
+            CASE WHEN g <= ${pending} THEN now() + interval '1 day' ELSE now() - interval '1 day' END,
             now() - ((g * 7919) % ${SPREAD_SECONDS}) * interval '1 second'
        FROM generate_series(1, ${requests}) AS g`,
     [adminId],

@@ -169,7 +169,12 @@ for (const target of [SMALL, LARGE]) {
     withoutAnnouncements(pg, () => growLedger(pg, USERS, missing, `g${target}`, log)),
   );
   await timed("audit, approvals, payments", () =>
-    growAdminTables(pg, adminUser.id, USERS, target - grown, `a${target}`),
+    growAdminTables(pg, adminUser.id, {
+      users: USERS,
+      rows: target - grown,
+      pending: grown === 0 ? 20 : 0,
+      batch: `a${target}`,
+    }),
   );
   grown = target;
   // What autovacuum keeps in a real database (migration 0041: the ledger all-visible up to its
