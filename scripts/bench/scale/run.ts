@@ -146,7 +146,7 @@ async function backgroundPagesPerMs(from: Awaited<ReturnType<typeof settledPages
   return { rate: (to.touched - from.touched) / (to.at - from.at), pages: to };
 }
 // A read's first calls in the server compile its code path: the smaller size, timed first, paid
-// for it in its medians (every HTTP read 5-45 % slower there than at the larger size in a quiet
+// for it in its medians (every HTTP read 8-88 % slower there than at the larger size in a quiet
 // run). The batch reads take seconds at the full sizes and are warm after one call.
 const warmupsOf = (read: Read) => (read.userFacing ? 10 : 2);
 const ledgerBytes = async () =>
