@@ -13,7 +13,7 @@
 // signed out (no events). Rows are compared for equality (an id, not an order): a load showing a
 // row the page had not heard of, its own action's included, costs one more load at that row's event.
 
-export type Step = "reload" | "none";
+type Step = "reload" | "none";
 
 export interface LedgerFollower {
   // An event named the user's newest ledger row (undefined: an event the page could not read).
