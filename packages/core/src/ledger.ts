@@ -168,6 +168,9 @@ export interface LedgerStore {
   grantHistory(userId: string, limit: number): Promise<CreditGrant[]>;
   // The grant a credit's ledger row created (null for a row that created none).
   findGrantByEntry(entryId: string): Promise<CreditGrant | null>;
+  // The credits of a payment's grants that expired by `at`: the expiry rows' takes from them and
+  // what is left in those past their expiry that no posting or sweep has recorded yet.
+  expiredOfPayment(userId: string, paymentId: string, at: Date): Promise<number>;
   // Records the expiry of grants due at `at`, for at most `maxUsers` owners locked in id order
   // (owners another sweeper holds are skipped); returns how many owners it handled.
   expireDueGrants(at: Date, maxUsers: number): Promise<number>;

@@ -44,7 +44,13 @@ const toGrant = (row: typeof creditGrants.$inferSelect): CreditGrant => ({
 
 type GrantReads = Pick<
   LedgerStore,
-  "listGrants" | "grantHistory" | "findGrantByEntry" | "expireDueGrants" | "findInvariantViolations" | "ledgerWatermark"
+  | "listGrants"
+  | "grantHistory"
+  | "findGrantByEntry"
+  | "expiredOfPayment"
+  | "expireDueGrants"
+  | "findInvariantViolations"
+  | "ledgerWatermark"
 >;
 
 export function grantReads(db: Database): GrantReads {
@@ -72,6 +78,19 @@ export function grantReads(db: Database): GrantReads {
     findGrantByEntry: async (entryId) => {
       const [row] = await db.select().from(g).where(eq(g.entryId, entryId));
       return row ? toGrant(row) : null;
+    },
+
+    expiredOfPayment: async (userId, paymentId, at) => {
+      const result = await db.execute(sql`
+        SELECT coalesce((SELECT -sum(a.amount) FROM credit_grants cg
+                           JOIN ledger_allocations a ON a.grant_id = cg.id
+                           JOIN credit_transactions t ON t.id = a.entry_id AND t.kind = 'expiry'
+                          WHERE cg.user_id = ${userId}::uuid AND cg.payment_id = ${paymentId}::uuid), 0)
+             + coalesce((SELECT sum(cg.remaining) FROM credit_grants cg
+                          WHERE cg.user_id = ${userId}::uuid AND cg.payment_id = ${paymentId}::uuid
+                            AND cg.remaining > 0 AND cg.expires_at <= ${at.toISOString()}::timestamptz), 0) AS expired`);
+      const [row] = rowsOf<{ expired: string | number }>(result);
+      return Number(row?.expired ?? 0);
     },
 
     expireDueGrants: async (at, maxUsers) => {

@@ -11,11 +11,19 @@ import type { Payment, PaymentStore } from "./store.ts";
 
 // payment.refunded when the refunded amount grew, payment.disputed when the dispute's status
 // changed: in the transaction that records the new facts, so a replayed report (nothing new)
-// announces nothing.
-export async function emitPaymentFacts(outbox: OutboxStore, before: Payment, after: Payment, at: Date) {
+// announces nothing. `expiredOfRefund`: the payment's credits that had expired, of the refund's
+// share (settle.ts): gone already, neither taken back nor short.
+export async function emitPaymentFacts(
+  outbox: OutboxStore,
+  before: Payment,
+  after: Payment,
+  at: Date,
+  expiredOfRefund = 0,
+) {
   if (after.amountRefundedMinor > before.amountRefundedMinor) {
     // Credits the refund should have taken back but the user had already spent.
-    const short = after.creditedAt ? Math.max(clawbackTargets(after).refunded - after.creditsRefunded, 0) : 0;
+    const wanted = after.creditedAt ? clawbackTargets(after).refunded - expiredOfRefund : 0;
+    const short = Math.max(wanted - after.creditsRefunded, 0);
     await outbox.emit({
       type: "payment.refunded",
       userId: after.userId,

@@ -30,6 +30,7 @@ export function createSettle(clock: Clock): Settle {
     kind: "dispute_reversal" | "refund_reversal",
     amount: number,
     source: string,
+    now: Date,
   ): Promise<number> {
     const entry = await tx.ledger.post({
       userId: payment.userId,
@@ -37,7 +38,7 @@ export function createSettle(clock: Clock): Settle {
       kind,
       idempotencyKey: `s:${kind}:${payment.id}:${source}`,
       paymentId: payment.id,
-      at: clock.now(),
+      at: now,
     });
     invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
     return Math.abs(amount);
@@ -45,7 +46,13 @@ export function createSettle(clock: Clock): Settle {
 
   // A refund takes back what the user still has, in the balance or reserved by open holds, never
   // more: credits already spent are flagged for review rather than driving the balance below zero.
-  async function clawBackRefund(tx: LedgerTx, payment: Payment, wanted: number, source: string, reason: string) {
+  async function clawBackRefund(
+    tx: LedgerTx,
+    payment: Payment,
+    wanted: number,
+    claim: { source: string; reason: string; now: Date },
+  ) {
+    const { source, reason, now } = claim;
     const { taken } = await clawBack(tx.ledger, {
       userId: payment.userId,
       wanted,
@@ -53,12 +60,15 @@ export function createSettle(clock: Clock): Settle {
       idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
       paymentId: payment.id,
       reason,
-      now: clock.now(),
+      now,
     });
     return taken;
   }
 
   return async function settle(tx, payment, facts, source) {
+    // One instant for what expired and for every posting below: a grant whose expiry falls between
+    // two readings of the clock would be left out of one and taken by the other.
+    const now = clock.now();
     const next = { ...payment, ...facts };
     const patch: PaymentPatch = { ...facts };
     // A charge reporting more refunded than this payment's amount is not the charge we sold (or
@@ -70,40 +80,55 @@ export function createSettle(clock: Clock): Settle {
       next.amountRefundedMinor = charged;
       patch.amountRefundedMinor = charged;
     }
+    let expiredOfRefund = 0;
     if (next.creditedAt) {
       const target = clawbackTargets(next);
+      // Credits of this payment that expired left the balance once already: a clawback does not
+      // take them again, from the user's other grants (a refund) or below zero (a dispute). They
+      // count for the refund's share first, then the dispute's. They only lessen what is taken
+      // next, never give back what was taken (which came out of the payment's own grant first, so
+      // it is not what expired after).
+      const expired = await tx.ledger.expiredOfPayment(next.userId, next.id, now);
+      expiredOfRefund = Math.min(expired, target.refunded);
+      const expiredOfDispute = Math.min(expired - expiredOfRefund, target.disputed);
       // A dispute's share shrinks when a refund covers part of it: give that back first, so the
       // refund's clawback finds the credits.
-      const disputeDelta = target.disputed - next.creditsDisputed;
-      if (disputeDelta < 0)
+      const disputeGiveBack = next.creditsDisputed - target.disputed;
+      if (disputeGiveBack > 0)
         patch.creditsDisputed =
-          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", -disputeDelta, source));
-      const refundDelta = target.refunded - next.creditsRefunded;
-      if (refundDelta > 0) {
-        const taken = await clawBackRefund(tx, next, refundDelta, source, refundRowReason(payment, next));
+          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", disputeGiveBack, source, now));
+      const refundWanted = target.refunded - expiredOfRefund - next.creditsRefunded;
+      if (refundWanted > 0) {
+        const taken = await clawBackRefund(tx, next, refundWanted, {
+          source,
+          reason: refundRowReason(payment, next),
+          now,
+        });
         patch.creditsRefunded = next.creditsRefunded + taken;
-        if (taken < refundDelta) {
-          patch.reviewReason = `refund clawback short by ${refundDelta - taken} credits (already spent)`;
+        if (taken < refundWanted) {
+          patch.reviewReason = `refund clawback short by ${refundWanted - taken} credits (already spent)`;
         }
       }
       // The refunded amount went down (a refund failed): what was taken beyond the new target goes
       // back, never more than was taken (a clawback that came up short gives back only its part).
-      if (refundDelta < 0)
+      const refundGiveBack = next.creditsRefunded - target.refunded;
+      if (refundGiveBack > 0)
         patch.creditsRefunded =
-          next.creditsRefunded - (await postDelta(tx, next, "refund_reversal", -refundDelta, source));
-      if (disputeDelta > 0) {
+          next.creditsRefunded - (await postDelta(tx, next, "refund_reversal", refundGiveBack, source, now));
+      const disputeWanted = target.disputed - expiredOfDispute - next.creditsDisputed;
+      if (disputeWanted > 0) {
         const { taken } = await clawBack(tx.ledger, {
           userId: next.userId,
-          wanted: disputeDelta,
+          wanted: disputeWanted,
           kind: "dispute_clawback",
           idempotencyKey: `s:dispute_clawback:${payment.id}:${source}`,
           paymentId: payment.id,
-          now: clock.now(),
+          now,
         });
         patch.creditsDisputed = next.creditsDisputed + taken;
       }
     }
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
-    await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, clock.now());
+    await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, now, expiredOfRefund);
   };
 }

@@ -1,0 +1,153 @@
+// Credits of a payment that expired are not clawed back a second time (ADR 009, "Clawbacks after
+// expiry"; review 9). The refund's or dispute's share of the payment's credits used to be taken
+// whatever became of them: with the pack's grant emptied by its expiry, from the user's other
+// grants (a refund) or below zero as debt (a dispute), so the same credits left the balance twice.
+//
+// The purchases are made by the real server (system clock); the later events are applied by the
+// same services built with a clock two days ahead ("Tests move time", services.ts), as the server
+// would apply them two days later. Balances are read at that clock (the expiry is recorded by the
+// next posting or sweep, not by a read).
+import { randomUUID } from "node:crypto";
+import type { Clock } from "@credits/core";
+import { parseEnv } from "@credits/env";
+import { describe, expect, it } from "vitest";
+import { createServices } from "../../src/services.ts";
+import {
+  balanceOf,
+  charge,
+  deliver,
+  failOnLoggedError,
+  insertUser,
+  type Purchase,
+  paymentsOf,
+  purchaseEvents,
+  randomStripeId,
+  sessionIdOf,
+  signedWebhook,
+  startPurchase,
+  startStripeMock,
+  startTestServer,
+  stripeEnv,
+  testDb,
+  WEBHOOK_SECRET,
+} from "./helpers.ts";
+import { createAdmin } from "./refunds-helpers.ts";
+
+const { mock } = startStripeMock();
+const server = await startTestServer(stripeEnv);
+const admin = await createAdmin(server);
+failOnLoggedError();
+
+const DAY = 86_400_000;
+const TWO_DAYS_LATER: Clock = { now: () => new Date(Date.now() + 2 * DAY) };
+const later = createServices(parseEnv({ NODE_ENV: "test", PUBLIC_URL: "http://localhost:3000", ...stripeEnv }), {
+  db: testDb.db,
+  clock: TWO_DAYS_LATER,
+});
+
+// A pack whose credits expire one day after the payment (the shortest the catalogue allows).
+const expiring = await server.services.catalog.create(
+  { actorId: admin.id },
+  {
+    name: `Expiring ${randomUUID().slice(0, 8)}`,
+    credits: 100,
+    prices: [{ currency: "usd", unitAmount: 1000 }],
+    creditExpiryDays: 1,
+    position: 0,
+    highlight: false,
+  },
+);
+
+async function buyExpiring(userId: string): Promise<Purchase> {
+  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, expiring.id);
+  const purchase: Purchase = {
+    userId,
+    paymentId,
+    sessionId: sessionIdOf(checkoutUrl),
+    paymentIntent: randomStripeId("pi"),
+    chargeId: randomStripeId("ch"),
+    credits: 100,
+    amountMinor: 1000,
+  };
+  expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
+  mock.addCharge(
+    charge({ id: purchase.chargeId, amount: 1000, amount_refunded: 0, payment_intent: purchase.paymentIntent }),
+  );
+  return purchase;
+}
+
+// Stripe's event, applied two days later by the same code the webhook route runs.
+async function applyLater(event: Record<string, unknown>) {
+  const { body, signature } = signedWebhook(event, WEBHOOK_SECRET);
+  const parsed = later.provider.parseWebhook(body, signature);
+  return later.payments.handleEvent(parsed, body);
+}
+
+describe("a refund or dispute after the payment's credits expired", () => {
+  it("a full refund of a pack whose credits all expired takes nothing from another pack", async () => {
+    const userId = await insertUser("expired-refund");
+    const expired = await buyExpiring(userId);
+    const other = await startPurchase(server, "standard", userId);
+    expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+    expect(await balanceOf(userId)).toBe(100 + other.credits);
+
+    // Two days later the expiring pack's 100 credits are gone (never used): only the other pack's remain.
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+
+    // The expiring pack is refunded in full (e.g. at the dashboard, or an admin's refund's charge.refunded).
+    expect(await applyLater(purchaseEvents(mock, expired).refunded(1000))).toBe("processed");
+
+    // Nothing of the refunded pack was left to take back; the user never used a credit of it.
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+  });
+
+  it("30 of the pack used, 70 expired: a full refund takes the 30 used", async () => {
+    const userId = await insertUser("expired-partly");
+    const expired = await buyExpiring(userId);
+    const other = await startPurchase(server, "standard", userId);
+    expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+    // The expiring pack is spent first (earliest expiry), as the spending order says.
+    await server.services.credits.spend({
+      scope: { kind: "user", id: userId },
+      userId,
+      amount: 30,
+      idempotencyKey: randomUUID(),
+    });
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+
+    expect(await applyLater(purchaseEvents(mock, expired).refunded(1000))).toBe("processed");
+
+    // The 30 used are owed back (taken from the other pack, as for any spent credits); the 70 that
+    // expired left the balance once already.
+    expect(await later.credits.balance(userId)).toBe(other.credits - 30);
+  });
+
+  it("a dispute of a pack whose credits all expired leaves a user who spent nothing at zero, not in debt", async () => {
+    const userId = await insertUser("expired-dispute");
+    const expired = await buyExpiring(userId);
+    expect(await later.credits.balance(userId)).toBe(0);
+
+    expect(await applyLater(purchaseEvents(mock, expired).disputeCreated())).toBe("processed");
+
+    // The 100 credits already expired; the dispute has nothing left to take (it used to leave -100,
+    // a debt the user's next purchase repays: 200 credits gone for a 100-credit dispute).
+    expect(await later.credits.balance(userId)).toBe(0);
+  });
+
+  it("half refunded while live, the rest expired: the full refund takes nothing more", async () => {
+    const userId = await insertUser("expired-after-half");
+    const expired = await buyExpiring(userId);
+    const other = await startPurchase(server, "standard", userId);
+    expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+    // Half refunded now: 50 credits taken back from the pack's own grant.
+    expect((await deliver(server.url, purchaseEvents(mock, expired).refunded(500))).status).toBe(200);
+    expect(await balanceOf(userId)).toBe(50 + other.credits);
+    // Two days later its other 50 have expired; then the rest of the money is refunded.
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+    expect(await applyLater(purchaseEvents(mock, expired).refunded(1000))).toBe("processed");
+    // 50 taken back and 50 expired: the pack's 100 are gone once, the other pack untouched.
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+    const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expired.paymentId);
+    expect(payment).toMatchObject({ creditsRefunded: 50, reviewReason: null });
+  });
+});
