@@ -2,7 +2,7 @@ import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore
 import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, paymentRefunds, providerErasureTasks, providerRefundFailures } from "./schema.ts";
+import { adminActions, paymentRefunds, payments, providerErasureTasks, providerRefundFailures } from "./schema.ts";
 
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
@@ -74,15 +74,7 @@ export function createRefundStore(db: Database): RefundStore {
         .where(and(eq(paymentRefunds.status, "pending"), lte(paymentRefunds.expiresAt, now)))
         .returning(),
 
-    inFlightMinor: async (paymentId) => {
-      const [row] = await db
-        .select({ total: sql<string | null>`sum(${paymentRefunds.amountMinor})` })
-        .from(paymentRefunds)
-        .where(
-          and(eq(paymentRefunds.paymentId, paymentId), inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES])),
-        );
-      return Number(row?.total ?? 0);
-    },
+    inFlightMinor: async (paymentId) => (await inFlightMinorOf(db, [paymentId])).get(paymentId) ?? 0,
 
     audit: async (action) => {
       await db.insert(adminActions).values(action);
@@ -142,18 +134,24 @@ function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" |
   };
 }
 
-// What each payment's requests in flight hold, in one statement.
+// What each payment's refunds hold beyond its refunded amount, in one statement: those in flight,
+// and the succeeded ones' sum less the payment's refunded amount when that is larger. A refund
+// made at the provider's dashboard is in the refunded amount and in no row, so before its report
+// the succeeded rows may count less than is refunded (never more).
 async function inFlightMinorOf(db: Database, paymentIds: string[]): Promise<Map<string, number>> {
   if (paymentIds.length === 0) return new Map();
+  const r = paymentRefunds;
+  const amount = r.amountMinor;
+  const inFlight = sql`coalesce(sum(${amount}) FILTER (WHERE ${inArray(r.status, [...IN_FLIGHT_REFUND_STATUSES])}), 0)`;
+  const succeeded = sql`coalesce(sum(${amount}) FILTER (WHERE ${r.status} = 'succeeded'), 0)`;
   const rows = await db
-    .select({ paymentId: paymentRefunds.paymentId, total: sql<string>`sum(${paymentRefunds.amountMinor})` })
-    .from(paymentRefunds)
-    .where(
-      and(
-        inArray(paymentRefunds.paymentId, paymentIds),
-        inArray(paymentRefunds.status, [...IN_FLIGHT_REFUND_STATUSES]),
-      ),
-    )
-    .groupBy(paymentRefunds.paymentId);
-  return new Map(rows.map((row) => [row.paymentId, Number(row.total)]));
+    .select({
+      paymentId: r.paymentId,
+      total: sql<string>`${inFlight} + greatest(${succeeded} - max(${payments.amountRefundedMinor}), 0)`,
+    })
+    .from(r)
+    .innerJoin(payments, eq(payments.id, r.paymentId))
+    .where(inArray(r.paymentId, paymentIds))
+    .groupBy(r.paymentId);
+  return new Map(rows.filter((row) => Number(row.total) > 0).map((row) => [row.paymentId, Number(row.total)]));
 }

@@ -11,7 +11,8 @@ export const refundOrigins = ["admin", "erasure"] as const;
 export type RefundOrigin = (typeof refundOrigins)[number];
 // The provider's words when it refuses or fails a refund, as stored and shown: bounded.
 export const MAX_FAILURE_LENGTH = 300;
-// Statuses whose amount is committed but not yet in the payment's refunded amount.
+// Statuses whose amount is committed but not yet in the payment's refunded amount (a succeeded
+// refund's may not be in it yet either: inFlightMinor).
 export const IN_FLIGHT_REFUND_STATUSES: readonly RefundStatus[] = ["pending", "processing"];
 
 export interface Refund {
@@ -69,7 +70,9 @@ export interface RefundStore {
     decision: { status: "processing" | "rejected"; decidedBy: string; now: Date },
   ): Promise<Refund | null>;
   expireRefunds(now: Date): Promise<Refund[]>;
-  // What the payment's refunds waiting for approval or for the provider hold, in minor units.
+  // What the payment's refunds hold beyond its refunded amount, in minor units: those waiting for
+  // approval or for the provider, and what succeeded refunds add that the refunded amount does not
+  // show yet (the provider's report not applied: its refund list could not be read, ADR 016).
   inFlightMinor(paymentId: string): Promise<number>;
   // The same for several payments in one statement (a payment with none is absent).
   inFlightMinorOf(paymentIds: string[]): Promise<Map<string, number>>;
