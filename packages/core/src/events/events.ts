@@ -43,7 +43,9 @@ export const eventSchemas = {
       "Once per grant with credits left, CREDITS_EXPIRING_NOTICE_DAYS (default 7) days before its expiresAt, " +
         "with an email to the user; a grant spent to 0 before then raises none",
     ),
-  // The provider reported (more) money refunded; the credits clawed back so far for this payment.
+  // The provider reported (more) money refunded, or a refund's clawback took (more) credits (one
+  // posted when the payment is credited after its refund, or a shortfall collected later); the
+  // credits clawed back so far for this payment.
   "payment.refunded": z.object({
     userId: id,
     paymentId: id,

@@ -9,9 +9,10 @@ import type { Payment, PaymentStore } from "./store.ts";
 // The pure and outbox pieces of the payment service (payments.ts): what a fact change announces,
 // whether a session matches its payment, and a purchase's grant terms.
 
-// payment.refunded when the refunded amount grew, payment.disputed when the dispute's status
-// changed: in the transaction that records the new facts, so a replayed report (nothing new)
-// announces nothing. `expiredOfRefund`: the payment's credits that had expired, of the refund's
+// payment.refunded when the refunded amount or the credits clawed back for it grew (a clawback
+// posted when the payment is credited after its refund changes only the credits),
+// payment.disputed when the dispute's status changed: in the transaction that records the new
+// facts, so a replayed report (nothing new) announces nothing. `expiredOfRefund`: the payment's credits that had expired, of the refund's
 // share (settle.ts): gone already, neither taken back nor short.
 export async function emitPaymentFacts(
   outbox: OutboxStore,
@@ -20,7 +21,7 @@ export async function emitPaymentFacts(
   at: Date,
   expiredOfRefund = 0,
 ) {
-  if (after.amountRefundedMinor > before.amountRefundedMinor) {
+  if (after.amountRefundedMinor > before.amountRefundedMinor || after.creditsRefunded > before.creditsRefunded) {
     // Credits the refund should have taken back but the user had already spent.
     const wanted = after.creditedAt ? clawbackTargets(after).refunded - expiredOfRefund : 0;
     const short = Math.max(wanted - after.creditsRefunded, 0);
