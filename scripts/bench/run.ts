@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { createApiKeyService, createAuthService } from "@credits/core";
 import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
-import { checkoutSessionEvent, serveStripeApiMock, signedWebhook } from "@credits/stripe/testing";
+import { serveStripeApiMock } from "@credits/stripe/testing";
 import autocannon, { type Request } from "autocannon";
 import postgres from "postgres";
 import { checkOnly, flag, only, onlySome, option } from "./args.ts";
@@ -13,6 +13,7 @@ import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
 import { type Figures, statuses, writeReport } from "./report.ts";
 import { SPENDS, scenarioNames, WEBHOOK_CONNECTIONS_DEFAULT } from "./scenarios.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
+import { webhookRequests } from "./webhook-requests.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 // The scale bench (issue 17) is its own run: reads over a growing ledger, not load.
@@ -141,33 +142,13 @@ const spendRequest =
     };
   };
 
-let delivery = 0;
-// Stripe's checkout.session.completed as Stripe sends it (the fixture's full session), compact JSON.
-const webhookRequest = (req: Request): Request => {
-  const paymentId = paymentIds[delivery % paymentIds.length] as string;
-  delivery += 1;
-  const event = checkoutSessionEvent(
-    "checkout.session.completed",
-    {
-      id: `cs_test_bench_${runId}_${delivery}`,
-      client_reference_id: paymentId,
-      metadata: { paymentId },
-      amount_total: Number(starter.price_minor),
-      currency: starter.currency,
-      customer: null,
-      payment_intent: `pi_bench_${runId}_${delivery}`,
-    },
-    { id: `evt_bench_${runId}_${delivery}` },
-  );
-  const { body, signature } = signedWebhook(JSON.stringify(event), WEBHOOK_SECRET);
-  return {
-    ...req,
-    method: "POST",
-    path: "/webhooks/stripe",
-    headers: { "content-type": "application/json", "stripe-signature": signature },
-    body,
-  };
-};
+const webhookRequest = webhookRequests({
+  paymentIds,
+  runId,
+  amountMinor: Number(starter.price_minor),
+  currency: starter.currency,
+  secret: WEBHOOK_SECRET,
+});
 
 interface Load {
   scenario: string;
