@@ -150,4 +150,44 @@ describe("a refund or dispute after the payment's credits expired", () => {
     const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expired.paymentId);
     expect(payment).toMatchObject({ creditsRefunded: 50, reviewReason: null });
   });
+
+  it("half refunded while live, the rest expired, then a dispute: no debt for credits already gone", async () => {
+    const userId = await insertUser("expired-dispute-after-half");
+    const expired = await buyExpiring(userId);
+    // 50 taken back now by a refund of half the money.
+    expect((await deliver(server.url, purchaseEvents(mock, expired).refunded(500))).status).toBe(200);
+    expect(await balanceOf(userId)).toBe(50);
+    // Two days later the other 50 expired: nothing of the pack is left, nothing was ever spent.
+    expect(await later.credits.balance(userId)).toBe(0);
+    // The customer disputes the charge.
+    expect(await applyLater(purchaseEvents(mock, expired).disputeCreated())).toBe("processed");
+    const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expired.paymentId);
+    // The pack's 100: 50 clawed back by the refund, 50 expired. The dispute's 50 share expired
+    // already; the user should not be left in debt for it.
+    expect({ balance: await later.credits.balance(userId), creditsDisputed: payment?.creditsDisputed }).toEqual({
+      balance: 0,
+      creditsDisputed: 0,
+    });
+  });
+
+  it("a dispute took the pack live, a refund's report comes after the expiry: the dispute's give-back expires at once, the refund takes nothing more", async () => {
+    const userId = await insertUser("expired-dispute-then-refund");
+    const expired = await buyExpiring(userId);
+    const other = await startPurchase(server, "standard", userId);
+    expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+    // The dispute opens while the pack is live: its 100 credits taken back from its own grant.
+    expect((await deliver(server.url, purchaseEvents(mock, expired).disputeCreated())).status).toBe(200);
+    expect(await balanceOf(userId)).toBe(other.credits);
+    // Two days later a report of half the money refunded arrives (a refund made before the dispute,
+    // its charge.refunded delivered late): the dispute's share shrinks to 50, the refund's is 50.
+    expect(await applyLater(purchaseEvents(mock, expired).refunded(500))).toBe("processed");
+    const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expired.paymentId);
+    // The pack's 100 all left the balance (dispute clawback; the 50 given back expired at once):
+    // the other pack owes nothing.
+    expect({
+      balance: await later.credits.balance(userId),
+      creditsRefunded: payment?.creditsRefunded,
+      creditsDisputed: payment?.creditsDisputed,
+    }).toEqual({ balance: other.credits, creditsRefunded: 0, creditsDisputed: 50 });
+  });
 });

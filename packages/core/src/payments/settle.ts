@@ -83,20 +83,21 @@ export function createSettle(clock: Clock): Settle {
     let expiredOfRefund = 0;
     if (next.creditedAt) {
       const target = clawbackTargets(next);
-      // Credits of this payment that expired left the balance once already: a clawback does not
-      // take them again, from the user's other grants (a refund) or below zero (a dispute). They
-      // count for the refund's share first, then the dispute's. They only lessen what is taken
-      // next, never give back what was taken (which came out of the payment's own grant first, so
-      // it is not what expired after).
-      const expired = await tx.ledger.expiredOfPayment(next.userId, next.id, now);
-      expiredOfRefund = Math.min(expired, target.refunded);
-      const expiredOfDispute = Math.min(expired - expiredOfRefund, target.disputed);
       // A dispute's share shrinks when a refund covers part of it: give that back first, so the
       // refund's clawback finds the credits.
       const disputeGiveBack = next.creditsDisputed - target.disputed;
       if (disputeGiveBack > 0)
         patch.creditsDisputed =
           next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", disputeGiveBack, source, now));
+      const creditsDisputed = patch.creditsDisputed ?? next.creditsDisputed;
+      // Credits of this payment that expired (what was just given back to a grant past its expiry
+      // included) left the balance once already: a clawback does not take them again, from the
+      // user's other grants (a refund) or below zero (a dispute). They cover what the clawbacks
+      // have not taken yet of the refund's share, then of the dispute's; they only lessen what is
+      // taken next, never give back what was taken.
+      const expired = await tx.ledger.expiredOfPayment(next.userId, next.id, now);
+      expiredOfRefund = Math.min(expired, Math.max(0, target.refunded - next.creditsRefunded));
+      const expiredOfDispute = Math.min(expired - expiredOfRefund, Math.max(0, target.disputed - creditsDisputed));
       const refundWanted = target.refunded - expiredOfRefund - next.creditsRefunded;
       if (refundWanted > 0) {
         const taken = await clawBackRefund(tx, next, refundWanted, {
@@ -115,7 +116,7 @@ export function createSettle(clock: Clock): Settle {
       if (refundGiveBack > 0)
         patch.creditsRefunded =
           next.creditsRefunded - (await postDelta(tx, next, "refund_reversal", refundGiveBack, source, now));
-      const disputeWanted = target.disputed - expiredOfDispute - next.creditsDisputed;
+      const disputeWanted = target.disputed - expiredOfDispute - creditsDisputed;
       if (disputeWanted > 0) {
         const { taken } = await clawBack(tx.ledger, {
           userId: next.userId,
@@ -125,7 +126,7 @@ export function createSettle(clock: Clock): Settle {
           paymentId: payment.id,
           now,
         });
-        patch.creditsDisputed = next.creditsDisputed + taken;
+        patch.creditsDisputed = creditsDisputed + taken;
       }
     }
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
