@@ -1,5 +1,5 @@
 // A reference model of credit grants (ADR 009), pure and in memory: what post_ledger
-// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql, 0027, 0044) must
+// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql, 0027, 0044, 0046) must
 // do, written the obvious way. Tests drive it and the database with the same commands and compare.
 
 export interface ModelGrant {
@@ -33,10 +33,11 @@ export function spendingOrder(grants: readonly ModelGrant[], paymentId: string |
   return [...grants].sort((a, b) => own(a) - own(b) || byKey(a, b));
 }
 
-// What a refund or dispute did: per open hold it drew from, the hold's release (given back to
+// What a refund or dispute did: per open hold and pass it drew from, the hold's release (given back to
 // the hold's grants) and the hold part's clawback row; then the balance part's row (null: none).
 export interface ModelClawback {
-  holdParts: { release: Allocation[]; take: Allocation[] }[];
+  // `hold`: its index in the holds given; `pass`: drawn for the payment's own credits or the rest.
+  holdParts: { hold: number; pass: "own" | "rest"; release: Allocation[]; take: Allocation[] }[];
   balanceRow: Allocation[] | null;
   taken: number;
 }
@@ -123,20 +124,22 @@ export class GrantModel {
     amount: number,
     at: number,
     leftoverId: string,
-    options: { keep?: boolean; repay?: boolean } = {},
+    options: { keep?: boolean; repay?: boolean; first?: string } = {},
   ): Allocation[] {
     this.expireDue(at);
     const repay = options.repay === false ? 0 : this.repayable(amount);
     this.balance += amount;
     const given: Allocation[] = [];
-    let left = this.giveOwed(owed, amount - repay, at, given, options.keep ?? false);
+    let left = this.giveOwed(owed, amount - repay, at, given, options);
     if (left > 0) left = this.leftover({ id: leftoverId, paymentId: null, expiresAt: null }, left, at, given);
     return given;
   }
 
-  // A refund or dispute (core's clawBack): from the balance first, then from the open holds (in
-  // the store's order: `holds[i].owed` what hold i still owes its grants, `available` what it can
-  // give up); a refund takes no more than there is, a dispute takes the rest below zero.
+  // A refund or dispute (core's clawBack): the payment's own credits first, unreserved (in the
+  // balance) then reserved by open holds, then the rest of the balance, then the rest of the open
+  // holds (in the store's order: `holds[i].owed` what hold i still owes its grants, `available`
+  // what it can give up); a refund takes no more than there is, a dispute takes the rest below
+  // zero. A hold's release gives back the payment's grants first (0046).
   clawback(
     kind: "refund" | "dispute",
     paymentId: string,
@@ -144,21 +147,41 @@ export class GrantModel {
     at: number,
     holds: readonly { owed: ReadonlyMap<string, number>; available: number }[],
   ): ModelClawback {
-    const fromBalance = Math.min(wanted, Math.max(this.balanceAt(at), 0));
-    let needed = wanted - fromBalance;
+    const balance = Math.max(this.balanceAt(at), 0);
+    const own = (grantId: string) => this.grant(grantId).paymentId === paymentId;
+    const unreserved = this.live(at).reduce((sum, g) => sum + (g.paymentId === paymentId ? g.remaining : 0), 0);
+    const ownFromBalance = Math.min(wanted, balance, unreserved);
+    let needed = wanted - ownFromBalance;
+    const owed = holds.map((hold) => new Map(hold.owed));
+    const available = holds.map((hold) => Math.max(hold.available, 0));
     const holdParts: ModelClawback["holdParts"] = [];
-    for (const hold of holds) {
-      const take = Math.min(needed, Math.max(hold.available, 0));
-      if (take === 0) continue;
-      const release = this.restore(hold.owed, take, at, "none", { keep: true, repay: false });
+    const takeFrom = (hold: number, pass: "own" | "rest", take: number) => {
+      const release = this.restore(owed[hold] as Map<string, number>, take, at, "none", {
+        keep: true,
+        repay: false,
+        first: paymentId,
+      });
+      for (const { grantId, amount } of release) owed[hold]?.set(grantId, (owed[hold]?.get(grantId) ?? 0) - amount);
       const back = release.map(({ grantId, amount }) => ({ grantId, amount: -amount }));
       for (const a of back) this.grant(a.grantId).remaining += a.amount;
       this.balance -= take;
       if (kind === "dispute") this.owe(paymentId, back);
-      holdParts.push({ release, take: back });
+      holdParts.push({ hold, pass, release, take: back });
+      available[hold] = (available[hold] ?? 0) - take;
       needed -= take;
-    }
-    const fromHolds = wanted - fromBalance - needed;
+    };
+    owed.forEach((hold, index) => {
+      const held = [...hold].reduce((sum, [grantId, amount]) => sum + (own(grantId) ? amount : 0), 0);
+      const take = Math.min(needed, held);
+      if (take > 0) takeFrom(index, "own", take);
+    });
+    const restFromBalance = Math.min(needed, balance - ownFromBalance);
+    needed -= restFromBalance;
+    available.forEach((free, index) => {
+      const take = Math.min(needed, free);
+      if (take > 0) takeFrom(index, "rest", take);
+    });
+    const fromHolds = holdParts.reduce((sum, part) => sum + part.release.reduce((s, a) => s + a.amount, 0), 0);
     const taken = kind === "dispute" ? wanted : wanted - needed;
     const rest = taken - fromHolds;
     const balanceRow = rest === 0 ? null : this.debit(rest, at, { paymentId, allowNegative: kind === "dispute" });
@@ -177,7 +200,7 @@ export class GrantModel {
     this.balance += amount;
     const given: Allocation[] = [];
     const owed = this.disputeOwed.get(paymentId) ?? new Map<string, number>();
-    let left = this.giveOwed(owed, amount - repay, at, given, false);
+    let left = this.giveOwed(owed, amount - repay, at, given, {});
     for (const a of given) owed.set(a.grantId, (owed.get(a.grantId) ?? 0) - a.amount);
     const latest = [...this.grants].sort(
       (a, b) => b.createdAt - a.createdAt || b.seq - a.seq || (a.id < b.id ? 1 : -1),
@@ -213,9 +236,19 @@ export class GrantModel {
     this.disputeOwed.set(paymentId, owed);
   }
 
-  private giveOwed(owed: ReadonlyMap<string, number>, amount: number, at: number, given: Allocation[], keep: boolean) {
+  // `first`: a payment whose grants are given back before the tail (a clawback's hold release).
+  private giveOwed(
+    owed: ReadonlyMap<string, number>,
+    amount: number,
+    at: number,
+    given: Allocation[],
+    { keep = false, first }: { keep?: boolean; first?: string },
+  ) {
     let left = amount;
-    const tail = spendingOrder(this.grants.filter((g) => (owed.get(g.id) ?? 0) > 0)).reverse();
+    const firstOf = (g: ModelGrant) => (first !== undefined && g.paymentId === first ? 0 : 1);
+    const tail = spendingOrder(this.grants.filter((g) => (owed.get(g.id) ?? 0) > 0))
+      .reverse()
+      .sort((a, b) => firstOf(a) - firstOf(b));
     for (const g of tail) {
       if (left === 0) break;
       const give = Math.min(left, owed.get(g.id) ?? 0);

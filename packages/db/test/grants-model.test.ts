@@ -119,7 +119,8 @@ async function buy(userId: string, amount: number, expiresAt: Date | null): Prom
 }
 
 // A refund or dispute through core's clawBack (the payment service's path), checked row by row:
-// the hold parts (in the store's order of open holds), then the balance part.
+// the hold parts (the payment's own credits first, each pass in the store's order of open holds),
+// then the balance part.
 async function clawback(
   userId: string,
   c: { op: "refund" | "dispute"; amount: number },
@@ -149,14 +150,12 @@ async function clawback(
     }),
   );
   expect(got.taken).toBe(want.taken);
-  let part = 0;
-  for (const hold of open) {
-    const available = hold.amount - hold.clawedBack;
-    if (available === 0 || part >= want.holdParts.length) continue;
-    const expected = want.holdParts[part++];
-    const release = await allocationsOf(systemKey.holdClawback(hold.id, key));
-    expect(release).toEqual(sorted(expected?.release ?? []));
-    expect(await allocationsOf(systemKey.holdClawbackTake(hold.id, key))).toEqual(sorted(expected?.take ?? []));
+  for (const part of want.holdParts) {
+    const hold = open[part.hold] as OpenHold;
+    const source = part.pass === "own" ? systemKey.ownCreditsSource(key) : key;
+    const release = await allocationsOf(systemKey.holdClawback(hold.id, source));
+    expect(release).toEqual(sorted(part.release));
+    expect(await allocationsOf(systemKey.holdClawbackTake(hold.id, source))).toEqual(sorted(part.take));
     hold.rows.push(release);
     hold.clawedBack += release.reduce((sum, a) => sum + a.amount, 0);
     if (hold.clawedBack === hold.amount) holds.splice(holds.indexOf(hold), 1);

@@ -3,85 +3,14 @@
 // whatever became of them: with the pack's grant emptied by its expiry, from the user's other
 // grants (a refund) or below zero as debt (a dispute), so the same credits left the balance twice.
 //
-// The purchases are made by the real server (system clock); the later events are applied by the
-// same services built with a clock two days ahead ("Tests move time", services.ts), as the server
-// would apply them two days later. Balances are read at that clock (the expiry is recorded by the
-// next posting or sweep, not by a read).
+// The setting (expired-credits-helpers.ts): purchases by the real server, later events applied by
+// the same services two days later, balances read at that clock.
 import { randomUUID } from "node:crypto";
-import type { Clock } from "@credits/core";
-import { parseEnv } from "@credits/env";
 import { describe, expect, it } from "vitest";
-import { createServices } from "../../src/services.ts";
-import {
-  balanceOf,
-  charge,
-  deliver,
-  failOnLoggedError,
-  insertUser,
-  type Purchase,
-  paymentsOf,
-  purchaseEvents,
-  randomStripeId,
-  sessionIdOf,
-  signedWebhook,
-  startPurchase,
-  startStripeMock,
-  startTestServer,
-  stripeEnv,
-  testDb,
-  WEBHOOK_SECRET,
-} from "./helpers.ts";
-import { createAdmin } from "./refunds-helpers.ts";
+import { expiringCreditsSetting } from "./expired-credits-helpers.ts";
+import { balanceOf, deliver, insertUser, paymentsOf, purchaseEvents, startPurchase } from "./helpers.ts";
 
-const { mock } = startStripeMock();
-const server = await startTestServer(stripeEnv);
-const admin = await createAdmin(server);
-failOnLoggedError();
-
-const DAY = 86_400_000;
-const TWO_DAYS_LATER: Clock = { now: () => new Date(Date.now() + 2 * DAY) };
-const later = createServices(parseEnv({ NODE_ENV: "test", PUBLIC_URL: "http://localhost:3000", ...stripeEnv }), {
-  db: testDb.db,
-  clock: TWO_DAYS_LATER,
-});
-
-// A pack whose credits expire one day after the payment (the shortest the catalogue allows).
-const expiring = await server.services.catalog.create(
-  { actorId: admin.id },
-  {
-    name: `Expiring ${randomUUID().slice(0, 8)}`,
-    credits: 100,
-    prices: [{ currency: "usd", unitAmount: 1000 }],
-    creditExpiryDays: 1,
-    position: 0,
-    highlight: false,
-  },
-);
-
-async function buyExpiring(userId: string): Promise<Purchase> {
-  const { paymentId, checkoutUrl } = await server.services.payments.createCheckout(userId, expiring.id);
-  const purchase: Purchase = {
-    userId,
-    paymentId,
-    sessionId: sessionIdOf(checkoutUrl),
-    paymentIntent: randomStripeId("pi"),
-    chargeId: randomStripeId("ch"),
-    credits: 100,
-    amountMinor: 1000,
-  };
-  expect((await deliver(server.url, purchaseEvents(mock, purchase).completed())).status).toBe(200);
-  mock.addCharge(
-    charge({ id: purchase.chargeId, amount: 1000, amount_refunded: 0, payment_intent: purchase.paymentIntent }),
-  );
-  return purchase;
-}
-
-// Stripe's event, applied two days later by the same code the webhook route runs.
-async function applyLater(event: Record<string, unknown>) {
-  const { body, signature } = signedWebhook(event, WEBHOOK_SECRET);
-  const parsed = later.provider.parseWebhook(body, signature);
-  return later.payments.handleEvent(parsed, body);
-}
+const { mock, server, later, buyExpiring, applyLater } = await expiringCreditsSetting();
 
 describe("a refund or dispute after the payment's credits expired", () => {
   it("a full refund of a pack whose credits all expired takes nothing from another pack", async () => {

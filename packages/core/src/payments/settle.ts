@@ -24,47 +24,6 @@ export type Settle = (tx: LedgerTx, payment: Payment, facts: PaymentPatch, sourc
 // difference between the target and what was already taken, under a key derived from `source`),
 // and records the status change (ADR 002).
 export function createSettle(clock: Clock): Settle {
-  async function postDelta(
-    tx: LedgerTx,
-    payment: Payment,
-    kind: "dispute_reversal" | "refund_reversal",
-    amount: number,
-    source: string,
-    now: Date,
-  ): Promise<number> {
-    const entry = await tx.ledger.post({
-      userId: payment.userId,
-      amount,
-      kind,
-      idempotencyKey: `s:${kind}:${payment.id}:${source}`,
-      paymentId: payment.id,
-      at: now,
-    });
-    invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
-    return Math.abs(amount);
-  }
-
-  // A refund takes back what the user still has, in the balance or reserved by open holds, never
-  // more: credits already spent are flagged for review rather than driving the balance below zero.
-  async function clawBackRefund(
-    tx: LedgerTx,
-    payment: Payment,
-    wanted: number,
-    claim: { source: string; reason: string; now: Date },
-  ) {
-    const { source, reason, now } = claim;
-    const { taken } = await clawBack(tx.ledger, {
-      userId: payment.userId,
-      wanted,
-      kind: "refund_clawback",
-      idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
-      paymentId: payment.id,
-      reason,
-      now,
-    });
-    return taken;
-  }
-
   return async function settle(tx, payment, facts, source) {
     // One instant for what expired and for every posting below: a grant whose expiry falls between
     // two readings of the clock would be left out of one and taken by the other.
@@ -94,28 +53,38 @@ export function createSettle(clock: Clock): Settle {
       // included) left the balance once already: a clawback does not take them again, from the
       // user's other grants (a refund) or below zero (a dispute). They cover what the clawbacks
       // have not taken yet of the refund's share, then of the dispute's; they only lessen what is
-      // taken next, never give back what was taken.
-      const expired = await tx.ledger.expiredOfPayment(next.userId, next.id, now);
-      expiredOfRefund = Math.min(expired, Math.max(0, target.refunded - next.creditsRefunded));
+      // taken next, never give back what was taken, except when the refunded amount went down.
+      const expiredNow = () => tx.ledger.expiredOfPayment(next.userId, next.id, now);
+      let expired = await expiredNow();
+      let creditsRefunded = next.creditsRefunded;
+      // The refunded amount went down (a refund failed): what the refund's clawbacks took beyond
+      // its new share goes back, never more than they took (a clawback that came up short gives
+      // back only its part). What expired covers that share first: a clawback that took spent
+      // credits because the share was larger gives them back when what expired covers the smaller
+      // one (review 10 F3: otherwise the outcome hung on the order of the refunds).
+      const refundFell = target.refunded < clawbackTargets(payment).refunded;
+      const refundKeeps = refundFell ? Math.max(0, target.refunded - expired) : target.refunded;
+      const refundGiveBack = creditsRefunded - refundKeeps;
+      if (refundGiveBack > 0) {
+        creditsRefunded -= await postDelta(tx, next, "refund_reversal", refundGiveBack, source, now);
+        patch.creditsRefunded = creditsRefunded;
+        // What went back to a grant past its expiry expired at once.
+        expired = await expiredNow();
+      }
+      expiredOfRefund = Math.min(expired, Math.max(0, target.refunded - creditsRefunded));
       const expiredOfDispute = Math.min(expired - expiredOfRefund, Math.max(0, target.disputed - creditsDisputed));
-      const refundWanted = target.refunded - expiredOfRefund - next.creditsRefunded;
+      const refundWanted = target.refunded - expiredOfRefund - creditsRefunded;
       if (refundWanted > 0) {
         const taken = await clawBackRefund(tx, next, refundWanted, {
           source,
           reason: refundRowReason(payment, next),
           now,
         });
-        patch.creditsRefunded = next.creditsRefunded + taken;
+        patch.creditsRefunded = creditsRefunded + taken;
         if (taken < refundWanted) {
           patch.reviewReason = `refund clawback short by ${refundWanted - taken} credits (already spent)`;
         }
       }
-      // The refunded amount went down (a refund failed): what was taken beyond the new target goes
-      // back, never more than was taken (a clawback that came up short gives back only its part).
-      const refundGiveBack = next.creditsRefunded - target.refunded;
-      if (refundGiveBack > 0)
-        patch.creditsRefunded =
-          next.creditsRefunded - (await postDelta(tx, next, "refund_reversal", refundGiveBack, source, now));
       const disputeWanted = target.disputed - expiredOfDispute - creditsDisputed;
       if (disputeWanted > 0) {
         const { taken } = await clawBack(tx.ledger, {
@@ -132,4 +101,45 @@ export function createSettle(clock: Clock): Settle {
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
     await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, now, expiredOfRefund);
   };
+}
+
+async function postDelta(
+  tx: LedgerTx,
+  payment: Payment,
+  kind: "dispute_reversal" | "refund_reversal",
+  amount: number,
+  source: string,
+  now: Date,
+): Promise<number> {
+  const entry = await tx.ledger.post({
+    userId: payment.userId,
+    amount,
+    kind,
+    idempotencyKey: `s:${kind}:${payment.id}:${source}`,
+    paymentId: payment.id,
+    at: now,
+  });
+  invariant(entry, `payment ${payment.id}: ${kind} of ${amount} failed`);
+  return Math.abs(amount);
+}
+
+// A refund takes back what the user still has, in the balance or reserved by open holds, never
+// more: credits already spent are flagged for review rather than driving the balance below zero.
+async function clawBackRefund(
+  tx: LedgerTx,
+  payment: Payment,
+  wanted: number,
+  claim: { source: string; reason: string; now: Date },
+) {
+  const { source, reason, now } = claim;
+  const { taken } = await clawBack(tx.ledger, {
+    userId: payment.userId,
+    wanted,
+    kind: "refund_clawback",
+    idempotencyKey: `s:refund_clawback:${payment.id}:${source}`,
+    paymentId: payment.id,
+    reason,
+    now,
+  });
+  return taken;
 }

@@ -1,0 +1,90 @@
+// Clawbacks after expiry, the two paths review 10 found (F2, F3; ADR 009): a clawback took the
+// user's other credits before the payment's own credits held across the expiry, and a failed
+// refund gave back only what exceeded the refund's new share, as if nothing of the payment had
+// expired. Either way the user ended with fewer credits than the payment's fate leaves.
+//
+// The setting (expired-credits-helpers.ts): purchases by the real server, later events applied by
+// the same services two days later, balances read at that clock.
+import { randomUUID } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import { expiringCreditsSetting } from "./expired-credits-helpers.ts";
+import {
+  deliver,
+  insertUser,
+  type Purchase,
+  paymentsOf,
+  purchaseEvents,
+  startPurchase,
+  stripeEvent,
+} from "./helpers.ts";
+
+const { mock, server, later, buyExpiring, applyLater } = await expiringCreditsSetting();
+
+async function buyBoth(label: string) {
+  const userId = await insertUser(label);
+  const expiring = await buyExpiring(userId);
+  const other = await startPurchase(server, "standard", userId);
+  expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+  return { userId, expiring, other };
+}
+
+const scope = (userId: string) => ({ kind: "user" as const, id: userId });
+
+// A refund of the expiring pack made at Stripe's dashboard (through the real SDK, against msw),
+// its charge.refunded applied two days later.
+async function dashboardRefund(purchase: Purchase, amountMinor: number, refundedInAll: number) {
+  const refund = await later.provider.createRefund({
+    paymentIntentId: purchase.paymentIntent,
+    amountMinor,
+    metadata: {},
+    idempotencyKey: randomUUID(),
+  });
+  expect(await applyLater(purchaseEvents(mock, purchase).refunded(refundedInAll))).toBe("processed");
+  return refund.id;
+}
+
+describe("a clawback after the payment's credits expired", () => {
+  it("takes the payment's credits held across the expiry before the user's other pack", async () => {
+    const { userId, expiring, other } = await buyBoth("expired-held");
+    // 60 of the expiring pack reserved by a hold (earliest expiry first) that outlives the expiry.
+    const held = await server.services.credits.hold({
+      userId,
+      amount: 60,
+      idempotencyKey: randomUUID(),
+      scope: scope(userId),
+      ttlSeconds: 7 * 24 * 3_600,
+    });
+    // Two days later the 40 not held have expired; the 60 held are still the pack's, reserved.
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+
+    expect(await applyLater(purchaseEvents(mock, expiring).refunded(1000))).toBe("processed");
+
+    // The refund takes the pack's 60 out of the hold, not 60 of the other pack (then the hold's
+    // release would have given the pack's 60 back to its expired grant, where they expire).
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+    await later.credits.release(held.hold.id);
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+  });
+
+  it("a failed refund gives back what it took when what expired covers the refund's new share", async () => {
+    const { userId, expiring, other } = await buyBoth("expired-refund-failed");
+    // 30 of the expiring pack used; two days later its other 70 have expired.
+    await server.services.credits.spend({ userId, amount: 30, idempotencyKey: randomUUID(), scope: scope(userId) });
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+
+    // Half the money refunded: its 50 credits are among the 70 that expired; nothing is taken.
+    await dashboardRefund(expiring, 500, 500);
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+    // The other half, pending at the bank: the 30 used are owed back, taken from the other pack.
+    mock.refundsStart("pending");
+    const pending = await dashboardRefund(expiring, 500, 1000).finally(() => mock.refundsStart("succeeded"));
+    expect(await later.credits.balance(userId)).toBe(other.credits - 30);
+
+    // The bank sends the second refund back: half the money is refunded, as after the first,
+    // whose 50 credits had expired. The 30 come back (they stayed taken).
+    expect(await applyLater(stripeEvent("refund.failed", mock.failRefund(pending)))).toBe("processed");
+    expect(await later.credits.balance(userId)).toBe(other.credits);
+    const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expiring.paymentId);
+    expect(payment).toMatchObject({ amountRefundedMinor: 500, creditsRefunded: 0 });
+  });
+});
