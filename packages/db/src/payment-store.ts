@@ -122,8 +122,15 @@ function eventsAndUsers(
   | "storeCheckoutSession"
 > {
   return {
+    // Two statements: one statement's snapshot is taken before it waits for the lock, so it would
+    // not see the row a concurrent delivery committed while this one waited.
     lockEvent: async (eventId) => {
       await db.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`event:${eventId}`}, 0))`);
+      const [row] = await db
+        .select({ id: processedEvents.id })
+        .from(processedEvents)
+        .where(eq(processedEvents.id, eventId));
+      return row !== undefined;
     },
 
     recordEvent: async (event) => {

@@ -1,8 +1,8 @@
 import { IN_FLIGHT_REFUND_STATUSES, isUuid, MAX_REFUNDS_LISTED, type RefundStore } from "@credits/core";
-import { and, desc, eq, gt, inArray, lte, ne, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, lte, ne, or, type SQL, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
-import { adminActions, paymentRefunds, payments, providerErasureTasks, providerRefundFailures } from "./schema.ts";
+import { adminActions, paymentRefunds, providerErasureTasks, providerRefundFailures } from "./schema.ts";
 
 export function createRefundStore(db: Database): RefundStore {
   return translatingErrors<RefundStore>({
@@ -112,7 +112,7 @@ function refundLists(db: Database): Pick<RefundStore, "listRefunds" | "listUnans
 }
 
 // The provider refunds that failed after we counted them (0027), one row per provider refund.
-function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" | "failedRefundIds"> {
+function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" | "failedRefundIds" | "markCounted"> {
   return {
     recordRefundFailure: async (failure) => {
       const rows = await db
@@ -131,27 +131,36 @@ function refundFailures(db: Database): Pick<RefundStore, "recordRefundFailure" |
         .limit(MAX_REFUNDS_LISTED);
       return rows.map((row) => row.id);
     },
+
+    // A row whose answer recorded the provider's id is named by it; one still processing, by our
+    // id in the refund's metadata (not a uuid: someone else's metadata, naming none of ours).
+    markCounted: async (paymentId, { ids, providerRefundIds }, only) => {
+      const r = paymentRefunds;
+      const ours = ids.filter(isUuid);
+      const named = sql`(${or(
+        inArray(r.providerRefundId, providerRefundIds),
+        and(isNull(r.providerRefundId), inArray(r.id, ours)),
+      )})`;
+      await db
+        .update(r)
+        .set({ countedInRefunded: named })
+        .where(and(eq(r.paymentId, paymentId), only ? undefined : named, sql`${r.countedInRefunded} <> ${named}`));
+    },
   };
 }
 
-// What each payment's refunds hold beyond its refunded amount, in one statement: those in flight,
-// and the succeeded ones' sum less the payment's refunded amount when that is larger. A refund
-// made at the provider's dashboard is in the refunded amount and in no row, so before its report
-// the succeeded rows may count less than is refunded (never more).
+// What each payment's refunds hold beyond its refunded amount, in one statement: those in flight
+// or succeeded that the refunded amount is not known to count. Not "succeeded less refunded": a
+// refund made at the provider's dashboard is in that amount and in no row, and would hide one of
+// ours it does not count yet (review 10 F5). Counted twice at worst, until the provider's report.
 async function inFlightMinorOf(db: Database, paymentIds: string[]): Promise<Map<string, number>> {
   if (paymentIds.length === 0) return new Map();
   const r = paymentRefunds;
-  const amount = r.amountMinor;
-  const inFlight = sql`coalesce(sum(${amount}) FILTER (WHERE ${inArray(r.status, [...IN_FLIGHT_REFUND_STATUSES])}), 0)`;
-  const succeeded = sql`coalesce(sum(${amount}) FILTER (WHERE ${r.status} = 'succeeded'), 0)`;
+  const held = inArray(r.status, [...IN_FLIGHT_REFUND_STATUSES, "succeeded"]);
   const rows = await db
-    .select({
-      paymentId: r.paymentId,
-      total: sql<string>`${inFlight} + greatest(${succeeded} - max(${payments.amountRefundedMinor}), 0)`,
-    })
+    .select({ paymentId: r.paymentId, total: sql<string>`sum(${r.amountMinor})` })
     .from(r)
-    .innerJoin(payments, eq(payments.id, r.paymentId))
-    .where(inArray(r.paymentId, paymentIds))
+    .where(and(inArray(r.paymentId, paymentIds), held, eq(r.countedInRefunded, false)))
     .groupBy(r.paymentId);
   return new Map(rows.filter((row) => Number(row.total) > 0).map((row) => [row.paymentId, Number(row.total)]));
 }

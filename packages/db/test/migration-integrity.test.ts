@@ -58,6 +58,7 @@ const PINNED: Record<string, string> = {
   "0044_alloc28_restore_one_row_per_grant": "e2355b06155a8cd5dcb5974be1e8cea623d9d9f612ee13825a1f30c8b247c061",
   "0045_search17_users_newest": "74c934aff91798ed7cd4d19a48e05dd0d19d893b6fe100cc52d222755aaea7da",
   "0046_hold22_clawback_release_own_grants": "b3a815e3b53eadf3a073e2260bf72bc6cb8bb5e76e98c2b834ac39e731d607bb",
+  "0047_review10_refund_counted": "3a61c26e66244bd3069bb65da8bd17691cb586c292f8e2c1a08f1aa7f5501e0d",
 };
 
 describe("migration integrity", () => {

@@ -10,6 +10,7 @@ import {
   type PaymentIntentInfo,
   type PaymentProvider,
   type ProviderEvent,
+  type RefundInfo,
   sessionSettled,
 } from "./provider.ts";
 import {
@@ -18,6 +19,7 @@ import {
   type ListedRefunds,
   listedFor,
   listRefundsFor,
+  markCounted,
   RefundFactsMovedError,
   refundedAtProvider,
 } from "./refund-failures.ts";
@@ -42,6 +44,8 @@ export type ApplyRefund = (
   source: string,
   listed?: ListedRefunds,
   needsList?: boolean,
+  // Our refund whose answer this charge is (it counts that refund).
+  own?: RefundInfo,
 ) => Promise<void>;
 
 export interface EventParts {
@@ -60,11 +64,12 @@ export interface EventParts {
 // the amount stays, or, for an event, which must not be lost, the event is handled again with a
 // fresh list).
 export function createApplyRefund(settle: Settle): ApplyRefund {
-  return async function applyRefund(tx, payment, charge, source, listed, needsList = false) {
+  return async function applyRefund(tx, payment, charge, source, listed, needsList = false, own) {
     const reported = await refundedAtProvider(tx, payment, charge, listed, needsList);
     const amountRefundedMinor = Math.max(payment.amountRefundedMinor, reported);
     const receiptUrl = payment.receiptUrl ?? charge.receiptUrl;
     await settle(tx, payment, { amountRefundedMinor, providerChargeId: charge.id, receiptUrl }, source);
+    await markCounted(tx, payment, amountRefundedMinor, listed, own);
   };
 }
 
@@ -94,7 +99,10 @@ export function createEventHandler(deps: { publicUrl: string }, parts: EventPart
 
   async function handleListed(event: ProviderEvent, rawBody: string, read: PreRead): Promise<EventOutcome> {
     return inTransaction(async (tx) => {
-      await tx.payments.lockEvent(event.id);
+      // A duplicate that waited for the lock stops here: applying it again would redo work whose
+      // keys its first delivery took (a refund clawback that came up short, retried with credits
+      // bought since, failed on its key and answered 500; the inbox row below came too late).
+      if (await tx.payments.lockEvent(event.id)) throw new DuplicateEvent();
       const acted = await apply(tx, event, read);
       const recorded = await tx.payments.recordEvent({
         id: event.id,

@@ -7,7 +7,7 @@ import {
   type RefundInfo,
   UNDONE_REFUND_STATUSES,
 } from "./provider.ts";
-import { MAX_FAILURE_LENGTH, type Refund } from "./refund-store.ts";
+import { type CountedRefunds, MAX_FAILURE_LENGTH, type Refund } from "./refund-store.ts";
 import type { LedgerTx, Settle } from "./settle.ts";
 import type { Payment, PaymentStore } from "./store.ts";
 
@@ -48,6 +48,35 @@ export function netRefundedMinor(refunds: RefundInfo[], failedIds: readonly stri
   return refunds
     .filter((refund) => !isUndone(refund) && !failedIds.includes(refund.id))
     .reduce((total, refund) => total + refund.amountMinor, 0);
+}
+
+// The refunds of ours among those netRefundedMinor adds up (a dashboard refund names no row).
+function countedIn(refunds: RefundInfo[], failedIds: readonly string[], own?: RefundInfo): CountedRefunds {
+  const counted = refunds.filter((refund) => !isUndone(refund) && !failedIds.includes(refund.id));
+  const named = own ? [...counted, own] : counted;
+  return {
+    ids: named.flatMap((refund) => (refund.refundRequestId ? [refund.refundRequestId] : [])),
+    providerRefundIds: named.map((refund) => refund.id),
+  };
+}
+
+// Under the payment's lock, its refunded amount just raised to `refundedMinor` from a report:
+// marks the refunds of ours that amount surely counts, so they are no longer held beyond it
+// (inFlightMinor, review 10 F5). Those of a fresh listing whose sum it reaches; and, with no failed
+// refund, our own refund (`own`) whose answer's charge, as it stands after that refund, it applied.
+// A charge's cumulative amount alone names no refund (a dashboard refund is in it too): nothing.
+export async function markCounted(
+  tx: LedgerTx,
+  payment: Payment,
+  refundedMinor: number,
+  listed: ListedRefunds | undefined,
+  own?: RefundInfo,
+): Promise<void> {
+  const failedIds = await tx.refunds.failedRefundIds(payment.id);
+  const fresh = isFresh(payment, listed) && refundedMinor >= netRefundedMinor(listed.refunds, failedIds);
+  const mine = own && failedIds.length === 0 ? own : undefined;
+  if (!fresh && !mine) return;
+  await tx.refunds.markCounted(payment.id, countedIn(fresh ? listed.refunds : [], failedIds, mine), false);
 }
 
 interface Deps {
@@ -155,8 +184,12 @@ export async function applyRefundFailure(
     status,
   });
   if (!first) return false;
-  const amountRefundedMinor = netRefundedMinor(listed.refunds, await tx.refunds.failedRefundIds(payment.id));
+  const failedIds = await tx.refunds.failedRefundIds(payment.id);
+  const amountRefundedMinor = netRefundedMinor(listed.refunds, failedIds);
   await settle(tx, payment, { amountRefundedMinor }, `refund_failed:${refund.id}`);
+  // The amount went down to exactly what the listed refunds add up to: one of ours the list does
+  // not show (yet) is held beyond it again until a report names it.
+  await tx.refunds.markCounted(payment.id, countedIn(listed.refunds, failedIds), true);
   const request = await failRequest(tx, payment, refund);
   // Our request already recorded failed (the provider answered it failed) was announced then.
   if (request === "failed_before") return true;

@@ -33,6 +33,8 @@ export interface RefundDeps {
     charge: ChargeInfo,
     source: string,
     listed?: ListedRefunds,
+    needsList?: boolean,
+    own?: RefundInfo,
   ) => Promise<void>;
   // Refunds above this (per currency, minor units) wait for a second admin; a currency not listed: all do.
   approvalThresholds: Readonly<Record<string, number>>;
@@ -72,7 +74,7 @@ export function refundSender(deps: RefundDeps, clock: Clock, inTransaction: InTr
       await auditRefund(tx, updated, null, accepted ? "refund_succeeded" : "refund_failed", requestId);
       if (!accepted) await emitRefundFailed(tx.outbox, updated);
       if (accepted && answer.charge) {
-        await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`, listed);
+        await deps.applyRefundLocked(tx, payment, answer.charge, `refund:${answer.id}`, listed, false, answer);
       }
       return { refund: updated, settled: true };
     });

@@ -11,9 +11,16 @@ export const refundOrigins = ["admin", "erasure"] as const;
 export type RefundOrigin = (typeof refundOrigins)[number];
 // The provider's words when it refuses or fails a refund, as stored and shown: bounded.
 export const MAX_FAILURE_LENGTH = 300;
-// Statuses whose amount is committed but not yet in the payment's refunded amount (a succeeded
-// refund's may not be in it yet either: inFlightMinor).
+// Statuses whose amount is committed but not yet made by the provider (a succeeded refund's may not
+// be in the payment's refunded amount yet either: inFlightMinor).
 export const IN_FLIGHT_REFUND_STATUSES: readonly RefundStatus[] = ["pending", "processing"];
+
+// Our refunds a report of the payment names (a listing from the provider, our own answer): by our
+// row id (the refund's metadata, before its answer recorded the provider's id) or the provider's id.
+export interface CountedRefunds {
+  ids: string[];
+  providerRefundIds: string[];
+}
 
 export interface Refund {
   id: string;
@@ -71,8 +78,10 @@ export interface RefundStore {
   ): Promise<Refund | null>;
   expireRefunds(now: Date): Promise<Refund[]>;
   // What the payment's refunds hold beyond its refunded amount, in minor units: those waiting for
-  // approval or for the provider, and what succeeded refunds add that the refunded amount does not
-  // show yet (the provider's report not applied: its refund list could not be read, ADR 016).
+  // approval, for the provider, or made by it (succeeded) that the refunded amount is not known to
+  // count (its report not applied: the provider's refund list could not be read, ADR 016). The
+  // amount is a total that names no refunds (a dashboard refund is in it, in no row), so each row
+  // records whether it is counted (`markCounted`), never inferred from the sums (review 10 F5).
   inFlightMinor(paymentId: string): Promise<number>;
   // The same for several payments in one statement (a payment with none is absent).
   inFlightMinorOf(paymentIds: string[]): Promise<Map<string, number>>;
@@ -91,6 +100,10 @@ export interface RefundStore {
   // all: its charge's cumulative refunded amount no longer says what it refunded (ADR 016); and
   // the provider's refund list, which may lag, must not count these again.
   failedRefundIds(paymentId: string): Promise<string[]>;
+  // Under the payment's lock, its refunded amount just set from a report naming `counted`: marks
+  // those of its refunds counted. `only`: the amount is exactly what the named refunds add up to
+  // (it went down), so every other one is unmarked: counted beyond it again until a report names it.
+  markCounted(paymentId: string, counted: CountedRefunds, only: boolean): Promise<void>;
   // Queues an erasure refund for the erasure worker to send (provider_erasure_tasks), in the
   // transaction that filed it.
   queueErasureRefund(refund: Pick<Refund, "id" | "userId">): Promise<void>;

@@ -109,8 +109,9 @@ export interface PaymentStore {
     to: PaymentStatus;
     source: string;
   }): Promise<void>;
-  // Serializes deliveries of one event id for the rest of the transaction.
-  lockEvent(eventId: string): Promise<void>;
+  // Serializes deliveries of one event id for the rest of the transaction; true when the event was
+  // recorded before (read after the lock: a concurrent delivery that held it has committed).
+  lockEvent(eventId: string): Promise<boolean>;
   // Records the event in the inbox; false when it was recorded before (a duplicate delivery).
   recordEvent(event: {
     id: string;

@@ -234,6 +234,9 @@ export const paymentRefunds = pgTable(
     // 'erasure': the system's full refund of a payment completed after its user was erased (ADR
     // 025, migration 0042: a check and a trigger admit it for nothing else).
     origin: text("origin", { enum: refundOrigins }).notNull().default("admin"),
+    // The payment's refunded amount counts this refund (0047): set from what names it (the
+    // provider's refund list, its own answer); the others are counted beyond it (inFlightMinor).
+    countedInRefunded: boolean("counted_in_refunded").notNull().default(false),
     createdAt: createdAt(),
     updatedAt: tsz("updated_at").notNull().defaultNow(),
   },
