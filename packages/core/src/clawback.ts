@@ -44,41 +44,50 @@ export function planClawback(
   return { fromBalance, fromHolds };
 }
 
-// Takes credits back for a refund or dispute: the payment's own credits first, those its grants
-// hold unreserved (the balance row takes the payment's grants first), then those open holds
-// reserve of them; then the rest of the balance, then the rest of the open holds (each hold gives
-// up what is taken, so a later capture or release can never hand it back); only then records what
-// is missing: a refund takes no more than was there (the caller records the shortfall), a dispute
-// takes the rest below zero (the one documented overdraft, ADR 001). The payment's held credits
-// come before the user's other credits (review 10 F2): a hold of a pack's credits open across its
-// expiry would otherwise keep them, and its release give them to the expired grant, where they
-// expire, while the clawback took another pack's.
+// Takes credits back for a refund or dispute, from the balance first, then from the user's open
+// holds (each gives up what is taken, so a later capture or release can never hand it back), and
+// only then records what is missing: a refund takes no more than was there (the caller records
+// the shortfall), a dispute takes the rest below zero (the one documented overdraft, ADR 001).
 // Runs inside the caller's transaction: the balance row is locked first, then the holds, as every
 // path that touches a user's holds does, so no spend, capture or release can slip in between.
 export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<ClawbackResult> {
   const balance = (await tx.lockBalance(claim.userId, claim.now)) ?? 0;
-  const own = await tx.creditsOfPayment(claim.userId, claim.paymentId, claim.now);
-  const ownFromBalance = Math.min(claim.wanted, Math.max(balance, 0), own.unreserved);
-  const ownPlan = planClawback(
-    claim.wanted - ownFromBalance,
-    0,
-    own.held.map((held) => held.amount),
-  );
   let fromHolds = 0;
-  for (const [index, held] of own.held.entries()) {
-    const take = ownPlan.fromHolds[index] ?? 0;
-    if (take > 0)
-      fromHolds += await takeFromHold(tx, claim, held.holdId, take, systemKey.ownCreditsSource(claim.idempotencyKey));
-  }
-  const rest = planClawback(claim.wanted - ownFromBalance - fromHolds, Math.max(balance, 0) - ownFromBalance, []);
-  let needed = claim.wanted - ownFromBalance - fromHolds - rest.fromBalance;
+  let needed = claim.wanted - planClawback(claim.wanted, balance, []).fromBalance;
   while (needed > 0) {
     const open = await tx.lockOpenHolds(claim.userId, HOLDS_PER_BATCH);
     const plan = planClawback(needed, 0, open.map(availableIn));
     for (const [index, hold] of open.entries()) {
       const take = plan.fromHolds[index] ?? 0;
       if (take === 0) continue;
-      fromHolds += await takeFromHold(tx, claim, hold.id, take, claim.idempotencyKey);
+      const shrunk = await tx.clawBackHold(hold.id, take, claim.now);
+      invariant(shrunk, `hold ${hold.id}: clawing back ${take} credits failed`);
+      const returned = await tx.post({
+        userId: claim.userId,
+        amount: take,
+        kind: "hold_release",
+        idempotencyKey: systemKey.holdClawback(hold.id, claim.idempotencyKey),
+        holdId: hold.id,
+        paymentId: claim.paymentId,
+        reason: `taken back by a ${claim.kind === "refund_clawback" ? "refund" : "dispute"}`,
+        at: claim.now,
+      });
+      invariant(returned, `hold ${hold.id}: returning ${take} credits for a clawback failed`);
+      // The release gives back the payment's grants first (0046); the hold part's own clawback row
+      // takes back exactly what that release gave, from a grant that expired since too: they were
+      // reserved while live (0008_grant_fixes.sql).
+      const clawed = await tx.post({
+        userId: claim.userId,
+        amount: -take,
+        kind: claim.kind,
+        idempotencyKey: systemKey.holdClawbackTake(hold.id, claim.idempotencyKey),
+        holdId: hold.id,
+        paymentId: claim.paymentId,
+        reason: claim.reason ?? null,
+        at: claim.now,
+      });
+      invariant(clawed, `hold ${hold.id}: clawing back ${take} credits failed`);
+      fromHolds += take;
       needed -= take;
     }
     if (open.length < HOLDS_PER_BATCH || plan.fromHolds.every((take) => take === 0)) break;
@@ -100,38 +109,6 @@ export async function clawBack(tx: LedgerStore, claim: Clawback): Promise<Clawba
   });
   invariant(entry, `payment ${claim.paymentId}: ${claim.kind} of ${fromBalance} failed`);
   return { taken, fromHolds, entry };
-}
-
-// Takes `take` credits out of an open hold: its release gives them back to its grants (the
-// payment's first, 0046), its clawback row takes back exactly what that release gave, from a grant
-// that expired since too: they were reserved while live (0008_grant_fixes.sql). `source` keys the
-// pair: a hold drawn for the payment's own credits, then for the rest, has two.
-async function takeFromHold(tx: LedgerStore, claim: Clawback, holdId: string, take: number, source: string) {
-  const shrunk = await tx.clawBackHold(holdId, take, claim.now);
-  invariant(shrunk, `hold ${holdId}: clawing back ${take} credits failed`);
-  const returned = await tx.post({
-    userId: claim.userId,
-    amount: take,
-    kind: "hold_release",
-    idempotencyKey: systemKey.holdClawback(holdId, source),
-    holdId,
-    paymentId: claim.paymentId,
-    reason: `taken back by a ${claim.kind === "refund_clawback" ? "refund" : "dispute"}`,
-    at: claim.now,
-  });
-  invariant(returned, `hold ${holdId}: returning ${take} credits failed`);
-  const clawed = await tx.post({
-    userId: claim.userId,
-    amount: -take,
-    kind: claim.kind,
-    idempotencyKey: systemKey.holdClawbackTake(holdId, source),
-    holdId,
-    paymentId: claim.paymentId,
-    reason: claim.reason ?? null,
-    at: claim.now,
-  });
-  invariant(clawed, `hold ${holdId}: clawing back ${take} credits failed`);
-  return take;
 }
 
 const availableIn = (hold: { amount: number; capturedAmount: number | null; clawedBack: number }) =>

@@ -30,9 +30,6 @@ export const systemKey = {
   holdClawback: (holdId: string, source: string) => `s:hold-clawback:${holdId}:${source}`,
   // The clawback row that takes those credits back (the hold part of the refund or dispute).
   holdClawbackTake: (holdId: string, source: string) => `s:hold-clawback-take:${holdId}:${source}`,
-  // The source of those two rows when a clawback draws a hold for its payment's own credits: a hold
-  // drawn again for the rest has the clawback's own key as source.
-  ownCreditsSource: (clawbackKey: string) => `${clawbackKey}:own`,
   // The credit or debit an approved adjustment request applied (an admin's or a key's).
   approvedAdjustment: (requestId: string) => `s:adjustment:${requestId}`,
 };

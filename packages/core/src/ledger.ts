@@ -147,11 +147,6 @@ export interface InvariantViolation {
   negativeWithoutDispute: boolean;
 }
 
-export interface PaymentCredits {
-  unreserved: number;
-  held: { holdId: string; amount: number }[];
-}
-
 // The port the credit service needs from storage. Implemented in packages/db.
 export interface LedgerStore {
   // Runs `work` in one database transaction; a store method called on the given store joins it.
@@ -176,9 +171,6 @@ export interface LedgerStore {
   // The credits of a payment's grants that expired by `at`: the expiry rows' takes from them and
   // what is left in those past their expiry that no posting or sweep has recorded yet.
   expiredOfPayment(userId: string, paymentId: string, at: Date): Promise<number>;
-  // Where a payment's live credits are at `at`: what its grants hold unreserved, and what each open
-  // hold reserves of them (oldest hold first), so a clawback takes the payment's own credits first.
-  creditsOfPayment(userId: string, paymentId: string, at: Date): Promise<PaymentCredits>;
   // Records the expiry of grants due at `at`, for at most `maxUsers` owners locked in id order
   // (owners another sweeper holds are skipped); returns how many owners it handled.
   expireDueGrants(at: Date, maxUsers: number): Promise<number>;

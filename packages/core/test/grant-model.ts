@@ -33,11 +33,11 @@ export function spendingOrder(grants: readonly ModelGrant[], paymentId: string |
   return [...grants].sort((a, b) => own(a) - own(b) || byKey(a, b));
 }
 
-// What a refund or dispute did: per open hold and pass it drew from, the hold's release (given back to
+// What a refund or dispute did: per open hold it drew from, the hold's release (given back to
 // the hold's grants) and the hold part's clawback row; then the balance part's row (null: none).
 export interface ModelClawback {
-  // `hold`: its index in the holds given; `pass`: drawn for the payment's own credits or the rest.
-  holdParts: { hold: number; pass: "own" | "rest"; release: Allocation[]; take: Allocation[] }[];
+  // `hold`: its index in the holds given.
+  holdParts: { hold: number; release: Allocation[]; take: Allocation[] }[];
   balanceRow: Allocation[] | null;
   taken: number;
 }
@@ -135,11 +135,10 @@ export class GrantModel {
     return given;
   }
 
-  // A refund or dispute (core's clawBack): the payment's own credits first, unreserved (in the
-  // balance) then reserved by open holds, then the rest of the balance, then the rest of the open
-  // holds (in the store's order: `holds[i].owed` what hold i still owes its grants, `available`
-  // what it can give up); a refund takes no more than there is, a dispute takes the rest below
-  // zero. A hold's release gives back the payment's grants first (0046).
+  // A refund or dispute (core's clawBack): from the balance first, then from the open holds (in
+  // the store's order: `holds[i].owed` what hold i still owes its grants, `available` what it can
+  // give up); a refund takes no more than there is, a dispute takes the rest below zero. A hold's
+  // release for it gives back the payment's grants first (0046).
   clawback(
     kind: "refund" | "dispute",
     paymentId: string,
@@ -147,41 +146,21 @@ export class GrantModel {
     at: number,
     holds: readonly { owed: ReadonlyMap<string, number>; available: number }[],
   ): ModelClawback {
-    const balance = Math.max(this.balanceAt(at), 0);
-    const own = (grantId: string) => this.grant(grantId).paymentId === paymentId;
-    const unreserved = this.live(at).reduce((sum, g) => sum + (g.paymentId === paymentId ? g.remaining : 0), 0);
-    const ownFromBalance = Math.min(wanted, balance, unreserved);
-    let needed = wanted - ownFromBalance;
-    const owed = holds.map((hold) => new Map(hold.owed));
-    const available = holds.map((hold) => Math.max(hold.available, 0));
+    const fromBalance = Math.min(wanted, Math.max(this.balanceAt(at), 0));
+    let needed = wanted - fromBalance;
     const holdParts: ModelClawback["holdParts"] = [];
-    const takeFrom = (hold: number, pass: "own" | "rest", take: number) => {
-      const release = this.restore(owed[hold] as Map<string, number>, take, at, "none", {
-        keep: true,
-        repay: false,
-        first: paymentId,
-      });
-      for (const { grantId, amount } of release) owed[hold]?.set(grantId, (owed[hold]?.get(grantId) ?? 0) - amount);
+    holds.forEach((hold, index) => {
+      const take = Math.min(needed, Math.max(hold.available, 0));
+      if (take === 0) return;
+      const release = this.restore(hold.owed, take, at, "none", { keep: true, repay: false, first: paymentId });
       const back = release.map(({ grantId, amount }) => ({ grantId, amount: -amount }));
       for (const a of back) this.grant(a.grantId).remaining += a.amount;
       this.balance -= take;
       if (kind === "dispute") this.owe(paymentId, back);
-      holdParts.push({ hold, pass, release, take: back });
-      available[hold] = (available[hold] ?? 0) - take;
+      holdParts.push({ hold: index, release, take: back });
       needed -= take;
-    };
-    owed.forEach((hold, index) => {
-      const held = [...hold].reduce((sum, [grantId, amount]) => sum + (own(grantId) ? amount : 0), 0);
-      const take = Math.min(needed, held);
-      if (take > 0) takeFrom(index, "own", take);
     });
-    const restFromBalance = Math.min(needed, balance - ownFromBalance);
-    needed -= restFromBalance;
-    available.forEach((free, index) => {
-      const take = Math.min(needed, free);
-      if (take > 0) takeFrom(index, "rest", take);
-    });
-    const fromHolds = holdParts.reduce((sum, part) => sum + part.release.reduce((s, a) => s + a.amount, 0), 0);
+    const fromHolds = wanted - fromBalance - needed;
     const taken = kind === "dispute" ? wanted : wanted - needed;
     const rest = taken - fromHolds;
     const balanceRow = rest === 0 ? null : this.debit(rest, at, { paymentId, allowNegative: kind === "dispute" });

@@ -48,7 +48,6 @@ type GrantReads = Pick<
   | "grantHistory"
   | "findGrantByEntry"
   | "expiredOfPayment"
-  | "creditsOfPayment"
   | "expireDueGrants"
   | "findInvariantViolations"
   | "ledgerWatermark"
@@ -92,35 +91,6 @@ export function grantReads(db: Database): GrantReads {
                             AND cg.remaining > 0 AND cg.expires_at <= ${at.toISOString()}::timestamptz), 0) AS expired`);
       const [row] = rowsOf<{ expired: string | number }>(result);
       return Number(row?.expired ?? 0);
-    },
-
-    // One statement: the unreserved remainder of the payment's live grants (the row without a
-    // hold), then per open hold what its reservation and releases left it of those grants (the
-    // sums grant_restore gives back from), oldest hold first.
-    creditsOfPayment: async (userId, paymentId, at) => {
-      const result = await db.execute(sql`
-        WITH own AS (SELECT cg.id, cg.remaining, cg.expires_at, cg.expired_at FROM credit_grants cg
-                      WHERE cg.user_id = ${userId}::uuid AND cg.payment_id = ${paymentId}::uuid)
-        SELECT NULL::uuid AS hold_id, coalesce(sum(own.remaining), 0) AS amount, NULL::timestamptz AS created_at
-          FROM own
-         WHERE own.expired_at IS NULL AND (own.expires_at IS NULL OR own.expires_at > ${at.toISOString()}::timestamptz)
-        UNION ALL
-        SELECT h.id, -sum(a.amount), h.created_at
-          FROM holds h
-          JOIN credit_transactions t ON t.hold_id = h.id AND t.kind IN ('hold', 'hold_release')
-          JOIN ledger_allocations a ON a.entry_id = t.id
-          JOIN own ON own.id = a.grant_id
-         WHERE h.user_id = ${userId}::uuid AND h.status = 'open'
-         GROUP BY h.id, h.created_at
-        HAVING -sum(a.amount) > 0
-         ORDER BY created_at NULLS FIRST, hold_id`);
-      const rows = rowsOf<{ hold_id: string | null; amount: string | number }>(result);
-      return {
-        unreserved: Number(rows.find((row) => row.hold_id === null)?.amount ?? 0),
-        held: rows.flatMap((row) =>
-          row.hold_id === null ? [] : [{ holdId: row.hold_id, amount: Number(row.amount) }],
-        ),
-      };
     },
 
     expireDueGrants: async (at, maxUsers) => {

@@ -119,8 +119,7 @@ async function buy(userId: string, amount: number, expiresAt: Date | null): Prom
 }
 
 // A refund or dispute through core's clawBack (the payment service's path), checked row by row:
-// the hold parts (the payment's own credits first, each pass in the store's order of open holds),
-// then the balance part.
+// the hold parts (in the store's order of open holds), then the balance part.
 async function clawback(
   userId: string,
   c: { op: "refund" | "dispute"; amount: number },
@@ -152,10 +151,9 @@ async function clawback(
   expect(got.taken).toBe(want.taken);
   for (const part of want.holdParts) {
     const hold = open[part.hold] as OpenHold;
-    const source = part.pass === "own" ? systemKey.ownCreditsSource(key) : key;
-    const release = await allocationsOf(systemKey.holdClawback(hold.id, source));
+    const release = await allocationsOf(systemKey.holdClawback(hold.id, key));
     expect(release).toEqual(sorted(part.release));
-    expect(await allocationsOf(systemKey.holdClawbackTake(hold.id, source))).toEqual(sorted(part.take));
+    expect(await allocationsOf(systemKey.holdClawbackTake(hold.id, key))).toEqual(sorted(part.take));
     hold.rows.push(release);
     hold.clawedBack += release.reduce((sum, a) => sum + a.amount, 0);
     if (hold.clawedBack === hold.amount) holds.splice(holds.indexOf(hold), 1);

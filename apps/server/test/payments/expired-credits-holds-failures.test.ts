@@ -1,7 +1,6 @@
-// Clawbacks after expiry, the two paths review 10 found (F2, F3; ADR 009): a clawback took the
-// user's other credits before the payment's own credits held across the expiry, and a failed
-// refund gave back only what exceeded the refund's new share, as if nothing of the payment had
-// expired. Either way the user ended with fewer credits than the payment's fate leaves.
+// A failed refund after the payment's credits expired (review 10 F3; ADR 009): it gave back only
+// what exceeded the refund's new share, as if nothing of the payment had expired, so the user
+// ended with fewer credits than a single refund of that share leaves.
 //
 // The setting (expired-credits-helpers.ts): purchases by the real server, later events applied by
 // the same services two days later, balances read at that clock.
@@ -44,28 +43,6 @@ async function dashboardRefund(purchase: Purchase, amountMinor: number, refunded
 }
 
 describe("a clawback after the payment's credits expired", () => {
-  it("takes the payment's credits held across the expiry before the user's other pack", async () => {
-    const { userId, expiring, other } = await buyBoth("expired-held");
-    // 60 of the expiring pack reserved by a hold (earliest expiry first) that outlives the expiry.
-    const held = await server.services.credits.hold({
-      userId,
-      amount: 60,
-      idempotencyKey: randomUUID(),
-      scope: scope(userId),
-      ttlSeconds: 7 * 24 * 3_600,
-    });
-    // Two days later the 40 not held have expired; the 60 held are still the pack's, reserved.
-    expect(await later.credits.balance(userId)).toBe(other.credits);
-
-    expect(await applyLater(purchaseEvents(mock, expiring).refunded(1000))).toBe("processed");
-
-    // The refund takes the pack's 60 out of the hold, not 60 of the other pack (then the hold's
-    // release would have given the pack's 60 back to its expired grant, where they expire).
-    expect(await later.credits.balance(userId)).toBe(other.credits);
-    await later.credits.release(held.hold.id);
-    expect(await later.credits.balance(userId)).toBe(other.credits);
-  });
-
   it("a failed refund gives back what it took when what expired covers the refund's new share", async () => {
     const { userId, expiring, other } = await buyBoth("expired-refund-failed");
     // 30 of the expiring pack used; two days later its other 70 have expired.
