@@ -611,7 +611,10 @@ export interface paths {
         /** Every pack, archived ones too */
         get: operations["admin-packages"];
         put?: never;
-        /** Create a credit pack */
+        /**
+         * Create a credit pack
+         * @description A pack priced below every pack on sale in one of its currencies (or in a currency no pack on sale is priced in) is created awaiting approval: it is not sold until an admin other than its creator approves it.
+         */
         post: operations["admin-createPackage"];
         delete?: never;
         options?: never;
@@ -632,7 +635,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Edit a credit pack */
+        /**
+         * Edit a credit pack
+         * @description A pack awaiting approval cannot be edited; a pack on sale cannot be priced lower than every other pack on sale in a currency (409): create a new pack at that price, which a second admin approves.
+         */
         patch: operations["admin-updatePackage"];
         trace?: never;
     };
@@ -647,6 +653,23 @@ export interface paths {
         put?: never;
         /** Stop selling a credit pack (checkouts already started still complete) */
         post: operations["admin-archivePackage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/packages/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Put a pack awaiting approval on sale (an admin other than its creator) */
+        post: operations["admin-approvePackage"];
         delete?: never;
         options?: never;
         head?: never;
@@ -9243,6 +9266,8 @@ export interface operations {
                      *           "position": 1,
                      *           "highlight": true,
                      *           "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *           "awaitingApproval": true,
+                     *           "createdBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *           "createdAt": "2026-12-04T18:00:00.000Z",
                      *           "updatedAt": "2026-12-04T18:00:00.000Z"
                      *         }
@@ -9266,6 +9291,10 @@ export interface operations {
                             position: number;
                             highlight: boolean;
                             archivedAt: string | null;
+                            /** @description priced below every pack on sale: not sold until an admin other than its creator approves it */
+                            awaitingApproval: boolean;
+                            /** @description the admin who created the pack (null: seeded) */
+                            createdBy: string | null;
                             /** Format: date-time */
                             createdAt: string;
                             /** Format: date-time */
@@ -9439,6 +9468,8 @@ export interface operations {
                      *       "position": 1,
                      *       "highlight": true,
                      *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "awaitingApproval": true,
+                     *       "createdBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *       "createdAt": "2026-12-04T18:00:00.000Z",
                      *       "updatedAt": "2026-12-04T18:00:00.000Z"
                      *     }
@@ -9459,6 +9490,10 @@ export interface operations {
                         position: number;
                         highlight: boolean;
                         archivedAt: string | null;
+                        /** @description priced below every pack on sale: not sold until an admin other than its creator approves it */
+                        awaitingApproval: boolean;
+                        /** @description the admin who created the pack (null: seeded) */
+                        createdBy: string | null;
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -9713,6 +9748,8 @@ export interface operations {
                      *       "position": 1,
                      *       "highlight": true,
                      *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "awaitingApproval": true,
+                     *       "createdBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *       "createdAt": "2026-12-04T18:00:00.000Z",
                      *       "updatedAt": "2026-12-04T18:00:00.000Z"
                      *     }
@@ -9733,6 +9770,10 @@ export interface operations {
                         position: number;
                         highlight: boolean;
                         archivedAt: string | null;
+                        /** @description priced below every pack on sale: not sold until an admin other than its creator approves it */
+                        awaitingApproval: boolean;
+                        /** @description the admin who created the pack (null: seeded) */
+                        createdBy: string | null;
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -9977,6 +10018,8 @@ export interface operations {
                      *       "position": 1,
                      *       "highlight": true,
                      *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "awaitingApproval": true,
+                     *       "createdBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
                      *       "createdAt": "2026-12-04T18:00:00.000Z",
                      *       "updatedAt": "2026-12-04T18:00:00.000Z"
                      *     }
@@ -9997,6 +10040,10 @@ export interface operations {
                         position: number;
                         highlight: boolean;
                         archivedAt: string | null;
+                        /** @description priced below every pack on sale: not sold until an admin other than its creator approves it */
+                        awaitingApproval: boolean;
+                        /** @description the admin who created the pack (null: seeded) */
+                        createdBy: string | null;
                         /** Format: date-time */
                         createdAt: string;
                         /** Format: date-time */
@@ -10088,6 +10135,276 @@ export interface operations {
                         error?: {
                             /** @enum {unknown} */
                             code?: "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description The request body is over the size limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "PAYLOAD_TOO_LARGE",
+                     *         "message": "The request body is over the size limit"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "PAYLOAD_TOO_LARGE";
+                        };
+                    };
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNSUPPORTED_MEDIA_TYPE",
+                     *         "message": "The body is not application/json"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNSUPPORTED_MEDIA_TYPE";
+                        };
+                    };
+                };
+            };
+            /** @description Internal error (the body carries only a requestId) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INTERNAL",
+                     *         "message": "Internal error (the body carries only a requestId)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INTERNAL";
+                        };
+                    };
+                };
+            };
+            /** @description Briefly unavailable: retry after `Retry-After` seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNAVAILABLE",
+                     *         "message": "Briefly unavailable: retry after `Retry-After` seconds"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAVAILABLE";
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "admin-approvePackage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "id": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "slug": "slug",
+                     *       "name": "Ada",
+                     *       "credits": 500,
+                     *       "prices": [
+                     *         {
+                     *           "currency": "eur",
+                     *           "unitAmount": 1
+                     *         }
+                     *       ],
+                     *       "priceMinor": 1,
+                     *       "currency": "eur",
+                     *       "creditExpiryDays": 1,
+                     *       "position": 1,
+                     *       "highlight": true,
+                     *       "archivedAt": "2026-12-04T18:00:00.000Z",
+                     *       "awaitingApproval": true,
+                     *       "createdBy": "6f1c1f9e-8a5e-4c2b-9d43-2d7f1f3a0b11",
+                     *       "createdAt": "2026-12-04T18:00:00.000Z",
+                     *       "updatedAt": "2026-12-04T18:00:00.000Z"
+                     *     }
+                     */
+                    "application/json": {
+                        /** Format: uuid */
+                        id: string;
+                        slug: string;
+                        name: string;
+                        credits: number;
+                        prices: {
+                            currency: string;
+                            unitAmount: number;
+                        }[];
+                        priceMinor: number;
+                        currency: string;
+                        creditExpiryDays: number | null;
+                        position: number;
+                        highlight: boolean;
+                        archivedAt: string | null;
+                        /** @description priced below every pack on sale: not sold until an admin other than its creator approves it */
+                        awaitingApproval: boolean;
+                        /** @description the admin who created the pack (null: seeded) */
+                        createdBy: string | null;
+                        /** Format: date-time */
+                        createdAt: string;
+                        /** Format: date-time */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description The input is invalid (`fields` names each problem) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INVALID_INPUT",
+                     *         "message": "The input is invalid (`fields` names each problem)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INVALID_INPUT";
+                        };
+                    };
+                };
+            };
+            /** @description No valid credential: sign in, or send a valid API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "UNAUTHENTICATED",
+                     *         "message": "No valid credential: sign in, or send a valid API key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "UNAUTHENTICATED";
+                        };
+                    };
+                };
+            };
+            /** @description The credential may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "CSRF",
+                     *         "message": "The credential may not do this"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "CSRF" | "FORBIDDEN";
+                        };
+                    };
+                };
+            };
+            /** @description Not found (or not yours) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "NOT_FOUND",
+                     *         "message": "Not found (or not yours)"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "NOT_FOUND";
+                        };
+                    };
+                };
+            };
+            /** @description Conflicts with the current state or an earlier request with the same idempotency key */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "INVALID_STATE",
+                     *         "message": "Conflicts with the current state or an earlier request with the same idempotency key"
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"] & {
+                        error?: {
+                            /** @enum {unknown} */
+                            code?: "INVALID_STATE";
                         };
                     };
                 };

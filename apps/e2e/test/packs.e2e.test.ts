@@ -4,7 +4,7 @@ import { logInThroughPage, newPage, screenshot, startE2e } from "./harness.ts";
 const { server, browser, createUser } = await startE2e();
 
 describe("packs: made in the admin panel, bought in the currency the buyer picks", () => {
-  test("an admin creates a pack priced in yen and dinars; a customer buys it in dinars; archived, it is off sale", async () => {
+  test("an admin creates a pack priced in yen and dinars, a second approves it; a customer buys it in dinars; archived, it is off sale", async () => {
     const admin = await createUser("pack-admin", "admin");
     const customer = await createUser("pack-customer", "user");
     const name = `Yen pack ${Date.now().toString(36)}`;
@@ -23,9 +23,22 @@ describe("packs: made in the admin panel, bought in the currency the buyer picks
     await create.getByLabel("Prices").fill("jpy 700\nkwd 1.250");
     await create.getByLabel("Show as “Best value”").check();
     await create.getByRole("button", { name: "Create pack" }).click();
-    const listed = page.getByRole("listitem").filter({ hasText: name });
+    // No pack on sale is priced in yen or dinars: this one waits for a second admin (ADR 015), and
+    // its creator gets no Approve button.
+    const awaiting = page.getByRole("region", { name: /Awaiting approval/ }).getByRole("listitem");
+    await awaiting.filter({ hasText: name }).getByText("another admin must approve it").waitFor();
+    expect(await page.getByRole("button", { name: `Approve ${name}` }).count()).toBe(0);
+    await screenshot(page, "admin-packs-awaiting");
+    const approver = await createUser("pack-approver", "admin");
+    const second = await newPage(browser, server.url);
+    await logInThroughPage(second.page, approver.email);
+    await second.page.goto("/admin/packages");
+    await second.page.getByRole("button", { name: `Approve ${name}` }).click();
+    const listed = second.page.getByRole("listitem").filter({ hasText: name });
+    await listed.getByText(`Edit ${name}`).waitFor();
     await listed.getByText("250 credits · ¥700 · KWD\u00a01.250").waitFor();
-    await screenshot(page, "admin-packs");
+    await screenshot(second.page, "admin-packs");
+    await second.context.close();
     const pack = (await server.services.catalog.listAll()).find((p) => p.name === name);
     expect(pack?.prices).toEqual([
       { currency: "jpy", unitAmount: 700 },

@@ -162,6 +162,7 @@ const table: Record<string, Row> = {
   },
   "admin.updatePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage(), name: "Renamed" }) },
   "admin.archivePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage() }) },
+  "admin.approvePackage": { access: "admin", input: async (fx) => ({ id: await fx.newPackage() }) },
   "admin.createWebhookEndpoint": { access: "admin", input: () => webhookEndpointInput },
   "admin.listWebhookEndpoints": { access: "admin" },
   "admin.listWebhookDeliveries": { access: "admin", input: async () => ({ id: await newWebhookEndpoint() }) },

@@ -230,6 +230,8 @@ beforeAll(async () => {
   // Edits and archives reach packs made for them, never the seeded ones the checkouts buy.
   poolsByOperation["admin-updatePackage"] = { id: fuzzPacks.slice(0, 4) };
   poolsByOperation["admin-archivePackage"] = { id: fuzzPacks.slice(4) };
+  // Packs on sale: approving one answers it as it is (a pack awaiting approval is the fuzz admin's own).
+  poolsByOperation["admin-approvePackage"] = { id: fuzzPacks.slice(0, 4) };
   poolsByOperation["admin-revokeApiKey"] = { id: throwawayKeys };
   const { deliveries } = await server.services.webhooks.listDeliveries(endpoints[0] ?? "", { limit: 10 });
   for (const op of [

@@ -1,8 +1,15 @@
 import { randomBytes } from "node:crypto";
 import type { AuditAction } from "./admin/audit-actions.ts";
 import type { CatalogStore, CatalogTx, CreditPackage, PackageFields, PackagePrice } from "./catalog.ts";
+import { undercutCurrencies } from "./catalog-pricing.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { IdempotencyConflictError, InvalidInputError, InvalidStateError, NotFoundError } from "./errors.ts";
+import {
+  ForbiddenError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidStateError,
+  NotFoundError,
+} from "./errors.ts";
 import { MAX_NAME_LENGTH, PACKAGE_LIMITS } from "./limits.ts";
 import { currencyProblem, unitAmountProblem } from "./money.ts";
 import { withRetry } from "./retry.ts";
@@ -17,7 +24,9 @@ export type CatalogService = ReturnType<typeof createCatalogService>;
 
 // The catalogue: what is sold, at which prices. Admins create, edit and archive packs; every change
 // and its audit row commit together. A payment copies what it sells (credits, amount, currency,
-// credit expiry) when it is created, so no change here alters a payment already started.
+// credit expiry) when it is created, so no change here alters a payment already started. A pack
+// priced below every pack on sale waits for a second admin (catalog-pricing.ts); an edit cannot
+// take a pack on sale there.
 export function createCatalogService(deps: { store: CatalogStore; clock?: Clock }) {
   const { store } = deps;
   const clock = deps.clock ?? systemClock;
@@ -27,11 +36,13 @@ export function createCatalogService(deps: { store: CatalogStore; clock?: Clock 
     assertFields(fields);
     if (idempotencyKey !== null) assertIdempotencyKey(idempotencyKey);
     return inTransaction(async (tx) => {
+      const undercut = undercutCurrencies(fields, await tx.listOnSale());
       const inserted = await tx.insertPackage({
         ...fields,
         slug: slugOf(fields.name),
         createdBy: actor.actorId,
         idempotencyKey,
+        awaitingApproval: undercut.length > 0,
       });
       if (!inserted) {
         // A retried create: the same request answers the same pack; other fields are a conflict.
@@ -39,7 +50,13 @@ export function createCatalogService(deps: { store: CatalogStore; clock?: Clock 
         if (!earlier || !sameFields(earlier, fields)) throw new IdempotencyConflictError();
         return earlier;
       }
-      await tx.audit(auditRow(actor, "package.created", { packageId: inserted.id, after: fieldsOf(inserted) }));
+      await tx.audit(
+        auditRow(actor, "package.created", {
+          packageId: inserted.id,
+          after: fieldsOf(inserted),
+          ...(undercut.length > 0 ? { awaitingApproval: true, undercut } : {}),
+        }),
+      );
       return inserted;
     });
   }
@@ -49,8 +66,14 @@ export function createCatalogService(deps: { store: CatalogStore; clock?: Clock 
     return inTransaction(async (tx) => {
       const before = await locked(tx, id);
       if (before.archivedAt) throw new InvalidStateError("this pack is archived: create a new one instead");
+      if (before.awaitingApproval) {
+        throw new InvalidStateError(
+          "this pack awaits a second admin's approval: approve it, or archive it and create another",
+        );
+      }
       const changed = changedFields(before, patch);
       if (Object.keys(changed).length === 0) return before;
+      if (changed.credits !== undefined || changed.prices !== undefined) await refuseUndercut(tx, before, changed);
       const after = await tx.updatePackage(id, changed);
       await tx.audit(
         auditRow(actor, "package.updated", {
@@ -74,6 +97,19 @@ export function createCatalogService(deps: { store: CatalogStore; clock?: Clock 
     });
   }
 
+  // A second admin puts a pack priced below the catalogue on sale; idempotent like archive.
+  async function approve(actor: Actor, id: string) {
+    return inTransaction(async (tx) => {
+      const pack = await locked(tx, id);
+      if (pack.archivedAt) throw new InvalidStateError("this pack is archived: create a new one instead");
+      if (!pack.awaitingApproval) return pack;
+      if (pack.createdBy === actor.actorId) throw new ForbiddenError("you cannot approve a pack you created");
+      const approved = await tx.updatePackage(id, { awaitingApproval: false });
+      await tx.audit(auditRow(actor, "package.approved", { packageId: id, name: pack.name, after: fieldsOf(pack) }));
+      return approved;
+    });
+  }
+
   async function locked(tx: CatalogTx, id: string): Promise<CreditPackage> {
     const pack = isUuid(id) ? await tx.lockPackage(id) : null;
     if (!pack) throw new NotFoundError("package");
@@ -84,9 +120,26 @@ export function createCatalogService(deps: { store: CatalogStore; clock?: Clock 
     create,
     update,
     archive,
-    listActive: () => store.listPackages({ includeArchived: false }),
-    listAll: () => store.listPackages({ includeArchived: true }),
+    approve,
+    listActive: () => store.listPackages({ onSaleOnly: true }),
+    listAll: () => store.listPackages({ onSaleOnly: false }),
   };
+}
+
+// An edit of a pack on sale cannot lower its price below every other pack on sale: that waits for a
+// second admin, which a new pack gets (the old pack keeps selling meanwhile). A pack already the
+// cheapest (approved so) may keep its price or raise it.
+async function refuseUndercut(tx: CatalogTx, before: CreditPackage, changed: Partial<PackageFields>): Promise<void> {
+  const after = { credits: changed.credits ?? before.credits, prices: changed.prices ?? before.prices };
+  const lowered = undercutCurrencies(after, await tx.listOnSale(), before.id).filter((currency) => {
+    const was = before.prices.find((p) => p.currency === currency);
+    return !was || undercutCurrencies(after, [{ ...before, prices: [was] }]).includes(currency);
+  });
+  if (lowered.length === 0) return;
+  throw new InvalidStateError(
+    `this price sells credits below every pack on sale in ${lowered.join(", ")}: create a new pack at it, ` +
+      "which a second admin approves",
+  );
 }
 
 // The price a checkout charges: the one in `currency`, or the pack's default (its first) price.

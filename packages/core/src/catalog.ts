@@ -21,6 +21,10 @@ export interface CreditPackage {
   highlight: boolean;
   // Archived packs are no longer sold; payments already started on them still complete.
   archivedAt: Date | null;
+  // Priced below every pack on sale (catalog-pricing.ts): not sold until a second admin approves.
+  awaitingApproval: boolean;
+  // The admin who created it (null: seeded); they cannot approve it.
+  createdBy: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -40,16 +44,27 @@ export interface CatalogTx {
   lockPackage(id: string): Promise<CreditPackage | null>;
   // Null when the creator's key is taken (a retried create).
   insertPackage(
-    pack: PackageFields & { slug: string; createdBy: string | null; idempotencyKey: string | null },
+    pack: PackageFields & {
+      slug: string;
+      createdBy: string | null;
+      idempotencyKey: string | null;
+      awaitingApproval: boolean;
+    },
   ): Promise<CreditPackage | null>;
   findPackageByKey(createdBy: string, idempotencyKey: string): Promise<CreditPackage | null>;
   // Replaces the given fields (prices: the whole set).
-  updatePackage(id: string, patch: Partial<PackageFields> & { archivedAt?: Date }): Promise<CreditPackage>;
+  updatePackage(
+    id: string,
+    patch: Partial<PackageFields> & { archivedAt?: Date; awaitingApproval?: false },
+  ): Promise<CreditPackage>;
+  // The packs on sale (neither archived nor awaiting approval), read in this transaction.
+  listOnSale(): Promise<CreditPackage[]>;
   audit(action: NewAdminAction): Promise<void>;
 }
 
 export interface CatalogStore {
-  listPackages(query: { includeArchived: boolean }): Promise<CreditPackage[]>;
+  // `onSaleOnly`: neither archived nor awaiting approval; otherwise every pack.
+  listPackages(query: { onSaleOnly: boolean }): Promise<CreditPackage[]>;
   findPackage(id: string): Promise<CreditPackage | null>;
   transaction<T>(work: (tx: CatalogTx) => Promise<T>): Promise<T>;
 }

@@ -11,6 +11,7 @@ export * from "./autotopup/service.ts";
 export * from "./autotopup/store.ts";
 export * from "./batcher.ts";
 export * from "./catalog.ts";
+export * from "./catalog-pricing.ts";
 export * from "./catalog-service.ts";
 export * from "./clawback.ts";
 export * from "./clock.ts";

@@ -13,6 +13,8 @@ const packColumns = {
   position: creditPackages.position,
   highlight: creditPackages.highlight,
   archivedAt: creditPackages.archivedAt,
+  awaitingApproval: creditPackages.awaitingApproval,
+  createdBy: creditPackages.createdBy,
   createdAt: creditPackages.createdAt,
   updatedAt: creditPackages.updatedAt,
 };
@@ -39,6 +41,19 @@ async function withPrices(db: Database, packs: PackRow[]): Promise<CreditPackage
   const byPack = new Map<string, PackagePrice[]>();
   for (const { packageId, ...price } of prices) byPack.set(packageId, [...(byPack.get(packageId) ?? []), price]);
   return packs.map((p) => ({ ...p, prices: byPack.get(p.id) ?? [] }));
+}
+
+const onSaleOnly = and(isNull(creditPackages.archivedAt), eq(creditPackages.awaitingApproval, false));
+
+async function listPackages(db: Database, onSale: boolean): Promise<CreditPackage[]> {
+  return withPrices(
+    db,
+    await db
+      .select(packColumns)
+      .from(creditPackages)
+      .where(onSale ? onSaleOnly : undefined)
+      .orderBy(asc(creditPackages.position), asc(creditPackages.credits), asc(creditPackages.id)),
+  );
 }
 
 async function findOne(db: Database, id: string): Promise<CreditPackage | null> {
@@ -92,6 +107,8 @@ function createCatalogTx(db: Database): CatalogTx {
       return pack;
     },
 
+    listOnSale: () => listPackages(db, true),
+
     audit: async (action) => {
       await db.insert(adminActions).values(action);
     },
@@ -100,15 +117,7 @@ function createCatalogTx(db: Database): CatalogTx {
 
 export function createCatalogStore(db: Database): CatalogStore {
   return translatingErrors({
-    listPackages: async ({ includeArchived }) =>
-      withPrices(
-        db,
-        await db
-          .select(packColumns)
-          .from(creditPackages)
-          .where(includeArchived ? undefined : isNull(creditPackages.archivedAt))
-          .orderBy(asc(creditPackages.position), asc(creditPackages.credits), asc(creditPackages.id)),
-      ),
+    listPackages: ({ onSaleOnly: onSale }) => listPackages(db, onSale),
     findPackage: (id) => findOne(db, id),
     transaction: (work) => translated(() => db.transaction((tx) => work(translatingErrors(createCatalogTx(tx))))),
   });

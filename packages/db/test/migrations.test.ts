@@ -91,7 +91,7 @@ describe("migrations", () => {
 describe("seedDefaults", () => {
   const store = createCatalogStore(db);
   const catalogue = async () =>
-    (await store.listPackages({ includeArchived: true })).map((p) => ({
+    (await store.listPackages({ onSaleOnly: false })).map((p) => ({
       slug: p.slug,
       name: p.name,
       credits: p.credits,

@@ -71,9 +71,7 @@ const eventsOf = async (type: string, userId: string) =>
 
 async function newPayment() {
   const userId = await createUser(db);
-  const pack = (await createCatalogStore(db).listPackages({ includeArchived: false })).find(
-    (p) => p.slug === "starter",
-  );
+  const pack = (await createCatalogStore(db).listPackages({ onSaleOnly: true })).find((p) => p.slug === "starter");
   const price = pack?.prices[0];
   if (!pack || !price) throw new Error("no starter pack");
   const [payment] = await db

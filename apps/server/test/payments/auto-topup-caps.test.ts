@@ -15,9 +15,9 @@ import {
   saverWithCard,
   spend,
 } from "./auto-topup-helpers.ts";
+import { packOnSale } from "./catalogue-helpers.ts";
 import {
   balanceOf,
-  call,
   db,
   failOnLoggedError,
   randomStripeId,
@@ -43,12 +43,9 @@ const runWorker = () => server.services.autoTopUp.runOnce();
 
 // 100 credits sold at `prices`.
 async function packPriced(prices: { currency: string; unitAmount: number }[]): Promise<string> {
-  const created = await call(server.url, "POST", "/api/v1/admin/packages", {
-    cookie: admin.cookie,
-    body: { name: `Capped ${randomUUID().slice(0, 8)}`, credits: 100, prices },
-  });
-  expect(created.status, JSON.stringify(created.body)).toBe(200);
-  return String(created.body.id);
+  return String(
+    (await packOnSale(server, admin, { name: `Capped ${randomUUID().slice(0, 8)}`, credits: 100, prices })).id,
+  );
 }
 
 // Opted in on `packageId` in `currency` with a card saved: 100 credits.

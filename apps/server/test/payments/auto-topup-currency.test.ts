@@ -15,6 +15,7 @@ import {
   optIn,
   spend,
 } from "./auto-topup-helpers.ts";
+import { packOnSale } from "./catalogue-helpers.ts";
 import {
   balanceOf,
   call,
@@ -49,20 +50,16 @@ async function sentMail(userId: string) {
 
 // A pack sold in dollars first (its default price) and in euros.
 async function dollarAndEuroPack(creditExpiryDays?: number): Promise<string> {
-  const created = await call(server.url, "POST", "/api/v1/admin/packages", {
-    cookie: admin.cookie,
-    body: {
-      name: `Two currencies ${randomUUID().slice(0, 8)}`,
-      credits: 100,
-      prices: [
-        { currency: "usd", unitAmount: 500 },
-        { currency: "eur", unitAmount: 450 },
-      ],
-      ...(creditExpiryDays ? { creditExpiryDays } : {}),
-    },
+  const created = await packOnSale(server, admin, {
+    name: `Two currencies ${randomUUID().slice(0, 8)}`,
+    credits: 100,
+    prices: [
+      { currency: "usd", unitAmount: 500 },
+      { currency: "eur", unitAmount: 450 },
+    ],
+    ...(creditExpiryDays ? { creditExpiryDays } : {}),
   });
-  expect(created.status, JSON.stringify(created.body)).toBe(200);
-  return String(created.body.id);
+  return String(created.id);
 }
 
 // Opted in on `packageId` in `currency`, a card saved by a Checkout: 100 credits.

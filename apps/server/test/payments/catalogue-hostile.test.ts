@@ -4,6 +4,7 @@
 import { adminActions, creditPackagePrices, creditPackages, payments } from "@credits/db/schema";
 import { count } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { packOnSale } from "./catalogue-helpers.ts";
 import {
   adminWithKey,
   call,
@@ -196,7 +197,7 @@ describe("test_invalid_payment_amounts", () => {
   });
 
   it("a session paid at another amount or currency than the payment's is flagged, not credited", async () => {
-    const pack = (await create({ ...valid, prices: [{ currency: "jpy", unitAmount: 500 }] })).body;
+    const pack = await packOnSale(server, admin, { ...valid, prices: [{ currency: "jpy", unitAmount: 500 }] });
     for (const overrides of [{ amount_total: 5 }, { currency: "usd" }]) {
       const started = await checkout({ packageId: pack.id });
       expect(started.status).toBe(201);

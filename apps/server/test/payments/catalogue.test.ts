@@ -4,6 +4,7 @@
 import { adminActions, creditGrants, payments } from "@credits/db/schema";
 import { eq, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { packOnSale } from "./catalogue-helpers.ts";
 import {
   adminWithKey,
   balanceOf,
@@ -25,19 +26,13 @@ const server = await startTestServer(stripeEnv);
 const admin = await adminWithKey(server, ["credits:read"]);
 
 let packCount = 0;
-async function createPack(fields: Record<string, unknown> = {}) {
-  const reply = await call(server.url, "POST", "/api/v1/admin/packages", {
-    cookie: admin.cookie,
-    body: {
-      name: `Catalogue ${++packCount}`,
-      credits: 300,
-      prices: [{ currency: "usd", unitAmount: 1_500 }],
-      ...fields,
-    },
+const createPack = (fields: Record<string, unknown> = {}) =>
+  packOnSale(server, admin, {
+    name: `Catalogue ${++packCount}`,
+    credits: 300,
+    prices: [{ currency: "usd", unitAmount: 1_500 }],
+    ...fields,
   });
-  expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-  return reply.body;
-}
 
 const patchPack = (id: string, body: Record<string, unknown>) =>
   call(server.url, "PATCH", `/api/v1/admin/packages/${id}`, { cookie: admin.cookie, body });

@@ -3,6 +3,7 @@
 // (¥1,200 is 1200, KWD 1.250 is 1250), never scaled by 100.
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { packOnSale } from "./catalogue-helpers.ts";
 import {
   adminWithKey,
   balanceOf,
@@ -27,19 +28,14 @@ failOnLoggedError();
 const catalogueAdmin = await adminWithKey(server, ["credits:read"]);
 const admin = await createAdmin(server);
 
-const pack = (
-  await call(server.url, "POST", "/api/v1/admin/packages", {
-    cookie: catalogueAdmin.cookie,
-    body: {
-      name: "Exponents",
-      credits: 1_000,
-      prices: [
-        { currency: "jpy", unitAmount: 1_200 },
-        { currency: "kwd", unitAmount: 1_250 },
-      ],
-    },
-  })
-).body;
+const pack = await packOnSale(server, catalogueAdmin, {
+  name: "Exponents",
+  credits: 1_000,
+  prices: [
+    { currency: "jpy", unitAmount: 1_200 },
+    { currency: "kwd", unitAmount: 1_250 },
+  ],
+});
 
 describe("zero- and three-decimal currencies through Stripe", () => {
   it.each([

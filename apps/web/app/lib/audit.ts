@@ -20,6 +20,7 @@ export const auditActions: Record<AuditAction, string> = {
   "package.created": "Pack created",
   "package.updated": "Pack changed",
   "package.archived": "Pack archived",
+  "package.approved": "Pack approved",
   refund_requested: "Refund requested",
   refund_approved: "Refund approved",
   refund_rejected: "Refund rejected",

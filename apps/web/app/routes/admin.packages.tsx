@@ -1,6 +1,7 @@
 import { MAX_NAME_LENGTH, PACKAGE_LIMITS } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData, useNavigation } from "@remix-run/react";
+import { AwaitingPacks } from "../components/awaiting-packs.tsx";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
@@ -11,19 +12,20 @@ import { adminRoute } from "../lib/route.server.ts";
 
 export const meta: MetaFunction = () => [{ title: "Packs · Admin · Credits" }];
 
-export const loader = adminRoute(async ({ api }) => {
+export const loader = adminRoute(async ({ api, user }) => {
   const { packages } = await api.caller.admin.packages();
   // One key per rendering of the create form: a double submit makes one pack.
-  return { packages, createKey: crypto.randomUUID() };
+  return { packages, createKey: crypto.randomUUID(), me: user.id };
 });
 
 export const action = adminRoute(async ({ request, api }) => {
   const form = await request.formData();
   const intent = textField(form, "intent");
   const id = textField(form, "id");
-  if (intent === "archive") {
+  if (intent === "archive" || intent === "approve") {
     try {
-      await api.caller.admin.archivePackage({ id });
+      if (intent === "approve") await api.caller.admin.approvePackage({ id });
+      else await api.caller.admin.archivePackage({ id });
       return { intent, id, errors: {} as Messages, values: null };
     } catch (error) {
       const failure = formFailure(error, "pack");
@@ -135,16 +137,18 @@ function PackForm({
 }
 
 export default function AdminPackages() {
-  const { packages, createKey } = useLoaderData<typeof loader>();
+  const { packages, createKey, me } = useLoaderData<typeof loader>();
   const result = useActionResult<typeof action>();
-  const resultFor = (id: string) => (result && result.id === id && result.intent !== "archive" ? result : undefined);
-  const onSale = packages.filter((p) => !p.archivedAt);
+  const resultFor = (id: string) =>
+    result && result.id === id && result.intent !== "archive" && result.intent !== "approve" ? result : undefined;
+  const onSale = packages.filter((p) => !p.archivedAt && !p.awaitingApproval);
+  const awaiting = packages.filter((p) => !p.archivedAt && p.awaitingApproval);
   const archived = packages.filter((p) => p.archivedAt);
   return (
     <div className="space-y-6">
       <PageHeader
         title="Packs"
-        description="What is sold, at which prices. A change applies to checkouts started after it: a payment keeps the credits, price and expiry it was sold with. Every change is in the audit log."
+        description="What is sold, at which prices. A change applies to checkouts started after it: a payment keeps the credits, price and expiry it was sold with. A pack priced below every pack on sale waits for a second admin. Every change is in the audit log."
       />
       <div className="grid gap-6 lg:grid-cols-3">
         <Card className="lg:col-span-1">
@@ -152,10 +156,13 @@ export default function AdminPackages() {
           <PackForm key={createKey} createKey={createKey} result={resultFor("")} />
         </Card>
         <section aria-labelledby="packs-heading" className="space-y-3 lg:col-span-2">
+          <AwaitingPacks packs={awaiting} me={me} />
           <h2 id="packs-heading" className="text-lg font-semibold text-slate-900">
             On sale ({onSale.length})
           </h2>
-          {result?.intent === "archive" && result.errors.form ? <Alert tone="error">{result.errors.form}</Alert> : null}
+          {(result?.intent === "archive" || result?.intent === "approve") && result.errors.form ? (
+            <Alert tone="error">{result.errors.form}</Alert>
+          ) : null}
           {onSale.length === 0 ? (
             <EmptyState title="Nothing on sale">Create a pack to start selling.</EmptyState>
           ) : null}

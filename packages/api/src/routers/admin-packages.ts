@@ -21,6 +21,10 @@ const packageFields = {
 
 const adminPackageOutput = packageOutput.extend({
   archivedAt: z.iso.datetime().nullable(),
+  awaitingApproval: z
+    .boolean()
+    .describe("priced below every pack on sale: not sold until an admin other than its creator approves it"),
+  createdBy: uuid.nullable().describe("the admin who created the pack (null: seeded)"),
   createdAt: z.iso.datetime(),
   updatedAt: z.iso.datetime(),
 });
@@ -28,6 +32,8 @@ const adminPackageOutput = packageOutput.extend({
 const toAdminPackage = (p: CreditPackage): z.infer<typeof adminPackageOutput> => ({
   ...toPackage(p),
   archivedAt: p.archivedAt?.toISOString() ?? null,
+  awaitingApproval: p.awaitingApproval,
+  createdBy: p.createdBy,
   createdAt: p.createdAt.toISOString(),
   updatedAt: p.updatedAt.toISOString(),
 });
@@ -46,7 +52,15 @@ export const packageProcedures = {
   createPackage: adminProcedure
     .meta({
       errors: ["IDEMPOTENCY_CONFLICT"],
-      openapi: { method: "POST", path: "/admin/packages", tags: ["admin"], summary: "Create a credit pack" },
+      openapi: {
+        method: "POST",
+        path: "/admin/packages",
+        tags: ["admin"],
+        summary: "Create a credit pack",
+        description:
+          "A pack priced below every pack on sale in one of its currencies (or in a currency no pack on sale " +
+          "is priced in) is created awaiting approval: it is not sold until an admin other than its creator approves it.",
+      },
     })
     .input(
       z.strictObject({
@@ -77,7 +91,15 @@ export const packageProcedures = {
   updatePackage: adminProcedure
     .meta({
       errors: ["NOT_FOUND", "INVALID_STATE"],
-      openapi: { method: "PATCH", path: "/admin/packages/{id}", tags: ["admin"], summary: "Edit a credit pack" },
+      openapi: {
+        method: "PATCH",
+        path: "/admin/packages/{id}",
+        tags: ["admin"],
+        summary: "Edit a credit pack",
+        description:
+          "A pack awaiting approval cannot be edited; a pack on sale cannot be priced lower than every other pack " +
+          "on sale in a currency (409): create a new pack at that price, which a second admin approves.",
+      },
     })
     .input(
       z.strictObject({
@@ -110,5 +132,21 @@ export const packageProcedures = {
     .output(adminPackageOutput)
     .mutation(async ({ ctx, input }) =>
       toAdminPackage(await ctx.services.catalog.archive({ actorId: ctx.user.id, requestId: ctx.requestId }, input.id)),
+    ),
+
+  approvePackage: adminProcedure
+    .meta({
+      errors: ["NOT_FOUND", "INVALID_STATE"],
+      openapi: {
+        method: "POST",
+        path: "/admin/packages/{id}/approve",
+        tags: ["admin"],
+        summary: "Put a pack awaiting approval on sale (an admin other than its creator)",
+      },
+    })
+    .input(z.strictObject({ id: uuid }))
+    .output(adminPackageOutput)
+    .mutation(async ({ ctx, input }) =>
+      toAdminPackage(await ctx.services.catalog.approve({ actorId: ctx.user.id, requestId: ctx.requestId }, input.id)),
     ),
 };

@@ -24,6 +24,7 @@ export const auditActions = [
   "package.created",
   "package.updated",
   "package.archived",
+  "package.approved",
   // Refunds from the panel and their approvals (ADR 016).
   "refund_requested",
   "refund_approved",

@@ -1,4 +1,5 @@
 import type { CatalogStore, CreditPackage, PackagePrice } from "../catalog.ts";
+import { onSale } from "../catalog-pricing.ts";
 import { priceOf } from "../catalog-service.ts";
 import { InvalidInputError, NotFoundError } from "../errors.ts";
 import { MAX_LOW_BALANCE_THRESHOLD } from "../limits.ts";
@@ -85,7 +86,7 @@ export function createAutoTopUpService(
     }
     const pack = await deps.catalog.findPackage(choice.packageId);
     // Only a pack on sale can be chosen.
-    if (!pack || pack.archivedAt || pack.prices.length === 0) throw new NotFoundError("package");
+    if (!pack || !onSale(pack) || pack.prices.length === 0) throw new NotFoundError("package");
     if (!(await deps.payments.getBillingProfile(userId))) throw new NotFoundError("user");
     const price = priceOf(pack, choice.currency ?? (await keptCurrency(userId, pack)));
     const { currency } = price;
@@ -104,7 +105,7 @@ export function createAutoTopUpService(
 
   async function currentPrice(settings: AutoTopUpSettings): Promise<PackagePrice | null> {
     const pack = await deps.catalog.findPackage(settings.packageId);
-    return (!pack?.archivedAt && pack?.prices.find((p) => p.currency === settings.currency)) || null;
+    return (pack && onSale(pack) && pack.prices.find((p) => p.currency === settings.currency)) || null;
   }
 
   // Turns auto top-up off and forgets the saved card, detached at the provider (card-removal.ts).

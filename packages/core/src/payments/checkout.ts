@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { autoTopUpPaymentKey } from "../autotopup/store.ts";
 import type { CatalogStore } from "../catalog.ts";
+import { onSale } from "../catalog-pricing.ts";
 import { priceOf } from "../catalog-service.ts";
 import {
   IdempotencyConflictError,
@@ -72,8 +73,9 @@ export function createCheckoutStarter(deps: {
       if (earlier) return checkoutOf(earlier, request);
     }
     const pack = await catalog.findPackage(packageId);
-    // An archived pack is no longer sold (its payments already started still complete).
-    if (!pack || pack.archivedAt) throw new NotFoundError("package");
+    // An archived pack is no longer sold (its payments already started still complete), nor one
+    // awaiting a second admin's approval of its price.
+    if (!pack || !onSale(pack)) throw new NotFoundError("package");
     const price = priceOf(pack, currency);
     const profile = await store.getBillingProfile(userId);
     if (!profile) throw new NotFoundError("user");

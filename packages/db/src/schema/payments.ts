@@ -42,6 +42,8 @@ export const creditPackages = pgTable(
     highlight: boolean("highlight").notNull().default(false),
     // No longer sold; payments already started on it still complete.
     archivedAt: tsz("archived_at"),
+    // Priced below every pack on sale: not sold until a second admin approves (ADR 015).
+    awaitingApproval: boolean("awaiting_approval").notNull().default(false),
     // The admin who created the pack, and their key for that request (a retried create finds it).
     createdBy: uuid("created_by").references(() => users.id),
     idempotencyKey: text("idempotency_key"),
