@@ -1,5 +1,5 @@
 // A reference model of credit grants (ADR 009), pure and in memory: what post_ledger
-// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql, 0027, 0044, 0046) must
+// (drizzle/0007_credit_grants.sql, 0008_grant_fixes.sql, 0017_reversal_repaid_grants.sql, 0027, 0044, 0046, 0049) must
 // do, written the obvious way. Tests drive it and the database with the same commands and compare.
 
 export interface ModelGrant {
@@ -179,7 +179,8 @@ export class GrantModel {
     this.balance += amount;
     const given: Allocation[] = [];
     const owed = this.disputeOwed.get(paymentId) ?? new Map<string, number>();
-    let left = this.giveOwed(owed, amount - repay, at, given, {});
+    // Its clawbacks took the payment's grant first: it is given back last (0049).
+    let left = this.giveOwed(owed, amount - repay, at, given, { last: paymentId });
     for (const a of given) owed.set(a.grantId, (owed.get(a.grantId) ?? 0) - a.amount);
     const latest = [...this.grants].sort(
       (a, b) => b.createdAt - a.createdAt || b.seq - a.seq || (a.id < b.id ? 1 : -1),
@@ -215,19 +216,20 @@ export class GrantModel {
     this.disputeOwed.set(paymentId, owed);
   }
 
-  // `first`: a payment whose grants are given back before the tail (a clawback's hold release).
+  // `first`: a payment whose grants are given back before the tail (a clawback's hold release);
+  // `last`: one whose grants are given back after it (a reversal of the payment's clawbacks).
   private giveOwed(
     owed: ReadonlyMap<string, number>,
     amount: number,
     at: number,
     given: Allocation[],
-    { keep = false, first }: { keep?: boolean; first?: string },
+    { keep = false, first, last }: { keep?: boolean; first?: string; last?: string },
   ) {
     let left = amount;
-    const firstOf = (g: ModelGrant) => (first !== undefined && g.paymentId === first ? 0 : 1);
+    const rank = (g: ModelGrant) => (g.paymentId === first ? 0 : g.paymentId === last ? 2 : 1);
     const tail = spendingOrder(this.grants.filter((g) => (owed.get(g.id) ?? 0) > 0))
       .reverse()
-      .sort((a, b) => firstOf(a) - firstOf(b));
+      .sort((a, b) => rank(a) - rank(b));
     for (const g of tail) {
       if (left === 0) break;
       const give = Math.min(left, owed.get(g.id) ?? 0);

@@ -1,6 +1,8 @@
-// A failed refund after the payment's credits expired (review 10 F3; ADR 009): it gave back only
-// what exceeded the refund's new share, as if nothing of the payment had expired, so the user
-// ended with fewer credits than a single refund of that share leaves.
+// A failed refund after the payment's credits expired (ADR 009). Review 10 F3: it gave back only
+// what exceeded the refund's new share, as if nothing of the payment had expired. Review 11: it gave
+// back to the refunded pack's grant first (expired: the credits expired at once), not to the other
+// grant its clawback had taken from last. Either way the user ended with fewer credits than a
+// single refund of that share leaves.
 //
 // The setting (expired-credits-helpers.ts): purchases by the real server, later events applied by
 // the same services two days later, balances read at that clock.
@@ -8,6 +10,7 @@ import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { expiringCreditsSetting } from "./expired-credits-helpers.ts";
 import {
+  balanceOf,
   deliver,
   insertUser,
   type Purchase,
@@ -63,5 +66,44 @@ describe("a clawback after the payment's credits expired", () => {
     expect(await later.credits.balance(userId)).toBe(other.credits);
     const [payment] = (await paymentsOf(userId)).filter((p) => p.id === expiring.paymentId);
     expect(payment).toMatchObject({ amountRefundedMinor: 500, creditsRefunded: 0 });
+  });
+
+  it("a failed refund gives back to the grants its clawback took last: the payment's own last (0049)", async () => {
+    const userId = await insertUser("expired-refund-failed-order");
+    const pack = await buyExpiring(userId);
+    // 30 of the expiring pack used, then 100 promotional credits at priority 10 (spent first from now on).
+    await server.services.credits.spend({ userId, amount: 30, idempotencyKey: randomUUID(), scope: scope(userId) });
+    await server.services.credits.grant({
+      userId,
+      amount: 100,
+      idempotencyKey: randomUUID(),
+      scope: scope(userId),
+      reason: "promo",
+      terms: { category: "promotional", priority: 10 },
+    });
+    // Half refunded while the pack is live: 50 of its 70 taken back.
+    await later.provider.createRefund({
+      paymentIntentId: pack.paymentIntent,
+      amountMinor: 500,
+      metadata: {},
+      idempotencyKey: randomUUID(),
+    });
+    expect((await deliver(server.url, purchaseEvents(mock, pack).refunded(500))).status).toBe(200);
+    // The other half, pending at the bank: the pack's last 20, then 30 of the promotional grant.
+    mock.refundsStart("pending");
+    const pending = await later.provider
+      .createRefund({
+        paymentIntentId: pack.paymentIntent,
+        amountMinor: 500,
+        metadata: {},
+        idempotencyKey: randomUUID(),
+      })
+      .finally(() => mock.refundsStart("succeeded"));
+    expect((await deliver(server.url, purchaseEvents(mock, pack).refunded(1000))).status).toBe(200);
+    expect(await balanceOf(userId)).toBe(70);
+    // Two days later the bank sends the second refund back: half refunded, as after the first
+    // alone, which leaves the promotional 100 (the pack's 20 expired). 70 before 0049.
+    expect(await applyLater(stripeEvent("refund.failed", mock.failRefund(pending.id)))).toBe("processed");
+    expect(await later.credits.balance(userId)).toBe(100);
   });
 });
