@@ -1,9 +1,12 @@
 import { type CatalogStore, type CatalogTx, type CreditPackage, isUuid, type PackagePrice } from "@credits/core";
-import { and, asc, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, asc, eq, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translated, translatingErrors } from "./errors.ts";
 import { adminActions, creditPackagePrices, creditPackages } from "./schema.ts";
 
+// A pack with its prices (in the admin's order) in one statement, so one snapshot: read in two, an
+// edit committed between them gave a pack's old credits with its new prices, to a checkout (a
+// payment of 1,000,000 credits at the price of 100) and to the price floor's check (review 12).
 const packColumns = {
   id: creditPackages.id,
   slug: creditPackages.slug,
@@ -17,49 +20,24 @@ const packColumns = {
   createdBy: creditPackages.createdBy,
   createdAt: creditPackages.createdAt,
   updatedAt: creditPackages.updatedAt,
+  prices: sql<PackagePrice[]>`coalesce((
+    SELECT json_agg(json_build_object('currency', p.currency, 'unitAmount', p.unit_amount) ORDER BY p.sort_order)
+      FROM credit_package_prices p WHERE p.package_id = ${creditPackages.id}), '[]'::json)`.as("prices"),
 };
-
-type PackRow = Omit<CreditPackage, "prices">;
-
-// Packs with their prices (in the admin's order): two queries, whatever the number of packs.
-async function withPrices(db: Database, packs: PackRow[]): Promise<CreditPackage[]> {
-  if (packs.length === 0) return [];
-  const prices = await db
-    .select({
-      packageId: creditPackagePrices.packageId,
-      currency: creditPackagePrices.currency,
-      unitAmount: creditPackagePrices.unitAmount,
-    })
-    .from(creditPackagePrices)
-    .where(
-      inArray(
-        creditPackagePrices.packageId,
-        packs.map((p) => p.id),
-      ),
-    )
-    .orderBy(asc(creditPackagePrices.sortOrder));
-  const byPack = new Map<string, PackagePrice[]>();
-  for (const { packageId, ...price } of prices) byPack.set(packageId, [...(byPack.get(packageId) ?? []), price]);
-  return packs.map((p) => ({ ...p, prices: byPack.get(p.id) ?? [] }));
-}
 
 const onSaleOnly = and(isNull(creditPackages.archivedAt), eq(creditPackages.awaitingApproval, false));
 
-async function listPackages(db: Database, onSale: boolean): Promise<CreditPackage[]> {
-  return withPrices(
-    db,
-    await db
-      .select(packColumns)
-      .from(creditPackages)
-      .where(onSale ? onSaleOnly : undefined)
-      .orderBy(asc(creditPackages.position), asc(creditPackages.credits), asc(creditPackages.id)),
-  );
-}
+const listPackages = (db: Database, onSale: boolean): Promise<CreditPackage[]> =>
+  db
+    .select(packColumns)
+    .from(creditPackages)
+    .where(onSale ? onSaleOnly : undefined)
+    .orderBy(asc(creditPackages.position), asc(creditPackages.credits), asc(creditPackages.id));
 
 async function findOne(db: Database, id: string): Promise<CreditPackage | null> {
   if (!isUuid(id)) return null;
-  const rows = await db.select(packColumns).from(creditPackages).where(eq(creditPackages.id, id));
-  return (await withPrices(db, rows))[0] ?? null;
+  const [row] = await db.select(packColumns).from(creditPackages).where(eq(creditPackages.id, id));
+  return row ?? null;
 }
 
 async function replacePrices(db: Database, packageId: string, prices: PackagePrice[]): Promise<void> {
@@ -73,8 +51,8 @@ function createCatalogTx(db: Database): CatalogTx {
   const one = (id: string) => findOne(db, id);
   return {
     lockPackage: async (id) => {
-      const rows = await db.select(packColumns).from(creditPackages).where(eq(creditPackages.id, id)).for("update");
-      return (await withPrices(db, rows))[0] ?? null;
+      const [row] = await db.select(packColumns).from(creditPackages).where(eq(creditPackages.id, id)).for("update");
+      return row ?? null;
     },
 
     insertPackage: async ({ prices, ...pack }) => {
