@@ -31,7 +31,11 @@ export function startBackgroundJobs(env: Env, services: Services) {
   }, HOLD_SWEEP_INTERVAL_MS);
   sweep.unref();
   const grantSweep = setInterval(() => {
-    services.credits.expireGrants().catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
+    // Then the payments whose credits the expiries took after a clawback (0050), settled again.
+    services.credits
+      .expireGrants()
+      .then(() => services.payments.settleAfterExpiry())
+      .catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
     services.expiryNotices
       .runOnce()
       .catch((error) => reportError(error, { where: "job", route: "grant-expiry-notice" }));

@@ -171,6 +171,9 @@ export interface LedgerStore {
   // The credits of a payment's grants that expired by `at`: the expiry rows' takes from them and
   // what is left in those past their expiry that no posting or sweep has recorded yet.
   expiredOfPayment(userId: string, paymentId: string, at: Date): Promise<number>;
+  // What a payment's refund (or dispute) clawbacks took from the payment's own grants, net of what
+  // their reversals gave back to them: the rest of what they took came from the user's other grants.
+  takenFromPaymentGrants(userId: string, paymentId: string, cause: "refund" | "dispute"): Promise<number>;
   // Records the expiry of grants due at `at`, for at most `maxUsers` owners locked in id order
   // (owners another sweeper holds are skipped); returns how many owners it handled.
   expireDueGrants(at: Date, maxUsers: number): Promise<number>;

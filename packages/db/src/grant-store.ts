@@ -48,6 +48,7 @@ type GrantReads = Pick<
   | "grantHistory"
   | "findGrantByEntry"
   | "expiredOfPayment"
+  | "takenFromPaymentGrants"
   | "expireDueGrants"
   | "findInvariantViolations"
   | "ledgerWatermark"
@@ -91,6 +92,19 @@ export function grantReads(db: Database): GrantReads {
                             AND cg.remaining > 0 AND cg.expires_at <= ${at.toISOString()}::timestamptz), 0) AS expired`);
       const [row] = rowsOf<{ expired: string | number }>(result);
       return Number(row?.expired ?? 0);
+    },
+
+    takenFromPaymentGrants: async (userId, paymentId, cause) => {
+      const [clawback, reversal] = [`${cause}_clawback`, `${cause}_reversal`];
+      const result = await db.execute(sql`
+        SELECT coalesce(-sum(a.amount), 0) AS taken
+          FROM credit_transactions t
+          JOIN ledger_allocations a ON a.entry_id = t.id
+          JOIN credit_grants cg ON cg.id = a.grant_id AND cg.payment_id = t.payment_id
+         WHERE t.user_id = ${userId}::uuid AND t.payment_id = ${paymentId}::uuid
+           AND t.kind IN (${clawback}::credit_transaction_kind, ${reversal}::credit_transaction_kind)`);
+      const [row] = rowsOf<{ taken: string | number }>(result);
+      return Number(row?.taken ?? 0);
     },
 
     expireDueGrants: async (at, maxUsers) => {

@@ -7,7 +7,15 @@ import { translated, translatingErrors } from "./errors.ts";
 import { createLedgerStore } from "./ledger-store.ts";
 import { createOutboxStore } from "./outbox-store.ts";
 import { createRefundStore } from "./refund-store.ts";
-import { adminActions, autoTopUpSettings, payments, paymentTransitions, processedEvents, users } from "./schema.ts";
+import {
+  adminActions,
+  autoTopUpSettings,
+  paymentExpirySettles,
+  payments,
+  paymentTransitions,
+  processedEvents,
+  users,
+} from "./schema.ts";
 
 // Our payment ids are UUIDs. A provider reference that is not one (a client_reference_id set by
 // another integration on the same Stripe account) names no payment: answer "none" rather than let
@@ -68,6 +76,19 @@ export function createPaymentStore(db: Database): PaymentStore {
 
     listUserPayments: (userId, limit) =>
       db.select().from(payments).where(eq(payments.userId, userId)).orderBy(desc(payments.createdAt)).limit(limit),
+
+    expirySettlesDue: (limit) =>
+      db
+        .select({ paymentId: paymentExpirySettles.paymentId, id: paymentExpirySettles.id })
+        .from(paymentExpirySettles)
+        .orderBy(paymentExpirySettles.notedAt, paymentExpirySettles.paymentId)
+        .limit(limit),
+
+    clearExpirySettle: async (paymentId, id) => {
+      await db
+        .delete(paymentExpirySettles)
+        .where(and(eq(paymentExpirySettles.paymentId, paymentId), eq(paymentExpirySettles.id, id)));
+    },
 
     lockPayment: async (id) => {
       if (!PAYMENT_ID.test(id)) return null;

@@ -61,6 +61,7 @@ const PINNED: Record<string, string> = {
   "0047_review10_refund_counted": "3a61c26e66244bd3069bb65da8bd17691cb586c292f8e2c1a08f1aa7f5501e0d",
   "0048_price15_packs_awaiting_approval": "968be6aa78a5348ec70876f7c9151cae066ab498b83e589a7f32f5a5e743483f",
   "0049_reversal11_payment_grants_last": "8527dabfe05d05d235cf7f77ae445d48814f8f7df2dd00a7cc38e1268816545f",
+  "0050_hold10_expiry_settles": "63aaf334b39e0a4b4e45528521af8252f777dcca0a9edea6bf3ed7299c346380",
 };
 
 describe("migration integrity", () => {

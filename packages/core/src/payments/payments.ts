@@ -3,6 +3,7 @@ import { type Clock, systemClock } from "../clock.ts";
 import { withRetry } from "../retry.ts";
 import { createCheckoutCanceler } from "./cancel.ts";
 import { createCheckoutStarter } from "./checkout.ts";
+import { createExpirySettles } from "./expiry-settles.ts";
 import { createFulfilLocked } from "./fulfil.ts";
 import { PaymentNotYetKnownError } from "./not-yet-known.ts";
 import type { FulfilOutcome } from "./payment-facts.ts";
@@ -65,5 +66,7 @@ export function createPaymentService(deps: {
     // payment's lock held by the caller.
     fulfilLocked,
     listPayments: (userId: string) => store.listUserPayments(userId, 50),
+    // For the grant sweep: payments whose credits expired after a clawback, settled again.
+    settleAfterExpiry: createExpirySettles({ store, settle, inTransaction }),
   };
 }

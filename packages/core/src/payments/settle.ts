@@ -42,35 +42,10 @@ export function createSettle(clock: Clock): Settle {
     let expiredOfRefund = 0;
     if (next.creditedAt) {
       const target = clawbackTargets(next);
-      // A dispute's share shrinks when a refund covers part of it: give that back first, so the
-      // refund's clawback finds the credits.
-      const disputeGiveBack = next.creditsDisputed - target.disputed;
-      if (disputeGiveBack > 0)
-        patch.creditsDisputed =
-          next.creditsDisputed - (await postDelta(tx, next, "dispute_reversal", disputeGiveBack, source, now));
-      const creditsDisputed = patch.creditsDisputed ?? next.creditsDisputed;
-      // Credits of this payment that expired (what was just given back to a grant past its expiry
-      // included) left the balance once already: a clawback does not take them again, from the
-      // user's other grants (a refund) or below zero (a dispute). They cover what the clawbacks
-      // have not taken yet of the refund's share, then of the dispute's; they only lessen what is
-      // taken next, never give back what was taken, except when the refunded amount went down.
-      const expiredNow = () => tx.ledger.expiredOfPayment(next.userId, next.id, now);
-      let expired = await expiredNow();
-      let creditsRefunded = next.creditsRefunded;
-      // The refunded amount went down (a refund failed): what the refund's clawbacks took beyond
-      // its new share goes back, never more than they took (a clawback that came up short gives
-      // back only its part). What expired covers that share first: a clawback that took spent
-      // credits because the share was larger gives them back when what expired covers the smaller
-      // one (review 10 F3: otherwise the outcome hung on the order of the refunds).
-      const refundFell = target.refunded < clawbackTargets(payment).refunded;
-      const refundKeeps = refundFell ? Math.max(0, target.refunded - expired) : target.refunded;
-      const refundGiveBack = creditsRefunded - refundKeeps;
-      if (refundGiveBack > 0) {
-        creditsRefunded -= await postDelta(tx, next, "refund_reversal", refundGiveBack, source, now);
-        patch.creditsRefunded = creditsRefunded;
-        // What went back to a grant past its expiry expired at once.
-        expired = await expiredNow();
-      }
+      const held = await giveBackBeyondShares(tx, payment, next, { source, now });
+      const { expired, creditsRefunded, creditsDisputed } = held;
+      if (creditsRefunded !== next.creditsRefunded) patch.creditsRefunded = creditsRefunded;
+      if (creditsDisputed !== next.creditsDisputed) patch.creditsDisputed = creditsDisputed;
       expiredOfRefund = Math.min(expired, Math.max(0, target.refunded - creditsRefunded));
       const expiredOfDispute = Math.min(expired - expiredOfRefund, Math.max(0, target.disputed - creditsDisputed));
       const refundWanted = target.refunded - expiredOfRefund - creditsRefunded;
@@ -101,6 +76,66 @@ export function createSettle(clock: Clock): Settle {
     await transition(tx.payments, payment, { ...patch, status: deriveStatus(next) }, source);
     await emitPaymentFacts(tx.outbox, payment, { ...next, ...patch }, now, expiredOfRefund);
   };
+}
+
+// Gives back what a payment's clawbacks took beyond their shares, and reads what expired of the
+// payment. Credits of this payment that expired (what was just given back to a grant past its
+// expiry included) left the balance once already: a clawback does not take them again, from the
+// user's other grants (a refund) or below zero (a dispute). They cover what the clawbacks have not
+// taken yet of the refund's share, then of the dispute's (the caller's takes).
+async function giveBackBeyondShares(
+  tx: LedgerTx,
+  payment: Payment,
+  next: Payment,
+  { source, now }: { source: string; now: Date },
+) {
+  const target = clawbackTargets(next);
+  // Under the user's lock (a clawback takes it next anyway): an expiry of the payment's credits
+  // commits before the read below, or after this transaction, when its trigger sees what the
+  // clawbacks took and notes the payment for the grant sweep (0050).
+  await tx.ledger.lockBalance(next.userId, now);
+  const expiredNow = () => tx.ledger.expiredOfPayment(next.userId, next.id, now);
+  let expired = await expiredNow();
+  // A dispute's share shrinks when a refund covers part of it, and what expired beyond the
+  // refund's share covers it: what its clawbacks took beyond that goes back first, so the refund's
+  // clawback finds the credits.
+  let creditsDisputed = next.creditsDisputed;
+  const disputeOwed = target.disputed - Math.max(0, expired - target.refunded);
+  const disputeKeeps = Math.min(target.disputed, await kept(tx, next, "dispute", creditsDisputed, disputeOwed));
+  if (creditsDisputed > disputeKeeps) {
+    creditsDisputed -= await postDelta(tx, next, "dispute_reversal", creditsDisputed - disputeKeeps, source, now);
+    expired = await expiredNow();
+  }
+  // The refunded amount went down (a refund failed): what the refund's clawbacks took beyond its
+  // new share goes back, never more than they took (a clawback that came up short gives back only
+  // its part). What expired covers that share first: a clawback that took spent credits because
+  // the share was larger gives them back when what expired covers the smaller one (review 10 F3:
+  // otherwise the outcome hung on the order of the refunds). Otherwise, what they took of the
+  // user's other credits beyond what expired leaves owed goes back (review 10 F2: credits of the
+  // payment held across a clawback, expired since).
+  let creditsRefunded = next.creditsRefunded;
+  const refundFell = target.refunded < clawbackTargets(payment).refunded;
+  const refundKeeps = refundFell
+    ? Math.max(0, target.refunded - expired)
+    : await kept(tx, next, "refund", creditsRefunded, target.refunded - expired);
+  if (creditsRefunded > refundKeeps) {
+    creditsRefunded -= await postDelta(tx, next, "refund_reversal", creditsRefunded - refundKeeps, source, now);
+    // What went back to a grant past its expiry expired at once.
+    expired = await expiredNow();
+  }
+  return { expired, creditsRefunded, creditsDisputed };
+}
+
+// What a refund's (or dispute's) clawbacks that took `taken` keep when `owed` is what the share
+// still asks of the user once what expired is counted: what they took of the payment's own credits
+// (those would have expired with the rest), and of the user's other credits only what is owed.
+// They took the user's other credits for credits of the payment they could not reach (held by an
+// open hold): released past the expiry, those expired, and the user lost them twice (review 10 F2).
+// The store is read only when the clawbacks took more than is owed (something of the payment expired).
+async function kept(tx: LedgerTx, payment: Payment, cause: "refund" | "dispute", taken: number, owed: number) {
+  if (taken <= Math.max(0, owed)) return taken;
+  const own = await tx.ledger.takenFromPaymentGrants(payment.userId, payment.id, cause);
+  return Math.min(taken, Math.max(owed, own, 0));
 }
 
 async function postDelta(

@@ -99,6 +99,10 @@ export interface PaymentStore {
   // The payment a user started with this checkout key.
   findPaymentByKey(userId: string, idempotencyKey: string): Promise<Payment | null>;
   listUserPayments(userId: string, limit: number): Promise<Payment[]>;
+  // The payments noted for a settle after their credits expired (0050), oldest first; `id` names
+  // the note. Cleared in the settle's transaction, by note: one written since stays.
+  expirySettlesDue(limit: number): Promise<{ paymentId: string; id: string }[]>;
+  clearExpirySettle(paymentId: string, id: string): Promise<void>;
   // Row-locked for the rest of the transaction: one event at a time applies to a payment.
   lockPayment(id: string): Promise<Payment | null>;
   lockPaymentByProviderRef(ref: { paymentIntentId: string | null; chargeId: string | null }): Promise<Payment | null>;

@@ -289,3 +289,12 @@ export const providerRefundFailures = pgTable(
     check("provider_refund_failures_status_undone", sql`${t.status} IN ('failed', 'canceled')`),
   ],
 );
+
+// Payments whose credits expired after a refund or dispute took credits back, to settle again
+// (0050, ADR 009): written only by the credit_grants_payment_expiry trigger, removed by the settle
+// (the grant sweep). No foreign key: see the migration.
+export const paymentExpirySettles = pgTable("payment_expiry_settles", {
+  paymentId: uuid("payment_id").primaryKey(),
+  id: uuid("id").notNull().defaultRandom(),
+  notedAt: tsz("noted_at").notNull().defaultNow(),
+});
