@@ -34,7 +34,9 @@ export function startBackgroundJobs(env: Env, services: Services) {
     // Then the payments whose credits the expiries took after a clawback (0050), settled again.
     services.credits
       .expireGrants()
-      .then(() => services.payments.settleAfterExpiry())
+      .then(() =>
+        services.payments.settleAfterExpiry((error) => reportError(error, { where: "job", route: "expiry-settle" })),
+      )
       .catch((error) => reportError(error, { where: "job", route: "grant-expiry" }));
     services.expiryNotices
       .runOnce()

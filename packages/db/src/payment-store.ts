@@ -84,10 +84,12 @@ export function createPaymentStore(db: Database): PaymentStore {
         .orderBy(paymentExpirySettles.notedAt, paymentExpirySettles.paymentId)
         .limit(limit),
 
-    clearExpirySettle: async (paymentId, id) => {
-      await db
+    claimExpirySettle: async (paymentId, id) => {
+      const claimed = await db
         .delete(paymentExpirySettles)
-        .where(and(eq(paymentExpirySettles.paymentId, paymentId), eq(paymentExpirySettles.id, id)));
+        .where(and(eq(paymentExpirySettles.paymentId, paymentId), eq(paymentExpirySettles.id, id)))
+        .returning({ id: paymentExpirySettles.id });
+      return claimed.length > 0;
     },
 
     lockPayment: async (id) => {

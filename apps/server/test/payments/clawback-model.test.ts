@@ -148,7 +148,10 @@ async function step(model: Model, userId: string, op: Op): Promise<ModelPayment 
     case "hold": {
       const path = op.op === "spend" ? "/api/v1/credits/spend" : "/api/v1/credits/holds";
       const reply = await post(path, { userId, amount: op.amount, idempotencyKey: randomUUID() });
-      if (model.balance < op.amount) return expect(reply.status).toBe(402);
+      if (model.balance < op.amount) {
+        expect(reply.status).toBe(402);
+        return;
+      }
       expect(reply.status, JSON.stringify(reply.body)).toBeLessThan(300);
       model.balance -= op.amount;
       if (op.op === "hold") {
@@ -172,9 +175,13 @@ async function step(model: Model, userId: string, op: Op): Promise<ModelPayment 
         const again =
           hold.status === (op.op === "capture" ? "captured" : "released") &&
           hold.captured === (op.op === "capture" ? amount : null);
-        return expect(reply.status).toBe(again ? 200 : 409);
+        expect(reply.status).toBe(again ? 200 : 409);
+        return;
       }
-      if (amount > capturable) return expect(reply.status).toBe(400);
+      if (amount > capturable) {
+        expect(reply.status).toBe(400);
+        return;
+      }
       expect(reply.status, JSON.stringify(reply.body)).toBe(200);
       hold.captured = op.op === "capture" ? amount : null;
       hold.status = op.op === "capture" ? "captured" : "released";

@@ -7,30 +7,13 @@
 //
 // The setting (expired-credits-helpers.ts): purchases by the real server, later events applied by
 // the same services two days later, balances read at that clock.
-import { randomUUID } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { expiringCreditsSetting } from "./expired-credits-helpers.ts";
-import { deliver, insertUser, ledgerOf, paymentRow, purchaseEvents, query, startPurchase } from "./helpers.ts";
+import { deliver, insertUser, ledgerOf, paymentRow, purchaseEvents, query } from "./helpers.ts";
 
-const { mock, server, later, buyExpiring, applyLater } = await expiringCreditsSetting();
-
-// A user with the expiring 100-credit pack, 60 of it (or `amount`) held by a hold that outlives the expiry, and
-// another pack (500) bought after it.
-async function holdAcrossExpiry(label: string, amount = 60) {
-  const userId = await insertUser(label);
-  const expiring = await buyExpiring(userId);
-  const held = await server.services.credits.hold({
-    userId,
-    amount,
-    idempotencyKey: randomUUID(),
-    scope: { kind: "user", id: userId },
-    ttlSeconds: 7 * 24 * 3_600,
-  });
-  const other = await startPurchase(server, "standard", userId);
-  expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
-  return { userId, expiring, holdId: held.hold.id, others: other.credits };
-}
+const { mock, server, later, buyExpiring, applyLater, holdAcrossExpiry, settleAfterExpiry } =
+  await expiringCreditsSetting();
 
 const noted = async (paymentId: string) =>
   (
@@ -41,7 +24,7 @@ const noted = async (paymentId: string) =>
 
 describe("a clawback while credits of the payment are held across its expiry", () => {
   it("released after the expiry: the sweep's settle gives back what the refund took of the other pack", async () => {
-    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-released");
+    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-released", 60);
     // Two days later the 40 not held have expired; the refund wants the 60 held, which it cannot
     // reach: it takes 60 of the other pack.
     expect(await applyLater(purchaseEvents(mock, expiring).refunded(1000))).toBe("processed");
@@ -54,7 +37,7 @@ describe("a clawback while credits of the payment are held across its expiry", (
     expect(await later.credits.balance(userId)).toBe(others - 60);
     expect(await noted(expiring.paymentId)).toBe(1);
 
-    expect(await later.payments.settleAfterExpiry()).toBeGreaterThanOrEqual(1);
+    expect(await settleAfterExpiry()).toBeGreaterThanOrEqual(1);
     expect(await later.credits.balance(userId)).toBe(others);
     expect(await noted(expiring.paymentId)).toBe(0);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ amountRefundedMinor: 1000, creditsRefunded: 0 });
@@ -62,32 +45,32 @@ describe("a clawback while credits of the payment are held across its expiry", (
     expect(rows.map((row) => row.amount)).toEqual([60]);
 
     // Settled again, nothing moves.
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     await applyLater(purchaseEvents(mock, expiring).refunded(1000));
     expect(await later.credits.balance(userId)).toBe(others);
   });
 
   it("captured after the expiry: the 60 were spent, the refund keeps what it took", async () => {
-    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-captured");
+    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-captured", 60);
     expect(await applyLater(purchaseEvents(mock, expiring).refunded(1000))).toBe("processed");
     await later.credits.capture(holdId, 60);
     await later.credits.expireGrants();
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     expect(await later.credits.balance(userId)).toBe(others - 60);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ creditsRefunded: 60 });
   });
 
   it("20 captured, 40 released: the refund keeps the 20 spent", async () => {
-    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-part-captured");
+    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-part-captured", 60);
     expect(await applyLater(purchaseEvents(mock, expiring).refunded(1000))).toBe("processed");
     await later.credits.capture(holdId, 20);
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     expect(await later.credits.balance(userId)).toBe(others - 20);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ creditsRefunded: 20 });
   });
 
   it("refunded and released while live: the pack's 60 expire later, and the sweep gives back the other pack's", async () => {
-    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-live");
+    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-live", 60);
     // Refunded now: the pack's 40 unheld, then 60 of the other pack.
     expect((await deliver(server.url, purchaseEvents(mock, expiring).refunded(1000))).status).toBe(200);
     await server.services.credits.release(holdId);
@@ -97,17 +80,17 @@ describe("a clawback while credits of the payment are held across its expiry", (
     // Two days later: the sweep records their expiry and notes the payment; its settle gives back.
     await later.credits.expireGrants();
     expect(await later.credits.balance(userId)).toBe(others - 60);
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     expect(await later.credits.balance(userId)).toBe(others);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ creditsRefunded: 40 });
   });
 
   it("a dispute after the expiry: released, the other pack's 60 come back, and no debt", async () => {
-    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-disputed");
+    const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-disputed", 60);
     expect(await applyLater(purchaseEvents(mock, expiring).disputeCreated())).toBe("processed");
     expect(await later.credits.balance(userId)).toBe(others - 60);
     await later.credits.release(holdId);
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     expect(await later.credits.balance(userId)).toBe(others);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ creditsDisputed: 0 });
     // Won: nothing left to give back; lost: nothing more to take.
@@ -122,7 +105,7 @@ describe("a clawback while credits of the payment are held across its expiry", (
     expect((await deliver(server.url, purchaseEvents(mock, expiring).refunded(500))).status).toBe(200);
     await later.credits.expireGrants();
     expect(await noted(expiring.paymentId)).toBe(1);
-    await later.payments.settleAfterExpiry();
+    await settleAfterExpiry();
     expect(await later.credits.balance(userId)).toBe(0);
     expect(await paymentRow(expiring.paymentId)).toMatchObject({ creditsRefunded: 50 });
     expect((await ledgerOf(expiring.paymentId)).map((row) => row.kind)).toEqual(["purchase", "refund_clawback"]);
@@ -137,7 +120,9 @@ describe("a clawback while credits of the payment are held across its expiry", (
         fc.record({
           held: fc.integer({ min: 1, max: 100 }),
           captured: fc.option(fc.integer({ min: 0, max: 100 }), { nil: null }),
-          claim: fc.constantFrom("half" as const, "full" as const, "dispute" as const),
+          // A quarter refunded then the rest disputed: the refund's share from the pack's own grant,
+          // the dispute's from the other pack (review 13 F1).
+          claim: fc.constantFrom("half" as const, "full" as const, "dispute" as const, "quarter and dispute" as const),
           claimWhen: when,
           settleWhen: when,
           claimFirst: fc.boolean(),
@@ -146,11 +131,17 @@ describe("a clawback while credits of the payment are held across its expiry", (
           const captured = step.captured === null ? null : Math.min(step.captured, step.held);
           const { userId, expiring, holdId, others } = await holdAcrossExpiry("held-model", step.held);
           const events = purchaseEvents(mock, expiring);
+          const claims = {
+            half: () => [events.refunded(500)],
+            full: () => [events.refunded(1000)],
+            dispute: () => [events.disputeCreated()],
+            "quarter and dispute": () => [events.refunded(250), events.disputeCreated()],
+          }[step.claim];
           const claim = async () => {
-            const event =
-              step.claim === "dispute" ? events.disputeCreated() : events.refunded(step.claim === "half" ? 500 : 1000);
-            if (step.claimWhen === "expired") expect(await applyLater(event)).toBe("processed");
-            else expect((await deliver(server.url, event)).status).toBe(200);
+            for (const event of claims()) {
+              if (step.claimWhen === "expired") expect(await applyLater(event)).toBe("processed");
+              else expect((await deliver(server.url, event)).status).toBe(200);
+            }
           };
           const settleHold = async () => {
             const credits = step.settleWhen === "expired" ? later.credits : server.services.credits;
@@ -160,14 +151,14 @@ describe("a clawback while credits of the payment are held across its expiry", (
           const claimFirst = step.claimWhen === step.settleWhen ? step.claimFirst : step.claimWhen === "live";
           for (const action of claimFirst ? [claim, settleHold] : [settleHold, claim]) await action();
           await later.credits.expireGrants();
-          await later.payments.settleAfterExpiry();
+          await settleAfterExpiry();
 
           const share = step.claim === "half" ? 50 : 100;
           const owed = Math.max(0, (captured ?? 0) - (100 - share));
           expect(await later.credits.balance(userId)).toBe(others - owed);
         },
       ),
-      { numRuns: 40, seed: 20_261_206 },
+      { numRuns: 50, seed: 20_261_206 },
     );
   });
 });

@@ -12,11 +12,13 @@ import {
   charge,
   deliver,
   failOnLoggedError,
+  insertUser,
   type Purchase,
   purchaseEvents,
   randomStripeId,
   sessionIdOf,
   signedWebhook,
+  startPurchase,
   startStripeMock,
   startTestServer,
   stripeEnv,
@@ -76,5 +78,28 @@ export async function expiringCreditsSetting() {
     return later.payments.handleEvent(parsed, body);
   }
 
-  return { mock, server, admin, later, buyExpiring, applyLater };
+  // A user with the expiring pack, `amount` of it held by a hold that outlives the expiry, and
+  // another pack (500, no expiry) bought after it.
+  async function holdAcrossExpiry(label: string, amount: number) {
+    const userId = await insertUser(label);
+    const expiring = await buyExpiring(userId);
+    const held = await server.services.credits.hold({
+      userId,
+      amount,
+      idempotencyKey: randomUUID(),
+      scope: { kind: "user", id: userId },
+      ttlSeconds: 7 * 24 * 3_600,
+    });
+    const other = await startPurchase(server, "standard", userId);
+    expect((await deliver(server.url, purchaseEvents(mock, other).completed())).status).toBe(200);
+    return { userId, expiring, holdId: held.hold.id, others: other.credits };
+  }
+
+  // The grant sweep's second step as the server runs it; a settle that fails fails the test.
+  const settleAfterExpiry = () =>
+    later.payments.settleAfterExpiry((error) => {
+      throw error;
+    });
+
+  return { mock, server, admin, later, buyExpiring, applyLater, holdAcrossExpiry, settleAfterExpiry };
 }

@@ -2,35 +2,47 @@ import type { Tx } from "./provider-events.ts";
 import type { Settle } from "./settle.ts";
 import type { PaymentStore } from "./store.ts";
 
-// Payments settled again per pass: the queue only holds payments whose credits expired after a
+// Payments settled again per batch: the queue only holds payments whose credits expired after a
 // clawback, so a pass is short; the next sweep takes what is left.
-const EXPIRY_SETTLES_PER_PASS = 100;
+const EXPIRY_SETTLES_PER_BATCH = 100;
 
 // Settles again the payments whose credits expired after a refund or dispute took credits back
 // (0050, review 10 F2): the settle gives back what the clawbacks took of the user's other credits
-// beyond what is still owed. Each payment in its own transaction, under its lock then its user's
-// (the settle's order), the note removed in it: a note written meanwhile waits for that lock and
-// is seen, or finds the row and adds nothing, the settle reading what it expired. Returns how many
-// payments it settled.
+// beyond what is still owed. Each payment in its own transaction: its lock, then its user's (the
+// settle's order; every expiry, and so every note, is written under the user's lock), then the note
+// claimed. A note another pass claimed first is skipped: settled again under its key, a later
+// give-back would reuse a key already in the ledger (review 13 F2). A note whose settle fails is
+// reported and left for the next sweep, without stopping the others. Returns how many it settled.
 export function createExpirySettles(deps: {
   store: PaymentStore;
   settle: Settle;
   inTransaction: <T>(work: (tx: Tx) => Promise<T>) => Promise<T>;
 }) {
   const { store, settle, inTransaction } = deps;
-  return async function settleAfterExpiry(): Promise<number> {
+  const settleOne = (note: { paymentId: string; id: string }) =>
+    inTransaction(async (tx) => {
+      const payment = await tx.payments.lockPayment(note.paymentId);
+      if (payment) await tx.ledger.lockBalance(payment.userId);
+      if (!(await tx.payments.claimExpirySettle(note.paymentId, note.id))) return false;
+      if (payment) await settle(tx, payment, {}, `expiry:${note.id}`);
+      return true;
+    });
+
+  return async function settleAfterExpiry(onError: (error: unknown, paymentId: string) => void): Promise<number> {
     let settled = 0;
     for (;;) {
-      const due = await store.expirySettlesDue(EXPIRY_SETTLES_PER_PASS);
+      const due = await store.expirySettlesDue(EXPIRY_SETTLES_PER_BATCH);
+      let failed = 0;
       for (const note of due) {
-        await inTransaction(async (tx) => {
-          const payment = await tx.payments.lockPayment(note.paymentId);
-          if (payment) await settle(tx, payment, {}, `expiry:${note.id}`);
-          await tx.payments.clearExpirySettle(note.paymentId, note.id);
-        });
-        settled += 1;
+        try {
+          if (await settleOne(note)) settled += 1;
+        } catch (error) {
+          failed += 1;
+          onError(error, note.paymentId);
+        }
       }
-      if (due.length < EXPIRY_SETTLES_PER_PASS) return settled;
+      // A full batch of failures would be read again: left for the next sweep.
+      if (due.length < EXPIRY_SETTLES_PER_BATCH || failed === due.length) return settled;
     }
   };
 }

@@ -96,11 +96,17 @@ async function giveBackBeyondShares(
   await tx.ledger.lockBalance(next.userId, now);
   const expiredNow = () => tx.ledger.expiredOfPayment(next.userId, next.id, now);
   let expired = await expiredNow();
-  // A dispute's share shrinks when a refund covers part of it, and what expired beyond the
-  // refund's share covers it: what its clawbacks took beyond that goes back first, so the refund's
-  // clawback finds the credits.
+  // A dispute's share shrinks when a refund covers part of it, and what expired covers it beyond
+  // the part of the refund's share its clawbacks did not take of the payment's own grants (what
+  // they took there is not what expired; review 13 F1): what its clawbacks took beyond that goes
+  // back first, so the refund's clawback finds the credits.
   let creditsDisputed = next.creditsDisputed;
-  const disputeOwed = target.disputed - Math.max(0, expired - target.refunded);
+  const expiredOfDispute = async () => {
+    if (creditsDisputed === 0 || expired === 0 || target.refunded === 0) return expired;
+    const own = await tx.ledger.takenFromPaymentGrants(next.userId, next.id, "refund");
+    return expired - Math.min(expired, Math.max(0, target.refunded - own));
+  };
+  const disputeOwed = target.disputed - (await expiredOfDispute());
   const disputeKeeps = Math.min(target.disputed, await kept(tx, next, "dispute", creditsDisputed, disputeOwed));
   if (creditsDisputed > disputeKeeps) {
     creditsDisputed -= await postDelta(tx, next, "dispute_reversal", creditsDisputed - disputeKeeps, source, now);

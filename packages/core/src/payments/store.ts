@@ -100,9 +100,10 @@ export interface PaymentStore {
   findPaymentByKey(userId: string, idempotencyKey: string): Promise<Payment | null>;
   listUserPayments(userId: string, limit: number): Promise<Payment[]>;
   // The payments noted for a settle after their credits expired (0050), oldest first; `id` names
-  // the note. Cleared in the settle's transaction, by note: one written since stays.
+  // the note. Claimed in the settle's transaction, by note (one written since stays): false when
+  // it is gone (claimed by another pass).
   expirySettlesDue(limit: number): Promise<{ paymentId: string; id: string }[]>;
-  clearExpirySettle(paymentId: string, id: string): Promise<void>;
+  claimExpirySettle(paymentId: string, id: string): Promise<boolean>;
   // Row-locked for the rest of the transaction: one event at a time applies to a payment.
   lockPayment(id: string): Promise<Payment | null>;
   lockPaymentByProviderRef(ref: { paymentIntentId: string | null; chargeId: string | null }): Promise<Payment | null>;
