@@ -31,7 +31,9 @@ const DAY = 86_400_000;
 
 export async function expiringCreditsSetting() {
   const { mock } = startStripeMock();
-  const server = await startTestServer(stripeEnv);
+  // The server's own grant sweep (real clock) stays out of the way: the tests sweep and settle at
+  // the later clock, and assert what each pass did.
+  const server = await startTestServer({ ...stripeEnv, EXPIRY_SWEEP_INTERVAL_SECONDS: "86400" });
   const admin = await createAdmin(server);
   failOnLoggedError();
   const twoDaysLater: Clock = { now: () => new Date(Date.now() + 2 * DAY) };
