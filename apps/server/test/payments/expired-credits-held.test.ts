@@ -9,18 +9,11 @@
 // the same services two days later, balances read at that clock.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { expiringCreditsSetting } from "./expired-credits-helpers.ts";
-import { deliver, insertUser, ledgerOf, paymentRow, purchaseEvents, query } from "./helpers.ts";
+import { expiringCreditsSetting, noted } from "./expired-credits-helpers.ts";
+import { deliver, insertUser, ledgerOf, paymentRow, purchaseEvents } from "./helpers.ts";
 
 const { mock, server, later, buyExpiring, applyLater, holdAcrossExpiry, settleAfterExpiry } =
   await expiringCreditsSetting();
-
-const noted = async (paymentId: string) =>
-  (
-    await query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM payment_expiry_settles WHERE payment_id = '${paymentId}'`,
-    )
-  )[0]?.n;
 
 describe("a clawback while credits of the payment are held across its expiry", () => {
   it("released after the expiry: the sweep's settle gives back what the refund took of the other pack", async () => {

@@ -15,6 +15,7 @@ import {
   insertUser,
   type Purchase,
   purchaseEvents,
+  query,
   randomStripeId,
   sessionIdOf,
   signedWebhook,
@@ -105,3 +106,11 @@ export async function expiringCreditsSetting() {
 
   return { mock, server, admin, later, buyExpiring, applyLater, holdAcrossExpiry, settleAfterExpiry };
 }
+
+// Whether the payment is noted for the expiry settles (0050): 0 or 1.
+export const noted = async (paymentId: string) =>
+  (
+    await query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM payment_expiry_settles WHERE payment_id = '${paymentId}'`,
+    )
+  )[0]?.n;

@@ -2,9 +2,10 @@ import type { Tx } from "./provider-events.ts";
 import type { Settle } from "./settle.ts";
 import type { PaymentStore } from "./store.ts";
 
-// Payments settled again per batch: the queue only holds payments whose credits expired after a
-// clawback, so a pass is short; the next sweep takes what is left.
-const EXPIRY_SETTLES_PER_BATCH = 100;
+// Notes read per round, and rounds per pass: the queue only holds payments whose credits expired
+// after a clawback, so a pass is short; the next sweep takes what is left.
+const EXPIRY_SETTLES_PER_ROUND = 100;
+const EXPIRY_SETTLE_ROUNDS = 20;
 
 // Settles again the payments whose credits expired after a refund or dispute took credits back
 // (0050, review 10 F2): the settle gives back what the clawbacks took of the user's other credits
@@ -30,19 +31,22 @@ export function createExpirySettles(deps: {
 
   return async function settleAfterExpiry(onError: (error: unknown, paymentId: string) => void): Promise<number> {
     let settled = 0;
-    for (;;) {
-      const due = await store.expirySettlesDue(EXPIRY_SETTLES_PER_BATCH);
-      let failed = 0;
+    // A give-back can land on another payment's expired grant and note that payment: the queue is
+    // read again until a round settles nothing (review 14 F2), at most EXPIRY_SETTLE_ROUNDS times
+    // (a note that keeps failing is read each round; the next sweep takes what is left).
+    for (let round = 0; round < EXPIRY_SETTLE_ROUNDS; round++) {
+      const due = await store.expirySettlesDue(EXPIRY_SETTLES_PER_ROUND);
+      let settledNow = 0;
       for (const note of due) {
         try {
-          if (await settleOne(note)) settled += 1;
+          if (await settleOne(note)) settledNow += 1;
         } catch (error) {
-          failed += 1;
           onError(error, note.paymentId);
         }
       }
-      // A full batch of failures would be read again: left for the next sweep.
-      if (due.length < EXPIRY_SETTLES_PER_BATCH || failed === due.length) return settled;
+      settled += settledNow;
+      if (settledNow === 0) break;
     }
+    return settled;
   };
 }

@@ -106,12 +106,15 @@ async function giveBackBeyondShares(
     const own = await tx.ledger.takenFromPaymentGrants(next.userId, next.id, "refund");
     return expired - Math.min(expired, Math.max(0, target.refunded - own));
   };
-  const disputeOwed = target.disputed - (await expiredOfDispute());
-  const disputeKeeps = Math.min(target.disputed, await kept(tx, next, "dispute", creditsDisputed, disputeOwed));
-  if (creditsDisputed > disputeKeeps) {
-    creditsDisputed -= await postDelta(tx, next, "dispute_reversal", creditsDisputed - disputeKeeps, source, now);
+  const giveBackOfDispute = async (round: string) => {
+    const disputeOwed = target.disputed - (await expiredOfDispute());
+    const disputeKeeps = Math.min(target.disputed, await kept(tx, next, "dispute", creditsDisputed, disputeOwed));
+    if (creditsDisputed <= disputeKeeps) return;
+    const back = creditsDisputed - disputeKeeps;
+    creditsDisputed -= await postDelta(tx, next, "dispute_reversal", back, `${source}${round}`, now);
     expired = await expiredNow();
-  }
+  };
+  await giveBackOfDispute("");
   // The refunded amount went down (a refund failed): what the refund's clawbacks took beyond its
   // new share goes back, never more than they took (a clawback that came up short gives back only
   // its part). What expired covers that share first: a clawback that took spent credits because
@@ -126,8 +129,10 @@ async function giveBackBeyondShares(
     : await kept(tx, next, "refund", creditsRefunded, target.refunded - expired);
   if (creditsRefunded > refundKeeps) {
     creditsRefunded -= await postDelta(tx, next, "refund_reversal", creditsRefunded - refundKeeps, source, now);
-    // What went back to a grant past its expiry expired at once.
+    // What went back to a grant past its expiry expired at once, and may cover more of the
+    // dispute's share (review 14 F1): the dispute's step again, under keys of its own.
     expired = await expiredNow();
+    await giveBackOfDispute(":after-refund");
   }
   return { expired, creditsRefunded, creditsDisputed };
 }
