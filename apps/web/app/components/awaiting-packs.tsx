@@ -32,27 +32,27 @@ export function AwaitingPacks({ packs, me }: { packs: Pack[]; me: string }) {
                 </p>
               </div>
               <div className="flex gap-2">
-                {pack.createdBy === me ? null : (
-                  <Form method="post">
-                    <input type="hidden" name="intent" value="approve" />
-                    <input type="hidden" name="id" value={pack.id} />
-                    <Button type="submit" aria-label={`Approve ${pack.name}`}>
-                      Approve
-                    </Button>
-                  </Form>
-                )}
-                <Form method="post">
-                  <input type="hidden" name="intent" value="archive" />
-                  <input type="hidden" name="id" value={pack.id} />
-                  <Button type="submit" tone="secondary" aria-label={`Archive ${pack.name}`}>
-                    Archive
-                  </Button>
-                </Form>
+                {pack.createdBy === me ? null : <PackAction pack={pack} intent="approve" />}
+                <PackAction pack={pack} intent="archive" />
               </div>
             </div>
           </li>
         ))}
       </ul>
     </section>
+  );
+}
+
+// One button posting an intent for a pack (the packs page's action handles both).
+export function PackAction({ pack, intent }: { pack: { id: string; name: string }; intent: "approve" | "archive" }) {
+  const label = intent === "approve" ? "Approve" : "Archive";
+  return (
+    <Form method="post">
+      <input type="hidden" name="intent" value={intent} />
+      <input type="hidden" name="id" value={pack.id} />
+      <Button type="submit" tone={intent === "approve" ? "primary" : "secondary"} aria-label={`${label} ${pack.name}`}>
+        {label}
+      </Button>
+    </Form>
   );
 }

@@ -1,7 +1,7 @@
 import { MAX_NAME_LENGTH, PACKAGE_LIMITS } from "@credits/api/limits";
 import { data, type MetaFunction } from "@remix-run/node";
 import { Form, useLoaderData, useNavigation } from "@remix-run/react";
-import { AwaitingPacks } from "../components/awaiting-packs.tsx";
+import { AwaitingPacks, PackAction } from "../components/awaiting-packs.tsx";
 import { Alert, Badge, Button, Card, EmptyState, Field, PageHeader } from "../components/ui.tsx";
 import { useActionResult } from "../lib/action-result.ts";
 import { formFailure, type Messages } from "../lib/errors.server.ts";
@@ -185,13 +185,7 @@ export default function AdminPackages() {
                         : "credits never expire"}
                     </p>
                   </div>
-                  <Form method="post">
-                    <input type="hidden" name="intent" value="archive" />
-                    <input type="hidden" name="id" value={pack.id} />
-                    <Button type="submit" tone="secondary" aria-label={`Archive ${pack.name}`}>
-                      Archive
-                    </Button>
-                  </Form>
+                  <PackAction pack={pack} intent="archive" />
                 </div>
                 <details
                   className="mt-3"
