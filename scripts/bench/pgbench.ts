@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
-import type { Figures } from "./report.ts";
+import type { Figures } from "./figures.ts";
 import { BENCH_USER_ID_SQL, SPEND_SQL } from "./spend-sql.ts";
 
 // pgbench running the server's own spend statement: the database's limit for the same work.

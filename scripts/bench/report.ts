@@ -1,29 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { type Figures, pairedRatio, statuses } from "./figures.ts";
 import { READ_CONNECTIONS, READ_RATIOS } from "./reads.ts";
 
 // The benchmark's figures, ratios and targets: printed, and written as bench/results/<name>.md,
 // .svg and .json.
-
-export interface Figures {
-  scenario: string;
-  target: "api" | "bare" | "pgbench";
-  connections: number;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-  non2xx: number;
-  requests: number;
-  peakRssMb?: number;
-  // Statements the database ran per successful request (its transaction count over the run).
-  dbXactPerRequest?: number;
-  // The server process's own CPU time per successful request (user + system, /proc).
-  cpuMicrosPerRequest?: number;
-  // Non-2xx answers by status code, e.g. { "409": 3 }.
-  otherStatuses?: Record<string, number>;
-}
 
 export interface BenchSettings {
   quick: boolean;
@@ -32,14 +14,10 @@ export interface BenchSettings {
   users: number;
   pool: number;
   webhookConnections: number;
+  rounds: number;
   name: string;
   productionFlags: string[];
 }
-
-export const statuses = (f: Figures) => {
-  const entries = Object.entries(f.otherStatuses ?? {});
-  return entries.length ? ` (${entries.map(([code, n]) => `${n}× ${code}`).join(", ")})` : "";
-};
 
 export interface BenchOutcome {
   results: Figures[];
@@ -118,7 +96,8 @@ const readMissWhy = (cpuRatio: number, owedWork?: number) =>
 export function summarize({ results, apiPeakRssMb, broken }: BenchOutcome) {
   const find = (target: Figures["target"], scenario: string, connections: number) =>
     results.find((r) => r.target === target && r.scenario === scenario && r.connections === connections);
-  const ratio = (a?: Figures, b?: Figures) => (a && b && b.rps > 0 ? a.rps / b.rps : Number.NaN);
+  // Paired by round where both were measured in rounds (figures.ts).
+  const ratio = pairedRatio;
   // Bare CPU per request over the API's: the throughput ratio a CPU-bound server would reach.
   const cpuRatio = (a?: Figures, b?: Figures) =>
     a?.cpuMicrosPerRequest && b?.cpuMicrosPerRequest ? b.cpuMicrosPerRequest / a.cpuMicrosPerRequest : Number.NaN;
@@ -194,7 +173,7 @@ function markdownOf(
 
 - Date: ${date}
 - Machine: ${machine}
-- Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${settings.duration} s per scenario after ${settings.warmup} s of warm-up; pgbench \`-M prepared -j 2\`.
+- Load generator: autocannon (in the \`pnpm bench\` process, on the same machine), ${settings.duration} s per scenario after ${settings.warmup} s of warm-up, in ${settings.rounds} rounds (each server of a phase in its own process, side by side; the API first in odd rounds, the bare server first in even ones): each figure is the median of its rounds', each ratio the median of the rounds' ratios; pgbench \`-M prepared -j 2\`.
 - Data: ${settings.users} users (one grant row each), spends of 1 credit with a unique idempotency key each; webhooks are signed \`checkout.session.completed\` deliveries for distinct open payments (${settings.webhookConnections} connections); reads (\`GET /api/v1/users/{id}/credits\` and \`/balance\` with the API key, \`GET /api/v1/me/credits\` and \`/me/balance\` with a session cookie) of one user with 51 ledger rows, at ${READ_CONNECTIONS} connections.
 - Servers: the API is \`startServer\` (the real Hono app, tRPC router with the REST mirror, services, postgres.js) with NODE_ENV=production, LOG_LEVEL=warn, RECONCILE_ENABLED=false, DATABASE_POOL_MAX=${settings.pool}, the heap flags of \`pnpm start\` (${settings.productionFlags.join(" ")}), no web app, no tracing preload; **bare** is \`scripts/bench/bare-server.ts\` (node:http + postgres.js, the same statement per call: the spend, and the balance, grants and newest page in one statement (\`read credits\`) or the balance and next expiry (\`read balance\`), \`scripts/bench/read-sql.ts\`; same pool size); **pgbench** runs the same statement with ${"`-c`"} connections.
 

@@ -3,14 +3,16 @@ import { join } from "node:path";
 import { createApiKeyService, createAuthService } from "@credits/core";
 import { createAccountStore, createApiKeyStore, createDatabase, createSessionStore, seedDefaults } from "@credits/db";
 import { serveStripeApiMock } from "@credits/stripe/testing";
-import autocannon, { type Request } from "autocannon";
+import type { Request } from "autocannon";
 import postgres from "postgres";
 import { checkOnly, flag, only, onlySome, option } from "./args.ts";
+import { type Figures, printFigures } from "./figures.ts";
+import { loadRunner, type Scenario } from "./load.ts";
 import { seedManyGrantUsers } from "./many-grants.ts";
 import { runPgbench } from "./pgbench.ts";
-import { cpuMicros, PRODUCTION_FLAGS, startChild, statusKb, stopChild } from "./processes.ts";
+import { PRODUCTION_FLAGS, startChild } from "./processes.ts";
 import { apiReads, bareReads, READ_CONNECTIONS } from "./reads.ts";
-import { type Figures, statuses, writeReport } from "./report.ts";
+import { writeReport } from "./report.ts";
 import { SPENDS, scenarioNames, WEBHOOK_CONNECTIONS_DEFAULT } from "./scenarios.ts";
 import { BENCH_USER_ID_SQL, benchUserId } from "./spend-sql.ts";
 import { webhookRequests } from "./webhook-requests.ts";
@@ -28,6 +30,7 @@ const readsOnly = flag("reads");
 const spendOnly = flag("spend");
 const DURATION = option("duration", quick ? 3 : 15);
 const WARMUP = option("warmup", quick ? 1 : 3);
+const ROUNDS = option("rounds", 3);
 const USERS = option("users", quick ? 1_000 : 10_000);
 const POOL = option("pool", 10);
 const WEBHOOK_CONNECTIONS = option("webhook-connections", WEBHOOK_CONNECTIONS_DEFAULT);
@@ -150,88 +153,7 @@ const webhookRequest = webhookRequests({
   secret: WEBHOOK_SECRET,
 });
 
-interface Load {
-  scenario: string;
-  target: "api" | "bare";
-  url: string;
-  connections: number;
-  setupRequest: (req: Request) => Request;
-  pid: number;
-}
-
-async function cannon(url: string, connections: number, duration: number, setupRequest: Load["setupRequest"]) {
-  return autocannon({
-    url,
-    connections,
-    duration,
-    requests: [{ method: "GET", path: "/", setupRequest }],
-  });
-}
-
-// Committed transactions of the bench database. A backend reports its counts at most once a
-// second while it works, and one that goes idle with counts pending reports them up to 10 s later
-// (PostgreSQL's PGSTAT_IDLE_INTERVAL): read a second after a load, up to a second of each pool
-// connection's work went to the next scenario (the balance reads, one transaction each, showed
-// 1.16 and 0.74). So a scenario's count is read before its warm-up (the previous one's settled)
-// and again once its own has settled, and covers the warm-up's requests with the run's.
-const STATS_SETTLE_MS = 10_500;
-async function xactCommits(settleMs: number): Promise<number> {
-  await new Promise((resolve) => setTimeout(resolve, settleMs));
-  await pg`SELECT pg_stat_clear_snapshot()`;
-  const [row] = await pg`SELECT xact_commit::bigint AS n FROM pg_stat_database WHERE datname = ${dbName}`;
-  return Number(row?.n ?? 0);
-}
-
-type Scenario = Pick<Load, "scenario" | "connections" | "setupRequest">;
-
-// Before its first measured scenario, a server serves each of its scenarios for the warm-up time,
-// unmeasured: else the first scenario of a code path pays for compiling it (V8's optimizing tiers, on
-// the same two cores), and its figure depends on the order (issue 17: users/{id}/credits, first of
-// the reads, 1,441 µs of CPU per request and me/credits 1,211; in the other order me/credits 2,114
-// and users/{id}/credits 914). The bare server alike; then PostgreSQL's counts settle (runLoad).
-async function warmUp(url: string, loads: Scenario[]) {
-  if (WARMUP <= 0) return;
-  for (const load of loads) await cannon(url, load.connections, WARMUP, load.setupRequest);
-  await new Promise((resolve) => setTimeout(resolve, STATS_SETTLE_MS));
-}
-
-async function runLoad(load: Load): Promise<Figures> {
-  const xactBefore = await xactCommits(1_100);
-  const warmedUp =
-    WARMUP > 0 ? ((await cannon(load.url, load.connections, WARMUP, load.setupRequest))["2xx"] as number) : 0;
-  let peak = statusKb(load.pid, "VmRSS");
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, statusKb(load.pid, "VmRSS"));
-  }, 100);
-  const cpuBefore = cpuMicros(load.pid);
-  const result = await cannon(load.url, load.connections, DURATION, load.setupRequest);
-  const cpu = cpuMicros(load.pid) - cpuBefore;
-  clearInterval(sampler);
-  peak = Math.max(peak, statusKb(load.pid, "VmHWM"));
-  const ok = result["2xx"] as number;
-  const xacts = (await xactCommits(STATS_SETTLE_MS)) - xactBefore;
-  const figures: Figures = {
-    scenario: load.scenario,
-    target: load.target,
-    connections: load.connections,
-    rps: ok / (result.duration as number),
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: (result.errors as number) + (result.timeouts as number),
-    non2xx: result.non2xx as number,
-    requests: ok,
-    peakRssMb: peak / 1024,
-    dbXactPerRequest: ok > 0 ? xacts / (warmedUp + ok) : 0,
-    cpuMicrosPerRequest: ok > 0 ? cpu / ok : 0,
-    otherStatuses: Object.fromEntries(
-      Object.entries((result.statusCodeStats ?? {}) as Record<string, { count: number }>)
-        .filter(([code]) => !code.startsWith("2"))
-        .map(([code, { count }]) => [code, count]),
-    ),
-  };
-  printFigures(figures);
-  return figures;
-}
+const { runLoad, runPhase } = loadRunner({ pg, dbName, duration: DURATION, warmup: WARMUP, rounds: ROUNDS, log });
 
 function pgbenchFigures(scenario: string, connections: number, hot: boolean): Figures {
   const figures = runPgbench(scenario, connections, hot, {
@@ -243,17 +165,8 @@ function pgbenchFigures(scenario: string, connections: number, hot: boolean): Fi
     user: pgUser,
     database: dbName,
   });
-  printFigures(figures);
+  printFigures(figures, log);
   return figures;
-}
-
-function printFigures(f: Figures) {
-  const rss = f.peakRssMb === undefined ? "" : `  peak RSS ${f.peakRssMb.toFixed(0)} MB`;
-  const xacts = f.dbXactPerRequest === undefined ? "" : `  db xacts/req ${f.dbXactPerRequest.toFixed(2)}`;
-  const cpu = f.cpuMicrosPerRequest === undefined ? "" : `  cpu ${f.cpuMicrosPerRequest.toFixed(0)} µs/req`;
-  log(
-    `  ${f.target.padEnd(7)} ${f.scenario.padEnd(16)} c=${String(f.connections).padEnd(3)} ${f.rps.toFixed(0).padStart(6)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99.toFixed(1)} ms  errors ${f.errors}  non-2xx ${f.non2xx}${statuses(f)}${rss}${xacts}${cpu}`,
-  );
 }
 
 // ---------------------------------------------------------------- run
@@ -263,28 +176,6 @@ const common = { DATABASE_URL: dbUrl, DATABASE_POOL_MAX: String(POOL) };
 // No scenario calls Stripe; should one start to, it meets the tests' Stripe mock, not the network.
 const stripeApi = await serveStripeApiMock();
 
-// Each server answers its spend scenarios in one process and its read scenarios in another, each
-// process warmed up on its own scenarios: a process that had just served the spends answered the
-// reads slower, the bare server's more than the API's (bare read credits: 618 req/s after its
-// spends in a gate, 1,602-1,705 alone; the API's 976 after its spends, 1,250 alone), so a read's
-// ratio depended on what ran before it.
-type Phase = { loads: Scenario[]; last?: (url: string, pid: number) => Promise<void> };
-async function runPhases(target: Load["target"], start: () => ReturnType<typeof startChild>, phases: Phase[]) {
-  let peakRssMb = 0;
-  for (const { loads, last } of phases) {
-    if (loads.length === 0 && !last) continue;
-    const { child, url } = await start();
-    const pid = child.pid as number;
-    await warmUp(url, loads);
-    for (const load of loads) results.push(await runLoad({ ...load, target, url, pid }));
-    await last?.(url, pid);
-    peakRssMb = Math.max(peakRssMb, statusKb(pid, "VmHWM") / 1024);
-    await stopChild(child);
-  }
-  return peakRssMb;
-}
-
-log(`\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn, ${PRODUCTION_FLAGS.join(" ")})`);
 const startApi = () =>
   startChild("scripts/bench/server-entry.ts", {
     ...common,
@@ -304,46 +195,54 @@ const cookie = { cookie: `__Host-session=${sessionToken}` };
 const apiReadList = spendOnly ? [] : apiReads(sessionUser.id, { authorization: `Bearer ${apiKey}` }, cookie);
 const withConnections = (r: Omit<Scenario, "connections">) => ({ ...r, connections: READ_CONNECTIONS });
 const runWebhooks = !readsOnly && !spendOnly && only("webhook", WEBHOOK_CONNECTIONS);
-const apiPeakRssMb = await runPhases("api", startApi, [
+const startBare = () => startChild("scripts/bench/bare-server.ts", common);
+log(
+  `\nAPI server (startServer, NODE_ENV=production, LOG_LEVEL=warn, ${PRODUCTION_FLAGS.join(" ")}) and bare node:http + postgres.js (same statements, same pool size), side by side, ${ROUNDS} round(s)`,
+);
+const spendLoads = (path: string, headers: Record<string, string>, without: string[] = []) =>
+  spends
+    .filter(([name, c]) => !without.includes(name) && only(name, c))
+    .map(([scenario, connections, users]) => ({
+      scenario,
+      connections,
+      setupRequest: spendRequest(path, headers, users),
+    }));
+log("spends");
+const spendPhase = await runPhase([
+  { target: "api", start: startApi, loads: spendLoads(spendPath, bearer) },
   {
-    loads: spends
-      .filter(([name, c]) => only(name, c))
-      .map(([scenario, connections, users]) => ({
-        scenario,
-        connections,
-        setupRequest: spendRequest(spendPath, bearer, users),
-      })),
-  },
-  {
-    loads: apiReadList.filter((r) => only(r.scenario, READ_CONNECTIONS)).map(withConnections),
-    // The webhooks after the reads: a credited payment leaves work behind it (outbox deliveries,
-    // mail), which would otherwise be counted against the next scenario's CPU and throughput.
-    last: runWebhooks
-      ? async (url, pid) => {
-          const load = { scenario: "webhook", connections: WEBHOOK_CONNECTIONS, setupRequest: webhookRequest };
-          results.push(await runLoad({ ...load, target: "api", url, pid }));
-        }
-      : undefined,
-  },
-]);
-
-log("\nbare node:http + postgres.js (same statements, same pool size)");
-await runPhases("bare", () => startChild("scripts/bench/bare-server.ts", common), [
-  {
-    loads: spends
-      .filter(([name, c]) => name !== "spend 20 grants" && only(name, c))
-      .map(([scenario, connections, users]) => ({
-        scenario,
-        connections,
-        setupRequest: spendRequest("/spend", { "content-type": "application/json" }, users),
-      })),
-  },
-  {
-    loads: (spendOnly ? [] : bareReads(sessionUser.id))
-      .filter((r) => only(r.scenario, READ_CONNECTIONS))
-      .map(withConnections),
+    target: "bare",
+    start: startBare,
+    loads: spendLoads("/spend", { "content-type": "application/json" }, ["spend 20 grants"]),
   },
 ]);
+log("reads");
+const readPhase = await runPhase(
+  [
+    {
+      target: "api",
+      start: startApi,
+      loads: apiReadList.filter((r) => only(r.scenario, READ_CONNECTIONS)).map(withConnections),
+    },
+    {
+      target: "bare",
+      start: startBare,
+      loads: (spendOnly ? [] : bareReads(sessionUser.id))
+        .filter((r) => only(r.scenario, READ_CONNECTIONS))
+        .map(withConnections),
+    },
+  ],
+  // The webhooks after the reads: a credited payment leaves work behind it (outbox deliveries,
+  // mail), which would otherwise be counted against the next scenario's CPU and throughput.
+  runWebhooks
+    ? (url, pid) => {
+        const load = { scenario: "webhook", connections: WEBHOOK_CONNECTIONS, setupRequest: webhookRequest };
+        return runLoad({ ...load, target: "api", url, pid }, true);
+      }
+    : undefined,
+);
+results.push(...spendPhase.results, ...readPhase.results);
+const apiPeakRssMb = Math.max(spendPhase.apiPeakRssMb, readPhase.apiPeakRssMb);
 
 if (!readsOnly && !spendOnly && only("pgbench", 0)) {
   log("\npgbench (same statement, -M prepared, -j 2)");
@@ -381,6 +280,7 @@ writeReport(
       users: USERS,
       pool: POOL,
       webhookConnections: WEBHOOK_CONNECTIONS,
+      rounds: ROUNDS,
       name: NAME,
       productionFlags: PRODUCTION_FLAGS,
     },

@@ -2,8 +2,9 @@
 // against the bare server's balance-only read (the same one statement, scripts/bench/read-sql.ts)
 // with the 0.7 × target, and against the bare full read at 1 × (at least as fast as it).
 import { describe, expect, it } from "vitest";
+import type { Figures } from "../bench/figures.ts";
 import { apiReads, bareReads, READ_CONNECTIONS, READ_RATIOS, READ_TARGET } from "../bench/reads.ts";
-import { type BenchOutcome, type Figures, measured, summarize } from "../bench/report.ts";
+import { type BenchOutcome, measured, summarize } from "../bench/report.ts";
 
 const apiScenarios = apiReads("u", {}, {}).map((read) => read.scenario);
 const bareScenarios = bareReads("u").map((read) => read.scenario);

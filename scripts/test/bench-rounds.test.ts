@@ -1,0 +1,95 @@
+// The bench's rounds (scripts/bench/load.ts runPhase): a scenario measured in several rounds is
+// reported as its rounds' medians, and a ratio is the median of the rounds' ratios, so one round on
+// a slow stretch of the machine moves neither.
+import { describe, expect, it } from "vitest";
+import { type Figures, medianRound, pairedRatio } from "../bench/figures.ts";
+import { type BenchOutcome, summarize } from "../bench/report.ts";
+
+const round = (target: Figures["target"], scenario: string, rps: number, more: Partial<Figures> = {}): Figures => ({
+  scenario,
+  target,
+  connections: 64,
+  rps,
+  p50: rps / 100,
+  p99: rps / 10,
+  errors: 0,
+  non2xx: 0,
+  requests: rps * 3,
+  peakRssMb: 100,
+  cpuMicrosPerRequest: 1_000_000 / rps,
+  ...more,
+});
+
+describe("medianRound", () => {
+  it("takes each figure's median, sums errors and answers, keeps the highest RSS and every rate", () => {
+    const figures = medianRound([
+      round("api", "me/credits", 900, { dbXactPerRequest: 1.02, errors: 1, otherStatuses: { "503": 2 } }),
+      round("api", "me/credits", 1_300, { peakRssMb: 240, non2xx: 2, otherStatuses: { "503": 1, "500": 1 } }),
+      round("api", "me/credits", 1_100),
+    ]);
+    expect(figures).toMatchObject({
+      rps: 1_100,
+      p50: 11,
+      p99: 110,
+      cpuMicrosPerRequest: 1_000_000 / 1_100,
+      errors: 1,
+      non2xx: 2,
+      requests: 9_900,
+      peakRssMb: 240,
+      dbXactPerRequest: 1.02,
+      otherStatuses: { "503": 3, "500": 1 },
+      roundRps: [900, 1_300, 1_100],
+    });
+  });
+
+  it("of an even number of rounds, the mean of the middle two", () => {
+    expect(medianRound([round("bare", "x", 100), round("bare", "x", 400), round("bare", "x", 200)]).rps).toBe(200);
+    expect(medianRound([round("bare", "x", 100), round("bare", "x", 400)]).rps).toBe(250);
+  });
+
+  it("refuses no rounds", () => {
+    expect(() => medianRound([])).toThrow(/no rounds/);
+  });
+});
+
+describe("pairedRatio", () => {
+  const api = medianRound([round("api", "a", 700), round("api", "a", 1_000), round("api", "a", 400)]);
+  const bare = medianRound([round("bare", "b", 1_000), round("bare", "b", 2_000), round("bare", "b", 500)]);
+
+  it("is the median of the rounds' ratios, not the ratio of the medians", () => {
+    // Rounds: 0.7, 0.5, 0.8; the medians' ratio would be 700 / 1,000.
+    expect(pairedRatio(api, bare)).toBeCloseTo(0.7);
+    const slowSecondRound = medianRound([round("api", "a", 700), round("api", "a", 300), round("api", "a", 400)]);
+    expect(pairedRatio(slowSecondRound, bare)).toBeCloseTo(0.7);
+    // 700 / 1,000 would be the ratio of medians here too; the rounds' ratios are 0.7, 0.15, 0.8.
+    expect(pairedRatio(slowSecondRound, bare)).not.toBeCloseTo(400 / 1_000);
+  });
+
+  it("is the ratio of the rates without rounds on both sides (pgbench runs once)", () => {
+    const pgbench = round("pgbench", "spend", 2_000);
+    expect(pairedRatio(api, pgbench)).toBeCloseTo(700 / 2_000);
+    expect(pairedRatio(undefined, pgbench)).toBeNaN();
+  });
+
+  it("feeds the report's read ratios", () => {
+    const outcome = {
+      results: [
+        medianRound([
+          round("api", "me/credits", 650),
+          round("api", "me/credits", 1_400),
+          round("api", "me/credits", 600),
+        ]),
+        medianRound([
+          round("bare", "read credits", 1_000),
+          round("bare", "read credits", 1_700),
+          round("bare", "read credits", 800),
+        ]),
+      ],
+      apiPeakRssMb: 100,
+      broken: 0,
+    } as unknown as BenchOutcome;
+    const line = summarize(outcome).readRatios.find((r) => r.label.startsWith("me/credits / bare read credits"));
+    // Rounds 0.65, 0.82, 0.75: median 0.75 (the medians' ratio, 650 / 1,000, would miss 0.7).
+    expect(line?.ratio).toBeCloseTo(0.75);
+  });
+});
