@@ -40,8 +40,10 @@ export function printFigures(f: Figures, log: (line: string) => void) {
 // highest, the database's transactions per request the first round's (the only one that counts them),
 // and every round's rate kept, for ratios paired by round.
 
+// Of the finite values only: a round with no successful answer has no CPU per request (NaN).
 const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1
     ? (sorted[middle] as number)
@@ -81,8 +83,9 @@ export function medianRound(rounds: Figures[]): Figures {
 export function pairedRatio(a?: Figures, b?: Figures): number {
   if (!a || !b) return Number.NaN;
   const [ra, rb] = [a.roundRps, b.roundRps];
-  if (ra && rb && ra.length === rb.length && ra.length > 0 && rb.every((rps) => rps > 0)) {
-    return median(ra.map((rps, i) => rps / (rb[i] as number)));
+  if (ra && rb && ra.length === rb.length && ra.length > 0) {
+    // A round in which the baseline answered nothing has no ratio; none at all, no figure.
+    return median(ra.map((rps, i) => ((rb[i] as number) > 0 ? rps / (rb[i] as number) : Number.NaN)));
   }
   return b.rps > 0 ? a.rps / b.rps : Number.NaN;
 }

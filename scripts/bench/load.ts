@@ -104,7 +104,7 @@ function figuresOf(load: Load, result: Result, { ok, warmedUp, cpu, peakKb, xact
     requests: ok,
     peakRssMb: peakKb / 1024,
     ...(Number.isNaN(xacts) ? {} : { dbXactPerRequest: ok > 0 ? xacts / (warmedUp + ok) : 0 }),
-    cpuMicrosPerRequest: ok > 0 ? cpu / ok : 0,
+    cpuMicrosPerRequest: ok > 0 ? cpu / ok : Number.NaN,
     otherStatuses: Object.fromEntries(
       Object.entries((result.statusCodeStats ?? {}) as Record<string, { count: number }>)
         .filter(([code]) => !code.startsWith("2"))
@@ -147,7 +147,8 @@ function phaseOf({ warmup, rounds, log }: LoadSettings, runLoad: RunLoad) {
     }
     for (const side of running) await warmUp(side.url, side.loads);
     const measured = new Map<string, Figures[]>();
-    for (let round = 0; round < (running.length > 0 ? rounds : 0); round += 1) {
+    const anyLoads = running.some((side) => side.loads.length > 0);
+    for (let round = 0; round < (anyLoads ? rounds : 0); round += 1) {
       if (rounds > 1) log(`  round ${round + 1} of ${rounds}`);
       for (const side of apiFirstIn(round) ? running : [...running].reverse()) {
         for (const load of side.loads) {

@@ -124,4 +124,18 @@ describe("a bench phase", () => {
     expect(events).toEqual([]);
     expect(empty.results).toEqual([]);
   });
+
+  it("with only the webhooks, starts the API and runs them once, in no round", async () => {
+    const logged: string[] = [];
+    const { runLoad, runPhase } = loadRunner({
+      ...{ pg, dbName: "x", duration: 15, warmup: 0, rounds: 4 },
+      log: (line) => logged.push(line),
+    });
+    const { results } = await runPhase([side("api", []), side("bare", [])], (url, pid) =>
+      runLoad({ ...scenario("webhook"), target: "api", url, pid }, true),
+    );
+    expect(events.filter((e) => e.startsWith("start") || e.startsWith("load"))).toEqual(["start api", "load api 15s"]);
+    expect(logged).toEqual([]);
+    expect(results.map((r) => r.scenario)).toEqual(["webhook"]);
+  });
 });

@@ -47,6 +47,17 @@ describe("medianRound", () => {
     expect(medianRound([round("bare", "x", 100), round("bare", "x", 400)]).rps).toBe(250);
   });
 
+  it("leaves a round without a successful answer out of the CPU figure", () => {
+    const figures = medianRound([
+      round("api", "x", 0, { cpuMicrosPerRequest: Number.NaN }),
+      round("api", "x", 1_000, { cpuMicrosPerRequest: 500 }),
+      round("api", "x", 800, { cpuMicrosPerRequest: 700 }),
+    ]);
+    expect(figures.cpuMicrosPerRequest).toBe(600);
+    expect(figures.rps).toBe(800);
+    expect(medianRound([round("api", "x", 0, { cpuMicrosPerRequest: Number.NaN })]).cpuMicrosPerRequest).toBeNaN();
+  });
+
   it("refuses no rounds", () => {
     expect(() => medianRound([])).toThrow(/no rounds/);
   });
@@ -62,6 +73,15 @@ describe("pairedRatio", () => {
     const slowSecondRound = medianRound([round("api", "a", 700), round("api", "a", 300), round("api", "a", 400)]);
     expect(pairedRatio(slowSecondRound, bare)).toBeCloseTo(0.7);
     expect(slowSecondRound.rps / bare.rps).toBeCloseTo(0.4);
+  });
+
+  it("pairs only the rounds in which the baseline answered", () => {
+    const failedBare = medianRound([round("bare", "b", 0), round("bare", "b", 1_000), round("bare", "b", 1_000)]);
+    const steady = medianRound([round("api", "a", 500), round("api", "a", 600), round("api", "a", 800)]);
+    // Rounds 2 and 3: 0.6 and 0.8.
+    expect(pairedRatio(steady, failedBare)).toBeCloseTo(0.7);
+    const silentBare = medianRound([round("bare", "b", 0), round("bare", "b", 0), round("bare", "b", 0)]);
+    expect(pairedRatio(steady, silentBare)).toBeNaN();
   });
 
   it("is the ratio of the rates without rounds on both sides (pgbench runs once)", () => {
