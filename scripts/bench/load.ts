@@ -57,7 +57,7 @@ export function loadRunner(settings: LoadSettings) {
 
 type RunLoad = (load: Load, countXacts: boolean) => Promise<Figures>;
 
-function loadOf({ pg, dbName, duration, warmup }: LoadSettings): RunLoad {
+function loadOf({ pg, dbName, duration, warmup, log }: LoadSettings): RunLoad {
   async function xactCommits(settleMs: number): Promise<number> {
     await sleep(settleMs);
     await pg`SELECT pg_stat_clear_snapshot()`;
@@ -84,7 +84,9 @@ function loadOf({ pg, dbName, duration, warmup }: LoadSettings): RunLoad {
     const ok = result["2xx"] as number;
     const xacts = countXacts ? (await xactCommits(STATS_SETTLE_MS)) - xactBefore : Number.NaN;
     settled = countXacts;
-    return figuresOf(load, result, { ok, warmedUp, cpu, peakKb: peak, xacts });
+    const figures = figuresOf(load, result, { ok, warmedUp, cpu, peakKb: peak, xacts });
+    printFigures(figures, log);
+    return figures;
   };
 }
 

@@ -135,7 +135,8 @@ describe("a bench phase", () => {
       runLoad({ ...scenario("webhook"), target: "api", url, pid }, true),
     );
     expect(events.filter((e) => e.startsWith("start") || e.startsWith("load"))).toEqual(["start api", "load api 15s"]);
-    expect(logged).toEqual([]);
+    expect(logged.filter((line) => line.includes("round"))).toEqual([]);
+    expect(logged).toEqual([expect.stringMatching(/^ {2}api {5}webhook .* 7 req\/s/)]);
     expect(results.map((r) => r.scenario)).toEqual(["webhook"]);
   });
 });
