@@ -11,7 +11,7 @@ import type {
 } from "@credits/core";
 import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
 import type { SelectedFields } from "drizzle-orm/pg-core";
-import { sessionColumns, userColumns } from "./auth-stores.ts";
+import { sessionColumns, sessionUserColumns } from "./auth-stores.ts";
 import type { Database } from "./client.ts";
 import { entryColumns } from "./grant-store.ts";
 import { prepared } from "./prepared.ts";
@@ -64,7 +64,7 @@ const owner = { user: userId, session: sql`"users"."id"` };
 function fromSubject<S extends SelectedFields>(db: Database, subject: Subject, fields: S) {
   if (subject === "user") return db.select(fields).from(users).where(eq(users.id, userId)).$dynamic();
   return db
-    .select({ ...fields, session: sessionColumns, user: userColumns })
+    .select({ ...fields, session: sessionColumns, user: sessionUserColumns })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.id, sql.placeholder("sessionId")))

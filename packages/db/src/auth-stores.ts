@@ -8,16 +8,19 @@ import { sessions, users } from "./schema.ts";
 export { createApiKeyStore, createApiKeyUsageStore, createKeyCreditsStore } from "./api-key-store.ts";
 export { createRateLimitStore } from "./rate-limit-store.ts";
 
-// Explicit selects: a column added to these tables later does not leak into the domain.
-export const userColumns = {
+// Explicit selects: a column added to these tables later does not leak into the domain. A session
+// read brings its user along without the password hash (SessionUser), which every request with a
+// session cookie would otherwise carry out of the database.
+export const sessionUserColumns = {
   id: users.id,
   email: users.email,
   name: users.name,
   role: users.role,
-  passwordHash: users.passwordHash,
   erasedAt: users.erasedAt,
   createdAt: users.createdAt,
 };
+
+export const userColumns = { ...sessionUserColumns, passwordHash: users.passwordHash };
 
 export const sessionColumns = {
   id: sessions.id,
@@ -65,7 +68,7 @@ export function createAccountStore(db: Database): AccountStore {
 // Every request with a session cookie runs this.
 const sessionQuery = prepared((db) =>
   db
-    .select({ session: sessionColumns, user: userColumns })
+    .select({ session: sessionColumns, user: sessionUserColumns })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.id, sql.placeholder("id")))

@@ -102,6 +102,15 @@ describe("one-statement reads", () => {
     expect(atExpiry.grants.map((g) => g.remaining)).toEqual([4, 2]);
     expect(await credits.accountOfSession("no-such-session")).toBeNull();
     expect(await credits.balanceOfSession("no-such-session")).toBeNull();
+    // Every session read brings its user without the password hash (SessionUser).
+    const sessionReads = [
+      await credits.accountOfSession(sessionId),
+      await credits.balanceOfSession(sessionId),
+      await createSessionStore(db).findSession(sessionId),
+    ];
+    for (const read of sessionReads) {
+      expect(Object.keys(read?.user ?? {}).sort()).toEqual(["createdAt", "email", "erasedAt", "id", "name", "role"]);
+    }
     nowMs = start;
   });
 

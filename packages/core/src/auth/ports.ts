@@ -46,10 +46,13 @@ export interface SessionRecord {
   createdAt: Date;
 }
 
+// A user as a session needs it: without the password hash, which validating a session never reads.
+export type SessionUser = Omit<UserRecord, "passwordHash">;
+
 // A session with its user, as found by one statement (findSession, or a read that brings them along).
 export interface FoundSession {
   session: SessionRecord;
-  user: UserRecord;
+  user: SessionUser;
 }
 
 export interface SessionStore {
