@@ -1,4 +1,4 @@
-import type { AccountStore, SessionStore } from "@credits/core";
+import type { AccountStore, SessionStore, SessionUserRecord } from "@credits/core";
 import { and, desc, eq, gt, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client.ts";
 import { translatingErrors } from "./errors.ts";
@@ -9,7 +9,7 @@ export { createApiKeyStore, createApiKeyUsageStore, createKeyCreditsStore } from
 export { createRateLimitStore } from "./rate-limit-store.ts";
 
 // Explicit selects: a column added to these tables later does not leak into the domain. A session
-// read brings its user along without the password hash (SessionUser), which every request with a
+// read brings its user along without the password hash (SessionUserRecord), which every request with a
 // session cookie would otherwise carry out of the database.
 export const sessionUserColumns = {
   id: users.id,
@@ -18,9 +18,9 @@ export const sessionUserColumns = {
   role: users.role,
   erasedAt: users.erasedAt,
   createdAt: users.createdAt,
-};
+} satisfies Record<keyof SessionUserRecord, unknown>;
 
-export const userColumns = { ...sessionUserColumns, passwordHash: users.passwordHash };
+const userColumns = { ...sessionUserColumns, passwordHash: users.passwordHash };
 
 export const sessionColumns = {
   id: sessions.id,

@@ -5,7 +5,7 @@ import { AlreadyExistsError, InvalidInputError, RateLimitedError, Unauthenticate
 import { MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, PASSWORD_LENGTH } from "../limits.ts";
 import { assertText, isStorableText, isUuid } from "../validate.ts";
 import { createPasswordHasher, type PasswordHasher } from "./passwords.ts";
-import type { AccountStore, FoundSession, SessionRecord, SessionStore, SessionUser, UserRole } from "./ports.ts";
+import type { AccountStore, FoundSession, SessionRecord, SessionStore, SessionUserRecord, UserRole } from "./ports.ts";
 import { userRoles } from "./ports.ts";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -230,11 +230,11 @@ function sessionValidator(sessions: SessionStore, clock: Clock) {
 }
 
 // An erased user keeps the row (the ledger points at it) but can never authenticate again.
-function isUsable<U extends SessionUser>(user: U): user is U & { email: string } {
+function isUsable<U extends SessionUserRecord>(user: U): user is U & { email: string } {
   return user.erasedAt === null && user.email !== null;
 }
 
-function toPublicUser(user: SessionUser): PublicUser {
+function toPublicUser(user: SessionUserRecord): PublicUser {
   if (user.email === null) throw new Error(`user ${user.id} has no email`);
   return { id: user.id, email: user.email, name: user.name, role: user.role, createdAt: user.createdAt };
 }

@@ -47,12 +47,12 @@ export interface SessionRecord {
 }
 
 // A user as a session needs it: without the password hash, which validating a session never reads.
-export type SessionUser = Omit<UserRecord, "passwordHash">;
+export type SessionUserRecord = Omit<UserRecord, "passwordHash">;
 
 // A session with its user, as found by one statement (findSession, or a read that brings them along).
 export interface FoundSession {
   session: SessionRecord;
-  user: SessionUser;
+  user: SessionUserRecord;
 }
 
 export interface SessionStore {
