@@ -8,32 +8,10 @@
 -- Stripe Tax reverses it, so a full refund of a taxed payment is 0, never minus the tax). An open
 -- dispute is not subtracted: it may still be won and the money reinstated.
 --
--- The migrator applies every pending migration in one transaction, and 0038-0041 take strong
--- locks one after another (this rebuild, 0039's foreign key to users, 0040's ALTER TABLE payments,
--- 0041's index on the ledger). Taken one at a time while instances still serve, each is a lock
--- upgrade or a new lock behind a transaction that waits for one already held: a deadlock (seen
--- for 0041 by a review). So the three tables they touch are locked here, first, ACCESS EXCLUSIVE,
--- all or none: each try waits at most 200 ms (new requests queue behind it meanwhile, so holders
--- drain), a try that times out releases what it got (its subtransaction) and is tried again, for
--- about 10 s in all. Reads and writes of users, payments and the ledger wait until the batch
--- commits (seconds: ADR 024). With them held, no payment is written while the rebuild below reads
+-- No payment is written while this runs (as in 0036): SHARE waits for the transactions writing
+-- payments now and holds new ones back until the migration commits, so the rebuild below reads
 -- every payment once, under the new rule, and no fold of the old rule lands after it.
-DO $$
-DECLARE
-  previous text := current_setting('lock_timeout');
-BEGIN
-  PERFORM set_config('lock_timeout', '200ms', true);
-  FOR attempt IN 1..40 LOOP
-    BEGIN
-      LOCK TABLE users, payments, credit_transactions IN ACCESS EXCLUSIVE MODE;
-      PERFORM set_config('lock_timeout', previous, true);
-      RETURN;
-    EXCEPTION WHEN lock_not_available THEN
-      PERFORM pg_sleep(0.05);
-    END;
-  END LOOP;
-  RAISE EXCEPTION 'migration 0038: users, payments and credit_transactions stayed busy for ~10 s: start again';
-END $$;
+LOCK TABLE "payments" IN SHARE MODE;
 --> statement-breakpoint
 -- One definition for the fold and the rebuild, so incremental maintenance and a rebuild agree to
 -- the minor unit. Tax share rounded down (the revenue up), exact with nothing refunded.

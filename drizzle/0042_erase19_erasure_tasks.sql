@@ -5,7 +5,7 @@
 -- the next one of the same release (0043: a table with foreign keys to users, SHARE ROW
 -- EXCLUSIVE on users). Taken one at a time while instances still serve, they deadlock with live
 -- traffic (a refund's failure posts to the ledger, locking users, then locks payment_refunds). So,
--- as 0038 does (ADR 024), the three tables are locked here, first, ACCESS EXCLUSIVE, all or none:
+-- as the README asks of a batch (ADR 024), the three tables are locked here, first, ACCESS EXCLUSIVE, all or none:
 -- each try waits at most 200 ms, a try that times out releases what it got and is tried again,
 -- for about 10 s in all. The queue is named as it is before the rename below.
 DO $$

@@ -12,8 +12,8 @@ import { type Database, rowsOf } from "./client.ts";
 // differs), so nothing needs to converge: databases that ran either version are accepted.
 const SUPERSEDED_HASHES: Readonly<Record<string, readonly string[]>> = {
   "0003_ledger_batch_posting": ["cb15ecb5539a3af548599d4cb866d439f9dd8aac503aa608862d20a02de205fb"],
-  "0038_promo15_revenue_net_of_tax_disputes": ["a203f7527987ec1112c13e15621b563e98dec77e8dcceb3354d9a55d4322452d"],
-  "0042_erase19_erasure_tasks": ["673198e1267785ef33bfd5924addfcdb94e1499a879bb80ab770339b3c9da157"],
+  "0038_promo15_revenue_net_of_tax_disputes": ["65bb693fd5e521c141f14cf0a4e7acf6b84b3e85d0b087bd5c199c9ac06c6136"],
+  "0042_erase19_erasure_tasks": ["8720d66371c251cccae9350dbfe353734aa6173c624278811eddffbcdb4ba416"],
 };
 
 export interface MigrationFile {

@@ -2,7 +2,7 @@
 // ledger_break_requests, foreign keys to users, SHARE ROW EXCLUSIVE on users) while the previous
 // release still serves. A request that writes users and then payment_refunds (a refund failure
 // posts to the ledger, then updates its refund row) must not deadlock with the batch: 0042 takes
-// users, payment_refunds and the queue first, all or none, retrying short waits (as 0038 does), so
+// users, payment_refunds and the queue first, all or none, retrying short waits, so
 // the request finishes and the batch applies after it. Taken one after another (the queue, then
 // payment_refunds, then 0043's users), the batch held payment_refunds while waiting for users.
 import { fileURLToPath } from "node:url";
